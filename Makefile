@@ -1,0 +1,47 @@
+# Two commands set up everything on a fresh machine:
+#   make demo   — virtual environment, install, run the main job on the bundled data
+#   make test   — the same set-up with the dev extras, then the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+TORCH  ?= 2.13.0
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Install the CPU build of torch first where the machine has one, so that the unpinned
+# `torch>=2.3` requirement is already met and no CUDA packages are downloaded.
+$(VENV)/.torch: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet "torch==$(TORCH)" || \
+	  echo "note: torch $(TORCH) (CPU build) not found; pip will choose a torch>=2.3 build"
+	@touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.torch
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+# Until the tour lands: train a VAE on mnist, sample, evaluate and write the report.
+DEMO := runs/demo-vae
+demo: $(VENV)/.installed
+	$(BIN)/genzoo train vae --data mnist --steps 1500 --out $(DEMO) --set data.binarize=dynamic --set train.checkpoint_every=500
+	$(BIN)/genzoo sample $(DEMO) -n 64 --out $(DEMO)/demo-samples.png
+	$(BIN)/genzoo evaluate $(DEMO) --n 1000
+	$(BIN)/genzoo interpolate $(DEMO) --out $(DEMO)/interpolation.png
+	$(BIN)/genzoo report $(DEMO)
+	@echo "report: $(DEMO)/report.html"
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check src tests benchmarks
+
+bench: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

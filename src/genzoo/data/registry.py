@@ -1,0 +1,153 @@
+"""The dataset registry and `load`, which applies the options every dataset shares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+
+from genzoo.config import build
+from genzoo.data.base import DataInfo, DataOptions, Dataset
+from genzoo.errors import GenzooError
+from genzoo.registry import Registry
+
+SPLITS = ("train", "test", "all")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A registered dataset: its loader, its options and a one-line description.
+
+    `loader(split, options)` returns the raw dataset (images in [0, 1], no binarisation);
+    :func:`load` applies `binarize`, `range` and `labels`."""
+
+    name: str
+    loader: Callable[[str, Any], Dataset]
+    options: type = DataOptions
+    summary: str = ""
+
+
+DATASETS: Registry[DatasetSpec] = Registry("dataset")
+PREFIXES: dict[str, DatasetSpec] = {}  # "folder", "npy", "npz": the user's own data at a path
+
+
+def register_dataset(name: str, *, options: type = DataOptions, summary: str = "", prefix: bool = False):
+    """Register `loader(split, options) -> Dataset` under `name` (or as `name:PATH` if `prefix`)."""
+
+    def deco(fn: Callable[[str, Any], Dataset]) -> Callable[[str, Any], Dataset]:
+        spec = DatasetSpec(name, fn, options, summary)
+        if prefix:
+            PREFIXES[name] = spec
+        else:
+            DATASETS.register(name)(spec)
+        return fn
+
+    return deco
+
+
+def resolve(name: str) -> tuple[DatasetSpec, str | None]:
+    """The spec for `name` and, for `folder:PATH`-style names, the PATH."""
+    head, sep, path = name.partition(":")
+    if sep and head in PREFIXES:
+        if not path:
+            raise GenzooError(f"dataset {name!r}: give a path after '{head}:'")
+        return PREFIXES[head], path
+    if sep and len(head) > 1:
+        raise GenzooError(
+            f"unknown dataset prefix {head!r} (valid: {', '.join(p + ':PATH' for p in sorted(PREFIXES))})"
+        )
+    try:
+        return DATASETS.get(name), None
+    except GenzooError as exc:
+        raise GenzooError(f"{exc}; or one of {', '.join(p + ':PATH' for p in sorted(PREFIXES))}") from None
+
+
+def load(name: str, split: str = "train", **options: Any) -> Dataset:
+    """Load a dataset by name, e.g. ``load("mnist", split="test", binarize="static")``.
+
+    Options are checked against the dataset's options dataclass; strings are accepted
+    as on the command line (``binarize="dynamic"``, ``range="-1,1"``)."""
+    spec, path = resolve(name)
+    if split not in SPLITS:
+        raise GenzooError(f"split {split!r} is not one of {', '.join(SPLITS)}")
+    if path is not None:
+        options = {"path": path, **options}
+    opts = build(spec.options, options, section="data")
+    raw = spec.loader(split, opts)
+    ds = _apply_common(raw, opts)
+    from genzoo.config import to_dict
+
+    opts_dict = to_dict(opts)
+    if path is not None:
+        opts_dict.pop("path", None)
+    ds.source = {"name": name, "split": split, "options": opts_dict}
+    return ds
+
+
+def resolved_options(name: str, **options: Any) -> dict[str, Any]:
+    """The full option dict (defaults filled in) that :func:`load` would use — for config.json."""
+    from genzoo.config import to_dict
+
+    spec, path = resolve(name)
+    if path is not None:
+        options = {"path": path, **options}
+    return to_dict(build(spec.options, options, section="data"))
+
+
+def _apply_common(ds: Dataset, opts: DataOptions) -> Dataset:
+    info, x, y = ds.info, ds.x, ds.y
+    if opts.binarize != "none":
+        if info.kind != "image" or info.value_range != (0.0, 1.0):
+            raise GenzooError(
+                f"data.binarize={opts.binarize}: only images with values in [0, 1] can be binarised "
+                f"({info.name} is {info.kind} data in {list(info.value_range)})"
+            )
+        if opts.range is not None:
+            raise GenzooError("data.range cannot be combined with data.binarize")
+        if opts.binarize == "static":
+            x = (x > 0.5).float()
+        info = replace(info, binarize=opts.binarize)
+    if opts.range is not None:
+        lo, hi = opts.range
+        if not lo < hi:
+            raise GenzooError(f"data.range: expected low < high, got {lo},{hi}")
+        if info.kind != "image":
+            raise GenzooError(f"data.range: only image data can be rescaled ({info.name} is {info.kind} data)")
+        a, b = info.value_range
+        x = lo + (x - a) * (hi - lo) / (b - a)
+        info = replace(info, value_range=(float(lo), float(hi)))
+    if not opts.labels and y is not None:
+        y = None
+        info = replace(info, num_classes=0)
+    return Dataset(x, info, y, log_density=ds.log_density, extras=ds.extras)
+
+
+def info_for(ds: Dataset | DataInfo) -> DataInfo:
+    return ds if isinstance(ds, DataInfo) else ds.info
+
+
+def stratified_split(y: torch.Tensor, n_test: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices (train, test) with each class in the same proportion in both, fixed by `seed`."""
+    g = torch.Generator().manual_seed(seed)
+    classes = torch.unique(y)
+    frac = n_test / len(y)
+    test_idx = []
+    for c in classes:
+        idx = torch.nonzero(y == c).flatten()
+        idx = idx[torch.randperm(len(idx), generator=g)]
+        test_idx.append(idx[: round(len(idx) * frac)])
+    test = torch.cat(test_idx)
+    # fix rounding so that the test split has exactly n_test examples
+    mask = torch.zeros(len(y), dtype=torch.bool)
+    mask[test] = True
+    rest = torch.nonzero(~mask).flatten()
+    if mask.sum() < n_test:
+        extra = rest[torch.randperm(len(rest), generator=g)[: n_test - int(mask.sum())]]
+        mask[extra] = True
+    elif mask.sum() > n_test:
+        chosen = torch.nonzero(mask).flatten()
+        drop = chosen[torch.randperm(len(chosen), generator=g)[: int(mask.sum()) - n_test]]
+        mask[drop] = False
+    return torch.nonzero(~mask).flatten(), torch.nonzero(mask).flatten()

@@ -1,0 +1,27 @@
+"""User-facing errors: one clear line, exit status 2, no traceback."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class GenzooError(Exception):
+    """A problem with the user's input (a name, a value, a file). The CLI prints it on one
+    line and exits with status 2."""
+
+    exit_code = 2
+
+
+class TrainingDiverged(GenzooError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+    exit_code = 1
+
+
+def suggest(name: str, valid: Iterable[str]) -> str:
+    """' (did you mean 'x'?) valid: a, b, c' — the closest names first."""
+    valid = sorted(valid)
+    close = difflib.get_close_matches(name, valid, n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return f"{hint} (valid: {', '.join(valid)})"

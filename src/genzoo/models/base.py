@@ -1,0 +1,139 @@
+"""The small protocol every generative model implements.
+
+A model is an `nn.Module` built from a typed config dataclass and the :class:`DataInfo` of
+its data. It owns its loss (or, where it needs several optimisers or no gradient loss,
+its :meth:`training_step`); the trainer owns everything else. Every model samples; models
+with a tractable or bounded likelihood implement :meth:`log_prob` and say in
+`likelihood` whether it is "exact", a "bound" or an "estimate"; latent models implement
+:meth:`encode` / :meth:`decode`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from genzoo.data.base import DataInfo, Dataset
+from genzoo.errors import GenzooError
+
+
+class StepContext:
+    """What a model's :meth:`GenerativeModel.training_step` may use: the optimisers and
+    :meth:`optimize`, which applies loss scaling (mixed precision) and gradient clipping."""
+
+    def __init__(
+        self,
+        optimizers: list[torch.optim.Optimizer],
+        *,
+        scaler: torch.amp.GradScaler | None = None,
+        grad_clip: float | None = None,
+        step: int = 0,
+    ) -> None:
+        self.optimizers = optimizers
+        self.scaler = scaler
+        self.grad_clip = grad_clip
+        self.step = step
+
+    def optimize(self, loss: Tensor, index: int = 0) -> None:
+        """zero_grad, backward, clip, step for optimiser `index`."""
+        opt = self.optimizers[index]
+        opt.zero_grad(set_to_none=True)
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            if self.grad_clip:
+                self.scaler.unscale_(opt)
+                self._clip(opt)
+            self.scaler.step(opt)
+            self.scaler.update()
+        else:
+            loss.backward()
+            if self.grad_clip:
+                self._clip(opt)
+            opt.step()
+
+    def _clip(self, opt: torch.optim.Optimizer) -> None:
+        params = [p for group in opt.param_groups for p in group["params"]]
+        torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
+
+
+class GenerativeModel(nn.Module):
+    """Base of every genzoo model (one level of inheritance, no more)."""
+
+    name: ClassVar[str] = ""
+    Config: ClassVar[type]
+    likelihood: ClassVar[str | None] = None  # "exact" | "bound" | "estimate" | None
+    latent: ClassVar[bool] = False  # implements encode / decode
+    trainable: ClassVar[bool] = True  # False: fitted once in prepare(), no optimisation loop
+    default_train: ClassVar[dict[str, Any]] = {}  # per-model defaults for the trainer (steps, lr, ...)
+    summary: ClassVar[str] = ""
+
+    def __init__(self, config: Any, info: DataInfo) -> None:
+        super().__init__()
+        self.config = config
+        self.info = info
+
+    # --- training -------------------------------------------------------------------------
+    def prepare(self, data: Dataset) -> None:
+        """Called once by the trainer before the first step (fit a KDE, set output biases)."""
+
+    def loss(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Named loss terms; "loss" is the one minimised."""
+        raise NotImplementedError(f"{type(self).__name__} defines no loss")
+
+    def training_step(self, batch: dict[str, Tensor], ctx: StepContext) -> dict[str, Tensor]:
+        """One optimisation step; the default minimises :meth:`loss` with the first optimiser."""
+        terms = self.loss(batch)
+        ctx.optimize(terms["loss"])
+        return terms
+
+    def configure_optimizers(self, make: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]) -> list[torch.optim.Optimizer]:
+        """The optimisers, built by the trainer's factory `make(params)` (Adam/AdamW at its lr)."""
+        return [make(self.parameters())]
+
+    # --- the user's API --------------------------------------------------------------------
+    def sample(self, n: int, *, generator: torch.Generator | None = None, **condition: Any) -> Tensor:
+        raise NotImplementedError
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        """log p(x) per example, in nats; see `likelihood` for what kind of number it is."""
+        raise GenzooError(f"model {self.name!r} has no likelihood")
+
+    def encode(self, x: Tensor) -> Tensor:
+        raise GenzooError(f"model {self.name!r} has no latent space to encode into")
+
+    def decode(self, z: Tensor) -> Tensor:
+        raise GenzooError(f"model {self.name!r} has no latent space to decode from")
+
+    def latent_shape(self) -> tuple[int, ...]:
+        raise GenzooError(f"model {self.name!r} has no latent space")
+
+    def reconstruct(self, x: Tensor) -> Tensor:
+        return self.decode(self.encode(x))
+
+    def anomaly_score(self, x: Tensor) -> Tensor:
+        """Higher = more anomalous; the negative log-likelihood where there is one."""
+        return -self.log_prob(x)
+
+    # --- weights ---------------------------------------------------------------------------
+    def load_weights(self, state: dict[str, Tensor]) -> None:
+        """Load a state dict saved by this model class; a mismatch is a user error."""
+        try:
+            self.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()
+            detail = " ".join(line.strip() for line in first[1:3]) or first[0]
+            raise GenzooError(f"checkpoint does not match the config of model {self.name!r}: {detail}") from None
+
+    @property
+    def device(self) -> torch.device:
+        for t in self.parameters():
+            return t.device
+        for t in self.buffers():
+            return t.device
+        return torch.device("cpu")
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())

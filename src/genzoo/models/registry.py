@@ -1,0 +1,40 @@
+"""The model registry and `create`, which builds a model from a dataset."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from genzoo.config import build
+from genzoo.data.base import DataInfo, Dataset
+from genzoo.models.base import GenerativeModel
+from genzoo.registry import Registry
+
+MODELS: Registry[type[GenerativeModel]] = Registry("model")
+
+
+def register_model(name: str):
+    """Class decorator: register a :class:`GenerativeModel` subclass under `name`."""
+
+    def deco(cls: type[GenerativeModel]) -> type[GenerativeModel]:
+        cls.name = name
+        MODELS.register(name)(cls)
+        return cls
+
+    return deco
+
+
+def create(name: str, data: Dataset | DataInfo, *, seed: int | None = None, **params: Any) -> GenerativeModel:
+    """Build model `name` for `data` (its DataInfo supplies the shapes).
+
+    `params` override the model's config defaults and are type-checked like `--set` values.
+    With `seed`, the initial weights are drawn from that seed without touching the global RNG."""
+    cls = MODELS.get(name)
+    config = build(cls.Config, params, section="model")
+    info = data if isinstance(data, DataInfo) else data.info
+    if seed is None:
+        return cls(config, info)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return cls(config, info)
