@@ -129,25 +129,18 @@ def info_for(ds: Dataset | DataInfo) -> DataInfo:
 
 
 def stratified_split(y: torch.Tensor, n_test: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Indices (train, test) with each class in the same proportion in both, fixed by `seed`."""
+    """Indices (train, test) with each class in the same proportion in both, fixed by `seed`.
+
+    Class c gives floor(n_c · n_test / N) test examples and the classes with the largest
+    remainders one more (largest-remainder apportionment): exactly `n_test` in all, and each
+    class within 1 of its proportional share."""
     g = torch.Generator().manual_seed(seed)
-    classes = torch.unique(y)
-    frac = n_test / len(y)
-    test_idx = []
-    for c in classes:
-        idx = torch.nonzero(y == c).flatten()
-        idx = idx[torch.randperm(len(idx), generator=g)]
-        test_idx.append(idx[: round(len(idx) * frac)])
-    test = torch.cat(test_idx)
-    # fix rounding so that the test split has exactly n_test examples
+    classes, counts = torch.unique(y, return_counts=True)
+    quota = counts.double() * n_test / len(y)
+    take = quota.floor().long()
+    take[torch.argsort(quota - take, descending=True, stable=True)[: n_test - int(take.sum())]] += 1
     mask = torch.zeros(len(y), dtype=torch.bool)
-    mask[test] = True
-    rest = torch.nonzero(~mask).flatten()
-    if mask.sum() < n_test:
-        extra = rest[torch.randperm(len(rest), generator=g)[: n_test - int(mask.sum())]]
-        mask[extra] = True
-    elif mask.sum() > n_test:
-        chosen = torch.nonzero(mask).flatten()
-        drop = chosen[torch.randperm(len(chosen), generator=g)[: int(mask.sum()) - n_test]]
-        mask[drop] = False
+    for c, k in zip(classes.tolist(), take.tolist()):
+        idx = torch.nonzero(y == c).flatten()
+        mask[idx[torch.randperm(len(idx), generator=g)[:k]]] = True
     return torch.nonzero(~mask).flatten(), torch.nonzero(mask).flatten()

@@ -66,6 +66,7 @@ class GenerativeModel(nn.Module):
     Config: ClassVar[type]
     likelihood: ClassVar[str | None] = None  # "exact" | "bound" | "estimate" | None
     latent: ClassVar[bool] = False  # implements encode / decode
+    conditional: ClassVar[bool] = False  # sample() takes label=
     trainable: ClassVar[bool] = True  # False: fitted once in prepare(), no optimisation loop
     default_train: ClassVar[dict[str, Any]] = {}  # per-model defaults for the trainer (steps, lr, ...)
     summary: ClassVar[str] = ""

@@ -1,2 +1,141 @@
-def load(path):
-    raise NotImplementedError
+"""Run directories: config.json + model.safetensors (+ train_state.pt for --resume).
+
+Every file is written to a temporary name in the same directory and renamed into place,
+so an interrupted write leaves the previous good file intact. Weights live in safetensors;
+the training state is loaded with ``torch.load(weights_only=True)`` — nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from genzoo.data.base import DataInfo
+from genzoo.errors import GenzooError
+
+CONFIG = "config.json"
+WEIGHTS = "model.safetensors"
+STATE = "train_state.pt"
+LOG = "log.jsonl"
+METRICS = "metrics.json"
+SAMPLES = "samples.png"
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success rename it onto `path`, on failure delete it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
+    with atomic_path(path) as tmp:
+        write(tmp)
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n"))
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, tuple):
+        return list(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, torch.Tensor) and obj.numel() == 1:
+        return obj.item()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def save_weights(path: str | Path, state: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+    atomic_write(path, lambda p: save_file(tensors, str(p), metadata=metadata))
+
+
+def save_state(path: str | Path, state: dict[str, Any]) -> None:
+    atomic_write(path, lambda p: torch.save(state, p))
+
+
+def load_state(path: str | Path) -> dict[str, Any]:
+    """The training state, loaded without unpickling arbitrary objects."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise GenzooError(f"{path}: no training state to resume from") from None
+    except Exception as exc:  # a corrupt or foreign file
+        raise GenzooError(f"{path}: not a readable genzoo training state ({type(exc).__name__})") from None
+
+
+def read_config(run_dir: str | Path) -> dict[str, Any]:
+    """The run's config.json; a missing directory or a non-genzoo folder is a user error."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise GenzooError(f"run directory not found: {run_dir}")
+    path = run_dir / CONFIG
+    if not path.is_file():
+        raise GenzooError(f"{run_dir} is not a genzoo run (no {CONFIG})")
+    try:
+        cfg = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise GenzooError(f"{path}: not valid JSON") from None
+    for key in ("model", "data_info"):
+        if not isinstance(cfg, dict) or key not in cfg:
+            raise GenzooError(f"{path}: not a genzoo run config (no {key!r})")
+    return cfg
+
+
+def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
+    path = Path(run_dir) / LOG
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line:
+            with contextlib.suppress(json.JSONDecodeError):
+                records.append(json.loads(line))
+    return records
+
+
+def build_model(cfg: dict[str, Any]):
+    """A fresh model from a run config (weights not loaded)."""
+    from genzoo.models.registry import create
+
+    info = DataInfo.from_dict(cfg["data_info"])
+    return create(cfg["model"]["name"], info, **cfg["model"].get("params", {}))
+
+
+def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    path = Path(path)
+    if not path.is_file():
+        raise GenzooError(f"{path.parent} has no weights ({path.name}); was the run trained?")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise GenzooError(f"{path}: not a readable safetensors file ({exc})") from None
+
+
+def load(run_dir: str | Path, *, device: str | torch.device = "cpu"):
+    """Rebuild the model of a run from config.json + model.safetensors, in eval mode."""
+    cfg = read_config(run_dir)
+    model = build_model(cfg)
+    model.load_weights(read_weights(Path(run_dir) / WEIGHTS))
+    return model.to(device).eval()

@@ -1,4 +1,420 @@
-class Run: ...
-class TrainConfig: ...
-def train(*a, **k):
-    raise NotImplementedError
+"""One trainer for every family.
+
+The model owns its loss (or its `training_step`); the trainer owns the loop: data order,
+devices, mixed precision, optimisers and schedules, gradient clipping, EMA, checkpoints,
+resume, logging and the progress bar.
+
+Repeatability: a CPU run is a pure function of its seed. The global torch RNG (model noise)
+and a separate data generator (order, dynamic binarisation) are both seeded, and both are
+saved in every checkpoint with the optimiser and the position in the epoch, so that a run
+stopped at step k and resumed to N ends with exactly the weights of a run trained straight
+to N (with a schedule that depends on N, such as cosine, the schedule is that of the N now given).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+import genzoo
+from genzoo.config import build, option, to_dict
+from genzoo.data.base import Dataset
+from genzoo.errors import GenzooError, TrainingDiverged
+from genzoo.models.base import GenerativeModel, StepContext
+from genzoo.training import checkpoint as ckpt
+
+
+@dataclass
+class TrainConfig:
+    """Training options (`--set train.KEY=VALUE`; `--steps`, `--lr`, ... are shortcuts)."""
+
+    steps: int | None = option(None, low=0, help="total optimisation steps (default 1000 when neither steps nor epochs is given)")
+    epochs: int | None = option(None, low=0, help="total epochs; converted to steps")
+    batch_size: int = option(128, low=1)
+    lr: float = option(1e-3, low=0.0)
+    optimizer: str = option("adam", choices=("adam", "adamw"))
+    betas: tuple[float, float] = option((0.9, 0.999), low=0.0, high=1.0)
+    weight_decay: float = option(0.0, low=0.0)
+    schedule: str = option("constant", choices=("constant", "cosine", "linear"), help="learning-rate decay after warm-up")
+    warmup: int = option(0, low=0, help="linear warm-up steps")
+    grad_clip: float | None = option(None, low=0.0, help="clip the gradient norm to this value")
+    ema: float | None = option(None, low=0.0, high=1.0, help="EMA decay of the weights, e.g. 0.999; the EMA weights are saved")
+    seed: int = option(0, low=0)
+    device: str = option("auto", choices=("auto", "cpu", "cuda"))
+    precision: str = option("auto", choices=("auto", "fp32", "bf16", "fp16"), help="auto = bf16 on CUDA where supported, fp32 on CPU")
+    time_limit: float | None = option(None, low=0.0, help="stop (and save) after this many seconds of training")
+    checkpoint_every: int = option(1000, low=1)
+    log_every: int = option(10, low=1)
+    sample_grid: bool = option(True, help="write samples.png at every checkpoint")
+    progress: bool = option(True, help="show a progress bar")
+
+
+@dataclass
+class Run:
+    """What `genzoo.train` returns: the trained model, its directory and its log."""
+
+    model: GenerativeModel
+    path: Path | None
+    step: int
+    log: list[dict[str, Any]] = field(default_factory=list)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise GenzooError("train.device=cuda: CUDA is not available on this machine")
+    return torch.device(name)
+
+
+def _precision(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype, or None for plain fp32."""
+    if device.type != "cuda" or cfg.precision == "fp32":
+        if cfg.precision in ("bf16", "fp16") and device.type != "cuda":
+            raise GenzooError(f"train.precision={cfg.precision}: mixed precision needs CUDA; use fp32 or auto on the CPU")
+        return None
+    if cfg.precision == "fp16":
+        return torch.float16
+    if cfg.precision == "bf16" or torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float16
+
+
+def _lr_factor(cfg: TrainConfig, step: int, total: int) -> float:
+    """Multiplier of the base lr at `step` (0-based): linear warm-up, then constant/cosine/linear decay."""
+    if cfg.warmup and step < cfg.warmup:
+        return (step + 1) / cfg.warmup
+    if cfg.schedule == "constant" or total <= cfg.warmup:
+        return 1.0
+    t = (step - cfg.warmup) / max(1, total - cfg.warmup)
+    if cfg.schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * t))
+    return 1.0 - t
+
+
+class EMA:
+    """Exponential moving average of a model's floating-point state: s ← d·s + (1 − d)·θ."""
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        for k, v in model.state_dict().items():
+            s = self.shadow[k]
+            if s.is_floating_point():
+                s.lerp_(v.detach(), 1.0 - self.decay)
+            else:
+                s.copy_(v)
+
+
+class _Batches:
+    """Shuffled mini-batches without replacement, drawn from a dedicated generator; its state
+    (generator, current permutation, position) is part of the checkpoint."""
+
+    def __init__(self, data: Dataset, batch_size: int, seed: int) -> None:
+        self.data = data
+        self.batch_size = min(batch_size, len(data))
+        self.generator = torch.Generator().manual_seed(seed + 1_000_003)
+        self.perm = torch.randperm(len(data), generator=self.generator)
+        self.pos = 0
+
+    @property
+    def per_epoch(self) -> int:
+        return len(self.data) // self.batch_size
+
+    def next(self) -> dict[str, torch.Tensor]:
+        if self.pos + self.batch_size > len(self.perm):
+            self.perm = torch.randperm(len(self.data), generator=self.generator)
+            self.pos = 0
+        idx = self.perm[self.pos : self.pos + self.batch_size]
+        self.pos += self.batch_size
+        return self.data.batch(idx, generator=self.generator)
+
+    def state(self) -> dict[str, Any]:
+        return {"generator": self.generator.get_state(), "perm": self.perm.clone(), "pos": self.pos}
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["generator"])
+        self.perm = state["perm"]
+        self.pos = int(state["pos"])
+
+
+class _StopFlag:
+    """Turns SIGINT/SIGTERM into a flag checked between steps, so a stop saves a consistent checkpoint."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopFlag:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signal is not None:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self.signal = signum
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def _total_steps(cfg: TrainConfig, model: GenerativeModel, n: int) -> int:
+    if not model.trainable:
+        return 0
+    if cfg.steps is not None and cfg.epochs is not None:
+        raise GenzooError("give either train.steps or train.epochs, not both")
+    if cfg.epochs is not None:
+        return cfg.epochs * max(1, n // min(cfg.batch_size, n))
+    return 1000 if cfg.steps is None else cfg.steps
+
+
+def _run_config(model: GenerativeModel, data: Dataset, cfg: TrainConfig) -> dict[str, Any]:
+    source = data.source or {"name": data.info.name, "options": None}
+    return {
+        "genzoo_version": genzoo.__version__,
+        "model": {"name": model.name, "params": to_dict(model.config)},
+        "data": {"name": source["name"], "options": source.get("options")},
+        "data_info": data.info.to_dict(),
+        "train": to_dict(cfg),
+    }
+
+
+class Trainer:
+    """Trains one model on one dataset; see :func:`train`."""
+
+    def __init__(self, model: GenerativeModel, data: Dataset, cfg: TrainConfig, out: Path | None) -> None:
+        if len(data) == 0:
+            raise GenzooError(f"dataset {data.info.name!r} is empty")
+        if data.info != model.info:
+            _check_compatible(model, data)
+        self.model, self.data, self.cfg, self.out = model, data, cfg, out
+        self.device = resolve_device(cfg.device)
+        self.dtype = _precision(cfg, self.device)
+        self.total = _total_steps(cfg, model, len(data))
+        self.step = 0
+        self.log: list[dict[str, Any]] = []
+
+    # --- set-up -------------------------------------------------------------------------------
+    def _setup(self, resume: bool) -> None:
+        cfg, model = self.cfg, self.model
+        torch.manual_seed(cfg.seed)
+        self.batches = _Batches(self.data, cfg.batch_size, cfg.seed)
+        state = ckpt.load_state(self.out / ckpt.STATE) if resume else None
+        if state is None:
+            model.prepare(self.data)
+        model.to(self.device).train()
+        opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+
+        def make(params: Any) -> torch.optim.Optimizer:
+            return opt_cls(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+
+        self.optimizers = model.configure_optimizers(make) if model.trainable else []
+        self.base_lrs = [[g["lr"] for g in o.param_groups] for o in self.optimizers]
+        use_scaler = self.dtype == torch.float16
+        self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
+        self.ema = EMA(model, cfg.ema) if cfg.ema else None
+        if state is not None:
+            self._restore(state)
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        self.model.load_weights(state["model"])
+        self.model.to(self.device)
+        if len(state["optimizers"]) != len(self.optimizers):
+            raise GenzooError("train_state.pt does not match this model's optimisers")
+        for opt, s in zip(self.optimizers, state["optimizers"]):
+            opt.load_state_dict(s)
+        if self.ema is not None:
+            if state.get("ema") is None:
+                raise GenzooError("cannot resume with train.ema: the run was trained without EMA")
+            self.ema.shadow = {k: v.to(self.device) for k, v in state["ema"].items()}
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        self.batches.load(state["batches"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if self.device.type == "cuda" and state["rng"].get("cuda") is not None:
+            torch.cuda.set_rng_state(state["rng"]["cuda"])
+        self.step = int(state["step"])
+
+    # --- checkpoints --------------------------------------------------------------------------
+    def save(self) -> None:
+        if self.out is None:
+            return
+        model_state = self.model.state_dict()
+        sampling_state = self.ema.shadow if self.ema is not None else model_state
+        state = {
+            "step": self.step,
+            "model": {k: v.detach().cpu().clone() for k, v in model_state.items()},
+            "optimizers": [o.state_dict() for o in self.optimizers],
+            "ema": None if self.ema is None else {k: v.cpu() for k, v in self.ema.shadow.items()},
+            "scaler": None if self.scaler is None else self.scaler.state_dict(),
+            "batches": self.batches.state(),
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state() if self.device.type == "cuda" else None,
+            },
+        }
+        meta = {"step": str(self.step), "genzoo_version": genzoo.__version__, "ema": str(self.ema is not None)}
+        # train_state.pt first: it is self-contained, so a stop between the two writes resumes cleanly
+        ckpt.save_state(self.out / ckpt.STATE, state)
+        ckpt.save_weights(self.out / ckpt.WEIGHTS, sampling_state, meta)
+        if self.cfg.sample_grid:
+            self._write_samples(sampling_state)
+
+    def _write_samples(self, state: dict[str, torch.Tensor]) -> None:
+        from genzoo.viz import save_samples
+
+        model = self.model
+        backup = None
+        if self.ema is not None:
+            backup = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            model.load_state_dict(state)
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad(), torch.random.fork_rng(devices=[]):
+                x = model.sample(64, generator=torch.Generator().manual_seed(0))
+            save_samples(x.float().cpu(), model.info, self.out / ckpt.SAMPLES)
+        finally:
+            model.train(was_training)
+            if backup is not None:
+                model.load_state_dict(backup)
+
+    # --- the loop -----------------------------------------------------------------------------
+    def fit(self, *, resume: bool = False) -> Run:
+        if resume and (self.out is None or not (self.out / ckpt.STATE).is_file()):
+            raise GenzooError(f"cannot resume: {self.out} has no {ckpt.STATE}")
+        self._setup(resume)
+        if self.out is not None:
+            self.out.mkdir(parents=True, exist_ok=True)
+            ckpt.write_json(self.out / ckpt.CONFIG, _run_config(self.model, self.data, self.cfg))
+            self._trim_log()
+        if self.step >= self.total:
+            if not resume:
+                self.save()
+            return self._finish()
+        with _StopFlag() as stop:
+            self._loop(stop)
+        return self._finish()
+
+    def _finish(self) -> Run:
+        if self.ema is not None:
+            self.model.load_state_dict(self.ema.shadow)
+        self.model.eval()
+        return Run(self.model, self.out, self.step, self.log)
+
+    def _loop(self, stop: _StopFlag) -> None:
+        cfg = self.cfg
+        bar = tqdm(total=self.total, initial=self.step, disable=not cfg.progress, desc=f"{self.model.name}", unit="step", dynamic_ncols=True)
+        sums: dict[str, float] = {}
+        count, t_last, t0 = 0, time.perf_counter(), time.perf_counter()
+        saved_at = self.step
+        try:
+            while self.step < self.total:
+                terms = self._one_step()
+                self.step += 1
+                for k, v in terms.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                count += 1
+                if self.step % cfg.log_every == 0 or self.step == self.total:
+                    now = time.perf_counter()
+                    record = {"step": self.step, **{k: v / count for k, v in sums.items()}}
+                    record["lr"] = self.optimizers[0].param_groups[0]["lr"] if self.optimizers else 0.0
+                    record["steps_per_s"] = count / max(now - t_last, 1e-9)
+                    record["time"] = now - t0
+                    self._append_log(record)
+                    bar.set_postfix(loss=f"{record.get('loss', float('nan')):.4g}", refresh=False)
+                    sums, count, t_last = {}, 0, now
+                bar.update(1)
+                if self.step % cfg.checkpoint_every == 0 or self.step == self.total:
+                    self.save()
+                    saved_at = self.step
+                if stop.signal is not None:
+                    break
+                if cfg.time_limit is not None and time.perf_counter() - t0 >= cfg.time_limit:
+                    if saved_at != self.step:
+                        self.save()
+                    break
+        finally:
+            bar.close()
+        if stop.signal is not None:
+            if saved_at != self.step:
+                self.save()
+            where = f"; resume with --resume from {self.out}" if self.out else ""
+            raise KeyboardInterrupt(f"stopped at step {self.step}{where}")
+
+    def _one_step(self) -> dict[str, float]:
+        batch = {k: v.to(self.device, non_blocking=True) for k, v in self.batches.next().items()}
+        for opt, base in zip(self.optimizers, self.base_lrs):
+            factor = _lr_factor(self.cfg, self.step, self.total)
+            for group, lr in zip(opt.param_groups, base):
+                group["lr"] = lr * factor
+        ctx = StepContext(self.optimizers, scaler=self.scaler, grad_clip=self.cfg.grad_clip, step=self.step)
+        autocast = torch.autocast(self.device.type, dtype=self.dtype) if self.dtype else contextlib.nullcontext()
+        with autocast:
+            terms = self.model.training_step(batch, ctx)
+        values = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in terms.items()}
+        bad = [k for k, v in values.items() if not math.isfinite(v)]
+        if bad:
+            kept = f"; the last good checkpoint is kept in {self.out}" if self.out else ""
+            raise TrainingDiverged(
+                f"{bad[0]} became {values[bad[0]]} at step {self.step + 1}{kept} (try a lower --lr or train.grad_clip)"
+            )
+        if self.ema is not None:
+            self.ema.update(self.model)
+        return values
+
+    # --- log.jsonl ----------------------------------------------------------------------------
+    def _trim_log(self) -> None:
+        """Keep the records up to the step we start from, so a resumed log never repeats a step."""
+        path = self.out / ckpt.LOG
+        records = [r for r in ckpt.read_log(self.out) if r.get("step", 0) <= self.step]
+        self.log = records
+        ckpt.atomic_write(path, lambda p: p.write_text("".join(json.dumps(r) + "\n" for r in records)))
+
+    def _append_log(self, record: dict[str, Any]) -> None:
+        self.log.append(record)
+        if self.out is not None:
+            with (self.out / ckpt.LOG).open("a") as fh:
+                fh.write(json.dumps(record) + "\n")
+
+
+def _check_compatible(model: GenerativeModel, data: Dataset) -> None:
+    a, b = model.info, data.info
+    if tuple(a.shape) != tuple(b.shape) or a.kind != b.kind:
+        raise GenzooError(f"the model was built for {a.kind} data of shape {a.shape}, but {b.name!r} is {b.kind} data of shape {b.shape}")
+
+
+def train(
+    model: GenerativeModel,
+    data: Dataset,
+    *,
+    out: str | Path | None = None,
+    resume: bool = False,
+    **options: Any,
+) -> Run:
+    """Train `model` on `data`; options are :class:`TrainConfig` fields (steps, lr, seed, ...).
+
+    With `out`, the run directory gets config.json, model.safetensors, train_state.pt,
+    log.jsonl and samples.png; `resume=True` continues from its last checkpoint up to the
+    `steps` given now. Model-specific defaults (`model.default_train`) fill options not given."""
+    cfg = build(TrainConfig, {**model.default_train, **options}, section="train")
+    trainer = Trainer(model, data, cfg, Path(out) if out is not None else None)
+    return trainer.fit(resume=resume)
+
+

@@ -1,0 +1,294 @@
+"""The `genzoo` command line (DESIGN.md, "The user's contract")."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genzoo.errors import GenzooError
+
+
+def _dataset_for(cfg: dict[str, Any], split: str):
+    from genzoo.data import load
+
+    data = cfg.get("data") or {}
+    if not data.get("options") and data.get("options") is not None:
+        data["options"] = {}
+    if data.get("options") is None:
+        raise GenzooError(f"the run was trained on in-memory data ({data.get('name')!r}); evaluate it from Python with genzoo.evaluate")
+    return load(data["name"], split=split, **data["options"])
+
+
+# --- list --------------------------------------------------------------------------------------
+def cmd_list(args: argparse.Namespace) -> int:
+    from genzoo.data import DATASETS, PREFIXES
+    from genzoo.metrics import METRICS
+    from genzoo.models import MODELS
+
+    what = args.what or "all"
+    if what in ("models", "all"):
+        print("models:")
+        for name in MODELS.names():
+            cls = MODELS.get(name)
+            lik = f"  [likelihood: {cls.likelihood}]" if cls.likelihood else ""
+            print(f"  {name:<14} {cls.summary}{lik}")
+    if what in ("datasets", "all"):
+        print("datasets:")
+        for name in DATASETS.names():
+            print(f"  {name:<14} {DATASETS.get(name).summary}")
+        for name, spec in sorted(PREFIXES.items()):
+            print(f"  {name + ':PATH':<14} {spec.summary}")
+    if what in ("metrics", "all"):
+        print("metrics:")
+        for name in METRICS.names():
+            print(f"  {name:<14} {METRICS.get(name).summary}")
+    return 0
+
+
+# --- train -------------------------------------------------------------------------------------
+TRAIN_FLAGS = ("steps", "epochs", "batch_size", "lr", "seed", "device", "checkpoint_every")
+
+
+def _train_options(args: argparse.Namespace, sets: dict[str, dict[str, Any]], toml: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    opts: dict[str, Any] = {**toml.get("train", {}), **sets.get("train", {})}
+    for flag in TRAIN_FLAGS:
+        value = getattr(args, flag, None)
+        if value is not None:
+            opts[flag] = value
+    if args.quiet:
+        opts["progress"] = False
+    if "steps" in opts and "epochs" in opts:
+        if getattr(args, "steps", None) is not None:
+            opts.pop("epochs")
+        elif getattr(args, "epochs", None) is not None:
+            opts.pop("steps")
+    return opts
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from genzoo.config import build, parse_sets, read_toml
+    from genzoo.data import load
+    from genzoo.models import MODELS, create
+    from genzoo.training import checkpoint as ckpt
+    from genzoo.training.trainer import TrainConfig, train
+
+    MODELS.get(args.model)  # unknown model: fail before loading any data
+    sets = parse_sets(args.set or [])
+    toml = read_toml(args.config) if args.config else {}
+    out = Path(args.out or f"runs/{args.model}-{(args.data or 'mnist').replace(':', '_').replace('/', '_')}")
+    train_opts = _train_options(args, sets, toml)
+
+    if args.resume:
+        cfg = ckpt.read_config(out)
+        if cfg["model"]["name"] != args.model:
+            raise GenzooError(f"--resume: {out} holds a {cfg['model']['name']!r} run, not {args.model!r}")
+        if sets.get("model") or sets.get("data") or toml.get("model") or toml.get("data") or args.data:
+            raise GenzooError("--resume continues a run with its saved model and data; only training options (steps, lr, ...) can change")
+        data = _dataset_for(cfg, "train")
+        model = create(args.model, data, **cfg["model"]["params"])
+        saved = dict(cfg["train"])
+        if "steps" in train_opts or "epochs" in train_opts:  # the length given now replaces the saved one
+            saved.pop("steps", None)
+            saved.pop("epochs", None)
+        train_opts = {k: v for k, v in {**saved, **train_opts}.items() if v is not None}
+    else:
+        if (out / ckpt.CONFIG).exists() and not args.overwrite:
+            raise GenzooError(f"{out} already holds a run; continue it with --resume, or pass --overwrite or another --out")
+        data_name = args.data or toml.get("data", {}).pop("name", None) or "mnist"
+        data_opts = {**toml.get("data", {}), **sets.get("data", {})}
+        model_params = {**toml.get("model", {}), **sets.get("model", {})}
+        data = load(data_name, split="train", **data_opts)
+        seed = build(TrainConfig, train_opts, section="train").seed  # checks every train option early
+        model = create(args.model, data, seed=seed, **model_params)
+        if args.overwrite:
+            for name in (ckpt.STATE, ckpt.WEIGHTS, ckpt.LOG, ckpt.METRICS, ckpt.SAMPLES):
+                (out / name).unlink(missing_ok=True)
+    if not args.quiet:
+        print(f"training {args.model} on {data!r} -> {out}", file=sys.stderr)
+    run = train(model, data, out=out, resume=args.resume, **train_opts)
+    last = run.log[-1] if run.log else {}
+    loss = f", loss {last['loss']:.4g}" if "loss" in last else ""
+    print(f"{out}: {args.model} trained to step {run.step}{loss}")
+    return 0
+
+
+# --- sample / evaluate / interpolate / report -------------------------------------------------
+def _load_run(run: str, device: str = "cpu"):
+    from genzoo.training import checkpoint as ckpt
+    from genzoo.training.trainer import resolve_device
+
+    return ckpt.load(run, device=resolve_device(device))
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from genzoo.viz import save_samples
+
+    if args.n < 1:
+        raise GenzooError(f"-n must be at least 1, got {args.n}")
+    _check_suffix(args.out, (".png", ".npy", ".npz"))
+    model = _load_run(args.run, args.device)
+    condition = {}
+    if args.label is not None:
+        if not getattr(model, "conditional", False):
+            raise GenzooError(f"--label: model {model.name!r} is not conditional")
+        classes = model.info.num_classes
+        if not 0 <= args.label < classes:
+            raise GenzooError(f"--label must be in [0, {classes - 1}], got {args.label}")
+        condition["label"] = args.label
+    gen = torch.Generator(device=model.device).manual_seed(args.seed)
+    with torch.no_grad():
+        x = model.sample(args.n, generator=gen, **condition)
+    save_samples(x.float().cpu(), model.info, args.out)
+    print(f"{args.out}: {args.n} samples from {args.run}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from genzoo.metrics import evaluate
+    from genzoo.training import checkpoint as ckpt
+
+    cfg = ckpt.read_config(args.run)
+    model = _load_run(args.run, args.device)
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    if args.n is not None and args.n < 1:
+        raise GenzooError(f"--n must be at least 1, got {args.n}")
+    test = _dataset_for(cfg, "test")
+    train = _dataset_for(cfg, "train")
+    result = evaluate(model, test, metrics=metrics, n=args.n, seed=args.seed, train_data=train)
+    ckpt.write_json(Path(args.run) / ckpt.METRICS, result)
+    _print_metrics(result)
+    print(f"written: {Path(args.run) / ckpt.METRICS}")
+    return 0
+
+
+def _print_metrics(result: dict[str, Any]) -> None:
+    print(f"data {result['data']} ({result['split']} split, n={result['n']}, seed={result['seed']})")
+    rows = []
+    for name, values in result["metrics"].items():
+        for key, value in values.items():
+            if key == "seconds":
+                continue
+            rows.append((name, key, f"{value:.6g}" if isinstance(value, float) else str(value)))
+    w0 = max((len(r[0]) for r in rows), default=6)
+    w1 = max((len(r[1]) for r in rows), default=5)
+    for name, key, value in rows:
+        print(f"  {name:<{w0}}  {key:<{w1}}  {value}")
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    from genzoo.training.checkpoint import atomic_write
+    from genzoo.viz import interpolation_strip
+
+    _check_suffix(args.out, (".png",))
+    model = _load_run(args.run, args.device)
+    img = interpolation_strip(model, steps=args.steps, generator=torch.Generator().manual_seed(args.seed), info=model.info)
+    if isinstance(img, bytes):
+        atomic_write(args.out, lambda p: p.write_bytes(img))
+    else:
+        atomic_write(args.out, lambda p: img.save(p, format="PNG"))
+    print(f"{args.out}: interpolation from {args.run}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from genzoo.training.checkpoint import read_config
+    from genzoo.viz.report import write_report
+
+    read_config(args.run)
+    path = write_report(args.run, out=args.out)
+    print(f"report: {path}")
+    return 0
+
+
+def _check_suffix(path: str, allowed: tuple[str, ...]) -> None:
+    suffix = Path(path).suffix.lower()
+    if suffix not in allowed:
+        raise GenzooError(f"--out {path}: unsupported file type {suffix or '(none)'!r} (use {', '.join(allowed)})")
+
+
+# --- parser ------------------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="genzoo", description="Deep generative models, trained, sampled and scored alike.")
+    from genzoo import __version__
+
+    p.add_argument("--version", action="version", version=f"genzoo {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    s = sub.add_parser("list", help="list models, datasets or metrics")
+    s.add_argument("what", nargs="?", choices=("models", "datasets", "metrics"))
+    s.set_defaults(fn=cmd_list)
+
+    s = sub.add_parser("train", help="train a model; writes a run directory")
+    s.add_argument("model")
+    s.add_argument("--data", help="dataset name (default mnist)")
+    s.add_argument("--out", help="run directory (default runs/MODEL-DATA)")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--steps", type=int)
+    g.add_argument("--epochs", type=int)
+    s.add_argument("--batch-size", dest="batch_size", type=int)
+    s.add_argument("--lr", type=float)
+    s.add_argument("--seed", type=int)
+    s.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    s.add_argument("--checkpoint-every", dest="checkpoint_every", type=int)
+    s.add_argument("--config", help="TOML file with [model], [data], [train] tables")
+    s.add_argument("--set", action="append", metavar="KEY=VALUE", help="e.g. model.latent_dim=16, data.binarize=dynamic, train.ema=0.999")
+    s.add_argument("--resume", action="store_true", help="continue the run in --out up to --steps")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(fn=cmd_train)
+
+    s = sub.add_parser("sample", help="draw samples from a trained run")
+    s.add_argument("run")
+    s.add_argument("-n", type=int, default=64)
+    s.add_argument("--out", required=True, help="FILE.png, FILE.npy or FILE.npz")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--label", type=int)
+    s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    s.set_defaults(fn=cmd_sample)
+
+    s = sub.add_parser("evaluate", help="score a run on its held-out data; writes RUN/metrics.json")
+    s.add_argument("run")
+    s.add_argument("--metrics", help="comma-separated names (default: every metric that applies)")
+    s.add_argument("--n", type=int, help="held-out examples to use (default all)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    s.set_defaults(fn=cmd_evaluate)
+
+    s = sub.add_parser("interpolate", help="decode a path between latent codes")
+    s.add_argument("run")
+    s.add_argument("--out", required=True)
+    s.add_argument("--steps", type=int, default=10)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    s.set_defaults(fn=cmd_interpolate)
+
+    s = sub.add_parser("report", help="write a self-contained RUN/report.html")
+    s.add_argument("run")
+    s.add_argument("--out", help="where to write the page (default RUN/report.html)")
+    s.set_defaults(fn=cmd_report)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except GenzooError as exc:
+        print(f"genzoo: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt as exc:
+        print(f"genzoo: interrupted{': ' + str(exc) if str(exc) else ''}", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""Pictures and the self-contained HTML report: sample grids, point clouds, loss curves,
+latent interpolations and reconstructions, all rendered headless (Agg, Pillow)."""
+
+from genzoo.viz.grid import image_grid, png_bytes
+from genzoo.viz.plots import (
+    interpolate,
+    interpolation_strip,
+    loss_curves,
+    points_figure,
+    reconstruction_grid,
+    save_samples,
+)
+from genzoo.viz.report import render_report, write_report
+
+__all__ = [
+    "image_grid",
+    "interpolate",
+    "interpolation_strip",
+    "loss_curves",
+    "png_bytes",
+    "points_figure",
+    "reconstruction_grid",
+    "render_report",
+    "save_samples",
+    "write_report",
+]

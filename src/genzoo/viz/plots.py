@@ -1,0 +1,335 @@
+"""Figures: point clouds, loss curves, latent interpolations, reconstructions, and writing
+samples to disk.
+
+Matplotlib is used through :class:`matplotlib.figure.Figure` only (the Agg renderer, no
+pyplot, no global state), so these functions are safe in threads and headless runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from PIL import Image
+
+from genzoo.data.base import DataInfo
+from genzoo.errors import GenzooError
+from genzoo.models.base import GenerativeModel
+from genzoo.training.checkpoint import atomic_path
+from genzoo.viz.grid import as_numpy, image_grid, png_bytes
+
+SAMPLE_SUFFIXES = (".png", ".npy", ".npz")
+NOT_LOSSES = frozenset({"step", "epoch", "lr", "steps_per_s", "time"})  # logged, but not loss terms
+SMOOTH_FROM = 50  # records; longer logs get an EMA line over the raw one
+
+DATA_COLOUR = "#c3cedb"
+SAMPLE_COLOUR = "#1f5fa8"
+MODE_COLOUR = "#d62728"
+
+
+def figure_png(fig: Figure, *, dpi: int = 100) -> bytes:
+    """`fig` rendered by Agg as PNG bytes (without the Software metadata chunk)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def _png_image(data: bytes) -> Image.Image:
+    return Image.open(io.BytesIO(data)).convert("RGB")
+
+
+# --- point clouds ------------------------------------------------------------------------------
+def points_figure(
+    points: torch.Tensor | np.ndarray,
+    *,
+    reference: torch.Tensor | np.ndarray | None = None,
+    modes: torch.Tensor | np.ndarray | None = None,
+    paths: Sequence[torch.Tensor | np.ndarray] | None = None,
+    path_colour: str | None = None,
+    title: str | None = None,
+    label: str = "samples",
+) -> bytes:
+    """A scatter of (N, D) `points` over optional `reference` data (light), with optional
+    mode centres (red crosses) and `paths` (each (T, D), drawn as lines from a dot at their
+    start, in `path_colour` or else one colour each); equal aspect.
+
+    Only the first two dimensions are drawn when D > 2 (the title says so); D = 1 gives
+    overlaid histograms instead. Returns PNG bytes."""
+    p = as_numpy(points)
+    if p.ndim != 2 or p.shape[0] == 0:
+        raise GenzooError(f"points_figure needs a non-empty (N, D) array, got shape {tuple(p.shape)}")
+    d = p.shape[1]
+    ref = None if reference is None else as_numpy(reference).reshape(-1, d)
+    title = title or ""
+    if d > 2:
+        title = f"{title} (dims 1-2 of {d})".strip()
+    fig = Figure(figsize=(5.0, 5.0), layout="constrained")
+    ax = fig.add_subplot()
+    if d == 1:
+        bins = np.histogram_bin_edges(
+            p[:, 0] if ref is None else np.concatenate([p[:, 0], ref[:, 0]]), bins=50
+        )
+        if ref is not None:
+            ax.hist(ref[:, 0], bins=bins, density=True, color=DATA_COLOUR, label="data")
+        ax.hist(p[:, 0], bins=bins, density=True, histtype="step", color=SAMPLE_COLOUR, label=label)
+        ax.set_xlabel("x")
+    else:
+        if ref is not None:
+            ax.scatter(ref[:, 0], ref[:, 1], s=5, c=DATA_COLOUR, linewidths=0, label="data")
+        ax.scatter(p[:, 0], p[:, 1], s=6, c=SAMPLE_COLOUR, alpha=0.75, linewidths=0, label=label)
+        if modes is not None:
+            m = as_numpy(modes).reshape(-1, d)
+            ax.scatter(m[:, 0], m[:, 1], s=50, marker="x", c=MODE_COLOUR, linewidths=1.5, label="modes")
+        for path in paths or []:
+            q = as_numpy(path).reshape(-1, d)
+            (line,) = ax.plot(q[:, 0], q[:, 1], "-", color=path_colour, linewidth=1.2, alpha=0.9)
+            ax.plot(q[:1, 0], q[:1, 1], "o", color=line.get_color(), markersize=4)  # where the path starts
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.set_xlabel("x₁")
+        ax.set_ylabel("x₂")
+    if ref is not None or modes is not None:
+        ax.legend(loc="best", fontsize="small", markerscale=2)
+    if title:
+        ax.set_title(title, fontsize="medium")
+    ax.grid(True, alpha=0.3)
+    return figure_png(fig)
+
+
+# --- loss curves -------------------------------------------------------------------------------
+def loss_terms(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The numeric keys of the log records that are loss terms ("loss" first, then in order of
+    first appearance); bookkeeping keys such as "step", "lr", "steps_per_s", "time" are not."""
+    terms: dict[str, None] = {}
+    for r in records:
+        for k, v in r.items():
+            if k not in NOT_LOSSES and isinstance(v, (int, float)) and not isinstance(v, bool):
+                terms.setdefault(k)
+    return sorted(terms, key=lambda k: k != "loss")  # stable: keeps first-appearance order
+
+
+def smooth(values: np.ndarray, window: float) -> np.ndarray:
+    """Debiased exponential moving average with weight 1 − 1/window (TensorBoard's smoothing)."""
+    beta = 1.0 - 1.0 / max(window, 1.0)
+    out, acc = np.empty_like(values), 0.0
+    for i, v in enumerate(values):
+        acc = beta * acc + (1.0 - beta) * v
+        out[i] = acc / (1.0 - beta ** (i + 1))
+    return out
+
+
+def loss_curves(records: Sequence[Mapping[str, Any]]) -> bytes | None:
+    """One panel per loss term of a log.jsonl against "step", as PNG bytes.
+
+    Logs longer than `SMOOTH_FROM` records show the raw values faintly under a smoothed line.
+    Returns None when there is nothing to plot (no records, or no numeric loss terms)."""
+    terms = loss_terms(records)
+    if not terms:
+        return None
+    ncols = min(3, len(terms))
+    nrows = math.ceil(len(terms) / ncols)
+    fig = Figure(figsize=(4.2 * ncols, 2.9 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax, term in zip(axes, terms):
+        pts = [(r.get("step", i), r[term]) for i, r in enumerate(records) if _finite_number(r.get(term))]
+        steps, values = (np.array(a, dtype=float) for a in zip(*pts)) if pts else (np.zeros(0), np.zeros(0))
+        if len(values) > SMOOTH_FROM:
+            ax.plot(steps, values, color=DATA_COLOUR, linewidth=0.8)
+            ax.plot(steps, smooth(values, len(values) / 30), color=SAMPLE_COLOUR, linewidth=1.5)
+        else:
+            ax.plot(steps, values, "-o", color=SAMPLE_COLOUR, markersize=3, linewidth=1.2)
+        ax.set_title(term, fontsize="medium")
+        ax.set_xlabel("step")
+        ax.grid(True, alpha=0.3)
+    for ax in axes[len(terms) :]:
+        ax.set_axis_off()
+    return figure_png(fig)
+
+
+def _finite_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+# --- latent space ------------------------------------------------------------------------------
+@contextlib.contextmanager
+def inference(model: GenerativeModel) -> Iterator[None]:
+    """Eval mode and no gradients for the block; the model's previous mode is restored."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        model.train(was_training)
+
+
+def interpolate(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, method: str = "slerp") -> torch.Tensor:
+    """Codes along the path from z0 to z1 (each (P, *L)) at fractions t (T,) → (P, T, *L).
+
+    "linear": (1 − t)·z0 + t·z1. "slerp" (Shoemake 1985; White 2016, *Sampling Generative
+    Networks*): sin((1 − t)ω)/sin ω · z0 + sin(tω)/sin ω · z1 with cos ω = ⟨z0, z1⟩/(|z0||z1|),
+    which keeps the codes at the norms typical of N(0, I) where the straight line passes
+    through the improbable region near the origin. Parallel pairs fall back to linear."""
+    a, b = z0.flatten(1).double(), z1.flatten(1).double()  # (P, d)
+    t = t.double().expand(a.shape[0], -1)  # (P, T)
+    w0, w1 = 1.0 - t, t
+    if method == "slerp":
+        cos = (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1)).clamp_min(1e-12)
+        omega = torch.arccos(cos.clamp(-1.0, 1.0))[:, None]  # (P, 1)
+        sin = torch.sin(omega)
+        ok = sin.abs() > 1e-6
+        safe = torch.where(ok, sin, torch.ones_like(sin))
+        w0 = torch.where(ok, torch.sin((1.0 - t) * omega) / safe, w0)
+        w1 = torch.where(ok, torch.sin(t * omega) / safe, w1)
+    elif method != "linear":
+        raise GenzooError(f"unknown interpolation method {method!r} (valid: linear, slerp)")
+    z = w0[..., None] * a[:, None] + w1[..., None] * b[:, None]  # (P, T, d)
+    return z.reshape(*z.shape[:2], *z0.shape[1:]).to(z0.dtype)
+
+
+def _batch(x: torch.Tensor | np.ndarray, info: DataInfo) -> torch.Tensor:
+    x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).float()
+    return x[None] if tuple(x.shape) == tuple(info.shape) else x
+
+
+def interpolation_strip(
+    model: GenerativeModel,
+    *,
+    x0: torch.Tensor | np.ndarray | None = None,
+    x1: torch.Tensor | np.ndarray | None = None,
+    steps: int = 10,
+    pairs: int = 6,
+    method: str = "slerp",
+    generator: torch.Generator | None = None,
+    info: DataInfo | None = None,
+    reference: torch.Tensor | np.ndarray | None = None,
+) -> Image.Image:
+    """Decodes along paths between pairs of latent codes, one row per pair, `steps` columns.
+
+    The end codes are `encode(x0)`, `encode(x1)` (one example each or batches of equal size)
+    when given, else `pairs` draws each of z0, z1 ~ N(0, I) from `generator`. The path is
+    spherical (`method="slerp"`, the default, suited to Gaussian latents) or straight
+    (`"linear"`). For point data the decoded paths are drawn in data space over `reference`."""
+    if not model.latent:
+        raise GenzooError(f"model {model.name!r} has no latent space to interpolate in")
+    if steps < 2:
+        raise GenzooError(f"interpolation needs at least 2 steps, got {steps}")
+    if (x0 is None) != (x1 is None):
+        raise GenzooError("interpolation between data needs both x0 and x1")
+    info = info or model.info
+    with inference(model):
+        if x0 is not None:
+            z0 = model.encode(_batch(x0, info).to(model.device)).cpu()
+            z1 = model.encode(_batch(x1, info).to(model.device)).cpu()
+            if z0.shape != z1.shape:
+                raise GenzooError(f"x0 and x1 hold different numbers of examples ({len(z0)} and {len(z1)})")
+        else:
+            shape = (pairs, *model.latent_shape())
+            z0 = torch.randn(shape, generator=generator)
+            z1 = torch.randn(shape, generator=generator)
+        z = interpolate(z0, z1, torch.linspace(0.0, 1.0, steps), method)  # (P, T, *L)
+        x = model.decode(z.flatten(0, 1).to(model.device)).float().cpu()  # (P·T, *shape)
+    if info.kind == "points":
+        paths = list(x.reshape(z.shape[0], steps, -1))
+        ends = "encoded examples" if x0 is not None else "prior draws"
+        title = f"{model.name}: {method} paths between {len(paths)} pairs of {ends}"
+        return _png_image(
+            points_figure(
+                x.reshape(-1, x.shape[-1]), reference=reference, paths=paths, title=title, label="decodes"
+            )
+        )
+    return image_grid(x, info, nrow=steps)
+
+
+def reconstruction_grid(
+    model: GenerativeModel,
+    x: torch.Tensor | np.ndarray,
+    info: DataInfo | None = None,
+    *,
+    ncol: int = 8,
+) -> Image.Image:
+    """Originals on rows 1, 3, 5, … and their reconstructions `decode(encode(x))` beneath.
+
+    Rows hold `ncol` examples; examples past the last full row are left out. For point
+    data: the originals (light) and reconstructions, each pair joined by a line."""
+    if not model.latent:
+        raise GenzooError(f"model {model.name!r} has no latent space to reconstruct through")
+    info = info or model.info
+    x = _batch(x, info)
+    if len(x) == 0:
+        raise GenzooError("reconstruction_grid needs at least one example")
+    ncol = max(1, min(ncol, len(x)))
+    x = x[: len(x) // ncol * ncol]
+    with inference(model):
+        r = model.reconstruct(x.to(model.device)).float().cpu().reshape(x.shape)
+    if info.kind == "points":
+        pairs = list(torch.stack([x, r], dim=1))  # each (2, D): original → reconstruction
+        title = f"{model.name}: reconstructions"
+        figure = points_figure(
+            r, reference=x, paths=pairs, path_colour="#8a96a3", title=title, label="reconstructions"
+        )
+        return _png_image(figure)
+    rows = x.shape[0] // ncol
+    both = torch.stack([x.reshape(rows, ncol, *x.shape[1:]), r.reshape(rows, ncol, *x.shape[1:])], dim=1)
+    return image_grid(both.reshape(-1, *x.shape[1:]), info, nrow=ncol)
+
+
+# --- files -------------------------------------------------------------------------------------
+def save_samples(
+    x: torch.Tensor | np.ndarray,
+    info: DataInfo | None,
+    path: str | Path,
+    *,
+    y: torch.Tensor | np.ndarray | None = None,
+) -> Path:
+    """Write samples to `path`, chosen by its suffix: .png (a grid for images and fields, a
+    scatter for points), .npy (the array as is) or .npz (`x`, and `y` when labels are given).
+
+    The file is written under a temporary name in the same directory and renamed into place,
+    so an error never leaves a half-written file."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in SAMPLE_SUFFIXES:
+        raise GenzooError(
+            f"{path}: cannot write samples as {suffix or 'a file without a suffix'!r} (use {', '.join(SAMPLE_SUFFIXES)})"
+        )
+    arr = _array(x)
+    if suffix == ".png":
+        data = _samples_png(arr, info)
+
+        def write(fh: Any) -> None:
+            fh.write(data)
+
+    elif suffix == ".npy":
+
+        def write(fh: Any) -> None:
+            np.save(fh, arr, allow_pickle=False)
+
+    else:
+        extra = {} if y is None else {"y": _array(y)}
+
+        def write(fh: Any) -> None:
+            np.savez(fh, x=arr, **extra)
+
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:  # a file object, so numpy never appends its own suffix
+            write(fh)
+    return path
+
+
+def _array(x: torch.Tensor | np.ndarray) -> np.ndarray:
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
+def _samples_png(arr: np.ndarray, info: DataInfo | None) -> bytes:
+    kind = info.kind if info is not None else ("points" if arr.ndim == 2 else "image")
+    if kind == "points":
+        name = f"{info.name}: " if info is not None else ""
+        return points_figure(arr, title=f"{name}{len(arr)} samples")
+    return png_bytes(image_grid(arr, info))

@@ -1,0 +1,432 @@
+"""The report of a run: one self-contained HTML page (`genzoo report RUN` → RUN/report.html).
+
+Readable offline and safe to mail: every picture is an embedded PNG data URI, the CSS is
+inline, there is no script and no external resource, and every string taken from the run
+is HTML-escaped. :func:`write_report` reads the run directory and loads the model;
+:func:`render_report` builds the page from objects already in memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import genzoo
+from genzoo.data.base import Dataset
+from genzoo.errors import GenzooError
+from genzoo.models.base import GenerativeModel
+from genzoo.training import checkpoint as ckpt
+from genzoo.viz.grid import image_grid, png_bytes
+from genzoo.viz.plots import (
+    inference,
+    interpolation_strip,
+    loss_curves,
+    loss_terms,
+    points_figure,
+    reconstruction_grid,
+)
+
+REPORT = "report.html"
+RECON_EXAMPLES = 16  # two rows of 8 originals, each with its reconstructions beneath
+INTERP_PAIRS, INTERP_STEPS = 6, 10
+MIN_POINTS = 1000  # point data: at least this many samples, so the scatter shows the density
+REFERENCE_POINTS = 2000
+CONFIG_SECTIONS = ("model", "data", "data_info", "train")
+
+
+def write_report(
+    run_dir: str | Path, *, out: str | Path | None = None, n_samples: int = 64, seed: int = 0
+) -> Path:
+    """Write the report of the run in `run_dir` to `out` (default RUN/report.html), atomically.
+
+    The model comes from `genzoo.load(run_dir)`; examples to reconstruct from the run's
+    dataset (test split, else train) when it can still be loaded — if not, the page says why."""
+    run_dir = Path(run_dir)
+    config = ckpt.read_config(run_dir)
+    records = ckpt.read_log(run_dir)
+    metrics, notes = _read_metrics(run_dir)
+    model = genzoo.load(run_dir)
+    data, data_note = _load_data(config)
+    if data_note:
+        notes["data"] = data_note
+    page = render_report(
+        model, config, records, metrics, data=data, n_samples=n_samples, seed=seed, notes=notes
+    )
+    out = Path(out) if out is not None else run_dir / REPORT
+    ckpt.atomic_write(out, lambda p: p.write_text(page, encoding="utf-8"))
+    return out
+
+
+def _read_metrics(run_dir: Path) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    path = run_dir / ckpt.METRICS
+    if not path.is_file():
+        return None, {}
+    try:
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None, {"metrics": f"{ckpt.METRICS} is not valid JSON; run `genzoo evaluate` again"}
+    if not isinstance(metrics, dict):
+        return None, {"metrics": f"{ckpt.METRICS} does not hold a JSON object"}
+    return metrics, {}
+
+
+def _load_data(config: Mapping[str, Any]) -> tuple[Dataset | None, str | None]:
+    """The run's dataset (test split, else train), or None and the reason."""
+    spec = config.get("data") or {}
+    name = spec.get("name") if isinstance(spec, Mapping) else None
+    if not name:
+        return None, "the run does not record which dataset it was trained on"
+    error: Exception | None = None
+    for split in ("test", "train"):
+        try:
+            return genzoo.datasets.load(name, split=split, **(spec.get("options") or {})), None
+        except Exception as exc:  # best effort: the user's folder may be gone, a loader may fail
+            error = exc
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return None, f"dataset {name!r} could not be loaded ({reason})"
+
+
+# --- the page ----------------------------------------------------------------------------------
+def render_report(
+    model: GenerativeModel,
+    config: Mapping[str, Any],
+    records: Sequence[Mapping[str, Any]],
+    metrics: Mapping[str, Any] | None,
+    data: Dataset | None = None,
+    *,
+    n_samples: int = 64,
+    seed: int = 0,
+    notes: Mapping[str, str] | None = None,
+) -> str:
+    """The report as an HTML string.
+
+    `config` is a run's config.json, `records` its log.jsonl records, `metrics` its
+    metrics.json (or None), `data` examples for reconstructions and reference scatters.
+    `notes` replace the default text of a missing section ("data", "metrics")."""
+    notes = dict(notes or {})
+    if data is not None and tuple(data.info.shape) != tuple(model.info.shape):
+        notes.setdefault(
+            "data", f"dataset {data.info.name!r} has shape {data.info.shape}, the model {model.info.shape}"
+        )
+        data = None
+    model_name = _nested(config, "model", "name") or model.name
+    data_name = _nested(config, "data", "name") or _nested(config, "data_info", "name") or model.info.name
+    title = f"{model_name} on {data_name}"
+    sections = [
+        _summary_section(model, config, records),
+        _config_section(config),
+        _training_section(records),
+        _samples_section(model, data, n_samples, seed),
+    ]
+    if model.latent:
+        sections.append(_latent_section(model, data, seed, notes.get("data")))
+    sections.append(_metrics_section(metrics, notes.get("metrics")))
+    version = config.get("genzoo_version", "unknown")
+    by = "" if version == genzoo.__version__ else f"; report by genzoo {genzoo.__version__}"
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>genzoo report: {_e(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n"
+        f'<header><h1>{_e(title)}</h1><p class="sub">trained with genzoo {_e(version)}{_e(by)}</p></header>\n'
+        + "\n".join(sections)
+        + "\n</main>\n</body>\n</html>\n"
+    )
+
+
+def _summary_section(
+    model: GenerativeModel, config: Mapping[str, Any], records: Sequence[Mapping[str, Any]]
+) -> str:
+    info = model.info
+    rows: list[tuple[str, Any]] = [
+        ("model", f"{model.name}: {model.summary}" if model.summary else model.name)
+    ]
+    rows.append(("parameters", f"{model.num_parameters():,}"))
+    rows.append(("likelihood", model.likelihood or "none"))
+    if model.latent:
+        rows.append(("latent shape", _try_text(lambda: " × ".join(str(s) for s in model.latent_shape()))))
+    data = f"{info.kind}, {' × '.join(str(s) for s in info.shape)}, values in [{_fmt(info.value_range[0])}, {_fmt(info.value_range[1])}]"
+    if info.num_classes:
+        data += f", {info.num_classes} classes"
+    if info.binary:
+        data += f", binarised ({info.binarize})"
+    rows.append(("data", data))
+    planned = _nested(config, "train", "steps")
+    if records:
+        last = records[-1]
+        step = last.get("step", len(records))
+        rows.append(
+            (
+                "steps",
+                f"{_fmt(step)}" + (f" of {_fmt(planned)} planned" if planned not in (None, step) else ""),
+            )
+        )
+        wall = wall_time(records)
+        if wall is not None:
+            rows.append(("wall time", _duration(wall)))
+        rates = [r["steps_per_s"] for r in records if _number(r.get("steps_per_s"))]
+        if rates:
+            rows.append(("throughput", f"{_fmt(sorted(rates)[len(rates) // 2])} steps/s (median)"))
+        final = [f"{k} {_fmt(last[k])}" for k in loss_terms([last])]
+        if final:
+            rows.append(("last logged", " · ".join(final)))
+    else:
+        rows.append(("steps", "not logged" + (f" ({_fmt(planned)} planned)" if planned is not None else "")))
+    return _section("Summary", _table(rows))
+
+
+def wall_time(records: Sequence[Mapping[str, Any]]) -> float | None:
+    """Training seconds from the records' "time" (seconds since the loop started). A resumed
+    run restarts that clock, so each segment's last value is summed."""
+    times = [float(r["time"]) for r in records if _number(r.get("time"))]
+    if not times:
+        return None
+    total = 0.0
+    for prev, cur in zip(times, times[1:]):
+        if cur < prev:  # the clock restarted: a resume
+            total += prev
+    return total + times[-1]
+
+
+def _config_section(config: Mapping[str, Any]) -> str:
+    titles = {"model": "Model", "data": "Data", "data_info": "Data info", "train": "Training"}
+    blocks = []
+    for key in CONFIG_SECTIONS:
+        value = config.get(key)
+        body = _table(_config_rows(value)) if isinstance(value, Mapping) and value else _note("not recorded")
+        blocks.append(f"<div><h3>{titles[key]}</h3>{body}</div>")
+    other = {k: v for k, v in config.items() if k not in CONFIG_SECTIONS and k != "genzoo_version"}
+    if other:
+        blocks.append(f"<div><h3>Other</h3>{_table(flatten(other))}</div>")
+    return _section("Configuration", f'<div class="cols">{"".join(blocks)}</div>')
+
+
+def _config_rows(section: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """A config section's rows; the model's "params" and the data's "options" are listed
+    without their prefix, since they are what the section is about."""
+    rows = []
+    for k, v in section.items():
+        inline = k in ("params", "options") and isinstance(v, Mapping)
+        rows.extend(flatten(v) if inline else flatten(v, str(k)))
+    return rows
+
+
+def _training_section(records: Sequence[Mapping[str, Any]]) -> str:
+    if not records:
+        return _section("Training", _note(f"no {ckpt.LOG}: the run has not logged a step yet"))
+    png = loss_curves(records)
+    if png is None:
+        return _section("Training", _note(f"{ckpt.LOG} holds no loss terms to plot"))
+    caption = f"{len(records)} logged records" + (
+        ", smoothed (raw values faint)" if len(records) > 50 else ""
+    )
+    return _section("Training", _figure(png, "loss curves", caption))
+
+
+def _samples_section(model: GenerativeModel, data: Dataset | None, n: int, seed: int) -> str:
+    info = model.info
+
+    def draw() -> bytes:
+        generator = torch.Generator().manual_seed(seed)
+        count = max(n, MIN_POINTS) if info.kind == "points" else n
+        with inference(model):
+            x = model.sample(count, generator=generator).float().cpu()
+        if info.kind != "points":
+            return png_bytes(image_grid(x, info))
+        reference = None if data is None else data.tensors()[:REFERENCE_POINTS]
+        modes = None if data is None else data.extras.get("modes")
+        return points_figure(x, reference=reference, modes=modes, title=f"{model.name}: {count} samples")
+
+    return _section("Samples", _try_figure(draw, "samples", f"drawn with seed {seed}"))
+
+
+def _latent_section(model: GenerativeModel, data: Dataset | None, seed: int, data_note: str | None) -> str:
+    parts = []
+    pairs, steps = INTERP_PAIRS, INTERP_STEPS
+    points = model.info.kind == "points"
+    per_row = "" if points else ", one pair per row"
+    recon = (
+        "originals (light) joined to their reconstructions decode(encode(x))"
+        if points
+        else "originals (rows 1, 3) with their reconstructions decode(encode(x)) beneath"
+    )
+    if data is None:
+        parts.append(_note(f"no reconstructions: {data_note or 'no data given'}"))
+    else:
+        x = data.tensors()
+        parts.append(
+            _try_figure(
+                lambda: png_bytes(reconstruction_grid(model, x[:RECON_EXAMPLES])),
+                "reconstructions",
+                recon,
+            )
+        )
+        if len(x) >= 2 * pairs:
+            parts.append(
+                _try_figure(
+                    lambda: png_bytes(
+                        interpolation_strip(
+                            model,
+                            x0=x[:pairs],
+                            x1=x[pairs : 2 * pairs],
+                            steps=steps,
+                            reference=x[:REFERENCE_POINTS],
+                        )
+                    ),
+                    "interpolation between examples",
+                    f"slerp between the codes of {pairs} pairs of data examples{per_row}",
+                )
+            )
+    reference = None if data is None else data.tensors()[:REFERENCE_POINTS]
+    parts.append(
+        _try_figure(
+            lambda: png_bytes(
+                interpolation_strip(
+                    model,
+                    pairs=pairs,
+                    steps=steps,
+                    reference=reference,
+                    generator=torch.Generator().manual_seed(seed),
+                )
+            ),
+            "interpolation between prior draws",
+            f"slerp between {pairs} pairs z₀, z₁ ~ N(0, I) (seed {seed}){per_row}",
+        )
+    )
+    return _section("Latent space", "\n".join(parts))
+
+
+def _metrics_section(metrics: Mapping[str, Any] | None, note: str | None) -> str:
+    if metrics is None:
+        return _section(
+            "Metrics", _note(note or f"no {ckpt.METRICS}: run `genzoo evaluate RUN` to score the model")
+        )
+    scores = metrics.get("metrics")
+    if isinstance(scores, Mapping):
+        rest = {k: v for k, v in metrics.items() if k != "metrics"}
+        body = _table(flatten(scores), head=("metric", "value"))
+        if rest:
+            body += f"<h3>Evaluated on</h3>{_table(flatten(rest))}"
+    else:
+        body = _table(flatten(metrics), head=("metric", "value"))
+    return _section("Metrics", body)
+
+
+# --- HTML pieces -------------------------------------------------------------------------------
+def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested mappings as (dotted key, leaf) pairs: {"nll": {"nats": 1}} → [("nll.nats", 1)]."""
+    if not isinstance(value, Mapping):
+        return [(prefix, value)]
+    if not value and prefix:
+        return [(prefix, {})]
+    rows = []
+    for k, v in value.items():
+        rows.extend(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+    return rows
+
+
+def _fmt(v: Any) -> str:
+    """A value for a table cell: 4 significant digits for floats, JSON for containers."""
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v) or math.isinf(v):
+            return str(v)
+        return "0" if v == 0 else f"{v:.4g}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_fmt(x) for x in v) + "]"
+    if isinstance(v, Mapping):
+        return json.dumps(v, default=str)
+    return str(v)
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _section(title: str, body: str) -> str:
+    return f"<section><h2>{_e(title)}</h2>\n{body}\n</section>"
+
+
+def _note(text: str) -> str:
+    return f'<p class="note">{_e(text)}</p>'
+
+
+def _table(rows: Sequence[tuple[str, Any]], head: tuple[str, str] | None = None) -> str:
+    thead = f"<thead><tr><th>{_e(head[0])}</th><th>{_e(head[1])}</th></tr></thead>" if head else ""
+    body = "".join(f"<tr><th>{_e(k)}</th><td>{_e(_fmt(v))}</td></tr>" for k, v in rows)
+    return f"<table>{thead}<tbody>{body}</tbody></table>"
+
+
+def _figure(png: bytes, alt: str, caption: str = "") -> str:
+    src = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    cap = f"<figcaption>{_e(caption)}</figcaption>" if caption else ""
+    return f'<figure><img src="{src}" alt="{_e(alt)}">{cap}</figure>'
+
+
+def _try_figure(draw: Callable[[], bytes], alt: str, caption: str) -> str:
+    """A figure, or a note saying why it could not be drawn (one failing picture should not
+    cost the whole report)."""
+    try:
+        return _figure(draw(), alt, caption)
+    except (GenzooError, NotImplementedError, RuntimeError, ValueError) as exc:
+        return _note(f"could not draw the {alt}: {type(exc).__name__}: {exc}")
+
+
+def _try_text(make: Callable[[], str]) -> str:
+    try:
+        return make()
+    except (GenzooError, NotImplementedError) as exc:
+        return f"unknown ({exc})"
+
+
+def _nested(d: Mapping[str, Any], *keys: str) -> Any:
+    for k in keys:
+        if not isinstance(d, Mapping):
+            return None
+        d = d.get(k)
+    return d
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, s = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {s} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+CSS = """
+body{margin:0;background:#f5f6f8;color:#1d2733;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif}
+main{max-width:1100px;margin:0 auto;padding:24px 32px 48px}
+h1{margin:0 0 2px;font-size:26px}
+.sub{margin:0;color:#5b6776}
+section{background:#fff;border:1px solid #dde2e8;border-radius:8px;padding:14px 20px 16px;margin:18px 0}
+h2{margin:0 0 10px;font-size:18px}
+h3{margin:10px 0 4px;font-size:14px;color:#3a4656;text-transform:uppercase;letter-spacing:.04em}
+table{border-collapse:collapse;font-size:14px;font-variant-numeric:tabular-nums}
+th,td{padding:3px 14px 3px 0;text-align:left;vertical-align:top;border-bottom:1px solid #edf0f3}
+tbody th{font-weight:500;color:#3a4656}
+thead th{font-weight:600;border-bottom:2px solid #dde2e8}
+td{overflow-wrap:anywhere;min-width:5em}
+.cols{display:grid;grid-template-columns:repeat(auto-fit,minmax(240px,1fr));gap:4px 28px}
+figure{margin:6px 0 14px}
+figure img{display:block;max-width:100%;height:auto;border:1px solid #dde2e8}
+figcaption{margin-top:4px;color:#5b6776;font-size:13px}
+.note{margin:6px 0;padding:6px 10px;border-radius:4px;background:#fff6dc;color:#6b5200}
+""".strip()

@@ -1,0 +1,167 @@
+"""The trainer: repeatability, resume equality, checkpoints, EMA, divergence, schedules."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import genzoo
+from genzoo.errors import GenzooError, TrainingDiverged
+from genzoo.models import create
+from genzoo.training import checkpoint as ckpt
+from genzoo.training.trainer import TrainConfig, _lr_factor
+
+
+def _weights(model) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _train(points, out, steps, *, resume=False, seed=0, **kw):
+    model = create("noisy-mean", points, seed=seed)
+    kw.setdefault("sample_grid", False)
+    return genzoo.train(model, points, out=out, steps=steps, batch_size=32, seed=seed, progress=False, resume=resume, **kw)
+
+
+def test_training_changes_weights_and_lowers_loss(points):
+    model = create("noisy-mean", points, seed=0)
+    before = _weights(model)
+    run = genzoo.train(model, points, steps=200, batch_size=32, lr=1e-2, progress=False)
+    assert not _same(before, _weights(run.model))
+    assert run.log[-1]["loss"] < run.log[0]["loss"]
+    assert run.step == 200
+
+
+def test_seeded_cpu_run_is_bitwise_repeatable(points, tmp_path):
+    a = _train(points, tmp_path / "a", 50)
+    b = _train(points, tmp_path / "b", 50)
+    assert _same(_weights(a.model), _weights(b.model))
+    c = _train(points, tmp_path / "c", 50, seed=1)
+    assert not _same(_weights(a.model), _weights(c.model))
+
+
+@pytest.mark.parametrize("extra", [{}, {"ema": 0.9}, {"epochs": None, "grad_clip": 0.5}])
+def test_resume_30_to_60_equals_60_straight(points, tmp_path, extra):
+    extra = {k: v for k, v in extra.items() if v is not None}
+    straight = _train(points, tmp_path / "s", 60, checkpoint_every=1000, **extra)
+    _train(points, tmp_path / "r", 30, **extra)
+    resumed = _train(points, tmp_path / "r", 60, resume=True, **extra)
+    assert resumed.step == 60
+    assert _same(_weights(straight.model), _weights(resumed.model))
+    s_file = load_file(str(tmp_path / "s" / ckpt.WEIGHTS))
+    r_file = load_file(str(tmp_path / "r" / ckpt.WEIGHTS))
+    assert _same(s_file, r_file)
+    # the log counts on from 30 and holds every logged step once
+    steps = [r["step"] for r in ckpt.read_log(tmp_path / "r")]
+    assert steps == list(range(10, 61, 10))
+    s_log = [r["loss"] for r in ckpt.read_log(tmp_path / "s")]
+    r_log = [r["loss"] for r in ckpt.read_log(tmp_path / "r")]
+    assert s_log == r_log
+
+
+def test_interrupted_between_checkpoints_resumes_exactly(points, tmp_path):
+    """A run killed at step 45 with checkpoints every 20 resumes from 40 and ends as a straight one."""
+    straight = _train(points, tmp_path / "s", 60, checkpoint_every=20)
+    model = create("noisy-mean", points, seed=0, fail_at=46)  # dies during step 46
+    with pytest.raises(TrainingDiverged, match="step 46"):
+        genzoo.train(model, points, out=tmp_path / "r", steps=60, batch_size=32, seed=0, progress=False, checkpoint_every=20)
+    assert ckpt.load_state(tmp_path / "r" / ckpt.STATE)["step"] == 40
+    resumed = _train(points, tmp_path / "r", 60, resume=True, checkpoint_every=20)
+    assert _same(_weights(straight.model), _weights(resumed.model))
+
+
+def test_divergence_names_the_step_and_keeps_last_checkpoint(points, tmp_path):
+    model = create("noisy-mean", points, seed=0, fail_at=25)
+    with pytest.raises(TrainingDiverged) as info:
+        genzoo.train(model, points, out=tmp_path, steps=100, batch_size=32, progress=False, checkpoint_every=10)
+    assert "step 25" in str(info.value) and "nan" in str(info.value)
+    assert load_file(str(tmp_path / ckpt.WEIGHTS)) is not None
+    assert ckpt.load_state(tmp_path / ckpt.STATE)["step"] == 20
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_run_directory_contents(points, tmp_path):
+    _train(points, tmp_path, 20, checkpoint_every=10, sample_grid=True)
+    for name in (ckpt.CONFIG, ckpt.WEIGHTS, ckpt.STATE, ckpt.LOG, ckpt.SAMPLES):
+        assert (tmp_path / name).is_file(), name
+    cfg = json.loads((tmp_path / ckpt.CONFIG).read_text())
+    assert cfg["model"]["name"] == "noisy-mean"
+    assert cfg["train"]["steps"] == 20 and cfg["genzoo_version"] == genzoo.__version__
+    assert cfg["data_info"]["shape"] == [2]
+    loaded = genzoo.load(tmp_path)
+    g = torch.Generator().manual_seed(3)
+    x1 = loaded.sample(5, generator=g)
+    x2 = genzoo.load(tmp_path).sample(5, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(x1, x2)
+
+
+def test_ema_weights_are_saved(points, tmp_path):
+    run = _train(points, tmp_path, 30, ema=0.5)
+    saved = load_file(str(tmp_path / ckpt.WEIGHTS))
+    raw = ckpt.load_state(tmp_path / ckpt.STATE)["model"]
+    assert not _same(saved, raw)  # the sampling weights are the average
+    assert _same(saved, {k: v for k, v in run.model.state_dict().items()})
+
+
+def test_resume_without_state_is_refused(points, tmp_path):
+    model = create("noisy-mean", points)
+    with pytest.raises(GenzooError, match="cannot resume"):
+        genzoo.train(model, points, out=tmp_path, steps=5, resume=True, progress=False)
+
+
+def test_bad_train_options_are_refused(points):
+    model = create("noisy-mean", points)
+    with pytest.raises(GenzooError, match="train.lr"):
+        genzoo.train(model, points, steps=5, lr=-1.0)
+    with pytest.raises(GenzooError, match="train.optimizer"):
+        genzoo.train(model, points, steps=5, optimizer="sgdd")
+    with pytest.raises(GenzooError, match="did you mean 'train.steps'"):
+        genzoo.train(model, points, stepz=5)
+    with pytest.raises(GenzooError, match="either"):
+        genzoo.train(model, points, steps=5, epochs=1)
+
+
+def test_epochs_convert_to_steps(points):
+    model = create("noisy-mean", points)
+    run = genzoo.train(model, points, epochs=2, batch_size=100, progress=False)
+    assert run.step == 2 * (300 // 100)
+
+
+def test_lr_schedules():
+    cfg = TrainConfig(schedule="cosine", warmup=10)
+    assert _lr_factor(cfg, 0, 110) == pytest.approx(0.1)
+    assert _lr_factor(cfg, 9, 110) == pytest.approx(1.0)
+    assert _lr_factor(cfg, 10, 110) == pytest.approx(1.0)
+    assert _lr_factor(cfg, 60, 110) == pytest.approx(0.5)
+    assert _lr_factor(TrainConfig(schedule="linear"), 50, 100) == pytest.approx(0.5)
+    assert _lr_factor(TrainConfig(), 99, 100) == 1.0
+
+
+def test_atomic_write_keeps_old_file_on_failure(tmp_path):
+    path = tmp_path / "x.json"
+    ckpt.write_json(path, {"a": 1})
+
+    def boom(p):
+        p.write_text("half")
+        raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        ckpt.atomic_write(path, boom)
+    assert json.loads(path.read_text()) == {"a": 1}
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_train_state_is_loaded_without_unpickling(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    torch.save({"x": Evil()}, tmp_path / ckpt.STATE)
+    with pytest.raises(GenzooError, match="not a readable genzoo training state"):
+        ckpt.load_state(tmp_path / ckpt.STATE)

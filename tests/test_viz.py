@@ -1,0 +1,377 @@
+"""genzoo.viz: grids, figures, sample files and the HTML report, on small stand-in models."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+import re
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+import genzoo
+from genzoo.data.base import DataInfo, Dataset
+from genzoo.errors import GenzooError
+from genzoo.models.base import GenerativeModel
+from genzoo.viz import (
+    image_grid,
+    interpolate,
+    interpolation_strip,
+    loss_curves,
+    plots,
+    points_figure,
+    reconstruction_grid,
+    render_report,
+    save_samples,
+    write_report,
+)
+from genzoo.viz.report import flatten, wall_time
+
+DIGITS = DataInfo("tiny", "image", (1, 8, 8), (0.0, 1.0), num_classes=10)
+SIGNED = DataInfo("signed", "image", (3, 4, 4), (-1.0, 1.0))
+FIELD = DataInfo("field", "field", (1, 6, 6), (-math.inf, math.inf))
+POINTS = DataInfo("ring", "points", (2,), (-math.inf, math.inf))
+
+
+class LinearAE(GenerativeModel):
+    """A stand-in latent model: linear encoder and decoder, z ~ N(0, I)."""
+
+    name = "linear-ae"
+    latent = True
+    likelihood = "bound"
+
+    def __init__(self, info: DataInfo, latent_dim: int = 3, seed: int = 0) -> None:
+        super().__init__(None, info)
+        torch.manual_seed(seed)
+        self.latent_dim = latent_dim
+        self.enc = nn.Linear(info.dim, latent_dim)
+        self.dec = nn.Linear(latent_dim, info.dim)
+
+    def latent_shape(self) -> tuple[int, ...]:
+        return (self.latent_dim,)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.enc(x.flatten(1))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.dec(z).reshape(-1, *self.info.shape)
+
+    def sample(self, n, *, generator=None, **condition):
+        return self.decode(torch.randn(n, self.latent_dim, generator=generator))
+
+
+class Cloud(GenerativeModel):
+    """A stand-in model without a latent space (named like the KDE)."""
+
+    name = "kde"
+    likelihood = "exact"
+
+    def __init__(self, info: DataInfo) -> None:
+        super().__init__(None, info)
+        self.scale = nn.Parameter(torch.ones(()))
+
+    def sample(self, n, *, generator=None, **condition):
+        return self.scale * torch.randn(n, *self.info.shape, generator=generator)
+
+
+def ring(n: int = 400) -> Dataset:
+    angle = torch.arange(n) % 8 * (2 * math.pi / 8)
+    x = 2 * torch.stack([angle.cos(), angle.sin()], 1) + 0.02 * torch.randn(n, 2)
+    return Dataset(x, POINTS)
+
+
+def digits(n: int = 40) -> Dataset:
+    return Dataset(torch.rand(n, 1, 8, 8, generator=torch.Generator().manual_seed(1)), DIGITS)
+
+
+def records(n: int) -> list[dict]:
+    return [
+        {
+            "step": 10 * (i + 1),
+            "loss": 100 / (i + 1),
+            "recon": 80 / (i + 1),
+            "kl": 5.0,
+            "lr": 1e-3,
+            "steps_per_s": 50.0,
+            "time": 0.2 * (i + 1),
+        }
+        for i in range(n)
+    ]
+
+
+CONFIG = {
+    "genzoo_version": "0.1.0",
+    "model": {"name": "linear-ae", "params": {"latent_dim": 3, "note": "<script>alert(1)</script>"}},
+    "data": {"name": "no-such-dataset", "options": {"binarize": "none"}},
+    "data_info": DIGITS.to_dict(),
+    "train": {"steps": 30, "batch_size": 16, "lr": 1e-3, "seed": 0},
+}
+METRICS = {
+    "metrics": {
+        "nll": {"nats": 93.25, "bits_per_dim": 0.17158, "kind": "estimate"},
+        "prdc": {"precision": 0.8125},
+    },
+    "n": 500,
+    "seed": 0,
+    "split": "test",
+}
+
+
+def pixels(image: Image.Image) -> np.ndarray:
+    return np.asarray(image)
+
+
+# --- image_grid ------------------------------------------------------------------------------
+def test_image_grid_size_default_layout_and_upscaling():
+    img = image_grid(torch.zeros(5, 1, 8, 8), DIGITS)  # 3 per row, 2 rows, 8 px × 6 = 48 px cells
+    assert img.mode == "L"
+    assert img.size == (3 * (48 + 2) + 2, 2 * (48 + 2) + 2)
+    img = image_grid(torch.zeros(5, 3, 28, 28), nrow=5, pad=0, scale=1)
+    assert (img.mode, img.size) == ("RGB", (140, 28))
+
+
+def test_image_grid_maps_value_range_to_bytes():
+    x = torch.tensor([0.0, 0.25, 1.0, 2.0]).reshape(1, 1, 1, 4)  # 2.0 is clipped
+    assert pixels(image_grid(x, DIGITS, pad=0, scale=1)).tolist() == [[0, 64, 255, 255]]
+    x = torch.tensor([-1.0, 0.0, 1.0]).reshape(1, 1, 1, 3).expand(1, 3, 1, 3)
+    rgb = pixels(image_grid(x, SIGNED, pad=0, scale=1))
+    assert rgb[0, :, 0].tolist() == [0, 128, 255] and (rgb == rgb[..., :1]).all()
+
+
+def test_image_grid_uses_batch_range_for_unbounded_fields():
+    x = torch.tensor([-3.0, 1.0, 5.0]).reshape(1, 1, 1, 3)
+    assert pixels(image_grid(x, FIELD, pad=0, scale=1)).tolist() == [[0, 128, 255]]
+
+
+def test_image_grid_nearest_upscaling_and_padding():
+    x = torch.tensor([[0.0, 1.0]]).reshape(1, 1, 1, 2)
+    a = pixels(image_grid(x, DIGITS, pad=1, scale=2))
+    assert a.shape == (1 * 2 + 2, 2 * 2 + 2)
+    assert a[1:3, 1:3].tolist() == [[0, 0], [0, 0]] and a[1:3, 3:5].tolist() == [[255, 255], [255, 255]]
+    assert a[0].tolist() == [128] * 6  # the grey frame
+
+
+@pytest.mark.parametrize("shape", [(0, 1, 4, 4), (2, 2, 4, 4), (2, 16)])
+def test_image_grid_rejects_bad_shapes(shape):
+    with pytest.raises(GenzooError, match="C = 1 or 3"):
+        image_grid(torch.zeros(shape))
+
+
+# --- save_samples ----------------------------------------------------------------------------
+def test_save_samples_png_is_the_grid(tmp_path):
+    x = torch.rand(6, 1, 8, 8)
+    out = save_samples(x, DIGITS, tmp_path / "s.png")
+    with Image.open(out) as img:
+        assert (pixels(img) == pixels(image_grid(x, DIGITS))).all()
+
+
+def test_save_samples_png_for_points_is_a_scatter(tmp_path):
+    save_samples(torch.randn(200, 2), POINTS, tmp_path / "p.png")
+    save_samples(
+        torch.randn(200, 5), DataInfo("p5", "points", (5,), (-math.inf, math.inf)), tmp_path / "p5.png"
+    )
+    for name in ("p.png", "p5.png"):
+        with Image.open(tmp_path / name) as img:
+            assert img.format == "PNG" and img.width > 100
+
+
+def test_save_samples_npy_and_npz_read_back_equal(tmp_path):
+    x, y = torch.randn(7, 1, 8, 8), torch.arange(7)
+    save_samples(x, DIGITS, tmp_path / "s.npy")
+    back = np.load(tmp_path / "s.npy", allow_pickle=False)
+    assert back.dtype == np.float32 and (back == x.numpy()).all()
+    save_samples(x, DIGITS, tmp_path / "s.npz", y=y)
+    with np.load(tmp_path / "s.npz", allow_pickle=False) as z:
+        assert sorted(z.files) == ["x", "y"] and (z["x"] == x.numpy()).all() and (z["y"] == y.numpy()).all()
+    save_samples(x, DIGITS, tmp_path / "nolabels.npz")
+    with np.load(tmp_path / "nolabels.npz", allow_pickle=False) as z:
+        assert z.files == ["x"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nolabels.npz", "s.npy", "s.npz"]
+
+
+@pytest.mark.parametrize("name", ["s.jpg", "samples"])
+def test_save_samples_rejects_unknown_suffix(tmp_path, name):
+    with pytest.raises(GenzooError, match=r"\.png, \.npy, \.npz") as err:
+        save_samples(torch.zeros(2, 1, 8, 8), DIGITS, tmp_path / name)
+    assert "\n" not in str(err.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_samples_failure_leaves_no_file_and_keeps_the_old_one(tmp_path, monkeypatch):
+    def half_then_fail(fh, arr, **kwargs):
+        fh.write(b"\x93NUMPY half a header")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(plots.np, "save", half_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        save_samples(torch.zeros(3, 2), POINTS, tmp_path / "new.npy")
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "old.npy").write_bytes(b"previous good file")
+    with pytest.raises(OSError):
+        save_samples(torch.zeros(3, 2), POINTS, tmp_path / "old.npy")
+    assert [p.name for p in tmp_path.iterdir()] == ["old.npy"]
+    assert (tmp_path / "old.npy").read_bytes() == b"previous good file"
+
+
+# --- figures ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("n", [1, 3, 200])
+def test_loss_curves_is_a_png(n):
+    png = loss_curves(records(n))
+    with Image.open(io.BytesIO(png)) as img:
+        assert img.format == "PNG" and img.width >= 3 * 300  # one panel for each of loss, recon, kl
+
+
+def test_loss_curves_without_loss_terms_is_none():
+    assert loss_curves([]) is None
+    assert loss_curves([{"step": 1, "lr": 0.1, "time": 0.5, "steps_per_s": 3.0}]) is None
+    assert plots.loss_terms([{"step": 1, "kl": 1.0, "time": 2.0, "loss": 3.0, "ok": True, "tag": "x"}]) == [
+        "loss",
+        "kl",
+    ]
+
+
+def test_points_figure_is_a_png_with_reference_and_modes():
+    png = points_figure(
+        torch.randn(100, 2), reference=torch.randn(300, 2), modes=torch.zeros(8, 2), title="<t>"
+    )
+    with Image.open(io.BytesIO(png)) as img:
+        assert img.format == "PNG"
+    points_figure(np.random.randn(50, 1))  # 1-D: histograms
+    with pytest.raises(GenzooError, match="non-empty"):
+        points_figure(torch.zeros(0, 2))
+
+
+# --- latent pictures ---------------------------------------------------------------------------
+def test_interpolate_endpoints_and_slerp_against_closed_form():
+    z0, z1 = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0]])
+    t = torch.tensor([0.0, 0.5, 1.0])
+    for method in ("linear", "slerp"):
+        z = interpolate(z0, z1, t, method)
+        assert z.shape == (1, 3, 2) and torch.allclose(z[0, 0], z0[0]) and torch.allclose(z[0, 2], z1[0])
+    assert torch.allclose(interpolate(z0, z1, t, "linear")[0, 1], torch.tensor([0.5, 0.5]))
+    assert torch.allclose(interpolate(z0, z1, t, "slerp")[0, 1], torch.tensor([1.0, 1.0]) / math.sqrt(2))
+    same = interpolate(z0, 2 * z0, t, "slerp")  # parallel codes: the straight line
+    assert torch.allclose(same[0, 1], torch.tensor([1.5, 0.0]))
+    with pytest.raises(GenzooError, match="valid: linear, slerp"):
+        interpolate(z0, z1, t, "cubic")
+
+
+def test_interpolation_strip_without_latent_space_is_an_error():
+    with pytest.raises(GenzooError, match="^model 'kde' has no latent space to interpolate in$"):
+        interpolation_strip(Cloud(POINTS))
+    with pytest.raises(GenzooError, match="no latent space to reconstruct"):
+        reconstruction_grid(Cloud(DIGITS), torch.zeros(2, 1, 8, 8))
+
+
+def test_interpolation_strip_rows_and_columns_and_seeding():
+    model = LinearAE(DIGITS)
+    strip = interpolation_strip(model, steps=7, pairs=4, generator=torch.Generator().manual_seed(3))
+    assert strip.size == (7 * 50 + 2, 4 * 50 + 2)
+    again = interpolation_strip(model, steps=7, pairs=4, generator=torch.Generator().manual_seed(3))
+    assert (pixels(strip) == pixels(again)).all()
+    x = digits(4).x
+    strip = interpolation_strip(model, x0=x[:2], x1=x[2:], steps=5, method="linear")
+    assert strip.size == (5 * 50 + 2, 2 * 50 + 2)
+    assert model.training  # the model's mode is restored
+    with pytest.raises(GenzooError, match="both x0 and x1"):
+        interpolation_strip(model, x0=x[:2])
+
+
+def test_interpolation_strip_on_points_draws_paths():
+    strip = interpolation_strip(LinearAE(POINTS, latent_dim=2), reference=ring().x, pairs=3)
+    assert strip.mode == "RGB" and strip.width > 100
+
+
+def test_reconstruction_grid_puts_reconstructions_under_originals():
+    model = LinearAE(DIGITS)
+    nn.init.zeros_(model.dec.weight)
+    nn.init.zeros_(model.dec.bias)  # every reconstruction is black
+    grid = pixels(reconstruction_grid(model, torch.ones(19, 1, 8, 8), ncol=8))  # 16 used: 2 pairs of rows
+    assert grid.shape == (4 * 50 + 2, 8 * 50 + 2)
+    rows = [grid[2 + 50 * r : 50 * (r + 1), 2:-2] for r in range(4)]
+    assert [(r.min(), r.max()) for r in rows] == [(128, 255), (0, 128), (128, 255), (0, 128)]
+    assert (rows[0][:48, :48] == 255).all() and (rows[1][:48, :48] == 0).all()
+
+
+# --- the report ------------------------------------------------------------------------------
+def embedded_images(page: str) -> list[Image.Image]:
+    return [
+        Image.open(io.BytesIO(base64.b64decode(b)))
+        for b in re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    ]
+
+
+def test_render_report_is_self_contained_and_complete():
+    page = render_report(LinearAE(DIGITS), CONFIG, records(30), METRICS, data=digits())
+    assert "<title>genzoo report: linear-ae on no-such-dataset</title>" in page
+    for key, _ in flatten(METRICS["metrics"]) + [("n", 0), ("seed", 0), ("split", 0)]:
+        assert f"<th>{key}</th>" in page
+    assert "<td>93.25</td>" in page and "<td>0.1716</td>" in page and "<td>estimate</td>" in page
+    images = embedded_images(page)
+    assert len(images) == 5  # loss curves, samples, reconstructions, two interpolations
+    assert all(img.format == "PNG" for img in images)
+    assert "http://" not in page and "https://" not in page and "<script" not in page.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "could not draw" not in page
+    assert "<th>latent_dim</th><td>3</td>" in page  # model params are listed without their prefix
+    assert "50 steps/s (median)" in page
+
+
+def test_render_report_says_what_is_missing():
+    page = render_report(
+        LinearAE(DIGITS), {"model": {"name": "linear-ae"}}, [], None, notes={"data": "data gone"}
+    )
+    assert "no log.jsonl" in page and "no metrics.json" in page and "no reconstructions: data gone" in page
+    assert len(embedded_images(page)) == 2  # samples and the prior interpolation
+    assert "could not draw" not in page
+
+
+def test_render_report_for_a_points_model_without_latent_space():
+    cfg = {**CONFIG, "model": {"name": "kde", "params": {}}, "data_info": POINTS.to_dict()}
+    page = render_report(Cloud(POINTS), cfg, records(3), {"mmd": 0.01}, data=ring())
+    assert "Latent space" not in page and "<th>mmd</th>" in page
+    assert len(embedded_images(page)) == 2 and "could not draw" not in page
+
+
+def test_wall_time_adds_up_resumed_segments():
+    recs = [
+        {"step": 1, "time": 1.0},
+        {"step": 2, "time": 2.0},
+        {"step": 3, "time": 0.5},
+        {"step": 4, "time": 1.5},
+    ]
+    assert wall_time(recs) == 3.5
+    assert wall_time([{"step": 1}]) is None
+
+
+def test_write_report_reads_the_run_directory(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps(CONFIG))
+    (run / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records(12)) + "not json\n")
+    (run / "metrics.json").write_text(json.dumps(METRICS))
+    model = LinearAE(DIGITS)
+    monkeypatch.setattr(genzoo, "load", lambda run_dir: model)
+    out = write_report(run)
+    assert out == run / "report.html"
+    page = out.read_text(encoding="utf-8")
+    assert "bits_per_dim" in page and "dataset &#x27;no-such-dataset&#x27; could not be loaded" in page
+    assert sorted(p.name for p in run.iterdir()) == [
+        "config.json",
+        "log.jsonl",
+        "metrics.json",
+        "report.html",
+    ]
+    (run / "metrics.json").write_text("{broken")
+    page = write_report(run, out=tmp_path / "elsewhere.html").read_text(encoding="utf-8")
+    assert "metrics.json is not valid JSON" in page
+
+
+def test_write_report_on_a_missing_run_is_a_user_error(tmp_path):
+    with pytest.raises(GenzooError, match="run directory not found"):
+        write_report(tmp_path / "nope")
