@@ -31,7 +31,6 @@ demo: $(VENV)/.installed
 	$(BIN)/genzoo evaluate $(DEMO) --n 1000
 	$(BIN)/genzoo interpolate $(DEMO) --out $(DEMO)/interpolation.png
 	$(BIN)/genzoo report $(DEMO)
-	@echo "report: $(DEMO)/report.html"
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest

@@ -133,7 +133,8 @@ def stratified_split(y: torch.Tensor, n_test: int, seed: int) -> tuple[torch.Ten
 
     Class c gives floor(n_c · n_test / N) test examples and the classes with the largest
     remainders one more (largest-remainder apportionment): exactly `n_test` in all, and each
-    class within 1 of its proportional share."""
+    class within 1 of its proportional share. Both index sets come in a fixed shuffled order
+    (the source files are often sorted by class)."""
     g = torch.Generator().manual_seed(seed)
     classes, counts = torch.unique(y, return_counts=True)
     quota = counts.double() * n_test / len(y)
@@ -143,4 +144,6 @@ def stratified_split(y: torch.Tensor, n_test: int, seed: int) -> tuple[torch.Ten
     for c, k in zip(classes.tolist(), take.tolist()):
         idx = torch.nonzero(y == c).flatten()
         mask[idx[torch.randperm(len(idx), generator=g)[:k]]] = True
-    return torch.nonzero(~mask).flatten(), torch.nonzero(mask).flatten()
+    # each split in a fixed shuffled order, so that its first n examples are a fair sample
+    train, test = torch.nonzero(~mask).flatten(), torch.nonzero(mask).flatten()
+    return train[torch.randperm(len(train), generator=g)], test[torch.randperm(len(test), generator=g)]

@@ -1,0 +1,25 @@
+"""Run every benchmark in this folder, one after the other, and print their Markdown output.
+
+    python benchmarks/run_all.py > benchmarks/latest.md
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPTS = ["bench_vae.py", "bench_kde.py"]
+
+
+def main() -> int:
+    here = Path(__file__).parent
+    status = 0
+    for script in SCRIPTS:
+        print(f"\n<!-- python benchmarks/{script} -->", flush=True)
+        status |= subprocess.call([sys.executable, str(here / script)])
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
