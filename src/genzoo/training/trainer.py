@@ -209,6 +209,7 @@ class Trainer:
         self.total = _total_steps(cfg, model, len(data))
         self.step = 0
         self.log: list[dict[str, Any]] = []
+        self.time_offset = 0.0  # training time before a resume, from the log
 
     # --- set-up -------------------------------------------------------------------------------
     def _setup(self, resume: bool) -> None:
@@ -323,7 +324,6 @@ class Trainer:
         bar = tqdm(total=self.total, initial=self.step, disable=not cfg.progress, desc=f"{self.model.name}", unit="step", dynamic_ncols=True)
         sums: dict[str, float] = {}
         count, t_last, t0 = 0, time.perf_counter(), time.perf_counter()
-        saved_at = self.step
         try:
             while self.step < self.total:
                 terms = self._one_step()
@@ -331,30 +331,25 @@ class Trainer:
                 for k, v in terms.items():
                     sums[k] = sums.get(k, 0.0) + v
                 count += 1
-                if self.step % cfg.log_every == 0 or self.step == self.total:
+                out_of_time = cfg.time_limit is not None and time.perf_counter() - t0 >= cfg.time_limit
+                ending = self.step == self.total or stop.signal is not None or out_of_time
+                if self.step % cfg.log_every == 0 or ending:
                     now = time.perf_counter()
                     record = {"step": self.step, **{k: v / count for k, v in sums.items()}}
                     record["lr"] = self.optimizers[0].param_groups[0]["lr"] if self.optimizers else 0.0
                     record["steps_per_s"] = count / max(now - t_last, 1e-9)
-                    record["time"] = now - t0
+                    record["time"] = self.time_offset + now - t0  # seconds of training, across resumes
                     self._append_log(record)
                     bar.set_postfix(loss=f"{record.get('loss', float('nan')):.4g}", refresh=False)
                     sums, count, t_last = {}, 0, now
                 bar.update(1)
-                if self.step % cfg.checkpoint_every == 0 or self.step == self.total:
+                if self.step % cfg.checkpoint_every == 0 or ending:
                     self.save()
-                    saved_at = self.step
-                if stop.signal is not None:
-                    break
-                if cfg.time_limit is not None and time.perf_counter() - t0 >= cfg.time_limit:
-                    if saved_at != self.step:
-                        self.save()
+                if ending:
                     break
         finally:
             bar.close()
         if stop.signal is not None:
-            if saved_at != self.step:
-                self.save()
             where = f"; resume with --resume from {self.out}" if self.out else ""
             raise KeyboardInterrupt(f"stopped at step {self.step}{where}")
 
@@ -385,6 +380,7 @@ class Trainer:
         path = self.out / ckpt.LOG
         records = [r for r in ckpt.read_log(self.out) if r.get("step", 0) <= self.step]
         self.log = records
+        self.time_offset = float(records[-1].get("time", 0.0)) if records else 0.0
         ckpt.atomic_write(path, lambda p: p.write_text("".join(json.dumps(r) + "\n" for r in records)))
 
     def _append_log(self, record: dict[str, Any]) -> None:
