@@ -23,14 +23,8 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $@
 
-# Until the tour lands: train a VAE on mnist, sample, evaluate and write the report.
-DEMO := runs/demo-vae
 demo: $(VENV)/.installed
-	$(BIN)/genzoo train vae --data mnist --steps 1500 --out $(DEMO) --set data.binarize=dynamic --set train.checkpoint_every=500
-	$(BIN)/genzoo sample $(DEMO) -n 64 --out $(DEMO)/demo-samples.png
-	$(BIN)/genzoo evaluate $(DEMO) --n 1000
-	$(BIN)/genzoo interpolate $(DEMO) --out $(DEMO)/interpolation.png
-	$(BIN)/genzoo report $(DEMO)
+	$(BIN)/genzoo tour --quick --out runs/tour
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest

@@ -4,6 +4,7 @@ cross-validation folds; sampling moments; save → load; error messages."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -219,8 +220,28 @@ def test_cv_warns_when_it_picks_the_edge_of_its_grid():
     # two tight clusters far apart: Scott's σ̂ is dominated by the gap, the best h is far below
     x = torch.cat([torch.randn(40, 1, generator=torch.Generator().manual_seed(0)) * 1e-3, torch.full((40, 1), 100.0)])
     x[40:] += torch.randn(40, 1, generator=torch.Generator().manual_seed(1)) * 1e-3
-    with pytest.warns(UserWarning, match="edge of its grid"):
+    with pytest.warns(UserWarning, match="edge of its search"):
         fitted(x, bandwidth="cv", cv_grid=4)
+
+
+def test_cv_searches_past_the_grid_edge_on_tight_mixtures():
+    """Two clusters of σ = 0.01 at ±1: Scott's h (≈ 0.3) is 100× the best one; the search goes
+    on below the grid and lands inside, near Silverman's rule for one cluster."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.cat([torch.randn(200, 1, generator=g) * 0.01 - 1, torch.randn(200, 1, generator=g) * 0.01 + 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no edge warning
+        h = float(fitted(x, bandwidth="cv").bandwidth)
+    per_cluster = 0.01 * (200 * 3 / 4) ** (-1 / 5)
+    assert 0.3 * per_cluster < h < 3 * per_cluster
+
+
+def test_cv_on_a_subset_rescales_to_n():
+    """cv_max: the subset's h times (m/n)^(1/(D+4)), and close to the full search."""
+    x = torch.randn(3000, 2, generator=torch.Generator().manual_seed(2))
+    full = float(fitted(x, bandwidth="cv", cv_max=0).bandwidth)
+    sub = float(fitted(x, bandwidth="cv", cv_max=1000).bandwidth)
+    assert 0.7 * full < sub < 1.4 * full
 
 
 # --- sampling ----------------------------------------------------------------------------------

@@ -263,6 +263,9 @@ def test_prepare_starts_the_decoder_at_the_data():
     model = create("vae", points, seed=0, hidden=(8,), latent_dim=1)
     model.prepare(points)
     torch.testing.assert_close(model.decoder[-1].bias.detach(), points.x.mean(0))
+    torch.testing.assert_close(model.log_sigma.detach().exp(), 0.1 * points.x.std(0))  # init_sigma = 0.1
+    model = create("vae", points, seed=0, hidden=(8,), latent_dim=1, init_sigma=1.0)
+    model.prepare(points)
     torch.testing.assert_close(model.log_sigma.detach().exp(), points.x.std(0))
 
 

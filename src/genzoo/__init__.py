@@ -13,14 +13,8 @@ __version__ = "0.1.0"
 from genzoo import data as datasets  # noqa: E402
 from genzoo import models  # noqa: E402
 from genzoo.errors import GenzooError  # noqa: E402
+from genzoo.metrics import evaluate  # noqa: E402
 from genzoo.training.checkpoint import load  # noqa: E402
 from genzoo.training.trainer import Run, TrainConfig, train  # noqa: E402
 
-__all__ = ["GenzooError", "Run", "TrainConfig", "__version__", "datasets", "load", "models", "train"]
-
-
-def evaluate(model, data, *, metrics=None, n=None, seed=0, train_data=None):
-    """Score `model` against held-out `data` with the named metrics; see :mod:`genzoo.metrics`."""
-    from genzoo.metrics import evaluate as _evaluate
-
-    return _evaluate(model, data, metrics=metrics, n=n, seed=seed, train_data=train_data)
+__all__ = ["GenzooError", "Run", "TrainConfig", "__version__", "datasets", "evaluate", "load", "models", "train"]

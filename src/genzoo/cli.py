@@ -158,7 +158,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise GenzooError(f"--n must be at least 1, got {args.n}")
     test = _dataset_for(cfg, "test")
     train = _dataset_for(cfg, "train")
-    result = evaluate(model, test, metrics=metrics, n=args.n, seed=args.seed, train_data=train)
+    result = evaluate(
+        model, test, metrics=metrics, n=args.n, seed=args.seed, train_data=train, features=args.features, artifacts_dir=args.run
+    )
     ckpt.write_json(Path(args.run) / ckpt.METRICS, result)
     _print_metrics(result)
     print(f"written: {Path(args.run) / ckpt.METRICS}")
@@ -167,10 +169,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _print_metrics(result: dict[str, Any]) -> None:
     print(f"data {result['data']} ({result['split']} split, n={result['n']}, seed={result['seed']})")
+    if "features" in result:
+        print(f"features: {result['features']}; {result['n_real']} real vs {result['n_fake']} generated; floor = two halves of real data")
     rows = []
     for name, values in result["metrics"].items():
         for key, value in values.items():
-            if key == "seconds":
+            if key in ("seconds", "closest", "counts"):
                 continue
             rows.append((name, key, f"{value:.6g}" if isinstance(value, float) else str(value)))
     w0 = max((len(r[0]) for r in rows), default=6)
@@ -201,6 +205,30 @@ def cmd_report(args: argparse.Namespace) -> int:
     read_config(args.run)
     path = write_report(args.run, out=args.out)
     print(f"report: {path}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from genzoo.viz.board import entry_from_run, write_board
+
+    entries = [entry_from_run(run) for run in args.runs]
+    names = [e.name for e in entries]
+    if len(set(names)) < len(names):  # same folder names under different parents: use the paths
+        for e, run in zip(entries, args.runs):
+            e.name = str(run)
+    path = write_board(entries, args.out)
+    print(f"leaderboard of {len(entries)} runs: {path}")
+    return 0
+
+
+def cmd_tour(args: argparse.Namespace) -> int:
+    from genzoo.tour import run_tour
+
+    only = [m.strip() for m in args.only.split(",") if m.strip()] if args.only else None
+    if args.steps is not None and args.steps < 1:
+        raise GenzooError(f"--steps must be at least 1, got {args.steps}")
+    path = run_tour(args.out, quick=args.quick, only=only, seed=args.seed, progress=not args.quiet, steps=args.steps)
+    print(f"tour report: {path}")
     return 0
 
 
@@ -260,8 +288,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--metrics", help="comma-separated names (default: every metric that applies)")
     s.add_argument("--n", type=int, help="held-out examples to use (default all)")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--features", default="auto", choices=("auto", "classifier", "pca", "pixels"),
+                   help="feature space of the sample metrics (auto: genzoo's shipped classifier where one matches the data)")
     s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     s.set_defaults(fn=cmd_evaluate)
+
+    s = sub.add_parser("compare", help="one leaderboard over evaluated runs")
+    s.add_argument("runs", nargs="+", metavar="RUN")
+    s.add_argument("--out", required=True, help="board.html or board.md")
+    s.set_defaults(fn=cmd_compare)
+
+    s = sub.add_parser("tour", help="the main job: every family on its bundled data, one comparison report")
+    s.add_argument("--quick", action="store_true", help="laptop budget: under 10 minutes on 2 CPU cores")
+    s.add_argument("--out", default="runs/tour")
+    s.add_argument("--only", help="comma-separated families to run (default all)")
+    s.add_argument("--steps", type=int, help="train every family for this many steps instead of its budget")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s.set_defaults(fn=cmd_tour)
 
     s = sub.add_parser("interpolate", help="decode a path between latent codes")
     s.add_argument("run")

@@ -1,9 +1,37 @@
-"""Metrics: one suite for every family. Each metric is registered by name with the
-function that computes it from a model and held-out data; `evaluate` runs a list of them
-and records the protocol (sample sizes, seed, split) beside the numbers."""
+"""Metrics: one suite for every family.
 
-from genzoo.metrics.core import METRICS, MetricSpec, evaluate, register_metric
-from genzoo.metrics.likelihood import nll  # noqa: F401  (registers)
-from genzoo.metrics.recon import reconstruction_error  # noqa: F401  (registers)
+Plain functions on feature arrays (`frechet_distance`, `kid`, `mmd`, `precision_recall`,
+`density_coverage`, `one_nn_accuracy`, `memorization`, `mode_coverage`) usable without a model,
+and the same as registered names (`genzoo list metrics`) that `evaluate` runs against a model
+with their protocol (sample sizes, seed, split, feature space, noise floor) recorded beside them.
+"""
 
-__all__ = ["METRICS", "MetricSpec", "evaluate", "register_metric"]
+from genzoo.metrics import likelihood, recon, suite  # noqa: F401  (registers the metrics)
+from genzoo.metrics.core import METRICS, EvalContext, MetricSpec, default_metrics, evaluate, register_metric
+from genzoo.metrics.samples import (
+    density_coverage,
+    frechet_distance,
+    kid,
+    memorization,
+    mmd,
+    mode_coverage,
+    one_nn_accuracy,
+    precision_recall,
+)
+
+__all__ = [
+    "METRICS",
+    "EvalContext",
+    "MetricSpec",
+    "default_metrics",
+    "density_coverage",
+    "evaluate",
+    "frechet_distance",
+    "kid",
+    "memorization",
+    "mmd",
+    "mode_coverage",
+    "one_nn_accuracy",
+    "precision_recall",
+    "register_metric",
+]

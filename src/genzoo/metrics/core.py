@@ -1,12 +1,22 @@
-"""The metric registry and `evaluate`."""
+"""The metric registry, the evaluation context and `evaluate`.
+
+Protocol of the sample metrics: the first `n` held-out examples are split into two halves A
+and B of n/2 each; a model is scored on half A against n/2 of its own samples, and the same
+metric on A against B — two independent draws of real data of the same size — is reported
+beside it as the *noise floor*: a figure no model can be expected to beat at that N.
+"""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from genzoo.data.base import Dataset
@@ -15,31 +25,124 @@ from genzoo.models.base import GenerativeModel
 from genzoo.registry import Registry
 
 
+class EvalContext:
+    """What metrics share within one evaluation: the held-out subset, its halves, the model's
+    samples and their features, each computed once on first use."""
+
+    def __init__(
+        self,
+        model: GenerativeModel,
+        test: Dataset,
+        *,
+        n: int,
+        seed: int,
+        train: Dataset | None = None,
+        features: str = "auto",
+        artifacts_dir: Path | None = None,
+    ) -> None:
+        self.model, self.train, self.seed = model, train, seed
+        self.artifacts_dir = artifacts_dir
+        self.test = test.subset(torch.arange(n))
+        self.n = n
+        self.requested_features = features
+
+    def save_png(self, name: str, png: bytes) -> str | None:
+        """Write a picture a metric leaves for the report (atomically); its file name, or None."""
+        if self.artifacts_dir is None:
+            return None
+        from genzoo.training.checkpoint import atomic_write
+
+        atomic_write(self.artifacts_dir / name, lambda p: p.write_bytes(png))
+        return name
+
+    def generator(self, offset: int = 0) -> torch.Generator:
+        return torch.Generator().manual_seed(self.seed + offset)
+
+    # --- real data ------------------------------------------------------------------------
+    @cached_property
+    def real(self) -> torch.Tensor:
+        return self.test.tensors()
+
+    @cached_property
+    def half(self) -> int:
+        return len(self.real) // 2
+
+    @property
+    def real_a(self) -> torch.Tensor:
+        return self.real[: self.half]
+
+    @property
+    def real_b(self) -> torch.Tensor:
+        return self.real[self.half : 2 * self.half]
+
+    # --- samples --------------------------------------------------------------------------
+    @cached_property
+    def samples(self) -> torch.Tensor:
+        """n/2 samples from the model (the size of half A), on the CPU, timed."""
+        if self.half < 2:
+            raise GenzooError(f"sample metrics need at least 4 held-out examples, got {self.n}")
+        t0 = time.perf_counter()
+        out = []
+        with torch.no_grad():
+            for start in range(0, self.half, 1000):
+                size = min(1000, self.half - start)
+                out.append(self.model.sample(size, generator=self.generator(1 + start)).float().cpu())
+        self.sample_seconds = time.perf_counter() - t0
+        return torch.cat(out)
+
+    # --- features -------------------------------------------------------------------------
+    @cached_property
+    def extractor(self):
+        from genzoo.metrics.features import FeatureExtractor
+
+        reference = self.train.tensors() if self.train is not None else self.real
+        return FeatureExtractor(self.test.info, self.requested_features).fit(reference)
+
+    @cached_property
+    def feats_a(self) -> np.ndarray:
+        return self.extractor(self.real_a)
+
+    @cached_property
+    def feats_b(self) -> np.ndarray:
+        return self.extractor(self.real_b)
+
+    @cached_property
+    def feats_fake(self) -> np.ndarray:
+        return self.extractor(_to_data_range(self.samples, self.test))
+
+
+def _to_data_range(x: torch.Tensor, data: Dataset) -> torch.Tensor:
+    """Samples as evaluation sees data: binary data are compared with 0.5-thresholded samples."""
+    return (x > 0.5).float() if data.info.binary else x
+
+
 @dataclass(frozen=True)
 class MetricSpec:
-    """`fn(model, test, *, n, generator, train) -> dict`; `applies(model)` says whether the
-    metric makes sense for a model (e.g. a likelihood), `why_not` what to say when it doesn't."""
+    """`fn(ctx) -> dict`; `applies(model, data)` says whether the metric makes sense (a likelihood,
+    an encoder, known modes), `why_not` what to say when it doesn't."""
 
     name: str
-    fn: Callable[..., dict[str, Any]]
+    fn: Callable[[EvalContext], dict[str, Any]]
     summary: str
-    applies: Callable[[GenerativeModel], bool] = lambda model: True
+    applies: Callable[[GenerativeModel, Dataset], bool]
     why_not: str = ""
 
 
 METRICS: Registry[MetricSpec] = Registry("metric")
 
 
-def register_metric(name: str, summary: str, *, applies: Callable[[GenerativeModel], bool] | None = None, why_not: str = ""):
-    def deco(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-        METRICS.register(name)(MetricSpec(name, fn, summary, applies or (lambda m: True), why_not))
+def register_metric(
+    name: str, summary: str, *, applies: Callable[[GenerativeModel, Dataset], bool] | None = None, why_not: str = ""
+):
+    def deco(fn: Callable[[EvalContext], dict[str, Any]]) -> Callable[[EvalContext], dict[str, Any]]:
+        METRICS.register(name)(MetricSpec(name, fn, summary, applies or (lambda m, d: True), why_not))
         return fn
 
     return deco
 
 
-def default_metrics(model: GenerativeModel) -> list[str]:
-    return [name for name in METRICS.names() if METRICS.get(name).applies(model)]
+def default_metrics(model: GenerativeModel, data: Dataset) -> list[str]:
+    return [name for name in METRICS.names() if METRICS.get(name).applies(model, data)]
 
 
 def evaluate(
@@ -50,34 +153,36 @@ def evaluate(
     n: int | None = None,
     seed: int = 0,
     train_data: Dataset | None = None,
+    features: str = "auto",
+    progress: bool = False,
+    artifacts_dir: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Score `model` on held-out `data`. Returns {"metrics": {name: {...}}, "n": ..., "seed": ...,
-    "split": ..., "data": ...}; a metric that does not apply to the model is refused by name."""
+    """Score `model` on held-out `data` with the named metrics (default: every one that applies).
+
+    Returns {"metrics": {name: {...}}, "n", "seed", "split", "data", "features", ...}: the numbers
+    with their protocol. A metric asked for by name that cannot be computed is an error; one from
+    the default suite is recorded as {"skipped": why} and the others go on."""
     explicit = bool(metrics)
-    names = metrics or default_metrics(model)
+    names = metrics or default_metrics(model, data)
     specs = [METRICS.get(name) for name in names]
     for spec in specs:
-        if not spec.applies(model):
-            raise GenzooError(f"metric {spec.name!r} does not apply to model {model.name!r}: {spec.why_not}")
+        if not spec.applies(model, data):
+            raise GenzooError(f"metric {spec.name!r} does not apply to model {model.name!r} on {data.info.name!r}: {spec.why_not}")
     n_used = len(data) if n is None else min(n, len(data))
     if n_used < 1:
         raise GenzooError("evaluation needs at least one held-out example (--n must be >= 1)")
-    subset = data.subset(torch.arange(n_used))
+    ctx = EvalContext(
+        model, data, n=n_used, seed=seed, train=train_data, features=features,
+        artifacts_dir=Path(artifacts_dir) if artifacts_dir is not None else None,
+    )
     results: dict[str, Any] = {}
     model.eval()
-    for spec in specs:
-        t0 = time.perf_counter()
-        try:
-            with torch.no_grad():
-                out = spec.fn(model, subset, n=n_used, generator=torch.Generator().manual_seed(seed), train=train_data)
-        except GenzooError as exc:
-            if explicit:  # asked for by name: say why it cannot be computed
-                raise GenzooError(f"metric {spec.name!r}: {exc}") from None
-            out = {"skipped": str(exc)}  # part of the default suite: record why, go on
-        out["seconds"] = time.perf_counter() - t0
-        results[spec.name] = out
+    with torch.random.fork_rng(devices=[]):  # metrics that use the global RNG: seeded, and no leak
+        torch.manual_seed(seed)
+        for spec in specs:
+            _run_metric(spec, ctx, results, explicit=explicit, progress=progress)
     source = data.source or {}
-    return {
+    protocol: dict[str, Any] = {
         "metrics": results,
         "n": n_used,
         "seed": seed,
@@ -85,3 +190,32 @@ def evaluate(
         "data": source.get("name", data.info.name),
         "binarize": data.info.binarize,
     }
+    if "extractor" in ctx.__dict__:
+        protocol["features"] = ctx.extractor.describe()
+    if "samples" in ctx.__dict__:
+        protocol["n_real"] = ctx.half
+        protocol["n_fake"] = len(ctx.samples)
+        protocol["sample_seconds_per_1000"] = ctx.sample_seconds * 1000 / max(1, len(ctx.samples))
+    return protocol
+
+
+def _run_metric(spec: MetricSpec, ctx: EvalContext, results: dict[str, Any], *, explicit: bool, progress: bool) -> None:
+    if progress:
+        print(f"  {spec.name} ...", end="", flush=True)
+    t0 = time.perf_counter()
+    try:
+        with torch.no_grad():
+            out = spec.fn(ctx)
+    except GenzooError as exc:
+        if explicit:
+            raise GenzooError(f"metric {spec.name!r}: {exc}") from None
+        out = {"skipped": str(exc)}
+    out["seconds"] = time.perf_counter() - t0
+    results[spec.name] = out
+    if progress:
+        print(f" {out['seconds']:.1f} s", flush=True)
+
+
+def finite(value: float) -> float | None:
+    """JSON has no NaN: a non-finite result is stored as null."""
+    return value if math.isfinite(value) else None

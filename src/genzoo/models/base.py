@@ -11,6 +11,7 @@ with a tractable or bounded likelihood implement :meth:`log_prob` and say in
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
@@ -59,17 +60,33 @@ class StepContext:
         torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
 
 
+@dataclass(frozen=True)
+class TourEntry:
+    """How the tour trains a family on one of its natural datasets: data and model options, and
+    the training budget of the quick tour (under 10 minutes for all families on 2 CPU cores)
+    and of the full one (within an hour)."""
+
+    data: str
+    quick_steps: int
+    steps: int
+    data_options: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=dict)
+
+
 class GenerativeModel(nn.Module):
     """Base of every genzoo model (one level of inheritance, no more)."""
 
     name: ClassVar[str] = ""
     Config: ClassVar[type]
     likelihood: ClassVar[str | None] = None  # "exact" | "bound" | "estimate" | None
+    discrete: bool = False  # log_prob is a probability of discrete (binary) values, not a density
     latent: ClassVar[bool] = False  # implements encode / decode
     conditional: ClassVar[bool] = False  # sample() takes label=
     trainable: ClassVar[bool] = True  # False: fitted once in prepare(), no optimisation loop
     default_train: ClassVar[dict[str, Any]] = {}  # per-model defaults for the trainer (steps, lr, ...)
     summary: ClassVar[str] = ""
+    tour: ClassVar[tuple[TourEntry, ...]] = ()  # what `genzoo tour` trains this family on
 
     def __init__(self, config: Any, info: DataInfo) -> None:
         super().__init__()
@@ -115,8 +132,13 @@ class GenerativeModel(nn.Module):
         return self.decode(self.encode(x))
 
     def anomaly_score(self, x: Tensor) -> Tensor:
-        """Higher = more anomalous; the negative log-likelihood where there is one."""
-        return -self.log_prob(x)
+        """Higher = more anomalous: the negative log-likelihood where there is one, else the
+        squared reconstruction error ‖decode(encode(x)) − x‖² of latent models."""
+        if self.likelihood is not None:
+            return -self.log_prob(x)
+        if self.latent:
+            return ((self.reconstruct(x).to(x.dtype) - x) ** 2).flatten(1).sum(1)
+        raise GenzooError(f"model {self.name!r} has neither a likelihood nor an encoder to score anomalies with")
 
     # --- weights ---------------------------------------------------------------------------
     def load_weights(self, state: dict[str, Tensor]) -> None:

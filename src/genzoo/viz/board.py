@@ -1,0 +1,272 @@
+"""Leaderboards over runs (`genzoo compare`, the tour): one row per run, one column per metric,
+with the protocol, the training time and the parameter count; a figure per metric with its
+noise floor; sample grids side by side. Markdown or one self-contained HTML page."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+from safetensors import safe_open
+
+from genzoo.training import checkpoint as ckpt
+from genzoo.viz.plots import figure_png
+from genzoo.viz.report import CSS, _e, _figure, _fmt, _note, _section, wall_time
+
+
+@dataclass(frozen=True)
+class Column:
+    """A leaderboard column: a path into metrics.json, its header, and which way is better."""
+
+    key: tuple[str, ...]
+    header: str
+    better: str  # "lower" | "higher" | "half" (0.5 ideal) | ""
+    floor: tuple[str, ...] | None = None
+
+
+COLUMNS = (
+    Column(("nll", "nats"), "NLL (nats)", "lower"),
+    Column(("nll", "bits_per_dim"), "bits/dim", "lower"),
+    Column(("fd", "fd"), "FD", "lower", ("fd", "floor")),
+    Column(("kid", "mean"), "KID", "lower", ("kid", "floor")),
+    Column(("pr", "precision"), "precision", "higher", ("pr", "precision_floor")),
+    Column(("pr", "recall"), "recall", "higher", ("pr", "recall_floor")),
+    Column(("dc", "density"), "density", "higher", ("dc", "density_floor")),
+    Column(("dc", "coverage"), "coverage", "higher", ("dc", "coverage_floor")),
+    Column(("1nn", "accuracy"), "1-NN acc.", "half", ("1nn", "floor")),
+    Column(("memorization", "copy_rate"), "copy rate", "lower"),
+    Column(("modes", "modes_covered"), "modes", "higher", ("modes", "modes_covered_floor")),
+    Column(("modes", "high_quality_rate"), "HQ rate", "higher", ("modes", "high_quality_rate_floor")),
+    Column(("recon", "mse_per_dim"), "recon MSE/dim", "lower"),
+)
+
+
+@dataclass
+class Entry:
+    """One run on the board."""
+
+    name: str
+    model: str
+    data: str
+    metrics: dict[str, Any]
+    protocol: dict[str, Any]
+    params: int | None = None
+    train_seconds: float | None = None
+    steps: int | None = None
+    samples_png: bytes | None = None
+    figures: list[tuple[bytes, str]] = field(default_factory=list)  # (png, caption)
+    error: str | None = None  # a tour family that failed: why
+
+    def value(self, key: Sequence[str]) -> Any:
+        v: Any = self.metrics
+        for k in key:
+            if not isinstance(v, Mapping):
+                return None
+            v = v.get(k)
+        return v if _number(v) else None
+
+
+def entry_from_run(run_dir: str | Path, name: str | None = None) -> Entry:
+    """Read a run directory (config.json, metrics.json, log.jsonl, weights, samples.png)."""
+    run_dir = Path(run_dir)
+    cfg = ckpt.read_config(run_dir)
+    metrics_path = run_dir / ckpt.METRICS
+    protocol: dict[str, Any] = {}
+    metrics: dict[str, Any] = {}
+    if metrics_path.is_file():
+        try:
+            doc = json.loads(metrics_path.read_text())
+            metrics = doc.get("metrics", {}) if isinstance(doc, dict) else {}
+            protocol = {k: v for k, v in doc.items() if k != "metrics"} if isinstance(doc, dict) else {}
+        except json.JSONDecodeError:
+            protocol = {"error": "metrics.json is not valid JSON"}
+    log = ckpt.read_log(run_dir)
+    samples = run_dir / ckpt.SAMPLES
+    return Entry(
+        name=name or run_dir.name,
+        model=cfg["model"]["name"],
+        data=(cfg.get("data") or {}).get("name") or cfg["data_info"]["name"],
+        metrics=metrics,
+        protocol=protocol,
+        params=count_parameters(run_dir / ckpt.WEIGHTS),
+        train_seconds=wall_time(log),
+        steps=log[-1]["step"] if log else (cfg.get("train") or {}).get("steps"),
+        samples_png=samples.read_bytes() if samples.is_file() else None,
+    )
+
+
+def count_parameters(weights: Path) -> int | None:
+    """Number of stored values in a safetensors file, read from its header (no model built)."""
+    if not weights.is_file():
+        return None
+    try:
+        with safe_open(str(weights), "pt") as fh:
+            return int(sum(math.prod(fh.get_slice(k).get_shape()) for k in fh.keys()))
+    except Exception:  # an unreadable file: the board says "—"
+        return None
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _columns(entries: Sequence[Entry]) -> list[Column]:
+    return [c for c in COLUMNS if any(e.value(c.key) is not None for e in entries)]
+
+
+def _cell(entry: Entry, col: Column) -> str:
+    v = entry.value(col.key)
+    if v is None:
+        return "—"
+    text = _fmt(float(v)) if isinstance(v, float) else str(v)
+    floor = entry.value(col.floor) if col.floor else None
+    return f"{text} ({_fmt(float(floor))})" if floor is not None else text
+
+
+def _fixed_cells(e: Entry) -> list[str]:
+    t = "—" if e.train_seconds is None else f"{e.train_seconds:.1f}"
+    s = e.protocol.get("sample_seconds_per_1000")
+    return [e.name, e.model, e.data, "—" if e.params is None else f"{e.params:,}", t, "—" if s is None else f"{s:.3g}"]
+
+
+FIXED = ["run", "model", "data", "parameters", "train s", "sample s/1000"]
+
+
+def protocol_lines(entries: Sequence[Entry]) -> list[str]:
+    lines = []
+    for e in entries:
+        p = e.protocol
+        if e.error:
+            lines.append(f"{e.name}: failed — {e.error}")
+            continue
+        if not p:
+            lines.append(f"{e.name}: not evaluated (run `genzoo evaluate`)")
+            continue
+        parts = [f"{p.get('data', e.data)} {p.get('split', '?')} split", f"n={p.get('n')}"]
+        if "n_real" in p:
+            parts.append(f"{p['n_real']} real vs {p['n_fake']} generated")
+        if p.get("features"):
+            parts.append(f"features: {p['features']}")
+        parts.append(f"seed {p.get('seed')}")
+        kind = e.metrics.get("nll", {}).get("kind") if isinstance(e.metrics.get("nll"), Mapping) else None
+        if kind:
+            parts.append(f"likelihood {kind}")
+        skipped = [k for k, v in e.metrics.items() if isinstance(v, Mapping) and "skipped" in v]
+        if skipped:
+            parts.append("skipped: " + "; ".join(f"{k} ({e.metrics[k]['skipped']})" for k in skipped))
+        lines.append(f"{e.name}: " + ", ".join(parts))
+    return lines
+
+
+def render_markdown(entries: Sequence[Entry], *, title: str = "genzoo leaderboard") -> str:
+    cols = _columns(entries)
+    head = FIXED + [c.header for c in cols]
+    rows = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    for e in entries:
+        cells = _fixed_cells(e) + [_cell(e, c) for c in cols]
+        rows.append("| " + " | ".join(cells) + " |")
+    notes = [
+        "Figures in brackets: the same metric between two halves of the held-out data — the noise floor at that N.",
+        "Better: " + ", ".join(f"{c.header} {_better(c)}" for c in cols) + ".",
+    ]
+    proto = "\n".join(f"- {line}" for line in protocol_lines(entries))
+    return f"# {title}\n\n" + "\n".join(rows) + "\n\n" + "\n".join(notes) + "\n\nProtocol:\n\n" + proto + "\n"
+
+
+def _better(c: Column) -> str:
+    return {"lower": "lower", "higher": "higher", "half": "closer to 0.5"}.get(c.better, "")
+
+
+def metric_figure(entries: Sequence[Entry], cols: Sequence[Column]) -> bytes | None:
+    """One small bar chart per metric, runs side by side, the noise floor dashed."""
+    cols = [c for c in cols if sum(e.value(c.key) is not None for e in entries) >= 1]
+    if not cols:
+        return None
+    ncol = min(4, len(cols))
+    nrow = math.ceil(len(cols) / ncol)
+    fig = Figure(figsize=(3.3 * ncol, 2.6 * nrow + 0.4), layout="constrained")
+    axes = fig.subplots(nrow, ncol, squeeze=False).ravel()
+    names = [e.name for e in entries]
+    for ax, c in zip(axes, cols):
+        vals = [e.value(c.key) for e in entries]
+        xs = np.arange(len(entries))
+        ax.bar(xs, [np.nan if v is None else v for v in vals], color="#4a7ab8")
+        floors = [e.value(c.floor) if c.floor else None for e in entries]
+        for x, f in zip(xs, floors):
+            if f is not None:
+                ax.hlines(f, x - 0.4, x + 0.4, colors="#c0392b", linestyles="dashed", linewidth=1.2)
+        ax.set_title(f"{c.header} ({_better(c)})", fontsize=9)
+        ax.set_xticks(xs, names, rotation=30, ha="right", fontsize=7)
+        ax.tick_params(axis="y", labelsize=7)
+    for ax in axes[len(cols) :]:
+        ax.set_visible(False)
+    return figure_png(fig)
+
+
+def render_html(entries: Sequence[Entry], *, title: str = "genzoo leaderboard", intro: str = "", extra_sections: Sequence[str] = ()) -> str:
+    cols = _columns(entries)
+    head = "".join(f"<th>{_e(h)}</th>" for h in FIXED + [c.header for c in cols])
+    body = []
+    for e in entries:
+        cells = _fixed_cells(e) + [_cell(e, c) for c in cols]
+        if e.error:
+            cells = _fixed_cells(e) + [f"failed: {e.error}"] + [""] * (len(cols) - 1) if cols else _fixed_cells(e) + [f"failed: {e.error}"]
+        body.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
+    table = f'<div class="wide"><table class="board"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+    legend = _note("Figures in brackets: the same metric between two halves of the held-out data — the noise floor at that N. Better: "
+                   + ", ".join(f"{c.header} {_better(c)}" for c in cols) + ".")
+    proto = "<ul>" + "".join(f"<li>{_e(line)}</li>" for line in protocol_lines(entries)) + "</ul>"
+    sections = [_section("Leaderboard", (f"<p>{_e(intro)}</p>" if intro else "") + table + legend + "<h3>Protocol</h3>" + proto)]
+    fig = metric_figure([e for e in entries if not e.error], cols)
+    if fig is not None:
+        sections.append(_section("Metrics", _figure(fig, "metrics per run", "bars: the runs; dashed red: the noise floor of real data")))
+    grids = [
+        f'<div class="cell"><h3>{_e(e.name)}</h3>{_img(e.samples_png, e.name)}</div>' for e in entries if e.samples_png
+    ]
+    if grids:
+        sections.append(_section("Samples", '<div class="grid">' + "".join(grids) + "</div>"))
+    figs = [_figure(png, cap, cap) for e in entries for png, cap in e.figures]
+    if figs:
+        sections.append(_section("Figures", '<div class="grid">' + "".join(f'<div class="cell">{f}</div>' for f in figs) + "</div>"))
+    sections.extend(extra_sections)
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{_e(title)}</title>\n<style>{CSS}{BOARD_CSS}</style>\n</head>\n<body>\n<main>\n"
+        f"<header><h1>{_e(title)}</h1></header>\n" + "\n".join(sections) + "\n</main>\n</body>\n</html>\n"
+    )
+
+
+def _img(png: bytes, alt: str) -> str:
+    return f'<img src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}" alt="{_e(alt)}">'
+
+
+def write_board(entries: Sequence[Entry], out: str | Path, *, title: str = "genzoo leaderboard", **kw: Any) -> Path:
+    """Write the board as Markdown (.md) or HTML (.html), atomically."""
+    from genzoo.errors import GenzooError
+
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix == ".md":
+        text = render_markdown(entries, title=title)
+    elif suffix in (".html", ".htm"):
+        text = render_html(entries, title=title, **kw)
+    else:
+        raise GenzooError(f"--out {out}: unsupported file type {suffix or '(none)'!r} (use .html or .md)")
+    ckpt.atomic_write(out, lambda p: p.write_text(text, encoding="utf-8"))
+    return out
+
+
+BOARD_CSS = """
+.wide{overflow-x:auto}
+table.board td,table.board th{white-space:nowrap;padding-right:12px}
+.grid{display:flex;flex-wrap:wrap;gap:16px}
+.cell{flex:0 0 auto;max-width:340px}
+.cell img{max-width:320px;height:auto;image-rendering:pixelated}
+"""
