@@ -1,0 +1,138 @@
+"""The evaluation protocol: a model whose samples *are* held-out data scores exactly the noise
+floor; refusals and skips; anomaly AUROC and modes against independent computations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+import genzoo
+from genzoo.data.base import DataInfo, Dataset
+from genzoo.errors import GenzooError
+from genzoo.metrics import METRICS, evaluate
+from genzoo.metrics.recon import auroc
+from genzoo.models.base import GenerativeModel
+
+
+@dataclass
+class _Cfg:
+    pass
+
+
+class Replay(GenerativeModel):
+    """A stand-in 'model' whose samples are given examples, in order (not registered)."""
+
+    Config = _Cfg
+    name = "replay"
+
+    def __init__(self, info: DataInfo, examples: torch.Tensor) -> None:
+        super().__init__(_Cfg(), info)
+        self.examples = examples
+
+    def sample(self, n, *, generator=None, **condition):
+        return self.examples[:n]
+
+
+@pytest.fixture(scope="module")
+def ring_test() -> Dataset:
+    return genzoo.datasets.load("ring8", split="test", n=2000)  # test split: 400 points
+
+
+def test_samples_equal_to_half_b_score_exactly_the_floor(ring_test):
+    n = len(ring_test)
+    half = n // 2
+    model = Replay(ring_test.info, ring_test.tensors()[half : 2 * half])  # the samples are half B
+    result = evaluate(model, ring_test, metrics=["fd", "mmd", "pr", "dc", "1nn", "modes"])
+    m = result["metrics"]
+    assert result["n_real"] == result["n_fake"] == half
+    assert m["fd"]["fd"] == pytest.approx(m["fd"]["floor"], rel=1e-12)
+    assert m["mmd"]["mmd2"] == pytest.approx(m["mmd"]["floor"], rel=1e-12)
+    assert m["pr"]["precision"] == m["pr"]["precision_floor"] and m["pr"]["recall"] == m["pr"]["recall_floor"]
+    assert m["dc"]["coverage"] == m["dc"]["coverage_floor"]
+    assert m["1nn"]["accuracy"] == m["1nn"]["floor"]
+    assert m["modes"]["modes_covered"] == 8 and m["modes"]["high_quality_rate"] == m["modes"]["high_quality_rate_floor"]
+
+
+def test_samples_equal_to_half_a_are_perfect(ring_test):
+    half = len(ring_test) // 2
+    model = Replay(ring_test.info, ring_test.tensors()[:half])
+    m = evaluate(model, ring_test, metrics=["fd", "pr", "dc", "1nn"])["metrics"]
+    assert abs(m["fd"]["fd"]) < 1e-9
+    assert m["pr"]["precision"] == m["pr"]["recall"] == m["dc"]["coverage"] == 1.0
+    assert m["1nn"]["accuracy"] == 0.5
+
+
+def test_collapsed_model_is_caught(ring_test):
+    """All samples on one mode: high quality but 1 mode of 8, low recall and coverage."""
+    centre = torch.as_tensor(ring_test.extras["modes"][0], dtype=torch.float32)
+    g = torch.Generator().manual_seed(0)
+    model = Replay(ring_test.info, centre + 0.02 * torch.randn(1000, 2, generator=g))
+    m = evaluate(model, ring_test, metrics=["pr", "dc", "modes"])["metrics"]
+    assert m["modes"]["modes_covered"] == 1 and m["modes"]["high_quality_rate"] > 0.95
+    assert m["pr"]["precision"] > 0.8 and m["pr"]["recall"] < 0.3 and m["dc"]["coverage"] < 0.3
+
+
+def test_default_suite_and_refusals(ring_test):
+    model = Replay(ring_test.info, ring_test.tensors())
+    names = genzoo.metrics.default_metrics(model, ring_test)
+    assert "nll" not in names and "recon" not in names and "modes" in names
+    with pytest.raises(GenzooError, match="metric 'nll' does not apply"):
+        evaluate(model, ring_test, metrics=["nll"])
+    with pytest.raises(GenzooError, match="unknown metric 'fid'; did you mean 'fd'"):
+        evaluate(model, ring_test, metrics=["fid"])
+    tiny = ring_test.subset(torch.arange(3))
+    with pytest.raises(GenzooError, match="at least 4 held-out examples"):
+        evaluate(model, tiny, metrics=["pr"])
+    faces = genzoo.datasets.load("faces", split="test")  # 20 faces of 625 pixels: FD refuses
+    fmodel = Replay(faces.info, faces.tensors())
+    skipped = evaluate(fmodel, faces, metrics=None)["metrics"]["fd"]
+    assert "more samples than" in skipped["skipped"] or "dimensions" in skipped["skipped"]
+    with pytest.raises(GenzooError, match="metric 'fd'"):
+        evaluate(fmodel, faces, metrics=["fd"])
+
+
+def test_kde_nll_is_refused_on_binary_data():
+    train = genzoo.datasets.load("digits", split="train", binarize="static")
+    test = genzoo.datasets.load("digits", split="test", binarize="static")
+    model = genzoo.train(genzoo.models.create("kde", train), train, progress=False).model
+    m = evaluate(model, test, n=100)["metrics"]
+    assert "continuous density" in m["nll"]["skipped"]
+    grey = genzoo.datasets.load("digits", split="test")
+    kde = genzoo.train(genzoo.models.create("kde", grey), grey, progress=False).model
+    nll = evaluate(kde, grey, metrics=["nll"], n=50)["metrics"]["nll"]
+    assert nll["kind"] == "exact"
+    expected = -kde.log_prob(grey.tensors()[:50]).mean().item()
+    assert nll["nats"] == pytest.approx(expected, rel=1e-12)
+    assert nll["bits_per_dim"] == pytest.approx(expected / (64 * np.log(2)), rel=1e-12)
+
+
+def test_auroc_matches_sklearn():
+    rng = np.random.default_rng(0)
+    neg = torch.tensor(rng.normal(size=300))
+    pos = torch.tensor(rng.normal(loc=0.7, size=200).round(1))  # with ties
+    neg[:50] = pos[:50]
+    labels = np.r_[np.zeros(300), np.ones(200)]
+    expected = roc_auc_score(labels, np.r_[neg.numpy(), pos.numpy()])
+    assert auroc(neg, pos) == pytest.approx(expected, abs=1e-12)
+
+
+def test_every_metric_is_listed_with_a_summary():
+    for name in ("nll", "fd", "kid", "mmd", "pr", "dc", "1nn", "memorization", "modes", "recon", "anomaly"):
+        assert name in METRICS and METRICS.get(name).summary
+
+
+def test_metrics_are_seeded_and_leave_the_global_rng_alone(ring_test):
+    model = genzoo.train(genzoo.models.create("vae", ring_test, seed=0, hidden=(16,), latent_dim=2), ring_test, steps=20, progress=False).model
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    a = evaluate(model, ring_test, metrics=["anomaly", "nll", "fd"], seed=3)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    b = evaluate(model, ring_test, metrics=["anomaly", "nll", "fd"], seed=3)
+    for name in ("anomaly", "nll", "fd"):
+        a["metrics"][name].pop("seconds")
+        b["metrics"][name].pop("seconds")
+    assert a["metrics"] == b["metrics"]
