@@ -215,9 +215,10 @@ def render_html(entries: Sequence[Entry], *, title: str = "genzoo leaderboard", 
     head = "".join(f"<th>{_e(h)}</th>" for h in FIXED + [c.header for c in cols])
     body = []
     for e in entries:
-        cells = _fixed_cells(e) + [_cell(e, c) for c in cols]
-        if e.error:
-            cells = _fixed_cells(e) + [f"failed: {e.error}"] + [""] * (len(cols) - 1) if cols else _fixed_cells(e) + [f"failed: {e.error}"]
+        if e.error:  # a failed run: the reason in the first metric column, the rest empty
+            cells = _fixed_cells(e) + [f"failed: {e.error}"] + [""] * max(0, len(cols) - 1)
+        else:
+            cells = _fixed_cells(e) + [_cell(e, c) for c in cols]
         body.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
     table = f'<div class="wide"><table class="board"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
     legend = _note("Figures in brackets: the same metric between two halves of the held-out data — the noise floor at that N. Better: "

@@ -56,8 +56,12 @@ def write_report(
     data, data_note = _load_data(config)
     if data_note:
         notes["data"] = data_note
+    figures = []
+    memo = run_dir / "memorization.png"
+    if memo.is_file():
+        figures.append((memo.read_bytes(), "memorisation: the generated samples closest to a training example (top) and that example (bottom)"))
     page = render_report(
-        model, config, records, metrics, data=data, n_samples=n_samples, seed=seed, notes=notes
+        model, config, records, metrics, data=data, n_samples=n_samples, seed=seed, notes=notes, figures=figures
     )
     out = Path(out) if out is not None else run_dir / REPORT
     ckpt.atomic_write(out, lambda p: p.write_text(page, encoding="utf-8"))
@@ -104,6 +108,7 @@ def render_report(
     n_samples: int = 64,
     seed: int = 0,
     notes: Mapping[str, str] | None = None,
+    figures: Sequence[tuple[bytes, str]] = (),
 ) -> str:
     """The report as an HTML string.
 
@@ -127,7 +132,7 @@ def render_report(
     ]
     if model.latent:
         sections.append(_latent_section(model, data, seed, notes.get("data")))
-    sections.append(_metrics_section(metrics, notes.get("metrics")))
+    sections.append(_metrics_section(metrics, notes.get("metrics"), figures))
     version = config.get("genzoo_version", "unknown")
     by = "" if version == genzoo.__version__ else f"; report by genzoo {genzoo.__version__}"
     return (
@@ -301,7 +306,7 @@ def _latent_section(model: GenerativeModel, data: Dataset | None, seed: int, dat
     return _section("Latent space", "\n".join(parts))
 
 
-def _metrics_section(metrics: Mapping[str, Any] | None, note: str | None) -> str:
+def _metrics_section(metrics: Mapping[str, Any] | None, note: str | None, figures: Sequence[tuple[bytes, str]] = ()) -> str:
     if metrics is None:
         return _section(
             "Metrics", _note(note or f"no {ckpt.METRICS}: run `genzoo evaluate RUN` to score the model")
@@ -309,11 +314,14 @@ def _metrics_section(metrics: Mapping[str, Any] | None, note: str | None) -> str
     scores = metrics.get("metrics")
     if isinstance(scores, Mapping):
         rest = {k: v for k, v in metrics.items() if k != "metrics"}
-        body = _table(flatten(scores), head=("metric", "value"))
+        # per-example lists (closest pairs, mode counts) are in metrics.json; the table keeps the numbers
+        shown = {k: {kk: vv for kk, vv in v.items() if kk not in ("closest", "counts")} if isinstance(v, Mapping) else v for k, v in scores.items()}
+        body = _table(flatten(shown), head=("metric", "value"))
         if rest:
             body += f"<h3>Evaluated on</h3>{_table(flatten(rest))}"
     else:
         body = _table(flatten(metrics), head=("metric", "value"))
+    body += "".join(_figure(png, caption, caption) for png, caption in figures)
     return _section("Metrics", body)
 
 
