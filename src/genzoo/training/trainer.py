@@ -321,7 +321,8 @@ class Trainer:
 
     def _loop(self, stop: _StopFlag) -> None:
         cfg = self.cfg
-        bar = tqdm(total=self.total, initial=self.step, disable=not cfg.progress, desc=f"{self.model.name}", unit="step", dynamic_ncols=True)
+        # disable=None: a bar on a terminal, none in a log file or a pipe
+        bar = tqdm(total=self.total, initial=self.step, disable=None if cfg.progress else True, desc=f"{self.model.name}", unit="step", dynamic_ncols=True)
         sums: dict[str, float] = {}
         count, t_last, t0 = 0, time.perf_counter(), time.perf_counter()
         try:
