@@ -7,7 +7,6 @@ families register. A family that fails is reported in the page and the tour goes
 
 from __future__ import annotations
 
-import math
 import shutil
 import sys
 import time
@@ -17,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
 import genzoo
 from genzoo.data import load as load_data
@@ -26,7 +24,7 @@ from genzoo.models import MODELS, create
 from genzoo.models.base import TourEntry
 from genzoo.training import checkpoint as ckpt
 from genzoo.viz.board import Entry, entry_from_run, write_board
-from genzoo.viz.plots import figure_png
+from genzoo.viz.plots import figure_png, panels
 from genzoo.viz.report import _figure, _section
 
 QUICK_EVAL_N = 1000
@@ -89,10 +87,7 @@ def mode_figure(runs: list[tuple[str, Any, Any]]) -> bytes | None:
     centres, high-quality samples (within 3σ of a mode) in blue, the others in orange."""
     if not runs:
         return None
-    ncol = min(4, len(runs))
-    nrow = math.ceil(len(runs) / ncol)
-    fig = Figure(figsize=(3.4 * ncol, 3.4 * nrow), layout="constrained")
-    axes = fig.subplots(nrow, ncol, squeeze=False).ravel()
+    fig, axes = panels(len(runs), max_cols=4, width=3.4, height=3.4)
     for ax, (label, samples, data) in zip(axes, runs):
         modes = np.asarray(data.extras["modes"], dtype=np.float64)
         sigma = float(data.extras["sigma"])
@@ -109,8 +104,6 @@ def mode_figure(runs: list[tuple[str, Any, Any]]) -> bytes | None:
         ax.set_ylim(-lim, lim)
         ax.tick_params(labelsize=7)
     axes[0].legend(fontsize=7, loc="upper right", markerscale=3)
-    for ax in axes[len(runs) :]:
-        ax.set_visible(False)
     return figure_png(fig)
 
 

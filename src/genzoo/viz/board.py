@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.figure import Figure
 from safetensors import safe_open
 
 from genzoo.training import checkpoint as ckpt
-from genzoo.viz.plots import figure_png
+from genzoo.viz.plots import figure_png, panels
 from genzoo.viz.report import CSS, _e, _figure, _fmt, _note, _section, wall_time
 
 
@@ -189,10 +188,7 @@ def metric_figure(entries: Sequence[Entry], cols: Sequence[Column]) -> bytes | N
     cols = [c for c in cols if sum(e.value(c.key) is not None for e in entries) >= 1]
     if not cols:
         return None
-    ncol = min(4, len(cols))
-    nrow = math.ceil(len(cols) / ncol)
-    fig = Figure(figsize=(3.3 * ncol, 2.6 * nrow + 0.4), layout="constrained")
-    axes = fig.subplots(nrow, ncol, squeeze=False).ravel()
+    fig, axes = panels(len(cols), max_cols=4, width=3.3, height=2.8)
     names = [e.name for e in entries]
     for ax, c in zip(axes, cols):
         vals = [e.value(c.key) for e in entries]
@@ -205,8 +201,6 @@ def metric_figure(entries: Sequence[Entry], cols: Sequence[Column]) -> bytes | N
         ax.set_title(f"{c.header} ({_better(c)})", fontsize=9)
         ax.set_xticks(xs, names, rotation=30, ha="right", fontsize=7)
         ax.tick_params(axis="y", labelsize=7)
-    for ax in axes[len(cols) :]:
-        ax.set_visible(False)
     return figure_png(fig)
 
 

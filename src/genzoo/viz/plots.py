@@ -34,6 +34,18 @@ SAMPLE_COLOUR = "#1f5fa8"
 MODE_COLOUR = "#d62728"
 
 
+def panels(count: int, *, max_cols: int, width: float, height: float) -> tuple[Figure, list[Any]]:
+    """A figure of `count` panels in rows of at most `max_cols`, each `width` × `height` inches;
+    returns the figure and the `count` axes in use (the spare ones are hidden)."""
+    ncols = min(max_cols, count)
+    nrows = math.ceil(count / ncols)
+    fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
+    axes = list(fig.subplots(nrows, ncols, squeeze=False).ravel())
+    for ax in axes[count:]:
+        ax.set_visible(False)
+    return fig, axes[:count]
+
+
 def figure_png(fig: Figure, *, dpi: int = 100) -> bytes:
     """`fig` rendered by Agg as PNG bytes (without the Software metadata chunk)."""
     buf = io.BytesIO()
@@ -132,10 +144,7 @@ def loss_curves(records: Sequence[Mapping[str, Any]]) -> bytes | None:
     terms = loss_terms(records)
     if not terms:
         return None
-    ncols = min(3, len(terms))
-    nrows = math.ceil(len(terms) / ncols)
-    fig = Figure(figsize=(4.2 * ncols, 2.9 * nrows), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    fig, axes = panels(len(terms), max_cols=3, width=4.2, height=2.9)
     for ax, term in zip(axes, terms):
         pts = [(r.get("step", i), r[term]) for i, r in enumerate(records) if _finite_number(r.get(term))]
         steps, values = (np.array(a, dtype=float) for a in zip(*pts)) if pts else (np.zeros(0), np.zeros(0))
@@ -147,8 +156,6 @@ def loss_curves(records: Sequence[Mapping[str, Any]]) -> bytes | None:
         ax.set_title(term, fontsize="medium")
         ax.set_xlabel("step")
         ax.grid(True, alpha=0.3)
-    for ax in axes[len(terms) :]:
-        ax.set_axis_off()
     return figure_png(fig)
 
 
