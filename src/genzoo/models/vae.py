@@ -28,7 +28,7 @@ from genzoo.data.base import DataInfo, Dataset
 from genzoo.errors import GenzooError
 from genzoo.models.base import GenerativeModel, TourEntry
 from genzoo.models.registry import register_model
-from genzoo.nn.blocks import ACTIVATIONS, MLP, ConvDecoder, ConvEncoder, init_output_bias
+from genzoo.nn.blocks import ACTIVATIONS, MLP, UPSAMPLE, ConvDecoder, ConvEncoder, init_output_bias
 
 LOG_2PI = math.log(2 * math.pi)
 ESTIMATORS = ("reparam", "score-function")
@@ -42,7 +42,7 @@ class VAEConfig:
     hidden: tuple[int, ...] = option((400,), low=1, help="MLP hidden widths of the encoder; the decoder mirrors them")
     channels: tuple[int, ...] = option((32, 64), low=1, help="conv channels, one stride-2 stage each")
     activation: str = option("relu", choices=tuple(ACTIVATIONS))
-    upsample: str = option("transpose", choices=("transpose", "nearest"), help="conv decoder upsampling")
+    upsample: str = option("transposed", choices=UPSAMPLE, help="conv decoder upsampling")
     likelihood: str = option(
         "auto",
         choices=("auto", "bernoulli", "gaussian"),

@@ -61,10 +61,15 @@ class ConvEncoder(nn.Module):
         return self.head(self.features(x).flatten(1))  # (B, out_dim)
 
 
+UPSAMPLE = ("transposed", "nearest", "bilinear")
+
+
 class ConvDecoder(nn.Module):
     """(B, in_dim) → (B, C, H, W): a linear layer to the smallest feature map, then stages that
-    double the size back to exactly (H, W): transposed convolutions (`upsample="transpose"`) or
-    nearest upsampling + 3×3 convolution (`upsample="nearest"`, free of checkerboard artefacts).
+    double the size back to exactly (H, W): transposed 3×3 convolutions (`upsample="transposed"`)
+    or nearest / bilinear upsampling followed by a 3×3 convolution (free of checkerboard
+    artefacts). With `final_conv`, the stages keep the hidden channels and a last stride-1 3×3
+    convolution maps them to C (the classic MNIST layout 7×7×64 → 14×14×64 → 28×28×32 → 28×28×1).
     No activation on the output: the model maps it to its likelihood's parameters."""
 
     def __init__(
@@ -74,35 +79,45 @@ class ConvDecoder(nn.Module):
         in_dim: int,
         *,
         act: str = "relu",
-        upsample: str = "transpose",
+        upsample: str = "transposed",
+        final_conv: bool = False,
     ) -> None:
         super().__init__()
+        if upsample not in UPSAMPLE:
+            raise ValueError(f"upsample must be one of {UPSAMPLE}, got {upsample!r}")
         c_out, h, w = shape
         sizes = conv_sizes((h, w), len(channels))
-        chans = list(reversed(channels))
+        chans = list(reversed(channels))  # e.g. (64, 32)
         self.start = (chans[0], *sizes[-1])
         self.head = nn.Sequential(nn.Linear(in_dim, math.prod(self.start)), activation(act))
+        # channels after each stage: without final_conv the next hidden width, then C (64 → 32 → C);
+        # with it the stages keep the widths (64 → 64 → 32) and a last convolution maps to C
+        outs = [chans[0], *chans[1:]] if final_conv else [*chans[1:], c_out]
         layers: list[nn.Module] = []
+        c_in = chans[0]
         targets = list(reversed(sizes[:-1]))
-        for i, target in enumerate(targets):
-            c_in = chans[i]
-            c_next = chans[i + 1] if i + 1 < len(chans) else c_out
-            last = i == len(targets) - 1
-            if upsample == "transpose":
-                src = sizes[len(sizes) - 1 - i]
-                pad = (target[0] - (2 * src[0] - 1), target[1] - (2 * src[1] - 1))
-                layers.append(nn.ConvTranspose2d(c_in, c_next, 3, stride=2, padding=1, output_padding=pad))
-            elif upsample == "nearest":
-                layers += [nn.Upsample(size=target, mode="nearest"), nn.Conv2d(c_in, c_next, 3, padding=1)]
-            else:
-                raise ValueError(f"upsample must be 'transpose' or 'nearest', got {upsample!r}")
-            if not last:
+        for i, (target, c_next) in enumerate(zip(targets, outs)):
+            layers += _up_stage(c_in, c_next, sizes[len(sizes) - 1 - i], target, upsample)
+            if final_conv or i < len(targets) - 1:
                 layers.append(activation(act))
+            c_in = c_next
+        if final_conv:
+            layers.append(nn.Conv2d(c_in, c_out, 3, padding=1))
         self.body = nn.Sequential(*layers)
 
     def forward(self, z: Tensor) -> Tensor:
         h = self.head(z).view(-1, *self.start)  # (B, C0, h0, w0)
         return self.body(h)  # (B, C, H, W)
+
+
+def _up_stage(c_in: int, c_out: int, src: tuple[int, int], target: tuple[int, int], upsample: str) -> list[nn.Module]:
+    """One stage from spatial size `src` to `target` (= 2·src or 2·src − 1)."""
+    if upsample == "transposed":
+        pad = (target[0] - (2 * src[0] - 1), target[1] - (2 * src[1] - 1))
+        return [nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=pad)]
+    mode = {"nearest": "nearest", "bilinear": "bilinear"}[upsample]
+    up = nn.Upsample(size=target, mode=mode, **({"align_corners": False} if mode == "bilinear" else {}))
+    return [up, nn.Conv2d(c_in, c_out, 3, padding=1)]
 
 
 def flat_dim(shape: Sequence[int]) -> int:
