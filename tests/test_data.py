@@ -478,3 +478,15 @@ def test_toy_module_constants():
     # the loader and the metrics read the same centres
     assert torch.equal(load("ring8").extras["modes"], toy.RING8_MODES)
     assert torch.equal(load("grid25").extras["modes"], toy.GRID25_MODES)
+
+
+def test_exclude_drops_classes():
+    full = load("digits", split="train")
+    part = load("digits", split="train", exclude="3,5")
+    assert len(part) == len(full) - int(((full.y == 3) | (full.y == 5)).sum())
+    assert not torch.isin(part.y, torch.tensor([3, 5])).any()
+    assert part.info.num_classes == 10
+    with pytest.raises(GenzooError, match="data.exclude: class 12"):
+        load("digits", exclude="12")
+    with pytest.raises(GenzooError, match="no class labels"):
+        load("swissroll", exclude="1")

@@ -75,6 +75,7 @@ class DataOptions:
         None, help="rescale images from [0, 1] to this range, e.g. -1,1"
     )
     labels: bool = option(True, help="keep class labels where the data has them")
+    exclude: tuple[int, ...] = option((), low=0, help="drop the examples of these classes, e.g. 3 or 3,5 (novelty detection)")
 
 
 class Dataset:

@@ -98,6 +98,16 @@ def resolved_options(name: str, **options: Any) -> dict[str, Any]:
 
 def _apply_common(ds: Dataset, opts: DataOptions) -> Dataset:
     info, x, y = ds.info, ds.x, ds.y
+    if opts.exclude:
+        if y is None:
+            raise GenzooError(f"data.exclude: {info.name} has no class labels")
+        bad = [c for c in opts.exclude if c >= info.num_classes]
+        if bad:
+            raise GenzooError(f"data.exclude: class {bad[0]} does not exist ({info.name} has classes 0..{info.num_classes - 1})")
+        keep = ~torch.isin(y, torch.tensor(opts.exclude, dtype=y.dtype))
+        if not bool(keep.any()):
+            raise GenzooError("data.exclude: no examples are left")
+        x, y = x[keep], y[keep]
     if opts.binarize != "none":
         if info.kind != "image" or info.value_range != (0.0, 1.0):
             raise GenzooError(

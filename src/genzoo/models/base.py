@@ -32,11 +32,13 @@ class StepContext:
         scaler: torch.amp.GradScaler | None = None,
         grad_clip: float | None = None,
         step: int = 0,
+        total: int = 0,
     ) -> None:
         self.optimizers = optimizers
         self.scaler = scaler
         self.grad_clip = grad_clip
-        self.step = step
+        self.step = step  # steps done before this one (0-based index of this step)
+        self.total = total  # the run's total number of steps (for staged training)
 
     def optimize(self, loss: Tensor, index: int = 0) -> None:
         """zero_grad, backward, clip, step for optimiser `index`."""

@@ -360,7 +360,7 @@ class Trainer:
             factor = _lr_factor(self.cfg, self.step, self.total)
             for group, lr in zip(opt.param_groups, base):
                 group["lr"] = lr * factor
-        ctx = StepContext(self.optimizers, scaler=self.scaler, grad_clip=self.cfg.grad_clip, step=self.step)
+        ctx = StepContext(self.optimizers, scaler=self.scaler, grad_clip=self.cfg.grad_clip, step=self.step, total=self.total)
         autocast = torch.autocast(self.device.type, dtype=self.dtype) if self.dtype else contextlib.nullcontext()
         with autocast:
             terms = self.model.training_step(batch, ctx)
