@@ -193,3 +193,37 @@ def test_console_script_exit_codes(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "genzoo.cli", "train", "nosuchmodel"], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "unknown model" in proc.stderr
+
+
+def test_encode_score_denoise(vae_run, tmp_path, capsys):
+    code, out, err = run_cli(capsys, "encode", str(vae_run), "--out", str(tmp_path / "codes.npz"))
+    assert code == 0, err
+    z = np.load(tmp_path / "codes.npz", allow_pickle=False)
+    assert z["codes"].shape == (359, 4) and z["y"].shape == (359,)
+    x = (np.random.default_rng(0).random((10, 1, 8, 8)) > 0.5).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    code, out, err = run_cli(capsys, "encode", str(vae_run), "--input", str(tmp_path / "x.npy"), "--out", str(tmp_path / "c2.npz"))
+    assert code == 0 and np.load(tmp_path / "c2.npz")["codes"].shape == (10, 4)
+    code, out, err = run_cli(capsys, "score", str(vae_run), "--input", str(tmp_path / "x.npy"), "--out", str(tmp_path / "s.npz"))
+    assert code == 0 and "anomaly scores of 10 examples" in out
+    assert np.load(tmp_path / "s.npz")["scores"].shape == (10,)
+    code, out, err = run_cli(capsys, "denoise", str(vae_run), "--input", str(tmp_path / "x.npy"), "--out", str(tmp_path / "d.npz"))
+    assert code == 0 and "was not trained to denoise" in err
+    assert np.load(tmp_path / "d.npz")["x"].shape == (10, 1, 8, 8)
+    np.save(tmp_path / "bad.npy", np.zeros((3, 5), dtype=np.float32))
+    code, _, err = run_cli(capsys, "score", str(vae_run), "--input", str(tmp_path / "bad.npy"))
+    assert code == 2 and "the model takes (1, 8, 8)" in err
+    code, _, err = run_cli(capsys, "encode", str(vae_run), "--out", str(tmp_path / "codes.csv"))
+    assert code == 2 and ".csv" in err
+
+
+def test_encode_and_score_refused_without_an_encoder_or_likelihood(tmp_path, capsys):
+    out = tmp_path / "kde"
+    assert main(["train", "kde", "--data", "swissroll", "--out", str(out), "--set", "data.n=200", "--quiet"]) == 0
+    code, _, err = run_cli(capsys, "encode", str(out), "--out", str(tmp_path / "c.npz"))
+    assert code == 2 and "has no encoder" in err
+    np.save(tmp_path / "p.npy", np.zeros((4, 2), dtype=np.float32))
+    code, out_text, err = run_cli(capsys, "score", str(out), "--input", str(tmp_path / "p.npy"))
+    assert code == 0, err  # a KDE scores by its exact negative log-density
+    code, _, err = run_cli(capsys, "denoise", str(out), "--input", str(tmp_path / "p.npy"), "--out", str(tmp_path / "d.npz"))
+    assert code == 2 and "no encoder" in err

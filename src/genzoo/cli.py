@@ -232,6 +232,85 @@ def cmd_tour(args: argparse.Namespace) -> int:
     return 0
 
 
+def _input_examples(path: str, model) -> torch.Tensor:
+    """Examples from a .npy/.npz file, checked against the shape the model was trained on."""
+    from genzoo.data import load
+
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".npy", ".npz"):
+        raise GenzooError(f"--input {path}: unsupported file type {suffix or '(none)'!r} (use .npy or .npz)")
+    data = load(f"{suffix[1:]}:{path}", split="all")
+    shape = tuple(model.info.shape)
+    x = data.x
+    if tuple(x.shape[1:]) != shape:
+        if x[0].numel() == model.info.dim:
+            x = x.reshape(len(x), *shape)
+        else:
+            raise GenzooError(f"--input {path}: examples of shape {tuple(x.shape[1:])}, the model takes {shape}")
+    return x
+
+
+def _save_arrays(path: str, **arrays: Any) -> None:
+    import numpy as np
+
+    from genzoo.training.checkpoint import atomic_path
+
+    _check_suffix(path, (".npz",))
+    with atomic_path(path) as tmp, tmp.open("wb") as fh:
+        np.savez(fh, **{k: (v.detach().cpu().numpy() if torch.is_tensor(v) else v) for k, v in arrays.items()})
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    from genzoo.training import checkpoint as ckpt
+
+    _check_suffix(args.out, (".npz",))
+    model = _load_run(args.run, args.device)
+    if not model.latent:
+        raise GenzooError(f"model {model.name!r} has no encoder (encode needs an autoencoder or a VAE)")
+    if args.input:
+        x, y = _input_examples(args.input, model), None
+    else:
+        data = _dataset_for(ckpt.read_config(args.run), args.split)
+        x, y = data.tensors(), data.y
+    with torch.no_grad():
+        codes = torch.cat([model.encode(c.to(model.device)).float().cpu() for c in torch.split(x, 500)])
+    arrays = {"codes": codes} if y is None else {"codes": codes, "y": y}
+    _save_arrays(args.out, **arrays)
+    print(f"{args.out}: {len(codes)} codes of dimension {codes.shape[1]}")
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    model = _load_run(args.run, args.device)
+    x = _input_examples(args.input, model)
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(args.seed)
+        scores = torch.cat([model.anomaly_score(c.to(model.device)).double().cpu() for c in torch.split(x, 250)])
+    q = torch.quantile(scores, torch.tensor([0.0, 0.5, 0.95, 1.0], dtype=torch.float64)).tolist()
+    print(f"anomaly scores of {len(scores)} examples (higher = more anomalous): min {q[0]:.4g}, median {q[1]:.4g}, 95% {q[2]:.4g}, max {q[3]:.4g}")
+    if args.out:
+        _save_arrays(args.out, scores=scores)
+        print(f"written: {args.out}")
+    return 0
+
+
+def cmd_denoise(args: argparse.Namespace) -> int:
+    _check_suffix(args.out, (".npz", ".npy", ".png"))
+    model = _load_run(args.run, args.device)
+    if not model.latent:
+        raise GenzooError(f"model {model.name!r} has no encoder and decoder to denoise with")
+    if not getattr(model, "denoising", False):
+        print(f"genzoo: warning: model {model.name!r} was not trained to denoise; this is its plain reconstruction", file=sys.stderr)
+    x = _input_examples(args.input, model)
+    with torch.no_grad():
+        clean = torch.cat([model.reconstruct(c.to(model.device)).float().cpu() for c in torch.split(x, 500)])
+    from genzoo.viz import save_samples
+
+    save_samples(clean, model.info, args.out)
+    print(f"{args.out}: {len(clean)} denoised examples")
+    return 0
+
+
 def _check_suffix(path: str, allowed: tuple[str, ...]) -> None:
     suffix = Path(path).suffix.lower()
     if suffix not in allowed:
@@ -314,6 +393,29 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     s.set_defaults(fn=cmd_interpolate)
+
+    s = sub.add_parser("encode", help="codes of a latent model (dimension reduction); writes FILE.npz")
+    s.add_argument("run")
+    s.add_argument("--out", required=True, help="FILE.npz with codes (and labels y)")
+    s.add_argument("--input", help="FILE.npy/.npz of examples (default: the run's dataset)")
+    s.add_argument("--split", default="test", choices=("train", "test", "all"))
+    s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    s.set_defaults(fn=cmd_encode)
+
+    s = sub.add_parser("score", help="anomaly score per example (negative log-likelihood or reconstruction error)")
+    s.add_argument("run")
+    s.add_argument("--input", required=True, help="FILE.npy/.npz of examples")
+    s.add_argument("--out", help="FILE.npz for the scores")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    s.set_defaults(fn=cmd_score)
+
+    s = sub.add_parser("denoise", help="clean noisy examples with an autoencoder (a denoising one: dae)")
+    s.add_argument("run")
+    s.add_argument("--input", required=True, help="FILE.npy/.npz of noisy examples")
+    s.add_argument("--out", required=True, help="FILE.npz, FILE.npy or FILE.png")
+    s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    s.set_defaults(fn=cmd_denoise)
 
     s = sub.add_parser("report", help="write a self-contained RUN/report.html")
     s.add_argument("run")

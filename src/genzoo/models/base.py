@@ -130,6 +130,12 @@ class GenerativeModel(nn.Module):
     def latent_shape(self) -> tuple[int, ...]:
         raise GenzooError(f"model {self.name!r} has no latent space")
 
+    def sample_latent(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
+        """n codes (n, *latent_shape) from the model's distribution over its latent space; by
+        default the standard normal prior N(0, I) (drawn on the generator's device)."""
+        dev = generator.device if generator is not None else torch.device("cpu")
+        return torch.randn((n, *self.latent_shape()), generator=generator, device=dev)
+
     def reconstruct(self, x: Tensor) -> Tensor:
         return self.decode(self.encode(x))
 

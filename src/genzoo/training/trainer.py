@@ -324,6 +324,7 @@ class Trainer:
         # disable=None: a bar on a terminal, none in a log file or a pipe
         bar = tqdm(total=self.total, initial=self.step, disable=None if cfg.progress else True, desc=f"{self.model.name}", unit="step", dynamic_ncols=True)
         sums: dict[str, float] = {}
+        counts: dict[str, int] = {}  # per term: a staged model logs some terms in some steps only
         count, t_last, t0 = 0, time.perf_counter(), time.perf_counter()
         try:
             while self.step < self.total:
@@ -331,18 +332,19 @@ class Trainer:
                 self.step += 1
                 for k, v in terms.items():
                     sums[k] = sums.get(k, 0.0) + v
+                    counts[k] = counts.get(k, 0) + 1
                 count += 1
                 out_of_time = cfg.time_limit is not None and time.perf_counter() - t0 >= cfg.time_limit
                 ending = self.step == self.total or stop.signal is not None or out_of_time
                 if self.step % cfg.log_every == 0 or ending:
                     now = time.perf_counter()
-                    record = {"step": self.step, **{k: v / count for k, v in sums.items()}}
+                    record = {"step": self.step, **{k: v / counts[k] for k, v in sums.items()}}
                     record["lr"] = self.optimizers[0].param_groups[0]["lr"] if self.optimizers else 0.0
                     record["steps_per_s"] = count / max(now - t_last, 1e-9)
                     record["time"] = self.time_offset + now - t0  # seconds of training, across resumes
                     self._append_log(record)
                     bar.set_postfix(loss=f"{record.get('loss', float('nan')):.4g}", refresh=False)
-                    sums, count, t_last = {}, 0, now
+                    sums, counts, count, t_last = {}, {}, 0, now
                 bar.update(1)
                 if self.step % cfg.checkpoint_every == 0 or ending:
                     self.save()

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import numpy as np
 import torch
 from matplotlib.figure import Figure
@@ -220,7 +221,8 @@ def interpolation_strip(
     """Decodes along paths between pairs of latent codes, one row per pair, `steps` columns.
 
     The end codes are `encode(x0)`, `encode(x1)` (one example each or batches of equal size)
-    when given, else `pairs` draws each of z0, z1 ~ N(0, I) from `generator`. The path is
+    when given, else `pairs` draws each of z0, z1 from `model.sample_latent` (the prior N(0, I)
+    of a VAE, the fitted code distribution of an autoencoder) with `generator`. The path is
     spherical (`method="slerp"`, the default, suited to Gaussian latents) or straight
     (`"linear"`). For point data the decoded paths are drawn in data space over `reference`."""
     if not model.latent:
@@ -236,10 +238,9 @@ def interpolation_strip(
             z1 = model.encode(_batch(x1, info).to(model.device)).cpu()
             if z0.shape != z1.shape:
                 raise GenzooError(f"x0 and x1 hold different numbers of examples ({len(z0)} and {len(z1)})")
-        else:
-            shape = (pairs, *model.latent_shape())
-            z0 = torch.randn(shape, generator=generator)
-            z1 = torch.randn(shape, generator=generator)
+        else:  # draws from the model's own distribution of codes (N(0, I) for a VAE)
+            z0 = model.sample_latent(pairs, generator=generator).cpu()
+            z1 = model.sample_latent(pairs, generator=generator).cpu()
         z = interpolate(z0, z1, torch.linspace(0.0, 1.0, steps), method)  # (P, T, *L)
         x = model.decode(z.flatten(0, 1).to(model.device)).float().cpu()  # (P·T, *shape)
     if info.kind == "points":
@@ -252,6 +253,24 @@ def interpolation_strip(
             )
         )
     return image_grid(x, info, nrow=steps)
+
+
+def codes_figure(model: GenerativeModel, x: torch.Tensor, labels: torch.Tensor) -> bytes:
+    """Scatter of the 2-D codes encode(x), coloured by label (dimension reduction at a glance)."""
+    with inference(model):
+        codes = torch.cat([model.encode(c.to(model.device)).float().cpu() for c in torch.split(x, 500)]).numpy()
+    fig = Figure(figsize=(5.2, 4.6), layout="constrained")
+    ax = fig.add_subplot()
+    labels = np.asarray(labels)
+    cmap = matplotlib.colormaps["tab10"]
+    for i, c in enumerate(np.unique(labels)):
+        m = labels == c
+        ax.scatter(codes[m, 0], codes[m, 1], s=4, color=cmap(i % 10), label=str(c), alpha=0.7, linewidths=0)
+    ax.legend(markerscale=3, fontsize=7, loc="best", ncols=2)
+    ax.set_xlabel("code 1")
+    ax.set_ylabel("code 2")
+    ax.set_title(f"{model.name}: codes of {len(codes)} examples")
+    return figure_png(fig)
 
 
 def reconstruction_grid(

@@ -25,6 +25,7 @@ from genzoo.models.base import GenerativeModel
 from genzoo.training import checkpoint as ckpt
 from genzoo.viz.grid import image_grid, png_bytes
 from genzoo.viz.plots import (
+    codes_figure,
     inference,
     interpolation_strip,
     loss_curves,
@@ -300,10 +301,47 @@ def _latent_section(model: GenerativeModel, data: Dataset | None, seed: int, dat
                 )
             ),
             "interpolation between prior draws",
-            f"slerp between {pairs} pairs z₀, z₁ ~ N(0, I) (seed {seed}){per_row}",
+            f"slerp between {pairs} pairs of codes z₀, z₁ drawn from the model's latent distribution (seed {seed}){per_row}",
         )
     )
+    if data is not None and data.y is not None and tuple(model.latent_shape()) == (2,):
+        parts.append(
+            _try_figure(
+                lambda: codes_figure(model, data.tensors()[:2000], data.y[:2000]),
+                "codes coloured by label",
+                "the 2-D codes of held-out examples, coloured by their label",
+            )
+        )
+    if hasattr(model, "decoder_basis"):
+        parts.append(_try_text(lambda: pca_comparison(model, data)))
     return _section("Latent space", "\n".join(parts))
+
+
+def pca_comparison(model: GenerativeModel, data: Dataset | None) -> str:
+    """A linear autoencoder beside PCA: its decoder's column space against the principal subspace
+    of the same dimension (principal angles; Baldi & Hornik 1989), and both bases as images."""
+    import numpy as np
+    from scipy.linalg import subspace_angles
+
+    if data is None:
+        return _note("no PCA comparison: the data could not be loaded")
+    x = data.tensors().flatten(1).double().numpy()
+    basis = model.decoder_basis().detach().double().cpu().numpy()  # (D, d)
+    d = basis.shape[1]
+    _, _, vt = np.linalg.svd(x - x.mean(0), full_matrices=False)
+    pca = vt[:d].T  # (D, d)
+    angles = np.degrees(subspace_angles(basis, pca))
+    q, _ = np.linalg.qr(basis)
+    text = (
+        f"<p>Decoder column space against the {d} leading principal components of these {len(x)} examples: "
+        f"largest principal angle {angles.max():.2f}°, mean {angles.mean():.2f}°.</p>"
+    )
+    if model.info.kind == "points":
+        return text
+    tiles = torch.tensor(np.concatenate([q.T, pca.T])).float().reshape(2 * d, *model.info.shape)
+    tiles = (tiles - tiles.amin(dim=(1, 2, 3), keepdim=True)) / (tiles.amax(dim=(1, 2, 3), keepdim=True) - tiles.amin(dim=(1, 2, 3), keepdim=True) + 1e-12)
+    png = png_bytes(image_grid(tiles, None, nrow=d))
+    return text + _figure(png, "linear autoencoder against PCA", "top: an orthonormal basis of the decoder's columns; bottom: the principal components (each rescaled to [0, 1])")
 
 
 def _metrics_section(metrics: Mapping[str, Any] | None, note: str | None, figures: Sequence[tuple[bytes, str]] = ()) -> str:

@@ -1,0 +1,128 @@
+"""Autoencoder family benchmarks on mnist (grey), all at the same CPU budget per model.
+
+    python benchmarks/bench_autoencoders.py                  # about 10 minutes on 2 cores
+    python benchmarks/bench_autoencoders.py --seconds 20     # a quicker look
+
+1. Each variant trained for `--seconds` of wall time: steps/s, test-split reconstruction MSE and
+   BCE per image, and the sample metrics of the suite for its Gaussian-code sampling (FD,
+   precision/recall, density/coverage, with the noise floor). The conv and MLP autoencoders use
+   the same code size (32).
+2. Novelty detection: `ae` trained without one digit class; the ROC AUC of its reconstruction
+   error for held-out digits of that class against the other test digits.
+3. Denoising: test digits with Gaussian noise σ = 0.5; PSNR of the noisy input, of a plain
+   autoencoder's reconstruction and of a denoising autoencoder's (trained with σ = 0.5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import time
+
+import torch
+
+import genzoo
+from genzoo.metrics.recon import auroc
+
+VARIANTS = {
+    "ae (mlp)": ("ae", {"arch": "mlp", "code_dim": 32}),
+    "ae (conv)": ("ae", {"arch": "conv", "code_dim": 32}),
+    "dae (gaussian σ=0.3)": ("dae", {"code_dim": 32}),
+    "sparse-ae (kl)": ("sparse-ae", {"code_dim": 32}),
+    "contractive-ae": ("contractive-ae", {"code_dim": 32}),
+    "stacked-ae (256,64,32)": ("stacked-ae", {"layers": (256, 64, 32)}),
+}
+
+
+def machine() -> str:
+    return f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), {datetime.date.today()}"
+
+
+def train_for(name: str, params: dict, data, seconds: float):
+    model = genzoo.models.create(name, data, seed=0, **params)
+    t0 = time.perf_counter()
+    run = genzoo.train(model, data, steps=10**7, time_limit=seconds, seed=0, progress=False, sample_grid=False)
+    return run, run.step / (time.perf_counter() - t0)
+
+
+def recon_errors(model, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-image squared error and binary cross-entropy (nats) of the reconstructions."""
+    with torch.no_grad():
+        rec = torch.cat([model.reconstruct(c) for c in torch.split(x, 500)]).clamp(1e-6, 1 - 1e-6)
+    mse = ((rec - x) ** 2).flatten(1).sum(1)
+    bce = -(x * rec.log() + (1 - x) * (1 - rec).log()).flatten(1).sum(1)
+    return mse, bce
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Mean over images of 10 log10(1 / MSE) for values in [0, 1]."""
+    mse = ((a.clamp(0, 1) - b) ** 2).flatten(1).mean(1)
+    return float((10 * torch.log10(1 / mse)).mean())
+
+
+def part_variants(train, test, seconds: float) -> None:
+    print(f"\n### Variants at {seconds:.0f} s of training each (mnist, grey; test split, 1,000 digits)\n")
+    print("| model | steps/s | recon MSE / image | recon BCE / image (nats) | FD (floor) | precision | recall | density | coverage |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    x = test.tensors()
+    for label, (name, params) in VARIANTS.items():
+        run, rate = train_for(name, params, train, seconds)
+        mse, bce = recon_errors(run.model, x)
+        m = genzoo.evaluate(run.model, test, metrics=["fd", "pr", "dc"], seed=0)["metrics"]
+        print(
+            f"| {label} | {rate:.0f} | {mse.mean():.2f} | {bce.mean():.1f} | {m['fd']['fd']:.1f} ({m['fd']['floor']:.1f}) "
+            f"| {m['pr']['precision']:.3f} | {m['pr']['recall']:.3f} | {m['dc']['density']:.3f} | {m['dc']['coverage']:.3f} |",
+            flush=True,
+        )
+
+
+def part_novelty(test, seconds: float, digit: int) -> None:
+    train = genzoo.datasets.load("mnist", split="train", exclude=str(digit))
+    run, _ = train_for("ae", {"arch": "mlp", "code_dim": 32}, train, seconds)
+    x = test.tensors()
+    with torch.no_grad():
+        scores = torch.cat([run.model.anomaly_score(c) for c in torch.split(x, 500)])
+    held = test.y == digit
+    auc = auroc(scores[~held], scores[held])
+    print(f"\n### Novelty detection: `ae` trained without the digit {digit} ({seconds:.0f} s)\n")
+    print(f"ROC AUC of the reconstruction error, {int(held.sum())} test digits {digit} against the other {int((~held).sum())}: **{auc:.3f}**")
+
+
+def part_denoising(train, test, seconds: float, sigma: float) -> None:
+    x = test.tensors()
+    noisy = x + sigma * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+    plain, _ = train_for("ae", {"arch": "mlp", "code_dim": 32}, train, seconds)
+    dae, _ = train_for("dae", {"code_dim": 32, "noise": "gaussian", "sigma": sigma}, train, seconds)
+    with torch.no_grad():
+        out_plain = torch.cat([plain.model.reconstruct(c) for c in torch.split(noisy, 500)])
+        out_dae = torch.cat([dae.model.reconstruct(c) for c in torch.split(noisy, 500)])
+    print(f"\n### Denoising: test digits + Gaussian noise σ = {sigma} ({seconds:.0f} s of training each)\n")
+    print("| input to the metric | PSNR (dB) against the clean digits |\n|---|---:|")
+    print(f"| the noisy digits (clipped to [0, 1]) | {psnr(noisy, x):.2f} |")
+    print(f"| plain `ae` reconstruction | {psnr(out_plain, x):.2f} |")
+    print(f"| `dae` (σ = {sigma}) reconstruction | {psnr(out_dae, x):.2f} |")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seconds", type=float, default=60.0, help="training budget per model")
+    p.add_argument("--parts", default="variants,novelty,denoising")
+    p.add_argument("--digit", type=int, default=7, help="the class left out for novelty detection")
+    args = p.parse_args()
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    train = genzoo.datasets.load("mnist", split="train")
+    test = genzoo.datasets.load("mnist", split="test")
+    print(f"# genzoo autoencoder benchmarks\n\nmachine: {machine()}")
+    parts = set(args.parts.split(","))
+    if "variants" in parts:
+        part_variants(train, test, args.seconds)
+    if "novelty" in parts:
+        part_novelty(test, args.seconds, args.digit)
+    if "denoising" in parts:
+        part_denoising(train, test, args.seconds, 0.5)
+
+
+if __name__ == "__main__":
+    main()
