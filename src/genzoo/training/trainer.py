@@ -296,6 +296,23 @@ class Trainer:
             if backup is not None:
                 model.load_state_dict(backup)
 
+    def _refresh(self) -> None:
+        """Let the model recompute its derived state (see GenerativeModel.refresh) for the weights
+        that are saved: the EMA weights where EMA is used."""
+        model = self.model
+        was_training = model.training
+        model.eval()
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            if self.ema is None:
+                model.refresh(self.data)
+            else:
+                raw = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                model.load_state_dict(self.ema.shadow)
+                model.refresh(self.data)
+                self.ema.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                model.load_state_dict(raw)
+        model.train(was_training)
+
     # --- the loop -----------------------------------------------------------------------------
     def fit(self, *, resume: bool = False) -> Run:
         if resume and (self.out is None or not (self.out / ckpt.STATE).is_file()):
@@ -307,6 +324,7 @@ class Trainer:
             self._trim_log()
         if self.step >= self.total:
             if not resume:
+                self._refresh()
                 self.save()
             return self._finish()
         with _StopFlag() as stop:
@@ -347,6 +365,7 @@ class Trainer:
                     sums, counts, count, t_last = {}, {}, 0, now
                 bar.update(1)
                 if self.step % cfg.checkpoint_every == 0 or ending:
+                    self._refresh()
                     self.save()
                 if ending:
                     break

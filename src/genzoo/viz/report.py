@@ -61,8 +61,10 @@ def write_report(
     memo = run_dir / "memorization.png"
     if memo.is_file():
         figures.append((memo.read_bytes(), "memorisation: the generated samples closest to a training example (top) and that example (bottom)"))
+    train = _load_data(config, ("train",))[0] if hasattr(model, "decoder_basis") else None
     page = render_report(
-        model, config, records, metrics, data=data, n_samples=n_samples, seed=seed, notes=notes, figures=figures
+        model, config, records, metrics, data=data, n_samples=n_samples, seed=seed, notes=notes, figures=figures,
+        train=train,
     )
     out = Path(out) if out is not None else run_dir / REPORT
     ckpt.atomic_write(out, lambda p: p.write_text(page, encoding="utf-8"))
@@ -82,14 +84,14 @@ def _read_metrics(run_dir: Path) -> tuple[dict[str, Any] | None, dict[str, str]]
     return metrics, {}
 
 
-def _load_data(config: Mapping[str, Any]) -> tuple[Dataset | None, str | None]:
-    """The run's dataset (test split, else train), or None and the reason."""
+def _load_data(config: Mapping[str, Any], splits: Sequence[str] = ("test", "train")) -> tuple[Dataset | None, str | None]:
+    """The run's dataset (the first of `splits` that loads), or None and the reason."""
     spec = config.get("data") or {}
     name = spec.get("name") if isinstance(spec, Mapping) else None
     if not name:
         return None, "the run does not record which dataset it was trained on"
     error: Exception | None = None
-    for split in ("test", "train"):
+    for split in splits:
         try:
             return genzoo.datasets.load(name, split=split, **(spec.get("options") or {})), None
         except Exception as exc:  # best effort: the user's folder may be gone, a loader may fail
@@ -110,8 +112,9 @@ def render_report(
     seed: int = 0,
     notes: Mapping[str, str] | None = None,
     figures: Sequence[tuple[bytes, str]] = (),
+    train: Dataset | None = None,
 ) -> str:
-    """The report as an HTML string.
+    """The report as an HTML string (`train`: the training data, for the linear-AE/PCA panel).
 
     `config` is a run's config.json, `records` its log.jsonl records, `metrics` its
     metrics.json (or None), `data` examples for reconstructions and reference scatters.
@@ -132,7 +135,7 @@ def render_report(
         _samples_section(model, data, n_samples, seed),
     ]
     if model.latent:
-        sections.append(_latent_section(model, data, seed, notes.get("data")))
+        sections.append(_latent_section(model, data, seed, notes.get("data"), train))
     sections.append(_metrics_section(metrics, notes.get("metrics"), figures))
     version = config.get("genzoo_version", "unknown")
     by = "" if version == genzoo.__version__ else f"; report by genzoo {genzoo.__version__}"
@@ -251,7 +254,7 @@ def _samples_section(model: GenerativeModel, data: Dataset | None, n: int, seed:
     return _section("Samples", _try_figure(draw, "samples", f"drawn with seed {seed}"))
 
 
-def _latent_section(model: GenerativeModel, data: Dataset | None, seed: int, data_note: str | None) -> str:
+def _latent_section(model: GenerativeModel, data: Dataset | None, seed: int, data_note: str | None, train: Dataset | None = None) -> str:
     parts = []
     pairs, steps = INTERP_PAIRS, INTERP_STEPS
     points = model.info.kind == "points"
@@ -313,7 +316,7 @@ def _latent_section(model: GenerativeModel, data: Dataset | None, seed: int, dat
             )
         )
     if hasattr(model, "decoder_basis"):
-        parts.append(_try_text(lambda: pca_comparison(model, data)))
+        parts.append(_try_text(lambda: pca_comparison(model, train)))
     return _section("Latent space", "\n".join(parts))
 
 
@@ -324,8 +327,8 @@ def pca_comparison(model: GenerativeModel, data: Dataset | None) -> str:
     from scipy.linalg import subspace_angles
 
     if data is None:
-        return _note("no PCA comparison: the data could not be loaded")
-    x = data.tensors().flatten(1).double().numpy()
+        return _note("no PCA comparison: the training data could not be loaded")
+    x = data.tensors().flatten(1).double().numpy()  # the training data the model was fitted to
     basis = model.decoder_basis().detach().double().cpu().numpy()  # (D, d)
     d = basis.shape[1]
     _, _, vt = np.linalg.svd(x - x.mean(0), full_matrices=False)
@@ -333,7 +336,7 @@ def pca_comparison(model: GenerativeModel, data: Dataset | None) -> str:
     angles = np.degrees(subspace_angles(basis, pca))
     q, _ = np.linalg.qr(basis)
     text = (
-        f"<p>Decoder column space against the {d} leading principal components of these {len(x)} examples: "
+        f"<p>Decoder column space against the {d} leading principal components of the {len(x)} training examples: "
         f"largest principal angle {angles.max():.2f}°, mean {angles.mean():.2f}°.</p>"
     )
     if model.info.kind == "points":
