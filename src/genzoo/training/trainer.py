@@ -52,7 +52,11 @@ class TrainConfig:
     seed: int = option(0, low=0)
     device: str = option("auto", choices=("auto", "cpu", "cuda"))
     precision: str = option("auto", choices=("auto", "fp32", "bf16", "fp16"), help="auto = bf16 on CUDA where supported, fp32 on CPU")
-    time_limit: float | None = option(None, low=0.0, help="stop (and save) after this many seconds of training")
+    time_limit: float | None = option(
+        None, low=0.0,
+        help="stop (and save) after this many seconds of training; schedules that depend on the total "
+        "(cosine/linear decay, stacked-ae's stages) still follow steps",
+    )
     checkpoint_every: int = option(1000, low=1)
     log_every: int = option(10, low=1)
     sample_grid: bool = option(True, help="write samples.png at every checkpoint")
