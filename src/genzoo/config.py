@@ -100,12 +100,24 @@ def _convert(value: Any, tp: Any) -> Any:
     return value
 
 
-def _describe(f: dataclasses.Field) -> str:
+def _type_name(tp: Any) -> str:
+    """'int', 'float (or none)', 'int list' — how a user would say the type."""
+    if isinstance(tp, str):
+        return tp
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        names = [_type_name(a) for a in args if a is not type(None)]
+        return " or ".join(names) + (" (or none)" if type(None) in args else "")
+    if typing.get_origin(tp) is tuple:
+        return f"comma-separated {_type_name(args[0]) if args else 'str'}s"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _describe(f: dataclasses.Field, tp: Any = None) -> str:
     meta = f.metadata
-    tp = f.type if not isinstance(f.type, str) else f.type
     if meta.get("choices"):
         return "one of " + ", ".join(map(str, meta["choices"]))
-    name = getattr(tp, "__name__", str(tp))
+    name = _type_name(tp if tp is not None else f.type)
     lo, hi = meta.get("low"), meta.get("high")
     if lo is not None and hi is not None:
         return f"{name} in [{lo}, {hi}]"
@@ -120,19 +132,20 @@ def coerce(cls: type, f: dataclasses.Field, value: Any, section: str) -> Any:
     """Convert and check one value for field `f` of dataclass `cls`."""
     hints = typing.get_type_hints(cls)
     key = f"{section}.{f.name}" if section else f.name
+    tp = hints[f.name]
     try:
-        out = _convert(value, hints[f.name])
+        out = _convert(value, tp)
     except (ValueError, TypeError):
-        raise GenzooError(f"{key}: expected {_describe(f)}, got {value!r}") from None
+        raise GenzooError(f"{key}: expected {_describe(f, tp)}, got {value!r}") from None
     meta = f.metadata
     if meta.get("choices") and out not in meta["choices"]:
-        raise GenzooError(f"{key}: expected {_describe(f)}, got {value!r}")
+        raise GenzooError(f"{key}: expected {_describe(f, tp)}, got {value!r}")
     lo, hi = meta.get("low"), meta.get("high")
     values = out if isinstance(out, tuple) else (out,)
     for v in values:
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             if (lo is not None and v < lo) or (hi is not None and v > hi):
-                raise GenzooError(f"{key}: expected {_describe(f)}, got {value!r}")
+                raise GenzooError(f"{key}: expected {_describe(f, tp)}, got {value!r}")
     return out
 
 
@@ -165,7 +178,7 @@ def describe_fields(cls: type) -> list[tuple[str, Any, str, str]]:
     out = []
     for f in dataclasses.fields(cls):
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        out.append((f.name, default, _describe(f), f.metadata.get("help", "")))
+        out.append((f.name, default, _describe(f, typing.get_type_hints(cls)[f.name]), f.metadata.get("help", "")))
     return out
 
 

@@ -140,7 +140,7 @@ class StackedAE(GenerativeModel):
     latent = True
     likelihood = None
     default_train = {"lr": 1e-3, "batch_size": 128}
-    tour = (TourEntry("mnist", quick_steps=1500, steps=6000, params={"layers": (256, 64, 16)}),)
+    tour = (TourEntry("mnist", quick_steps=6000, steps=20000, params={"layers": (256, 64, 16)}),)
     summary = "stacked autoencoder (greedy layer-wise training, then end-to-end fine-tuning)"
 
     def __init__(self, config: StackedAEConfig, info: DataInfo) -> None:
