@@ -57,3 +57,12 @@ def points() -> Dataset:
     g = torch.Generator().manual_seed(0)
     x = torch.randn(300, 2, generator=g) * torch.tensor([1.0, 0.5]) + torch.tensor([1.0, -1.0])
     return Dataset(x, DataInfo("gauss2", "points", (2,), (float("-inf"), float("inf"))))
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models run fastest, and steadiest on a busy machine, on one thread."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -25,13 +25,7 @@ NAMES = ("ae", "dae", "sparse-ae", "contractive-ae")
 TINY = {"hidden": (16,), "channels": (4, 8), "code_dim": 3, "fit_examples": 50}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest, and steadiest on a busy machine, on one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is fastest and steadiest
 
 
 def gen(seed: int) -> torch.Generator:

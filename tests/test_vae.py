@@ -22,13 +22,7 @@ POINTS = DataInfo("curve", "points", (2,), (-INF, INF))
 BINARY = DataInfo("bars", "image", (1, 4, 4), (0.0, 1.0), binarize="static")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest, and steadiest on a busy machine, on one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is fastest and steadiest
 
 
 def gen(seed: int) -> torch.Generator:

@@ -161,18 +161,18 @@ def _normal(x: Tensor, generator: torch.Generator | None) -> Tensor:
 
 
 # --- building --------------------------------------------------------------------------------------
-def _output_kind(config: AEConfig, info: DataInfo) -> str:
-    """Resolve `output=auto`: sigmoid for images in [0, 1], linear for everything else (always
-    linear for arch=linear, which has no output nonlinearity)."""
-    if config.arch == "linear":
-        if config.output == "sigmoid":
+def output_kind(output: str, info: DataInfo, *, arch: str = "") -> str:
+    """Resolve `output=auto`: sigmoid (+ BCE) for images in [0, 1], linear (+ MSE) for everything
+    else — always linear for arch=linear, which has no output nonlinearity. Shared with stacked-ae."""
+    if arch == "linear":
+        if output == "sigmoid":
             raise GenzooError("model.output: arch=linear has no output nonlinearity (it is the PCA model); use output=linear or auto")
         return "linear"
-    if config.output == "auto":
+    if output == "auto":
         return "sigmoid" if info.kind == "image" and tuple(info.value_range) == (0.0, 1.0) else "linear"
-    if config.output == "sigmoid" and not (0.0 <= info.value_range[0] and info.value_range[1] <= 1.0):
+    if output == "sigmoid" and not (0.0 <= info.value_range[0] and info.value_range[1] <= 1.0):
         raise GenzooError(f"model.output: sigmoid needs data in [0, 1], {info.name} has range {info.value_range}")
-    return config.output
+    return output
 
 
 def _code_dim(config: AEConfig, info: DataInfo, *, overcomplete: bool) -> int:
@@ -237,7 +237,7 @@ class Autoencoder(GenerativeModel):
     def __init__(self, config: AEConfig, info: DataInfo) -> None:
         super().__init__(config, info)
         self.code_dim = _code_dim(config, info, overcomplete=self.overcomplete)
-        self.output = _output_kind(config, info)  # "sigmoid" | "linear"
+        self.output = output_kind(config.output, info, arch=config.arch)  # "sigmoid" | "linear"
         self.encoder, self.decoder = _networks(config, info, self.code_dim, sigmoid_code=self.sigmoid_code)
         if config.arch == "linear":
             self.register_buffer("center", torch.zeros(info.dim))  # (D,) training mean μ, set in prepare

@@ -42,6 +42,7 @@ from torch import Tensor, nn
 from genzoo.config import option
 from genzoo.data.base import DataInfo, Dataset
 from genzoo.errors import GenzooError
+from genzoo.models.autoencoders import output_kind
 from genzoo.models.base import GenerativeModel, StepContext, TourEntry
 from genzoo.models.codes import KINDS, CodeDistribution
 from genzoo.models.registry import register_model
@@ -123,15 +124,6 @@ class Stage(nn.Module):
         return self.encoder.weight.pow(2).sum() + self.decoder.weight.pow(2).sum()
 
 
-def _output_kind(config: StackedAEConfig, info: DataInfo) -> str:
-    """Resolve `output=auto`: sigmoid for images in [0, 1], linear for everything else."""
-    if config.output == "auto":
-        return "sigmoid" if info.kind == "image" and tuple(info.value_range) == (0.0, 1.0) else "linear"
-    if config.output == "sigmoid" and not (0.0 <= info.value_range[0] and info.value_range[1] <= 1.0):
-        raise GenzooError(f"model.output: sigmoid needs data in [0, 1], {info.name} has range {info.value_range}")
-    return config.output
-
-
 @register_model("stacked-ae")
 class StackedAE(GenerativeModel):
     """Stacked autoencoder: greedy layer-wise pre-training, then end-to-end fine-tuning."""
@@ -146,7 +138,7 @@ class StackedAE(GenerativeModel):
     def __init__(self, config: StackedAEConfig, info: DataInfo) -> None:
         super().__init__(config, info)
         self.layers = resolve_layers(config.layers, info.dim)
-        self.output = _output_kind(config, info)  # "sigmoid" | "linear"
+        self.output = output_kind(config.output, info)  # "sigmoid" | "linear"
         widths = (info.dim, *self.layers)
         top = len(self.layers)
         self.stages = nn.ModuleList(
