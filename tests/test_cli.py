@@ -227,3 +227,18 @@ def test_encode_and_score_refused_without_an_encoder_or_likelihood(tmp_path, cap
     assert code == 0, err  # a KDE scores by its exact negative log-density
     code, _, err = run_cli(capsys, "denoise", str(out), "--input", str(tmp_path / "p.npy"), "--out", str(tmp_path / "d.npz"))
     assert code == 2 and "no encoder" in err
+
+
+def test_gan_run_reports_and_refuses_encoding(tmp_path, capsys):
+    """A GAN has a latent space but no encoder: it interpolates and reports, encode is refused."""
+    out = tmp_path / "gan"
+    assert main(["train", "gan", "--data", "ring8", "--steps", "20", "--out", str(out), "--set", "data.n=300", "--quiet"]) == 0
+    code, _, err = run_cli(capsys, "interpolate", str(out), "--out", str(tmp_path / "i.png"))
+    assert code == 0, err
+    code, _, err = run_cli(capsys, "report", str(out))
+    assert code == 0, err
+    assert "has no encoder" in (out / "report.html").read_text()
+    code, _, err = run_cli(capsys, "encode", str(out), "--out", str(tmp_path / "c.npz"))
+    assert code == 2 and "has no encoder" in err
+    code, _, err = run_cli(capsys, "evaluate", str(out), "--metrics", "recon")
+    assert code == 2 and "does not apply" in err

@@ -30,7 +30,7 @@ def _outputs(model, x):
     if model.likelihood is not None:
         kwargs = {"generator": torch.Generator().manual_seed(1)} if model.likelihood == "estimate" else {}
         out["log_prob"] = model.log_prob(x[:6], **kwargs)
-    if model.latent:
+    if model.encodes:
         out["encode"] = model.encode(x[:6])
     return out
 

@@ -43,6 +43,7 @@ class LinearAE(GenerativeModel):
 
     name = "linear-ae"
     latent = True
+    encodes = True
     likelihood = "bound"
 
     def __init__(self, info: DataInfo, latent_dim: int = 3, seed: int = 0) -> None:
@@ -264,7 +265,7 @@ def test_interpolate_endpoints_and_slerp_against_closed_form():
 def test_interpolation_strip_without_latent_space_is_an_error():
     with pytest.raises(GenzooError, match="^model 'kde' has no latent space to interpolate in$"):
         interpolation_strip(Cloud(POINTS))
-    with pytest.raises(GenzooError, match="no latent space to reconstruct"):
+    with pytest.raises(GenzooError, match="no encoder to reconstruct through"):
         reconstruction_grid(Cloud(DIGITS), torch.zeros(2, 1, 8, 8))
 
 

@@ -265,7 +265,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
     _check_suffix(args.out, (".npz",))
     model = _load_run(args.run, args.device)
-    if not model.latent:
+    if not model.encodes:
         raise GenzooError(f"model {model.name!r} has no encoder (encode needs an autoencoder or a VAE)")
     if args.input:
         x, y = _input_examples(args.input, model), None
@@ -297,7 +297,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 def cmd_denoise(args: argparse.Namespace) -> int:
     _check_suffix(args.out, (".npz", ".npy", ".png"))
     model = _load_run(args.run, args.device)
-    if not model.latent:
+    if not model.encodes:
         raise GenzooError(f"model {model.name!r} has no encoder and decoder to denoise with")
     if not getattr(model, "denoising", False):
         print(f"genzoo: warning: model {model.name!r} was not trained to denoise; this is its plain reconstruction", file=sys.stderr)

@@ -12,7 +12,7 @@ from genzoo.metrics.core import EvalContext, register_metric
 @register_metric(
     "recon",
     "reconstruction error of held-out data, ‖decode(encode(x)) − x‖²: per example and per dimension",
-    applies=lambda model, data: model.latent,
+    applies=lambda model, data: model.encodes,
     why_not="it has no encoder",
 )
 def reconstruction_error(ctx: EvalContext, *, batch_size: int = 500) -> dict[str, Any]:
@@ -27,7 +27,7 @@ def reconstruction_error(ctx: EvalContext, *, batch_size: int = 500) -> dict[str
 
 
 def _has_score(model, data) -> bool:
-    return model.likelihood is not None or model.latent
+    return model.likelihood is not None or model.encodes
 
 
 def auroc(negatives: torch.Tensor, positives: torch.Tensor) -> float:

@@ -227,6 +227,7 @@ class Autoencoder(GenerativeModel):
 
     Config = AEConfig
     latent = True
+    encodes = True
     likelihood = None
     denoising: ClassVar[bool] = False  # trained to map corrupted inputs to clean ones (dae)
     overcomplete: ClassVar[bool] = False  # may have code_dim > D (regularised variants)

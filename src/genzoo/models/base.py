@@ -83,7 +83,8 @@ class GenerativeModel(nn.Module):
     Config: ClassVar[type]
     likelihood: ClassVar[str | None] = None  # "exact" | "bound" | "estimate" | None
     discrete: bool = False  # log_prob is a probability of discrete (binary) values, not a density
-    latent: ClassVar[bool] = False  # implements encode / decode
+    latent: ClassVar[bool] = False  # has a latent space: decode / sample_latent / latent_shape
+    encodes: ClassVar[bool] = False  # also maps data to it: encode (autoencoders, VAEs; not GANs)
     conditional: ClassVar[bool] = False  # sample() takes label=
     trainable: ClassVar[bool] = True  # False: fitted once in prepare(), no optimisation loop
     default_train: ClassVar[dict[str, Any]] = {}  # per-model defaults for the trainer (steps, lr, ...)
@@ -150,7 +151,7 @@ class GenerativeModel(nn.Module):
         squared reconstruction error ‖decode(encode(x)) − x‖² of latent models."""
         if self.likelihood is not None:
             return -self.log_prob(x)
-        if self.latent:
+        if self.encodes:
             return ((self.reconstruct(x).to(x.dtype) - x) ** 2).flatten(1).sum(1)
         raise GenzooError(f"model {self.name!r} has neither a likelihood nor an encoder to score anomalies with")
 

@@ -130,6 +130,7 @@ class StackedAE(GenerativeModel):
 
     Config = StackedAEConfig
     latent = True
+    encodes = True
     likelihood = None
     default_train = {"lr": 1e-3, "batch_size": 128}
     tour = (TourEntry("mnist", quick_steps=6000, steps=20000, params={"layers": (256, 64, 16)}),)

@@ -118,6 +118,7 @@ class VAE(GenerativeModel):
     Config = VAEConfig
     likelihood = "estimate"
     latent = True
+    encodes = True
     default_train = {"lr": 1e-3, "batch_size": 128}
     tour = (
         TourEntry("mnist", quick_steps=5000, steps=30000, data_options={"binarize": "dynamic"}),

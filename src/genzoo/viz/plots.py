@@ -229,6 +229,8 @@ def interpolation_strip(
         raise GenzooError(f"model {model.name!r} has no latent space to interpolate in")
     if steps < 2:
         raise GenzooError(f"interpolation needs at least 2 steps, got {steps}")
+    if x0 is not None and not model.encodes:
+        raise GenzooError(f"model {model.name!r} has no encoder: interpolate between latent draws instead")
     if (x0 is None) != (x1 is None):
         raise GenzooError("interpolation between data needs both x0 and x1")
     info = info or model.info
@@ -284,8 +286,8 @@ def reconstruction_grid(
 
     Rows hold `ncol` examples; examples past the last full row are left out. For point
     data: the originals (light) and reconstructions, each pair joined by a line."""
-    if not model.latent:
-        raise GenzooError(f"model {model.name!r} has no latent space to reconstruct through")
+    if not model.encodes:
+        raise GenzooError(f"model {model.name!r} has no encoder to reconstruct through")
     info = info or model.info
     x = _batch(x, info)
     if len(x) == 0:

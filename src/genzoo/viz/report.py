@@ -264,7 +264,9 @@ def _latent_section(model: GenerativeModel, data: Dataset | None, seed: int, dat
         if points
         else "originals (rows 1, 3) with their reconstructions decode(encode(x)) beneath"
     )
-    if data is None:
+    if not model.encodes:
+        parts.append(_note(f"{model.name} has no encoder: no reconstructions, interpolation between latent draws only"))
+    elif data is None:
         parts.append(_note(f"no reconstructions: {data_note or 'no data given'}"))
     else:
         x = data.tensors()
@@ -307,7 +309,7 @@ def _latent_section(model: GenerativeModel, data: Dataset | None, seed: int, dat
             f"slerp between {pairs} pairs of codes z₀, z₁ drawn from the model's latent distribution (seed {seed}){per_row}",
         )
     )
-    if data is not None and data.y is not None and tuple(model.latent_shape()) == (2,):
+    if model.encodes and data is not None and data.y is not None and tuple(model.latent_shape()) == (2,):
         parts.append(
             _try_figure(
                 lambda: codes_figure(model, data.tensors()[:2000], data.y[:2000]),

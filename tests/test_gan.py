@@ -1,0 +1,184 @@
+"""The GAN: which network each update touches, the gradient penalty (per-example interpolation,
+zero for a unit-gradient linear critic), weight clipping, save → load, and the optimal
+discriminator D*(x) = p / (p + q) on a 1-D case with a fixed generator."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import genzoo
+import genzoo.models.gan  # noqa: F401  (registers "gan")
+from genzoo.data.base import DataInfo
+from genzoo.models import create
+from genzoo.models.base import StepContext
+from genzoo.models.gan import GAN, gradient_penalty, interpolate
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+LINE = DataInfo("line", "points", (1,), (float("-inf"), float("inf")))
+
+
+def gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+@pytest.fixture(scope="module")
+def ring():
+    return genzoo.datasets.load("ring8", n=500)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    ds = genzoo.datasets.load("digits", split="train")
+    return ds.subset(torch.arange(64))
+
+
+def make_ctx(model: GAN, step: int, lr: float = 1e-3) -> StepContext:
+    return StepContext(model.configure_optimizers(lambda p: torch.optim.Adam(p, lr=lr)), step=step, total=10)
+
+
+def params(module: nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+@pytest.mark.parametrize("loss", ["minimax", "non-saturating", "wgan", "wgan-gp"])
+def test_builds_and_trains_on_points(ring, loss):
+    model = create("gan", ring, seed=0, loss=loss)
+    assert model.latent_shape() == (2,)
+    model.prepare(ring)
+    terms = model.training_step(ring.batch(torch.arange(64)), make_ctx(model, 0))
+    assert {"loss", "d_loss", "g_loss"} <= terms.keys() and all(torch.isfinite(v) for v in terms.values())
+    assert ("gp" in terms) == (loss == "wgan-gp")
+    assert model.sample(5, generator=gen(0)).shape == (5, 2)
+
+
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+def test_builds_on_images(digits, arch):
+    model = create("gan", digits, seed=0, arch=arch, channels=(8, 16), hidden=(32,), loss="wgan-gp")
+    assert model.latent_shape() == (64,)
+    model.prepare(digits)
+    terms = model.training_step(digits.batch(torch.arange(16)), make_ctx(model, 0))
+    assert torch.isfinite(terms["loss"]) and torch.isfinite(terms["gp"])
+    x = model.sample(3, generator=gen(0))
+    assert x.shape == (3, *digits.info.shape) and x.min() >= 0 and x.max() <= 1
+
+
+@pytest.mark.parametrize("loss", ["non-saturating", "wgan-gp"])
+def test_each_update_touches_only_its_network(ring, loss):
+    model = create("gan", ring, seed=0, loss=loss, critic_steps=2)
+    batch = ring.batch(torch.arange(64))
+    twin = copy.deepcopy(model)
+    g0, d0 = params(model.generator), params(model.critic)
+
+    torch.manual_seed(3)
+    terms = model.training_step(batch, make_ctx(model, step=0))  # critic only (k = 2)
+    assert "g_loss" not in terms
+    assert same(params(model.generator), g0) and not same(params(model.critic), d0)
+
+    torch.manual_seed(3)
+    terms = twin.training_step(batch, make_ctx(twin, step=1))  # critic, then generator
+    assert "g_loss" in terms
+    assert not same(params(twin.generator), g0)
+    # the generator update left the critic exactly where the critic update put it, and no grads
+    assert same(params(twin.critic), params(model.critic))
+    assert all(p.requires_grad for p in twin.critic.parameters())
+
+
+def test_interpolation_is_per_example():
+    real, fake = torch.zeros(5, 1, 4, 4), torch.ones(5, 1, 4, 4)
+    x_hat, eps = interpolate(real, fake, gen(0))
+    assert eps.shape == (5, 1, 1, 1)
+    assert torch.allclose(x_hat, (1 - eps).expand_as(x_hat))
+    assert len(torch.unique(eps)) == 5
+    _, eps2 = interpolate(torch.zeros(7, 3), torch.ones(7, 3), gen(0))
+    assert eps2.shape == (7, 1)
+
+
+def test_gradient_penalty_zero_for_unit_linear_critic():
+    u = torch.tensor([3.0, 4.0, 0.0]) / 5.0
+
+    def critic(x):
+        return x @ u
+
+    g = gen(0)
+    gp = gradient_penalty(critic, torch.randn(32, 3, generator=g), torch.randn(32, 3, generator=g), g)
+    assert gp.item() == pytest.approx(0.0, abs=1e-10)
+    gp2 = gradient_penalty(lambda x: 2 * critic(x), torch.randn(8, 3, generator=g), torch.randn(8, 3, generator=g), g)
+    assert gp2.item() == pytest.approx(1.0, abs=1e-6)  # (‖2u‖ − 1)² = 1
+
+
+def test_wgan_clipping(ring):
+    model = create("gan", ring, seed=0, loss="wgan", clip=0.02)
+    ctx = make_ctx(model, 0, lr=0.1)  # big steps: weights would leave [-c, c] unclipped
+    for step in range(3):
+        ctx.step = step
+        model.training_step(ring.batch(torch.arange(64)), ctx)
+        assert all(p.abs().max() <= 0.02 for p in model.critic.parameters())
+
+
+def test_save_load_and_seeded_samples(ring):
+    model = create("gan", ring, seed=0)
+    model.prepare(ring)
+    model.training_step(ring.batch(torch.arange(64)), make_ctx(model, 0))
+    loaded = create("gan", ring, seed=1)
+    loaded.load_weights(model.state_dict())
+    s = model.sample(10, generator=gen(4))
+    assert torch.equal(s, loaded.sample(10, generator=gen(4)))
+    assert torch.equal(s, model.sample(10, generator=gen(4)))
+    assert not torch.equal(s, model.sample(10, generator=gen(5)))
+    z = model.sample_latent(6, generator=gen(2))
+    assert torch.equal(model.decode(z), loaded.decode(z))
+
+
+class Fixed(nn.Module):
+    """A 'generator' that returns fixed samples whatever z (the first len(z) of them)."""
+
+    def __init__(self, x: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("x", x)
+        self.dummy = nn.Parameter(torch.zeros(()))  # something for the generator's optimiser
+
+    def forward(self, z):
+        return self.x[: len(z)] + 0 * self.dummy
+
+
+def train_critic(real: torch.Tensor, fake: torch.Tensor, loss: str, steps: int = 600) -> GAN:
+    """The critic alone (the generator never updates: k is huge), full batch, against fixed fakes."""
+    model = create("gan", LINE, seed=0, loss=loss, hidden=(16, 16), latent_dim=1, critic_steps=10**9)
+    model.generator = Fixed(fake)
+    ctx = make_ctx(model, 0, lr=1e-2)
+    for step in range(steps):
+        ctx.step = step
+        model.training_step({"x": real}, ctx)
+    return model
+
+
+@pytest.mark.parametrize("loss", ["non-saturating", "minimax"])
+def test_optimal_discriminator(loss):
+    g = gen(0)
+    n = 4096
+    real, fake = torch.randn(n, 1, generator=g), torch.randn(n, 1, generator=g) + 1.0  # p = N(0,1), q = N(1,1)
+    model = train_critic(real, fake, loss)
+    x = torch.tensor([[-1.0], [0.0], [0.5], [1.0], [2.0]])
+    with torch.no_grad():
+        d = torch.sigmoid(model.score(x))
+    optimal = torch.sigmoid(0.5 - x[:, 0])  # p / (p + q) = 1 / (1 + exp(x − ½))
+    assert torch.allclose(d, optimal, atol=0.05), (d, optimal)
+
+
+def test_critic_value_at_p_equal_q():
+    g = gen(1)
+    n = 4096
+    real, fake = torch.randn(n, 1, generator=g), torch.randn(n, 1, generator=g)
+    model = train_critic(real, fake, "non-saturating", steps=300)
+    with torch.no_grad():
+        value = model.critic_terms(real)["d_loss"].item()  # −[E log D(x) + E log(1 − D(G(z)))]
+    assert value == pytest.approx(2 * math.log(2), abs=0.02)
