@@ -76,7 +76,7 @@ class AEConfig:
     scale: bool = option(False, help="linear: divide the centred data by √M (M training examples), so that X̃ᵀX̃ is the covariance")
     code_distribution: str = option("gaussian", choices=KINDS, help="distribution fitted to the training codes, for sampling")
     gmm_components: int = option(10, low=1, help="components of the gmm code distribution")
-    fit_examples: int = option(1000, low=2, help="training examples kept (saved with the weights) to refit the code distribution")
+    fit_examples: int = option(1000, low=2, help="training examples (a fixed seed-0 subset) whose codes the code distribution is fitted to")
 
 
 @dataclass
