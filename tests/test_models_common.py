@@ -1,6 +1,10 @@
 """What every registered model must do (pythae-style shared checks): build from a dataset,
 change its state when trained, save → load to identical outputs, repeat seeded samples.
-A family that registers itself is picked up here without editing this file."""
+A family that registers itself is picked up here without editing this file.
+
+Most families are checked on 8×8 digits and on 2-D points; a translation model (class attribute
+`pairing` = "paired" or "unpaired") is checked on data of that pairing instead, and must refuse
+data without a second image per example with a one-line error."""
 
 from __future__ import annotations
 
@@ -10,14 +14,26 @@ import torch
 import genzoo
 from genzoo.models import MODELS
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # conv nets on 2 threads crawl on a busy machine
 FAMILIES = [name for name in MODELS.names() if name != "noisy-mean"]
+TRANSLATORS = [name for name in FAMILIES if getattr(MODELS.get(name), "pairing", None)]
+
+
+def _kinds(name: str) -> list[str]:
+    pairing = getattr(MODELS.get(name), "pairing", None)
+    return [pairing] if pairing else ["image", "points"]
+
+
+CASES = [(name, kind) for name in FAMILIES for kind in _kinds(name)]
 
 
 @pytest.fixture(scope="module")
 def data() -> dict[str, genzoo.datasets.Dataset]:
     digits = genzoo.datasets.load("digits", split="train", binarize="static")
     ring = genzoo.datasets.load("ring8", split="train", n=256)
-    return {"image": digits.subset(torch.arange(256)), "points": ring}
+    paired = genzoo.datasets.load("mnist-sr", split="train").subset(torch.arange(96))
+    unpaired = genzoo.datasets.load("brick2gravel", split="train", n=96, patch=16)
+    return {"image": digits.subset(torch.arange(256)), "points": ring, "paired": paired, "unpaired": unpaired}
 
 
 def _state(model) -> dict[str, torch.Tensor]:
@@ -39,8 +55,7 @@ def test_every_family_is_covered():
     assert {"kde", "vae"} <= set(FAMILIES)
 
 
-@pytest.mark.parametrize("name", FAMILIES)
-@pytest.mark.parametrize("kind", ["image", "points"])
+@pytest.mark.parametrize(("name", "kind"), CASES)
 def test_model_contract(name, kind, data, tmp_path):
     ds = data[kind]
     model = genzoo.models.create(name, ds, seed=0)
@@ -62,3 +77,12 @@ def test_model_contract(name, kind, data, tmp_path):
     s3 = loaded.sample(4, generator=torch.Generator().manual_seed(10))
     assert torch.equal(s1, s2) and not torch.equal(s1, s3)
     assert s1.shape == (4, *ds.info.shape)
+
+
+@pytest.mark.parametrize("name", TRANSLATORS)
+@pytest.mark.parametrize("kind", ["image", "points"])
+def test_translators_refuse_one_image_per_example(name, kind, data):
+    with pytest.raises(genzoo.GenzooError) as err:
+        genzoo.models.create(name, data[kind], seed=0)
+    message = str(err.value)
+    assert "\n" not in message and repr(name) in message and data[kind].info.name in message

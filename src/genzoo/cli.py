@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 from pathlib import Path
 from typing import Any
@@ -139,12 +140,36 @@ def cmd_sample(args: argparse.Namespace) -> int:
         if not 0 <= args.label < classes:
             raise GenzooError(f"--label must be in [0, {classes - 1}], got {args.label}")
         condition["label"] = args.label
+    condition.update(_code_options(args, model))
+    if args.size is not None:
+        if args.size < 1:
+            raise GenzooError(f"--size must be a positive number of pixels, got {args.size}")
+        if "size" not in inspect.signature(model.sample).parameters:
+            raise GenzooError(f"--size: model {model.name!r} samples at its training size only (gan with arch=fcn draws any size)")
+        condition["size"] = args.size
     gen = torch.Generator(device=model.device).manual_seed(args.seed)
     with torch.no_grad():
         x = model.sample(args.n, generator=gen, **condition)
     save_samples(x.float().cpu(), model.info, args.out)
     print(f"{args.out}: {args.n} samples from {args.run}")
     return 0
+
+
+def _code_options(args: argparse.Namespace, model) -> dict[str, Any]:
+    """--code K and --continuous v1,v2 for models whose sample() takes them (infogan); the model checks the values."""
+    import inspect
+
+    given = {k: v for k, v in (("code", args.code), ("continuous", args.continuous)) if v is not None}
+    accepted = inspect.signature(model.sample).parameters
+    for key in given:
+        if key not in accepted:
+            raise GenzooError(f"--{key}: model {model.name!r} has no latent codes to choose (infogan has)")
+    if "continuous" in given:
+        try:
+            given["continuous"] = [float(v) for v in given["continuous"].split(",")]
+        except ValueError:
+            raise GenzooError(f"--continuous expects comma-separated numbers such as --continuous=0.5,-1, got {args.continuous!r}") from None
+    return given
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -311,6 +336,54 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_edit(args: argparse.Namespace) -> int:
+    from genzoo.viz import save_samples
+
+    _check_suffix(args.out, (".npz", ".npy", ".png"))
+    model = _load_run(args.run, args.device)
+    if not callable(getattr(model, "edit", None)):
+        raise GenzooError(f"model {model.name!r} cannot edit examples (edit needs a conditional model with an encoder: cgan)")
+    if not model.encodes:
+        raise GenzooError(f"model {model.name!r} was trained without its encoder (encoder=false), so it cannot edit examples")
+    classes = model.info.num_classes
+    if not 0 <= args.label < classes:
+        raise GenzooError(f"--label must be in [0, {classes - 1}], got {args.label}")
+    x = _input_examples(args.input, model)
+    with torch.no_grad():
+        edited = torch.cat([model.edit(c.to(model.device), args.label).float().cpu() for c in torch.split(x, 500)])
+    save_samples(edited, model.info, args.out, y=torch.full((len(edited),), args.label))
+    print(f"{args.out}: {len(edited)} examples redrawn as class {args.label}")
+    return 0
+
+
+def cmd_translate(args: argparse.Namespace) -> int:
+    import math
+    from dataclasses import replace
+
+    from genzoo.data import load
+    from genzoo.viz import save_samples
+
+    _check_suffix(args.out, (".png", ".npz", ".npy"))
+    model = _load_run(args.run, args.device)
+    if not callable(getattr(model, "translate", None)) or not callable(getattr(model, "translation_shapes", None)):
+        raise GenzooError(f"model {model.name!r} does not translate images (translate needs cyclegan or pix2pix)")
+    shape_in, shape_out = model.translation_shapes(args.direction)  # one-line error for a direction it lacks
+    suffix = Path(args.input).suffix.lower()
+    if suffix not in (".npy", ".npz"):
+        raise GenzooError(f"--input {args.input}: unsupported file type {suffix or '(none)'!r} (use .npy or .npz)")
+    x = load(f"{suffix[1:]}:{args.input}", split="all").x
+    if tuple(x.shape[1:]) != tuple(shape_in):
+        if x[0].numel() != math.prod(shape_in):
+            raise GenzooError(f"--input {args.input}: examples of shape {tuple(x.shape[1:])}, the model translates {tuple(shape_in)}")
+        x = x.reshape(len(x), *shape_in)
+    with torch.no_grad():
+        out = model.translate(x, direction=args.direction).float().cpu()
+    info = replace(model.info, shape=tuple(shape_out), pairing=None, pair_shape=None)
+    save_samples(out, info, args.out)
+    print(f"{args.out}: {len(out)} examples translated {args.direction} by {args.run}")
+    return 0
+
+
 def _check_suffix(path: str, allowed: tuple[str, ...]) -> None:
     suffix = Path(path).suffix.lower()
     if suffix not in allowed:
@@ -359,6 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="FILE.png, FILE.npy or FILE.npz")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--label", type=int)
+    s.add_argument("--size", type=int, help="gan with arch=fcn: side of the generated fields, e.g. 256 after training on 64×64 patches")
+    s.add_argument("--code", type=int, help="infogan: the categorical code of every sample")
+    s.add_argument("--continuous", metavar="V1,V2", help="infogan: the continuous codes of every sample, e.g. --continuous=0.5,-1")
     s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     s.set_defaults(fn=cmd_sample)
 
@@ -416,6 +492,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="FILE.npz, FILE.npy or FILE.png")
     s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     s.set_defaults(fn=cmd_denoise)
+
+    s = sub.add_parser("edit", help="redraw examples as another class, keeping their style (cgan: G(E(x), label))")
+    s.add_argument("run")
+    s.add_argument("--input", required=True, help="FILE.npy/.npz of examples")
+    s.add_argument("--label", required=True, type=int, help="the class to redraw them as")
+    s.add_argument("--out", required=True, help="FILE.png, FILE.npz (edited x and their label y) or FILE.npy")
+    s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    s.set_defaults(fn=cmd_edit)
+
+    s = sub.add_parser("translate", help="map images with a translation model (cyclegan, pix2pix)")
+    s.add_argument("run")
+    s.add_argument("--input", required=True, help="FILE.npy/.npz of input images (domain A, or B with --direction b2a)")
+    s.add_argument("--out", required=True, help="FILE.png, FILE.npz or FILE.npy")
+    s.add_argument("--direction", default="a2b", help="a2b (default; pix2pix: input -> target) or b2a (cyclegan only)")
+    s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    s.set_defaults(fn=cmd_translate)
 
     s = sub.add_parser("report", help="write a self-contained RUN/report.html")
     s.add_argument("run")

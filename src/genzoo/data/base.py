@@ -4,6 +4,13 @@ A :class:`Dataset` holds all examples in memory (every bundled set is small) as
 `x: (N, *shape)` float32 and optional labels `y: (N,)` int64, with a :class:`DataInfo`
 saying its kind, shape, value range and classes, so that a model can be built from it
 without the user repeating shapes.
+
+Translation data carry a second tensor per example, `pair: (N, *pair_shape)`, and say in
+`DataInfo.pairing` what it is: "paired" — `pair[i]` is the input whose target is `x[i]`
+(pix2pix); "unpaired" — `pair` holds examples of a second domain B, `x` those of domain A,
+in independent orders (CycleGAN). Either way a translator reads :meth:`Dataset.inputs` and
+produces examples like :meth:`Dataset.tensors` (the targets, or domain B), which is what
+evaluation compares its samples with.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from genzoo.config import option
 from genzoo.errors import GenzooError
 
 KINDS = ("image", "points", "field")
+PAIRINGS = ("paired", "unpaired")
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,8 @@ class DataInfo:
     value_range: tuple[float, float]  # (low, high); (-inf, inf) for unbounded data
     num_classes: int = 0  # 0 when unlabelled
     binarize: str = "none"  # none | static | dynamic
+    pairing: str | None = None  # None | "paired" (pair = input of x) | "unpaired" (pair = domain B, x = A)
+    pair_shape: tuple[int, ...] | None = None  # one pair example's shape, when there is a pair
 
     @property
     def dim(self) -> int:
@@ -46,6 +56,8 @@ class DataInfo:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["shape"] = list(self.shape)
+        if self.pair_shape is not None:
+            d["pair_shape"] = list(self.pair_shape)
         d["value_range"] = [_json_float(v) for v in self.value_range]
         return d
 
@@ -54,6 +66,8 @@ class DataInfo:
         d = dict(d)
         d["shape"] = tuple(int(s) for s in d["shape"])
         d["value_range"] = tuple(float(v) for v in d["value_range"])
+        if d.get("pair_shape") is not None:
+            d["pair_shape"] = tuple(int(s) for s in d["pair_shape"])
         return cls(**d)
 
 
@@ -82,7 +96,9 @@ class Dataset:
     """Examples in memory with their :class:`DataInfo`.
 
     `log_density`, where the true distribution is known (the 2-D toy sets), maps (N, D)
-    points to their exact log-density under the generating distribution.
+    points to their exact log-density under the generating distribution. `pair`, for
+    translation data, is the second tensor of each example (see the module docstring); it
+    is kept aligned with `x` by :meth:`batch` and :meth:`subset`.
     """
 
     def __init__(
@@ -94,13 +110,25 @@ class Dataset:
         log_density: Callable[[Tensor], Tensor] | None = None,
         extras: dict[str, Any] | None = None,
         source: dict[str, Any] | None = None,
+        pair: Tensor | None = None,
     ) -> None:
         if tuple(x.shape[1:]) != tuple(info.shape):
             raise GenzooError(f"dataset {info.name}: examples have shape {tuple(x.shape[1:])}, info says {info.shape}")
         if y is not None and len(y) != len(x):
             raise GenzooError(f"dataset {info.name}: {len(x)} examples but {len(y)} labels")
+        if (pair is None) != (info.pairing is None):
+            raise GenzooError(f"dataset {info.name}: pairing {info.pairing!r} but {'no' if pair is None else 'a'} pair tensor")
+        if pair is not None:
+            if info.pairing not in PAIRINGS:
+                raise GenzooError(f"dataset {info.name}: pairing must be one of {', '.join(PAIRINGS)}, got {info.pairing!r}")
+            if len(pair) != len(x) or info.pair_shape is None or tuple(pair.shape[1:]) != tuple(info.pair_shape):
+                raise GenzooError(
+                    f"dataset {info.name}: {len(x)} examples of shape {info.shape} but {len(pair)} pairs of shape "
+                    f"{tuple(pair.shape[1:])} (info says {info.pair_shape})"
+                )
         self.x = x.float().contiguous()
         self.y = None if y is None else y.long()
+        self.pair = None if pair is None else pair.float().contiguous()
         self.info = info
         self.log_density = log_density
         self.extras = extras or {}
@@ -113,25 +141,40 @@ class Dataset:
     def __repr__(self) -> str:
         i = self.info
         cls = f", {i.num_classes} classes" if i.num_classes else ""
-        return f"Dataset({i.name!r}, {i.kind}, n={len(self)}, shape={i.shape}, range={i.value_range}{cls}, binarize={i.binarize})"
+        pair = f", pairing={i.pairing}, pair_shape={i.pair_shape}" if i.pairing else ""
+        return f"Dataset({i.name!r}, {i.kind}, n={len(self)}, shape={i.shape}, range={i.value_range}{cls}{pair}, binarize={i.binarize})"
 
     def batch(self, index: Tensor, generator: torch.Generator | None = None) -> dict[str, Tensor]:
-        """The examples at `index` as {"x": ..., "y": ...}; with dynamic binarisation each call
-        draws fresh Bernoulli values from `generator`."""
+        """The examples at `index` as {"x": ..., "y": ..., "pair": ...} (the keys the data has);
+        with dynamic binarisation each call draws fresh Bernoulli values from `generator`."""
         x = self.x[index]
         if self.info.binarize == "dynamic":
             x = torch.bernoulli(x, generator=generator)
         out = {"x": x}
         if self.y is not None:
             out["y"] = self.y[index]
+        if self.pair is not None:
+            pair = self.pair[index]
+            out["pair"] = torch.bernoulli(pair, generator=generator) if self.info.binarize == "dynamic" else pair
         return out
 
+    def _seen(self, t: Tensor) -> Tensor:
+        return (t > 0.5).float() if self.info.binarize == "dynamic" else t
+
     def tensors(self) -> Tensor:
-        """All examples as evaluation sees them: dynamic binarisation becomes a fixed 0.5 threshold."""
-        if self.info.binarize == "dynamic":
-            return (self.x > 0.5).float()
-        return self.x
+        """All examples as evaluation sees them (dynamic binarisation becomes a fixed 0.5
+        threshold): `x`, except for unpaired two-domain data, where it is domain B (`pair`) —
+        always the space a model's samples live in (a translator's outputs)."""
+        return self._seen(self.pair if self.info.pairing == "unpaired" else self.x)
+
+    def inputs(self) -> Tensor:
+        """What a translator reads, as evaluation sees it: the inputs of paired data (`pair`),
+        domain A of unpaired data (`x`)."""
+        if self.info.pairing is None:
+            raise GenzooError(f"dataset {self.info.name} has no pairs (no second image per example)")
+        return self._seen(self.pair if self.info.pairing == "paired" else self.x)
 
     def subset(self, index: Tensor) -> Dataset:
         y = None if self.y is None else self.y[index]
-        return Dataset(self.x[index], self.info, y, log_density=self.log_density, extras=self.extras, source=self.source)
+        pair = None if self.pair is None else self.pair[index]
+        return Dataset(self.x[index], self.info, y, log_density=self.log_density, extras=self.extras, source=self.source, pair=pair)

@@ -97,7 +97,9 @@ def resolved_options(name: str, **options: Any) -> dict[str, Any]:
 
 
 def _apply_common(ds: Dataset, opts: DataOptions) -> Dataset:
-    info, x, y = ds.info, ds.x, ds.y
+    """Apply the shared options; a translation set's `pair` images get the same selection,
+    binarisation and rescaling as `x`."""
+    info, x, y, pair = ds.info, ds.x, ds.y, ds.pair
     if opts.exclude:
         if y is None:
             raise GenzooError(f"data.exclude: {info.name} has no class labels")
@@ -108,6 +110,7 @@ def _apply_common(ds: Dataset, opts: DataOptions) -> Dataset:
         if not bool(keep.any()):
             raise GenzooError("data.exclude: no examples are left")
         x, y = x[keep], y[keep]
+        pair = None if pair is None else pair[keep]
     if opts.binarize != "none":
         if info.kind != "image" or info.value_range != (0.0, 1.0):
             raise GenzooError(
@@ -118,6 +121,7 @@ def _apply_common(ds: Dataset, opts: DataOptions) -> Dataset:
             raise GenzooError("data.range cannot be combined with data.binarize")
         if opts.binarize == "static":
             x = (x > 0.5).float()
+            pair = None if pair is None else (pair > 0.5).float()
         info = replace(info, binarize=opts.binarize)
     if opts.range is not None:
         lo, hi = opts.range
@@ -127,11 +131,12 @@ def _apply_common(ds: Dataset, opts: DataOptions) -> Dataset:
             raise GenzooError(f"data.range: only image data can be rescaled ({info.name} is {info.kind} data)")
         a, b = info.value_range
         x = lo + (x - a) * (hi - lo) / (b - a)
+        pair = None if pair is None else lo + (pair - a) * (hi - lo) / (b - a)
         info = replace(info, value_range=(float(lo), float(hi)))
     if not opts.labels and y is not None:
         y = None
         info = replace(info, num_classes=0)
-    return Dataset(x, info, y, log_density=ds.log_density, extras=ds.extras)
+    return Dataset(x, info, y, log_density=ds.log_density, extras=ds.extras, pair=pair)
 
 
 def info_for(ds: Dataset | DataInfo) -> DataInfo:

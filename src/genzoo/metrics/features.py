@@ -120,12 +120,17 @@ def weights_path(name: str) -> Path:
     return WEIGHTS_DIR / f"lenet-{name}.safetensors"
 
 
+# data sets whose examples are another set's digits (mnist-sr's targets are mnist digits)
+SAME_DIGITS = {"mnist-sr": "mnist"}
+
+
 def shipped_classifier(info: DataInfo) -> str | None:
     """The name of the shipped classifier for data like `info`, or None."""
-    cfg = SHIPPED.get(info.name)
+    name = SAME_DIGITS.get(info.name, info.name)
+    cfg = SHIPPED.get(name)
     if cfg is None or info.kind != "image" or tuple(info.shape) != (1, cfg.size, cfg.size):
         return None
-    return info.name
+    return name
 
 
 def _require_classifier(info: DataInfo) -> str:
@@ -208,7 +213,7 @@ class FeatureExtractor:
     @property
     def num_features(self) -> int:
         if self.space == "classifier":
-            return SHIPPED[self.info.name].features
+            return SHIPPED[_require_classifier(self.info)].features
         if self.space == "pixels":
             return self.info.dim
         return self._pca()[1].shape[0]
@@ -287,7 +292,7 @@ class FeatureExtractor:
 
     def _classifier(self, x: ArrayLike) -> np.ndarray:
         t = self._examples(x)
-        net = load_classifier(self.info.name, str(t.device))
+        net = load_classifier(_require_classifier(self.info), str(t.device))
         out = [np.zeros((0, net.num_features))]
         with torch.no_grad():
             for chunk in torch.split(t, self.batch_size):
