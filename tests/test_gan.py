@@ -16,10 +16,11 @@ import genzoo.models.gan  # noqa: F401  (registers "gan")
 from genzoo.data.base import DataInfo
 from genzoo.models import create
 from genzoo.models.base import StepContext
-from genzoo.models.gan import GAN, gradient_penalty, interpolate
+from genzoo.models.gan import GAN, generator_loss, gradient_penalty, interpolate
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 LINE = DataInfo("line", "points", (1,), (float("-inf"), float("inf")))
+PLANE = DataInfo("plane", "points", (2,), (float("-inf"), float("inf")))
 
 
 def gen(seed: int) -> torch.Generator:
@@ -51,7 +52,7 @@ def same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
 
 @pytest.mark.parametrize("loss", ["minimax", "non-saturating", "wgan", "wgan-gp"])
 def test_builds_and_trains_on_points(ring, loss):
-    model = create("gan", ring, seed=0, loss=loss)
+    model = create("gan", ring, seed=0, loss=loss, critic_steps=1)
     assert model.latent_shape() == (2,)
     model.prepare(ring)
     terms = model.training_step(ring.batch(torch.arange(64)), make_ctx(model, 0))
@@ -90,6 +91,21 @@ def test_each_update_touches_only_its_network(ring, loss):
     # the generator update left the critic exactly where the critic update put it, and no grads
     assert same(params(twin.critic), params(model.critic))
     assert all(p.requires_grad for p in twin.critic.parameters())
+
+
+def test_defaults_follow_the_papers(ring, digits):
+    """k = 5 for the Wasserstein losses, 1 otherwise; λ = 10 on images, 0.1 on 2-D points; points
+    train with their own budget (steps, batch, EMA) unless the user says otherwise."""
+    assert create("gan", ring, loss="wgan-gp").critic_steps == 5
+    assert create("gan", ring, loss="wgan").critic_steps == 5
+    assert create("gan", ring, loss="non-saturating").critic_steps == 1
+    assert create("gan", ring, loss="wgan-gp", critic_steps=2).critic_steps == 2
+    assert create("gan", ring, loss="wgan-gp").gp_weight == 0.1
+    assert create("gan", digits, loss="wgan-gp").gp_weight == 10.0
+    assert create("gan", ring, loss="wgan-gp", gp_weight=3.0).gp_weight == 3.0
+    points, images = create("gan", ring), create("gan", digits)
+    assert points.default_train["steps"] == 20000 and points.default_train["ema"] == 0.999
+    assert "steps" not in images.default_train and "steps" not in GAN.default_train
 
 
 def test_interpolation_is_per_example():
@@ -152,7 +168,8 @@ class Fixed(nn.Module):
 
 def train_critic(real: torch.Tensor, fake: torch.Tensor, loss: str, steps: int = 600) -> GAN:
     """The critic alone (the generator never updates: k is huge), full batch, against fixed fakes."""
-    model = create("gan", LINE, seed=0, loss=loss, hidden=(16, 16), latent_dim=1, critic_steps=10**9)
+    info = LINE if real.shape[1] == 1 else PLANE
+    model = create("gan", info, seed=0, loss=loss, hidden=(16, 16), latent_dim=1, critic_steps=10**9)
     model.generator = Fixed(fake)
     ctx = make_ctx(model, 0, lr=1e-2)
     for step in range(steps):
@@ -182,3 +199,36 @@ def test_critic_value_at_p_equal_q():
     with torch.no_grad():
         value = model.critic_terms(real)["d_loss"].item()  # −[E log D(x) + E log(1 − D(G(z)))]
     assert value == pytest.approx(2 * math.log(2), abs=0.02)
+
+
+def test_optimal_discriminator_2d():
+    """p = N(0, I), q = N((1, 1), I) in the plane: D*(x) = σ(log p − log q) = σ(1 − x₁ − x₂)."""
+    g = gen(2)
+    n = 4096
+    real, fake = torch.randn(n, 2, generator=g), torch.randn(n, 2, generator=g) + 1.0
+    model = train_critic(real, fake, "non-saturating")
+    x = torch.tensor([[0.0, 0.0], [1.0, 1.0], [0.5, 0.5], [1.0, -0.5], [-0.5, 0.2], [1.5, 0.3]])
+    with torch.no_grad():
+        d = torch.sigmoid(model.score(x))
+    optimal = torch.sigmoid(1.0 - x.sum(1))
+    assert torch.allclose(d, optimal, atol=0.05), (d, optimal)
+
+
+def test_saturating_generator_gradient_vanishes_when_the_critic_is_confident():
+    """With D trained to reject G's samples (p = N(0, 1), G's samples near 5), the minimax loss
+    log(1 − D(G(z))) has gradient −D·∇ℓ at each fake, the non-saturating −log D(G(z)) has
+    −(1 − D)·∇ℓ: their ratio is exactly D / (1 − D) = e^ℓ, ≈ 0 where D is confident, so the
+    saturating generator learns nothing there while the non-saturating one gets a full gradient."""
+    g = gen(3)
+    real, fake = torch.randn(2048, 1, generator=g), torch.randn(2048, 1, generator=g) * 0.5 + 5.0
+    model = train_critic(real, fake, "non-saturating", steps=400)
+    x = fake[:256].clone().requires_grad_(True)
+    grads = {}
+    for loss in ("minimax", "non-saturating"):
+        (grads[loss],) = torch.autograd.grad(generator_loss(loss, model.score(x)), x)
+    with torch.no_grad():
+        logit = model.score(x)
+    assert torch.sigmoid(logit).mean() < 0.01  # D(G(z)) ≈ 0 on average: confident
+    assert torch.allclose(grads["minimax"][:, 0], grads["non-saturating"][:, 0] * logit.exp(), rtol=1e-4, atol=1e-12)
+    ratio = grads["minimax"].norm() / grads["non-saturating"].norm()
+    assert ratio < 0.05 and grads["non-saturating"].norm() > 1e-3

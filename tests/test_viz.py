@@ -22,12 +22,14 @@ from genzoo.viz import (
     image_grid,
     interpolate,
     interpolation_strip,
+    latent_walk,
     loss_curves,
     plots,
     points_figure,
     reconstruction_grid,
     render_report,
     save_samples,
+    walk,
     write_report,
 )
 from genzoo.viz.report import flatten, wall_time
@@ -288,6 +290,36 @@ def test_interpolation_strip_on_points_draws_paths():
     assert strip.mode == "RGB" and strip.width > 100
 
 
+def test_walk_follows_its_recurrence_and_keeps_the_prior():
+    g = torch.Generator().manual_seed(0)
+    z0, noise = torch.randn(3, 2, generator=g), torch.randn(3, 4, 2, generator=g)
+    z = walk(z0, noise, 0.6, mean=torch.tensor([1.0, -1.0]), scale=torch.tensor([2.0, 0.5]))
+    assert z.shape == (3, 5, 2) and torch.equal(z[:, 0], z0)
+    ref = z0.clone()
+    for t in range(4):  # brute force: z_t = μ + 0.8 (z_{t-1} − μ) + 0.6 s ε_t
+        ref = torch.tensor([1.0, -1.0]) + 0.8 * (ref - torch.tensor([1.0, -1.0])) + 0.6 * torch.tensor([2.0, 0.5]) * noise[:, t]
+        assert torch.allclose(z[:, t + 1], ref, atol=1e-6)
+    assert torch.equal(walk(z0, noise, 1.0)[:, 1:], noise)  # β = 1: independent draws
+    # from N(0, I) the walk stays N(0, I): every step has mean 0 and unit variance
+    many = walk(torch.randn(20000, 1, generator=g), torch.randn(20000, 30, 1, generator=g), 0.35)
+    assert many[:, -1].mean().abs() < 0.03 and (many[:, -1].var() - 1).abs() < 0.04
+    steps = (many[:, 1:] - many[:, :-1]).pow(2).mean().sqrt()  # √(2 − 2√(1 − β²)) per move
+    assert steps.item() == pytest.approx(math.sqrt(2 - 2 * math.sqrt(1 - 0.35**2)), rel=0.02)
+    with pytest.raises(GenzooError, match="walk step"):
+        walk(z0, noise, 0.0)
+
+
+def test_latent_walk_rows_columns_and_points():
+    model = LinearAE(DIGITS)
+    strip = latent_walk(model, walks=3, steps=6, generator=torch.Generator().manual_seed(1))
+    assert strip.size == (6 * 50 + 2, 3 * 50 + 2)
+    again = latent_walk(model, walks=3, steps=6, generator=torch.Generator().manual_seed(1))
+    assert (pixels(strip) == pixels(again)).all()
+    assert latent_walk(LinearAE(POINTS, latent_dim=2), reference=ring().x, walks=2).mode == "RGB"
+    with pytest.raises(GenzooError, match="no latent space to walk in"):
+        latent_walk(Cloud(POINTS))
+
+
 def test_reconstruction_grid_puts_reconstructions_under_originals():
     model = LinearAE(DIGITS)
     nn.init.zeros_(model.dec.weight)
@@ -314,7 +346,8 @@ def test_render_report_is_self_contained_and_complete():
         assert f"<th>{key}</th>" in page
     assert "<td>93.25</td>" in page and "<td>0.1716</td>" in page and "<td>estimate</td>" in page
     images = embedded_images(page)
-    assert len(images) == 5  # loss curves, samples, reconstructions, two interpolations
+    assert len(images) == 7  # loss curves, samples, reconstructions, three interpolations, latent walks
+    assert "latent walks" in page and "linear interpolation" in page
     assert all(img.format == "PNG" for img in images)
     assert "http://" not in page and "https://" not in page and "<script" not in page.lower()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -328,7 +361,7 @@ def test_render_report_says_what_is_missing():
         LinearAE(DIGITS), {"model": {"name": "linear-ae"}}, [], None, notes={"data": "data gone"}
     )
     assert "no log.jsonl" in page and "no metrics.json" in page and "no reconstructions: data gone" in page
-    assert len(embedded_images(page)) == 2  # samples and the prior interpolation
+    assert len(embedded_images(page)) == 4  # samples, slerp and linear interpolation of prior draws, latent walks
     assert "could not draw" not in page
 
 

@@ -129,3 +129,53 @@ def init_output_bias(layer: nn.Module, mean: Tensor, *, logit: bool) -> None:
     target = torch.logit(mean.clamp(1e-3, 1 - 1e-3)) if logit else mean
     with torch.no_grad():
         layer.bias.copy_(target.reshape(layer.bias.shape))
+
+
+class FieldGenerator(nn.Module):
+    """A fully convolutional generator (B, Z, h, w) → (B, C, h·2^d, w·2^d): d stages that double
+    the size (transposed 4×4 convolutions of stride 2, or nearest upsampling and a 3×3
+    convolution), then a 3×3 convolution to C channels. Every layer is a convolution, so the
+    noise field's size sets the output's: trained on 64×64 patches from an 8×8 noise field, it
+    draws 256×256 fields from a 32×32 one (the spatial GAN of Jetchev, Bergmann & Vollgraf 2016,
+    arXiv:1611.08207). No activation on the output."""
+
+    def __init__(
+        self, z_channels: int, channels: Sequence[int], c_out: int, *, act: str = "relu", upsample: str = "transposed"
+    ) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c = z_channels
+        for ch in reversed(channels):
+            if upsample == "transposed":
+                layers.append(nn.ConvTranspose2d(c, ch, 4, stride=2, padding=1))
+            else:
+                mode = {"nearest": "nearest", "bilinear": "bilinear"}[upsample]
+                extra = {"align_corners": False} if mode == "bilinear" else {}
+                layers += [nn.Upsample(scale_factor=2, mode=mode, **extra), nn.Conv2d(c, ch, 3, padding=1)]
+            layers.append(activation(act))
+            c = ch
+        self.body = nn.Sequential(*layers)
+        self.out = nn.Conv2d(c, c_out, 3, padding=1)
+        self.factor = 2 ** len(channels)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.out(self.body(z))
+
+
+class PatchCritic(nn.Module):
+    """A fully convolutional critic (B, C, H, W) → (B, 1): stride-2 4×4 convolutions, a 3×3
+    convolution to one score per patch, averaged over the patches (PatchGAN, Isola et al. 2017):
+    it judges local texture at any image size."""
+
+    def __init__(self, c_in: int, channels: Sequence[int], *, act: str = "leaky_relu") -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c = c_in
+        for ch in channels:
+            layers += [nn.Conv2d(c, ch, 4, stride=2, padding=1), activation(act)]
+            c = ch
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Conv2d(c, 1, 3, padding=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.features(x)).mean((2, 3))  # (B, 1)

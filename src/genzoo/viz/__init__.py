@@ -5,10 +5,12 @@ from genzoo.viz.grid import image_grid, png_bytes
 from genzoo.viz.plots import (
     interpolate,
     interpolation_strip,
+    latent_walk,
     loss_curves,
     points_figure,
     reconstruction_grid,
     save_samples,
+    walk,
 )
 from genzoo.viz.report import render_report, write_report
 
@@ -16,11 +18,13 @@ __all__ = [
     "image_grid",
     "interpolate",
     "interpolation_strip",
+    "latent_walk",
     "loss_curves",
     "png_bytes",
     "points_figure",
     "reconstruction_grid",
     "render_report",
     "save_samples",
+    "walk",
     "write_report",
 ]

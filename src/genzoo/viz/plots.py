@@ -257,6 +257,60 @@ def interpolation_strip(
     return image_grid(x, info, nrow=steps)
 
 
+def walk(z0: torch.Tensor, noise: torch.Tensor, step: float, mean: torch.Tensor | float = 0.0, scale: torch.Tensor | float = 1.0) -> torch.Tensor:
+    """Random walks from z0 (W, *L) driven by noise (W, T − 1, *L) ~ N(0, I): (W, T, *L) with
+
+        z_t = μ + √(1 − β²)·(z_{t−1} − μ) + β·s·ε_t,
+
+    an autoregressive walk whose stationary law is N(μ, s²) — for the N(0, I) prior of a VAE or
+    GAN every z_t is again a prior draw, so the walk never leaves the region the decoder knows.
+    β = `step` ∈ (0, 1] sets how far each move goes (β = 1: independent draws)."""
+    if not 0.0 < step <= 1.0:
+        raise GenzooError(f"walk step must be in (0, 1], got {step}")
+    a = math.sqrt(1.0 - step**2)
+    out = [z0]
+    for t in range(noise.shape[1]):
+        out.append(mean + a * (out[-1] - mean) + step * scale * noise[:, t])
+    return torch.stack(out, dim=1)
+
+
+def latent_walk(
+    model: GenerativeModel,
+    *,
+    walks: int = 6,
+    steps: int = 10,
+    step: float = 0.35,
+    generator: torch.Generator | None = None,
+    info: DataInfo | None = None,
+    reference: torch.Tensor | np.ndarray | None = None,
+) -> Image.Image:
+    """Decodes `walks` random walks of `steps` codes through the latent space (:func:`walk`),
+    one row per walk: the walk starts at a draw of `model.sample_latent`, moves by β = `step`,
+    and keeps to the mean and per-dimension spread of the model's latent distribution (estimated
+    from 512 of its draws), so that for a Gaussian prior it stays on the prior. For point data
+    the decoded walks are drawn as paths over `reference`."""
+    if not model.latent:
+        raise GenzooError(f"model {model.name!r} has no latent space to walk in")
+    if steps < 2:
+        raise GenzooError(f"a latent walk needs at least 2 steps, got {steps}")
+    info = info or model.info
+    with inference(model):
+        draws = model.sample_latent(512, generator=generator).cpu().float()
+        mean, scale = draws.mean(0), draws.std(0)
+        z0 = model.sample_latent(walks, generator=generator).cpu().float()
+        if generator is None:
+            noise = torch.randn((walks, steps - 1, *z0.shape[1:]))
+        else:
+            noise = torch.randn((walks, steps - 1, *z0.shape[1:]), generator=generator, device=generator.device).cpu()
+        z = walk(z0, noise, step, mean, scale)  # (W, T, *L)
+        x = model.decode(z.flatten(0, 1).to(model.device)).float().cpu()
+    if info.kind == "points":
+        paths = list(x.reshape(walks, steps, -1))
+        title = f"{model.name}: {walks} latent walks of {steps} steps (β = {step})"
+        return _png_image(points_figure(x.reshape(-1, x.shape[-1]), reference=reference, paths=paths, title=title, label="decodes"))
+    return image_grid(x, info, nrow=steps)
+
+
 def codes_figure(model: GenerativeModel, x: torch.Tensor, labels: torch.Tensor) -> bytes:
     """Scatter of the 2-D codes encode(x), coloured by label (dimension reduction at a glance)."""
     with inference(model):

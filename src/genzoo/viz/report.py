@@ -28,6 +28,7 @@ from genzoo.viz.plots import (
     codes_figure,
     inference,
     interpolation_strip,
+    latent_walk,
     loss_curves,
     loss_terms,
     points_figure,
@@ -307,6 +308,28 @@ def _latent_section(model: GenerativeModel, data: Dataset | None, seed: int, dat
             ),
             "interpolation between prior draws",
             f"slerp between {pairs} pairs of codes z₀, z₁ drawn from the model's latent distribution (seed {seed}){per_row}",
+        )
+    )
+    parts.append(
+        _try_figure(
+            lambda: png_bytes(
+                interpolation_strip(
+                    model, pairs=pairs, steps=steps, method="linear", reference=reference,
+                    generator=torch.Generator().manual_seed(seed),
+                )
+            ),
+            "linear interpolation between the same draws",
+            "straight lines between the same pairs: in high dimensions their midpoints have a smaller norm than "
+            "Gaussian draws (the prior's mass lies near a sphere), which slerp avoids",
+        )
+    )
+    parts.append(
+        _try_figure(
+            lambda: png_bytes(
+                latent_walk(model, walks=pairs, steps=steps, reference=reference, generator=torch.Generator().manual_seed(seed + 1))
+            ),
+            "latent walks",
+            f"{pairs} random walks z_t = √(1 − β²) z_(t−1) + β ε_t (β = 0.35) that keep to the latent distribution{per_row}",
         )
     )
     if model.encodes and data is not None and data.y is not None and tuple(model.latent_shape()) == (2,):
