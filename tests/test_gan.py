@@ -232,3 +232,87 @@ def test_saturating_generator_gradient_vanishes_when_the_critic_is_confident():
     assert torch.allclose(grads["minimax"][:, 0], grads["non-saturating"][:, 0] * logit.exp(), rtol=1e-4, atol=1e-12)
     ratio = grads["minimax"].norm() / grads["non-saturating"].norm()
     assert ratio < 0.05 and grads["non-saturating"].norm() > 1e-3
+
+
+# --- fields of any size, resume, divergence ---------------------------------------------------
+@pytest.fixture(scope="module")
+def patches():
+    return genzoo.datasets.load("textures", patch=16, n=8)
+
+
+def test_fcn_generator_draws_fields_of_any_size(patches):
+    model = create("gan", patches, seed=0, arch="fcn", channels=(8, 8), loss="wgan-gp")
+    assert model.latent_shape() == (16, 4, 4) and model.latent_shape(32) == (16, 8, 8)
+    model.prepare(patches)
+    model.training_step(patches.batch(torch.arange(8)), make_ctx(model, 0))
+    small, big = model.sample(2, generator=gen(0)), model.sample(2, generator=gen(0), size=64)
+    assert small.shape == (2, 1, 16, 16) and big.shape == (2, 1, 64, 64)
+    assert big.min() >= 0 and big.max() <= 1
+    assert model.sample(1, size=(8, 24)).shape == (1, 1, 8, 24)
+    # fully convolutional: away from the border (the receptive field), a field's centre depends only
+    # on the noise there, so cropping the noise crops the output
+    z = model.sample_latent(1, generator=gen(1))
+    z_big = torch.randn(1, 16, 12, 12, generator=gen(2))
+    z_big[:, :, 4:8, 4:8] = z
+    with torch.no_grad():
+        centre = model.decode(z_big)[:, :, 16:32, 16:32]
+        alone = model.decode(z)
+    assert torch.allclose(centre[:, :, 6:10, 6:10], alone[:, :, 6:10, 6:10], atol=1e-5)
+    # the critic is fully convolutional too: it scores fields of any size
+    assert model.score(big).shape == (2,)
+    with pytest.raises(genzoo.GenzooError, match="multiple of 4"):
+        model.sample(1, size=30)
+    with pytest.raises(genzoo.GenzooError, match="only arch=fcn"):
+        create("gan", patches, arch="conv", channels=(8,)).sample(1, size=32)
+    with pytest.raises(genzoo.GenzooError, match="divisible by 16"):
+        create("gan", genzoo.datasets.load("digits").subset(torch.arange(4)), arch="fcn", channels=(4, 4, 4, 4))
+
+
+def _weights(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("loss", ["non-saturating", "wgan-gp"])
+def test_resume_restores_both_networks_and_both_optimisers(ring, tmp_path, loss):
+    """20 steps straight = 10 steps, stop, resume to 20 (k = 2: the generator updates on odd
+    steps); equality needs the critic's and the generator's Adam moments restored."""
+    kw = dict(batch_size=32, seed=0, progress=False, lr=1e-3)
+    straight = genzoo.train(create("gan", ring, seed=0, loss=loss, critic_steps=2, hidden=(16,)), ring, out=tmp_path / "a", steps=20, **kw)
+    genzoo.train(create("gan", ring, seed=0, loss=loss, critic_steps=2, hidden=(16,)), ring, out=tmp_path / "b", steps=10, **kw)
+    resumed = genzoo.train(create("gan", ring, seed=0, loss=loss, critic_steps=2, hidden=(16,)), ring, out=tmp_path / "b", steps=20, resume=True, **kw)
+    a, b = _weights(straight.model), _weights(resumed.model)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    state = torch.load(tmp_path / "b" / "train_state.pt", weights_only=True)
+    assert len(state["optimizers"]) == 2
+
+
+def test_a_diverging_critic_is_one_line_naming_it(ring, tmp_path, capsys):
+    from genzoo.cli import main
+
+    out = tmp_path / "nan"
+    argv = ["train", "gan", "--data", "ring8", "--set", "data.n=300", "--set", "loss=wgan-gp", "--set", "hidden=16",
+            "--steps", "50", "--lr", "1e30", "--out", str(out), "--quiet"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "the critic's loss (d_loss) became nan at step" in err
+
+
+def test_cli_samples_fields_larger_than_the_training_patches(tmp_path, capsys):
+    import numpy as np
+
+    from genzoo.cli import main
+
+    out = tmp_path / "fcn"
+    argv = ["train", "gan", "--data", "textures", "--set", "data.patch=16", "--set", "data.n=8", "--set", "arch=fcn",
+            "--set", "channels=8,8", "--steps", "2", "--batch-size", "8", "--out", str(out), "--quiet"]
+    assert main(argv) == 0
+    assert main(["sample", str(out), "-n", "2", "--size", "64", "--out", str(tmp_path / "big.npy")]) == 0
+    assert np.load(tmp_path / "big.npy").shape == (2, 1, 64, 64)
+    capsys.readouterr()
+    assert main(["sample", str(out), "-n", "2", "--size", "30", "--out", str(tmp_path / "bad.npy")]) == 2
+    assert "multiple of 4" in capsys.readouterr().err and not (tmp_path / "bad.npy").exists()
+    ring = tmp_path / "ring"
+    assert main(["train", "gan", "--data", "ring8", "--set", "data.n=300", "--steps", "2", "--out", str(ring), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["sample", str(ring), "-n", "2", "--size", "64", "--out", str(tmp_path / "r.npy")]) == 2
+    assert "only arch=fcn generates other sizes" in capsys.readouterr().err

@@ -296,3 +296,25 @@ def test_cli_translate(sr, b2g, tmp_path, capsys):
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err
     assert not (tmp_path / "x.npy").exists()
+
+
+@pytest.mark.parametrize("name", ["pix2pix", "cyclegan"])
+def test_report_shows_inputs_translations_and_targets(name, sr_test, b2g):
+    import base64
+    import io
+    import re
+
+    from PIL import Image
+
+    from genzoo.viz.report import TRANSLATE_EXAMPLES, render_report
+
+    data = sr_test.subset(torch.arange(16)) if name == "pix2pix" else b2g
+    model = create(name, data, seed=0, **({} if name == "pix2pix" else TINY_CG))
+    model.prepare(data)
+    page = render_report(model, {"model": {"name": name}}, [], None, data=data)
+    assert "<h2>Translations</h2>" in page and "could not draw the translations" not in page
+    section = page[page.index("<h2>Translations</h2>") :]
+    png = re.search(r'src="data:image/png;base64,([^"]+)"', section).group(1)
+    grid = Image.open(io.BytesIO(base64.b64decode(png)))
+    tile = (grid.width - 2) / TRANSLATE_EXAMPLES  # 3 rows of 8 square tiles (upscaled when small)
+    assert tile >= data.info.shape[-1] and grid.height - 2 == 3 * tile

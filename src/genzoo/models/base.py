@@ -88,6 +88,7 @@ class GenerativeModel(nn.Module):
     conditional: ClassVar[bool] = False  # sample() takes label=
     trainable: ClassVar[bool] = True  # False: fitted once in prepare(), no optimisation loop
     default_train: ClassVar[dict[str, Any]] = {}  # per-model defaults for the trainer (steps, lr, ...)
+    terms: ClassVar[dict[str, str]] = {}  # what logged loss terms mean, for messages: {"d_loss": "the critic's loss"}
     summary: ClassVar[str] = ""
     tour: ClassVar[tuple[TourEntry, ...]] = ()  # what `genzoo tour` trains this family on
 

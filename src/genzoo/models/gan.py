@@ -193,6 +193,7 @@ class GAN(GenerativeModel):
     Config = GANConfig
     latent = True  # decode(z) = G(z); there is no encoder
     default_train = {"lr": 2e-4, "betas": (0.5, 0.9), "batch_size": 128}
+    terms = {"d_loss": "the critic's loss", "loss": "the critic's loss", "gp": "the gradient penalty", "g_loss": "the generator's loss"}
     # ring8, wgan-gp, k = 1, lr 1e-3, batch 128: 10,000 steps (~50 s on one CPU thread) cover all 8 modes,
     # 28 % of samples within 0.18 of a mode centre; 3,000 steps covered none (lr 2e-4: mode collapse)
     tour = (TourEntry("ring8", quick_steps=10000, steps=30000, params={"loss": "wgan-gp"}, train={"lr": 1e-3}),)

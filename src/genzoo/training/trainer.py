@@ -393,8 +393,10 @@ class Trainer:
         bad = [k for k, v in values.items() if not math.isfinite(v)]
         if bad:
             kept = f"; the last good checkpoint is kept in {self.out}" if self.out else ""
+            what = getattr(self.model, "terms", {}).get(bad[0])
+            name = f"{what} ({bad[0]})" if what else bad[0]
             raise TrainingDiverged(
-                f"{bad[0]} became {values[bad[0]]} at step {self.step + 1}{kept} (try a lower --lr or train.grad_clip)"
+                f"{name} became {values[bad[0]]} at step {self.step + 1}{kept} (try a lower --lr or train.grad_clip)"
             )
         if self.ema is not None:
             self.ema.update(self.model)

@@ -137,6 +137,8 @@ def render_report(
     ]
     if model.latent:
         sections.append(_latent_section(model, data, seed, notes.get("data"), train))
+    if callable(getattr(model, "translate", None)) and data is not None and data.pair is not None:
+        sections.append(_section("Translations", _try_figure(lambda: translation_grid(model, data), "translations", _translation_caption(data))))
     sections.append(_metrics_section(metrics, notes.get("metrics"), figures))
     version = config.get("genzoo_version", "unknown")
     by = "" if version == genzoo.__version__ else f"; report by genzoo {genzoo.__version__}"
@@ -343,6 +345,27 @@ def _latent_section(model: GenerativeModel, data: Dataset | None, seed: int, dat
     if hasattr(model, "decoder_basis"):
         parts.append(_try_text(lambda: pca_comparison(model, train)))
     return _section("Latent space", "\n".join(parts))
+
+
+TRANSLATE_EXAMPLES = 8
+
+
+def _translation_caption(data: Dataset) -> str:
+    if data.info.pairing == "paired":
+        return "held-out inputs (row 1), their translations (row 2) and the true targets (row 3)"
+    return "held-out domain-A examples (row 1), G(a) in domain B (row 2), the cycle F(G(a)) back in A (row 3)"
+
+
+def translation_grid(model: GenerativeModel, data: Dataset) -> bytes:
+    """Rows of held-out inputs, their translations and the targets (paired data) or the cycle
+    back to the input domain (unpaired data), one example per column."""
+    inputs = data.inputs()[:TRANSLATE_EXAMPLES]
+    with inference(model):
+        out = model.translate(inputs.to(model.device)).float().cpu()
+        third = data.tensors()[: len(inputs)] if data.info.pairing == "paired" else model.translate(out.to(model.device), direction="b2a").float().cpu()
+    if not (inputs.shape == out.shape == third.shape):
+        raise GenzooError(f"inputs {tuple(inputs.shape[1:])} and outputs {tuple(out.shape[1:])} differ in shape: no side-by-side grid")
+    return png_bytes(image_grid(torch.cat([inputs, out, third]), model.info, nrow=len(inputs)))
 
 
 def pca_comparison(model: GenerativeModel, data: Dataset | None) -> str:

@@ -1,0 +1,220 @@
+"""GAN benchmarks: mode coverage per loss on ring8 and grid25, sample quality per loss on mnist at one
+CPU budget, and a DCGAN trained by genzoo against a plain reference loop.
+
+    python benchmarks/bench_gan.py                      # all three parts (about 25 minutes on 2 cores)
+    python benchmarks/bench_gan.py --parts speed --steps 200
+
+modes   `genzoo.train(create("gan", data, loss=L), data)` with nothing else given: each loss with the
+        default budget of point data (20,000 steps, batch 256, EMA 0.999; k = 5 and λ = 0.1 for the
+        Wasserstein losses), seed 0; 2,500 samples scored with `mode_coverage` (VEEGAN/PacGAN: a
+        sample is high quality within 3σ of a mode; a mode is covered by one such sample). Runs go two
+        at a time, one thread each. Figure: benchmarks/figures/gan-modes-DATA.png.
+mnist   the DCGAN-style conv GAN (`arch=conv`, channels 64-128, z of 64) per loss, each given the same
+        wall-clock budget (`train.time_limit`), scored by `genzoo.evaluate` on 1,000 held-out digits
+        in genzoo's LeNet feature space (precision, recall, density, coverage, Fréchet distance, with
+        the A/B noise floor). Grids: benchmarks/figures/gan-mnist-LOSS.png.
+speed   the same conv GAN (non-saturating, batch 64, Adam 2e-4 β = (0.5, 0.999)) trained by
+        `genzoo.train` and by a plain PyTorch loop written here in the manner of the PyTorch DCGAN
+        example, on the same networks, data and optimiser; alternated rounds, median steps/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import multiprocessing as mp
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+import genzoo
+from genzoo.viz import save_samples
+
+FIGURES = Path(__file__).parent / "figures"
+LOSSES = ("minimax", "non-saturating", "wgan", "wgan-gp")
+
+
+def machine() -> str:
+    return (
+        f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"{datetime.date.today()}"
+    )
+
+
+# --- modes -------------------------------------------------------------------------------------
+def _modes_job(args: tuple[str, str, int]) -> dict:
+    data_name, loss, seed = args
+    torch.set_num_threads(1)
+    from genzoo.metrics.samples import mode_coverage
+
+    data = genzoo.datasets.load(data_name, split="train")
+    model = genzoo.models.create("gan", data, seed=seed, loss=loss)
+    t0 = time.perf_counter()
+    run = genzoo.train(model, data, seed=seed, progress=False)
+    seconds = time.perf_counter() - t0
+    s = run.model.sample(2500, generator=torch.Generator().manual_seed(1))
+    r = mode_coverage(s.numpy(), data.extras["modes"].numpy(), data.extras["sigma"])
+    return {"data": data_name, "loss": loss, "seed": seed, "steps": run.step, "seconds": seconds, "samples": s, **r}
+
+
+def modes_figure(data_name: str, rows: list[dict]) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    data = genzoo.datasets.load(data_name, split="test")
+    modes = data.extras["modes"]
+    fig = Figure(figsize=(3.2 * len(rows), 3.4), layout="constrained")
+    for i, r in enumerate(rows):
+        ax = fig.add_subplot(1, len(rows), i + 1)
+        ax.scatter(*data.x[:2000].T, s=2, c="0.75", linewidths=0, label="data")
+        ax.scatter(*r["samples"][:2000].T, s=2, c="C0", linewidths=0, alpha=0.6, label="samples")
+        ax.scatter(*modes.T, s=12, c="C3", marker="x", label="modes")
+        lim = float(modes.abs().max()) + 1
+        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xticks=[], yticks=[])
+        ax.set_title(f"{r['loss']}: {r['modes_covered']}/{len(modes)} modes, {100 * r['high_quality_rate']:.0f} % HQ", fontsize=9)
+    FIGURES.mkdir(exist_ok=True)
+    path = FIGURES / f"gan-modes-{data_name}.png"
+    fig.savefig(path, dpi=90)
+    return path
+
+
+def part_modes(seeds: list[int]) -> None:
+    jobs = [(d, loss, s) for d in ("ring8", "grid25") for loss in LOSSES for s in seeds]
+    with mp.get_context("spawn").Pool(2) as pool:
+        results = pool.map(_modes_job, jobs, chunksize=1)
+    print(f"\n### Mode coverage per loss, default budget of point data (seeds {', '.join(map(str, seeds))})\n")
+    print("| data | loss | steps | train s | modes covered | high-quality samples |\n|---|---|---:|---:|---:|---:|")
+    for r in results:
+        k = len(r["counts"])
+        print(
+            f"| {r['data']} (seed {r['seed']}) | {r['loss']} | {r['steps']} | {r['seconds']:.0f} | "
+            f"{r['modes_covered']}/{k} | {100 * r['high_quality_rate']:.1f} % |"
+        )
+    for d in ("ring8", "grid25"):
+        path = modes_figure(d, [r for r in results if r["data"] == d and r["seed"] == seeds[0]])
+        print(f"\n![{d}]({path.relative_to(Path(__file__).parent.parent)})")
+
+
+# --- mnist -------------------------------------------------------------------------------------
+CONV = dict(arch="conv", channels=(64, 128), latent_dim=64)
+
+
+def _mnist_job(args: tuple[str, float]) -> dict:
+    loss, seconds = args
+    torch.set_num_threads(1)
+    train = genzoo.datasets.load("mnist", split="train")
+    test = genzoo.datasets.load("mnist", split="test")
+    model = genzoo.models.create("gan", train, seed=0, loss=loss, **CONV)
+    with tempfile.TemporaryDirectory() as out:
+        run = genzoo.train(model, train, out=out, steps=10**6, time_limit=seconds, progress=False, sample_grid=False)
+        result = genzoo.evaluate(run.model, test, metrics=["fd", "pr", "dc"], n=1000, seed=0)
+    x = run.model.sample(64, generator=torch.Generator().manual_seed(0))
+    FIGURES.mkdir(exist_ok=True)
+    save_samples(x, train.info, FIGURES / f"gan-mnist-{loss}.png")
+    return {"loss": loss, "steps": run.step, "metrics": result["metrics"]}
+
+
+def flatten(metrics: dict) -> dict[str, tuple[float, float | None]]:
+    """{metric.key: (value, noise floor)} from genzoo.evaluate's metrics, skipping timings and lists."""
+    out = {}
+    for name, d in metrics.items():
+        values = {k: v for k, v in d.items() if isinstance(v, int | float) and k not in ("seconds", "k") and not k.endswith("floor")}
+        for k, v in values.items():
+            floor = d.get(f"{k}_floor", d.get("floor") if len(values) == 1 else None)
+            out[f"{name}.{k}"] = (v, floor)
+    return out
+
+
+def part_mnist(seconds: float) -> None:
+    with mp.get_context("spawn").Pool(2) as pool:
+        results = pool.map(_mnist_job, [(loss, seconds) for loss in LOSSES], chunksize=1)
+    print(f"\n### mnist: conv GAN per loss, {seconds:.0f} s of training each (one thread), 1,000 held-out digits\n")
+    print("Each cell: the model's value (the A/B noise floor of real against real).\n")
+    flat = [flatten(r["metrics"]) for r in results]
+    keys = sorted({k for f in flat for k in f})
+    print("| loss | steps | " + " | ".join(keys) + " |\n|---|---:|" + "---:|" * len(keys))
+    for r, f in zip(results, flat):
+        cells = [f"{f[k][0]:.3g}" + ("" if f[k][1] is None else f" ({f[k][1]:.3g})") if k in f else "—" for k in keys]
+        print(f"| {r['loss']} | {r['steps']} | " + " | ".join(cells) + " |")
+    print("\n" + " ".join(f"![{loss}](benchmarks/figures/gan-mnist-{loss}.png)" for loss in LOSSES))
+
+
+# --- speed -------------------------------------------------------------------------------------
+def reference_loop(model: genzoo.models.GenerativeModel, x: torch.Tensor, steps: int, batch: int) -> float:
+    """Steps/s of a plain loop written as the PyTorch DCGAN example's: shuffle; one batch of fakes
+    G(z); a discriminator step on the real batch and the detached fakes; a generator step with
+    −log D(G(z)) on the same fakes. The model's own networks, so the architecture is the same."""
+    g, d = model.generator, model.critic
+    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    perm, pos = torch.randperm(len(x)), 0
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        if pos + batch > len(x):
+            perm, pos = torch.randperm(len(x)), 0
+        real = x[perm[pos : pos + batch]]
+        pos += batch
+        fake = torch.sigmoid(g(torch.randn(batch, model.latent_dim)))
+        d.zero_grad()
+        d_loss = F.softplus(-d(real)).mean() + F.softplus(d(fake.detach())).mean()
+        d_loss.backward()
+        opt_d.step()
+        g.zero_grad()
+        g_loss = F.softplus(-d(fake)).mean()
+        g_loss.backward()
+        opt_g.step()
+    return steps / (time.perf_counter() - t0)
+
+
+def genzoo_loop(data: genzoo.datasets.Dataset, steps: int, batch: int) -> float:
+    model = genzoo.models.create("gan", data, seed=0, loss="non-saturating", **CONV)
+    t0 = time.perf_counter()
+    genzoo.train(model, data, steps=steps, batch_size=batch, lr=2e-4, betas=(0.5, 0.999), progress=False)
+    return steps / (time.perf_counter() - t0)
+
+
+def part_speed(steps: int, rounds: int, batch: int) -> None:
+    data = genzoo.datasets.load("mnist", split="train")
+    speeds: dict[str, list[float]] = {"reference loop": [], "genzoo.train": []}
+    for _ in range(rounds):
+        model = genzoo.models.create("gan", data, seed=0, loss="non-saturating", **CONV)
+        speeds["reference loop"].append(reference_loop(model, data.x, steps, batch))
+        speeds["genzoo.train"].append(genzoo_loop(data, steps, batch))
+    ref = statistics.median(speeds["reference loop"])
+    print(f"\n### DCGAN speed: conv GAN 64-128, z 64, batch {batch}, {steps} steps × {rounds} rounds (median)\n")
+    print("| loop | steps/s | ratio to reference |\n|---|---:|---:|")
+    for name, values in speeds.items():
+        med = statistics.median(values)
+        print(f"| {name} | {med:.1f} | {med / ref:.3f} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--parts", default="modes,mnist,speed")
+    ap.add_argument("--seeds", default="0")
+    ap.add_argument("--seconds", type=float, default=240.0, help="mnist: training budget per loss")
+    ap.add_argument("--steps", type=int, default=300, help="speed: steps per round")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=64)
+    args = ap.parse_args()
+    parts = args.parts.split(",")
+    print(f"Machine: {machine()}")
+    if "speed" in parts:
+        torch.set_num_threads(min(2, os.cpu_count() or 1))
+        part_speed(args.steps, args.rounds, args.batch)
+    if "modes" in parts:
+        part_modes([int(s) for s in args.seeds.split(",")])
+    if "mnist" in parts:
+        part_mnist(args.seconds)
+
+
+if __name__ == "__main__":
+    main()
