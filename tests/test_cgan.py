@@ -299,3 +299,25 @@ def test_cli_edit_and_sample_with_a_label(moons_run, tmp_path, capsys):
     assert main(["edit", str(plain), "--input", str(tmp_path / "x.npy"), "--label", "1", "--out", str(tmp_path / "p.npz")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "encoder=false" in err
+
+
+def test_report_shows_edits_to_every_class():
+    import base64
+    import io
+    import re
+
+    from PIL import Image
+
+    from genzoo.viz.report import TRANSLATE_EXAMPLES, render_report
+
+    data = genzoo.datasets.load("digits", split="test").subset(torch.arange(16))
+    model = create("cgan", data, seed=0, hidden=(16,), latent_dim=4)
+    model.prepare(data)
+    page = render_report(model, {"model": {"name": "cgan"}}, [], None, data=data)
+    assert "<h2>Edits</h2>" in page and "could not draw the edits" not in page
+    section = page[page.index("<h2>Edits</h2>") :]
+    grid = Image.open(io.BytesIO(base64.b64decode(re.search(r'src="data:image/png;base64,([^"]+)"', section).group(1))))
+    tile = (grid.width - 2) / TRANSLATE_EXAMPLES
+    assert grid.height - 2 == (1 + data.info.num_classes) * tile  # the examples, then one row per class
+    plain = create("cgan", data, seed=0, hidden=(16,), latent_dim=4, encoder=False)
+    assert "<h2>Edits</h2>" not in render_report(plain, {"model": {"name": "cgan"}}, [], None, data=data)

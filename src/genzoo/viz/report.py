@@ -137,6 +137,9 @@ def render_report(
     ]
     if model.latent:
         sections.append(_latent_section(model, data, seed, notes.get("data"), train))
+    if callable(getattr(model, "edit", None)) and model.encodes and data is not None and model.info.kind != "points":
+        caption = "held-out examples (row 1) redrawn as each class in turn (rows 2…): G(E_z(x), y) keeps their style"
+        sections.append(_section("Edits", _try_figure(lambda: edit_grid(model, data), "edits", caption)))
     if callable(getattr(model, "translate", None)) and data is not None and data.pair is not None:
         sections.append(_section("Translations", _try_figure(lambda: translation_grid(model, data), "translations", _translation_caption(data))))
     sections.append(_metrics_section(metrics, notes.get("metrics"), figures))
@@ -348,6 +351,15 @@ def _latent_section(model: GenerativeModel, data: Dataset | None, seed: int, dat
 
 
 TRANSLATE_EXAMPLES = 8
+
+
+def edit_grid(model: GenerativeModel, data: Dataset) -> bytes:
+    """Held-out examples on the first row, and beneath them each class's edit of them
+    (`model.edit(x, label)`, a conditional model with an inverting encoder), one column per example."""
+    x = data.tensors()[:TRANSLATE_EXAMPLES]
+    with inference(model):
+        rows = [x] + [model.edit(x.to(model.device), k).float().cpu() for k in range(model.info.num_classes)]
+    return png_bytes(image_grid(torch.cat(rows), model.info, nrow=len(x)))
 
 
 def _translation_caption(data: Dataset) -> str:
