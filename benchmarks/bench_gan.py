@@ -86,8 +86,8 @@ def modes_figure(data_name: str, rows: list[dict]) -> Path:
     return path
 
 
-def part_modes(seeds: list[int]) -> None:
-    jobs = [(d, loss, s) for d in ("ring8", "grid25") for loss in LOSSES for s in seeds]
+def part_modes(seeds: list[int], datasets: list[str], losses: list[str]) -> None:
+    jobs = [(d, loss, s) for d in datasets for loss in losses for s in seeds]
     with mp.get_context("spawn").Pool(2) as pool:
         results = pool.map(_modes_job, jobs, chunksize=1)
     print(f"\n### Mode coverage per loss, default budget of point data (seeds {', '.join(map(str, seeds))})\n")
@@ -98,7 +98,9 @@ def part_modes(seeds: list[int]) -> None:
             f"| {r['data']} (seed {r['seed']}) | {r['loss']} | {r['steps']} | {r['seconds']:.0f} | "
             f"{r['modes_covered']}/{k} | {100 * r['high_quality_rate']:.1f} % |"
         )
-    for d in ("ring8", "grid25"):
+    for d in datasets:
+        if len(losses) < len(LOSSES):
+            continue  # the figures show every loss side by side
         path = modes_figure(d, [r for r in results if r["data"] == d and r["seed"] == seeds[0]])
         print(f"\n![{d}]({path.relative_to(Path(__file__).parent.parent)})")
 
@@ -200,6 +202,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--parts", default="modes,mnist,speed")
     ap.add_argument("--seeds", default="0")
+    ap.add_argument("--datasets", default="ring8,grid25", help="modes: the mixtures")
+    ap.add_argument("--losses", default=",".join(LOSSES), help="modes: the losses")
     ap.add_argument("--seconds", type=float, default=240.0, help="mnist: training budget per loss")
     ap.add_argument("--steps", type=int, default=300, help="speed: steps per round")
     ap.add_argument("--rounds", type=int, default=3)
@@ -211,7 +215,7 @@ def main() -> None:
         torch.set_num_threads(min(2, os.cpu_count() or 1))
         part_speed(args.steps, args.rounds, args.batch)
     if "modes" in parts:
-        part_modes([int(s) for s in args.seeds.split(",")])
+        part_modes([int(s) for s in args.seeds.split(",")], args.datasets.split(","), args.losses.split(","))
     if "mnist" in parts:
         part_mnist(args.seconds)
 

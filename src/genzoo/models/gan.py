@@ -20,7 +20,7 @@ example; `wgan` instead clips every critic weight to [−c, c] after each critic
 Training alternates as in Goodfellow et al. 2014, Algorithm 1: `critic_steps` = k critic updates
 per generator update. The trainer gives one batch per step, so every step updates the critic on
 that batch and every k-th step (steps k − 1, 2k − 1, … counted from 0) also updates the
-generator, on fresh noise. Each update touches only its own network: the critic sees G(z)
+generator, on the same fakes the critic just saw (drawn once, as the PyTorch DCGAN example does). Each update touches only its own network: the critic sees G(z)
 detached, and during the generator update the critic's parameters do not require gradients.
 
 Optimisers: [critic, generator], both the trainer's (Adam at its lr); `default_train` sets
@@ -256,11 +256,14 @@ class GAN(GenerativeModel):
     def _noise(self, n: int, like: Tensor) -> Tensor:
         return _draw(torch.randn, (n, *self.latent_shape()), None, like)
 
-    def critic_terms(self, x: Tensor) -> dict[str, Tensor]:
-        """The critic's loss on real x and fresh fakes G(z) (detached: no gradient reaches G)."""
+    def critic_terms(self, x: Tensor, fake: Tensor | None = None) -> dict[str, Tensor]:
+        """The critic's loss on real x and fakes G(z) — fresh ones unless given — seen detached:
+        no gradient reaches G."""
         loss = self.config.loss
-        with torch.no_grad():
-            fake = self.decode(self._noise(len(x), x))
+        if fake is None:
+            with torch.no_grad():
+                fake = self.decode(self._noise(len(x), x))
+        fake = fake.detach()
         real_score, fake_score = self.score(x), self.score(fake)
         d_loss = critic_loss(loss, real_score, fake_score)
         terms = {"d_loss": d_loss}
@@ -272,19 +275,26 @@ class GAN(GenerativeModel):
         return terms
 
     def training_step(self, batch: dict[str, Tensor], ctx: StepContext) -> dict[str, Tensor]:
-        """A critic update on the batch, then every `critic_steps`-th step a generator update."""
+        """A critic update on the batch, then every `critic_steps`-th step a generator update.
+
+        On a step that updates both, one batch of fakes serves both updates, as in the PyTorch
+        DCGAN example: G(z) is drawn once with its graph, the critic learns from it detached,
+        then the generator's loss is taken through the updated critic on the same G(z) — one
+        generator forward pass per step instead of two."""
         x = batch["x"]
-        terms = self.critic_terms(x)
+        generator_step = (ctx.step + 1) % self.critic_steps == 0
+        fake = self.decode(self._noise(len(x), x)) if generator_step else None
+        terms = self.critic_terms(x, fake)
         ctx.optimize(terms["loss"], 0)
         if self.config.loss == "wgan":
             with torch.no_grad():
                 for p in self.critic.parameters():
                     p.clamp_(-self.config.clip, self.config.clip)
         out = {k: v.detach() for k, v in terms.items()}
-        if (ctx.step + 1) % self.critic_steps == 0:
+        if generator_step:
             self.critic.requires_grad_(False)  # the generator's loss puts no gradient on the critic
             try:
-                g_loss = generator_loss(self.config.loss, self.score(self.decode(self._noise(len(x), x))))
+                g_loss = generator_loss(self.config.loss, self.score(fake))
                 ctx.optimize(g_loss, 1)
             finally:
                 self.critic.requires_grad_(True)
