@@ -86,3 +86,17 @@ def test_translators_refuse_one_image_per_example(name, kind, data):
         genzoo.models.create(name, data[kind], seed=0)
     message = str(err.value)
     assert "\n" not in message and repr(name) in message and data[kind].info.name in message
+
+
+@pytest.mark.parametrize("name", [n for n in FAMILIES if MODELS.get(n).terms and not getattr(MODELS.get(n), "pairing", None)])
+def test_divergence_names_the_network_in_one_line(name, data, tmp_path):
+    """A learning rate of 1e30 blows every network up at once; the error says which loss went first
+    in the model's own words ("the critic's loss (d_loss)"), in one line, and keeps the run directory."""
+    ds = data["points"]
+    model = genzoo.models.create(name, ds, seed=0)
+    with pytest.raises(genzoo.errors.TrainingDiverged) as err:
+        genzoo.train(model, ds, out=tmp_path, steps=30, lr=1e30, batch_size=32, progress=False)
+    message = str(err.value)
+    assert "\n" not in message and " became " in message
+    term = message.split(" became ")[0]
+    assert any(term == f"{what} ({key})" for key, what in MODELS.get(name).terms.items()), message

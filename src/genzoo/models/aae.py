@@ -113,6 +113,7 @@ class AdversarialAutoencoder(GenerativeModel):
     latent = True
     encodes = True
     default_train = {"lr": 1e-3, "betas": (0.5, 0.9), "batch_size": 128}
+    terms = {"loss": "the reconstruction loss", "recon": "the reconstruction loss", "d_loss": "the code discriminator's loss", "g_loss": "the encoder's adversarial loss"}
     tour = (TourEntry("mnist", quick_steps=1500, steps=15000, data_options={"binarize": "none"}),)
     summary = "adversarial autoencoder (a code discriminator matches the codes to a Gaussian or ring-mixture prior)"
 

@@ -51,7 +51,15 @@ from genzoo.config import option
 from genzoo.data.base import DataInfo, Dataset
 from genzoo.errors import GenzooError
 from genzoo.models.base import GenerativeModel, StepContext, TourEntry
-from genzoo.models.gan import LOSSES, _draw, critic_loss, generator_loss, gradient_penalty, start_at_data_mean
+from genzoo.models.gan import (
+    GAN,
+    LOSSES,
+    _draw,
+    critic_loss,
+    generator_loss,
+    gradient_penalty,
+    start_at_data_mean,
+)
 from genzoo.models.registry import register_model
 from genzoo.nn.blocks import ACTIVATIONS, MLP, UPSAMPLE, ConvDecoder, ConvEncoder
 
@@ -88,6 +96,7 @@ class ConditionalGAN(GenerativeModel):
     latent = True
     encodes = True  # with encoder=false the instance says False
     conditional = True
+    terms = {**GAN.terms, "z_loss": "the encoder's loss", "y_loss": "the classifier's loss"}
     default_train = {"lr": 2e-4, "betas": (0.5, 0.9), "batch_size": 128}
     # digits (8×8 grey, 1,438 training images), MLP 256-256, z of 16, lr 1e-3, batch 64: 3,000 steps take 25-28 s on
     # one CPU thread (encoder included) and give legible digits of the asked class: FD 29 (floor 8), precision 0.87,

@@ -148,6 +148,8 @@ class InfoGAN(GenerativeModel):
     Config = InfoGANConfig
     latent = True  # decode(v) = G(v), v = [z, one-hot c_cat, c_cont]; there is no encoder
     default_train = {"lr": 2e-4, "betas": (0.5, 0.9), "batch_size": 128}
+    terms = {"loss": "the critic's loss", "d_loss": "the critic's loss", "gp": "the gradient penalty", "info": "the information loss",
+             "g_loss": "the generator's loss", "g_info": "the generator's information loss", "g_total": "the generator's loss"}
     # mnist gave nothing in a quick budget (one CPU thread): 1,500 MLP steps (18 s), or 1,500 at lr 1e-3 with 256-wide
     # layers (35 s), or 600 conv steps (50 s) all left Q at chance (CE = log 10, accuracy 0.09-0.13). On ring8 with
     # K = 8 and lr 1e-3, 3,000 steps (18 s) give one mode per category: Q accuracy 1.0, I(code; mode) = log 8 nats,

@@ -307,6 +307,8 @@ class CycleGAN(GenerativeModel):
     Config = CycleGANConfig
     pairing: ClassVar[str] = "unpaired"  # the data it is checked on; paired data work too (correspondence unused)
     default_train = {"lr": 2e-4, "betas": (0.5, 0.999), "batch_size": 8}
+    terms = {"loss": "the generators' loss", "g_adv": "the generators' adversarial loss", "cycle": "the cycle loss",
+             "d_a": "discriminator A's loss", "d_b": "discriminator B's loss", "d_loss": "the discriminators' loss"}
     # brick2gravel (32×32), batch 8, lr 1e-3 (2e-4 gives grey blotches after 250 steps): 250 steps take
     # ~30 s on one CPU thread and turn brick faces into stones; F turns gravel into bright mortar lines
     tour = (TourEntry("brick2gravel", quick_steps=250, steps=5000, train={"lr": 1e-3}),)
@@ -430,6 +432,8 @@ class Pix2Pix(GenerativeModel):
     Config = Pix2PixConfig
     pairing: ClassVar[str] = "paired"
     default_train = {"lr": 2e-4, "betas": (0.5, 0.999), "batch_size": 32}
+    terms = {"loss": "the generator's loss", "g_adv": "the generator's adversarial loss", "l1": "the L1 loss",
+             "d_loss": "the discriminator's loss"}
     # mnist-sr, batch 32, lr 1e-3: 300 steps take ~20 s on one CPU thread; sharp digits, held-out L1
     # about half that of the blocky input
     tour = (TourEntry("mnist-sr", quick_steps=300, steps=5000, train={"lr": 1e-3}),)
