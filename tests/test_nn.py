@@ -38,3 +38,19 @@ def test_conv_sizes_and_mlp():
     mlp = MLP(4, (8, 8), 2)
     assert [m.out_features for m in mlp if isinstance(m, torch.nn.Linear)] == [8, 8, 2]
     assert not isinstance(mlp[-1], torch.nn.ReLU)
+
+
+def test_frozen_blocks_gradients_inside_and_restores_them_even_on_error():
+    from genzoo.nn.blocks import frozen
+
+    a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 1)
+    with frozen(a, b):
+        assert not any(p.requires_grad for p in [*a.parameters(), *b.parameters()])
+        x = torch.randn(3, 2, requires_grad=True)
+        b(a(x)).sum().backward()  # the gradient reaches the input only
+        assert x.grad is not None and all(p.grad is None for p in a.parameters())
+    assert all(p.requires_grad for p in [*a.parameters(), *b.parameters()])
+    with pytest.raises(RuntimeError):
+        with frozen(a):
+            raise RuntimeError("boom")
+    assert all(p.requires_grad for p in a.parameters())

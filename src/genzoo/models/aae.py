@@ -46,7 +46,7 @@ from genzoo.models.autoencoders import output_kind
 from genzoo.models.base import GenerativeModel, StepContext, TourEntry
 from genzoo.models.gan import critic_loss, generator_loss
 from genzoo.models.registry import register_model
-from genzoo.nn.blocks import ACTIVATIONS, MLP, UPSAMPLE, ConvDecoder, ConvEncoder, init_output_bias
+from genzoo.nn.blocks import ACTIVATIONS, MLP, UPSAMPLE, ConvDecoder, ConvEncoder, frozen, init_output_bias
 
 PRIORS = ("gaussian", "mixture")
 
@@ -180,12 +180,9 @@ class AdversarialAutoencoder(GenerativeModel):
         ctx.optimize(terms["recon"], 0)
         d_loss = self.discriminator_loss(x)
         ctx.optimize(d_loss, 1)
-        self.discriminator.requires_grad_(False)  # the encoder's adversarial loss puts no gradient on D
-        try:
+        with frozen(self.discriminator):  # the encoder's adversarial loss puts no gradient on D
             g_loss = generator_loss("non-saturating", self.disc_score(self.encoder(self._net_input(x))))
             ctx.optimize(g_loss, 2)
-        finally:
-            self.discriminator.requires_grad_(True)
         recon = terms["recon"].detach()
         return {"loss": recon, "recon": recon, "mse": terms["mse"], "d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
 

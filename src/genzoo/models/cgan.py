@@ -61,7 +61,7 @@ from genzoo.models.gan import (
     start_at_data_mean,
 )
 from genzoo.models.registry import register_model
-from genzoo.nn.blocks import ACTIVATIONS, MLP, UPSAMPLE, ConvDecoder, ConvEncoder
+from genzoo.nn.blocks import ACTIVATIONS, MLP, UPSAMPLE, ConvDecoder, ConvEncoder, frozen
 
 
 @dataclass
@@ -264,12 +264,9 @@ class ConditionalGAN(GenerativeModel):
                     p.clamp_(-self.config.clip, self.config.clip)
         out = {k: v.detach() for k, v in terms.items()}
         if (ctx.step + 1) % self.config.critic_steps == 0:
-            self.critic.requires_grad_(False)  # the generator's loss puts no gradient on the critic
-            try:
+            with frozen(self.critic):  # the generator's loss puts no gradient on the critic
                 g_loss = generator_loss(self.config.loss, self.score(self.decode(self._noise(len(x), x), y), y))
                 ctx.optimize(g_loss, 1)
-            finally:
-                self.critic.requires_grad_(True)
             out["g_loss"] = g_loss.detach()
         if self.config.encoder:
             e = self.encoder_terms(x, y)

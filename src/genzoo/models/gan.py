@@ -58,6 +58,7 @@ from genzoo.nn.blocks import (
     ConvEncoder,
     FieldGenerator,
     PatchCritic,
+    frozen,
     init_output_bias,
 )
 
@@ -292,12 +293,9 @@ class GAN(GenerativeModel):
                     p.clamp_(-self.config.clip, self.config.clip)
         out = {k: v.detach() for k, v in terms.items()}
         if generator_step:
-            self.critic.requires_grad_(False)  # the generator's loss puts no gradient on the critic
-            try:
+            with frozen(self.critic):  # the generator's loss puts no gradient on the critic
                 g_loss = generator_loss(self.config.loss, self.score(fake))
                 ctx.optimize(g_loss, 1)
-            finally:
-                self.critic.requires_grad_(True)
             out["g_loss"] = g_loss.detach()
         return out
 

@@ -56,7 +56,7 @@ from genzoo.errors import GenzooError
 from genzoo.models.base import GenerativeModel, StepContext, TourEntry
 from genzoo.models.gan import _draw, critic_loss, generator_loss, gradient_penalty, start_at_data_mean
 from genzoo.models.registry import register_model
-from genzoo.nn.blocks import ACTIVATIONS, MLP, UPSAMPLE, ConvDecoder, ConvEncoder
+from genzoo.nn.blocks import ACTIVATIONS, MLP, UPSAMPLE, ConvDecoder, ConvEncoder, frozen
 
 LOSSES = ("minimax", "non-saturating", "wgan-gp")
 CONT_LOSSES = ("gaussian", "mse")
@@ -323,15 +323,9 @@ class InfoGAN(GenerativeModel):
         ctx.optimize(terms["loss"], 0)
         out = {k: v.detach() for k, v in terms.items()}
         if (ctx.step + 1) % self.config.critic_steps == 0:
-            frozen = [self.body, self.d_head, self.q_head]
-            for m in frozen:
-                m.requires_grad_(False)  # the generator's loss puts no gradient on the critic or Q
-            try:
+            with frozen(self.body, self.d_head, self.q_head):  # no gradient on the critic or Q
                 g_terms = self.generator_terms(len(x), x)
                 ctx.optimize(g_terms["g_total"], 1)
-            finally:
-                for m in frozen:
-                    m.requires_grad_(True)
             out.update({k: v.detach() for k, v in g_terms.items()})
         return out
 

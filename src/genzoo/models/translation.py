@@ -66,6 +66,7 @@ from genzoo.errors import GenzooError
 from genzoo.models.base import GenerativeModel, StepContext, TourEntry
 from genzoo.models.gan import critic_loss, generator_loss
 from genzoo.models.registry import register_model
+from genzoo.nn.blocks import frozen
 
 LOSSES = ("lsgan", "non-saturating")
 NORMS = ("instance", "none")
@@ -370,14 +371,9 @@ class CycleGAN(GenerativeModel):
 
     def generator_step(self, a: Tensor, b: Tensor, ctx: StepContext) -> tuple[dict[str, Tensor], Tensor, Tensor]:
         """One update of G and F (optimiser 0); the discriminators get no gradient."""
-        self.D_A.requires_grad_(False)
-        self.D_B.requires_grad_(False)
-        try:
+        with frozen(self.D_A, self.D_B):
             terms, fake_a, fake_b = self.generator_terms(a, b)
             ctx.optimize(terms["loss"], 0)
-        finally:
-            self.D_A.requires_grad_(True)
-            self.D_B.requires_grad_(True)
         return terms, fake_a.detach(), fake_b.detach()
 
     def discriminator_step(self, a: Tensor, b: Tensor, fake_a: Tensor, fake_b: Tensor, ctx: StepContext) -> dict[str, Tensor]:
@@ -471,14 +467,11 @@ class Pix2Pix(GenerativeModel):
         fake = self.generator(x_in)
         d = d_loss(loss, self.score(x_in, x), self.score(x_in, fake.detach()))
         ctx.optimize(d, 1)
-        self.discriminator.requires_grad_(False)
-        try:
+        with frozen(self.discriminator):
             adv = g_loss(loss, self.score(x_in, fake))
             rec = l1(fake, x)
             total = adv + self.config.l1_weight * rec
             ctx.optimize(total, 0)
-        finally:
-            self.discriminator.requires_grad_(True)
         return {"loss": total.detach(), "g_adv": adv.detach(), "l1": rec.detach(), "d_loss": d.detach()}
 
     def translation_shapes(self, direction: str = "a2b") -> tuple[tuple[int, ...], tuple[int, ...]]:

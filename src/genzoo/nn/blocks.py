@@ -7,8 +7,9 @@ or nearest upsampling followed by a convolution, so any H × W round-trips.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -179,3 +180,16 @@ class PatchCritic(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.features(x)).mean((2, 3))  # (B, 1)
+
+
+@contextlib.contextmanager
+def frozen(*modules: nn.Module) -> Iterator[None]:
+    """Within the block the modules' parameters do not require gradients, so a loss taken through
+    them (a generator's loss through the critic) puts no gradient on them; afterwards they do again."""
+    for m in modules:
+        m.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for m in modules:
+            m.requires_grad_(True)
