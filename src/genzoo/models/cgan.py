@@ -55,6 +55,7 @@ from genzoo.models.gan import (
     GAN,
     LOSSES,
     _draw,
+    clip_weights,
     critic_loss,
     generator_loss,
     gradient_penalty,
@@ -259,9 +260,7 @@ class ConditionalGAN(GenerativeModel):
         terms = self.critic_terms(x, y)
         ctx.optimize(terms["loss"], 0)
         if self.config.loss == "wgan":
-            with torch.no_grad():
-                for p in self.critic.parameters():
-                    p.clamp_(-self.config.clip, self.config.clip)
+            clip_weights(self.critic, self.config.clip)
         out = {k: v.detach() for k, v in terms.items()}
         if (ctx.step + 1) % self.config.critic_steps == 0:
             with frozen(self.critic):  # the generator's loss puts no gradient on the critic

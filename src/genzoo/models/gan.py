@@ -119,6 +119,13 @@ def gradient_penalty(critic: Any, real: Tensor, fake: Tensor, generator: torch.G
     return (norm - 1).pow(2).mean()
 
 
+@torch.no_grad()
+def clip_weights(critic: nn.Module, c: float) -> None:
+    """WGAN's Lipschitz constraint by clipping (Arjovsky et al. 2017): every weight into [−c, c]."""
+    for p in critic.parameters():
+        p.clamp_(-c, c)
+
+
 def critic_loss(loss: str, real_score: Tensor, fake_score: Tensor) -> Tensor:
     """The critic's loss from its outputs on real and fake examples (logits, or WGAN scores)."""
     if loss in ("minimax", "non-saturating"):
@@ -288,9 +295,7 @@ class GAN(GenerativeModel):
         terms = self.critic_terms(x, fake)
         ctx.optimize(terms["loss"], 0)
         if self.config.loss == "wgan":
-            with torch.no_grad():
-                for p in self.critic.parameters():
-                    p.clamp_(-self.config.clip, self.config.clip)
+            clip_weights(self.critic, self.config.clip)
         out = {k: v.detach() for k, v in terms.items()}
         if generator_step:
             with frozen(self.critic):  # the generator's loss puts no gradient on the critic
