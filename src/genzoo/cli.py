@@ -141,6 +141,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
             raise GenzooError(f"--label must be in [0, {classes - 1}], got {args.label}")
         condition["label"] = args.label
     condition.update(_code_options(args, model))
+    for key in ("steps", "sampler", "eta"):
+        value = getattr(args, key)
+        if value is not None:
+            if key not in inspect.signature(model.sample).parameters:
+                raise GenzooError(f"--{key}: model {model.name!r} has no reverse sampler to set (ddpm has)")
+            condition[key] = value
     if args.size is not None:
         if args.size < 1:
             raise GenzooError(f"--size must be a positive number of pixels, got {args.size}")
@@ -432,6 +438,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="FILE.png, FILE.npy or FILE.npz")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--label", type=int)
+    s.add_argument("--steps", type=int, help="ddpm: sampling steps (default all the training steps)")
+    s.add_argument("--sampler", choices=("ddpm", "ddim"), help="ddpm: the reverse sampler")
+    s.add_argument("--eta", type=float, help="ddpm with --sampler ddim: 0 deterministic, 1 ancestral noise")
     s.add_argument("--size", type=int, help="gan with arch=fcn: side of the generated fields, e.g. 256 after training on 64×64 patches")
     s.add_argument("--code", type=int, help="infogan: the categorical code of every sample")
     s.add_argument("--continuous", metavar="V1,V2", help="infogan: the continuous codes of every sample, e.g. --continuous=0.5,-1")
