@@ -91,3 +91,16 @@ def test_cli_samples_with_chosen_steps_and_sampler(tmp_path, capsys):
     capsys.readouterr()
     assert main(["sample", str(gan), "-n", "2", "--steps", "8", "--out", str(tmp_path / "g.npy")]) == 2
     assert "no reverse sampler" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["points", "image"])
+def test_report_shows_the_denoising_trajectory(ring, kind):
+    from genzoo.viz.report import render_report
+
+    data = ring if kind == "points" else genzoo.datasets.load("digits", split="test").subset(torch.arange(16))
+    model = create("ddpm", data, seed=0, hidden=(8,), timesteps=30)
+    model.prepare(data)
+    page = render_report(model, {"model": {"name": "ddpm"}}, [], None, data=data)
+    assert "<h2>Denoising trajectory</h2>" in page and "could not draw the denoising trajectory" not in page
+    gan = create("gan", ring, seed=0, hidden=(8,))
+    assert "Denoising trajectory" not in render_report(gan, {"model": {"name": "gan"}}, [], None, data=ring)

@@ -311,6 +311,28 @@ def latent_walk(
     return image_grid(x, info, nrow=steps)
 
 
+def trajectory_figure(
+    model: GenerativeModel, *, n: int = 8, frames: int = 8, generator: torch.Generator | None = None, steps: int | None = None
+) -> bytes:
+    """The denoising trajectory x_T … x_0 of a diffusion model (`sample(..., trajectory=True)`),
+    `frames` evenly spaced states from pure noise to the samples: for images one row per sample,
+    for points one scatter per state (with 40 × n points)."""
+    points = model.info.kind == "points"
+    with inference(model):
+        path = model.sample(40 * n if points else n, generator=generator, steps=steps, trajectory=True).float().cpu()
+    idx = torch.linspace(0, path.shape[1] - 1, frames).round().long()
+    if not points:
+        rows = path[:, idx].flatten(0, 1)  # (n·frames, *shape): sample by sample, noise → data
+        return png_bytes(image_grid(rows, model.info, nrow=frames))
+    fig, axes = panels(frames, max_cols=frames, width=1.9, height=2.0)
+    lim = float(path[:, -1].abs().max()) * 1.2 + 1e-9
+    for ax, i in zip(axes, idx.tolist()):
+        ax.scatter(*path[:, i].T.numpy(), s=1.5, linewidths=0, alpha=0.6)
+        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xticks=[], yticks=[])
+        ax.set_title("x_T (noise)" if i == 0 else ("x_0" if i == path.shape[1] - 1 else f"state {i}"), fontsize=8)
+    return figure_png(fig)
+
+
 def codes_figure(model: GenerativeModel, x: torch.Tensor, labels: torch.Tensor) -> bytes:
     """Scatter of the 2-D codes encode(x), coloured by label (dimension reduction at a glance)."""
     with inference(model):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import html
+import inspect
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -33,6 +34,7 @@ from genzoo.viz.plots import (
     loss_terms,
     points_figure,
     reconstruction_grid,
+    trajectory_figure,
 )
 
 REPORT = "report.html"
@@ -137,6 +139,10 @@ def render_report(
     ]
     if model.latent:
         sections.append(_latent_section(model, data, seed, notes.get("data"), train))
+    if "trajectory" in inspect.signature(model.sample).parameters:
+        caption = "the reverse process from pure noise x_T (left) to samples x_0 (right), evenly spaced states"
+        sections.append(_section("Denoising trajectory", _try_figure(
+            lambda: trajectory_figure(model, generator=torch.Generator().manual_seed(seed)), "denoising trajectory", caption)))
     if callable(getattr(model, "edit", None)) and model.encodes and data is not None and model.info.kind != "points":
         caption = "held-out examples (row 1) redrawn as each class in turn (rows 2…): G(E_z(x), y) keeps their style"
         sections.append(_section("Edits", _try_figure(lambda: edit_grid(model, data), "edits", caption)))
