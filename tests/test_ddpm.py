@@ -104,3 +104,16 @@ def test_report_shows_the_denoising_trajectory(ring, kind):
     assert "<h2>Denoising trajectory</h2>" in page and "could not draw the denoising trajectory" not in page
     gan = create("gan", ring, seed=0, hidden=(8,))
     assert "Denoising trajectory" not in render_report(gan, {"model": {"name": "gan"}}, [], None, data=ring)
+
+
+def test_unet_denoiser_on_images_trains_and_samples():
+    digits = genzoo.datasets.load("digits", split="train").subset(torch.arange(64))
+    model = create("ddpm", digits, seed=0, channels=(8, 16), attention=(1,), timesteps=50)
+    assert model.arch == "unet" and create("ddpm", genzoo.datasets.load("ring8", n=50)).arch == "mlp"
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    run = genzoo.train(model, digits, steps=3, batch_size=16, progress=False)
+    assert any(not torch.equal(before[k], v) for k, v in run.model.state_dict().items())
+    x = run.model.sample(2, generator=torch.Generator().manual_seed(0), sampler="ddim", steps=5)
+    assert x.shape == (2, 1, 8, 8) and x.min() >= 0 and x.max() <= 1
+    with pytest.raises(GenzooError, match="unet needs images"):
+        create("ddpm", genzoo.datasets.load("ring8", n=50), arch="unet")

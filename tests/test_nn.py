@@ -54,3 +54,17 @@ def test_frozen_blocks_gradients_inside_and_restores_them_even_on_error():
         with frozen(a):
             raise RuntimeError("boom")
     assert all(p.requires_grad for p in a.parameters())
+
+
+@pytest.mark.parametrize("size", [(8, 8), (28, 28), (13, 21)])
+def test_unet_keeps_any_size_and_uses_time_and_skips(size):
+    from genzoo.nn.blocks import UNet
+
+    torch.manual_seed(0)
+    net = UNet(2, (8, 16, 16), 12, attention=(2,))
+    x, t = torch.randn(3, 2, *size), torch.randn(3, 12)
+    out = net(x, t)
+    assert out.shape == x.shape
+    assert not torch.allclose(out, net(x, torch.randn(3, 12)))  # the time embedding matters
+    out.sum().backward()
+    assert all(p.grad is not None for p in net.parameters())  # every block is on the path

@@ -12,9 +12,10 @@ standardised: points divided by their overall standard deviation, images in [0, 
 [−1, 1] (the scale is a buffer saved with the weights); samples are mapped back, images clipped
 to their range.
 
-Denoiser here: an MLP on [x_t, sinusoidal embedding of t] (points, or flattened images); the
-U-Net for images, class conditioning with guidance, the likelihood bound and inpainting are the
-rest of this family's issue. The trainer's EMA of the weights (default 0.999 here) is what is
+Denoisers: for images and fields a U-Net (:class:`genzoo.nn.blocks.UNet`: residual blocks with
+the time embedding added per channel, self-attention at low resolution, skip connections); for
+points an MLP on [x_t, sinusoidal embedding of t]. Class conditioning with guidance, the
+likelihood bound and inpainting are the rest of this family's issue. The trainer's EMA of the weights (default 0.999 here) is what is
 saved, so sampling uses the EMA weights.
 """
 
@@ -26,7 +27,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from genzoo.config import option
 from genzoo.data.base import DataInfo, Dataset
@@ -34,7 +35,7 @@ from genzoo.diffusion import SCHEDULES, DDIMSampler, DDPMSampler, NoiseSchedule
 from genzoo.errors import GenzooError
 from genzoo.models.base import GenerativeModel, TourEntry
 from genzoo.models.registry import register_model
-from genzoo.nn.blocks import ACTIVATIONS, MLP
+from genzoo.nn.blocks import ACTIVATIONS, MLP, UNet
 
 PREDICTIONS = ("eps", "v", "x0")
 SAMPLERS = ("ddpm", "ddim")
@@ -45,7 +46,10 @@ class DDPMConfig:
     schedule: str = option("linear", choices=SCHEDULES, help="β schedule: linear 1e-4 … 0.02 (Ho et al.) or cosine (Nichol & Dhariwal)")
     timesteps: int = option(1000, low=1, high=100_000, help="T: noising steps of the forward chain")
     prediction: str = option("eps", choices=PREDICTIONS, help="what the network predicts: ε, v or x_0")
+    arch: str = option("auto", choices=("auto", "mlp", "unet"), help="denoiser: auto = unet for images and fields, mlp for points")
     hidden: tuple[int, ...] = option((256, 256, 256), low=1, help="MLP denoiser: hidden widths")
+    channels: tuple[int, ...] = option((32, 64, 64), low=1, help="U-Net: channels per level (the size halves between levels)")
+    attention: tuple[int, ...] = option((2,), low=0, help="U-Net: levels with self-attention (0 = full resolution)")
     time_dim: int = option(64, low=2, help="size of the sinusoidal time embedding (even)")
     activation: str = option("silu", choices=tuple(ACTIVATIONS), help="MLP activation")
     sampler: str = option("ddpm", choices=SAMPLERS, help="default reverse sampler")
@@ -86,7 +90,17 @@ class DDPM(GenerativeModel):
         self.schedule = NoiseSchedule(config.schedule, config.timesteps)
         if info.kind == "points":  # the budget that puts ≥ 90 % of ring8's samples within 3σ of a mode
             self.default_train = POINTS_TRAIN
-        self.net = MLP(info.dim + config.time_dim, config.hidden, info.dim, act=config.activation)
+        self.arch = config.arch if config.arch != "auto" else ("unet" if len(info.shape) == 3 else "mlp")
+        if self.arch == "unet":
+            if len(info.shape) != 3:
+                raise GenzooError(f"model.arch: unet needs images or fields of shape (C, H, W), {info.name} has shape {info.shape}")
+            if not config.channels:
+                raise GenzooError("model.channels: the U-Net needs at least one level")
+            t_dim = 4 * config.time_dim
+            self.time_mlp = nn.Sequential(nn.Linear(config.time_dim, t_dim), nn.SiLU(), nn.Linear(t_dim, t_dim))
+            self.net = UNet(info.shape[0], config.channels, t_dim, attention=config.attention)
+        else:
+            self.net = MLP(info.dim + config.time_dim, config.hidden, info.dim, act=config.activation)
         low, high = info.value_range
         self.bounded = math.isfinite(low) and math.isfinite(high) and high > low
         # x_model = (x − shift) / scale; images: [low, high] → [−1, 1]; points: set from the data in prepare
@@ -97,8 +111,10 @@ class DDPM(GenerativeModel):
     # --- the network ------------------------------------------------------------------------
     def forward(self, x_t: Tensor, t: Tensor) -> Tensor:
         """The network's raw output f(x_t, t), in the standardised space: (B, *shape)."""
-        h = torch.cat([x_t.flatten(1), time_embedding(t, self.config.time_dim, self.config.timesteps).to(x_t)], dim=1)
-        return self.net(h).reshape(x_t.shape)
+        emb = time_embedding(t, self.config.time_dim, self.config.timesteps).to(x_t)
+        if self.arch == "unet":
+            return self.net(x_t, self.time_mlp(emb))
+        return self.net(torch.cat([x_t.flatten(1), emb], dim=1)).reshape(x_t.shape)
 
     def predict_eps(self, x_t: Tensor, t: Tensor) -> Tensor:
         """ε̂(x_t, t) whatever the network predicts."""
