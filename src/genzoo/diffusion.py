@@ -59,7 +59,7 @@ class NoiseSchedule:
         self.alphas = 1 - betas
         self.alpha_bar = torch.cumprod(self.alphas, 0)
 
-    def _at(self, values: Tensor, t: Tensor | int, like: Tensor) -> Tensor:
+    def at(self, values: Tensor, t: Tensor | int, like: Tensor) -> Tensor:
         """values[t] shaped to broadcast over `like` (B, ...), in its dtype and device."""
         t = torch.as_tensor(t, device=values.device).long()
         v = values[t].to(device=like.device, dtype=like.dtype)
@@ -67,16 +67,16 @@ class NoiseSchedule:
 
     def q_sample(self, x0: Tensor, t: Tensor | int, noise: Tensor) -> Tensor:
         """x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε, one t per example (or one for all)."""
-        a = self._at(self.alpha_bar, t, x0)
+        a = self.at(self.alpha_bar, t, x0)
         return a.sqrt() * x0 + (1 - a).sqrt() * noise
 
     def q_step(self, x_prev: Tensor, t: Tensor | int, noise: Tensor) -> Tensor:
         """One step of the forward chain: x_t = √α_t x_{t−1} + √β_t ε."""
-        return self._at(self.alphas, t, x_prev).sqrt() * x_prev + self._at(self.betas, t, x_prev).sqrt() * noise
+        return self.at(self.alphas, t, x_prev).sqrt() * x_prev + self.at(self.betas, t, x_prev).sqrt() * noise
 
     def predict_x0(self, x_t: Tensor, t: Tensor | int, eps: Tensor) -> Tensor:
         """x̂_0 = (x_t − √(1 − ᾱ_t) ε̂) / √ᾱ_t."""
-        a = self._at(self.alpha_bar, t, x_t)
+        a = self.at(self.alpha_bar, t, x_t)
         return (x_t - (1 - a).sqrt() * eps) / a.sqrt()
 
 

@@ -119,7 +119,7 @@ class DDPM(GenerativeModel):
     def predict_eps(self, x_t: Tensor, t: Tensor) -> Tensor:
         """ε̂(x_t, t) whatever the network predicts."""
         out = self(x_t, t)
-        ab = self.schedule._at(self.schedule.alpha_bar, t.cpu(), x_t)
+        ab = self.schedule.at(self.schedule.alpha_bar, t.cpu(), x_t)
         if self.config.prediction == "eps":
             return out
         if self.config.prediction == "v":
@@ -143,7 +143,7 @@ class DDPM(GenerativeModel):
         elif self.config.prediction == "x0":
             target = x0
         else:
-            ab = self.schedule._at(self.schedule.alpha_bar, t.cpu(), x0)
+            ab = self.schedule.at(self.schedule.alpha_bar, t.cpu(), x0)
             target = ab.sqrt() * eps - (1 - ab).sqrt() * x0
         loss = F.mse_loss(self(x_t, t), target, reduction="none").flatten(1).sum(1).mean()
         return {"loss": loss}

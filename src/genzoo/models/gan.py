@@ -32,7 +32,10 @@ Networks: `arch=mlp`, MLPs (the critic with leaky ReLU); `arch=conv` (images, fi
 DCGAN-style pair without batch norm (which the gradient penalty forbids in the critic): the conv
 decoder as generator and the conv encoder (leaky ReLU, one output) as critic. The generator's
 output is linear for unbounded data and a (scaled) sigmoid for data in a finite range, e.g.
-images in [0, 1]. A GAN has a decoder (`decode(z)` = G(z)) but no encoder.
+images in [0, 1]. `arch=fcn` (stationary fields and textures): a fully convolutional generator
+from a noise field (Z channels, H/2^d × W/2^d) and a patch critic that averages its per-patch
+scores, so that `sample(n, size=...)` draws fields larger than the training patches. A GAN has a
+decoder (`decode(z)` = G(z)) but no encoder.
 """
 
 from __future__ import annotations
