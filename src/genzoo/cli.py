@@ -141,12 +141,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
             raise GenzooError(f"--label must be in [0, {classes - 1}], got {args.label}")
         condition["label"] = args.label
     condition.update(_code_options(args, model))
-    for key in ("steps", "sampler", "eta"):
-        value = getattr(args, key)
-        if value is not None:
-            if key not in inspect.signature(model.sample).parameters:
-                raise GenzooError(f"--{key}: model {model.name!r} has no reverse sampler to set (ddpm has)")
-            condition[key] = value
+    condition.update(_sampler_options(args, model.sample))
     if args.size is not None:
         if args.size < 1:
             raise GenzooError(f"--size must be a positive number of pixels, got {args.size}")
@@ -159,6 +154,19 @@ def cmd_sample(args: argparse.Namespace) -> int:
     save_samples(x.float().cpu(), model.info, args.out)
     print(f"{args.out}: {args.n} samples from {args.run}")
     return 0
+
+
+def _sampler_options(args: argparse.Namespace, method) -> dict[str, Any]:
+    """--steps --sampler --eta (--resample) (--guidance) for methods that take them (ddpm)."""
+    out = {}
+    for key in ("steps", "sampler", "eta", "resample", "guidance"):
+        value = getattr(args, key, None)
+        if value is not None:
+            if key not in inspect.signature(method).parameters:
+                what = "classifier-free guidance" if key == "guidance" else "reverse sampler to set"
+                raise GenzooError(f"--{key}: model {method.__self__.name!r} has no {what} (ddpm has)")
+            out[key] = value
+    return out
 
 
 def _code_options(args: argparse.Namespace, model) -> dict[str, Any]:
@@ -390,6 +398,82 @@ def cmd_translate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_condition(args: argparse.Namespace) -> int:
+    from genzoo.viz import inpainting_grid, png_bytes, save_samples
+
+    _check_suffix(args.out, (".png", ".npz", ".npy"))
+    model = _load_run(args.run, args.device)
+    if not callable(getattr(model, "inpaint", None)):
+        raise GenzooError(f"model {model.name!r} cannot fill a masked part of an example (ddpm can)")
+    if args.input is not None:
+        x = _input_examples(args.input, model)
+    else:
+        if args.n < 1:
+            raise GenzooError(f"-n must be at least 1, got {args.n}")
+        x = _dataset_for(_run_config(args.run), "test").tensors()[: args.n]
+    mask = _read_mask(args.mask, model)
+    options = _sampler_options(args, model.inpaint)
+    if args.label is not None:
+        options["label"] = args.label
+    gen = torch.Generator(device=model.device).manual_seed(args.seed)
+    filled = model.inpaint(x.to(model.device), mask, generator=gen, **options).float().cpu()
+    m = model.expand_mask(mask, x).cpu()
+    if args.out.lower().endswith(".png"):
+        from genzoo.training.checkpoint import atomic_path
+
+        data = png_bytes(inpainting_grid(x, m, filled, model.info))
+        with atomic_path(args.out) as tmp:
+            Path(tmp).write_bytes(data)
+    elif args.out.lower().endswith(".npz"):
+        _save_arrays(args.out, x=filled, input=x, mask=m)
+    else:
+        save_samples(filled, model.info, args.out)
+    print(f"{args.out}: {len(filled)} examples with their masked part filled by {args.run}")
+    return 0
+
+
+def _run_config(run: str) -> dict[str, Any]:
+    from genzoo.training import checkpoint as ckpt
+
+    return ckpt.read_config(run)
+
+
+def _read_mask(spec: str, model) -> torch.Tensor:
+    """--mask: a named hole (bottom-half, …) or a .npy/.npz/.png file, 1 (non-zero) = known."""
+    import numpy as np
+
+    from genzoo.models.ddpm import HOLES, hole_mask
+
+    if spec in HOLES:
+        return hole_mask(spec, tuple(model.info.shape))
+    path = Path(spec)
+    suffix = path.suffix.lower()
+    if suffix not in (".npy", ".npz", ".png"):
+        raise GenzooError(f"--mask {spec}: neither a named hole ({', '.join(HOLES)}) nor a .npy/.npz/.png file")
+    if not path.is_file():
+        raise GenzooError(f"--mask {spec}: no such file")
+    try:
+        if suffix == ".png":
+            from PIL import Image
+
+            arr = np.asarray(Image.open(path).convert("L"))
+        elif suffix == ".npy":
+            arr = np.load(path, allow_pickle=False)
+        else:
+            with np.load(path, allow_pickle=False) as z:
+                key = "mask" if "mask" in z.files else (z.files[0] if len(z.files) == 1 else None)
+                if key is None:
+                    raise GenzooError(f"--mask {spec}: the .npz holds {', '.join(z.files)}; name the mask 'mask'")
+                arr = z[key]
+    except GenzooError:
+        raise
+    except Exception as exc:  # a corrupt or foreign file
+        raise GenzooError(f"--mask {spec}: cannot read it ({type(exc).__name__}: {exc})") from None
+    if arr.dtype.kind not in "biuf":
+        raise GenzooError(f"--mask {spec}: expected numbers, got an array of {arr.dtype}")
+    return torch.from_numpy(np.asarray(arr != 0))
+
+
 def _check_suffix(path: str, allowed: tuple[str, ...]) -> None:
     suffix = Path(path).suffix.lower()
     if suffix not in allowed:
@@ -441,6 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--steps", type=int, help="ddpm: sampling steps (default all the training steps)")
     s.add_argument("--sampler", choices=("ddpm", "ddim"), help="ddpm: the reverse sampler")
     s.add_argument("--eta", type=float, help="ddpm with --sampler ddim: 0 deterministic, 1 ancestral noise")
+    s.add_argument("--guidance", type=float, help="conditional ddpm: classifier-free guidance scale (1 conditional, 0 unconditional, >1 sharper)")
     s.add_argument("--size", type=int, help="gan with arch=fcn: side of the generated fields, e.g. 256 after training on 64×64 patches")
     s.add_argument("--code", type=int, help="infogan: the categorical code of every sample")
     s.add_argument("--continuous", metavar="V1,V2", help="infogan: the continuous codes of every sample, e.g. --continuous=0.5,-1")
@@ -517,6 +602,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--direction", default="a2b", help="a2b (default; pix2pix: input -> target) or b2a (cyclegan only)")
     s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     s.set_defaults(fn=cmd_translate)
+
+    s = sub.add_parser("condition", help="fill the masked part of examples given the rest (ddpm: inpainting)")
+    s.add_argument("run")
+    s.add_argument("--mask", required=True,
+                   help="FILE.npy/.npz/.png, shape (H, W), (C, H, W) or one per example, non-zero = known, 0 = fill; "
+                        "or a hole: bottom-half, top-half, left-half, right-half, center")
+    s.add_argument("--input", help="FILE.npy/.npz of examples (default: the first -n held-out examples of the run's data)")
+    s.add_argument("-n", type=int, default=8, help="held-out examples to fill when there is no --input")
+    s.add_argument("--out", required=True, help="FILE.png (originals / masked / filled), FILE.npz (x, input, mask) or FILE.npy")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--steps", type=int, help="sampling steps (default all the training steps)")
+    s.add_argument("--sampler", choices=("ddpm", "ddim"))
+    s.add_argument("--eta", type=float)
+    s.add_argument("--resample", type=int, help="RePaint: resamplings per step (1: replacement only)")
+    s.add_argument("--label", type=int, help="conditional ddpm: the class of the fills")
+    s.add_argument("--guidance", type=float, help="conditional ddpm: classifier-free guidance scale")
+    s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    s.set_defaults(fn=cmd_condition)
 
     s = sub.add_parser("report", help="write a self-contained RUN/report.html")
     s.add_argument("run")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from numbers import Integral
 from typing import Any, ClassVar
 
 import torch
@@ -60,6 +61,29 @@ class StepContext:
     def _clip(self, opt: torch.optim.Optimizer) -> None:
         params = [p for group in opt.param_groups for p in group["params"]]
         torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
+
+
+def class_labels(label: Any, n: int, freq: Tensor, info: DataInfo, generator: torch.Generator | None = None) -> Tensor:
+    """Labels (n,) int64 for a conditional model: `label` (an int, or a tensor of n or one),
+    checked to lie in [0, K); None draws them from the class frequencies `freq` (K,)."""
+    k = info.num_classes
+    if label is None:
+        dev = generator.device if generator is not None else freq.device
+        return torch.multinomial(freq.to(dev), n, replacement=True, generator=generator)
+    if isinstance(label, Integral) and not isinstance(label, bool):
+        y = torch.full((n,), int(label), dtype=torch.long)
+    elif torch.is_tensor(label) and not label.is_floating_point() and not label.is_complex() and label.dtype != torch.bool:
+        y = label.reshape(-1).long()
+        if len(y) == 1:
+            y = y.expand(n)
+        elif len(y) != n:
+            raise GenzooError(f"label: {len(y)} labels for {n} examples; give one label or one per example")
+    else:
+        raise GenzooError(f"label must be an integer class in [0, {k - 1}] or a tensor of them, got {label!r}")
+    if len(y) and (y.min() < 0 or y.max() >= k):
+        bad = int(y[(y < 0) | (y >= k)][0])
+        raise GenzooError(f"label must be in [0, {k - 1}] ({info.name} has {k} classes), got {bad}")
+    return y
 
 
 @dataclass(frozen=True)

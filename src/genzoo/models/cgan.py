@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from numbers import Integral
 from typing import Any
 
 import torch
@@ -50,7 +49,7 @@ from torch import Tensor, nn
 from genzoo.config import option
 from genzoo.data.base import DataInfo, Dataset
 from genzoo.errors import GenzooError
-from genzoo.models.base import GenerativeModel, StepContext, TourEntry
+from genzoo.models.base import GenerativeModel, StepContext, TourEntry, class_labels
 from genzoo.models.gan import (
     GAN,
     LOSSES,
@@ -148,25 +147,7 @@ class ConditionalGAN(GenerativeModel):
     def _labels(self, n: int, label: Any, generator: torch.Generator | None = None) -> Tensor:
         """Labels (n,) int64 on the model's device: `label` (an int, or a tensor of n or one),
         checked to lie in [0, K); None draws them from the training label frequencies."""
-        k = self.num_classes
-        if label is None:
-            dev = generator.device if generator is not None else self.label_freq.device
-            y = torch.multinomial(self.label_freq.to(dev), n, replacement=True, generator=generator)
-            return y.to(self.device)
-        if isinstance(label, Integral) and not isinstance(label, bool):
-            y = torch.full((n,), int(label), dtype=torch.long)
-        elif torch.is_tensor(label) and (not label.is_floating_point() and not label.is_complex() and label.dtype != torch.bool):
-            y = label.reshape(-1).long()
-            if len(y) == 1:
-                y = y.expand(n)
-            elif len(y) != n:
-                raise GenzooError(f"label: {len(y)} labels for {n} examples; give one label or one per example")
-        else:
-            raise GenzooError(f"label must be an integer class in [0, {k - 1}] or a tensor of them, got {label!r}")
-        if len(y) and (y.min() < 0 or y.max() >= k):
-            bad = int(y[(y < 0) | (y >= k)][0])
-            raise GenzooError(f"label must be in [0, {k - 1}] ({self.info.name} has {k} classes), got {bad}")
-        return y.to(self.device)
+        return class_labels(label, n, self.label_freq, self.info, generator).to(self.device)
 
     def _onehot(self, y: Tensor, like: Tensor) -> Tensor:
         return F.one_hot(y.to(like.device), self.num_classes).to(like.dtype)

@@ -3,6 +3,7 @@ latent interpolations and reconstructions, all rendered headless (Agg, Pillow)."
 
 from genzoo.viz.grid import image_grid, png_bytes
 from genzoo.viz.plots import (
+    inpainting_grid,
     interpolate,
     interpolation_strip,
     latent_walk,
@@ -16,6 +17,7 @@ from genzoo.viz.report import render_report, write_report
 
 __all__ = [
     "image_grid",
+    "inpainting_grid",
     "interpolate",
     "interpolation_strip",
     "latent_walk",

@@ -24,7 +24,7 @@ from genzoo.data.base import DataInfo
 from genzoo.errors import GenzooError
 from genzoo.models.base import GenerativeModel
 from genzoo.training.checkpoint import atomic_path
-from genzoo.viz.grid import as_numpy, image_grid, png_bytes
+from genzoo.viz.grid import as_numpy, image_grid, png_bytes, value_range
 
 SAMPLE_SUFFIXES = (".png", ".npy", ".npz")
 NOT_LOSSES = frozenset({"step", "epoch", "lr", "steps_per_s", "time"})  # logged, but not loss terms
@@ -382,6 +382,17 @@ def reconstruction_grid(
     rows = x.shape[0] // ncol
     both = torch.stack([x.reshape(rows, ncol, *x.shape[1:]), r.reshape(rows, ncol, *x.shape[1:])], dim=1)
     return image_grid(both.reshape(-1, *x.shape[1:]), info, nrow=ncol)
+
+
+def inpainting_grid(x: torch.Tensor, mask: torch.Tensor, filled: torch.Tensor, info: DataInfo) -> Image.Image:
+    """Three rows, one example per column: the originals, what the model was shown (the hole
+    drawn as a mid-grey/white checkerboard) and the model's fills."""
+    lo, hi = value_range(as_numpy(x), info)
+    m = mask.expand_as(x).float()
+    yy, xx = torch.meshgrid(torch.arange(x.shape[-2]), torch.arange(x.shape[-1]), indexing="ij")
+    checker = lo + (hi - lo) * (0.5 + 0.5 * ((yy // 2 + xx // 2) % 2).float())
+    shown = m * x + (1 - m) * checker.expand_as(x)
+    return image_grid(torch.cat([x, shown, filled.reshape(x.shape)]), info, nrow=len(x))
 
 
 # --- files -------------------------------------------------------------------------------------

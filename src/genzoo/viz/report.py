@@ -28,6 +28,7 @@ from genzoo.viz.grid import image_grid, png_bytes
 from genzoo.viz.plots import (
     codes_figure,
     inference,
+    inpainting_grid,
     interpolation_strip,
     latent_walk,
     loss_curves,
@@ -139,10 +140,16 @@ def render_report(
     ]
     if model.latent:
         sections.append(_latent_section(model, data, seed, notes.get("data"), train))
+    if getattr(model, "conditional", False) and model.info.kind != "points" and model.info.num_classes:
+        caption = f"one row per class, {CLASS_EXAMPLES} samples each, seed {seed}"
+        sections.append(_section("Samples by class", _try_figure(lambda: class_grid(model, seed), "samples by class", caption)))
     if "trajectory" in inspect.signature(model.sample).parameters:
         caption = "the reverse process from pure noise x_T (left) to samples x_0 (right), evenly spaced states"
         sections.append(_section("Denoising trajectory", _try_figure(
             lambda: trajectory_figure(model, generator=torch.Generator().manual_seed(seed)), "denoising trajectory", caption)))
+    if callable(getattr(model, "inpaint", None)) and data is not None and model.info.kind != "points":
+        caption = "held-out examples (row 1), the bottom half hidden (row 2), the model's fills (row 3)"
+        sections.append(_section("Inpainting", _try_figure(lambda: inpainting_figure(model, data, seed), "inpainting", caption)))
     if callable(getattr(model, "edit", None)) and model.encodes and data is not None and model.info.kind != "points":
         caption = "held-out examples (row 1) redrawn as each class in turn (rows 2…): G(E_z(x), y) keeps their style"
         sections.append(_section("Edits", _try_figure(lambda: edit_grid(model, data), "edits", caption)))
@@ -357,6 +364,27 @@ def _latent_section(model: GenerativeModel, data: Dataset | None, seed: int, dat
 
 
 TRANSLATE_EXAMPLES = 8
+CLASS_EXAMPLES = 8
+
+
+def class_grid(model: GenerativeModel, seed: int) -> bytes:
+    """CLASS_EXAMPLES samples of each class of a conditional model, one row per class."""
+    k = model.info.num_classes
+    labels = torch.arange(k).repeat_interleave(CLASS_EXAMPLES)
+    with inference(model):
+        x = model.sample(len(labels), generator=torch.Generator().manual_seed(seed), label=labels.to(model.device)).float().cpu()
+    return png_bytes(image_grid(x, model.info, nrow=CLASS_EXAMPLES))
+
+
+def inpainting_figure(model: GenerativeModel, data: Dataset, seed: int) -> bytes:
+    """Held-out examples with their bottom half filled by `model.inpaint` (sampler defaults)."""
+    from genzoo.models.ddpm import hole_mask
+
+    x = data.tensors()[:TRANSLATE_EXAMPLES]
+    mask = hole_mask("bottom-half", tuple(model.info.shape))
+    with inference(model):
+        filled = model.inpaint(x.to(model.device), mask, generator=torch.Generator().manual_seed(seed)).float().cpu()
+    return png_bytes(inpainting_grid(x, mask, filled, model.info))
 
 
 def edit_grid(model: GenerativeModel, data: Dataset) -> bytes:
