@@ -32,8 +32,11 @@ test: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests benchmarks
 
+# denoising-diffusion-pytorch goes in without its dependencies: it pulls torchvision and
+# pytorch-fid for its Trainer only, and a torchvision built for another torch breaks imports.
 bench: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	$(BIN)/python -m pip install --quiet --no-deps "denoising-diffusion-pytorch>=2.3"
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
