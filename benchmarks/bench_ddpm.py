@@ -11,8 +11,9 @@ mnist   `create("ddpm", mnist, conditional=True)` with every other option at its
         the cosine decay ends with the budget). Then, on the 1,000 held-out digits with
         `genzoo.evaluate` in genzoo's LeNet feature space (500 samples against 500 real, and the
         A/B noise floor of real against real): the DDIM quality/speed curve at 10, 25, 50, 100 and
-        1,000 steps and the ancestral 1,000-step chain (Fréchet distance, precision, recall, density,
-        coverage, seconds per sample), classifier-free guidance at s = 0, 1, 2, 4 (DDIM 50), and
+        1,000 steps with η = 0 (deterministic) and at 10 … 100 with η = 1, and the ancestral
+        1,000-step chain (Fréchet distance, precision, recall, density, coverage, seconds per
+        sample), classifier-free guidance at s = 0, 1, 2, 4 (DDIM 50, η = 1), and
         the variational bound in bits/dim (`nll`, null label, 100 stratified timesteps per digit).
         Figures: benchmarks/figures/ddpm-mnist-*.png.
 speed   one U-Net — denoising-diffusion-pytorch's `Unet(dim=32, dim_mults=(1, 2, 2))` — trained on
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.metadata
 import json
 import os
 import platform
@@ -47,7 +49,7 @@ from genzoo.models.ddpm import hole_mask
 from genzoo.viz import image_grid, inpainting_grid, png_bytes
 
 FIGURES = Path(__file__).parent / "figures"
-CURVE = (("ddim", 10), ("ddim", 25), ("ddim", 50), ("ddim", 100), ("ddim", 1000), ("ddpm", 1000))
+CURVE = tuple(("ddim", n, eta) for eta in (0.0, 1.0) for n in (10, 25, 50, 100, 1000) if n < 1000 or eta == 0) + (("ddpm", 1000, 0.0),)
 GUIDANCE = (0.0, 1.0, 2.0, 4.0)
 
 
@@ -88,7 +90,9 @@ def part_mnist(seconds: float, out: Path, reuse: bool, n_eval: int = 1000, curve
     train = genzoo.datasets.load("mnist", split="train")
     test = genzoo.datasets.load("mnist", split="test")
     if reuse and (out / "model.safetensors").exists():
-        model, steps, took = genzoo.load(out), None, None
+        model = genzoo.load(out)
+        last = json.loads((out / "log.jsonl").read_text().splitlines()[-1])
+        steps, took = last["step"], last.get("time")
     else:
         rate = _calibrate(train)
         steps = int(rate * seconds * 0.97)
@@ -99,19 +103,19 @@ def part_mnist(seconds: float, out: Path, reuse: bool, n_eval: int = 1000, curve
         took, steps, model = time.perf_counter() - t0, run.step, run.model
     model.eval()
     results: dict = {"n_eval": n_eval, "steps": steps, "train_seconds": took, "params": model.num_parameters(), "curve": [], "guidance": []}
-    for sampler, n in curve:
-        model.config.sampler, model.config.sample_steps = sampler, n
+    for sampler, n, eta in curve:
+        model.config.sampler, model.config.sample_steps, model.config.eta = sampler, n, eta
         r = genzoo.evaluate(model, test, metrics=["fd", "pr", "dc"], n=n_eval, seed=0)
-        results["curve"].append({"sampler": sampler, "steps": n, **_scores(r)})
-        print(f"  {sampler}-{n}: {results['curve'][-1]}", file=sys.stderr, flush=True)
-    model.config.sampler, model.config.sample_steps = "ddim", 50
+        results["curve"].append({"sampler": sampler, "steps": n, "eta": eta, **_scores(r)})
+        print(f"  {sampler}-{n} η={eta}: {results['curve'][-1]}", file=sys.stderr, flush=True)
+    model.config.sampler, model.config.sample_steps, model.config.eta = "ddim", 50, 1.0
     for s in GUIDANCE:
         model.config.guidance = s
         if s == 1.0:
-            row = next(c for c in results["curve"] if c["sampler"] == "ddim" and c["steps"] == 50)
+            row = _find(results["curve"], "ddim", 50, 1.0)
         else:
             row = _scores(genzoo.evaluate(model, test, metrics=["fd", "pr", "dc"], n=n_eval, seed=0))
-        results["guidance"].append({"guidance": s, **{k: v for k, v in row.items() if k not in ("sampler", "steps")}})
+        results["guidance"].append({"guidance": s, **{k: v for k, v in row.items() if k not in ("sampler", "steps", "eta")}})
         print(f"  guidance {s}: {results['guidance'][-1]}", file=sys.stderr, flush=True)
     model.config.guidance = 1.0
     t0 = time.perf_counter()
@@ -120,7 +124,7 @@ def part_mnist(seconds: float, out: Path, reuse: bool, n_eval: int = 1000, curve
     # figures: samples by class at s = 1 and s = 3, inpainting, a denoising trajectory
     labels = torch.arange(10).repeat_interleave(8)
     for s in (1.0, 3.0):
-        x = model.sample(80, generator=torch.Generator().manual_seed(0), label=labels, guidance=s, sampler="ddim", steps=50)
+        x = model.sample(80, generator=torch.Generator().manual_seed(0), label=labels, guidance=s, sampler="ddim", steps=50, eta=1.0)
         _write_png(FIGURES / f"ddpm-mnist-guidance-{s:g}.png", png_bytes(image_grid(x, model.info, nrow=8)))
     x = test.x[:8]
     mask = hole_mask("bottom-half", (1, 28, 28))
@@ -141,18 +145,19 @@ def curve_figure(r: dict) -> bytes:
     from genzoo.viz.plots import figure_png, panels
 
     fig, (ax,) = panels(1, max_cols=1, width=6.0, height=3.6)
-    ddim = [c for c in r["curve"] if c["sampler"] == "ddim"]
-    chain = next(c for c in r["curve"] if c["sampler"] == "ddpm")
-    steps = [c["steps"] for c in ddim]
-    ax.plot(steps, [c["fd"] for c in ddim], "o-", color="#1f6feb", label="DDIM (η = 0): Fréchet distance")
-    ax.axhline(chain["fd"], color="#1f6feb", ls="--", lw=1, label=f"ancestral chain, {chain['steps']} steps")
+    chain = _find(r["curve"], "ddpm", 1000)
+    for eta, colour in ((0.0, "#1f6feb"), (1.0, "#1a7f37")):
+        rows = [c for c in r["curve"] if c["sampler"] == "ddim" and c["eta"] == eta]
+        ax.plot([c["steps"] for c in rows], [c["fd"] for c in rows], "o-", color=colour, label=f"DDIM η = {eta:g}: Fréchet distance")
+    ax.axhline(chain["fd"], color="#1a7f37", ls="--", lw=1, label=f"ancestral chain, {chain['steps']} steps")
     ax.axhline(chain["fd_floor"], color="#8a96a3", ls=":", lw=1, label="noise floor (real against real)")
     ax.set_xscale("log")
     ax.set_xlabel("sampling steps")
     ax.set_ylabel("Fréchet distance (LeNet features)")
     ax.set_ylim(bottom=0)
     right = ax.twinx()
-    right.plot(steps, [c["s_per_sample"] for c in ddim], "s-", color="#d1242f", label="seconds per sample")
+    ddim = [c for c in r["curve"] if c["sampler"] == "ddim" and c["eta"] == 0.0]
+    right.plot([c["steps"] for c in ddim], [c["s_per_sample"] for c in ddim], "s-", color="#d1242f", label="seconds per sample (η = 0)")
     right.set_yscale("log")
     right.set_ylabel("seconds per sample", color="#d1242f")
     lines = ax.get_legend_handles_labels()
@@ -162,21 +167,27 @@ def curve_figure(r: dict) -> bytes:
     return figure_png(fig)
 
 
+def _find(curve: list[dict], sampler: str, steps: int, eta: float = 0.0) -> dict:
+    return next(c for c in curve if c["sampler"] == sampler and c["steps"] == steps and (sampler == "ddpm" or c["eta"] == eta))
+
+
 def print_mnist(r: dict, seconds: float) -> None:
-    steps = f"{r['steps']} steps" if r["steps"] else "an existing run"
-    print(f"\n### mnist: conditional ddpm (U-Net, {r['params']:,} parameters), {steps} in {seconds / 60:.0f} min of training\n")
+    print(f"\n### mnist: conditional ddpm (U-Net, {r['params']:,} parameters), {r['steps']} steps in {seconds / 60:.0f} min of training\n")
     floor = r["curve"][0].get("fd_floor")
     half = r["n_eval"] // 2
     print(f"{half} samples against {half} held-out digits, LeNet features (Fréchet distance noise floor, real A against real B: {floor:.3g}).\n")
-    print("| sampler | steps | s/sample | Fréchet distance | precision | recall | density | coverage |\n|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| sampler | η | steps | s/sample | Fréchet distance | precision | recall | density | coverage |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for c in r["curve"]:
-        print(f"| {c['sampler']} | {c['steps']} | {c['s_per_sample']:.3f} | {c['fd']:.3g} | {c['precision']:.3f} | {c['recall']:.3f} | "
+        eta = f"{c['eta']:g}" if c["sampler"] == "ddim" else "—"
+        print(f"| {c['sampler']} | {eta} | {c['steps']} | {c['s_per_sample']:.3f} | {c['fd']:.3g} | {c['precision']:.3f} | {c['recall']:.3f} | "
               f"{c['density']:.3f} | {c['coverage']:.3f} |")
-    chain = next(c for c in r["curve"] if c["sampler"] == "ddpm")
-    d50 = next(c for c in r["curve"] if c["sampler"] == "ddim" and c["steps"] == 50)
-    print(f"\nDDIM-50 against the 1000-step ancestral chain: {chain['s_per_sample'] / d50['s_per_sample']:.1f}× faster, "
-          f"Fréchet distance {d50['fd']:.3g} against {chain['fd']:.3g} ({100 * (d50['fd'] / chain['fd'] - 1):+.0f} %).\n")
-    print("Classifier-free guidance (DDIM 50, labels drawn from the training frequencies):\n")
+    chain = _find(r["curve"], "ddpm", 1000)
+    print()
+    for eta in (0.0, 1.0):
+        d50 = _find(r["curve"], "ddim", 50, eta)
+        print(f"DDIM-50 (η = {eta:g}) against the 1000-step ancestral chain: {chain['s_per_sample'] / d50['s_per_sample']:.1f}× faster, "
+              f"Fréchet distance {d50['fd']:.3g} against {chain['fd']:.3g} ({100 * (d50['fd'] / chain['fd'] - 1):+.0f} %).")
+    print("\nClassifier-free guidance (DDIM 50 with η = 1, labels drawn from the training frequencies):\n")
     print("| s | Fréchet distance | precision | recall | density | coverage | s/sample |\n|---:|---:|---:|---:|---:|---:|---:|")
     for g in r["guidance"]:
         print(f"| {g['guidance']:g} | {g['fd']:.3g} | {g['precision']:.3f} | {g['recall']:.3f} | {g['density']:.3f} | {g['coverage']:.3f} | {g['s_per_sample']:.3f} |")
@@ -218,7 +229,6 @@ class _Plugged(torch.nn.Module):
 def part_speed(steps: int, rounds: int, batch: int) -> dict:
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     Unet, GaussianDiffusion = import_reference()
-    import denoising_diffusion_pytorch as ddp_lib
 
     train = genzoo.datasets.load("mnist", split="train")
 
@@ -283,7 +293,7 @@ def part_speed(steps: int, rounds: int, batch: int) -> dict:
             times[label] = time.perf_counter() - t0
             print(f"  {label}: {times[label]:.1f} s", file=sys.stderr, flush=True)
     out["sampling_s"] = times
-    out["ref_version"] = getattr(ddp_lib, "__version__", "?")
+    out["ref_version"] = importlib.metadata.version("denoising-diffusion-pytorch")
     print_speed(out)
     return out
 
@@ -314,7 +324,7 @@ def main() -> None:
     ap.add_argument("--out", default="runs/bench-ddpm-mnist", help="mnist: the run directory")
     ap.add_argument("--reuse", action="store_true", help="mnist: score the run in --out instead of training again")
     ap.add_argument("--n-eval", type=int, default=1000, help="mnist: held-out digits to score with (half as many samples)")
-    ap.add_argument("--curve", default=",".join(f"{a}:{b}" for a, b in CURVE), help="mnist: sampler:steps pairs to score")
+    ap.add_argument("--curve", default=",".join(f"{a}:{b}:{c:g}" for a, b, c in CURVE), help="mnist: sampler:steps:eta to score")
     ap.add_argument("--steps", type=int, default=50, help="speed: training steps per round")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--batch", type=int, default=64)
@@ -328,7 +338,7 @@ def main() -> None:
         _write_png(FIGURES / "ddpm-mnist-ddim-curve.png", curve_figure(results))
         print_mnist(results, args.seconds)
     if "mnist" in parts:
-        curve = [(c.split(":")[0], int(c.split(":")[1])) for c in args.curve.split(",")]
+        curve = [(c.split(":")[0], int(c.split(":")[1]), float(c.split(":")[2])) for c in args.curve.split(",")]
         part_mnist(args.seconds, Path(args.out), args.reuse, args.n_eval, curve)
 
 

@@ -104,3 +104,24 @@ def test_bad_step_counts_and_eta():
             DDIMSampler(sched).set_timesteps(bad)
     with pytest.raises(GenzooError, match="eta must be in"):
         DDIMSampler(sched, eta=1.5)
+
+
+@pytest.mark.parametrize("kind", ["ddpm", "ddim"])
+def test_clipping_keeps_the_predicted_x0_in_range(kind):
+    """clip = c clamps x̂_0 to [−c, c]: the last step (which returns x̂_0) lands in range; a clip
+    that never binds changes nothing; DDIM's direction term uses the ε implied by the clamped x̂_0."""
+    sched = NoiseSchedule("linear", 50)
+    smp = DDPMSampler(sched) if kind == "ddpm" else DDIMSampler(sched, eta=0.0)
+    smp.set_timesteps(10)
+    x, eps = 3 * torch.randn(256, 4, generator=gen(0), dtype=torch.float64), torch.randn(256, 4, generator=gen(1), dtype=torch.float64)
+    last = len(smp.timesteps) - 1
+    out = smp.step(eps, last, x, generator=gen(2), clip=1.0)
+    assert out.abs().max() <= 1.0 + 1e-12 and smp.step(eps, last, x, generator=gen(2)).abs().max() > 1.0
+    for i in (0, 4):
+        assert torch.allclose(smp.step(eps, i, x, generator=gen(3), clip=1e9), smp.step(eps, i, x, generator=gen(3)))
+    if kind == "ddim":  # x_{t'} = √ᾱ' x̂_0 + √(1 − ᾱ') ε̂ with ε̂ = (x_t − √ᾱ x̂_0)/√(1 − ᾱ), x̂_0 clamped
+        t, t2 = int(smp.timesteps[0]), int(smp.timesteps[1])
+        a, a2 = sched.alpha_bar[t], sched.alpha_bar[t2]
+        x0 = ((x - (1 - a).sqrt() * eps) / a.sqrt()).clamp(-1, 1)
+        e = (x - a.sqrt() * x0) / (1 - a).sqrt()
+        assert torch.allclose(smp.step(eps, 0, x, clip=1.0), a2.sqrt() * x0 + (1 - a2).sqrt() * e)

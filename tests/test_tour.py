@@ -23,6 +23,8 @@ def test_plan_reads_the_registry():
     families = {name for name, _ in plan()}
     assert {"kde", "vae"} <= families and "noisy-mean" not in families  # a model without tour data is not toured
     assert all(entry.data for _, entry in plan())
+    full, quick = plan(["ddpm"]), plan(["ddpm"], quick=True)
+    assert [e.data for _, e in full] == ["ring8", "mnist"] and [e.data for _, e in quick] == ["ring8"]  # mnist: full tour only
 
 
 def test_tour_report_table(tour_dir):

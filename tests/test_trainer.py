@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -165,3 +166,20 @@ def test_train_state_is_loaded_without_unpickling(tmp_path):
     torch.save({"x": Evil()}, tmp_path / ckpt.STATE)
     with pytest.raises(GenzooError, match="not a readable genzoo training state"):
         ckpt.load_state(tmp_path / ckpt.STATE)
+
+
+def test_ema_warms_up_so_the_initial_weights_fade():
+    """d_t = min(d, (1 + t)/(10 + t)): a parameter that jumps from 0 to 1 and stays there keeps a
+    share Π d_t of its initial value in the average — the exact product, far below d^n."""
+    from genzoo.training.trainer import EMA
+
+    net = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.zeros_(net.weight)
+    ema = EMA(net, 0.999)
+    torch.nn.init.ones_(net.weight)
+    for t in range(1800):
+        ema.update(net, t)
+    share = math.prod(min(0.999, (1 + t) / (10 + t)) for t in range(1800))
+    assert 1 - ema.shadow["weight"].item() == pytest.approx(share, rel=1e-3, abs=1e-7)
+    assert share < 0.01 < 0.999**1800  # 0.2 % of the initial weights left, not 17 %
+    assert ema.decay_at(0) == 0.1 and ema.decay_at(10**6) == 0.999

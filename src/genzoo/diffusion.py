@@ -107,10 +107,13 @@ class DDPMSampler:
         self._ab, self._ab_prev = ab, prev
         self._beta = 1 - ab / prev  # the respaced β (the schedule's own when every step is visited)
 
-    def step(self, eps: Tensor, i: int, x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
-        """From x at the i-th visited timestep to the next, with the model's ε̂ there."""
+    def step(self, eps: Tensor, i: int, x: Tensor, *, generator: torch.Generator | None = None, clip: float | None = None) -> Tensor:
+        """From x at the i-th visited timestep to the next, with the model's ε̂ there; `clip` = c
+        clamps x̂_0 to [−c, c] first (bounded data: the posterior mean then stays in range)."""
         ab, ab_prev, beta = (float(v[i]) for v in (self._ab, self._ab_prev, self._beta))
         x0 = (x - math.sqrt(1 - ab) * eps) / math.sqrt(ab)
+        if clip is not None:
+            x0 = x0.clamp(-clip, clip)
         mean = (math.sqrt(ab_prev) * beta / (1 - ab)) * x0 + (math.sqrt(1 - beta) * (1 - ab_prev) / (1 - ab)) * x
         if i == len(self.timesteps) - 1:
             return mean  # the last step returns the posterior mean (no noise at t = 0)
@@ -130,12 +133,17 @@ class DDIMSampler:
     def set_timesteps(self, n: int) -> None:
         self.timesteps = _timesteps(self.schedule, n)
 
-    def step(self, eps: Tensor, i: int, x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
+    def step(self, eps: Tensor, i: int, x: Tensor, *, generator: torch.Generator | None = None, clip: float | None = None) -> Tensor:
+        """From x at the i-th visited timestep to the next; `clip` = c clamps x̂_0 to [−c, c] and
+        recomputes ε̂ from it, so that the direction term agrees with the clamped x̂_0."""
         t = int(self.timesteps[i])
         last = i == len(self.timesteps) - 1
         ab = float(self.schedule.alpha_bar[t])
         ab_next = 1.0 if last else float(self.schedule.alpha_bar[int(self.timesteps[i + 1])])
         x0 = (x - math.sqrt(1 - ab) * eps) / math.sqrt(ab)
+        if clip is not None:
+            x0 = x0.clamp(-clip, clip)
+            eps = (x - math.sqrt(ab) * x0) / math.sqrt(1 - ab)
         sigma = self.eta * math.sqrt((1 - ab_next) / (1 - ab)) * math.sqrt(1 - ab / ab_next)
         out = math.sqrt(ab_next) * x0 + math.sqrt(max(1 - ab_next - sigma**2, 0.0)) * eps
         return out + sigma * _noise(x, generator) if sigma > 0 else out

@@ -30,12 +30,16 @@ from genzoo.viz.report import _figure, _section
 QUICK_EVAL_N = 1000
 
 
-def plan(only: list[str] | None = None) -> list[tuple[str, TourEntry]]:
-    """(family, entry) pairs the tour will run, in registry order; `only` keeps those families."""
+def plan(only: list[str] | None = None, *, quick: bool = False) -> list[tuple[str, TourEntry]]:
+    """(family, entry) pairs the tour will run, in registry order; `only` keeps those families,
+    `quick` leaves out the entries only the full tour can afford."""
     if only:
         for name in only:
             MODELS.get(name)  # unknown names: one line with the closest valid ones
-    return [(name, entry) for name in MODELS.names() if not only or name in only for entry in MODELS.get(name).tour]
+    return [
+        (name, entry) for name in MODELS.names() if not only or name in only
+        for entry in MODELS.get(name).tour if entry.quick or not quick
+    ]
 
 
 def run_one(
@@ -114,7 +118,7 @@ def run_tour(
     """Run the tour; returns the path of its report (OUT/index.html; OUT/board.md beside it).
     `steps` and `eval_n` override every family's budget and evaluation size (for smoke tests)."""
     out = Path(out)
-    todo = plan(only)
+    todo = plan(only, quick=quick)
     if not todo:
         raise GenzooError("the tour has nothing to run (no registered family lists tour data)")
     out.mkdir(parents=True, exist_ok=True)

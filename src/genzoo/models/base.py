@@ -98,6 +98,7 @@ class TourEntry:
     data_options: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
+    quick: bool = True  # False: only the full tour runs it (a budget the quick tour cannot afford)
 
 
 class GenerativeModel(nn.Module):

@@ -10,7 +10,8 @@ and sampling runs a reverse sampler (DDPM ancestral, or DDIM with any number of 
 x_T ∼ N(0, I), converting the network's output to ε̂ first. The network sees the data
 standardised: points divided by their overall standard deviation, images in [0, 1] mapped to
 [−1, 1] (the scale is a buffer saved with the weights); samples are mapped back, images clipped
-to their range.
+to their range. On images each step's x̂_0 is clamped to [−1, 1] (`clip_denoised`, as in Ho et
+al.'s code), which keeps few-step samplers from leaving the data range.
 
 Denoisers: for images and fields a U-Net (:class:`genzoo.nn.blocks.UNet`: residual blocks with
 the time embedding added per channel, self-attention at low resolution, skip connections); for
@@ -63,6 +64,7 @@ from genzoo.models.registry import register_model
 from genzoo.nn.blocks import ACTIVATIONS, MLP, UNet
 
 PREDICTIONS = ("eps", "v", "x0")
+SAMPLE_CHUNK = 128  # examples per reverse chain on the CPU
 SAMPLERS = ("ddpm", "ddim")
 
 
@@ -85,6 +87,7 @@ class DDPMConfig:
     guidance: float = option(1.0, low=0.0, high=100.0, help="default guidance scale s: 1 conditional, 0 unconditional, > 1 sharper classes")
     bound_steps: int = option(100, low=1, help="log_prob: stratified timesteps per example estimating the bound's sum (≥ T − 1: all)")
     resample: int = option(1, low=1, high=100, help="inpainting: RePaint resamplings per step (1: replacement only)")
+    clip_denoised: bool = option(True, help="bounded data (images): clamp each step's x̂_0 to the data range, as Ho et al. do")
 
 
 def time_embedding(t: Tensor, dim: int, T: int) -> Tensor:
@@ -109,7 +112,11 @@ class DDPM(GenerativeModel):
     likelihood = "bound"
     default_train = {"lr": 1e-3, "batch_size": 128, "ema": 0.999, "schedule": "cosine"}  # 128: more images/s than 256 on CPU
     terms = {"loss": "the denoising loss"}
-    tour = (TourEntry("ring8", quick_steps=10000, steps=40000),)
+    tour = (
+        TourEntry("ring8", quick_steps=10000, steps=40000),
+        # class-conditional digits, scored and drawn with DDIM-100; the full tour only (about 10 minutes)
+        TourEntry("mnist", quick_steps=300, steps=1800, params={"conditional": True, "sampler": "ddim", "sample_steps": 100}, quick=False),
+    )
     summary = "denoising diffusion model (ε/v/x₀ prediction; DDPM and DDIM samplers; classifier-free guidance; inpainting; bound in bits/dim)"
 
     def __init__(self, config: DDPMConfig, info: DataInfo) -> None:
@@ -254,6 +261,11 @@ class DDPM(GenerativeModel):
             return torch.randn(shape, device=dev)
         return torch.randn(shape, generator=generator, device=generator.device).to(dev)
 
+    @property
+    def _clip(self) -> float | None:
+        """x̂_0's bound in the standardised space ([−1, 1] for bounded data), or None."""
+        return 1.0 if self.bounded and self.config.clip_denoised else None
+
     def _out(self, x: Tensor) -> Tensor:
         """From the standardised space back to the data's (images clipped to their range)."""
         x = x * self.scale + self.shift
@@ -273,14 +285,21 @@ class DDPM(GenerativeModel):
             raise GenzooError(f"model 'ddpm' cannot condition on {', '.join(sorted(condition))}")
         y, s = self._labels(n, label, guidance, generator)
         smp = self.sampler(sampler, steps, eta)
-        x = self._noise((n, *self.info.shape), generator)
-        path = [x]
-        for i, t in enumerate(smp.timesteps.tolist()):
-            eps = self.guided_eps(x, torch.full((n,), t, device=x.device, dtype=torch.long), y, s)
-            x = smp.step(eps, i, x, generator=generator)
-            if trajectory:
-                path.append(x)
-        return self._out(torch.stack(path, dim=1) if trajectory else x)
+        # on the CPU, chains of at most 128 examples run faster (1.4 against 2.4 ms per image and step at 500)
+        chunk = SAMPLE_CHUNK if self.shift.device.type == "cpu" else n
+        parts = []
+        for start in range(0, n, chunk):
+            m = min(chunk, n - start)
+            x = self._noise((m, *self.info.shape), generator)
+            yc = None if y is None else y[start : start + m]
+            path = [x]
+            for i, t in enumerate(smp.timesteps.tolist()):
+                eps = self.guided_eps(x, torch.full((m,), t, device=x.device, dtype=torch.long), yc, s)
+                x = smp.step(eps, i, x, generator=generator, clip=self._clip)
+                if trajectory:
+                    path.append(x)
+            parts.append(torch.stack(path, dim=1) if trajectory else x)
+        return self._out(torch.cat(parts))
 
     @torch.no_grad()
     def inpaint(
@@ -307,7 +326,7 @@ class DDPM(GenerativeModel):
         for i, t in enumerate(ts):
             tt = torch.full((n,), t, device=cur.device, dtype=torch.long)
             for j in range(r):
-                nxt = smp.step(self.guided_eps(cur, tt, y, s), i, cur, generator=generator)
+                nxt = smp.step(self.guided_eps(cur, tt, y, s), i, cur, generator=generator, clip=self._clip)
                 last = i == len(ts) - 1
                 seen = known if last else self.schedule.q_sample(known, ts[i + 1], self._noise(known.shape, generator))
                 nxt = mask * seen + (1 - mask) * nxt
@@ -361,7 +380,8 @@ class DDPM(GenerativeModel):
         def x0_hat(t: Tensor) -> tuple[Tensor, Tensor]:
             eps = self._noise(x0.shape, generator)
             x_t = sch.q_sample(x0, t.cpu(), eps)
-            return sch.predict_x0(x_t, t.cpu(), self.predict_eps(x_t, t, y)), eps
+            xh = sch.predict_x0(x_t, t.cpu(), self.predict_eps(x_t, t, y))
+            return (xh if self._clip is None else xh.clamp(-self._clip, self._clip)), eps
 
         # denoising terms t = 1 … T − 1: stratum j = [e_j, e_{j+1}), one uniform t per example in each
         if T > 1:

@@ -107,18 +107,25 @@ def _lr_factor(cfg: TrainConfig, step: int, total: int) -> float:
 
 
 class EMA:
-    """Exponential moving average of a model's floating-point state: s ← d·s + (1 − d)·θ."""
+    """Exponential moving average of a model's floating-point state: s ← d_t·s + (1 − d_t)·θ with
+    the warm-up d_t = min(d, (1 + t)/(10 + t)) at update t = 0, 1, … (as TensorFlow's and
+    diffusers' EMA do): without it the random initial weights keep a share d^n of the average after
+    n updates — 17 % after 1,800 updates at d = 0.999."""
 
     def __init__(self, model: torch.nn.Module, decay: float) -> None:
         self.decay = decay
         self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
 
+    def decay_at(self, t: int) -> float:
+        return min(self.decay, (1 + t) / (10 + t))
+
     @torch.no_grad()
-    def update(self, model: torch.nn.Module) -> None:
+    def update(self, model: torch.nn.Module, t: int) -> None:
+        d = self.decay_at(t)
         for k, v in model.state_dict().items():
             s = self.shadow[k]
             if s.is_floating_point():
-                s.lerp_(v.detach(), 1.0 - self.decay)
+                s.lerp_(v.detach(), 1.0 - d)
             else:
                 s.copy_(v)
 
@@ -399,7 +406,7 @@ class Trainer:
                 f"{name} became {values[bad[0]]} at step {self.step + 1}{kept} (try a lower --lr or train.grad_clip)"
             )
         if self.ema is not None:
-            self.ema.update(self.model)
+            self.ema.update(self.model, self.step)
         return values
 
     # --- log.jsonl ----------------------------------------------------------------------------
