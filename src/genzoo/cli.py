@@ -410,7 +410,9 @@ def cmd_condition(args: argparse.Namespace) -> int:
     else:
         if args.n < 1:
             raise GenzooError(f"-n must be at least 1, got {args.n}")
-        x = _dataset_for(_run_config(args.run), "test").tensors()[: args.n]
+        from genzoo.training import checkpoint as ckpt
+
+        x = _dataset_for(ckpt.read_config(args.run), "test").tensors()[: args.n]
     mask = _read_mask(args.mask, model)
     options = _sampler_options(args, model.inpaint)
     if args.label is not None:
@@ -430,12 +432,6 @@ def cmd_condition(args: argparse.Namespace) -> int:
         save_samples(filled, model.info, args.out)
     print(f"{args.out}: {len(filled)} examples with their masked part filled by {args.run}")
     return 0
-
-
-def _run_config(run: str) -> dict[str, Any]:
-    from genzoo.training import checkpoint as ckpt
-
-    return ckpt.read_config(run)
 
 
 def _read_mask(spec: str, model) -> torch.Tensor:

@@ -29,9 +29,9 @@ def nll(ctx: EvalContext, *, batch_size: int = 250) -> dict[str, Any]:
         )
     generator = ctx.generator(7)
     values = []
-    random = "generator" in inspect.signature(model.log_prob).parameters  # Monte-Carlo estimates and bounds
+    stochastic = "generator" in inspect.signature(model.log_prob).parameters  # Monte-Carlo estimates and bounds
     for chunk in torch.split(ctx.real, batch_size):
-        kwargs = {"generator": generator} if random else {}
+        kwargs = {"generator": generator} if stochastic else {}
         values.append(model.log_prob(chunk.to(model.device), **kwargs).double().cpu())
     logp = torch.cat(values)
     nats = float(-logp.mean())

@@ -377,11 +377,10 @@ class DDPM(GenerativeModel):
         a = float(ab[T - 1])
         total = 0.5 * (a * x0.double() ** 2 + (1 - a) - 1 - math.log(1 - a)).flatten(1).sum(1)
 
-        def x0_hat(t: Tensor) -> tuple[Tensor, Tensor]:
-            eps = self._noise(x0.shape, generator)
-            x_t = sch.q_sample(x0, t.cpu(), eps)
+        def x0_hat(t: Tensor) -> Tensor:  # x̂_0 from x_t ~ q(x_t | x_0), one ε per example, clamped as in sampling
+            x_t = sch.q_sample(x0, t.cpu(), self._noise(x0.shape, generator))
             xh = sch.predict_x0(x_t, t.cpu(), self.predict_eps(x_t, t, y))
-            return (xh if self._clip is None else xh.clamp(-self._clip, self._clip)), eps
+            return xh if self._clip is None else xh.clamp(-self._clip, self._clip)
 
         # denoising terms t = 1 … T − 1: stratum j = [e_j, e_{j+1}), one uniform t per example in each
         if T > 1:
@@ -391,14 +390,14 @@ class DDPM(GenerativeModel):
                     continue
                 u = torch.rand(n, generator=generator, device=generator.device if generator is not None else "cpu")
                 t = (lo + (u * (hi - lo)).long().clamp(max=hi - lo - 1)).to(dev)
-                xh = x0_hat(t)[0]
+                xh = x0_hat(t)
                 tc = t.cpu()
                 w = ab[tc - 1] * b[tc] / ((1 - ab[tc]) * (1 - ab[tc - 1]))  # coef² / β̃_t
                 kl = 0.5 * w.to(dev) * ((x0 - xh).double() ** 2).flatten(1).sum(1)
                 total = total + (hi - lo) * kl
         # decoder: −log p(x_0 | x at t = 0), variance β̃ of step 1 (β_0 when T = 1)
         var = float((1 - ab[0]) / (1 - ab[1]) * b[1]) if T > 1 else float(b[0])
-        mean = x0_hat(torch.zeros(n, dtype=torch.long, device=dev))[0].double()
+        mean = x0_hat(torch.zeros(n, dtype=torch.long, device=dev)).double()
         levels = int(self.levels)
         if levels > 0:
             ll = discretised_gaussian_log_prob(x0.double(), mean, var, levels)
