@@ -322,7 +322,7 @@ def test_inpainting_keeps_the_known_pixels_and_rejects_bad_masks():
     digits = genzoo.datasets.load("digits", split="test").subset(torch.arange(4))
     model = create("ddpm", digits, seed=0, channels=(8,), attention=(), timesteps=10)
     model.prepare(digits)
-    from genzoo.models.ddpm import hole_mask
+    from genzoo.models.base import hole_mask
 
     mask = hole_mask("bottom-half", (1, 8, 8))
     assert mask[:, :4].eq(1).all() and mask[:, 4:].eq(0).all()

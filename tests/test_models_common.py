@@ -21,7 +21,7 @@ TRANSLATORS = [name for name in FAMILIES if getattr(MODELS.get(name), "pairing",
 
 def _kinds(name: str) -> list[str]:
     pairing = getattr(MODELS.get(name), "pairing", None)
-    return [pairing] if pairing else ["image", "points"]
+    return [pairing] if pairing else [k for k in ("image", "points") if k in MODELS.get(name).kinds]
 
 
 CASES = [(name, kind) for name in FAMILIES for kind in _kinds(name)]
@@ -88,11 +88,22 @@ def test_translators_refuse_one_image_per_example(name, kind, data):
     assert "\n" not in message and repr(name) in message and data[kind].info.name in message
 
 
+@pytest.mark.parametrize("name", [n for n in FAMILIES if set(MODELS.get(n).kinds) != {"image", "points", "field"}])
+def test_a_family_refuses_the_kinds_of_data_it_does_not_model(name, data):
+    cls = MODELS.get(name)
+    for other, ds in (("image", data["image"]), ("points", data["points"])):
+        if other not in cls.kinds:
+            with pytest.raises(genzoo.GenzooError) as err:
+                genzoo.models.create(name, ds, seed=0)
+            message = str(err.value)
+            assert "\n" not in message and repr(name) in message and ds.info.name in message
+
+
 @pytest.mark.parametrize("name", [n for n in FAMILIES if MODELS.get(n).terms and not getattr(MODELS.get(n), "pairing", None)])
 def test_divergence_names_the_network_in_one_line(name, data, tmp_path):
     """A learning rate of 1e30 blows every network up at once; the error says which loss went first
     in the model's own words ("the critic's loss (d_loss)"), in one line, and keeps the run directory."""
-    ds = data["points"]
+    ds = data["points" if "points" in MODELS.get(name).kinds else "image"]
     model = genzoo.models.create(name, ds, seed=0)
     with pytest.raises(genzoo.errors.TrainingDiverged) as err:
         genzoo.train(model, ds, out=tmp_path, steps=30, lr=1e30, batch_size=32, progress=False)

@@ -399,12 +399,13 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
 
 def cmd_condition(args: argparse.Namespace) -> int:
+    from genzoo.models.base import expand_mask
     from genzoo.viz import inpainting_grid, png_bytes, save_samples
 
     _check_suffix(args.out, (".png", ".npz", ".npy"))
     model = _load_run(args.run, args.device)
     if not callable(getattr(model, "inpaint", None)):
-        raise GenzooError(f"model {model.name!r} cannot fill a masked part of an example (ddpm can)")
+        raise GenzooError(f"model {model.name!r} cannot fill a masked part of an example (ddpm, pixelcnn, rbm can)")
     if args.input is not None:
         x = _input_examples(args.input, model)
     else:
@@ -419,7 +420,7 @@ def cmd_condition(args: argparse.Namespace) -> int:
         options["label"] = args.label
     gen = torch.Generator(device=model.device).manual_seed(args.seed)
     filled = model.inpaint(x.to(model.device), mask, generator=gen, **options).float().cpu()
-    m = model.expand_mask(mask, x).cpu()
+    m = expand_mask(mask, x, model.info).cpu()
     if args.out.lower().endswith(".png"):
         from genzoo.training.checkpoint import atomic_path
 
@@ -438,7 +439,7 @@ def _read_mask(spec: str, model) -> torch.Tensor:
     """--mask: a named hole (bottom-half, …) or a .npy/.npz/.png file, 1 (non-zero) = known."""
     import numpy as np
 
-    from genzoo.models.ddpm import HOLES, hole_mask
+    from genzoo.models.base import HOLES, hole_mask
 
     if spec in HOLES:
         return hole_mask(spec, tuple(model.info.shape))
@@ -599,7 +600,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     s.set_defaults(fn=cmd_translate)
 
-    s = sub.add_parser("condition", help="fill the masked part of examples given the rest (ddpm: inpainting)")
+    s = sub.add_parser("condition", help="fill the masked part of examples given the rest (ddpm: inpainting; autoregressive models, RBMs: completion)")
     s.add_argument("run")
     s.add_argument("--mask", required=True,
                    help="FILE.npy/.npz/.png, shape (H, W), (C, H, W) or one per example, non-zero = known, 0 = fill; "

@@ -70,3 +70,21 @@ def anomaly(ctx: EvalContext, *, batch_size: int = 250) -> dict[str, Any]:
         "n": len(real),
     }
 
+
+
+@register_metric(
+    "classify",
+    "accuracy of the model's own classifier (an RBM on [x, one-hot y]: the label of lowest free energy) on held-out labelled data",
+    applies=lambda model, data: callable(getattr(model, "classify", None)) and getattr(model, "num_labels", 0) > 0 and data.y is not None,
+    why_not="it is no classifier, or the data have no labels",
+)
+def classification_accuracy(ctx: EvalContext, *, batch_size: int = 500) -> dict[str, Any]:
+    model, test = ctx.model, ctx.test
+    if test.y is None:
+        from genzoo.errors import GenzooError
+
+        raise GenzooError(f"classify: {test.info.name} has no labels")
+    x = test.tensors()
+    predicted = torch.cat([model.classify(chunk.to(model.device)).cpu() for chunk in torch.split(x, batch_size)])
+    correct = (predicted == test.y).double()
+    return {"accuracy": float(correct.mean()), "std_err": float(correct.std() / len(correct) ** 0.5), "n": len(correct)}

@@ -86,6 +86,57 @@ def class_labels(label: Any, n: int, freq: Tensor, info: DataInfo, generator: to
     return y
 
 
+def expand_mask(mask: Any, x: Tensor, info: DataInfo) -> Tensor:
+    """A completion mask (1 / non-zero = known, 0 = to fill) as 0/1 floats of x's shape (n, *shape),
+    on x's device, or a one-line error. `mask` is one per example (n, *shape) or one for all
+    (*shape); for images also (H, W) or (n, H, W), the same on every channel."""
+    shape = tuple(info.shape)
+    if tuple(x.shape[1:]) != shape:
+        raise GenzooError(f"examples have shape {tuple(x.shape[1:])}, {info.name} examples have shape {shape}")
+    m = torch.as_tensor(mask)
+    allowed = [shape, (len(x), *shape)] + ([shape[1:], (len(x), *shape[1:])] if len(shape) == 3 else [])
+    if tuple(m.shape) not in allowed:
+        want = " or ".join(str(a) for a in allowed)
+        raise GenzooError(f"mask has shape {tuple(m.shape)}; for {len(x)} {info.name} examples it must be {want} (1 = known, 0 = fill)")
+    if len(shape) == 3 and tuple(m.shape[-2:]) == shape[1:] and tuple(m.shape[-3:]) != shape:
+        m = m.unsqueeze(-3)  # (H, W) or (n, H, W): the same mask on every channel
+    m = (m != 0).float().to(x.device)  # all 0: plain sampling; all 1: x itself
+    return m.expand(len(x), *shape)
+
+
+def require_binary(x: Tensor, what: str) -> None:
+    """One-line error unless every value of x is 0 or 1 (Bernoulli units, binarised images)."""
+    if not bool(((x == 0) | (x == 1)).all()):
+        raise GenzooError(
+            f"{what} needs binary data (0/1); binarise images with --set data.binarize=dynamic (or static)"
+        )
+
+
+HOLES = ("bottom-half", "top-half", "left-half", "right-half", "center")
+
+
+def hole_mask(name: str, shape: tuple[int, ...]) -> Tensor:
+    """A named mask for images (C, H, W): 1 where pixels are known, 0 in the hole to fill —
+    the bottom/top/left/right half, or the central square of half the side."""
+    if len(shape) != 3:
+        raise GenzooError(f"mask {name!r}: named holes are for images and fields; give a mask file for data of shape {tuple(shape)}")
+    _, h, w = shape
+    m = torch.ones(shape)
+    if name == "bottom-half":
+        m[:, h // 2 :] = 0
+    elif name == "top-half":
+        m[:, : h // 2] = 0
+    elif name == "left-half":
+        m[:, :, : w // 2] = 0
+    elif name == "right-half":
+        m[:, :, w // 2 :] = 0
+    elif name == "center":
+        m[:, h // 4 : h // 4 + h // 2, w // 4 : w // 4 + w // 2] = 0
+    else:
+        raise GenzooError(f"mask {name!r}: not a file and not a named hole ({', '.join(HOLES)})")
+    return m
+
+
 @dataclass(frozen=True)
 class TourEntry:
     """How the tour trains a family on one of its natural datasets: data and model options, and
@@ -111,6 +162,7 @@ class GenerativeModel(nn.Module):
     latent: ClassVar[bool] = False  # has a latent space: decode / sample_latent / latent_shape
     encodes: ClassVar[bool] = False  # also maps data to it: encode (autoencoders, VAEs; not GANs)
     conditional: ClassVar[bool] = False  # sample() takes label=
+    kinds: ClassVar[tuple[str, ...]] = ("image", "points", "field")  # the kinds of data it models
     trainable: ClassVar[bool] = True  # False: fitted once in prepare(), no optimisation loop
     default_train: ClassVar[dict[str, Any]] = {}  # per-model defaults for the trainer (steps, lr, ...)
     terms: ClassVar[dict[str, str]] = {}  # what logged loss terms mean, for messages: {"d_loss": "the critic's loss"}
@@ -119,6 +171,8 @@ class GenerativeModel(nn.Module):
 
     def __init__(self, config: Any, info: DataInfo) -> None:
         super().__init__()
+        if info.kind not in self.kinds:
+            raise GenzooError(f"model {self.name!r} models {' and '.join(k for k in self.kinds)} data; {info.name} is {info.kind} data")
         self.config = config
         self.info = info
 

@@ -59,7 +59,7 @@ from genzoo.config import option
 from genzoo.data.base import DataInfo, Dataset
 from genzoo.diffusion import SCHEDULES, DDIMSampler, DDPMSampler, NoiseSchedule
 from genzoo.errors import GenzooError
-from genzoo.models.base import GenerativeModel, TourEntry, class_labels
+from genzoo.models.base import GenerativeModel, TourEntry, class_labels, expand_mask, hole_mask
 from genzoo.models.registry import register_model
 from genzoo.nn.blocks import ACTIVATIONS, MLP, UNet
 
@@ -340,18 +340,7 @@ class DDPM(GenerativeModel):
 
     def expand_mask(self, mask: Any, x: Tensor) -> Tensor:
         """The mask as 0/1 floats broadcasting over x (n, *shape), or a one-line error."""
-        shape = tuple(self.info.shape)
-        if tuple(x.shape[1:]) != shape:
-            raise GenzooError(f"inpaint: examples have shape {tuple(x.shape[1:])}, {self.info.name} examples have shape {shape}")
-        m = torch.as_tensor(mask)
-        allowed = [shape, (len(x), *shape)] + ([shape[1:], (len(x), *shape[1:])] if len(shape) == 3 else [])
-        if tuple(m.shape) not in allowed:
-            want = " or ".join(str(a) for a in allowed)
-            raise GenzooError(f"mask has shape {tuple(m.shape)}; for {len(x)} {self.info.name} examples it must be {want} (1 = known, 0 = fill)")
-        if len(shape) == 3 and tuple(m.shape[-2:]) == shape[1:] and tuple(m.shape[-3:]) != shape:
-            m = m.unsqueeze(-3)  # (H, W) or (n, H, W): the same mask on every channel
-        m = (m != 0).float().to(self.shift.device)  # all 0: plain sampling; all 1: x itself
-        return m.expand(len(x), *shape)
+        return expand_mask(mask, x.to(self.shift.device), self.info)
 
     # --- the likelihood bound ----------------------------------------------------------------
     @torch.no_grad()
@@ -404,31 +393,6 @@ class DDPM(GenerativeModel):
         else:
             ll = -0.5 * ((x0.double() - mean) ** 2 / var + math.log(2 * math.pi * var)) - torch.log(self.scale.double())
         return (ll.flatten(1).sum(1) - total).float()
-
-
-HOLES = ("bottom-half", "top-half", "left-half", "right-half", "center")
-
-
-def hole_mask(name: str, shape: tuple[int, ...]) -> Tensor:
-    """A named mask for images (C, H, W): 1 where pixels are known, 0 in the hole to fill —
-    the bottom/top/left/right half, or the central square of half the side."""
-    if len(shape) != 3:
-        raise GenzooError(f"mask {name!r}: named holes are for images and fields; give a mask file for data of shape {tuple(shape)}")
-    _, h, w = shape
-    m = torch.ones(shape)
-    if name == "bottom-half":
-        m[:, h // 2 :] = 0
-    elif name == "top-half":
-        m[:, : h // 2] = 0
-    elif name == "left-half":
-        m[:, :, : w // 2] = 0
-    elif name == "right-half":
-        m[:, :, w // 2 :] = 0
-    elif name == "center":
-        m[:, h // 4 : h // 4 + h // 2, w // 4 : w // 4 + w // 2] = 0
-    else:
-        raise GenzooError(f"mask {name!r}: not a file and not a named hole ({', '.join(HOLES)})")
-    return m
 
 
 def grid_levels(u: Tensor, max_levels: int = 256) -> int:

@@ -14,6 +14,7 @@ import inspect
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,9 @@ def render_report(
     if callable(getattr(model, "inpaint", None)) and data is not None and model.info.kind != "points":
         caption = "held-out examples (row 1), the bottom half hidden (row 2), the model's fills (row 3)"
         sections.append(_section("Inpainting", _try_figure(lambda: inpainting_figure(model, data, seed), "inpainting", caption)))
+    if callable(getattr(model, "filters", None)) and model.info.kind != "points":
+        caption = f"the weights into the first {FILTERS} hidden units as images, each scaled to its own range (dark negative, light positive)"
+        sections.append(_section("Filters", _try_figure(lambda: filter_grid(model), "filters", caption)))
     if callable(getattr(model, "edit", None)) and model.encodes and data is not None and model.info.kind != "points":
         caption = "held-out examples (row 1) redrawn as each class in turn (rows 2…): G(E_z(x), y) keeps their style"
         sections.append(_section("Edits", _try_figure(lambda: edit_grid(model, data), "edits", caption)))
@@ -378,13 +382,25 @@ def class_grid(model: GenerativeModel, seed: int) -> bytes:
 
 def inpainting_figure(model: GenerativeModel, data: Dataset, seed: int) -> bytes:
     """Held-out examples with their bottom half filled by `model.inpaint` (sampler defaults)."""
-    from genzoo.models.ddpm import hole_mask
+    from genzoo.models.base import hole_mask
 
     x = data.tensors()[:TRANSLATE_EXAMPLES]
     mask = hole_mask("bottom-half", tuple(model.info.shape))
     with inference(model):
         filled = model.inpaint(x.to(model.device), mask, generator=torch.Generator().manual_seed(seed)).float().cpu()
     return png_bytes(inpainting_grid(x, mask, filled, model.info))
+
+
+FILTERS = 100
+
+
+def filter_grid(model: GenerativeModel) -> bytes:
+    """The first FILTERS of `model.filters()` (an RBM's W columns), each min–max scaled to [0, 1]."""
+    w = model.filters()[:FILTERS].detach().float().cpu()
+    flat = w.flatten(1)
+    low, high = flat.min(1, keepdim=True).values, flat.max(1, keepdim=True).values
+    scaled = ((flat - low) / (high - low).clamp_min(1e-12)).reshape(w.shape)
+    return png_bytes(image_grid(scaled, replace(model.info, value_range=(0.0, 1.0)), nrow=10))
 
 
 def edit_grid(model: GenerativeModel, data: Dataset) -> bytes:

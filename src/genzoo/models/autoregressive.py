@@ -1,0 +1,648 @@
+"""Autoregressive models: the chain rule p(x) = ∏_i p(x_i | x_1 … x_{i−1}) in raster order, with an
+exact likelihood and sampling pixel by pixel.
+
+- `fvsbn`, the fully visible sigmoid belief network (Neal 1992; Frey 1998): binary x and
+  p(x_i = 1 | x_{<i}) = σ(b_i + Σ_{j<i} W_ij x_j) — a strictly lower-triangular W, the simplest
+  instance of the chain rule and the baseline of the family.
+- `pixelcnn` (van den Oord, Kalchbrenner & Kavukcuoglu 2016, arXiv:1601.06759): masked
+  convolutions — type A in the first layer (the centre pixel excluded), type B after it (the
+  centre included: it holds features of the pixels before it) — in residual blocks
+  (1×1 → masked 3×3 → 1×1), then 1×1 layers to the output.
+- `gated-pixelcnn` (van den Oord et al. 2016, arXiv:1606.05328): a vertical stack (the rows
+  above, any column within reach) and a horizontal stack (the current row, to the left), so that
+  there is no blind spot; gated units tanh(W_f ∗ x) ⊙ σ(W_g ∗ x), the vertical stack feeding the
+  horizontal one shifted down a row, residual connections in the horizontal stack and skip
+  connections to the output; optionally class-conditional (a learned bias per class on every gate).
+- `pixelrnn`, the Row LSTM of van den Oord et al. (2016a): after a masked 7×7 convolution (type
+  A), LSTM layers run down the image a row at a time; the input-to-state convolution is a masked
+  1×3 along the row (type B), the state-to-state a 1×3 over the previous row's hidden states, so
+  the dependence on previous rows is carried by the recurrence. Its context is a triangle above
+  each pixel. Slower than PixelCNN on a CPU: the rows are sequential in training too.
+
+Outputs (`levels`): binary (binarised) data get a Bernoulli per pixel (one logit); grey levels get
+an L-way softmax over the values k/(L − 1) of [low, high] (8-bit images: L = 256; values are
+rounded to the nearest level). `log_prob` is the exact log-probability of the discrete image in
+nats (`likelihood = "exact"`, `discrete`); bits/dim = −log_prob / (D ln 2).
+
+Sampling draws the pixels one at a time in raster order, all examples of a batch together. The
+convolutional models compute each pixel's distribution from a window of the image — the rows that
+can reach it (`reach`, from the architecture) rather than the whole image — which gives the same
+samples as the full network at a fraction of the cost; the Row LSTM keeps the states of the
+previous row and recomputes only the current one. Completion (`inpaint`, `genzoo condition
+--mask`) keeps the given pixels and samples the others in raster order: an exact draw from
+p(x_missing | x_given) when every given pixel comes before every missing one (the top half given),
+otherwise the fills see only the given pixels above and to the left of them.
+
+Images with one channel (grey or binary) only: colour would need masks across the channels.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from genzoo.config import option
+from genzoo.data.base import DataInfo, Dataset
+from genzoo.errors import GenzooError
+from genzoo.models.base import GenerativeModel, TourEntry, class_labels, expand_mask, require_binary
+from genzoo.models.registry import register_model
+
+# --- the pixels: levels, log-probabilities, the sampling loop --------------------------------------------
+
+
+def resolve_levels(name: str, levels: int, info: DataInfo) -> int:
+    """The number of values per pixel: `levels` (0 = auto: 2 for binarised data, else 256)."""
+    if info.kind not in ("image", "field") or len(info.shape) != 3:
+        raise GenzooError(f"model {name!r} models images of shape (1, H, W); {info.name} is {info.kind} data of shape {tuple(info.shape)}")
+    if info.shape[0] != 1:
+        raise GenzooError(f"model {name!r} models one-channel images; {info.name} has {info.shape[0]} channels")
+    low, high = info.value_range
+    if not (math.isfinite(low) and math.isfinite(high) and high > low):
+        raise GenzooError(f"model {name!r} needs values in a bounded range (images); {info.name} has range {info.value_range}")
+    levels = levels or (2 if info.binary else 256)
+    if levels == 2 and not info.binary and info.kind == "image":
+        raise GenzooError(
+            f"model {name!r}: levels=2 (a Bernoulli per pixel) needs binarised images; "
+            "add --set data.binarize=dynamic, or use levels=256 for grey levels"
+        )
+    return levels
+
+
+def to_index(x: Tensor, levels: int, info: DataInfo) -> Tensor:
+    """Values in [low, high] → level indices 0 … L − 1 (nearest level), (B, 1, H, W) int64."""
+    low, high = info.value_range
+    return ((x - low) / (high - low) * (levels - 1)).round().clamp(0, levels - 1).long()
+
+
+def from_index(k: Tensor, levels: int, info: DataInfo) -> Tensor:
+    low, high = info.value_range
+    return low + k.float() / (levels - 1) * (high - low)
+
+
+def pixel_log_prob(logits: Tensor, k: Tensor) -> Tensor:
+    """Σ over pixels of log p(x_i = k_i): logits (B, 1, H, W) Bernoulli or (B, L, H, W) softmax; (B,)."""
+    if logits.shape[1] == 1:
+        return -F.binary_cross_entropy_with_logits(logits, k.float(), reduction="none").flatten(1).sum(1)
+    return -F.cross_entropy(logits, k[:, 0], reduction="none").flatten(1).sum(1)
+
+
+def draw(logits: Tensor, generator: torch.Generator | None) -> Tensor:
+    """One draw per row of `logits` (n, 1) Bernoulli or (n, L) softmax: level indices (n,)."""
+    dev = generator.device if generator is not None else logits.device
+    if logits.shape[1] == 1:
+        u = torch.rand(len(logits), generator=generator, device=dev).to(logits.device)
+        return (u < torch.sigmoid(logits[:, 0].float())).long()
+    probs = torch.softmax(logits.float(), dim=1)
+    return torch.multinomial(probs.to(dev), 1, generator=generator)[:, 0].to(logits.device)
+
+
+def _is_binary_check(name: str, levels: int, x: Tensor) -> None:
+    if levels == 2:
+        require_binary(x, f"model {name!r} (a Bernoulli per pixel)")
+
+
+class RowSampler:
+    """What the sampling loop asks a model for: the logits of row i (n, L|1, W) given the image so
+    far (`row`), called once per pixel; `done(i)` after row i is complete (a place to cache)."""
+
+    def row(self, v: Tensor, i: int) -> Tensor:
+        raise NotImplementedError
+
+    def done(self, v: Tensor, i: int) -> None:
+        pass
+
+
+class WindowSampler(RowSampler):
+    """Row i from the network run on rows max(0, i − reach) … i only (None: the whole image)."""
+
+    def __init__(self, net: Callable[[Tensor], Tensor], reach: int | None) -> None:
+        self.net, self.reach = net, reach
+
+    def row(self, v: Tensor, i: int) -> Tensor:
+        lo = 0 if self.reach is None else max(0, i - self.reach)
+        return self.net(v[:, :, lo : i + 1])[:, :, -1]
+
+
+@torch.no_grad()
+def sample_pixels(
+    rows: RowSampler, k: Tensor, known: Tensor | None, levels: int, generator: torch.Generator | None, *, progress: bool = False
+) -> Tensor:
+    """Raster-order sampling: k (n, 1, H, W) level indices, where `known` (n, 1, H, W, bool) is
+    True they are kept, elsewhere drawn from the model one pixel at a time. Returns k filled."""
+    n, _, h, w = k.shape
+    k = k.clone()
+    v = k.float() / (levels - 1)  # the networks read values in [0, 1]
+    todo = torch.ones_like(k, dtype=torch.bool) if known is None else ~known
+    need = todo.any(0)[0]  # (H, W): pixels some example still needs
+    bar = tqdm(total=int(need.sum()), disable=None if progress else True, desc="pixels", unit="px", leave=False)
+    for i in range(h):
+        for j in range(w):
+            if not need[i, j]:
+                continue
+            logits = rows.row(v, i)[:, :, j]  # (n, L|1)
+            new = draw(logits, generator)
+            fill = todo[:, 0, i, j]
+            k[:, 0, i, j] = torch.where(fill, new, k[:, 0, i, j])
+            v[:, 0, i, j] = k[:, 0, i, j].float() / (levels - 1)
+            bar.update(1)
+        rows.done(v, i)
+    bar.close()
+    return k
+
+
+# --- masked convolutions ---------------------------------------------------------------------------------
+
+
+class MaskedConv2d(nn.Conv2d):
+    """A k×k convolution that sees only the pixels before the centre in raster order (type "A")
+    or those and the centre (type "B"); padding keeps the size."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, kind: str) -> None:
+        super().__init__(c_in, c_out, kernel, padding=kernel // 2)
+        mask = torch.ones(kernel, kernel)
+        c = kernel // 2
+        mask[c, c + (kind == "B") :] = 0
+        mask[c + 1 :] = 0
+        self.register_buffer("mask", mask[None, None], persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
+
+
+class _ResidualBlock(nn.Module):
+    """ReLU → 1×1 (h → h/2) → ReLU → masked 3×3 B → ReLU → 1×1 (h/2 → h), plus the input."""
+
+    def __init__(self, h: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.ReLU(), nn.Conv2d(h, h // 2, 1), nn.ReLU(), MaskedConv2d(h // 2, h // 2, 3, "B"), nn.ReLU(), nn.Conv2d(h // 2, h, 1)
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.body(x)
+
+
+def _head(c_in: int, hidden: int, out: int) -> nn.Sequential:
+    return nn.Sequential(nn.ReLU(), nn.Conv2d(c_in, hidden, 1), nn.ReLU(), nn.Conv2d(hidden, out, 1))
+
+
+# --- the models ------------------------------------------------------------------------------------------
+
+
+def _check_x(model: GenerativeModel, x: Tensor) -> Tensor:
+    if tuple(x.shape[1:]) != tuple(model.info.shape):
+        raise GenzooError(f"examples have shape {tuple(x.shape[1:])}, {model.info.name} examples have shape {tuple(model.info.shape)}")
+    return x
+
+
+def _no_condition(name: str, condition: dict[str, Any]) -> None:
+    given = sorted(k for k, v in condition.items() if v is not None)
+    if given:
+        raise GenzooError(f"model {name!r} is unconditional; cannot condition on {', '.join(given)}")
+
+
+@dataclass
+class FVSBNConfig:
+    init_std: float = option(0.01, low=0.0, help="initial std of the weights W")
+
+
+@register_model("fvsbn")
+class FVSBN(GenerativeModel):
+    """Fully visible sigmoid belief network: p(x) = ∏ σ(b_i + Σ_{j<i} W_ij x_j) over binary pixels."""
+
+    Config = FVSBNConfig
+    likelihood = "exact"
+    discrete = True
+    kinds = ("image", "field")
+    default_train = {"lr": 1e-3, "batch_size": 100}
+    summary = "fully visible sigmoid belief network (the chain rule with logistic conditionals; exact NLL)"
+    tour = (TourEntry("mnist", quick_steps=1500, steps=6000, data_options={"binarize": "dynamic"}),)
+
+    def __init__(self, config: FVSBNConfig, info: DataInfo) -> None:
+        super().__init__(config, info)
+        resolve_levels(self.name, 2, info)  # one-channel images in a bounded range; binarised
+        d = info.dim
+        self.weight = nn.Parameter(config.init_std * torch.randn(d, d))
+        self.bias = nn.Parameter(torch.zeros(d))
+        self.register_buffer("mask", torch.ones(d, d).tril(-1), persistent=False)
+
+    def prepare(self, data: Dataset) -> None:
+        """Check the data are binary and start b at the logits of the pixel means."""
+        require_binary(data.tensors(), f"model {self.name!r}")
+        p = data.tensors().flatten(1).mean(0).clamp(1e-3, 1 - 1e-3)
+        with torch.no_grad():
+            self.bias.copy_(torch.log(p / (1 - p)))
+
+    def logits(self, x: Tensor) -> Tensor:
+        """Logits of p(x_i = 1 | x_{<i}) for all i at once: (B, D)."""
+        return F.linear(x.flatten(1), self.weight * self.mask, self.bias)
+
+    def loss(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        return _nll_terms(self, self._log_prob(batch["x"]))
+
+    def _log_prob(self, x: Tensor) -> Tensor:
+        return -F.binary_cross_entropy_with_logits(self.logits(x), x.flatten(1), reduction="none").sum(1)
+
+    @torch.no_grad()
+    def log_prob(self, x: Tensor) -> Tensor:
+        """Exact log p(x) per example, in nats: (B,)."""
+        x = _check_x(self, x.to(self.device))
+        require_binary(x, f"model {self.name!r}")
+        return self._log_prob(x)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, generator: torch.Generator | None = None, **condition: Any) -> Tensor:
+        _no_condition(self.name, condition)
+        x = torch.zeros(n, *self.info.shape, device=self.device)
+        return self._fill(x, torch.zeros_like(x, dtype=torch.bool), generator)
+
+    @torch.no_grad()
+    def inpaint(self, x: Tensor, mask: Any, *, generator: torch.Generator | None = None) -> Tensor:
+        """Keep x where `mask` is 1 and sample the rest in raster order (module docstring)."""
+        x = _check_x(self, x.to(self.device).float())
+        known = expand_mask(mask, x, self.info).bool()
+        require_binary(torch.where(known, x, torch.zeros_like(x)), f"model {self.name!r}")
+        return self._fill(torch.where(known, x, torch.zeros_like(x)), known, generator)
+
+    def _fill(self, x: Tensor, known: Tensor, generator: torch.Generator | None) -> Tensor:
+        """Pixel i from logit b_i + W_i · x: O(D) per pixel, as W_i is zero from i on."""
+        n = len(x)
+        flat, kflat = x.reshape(n, -1).clone(), known.reshape(n, -1)
+        w = self.weight * self.mask
+        dev = generator.device if generator is not None else flat.device
+        u = torch.rand(flat.shape, generator=generator, device=dev).to(flat.device)
+        for i in range(flat.shape[1]):
+            if bool(kflat[:, i].all()):
+                continue
+            p = torch.sigmoid(self.bias[i] + flat @ w[i])
+            flat[:, i] = torch.where(kflat[:, i], flat[:, i], (u[:, i] < p).float())
+        return flat.reshape(x.shape)
+
+
+@dataclass
+class PixelCNNConfig:
+    channels: int = option(64, low=2, help="feature maps h of the masked convolutions")
+    blocks: int = option(6, low=0, help="residual blocks (1×1 → masked 3×3 → 1×1) after the first 7×7 layer")
+    first_kernel: int = option(7, low=3, help="side of the first (type A) masked convolution; odd")
+    head: int = option(64, low=1, help="width of the 1×1 output layers")
+    levels: int = option(0, low=0, high=256, help="values per pixel: 0 = auto (2 for binarised data, else 256)")
+
+
+@register_model("pixelcnn")
+class PixelCNN(GenerativeModel):
+    """PixelCNN: masked convolutions (A then B), residual blocks, exact NLL, pixel-by-pixel sampling."""
+
+    Config = PixelCNNConfig
+    likelihood = "exact"
+    discrete = True
+    kinds = ("image", "field")
+    default_train = {"lr": 1e-3, "batch_size": 64}
+    summary = "PixelCNN (masked convolutions A/B; exact NLL, raster-order sampling)"
+    tour = (TourEntry("mnist", quick_steps=300, steps=2500, data_options={"binarize": "dynamic"}),)
+
+    def __init__(self, config: PixelCNNConfig, info: DataInfo) -> None:
+        super().__init__(config, info)
+        if config.first_kernel % 2 == 0:
+            raise GenzooError(f"model.first_kernel must be odd, got {config.first_kernel}")
+        self.levels = resolve_levels(self.name, config.levels, info)
+        h = config.channels
+        self.net = nn.Sequential(
+            MaskedConv2d(1, h, config.first_kernel, "A"),
+            *[_ResidualBlock(h) for _ in range(config.blocks)],
+            _head(h, config.head, 1 if self.levels == 2 else self.levels),
+        )
+
+    @property
+    def reach(self) -> int:
+        """Rows above a pixel that its distribution depends on (the window sampling reads)."""
+        return self.config.first_kernel // 2 + self.config.blocks
+
+    def forward(self, v: Tensor, y: Tensor | None = None) -> Tensor:
+        """Logits (B, L|1, H, W) of every pixel given the pixels before it; v in [0, 1]."""
+        return self.net(v)
+
+    def loss(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        return _nll_terms(self, _index_log_prob(self, batch["x"]))
+
+    @torch.no_grad()
+    def log_prob(self, x: Tensor) -> Tensor:
+        """Exact log p(x) per example, in nats, of the image's levels: (B,)."""
+        return _index_log_prob(self, _checked(self, x))
+
+    def row_sampler(self, y: Tensor | None = None, window: bool = True) -> RowSampler:
+        return WindowSampler(self, self.reach if window else None)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, generator: torch.Generator | None = None, window: bool = True, **condition: Any) -> Tensor:
+        """n images drawn pixel by pixel (`window=False`: the whole image through the network for
+        every pixel, the reference the window must match)."""
+        _no_condition(self.name, condition)
+        return _sample(self, n, None, window, generator)
+
+    @torch.no_grad()
+    def inpaint(self, x: Tensor, mask: Any, *, generator: torch.Generator | None = None) -> Tensor:
+        """Keep x where `mask` is 1 and sample the rest in raster order (module docstring)."""
+        return _inpaint(self, x, mask, None, generator)
+
+
+def _index_log_prob(model: Any, x: Tensor, y: Tensor | None = None) -> Tensor:
+    """log p(x) (B,) of a model whose forward(v, y) gives per-pixel logits from values v in [0, 1]."""
+    k = to_index(x, model.levels, model.info)
+    return pixel_log_prob(model(k.float() / (model.levels - 1), y), k)
+
+
+def _checked(model: Any, x: Tensor) -> Tensor:
+    """x on the model's device, of its shape, binary where the output is a Bernoulli; else a one-line error."""
+    x = _check_x(model, x.to(model.device))
+    _is_binary_check(model.name, model.levels, x)
+    return x
+
+
+def _nll_terms(model: GenerativeModel, logp: Tensor) -> dict[str, Tensor]:
+    nll = -logp.mean()
+    return {"loss": nll, "bits_per_dim": nll.detach() / (model.info.dim * math.log(2))}
+
+
+def _sample(model: Any, n: int, y: Tensor | None, window: bool, generator: torch.Generator | None) -> Tensor:
+    k = torch.zeros(n, *model.info.shape, dtype=torch.long, device=model.device)
+    k = sample_pixels(model.row_sampler(y, window), k, None, model.levels, generator, progress=n * model.info.dim > 20_000)
+    return from_index(k, model.levels, model.info)
+
+
+def _inpaint(model: Any, x: Tensor, mask: Any, y: Tensor | None, generator: torch.Generator | None) -> Tensor:
+    x = _check_x(model, x.to(model.device).float())
+    known = expand_mask(mask, x, model.info).bool()
+    given = torch.where(known, x, torch.full_like(x, model.info.value_range[0]))
+    _is_binary_check(model.name, model.levels, given)
+    k = sample_pixels(model.row_sampler(y), to_index(given, model.levels, model.info), known, model.levels, generator)
+    return from_index(k, model.levels, model.info)
+
+
+# --- gated PixelCNN --------------------------------------------------------------------------------------
+
+
+class _GatedLayer(nn.Module):
+    """One layer of the two stacks. The vertical convolution, kernel (k//2 + 1) × k, sees the
+    rows up to the current one; it reaches the horizontal stack shifted down a row (through a
+    1×1), so that a pixel receives only rows above it from there. The horizontal convolution,
+    1 × (k//2 + 1), sees the current row up to the current pixel (excluded in the first layer)."""
+
+    def __init__(self, c_in: int, p: int, kernel: int, first: bool, classes: int, skip: int) -> None:
+        super().__init__()
+        self.k, self.first = kernel, first
+        self.v = nn.Conv2d(c_in, 2 * p, (kernel // 2 + 1, kernel))
+        self.h = nn.Conv2d(c_in, 2 * p, (1, kernel // 2 + 1))
+        hmask = torch.ones(1, kernel // 2 + 1)
+        if first:
+            hmask[0, -1] = 0  # type A: not the pixel itself
+        self.register_buffer("hmask", hmask[None, None], persistent=False)
+        self.v2h = nn.Conv2d(2 * p, 2 * p, 1)
+        self.h_out = nn.Conv2d(p, p, 1)
+        self.skip = nn.Conv2d(p, skip, 1)
+        self.label = nn.Embedding(classes, 4 * p) if classes else None
+        if self.label is not None:
+            nn.init.zeros_(self.label.weight)
+
+    def forward(self, v: Tensor, h: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+        k = self.k
+        vf = self.v(F.pad(v, (k // 2, k // 2, k // 2, 0)))  # (B, 2p, H, W): rows i − k//2 … i
+        hf = F.conv2d(F.pad(h, (k // 2, 0, 0, 0)), self.h.weight * self.hmask, self.h.bias)
+        hf = hf + self.v2h(F.pad(vf, (0, 0, 1, 0))[:, :, :-1])  # the vertical stack, a row down
+        if self.label is not None and y is not None:
+            bv, bh = self.label(y)[:, :, None, None].chunk(2, dim=1)
+            vf, hf = vf + bv, hf + bh
+        v_out = _gate(vf)
+        g = _gate(hf)
+        h_out = self.h_out(g) + (0 if self.first else h)
+        return v_out, h_out, self.skip(g)
+
+
+def _gate(x: Tensor) -> Tensor:
+    a, b = x.chunk(2, dim=1)
+    return torch.tanh(a) * torch.sigmoid(b)
+
+
+@dataclass
+class GatedPixelCNNConfig:
+    channels: int = option(32, low=1, help="feature maps p of each stack")
+    layers: int = option(8, low=1, help="gated layers (the first with the 7×7-reach kernel, type A)")
+    first_kernel: int = option(7, low=3, help="kernel side of the first layer; odd")
+    kernel: int = option(3, low=3, help="kernel side of the later layers; odd")
+    skip: int = option(64, low=1, help="width of the skip connections and the output layers")
+    levels: int = option(0, low=0, high=256, help="values per pixel: 0 = auto (2 for binarised data, else 256)")
+    conditional: bool = option(False, help="class-conditional on the data's labels (a learned bias per class on every gate)")
+
+
+@register_model("gated-pixelcnn")
+class GatedPixelCNN(GenerativeModel):
+    """Gated PixelCNN: vertical and horizontal stacks (no blind spot), gated units, residual and
+    skip connections, optional class conditioning."""
+
+    Config = GatedPixelCNNConfig
+    likelihood = "exact"
+    discrete = True
+    kinds = ("image", "field")
+    default_train = {"lr": 1e-3, "batch_size": 64}
+    summary = "gated PixelCNN (vertical + horizontal stacks, tanh ⊙ σ gates, optional classes; exact NLL)"
+    tour = (TourEntry("mnist", quick_steps=300, steps=2500, data_options={"binarize": "dynamic"}, params={"conditional": True}),)
+
+    def __init__(self, config: GatedPixelCNNConfig, info: DataInfo) -> None:
+        super().__init__(config, info)
+        if config.first_kernel % 2 == 0 or config.kernel % 2 == 0:
+            raise GenzooError(f"model.first_kernel and model.kernel must be odd, got {config.first_kernel} and {config.kernel}")
+        self.levels = resolve_levels(self.name, config.levels, info)
+        self.conditional = bool(config.conditional)
+        if self.conditional and not info.num_classes:
+            raise GenzooError(f"model.conditional: {info.name} has no labels to condition on")
+        classes = info.num_classes if self.conditional else 0
+        p = config.channels
+        self.layers = nn.ModuleList(
+            _GatedLayer(1 if i == 0 else p, p, config.first_kernel if i == 0 else config.kernel, i == 0, classes, config.skip)
+            for i in range(config.layers)
+        )
+        self.head = _head(config.skip, config.skip, 1 if self.levels == 2 else self.levels)
+        if self.conditional:
+            self.register_buffer("label_freq", torch.full((info.num_classes,), 1.0 / info.num_classes))
+
+    @property
+    def reach(self) -> int:
+        c = self.config
+        return c.first_kernel // 2 + (c.layers - 1) * (c.kernel // 2) + 1
+
+    def prepare(self, data: Dataset) -> None:
+        if self.conditional:
+            if data.y is None:
+                raise GenzooError(f"model.conditional: {data.info.name} has no labels to condition on")
+            counts = torch.bincount(data.y.long(), minlength=self.info.num_classes).double()
+            self.label_freq.copy_((counts / counts.sum()).float())
+
+    def forward(self, v: Tensor, y: Tensor | None = None) -> Tensor:
+        vs, hs, skip = v, v, 0
+        for layer in self.layers:
+            vs, hs, s = layer(vs, hs, y)
+            skip = skip + s
+        return self.head(skip)
+
+    def _y(self, batch_y: Tensor | None) -> Tensor | None:
+        if not self.conditional:
+            return None
+        if batch_y is None:
+            raise GenzooError("model.conditional: the training batches carry no labels")
+        return batch_y.long().to(self.device)
+
+    def loss(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        return _nll_terms(self, _index_log_prob(self, batch["x"], self._y(batch.get("y"))))
+
+    def _labels(self, n: int, label: Any, generator: torch.Generator | None) -> Tensor | None:
+        if not self.conditional:
+            if label is not None:
+                raise GenzooError("label: this gated-pixelcnn is unconditional (train it with --set model.conditional=true)")
+            return None
+        return class_labels(label, n, self.label_freq, self.info, generator).to(self.device)
+
+    @torch.no_grad()
+    def log_prob(self, x: Tensor, *, label: Any = None) -> Tensor:
+        """Exact log p(x) (conditional: log p(x | y) for `label`, by default the marginal
+        log Σ_y p(y) p(x | y) over the training class frequencies), in nats: (B,)."""
+        x = _checked(self, x)
+        if not self.conditional or label is not None:
+            return _index_log_prob(self, x, self._labels(len(x), label, None))
+        per_class = torch.stack([_index_log_prob(self, x, torch.full((len(x),), c, device=self.device)) for c in range(self.info.num_classes)], 1)
+        return torch.logsumexp(per_class + self.label_freq.log(), dim=1)
+
+    def row_sampler(self, y: Tensor | None = None, window: bool = True) -> RowSampler:
+        return WindowSampler(lambda v: self(v, y), self.reach if window else None)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, generator: torch.Generator | None = None, label: Any = None, window: bool = True, **condition: Any) -> Tensor:
+        _no_condition(self.name, condition)
+        return _sample(self, n, self._labels(n, label, generator), window, generator)
+
+    @torch.no_grad()
+    def inpaint(self, x: Tensor, mask: Any, *, generator: torch.Generator | None = None, label: Any = None) -> Tensor:
+        return _inpaint(self, x, mask, self._labels(len(x), label, generator), generator)
+
+
+# --- PixelRNN (Row LSTM) ---------------------------------------------------------------------------------
+
+
+class _RowLSTM(nn.Module):
+    """One Row LSTM layer: gates [i, f, o, g] = K_is ⊛ x_row (masked 1×3, type B) + K_ss ⊛ h_{row−1}
+    (1×3); c = f ⊙ c_prev + i ⊙ g, h = o ⊙ tanh(c); the layer adds a 1×1 of h to its input."""
+
+    def __init__(self, h: int) -> None:
+        super().__init__()
+        self.input_to_state = nn.Conv2d(h, 4 * h, (1, 3), padding=(0, 1))
+        self.register_buffer("mask", torch.tensor([1.0, 1.0, 0.0]).view(1, 1, 1, 3), persistent=False)
+        self.state_to_state = nn.Conv1d(h, 4 * h, 3, padding=1)
+        self.out = nn.Conv2d(h, h, 1)
+
+    def input_gates(self, x: Tensor) -> Tensor:
+        """The input-to-state part for rows of x (B, h, R, W) at once: (B, 4h, R, W)."""
+        return F.conv2d(x, self.input_to_state.weight * self.mask, self.input_to_state.bias, padding=(0, 1))
+
+    def step(self, gates_in: Tensor, x_row: Tensor, state: tuple[Tensor, Tensor] | None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """One row: gates_in (B, 4h, W), x_row (B, h, W), state (h, c) of the row above or None."""
+        gates = gates_in if state is None else gates_in + self.state_to_state(state[0])
+        i, f, o, g = gates.chunk(4, dim=1)
+        c = torch.sigmoid(i) * torch.tanh(g)
+        if state is not None:
+            c = c + torch.sigmoid(f) * state[1]
+        hid = torch.sigmoid(o) * torch.tanh(c)
+        return x_row + self.out(hid[:, :, None])[:, :, 0], (hid, c)
+
+
+@dataclass
+class PixelRNNConfig:
+    hidden: int = option(32, low=1, help="feature maps and LSTM state size h")
+    layers: int = option(2, low=1, help="Row LSTM layers")
+    head: int = option(64, low=1, help="width of the 1×1 output layers")
+    levels: int = option(0, low=0, high=256, help="values per pixel: 0 = auto (2 for binarised data, else 256)")
+
+
+class _RowLSTMSampler(RowSampler):
+    """Row i from the 7×7 input layer on rows i − 3 … i and each LSTM layer's cached state of row
+    i − 1: one row of computation per pixel."""
+
+    def __init__(self, model: PixelRNN) -> None:
+        self.model = model
+        self.states: list[tuple[Tensor, Tensor] | None] = [None] * len(model.lstm)
+        self.pending: list[tuple[Tensor, Tensor] | None] = []
+
+    def row(self, v: Tensor, i: int) -> Tensor:
+        logits, self.pending = self.model.row_logits(v, i, self.states)
+        return logits
+
+    def done(self, v: Tensor, i: int) -> None:
+        self.row(v, i)  # the states of the finished row, all its pixels known
+        self.states = self.pending
+
+
+@register_model("pixelrnn")
+class PixelRNN(GenerativeModel):
+    """PixelRNN with Row LSTM layers after a masked 7×7 convolution; exact NLL."""
+
+    Config = PixelRNNConfig
+    likelihood = "exact"
+    discrete = True
+    kinds = ("image", "field")
+    default_train = {"lr": 1e-3, "batch_size": 64}
+    summary = "PixelRNN (Row LSTM over rows after a masked 7×7 conv; exact NLL, slow on a CPU)"
+    tour = (TourEntry("mnist", quick_steps=200, steps=1500, data_options={"binarize": "dynamic"}),)
+
+    def __init__(self, config: PixelRNNConfig, info: DataInfo) -> None:
+        super().__init__(config, info)
+        self.levels = resolve_levels(self.name, config.levels, info)
+        h = config.hidden
+        self.first = MaskedConv2d(1, h, 7, "A")
+        self.lstm = nn.ModuleList(_RowLSTM(h) for _ in range(config.layers))
+        self.head = _head(h, config.head, 1 if self.levels == 2 else self.levels)
+
+    def forward(self, v: Tensor, y: Tensor | None = None) -> Tensor:
+        """Logits (B, L|1, H, W) of every pixel given the pixels before it; v in [0, 1]."""
+        x = self.first(v)  # (B, h, H, W)
+        for layer in self.lstm:
+            gates = layer.input_gates(x)
+            rows, state = [], None
+            for r in range(x.shape[2]):
+                out, state = layer.step(gates[:, :, r], x[:, :, r], state)
+                rows.append(out)
+            x = torch.stack(rows, dim=2)
+        return self.head(x)
+
+    def row_logits(self, v: Tensor, i: int, states: list[tuple[Tensor, Tensor] | None]) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:
+        """Logits of row i (B, L|1, W) and every layer's (h, c) at row i, given their states at row i − 1."""
+        x = self.first(v[:, :, max(0, i - 3) : i + 4])[:, :, min(i, 3)]  # row i of the first layer: (B, h, W)
+        new = []
+        for layer, state in zip(self.lstm, states):
+            x, s = layer.step(layer.input_gates(x[:, :, None])[:, :, 0], x, state)
+            new.append(s)
+        return self.head(x[:, :, None])[:, :, 0], new
+
+    def loss(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        return _nll_terms(self, _index_log_prob(self, batch["x"]))
+
+    @torch.no_grad()
+    def log_prob(self, x: Tensor) -> Tensor:
+        """Exact log p(x) per example, in nats, of the image's levels: (B,)."""
+        return _index_log_prob(self, _checked(self, x))
+
+    def row_sampler(self, y: Tensor | None = None, window: bool = True) -> RowSampler:
+        return _RowLSTMSampler(self) if window else WindowSampler(self, None)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, generator: torch.Generator | None = None, window: bool = True, **condition: Any) -> Tensor:
+        """n images drawn pixel by pixel (`window=False`: the whole network for every pixel)."""
+        _no_condition(self.name, condition)
+        return _sample(self, n, None, window, generator)
+
+    @torch.no_grad()
+    def inpaint(self, x: Tensor, mask: Any, *, generator: torch.Generator | None = None) -> Tensor:
+        return _inpaint(self, x, mask, None, generator)
