@@ -1,6 +1,20 @@
 """Model families, one module each; each registers its name once."""
 
-from genzoo.models import aae, autoencoders, autoregressive, cgan, ddpm, gan, infogan, kde, rbm, stacked_ae, translation, vae, vqvae  # noqa: F401  (registers the models)
+from genzoo.models import (  # noqa: F401  (registers the models)
+    aae,
+    autoencoders,
+    autoregressive,
+    cgan,
+    ddpm,
+    gan,
+    infogan,
+    kde,
+    rbm,
+    stacked_ae,
+    translation,
+    vae,
+    vqvae,
+)
 from genzoo.models.base import GenerativeModel, StepContext
 from genzoo.models.registry import MODELS, create, register_model
 

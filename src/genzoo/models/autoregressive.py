@@ -24,11 +24,12 @@ an L-way softmax over the values k/(L − 1) of [low, high] (8-bit images: L = 2
 rounded to the nearest level). `log_prob` is the exact log-probability of the discrete image in
 nats (`likelihood = "exact"`, `discrete`); bits/dim = −log_prob / (D ln 2).
 
-Sampling draws the pixels one at a time in raster order, all examples of a batch together. The
-convolutional models compute each pixel's distribution from a window of the image — the rows that
-can reach it (`reach`, from the architecture) rather than the whole image — which gives the same
-samples as the full network at a fraction of the cost; the Row LSTM keeps the states of the
-previous row and recomputes only the current one. Completion (`inpaint`, `genzoo condition
+Sampling draws the pixels one at a time in raster order, all examples of a batch together. Rather
+than the whole network on the whole image for every pixel (`window=False`, the reference), each
+model caches what the rows above give once they are complete and recomputes only the current row
+per pixel: PixelCNN each residual block's input at the previous row (a masked 3×3 reaches one row
+up), the gated PixelCNN the vertical stack's features of the previous row (the horizontal stack
+alone runs per pixel), the Row LSTM its states. The samples are the same (tested). Completion (`inpaint`, `genzoo condition
 --mask`) keeps the given pixels and samples the others in raster order: an exact draw from
 p(x_missing | x_given) when every given pixel comes before every missing one (the top half given),
 otherwise the fills see only the given pixels above and to the left of them.
@@ -223,7 +224,7 @@ class FVSBN(GenerativeModel):
     kinds = ("image", "field")
     default_train = {"lr": 1e-3, "batch_size": 100}
     summary = "fully visible sigmoid belief network (the chain rule with logistic conditionals; exact NLL)"
-    tour = (TourEntry("mnist", quick_steps=1500, steps=6000, data_options={"binarize": "dynamic"}),)
+    tour = (TourEntry("mnist", quick_steps=1000, steps=3000, data_options={"binarize": "dynamic"}),)
 
     def __init__(self, config: FVSBNConfig, info: DataInfo) -> None:
         super().__init__(config, info)
@@ -305,7 +306,7 @@ class PixelCNN(GenerativeModel):
     kinds = ("image", "field")
     default_train = {"lr": 1e-3, "batch_size": 64}
     summary = "PixelCNN (masked convolutions A/B; exact NLL, raster-order sampling)"
-    tour = (TourEntry("mnist", quick_steps=300, steps=2500, data_options={"binarize": "dynamic"}),)
+    tour = (TourEntry("mnist", quick_steps=100, steps=400, data_options={"binarize": "dynamic"}),)
 
     def __init__(self, config: PixelCNNConfig, info: DataInfo) -> None:
         super().__init__(config, info)
@@ -318,11 +319,6 @@ class PixelCNN(GenerativeModel):
             *[_ResidualBlock(h) for _ in range(config.blocks)],
             _head(h, config.head, 1 if self.levels == 2 else self.levels),
         )
-
-    @property
-    def reach(self) -> int:
-        """Rows above a pixel that its distribution depends on (the window sampling reads)."""
-        return self.config.first_kernel // 2 + self.config.blocks
 
     def forward(self, v: Tensor, y: Tensor | None = None) -> Tensor:
         """Logits (B, L|1, H, W) of every pixel given the pixels before it; v in [0, 1]."""
@@ -337,7 +333,7 @@ class PixelCNN(GenerativeModel):
         return _index_log_prob(self, _checked(self, x))
 
     def row_sampler(self, y: Tensor | None = None, window: bool = True) -> RowSampler:
-        return WindowSampler(self, self.reach if window else None)
+        return _PixelCNNRowSampler(self) if window else WindowSampler(self, None)
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, window: bool = True, **condition: Any) -> Tensor:
@@ -363,6 +359,31 @@ def _checked(model: Any, x: Tensor) -> Tensor:
     x = _check_x(model, x.to(model.device))
     _is_binary_check(model.name, model.levels, x)
     return x
+
+
+class _PixelCNNRowSampler(RowSampler):
+    """Row i of a PixelCNN from each residual block's input at row i − 1, cached once that row is
+    complete: a masked 3×3 reaches one row up, so each block needs only [row i − 1, row i], and
+    the first layer reads the rows of the image it reaches. One row of computation per pixel."""
+
+    def __init__(self, model: PixelCNN) -> None:
+        self.model = model
+        self.above: list[Tensor] | None = None  # each block's input at the previous row
+
+    def _row(self, v: Tensor, i: int) -> tuple[Tensor, list[Tensor]]:
+        net, c = self.model.net, self.model.config.first_kernel // 2
+        x = net[0](v[:, :, max(0, i - c) : i + 1])[:, :, -1:]  # (n, h, 1, W)
+        inputs = []
+        for b, block in enumerate(net[1:-1]):
+            inputs.append(x)
+            x = block(x if self.above is None else torch.cat([self.above[b], x], 2))[:, :, -1:]
+        return net[-1](x)[:, :, 0], inputs
+
+    def row(self, v: Tensor, i: int) -> Tensor:
+        return self._row(v, i)[0]
+
+    def done(self, v: Tensor, i: int) -> None:
+        self.above = self._row(v, i)[1]
 
 
 def _nll_terms(model: GenerativeModel, logp: Tensor) -> dict[str, Tensor]:
@@ -410,18 +431,62 @@ class _GatedLayer(nn.Module):
         if self.label is not None:
             nn.init.zeros_(self.label.weight)
 
-    def forward(self, v: Tensor, h: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+    def _biases(self, y: Tensor | None) -> tuple[Tensor | float, Tensor | float]:
+        if self.label is None or y is None:
+            return 0.0, 0.0
+        bv, bh = self.label(y)[:, :, None, None].chunk(2, dim=1)
+        return bv, bh
+
+    def vertical(self, v: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor]:
+        """The vertical stack: its features vf (B, 2p, R, W), rows i − k//2 … i each, and the gated
+        output for the next layer."""
         k = self.k
-        vf = self.v(F.pad(v, (k // 2, k // 2, k // 2, 0)))  # (B, 2p, H, W): rows i − k//2 … i
+        vf = self.v(F.pad(v, (k // 2, k // 2, k // 2, 0)))
+        return vf, _gate(vf + self._biases(y)[0])
+
+    def horizontal(self, h: Tensor, vf_above: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor]:
+        """The horizontal stack on rows of h (B, c, R, W) given the vertical features of the rows
+        above them, vf_above (B, 2p, R, W): the next layer's h and this layer's skip output."""
+        k = self.k
         hf = F.conv2d(F.pad(h, (k // 2, 0, 0, 0)), self.h.weight * self.hmask, self.h.bias)
-        hf = hf + self.v2h(F.pad(vf, (0, 0, 1, 0))[:, :, :-1])  # the vertical stack, a row down
-        if self.label is not None and y is not None:
-            bv, bh = self.label(y)[:, :, None, None].chunk(2, dim=1)
-            vf, hf = vf + bv, hf + bh
-        v_out = _gate(vf)
-        g = _gate(hf)
-        h_out = self.h_out(g) + (0 if self.first else h)
-        return v_out, h_out, self.skip(g)
+        g = _gate(hf + self.v2h(vf_above) + self._biases(y)[1])
+        return self.h_out(g) + (0 if self.first else h), self.skip(g)
+
+    def forward(self, v: Tensor, h: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+        vf, v_out = self.vertical(v, y)
+        h_out, skip = self.horizontal(h, F.pad(vf, (0, 0, 1, 0))[:, :, :-1], y)  # the vertical stack, a row down
+        return v_out, h_out, skip
+
+
+class _GatedRowSampler(RowSampler):
+    """Row i of a gated PixelCNN from the vertical stack's features of row i − 1, computed once per
+    row (on the rows that reach it), and the horizontal stack on row i alone for each pixel."""
+
+    def __init__(self, model: GatedPixelCNN, y: Tensor | None) -> None:
+        self.model, self.y = model, y
+        self.above: list[Tensor] | None = None
+
+    def _vertical(self, v: Tensor, i: int) -> list[Tensor]:
+        n, _, _, w = v.shape
+        if i == 0:  # nothing above the first row: the zero padding of the full network
+            return [v.new_zeros(n, 2 * self.model.config.channels, 1, w) for _ in self.model.layers]
+        vs, out = v[:, :, max(0, i - self.model.reach) : i], []
+        for layer in self.model.layers:
+            vf, vs = layer.vertical(vs, self.y)
+            out.append(vf[:, :, -1:])
+        return out
+
+    def row(self, v: Tensor, i: int) -> Tensor:
+        if self.above is None:
+            self.above = self._vertical(v, i)
+        h, skip = v[:, :, i : i + 1], 0
+        for layer, above in zip(self.model.layers, self.above):
+            h, s = layer.horizontal(h, above, self.y)
+            skip = skip + s
+        return self.model.head(skip)[:, :, 0]
+
+    def done(self, v: Tensor, i: int) -> None:
+        self.above = None
 
 
 def _gate(x: Tensor) -> Tensor:
@@ -451,7 +516,8 @@ class GatedPixelCNN(GenerativeModel):
     kinds = ("image", "field")
     default_train = {"lr": 1e-3, "batch_size": 64}
     summary = "gated PixelCNN (vertical + horizontal stacks, tanh ⊙ σ gates, optional classes; exact NLL)"
-    tour = (TourEntry("mnist", quick_steps=300, steps=2500, data_options={"binarize": "dynamic"}, params={"conditional": True}),)
+    # pixel-by-pixel sampling of the evaluation's samples is what costs: full tour only
+    tour = (TourEntry("mnist", quick_steps=50, steps=250, data_options={"binarize": "dynamic"}, params={"conditional": True}, quick=False),)
 
     def __init__(self, config: GatedPixelCNNConfig, info: DataInfo) -> None:
         super().__init__(config, info)
@@ -518,7 +584,7 @@ class GatedPixelCNN(GenerativeModel):
         return torch.logsumexp(per_class + self.label_freq.log(), dim=1)
 
     def row_sampler(self, y: Tensor | None = None, window: bool = True) -> RowSampler:
-        return WindowSampler(lambda v: self(v, y), self.reach if window else None)
+        return _GatedRowSampler(self, y) if window else WindowSampler(lambda v: self(v, y), None)
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, label: Any = None, window: bool = True, **condition: Any) -> Tensor:
@@ -595,7 +661,7 @@ class PixelRNN(GenerativeModel):
     kinds = ("image", "field")
     default_train = {"lr": 1e-3, "batch_size": 64}
     summary = "PixelRNN (Row LSTM over rows after a masked 7×7 conv; exact NLL, slow on a CPU)"
-    tour = (TourEntry("mnist", quick_steps=200, steps=1500, data_options={"binarize": "dynamic"}),)
+    tour = (TourEntry("mnist", quick_steps=50, steps=250, data_options={"binarize": "dynamic"}, quick=False),)
 
     def __init__(self, config: PixelRNNConfig, info: DataInfo) -> None:
         super().__init__(config, info)

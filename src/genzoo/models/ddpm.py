@@ -59,7 +59,7 @@ from genzoo.config import option
 from genzoo.data.base import DataInfo, Dataset
 from genzoo.diffusion import SCHEDULES, DDIMSampler, DDPMSampler, NoiseSchedule
 from genzoo.errors import GenzooError
-from genzoo.models.base import GenerativeModel, TourEntry, class_labels, expand_mask, hole_mask
+from genzoo.models.base import GenerativeModel, TourEntry, class_labels, expand_mask
 from genzoo.models.registry import register_model
 from genzoo.nn.blocks import ACTIVATIONS, MLP, UNet
 

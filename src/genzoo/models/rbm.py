@@ -328,7 +328,7 @@ class RBM(GenerativeModel):
     # PCD at lr 0.01: after 3,000 steps its samples were varied digits; CD-1's were blobs
     tour = (
         TourEntry(
-            "mnist", quick_steps=2500, steps=20000, data_options={"binarize": "dynamic"},
+            "mnist", quick_steps=2500, steps=6000, data_options={"binarize": "dynamic"},
             params={"persistent": True}, train={"lr": 0.01},
         ),
     )
@@ -628,7 +628,7 @@ class DBN(GenerativeModel):
     likelihood = None
     kinds = ("image", "field")  # binary ones: prepare() checks the values
     default_train = {"lr": 0.05, "batch_size": 100}
-    tour = (TourEntry("mnist", quick_steps=3000, steps=20000, data_options={"binarize": "dynamic"}),)
+    tour = (TourEntry("mnist", quick_steps=2000, steps=6000, data_options={"binarize": "dynamic"}),)
     summary = "deep belief network (RBMs stacked and trained greedily with CD-k; top-RBM Gibbs sampling)"
 
     def __init__(self, config: DBNConfig, info: DataInfo) -> None:

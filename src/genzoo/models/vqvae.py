@@ -36,7 +36,14 @@ from torch import Tensor, nn
 from genzoo.config import option
 from genzoo.data.base import DataInfo, Dataset
 from genzoo.errors import GenzooError
-from genzoo.models.autoregressive import MaskedConv2d, RowSampler, WindowSampler, _head, _ResidualBlock, sample_pixels
+from genzoo.models.autoregressive import (
+    MaskedConv2d,
+    RowSampler,
+    WindowSampler,
+    _head,
+    _ResidualBlock,
+    sample_pixels,
+)
 from genzoo.models.base import GenerativeModel, StepContext, TourEntry, require_binary
 from genzoo.models.registry import register_model
 
@@ -76,7 +83,7 @@ class VQVAE(GenerativeModel):
     discrete = True
     default_train = {"lr": 1e-3, "batch_size": 64}
     summary = "VQ-VAE (discrete codes, straight-through gradient, EMA codebook) with a PixelCNN prior on the code grid"
-    tour = (TourEntry("mnist", quick_steps=1500, steps=8000, data_options={"binarize": "dynamic"}),)
+    tour = (TourEntry("mnist", quick_steps=600, steps=2000, data_options={"binarize": "dynamic"}),)
 
     def __init__(self, config: VQVAEConfig, info: DataInfo) -> None:
         super().__init__(config, info)
