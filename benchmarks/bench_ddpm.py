@@ -45,7 +45,7 @@ from pathlib import Path
 import torch
 
 import genzoo
-from genzoo.models.ddpm import hole_mask
+from genzoo.models.base import hole_mask
 from genzoo.viz import image_grid, inpainting_grid, png_bytes
 
 FIGURES = Path(__file__).parent / "figures"
