@@ -292,3 +292,5 @@ def test_condition_command_completes_images(tmp_path, capsys):
     assert set(np.unique(filled)) <= {0.0, 1.0}
     assert main(["condition", str(run_dir), "--mask", "bottom-half", "--input", str(inputs), "--out", str(out), "--steps", "5"]) == 2
     assert "--steps" in capsys.readouterr().err
+    assert main(["condition", str(run_dir), "--mask", "bottom-half", "--input", str(inputs), "--out", str(out), "--label", "1"]) == 2
+    assert "not conditional" in capsys.readouterr().err

@@ -417,6 +417,8 @@ def cmd_condition(args: argparse.Namespace) -> int:
     mask = _read_mask(args.mask, model)
     options = _sampler_options(args, model.inpaint)
     if args.label is not None:
+        if not getattr(model, "conditional", False) or "label" not in inspect.signature(model.inpaint).parameters:
+            raise GenzooError(f"--label: model {model.name!r} is not conditional")
         options["label"] = args.label
     gen = torch.Generator(device=model.device).manual_seed(args.seed)
     filled = model.inpaint(x.to(model.device), mask, generator=gen, **options).float().cpu()
