@@ -81,6 +81,7 @@ class VQVAE(GenerativeModel):
     kinds = ("image", "field")
     encodes = True
     discrete = True
+    likelihood = "bound"  # binarised data (a Bernoulli decoder); none for grey levels
     default_train = {"lr": 1e-3, "batch_size": 64}
     summary = "VQ-VAE (discrete codes, straight-through gradient, EMA codebook) with a PixelCNN prior on the code grid"
     tour = (TourEntry("mnist", quick_steps=600, steps=2000, data_options={"binarize": "dynamic"}),)
@@ -94,7 +95,8 @@ class VQVAE(GenerativeModel):
         if h % f or w % f:
             raise GenzooError(f"model.stages={config.stages}: {info.name} images of {h}×{w} do not halve {config.stages} times; use fewer stages")
         self.bernoulli = info.binary
-        self.likelihood = "bound" if self.bernoulli else None
+        if not self.bernoulli:
+            self.likelihood = None
         ch, d, k = config.channels, config.code_dim, config.codes
         down: list[nn.Module] = []
         for s in range(config.stages):
