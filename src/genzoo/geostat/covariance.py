@@ -1,0 +1,396 @@
+"""Stationary covariance models on the plane: covariance, variogram and spectral density.
+
+Each model is C(h) = sill · ρ(r) + nugget · 1[h = 0] with r the *reduced distance* of the lag
+h = (Δrow, Δcol) in grid cells: the lag is rotated into the frame of the major axis, which makes
+an angle `angle` (degrees) with the column axis, turning towards the row axis, and scaled by the
+range along it and by range · ratio across it:
+
+    u = Δcol cos θ + Δrow sin θ,   v = −Δcol sin θ + Δrow cos θ,   r = √((u / a)² + (v / (a·ratio))²).
+
+The range convention — `range` is the parameter a of each formula, the same a in every model:
+
+    exponential   ρ = exp(−r)                                   (practical range 3a: ρ = 0.05)
+    gaussian      ρ = exp(−r²)                                  (practical range √3·a)
+    spherical     ρ = 1 − 1.5 r + 0.5 r³ for r < 1, else 0      (a is where it reaches the sill)
+    cubic         ρ = 1 − 7r² + 35/4 r³ − 7/2 r⁵ + 3/4 r⁷ for r < 1, else 0
+    matern        ρ = 2^{1−ν}/Γ(ν) · r^ν K_ν(r)                 (κ = 1/a; ν = 1/2 is the exponential)
+
+so Matérn's a is the scale 1/κ of Lindgren et al. 2011 and of gstlearn, not their practical range
+√(8ν)·a, and GSTools' `len_scale` ℓ = a·√ν. `sill` is the variance of the structured part (the
+partial sill) and `nugget` an independent white noise added to it: the total variance is
+sill + nugget, and the variogram γ(h) = sill · (1 − ρ(r)) + nugget for h ≠ 0, γ(0) = 0.
+
+The spectral density S (structured part only) is normalised so that C(h) = ∫ S(ω) e^{iω·h} dω
+over ω ∈ R² (angular frequency, radians per cell), S(ω) = (2π)^{−2} ∫ C(h) e^{−iω·h} dh; for the
+isotropic unit-range correlation
+
+    gaussian      S₁(ω) = exp(−|ω|²/4) / (4π)
+    matern        S₁(ω) = ν / π · (1 + |ω|²)^{−(ν+1)}          (exponential: ν = 1/2)
+    spherical, cubic   S₁(ω) = (1/2π) ∫₀¹ ρ(r) J₀(|ω| r) r dr   (the Hankel transform, by quadrature)
+
+and with anisotropy S(ω) = sill · a² · ratio · S₁(Aᵀ... ) — precisely S(ω) = sill · |det M|⁻¹ S₁(M⁻ᵀω)
+for the linear map r = |M h|. Spectral sampling draws ω = Mᵀ ω₁ with ω₁ from S₁: a Gaussian
+N(0, 2I), a Student t with 2ν degrees of freedom (ω₁ = ε / √(2G), G ~ Gamma(ν, 1)), or the
+tabulated radial law of the compact models.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from genzoo.errors import GenzooError
+
+_HANKEL_NODES = 4096  # Gauss–Legendre nodes on [0, 1] for the compact models' spectral densities
+
+
+@dataclass(frozen=True)
+class Covariance:
+    """A stationary covariance model; subclasses set `name` and the unit-range correlation."""
+
+    range: float
+    sill: float = 1.0
+    nugget: float = 0.0
+    angle: float = 0.0  # degrees from the column axis towards the row axis, of the major axis
+    ratio: float = 1.0  # range across the major axis / range along it
+
+    name: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        for key in ("range", "sill", "nugget", "angle", "ratio"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
+                raise GenzooError(f"{self.name} covariance: {key} must be a finite number, got {v!r}")
+        if self.range <= 0:
+            raise GenzooError(f"{self.name} covariance: range must be positive, got {self.range:g}")
+        if self.ratio <= 0:
+            raise GenzooError(f"{self.name} covariance: anisotropy ratio must be positive, got {self.ratio:g}")
+        if self.sill < 0 or self.nugget < 0:
+            raise GenzooError(f"{self.name} covariance: sill and nugget must be non-negative, got {self.sill:g} and {self.nugget:g}")
+
+    # --- geometry ----------------------------------------------------------------------------
+    @property
+    def variance(self) -> float:
+        """sill + nugget: the variance of one value."""
+        return self.sill + self.nugget
+
+    def matrix(self) -> Tensor:
+        """M (2×2, float64) with r = |M h| for h = (Δrow, Δcol)."""
+        t = math.radians(self.angle)
+        c, s = math.cos(t), math.sin(t)
+        rot = torch.tensor([[s, c], [c, -s]], dtype=torch.float64)  # (Δrow, Δcol) → (u, v)
+        return torch.diag(torch.tensor([1 / self.range, 1 / (self.range * self.ratio)], dtype=torch.float64)) @ rot
+
+    def reduced(self, lag: Tensor) -> Tensor:
+        """r = |M h| for lags (..., 2) in (Δrow, Δcol) cells."""
+        lag = torch.as_tensor(lag, dtype=torch.float64)
+        return (lag @ self.matrix().T.to(lag.device)).norm(dim=-1)
+
+    # --- the functions ---------------------------------------------------------------------
+    def correlation(self, r: Tensor) -> Tensor:
+        """ρ(r) of the unit-range isotropic model, r ≥ 0 (float64)."""
+        raise NotImplementedError
+
+    def __call__(self, lag: Tensor) -> Tensor:
+        """C(h) for lags (..., 2): sill·ρ(r), plus the nugget where h = 0 exactly."""
+        lag = torch.as_tensor(lag, dtype=torch.float64)
+        c = self.sill * self.correlation(self.reduced(lag))
+        if self.nugget:
+            c = c + self.nugget * (lag == 0).all(-1)
+        return c
+
+    def covariance(self, lag: Tensor) -> Tensor:
+        return self(lag)
+
+    def variogram(self, lag: Tensor) -> Tensor:
+        """γ(h) = C(0) − C(h): sill·(1 − ρ(r)) + nugget for h ≠ 0, and 0 at h = 0."""
+        return self.variance - self(lag)
+
+    def of_distance(self, d: Tensor) -> Tensor:
+        """C along the major axis at distances d ≥ 0 (no nugget): sill·ρ(d / a) — for isotropic plots."""
+        return self.sill * self.correlation(torch.as_tensor(d, dtype=torch.float64) / self.range)
+
+    def spectral_density(self, omega: Tensor) -> Tensor:
+        """S(ω) for angular frequencies (..., 2) in (rows, cols) order, radians per cell."""
+        omega = torch.as_tensor(omega, dtype=torch.float64)
+        m = self.matrix().to(omega.device)
+        w1 = omega @ torch.linalg.inv(m)  # M⁻ᵀω as a row vector: ωᵀ M⁻¹
+        return self.sill * self.spectral1(w1.norm(dim=-1)) / abs(float(torch.linalg.det(m)))
+
+    def spectral1(self, w: Tensor) -> Tensor:
+        """S₁(|ω|) of the unit-range isotropic model."""
+        raise NotImplementedError
+
+    def sample_frequencies(self, k: int, generator: torch.Generator | None = None) -> Tensor:
+        """k frequencies (k, 2) drawn from S / sill (a probability density on R²), float64."""
+        w1 = self.sample_unit(k, generator)
+        return w1 @ self.matrix()  # ω = Mᵀω₁ as rows: ω₁ᵀ M
+
+    def sample_unit(self, k: int, generator: torch.Generator | None) -> Tensor:
+        raise NotImplementedError
+
+    @property
+    def smooth(self) -> bool:
+        """Whether the field is very smooth (Gaussian model): FFT embeddings need more room."""
+        return False
+
+    def describe(self) -> str:
+        extra = f", ν={self.nu:g}" if isinstance(self, Matern) else ""
+        aniso = f", angle={self.angle:g}°, ratio={self.ratio:g}" if self.ratio != 1 else ""
+        nug = f", nugget={self.nugget:g}" if self.nugget else ""
+        return f"{self.name}(range={self.range:g}, sill={self.sill:g}{extra}{nug}{aniso})"
+
+
+def _radial_directions(k: int, radius: Tensor, generator: torch.Generator | None) -> Tensor:
+    phi = 2 * math.pi * torch.rand(k, generator=generator, dtype=torch.float64)
+    return torch.stack([radius * torch.sin(phi), radius * torch.cos(phi)], dim=-1)
+
+
+@dataclass(frozen=True)
+class Gaussian(Covariance):
+    name: ClassVar[str] = "gaussian"
+
+    def correlation(self, r: Tensor) -> Tensor:
+        return torch.exp(-torch.as_tensor(r, dtype=torch.float64) ** 2)
+
+    def spectral1(self, w: Tensor) -> Tensor:
+        return torch.exp(-(w**2) / 4) / (4 * math.pi)
+
+    def sample_unit(self, k: int, generator: torch.Generator | None) -> Tensor:
+        return math.sqrt(2.0) * torch.randn(k, 2, generator=generator, dtype=torch.float64)
+
+    @property
+    def smooth(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class Exponential(Covariance):
+    name: ClassVar[str] = "exponential"
+    nu: ClassVar[float] = 0.5
+
+    def correlation(self, r: Tensor) -> Tensor:
+        return torch.exp(-torch.as_tensor(r, dtype=torch.float64))
+
+    def spectral1(self, w: Tensor) -> Tensor:
+        return _matern_spectral1(w, 0.5)
+
+    def sample_unit(self, k: int, generator: torch.Generator | None) -> Tensor:
+        return _student(k, 0.5, generator)
+
+
+@dataclass(frozen=True)
+class Matern(Covariance):
+    nu: float = 1.0
+    name: ClassVar[str] = "matern"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.nu, bool) or not isinstance(self.nu, (int, float)) or not (math.isfinite(self.nu) and self.nu > 0):
+            raise GenzooError(f"matern covariance: smoothness nu must be a positive number, got {self.nu!r}")
+        if self.nu > 50:
+            raise GenzooError(f"matern covariance: nu = {self.nu:g} is beyond 50; use the gaussian model (the limit ν → ∞)")
+
+    def correlation(self, r: Tensor) -> Tensor:
+        return matern_correlation(torch.as_tensor(r, dtype=torch.float64), self.nu)
+
+    def spectral1(self, w: Tensor) -> Tensor:
+        return _matern_spectral1(w, self.nu)
+
+    def sample_unit(self, k: int, generator: torch.Generator | None) -> Tensor:
+        return _student(k, self.nu, generator)
+
+    @property
+    def smooth(self) -> bool:
+        return self.nu >= 2.5
+
+
+def matern_correlation(r: Tensor, nu: float) -> Tensor:
+    """2^{1−ν}/Γ(ν) r^ν K_ν(r), 1 at r = 0; closed forms at ν = 1/2, 3/2, 5/2, K₀/K₁ from torch at
+    ν = 1, scipy's K_ν otherwise (on the CPU in float64)."""
+    r = torch.as_tensor(r, dtype=torch.float64)
+    if nu == 0.5:
+        return torch.exp(-r)
+    if nu == 1.5:
+        return (1 + r) * torch.exp(-r)
+    if nu == 2.5:
+        return (1 + r + r**2 / 3) * torch.exp(-r)
+    safe = r.clamp_min(1e-300)
+    if nu == 1.0:
+        out = safe * torch.special.modified_bessel_k1(safe)
+    else:
+        from scipy.special import gammaln, kv
+
+        s = np.asarray(safe.cpu().numpy(), dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            val = np.exp((1 - nu) * math.log(2) - gammaln(nu) + nu * np.log(s)) * kv(nu, s)
+        out = torch.from_numpy(np.asarray(np.nan_to_num(val, nan=0.0), dtype=np.float64)).reshape(r.shape).to(r.device)
+    return torch.where(r > 0, out, torch.ones_like(r)).clamp(0, 1)
+
+
+def _matern_spectral1(w: Tensor, nu: float) -> Tensor:
+    return nu / math.pi * (1 + torch.as_tensor(w, dtype=torch.float64) ** 2) ** (-(nu + 1))
+
+
+def _student(k: int, nu: float, generator: torch.Generator | None) -> Tensor:
+    """ω₁ = ε / √(2G), ε ~ N(0, I₂), G ~ Gamma(ν, 1): density ν/π (1 + |ω|²)^{−(ν+1)}."""
+    eps = torch.randn(k, 2, generator=generator, dtype=torch.float64)
+    g = _gamma(k, nu, generator)
+    return eps / torch.sqrt(2 * g).unsqueeze(-1)
+
+
+def _gamma(k: int, shape: float, generator: torch.Generator | None) -> Tensor:
+    """Gamma(shape, 1) draws from `generator` (torch's own Gamma sampler takes none): Marsaglia &
+    Tsang 2000, with the boost G(a) = G(a + 1) U^{1/a} for a < 1."""
+    a = shape + 1 if shape < 1 else shape
+    d = a - 1 / 3
+    c = 1 / math.sqrt(9 * d)
+    out = torch.empty(0, dtype=torch.float64)
+    while len(out) < k:
+        m = 2 * (k - len(out)) + 16
+        x = torch.randn(m, generator=generator, dtype=torch.float64)
+        u = torch.rand(m, generator=generator, dtype=torch.float64)
+        v = (1 + c * x) ** 3
+        ok = (v > 0) & (torch.log(u.clamp_min(1e-300)) < 0.5 * x**2 + d - d * v + d * torch.log(v.clamp_min(1e-300)))
+        out = torch.cat([out, (d * v)[ok]])
+    out = out[:k]
+    if shape < 1:
+        out = out * torch.rand(k, generator=generator, dtype=torch.float64) ** (1 / shape)
+    return out
+
+
+class _Compact(Covariance):
+    """Models with compact support r < 1: the spectral density by a Hankel transform."""
+
+    def spectral1(self, w: Tensor) -> Tensor:
+        """S₁ interpolated (log-linearly) in a table of the quadrature on |ω| ≤ 400, with the
+        fitted power-law tail beyond."""
+        grid, dens, _, q, _ = _radial_table(type(self))
+        wn = torch.as_tensor(w, dtype=torch.float64)
+        x = wn.reshape(-1).cpu().numpy()
+        val = np.exp(np.interp(x, grid, np.log(np.maximum(dens, 1e-300))))
+        tail = x > grid[-1]
+        val[tail] = dens[-1] * (x[tail] / grid[-1]) ** q
+        return torch.from_numpy(val).reshape(wn.shape).to(wn.device)
+
+    def sample_unit(self, k: int, generator: torch.Generator | None) -> Tensor:
+        """|ω₁| by inverting the tabulated CDF, or with the tail's probability from the Pareto law
+        of the power-law tail (|ω₁| = W·V^{1/(2+q)}); a uniform direction."""
+        grid, _, cdf, q, tail = _radial_table(type(self))
+        u = torch.rand(k, generator=generator, dtype=torch.float64)
+        v = torch.rand(k, generator=generator, dtype=torch.float64).clamp_min(1e-300)
+        radius = torch.from_numpy(np.interp((u / (1 - tail)).clamp_max(1).numpy(), cdf, grid))
+        if tail > 0:
+            far = u >= 1 - tail
+            radius[far] = grid[-1] * v[far] ** (1 / (2 + q))
+        return _radial_directions(k, radius, generator)
+
+    def hankel(self, w: Tensor) -> Tensor:
+        """S₁(w) = (1/2π) ∫₀¹ ρ(r) J₀(w r) r dr by Gauss–Legendre quadrature, with at least 2 nodes
+        per oscillation of J₀ (128 to 4,096 nodes; |w| up to a few thousand)."""
+        from scipy.special import j0
+
+        wn = np.asarray(torch.as_tensor(w, dtype=torch.float64).reshape(-1).cpu().numpy())
+        need = np.clip(2 ** np.ceil(np.log2(np.maximum(128, 2 * np.abs(wn)))), 128, _HANKEL_NODES)
+        out = np.empty_like(wn)
+        for nodes in np.unique(need):
+            x, wt = _legendre(int(nodes))
+            rho = self.correlation(torch.from_numpy(x)).numpy()
+            sel = need == nodes
+            out[sel] = j0(np.outer(wn[sel], x)) @ (wt * rho * x)
+        return torch.from_numpy(out / (2 * math.pi)).clamp_min(0)
+
+
+@lru_cache(maxsize=4)
+def _legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
+    x, w = np.polynomial.legendre.leggauss(n)
+    return (x + 1) / 2, w / 2
+
+
+_TABLE_MAX = 400.0  # |ω₁| of the quadrature table; a power-law tail beyond
+
+
+@lru_cache(maxsize=8)
+def _radial_table(cls: type) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+    """S₁ by quadrature on a grid to |ω₁| = 400 and the CDF of |ω₁| (radial density 2π w S₁(w))
+    over it, with the tail beyond as the power law S₁ ~ w^q fitted to the last decade: returns
+    (grid, S₁, CDF on the grid normalised to the table's mass, q, the tail's share of the mass)."""
+    model = cls(range=1.0)
+    w = np.concatenate([np.linspace(0, 20, 801)[:-1], np.geomspace(20, _TABLE_MAX, 700)])
+    s1 = model.hankel(torch.from_numpy(w)).numpy()
+    dens = 2 * math.pi * w * s1
+    cdf = np.concatenate([[0.0], np.cumsum((dens[1:] + dens[:-1]) / 2 * np.diff(w))])
+    last = w >= _TABLE_MAX / 10
+    q = float(np.polyfit(np.log(w[last]), np.log(np.maximum(s1[last], 1e-300)), 1)[0])
+    tail = 2 * math.pi * s1[-1] * w[-1] ** 2 / -(2 + q) if q < -2 else 0.0  # ∫_W^∞ 2π w S₁(W)(w/W)^q dw
+    return w, s1, cdf / cdf[-1], q, tail / (cdf[-1] + tail)
+
+
+@dataclass(frozen=True)
+class Spherical(_Compact):
+    name: ClassVar[str] = "spherical"
+
+    def correlation(self, r: Tensor) -> Tensor:
+        r = torch.as_tensor(r, dtype=torch.float64)
+        return torch.where(r < 1, 1 - 1.5 * r + 0.5 * r**3, torch.zeros_like(r))
+
+
+@dataclass(frozen=True)
+class Cubic(_Compact):
+    name: ClassVar[str] = "cubic"
+
+    def correlation(self, r: Tensor) -> Tensor:
+        r = torch.as_tensor(r, dtype=torch.float64)
+        p = 1 - 7 * r**2 + 35 / 4 * r**3 - 7 / 2 * r**5 + 3 / 4 * r**7
+        return torch.where(r < 1, p, torch.zeros_like(r))
+
+
+MODELS: dict[str, type[Covariance]] = {
+    "gaussian": Gaussian,
+    "exponential": Exponential,
+    "spherical": Spherical,
+    "cubic": Cubic,
+    "matern": Matern,
+}
+
+
+def make(name: str, **params: float) -> Covariance:
+    """A covariance model by name: make("matern", range=20, nu=1.5). `nu` only for matern."""
+    key = str(name).strip().lower()
+    if key not in MODELS:
+        raise GenzooError(f"unknown covariance model {name!r} (valid: {', '.join(MODELS)})")
+    params = {k: v for k, v in params.items() if v is not None}
+    if key != "matern" and "nu" in params:
+        if key == "exponential" and params["nu"] == 0.5:
+            params.pop("nu")
+        else:
+            raise GenzooError(f"nu is the smoothness of the matern model; the {key} model has none")
+    return MODELS[key](**params)
+
+
+def lag_grid(shape: tuple[int, int], device: torch.device | str = "cpu") -> Tensor:
+    """The lags (H, W, 2) of a torus of `shape` by the minimum image: Δ ∈ (−H/2, H/2]."""
+    h, w = shape
+    dr = torch.fft.fftfreq(h, 1 / h, dtype=torch.float64, device=device)  # 0, 1, …, −1
+    dc = torch.fft.fftfreq(w, 1 / w, dtype=torch.float64, device=device)
+    return torch.stack(torch.meshgrid(dr, dc, indexing="ij"), dim=-1)
+
+
+def grid_points(shape: tuple[int, int]) -> Tensor:
+    """Coordinates (H·W, 2) of the nodes of a grid, row-major, as (row, col) floats."""
+    h, w = shape
+    r, c = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij")
+    return torch.stack([r.reshape(-1), c.reshape(-1)], dim=-1)
+
+
+def covariance_matrix(cov: Covariance, a: Tensor, b: Tensor | None = None) -> Tensor:
+    """C(a_i − b_j) (n, m) for points (n, 2), (m, 2) in (row, col) cells; b = a by default."""
+    a = torch.as_tensor(a, dtype=torch.float64)
+    b = a if b is None else torch.as_tensor(b, dtype=torch.float64)
+    return cov(a[:, None, :] - b[None, :, :])

@@ -1,0 +1,176 @@
+"""Kriging and exact conditional simulation.
+
+Simple kriging (known mean μ) of data d at points p predicts x̂(u) = μ + Σ_up Σ_pp⁻¹ (d − μ); in
+the dual form the weights α = Σ_pp⁻¹ (d − μ) are solved once and x̂(u) = μ + Σⱼ C(u − pⱼ) αⱼ at
+every node. Ordinary kriging (unknown constant mean) solves the bordered system
+
+    [Σ_pp 1] [α]   [d]
+    [1ᵀ   0] [β] = [0],      x̂(u) = β + Σⱼ C(u − pⱼ) αⱼ,
+
+whose weights sum to one. A moving neighbourhood uses, at each node, only its `neighbours`
+nearest data (one small system per node, batched).
+
+Conditional simulation (Journel & Huijbregts 1978): with x an unconditional realisation,
+
+    x_c(u) = x(u) + [kriging of the residuals d − x(p)](u),
+
+which honours the data exactly (without a nugget, kriging interpolates) and, for simple kriging
+with a global neighbourhood, has exactly the conditional law of a Gaussian field: mean the
+kriging mean and covariance Σ_uu − Σ_up Σ_pp⁻¹ Σ_pu. Adding a *scaled* unconditional field to the
+kriging mean instead — the shortcut of some libraries — gives the right variance only at the
+data and the wrong covariance everywhere else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from genzoo.errors import GenzooError
+from genzoo.geostat.covariance import Covariance, covariance_matrix, grid_points
+
+_NODE_CHUNK = 1 << 16  # grid nodes per block of the node × data covariance
+
+
+def as_points(points: Any, shape: tuple[int, int]) -> tuple[Tensor, Tensor, Tensor]:
+    """(rows, cols, values) from an (m, 3) array, a (rows, cols, values) triple or a CSV path,
+    checked against the grid `shape` (see :func:`genzoo.geostat.latent.check_points`)."""
+    from pathlib import Path
+
+    from genzoo.geostat.latent import check_points, read_points_csv
+
+    if isinstance(points, (str, Path)):
+        rows, cols, values = read_points_csv(points)
+    elif isinstance(points, (tuple, list)) and len(points) == 3 and not torch.is_tensor(points):
+        rows, cols, values = points
+    else:
+        t = torch.as_tensor(points, dtype=torch.float64)
+        if t.dim() != 2 or t.shape[1] != 3:
+            raise GenzooError(f"points must be (m, 3) rows of (row, col, value), got shape {tuple(t.shape)}")
+        rows, cols, values = t[:, 0], t[:, 1], t[:, 2]
+    return check_points(rows, cols, values, shape)
+
+
+def _system(cov: Covariance, coords: Tensor, ordinary: bool) -> Tensor:
+    k = covariance_matrix(cov, coords)
+    if not ordinary:
+        return k
+    m = len(coords)
+    out = torch.zeros(m + 1, m + 1, dtype=torch.float64)
+    out[:m, :m] = k
+    out[:m, m] = out[m, :m] = 1
+    return out
+
+
+def _solve(a: Tensor, b: Tensor) -> Tensor:
+    try:
+        return torch.linalg.solve(a, b)
+    except RuntimeError:
+        raise GenzooError("kriging: the data covariance matrix is singular (duplicate or too-close points with a smooth model?)") from None
+
+
+def krige(
+    coords: Tensor,
+    values: Tensor,
+    cov: Covariance,
+    shape: tuple[int, int],
+    *,
+    mean: float | None = 0.0,
+    neighbours: int | None = None,
+    variance: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
+    """The kriging of `values` (m,) or (m, n) — n data sets at the same points (m, 2) — onto the
+    grid: (H, W) or (n, H, W) float64. `mean` a number: simple kriging with that mean; None:
+    ordinary kriging. `neighbours`: a moving neighbourhood of that many nearest data. With
+    `variance`, also the kriging variance (H, W)."""
+    coords = torch.as_tensor(coords, dtype=torch.float64)
+    v = torch.as_tensor(values, dtype=torch.float64)
+    single = v.dim() == 1
+    v = v.reshape(len(coords), -1)  # (m, n)
+    grid = grid_points(shape)
+    m = len(coords)
+    if neighbours is not None and neighbours < m:
+        est, var = _krige_local(coords, v, cov, grid, mean, int(neighbours), variance)
+    else:
+        est, var = _krige_global(coords, v, cov, grid, mean, variance)
+    est = est.T.reshape(-1, *shape)
+    if single:
+        est = est[0]
+    if variance:
+        return est, var.reshape(shape)
+    return est
+
+
+def _krige_global(coords, v, cov, grid, mean, variance):
+    ordinary = mean is None
+    m = len(coords)
+    a = _system(cov, coords, ordinary)
+    rhs = v if not ordinary else torch.cat([v, torch.zeros(1, v.shape[1], dtype=torch.float64)])
+    dual = _solve(a, rhs if ordinary else rhs - mean)  # (m[+1], n)
+    est = torch.empty(len(grid), v.shape[1], dtype=torch.float64)
+    var = torch.empty(len(grid), dtype=torch.float64) if variance else None
+    for i in range(0, len(grid), _NODE_CHUNK):
+        g = grid[i : i + _NODE_CHUNK]
+        k = covariance_matrix(cov, g, coords)  # (b, m)
+        if ordinary:
+            est[i : i + len(g)] = k @ dual[:m] + dual[m]
+        else:
+            est[i : i + len(g)] = k @ dual + mean
+        if variance:
+            kk = torch.cat([k, torch.ones(len(g), 1, dtype=torch.float64)], 1) if ordinary else k
+            w = _solve(a, kk.T)  # (m[+1], b)
+            var[i : i + len(g)] = cov.variance - (kk * w.T).sum(1)
+    return est, var
+
+
+def _krige_local(coords, v, cov, grid, mean, k, variance):
+    ordinary = mean is None
+    est = torch.empty(len(grid), v.shape[1], dtype=torch.float64)
+    var = torch.empty(len(grid), dtype=torch.float64) if variance else None
+    chunk = max(1, _NODE_CHUNK // (k * k // 16 + 1))
+    for i in range(0, len(grid), chunk):
+        g = grid[i : i + chunk]
+        near = torch.cdist(g, coords).topk(k, largest=False).indices  # (b, k)
+        pts = coords[near]  # (b, k, 2)
+        a = cov(pts[:, :, None, :] - pts[:, None, :, :])  # (b, k, k)
+        rhs = cov(g[:, None, :] - pts)  # (b, k)
+        if ordinary:
+            b = len(g)
+            big = torch.zeros(b, k + 1, k + 1, dtype=torch.float64)
+            big[:, :k, :k] = a
+            big[:, :k, k] = big[:, k, :k] = 1
+            rhs = torch.cat([rhs, torch.ones(b, 1, dtype=torch.float64)], 1)
+            a = big
+        w = _solve(a, rhs.unsqueeze(-1)).squeeze(-1)  # (b, k[+1]) weights (and the Lagrange multiplier)
+        vals = v[near]  # (b, k, n)
+        if ordinary:
+            est[i : i + len(g)] = (w[:, :k, None] * vals).sum(1)
+        else:
+            est[i : i + len(g)] = (w[:, :, None] * (vals - mean)).sum(1) + mean
+        if variance:
+            var[i : i + len(g)] = cov.variance - (w * rhs).sum(1)
+    return est, var
+
+
+def condition(
+    fields: Tensor,
+    points: Any,
+    cov: Covariance,
+    *,
+    mean: float | None = 0.0,
+    neighbours: int | None = None,
+) -> Tensor:
+    """Condition unconditional realisations (n, 1, H, W) to `points` by kriging their residuals
+    (simple kriging with `mean`, ordinary with mean=None): every realisation honours the data.
+    The result is float64, so that the data are honoured to rounding (1e-12), not to float32's 1e-7."""
+    if fields.dim() != 4 or fields.shape[1] != 1:
+        raise GenzooError(f"fields must have shape (n, 1, H, W), got {tuple(fields.shape)}")
+    shape = tuple(fields.shape[-2:])
+    rows, cols, values = as_points(points, shape)
+    at = fields[:, 0, rows, cols].double().cpu().T  # (m, n) the realisations at the data
+    residual = values[:, None] - at
+    coords = torch.stack([rows, cols], 1).double()
+    kr = krige(coords, residual, cov, shape, mean=None if mean is None else 0.0, neighbours=neighbours)
+    return fields.double() + kr.reshape(len(fields), 1, *shape).to(fields.device)

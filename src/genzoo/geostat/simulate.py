@@ -1,0 +1,413 @@
+"""Gaussian random field simulators, each a generator x = G(z) of white noise z ~ N(0, I).
+
+- `cholesky`: x = μ + Lz with Σ = LLᵀ the covariance matrix of any point set; exact, O(m³) once
+  and O(m²) per field, refused above `max_points`.
+- `spectral` (Shinozuka 1971; Shinozuka & Deodatis 1991): x(u) = √(2σ²/K) Σₖ cos(ωₖ·u + 2πφₖ) with
+  ωₖ drawn from the normalised spectral density and φₖ ~ U[0, 1) — one hidden layer of K cosine
+  units with random weights. On a grid, cos(ω_r r + ω_c c + 2πφ) = cos a cos b − sin a sin b
+  splits every field into two batched (H × K)(K × W) matrix products. `amplitudes="gaussian"`
+  gives x(u) = √(σ²/K) Σₖ Aₖ cos(ωₖ·u) + Bₖ sin(ωₖ·u), A, B ~ N(0, 1) (GSTools' RandMeth).
+  Approximate: Gaussian only as K → ∞, and every realisation has its own K frequencies.
+- `fft` (Dietrich & Newsam 1997; Wood & Chan 1994): the grid embedded in an M × N torus whose
+  covariance matrix is block circulant, diagonalised by the 2-D DFT with eigenvalues λ = DFT(c)
+  of the torus covariance c (minimum-image lags). With w = ε₁ + iε₂ complex white noise,
+  y = DFT(√(λ / MN) ⊙ w) has independent real and imaginary parts, each an exact realisation
+  on the torus; cropped to the grid, exact for the model. The torus grows (×1.5 per side, FFT-
+  friendly sizes) until min λ ≥ −1e-9·max λ; if a cap is reached the negative eigenvalues are
+  set to 0 and the share of negative mass Σ|λ₋| / Σ|λ| is reported (`negative_mass`).
+- `spde` (Lindgren, Rue & Lindström 2011; Pereira & Desassis 2019): the Matérn field solves
+  (κ² − ∇·H∇)^{α/2} x = W / τ with α = ν + 1 in 2-D. In reduced coordinates r = Mh (unit range,
+  κ = 1) the operator is S = −∇ᵀG∇ with G = M⁻¹M⁻ᵀ, discretised as a 3 × 3 stencil (the 5-point
+  Laplacian, plus the 4-point cross term for a rotated anisotropy) on a torus padded around the
+  grid; x = f(S) w with f(s) = (1 + s)^{−α/2}, approximated by a Chebyshev series p_K on
+  [0, b], b the Gershgorin bound of the stencil, and applied with the three-term recurrence
+  T_{k+1} = 2S̃T_k − T_{k−1}, S̃ = 2S/b − I: K stencil layers — a deep convolutional network with
+  a handful of parameters. K is the smallest degree whose coefficient tail Σ_{j>K}|c_j| is below
+  `tol` · f(0) (a bound on the sup error on [0, b]). The stencil discretises the Laplacian, so
+  the field is the lattice Matérn: its variance is set to the sill exactly (computed from the
+  stencil's symbol on the torus) and its covariance approaches the model's as the range grows in
+  cells (relative error O(a⁻²)).
+
+Every simulator adds the nugget as independent N(0, nugget) noise and the mean μ, and draws from
+a `torch.Generator` (its device is the device of the fields) so seeded runs repeat exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from genzoo.errors import GenzooError
+from genzoo.geostat.covariance import Covariance, Matern, covariance_matrix, grid_points, lag_grid
+
+METHODS = ("cholesky", "spectral", "fft", "spde")
+MAX_CHOLESKY = 6000  # points: a dense factor of 6,000² float64 is 288 MB
+MAX_TORUS = 1 << 26  # FFT torus nodes at most (64 M: 0.5 GB of complex64 per field)
+_CHUNK_BYTES = 1 << 28  # work memory of one batch of fields
+
+
+def _shape2(shape: Any) -> tuple[int, int]:
+    try:
+        h, w = (int(shape), int(shape)) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
+    except (TypeError, ValueError):
+        raise GenzooError(f"shape must be two positive integers H W, got {shape!r}") from None
+    if h < 1 or w < 1:
+        raise GenzooError(f"shape must be two positive integers H W, got {h} {w}")
+    return h, w
+
+
+def _device(generator: torch.Generator | None, device: Any) -> torch.device:
+    if device is not None:
+        return torch.device(device)
+    return generator.device if generator is not None else torch.device("cpu")
+
+
+def _randn(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device, dtype=torch.float32) -> Tensor:
+    if generator is not None and generator.device != device:
+        return torch.randn(shape, generator=generator, device=generator.device, dtype=dtype).to(device)
+    return torch.randn(shape, generator=generator, device=device, dtype=dtype)
+
+
+def _finish(x: Tensor, cov: Covariance, mean: float, generator: torch.Generator | None) -> Tensor:
+    if cov.nugget:
+        x = x + math.sqrt(cov.nugget) * _randn(tuple(x.shape), generator, x.device, x.dtype)
+    return x + mean if mean else x
+
+
+def _chunks(n: int, per_field_bytes: int) -> list[int]:
+    size = max(1, min(n, _CHUNK_BYTES // max(1, per_field_bytes)))
+    return [min(size, n - i) for i in range(0, n, size)]
+
+
+# --- Cholesky --------------------------------------------------------------------------------
+@dataclass
+class Cholesky:
+    """x = μ + Lz on the points (m, 2) (row, col), with LLᵀ = C(p_i − p_j) + εI; ε is 0 unless
+    the factorisation fails in float64 (a smooth model on dense points), then the smallest of
+    1e-12·σ², 1e-11·σ², … that succeeds, reported in `jitter`."""
+
+    cov: Covariance
+    points: Tensor
+    max_points: int = MAX_CHOLESKY
+    factor: Tensor = field(init=False, repr=False)
+    jitter: float = field(init=False, default=0.0)
+
+    def __post_init__(self) -> None:
+        m = len(self.points)
+        if m > self.max_points:
+            raise GenzooError(
+                f"cholesky: {m:,} points is above its limit of {self.max_points:,} (a dense {m:,}² factor); "
+                "use fft or spde on a grid, or spectral for many scattered points"
+            )
+        sigma = covariance_matrix(self.cov, self.points)
+        factor, info = torch.linalg.cholesky_ex(sigma)
+        scale = self.cov.variance or 1.0
+        eps = 1e-12 * scale
+        while int(info) != 0:
+            if eps > 1e-4 * scale:
+                raise GenzooError(f"cholesky: the covariance matrix of {self.cov.describe()} is not positive definite")
+            factor, info = torch.linalg.cholesky_ex(sigma + eps * torch.eye(m, dtype=sigma.dtype))
+            self.jitter, eps = eps, eps * 10
+        self.factor = factor  # nugget included in C(0): no separate noise
+
+    def sample(self, n: int, *, generator: torch.Generator | None = None, mean: float = 0.0, device: Any = None) -> Tensor:
+        """(n, m) fields at the points, float32."""
+        dev = _device(generator, device)
+        z = _randn((len(self.points), n), generator, dev, torch.float64)
+        x = (self.factor.to(dev) @ z).T
+        return (x + mean).float()
+
+    def log_prob(self, x: Tensor, mean: float = 0.0) -> Tensor:
+        """log N(x; μ, Σ) per row of x (n, m), in nats (float64)."""
+        lf = self.factor.to(x.device)
+        r = (x.double().reshape(len(x), -1) - mean).T
+        z = torch.linalg.solve_triangular(lf, r, upper=False)
+        m = lf.shape[0]
+        return -0.5 * (z**2).sum(0) - torch.log(torch.diagonal(lf)).sum() - 0.5 * m * math.log(2 * math.pi)
+
+
+# --- FFT circulant embedding -------------------------------------------------------------------
+def _fast_size(n: int) -> int:
+    """The smallest 2^a 3^b 5^c ≥ n (sizes the FFT handles fastest)."""
+    best = 1 << max(0, (n - 1).bit_length())
+    p3 = 1
+    while p3 < 2 * n:
+        p5 = p3
+        while p5 < 2 * n:
+            m = p5
+            while m < n:
+                m *= 2
+            best = min(best, m)
+            p5 *= 5
+        p3 *= 3
+    return best
+
+
+@dataclass
+class FFTEmbedding:
+    """Circulant embedding of an H × W grid in a torus (see the module docstring)."""
+
+    cov: Covariance
+    shape: tuple[int, int]
+    max_nodes: int = MAX_TORUS
+    torus: tuple[int, int] = field(init=False)
+    negative_mass: float = field(init=False, default=0.0)
+    sqrt_lambda: Tensor = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        h, w = self.shape
+        m, n = _fast_size(2 * h), _fast_size(2 * w)
+        while True:
+            lam = torch.fft.fft2(self.cov(lag_grid((m, n)))).real
+            if self.cov.nugget:
+                lam = lam - self.cov.nugget  # the nugget is added as separate noise
+            lo, hi = float(lam.min()), float(lam.max())
+            if lo >= -1e-9 * hi:
+                break
+            m2, n2 = _fast_size(int(m * 1.5)), _fast_size(int(n * 1.5))
+            if m2 * n2 > self.max_nodes:
+                neg = lam.clamp_max(0).abs().sum()
+                self.negative_mass = float(neg / lam.abs().sum())
+                break
+            m, n = m2, n2
+        self.torus = (m, n)
+        self.sqrt_lambda = torch.sqrt(lam.clamp_min(0) / (m * n)).float()
+
+    def sample(self, n: int, *, generator: torch.Generator | None = None, mean: float = 0.0, device: Any = None) -> Tensor:
+        """(n, 1, H, W) float32 fields; each complex FFT gives two."""
+        dev = _device(generator, device)
+        h, w = self.shape
+        m, k = self.torus
+        root = self.sqrt_lambda.to(dev)
+        out = []
+        pairs = (n + 1) // 2
+        for size in _chunks(pairs, 16 * m * k):
+            eps = _randn((size, 2, m, k), generator, dev)
+            y = torch.fft.fft2(root * torch.complex(eps[:, 0], eps[:, 1]))
+            out.append(torch.stack([y.real[:, :h, :w], y.imag[:, :h, :w]], dim=1).reshape(2 * size, 1, h, w))
+        x = torch.cat(out)[:n]
+        return _finish(x, self.cov, mean, generator)
+
+
+# --- spectral (Shinozuka) -----------------------------------------------------------------------
+@dataclass
+class Spectral:
+    """The sum of K random cosines on a grid (see the module docstring)."""
+
+    cov: Covariance
+    shape: tuple[int, int]
+    modes: int = 1000
+    amplitudes: str = "uniform"  # "uniform": random phases; "gaussian": N(0, 1) amplitudes
+
+    def __post_init__(self) -> None:
+        if self.amplitudes not in ("uniform", "gaussian"):
+            raise GenzooError(f"spectral: amplitudes must be uniform or gaussian, got {self.amplitudes!r}")
+        if self.modes < 1:
+            raise GenzooError(f"spectral: modes must be a positive integer, got {self.modes}")
+
+    def sample(self, n: int, *, generator: torch.Generator | None = None, mean: float = 0.0, device: Any = None) -> Tensor:
+        dev = _device(generator, device)
+        h, w = self.shape
+        k = self.modes
+        rows = torch.arange(h, device=dev, dtype=torch.float32)
+        cols = torch.arange(w, device=dev, dtype=torch.float32)
+        out = []
+        for size in _chunks(n, 4 * 2 * k * (h + w) + 4 * h * w):
+            omega = torch.stack([self.cov.sample_frequencies(k, generator) for _ in range(size)])  # (B, K, 2) float64 CPU
+            omega = omega.to(dev)
+            if self.amplitudes == "uniform":
+                phase = (2 * math.pi) * torch.rand(size, 1, k, generator=generator, dtype=torch.float64).to(dev)
+                a = (rows.double()[None, :, None] * omega[:, None, :, 0] + phase).float()  # (B, H, K)
+                scale = math.sqrt(2 * self.cov.sill / k)
+                ca, sa = torch.cos(a), torch.sin(a)
+            else:
+                amp = _randn((size, 2, 1, k), generator, dev)
+                a = (rows.double()[None, :, None] * omega[:, None, :, 0]).float()
+                scale = math.sqrt(self.cov.sill / k)
+                ca = amp[:, 0] * torch.cos(a) + amp[:, 1] * torch.sin(a)
+                sa = amp[:, 0] * torch.sin(a) - amp[:, 1] * torch.cos(a)
+            b = (cols.double()[None, :, None] * omega[:, None, :, 1]).float()  # (B, W, K)
+            # Σₖ cos(aₖ + bₖ) = (cos a)(cos b)ᵀ − (sin a)(sin b)ᵀ; Gaussian amplitudes: the same
+            # identity with A cos + B sin folded into the row factors
+            x = torch.baddbmm(ca @ torch.cos(b).transpose(1, 2), sa, torch.sin(b).transpose(1, 2), alpha=-1)
+            out.append(scale * x.unsqueeze(1))
+        return _finish(torch.cat(out), self.cov, mean, generator)
+
+
+# --- SPDE / Chebyshev ---------------------------------------------------------------------------
+def chebyshev_coefficients(f: Any, b: float, tol: float, max_degree: int = 10_000) -> np.ndarray:
+    """Coefficients c_0..c_K of p_K(s) = Σ c_j T_j(2s/b − 1) interpolating f on [0, b] at Chebyshev
+    points, K the smallest degree with Σ_{j>K} |c_j| ≤ tol·max|f| (c_0 carries the ½)."""
+    n = 64
+    while True:
+        theta = np.pi * (np.arange(n) + 0.5) / n
+        vals = f(b * (np.cos(theta) + 1) / 2)
+        c = 2 / n * np.cos(np.outer(np.arange(n), theta)) @ vals
+        c[0] /= 2
+        scale = np.abs(vals).max()
+        tail = np.cumsum(np.abs(c)[::-1])[::-1]  # tail[j] = Σ_{i≥j} |c_i|
+        ok = np.nonzero(tail <= tol * scale)[0]
+        if len(ok) and ok[0] < n // 2:  # converged well inside the interpolation degree
+            return c[: max(1, ok[0])]
+        if n > max_degree:
+            raise GenzooError(f"spde: no Chebyshev degree below {max_degree:,} meets the tolerance {tol:g}; raise tol")
+        n *= 2
+
+
+@dataclass
+class SPDE:
+    """The Matérn field by a Chebyshev polynomial of the SPDE's stencil (see the module docstring)."""
+
+    cov: Covariance
+    shape: tuple[int, int]
+    tol: float = 1e-5
+    pad: int | None = None  # cells of torus around the grid; default ⌈4·range⌉ (≥ 4) per side
+    degree: int = field(init=False)
+    coefficients: Tensor = field(init=False, repr=False)
+    torus: tuple[int, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.cov, Matern) and self.cov.name != "exponential":
+            raise GenzooError(f"spde simulates the matern family (exponential = matern with nu=0.5); got {self.cov.name}")
+        if not 0 < self.tol < 1:
+            raise GenzooError(f"spde: tol must be in (0, 1), got {self.tol:g}")
+        self.nu = float(getattr(self.cov, "nu", 0.5))
+        self.alpha = self.nu + 1.0  # ν + d/2 in 2-D
+        m = self.cov.matrix()
+        g = torch.linalg.inv(m) @ torch.linalg.inv(m).T  # G = M⁻¹M⁻ᵀ, (row, col) order
+        self.g_rr, self.g_cc, self.g_rc = float(g[0, 0]), float(g[1, 1]), float(g[0, 1])
+        self.bound = 4 * (self.g_rr + self.g_cc) + 2 * abs(self.g_rc)  # Gershgorin: max row sum of |stencil|
+        a = self.alpha / 2
+        c = chebyshev_coefficients(lambda s: (1 + s) ** (-a), self.bound, self.tol)
+        self.coefficients = torch.from_numpy(c)
+        self.degree = len(c) - 1
+        h, w = self.shape
+        reach = self.cov.range * max(1.0, self.cov.ratio)
+        pad = self.pad if self.pad is not None else max(4, math.ceil(4 * reach))
+        self.torus = (_fast_size(h + pad), _fast_size(w + pad))
+        # the lattice field's variance: (1/MN) Σ f(λ)² over the stencil's eigenvalues on the torus
+        lam = self.symbol(self.torus)
+        self.lattice_variance = float(((1 + lam) ** (-self.alpha)).mean())
+
+    def symbol(self, torus: tuple[int, int]) -> Tensor:
+        """Eigenvalues of S on the torus: G_rr·4sin²(ω_r/2) + G_cc·4sin²(ω_c/2) + 2G_rc·sin ω_r sin ω_c."""
+        wr = 2 * math.pi * torch.fft.fftfreq(torus[0], dtype=torch.float64)[:, None]
+        wc = 2 * math.pi * torch.fft.fftfreq(torus[1], dtype=torch.float64)[None, :]
+        return (
+            self.g_rr * 4 * torch.sin(wr / 2) ** 2
+            + self.g_cc * 4 * torch.sin(wc / 2) ** 2
+            + 2 * self.g_rc * torch.sin(wr) * torch.sin(wc)
+        )
+
+    def apply_stencil(self, x: Tensor) -> Tensor:
+        """S x on the torus, for x (..., M, N)."""
+        up, down = torch.roll(x, 1, -2), torch.roll(x, -1, -2)
+        left, right = torch.roll(x, 1, -1), torch.roll(x, -1, -1)
+        y = (2 * (self.g_rr + self.g_cc)) * x - self.g_rr * (up + down) - self.g_cc * (left + right)
+        if self.g_rc:
+            cross = torch.roll(down, -1, -1) - torch.roll(down, 1, -1) - torch.roll(up, -1, -1) + torch.roll(up, 1, -1)
+            y = y - (self.g_rc / 2) * cross
+        return y
+
+    def apply(self, w: Tensor, degree: int | None = None) -> Tensor:
+        """p_K(S) w for w (..., M, N) on the torus by the three-term recurrence (K = `degree` or the
+        chosen one): Σ c_j T_j(S̃) w."""
+        c = self.coefficients.tolist()
+        if degree is not None:
+            c = c[: degree + 1]
+        s = 2 / self.bound
+
+        def tilde(x: Tensor) -> Tensor:  # S̃x = (2/b)Sx − x
+            return self.apply_stencil(x).mul_(s).sub_(x)
+
+        prev, cur = w, tilde(w)
+        y = c[0] * w
+        if len(c) > 1:
+            y.add_(cur, alpha=c[1])
+        for cj in c[2:]:
+            nxt = tilde(cur).mul_(2).sub_(prev)
+            y.add_(nxt, alpha=cj)
+            prev, cur = cur, nxt
+        return y
+
+    def sample(self, n: int, *, generator: torch.Generator | None = None, mean: float = 0.0, device: Any = None) -> Tensor:
+        dev = _device(generator, device)
+        h, w = self.shape
+        m, k = self.torus
+        scale = math.sqrt(self.cov.sill / self.lattice_variance)
+        out = []
+        for size in _chunks(n, 4 * 6 * m * k):
+            z = _randn((size, 1, m, k), generator, dev)
+            out.append(scale * self.apply(z)[..., :h, :w])
+        return _finish(torch.cat(out), self.cov, mean, generator)
+
+
+# --- the front door ----------------------------------------------------------------------------
+def simulator(method: str, cov: Covariance, shape: Any, **options: Any) -> Any:
+    """A reusable simulator for `method` on a grid of `shape`; its set-up (a factor, FFT
+    eigenvalues, Chebyshev coefficients) is done once and `sample(n, generator=)` repeats."""
+    h, w = _shape2(shape)
+    if not isinstance(cov, Covariance):
+        raise GenzooError(f"cov must be a covariance model such as genzoo.geostat.Matern(range=10), got {cov!r}")
+    key = str(method).lower()
+    if key == "cholesky":
+        return _GridCholesky(Cholesky(cov, grid_points((h, w)), **options), (h, w))
+    if key == "fft":
+        return FFTEmbedding(cov, (h, w), **options)
+    if key == "spectral":
+        return Spectral(cov, (h, w), **options)
+    if key == "spde":
+        return SPDE(cov, (h, w), **options)
+    raise GenzooError(f"unknown simulation method {method!r} (valid: {', '.join(METHODS)})")
+
+
+@dataclass
+class _GridCholesky:
+    chol: Cholesky
+    shape: tuple[int, int]
+
+    def sample(self, n: int, *, generator: torch.Generator | None = None, mean: float = 0.0, device: Any = None) -> Tensor:
+        return self.chol.sample(n, generator=generator, mean=mean, device=device).reshape(n, 1, *self.shape)
+
+    def log_prob(self, x: Tensor, mean: float = 0.0) -> Tensor:
+        return self.chol.log_prob(x.reshape(len(x), -1), mean)
+
+
+def simulate(
+    method: str,
+    cov: Covariance,
+    shape: Any,
+    n: int = 1,
+    *,
+    seed: int | None = 0,
+    points: Any = None,
+    mean: float = 0.0,
+    generator: torch.Generator | None = None,
+    device: Any = None,
+    kriging: str = "simple",
+    neighbours: int | None = None,
+    **options: Any,
+) -> Tensor:
+    """n realisations (n, 1, H, W) float32 of a Gaussian field with covariance `cov` and mean
+    `mean` by `method` (cholesky, spectral, fft, spde), drawn from `seed` (or `generator`).
+
+    `points` — conditioning data (rows, cols, values), an (m, 3) array or a CSV path — makes
+    every realisation honour them exactly: the unconditional field plus the kriged residuals
+    (see :mod:`genzoo.geostat.kriging`; `kriging` simple or ordinary, `neighbours` for a
+    moving neighbourhood). Other keywords go to the simulator (modes=, amplitudes=, tol=, ...)."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise GenzooError(f"n must be a positive integer, got {n!r}")
+    if generator is None:
+        generator = torch.Generator(device=device or "cpu").manual_seed(0 if seed is None else int(seed))
+    sim = simulator(method, cov, shape, **options)
+    x = sim.sample(int(n), generator=generator, mean=mean, device=device)
+    if points is None:
+        return x
+    from genzoo.geostat.kriging import condition
+
+    return condition(x, points, cov, mean=mean if kriging == "simple" else None, neighbours=neighbours)
