@@ -403,7 +403,11 @@ def cmd_condition(args: argparse.Namespace) -> int:
     from genzoo.viz import inpainting_grid, png_bytes, save_samples
 
     _check_suffix(args.out, (".png", ".npz", ".npy"))
+    if (args.mask is None) == (args.points is None):
+        raise GenzooError("condition needs exactly one of --mask (fill a hole) and --points FILE.csv (honour point data)")
     model = _load_run(args.run, args.device)
+    if args.points is not None:
+        return _condition_points(args, model)
     if not callable(getattr(model, "inpaint", None)):
         raise GenzooError(f"model {model.name!r} cannot fill a masked part of an example (ddpm, pixelcnn, rbm can)")
     if args.input is not None:
@@ -434,6 +438,133 @@ def cmd_condition(args: argparse.Namespace) -> int:
     else:
         save_samples(filled, model.info, args.out)
     print(f"{args.out}: {len(filled)} examples with their masked part filled by {args.run}")
+    return 0
+
+
+def _condition_points(args: argparse.Namespace, model) -> int:
+    """--points FILE.csv (columns row, col, value): -n realisations that honour the data — exactly
+    by kriging for the classical simulators, by optimising the latent vector for other generators."""
+    import math
+
+    from genzoo.geostat.latent import check_points, condition_points, read_points_csv
+    from genzoo.training.checkpoint import atomic_path
+    from genzoo.viz.fields import fields_figure
+
+    if args.n < 1:
+        raise GenzooError(f"-n must be at least 1, got {args.n}")
+    if model.info.kind not in ("field", "image") or len(model.info.shape) != 3:
+        raise GenzooError(f"--points: model {model.name!r} models {model.info.kind} data; point data condition fields and images")
+    rows, cols, values = read_points_csv(args.points)
+    shape = tuple(model.info.shape[1:]) if args.size is None else (args.size, args.size)
+    rows, cols, values = check_points(rows, cols, values, shape)
+    gen = torch.Generator(device=model.device).manual_seed(args.seed)
+    size = None if args.size is None else args.size
+    if "points" in inspect.signature(model.sample).parameters:
+        x = model.sample(args.n, generator=gen, points=(rows, cols, values), size=size).cpu()
+        got = x[:, 0, rows, cols].double()
+        err = (got - values).abs()
+        honoured = (err <= 1e-6 * max(1.0, float(values.abs().max()))).double().mean(1)
+        misfit = err.pow(2).mean(1).sqrt()
+        how = "kriging of the residuals (exact)"
+        extra = {}
+    else:
+        if not getattr(model, "latent", False):
+            raise GenzooError(f"--points: model {model.name!r} has no latent space to optimise (gan, vae, the classical simulators have)")
+        steps = args.steps or 500
+        res = condition_points(model, rows, cols, values, n=args.n, steps=steps, generator=gen, size=size, progress=True)
+        x, honoured, misfit = res.x.cpu(), res.honoured, res.misfit
+        how = f"latent optimisation, {steps} steps"
+        extra = {"z": res.z, "accepted": res.accepted}
+    diversity = _mean_pairwise_rms(x)
+    out = args.out.lower()
+    if out.endswith(".npz"):
+        _save_arrays(args.out, fields=x, honoured=honoured, misfit=misfit,
+                     points=torch.stack([rows.double(), cols.double(), values.double()], 1), **extra)
+    elif out.endswith(".npy"):
+        from genzoo.viz import save_samples
+
+        save_samples(x.float(), model.info, args.out)
+    else:
+        data = fields_figure(x, points=(rows, cols, values), title=f"{args.run}: {len(values)} data, {how}")
+        with atomic_path(args.out) as tmp:
+            Path(tmp).write_bytes(data)
+    share = float(honoured.mean())
+    div = "n/a" if math.isnan(diversity) else f"{diversity:.4g}"
+    print(f"{args.out}: {len(x)} realisations by {how}; data honoured {100 * share:.1f} %, "
+          f"RMS misfit {float(misfit.mean()):.3g}, diversity (mean pairwise RMS distance) {div}")
+    return 0
+
+
+def _mean_pairwise_rms(x: torch.Tensor) -> float:
+    """Mean over pairs i < j of the RMS difference between realisations (nan for fewer than two)."""
+    if len(x) < 2:
+        return float("nan")
+    f = x.reshape(len(x), -1).double()
+    d = torch.cdist(f, f) / f.shape[1] ** 0.5
+    i, j = torch.triu_indices(len(x), len(x), 1)
+    return float(d[i, j].mean())
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """genzoo simulate METHOD --cov MODEL --range R --shape H W -n N --out FILE.npz (+ FILE.png)."""
+    import time
+
+    import numpy as np
+
+    from genzoo.geostat import covariance as C
+    from genzoo.geostat.simulate import simulator
+    from genzoo.training.checkpoint import atomic_path
+    from genzoo.viz.fields import fields_figure
+
+    _check_suffix(args.out, (".npz",))
+    if args.n < 1:
+        raise GenzooError(f"-n must be at least 1, got {args.n}")
+    if args.range is None:
+        raise GenzooError("--range is required: the range parameter a of the covariance, in cells")
+    cov = C.make(args.cov, range=args.range, sill=args.sill, nugget=args.nugget, angle=args.angle, ratio=args.ratio,
+                 nu=args.nu if args.cov == "matern" else None)
+    shape = tuple(args.shape)
+    options = {}
+    if args.modes is not None:
+        if args.method != "spectral":
+            raise GenzooError("--modes is an option of the spectral method")
+        options["modes"] = args.modes
+    if args.tol is not None:
+        if args.method != "spde":
+            raise GenzooError("--tol is an option of the spde method")
+        options["tol"] = args.tol
+    points = None
+    if args.points:
+        from genzoo.geostat.latent import check_points, read_points_csv
+
+        points = check_points(*read_points_csv(args.points), shape)
+    from genzoo.training.trainer import resolve_device
+
+    device = resolve_device(args.device)
+    t0 = time.perf_counter()
+    sim = simulator(args.method, cov, shape, **options)
+    gen = torch.Generator(device=device).manual_seed(args.seed)
+    x = sim.sample(args.n, generator=gen, mean=args.mean, device=device)
+    if points is not None:
+        from genzoo.geostat.kriging import condition
+
+        x = condition(x, points, cov, mean=args.mean)
+    seconds = time.perf_counter() - t0
+    x = x.cpu()
+    with atomic_path(args.out) as tmp, tmp.open("wb") as fh:
+        np.savez(fh, fields=x.numpy(), method=args.method, cov=cov.describe(), seed=args.seed)
+    png = str(Path(args.out).with_suffix(".png"))
+    with atomic_path(png) as tmp:
+        Path(tmp).write_bytes(fields_figure(x, cov, points=points, title=f"{args.method}: {cov.describe()}, {shape[0]}×{shape[1]}"))
+    notes = []
+    if getattr(sim, "degree", None) is not None:
+        notes.append(f"Chebyshev degree {sim.degree}")
+    if getattr(sim, "torus", None) is not None:
+        notes.append(f"torus {sim.torus[0]}×{sim.torus[1]}")
+    if getattr(sim, "negative_mass", 0.0):
+        notes.append(f"negative eigenvalue mass {sim.negative_mass:.2e} clipped")
+    extra = f" ({', '.join(notes)})" if notes else ""
+    print(f"{args.out}: {args.n} fields {shape[0]}×{shape[1]} of {cov.describe()} by {args.method} in {seconds:.2f} s{extra}; figure {png}")
     return 0
 
 
@@ -604,9 +735,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("condition", help="fill the masked part of examples given the rest (ddpm: inpainting; autoregressive models, RBMs: completion)")
     s.add_argument("run")
-    s.add_argument("--mask", required=True,
+    s.add_argument("--mask",
                    help="FILE.npy/.npz/.png, shape (H, W), (C, H, W) or one per example, non-zero = known, 0 = fill; "
                         "or a hole: bottom-half, top-half, left-half, right-half, center")
+    s.add_argument("--points", help="FILE.csv with columns row, col, value: -n realisations honouring these data "
+                   "(classical simulators: exactly, by kriging; gan, vae: by optimising the latent vector, --steps of it)")
+    s.add_argument("--size", type=int, help="--points: the side of the conditioned fields (gan arch=fcn and the simulators draw any size)")
     s.add_argument("--input", help="FILE.npy/.npz of examples (default: the first -n held-out examples of the run's data)")
     s.add_argument("-n", type=int, default=8, help="held-out examples to fill when there is no --input")
     s.add_argument("--out", required=True, help="FILE.png (originals / masked / filled), FILE.npz (x, input, mask) or FILE.npy")
@@ -619,6 +753,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--guidance", type=float, help="conditional ddpm: classifier-free guidance scale")
     s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     s.set_defaults(fn=cmd_condition)
+
+    s = sub.add_parser("simulate", help="Gaussian random fields by a classical simulator (cholesky, spectral, fft, spde)")
+    s.add_argument("method", choices=("cholesky", "spectral", "fft", "spde"))
+    s.add_argument("--cov", default="matern", choices=("matern", "exponential", "gaussian", "spherical", "cubic"))
+    s.add_argument("--range", type=float, help="range parameter a in cells (exp(-h/a), exp(-(h/a)^2), the Matérn scale)")
+    s.add_argument("--nu", type=float, default=1.0, help="Matérn smoothness ν")
+    s.add_argument("--sill", type=float, default=1.0, help="variance of the structured part")
+    s.add_argument("--nugget", type=float, default=0.0, help="variance of the independent noise")
+    s.add_argument("--angle", type=float, default=0.0, help="anisotropy: major axis angle from the column axis, degrees")
+    s.add_argument("--ratio", type=float, default=1.0, help="anisotropy: minor / major range")
+    s.add_argument("--mean", type=float, default=0.0)
+    s.add_argument("--shape", type=int, nargs=2, required=True, metavar=("H", "W"))
+    s.add_argument("-n", type=int, default=1, help="realisations")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--points", help="FILE.csv with columns row, col, value: condition every realisation to these data (exact)")
+    s.add_argument("--modes", type=int, help="spectral: number of cosines (default 1000)")
+    s.add_argument("--tol", type=float, help="spde: Chebyshev tolerance (default 1e-5)")
+    s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    s.add_argument("--out", required=True, help="FILE.npz (the array 'fields', shape (n, 1, H, W)); a figure goes to FILE.png")
+    s.set_defaults(fn=cmd_simulate)
 
     s = sub.add_parser("report", help="write a self-contained RUN/report.html")
     s.add_argument("run")

@@ -148,6 +148,37 @@ def _fast_size(n: int) -> int:
     return best
 
 
+def torus_covariance(cov: Covariance, shape: tuple[int, int]) -> Tensor:
+    """c(Δ) (M, N) float64 on a torus by the minimum image, exactly point-symmetric
+    (c[−i, −j] = c[i, j], so the embedding is a symmetric matrix): the upper half is evaluated and
+    the lower half mirrored; at an even M the ambiguous lag ±M/2 takes the mean of both. A model
+    symmetric about the axes (isotropic, or anisotropic at 0° or 90°) is evaluated on a quarter."""
+    m, n = shape
+    half = m // 2 + 1
+    lags = lag_grid((m, n))[:half]
+    flip = (-torch.arange(n)) % n
+    if cov.ratio == 1 or cov.angle % 90 == 0:
+        quarter = cov(lags[:, : n // 2 + 1].abs())  # c(i, j) = c(i, −j)
+        top = quarter[:, torch.where(torch.arange(n) <= n // 2, torch.arange(n), flip)]
+    else:
+        top = cov(lags)  # (half, N): Δrow = 0..M/2 (−M/2 at an even M)
+        if m % 2 == 0:
+            top[-1] = 0.5 * (top[-1] + top[-1][flip])
+    rest = m - half  # rows with Δrow = −rest..−1, i.e. c(−i, Δcol) = c(i, −Δcol), i = rest..1
+    return torch.cat([top, top[torch.arange(rest, 0, -1)][:, flip]])
+
+
+def torus_eigenvalues(cov: Covariance, shape: tuple[int, int]) -> Tensor:
+    """The eigenvalues λ (M, N) of the torus covariance: its real 2-D DFT (real and even: one
+    half-spectrum rfft2, the other half by λ[−k] = λ[k])."""
+    m, n = shape
+    half = torch.fft.rfft2(torus_covariance(cov, shape)).real  # (M, N//2 + 1)
+    cols = torch.arange(n)
+    src = torch.where(cols <= n // 2, cols, n - cols)
+    rows = torch.arange(m)[:, None]
+    return torch.where((cols <= n // 2)[None, :], half[:, src.clamp_max(n // 2)], half[(-rows) % m, src])
+
+
 @dataclass
 class FFTEmbedding:
     """Circulant embedding of an H × W grid in a torus (see the module docstring)."""
@@ -163,7 +194,7 @@ class FFTEmbedding:
         h, w = self.shape
         m, n = _fast_size(2 * h), _fast_size(2 * w)
         while True:
-            lam = torch.fft.fft2(self.cov(lag_grid((m, n)))).real
+            lam = torus_eigenvalues(self.cov, (m, n))
             if self.cov.nugget:
                 lam = lam - self.cov.nugget  # the nugget is added as separate noise
             lo, hi = float(lam.min()), float(lam.max())
@@ -304,35 +335,44 @@ class SPDE:
             + 2 * self.g_rc * torch.sin(wr) * torch.sin(wc)
         )
 
-    def apply_stencil(self, x: Tensor) -> Tensor:
-        """S x on the torus, for x (..., M, N)."""
-        up, down = torch.roll(x, 1, -2), torch.roll(x, -1, -2)
-        left, right = torch.roll(x, 1, -1), torch.roll(x, -1, -1)
-        y = (2 * (self.g_rr + self.g_cc)) * x - self.g_rr * (up + down) - self.g_cc * (left + right)
+    def apply_stencil(self, x: Tensor, out: Tensor | None = None, *, diag: float | None = None, scale: float = 1.0) -> Tensor:
+        """S x on the torus for x (..., M, N), in place into `out` (allocated if None) without
+        temporaries: out = scale·(d·x − G_rr(x↑ + x↓) − G_cc(x← + x→) − (G_rc/2)·cross), where the
+        diagonal d is 2(G_rr + G_cc) unless given (S̃ = (2/b)S − I uses scale 2/b and d − b/2)."""
+        d = 2 * (self.g_rr + self.g_cc) if diag is None else diag
+        out = torch.mul(x, d * scale, out=out) if out is not None else x * (d * scale)
+        for coef, dim in ((self.g_rr * scale, -2), (self.g_cc * scale, -1)):
+            n = x.shape[dim]
+            out.narrow(dim, 1, n - 1).sub_(x.narrow(dim, 0, n - 1), alpha=coef)  # neighbour before
+            out.narrow(dim, 0, 1).sub_(x.narrow(dim, n - 1, 1), alpha=coef)
+            out.narrow(dim, 0, n - 1).sub_(x.narrow(dim, 1, n - 1), alpha=coef)  # neighbour after
+            out.narrow(dim, n - 1, 1).sub_(x.narrow(dim, 0, 1), alpha=coef)
         if self.g_rc:
+            up, down = torch.roll(x, 1, -2), torch.roll(x, -1, -2)
             cross = torch.roll(down, -1, -1) - torch.roll(down, 1, -1) - torch.roll(up, -1, -1) + torch.roll(up, 1, -1)
-            y = y - (self.g_rc / 2) * cross
-        return y
+            out.sub_(cross, alpha=self.g_rc / 2 * scale)
+        return out
 
     def apply(self, w: Tensor, degree: int | None = None) -> Tensor:
         """p_K(S) w for w (..., M, N) on the torus by the three-term recurrence (K = `degree` or the
-        chosen one): Σ c_j T_j(S̃) w."""
+        chosen one): Σ c_j T_j(S̃) w, with T_{j+1} = 2S̃T_j − T_{j−1} written over T_{j−1}'s buffer;
+        four work arrays of w's size."""
         c = self.coefficients.tolist()
         if degree is not None:
             c = c[: degree + 1]
         s = 2 / self.bound
-
-        def tilde(x: Tensor) -> Tensor:  # S̃x = (2/b)Sx − x
-            return self.apply_stencil(x).mul_(s).sub_(x)
-
-        prev, cur = w, tilde(w)
-        y = c[0] * w
-        if len(c) > 1:
-            y.add_(cur, alpha=c[1])
+        diag = 2 * (self.g_rr + self.g_cc) - self.bound / 2  # S̃ = s·(S − (b/2)I)
+        y = w * c[0]
+        if len(c) == 1:
+            return y
+        prev, cur = w.clone(), self.apply_stencil(w, diag=diag, scale=s)
+        y.add_(cur, alpha=c[1])
+        buf = torch.empty_like(w)
         for cj in c[2:]:
-            nxt = tilde(cur).mul_(2).sub_(prev)
-            y.add_(nxt, alpha=cj)
-            prev, cur = cur, nxt
+            self.apply_stencil(cur, buf, diag=diag, scale=s)
+            prev.mul_(-1).add_(buf, alpha=2)  # T_{j+1} = 2S̃T_j − T_{j−1}, over T_{j−1}
+            y.add_(prev, alpha=cj)
+            prev, cur = cur, prev
         return y
 
     def sample(self, n: int, *, generator: torch.Generator | None = None, mean: float = 0.0, device: Any = None) -> Tensor:

@@ -6,7 +6,7 @@ and the same as registered names (`genzoo list metrics`) that `evaluate` runs ag
 with their protocol (sample sizes, seed, split, feature space, noise floor) recorded beside them.
 """
 
-from genzoo.metrics import likelihood, recon, suite  # noqa: F401  (registers the metrics)
+from genzoo.metrics import fields, likelihood, recon, suite  # noqa: F401  (registers the metrics)
 from genzoo.metrics.core import METRICS, EvalContext, MetricSpec, default_metrics, evaluate, register_metric
 from genzoo.metrics.samples import (
     density_coverage,

@@ -7,6 +7,7 @@ from genzoo.models import (  # noqa: F401  (registers the models)
     cgan,
     ddpm,
     gan,
+    geostat,
     infogan,
     kde,
     rbm,

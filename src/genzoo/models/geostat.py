@@ -1,0 +1,374 @@
+"""The classical geostatistical simulators as genzoo models: `cholesky`, `spectral`, `fft`, `spde`
+(Gaussian fields) and `facies` (truncated Gaussian), trained, sampled, conditioned and scored
+like every neural generator.
+
+"Training" fits the model to the training fields once, in `prepare` (no optimisation loop):
+the mean, then the covariance by weighted least squares on the fields' empirical variograms
+along rows and columns (:func:`genzoo.geostat.stats.fit_field`) — every parameter not given in
+the config (`range`, `sill`, `nugget`; `nu` stays as given). `facies` takes the facies
+proportions of the training images and the range of its latent Gaussian field from their
+indicator covariance, inverted through the bivariate normal law (Sheppard's formula) into the
+latent correlation ρ(h) and fitted by least squares.
+
+Sampling draws white noise z and returns G(z) (see :mod:`genzoo.geostat.simulate`); the
+Gaussian ones are latent models with decode(z) = G(z) — linear in z — and sample any grid size
+(`sample(n, size=256)`) and honour point data exactly (`sample(n, points=...)`: kriging of the
+residuals). `cholesky` and `fft` simulate the model's law exactly and so have its exact
+likelihood (a dense Cholesky factor of the grid's covariance, up to 6,000 nodes).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from genzoo.config import option
+from genzoo.data.base import DataInfo, Dataset
+from genzoo.errors import GenzooError
+from genzoo.models.base import GenerativeModel, TourEntry
+from genzoo.models.registry import register_model
+
+COVS = ("matern", "exponential", "gaussian", "spherical", "cubic")
+_PARAMS = ("range", "sill", "nugget", "angle", "ratio", "nu", "mean")
+
+
+@dataclass
+class FieldConfig:
+    """Options of the Gaussian field simulators (`--set model.KEY=VALUE`)."""
+
+    cov: str = option("matern", choices=COVS, help="covariance model")
+    range: float | None = option(None, low=1e-9, help="range a in cells (Matérn scale 1/κ); default: fitted to the training fields")
+    sill: float | None = option(None, low=0.0, help="variance of the structured part; default: fitted")
+    nugget: float | None = option(0.0, low=0.0, help="nugget variance; give none to fit it")
+    nu: float = option(1.5, low=1e-6, high=50.0, help="Matérn smoothness (fixed, not fitted)")
+    angle: float = option(0.0, help="anisotropy: angle of the major axis from the column axis, degrees")
+    ratio: float = option(1.0, low=1e-6, help="anisotropy: range across / range along the major axis")
+    anisotropic: bool = option(False, help="fit separate ranges along rows and columns (angle 0° or 90°)")
+    mean: float | None = option(None, help="field mean; default: the training fields' mean")
+
+
+@dataclass
+class SpectralConfig(FieldConfig):
+    modes: int = option(1000, low=1, high=1_000_000, help="K random cosines per realisation")
+    amplitudes: str = option("uniform", choices=("uniform", "gaussian"), help="random phases, or Gaussian amplitudes (RandMeth)")
+
+
+@dataclass
+class SPDEConfig(FieldConfig):
+    tol: float = option(1e-5, low=1e-12, high=0.5, help="Chebyshev: sup error of the polynomial, relative to f(0)")
+
+
+class _Field(GenerativeModel):
+    """A Gaussian field simulator as a model (one base for the four methods)."""
+
+    method: ClassVar[str] = ""
+    Config = FieldConfig
+    kinds = ("field",)
+    trainable = False
+
+    def __init__(self, config: FieldConfig, info: DataInfo) -> None:
+        super().__init__(config, info)
+        if info.shape[0] != 1:
+            raise GenzooError(f"model {self.name!r} simulates one-channel fields; {info.name} has {info.shape[0]} channels")
+        self.register_buffer("params", torch.zeros(len(_PARAMS), dtype=torch.float64))
+        self._sims: dict[tuple[int, int], Any] = {}
+
+    # --- the fitted covariance --------------------------------------------------------------
+    def prepare(self, data: Dataset) -> None:
+        from genzoo.geostat.covariance import make
+        from genzoo.geostat.stats import fit_field
+
+        c = self.config
+        x = data.x.double()
+        mean = float(x.mean()) if c.mean is None else float(c.mean)
+        free = [k for k in ("range", "sill", "nugget") if getattr(c, k) is None]
+        if free or c.anisotropic:
+            fitted = fit_field(
+                x - mean, model=c.cov, nu=c.nu if c.cov == "matern" else None, nugget=c.nugget is None,
+                anisotropic=c.anisotropic,
+            )
+            cov = make(
+                c.cov,
+                range=c.range if c.range is not None and not c.anisotropic else fitted.range,
+                sill=c.sill if c.sill is not None else fitted.sill,
+                nugget=c.nugget if c.nugget is not None else fitted.nugget,
+                angle=fitted.angle if c.anisotropic else c.angle,
+                ratio=fitted.ratio if c.anisotropic else c.ratio,
+                nu=c.nu if c.cov == "matern" else None,
+            )
+        else:
+            cov = make(c.cov, range=c.range, sill=c.sill, nugget=c.nugget, angle=c.angle, ratio=c.ratio, nu=c.nu if c.cov == "matern" else None)
+        self.set_covariance(cov, mean)
+
+    def set_covariance(self, cov: Any, mean: float = 0.0) -> None:
+        nu = float(getattr(cov, "nu", 0.0))
+        vals = [cov.range, cov.sill, cov.nugget, cov.angle, cov.ratio, nu, mean]
+        self.params.copy_(torch.tensor(vals, dtype=torch.float64))
+        self._sims.clear()
+
+    @property
+    def cov(self) -> Any:
+        from genzoo.geostat.covariance import make
+
+        p = dict(zip(_PARAMS, self.params.tolist()))
+        if p["range"] <= 0:
+            raise GenzooError(f"model {self.name!r} has no covariance yet: train it (genzoo train {self.name} --data grf)")
+        nu = p["nu"] if self.config.cov == "matern" else None
+        return make(self.config.cov, range=p["range"], sill=p["sill"], nugget=p["nugget"], angle=p["angle"], ratio=p["ratio"], nu=nu)
+
+    @property
+    def mean(self) -> float:
+        return float(self.params[6])
+
+    def load_weights(self, state: dict[str, Tensor]) -> None:
+        super().load_weights(state)
+        self._sims.clear()
+
+    def options(self) -> dict[str, Any]:
+        return {}
+
+    def simulator(self, size: Any = None) -> Any:
+        from genzoo.geostat.simulate import _shape2, simulator
+
+        shape = tuple(self.info.shape[1:]) if size is None else _shape2(size)
+        if shape not in self._sims:
+            self._sims[shape] = simulator(self.method, self.cov, shape, **self.options())
+        return self._sims[shape]
+
+    # --- the user's API ---------------------------------------------------------------------
+    @torch.no_grad()
+    def sample(
+        self, n: int, *, generator: torch.Generator | None = None, size: Any = None, points: Any = None,
+        kriging: str = "simple", neighbours: int | None = None, **condition: Any,
+    ) -> Tensor:
+        """n fields (n, 1, H, W): of the training size or any `size` (an int or (H, W)); with
+        `points` (rows, cols, values) they honour the data exactly (kriging of the residuals)."""
+        if any(v is not None for v in condition.values()):
+            raise GenzooError(f"model {self.name!r} is unconditional; cannot condition on {', '.join(sorted(condition))}")
+        x = self.simulator(size).sample(n, generator=generator, mean=self.mean, device=self.params.device)
+        if points is None:
+            return x
+        from genzoo.geostat.kriging import condition as krige_condition
+
+        if kriging not in ("simple", "ordinary"):
+            raise GenzooError(f"kriging must be simple or ordinary, got {kriging!r}")
+        mean = self.mean if kriging == "simple" else None
+        return krige_condition(x, points, self.cov, mean=mean, neighbours=neighbours)
+
+
+class _Exact(_Field):
+    """Methods that simulate the model's law exactly: their likelihood is the Gaussian's."""
+
+    likelihood = "exact"
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        from genzoo.geostat.covariance import grid_points
+        from genzoo.geostat.simulate import Cholesky
+
+        shape = tuple(x.shape[-2:])
+        key = ("chol",) + shape
+        if key not in self._sims:
+            self._sims[key] = Cholesky(self.cov, grid_points(shape))
+        return self._sims[key].log_prob(x.reshape(len(x), -1).to(self.params.device), self.mean).float()
+
+
+_TOUR = (TourEntry("grf", quick_steps=0, steps=0),)
+
+
+@register_model("cholesky")
+class CholeskyField(_Exact):
+    """x = μ + Lz, Σ = LLᵀ: exact on any point set, up to 6,000 nodes."""
+
+    method = "cholesky"
+    latent = True
+    summary = "Gaussian field by the Cholesky factor of its covariance matrix, x = μ + Lz (exact; ≤ 6,000 nodes)"
+    tour = _TOUR
+
+    def latent_shape(self) -> tuple[int, ...]:
+        return (math.prod(self.info.shape),)
+
+    def decode(self, z: Tensor) -> Tensor:
+        f = self.simulator().chol.factor.to(z.device, torch.float64)
+        return (z.double() @ f.T + self.mean).to(z.dtype).reshape(len(z), *self.info.shape)
+
+
+@register_model("fft")
+class FFTField(_Exact):
+    """Circulant embedding: exact stationary simulation on a grid by the FFT."""
+
+    method = "fft"
+    latent = True
+    summary = "Gaussian field by FFT circulant embedding (exact on grids, O(N log N))"
+    tour = _TOUR
+
+    def latent_shape(self) -> tuple[int, ...]:
+        return (2, *self.simulator().torus)
+
+    def decode(self, z: Tensor) -> Tensor:
+        """The real part of DFT(√(λ/MN) ⊙ (z₀ + iz₁)), cropped: z (B, 2, M, N) → (B, 1, H, W)."""
+        sim = self.simulator()
+        h, w = self.info.shape[1:]
+        root = sim.sqrt_lambda.to(z.device)
+        y = torch.fft.fft2(root * torch.complex(z[:, 0].float(), z[:, 1].float())).real[:, None, :h, :w]
+        return y + self.mean
+
+
+@register_model("spectral")
+class SpectralField(_Field):
+    """Shinozuka's sum of K random cosines; approximately Gaussian."""
+
+    method = "spectral"
+    Config = SpectralConfig
+    summary = "Gaussian field as a sum of K random cosines (Shinozuka; approximate, any size)"
+    tour = _TOUR
+
+    def options(self) -> dict[str, Any]:
+        return {"modes": self.config.modes, "amplitudes": self.config.amplitudes}
+
+
+@register_model("spde")
+class SPDEField(_Field):
+    """(κ² − Δ)^{α/2} x = W by a Chebyshev polynomial of the stencil: a deep linear conv net."""
+
+    method = "spde"
+    Config = SPDEConfig
+    latent = True
+    summary = "Matérn field solving the SPDE by a Chebyshev polynomial of a 3×3 stencil (a deep linear conv net)"
+    tour = _TOUR
+
+    def __init__(self, config: SPDEConfig, info: DataInfo) -> None:
+        if config.cov not in ("matern", "exponential"):
+            raise GenzooError(f"model.cov: spde simulates the matern family (and exponential); got {config.cov}")
+        super().__init__(config, info)
+
+    def options(self) -> dict[str, Any]:
+        return {"tol": self.config.tol}
+
+    def latent_shape(self) -> tuple[int, ...]:
+        return (1, *self.simulator().torus)
+
+    def decode(self, z: Tensor) -> Tensor:
+        sim = self.simulator()
+        h, w = self.info.shape[1:]
+        scale = math.sqrt(sim.cov.sill / sim.lattice_variance)
+        return scale * sim.apply(z.float())[..., :h, :w] + self.mean
+
+
+# --- facies --------------------------------------------------------------------------------------
+@dataclass
+class FaciesConfig:
+    cov: str = option("matern", choices=COVS, help="covariance of the latent Gaussian field")
+    nu: float = option(1.5, low=1e-6, high=50.0, help="Matérn smoothness of the latent field")
+    range: float | None = option(None, low=1e-9, help="range of the latent field along its major axis; default: fitted")
+    ratio: float | None = option(None, low=1e-6, help="anisotropy ratio; default: fitted (major axis along rows or columns)")
+    angle: float | None = option(None, help="angle of the major axis; default: fitted (0 or 90)")
+    proportions: tuple[float, ...] | None = option(None, low=0.0, high=1.0, help="facies shares; default: the training images'")
+    max_lag: int = option(12, low=2, help="lags used to fit the latent range")
+
+
+@register_model("facies")
+class FaciesModel(GenerativeModel):
+    """Truncated Gaussian facies: thresholds of one latent Gaussian field (FFT-simulated)."""
+
+    Config = FaciesConfig
+    kinds = ("field",)
+    trainable = False
+    latent = False
+    summary = "truncated-Gaussian facies: a latent Gaussian field cut at the thresholds of the facies proportions"
+    tour = (TourEntry("facies", quick_steps=0, steps=0),)
+
+    def __init__(self, config: FaciesConfig, info: DataInfo) -> None:
+        super().__init__(config, info)
+        if info.shape[0] != 1:
+            raise GenzooError(f"model 'facies' simulates one-channel images; {info.name} has {info.shape[0]} channels")
+        k = int(info.value_range[1] - info.value_range[0]) + 1 if math.isfinite(info.value_range[1]) else 2
+        self.register_buffer("proportions", torch.zeros(max(2, k), dtype=torch.float64))
+        self.register_buffer("latent_params", torch.zeros(4, dtype=torch.float64))  # range, ratio, angle, nu
+        self._sims: dict[Any, Any] = {}
+
+    def prepare(self, data: Dataset) -> None:
+        from genzoo.geostat.facies import check_proportions
+
+        x = data.x
+        codes = torch.round(x)
+        if not bool((codes == x).all()) or float(x.min()) < 0:
+            raise GenzooError("model 'facies' needs facies codes 0, 1, …, K−1 as values (e.g. --data facies)")
+        k = len(self.proportions)
+        counts = torch.bincount(codes.long().reshape(-1), minlength=k).double()
+        if len(counts) > k:
+            raise GenzooError(f"model 'facies': the data hold {len(counts)} facies, the model was built for {k}")
+        c = self.config
+        p = check_proportions(c.proportions) if c.proportions is not None else counts / counts.sum()
+        if len(p) != k or bool((p <= 0).any()):
+            raise GenzooError(f"model 'facies': need {k} positive proportions, got {[round(v, 4) for v in p.tolist()]}")
+        self.proportions.copy_(p)
+        rng, ratio, angle = c.range, c.ratio, c.angle
+        if rng is None or ratio is None or angle is None:
+            fit = fit_latent_range(codes, p, c.cov, c.nu, c.max_lag)
+            rng = fit["range"] if rng is None else rng
+            ratio = fit["ratio"] if ratio is None else ratio
+            angle = fit["angle"] if angle is None else angle
+        self.latent_params.copy_(torch.tensor([rng, ratio, angle, c.nu], dtype=torch.float64))
+        self._sims.clear()
+
+    @property
+    def latent_cov(self) -> Any:
+        from genzoo.geostat.covariance import make
+
+        rng, ratio, angle, nu = self.latent_params.tolist()
+        if rng <= 0:
+            raise GenzooError("model 'facies' has not been fitted: train it (genzoo train facies --data facies)")
+        return make(self.config.cov, range=rng, ratio=ratio, angle=angle, nu=nu if self.config.cov == "matern" else None)
+
+    def load_weights(self, state: dict[str, Tensor]) -> None:
+        super().load_weights(state)
+        self._sims.clear()
+
+    @torch.no_grad()
+    def sample(self, n: int, *, generator: torch.Generator | None = None, size: Any = None, **condition: Any) -> Tensor:
+        from genzoo.geostat.facies import truncate
+        from genzoo.geostat.simulate import FFTEmbedding, _shape2
+
+        if any(v is not None for v in condition.values()):
+            raise GenzooError(f"model 'facies' is unconditional; cannot condition on {', '.join(sorted(condition))}")
+        shape = tuple(self.info.shape[1:]) if size is None else _shape2(size)
+        if shape not in self._sims:
+            self._sims[shape] = FFTEmbedding(self.latent_cov, shape)
+        y = self._sims[shape].sample(n, generator=generator, device=self.proportions.device)
+        return truncate(y, self.proportions.cpu()) + self.info.value_range[0]
+
+
+def fit_latent_range(codes: Tensor, p: Tensor, cov: str, nu: float, max_lag: int) -> dict[str, float]:
+    """The latent Gaussian field's range (and axis anisotropy) of truncated-Gaussian images: the
+    facies-0 indicator covariance along rows and columns, C_I(h) = p₀(1 − p₀) − γ_I(h), mapped to
+    the latent correlation ρ(h) (see :func:`genzoo.geostat.facies.gaussian_correlation_of_indicator`),
+    then ρ(h) = ρ_model(h / a) fitted by least squares in log a, per axis."""
+    from scipy.optimize import minimize_scalar
+
+    from genzoo.geostat.covariance import make
+    from genzoo.geostat.facies import gaussian_correlation_of_indicator, thresholds
+
+    ind = (codes == 0).double()
+    p0 = float(p[0])
+    t0 = float(thresholds(torch.stack([p[0], 1 - p[0]]))[0])
+    h, w = codes.shape[-2:]
+    lags = torch.arange(1, max(2, min(max_lag, min(h, w) // 2)) + 1)
+    ranges = []
+    unit = make(cov, range=1.0, nu=nu if cov == "matern" else None)
+    for axis in (-2, -1):
+        gam = torch.stack([0.5 * ((ind.narrow(axis, int(k), ind.shape[axis] - int(k)) - ind.narrow(axis, 0, ind.shape[axis] - int(k))) ** 2).mean() for k in lags])
+        rho = gaussian_correlation_of_indicator(t0, (p0 * (1 - p0) - gam).clamp_min(0))
+
+        def loss(log_a: float, rho=rho) -> float:
+            model = unit.correlation(lags.double() / math.exp(log_a))
+            return float(((model - rho) ** 2).sum())
+
+        ranges.append(math.exp(minimize_scalar(loss, bounds=(math.log(0.05), math.log(10 * max(h, w))), method="bounded").x))
+    along_rows, along_cols = ranges
+    if along_rows > along_cols:
+        return {"range": along_rows, "ratio": along_cols / along_rows, "angle": 90.0}
+    return {"range": along_cols, "ratio": along_rows / along_cols, "angle": 0.0}
