@@ -141,6 +141,10 @@ def render_report(
     ]
     if model.latent:
         sections.append(_latent_section(model, data, seed, notes.get("data"), train))
+    if model.info.kind == "field" and len(model.info.shape) == 3:
+        caption = ("four samples and the variograms along rows and columns of 32 samples (dots, ± 2 standard errors) "
+                   "against held-out fields (dashed)" + (" and the fitted model (lines)" if hasattr(model, "cov") else ""))
+        sections.append(_section("Fields", _try_figure(lambda: field_figure(model, data, seed), "fields and variograms", caption)))
     if getattr(model, "conditional", False) and model.info.kind != "points" and model.info.num_classes:
         caption = f"one row per class, {CLASS_EXAMPLES} samples each, seed {seed}"
         sections.append(_section("Samples by class", _try_figure(lambda: class_grid(model, seed), "samples by class", caption)))
@@ -378,6 +382,15 @@ def class_grid(model: GenerativeModel, seed: int) -> bytes:
     with inference(model):
         x = model.sample(len(labels), generator=torch.Generator().manual_seed(seed), label=labels.to(model.device)).float().cpu()
     return png_bytes(image_grid(x, model.info, nrow=CLASS_EXAMPLES))
+
+
+def field_figure(model: GenerativeModel, data: Dataset | None, seed: int) -> bytes:
+    from genzoo.viz.fields import VARIOGRAM_FIELDS, fields_figure
+
+    with inference(model):
+        x = model.sample(VARIOGRAM_FIELDS, generator=torch.Generator(device=model.device).manual_seed(seed)).float().cpu()
+    cov = getattr(model, "cov", None) if hasattr(type(model), "cov") else None
+    return fields_figure(x, cov, reference=None if data is None else data.tensors()[:VARIOGRAM_FIELDS])
 
 
 def inpainting_figure(model: GenerativeModel, data: Dataset, seed: int) -> bytes:

@@ -1,0 +1,408 @@
+"""Geostatistics: the classical simulators' speed against GSTools and gstlearn, their accuracy,
+learned generators (fcn GAN, VAE) on `facies` and `grf` against the known truth, and conditioning.
+
+    python benchmarks/bench_geostat.py                          # all parts (about 35 minutes on 2 cores)
+    python benchmarks/bench_geostat.py --parts speed            # needs `pip install gstools gstlearn`
+    python benchmarks/bench_geostat.py --parts accuracy,learned,condition --seconds 300
+
+Parts (results merge into runs/bench-geostat/bench.json; `--parts table` reprints them):
+
+speed      One covariance for all — Matérn ν = 1, a = 10 cells (gstlearn's SPDE needs an integer ν) —
+           on square grids of 256², 512² and 1000², one realisation and 100, timed in this process with
+           time.perf_counter, set-up included (FFT eigenvalues, Chebyshev coefficients, GSTools' modes,
+           gstlearn's mesh and factorisation). genzoo `fft`, `spde` (tol 1e-5) and `spectral` (1000
+           modes) with torch on 2 threads; GSTools `SRF` (RandMeth, 1000 modes; its Cython kernel is
+           single-threaded); gstlearn `simulateSPDE` as shipped (its own finite-element mesh of step
+           a·√(12ν)/18 ≈ 1.9 cells, interpolated onto the grid) and `simtub` (1000 turning bands), with
+           OpenMP on 2 threads. Peer runs estimated above `--peer-budget` seconds are timed on 3
+           realisations and scaled to 100 (marked "×"): their cost per realisation is constant.
+accuracy   For each simulator and covariance, 200 realisations: the worst |z| over lags 1..16 along
+           both axes of (mean γ̂ − γ)/SE, and z-tests of the marginal mean and variance at the centre
+           node; for spde also the lattice model it simulates, and ‖p_K(S)w − f(S)w‖/‖f(S)w‖ against
+           an eigendecomposition of the dense stencil on a 24² torus, by degree K.
+learned    On `facies` (64×64 truncated-Gaussian images): an fcn GAN (wgan-gp, nearest upsampling)
+           trained for `--seconds`, sampled at 256×256; facies proportions, indicator variograms,
+           connectivity and 3×3 pattern-histogram JS divergence against 500 held-out 64×64 images and
+           the ANODI-style pattern scores, next to the truth drawn at 256×256 and the fitted
+           `facies` model. On `grf` (32×32 Matérn ν = 1.5, a = 3): W₂ between the Gaussian moments
+           of 1,000 generated fields and the true law, for a conv GAN and a conv VAE trained for
+           `--seconds` and for every classical simulator fitted to the training fields; the floor
+           is 1,000 held-out fields.
+condition  20 wells (grid nodes and values of one held-out field): share honoured (|error| < 1e-6 for
+           the exact methods), mean pairwise RMS distance between 16 realisations (diversity) beside
+           the unconditional one; the fcn GAN of `learned` on `facies` by latent optimisation (500
+           Adam steps) and by the inference network (fit once, then one forward pass), with time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import genzoo
+from genzoo.geostat import covariance as C
+from genzoo.geostat.simulate import SPDE, simulator
+
+HERE = Path(__file__).parent
+FIGURES = HERE / "figures"
+OUT = Path("runs/bench-geostat")
+RESULTS = OUT / "bench.json"
+A, NU = 10.0, 1.0
+GRIDS = (256, 512, 1000)
+COUNTS = (1, 100)
+
+
+def _merge(update: dict) -> dict:
+    OUT.mkdir(parents=True, exist_ok=True)
+    data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    data.update(update)
+    data["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
+    data["date"] = datetime.date.today().isoformat()
+    tmp = RESULTS.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    tmp.replace(RESULTS)
+    return data
+
+
+def _time(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+# --- speed -------------------------------------------------------------------------------------
+def part_speed(peer_budget: float) -> dict:
+    sys.path.insert(0, str(HERE))
+    import bench_geostat_peers as peers
+
+    torch.set_num_threads(2)
+    peers.set_threads(2)
+    conv = peers.check_conventions(A, NU)
+    cov = C.Matern(range=A, nu=NU)
+    rows: dict[str, dict[str, Any]] = {}
+
+    def ours(method: str, shape, n, **kw):
+        def run():
+            sim = simulator(method, cov, shape, **kw)
+            sim.sample(n, generator=torch.Generator().manual_seed(0))
+        return run
+
+    for size in GRIDS:
+        shape = (size, size)
+        # warm-up (imports, FFT plans) on a small grid, not timed
+        ours("fft", (64, 64), 1)()
+        ours("spde", (64, 64), 1)()
+        for n in COUNTS:
+            key = f"{size}²×{n}"
+            r: dict[str, Any] = {}
+            r["fft"] = _time(ours("fft", shape, n))
+            r["spde"] = _time(ours("spde", shape, n))
+            r["spectral"] = _time(ours("spectral", shape, n))
+            for name, fn in (
+                ("gstools", lambda k, shape=shape: peers.gstools_fields(A, NU, shape, k, 1)),
+                ("gstlearn-spde", lambda k, shape=shape: peers.gstlearn_spde(A, NU, shape, k, 1)),
+                ("gstlearn-tub", lambda k, shape=shape: peers.gstlearn_tub(A, NU, shape, k, 1, bands=1000)),
+            ):
+                one = rows.get(f"{size}²×1", {}).get(name, (None,))[0] if n > 1 else None
+                if n > 1 and one is not None and one * n > peer_budget:
+                    k = 3
+                    t = _time(lambda fn=fn, k=k: fn(k))
+                    r[name] = (t * n / k, "×")
+                else:
+                    r[name] = (_time(lambda fn=fn, n=n: fn(n)), "")
+            rows[key] = r
+            print(key, {k: (round(v, 3) if isinstance(v, float) else (round(v[0], 3), v[1])) for k, v in r.items()}, flush=True)
+    sim = SPDE(cov, (1000, 1000))
+    out = {
+        "speed": {
+            "rows": {k: {n: (list(v) if isinstance(v, tuple) else [v, ""]) for n, v in r.items()} for k, r in rows.items()},
+            "conventions": conv,
+            "versions": peers.versions(),
+            "spde_degree": sim.degree,
+            "spde_torus_1000": list(sim.torus),
+            "cov": cov.describe(),
+        }
+    }
+    return _merge(out)
+
+
+# --- accuracy ----------------------------------------------------------------------------------
+def _per_field(x: torch.Tensor, lags: range, axis: int) -> torch.Tensor:
+    x = x.double()[:, 0]
+    return torch.stack([0.5 * ((x.narrow(axis, k, x.shape[axis] - k) - x.narrow(axis, 0, x.shape[axis] - k)) ** 2).flatten(1).mean(1) for k in lags], 1)
+
+
+def _zscores(x: torch.Tensor, gamma, lags: range) -> float:
+    worst = 0.0
+    for axis, step in ((-2, (1.0, 0.0)), (-1, (0.0, 1.0))):
+        g = _per_field(x, lags, axis)
+        want = torch.stack([gamma(torch.tensor([k * step[0], k * step[1]], dtype=torch.float64)) for k in lags])
+        z = (g.mean(0) - want) / (g.std(0) / math.sqrt(len(g)))
+        worst = max(worst, float(z.abs().max()))
+    return worst
+
+
+def _lattice_gamma(sim: SPDE):
+    c = torch.fft.ifft2((1 + sim.symbol(sim.torus)) ** (-sim.alpha)).real
+    c = c / c[0, 0] * sim.cov.sill
+    return lambda lag: sim.cov.sill - c[int(lag[0]) % c.shape[0], int(lag[1]) % c.shape[1]]
+
+
+def part_accuracy(n: int = 200) -> dict:
+    torch.set_num_threads(2)
+    covs = [C.Matern(range=4.0, nu=1.0), C.Exponential(range=6.0), C.Gaussian(range=5.0), C.Spherical(range=12.0),
+            C.Cubic(range=10.0), C.Matern(range=4.0, nu=1.5, angle=30.0, ratio=0.5)]
+    lags = range(1, 17)
+    rows = []
+    for cov in covs:
+        for method in ("cholesky", "fft", "spectral", "spde"):
+            if method == "spde" and cov.name not in ("matern", "exponential"):
+                continue
+            shape = (40, 40) if method == "cholesky" else (64, 64)
+            sim = simulator(method, cov, shape)
+            x = sim.sample(n, generator=torch.Generator().manual_seed(1))
+            v = x[:, 0, shape[0] // 2, shape[1] // 2].double()
+            row = {
+                "method": method, "cov": cov.describe(), "grid": f"{shape[0]}²",
+                "z_model": _zscores(x, cov.variogram, lags),
+                "z_mean": float(v.mean()) / math.sqrt(cov.variance / n),
+                "z_var": (float(v.var()) - cov.variance) / math.sqrt(2 * cov.variance**2 / (n - 1)),
+            }
+            if method == "spde":
+                row["z_lattice"] = _zscores(x, _lattice_gamma(sim), lags)
+                row["degree"] = sim.degree
+            rows.append(row)
+            print(row, flush=True)
+    # Chebyshev error against a dense solve
+    cov = C.Matern(range=3.0, nu=1.0)
+    sim = SPDE(cov, (16, 16), pad=8, tol=1e-10)
+    m, k = sim.torus
+    eye = torch.eye(m * k, dtype=torch.float64).reshape(m * k, m, k)
+    dense = sim.apply_stencil(eye).reshape(m * k, m * k).T
+    evals, evecs = torch.linalg.eigh(dense)
+    w = torch.randn(m * k, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    exact = evecs @ ((1 + evals) ** (-sim.alpha / 2) * (evecs.T @ w))
+    cheb = {}
+    for deg in sorted({d for d in (5, 10, 20, 40, 80) if d < sim.degree} | {sim.degree}):
+        approx = sim.apply(w.reshape(1, m, k), degree=deg).reshape(-1)
+        cheb[deg] = float((approx - exact).norm() / exact.norm())
+    tol_degrees = {f"{t:g}": SPDE(cov, (16, 16), pad=8, tol=t).degree for t in (1e-3, 1e-5, 1e-8)}
+    return _merge({"accuracy": {"rows": rows, "n": n, "chebyshev": {"cov": cov.describe(), "torus": [m, k], "errors": cheb, "degree_for_tol": tol_degrees}}})
+
+
+# --- learned -----------------------------------------------------------------------------------
+def _facies_scores(x: torch.Tensor, ref: torch.Tensor, k: int) -> dict:
+    from genzoo.geostat.stats import facies_errors, pattern_scores
+    from genzoo.metrics.fields import to_codes
+
+    codes = to_codes(x, k)
+    err = facies_errors(codes, ref, k=k, max_lag=24)
+    sc = pattern_scores(codes, ref, size=3, k=k)
+    share = torch.bincount(codes.long().reshape(-1), minlength=k).double() / codes.numel()
+    return {**err, **sc, "proportions": share.tolist()}
+
+
+def part_learned(seconds: float) -> dict:
+    from genzoo.viz import save_samples
+
+    torch.set_num_threads(2)
+    FIGURES.mkdir(exist_ok=True)
+    out: dict[str, Any] = {}
+    # facies: fcn GAN at 64 → 256
+    train = genzoo.datasets.load("facies", split="train")
+    test = genzoo.datasets.load("facies", split="test")
+    k = int(train.extras["categories"])
+    ref = test.x[:500]
+    gan = genzoo.models.create("gan", train, seed=0, arch="fcn", channels=(32, 64), loss="wgan-gp", upsample="nearest")
+    t0 = time.perf_counter()
+    run = genzoo.train(gan, train, steps=10**6, time_limit=seconds, batch_size=32, progress=False, sample_grid=False,
+                       out=OUT / "gan-facies")
+    gan_seconds = time.perf_counter() - t0
+    g = torch.Generator().manual_seed(0)
+    gan_x = run.model.sample(100, generator=g, size=256)
+    truth = train.extras["facies"](100, 256, torch.Generator().manual_seed(99))
+    fac = genzoo.models.create("facies", train)
+    genzoo.train(fac, train, progress=False, sample_grid=False)
+    fac_x = fac.sample(100, generator=torch.Generator().manual_seed(1), size=256)
+    out["facies"] = {
+        "gan": {**_facies_scores(gan_x, ref, k), "steps": run.step, "seconds": gan_seconds},
+        "truth": _facies_scores(truth, ref, k),
+        "facies-model": {**_facies_scores(fac_x, ref, k), "fitted": fac.latent_params.tolist()},
+        "held-out": _facies_scores(test.x[500:1000], ref, k),
+        "true_proportions": list(train.extras["facies"].proportions),
+    }
+    info = genzoo.datasets.DataInfo("facies-256", "field", (1, 256, 256), (0.0, 1.0))
+    save_samples(torch.cat([gan_x[:3].round(), truth[:3]]), info, FIGURES / "geostat-facies-gan-256.png")
+    save_samples(test.x[:16], test.info, FIGURES / "geostat-facies-real-64.png")
+    print(json.dumps(out["facies"], indent=1), flush=True)
+    # grf: W2 to the true Gaussian
+    train = genzoo.datasets.load("grf", split="train")
+    test = genzoo.datasets.load("grf", split="test")
+    from genzoo.metrics.fields import gaussian_w2
+
+    cov = train.extras["cov"]
+    shape = tuple(train.info.shape[1:])
+    sigma = C.covariance_matrix(cov, C.grid_points(shape)).numpy()
+    mean = np.zeros(sigma.shape[0])
+    nfake = len(test)
+    scale = math.sqrt(float(np.trace(sigma)))
+    w2: dict[str, Any] = {"floor (held-out)": gaussian_w2(test.x, mean, sigma) / scale}
+    for name in ("cholesky", "fft", "spectral", "spde"):
+        model = genzoo.models.create(name, train)
+        genzoo.train(model, train, progress=False, sample_grid=False)
+        x = model.sample(nfake, generator=torch.Generator().manual_seed(3))
+        w2[name] = gaussian_w2(x, mean, sigma) / scale
+    for name, params in (("gan", {"arch": "conv", "loss": "wgan-gp"}), ("vae", {"arch": "conv", "latent_dim": 32})):
+        model = genzoo.models.create(name, train, seed=0, **params)
+        r = genzoo.train(model, train, steps=10**6, time_limit=seconds, progress=False, sample_grid=False)
+        x = r.model.sample(nfake, generator=torch.Generator().manual_seed(3))
+        w2[f"{name} ({r.step} steps)"] = gaussian_w2(x, mean, sigma) / scale
+    out["grf"] = {"w2_relative": w2, "n": nfake, "cov": cov.describe(), "shape": list(shape)}
+    print(json.dumps(out["grf"], indent=1), flush=True)
+    return _merge({"learned": out})
+
+
+# --- conditioning ------------------------------------------------------------------------------
+def _diversity(x: torch.Tensor) -> float:
+    f = x.reshape(len(x), -1).double()
+    d = torch.cdist(f, f) / math.sqrt(f.shape[1])
+    i, j = torch.triu_indices(len(x), len(x), 1)
+    return float(d[i, j].mean())
+
+
+def part_condition() -> dict:
+    from genzoo.geostat.latent import condition_points, fit_inference, points_operator
+
+    torch.set_num_threads(2)
+    out: dict[str, Any] = {}
+    g = torch.Generator().manual_seed(5)
+    # exact methods on a 64×64 Matérn field
+    cov = C.Matern(range=6.0, nu=1.5)
+    shape = (64, 64)
+    truth = genzoo.geostat.simulate("fft", cov, shape, 1, seed=123)[0, 0].double()
+    idx = torch.randperm(64 * 64, generator=g)[:20]
+    rows, cols = idx // 64, idx % 64
+    values = truth[rows, cols]
+    exact = {}
+    for method in ("cholesky", "fft", "spectral", "spde"):
+        t0 = time.perf_counter()
+        x = genzoo.geostat.simulate(method, cov, shape, 16, seed=1, points=(rows, cols, values))
+        dt = time.perf_counter() - t0
+        err = (x[:, 0, rows, cols] - values).abs()
+        un = genzoo.geostat.simulate(method, cov, shape, 16, seed=1)
+        exact[method] = {"honoured": float((err < 1e-6).double().mean()), "max_error": float(err.max()),
+                         "diversity": _diversity(x), "diversity_unconditional": _diversity(un), "seconds": dt}
+    out["exact"] = exact
+    print(json.dumps(exact, indent=1), flush=True)
+    # the fcn GAN trained on facies (part learned) by latent optimisation and by the inference network
+    path = OUT / "gan-facies"
+    if (path / "model.safetensors").exists():
+        model = genzoo.load(path)
+        test = genzoo.datasets.load("facies", split="test")
+        img = test.x[0, 0]
+        idx = torch.randperm(64 * 64, generator=g)[:20]
+        rows, cols = idx // 64, idx % 64
+        values = img[rows, cols].double()
+        t0 = time.perf_counter()
+        res = condition_points(model, rows, cols, values, n=16, steps=500, generator=torch.Generator().manual_seed(0))
+        opt_s = time.perf_counter() - t0
+        un = model.sample(16, generator=torch.Generator().manual_seed(0))
+        out["gan_latent"] = {"honoured": float(res.honoured.mean()), "accepted": float(res.accepted.double().mean()),
+                             "diversity": res.diversity, "diversity_unconditional": _diversity(un.round()), "seconds": opt_s}
+        t0 = time.perf_counter()
+        post = fit_inference(model, points_operator(rows, cols), values, steps=1000, generator=torch.Generator().manual_seed(0))
+        fit_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        inf = post.sample(16, generator=torch.Generator().manual_seed(1))
+        draw_s = time.perf_counter() - t0
+        out["gan_inference"] = {"honoured": float(inf.honoured.mean()), "accepted": float(inf.accepted.double().mean()),
+                                "diversity": inf.diversity, "fit_seconds": fit_s, "seconds": draw_s}
+        print(json.dumps({k: out[k] for k in ("gan_latent", "gan_inference")}, indent=1), flush=True)
+    return _merge({"condition": out})
+
+
+# --- tables ------------------------------------------------------------------------------------
+def print_tables(r: dict) -> None:
+    print(f"\n<!-- {r.get('machine')}, {r.get('date')} -->")
+    if "speed" in r:
+        s = r["speed"]
+        names = ["fft", "spde", "spectral", "gstools", "gstlearn-spde", "gstlearn-tub"]
+        print(f"\n### Speed: {s['cov']}, seconds (set-up included)\n")
+        print("| grid × n | " + " | ".join(names) + " | GSTools / fft | gstlearn SPDE / fft | gstlearn SPDE / spde |")
+        print("|---|" + "---:|" * (len(names) + 3))
+        for key, row in s["rows"].items():
+            cells = [f"{row[n][0]:.3g}{row[n][1]}" for n in names]
+            ratios = [row["gstools"][0] / row["fft"][0], row["gstlearn-spde"][0] / row["fft"][0], row["gstlearn-spde"][0] / row["spde"][0]]
+            print(f"| {key} | " + " | ".join(cells) + " | " + " | ".join(f"{v:.1f}×" for v in ratios) + " |")
+        print(f"\nspde: Chebyshev degree {s['spde_degree']}, torus {s['spde_torus_1000']} at 1000². Versions: {s['versions']}. "
+              f"Conventions (max |Δρ|): {s['conventions']}")
+    if "accuracy" in r:
+        a = r["accuracy"]
+        print(f"\n### Accuracy: {a['n']} realisations, worst |z| over lags 1–16 on both axes\n")
+        print("| method | covariance | grid | worst z (model) | worst z (lattice) | z mean | z variance |\n|---|---|---|---:|---:|---:|---:|")
+        for row in a["rows"]:
+            lat = f"{row['z_lattice']:.2f}" if "z_lattice" in row else "—"
+            print(f"| {row['method']} | {row['cov']} | {row['grid']} | {row['z_model']:.2f} | {lat} | {row['z_mean']:.2f} | {row['z_var']:.2f} |")
+        c = a["chebyshev"]
+        print(f"\nChebyshev, {c['cov']} on a {c['torus'][0]}×{c['torus'][1]} torus: ‖p_K(S)w − f(S)w‖/‖f(S)w‖ = "
+              + ", ".join(f"{v:.1e} (K={k})" for k, v in c["errors"].items())
+              + f"; degree chosen per tolerance: {c['degree_for_tol']}")
+    if "learned" in r:
+        f = r["learned"]["facies"]
+        print("\n### facies: 256×256 samples against 500 held-out 64×64 images\n")
+        print("| generator | proportions | prop. error | indicator γ error | connectivity error | pattern JS | inconsistency | diversity |\n|---|---|---:|---:|---:|---:|---:|---:|")
+        for name in ("truth", "facies-model", "gan", "held-out"):
+            v = f[name]
+            label = f"gan ({v['steps']} steps)" if name == "gan" else name
+            print(f"| {label} | {', '.join(f'{p:.3f}' for p in v['proportions'])} | {v['proportion']:.4f} | {v['indicator_variogram']:.4f} | "
+                  f"{v['connectivity']:.4f} | {v['pattern_js']:.4f} | {v['inconsistency']:.4f} | {v['diversity']:.4f} |")
+        g = r["learned"]["grf"]
+        print(f"\n### grf: W₂ to the true Gaussian / √tr Σ, {g['n']} fields of {g['shape'][0]}×{g['shape'][1]}, {g['cov']}\n")
+        print("| generator | W₂ (relative) |\n|---|---:|")
+        for name, v in g["w2_relative"].items():
+            print(f"| {name} | {v:.4f} |")
+    if "condition" in r:
+        c = r["condition"]
+        print("\n### Conditioning to 20 wells, 16 realisations\n")
+        print("| generator | honoured | accepted (≥ 95 %) | diversity | unconditional diversity | seconds |\n|---|---:|---:|---:|---:|---:|")
+        for name, v in c.get("exact", {}).items():
+            print(f"| {name} (kriging) | {100 * v['honoured']:.1f} % | — | {v['diversity']:.3f} | {v['diversity_unconditional']:.3f} | {v['seconds']:.2f} |")
+        if "gan_latent" in c:
+            v = c["gan_latent"]
+            print(f"| fcn GAN, latent optimisation | {100 * v['honoured']:.1f} % | {100 * v['accepted']:.0f} % | {v['diversity']:.3f} | {v['diversity_unconditional']:.3f} | {v['seconds']:.1f} |")
+            v = c["gan_inference"]
+            print(f"| fcn GAN, inference network | {100 * v['honoured']:.1f} % | {100 * v['accepted']:.0f} % | {v['diversity']:.3f} | — | {v['seconds']:.3f} (+ {v['fit_seconds']:.0f} fit) |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--parts", default="speed,accuracy,learned,condition", help="speed, accuracy, learned, condition, table")
+    ap.add_argument("--seconds", type=float, default=300, help="learned: training time of each neural model")
+    ap.add_argument("--peer-budget", type=float, default=120, help="speed: longest peer run timed in full")
+    args = ap.parse_args()
+    parts = args.parts.split(",")
+    r = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    if "speed" in parts:
+        r = part_speed(args.peer_budget)
+    if "accuracy" in parts:
+        r = part_accuracy()
+    if "learned" in parts:
+        r = part_learned(args.seconds)
+    if "condition" in parts:
+        r = part_condition()
+    print_tables(r)
+
+
+if __name__ == "__main__":
+    main()
