@@ -373,3 +373,30 @@ def test_truncated_gaussian_proportions_match_the_threshold_probabilities() -> N
     assert torch.allclose(share, torch.tensor(p, dtype=torch.float64), atol=0.02)
     # exactly: the codes are the buckets of the thresholds
     assert torch.equal(codes == 0, y < float(t[0]))
+
+
+def test_anamorphosis_to_a_law_and_to_data() -> None:
+    from scipy import stats
+
+    from genzoo.geostat.facies import anamorphosis
+
+    y = simulate("fft", C.Matern(range=3.0, nu=1.5, sill=4.0), (32, 32), 50, seed=4, mean=1.0)
+    x = anamorphosis(y, stats.expon(scale=2.0), mean=1.0, std=2.0)
+    want = stats.expon(scale=2.0).ppf(stats.norm.cdf((y.double().numpy() - 1.0) / 2.0))
+    assert np.allclose(x.double().numpy(), want, rtol=1e-5)
+    ranked = x.reshape(-1)[torch.argsort(y.reshape(-1))]
+    assert bool((ranked[1:] >= ranked[:-1]).all())  # a monotone map keeps the order
+    data = torch.tensor([0.0, 1.0, 1.0, 5.0, 10.0, 20.0])
+    z = anamorphosis(torch.tensor([-10.0, 0.0, 10.0]), data)
+    assert z.tolist() == [0.0, pytest.approx(3.0), 20.0]  # the median of the data; the extremes clip to the data's range
+    # the empirical quantile function: linear between the order statistics at the Hazen levels (i + ½)/n
+    u = stats.norm.cdf((y.double().numpy() - 1.0) / 2.0).clip(1e-12, 1 - 1e-12)
+    want = np.interp(u, (np.arange(6) + 0.5) / 6, np.sort(data.numpy()))
+    assert np.allclose(anamorphosis(y, data, mean=1.0, std=2.0).double().numpy(), want, rtol=1e-6)
+
+
+def test_spectral_gaussian_amplitudes_match_the_model() -> None:
+    cov = C.Matern(range=3.0, nu=1.0, sill=1.5)
+    x = simulate("spectral", cov, (40, 40), N, seed=6, amplitudes="gaussian")
+    assert_variogram(x, cov.variogram, range(1, 11), "spectral gaussian amplitudes")
+    assert_moments(x, 0.0, cov.variance, "spectral gaussian amplitudes")

@@ -49,6 +49,7 @@ METHODS = ("cholesky", "spectral", "fft", "spde")
 MAX_CHOLESKY = 6000  # points: a dense factor of 6,000² float64 is 288 MB
 MAX_TORUS = 1 << 26  # FFT torus nodes at most (64 M: 0.5 GB of complex64 per field)
 _CHUNK_BYTES = 1 << 28  # work memory of one batch of fields
+_CACHE_BYTES = 1 << 25  # spde: batches whose four work arrays stay near the cache (one field at least)
 
 
 def _shape2(shape: Any) -> tuple[int, int]:
@@ -155,28 +156,31 @@ def torus_covariance(cov: Covariance, shape: tuple[int, int]) -> Tensor:
     symmetric about the axes (isotropic, or anisotropic at 0° or 90°) is evaluated on a quarter."""
     m, n = shape
     half = m // 2 + 1
-    lags = lag_grid((m, n))[:half]
-    flip = (-torch.arange(n)) % n
-    if cov.ratio == 1 or cov.angle % 90 == 0:
-        quarter = cov(lags[:, : n // 2 + 1].abs())  # c(i, j) = c(i, −j)
-        top = quarter[:, torch.where(torch.arange(n) <= n // 2, torch.arange(n), flip)]
-    else:
-        top = cov(lags)  # (half, N): Δrow = 0..M/2 (−M/2 at an even M)
-        if m % 2 == 0:
-            top[-1] = 0.5 * (top[-1] + top[-1][flip])
     rest = m - half  # rows with Δrow = −rest..−1, i.e. c(−i, Δcol) = c(i, −Δcol), i = rest..1
-    return torch.cat([top, top[torch.arange(rest, 0, -1)][:, flip]])
+    flip = (-torch.arange(n)) % n
+    out = torch.empty(m, n, dtype=torch.float64)
+    if cov.ratio == 1 or cov.angle % 90 == 0:  # c(i, j) = c(i, −j): a quarter, by broadcasting
+        dr = torch.arange(half, dtype=torch.float64)[:, None, None]
+        dc = torch.arange(n // 2 + 1, dtype=torch.float64)[None, :, None]
+        quarter = cov(torch.cat(torch.broadcast_tensors(dr, dc), -1))
+        out[:half, : n // 2 + 1] = quarter
+        out[:half, n // 2 + 1 :] = quarter[:, 1 : n - n // 2].flip(1)
+    else:
+        out[:half] = cov(lag_grid((m, n))[:half])  # Δrow = 0..M/2 (−M/2 at an even M)
+        if m % 2 == 0:
+            out[half - 1] = 0.5 * (out[half - 1] + out[half - 1][flip])
+    out[half:] = out[torch.arange(rest, 0, -1)][:, flip]
+    return out
 
 
 def torus_eigenvalues(cov: Covariance, shape: tuple[int, int]) -> Tensor:
     """The eigenvalues λ (M, N) of the torus covariance: its real 2-D DFT (real and even: one
     half-spectrum rfft2, the other half by λ[−k] = λ[k])."""
     m, n = shape
-    half = torch.fft.rfft2(torus_covariance(cov, shape)).real  # (M, N//2 + 1)
-    cols = torch.arange(n)
-    src = torch.where(cols <= n // 2, cols, n - cols)
-    rows = torch.arange(m)[:, None]
-    return torch.where((cols <= n // 2)[None, :], half[:, src.clamp_max(n // 2)], half[(-rows) % m, src])
+    half = torch.fft.rfft2(torus_covariance(cov, shape)).real  # (M, N//2 + 1): columns 0..N/2
+    tail = half[:, 1 : n - n // 2]  # columns N−j for j = N/2+1..N−1, as λ[i, j] = λ[−i, N − j]
+    tail = torch.roll(tail.flip(0), 1, 0).flip(1)
+    return torch.cat([half, tail], 1)
 
 
 @dataclass
@@ -207,7 +211,7 @@ class FFTEmbedding:
                 break
             m, n = m2, n2
         self.torus = (m, n)
-        self.sqrt_lambda = torch.sqrt(lam.clamp_min(0) / (m * n)).float()
+        self.sqrt_lambda = lam.clamp_min_(0).div_(m * n).sqrt_().float()
 
     def sample(self, n: int, *, generator: torch.Generator | None = None, mean: float = 0.0, device: Any = None) -> Tensor:
         """(n, 1, H, W) float32 fields; each complex FFT gives two."""
@@ -381,7 +385,7 @@ class SPDE:
         m, k = self.torus
         scale = math.sqrt(self.cov.sill / self.lattice_variance)
         out = []
-        for size in _chunks(n, 4 * 6 * m * k):
+        for size in _chunks(n, 16 * m * k * (_CHUNK_BYTES // _CACHE_BYTES)):
             z = _randn((size, 1, m, k), generator, dev)
             out.append(scale * self.apply(z)[..., :h, :w])
         return _finish(torch.cat(out), self.cov, mean, generator)

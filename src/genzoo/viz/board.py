@@ -44,6 +44,10 @@ COLUMNS = (
     Column(("modes", "modes_covered"), "modes", "higher", ("modes", "modes_covered_floor")),
     Column(("modes", "high_quality_rate"), "HQ rate", "higher", ("modes", "high_quality_rate_floor")),
     Column(("recon", "mse_per_dim"), "recon MSE/dim", "lower"),
+    Column(("w2", "relative"), "W₂/√trΣ", "lower", ("w2", "relative_floor")),
+    Column(("variogram", "error"), "variogram err.", "lower", ("variogram", "floor")),
+    Column(("facies", "indicator_variogram"), "indicator γ err.", "lower", ("facies", "indicator_variogram_floor")),
+    Column(("facies", "pattern_js"), "pattern JS", "lower", ("facies", "pattern_js_floor")),
 )
 
 
