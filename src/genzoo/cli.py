@@ -75,8 +75,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from genzoo.data import load
     from genzoo.models import MODELS, create
     from genzoo.training import checkpoint as ckpt
+    from genzoo.training.distributed import env_rank
     from genzoo.training.trainer import TrainConfig, train
 
+    main_process = env_rank() == 0  # under torchrun only rank 0 checks, clears and prints
     MODELS.get(args.model)  # unknown model: fail before loading any data
     sets = parse_sets(args.set or [])
     toml = read_toml(args.config) if args.config else {}
@@ -97,7 +99,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             saved.pop("epochs", None)
         train_opts = {k: v for k, v in {**saved, **train_opts}.items() if v is not None}
     else:
-        if (out / ckpt.CONFIG).exists() and not args.overwrite:
+        if main_process and (out / ckpt.CONFIG).exists() and not args.overwrite:
             raise GenzooError(f"{out} already holds a run; continue it with --resume, or pass --overwrite or another --out")
         data_name = args.data or toml.get("data", {}).pop("name", None) or "mnist"
         data_opts = {**toml.get("data", {}), **sets.get("data", {})}
@@ -105,15 +107,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         data = load(data_name, split="train", **data_opts)
         seed = build(TrainConfig, train_opts, section="train").seed  # checks every train option early
         model = create(args.model, data, seed=seed, **model_params)
-        if args.overwrite:
+        if args.overwrite and main_process:
             for name in (ckpt.STATE, ckpt.WEIGHTS, ckpt.LOG, ckpt.METRICS, ckpt.SAMPLES):
                 (out / name).unlink(missing_ok=True)
-    if not args.quiet:
+    if not args.quiet and main_process:
         print(f"training {args.model} on {data!r} -> {out}", file=sys.stderr)
     run = train(model, data, out=out, resume=args.resume, **train_opts)
     last = run.log[-1] if run.log else {}
     loss = f", loss {last['loss']:.4g}" if "loss" in last else ""
-    print(f"{out}: {args.model} trained to step {run.step}{loss}")
+    if main_process:
+        world = int(__import__("os").environ.get("WORLD_SIZE", "1"))
+        ranks = f" on {world} processes" if world > 1 else ""
+        print(f"{out}: {args.model} trained to step {run.step}{loss}{ranks}")
     return 0
 
 

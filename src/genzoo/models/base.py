@@ -34,12 +34,20 @@ class StepContext:
         grad_clip: float | None = None,
         step: int = 0,
         total: int = 0,
+        reduce: Callable[[Iterable[nn.Parameter]], None] | None = None,
     ) -> None:
         self.optimizers = optimizers
         self.scaler = scaler
         self.grad_clip = grad_clip
         self.step = step  # steps done before this one (0-based index of this step)
         self.total = total  # the run's total number of steps (for staged training)
+        self.reduce = reduce  # data-parallel training: averages gradients over the ranks
+
+    def reduce_gradients(self, opt: torch.optim.Optimizer) -> None:
+        """Average the gradients of `opt`'s parameters over the ranks of a data-parallel run
+        (nothing in one process); call it after backward, before clipping and stepping."""
+        if self.reduce is not None:
+            self.reduce([p for group in opt.param_groups for p in group["params"]])
 
     def optimize(self, loss: Tensor, index: int = 0) -> None:
         """zero_grad, backward, clip, step for optimiser `index`."""
@@ -47,6 +55,7 @@ class StepContext:
         opt.zero_grad(set_to_none=True)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
+            self.reduce_gradients(opt)
             if self.grad_clip:
                 self.scaler.unscale_(opt)
                 self._clip(opt)
@@ -54,6 +63,7 @@ class StepContext:
             self.scaler.update()
         else:
             loss.backward()
+            self.reduce_gradients(opt)
             if self.grad_clip:
                 self._clip(opt)
             opt.step()

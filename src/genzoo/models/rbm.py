@@ -194,6 +194,7 @@ def _descend(layer: RBMLayer, v_data: Tensor, v_neg: Tensor, ctx: StepContext, w
     layer.W.grad = weight_decay * layer.W.detach() - d_w
     layer.b.grad = -d_b
     layer.c.grad = -d_c
+    ctx.reduce_gradients(opt)
     if ctx.grad_clip:
         torch.nn.utils.clip_grad_norm_(list(layer.parameters()), ctx.grad_clip)
     opt.step()

@@ -32,6 +32,7 @@ from genzoo.data.base import Dataset
 from genzoo.errors import GenzooError, TrainingDiverged
 from genzoo.models.base import GenerativeModel, StepContext
 from genzoo.training import checkpoint as ckpt
+from genzoo.training import distributed as dd
 
 
 @dataclass
@@ -215,7 +216,12 @@ class Trainer:
         if data.info != model.info:
             _check_compatible(model, data)
         self.model, self.data, self.cfg, self.out = model, data, cfg, out
-        self.device = resolve_device(cfg.device)
+        self.rank, self.world, self.device = dd.setup(resolve_device(cfg.device))
+        self.main = self.rank == 0  # writes the checkpoints, the log and the samples
+        if self.world > 1 and cfg.batch_size * self.world > len(data):  # one process clamps the batch to the data
+            raise GenzooError(
+                f"batch size {cfg.batch_size} per process × {self.world} processes is more than the {len(data)} examples of {data.info.name}"
+            )
         self.dtype = _precision(cfg, self.device)
         self.total = _total_steps(cfg, model, len(data))
         self.step = 0
@@ -226,11 +232,15 @@ class Trainer:
     def _setup(self, resume: bool) -> None:
         cfg, model = self.cfg, self.model
         torch.manual_seed(cfg.seed)
-        self.batches = _Batches(self.data, cfg.batch_size, cfg.seed)
+        # every rank draws the same global batch and takes its own part of it
+        self.batches = _Batches(self.data, cfg.batch_size * self.world, cfg.seed)
         state = ckpt.load_state(self.out / ckpt.STATE) if resume else None
         if state is None:
             model.prepare(self.data)
         model.to(self.device).train()
+        if self.world > 1:
+            dd.broadcast_module(model)  # one set of initial weights
+            torch.manual_seed(cfg.seed + self.rank)  # independent model noise per rank
         opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
 
         def make(params: Any) -> torch.optim.Optimizer:
@@ -258,14 +268,20 @@ class Trainer:
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         self.batches.load(state["batches"])
-        torch.set_rng_state(state["rng"]["torch"])
-        if self.device.type == "cuda" and state["rng"].get("cuda") is not None:
-            torch.cuda.set_rng_state(state["rng"]["cuda"])
+        ranks = state.get("rng_ranks")
+        rng = ranks[self.rank] if ranks and len(ranks) == self.world else state["rng"]
+        torch.set_rng_state(rng["torch"])
+        if self.device.type == "cuda" and rng.get("cuda") is not None:
+            torch.cuda.set_rng_state(rng["cuda"])
         self.step = int(state["step"])
 
     # --- checkpoints --------------------------------------------------------------------------
     def save(self) -> None:
         if self.out is None:
+            return
+        rng = {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None}
+        rng_ranks = dd.gather_objects(rng) if self.world > 1 else None  # a collective: every rank saves
+        if not self.main:
             return
         model_state = self.model.state_dict()
         sampling_state = self.ema.shadow if self.ema is not None else model_state
@@ -276,10 +292,8 @@ class Trainer:
             "ema": None if self.ema is None else {k: v.cpu() for k, v in self.ema.shadow.items()},
             "scaler": None if self.scaler is None else self.scaler.state_dict(),
             "batches": self.batches.state(),
-            "rng": {
-                "torch": torch.get_rng_state(),
-                "cuda": torch.cuda.get_rng_state() if self.device.type == "cuda" else None,
-            },
+            "rng": rng,
+            "rng_ranks": rng_ranks,
         }
         meta = {"step": str(self.step), "genzoo_version": genzoo.__version__, "ema": str(self.ema is not None)}
         # train_state.pt first: it is self-contained, so a stop between the two writes resumes cleanly
@@ -330,8 +344,9 @@ class Trainer:
             raise GenzooError(f"cannot resume: {self.out} has no {ckpt.STATE}")
         self._setup(resume)
         if self.out is not None:
-            self.out.mkdir(parents=True, exist_ok=True)
-            ckpt.write_json(self.out / ckpt.CONFIG, _run_config(self.model, self.data, self.cfg))
+            if self.main:
+                self.out.mkdir(parents=True, exist_ok=True)
+                ckpt.write_json(self.out / ckpt.CONFIG, _run_config(self.model, self.data, self.cfg))
             self._trim_log()
         if self.step >= self.total:
             if not resume:
@@ -343,6 +358,7 @@ class Trainer:
         return self._finish()
 
     def _finish(self) -> Run:
+        dd.barrier()  # every rank returns after rank 0 has written the last checkpoint
         if self.ema is not None:
             self.model.load_state_dict(self.ema.shadow)
         self.model.eval()
@@ -351,7 +367,7 @@ class Trainer:
     def _loop(self, stop: _StopFlag) -> None:
         cfg = self.cfg
         # disable=None: a bar on a terminal, none in a log file or a pipe
-        bar = tqdm(total=self.total, initial=self.step, disable=None if cfg.progress else True, desc=f"{self.model.name}", unit="step", dynamic_ncols=True)
+        bar = tqdm(total=self.total, initial=self.step, disable=None if cfg.progress and self.main else True, desc=f"{self.model.name}", unit="step", dynamic_ncols=True)
         sums: dict[str, float] = {}
         counts: dict[str, int] = {}  # per term: a staged model logs some terms in some steps only
         count, t_last, t0 = 0, time.perf_counter(), time.perf_counter()
@@ -365,6 +381,8 @@ class Trainer:
                 count += 1
                 out_of_time = cfg.time_limit is not None and time.perf_counter() - t0 >= cfg.time_limit
                 ending = self.step == self.total or stop.signal is not None or out_of_time
+                if self.world > 1:  # stop together, or a rank would wait for the others forever
+                    ending = dd.any_rank(ending, self.device)
                 if self.step % cfg.log_every == 0 or ending:
                     now = time.perf_counter()
                     record = {"step": self.step, **{k: v / counts[k] for k, v in sums.items()}}
@@ -387,12 +405,19 @@ class Trainer:
             raise KeyboardInterrupt(f"stopped at step {self.step}{where}")
 
     def _one_step(self) -> dict[str, float]:
-        batch = {k: v.to(self.device, non_blocking=True) for k, v in self.batches.next().items()}
+        batch = self.batches.next()
+        if self.world > 1:  # this rank's part of the global batch
+            b = self.cfg.batch_size
+            batch = {k: v[self.rank * b : (self.rank + 1) * b] for k, v in batch.items()}
+        batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
         for opt, base in zip(self.optimizers, self.base_lrs):
             factor = _lr_factor(self.cfg, self.step, self.total)
             for group, lr in zip(opt.param_groups, base):
                 group["lr"] = lr * factor
-        ctx = StepContext(self.optimizers, scaler=self.scaler, grad_clip=self.cfg.grad_clip, step=self.step, total=self.total)
+        ctx = StepContext(
+            self.optimizers, scaler=self.scaler, grad_clip=self.cfg.grad_clip, step=self.step, total=self.total,
+            reduce=dd.average_gradients if self.world > 1 else None,
+        )
         autocast = torch.autocast(self.device.type, dtype=self.dtype) if self.dtype else contextlib.nullcontext()
         with autocast:
             terms = self.model.training_step(batch, ctx)
@@ -413,14 +438,15 @@ class Trainer:
     def _trim_log(self) -> None:
         """Keep the records up to the step we start from, so a resumed log never repeats a step."""
         path = self.out / ckpt.LOG
-        records = [r for r in ckpt.read_log(self.out) if r.get("step", 0) <= self.step]
+        records = [r for r in ckpt.read_log(self.out) if r.get("step", 0) <= self.step] if self.out.is_dir() else []
         self.log = records
         self.time_offset = float(records[-1].get("time", 0.0)) if records else 0.0
-        ckpt.atomic_write(path, lambda p: p.write_text("".join(json.dumps(r) + "\n" for r in records)))
+        if self.main:
+            ckpt.atomic_write(path, lambda p: p.write_text("".join(json.dumps(r) + "\n" for r in records)))
 
     def _append_log(self, record: dict[str, Any]) -> None:
         self.log.append(record)
-        if self.out is not None:
+        if self.out is not None and self.main:
             with (self.out / ckpt.LOG).open("a") as fh:
                 fh.write(json.dumps(record) + "\n")
 

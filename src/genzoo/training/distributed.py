@@ -1,0 +1,121 @@
+"""Data-parallel training on PyTorch's own distributed engine, for every family.
+
+`torchrun --nproc_per_node N -m genzoo train ...` starts N processes with RANK, LOCAL_RANK and
+WORLD_SIZE in their environment; the trainer then joins the process group (NCCL on CUDA, gloo
+on the CPU) and:
+
+- every rank draws the same global batch of N·B examples from the same data generator and takes
+  its own B (`--batch-size` is per rank, the global batch N·B);
+- rank 0's initial weights and buffers are broadcast to all ranks;
+- after every backward pass the gradients of the optimiser about to step are averaged over the
+  ranks (one all-reduce of a flattened buffer) — in `StepContext.optimize` and in the RBM's
+  hand-made gradient step alike, so the adversarial families (two optimisers) and the RBMs need
+  nothing of their own. With identical weights, identical averaged gradients and identical
+  optimisers, the ranks stay identical, and a model whose loss is a mean over its batch trains
+  as one process would with the global batch;
+- the decision to stop (end, time limit, Ctrl-C) is taken together, so no rank waits forever;
+- rank 0 alone writes checkpoints, logs and samples; each rank's RNG state is saved, so
+  `--resume` continues exactly.
+
+This is what DistributedDataParallel does, without its bucketing and its overlap of
+communication with the backward pass, and without wrapping a model whose training step calls
+its own submodules (a GAN's generator and critic) in ways DDP's forward hook cannot see.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+
+def env_world_size() -> int:
+    """WORLD_SIZE from the environment (torchrun sets it), 1 otherwise."""
+    try:
+        return int(os.environ.get("WORLD_SIZE", "1"))
+    except ValueError:
+        return 1
+
+
+def env_rank() -> int:
+    try:
+        return int(os.environ.get("RANK", "0"))
+    except ValueError:
+        return 0
+
+
+def is_main_process() -> bool:
+    """Rank 0, or not distributed at all: the process that writes files and prints."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank() == 0
+    return env_rank() == 0
+
+
+def setup(device: torch.device) -> tuple[int, int, torch.device]:
+    """Join the process group when launched by torchrun (WORLD_SIZE > 1): NCCL on CUDA, gloo on
+    the CPU; on CUDA each rank takes the GPU LOCAL_RANK. Returns (rank, world size, device)."""
+    if env_world_size() <= 1 or not dist.is_available():
+        return 0, 1, device
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return dist.get_rank(), dist.get_world_size(), device
+
+
+def active() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def broadcast_module(module: torch.nn.Module) -> None:
+    """Every parameter and buffer of `module` set to rank 0's."""
+    if not active():
+        return
+    with torch.no_grad():
+        for t in list(module.parameters()) + list(module.buffers()):
+            dist.broadcast(t.data, src=0)
+
+
+def average_gradients(params: Iterable[torch.nn.Parameter]) -> None:
+    """Average the gradients of `params` over the ranks: one all-reduce of the flattened
+    gradients (those that exist; which ones exist is the same on every rank)."""
+    if not active():
+        return
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat /= dist.get_world_size()
+    offset = 0
+    for g in grads:
+        n = g.numel()
+        g.copy_(flat[offset : offset + n].view_as(g))
+        offset += n
+
+
+def any_rank(flag: bool, device: torch.device) -> bool:
+    """True if `flag` is true on any rank (a collective: every rank must call it)."""
+    if not active():
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item() > 0)
+
+
+def gather_objects(obj: Any) -> list[Any]:
+    """[obj of rank 0, obj of rank 1, …] on every rank (a collective)."""
+    if not active():
+        return [obj]
+    out: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def barrier() -> None:
+    if active():
+        dist.barrier()
