@@ -51,7 +51,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 # --- train -------------------------------------------------------------------------------------
-TRAIN_FLAGS = ("steps", "epochs", "batch_size", "lr", "seed", "device", "checkpoint_every")
+TRAIN_FLAGS = ("steps", "epochs", "batch_size", "lr", "seed", "device", "checkpoint_every", "precision", "compile")
 
 
 def _train_options(args: argparse.Namespace, sets: dict[str, dict[str, Any]], toml: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -644,6 +644,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int)
     s.add_argument("--device", choices=("auto", "cpu", "cuda"))
     s.add_argument("--checkpoint-every", dest="checkpoint_every", type=int)
+    s.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), help="autocast: bf16 (CUDA or CPU), fp16 (CUDA, with a gradient scaler)")
+    s.add_argument("--compile", nargs="?", const="inductor", choices=("none", "inductor", "aot_eager"),
+                   help="torch.compile the model's networks (default backend inductor)")
     s.add_argument("--config", help="TOML file with [model], [data], [train] tables")
     s.add_argument("--set", action="append", metavar="KEY=VALUE", help="e.g. model.latent_dim=16, data.binarize=dynamic, train.ema=0.999")
     s.add_argument("--resume", action="store_true", help="continue the run in --out up to --steps")

@@ -52,7 +52,15 @@ class TrainConfig:
     ema: float | None = option(None, low=0.0, high=1.0, help="EMA decay of the weights, e.g. 0.999; the EMA weights are saved")
     seed: int = option(0, low=0)
     device: str = option("auto", choices=("auto", "cpu", "cuda"))
-    precision: str = option("auto", choices=("auto", "fp32", "bf16", "fp16"), help="auto = bf16 on CUDA where supported, fp32 on CPU")
+    precision: str = option(
+        "auto", choices=("auto", "fp32", "bf16", "fp16"),
+        help="auto = bf16 on CUDA where supported, fp32 on CPU; bf16 also on the CPU (autocast), fp16 on CUDA only",
+    )
+    compile: str = option(
+        "none", choices=("none", "inductor", "aot_eager"),
+        help="torch.compile every submodule of the model with this backend (inductor: generated kernels, "
+        "needs a C++ compiler on the CPU; aot_eager: traced graphs, no code generation)",
+    )
     time_limit: float | None = option(
         None, low=0.0,
         help="stop (and save) after this many seconds of training; schedules that depend on the total "
@@ -85,8 +93,10 @@ def resolve_device(name: str) -> torch.device:
 def _precision(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
     """The autocast dtype, or None for plain fp32."""
     if device.type != "cuda" or cfg.precision == "fp32":
-        if cfg.precision in ("bf16", "fp16") and device.type != "cuda":
-            raise GenzooError(f"train.precision={cfg.precision}: mixed precision needs CUDA; use fp32 or auto on the CPU")
+        if cfg.precision == "fp16" and device.type != "cuda":
+            raise GenzooError("train.precision=fp16: float16 autocast needs CUDA; use bf16, fp32 or auto on the CPU")
+        if cfg.precision == "bf16" and device.type != "cuda":
+            return torch.bfloat16  # CPU autocast in bfloat16 (no gradient scaler needed)
         return None
     if cfg.precision == "fp16":
         return torch.float16
@@ -238,6 +248,8 @@ class Trainer:
         if state is None:
             model.prepare(self.data)
         model.to(self.device).train()
+        if cfg.compile != "none":
+            _compile_children(model, cfg.compile)
         if self.world > 1:
             dd.broadcast_module(model)  # one set of initial weights
             torch.manual_seed(cfg.seed + self.rank)  # independent model noise per rank
@@ -449,6 +461,18 @@ class Trainer:
         if self.out is not None and self.main:
             with (self.out / ckpt.LOG).open("a") as fh:
                 fh.write(json.dumps(record) + "\n")
+
+
+def _compile_children(model: torch.nn.Module, backend: str) -> None:
+    """Replace the forward of each direct submodule (encoder, decoder, generator, critic, U-Net, ...)
+    by its torch.compile'd version, in place: the parameters, their names in the state dict and
+    the model's own Python step stay as they are; only the networks' forward and backward passes
+    run as compiled graphs (and recompile on new shapes)."""
+    if not hasattr(torch, "compile"):
+        raise GenzooError("train.compile: this torch has no torch.compile (torch >= 2.0 needed)")
+    for child in model.children():
+        if any(True for _ in child.parameters()):
+            child.forward = torch.compile(child.forward, backend=backend)
 
 
 def _check_compatible(model: GenerativeModel, data: Dataset) -> None:

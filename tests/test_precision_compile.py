@@ -1,0 +1,47 @@
+"""The compiled and autocast training paths give the losses of the plain one (within tolerance)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import genzoo
+from genzoo.errors import GenzooError
+
+
+def _losses(name: str, data, steps: int = 4, **options) -> tuple[list[float], dict[str, torch.Tensor]]:
+    model = genzoo.models.create(name, data, seed=0, **({"hidden": (32,)} if name in ("vae", "gan") else {}))
+    with torch.random.fork_rng(devices=[]):
+        run = genzoo.train(model, data, steps=steps, batch_size=32, seed=0, device="cpu", log_every=1,
+                           progress=False, sample_grid=False, **options)
+    return [r["loss"] for r in run.log], run.model.state_dict()
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return genzoo.datasets.load("digits", split="train")
+
+
+@pytest.mark.parametrize("name", ["ae", "gan"])
+def test_compiled_step_gives_the_plain_losses(digits, name) -> None:
+    from torch._dynamo.utils import counters
+
+    plain, w0 = _losses(name, digits)
+    before = counters["frames"]["ok"]
+    compiled, w1 = _losses(name, digits, compile="aot_eager")
+    assert counters["frames"]["ok"] > before  # dynamo did capture the networks' forward passes
+    assert compiled == pytest.approx(plain, rel=1e-5, abs=1e-6)
+    assert w0.keys() == w1.keys()  # the state dict keeps its names (no _orig_mod prefix)
+    assert all(torch.allclose(w0[k], w1[k], atol=1e-5) for k in w0)
+
+
+def test_cpu_bf16_autocast_is_close_to_fp32_and_not_identical(digits) -> None:
+    plain, _ = _losses("ae", digits)
+    half, _ = _losses("ae", digits, precision="bf16")
+    assert half == pytest.approx(plain, rel=3e-2)
+    assert half != plain  # bf16 matrix products did run
+
+
+def test_fp16_on_the_cpu_is_refused(digits) -> None:
+    with pytest.raises(GenzooError, match="fp16: float16 autocast needs CUDA"):
+        _losses("ae", digits, precision="fp16")
