@@ -183,3 +183,22 @@ def test_ema_warms_up_so_the_initial_weights_fade():
     assert 1 - ema.shadow["weight"].item() == pytest.approx(share, rel=1e-3, abs=1e-7)
     assert share < 0.01 < 0.999**1800  # 0.2 % of the initial weights left, not 17 %
     assert ema.decay_at(0) == 0.1 and ema.decay_at(10**6) == 0.999
+
+
+@pytest.mark.parametrize("defer", [False, True])
+def test_divergence_step_is_exact_with_deferred_checks(points, tmp_path, monkeypatch, defer):
+    """The CUDA path keeps loss terms on the device and reads them back only at logging and
+    checkpoint steps; it must still name the exact step and keep the checkpoint before it."""
+    from genzoo.training.trainer import Trainer
+
+    monkeypatch.setattr(Trainer, "DEFER_SYNC", defer)
+    model = create("noisy-mean", points, seed=0, fail_at=25)
+    with pytest.raises(TrainingDiverged) as info:
+        genzoo.train(model, points, out=tmp_path, steps=100, batch_size=32, progress=False, checkpoint_every=10, log_every=7)
+    assert "step 25" in str(info.value) and "nan" in str(info.value)
+    assert ckpt.load_state(tmp_path / ckpt.STATE)["step"] == 20
+    # the deferred path logs the same numbers as the direct one
+    a = genzoo.train(create("noisy-mean", points, seed=0), points, steps=30, batch_size=32, seed=0, progress=False)
+    monkeypatch.setattr(Trainer, "DEFER_SYNC", not defer)
+    b = genzoo.train(create("noisy-mean", points, seed=0), points, steps=30, batch_size=32, seed=0, progress=False)
+    assert [r["loss"] for r in a.log] == pytest.approx([r["loss"] for r in b.log], rel=1e-6)

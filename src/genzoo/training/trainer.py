@@ -220,6 +220,8 @@ def _run_config(model: GenerativeModel, data: Dataset, cfg: TrainConfig) -> dict
 class Trainer:
     """Trains one model on one dataset; see :func:`train`."""
 
+    DEFER_SYNC: bool | None = None  # keep loss terms on the device between logging steps; None: on CUDA only
+
     def __init__(self, model: GenerativeModel, data: Dataset, cfg: TrainConfig, out: Path | None) -> None:
         if len(data) == 0:
             raise GenzooError(f"dataset {data.info.name!r} is empty")
@@ -235,6 +237,8 @@ class Trainer:
         self.dtype = _precision(cfg, self.device)
         self.total = _total_steps(cfg, model, len(data))
         self.step = 0
+        self._bad: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # deferred checks: first non-finite step per term
+        self.defer_sync = self.DEFER_SYNC if self.DEFER_SYNC is not None else self.device.type == "cuda"
         self.log: list[dict[str, Any]] = []
         self.time_offset = 0.0  # training time before a resume, from the log
 
@@ -395,9 +399,12 @@ class Trainer:
                 ending = self.step == self.total or stop.signal is not None or out_of_time
                 if self.world > 1:  # stop together, or a rank would wait for the others forever
                     ending = dd.any_rank(ending, self.device)
+                checkpoint = self.step % cfg.checkpoint_every == 0 or ending
+                if self.step % cfg.log_every == 0 or checkpoint:
+                    self._check()  # CUDA: the one host–device synchronisation, at logging and checkpoint steps
                 if self.step % cfg.log_every == 0 or ending:
                     now = time.perf_counter()
-                    record = {"step": self.step, **{k: v / counts[k] for k, v in sums.items()}}
+                    record = {"step": self.step, **{k: float(v) / counts[k] for k, v in sums.items()}}
                     record["lr"] = self.optimizers[0].param_groups[0]["lr"] if self.optimizers else 0.0
                     record["steps_per_s"] = count / max(now - t_last, 1e-9)
                     record["time"] = self.time_offset + now - t0  # seconds of training, across resumes
@@ -405,7 +412,7 @@ class Trainer:
                     bar.set_postfix(loss=f"{record.get('loss', float('nan')):.4g}", refresh=False)
                     sums, counts, count, t_last = {}, {}, 0, now
                 bar.update(1)
-                if self.step % cfg.checkpoint_every == 0 or ending:
+                if checkpoint:
                     self._refresh()
                     self.save()
                 if ending:
@@ -416,7 +423,7 @@ class Trainer:
             where = f"; resume with --resume from {self.out}" if self.out else ""
             raise KeyboardInterrupt(f"stopped at step {self.step}{where}")
 
-    def _one_step(self) -> dict[str, float]:
+    def _one_step(self) -> dict[str, Any]:
         batch = self.batches.next()
         if self.world > 1:  # this rank's part of the global batch
             b = self.cfg.batch_size
@@ -433,18 +440,41 @@ class Trainer:
         autocast = torch.autocast(self.device.type, dtype=self.dtype) if self.dtype else contextlib.nullcontext()
         with autocast:
             terms = self.model.training_step(batch, ctx)
-        values = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in terms.items()}
-        bad = [k for k, v in values.items() if not math.isfinite(v)]
-        if bad:
-            kept = f"; the last good checkpoint is kept in {self.out}" if self.out else ""
-            what = getattr(self.model, "terms", {}).get(bad[0])
-            name = f"{what} ({bad[0]})" if what else bad[0]
-            raise TrainingDiverged(
-                f"{name} became {values[bad[0]]} at step {self.step + 1}{kept} (try a lower --lr or train.grad_clip)"
-            )
+        if self.defer_sync:  # no host–device synchronisation: see _watch
+            values = {k: v.detach().float() if torch.is_tensor(v) else torch.tensor(float(v), device=self.device) for k, v in terms.items()}
+            self._watch(values)
+        else:
+            values = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in terms.items()}
+            bad = [k for k, v in values.items() if not math.isfinite(v)]
+            if bad:
+                self._diverged(bad[0], values[bad[0]], self.step + 1)
         if self.ema is not None:
             self.ema.update(self.model, self.step)
         return values
+
+    def _diverged(self, key: str, value: float, step: int) -> None:
+        kept = f"; the last good checkpoint is kept in {self.out}" if self.out else ""
+        what = getattr(self.model, "terms", {}).get(key)
+        name = f"{what} ({key})" if what else key
+        raise TrainingDiverged(f"{name} became {value} at step {step}{kept} (try a lower --lr or train.grad_clip)")
+
+    def _watch(self, values: dict[str, torch.Tensor]) -> None:
+        """On CUDA the loss terms stay on the device: per term, the first step at which it was not
+        finite (and its value) is kept as device tensors, read back only at logging and checkpoint
+        steps by :meth:`_check`, which then names that step exactly."""
+        step = torch.tensor(self.step + 1, device=self.device)
+        for k, v in values.items():
+            first, value = self._bad.get(k, (torch.zeros((), dtype=torch.long, device=self.device), v))
+            new = ~torch.isfinite(v) & (first == 0)
+            self._bad[k] = (torch.where(new, step, first), torch.where(new, v, value))
+
+    def _check(self) -> None:
+        if not self._bad:
+            return
+        found = [(int(first), k, float(value)) for k, (first, value) in self._bad.items() if int(first) > 0]
+        if found:
+            step, key, value = min(found)
+            self._diverged(key, value, step)
 
     # --- log.jsonl ----------------------------------------------------------------------------
     def _trim_log(self) -> None:
