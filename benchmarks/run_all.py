@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPTS = ["bench_vae.py", "bench_kde.py", "bench_autoencoders.py", "bench_gan.py", "bench_ddpm.py", "bench_explicit.py", "bench_geostat.py"]
+SCRIPTS = ["bench_vae.py", "bench_kde.py", "bench_autoencoders.py", "bench_gan.py", "bench_ddpm.py", "bench_explicit.py", "bench_geostat.py", "bench_peak.py"]
 
 
 def main() -> int:
