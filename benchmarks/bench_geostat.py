@@ -54,7 +54,7 @@ import torch
 
 import genzoo
 from genzoo.geostat import covariance as C
-from genzoo.geostat.simulate import SPDE, simulator
+from genzoo.geostat.simulators import SPDE, simulator
 
 HERE = Path(__file__).parent
 FIGURES = HERE / "figures"
@@ -140,15 +140,12 @@ def part_speed(peer_budget: float) -> dict:
 
 
 # --- accuracy ----------------------------------------------------------------------------------
-def _per_field(x: torch.Tensor, lags: range, axis: int) -> torch.Tensor:
-    x = x.double()[:, 0]
-    return torch.stack([0.5 * ((x.narrow(axis, k, x.shape[axis] - k) - x.narrow(axis, 0, x.shape[axis] - k)) ** 2).flatten(1).mean(1) for k in lags], 1)
-
-
 def _zscores(x: torch.Tensor, gamma, lags: range) -> float:
+    from genzoo.geostat.stats import grid_variogram
+
     worst = 0.0
-    for axis, step in ((-2, (1.0, 0.0)), (-1, (0.0, 1.0))):
-        g = _per_field(x, lags, axis)
+    for direction, step in (("row", (1.0, 0.0)), ("col", (0.0, 1.0))):
+        g = grid_variogram(x, max_lag=lags[-1], direction=direction).per_field[:, lags[0] - 1 :]
         want = torch.stack([gamma(torch.tensor([k * step[0], k * step[1]], dtype=torch.float64)) for k in lags])
         z = (g.mean(0) - want) / (g.std(0) / math.sqrt(len(g)))
         worst = max(worst, float(z.abs().max()))
@@ -283,15 +280,9 @@ def part_grf(seconds: float) -> dict:
 
 
 # --- conditioning ------------------------------------------------------------------------------
-def _diversity(x: torch.Tensor) -> float:
-    f = x.reshape(len(x), -1).double()
-    d = torch.cdist(f, f) / math.sqrt(f.shape[1])
-    i, j = torch.triu_indices(len(x), len(x), 1)
-    return float(d[i, j].mean())
-
-
 def part_condition() -> dict:
     from genzoo.geostat.latent import condition_points, fit_inference, points_operator
+    from genzoo.geostat.latent import diversity as _diversity
 
     torch.set_num_threads(2)
     out: dict[str, Any] = {}

@@ -15,7 +15,14 @@ from genzoo.errors import GenzooError
 from genzoo.geostat import covariance as C
 from genzoo.geostat.facies import plurigaussian, thresholds, truncate
 from genzoo.geostat.kriging import condition, krige
-from genzoo.geostat.simulate import SPDE, Cholesky, FFTEmbedding, chebyshev_coefficients, simulate, simulator
+from genzoo.geostat.simulators import (
+    SPDE,
+    Cholesky,
+    FFTEmbedding,
+    chebyshev_coefficients,
+    simulate,
+    simulator,
+)
 
 N = 200  # realisations for the variogram checks
 

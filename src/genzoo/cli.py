@@ -451,7 +451,7 @@ def _condition_points(args: argparse.Namespace, model) -> int:
     by kriging for the classical simulators, by optimising the latent vector for other generators."""
     import math
 
-    from genzoo.geostat.latent import check_points, condition_points, read_points_csv
+    from genzoo.geostat.latent import check_points, condition_points, diversity, read_points_csv
     from genzoo.training.checkpoint import atomic_path
     from genzoo.viz.fields import fields_figure
 
@@ -480,7 +480,7 @@ def _condition_points(args: argparse.Namespace, model) -> int:
         x, honoured, misfit = res.x.cpu(), res.honoured, res.misfit
         how = f"latent optimisation, {steps} steps"
         extra = {"z": res.z, "accepted": res.accepted}
-    diversity = _mean_pairwise_rms(x)
+    spread = diversity(x)
     out = args.out.lower()
     if out.endswith(".npz"):
         _save_arrays(args.out, fields=x, honoured=honoured, misfit=misfit,
@@ -494,20 +494,10 @@ def _condition_points(args: argparse.Namespace, model) -> int:
         with atomic_path(args.out) as tmp:
             Path(tmp).write_bytes(data)
     share = float(honoured.mean())
-    div = "n/a" if math.isnan(diversity) else f"{diversity:.4g}"
+    div = "n/a" if math.isnan(spread) else f"{spread:.4g}"
     print(f"{args.out}: {len(x)} realisations by {how}; data honoured {100 * share:.1f} %, "
           f"RMS misfit {float(misfit.mean()):.3g}, diversity (mean pairwise RMS distance) {div}")
     return 0
-
-
-def _mean_pairwise_rms(x: torch.Tensor) -> float:
-    """Mean over pairs i < j of the RMS difference between realisations (nan for fewer than two)."""
-    if len(x) < 2:
-        return float("nan")
-    f = x.reshape(len(x), -1).double()
-    d = torch.cdist(f, f) / f.shape[1] ** 0.5
-    i, j = torch.triu_indices(len(x), len(x), 1)
-    return float(d[i, j].mean())
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -517,7 +507,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     import numpy as np
 
     from genzoo.geostat import covariance as C
-    from genzoo.geostat.simulate import simulator
+    from genzoo.geostat.simulators import simulator
     from genzoo.training.checkpoint import atomic_path
     from genzoo.viz.fields import fields_figure
 

@@ -65,7 +65,7 @@ def _sizes(split: str, n: int) -> list[tuple[str, int]]:
 @lru_cache(maxsize=4)
 def _cholesky(cov: Any, size: int):
     from genzoo.geostat.covariance import grid_points
-    from genzoo.geostat.simulate import Cholesky
+    from genzoo.geostat.simulators import Cholesky
 
     return Cholesky(cov, grid_points((size, size)), max_points=64 * 64)
 
@@ -77,7 +77,7 @@ def gaussian_log_density(x: Tensor, cov: Any, size: int) -> Tensor:
 
 @register_dataset("grf", options=GRFOptions, summary="Gaussian random fields with a known covariance (exact density, default Matérn ν=1.5, 32×32)")
 def grf(split: str, opts: GRFOptions) -> Dataset:
-    from genzoo.geostat.simulate import simulate
+    from genzoo.geostat.simulators import simulate
 
     cov = _cov(opts.cov, range=opts.corr_range, nu=opts.nu, sill=opts.sill)
     xs = [simulate("fft", cov, (opts.size, opts.size), n, seed=SEEDS[part]) for part, n in _sizes(split, opts.n)]
@@ -101,7 +101,7 @@ class FaciesRecipe:
 
     def __call__(self, n: int, size: int | tuple[int, int], generator: torch.Generator) -> Tensor:
         from genzoo.geostat.facies import plurigaussian, truncate
-        from genzoo.geostat.simulate import simulate
+        from genzoo.geostat.simulators import simulate
 
         shape = (size, size) if isinstance(size, int) else tuple(size)
         y1 = simulate("fft", self.cov1, shape, n, generator=generator)

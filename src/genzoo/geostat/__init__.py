@@ -6,7 +6,7 @@ generator to data.
     fields = gs.simulate("fft", gs.Matern(nu=1.5, range=20), (512, 512), n=100, seed=0)   # (100, 1, 512, 512)
 
 Modules: :mod:`~genzoo.geostat.covariance` (models and their range conventions),
-:mod:`~genzoo.geostat.simulate` (cholesky, spectral, fft, spde), :mod:`~genzoo.geostat.kriging`,
+:mod:`~genzoo.geostat.simulators` (cholesky, spectral, fft, spde), :mod:`~genzoo.geostat.kriging`,
 :mod:`~genzoo.geostat.facies` (truncated Gaussian, plurigaussian, anamorphosis),
 :mod:`~genzoo.geostat.stats` (variograms, facies statistics, pattern histograms) and
 :mod:`~genzoo.geostat.latent` (conditioning a trained generator by its latent vector).
@@ -19,7 +19,7 @@ from typing import Any
 from genzoo.geostat.covariance import Covariance, Cubic, Exponential, Gaussian, Matern, Spherical, make
 from genzoo.geostat.facies import anamorphosis, plurigaussian, truncate
 from genzoo.geostat.kriging import condition, krige
-from genzoo.geostat.simulate import METHODS, simulate, simulator
+from genzoo.geostat.simulators import METHODS, simulate, simulator
 
 _LAZY = {
     "grid_variogram": "stats",

@@ -141,7 +141,7 @@ class ConditionResult:
         )
 
 
-def _diversity(x: Tensor) -> float:
+def diversity(x: Tensor) -> float:
     """Mean over pairs a < b of √(mean (x_a − x_b)²); nan for fewer than 2 examples."""
     if len(x) < 2:
         return float("nan")
@@ -160,7 +160,7 @@ def _result(
     accepted = honoured >= accept - 1e-12
     x, z = x.detach().cpu(), z.detach().cpu()
     return ConditionResult(
-        x=x, z=z, honoured=honoured, misfit=err.pow(2).mean(1).sqrt(), accepted=accepted, diversity=_diversity(x[accepted]),
+        x=x, z=z, honoured=honoured, misfit=err.pow(2).mean(1).sqrt(), accepted=accepted, diversity=diversity(x[accepted]),
         history=history, sigma=float(sigma), tol=float(tol), accept=float(accept), num_data=err.shape[1],
     )
 

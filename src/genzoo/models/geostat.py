@@ -10,7 +10,7 @@ proportions of the training images and the range of its latent Gaussian field fr
 indicator covariance, inverted through the bivariate normal law (Sheppard's formula) into the
 latent correlation ρ(h) and fitted by least squares.
 
-Sampling draws white noise z and returns G(z) (see :mod:`genzoo.geostat.simulate`); the
+Sampling draws white noise z and returns G(z) (see :mod:`genzoo.geostat.simulators`); the
 Gaussian ones are latent models with decode(z) = G(z) — linear in z — and sample any grid size
 (`sample(n, size=256)`) and honour point data exactly (`sample(n, points=...)`: kriging of the
 residuals). `cholesky` and `fft` simulate the model's law exactly and so have its exact
@@ -132,7 +132,7 @@ class _Field(GenerativeModel):
         return {}
 
     def simulator(self, size: Any = None) -> Any:
-        from genzoo.geostat.simulate import _shape2, simulator
+        from genzoo.geostat.simulators import _shape2, simulator
 
         shape = tuple(self.info.shape[1:]) if size is None else _shape2(size)
         if shape not in self._sims:
@@ -167,7 +167,7 @@ class _Exact(_Field):
 
     def log_prob(self, x: Tensor) -> Tensor:
         from genzoo.geostat.covariance import grid_points
-        from genzoo.geostat.simulate import Cholesky
+        from genzoo.geostat.simulators import Cholesky
 
         shape = tuple(x.shape[-2:])
         key = ("chol",) + shape
@@ -332,7 +332,7 @@ class FaciesModel(GenerativeModel):
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, size: Any = None, **condition: Any) -> Tensor:
         from genzoo.geostat.facies import truncate
-        from genzoo.geostat.simulate import FFTEmbedding, _shape2
+        from genzoo.geostat.simulators import FFTEmbedding, _shape2
 
         if any(v is not None for v in condition.values()):
             raise GenzooError(f"model 'facies' is unconditional; cannot condition on {', '.join(sorted(condition))}")

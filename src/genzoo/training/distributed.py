@@ -47,13 +47,6 @@ def env_rank() -> int:
         return 0
 
 
-def is_main_process() -> bool:
-    """Rank 0, or not distributed at all: the process that writes files and prints."""
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank() == 0
-    return env_rank() == 0
-
-
 def setup(device: torch.device) -> tuple[int, int, torch.device]:
     """Join the process group when launched by torchrun (WORLD_SIZE > 1): NCCL on CUDA, gloo on
     the CPU; on CUDA each rank takes the GPU LOCAL_RANK. Returns (rank, world size, device)."""

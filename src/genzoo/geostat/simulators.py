@@ -446,6 +446,8 @@ def simulate(
     moving neighbourhood). Other keywords go to the simulator (modes=, amplitudes=, tol=, ...)."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise GenzooError(f"n must be a positive integer, got {n!r}")
+    if kriging not in ("simple", "ordinary"):
+        raise GenzooError(f"kriging must be simple or ordinary, got {kriging!r}")
     if generator is None:
         generator = torch.Generator(device=device or "cpu").manual_seed(0 if seed is None else int(seed))
     sim = simulator(method, cov, shape, **options)
