@@ -232,11 +232,13 @@ def bars(n: int = 512, seed: int = 0) -> Dataset:
 @pytest.mark.parametrize("name", AR)
 def test_training_approaches_the_entropy_of_the_data(name, tmp_path):
     """8 equally likely bar images: the best possible NLL is log 8 = 2.08 nats; a short training
-    takes every model from its initial NLL (≈ 11 nats) to below 3."""
+    takes every model from its initial NLL (≈ 11 nats) to below 3. (At lr 1e-2 the PixelCNN's loss
+    spikes now and then — to 74 nats at step 390 in one run — so where training stops decides the
+    outcome; 5e-3 converges without spikes.)"""
     data = bars()
     model = create(name, data, seed=0)
     before = -model.log_prob(data.x[:256]).mean().item()
-    run = genzoo.train(model, data, out=tmp_path, steps=400, batch_size=64, lr=3e-2 if name == "fvsbn" else 1e-2, progress=False)
+    run = genzoo.train(model, data, out=tmp_path, steps=400, batch_size=64, lr=3e-2 if name == "fvsbn" else 5e-3, progress=False)
     after = -run.model.log_prob(data.x[:256]).mean().item()
     assert before > 5 and after < 3.0, (before, after)
     assert after > np.log(8) - 0.05  # an exact likelihood cannot beat the data's entropy

@@ -45,3 +45,32 @@ def test_cpu_bf16_autocast_is_close_to_fp32_and_not_identical(digits) -> None:
 def test_fp16_on_the_cpu_is_refused(digits) -> None:
     with pytest.raises(GenzooError, match="fp16: float16 autocast needs CUDA"):
         _losses("ae", digits, precision="fp16")
+
+
+def test_channels_last_gives_the_plain_losses_and_a_standard_model(digits) -> None:
+    """A conv GAN (auto turns channels-last on for 2-D convolutions) against channels_last=off: the
+    same losses; during training the conv weights are NHWC, the returned model is in the standard layout."""
+    seen = []
+
+    def spy(module, args):  # the layout of the generator's first conv weight, at every forward
+        seen.append(module.weight.is_contiguous(memory_format=torch.channels_last) and not module.weight.is_contiguous())
+
+    def run(**options):
+        model = genzoo.models.create("gan", digits, seed=0, arch="conv")
+        conv = next(m for m in model.critic.modules() if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1)
+        handle = conv.register_forward_pre_hook(spy)
+        with torch.random.fork_rng(devices=[]):
+            out = genzoo.train(model, digits, steps=4, batch_size=32, seed=0, device="cpu", log_every=1,
+                               progress=False, sample_grid=False, **options)
+        handle.remove()
+        return [r["loss"] for r in out.log], out.model
+
+    plain, m0 = run(channels_last="off")
+    assert not any(seen)
+    seen.clear()
+    nhwc, m1 = run()
+    assert seen and all(seen)  # every training forward ran with NHWC weights
+    assert nhwc == pytest.approx(plain, rel=1e-4, abs=1e-5)
+    assert all(p.is_contiguous() for p in m1.parameters())
+    w0, w1 = m0.state_dict(), m1.state_dict()
+    assert all(torch.allclose(w0[k], w1[k], atol=1e-5) for k in w0)
