@@ -112,7 +112,15 @@ def cmd_train(args: argparse.Namespace) -> int:
                 (out / name).unlink(missing_ok=True)
     if not args.quiet and main_process:
         print(f"training {args.model} on {data!r} -> {out}", file=sys.stderr)
-    run = train(model, data, out=out, resume=args.resume, **train_opts)
+    try:
+        run = train(model, data, out=out, resume=args.resume, **train_opts)
+    finally:
+        import torch.distributed as dist
+
+        # leave the process group now, not in the interpreter's finalisation, where tearing down
+        # gloo's threads can abort the process (a local call: a failed rank does not hang here)
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
     last = run.log[-1] if run.log else {}
     loss = f", loss {last['loss']:.4g}" if "loss" in last else ""
     if main_process:
@@ -192,22 +200,42 @@ def _code_options(args: argparse.Namespace, model) -> dict[str, Any]:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Under torchrun (`torchrun --nproc_per_node N -m genzoo evaluate RUN`) every rank joins the
+    process group and runs the suite: the model's samples and a deterministic likelihood are split
+    over the ranks and gathered, the rest computed on every rank, with one process's results;
+    rank 0 alone writes metrics.json and the metric pictures, and prints."""
+    import torch.distributed as dist
+
     from genzoo.metrics import evaluate
     from genzoo.training import checkpoint as ckpt
+    from genzoo.training import distributed
+    from genzoo.training.trainer import resolve_device
 
     cfg = ckpt.read_config(args.run)
-    model = _load_run(args.run, args.device)
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     if args.n is not None and args.n < 1:
         raise GenzooError(f"--n must be at least 1, got {args.n}")
-    test = _dataset_for(cfg, "test")
-    train = _dataset_for(cfg, "train")
-    result = evaluate(
-        model, test, metrics=metrics, n=args.n, seed=args.seed, train_data=train, features=args.features, artifacts_dir=args.run
-    )
-    ckpt.write_json(Path(args.run) / ckpt.METRICS, result)
-    _print_metrics(result)
-    print(f"written: {Path(args.run) / ckpt.METRICS}")
+    device = resolve_device(args.device)
+    joined = distributed.env_world_size() > 1 and dist.is_available() and not dist.is_initialized()
+    rank, _, device = distributed.setup(device)  # one process: (0, 1, device) unchanged
+    try:
+        model = ckpt.load(args.run, device=device)
+        test = _dataset_for(cfg, "test")
+        train = _dataset_for(cfg, "train")
+        result = evaluate(
+            model, test, metrics=metrics, n=args.n, seed=args.seed, train_data=train, features=args.features,
+            artifacts_dir=args.run if rank == 0 else None,
+        )
+        if rank == 0:
+            ckpt.write_json(Path(args.run) / ckpt.METRICS, result)
+            _print_metrics(result)
+            print(f"written: {Path(args.run) / ckpt.METRICS}")
+        distributed.barrier()  # no rank leaves before metrics.json is written
+    finally:
+        # now, not in the interpreter's finalisation, where tearing down gloo's threads can abort the
+        # process; a local operation (no collective), so a rank that failed does not hang here
+        if joined and dist.is_initialized():
+            dist.destroy_process_group()
     return 0
 
 
@@ -663,7 +691,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("evaluate", help="score a run on its held-out data; writes RUN/metrics.json")
     s.add_argument("run")
     s.add_argument("--metrics", help="comma-separated names (default: every metric that applies)")
-    s.add_argument("--n", type=int, help="held-out examples to use (default all)")
+    s.add_argument("-n", "--n", dest="n", type=int,
+                   help="held-out examples to use (default all); under torchrun write -n N: torchrun's own "
+                   "parser takes --n for an abbreviation of its --nnodes/--nproc-per-node")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--features", default="auto", choices=("auto", "classifier", "pca", "pixels"),
                    help="feature space of the sample metrics (auto: genzoo's shipped classifier where one matches the data)")

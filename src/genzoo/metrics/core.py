@@ -78,15 +78,23 @@ class EvalContext:
     # --- samples --------------------------------------------------------------------------
     @cached_property
     def samples(self) -> torch.Tensor:
-        """n/2 samples from the model (the size of half A), on the CPU, timed."""
+        """n/2 samples from the model (the size of half A), on the CPU, timed (`sample_seconds`).
+
+        Drawn in fixed chunks of 1000, the chunk starting at `start` from its own generator
+        (seed + 1 + start); under torchrun the chunks are split over the ranks and gathered
+        (`distributed.map_split`), so every rank holds the same samples as one process would."""
+        from genzoo.training.distributed import map_split
+
         if self.half < 2:
             raise GenzooError(f"sample metrics need at least 4 held-out examples, got {self.n}")
+
+        def chunk(start: int) -> torch.Tensor:
+            size = min(1000, self.half - start)
+            with torch.no_grad():
+                return self.model.sample(size, generator=self.generator(1 + start)).float().cpu()
+
         t0 = time.perf_counter()
-        out = []
-        with torch.no_grad():
-            for start in range(0, self.half, 1000):
-                size = min(1000, self.half - start)
-                out.append(self.model.sample(size, generator=self.generator(1 + start)).float().cpu())
+        out = map_split(chunk, range(0, self.half, 1000))
         self.sample_seconds = time.perf_counter() - t0
         return torch.cat(out)
 
@@ -161,7 +169,13 @@ def evaluate(
 
     Returns {"metrics": {name: {...}}, "n", "seed", "split", "data", "features", ...}: the numbers
     with their protocol. A metric asked for by name that cannot be computed is an error; one from
-    the default suite is recorded as {"skipped": why} and the others go on."""
+    the default suite is recorded as {"skipped": why} and the others go on.
+
+    Under torchrun (a process group of N > 1 ranks joined, as `genzoo evaluate` does), every rank
+    must call this with the same arguments: the model's samples and a deterministic likelihood's
+    chunks are split over the ranks and gathered, the other metrics computed on every rank, and
+    the results equal one process's (a Monte-Carlo likelihood excepted: see `nll`). Pass
+    artifacts_dir on one rank only."""
     explicit = bool(metrics)
     names = metrics or default_metrics(model, data)
     specs = [METRICS.get(name) for name in names]

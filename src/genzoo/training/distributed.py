@@ -17,6 +17,11 @@ on the CPU) and:
 - rank 0 alone writes checkpoints, logs and samples; each rank's RNG state is saved, so
   `--resume` continues exactly.
 
+`torchrun --nproc_per_node N -m genzoo evaluate RUN` splits the metric suite's expensive loops
+(the model's samples, the held-out log-likelihood) over the ranks with `map_split`: fixed
+chunks, each computed by one rank exactly as one process computes it, gathered in order, so the
+results equal one process's.
+
 This is what DistributedDataParallel does, without its bucketing and its overlap of
 communication with the backward pass, and without wrapping a model whose training step calls
 its own submodules (a GAN's generator and critic) in ways DDP's forward hook cannot see.
@@ -25,11 +30,15 @@ its own submodules (a GAN's generator and critic) in ways DDP's forward hook can
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
-from typing import Any
+import pickle
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def env_world_size() -> int:
@@ -106,6 +115,43 @@ def gather_objects(obj: Any) -> list[Any]:
         return [obj]
     out: list[Any] = [None] * dist.get_world_size()
     dist.all_gather_object(out, obj)
+    return out
+
+
+def map_split(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """[fn(x) for x in items], the work split over the ranks: rank r computes items[r::N] and the
+    results are gathered (a collective: every rank must call it, with the same items), so every
+    rank returns the full list in the order of `items`. One process: a plain loop.
+
+    Results travel pickled (`all_gather_object`): return CPU tensors. An exception on any rank is
+    raised on every rank (the failing rank's own; a copy elsewhere), so no rank waits forever for
+    another and all take the same path afterwards."""
+    items = list(items)
+    if not active():
+        return [fn(x) for x in items]
+    rank, world = dist.get_rank(), dist.get_world_size()
+    mine: list[R] = []
+    error: Exception | None = None
+    try:
+        mine = [fn(x) for x in items[rank::world]]
+    except Exception as exc:  # shared below, raised on every rank
+        error = exc
+    shared: Exception | None = None
+    if error is not None:
+        try:
+            pickle.loads(pickle.dumps(error))  # travels both ways (a custom __init__ may not)
+            shared = error
+        except Exception:
+            shared = RuntimeError(f"rank {rank}: {error!r}")
+    parts = gather_objects((None, shared) if error is not None else (mine, None))
+    if error is not None:
+        raise error
+    for _, exc in parts:
+        if exc is not None:
+            raise exc
+    out: list[Any] = [None] * len(items)
+    for r, (part, _) in enumerate(parts):
+        out[r::world] = part
     return out
 
 
