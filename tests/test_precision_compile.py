@@ -47,30 +47,41 @@ def test_fp16_on_the_cpu_is_refused(digits) -> None:
         _losses("ae", digits, precision="fp16")
 
 
-def test_channels_last_gives_the_plain_losses_and_a_standard_model(digits) -> None:
+def test_channels_last_gives_the_plain_losses_and_is_kept_on_load(digits, tmp_path) -> None:
     """A conv GAN (auto turns channels-last on for 2-D convolutions) against channels_last=off: the
-    same losses; during training the conv weights are NHWC, the returned model is in the standard layout."""
+    same losses; every training forward ran with NHWC weights; the run loaded from disk has the
+    layout it trained in and draws the trained model's samples bit for bit."""
+    from genzoo.training import checkpoint as ckpt
+
     seen = []
 
-    def spy(module, args):  # the layout of the generator's first conv weight, at every forward
-        seen.append(module.weight.is_contiguous(memory_format=torch.channels_last) and not module.weight.is_contiguous())
+    def nhwc(conv) -> bool:
+        return conv.weight.is_contiguous(memory_format=torch.channels_last) and not conv.weight.is_contiguous()
 
-    def run(**options):
+    def run(out, **options):
         model = genzoo.models.create("gan", digits, seed=0, arch="conv")
         conv = next(m for m in model.critic.modules() if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1)
-        handle = conv.register_forward_pre_hook(spy)
+        handle = conv.register_forward_pre_hook(lambda module, args: seen.append(nhwc(module)))
         with torch.random.fork_rng(devices=[]):
-            out = genzoo.train(model, digits, steps=4, batch_size=32, seed=0, device="cpu", log_every=1,
-                               progress=False, sample_grid=False, **options)
+            result = genzoo.train(model, digits, out=out, steps=4, batch_size=32, seed=0, device="cpu", log_every=1,
+                                  progress=False, sample_grid=False, **options)
         handle.remove()
-        return [r["loss"] for r in out.log], out.model
+        return [r["loss"] for r in result.log], result.model, conv
 
-    plain, m0 = run(channels_last="off")
-    assert not any(seen)
+    plain, m0, conv0 = run(tmp_path / "nchw", channels_last="off")
+    assert not any(seen) and not nhwc(conv0)
     seen.clear()
-    nhwc, m1 = run()
-    assert seen and all(seen)  # every training forward ran with NHWC weights
-    assert nhwc == pytest.approx(plain, rel=1e-4, abs=1e-5)
-    assert all(p.is_contiguous() for p in m1.parameters())
+    fast, m1, conv1 = run(tmp_path / "nhwc")
+    assert seen and all(seen) and nhwc(conv1)
+    assert fast == pytest.approx(plain, rel=1e-4, abs=1e-5)
     w0, w1 = m0.state_dict(), m1.state_dict()
     assert all(torch.allclose(w0[k], w1[k], atol=1e-5) for k in w0)
+
+    def first_conv(m):
+        return next(c for c in m.critic.modules() if isinstance(c, torch.nn.Conv2d) and c.in_channels > 1)
+
+    for name, trained in (("nchw", m0), ("nhwc", m1)):
+        loaded = ckpt.load(tmp_path / name)
+        assert nhwc(first_conv(loaded)) == (name == "nhwc")
+        draw = lambda m: m.sample(8, generator=torch.Generator().manual_seed(3))  # noqa: E731
+        assert torch.equal(draw(trained), draw(loaded))

@@ -63,8 +63,8 @@ class TrainConfig:
     )
     channels_last: str = option(
         "auto", choices=("auto", "on", "off"),
-        help="store 4-D convolution weights channels-last (NHWC), the layout oneDNN and cuDNN run fastest; "
-        "auto = on for models with 2-D convolutions",
+        help="keep 4-D convolution weights channels-last (NHWC), the layout oneDNN and cuDNN run fastest, in "
+        "training and when the run is loaded; auto = on for models with 2-D convolutions",
     )
     time_limit: float | None = option(
         None, low=0.0,
@@ -257,7 +257,7 @@ class Trainer:
         if state is None:
             model.prepare(self.data)
         model.to(self.device).train()
-        if _use_channels_last(cfg, model):
+        if ckpt.use_channels_last(cfg.channels_last, model):
             model.to(memory_format=torch.channels_last)  # 4-D tensors only; activations follow the weights
         if cfg.compile != "none":
             _compile_children(model, cfg.compile)
@@ -384,8 +384,6 @@ class Trainer:
         dd.barrier()  # every rank returns after rank 0 has written the last checkpoint
         if self.ema is not None:
             self.model.load_state_dict(self.ema.shadow)
-        if _use_channels_last(self.cfg, self.model):  # a training layout: the model returned equals the one loaded from disk
-            self.model.to(memory_format=torch.contiguous_format)
         self.model.eval()
         return Run(self.model, self.out, self.step, self.log)
 
@@ -500,12 +498,6 @@ class Trainer:
         if self.out is not None and self.main:
             with (self.out / ckpt.LOG).open("a") as fh:
                 fh.write(json.dumps(record) + "\n")
-
-
-def _use_channels_last(cfg: TrainConfig, model: torch.nn.Module) -> bool:
-    if cfg.channels_last != "auto":
-        return cfg.channels_last == "on"
-    return any(isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d) for m in model.modules())
 
 
 def _compile_children(model: torch.nn.Module, backend: str) -> None:
