@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  ?= 2.13.0
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench bench-quick bench-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,12 +32,28 @@ test: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests benchmarks
 
-# denoising-diffusion-pytorch goes in without its dependencies: it pulls torchvision and
-# pytorch-fid for its Trainer only, and a torchvision built for another torch breaks imports.
-bench: $(VENV)/.installed
+# The peers (the bench extra). denoising-diffusion-pytorch goes in without its dependencies: it
+# pulls torchvision and pytorch-fid for its Trainer only, and a torchvision built for another torch
+# breaks imports.
+$(VENV)/.bench: pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python -m pip install --quiet --no-deps "denoising-diffusion-pytorch>=2.3"
+	@touch $@
+
+bench-deps: $(VENV)/.bench
+
+# make bench: the comparison suite (benchmarks/figures/suite.md), then every other benchmark
+# (a few hours on 2 cores). make bench QUICK=1 (or make bench-quick): a smoke run of every
+# comparison, tiny sizes, under a minute; CI runs it.
+ifdef QUICK
+bench: bench-quick
+else
+bench: $(VENV)/.bench
 	$(BIN)/python benchmarks/run_all.py
+endif
+
+bench-quick: $(VENV)/.bench
+	$(BIN)/python benchmarks/bench_suite.py --quick
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
