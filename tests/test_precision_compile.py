@@ -85,3 +85,29 @@ def test_channels_last_gives_the_plain_losses_and_is_kept_on_load(digits, tmp_pa
         assert nhwc(first_conv(loaded)) == (name == "nhwc")
         draw = lambda m: m.sample(8, generator=torch.Generator().manual_seed(3))  # noqa: E731
         assert torch.equal(draw(trained), draw(loaded))
+
+
+def test_auto_layout_follows_the_family(digits) -> None:
+    """auto: NHWC only for the families whose convolutions measured faster so (the conv GAN here),
+    not for a conv autoencoder; "on" forces it."""
+    from genzoo.training.checkpoint import use_channels_last
+
+    gan = genzoo.models.create("gan", digits, seed=0, arch="conv")
+    ae = genzoo.models.create("ae", digits, seed=0, arch="conv")
+    mlp = genzoo.models.create("gan", digits, seed=0, arch="mlp")
+    assert use_channels_last("auto", gan) and not use_channels_last("auto", ae) and not use_channels_last("auto", mlp)
+    assert use_channels_last("on", ae) and not use_channels_last("off", gan)
+
+
+def test_fused_adam_is_used_and_gives_the_plain_update(digits) -> None:
+    from genzoo.training.trainer import TrainConfig, Trainer
+
+    model = genzoo.models.create("ae", digits, seed=0, hidden=(32,))
+    trainer = Trainer(model, digits, genzoo.config.build(TrainConfig, {"device": "cpu", "progress": False}, section="train"), None)
+    trainer._setup(False)
+    cpu_fused = tuple(int(v) for v in torch.__version__.split("+")[0].split(".")[:2]) >= (2, 4)
+    assert all(bool(o.defaults.get("fused")) == cpu_fused for o in trainer.optimizers)
+    fused, w0 = _losses("ae", digits, steps=6)
+    plain, w1 = _losses("ae", digits, steps=6, fused=False)
+    assert fused == pytest.approx(plain, rel=1e-5, abs=1e-6)
+    assert all(torch.allclose(w0[k], w1[k], atol=1e-5) for k in w0)

@@ -174,6 +174,7 @@ class GenerativeModel(nn.Module):
     conditional: ClassVar[bool] = False  # sample() takes label=
     kinds: ClassVar[tuple[str, ...]] = ("image", "points", "field")  # the kinds of data it models
     trainable: ClassVar[bool] = True  # False: fitted once in prepare(), no optimisation loop
+    channels_last: ClassVar[bool] = False  # its convolutions measured faster NHWC (train.channels_last=auto)
     default_train: ClassVar[dict[str, Any]] = {}  # per-model defaults for the trainer (steps, lr, ...)
     terms: ClassVar[dict[str, str]] = {}  # what logged loss terms mean, for messages: {"d_loss": "the critic's loss"}
     summary: ClassVar[str] = ""

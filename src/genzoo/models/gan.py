@@ -202,6 +202,7 @@ class GAN(GenerativeModel):
     """Generative adversarial network: minimax, non-saturating, WGAN or WGAN-GP."""
 
     Config = GANConfig
+    channels_last = True  # NHWC convolutions measured faster (see checkpoint.use_channels_last)
     latent = True  # decode(z) = G(z); there is no encoder
     default_train = {"lr": 2e-4, "betas": (0.5, 0.9), "batch_size": 128}
     terms = {"d_loss": "the critic's loss", "loss": "the critic's loss", "gp": "the gradient penalty", "g_loss": "the generator's loss"}

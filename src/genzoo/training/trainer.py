@@ -56,6 +56,10 @@ class TrainConfig:
         "auto", choices=("auto", "fp32", "bf16", "fp16"),
         help="auto = bf16 on CUDA where supported, fp32 on CPU; bf16 also on the CPU (autocast), fp16 on CUDA only",
     )
+    fused: bool = option(
+        True, help="Adam/AdamW's fused update (one kernel for all parameters; CUDA, and the CPU from torch 2.4): "
+        "1.1–1.3× faster steps for the small MLP families here; the same update up to rounding",
+    )
     compile: str = option(
         "none", choices=("none", "inductor", "aot_eager"),
         help="torch.compile every submodule of the model with this backend (inductor: generated kernels, "
@@ -267,7 +271,14 @@ class Trainer:
         opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
 
         def make(params: Any) -> torch.optim.Optimizer:
-            return opt_cls(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+            params = list(params)
+            kwargs = dict(lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+            if cfg.fused:
+                try:  # one kernel for the whole update (CUDA; the CPU from torch 2.4)
+                    return opt_cls(params, fused=True, **kwargs)
+                except (RuntimeError, TypeError, ValueError):
+                    pass  # an older torch, or parameters it cannot fuse: the plain update
+            return opt_cls(params, **kwargs)
 
         self.optimizers = model.configure_optimizers(make) if model.trainable else []
         self.base_lrs = [[g["lr"] for g in o.param_groups] for o in self.optimizers]
