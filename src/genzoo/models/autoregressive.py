@@ -615,15 +615,29 @@ class _RowLSTM(nn.Module):
         """The input-to-state part for rows of x (B, h, R, W) at once: (B, 4h, R, W)."""
         return F.conv2d(x, self.input_to_state.weight * self.mask, self.input_to_state.bias, padding=(0, 1))
 
-    def step(self, gates_in: Tensor, x_row: Tensor, state: tuple[Tensor, Tensor] | None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        """One row: gates_in (B, 4h, W), x_row (B, h, W), state (h, c) of the row above or None."""
+    def cell(self, gates_in: Tensor, state: tuple[Tensor, Tensor] | None) -> tuple[Tensor, Tensor]:
+        """The LSTM state (h, c) of one row from its input gates (B, 4h, W) and the row above's state."""
         gates = gates_in if state is None else gates_in + self.state_to_state(state[0])
         i, f, o, g = gates.chunk(4, dim=1)
         c = torch.sigmoid(i) * torch.tanh(g)
         if state is not None:
             c = c + torch.sigmoid(f) * state[1]
-        hid = torch.sigmoid(o) * torch.tanh(c)
+        return torch.sigmoid(o) * torch.tanh(c), c
+
+    def step(self, gates_in: Tensor, x_row: Tensor, state: tuple[Tensor, Tensor] | None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """One row: gates_in (B, 4h, W), x_row (B, h, W), state (h, c) of the row above or None."""
+        hid, c = self.cell(gates_in, state)
         return x_row + self.out(hid[:, :, None])[:, :, 0], (hid, c)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """All rows of x (B, h, H, W): the recurrence runs row by row, the 1×1 output convolution
+        once over the stacked states (per pixel, so the same as row by row, in one call)."""
+        gates = self.input_gates(x)
+        states, state = [], None
+        for r in range(x.shape[2]):
+            state = self.cell(gates[:, :, r], state)
+            states.append(state[0])
+        return x + self.out(torch.stack(states, dim=2))
 
 
 @dataclass
@@ -676,12 +690,7 @@ class PixelRNN(GenerativeModel):
         """Logits (B, L|1, H, W) of every pixel given the pixels before it; v in [0, 1]."""
         x = self.first(v)  # (B, h, H, W)
         for layer in self.lstm:
-            gates = layer.input_gates(x)
-            rows, state = [], None
-            for r in range(x.shape[2]):
-                out, state = layer.step(gates[:, :, r], x[:, :, r], state)
-                rows.append(out)
-            x = torch.stack(rows, dim=2)
+            x = layer(x)
         return self.head(x)
 
     def row_logits(self, v: Tensor, i: int, states: list[tuple[Tensor, Tensor] | None]) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:
