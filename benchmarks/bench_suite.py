@@ -88,7 +88,6 @@ class Size:
     grid: int = 1000
     peak_steps: int = 20
     peak_only: tuple[str, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 FULL = Size()
