@@ -15,7 +15,9 @@ repeats, and the median times. Rows:
     vae       MLP VAE 784-400-20, Bernoulli decoder, batch 128, Adam 1e-3, mnist   genzoo.train | pythae TrainingPipeline
     dcgan     conv GAN 64-128 (DCGAN-style), z 64, non-saturating, batch 64, Adam 2e-4 (0.5, 0.999)
               genzoo.train | the PyTorch DCGAN example's loop on the same networks (torchgan 0.1.0
-              needs a torchvision built for its own, older torch, so a well-known reference loop it is)
+              imports torchvision, and torchvision 0.28.0, the release for torch 2.13, fails to
+              import against the CPU build here: "operator torchvision::nms does not exist"; so a
+              well-known reference loop it is)
     dcgan-nchw   the same, genzoo with train.channels_last=off: what the NHWC layout gains
     ddpm      denoising-diffusion-pytorch's Unet(dim 32, mults 1-2-2) in both, linear schedule,
               T 1000, ε-prediction, batch 64, Adam 1e-4   genzoo.train | GaussianDiffusion in a loop
