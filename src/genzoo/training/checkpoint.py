@@ -157,8 +157,8 @@ def load(run_dir: str | Path, *, device: str | torch.device = "cpu"):
 def use_channels_last(setting: str, model: torch.nn.Module) -> bool:
     """train.channels_last: "on", "off", or "auto" = on for a model with 2-D convolutions whose family
     measured faster with NHWC weights (its class says `channels_last = True`: the conv GAN, DDPM's
-    U-Net, PixelCNN, VQ-VAE, 1.1–1.2× per training step on the CPU and up to 2× in sampling; the
-    others, CycleGAN, pix2pix, the gated PixelCNN and the PixelRNN, measured 0.95–1.0×)."""
+    U-Net, PixelCNN, VQ-VAE, 1.05–1.1× per training step on the CPU and 1.6–2× in DDIM sampling;
+    CycleGAN, pix2pix, the gated PixelCNN and the PixelRNN measured 0.87–0.96×: see BENCHMARKS.md)."""
     if setting != "auto":
         return setting == "on"
     return getattr(model, "channels_last", False) and any(isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d) for m in model.modules())

@@ -68,7 +68,8 @@ class TrainConfig:
     channels_last: str = option(
         "auto", choices=("auto", "on", "off"),
         help="keep 4-D convolution weights channels-last (NHWC), the layout oneDNN and cuDNN run fastest, in "
-        "training and when the run is loaded; auto = on for models with 2-D convolutions",
+        "training and when the run is loaded; auto = on for the conv families that measured faster so "
+        "(conv GAN, DDPM, PixelCNN, VQ-VAE)",
     )
     time_limit: float | None = option(
         None, low=0.0,
