@@ -1,6 +1,6 @@
 """The comparison suite: every family against its best-known peer, side by side, as ratios with their spread.
 
-    python benchmarks/bench_suite.py            # the figures (about 15 minutes on 2 cores)
+    python benchmarks/bench_suite.py            # the figures (about 12 minutes on 2 cores)
     python benchmarks/bench_suite.py --quick    # a smoke run of every comparison (tiny sizes; not figures)
     python benchmarks/bench_suite.py --only vae,rbm --repeats 3
     make bench                                  # this suite, then every other benchmark
