@@ -1,13 +1,22 @@
 """Run directories: config.json + model.safetensors (+ train_state.pt for --resume).
 
-Every file is written to a temporary name in the same directory and renamed into place,
-so an interrupted write leaves the previous good file intact. Weights live in safetensors;
-the training state is loaded with ``torch.load(weights_only=True)`` — nothing is unpickled.
+Every file is written to a temporary name in the same directory, flushed to the disk (fsync)
+and renamed into place, so an interrupted write — a kill, a power cut, a full disk — leaves the
+previous good file intact. Weights live in safetensors; the training state is loaded with
+``torch.load(weights_only=True)`` — nothing is unpickled that could run code.
+
+checksums.json records the SHA-256 of model.safetensors and train_state.pt, and both are checked
+on load: a truncated, bit-flipped or swapped file is refused with its name. So that a kill
+between a file's rename and the manifest's update cannot make a good file look damaged, the
+manifest is first rewritten listing the old and the new digest, then the file is renamed, then
+the manifest lists the new digest alone.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import json
 import os
 import tempfile
@@ -28,6 +37,7 @@ STATE = "train_state.pt"
 LOG = "log.jsonl"
 METRICS = "metrics.json"
 SAMPLES = "samples.png"
+CHECKSUMS = "checksums.json"
 
 
 def _umask() -> int:
@@ -50,10 +60,34 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; the final file gets the usual mode
     try:
         yield tmp_path
+        _fsync(tmp_path)
         os.replace(tmp_path, path)
+        _fsync(path.parent)  # the rename itself reaches the disk
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise GenzooError(
+                f"{path}: no space left on the device while writing it; the previous {path.name}, if any, is intact — "
+                "free some space and run again (a training run: --resume)"
+            ) from None
+        raise
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file's (or a directory's) contents to the disk; a no-op where the OS cannot."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise
+    finally:
+        os.close(fd)
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
@@ -75,17 +109,65 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
+def sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _read_checksums(run_dir: Path) -> dict[str, list[str]]:
+    path = run_dir / CHECKSUMS
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError):
+        raise GenzooError(f"{path}: not a readable checksum manifest (delete it to load the run unchecked)") from None
+    if not isinstance(data, dict) or not all(isinstance(v, list) and all(isinstance(d, str) for d in v) for v in data.values()):
+        raise GenzooError(f"{path}: not a genzoo checksum manifest (delete it to load the run unchecked)")
+    return data
+
+
+def _write_checked(path: str | Path, write: Callable[[Path], None]) -> None:
+    """atomic_write, with the file's digest recorded in the run directory's checksums.json (see the
+    module docstring for the order of the renames)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        write(tmp)
+        digest = sha256(tmp)
+        sums = _read_checksums(path.parent)
+        old = [d for d in sums.get(path.name, []) if path.exists() and d == sha256(path)]
+        write_json(path.parent / CHECKSUMS, {**sums, path.name: [digest, *old]})  # before the rename: both valid
+    write_json(path.parent / CHECKSUMS, {**sums, path.name: [digest]})  # after it: the new one alone
+
+
+def verify(path: str | Path) -> None:
+    """Check `path` against the digests checksums.json lists for it (nothing to check if the run has
+    no manifest or the manifest does not list the file)."""
+    path = Path(path)
+    allowed = _read_checksums(path.parent).get(path.name)
+    if allowed and path.is_file() and sha256(path) not in allowed:
+        raise GenzooError(
+            f"{path}: its checksum does not match the one recorded in {CHECKSUMS} when it was written — the file "
+            "is damaged (truncated or altered) or was replaced; it is not loaded"
+        )
+
+
 def save_weights(path: str | Path, state: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
     tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
-    atomic_write(path, lambda p: save_file(tensors, str(p), metadata=metadata))
+    _write_checked(path, lambda p: save_file(tensors, str(p), metadata=metadata))
 
 
 def save_state(path: str | Path, state: dict[str, Any]) -> None:
-    atomic_write(path, lambda p: torch.save(state, p))
+    _write_checked(path, lambda p: torch.save(state, p))
 
 
 def load_state(path: str | Path) -> dict[str, Any]:
-    """The training state, loaded without unpickling arbitrary objects."""
+    """The training state, checked against its recorded checksum and loaded without unpickling
+    arbitrary objects (a pickle that would build anything but tensors and plain containers is refused)."""
+    verify(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
@@ -129,14 +211,34 @@ def build_model(cfg: dict[str, Any]):
     """A fresh model from a run config (weights not loaded)."""
     from genzoo.models.registry import create
 
-    info = DataInfo.from_dict(cfg["data_info"])
+    info = _data_info(cfg["data_info"])
     return create(cfg["model"]["name"], info, **cfg["model"].get("params", {}))
+
+
+def _data_info(d: Any) -> DataInfo:
+    """config.json's data_info, each field checked, a bad one named."""
+    if not isinstance(d, dict):
+        raise GenzooError(f"{CONFIG}: data_info must be an object, got {type(d).__name__}")
+    for key, kind in (("shape", int), ("value_range", float), ("pair_shape", int)):
+        value = d.get(key)
+        if value is None and key == "pair_shape":
+            continue
+        try:
+            if isinstance(value, str | bytes) or not [kind(v) for v in value]:
+                raise TypeError
+        except (TypeError, ValueError):
+            raise GenzooError(f"{CONFIG}: data_info.{key} must be a list of numbers, got {value!r}") from None
+    try:
+        return DataInfo.from_dict(d)
+    except TypeError as exc:  # an unknown or a missing field
+        raise GenzooError(f"{CONFIG}: data_info: {exc}") from None
 
 
 def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise GenzooError(f"{path.parent} has no weights ({path.name}); was the run trained?")
+    verify(path)
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:

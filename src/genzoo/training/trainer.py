@@ -17,6 +17,7 @@ import contextlib
 import json
 import math
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -76,6 +77,13 @@ class TrainConfig:
         help="stop (and save) after this many seconds of training; schedules that depend on the total "
         "(cosine/linear decay, stacked-ae's stages) still follow steps",
     )
+    on_diverge: str = option(
+        "stop", choices=("stop", "rollback"),
+        help="when a loss term or a weight becomes NaN/inf: stop (the last good checkpoint is kept), or roll back "
+        "to the last checkpoint and go on with the learning rate times rollback_factor (at most max_rollbacks times)",
+    )
+    rollback_factor: float = option(0.5, low=0.0, high=1.0)
+    max_rollbacks: int = option(3, low=0)
     checkpoint_every: int = option(1000, low=1)
     log_every: int = option(10, low=1)
     sample_grid: bool = option(True, help="write samples.png at every checkpoint")
@@ -251,6 +259,8 @@ class Trainer:
         self.defer_sync = self.DEFER_SYNC if self.DEFER_SYNC is not None else self.device.type == "cuda"
         self.log: list[dict[str, Any]] = []
         self.time_offset = 0.0  # training time before a resume, from the log
+        self.lr_scale = 1.0  # times rollback_factor after each rollback (train.on_diverge=rollback)
+        self.rollbacks = 0
 
     # --- set-up -------------------------------------------------------------------------------
     def _setup(self, resume: bool) -> None:
@@ -309,6 +319,8 @@ class Trainer:
         if self.device.type == "cuda" and rng.get("cuda") is not None:
             torch.cuda.set_rng_state(rng["cuda"])
         self.step = int(state["step"])
+        self.lr_scale = float(state.get("lr_scale", 1.0))
+        self.rollbacks = int(state.get("rollbacks", 0))
 
     # --- checkpoints --------------------------------------------------------------------------
     def save(self) -> None:
@@ -329,6 +341,8 @@ class Trainer:
             "batches": self.batches.state(),
             "rng": rng,
             "rng_ranks": rng_ranks,
+            "lr_scale": self.lr_scale,
+            "rollbacks": self.rollbacks,
         }
         meta = {"step": str(self.step), "genzoo_version": genzoo.__version__, "ema": str(self.ema is not None)}
         # train_state.pt first: it is self-contained, so a stop between the two writes resumes cleanly
@@ -389,8 +403,30 @@ class Trainer:
                 self.save()
             return self._finish()
         with _StopFlag() as stop:
-            self._loop(stop)
+            while True:
+                try:
+                    self._loop(stop)
+                    break
+                except TrainingDiverged as exc:
+                    if not self._roll_back(exc):
+                        raise
         return self._finish()
+
+    def _roll_back(self, exc: TrainingDiverged) -> bool:
+        """train.on_diverge=rollback: reload the last checkpoint and go on with the learning rate
+        times rollback_factor; False where that is not possible (then the error stands)."""
+        cfg = self.cfg
+        if cfg.on_diverge != "rollback" or self.world > 1 or self.out is None or not (self.out / ckpt.STATE).is_file():
+            return False
+        if self.rollbacks >= cfg.max_rollbacks:
+            raise TrainingDiverged(f"{exc} — still after {self.rollbacks} rollbacks (train.max_rollbacks)") from None
+        scale, count = self.lr_scale * cfg.rollback_factor, self.rollbacks + 1
+        self._restore(ckpt.load_state(self.out / ckpt.STATE))
+        self.lr_scale, self.rollbacks, self._bad = scale, count, {}
+        self._trim_log()
+        print(f"genzoo: {exc}; rolled back to step {self.step}, learning rate × {scale:g} "
+              f"(rollback {count} of {cfg.max_rollbacks})", file=sys.stderr)
+        return True
 
     def _finish(self) -> Run:
         dd.barrier()  # every rank returns after rank 0 has written the last checkpoint
@@ -432,6 +468,7 @@ class Trainer:
                     sums, counts, count, t_last = {}, {}, 0, now
                 bar.update(1)
                 if checkpoint:
+                    self._check_weights()
                     self._refresh()
                     self.save()
                 if ending:
@@ -451,7 +488,7 @@ class Trainer:
         for opt, base in zip(self.optimizers, self.base_lrs):
             factor = _lr_factor(self.cfg, self.step, self.total)
             for group, lr in zip(opt.param_groups, base):
-                group["lr"] = lr * factor
+                group["lr"] = lr * factor * self.lr_scale
         ctx = StepContext(
             self.optimizers, scaler=self.scaler, grad_clip=self.cfg.grad_clip, step=self.step, total=self.total,
             reduce=dd.average_gradients if self.world > 1 else None,
@@ -470,6 +507,13 @@ class Trainer:
         if self.ema is not None:
             self.ema.update(self.model, self.step)
         return values
+
+    def _check_weights(self) -> None:
+        """Before a checkpoint: a NaN/inf weight (a finite loss does not rule one out) stops the run
+        like a diverged loss, so the last good checkpoint is never overwritten by broken weights."""
+        for k, v in self.model.state_dict().items():
+            if v.is_floating_point() and not bool(torch.isfinite(v).all()):
+                self._diverged(f"weight {k}", float("nan"), self.step)
 
     def _diverged(self, key: str, value: float, step: int) -> None:
         kept = f"; the last good checkpoint is kept in {self.out}" if self.out else ""

@@ -1,0 +1,299 @@
+"""Faults: SIGKILL at random moments, Ctrl-C, a full disk, divergence — and hostile or broken run files.
+
+The promise: a killed run loses at most the work since its last checkpoint and resumes to the
+same result; no file genzoo reads can run code or crash it without a clear message.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import pickle
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import genzoo
+from genzoo.cli import main
+from genzoo.errors import GenzooError, TrainingDiverged
+from genzoo.training import checkpoint as ckpt
+
+TRAIN = ["train", "ae", "--data", "digits", "--set", "model.hidden=32", "--batch-size", "32", "--quiet"]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def _cmd(out: Path, steps: int, *extra: str, resume: bool = False) -> list[str]:
+    """`genzoo train` of a small AE; a resume names the run alone (its model and data are saved)."""
+    what = ["train", "ae", "--quiet", "--resume"] if resume else TRAIN
+    return [sys.executable, "-m", "genzoo", *what, "--steps", str(steps), "--out", str(out), *extra]
+
+
+def _weights(run: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(run / ckpt.WEIGHTS))
+
+
+def _equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _written_since(path: Path, t: float) -> bool:
+    try:
+        return path.stat().st_mtime >= t
+    except FileNotFoundError:
+        return False
+
+
+# --- SIGKILL ---------------------------------------------------------------------------------------
+def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_weights(tmp_path) -> None:
+    """Kill `genzoo train` with SIGKILL at random moments — mid-step or mid-checkpoint (one every 2
+    steps, so writes fill much of the time) — again and again, resuming each time, until it ends on
+    its own: the final weights equal an uninterrupted run's bit for bit. GENZOO_KILL_CYCLES sets how
+    many kills to aim for (default 6)."""
+    steps, want = 800, int(os.environ.get("GENZOO_KILL_CYCLES", "6"))
+    reference = tmp_path / "reference"
+    subprocess.run(_cmd(reference, steps, "--checkpoint-every", "2"), env=ENV, check=True, capture_output=True)
+
+    run, rng, kills, resumes = tmp_path / "killed", random.Random(0), 0, 0
+    started = time.perf_counter()
+    while True:
+        resume = (run / ckpt.STATE).is_file()
+        fresh = ["--overwrite"] if (run / ckpt.CONFIG).exists() and not resume else []  # killed before its first checkpoint
+        proc = subprocess.Popen(_cmd(run, steps, "--checkpoint-every", "2", *fresh, resume=resume),
+                                env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        resumes += resume
+        if kills < want:
+            # once this process has written a checkpoint (the imports are behind it), at a random moment
+            launched = time.time()
+            while proc.poll() is None and not _written_since(run / ckpt.STATE, launched):
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0.0, 0.8))
+            proc.send_signal(signal.SIGKILL)
+        _, err = proc.communicate(timeout=120)
+        if proc.returncode == -signal.SIGKILL:
+            kills += 1
+            assert not any(p.name.endswith(".tmp") and not p.name.startswith(".") for p in run.glob("*"))
+            continue
+        assert proc.returncode == 0, err.decode()[-2000:]
+        if kills >= want:
+            break
+        assert time.perf_counter() - started < 400, "the killed run makes no progress"
+    print(f"\n{kills} SIGKILLs, {resumes} resumes")
+    assert kills == want and resumes >= want
+    assert json.loads((run / ckpt.CONFIG).read_text())["model"] == json.loads((reference / ckpt.CONFIG).read_text())["model"]
+    assert _equal(_weights(run), _weights(reference))
+    state = ckpt.load_state(run / ckpt.STATE)
+    assert state["step"] == steps
+    steps_logged = [r["step"] for r in ckpt.read_log(run)]
+    assert steps_logged == sorted(set(steps_logged))  # a resumed log never repeats a step
+
+
+# --- Ctrl-C ---------------------------------------------------------------------------------------
+def test_sigint_stops_cleanly_saves_and_says_how_to_resume(tmp_path) -> None:
+    run, reference, steps = tmp_path / "run", tmp_path / "reference", 3000
+    proc = subprocess.Popen(_cmd(run, steps, "--checkpoint-every", "100000"), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(3.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    text = err.decode()
+    assert proc.returncode == 130, text
+    stopped = int(text.split("stopped at step ")[1].split(";")[0])
+    assert 0 < stopped < steps, text
+    assert f"resume with --resume from {run}" in text and "Traceback" not in text
+    assert ckpt.load_state(run / ckpt.STATE)["step"] == stopped  # the checkpoint of the step it stopped at
+    subprocess.run(_cmd(run, steps, resume=True), env=ENV, check=True, capture_output=True)
+    subprocess.run(_cmd(reference, steps), env=ENV, check=True, capture_output=True)
+    assert _equal(_weights(run), _weights(reference))
+
+
+# --- a full disk -----------------------------------------------------------------------------------
+def test_a_full_disk_during_a_checkpoint_is_a_clear_error_and_the_last_checkpoint_loads(tmp_path, monkeypatch) -> None:
+    data = genzoo.datasets.load("digits", split="train")
+    model = genzoo.models.create("ae", data, seed=0, hidden=(32,))
+    real_save = torch.save
+    calls = {"n": 0}
+
+    def save_then_fill(obj, f, *a, **k):  # the second training state fills the disk half-way
+        calls["n"] += 1
+        if calls["n"] == 2:
+            Path(f).write_bytes(b"\0" * 100)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(obj, f, *a, **k)
+
+    monkeypatch.setattr(torch, "save", save_then_fill)
+    with pytest.raises(GenzooError, match=r"train_state\.pt: no space left on the device.*previous train_state\.pt, if any, is intact"):
+        genzoo.train(model, data, out=tmp_path, steps=20, checkpoint_every=10, batch_size=32, progress=False)
+    monkeypatch.setattr(torch, "save", real_save)
+    assert ckpt.load_state(tmp_path / ckpt.STATE)["step"] == 10
+    assert ckpt.load(tmp_path) is not None
+    assert not list(tmp_path.glob(".*.tmp"))  # no half-written leftovers
+    run = genzoo.train(genzoo.models.create("ae", data, seed=0, hidden=(32,)), data, out=tmp_path, resume=True, steps=20,
+                       checkpoint_every=10, batch_size=32, progress=False)
+    assert run.step == 20
+
+
+# --- divergence -----------------------------------------------------------------------------------
+class _Poison:
+    """Make the AE's loss NaN at the given (1-based) steps, once each."""
+
+    def __init__(self, model, steps: set[int]) -> None:
+        self.steps, self.calls, self.inner = set(steps), 0, model.training_step
+        model.training_step = self
+
+    def __call__(self, batch, ctx):
+        self.calls += 1
+        out = self.inner(batch, ctx)
+        if ctx.step + 1 in self.steps:
+            self.steps.discard(ctx.step + 1)
+            out = {**out, "loss": torch.tensor(float("nan"))}
+        return out
+
+
+def test_divergence_stops_with_the_step_keeps_the_checkpoint_and_suggests_a_lower_rate(tmp_path) -> None:
+    data = genzoo.datasets.load("digits", split="train")
+    model = genzoo.models.create("ae", data, seed=0, hidden=(32,))
+    _Poison(model, {17})
+    with pytest.raises(TrainingDiverged, match=r"became nan at step 17; the last good checkpoint is kept in .*lower --lr"):
+        genzoo.train(model, data, out=tmp_path, steps=30, checkpoint_every=5, batch_size=32, progress=False)
+    assert ckpt.load_state(tmp_path / ckpt.STATE)["step"] == 15
+
+
+def test_broken_weights_never_overwrite_the_last_good_checkpoint(tmp_path) -> None:
+    data = genzoo.datasets.load("digits", split="train")
+    model = genzoo.models.create("ae", data, seed=0, hidden=(32,))
+    inner = model.training_step
+
+    def step(batch, ctx):
+        out = inner(batch, ctx)
+        if ctx.step + 1 == 10:  # a finite loss, but the update leaves a NaN weight
+            with torch.no_grad():
+                next(model.parameters()).view(-1)[0] = float("inf")
+        return out
+
+    model.training_step = step
+    with pytest.raises(TrainingDiverged, match=r"weight .* became nan at step 10"):
+        genzoo.train(model, data, out=tmp_path, steps=30, checkpoint_every=5, batch_size=32, progress=False)
+    assert ckpt.load_state(tmp_path / ckpt.STATE)["step"] == 5
+    assert all(torch.isfinite(v).all() for v in _weights(tmp_path).values())
+
+
+def test_rollback_reloads_the_checkpoint_and_goes_on_with_a_lower_rate(tmp_path, capsys) -> None:
+    data = genzoo.datasets.load("digits", split="train")
+    model = genzoo.models.create("ae", data, seed=0, hidden=(32,))
+    poison = _Poison(model, {17, 23})
+    run = genzoo.train(model, data, out=tmp_path, steps=30, checkpoint_every=5, batch_size=32, lr=1e-3, log_every=1,
+                       progress=False, on_diverge="rollback")
+    assert run.step == 30 and poison.calls == 30 + 2 + 3  # steps 16–17 and 21–23 ran twice
+    err = capsys.readouterr().err
+    assert "rolled back to step 15, learning rate × 0.5 (rollback 1 of 3)" in err
+    assert "rolled back to step 20, learning rate × 0.25 (rollback 2 of 3)" in err
+    state = ckpt.load_state(tmp_path / ckpt.STATE)
+    assert state["lr_scale"] == 0.25 and state["rollbacks"] == 2
+    log = ckpt.read_log(tmp_path)
+    assert [r["step"] for r in log] == list(range(1, 31))  # the abandoned steps are gone from the log
+    assert log[-1]["lr"] == pytest.approx(0.25e-3)
+    assert all(torch.isfinite(v).all() for v in run.model.state_dict().values())
+
+
+def test_rollback_gives_up_after_max_rollbacks(tmp_path) -> None:
+    data = genzoo.datasets.load("digits", split="train")
+    model = genzoo.models.create("ae", data, seed=0, hidden=(32,))
+    inner = model.training_step
+    model.training_step = lambda batch, ctx: {**inner(batch, ctx), "loss": torch.tensor(float("inf"))} if ctx.step >= 7 else inner(batch, ctx)
+    with pytest.raises(TrainingDiverged, match=r"still after 2 rollbacks \(train.max_rollbacks\)"):
+        genzoo.train(model, data, out=tmp_path, steps=30, checkpoint_every=5, batch_size=32, progress=False,
+                     on_diverge="rollback", max_rollbacks=2)
+    assert ckpt.load_state(tmp_path / ckpt.STATE)["step"] == 5
+
+
+# --- hostile and broken run files -----------------------------------------------------------------
+@pytest.fixture()
+def trained(tmp_path) -> Path:
+    run = tmp_path / "run"
+    assert main([*TRAIN, "--steps", "10", "--out", str(run)]) == 0
+    return run
+
+
+class _Payload:
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_pickle_with_code_in_train_state_is_refused_without_running_it(trained, tmp_path, capsys) -> None:
+    marker = tmp_path / "pwned"
+    (trained / ckpt.CHECKSUMS).unlink()  # no manifest to catch it first: torch.load's weights_only must
+    with open(trained / ckpt.STATE, "wb") as f:
+        pickle.dump({"step": 1, "model": _Payload(str(marker))}, f)
+    assert main(["train", "ae", "--steps", "20", "--out", str(trained), "--resume", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "train_state.pt: not a readable genzoo training state" in err and len(err.strip().splitlines()) == 1
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+@pytest.mark.parametrize("name", [ckpt.WEIGHTS, ckpt.STATE])
+def test_a_damaged_checkpoint_file_is_refused_with_its_name(trained, capsys, damage, name) -> None:
+    path = trained / name
+    data = bytearray(path.read_bytes())
+    if damage == "truncate":
+        data = data[: len(data) // 2]
+    else:
+        data[len(data) * 3 // 4] ^= 0x01  # one bit in the tensor data: only the checksum can tell
+    path.write_bytes(bytes(data))
+    argv = ["sample", str(trained), "-n", "4", "--out", str(trained / "s.png")] if name == ckpt.WEIGHTS else \
+        ["train", "ae", "--steps", "20", "--out", str(trained), "--resume", "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{path}: its checksum does not match" in err and len(err.splitlines()) == 1
+
+
+def test_without_the_manifest_a_truncated_weights_file_is_still_refused_with_its_name(trained, capsys) -> None:
+    (trained / ckpt.CHECKSUMS).unlink()
+    path = trained / ckpt.WEIGHTS
+    path.write_bytes(path.read_bytes()[:200])
+    assert main(["sample", str(trained), "-n", "4", "--out", str(trained / "s.png")]) == 2
+    assert f"{path}: not a readable safetensors file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda c: c["model"].update(name="no-such-model"), "no-such-model"),
+        (lambda c: c["model"]["params"].update(no_such_key=3), "no_such_key"),
+        (lambda c: c["model"]["params"].update(hidden="wide"), "hidden"),
+        (lambda c: c.pop("data_info"), "data_info"),
+        (lambda c: c["data_info"].update(shape="big"), "shape"),
+    ],
+    ids=["model-name", "unknown-key", "wrong-type", "missing-section", "bad-shape"],
+)
+def test_a_broken_config_is_refused_naming_the_key(trained, capsys, edit, message) -> None:
+    path = trained / ckpt.CONFIG
+    cfg = json.loads(path.read_text())
+    edit(cfg)
+    path.write_text(json.dumps(cfg))
+    assert main(["sample", str(trained), "-n", "4", "--out", str(trained / "s.png")]) != 0
+    err = capsys.readouterr().err.strip()
+    assert message in err and "Traceback" not in err and len(err.splitlines()) == 1, err
+
+
+def test_the_manifest_survives_a_kill_between_the_rename_and_its_update(trained) -> None:
+    """A kill after model.safetensors was renamed into place but before checksums.json was updated:
+    the manifest still lists both digests, so the new file loads."""
+    sums = json.loads((trained / ckpt.CHECKSUMS).read_text())
+    old = sums[ckpt.WEIGHTS][0]
+    state = {k: v + 1 for k, v in load_file(str(trained / ckpt.WEIGHTS)).items()}
+    ckpt.save_weights(trained / ckpt.WEIGHTS, state)
+    new = ckpt.sha256(trained / ckpt.WEIGHTS)
+    (trained / ckpt.CHECKSUMS).write_text(json.dumps({**sums, ckpt.WEIGHTS: [new, old]}))  # the state mid-write
+    assert ckpt.read_weights(trained / ckpt.WEIGHTS).keys() == state.keys()
+    assert json.loads((trained / ckpt.CHECKSUMS).read_text())[ckpt.WEIGHTS] == [new, old]
