@@ -237,6 +237,7 @@ def render_html(entries: Sequence[Entry], *, title: str = "genzoo leaderboard", 
     sections.extend(extra_sections)
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{_e(title)}</title>\n<style>{CSS}{BOARD_CSS}</style>\n</head>\n<body>\n<main>\n"
         f"<header><h1>{_e(title)}</h1></header>\n" + "\n".join(sections) + "\n</main>\n</body>\n</html>\n"
     )
@@ -263,7 +264,6 @@ def write_board(entries: Sequence[Entry], out: str | Path, *, title: str = "genz
 
 
 BOARD_CSS = """
-.wide{overflow-x:auto}
 table.board td,table.board th{white-space:nowrap;padding-right:12px}
 .grid{display:flex;flex-wrap:wrap;gap:16px}
 .cell{flex:0 0 auto;max-width:340px}

@@ -168,6 +168,7 @@ def render_report(
     by = "" if version == genzoo.__version__ else f"; report by genzoo {genzoo.__version__}"
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>genzoo report: {_e(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n"
         f'<header><h1>{_e(title)}</h1><p class="sub">trained with genzoo {_e(version)}{_e(by)}</p></header>\n'
         + "\n".join(sections)
@@ -536,7 +537,7 @@ def _note(text: str) -> str:
 def _table(rows: Sequence[tuple[str, Any]], head: tuple[str, str] | None = None) -> str:
     thead = f"<thead><tr><th>{_e(head[0])}</th><th>{_e(head[1])}</th></tr></thead>" if head else ""
     body = "".join(f"<tr><th>{_e(k)}</th><td>{_e(_fmt(v))}</td></tr>" for k, v in rows)
-    return f"<table>{thead}<tbody>{body}</tbody></table>"
+    return f'<div class="wide"><table>{thead}<tbody>{body}</tbody></table></div>'  # scrolls on its own if too wide
 
 
 def _figure(png: bytes, alt: str, caption: str = "") -> str:
@@ -596,9 +597,12 @@ th,td{padding:3px 14px 3px 0;text-align:left;vertical-align:top;border-bottom:1p
 tbody th{font-weight:500;color:#3a4656}
 thead th{font-weight:600;border-bottom:2px solid #dde2e8}
 td{overflow-wrap:anywhere;min-width:5em}
+tbody th{overflow-wrap:anywhere;min-width:6em}
+.wide{overflow-x:auto}
 .cols{display:grid;grid-template-columns:repeat(auto-fit,minmax(240px,1fr));gap:4px 28px}
 figure{margin:6px 0 14px}
 figure img{display:block;max-width:100%;height:auto;border:1px solid #dde2e8}
 figcaption{margin-top:4px;color:#5b6776;font-size:13px}
-.note{margin:6px 0;padding:6px 10px;border-radius:4px;background:#fff6dc;color:#6b5200}
+.note{margin:6px 0;padding:6px 10px;border-radius:4px;background:#fff6dc;color:#6b5200;overflow-wrap:anywhere}
+@media (max-width:600px){main{padding:12px 10px 32px}section{padding:10px 12px 12px}h1{font-size:22px}th,td{padding-right:10px}}
 """.strip()

@@ -1,0 +1,349 @@
+"""The HTML report and the leaderboards opened in a real browser (headless Chromium).
+
+Each page is loaded from a file:// URL and checked through the Chrome DevTools Protocol: every
+image decoded (naturalWidth > 0), no request other than file:, data: or about:, the tables hold
+the rows they should, and at phone width (390 CSS px) the page is laid out at the device width
+and nothing but a table's own scroll box is wider than the screen. Screenshots at desktop and
+phone width are written to the test's tmp_path.
+
+The browser is driven over `--remote-debugging-pipe` (NUL-separated JSON on file descriptors
+3 and 4), so the test needs no driver package and opens no port. Chromium comes from the
+system's packages (`apt-get install chromium`); without it these tests fail, they do not skip.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import io
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from genzoo.cli import main
+from genzoo.tour import run_tour
+from genzoo.training import checkpoint as ckpt
+from genzoo.viz.report import flatten
+
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+DESKTOP = {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False}
+PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True}
+TIMEOUT = 30.0
+LOCAL = ("file:", "data:", "about:")
+
+
+def chromium_binary() -> str:
+    for name in (os.environ.get("GENZOO_CHROMIUM"), "chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        path = name and shutil.which(name)
+        if path:
+            return path
+    pytest.fail(
+        "headless Chromium is needed to check the HTML report in a browser: `apt-get install chromium` "
+        "(or set GENZOO_CHROMIUM to a Chromium/Chrome binary)",
+        pytrace=False,
+    )
+
+
+class Browser:
+    """Chromium spoken to over the DevTools pipe: `call` sends a command and waits for its answer;
+    events (method, params, sessionId) pile up in `events`."""
+
+    def __init__(self, binary: str, profile: Path, log: Path) -> None:
+        to_child_r, self._to_child = os.pipe()
+        self._from_child, from_child_w = os.pipe()
+        self.log = log
+
+        def child_fds() -> None:  # in the child, before exec: the pipe's ends as descriptors 3 (in) and 4 (out)
+            fd_in, fd_out = fcntl.fcntl(to_child_r, fcntl.F_DUPFD, 10), fcntl.fcntl(from_child_w, fcntl.F_DUPFD, 10)
+            os.dup2(fd_in, 3)
+            os.dup2(fd_out, 4)
+
+        with open(log, "wb") as err:
+            self.proc = subprocess.Popen(
+                [binary, *FLAGS, "--remote-debugging-pipe", f"--user-data-dir={profile}", "about:blank"],
+                stdin=subprocess.DEVNULL, stdout=err, stderr=err, preexec_fn=child_fds,
+                close_fds=False,  # Python's descriptors are not inheritable anyway; 3 and 4 must survive
+                start_new_session=True,  # its own process group: closed as one in `close`
+            )
+        os.close(to_child_r)
+        os.close(from_child_w)
+        self._next = 0
+        self._answers: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.events: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        buf = b""
+        while True:
+            try:
+                chunk = os.read(self._from_child, 1 << 16)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self._answers.put({"id": None, "closed": True})
+                return
+            buf += chunk
+            *messages, buf = buf.split(b"\0")
+            for raw in messages:
+                msg = json.loads(raw)
+                if "id" in msg:
+                    self._answers.put(msg)
+                else:
+                    with self._lock:
+                        self.events.append(msg)
+
+    def call(self, method: str, session: str | None = None, **params: Any) -> dict[str, Any]:
+        self._next += 1
+        msg: dict[str, Any] = {"id": self._next, "method": method, "params": params}
+        if session:
+            msg["sessionId"] = session
+        try:
+            os.write(self._to_child, json.dumps(msg).encode() + b"\0")
+        except BrokenPipeError:
+            raise AssertionError(f"Chromium is not running (exit status {self.proc.poll()}){self._tail()}") from None
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            try:
+                answer = self._answers.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"Chromium did not answer {method} within {TIMEOUT:.0f} s{self._tail()}") from None
+            if answer.get("closed"):
+                raise AssertionError(f"Chromium closed the DevTools pipe during {method}{self._tail()}")
+            if answer["id"] == self._next:
+                if "error" in answer:
+                    raise AssertionError(f"{method}: {answer['error']}")
+                return answer.get("result", {})
+
+    def wait_event(self, method: str, session: str, since: int) -> dict[str, Any]:
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            with self._lock:
+                for ev in self.events[since:]:
+                    if ev.get("method") == method and ev.get("sessionId") == session:
+                        return ev
+            time.sleep(0.02)
+        raise AssertionError(f"no {method} within {TIMEOUT:.0f} s{self._tail()}")
+
+    def _tail(self) -> str:
+        text = self.log.read_text(errors="replace").strip() if self.log.is_file() else ""
+        return f"; Chromium's log ends:\n{text[-2000:]}" if text else ""
+
+    def close(self) -> None:
+        try:
+            if self.proc.poll() is None:
+                try:
+                    self._answers = queue.Queue()
+                    self._next += 1
+                    os.write(self._to_child, json.dumps({"id": self._next, "method": "Browser.close", "params": {}}).encode() + b"\0")
+                    self.proc.wait(timeout=5)
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGKILL):  # the renderers and helpers too: the group we started
+                try:
+                    os.killpg(self.proc.pid, sig)
+                except ProcessLookupError:
+                    break
+                try:
+                    self.proc.wait(timeout=5)
+                    time.sleep(0.2)
+                except subprocess.TimeoutExpired:
+                    continue
+            for fd in (self._to_child, self._from_child):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+
+    # --- one page -------------------------------------------------------------------------------
+    def open(self, path: Path, metrics: dict[str, Any]) -> Page:
+        target = self.call("Target.createTarget", url="about:blank")["targetId"]
+        session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        page = Page(self, session)
+        self.call("Network.enable", session)
+        self.call("Page.enable", session)
+        page.resize(metrics)
+        since = len(self.events)
+        self.call("Page.navigate", session, url=path.resolve().as_uri())
+        self.wait_event("Page.loadEventFired", session, since)
+        page.js("document.fonts.ready.then(() => Promise.all([...document.images].map(i => i.decode().catch(() => null))))")
+        return page
+
+
+class Page:
+    def __init__(self, browser: Browser, session: str) -> None:
+        self.browser, self.session = browser, session
+
+    def js(self, expression: str) -> Any:
+        out = self.browser.call("Runtime.evaluate", self.session, expression=expression, returnByValue=True, awaitPromise=True)
+        if "exceptionDetails" in out:
+            raise AssertionError(f"{expression!r} raised {out['exceptionDetails']}")
+        return out["result"].get("value")
+
+    def resize(self, metrics: dict[str, Any]) -> None:
+        self.browser.call("Emulation.setDeviceMetricsOverride", self.session, **metrics)
+        self.js("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")  # laid out again
+
+    def requests(self) -> list[str]:
+        with self.browser._lock:
+            return [
+                ev["params"]["request"]["url"] for ev in self.browser.events
+                if ev.get("sessionId") == self.session and ev.get("method") == "Network.requestWillBeSent"
+            ]
+
+    def screenshot(self, path: Path, full: bool = False) -> Image.Image:
+        data = self.browser.call("Page.captureScreenshot", self.session, format="png", captureBeyondViewport=full)["data"]
+        path.write_bytes(base64.b64decode(data))
+        image = Image.open(io.BytesIO(path.read_bytes()))
+        image.load()
+        return image
+
+
+# --- fixtures ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    binary = chromium_binary()
+    home = tmp_path_factory.mktemp("chromium")
+    b = Browser(binary, home / "profile", home / "chromium.log")
+    try:
+        assert b.call("Browser.getVersion")["product"], "Chromium did not report its version"
+        yield b
+    finally:
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory):
+    """A VAE run with its metrics and report, a tiny tour (its index.html) and a compare board."""
+    root = tmp_path_factory.mktemp("pages")
+    vae = root / "vae"
+    fast = ["--quiet", "--set", "train.batch_size=64"]
+    assert main(["train", "vae", "--data", "digits", "--steps", "30", "--out", str(vae), "--set", "model.latent_dim=4",
+                 "--set", "model.hidden=32", "--set", "data.binarize=dynamic", *fast]) == 0
+    assert main(["evaluate", str(vae), "--n", "50"]) == 0
+    assert main(["report", str(vae)]) == 0
+    tour = run_tour(root / "tour", quick=True, only=["kde"], steps=5, eval_n=100, progress=False)
+    kde = root / "tour" / "runs" / "kde-ring8"
+    assert main(["compare", str(vae), str(kde), "--out", str(root / "board.html")]) == 0
+    return {"report": vae / "report.html", "run": vae, "tour": tour, "board": root / "board.html",
+            "board_runs": ["vae", "kde-ring8"]}
+
+
+# --- checks shared by every page ----------------------------------------------------------------
+IMAGES = """[...document.images].map(i => ({src: i.src.slice(0, 40), alt: i.alt, complete: i.complete, w: i.naturalWidth, h: i.naturalHeight}))"""
+
+# elements sticking out to the right of the screen that are not inside a box that scrolls on its own
+OVERFLOW = """(w => {
+  const scrolls = el => { for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+      const s = getComputedStyle(p).overflowX; if (s === 'auto' || s === 'scroll' || s === 'hidden') return true; } return false; };
+  const wide = el => el.getBoundingClientRect().right > w + 1 && !scrolls(el);
+  return [...document.body.querySelectorAll('*')].filter(el => wide(el) && ![...el.children].some(wide))  // the innermost
+    .slice(0, 10).map(el => `${el.tagName.toLowerCase()} "${el.textContent.slice(0, 40)}" right=${Math.round(el.getBoundingClientRect().right)}`);
+})"""
+
+
+def too_wide(page: Page, width: int = PHONE["width"]) -> list[str]:
+    return page.js(f"{OVERFLOW}({width})")
+
+
+def check_page(browser: Browser, path: Path, shots: Path) -> Page:
+    """Load `path`; images decoded, nothing fetched from the network, readable on a phone; screenshots."""
+    page = browser.open(path, DESKTOP)
+    images = page.js(IMAGES)
+    assert images, f"{path.name}: no images"
+    broken = [i for i in images if not (i["complete"] and i["w"] > 0 and i["h"] > 0)]
+    assert not broken, f"{path.name}: images that did not load: {broken}"
+    remote = [u for u in page.requests() if not u.startswith(LOCAL)]
+    assert not remote, f"{path.name}: network requests {remote}"
+    assert page.requests(), "the request log is empty: the page's own file:// load should be in it"
+    assert page.js("document.documentElement.scrollWidth") <= DESKTOP["width"]
+    check_screenshot(page.screenshot(shots / f"{path.stem}-desktop.png"), DESKTOP)
+
+    page.resize(PHONE)
+    assert page.js("document.querySelector('meta[name=viewport]')?.content") == "width=device-width, initial-scale=1"
+    wide = too_wide(page)
+    assert wide == [], f"{path.name}: wider than a {PHONE['width']} px phone: {wide}"
+    # a page wider than the phone makes mobile Chromium zoom out: the layout viewport grows with it
+    width, page_width = page.js("innerWidth"), page.js("document.documentElement.scrollWidth")
+    assert width == PHONE["width"] and page_width <= width + 1, f"{path.name}: laid out {page_width} px wide on a {PHONE['width']} px phone"
+    font = page.js("parseFloat(getComputedStyle(document.querySelector('td')).fontSize)")
+    assert font >= 12, f"{path.name}: table text {font} px at phone width"
+    check_screenshot(page.screenshot(shots / f"{path.stem}-phone.png"), PHONE)
+    check_screenshot(page.screenshot(shots / f"{path.stem}-phone-full.png", full=True), PHONE)
+    assert not [u for u in page.requests() if not u.startswith(LOCAL)]
+    return page
+
+
+def check_screenshot(image: Image.Image, metrics: dict[str, Any]) -> None:
+    scale = metrics["deviceScaleFactor"]
+    assert image.format == "PNG" and image.width == metrics["width"] * scale and image.height >= metrics["height"] * scale // 2
+    colours = image.convert("RGB").getcolors(maxcolors=1 << 16)
+    assert colours is None or len(colours) > 50, f"a near-blank screenshot ({len(colours)} colours)"
+
+
+def table_rows(page: Page, selector: str) -> list[list[str]]:
+    return page.js(f"[...document.querySelectorAll({json.dumps(selector)})].map(r => [...r.cells].map(c => c.textContent))")
+
+
+# --- the tests -----------------------------------------------------------------------------------
+def test_the_harness_sees_broken_images_and_network_requests(browser, tmp_path):
+    """The checks can fail: a remote image is both a request and an image that never loads."""
+    bad = tmp_path / "bad.html"
+    bad.write_text('<!DOCTYPE html><meta name="viewport" content="width=device-width">'
+                   '<img src="http://127.0.0.1:9/x.png"><div style="width:900px">wide</div>', encoding="utf-8")
+    page = browser.open(bad, PHONE)
+    assert "http://127.0.0.1:9/x.png" in page.requests()
+    assert page.js("[...document.images].every(i => i.complete && i.naturalWidth > 0)") is False
+    # too wide for the phone: mobile Chromium zooms out to fit it, so the layout viewport grows too
+    assert page.js("document.documentElement.scrollWidth") > PHONE["width"] and page.js("innerWidth") > PHONE["width"]
+    assert too_wide(page)
+
+
+def test_report_in_a_browser(browser, pages, tmp_path):
+    page = check_page(browser, pages["report"], tmp_path)
+    assert page.js("document.title") == "genzoo report: vae on digits"
+    sections = page.js("[...document.querySelectorAll('section > h2')].map(h => h.textContent)")
+    assert sections[:4] == ["Summary", "Configuration", "Training", "Samples"] and sections[-1] == "Metrics"
+    assert "Latent space" in sections
+    # the metrics table: one row per number in metrics.json, per-example lists left out
+    doc = json.loads((pages["run"] / ckpt.METRICS).read_text())
+    expected = [k for k, _ in flatten(doc["metrics"]) if k.split(".")[-1] not in ("closest", "counts")]
+    metrics = page.js("""(() => { const t = [...document.querySelectorAll('table')].find(t => t.tHead && t.tHead.textContent === 'metricvalue');
+        return t ? [...t.tBodies[0].rows].map(r => r.cells[0].textContent) : null; })()""")
+    assert metrics == expected
+    assert {"nll.nats", "kid.mean", "pr.precision", "recon.mse_per_dim"} <= set(metrics)
+    summary = dict(r for r in table_rows(page, "section:first-of-type tbody tr"))
+    assert summary["steps"] == "30" and summary["likelihood"] != "none"
+    # pictures: samples, loss curves, reconstructions, interpolations, walks, memorisation
+    assert page.js("document.images.length") >= 7
+
+
+@pytest.mark.parametrize("which", ["tour", "board"])
+def test_leaderboard_in_a_browser(browser, pages, tmp_path, which):
+    page = check_page(browser, pages[which], tmp_path)
+    head = page.js("[...document.querySelectorAll('table.board thead th')].map(c => c.textContent)")
+    assert head[:6] == ["run", "model", "data", "parameters", "train s", "sample s/1000"] and "NLL (nats)" in head
+    rows = table_rows(page, "table.board tbody tr")
+    names = [r[0] for r in rows]
+    if which == "tour":
+        assert names == ["kde on mnist", "kde on ring8"] and page.js("document.title") == "genzoo tour"
+    else:
+        assert names == pages["board_runs"]
+    assert all(len(r) == len(head) for r in rows)
+    assert all(any(c not in ("", "—") for c in r[6:]) for r in rows), rows  # every run has scores
+    # the table may be wider than a phone, but then it scrolls inside its own box
+    assert page.js("getComputedStyle(document.querySelector('table.board').parentElement).overflowX") == "auto"
+    # one sample grid per run beside the bar charts
+    assert page.js("document.querySelectorAll('.grid .cell img').length") == len(rows)
