@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         train_opts = {k: v for k, v in {**saved, **train_opts}.items() if v is not None}
     else:
         if main_process and (out / ckpt.CONFIG).exists() and not args.overwrite:
+            if not (out / ckpt.STATE).exists():
+                raise GenzooError(f"{out} holds a run stopped before its first checkpoint; start it again with --overwrite, or pass another --out")
             raise GenzooError(f"{out} already holds a run; continue it with --resume, or pass --overwrite or another --out")
         data_name = args.data or toml.get("data", {}).pop("name", None) or "mnist"
         data_opts = {**toml.get("data", {}), **sets.get("data", {})}
@@ -108,7 +111,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed = build(TrainConfig, train_opts, section="train").seed  # checks every train option early
         model = create(args.model, data, seed=seed, **model_params)
         if args.overwrite and main_process:
-            for name in (ckpt.STATE, ckpt.WEIGHTS, ckpt.LOG, ckpt.METRICS, ckpt.SAMPLES):
+            for name in (ckpt.STATE, ckpt.WEIGHTS, ckpt.CHECKSUMS, ckpt.LOG, ckpt.METRICS, ckpt.SAMPLES):
                 (out / name).unlink(missing_ok=True)
     if not args.quiet and main_process:
         print(f"training {args.model} on {data!r} -> {out}", file=sys.stderr)
@@ -607,9 +610,10 @@ def _read_mask(spec: str, model) -> torch.Tensor:
         raise GenzooError(f"--mask {spec}: no such file")
     try:
         if suffix == ".png":
-            from PIL import Image
+            from genzoo.data.files import probe_image, read_image
 
-            arr = np.asarray(Image.open(path).convert("L"))
+            probe_image(path)  # PNG/JPEG only, and no decompression bomb: refused from the header
+            arr = read_image(path, 1)[0]
         elif suffix == ".npy":
             arr = np.load(path, allow_pickle=False)
         else:
@@ -636,7 +640,58 @@ def _check_suffix(path: str, allowed: tuple[str, ...]) -> None:
 # --- parser ------------------------------------------------------------------------------------
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2
+        message = " ".join(message.split("\n"))
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+    def _get_values(self, action: argparse.Action, arg_strings: list[str]) -> Any:
+        # argparse drops a lone "--" value, so that `--steps=--` would give [] instead of an error
+        if action.option_strings and action.nargs in (None, "?") and arg_strings == ["--"]:
+            self.error(f"argument {'/'.join(action.option_strings)}: expected a value, got '--'")
+        return super()._get_values(action, arg_strings)
+
+
+INT64 = 2**63 - 1
+
+
+def _int(low: int = -INT64 - 1, high: int = INT64):
+    """argparse type: an integer in [low, high] (by default any int64): out of range, or not an
+    integer, is argparse's one-line error, exit 2. Commands check the meaning (e.g. -n >= 1)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip().replace("_", ""))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text[:40]!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected an integer in [{low}, {high}], got {text[:40]!r}")
+        return value
+
+    parse.__name__ = "int"
+    return parse
+
+
+def _float(low: float = -float("inf"), high: float = float("inf")):
+    """argparse type: a finite float in [low, high] (NaN and inf are refused)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text[:40]!r}") from None
+        if not math.isfinite(value) or not low <= value <= high:
+            bounds = "a finite number" if (low, high) == (-math.inf, math.inf) else f"a number in [{low}, {high}]"
+            raise argparse.ArgumentTypeError(f"expected {bounds}, got {text[:40]!r}")
+        return value
+
+    parse.__name__ = "float"
+    return parse
+
+
+INT = _int()  # any int64; the command checks its meaning
+SEED = _int(0, INT64)  # torch, numpy and the trainer take seeds >= 0
+COUNT = _int(-INT64 - 1, 2**31 - 1)  # -n, --size, --steps, ...: past 2**31 no tensor could hold them
+SIDE = _int(1, 65536)  # --shape H W
+FLOAT = _float()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -655,13 +710,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--data", help="dataset name (default mnist)")
     s.add_argument("--out", help="run directory (default runs/MODEL-DATA)")
     g = s.add_mutually_exclusive_group()
-    g.add_argument("--steps", type=int)
-    g.add_argument("--epochs", type=int)
-    s.add_argument("--batch-size", dest="batch_size", type=int)
-    s.add_argument("--lr", type=float)
-    s.add_argument("--seed", type=int)
+    g.add_argument("--steps", type=COUNT)
+    g.add_argument("--epochs", type=COUNT)
+    s.add_argument("--batch-size", dest="batch_size", type=COUNT)
+    s.add_argument("--lr", type=FLOAT)
+    s.add_argument("--seed", type=SEED)
     s.add_argument("--device", choices=("auto", "cpu", "cuda"))
-    s.add_argument("--checkpoint-every", dest="checkpoint_every", type=int)
+    s.add_argument("--checkpoint-every", dest="checkpoint_every", type=COUNT)
     s.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), help="autocast: bf16 (CUDA or CPU), fp16 (CUDA, with a gradient scaler)")
     s.add_argument("--compile", nargs="?", const="inductor", choices=("none", "inductor", "aot_eager"),
                    help="torch.compile the model's networks (default backend inductor)")
@@ -674,16 +729,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sample", help="draw samples from a trained run")
     s.add_argument("run")
-    s.add_argument("-n", type=int, default=64)
+    s.add_argument("-n", type=COUNT, default=64)
     s.add_argument("--out", required=True, help="FILE.png, FILE.npy or FILE.npz")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--label", type=int)
-    s.add_argument("--steps", type=int, help="ddpm: sampling steps (default all the training steps)")
+    s.add_argument("--seed", type=SEED, default=0)
+    s.add_argument("--label", type=INT)
+    s.add_argument("--steps", type=COUNT, help="ddpm: sampling steps (default all the training steps)")
     s.add_argument("--sampler", choices=("ddpm", "ddim"), help="ddpm: the reverse sampler")
-    s.add_argument("--eta", type=float, help="ddpm with --sampler ddim: 0 deterministic, 1 ancestral noise")
-    s.add_argument("--guidance", type=float, help="conditional ddpm: classifier-free guidance scale (1 conditional, 0 unconditional, >1 sharper)")
-    s.add_argument("--size", type=int, help="gan with arch=fcn: side of the generated fields, e.g. 256 after training on 64×64 patches")
-    s.add_argument("--code", type=int, help="infogan: the categorical code of every sample")
+    s.add_argument("--eta", type=FLOAT, help="ddpm with --sampler ddim: 0 deterministic, 1 ancestral noise")
+    s.add_argument("--guidance", type=FLOAT, help="conditional ddpm: classifier-free guidance scale (1 conditional, 0 unconditional, >1 sharper)")
+    s.add_argument("--size", type=COUNT, help="gan with arch=fcn: side of the generated fields, e.g. 256 after training on 64×64 patches")
+    s.add_argument("--code", type=INT, help="infogan: the categorical code of every sample")
     s.add_argument("--continuous", metavar="V1,V2", help="infogan: the continuous codes of every sample, e.g. --continuous=0.5,-1")
     s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     s.set_defaults(fn=cmd_sample)
@@ -691,10 +746,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("evaluate", help="score a run on its held-out data; writes RUN/metrics.json")
     s.add_argument("run")
     s.add_argument("--metrics", help="comma-separated names (default: every metric that applies)")
-    s.add_argument("-n", "--n", dest="n", type=int,
+    s.add_argument("-n", "--n", dest="n", type=COUNT,
                    help="held-out examples to use (default all); under torchrun write -n N: torchrun's own "
                    "parser takes --n for an abbreviation of its --nnodes/--nproc-per-node")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=SEED, default=0)
     s.add_argument("--features", default="auto", choices=("auto", "classifier", "pca", "pixels"),
                    help="feature space of the sample metrics (auto: genzoo's shipped classifier where one matches the data)")
     s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
@@ -709,16 +764,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quick", action="store_true", help="laptop budget: under 10 minutes on 2 CPU cores")
     s.add_argument("--out", default="runs/tour")
     s.add_argument("--only", help="comma-separated families to run (default all)")
-    s.add_argument("--steps", type=int, help="train every family for this many steps instead of its budget")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--steps", type=COUNT, help="train every family for this many steps instead of its budget")
+    s.add_argument("--seed", type=SEED, default=0)
     s.add_argument("--quiet", action="store_true", help="no progress bars")
     s.set_defaults(fn=cmd_tour)
 
     s = sub.add_parser("interpolate", help="decode a path between latent codes")
     s.add_argument("run")
     s.add_argument("--out", required=True)
-    s.add_argument("--steps", type=int, default=10)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--steps", type=COUNT, default=10)
+    s.add_argument("--seed", type=SEED, default=0)
     s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     s.set_defaults(fn=cmd_interpolate)
 
@@ -734,7 +789,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run")
     s.add_argument("--input", required=True, help="FILE.npy/.npz of examples")
     s.add_argument("--out", help="FILE.npz for the scores")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=SEED, default=0)
     s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     s.set_defaults(fn=cmd_score)
 
@@ -748,7 +803,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("edit", help="redraw examples as another class, keeping their style (cgan: G(E(x), label))")
     s.add_argument("run")
     s.add_argument("--input", required=True, help="FILE.npy/.npz of examples")
-    s.add_argument("--label", required=True, type=int, help="the class to redraw them as")
+    s.add_argument("--label", required=True, type=INT, help="the class to redraw them as")
     s.add_argument("--out", required=True, help="FILE.png, FILE.npz (edited x and their label y) or FILE.npy")
     s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     s.set_defaults(fn=cmd_edit)
@@ -768,36 +823,36 @@ def build_parser() -> argparse.ArgumentParser:
                         "or a hole: bottom-half, top-half, left-half, right-half, center")
     s.add_argument("--points", help="FILE.csv with columns row, col, value: -n realisations honouring these data "
                    "(classical simulators: exactly, by kriging; gan, vae: by optimising the latent vector, --steps of it)")
-    s.add_argument("--size", type=int, help="--points: the side of the conditioned fields (gan arch=fcn and the simulators draw any size)")
+    s.add_argument("--size", type=COUNT, help="--points: the side of the conditioned fields (gan arch=fcn and the simulators draw any size)")
     s.add_argument("--input", help="FILE.npy/.npz of examples (default: the first -n held-out examples of the run's data)")
-    s.add_argument("-n", type=int, default=8, help="held-out examples to fill when there is no --input")
+    s.add_argument("-n", type=COUNT, default=8, help="held-out examples to fill when there is no --input")
     s.add_argument("--out", required=True, help="FILE.png (originals / masked / filled), FILE.npz (x, input, mask) or FILE.npy")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--steps", type=int, help="sampling steps (default all the training steps)")
+    s.add_argument("--seed", type=SEED, default=0)
+    s.add_argument("--steps", type=COUNT, help="sampling steps (default all the training steps)")
     s.add_argument("--sampler", choices=("ddpm", "ddim"))
-    s.add_argument("--eta", type=float)
-    s.add_argument("--resample", type=int, help="RePaint: resamplings per step (1: replacement only)")
-    s.add_argument("--label", type=int, help="conditional ddpm: the class of the fills")
-    s.add_argument("--guidance", type=float, help="conditional ddpm: classifier-free guidance scale")
+    s.add_argument("--eta", type=FLOAT)
+    s.add_argument("--resample", type=COUNT, help="RePaint: resamplings per step (1: replacement only)")
+    s.add_argument("--label", type=INT, help="conditional ddpm: the class of the fills")
+    s.add_argument("--guidance", type=FLOAT, help="conditional ddpm: classifier-free guidance scale")
     s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     s.set_defaults(fn=cmd_condition)
 
     s = sub.add_parser("simulate", help="Gaussian random fields by a classical simulator (cholesky, spectral, fft, spde)")
     s.add_argument("method", choices=("cholesky", "spectral", "fft", "spde"))
     s.add_argument("--cov", default="matern", choices=("matern", "exponential", "gaussian", "spherical", "cubic"))
-    s.add_argument("--range", type=float, help="range parameter a in cells (exp(-h/a), exp(-(h/a)^2), the Matérn scale)")
-    s.add_argument("--nu", type=float, default=1.0, help="Matérn smoothness ν")
-    s.add_argument("--sill", type=float, default=1.0, help="variance of the structured part")
-    s.add_argument("--nugget", type=float, default=0.0, help="variance of the independent noise")
-    s.add_argument("--angle", type=float, default=0.0, help="anisotropy: major axis angle from the column axis, degrees")
-    s.add_argument("--ratio", type=float, default=1.0, help="anisotropy: minor / major range")
-    s.add_argument("--mean", type=float, default=0.0)
-    s.add_argument("--shape", type=int, nargs=2, required=True, metavar=("H", "W"))
-    s.add_argument("-n", type=int, default=1, help="realisations")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--range", type=FLOAT, help="range parameter a in cells (exp(-h/a), exp(-(h/a)^2), the Matérn scale)")
+    s.add_argument("--nu", type=FLOAT, default=1.0, help="Matérn smoothness ν")
+    s.add_argument("--sill", type=FLOAT, default=1.0, help="variance of the structured part")
+    s.add_argument("--nugget", type=FLOAT, default=0.0, help="variance of the independent noise")
+    s.add_argument("--angle", type=FLOAT, default=0.0, help="anisotropy: major axis angle from the column axis, degrees")
+    s.add_argument("--ratio", type=FLOAT, default=1.0, help="anisotropy: minor / major range")
+    s.add_argument("--mean", type=FLOAT, default=0.0)
+    s.add_argument("--shape", type=SIDE, nargs=2, required=True, metavar=("H", "W"))
+    s.add_argument("-n", type=COUNT, default=1, help="realisations")
+    s.add_argument("--seed", type=SEED, default=0)
     s.add_argument("--points", help="FILE.csv with columns row, col, value: condition every realisation to these data (exact)")
-    s.add_argument("--modes", type=int, help="spectral: number of cosines (default 1000)")
-    s.add_argument("--tol", type=float, help="spde: Chebyshev tolerance (default 1e-5)")
+    s.add_argument("--modes", type=COUNT, help="spectral: number of cosines (default 1000)")
+    s.add_argument("--tol", type=FLOAT, help="spde: Chebyshev tolerance (default 1e-5)")
     s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     s.add_argument("--out", required=True, help="FILE.npz (the array 'fields', shape (n, 1, H, W)); a figure goes to FILE.png")
     s.set_defaults(fn=cmd_simulate)
@@ -819,6 +874,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         print(f"genzoo: interrupted{': ' + str(exc) if str(exc) else ''}", file=sys.stderr)
         return 130
+    except MemoryError:
+        print("genzoo: error: out of memory — ask for less (a smaller -n, --batch-size or size)", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:  # torch's allocator failing on the CPU or the GPU
+        if "out of memory" not in str(exc) and "DefaultCPUAllocator" not in str(exc):
+            raise
+        print(f"genzoo: error: out of memory ({str(exc).splitlines()[0][:160]}) — ask for less (a smaller -n, --batch-size or size)",
+              file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,13 +1,40 @@
 """The user's own data: `folder:PATH` (PNG/JPEG images) and `npy:PATH` / `npz:PATH` (arrays).
 
-Both split by a fixed 80/20 permutation (stratified when there are labels). Arrays are
-read with `allow_pickle=False`: a file can never run code when loaded.
+Both split by a fixed 80/20 permutation (stratified when there are labels). Every file is
+treated as hostile: nothing read here can run code, and a file genzoo cannot use is either
+skipped with a warning naming it or refused with a :class:`GenzooError` naming it, never a
+traceback.
+
+`folder:PATH`
+    * files whose suffix is not .png/.jpg/.jpeg (a .txt, a .npy, ...) are **skipped**, and one
+      ``UserWarning`` names them; hidden files (``.DS_Store``) are skipped silently;
+    * an image file that cannot be used is **refused** (GenzooError naming it and every other
+      such file): an empty file, a truncated or corrupt one, one that is not PNG or JPEG inside
+      (only Pillow's PNG and JPEG decoders are ever run), and one whose header claims more
+      than :data:`MAX_IMAGE_PIXELS` pixels (a decompression bomb), refused before decoding;
+    * every image is checked and decoded whichever split is asked for, so that the train and
+      test splits come from the same files and a bad file is found before training;
+    * modes are **converted** to the dataset's channels: grey (1, L, LA, I, I;16, ...) and
+      colour (RGB, RGBA, P, CMYK, ...) alike; alpha is dropped, palettes are expanded, 16-bit
+      grey is scaled by 1/65535. With ``channels=0`` the data are RGB if any image is in
+      colour, else grey.
+
+`npy:PATH`, `npz:PATH`
+    Arrays are read with ``allow_pickle=False``, after their header is checked: object
+    arrays and pickles are refused (a file can never run code when loaded), as are files that
+    are not .npy/.npz inside, truncated ones (less data than their header declares), arrays
+    larger than half this machine's memory, and then (:func:`check_x`) non-numeric dtypes,
+    ranks other than 2-4, empty arrays, NaN/inf values and values beyond float32's range.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import struct
+import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +49,22 @@ from genzoo.data.registry import register_dataset, stratified_split
 from genzoo.errors import GenzooError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+IMAGE_FORMATS = ("PNG", "JPEG")  # the only Pillow decoders genzoo runs, whatever a file's suffix
 GREY_MODES = ("1", "L", "LA", "I", "F", "I;16", "I;16L", "I;16B")
 WIDE_MODES = ("I", "I;16", "I;16L", "I;16B")  # 16-bit grey PNGs: scaled by 1/65535, not 1/255
+MAX_IMAGE_PIXELS = 8192 * 8192  # larger images are refused from their header, before decoding
+MAX_CLASSES = 65536  # labels must lie in 0..MAX_CLASSES-1
+# what Pillow and zlib raise on a corrupt, truncated or hostile file
+_DECODE_ERRORS = (
+    OSError, ValueError, SyntaxError, EOFError, struct.error, zlib.error, MemoryError,
+    Image.DecompressionBombError, Image.DecompressionBombWarning,
+)
+
+
+def shown(path: Path | str) -> str:
+    """A path as it goes into a one-line message (quoted when it holds control characters)."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)
 
 
 def split_index(n: int, split: str, y: Tensor | None, what: str) -> Tensor:
@@ -38,7 +79,7 @@ def split_index(n: int, split: str, y: Tensor | None, what: str) -> Tensor:
         train, test = perm[n_test:], perm[:n_test]
     idx = train if split == "train" else test
     if len(idx) == 0:
-        raise GenzooError(f"{what}: only {n} examples, so the {split} split is empty; use split=all")
+        raise GenzooError(f"{shown(what)}: only {n} examples, so the {split} split is empty; use split=all")
     return idx
 
 
@@ -49,63 +90,157 @@ def split_index(n: int, split: str, y: Tensor | None, what: str) -> Tensor:
 class FolderOptions(DataOptions):
     path: str = option("", help="a folder of PNG/JPEG images, or of one subfolder of images per class")
     size: int = option(
-        0, low=0, high=4096, help="resize every image to size×size; 0 keeps the first image's size"
+        0, low=0, high=4096, help="resize every image to size×size; 0 keeps the images' size (all must match)"
     )
-    channels: int = option(0, choices=(0, 1, 3), help="1 (grey) or 3 (RGB); 0 takes the first image's")
+    channels: int = option(0, choices=(0, 1, 3), help="1 (grey) or 3 (RGB); 0: RGB if any image is in colour")
 
 
-def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+def _listing(folder: Path) -> tuple[list[Path], list[Path], list[Path]]:
+    """(image files, other files, subfolders) of `folder`, each sorted; hidden entries left out."""
+    images, others, dirs = [], [], []
+    try:
+        entries = sorted(folder.iterdir())
+        for p in entries:
+            if p.name.startswith("."):
+                continue
+            if p.is_dir():
+                dirs.append(p)
+            elif p.is_file():
+                (images if p.suffix.lower() in IMAGE_SUFFIXES else others).append(p)
+            else:  # a FIFO, a socket, a device, a dangling link: never opened
+                others.append(p)
+    except OSError as exc:
+        raise GenzooError(f"cannot list {shown(folder)}: {exc.strerror or type(exc).__name__}") from None
+    return images, others, dirs
 
 
-def find_images(folder: Path) -> tuple[list[Path], Tensor | None]:
-    """The images in `folder` (sorted, not recursive) or, when it holds only subfolders,
-    those of each subfolder with the subfolder's index (sorted by name) as label."""
-    if not folder.is_dir():
-        raise GenzooError(f"data folder not found: {folder}")
-    files = _image_files(folder)
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):  # a name too long, a NUL byte
+        return False
+
+
+def find_images(folder: Path) -> tuple[list[Path], Tensor | None, list[Path]]:
+    """(images, labels, skipped): the images in `folder` (sorted, not recursive) or, when it
+    holds no images but subfolders of them, those of each subfolder with the subfolder's index
+    (sorted by name) as label; `skipped` are the files that are not PNG/JPEG by their suffix."""
+    if not _is_dir(folder):
+        raise GenzooError(f"data folder not found: {shown(folder)}")
+    files, skipped, dirs = _listing(folder)
     if files:
-        return files, None
-    classes = [d for d in sorted(folder.iterdir()) if d.is_dir() and _image_files(d)]
+        return files, None, skipped
+    classes = []
+    for d in dirs:
+        images, others, _ = _listing(d)
+        skipped += others
+        if images:
+            classes.append(images)
     if not classes:
-        raise GenzooError(f"no PNG or JPEG images in {folder}")
-    per_class = [_image_files(d) for d in classes]
-    labels = torch.cat([torch.full((len(f),), k) for k, f in enumerate(per_class)])
-    return [f for fs in per_class for f in fs], labels
+        raise GenzooError(f"no PNG or JPEG images in {shown(folder)}")
+    labels = torch.cat([torch.full((len(f),), k) for k, f in enumerate(classes)])
+    return [f for fs in classes for f in fs], labels, skipped
 
 
-def _open_error(path: Path, exc: Exception) -> GenzooError:
-    reason = "not an image Pillow can decode" if isinstance(exc, UnidentifiedImageError) else str(exc)
-    return GenzooError(
-        f"cannot read image {path}: {reason.splitlines()[0] if reason else type(exc).__name__}"
-    )
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, UnidentifiedImageError):
+        return "not a PNG or JPEG image"
+    if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
+        return f"too large to decode safely (a decompression bomb?): {str(exc).splitlines()[0]}"
+    if isinstance(exc, MemoryError):
+        return "too large to decode in this machine's memory"
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text if text.isprintable() else repr(text)
+
+
+class ImageRefused(GenzooError):
+    """One image file genzoo will not read; `reason` says why."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"cannot read image {shown(path)}: {reason}")
+        self.path, self.reason = path, reason
+
+
+def _open_error(path: Path, exc: BaseException) -> ImageRefused:
+    return ImageRefused(path, _reason(exc))
+
+
+class _OpenImage:
+    """``with _OpenImage(path) as img``: Pillow's PNG/JPEG decoders only, its decompression-bomb
+    warning raised as an error, and :data:`MAX_IMAGE_PIXELS` checked on the header before any
+    pixel is decoded."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._warnings = warnings.catch_warnings()
+        self.img: Image.Image | None = None
+
+    def __enter__(self) -> Image.Image:
+        self._warnings.__enter__()
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            if self.path.stat().st_size == 0:
+                raise OSError("empty file")
+            self.img = Image.open(self.path, formats=IMAGE_FORMATS)
+            w, h = self.img.size
+            if w * h > MAX_IMAGE_PIXELS or w < 1 or h < 1:
+                raise OSError(
+                    f"its header claims {w}×{h} pixels, more than genzoo's limit of "
+                    f"{MAX_IMAGE_PIXELS:,}: a decompression bomb?"
+                )
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self.img
+
+    def __exit__(self, *exc: object) -> None:
+        if self.img is not None:
+            self.img.close()
+            self.img = None
+        self._warnings.__exit__(None, None, None)
+
+
+def probe_image(path: Path) -> tuple[str, tuple[int, int]]:
+    """(mode, (width, height)) from the header alone; GenzooError naming the file if it is
+    empty, not PNG/JPEG, or above :data:`MAX_IMAGE_PIXELS`."""
+    try:
+        with _OpenImage(path) as img:
+            return img.mode, img.size
+    except _DECODE_ERRORS as exc:
+        raise _open_error(path, exc) from None
 
 
 def image_channels(path: Path) -> int:
     """1 for a grey image, 3 otherwise (colour, palette)."""
-    try:
-        with Image.open(path) as img:
-            return 1 if img.mode in GREY_MODES else 3
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise _open_error(path, exc) from None
+    return 1 if probe_image(path)[0] in GREY_MODES else 3
 
 
 def read_image(path: Path, channels: int, size: int = 0) -> np.ndarray:
     """One image as float32 (C, H, W) in [0, 1], converted to `channels` and resized to
     size×size (bilinear, antialiased) unless `size` is 0."""
     try:
-        with Image.open(path) as img:
+        with _OpenImage(path) as img:
             img.load()
-            if channels == 1 and img.mode in WIDE_MODES:
+            if img.mode in WIDE_MODES:  # 16-bit grey: keep its depth (convert("RGB") would clip it)
                 img, scale = img.convert("F"), 65535.0
             else:
                 img, scale = img.convert("L" if channels == 1 else "RGB"), 255.0
             if size:
                 img = img.resize((size, size), Image.Resampling.BILINEAR)
             arr = np.clip(np.asarray(img, dtype=np.float32) / scale, 0.0, 1.0)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+    except _DECODE_ERRORS as exc:
         raise _open_error(path, exc) from None
-    return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
+    if arr.ndim == 2:
+        arr = arr[None]
+        return np.repeat(arr, 3, axis=0) if channels == 3 else arr
+    return arr.transpose(2, 0, 1)
+
+
+def _refuse(bad: list[tuple[Path, str]], total: int, folder: Path) -> GenzooError:
+    listed = "; ".join(f"{shown(p)} ({why})" for p, why in bad[:3])
+    more = f"; and {len(bad) - 3} more" if len(bad) > 3 else ""
+    what = "the image" if total == 1 else f"{len(bad)} of the {total} images"
+    return GenzooError(f"cannot read {what} in {shown(folder)}: {listed}{more}; remove or replace them")
 
 
 @register_dataset(
@@ -115,20 +250,55 @@ def read_image(path: Path, channels: int, size: int = 0) -> np.ndarray:
     summary="your PNG/JPEG images (subfolders = classes), fixed 80/20 split",
 )
 def folder(split: str, opts: FolderOptions) -> Dataset:
+    """See the module docstring for what is skipped, refused and converted."""
     name = f"folder:{opts.path}"
-    files, labels = find_images(Path(opts.path).expanduser())
-    channels = opts.channels or image_channels(files[0])
-    first = read_image(files[0], channels, opts.size)  # sets the size every image must have
-    idx = split_index(len(files), split, labels, name)
-    images = [first if i == 0 else read_image(files[i], channels, opts.size) for i in idx.tolist()]
-    for i, img in zip(idx.tolist(), images):
-        if img.shape != first.shape:
+    try:
+        root = Path(opts.path).expanduser()
+    except RuntimeError:  # ~user that does not exist
+        root = Path(opts.path)
+    files, labels, skipped = find_images(root)
+    if skipped:
+        listed = ", ".join(shown(p.relative_to(root)) for p in skipped[:5])
+        more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+        warnings.warn(
+            f"{shown(name)}: skipped {len(skipped)} file{'s' if len(skipped) > 1 else ''} that "
+            f"{'are' if len(skipped) > 1 else 'is'} not .png/.jpg/.jpeg: {listed}{more}",
+            stacklevel=3,
+        )
+    # 1. every header: unreadable files and bombs refused before any pixel is decoded
+    headers: list[tuple[str, tuple[int, int]] | None] = []
+    bad: list[tuple[Path, str]] = []
+    for f in files:
+        try:
+            headers.append(probe_image(f))
+        except ImageRefused as exc:
+            headers.append(None)
+            bad.append((f, exc.reason))
+    if len(bad) == len(files):
+        raise _refuse(bad, len(files), root)
+    channels = opts.channels or (1 if all(h[0] in GREY_MODES for h in headers if h is not None) else 3)
+    # 2. every image decoded (whatever the split), so that a truncated file is found now
+    images: list[np.ndarray] = []
+    for f, h in zip(files, headers):
+        if h is None:  # refused from its header: never decoded
+            continue
+        try:
+            images.append(read_image(f, channels, opts.size))
+        except ImageRefused as exc:
+            bad.append((f, exc.reason))
+    if bad:
+        bad.sort(key=lambda b: files.index(b[0]))
+        raise _refuse(bad, len(files), root)
+    for f, img in zip(files, images):
+        if img.shape != images[0].shape:
             raise GenzooError(
-                f"{files[i]}: image is {img.shape[2]}×{img.shape[1]} but {files[0].name} is "
-                f"{first.shape[2]}×{first.shape[1]}; set data.size=N to resize all to N×N"
+                f"{shown(f)}: image is {img.shape[2]}×{img.shape[1]} but {shown(files[0].name)} is "
+                f"{images[0].shape[2]}×{images[0].shape[1]}; set data.size=N to resize all to N×N"
             )
-    info = DataInfo(name, "image", first.shape, (0.0, 1.0), num_classes=_num_classes(labels))
-    return Dataset(torch.from_numpy(np.stack(images)), info, None if labels is None else labels[idx])
+    idx = split_index(len(files), split, labels, name)
+    info = DataInfo(name, "image", images[0].shape, (0.0, 1.0), num_classes=_num_classes(labels))
+    x = torch.from_numpy(np.stack([images[i] for i in idx.tolist()]))
+    return Dataset(x, info, None if labels is None else labels[idx])
 
 
 def _num_classes(y: Tensor | None) -> int:
@@ -143,37 +313,118 @@ class ArrayOptions(DataOptions):
     path: str = option("", help=".npy file, or .npz with the data under x (and labels under y)")
 
 
+NPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first entry, or an empty zip
+
+
+def _memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _pickled(what: str) -> GenzooError:
+    return GenzooError(
+        f"{what}: holds pickled Python objects, which genzoo never loads (it could run code); "
+        "save plain numeric arrays with np.save / np.savez"
+    )
+
+
+def _npy_header(fh, what: str, available: int) -> None:
+    """Read and check a .npy header at `fh`'s position: no object dtype, no more data declared
+    than the `available` bytes that follow, nor more than half this machine's memory."""
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(fh)
+        if version == (1, 0):
+            shape, _, dtype = fmt.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, _, dtype = fmt.read_array_header_2_0(fh)
+        else:
+            raise ValueError(f"unsupported .npy format version {version[0]}.{version[1]}")
+    except Exception as exc:  # noqa: BLE001 - numpy parses the header text (tokenize, literal_eval):
+        # whatever fails there (TokenError, SyntaxError, RecursionError, ...) is a bad header
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise GenzooError(f"cannot read {what}: not a valid .npy header ({text[:160]!r})") from None
+    if dtype.hasobject:
+        raise _pickled(what)
+    count = math.prod(shape)
+    need = count * dtype.itemsize
+    left = available - fh.tell()
+    if need > left:
+        raise GenzooError(
+            f"cannot read {what}: truncated; its header declares shape {shape} of {dtype} "
+            f"({need:,} bytes) but {max(left, 0):,} bytes follow"
+        )
+    memory = _memory_bytes()
+    if memory is not None and need > memory // 2:
+        raise GenzooError(
+            f"{what}: array of shape {shape} needs {need / 2**30:.1f} GiB, more than half this machine's memory"
+        )
+
+
+def _read_npy(fh, what: str, available: int) -> np.ndarray:
+    start = fh.tell()
+    _npy_header(fh, what, available)
+    fh.seek(start)
+    try:
+        return np.lib.format.read_array(fh, allow_pickle=False)
+    except MemoryError:
+        raise GenzooError(f"{what}: too large to load in this machine's memory") from None
+
+
 def read_arrays(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     """(x, y) from a .npy file (no labels) or an .npz file (x under `x` or the only array,
-    labels under `y`). Never unpickles: object arrays and pickles are refused."""
-    if not path.is_file():
-        raise GenzooError(f"data file not found: {path}")
+    labels under `y`). Never unpickles: object arrays and pickles are refused, and every
+    array's header is checked before its data are read."""
+    what = shown(path)
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            return loaded, None
-        with loaded:
-            return _npz_arrays(path, loaded)
-    except ValueError as exc:
-        if "pickle" not in str(exc) and "Object arrays" not in str(exc):
-            raise GenzooError(f"cannot read {path}: {exc}") from None
-        raise GenzooError(
-            f"{path}: holds pickled Python objects, which genzoo never loads (it could run code); "
-            "save plain numeric arrays with np.save / np.savez"
-        ) from None
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise GenzooError(f"cannot read {path}: {exc}") from None
+        if not path.is_file():
+            raise GenzooError(f"data file not found: {what}")
+        with path.open("rb") as fh:
+            head = fh.read(8)
+            fh.seek(0)
+            if head.startswith(NPY_MAGIC):
+                return _read_npy(fh, what, path.stat().st_size), None
+            if head.startswith(ZIP_MAGICS):
+                with zipfile.ZipFile(fh) as zf:
+                    return _npz_arrays(what, zf)
+        if head[:1] == b"\x80" or not head:
+            raise _pickled(what) if head else GenzooError(f"cannot read {what}: empty file")
+        raise GenzooError(f"cannot read {what}: not a .npy or .npz file (it starts with {head!r})")
+    except GenzooError:
+        raise
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error, NotImplementedError,
+            RuntimeError, struct.error) as exc:
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise GenzooError(f"cannot read {what}: {text[:200] if text.isprintable() else repr(text[:200])}") from None
 
 
-def _npz_arrays(path: Path, npz: np.lib.npyio.NpzFile) -> tuple[np.ndarray, np.ndarray | None]:
-    keys = list(npz.files)
+def _npz_arrays(what: str, zf: zipfile.ZipFile) -> tuple[np.ndarray, np.ndarray | None]:
+    members = {}
+    for info in zf.infolist():
+        key = info.filename.removesuffix(".npy")
+        members.setdefault(key, info)
+    keys = list(members)
+
+    def read(key: str) -> np.ndarray:
+        info = members[key]
+        where = f"{what}[{key!r}]"
+        if info.flag_bits & 0x1:
+            raise GenzooError(f"cannot read {where}: the zip member is encrypted")
+        with zf.open(info) as member:
+            if member.read(len(NPY_MAGIC)) != NPY_MAGIC:
+                raise GenzooError(f"cannot read {where}: not a .npy array inside the .npz")
+        with zf.open(info) as member:
+            return _read_npy(member, where, info.file_size)
+
     if "x" in keys:
-        return npz["x"], npz["y"] if "y" in keys else None
+        return read("x"), read("y") if "y" in keys else None
     if len(keys) == 1:
-        return npz[keys[0]], None
-    raise GenzooError(
-        f"{path}: no array named 'x' among {', '.join(keys) or 'no arrays'}; save the data as x=..."
-    )
+        return read(keys[0]), None
+    listed = ", ".join(shown(k) for k in keys[:10]) + (f" and {len(keys) - 10} more" if len(keys) > 10 else "")
+    raise GenzooError(f"{what}: no array named 'x' among {listed or 'no arrays'}; save the data as x=...")
 
 
 def check_x(x: np.ndarray, what: str) -> None:
@@ -187,6 +438,8 @@ def check_x(x: np.ndarray, what: str) -> None:
         )
     if len(x) == 0:
         raise GenzooError(f"{what}: array holds no examples (shape {x.shape})")
+    if x.size == 0:
+        raise GenzooError(f"{what}: array has an empty axis (shape {x.shape}); each example needs values")
     if x.ndim == 4 and x.shape[1] > 4:
         raise GenzooError(
             f"{what}: shape {x.shape} has {x.shape[1]} channels on axis 1; expected (N, C, H, W) with C ≤ 4 "
@@ -194,6 +447,9 @@ def check_x(x: np.ndarray, what: str) -> None:
         )
     if x.dtype.kind == "f" and not np.isfinite(x).all():
         raise GenzooError(f"{what}: {int((~np.isfinite(x)).sum())} values are NaN or infinite")
+    big = float(np.finfo(np.float32).max)
+    if x.dtype.kind == "f" and x.dtype.itemsize > 4 and float(np.abs(x).max()) > big:
+        raise GenzooError(f"{what}: values beyond float32's range (±{big:.3g}); genzoo computes in float32")
 
 
 def check_y(y: np.ndarray, n: int, what: str) -> Tensor:
@@ -202,6 +458,8 @@ def check_y(y: np.ndarray, n: int, what: str) -> Tensor:
         raise GenzooError(f"{what}: labels y have shape {y.shape}; expected ({n},), one per example")
     if y.dtype.kind not in "biu" or (len(y) and y.min() < 0):
         raise GenzooError(f"{what}: labels y must be non-negative integers (got dtype {y.dtype})")
+    if len(y) and int(y.max()) >= MAX_CLASSES:
+        raise GenzooError(f"{what}: labels y go up to {int(y.max())}; genzoo takes classes 0..{MAX_CLASSES - 1}")
     return torch.from_numpy(y.astype(np.int64))
 
 
@@ -223,10 +481,13 @@ def array_dataset(x: np.ndarray, what: str) -> tuple[Tensor, str, tuple[float, f
 
 def _load_arrays(prefix: str, split: str, opts: ArrayOptions) -> Dataset:
     name = f"{prefix}:{opts.path}"
-    path = Path(opts.path).expanduser()
+    try:
+        path = Path(opts.path).expanduser()
+    except RuntimeError:  # ~user that does not exist
+        path = Path(opts.path)
     x_np, y_np = read_arrays(path)
-    x, kind, value_range = array_dataset(x_np, str(path))
-    y = None if y_np is None else check_y(y_np, len(x), str(path))
+    x, kind, value_range = array_dataset(x_np, shown(path))
+    y = None if y_np is None else check_y(y_np, len(x), shown(path))
     idx = split_index(len(x), split, y, name)
     info = DataInfo(name, kind, tuple(x.shape[1:]), value_range, num_classes=_num_classes(y))
     return Dataset(x[idx], info, None if y is None else y[idx])

@@ -186,11 +186,16 @@ def read_config(run_dir: str | Path) -> dict[str, Any]:
         raise GenzooError(f"{run_dir} is not a genzoo run (no {CONFIG})")
     try:
         cfg = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise GenzooError(f"{path}: not valid JSON") from None
+    except OSError as exc:
+        raise GenzooError(f"{path}: cannot read it ({exc.strerror})") from None
     for key in ("model", "data_info"):
         if not isinstance(cfg, dict) or key not in cfg:
             raise GenzooError(f"{path}: not a genzoo run config (no {key!r})")
+    model = cfg["model"]
+    if not isinstance(model, dict) or not isinstance(model.get("name"), str) or not isinstance(model.get("params", {}), dict):
+        raise GenzooError(f"{path}: model must be an object with a name and a params object")
     return cfg
 
 
