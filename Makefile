@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  ?= 2.13.0
 
-.PHONY: demo test lint bench bench-quick bench-deps clean
+.PHONY: demo test lint bench bench-quick bench-deps fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,12 @@ endif
 
 bench-quick: $(VENV)/.bench
 	$(BIN)/python benchmarks/bench_suite.py --quick
+
+# atheris fuzzing of genzoo's file readers (config, run config, --set, .npy/.npz, images); any error
+# other than genzoo's one-line GenzooError is a finding. atheris is not a dependency of genzoo.
+fuzz: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet atheris
+	$(BIN)/python benchmarks/fuzz_loaders.py --target all --runs $${RUNS:-20000} --seconds $${SECONDS_PER_TARGET:-120}
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
