@@ -273,8 +273,11 @@ def test_without_the_manifest_a_truncated_weights_file_is_still_refused_with_its
         (lambda c: c["model"]["params"].update(hidden="wide"), "hidden"),
         (lambda c: c.pop("data_info"), "data_info"),
         (lambda c: c["data_info"].update(shape="big"), "shape"),
+        (lambda c: c["data"]["options"].update(split="test"), "data.options.split"),
+        (lambda c: c.update(data=["digits"]), "data must be"),
+        (lambda c: c["model"].update(params=[1, 2]), "params object"),
     ],
-    ids=["model-name", "unknown-key", "wrong-type", "missing-section", "bad-shape"],
+    ids=["model-name", "unknown-key", "wrong-type", "missing-section", "bad-shape", "data-option-split", "data-list", "params-list"],
 )
 def test_a_broken_config_is_refused_naming_the_key(trained, capsys, edit, message) -> None:
     path = trained / ckpt.CONFIG

@@ -148,6 +148,17 @@ def test_non_image_files_are_skipped_and_named(tmp_path):
     assert len(ds) == 5
 
 
+def test_the_cli_says_what_it_skipped_in_one_line(tmp_path, capsys):
+    from genzoo.cli import main
+
+    data = tmp_path / "data"
+    good_images(data)
+    (data / "notes.txt").write_text("not an image")
+    assert main(["train", "kde", "--data", f"folder:{data}", "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"genzoo: warning: folder:{data}: skipped 1 file that is not .png/.jpg/.jpeg: notes.txt"]
+
+
 def test_skipped_files_in_class_folders(tmp_path):
     good_images(tmp_path / "a", 3)
     good_images(tmp_path / "b", 3)

@@ -6,6 +6,7 @@ import argparse
 import inspect
 import math
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -864,10 +865,30 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+PACKAGE = Path(__file__).resolve().parent
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    """genzoo's own warnings as one line, `genzoo: warning: ...`; any other in Python's format."""
+    try:
+        ours = Path(filename).resolve().is_relative_to(PACKAGE)
+    except (OSError, ValueError):
+        ours = False
+    if not ours:
+        return _python_showwarning(message, category, filename, lineno, file, line)
+    text = " ".join(str(message).split("\n"))
+    print(f"genzoo: warning: {text}", file=file or sys.stderr)
+
+
+_python_showwarning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.fn(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return args.fn(args)
     except GenzooError as exc:
         print(f"genzoo: error: {exc}", file=sys.stderr)
         return exc.exit_code

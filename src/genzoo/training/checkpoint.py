@@ -138,7 +138,9 @@ def _write_checked(path: str | Path, write: Callable[[Path], None]) -> None:
         write(tmp)
         digest = sha256(tmp)
         sums = _read_checksums(path.parent)
-        old = [d for d in sums.get(path.name, []) if path.exists() and d == sha256(path)]
+        # the file now on disk matches one of the digests listed for it (each write leaves that
+        # true), so they stay valid until the rename, without hashing the old file again
+        old = [d for d in sums.get(path.name, []) if d != digest] if path.exists() else []
         write_json(path.parent / CHECKSUMS, {**sums, path.name: [digest, *old]})  # before the rename: both valid
     write_json(path.parent / CHECKSUMS, {**sums, path.name: [digest]})  # after it: the new one alone
 
@@ -196,6 +198,15 @@ def read_config(run_dir: str | Path) -> dict[str, Any]:
     model = cfg["model"]
     if not isinstance(model, dict) or not isinstance(model.get("name"), str) or not isinstance(model.get("params", {}), dict):
         raise GenzooError(f"{path}: model must be an object with a name and a params object")
+    data = cfg.get("data")
+    if data is not None:  # what `evaluate`, `report`, ... reload the data from
+        options = data.get("options") if isinstance(data, dict) else None
+        if not isinstance(data, dict) or not isinstance(data.get("name"), str) or not (
+            options is None or (isinstance(options, dict) and all(isinstance(k, str) and k.isidentifier() for k in options))
+        ):
+            raise GenzooError(f"{path}: data must be an object with a dataset name and an options object")
+        if options and {"name", "split"} & options.keys():
+            raise GenzooError(f"{path}: data.options.{sorted({'name', 'split'} & options.keys())[0]} is not a dataset option")
     return cfg
 
 
