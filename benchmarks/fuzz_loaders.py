@@ -12,6 +12,8 @@ Targets (each starts from a small corpus of valid inputs, which atheris mutates)
             dataset name and options it names (genzoo.data.resolved_options: parsed, not loaded)
     npy     genzoo.datasets.load("npy:FILE") on the bytes of a .npy (or .npz) file
     image   genzoo.datasets.load("folder:DIR") on a folder holding one fuzzed .png
+    points  genzoo.geostat.latent.read_points_csv, then check_points on a 16×16 grid (--points FILE.csv)
+    mask    the CLI's --mask reader on a fuzzed .npy, .npz or .png (by the file's first bytes)
 
 Findings are not fatal: each distinct (target, exception type, last frame) is printed once with
 its input saved under --findings; the run goes on until --runs inputs or --seconds have passed,
@@ -33,7 +35,7 @@ import warnings
 import zlib
 from pathlib import Path
 
-TARGETS = ("toml", "sets", "run", "npy", "image")
+TARGETS = ("toml", "sets", "run", "npy", "image", "points", "mask")
 
 
 def _seeds(target: str) -> list[bytes]:
@@ -82,6 +84,20 @@ def _seeds(target: str) -> list[bytes]:
         buf = io.BytesIO()
         Image.fromarray((np.arange(30, dtype=np.uint16) * 2000).reshape(6, 5)).save(buf, "PNG")  # I;16
         out.append(buf.getvalue())
+        return out
+    if target == "points":
+        return [b"row,col,value\n1,2,0.5\n3,4,-1\n15,0,2e-3\n", b" value , Row,col , name\n1.5, 2, 3, a\n\n-0.25,0,  7 ,b\n"]
+    if target == "mask":
+        from PIL import Image
+
+        mask = np.zeros((8, 8), bool)
+        mask[2:5] = True
+        out = []
+        for save in (lambda b: np.save(b, mask), lambda b: np.save(b, mask.astype(np.float32)), lambda b: np.savez(b, mask=mask),
+                     lambda b: Image.fromarray(mask.astype(np.uint8) * 255).save(b, "PNG")):
+            buf = io.BytesIO()
+            save(buf)
+            out.append(buf.getvalue())
         return out
     raise ValueError(target)
 
@@ -148,6 +164,21 @@ class Fuzzer:
         path.write_bytes(data)
         load(f"folder:{self.work / 'images'}", split="all", size=4 if len(data) % 2 else 0)
 
+    def points(self, data: bytes) -> None:
+        from genzoo.geostat.latent import check_points, read_points_csv
+
+        path = self.work / "points.csv"
+        path.write_bytes(data)
+        check_points(*read_points_csv(path), (16, 16))
+
+    def mask(self, data: bytes) -> None:
+        from genzoo.cli import _read_mask
+
+        suffix = ".npz" if data.startswith(b"PK") else ".png" if data.startswith(b"\x89PNG") else ".npy"
+        path = self.work / f"mask{suffix}"
+        path.write_bytes(data)
+        _read_mask(str(path), None)  # a file: the model is only needed for the named holes
+
     # --- the harness ------------------------------------------------------------------------
     def __call__(self, data: bytes) -> None:
         from genzoo.errors import GenzooError
@@ -195,9 +226,11 @@ def fuzz_one(target: str, runs: int, seconds: float, findings: Path, extra: list
         import atheris
     except ImportError:
         sys.exit("fuzz_loaders.py needs atheris (pip install atheris); it is not a genzoo dependency")
-    with atheris.instrument_imports(include=["genzoo", "tomllib", "PIL", "numpy.lib.format", "zipfile"]):
+    with atheris.instrument_imports(include=["genzoo", "tomllib", "PIL", "numpy.lib.format", "zipfile", "csv"]):
+        import genzoo.cli  # noqa: F401
         import genzoo.config  # noqa: F401
         import genzoo.data  # noqa: F401
+        import genzoo.geostat.latent  # noqa: F401
         import genzoo.training.checkpoint  # noqa: F401
     corpus = Path(tempfile.mkdtemp(prefix=f"genzoo-corpus-{target}-"))
     seeds = _seeds(target)

@@ -349,6 +349,53 @@ def test_good_arrays_still_load(tmp_path):
     assert load(f"npy:{tmp_path / 'f.npy'}", split="all").x.tolist() == fortran.tolist()
 
 
+# --- the other files the CLI reads: --points CSV, --mask ----------------------------------------
+BAD_POINTS = {
+    "latin1.csv": (b"row,col,value\n1,2,caf\xe9\n", "not UTF-8 text"),
+    "huge-index.csv": (b"row,col,value\n1e300,2,3\n", "row '1e300' lies outside any grid"),
+    "long-field.csv": (b'row,col,value\n1,2,"' + b"9" * 200_000 + b'"\n', "not a readable CSV"),
+    "nul.csv": (b"row,col,value\n1,\x002,3\n", "cannot read col"),
+    "nan.csv": (b"row,col,value\n1,2,nan\n", "not a finite number"),
+    "no-header.csv": (b"1,2,3\n", "missing column(s) row, col, value"),
+    "binary.csv": (bytes(range(256)) * 4, "not UTF-8 text"),
+}
+
+
+@pytest.mark.parametrize("file", sorted(BAD_POINTS))
+def test_each_bad_points_file_is_refused_by_name(tmp_path, file):
+    from genzoo.geostat.latent import read_points_csv
+
+    path = tmp_path / hostile(file)
+    path.write_bytes(BAD_POINTS[file][0])
+    with pytest.raises(GenzooError) as err:
+        read_points_csv(path)
+    message = str(err.value)
+    assert BAD_POINTS[file][1] in message and str(path) in message and "\n" not in message, message
+
+
+BAD_MASKS = {
+    "pickle.npy": (npy_bytes(np.array([Trap()] * 4, object), True), "cannot read it"),
+    "truncated.npy": (npy_bytes(np.ones((8, 8)))[:-20], "cannot read it"),
+    "strings.npy": (npy_bytes(np.array(["a", "b"])), "expected numbers"),
+    "bomb.png": (bomb_png(100_000, 100_000), "decompression bomb"),
+    "text.png": (b"not a png", "not a PNG or JPEG image"),
+    "two.npz": (b"", "cannot read it"),
+}
+
+
+@pytest.mark.parametrize("file", sorted(BAD_MASKS))
+def test_each_bad_mask_file_is_refused_by_name(tmp_path, file):
+    from genzoo.cli import _read_mask
+
+    path = tmp_path / hostile(f"mask-{file}")
+    path.write_bytes(BAD_MASKS[file][0])
+    with pytest.raises(GenzooError) as err:
+        _read_mask(str(path), None)  # a file: the model is only needed for the named holes
+    message = str(err.value)
+    assert BAD_MASKS[file][1] in message and str(path) in message and "\n" not in message, message
+    assert UNPICKLED == []
+
+
 def test_count_of_hostile_inputs():
     """Runs last in this file (pytest keeps file order): the number reported in the issue."""
     names = set(HOSTILE)

@@ -239,39 +239,52 @@ def read_points_csv(path: str | Path) -> tuple[Tensor, Tensor, Tensor]:
         raise GenzooError(f"{path}: no such file") from None
     except OSError as exc:
         raise GenzooError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    with f:
+        try:
+            return _read_points(csv.reader(f), path)
+        except UnicodeDecodeError as exc:
+            raise GenzooError(f"{path}: not UTF-8 text (byte {exc.start}); save the CSV as UTF-8") from None
+        except csv.Error as exc:
+            raise GenzooError(f"{path}: not a readable CSV ({str(exc).splitlines()[0] if str(exc) else 'csv.Error'})") from None
+
+
+MAX_INDEX = 2**31 - 1  # a row or column index beyond this fits no grid
+
+
+def _read_points(reader: Any, path: str | Path) -> tuple[Tensor, Tensor, Tensor]:
     need = ("row", "col", "value")
+    header = next((rec for rec in reader if any(cell.strip() for cell in rec)), None)
+    if header is None:
+        raise GenzooError(f"{path}: empty file (a points CSV needs a header row, col, value)")
+    names = [cell.strip().lower() for cell in header]
+    missing = [k for k in need if k not in names]
+    if missing:
+        raise GenzooError(f"{path}: missing column(s) {', '.join(missing)} (a points CSV needs row, col, value)")
+    where = {k: names.index(k) for k in need}
     rows: list[int] = []
     cols: list[int] = []
     values: list[float] = []
-    with f:
-        reader = csv.reader(f)
-        header = next((rec for rec in reader if any(cell.strip() for cell in rec)), None)
-        if header is None:
-            raise GenzooError(f"{path}: empty file (a points CSV needs a header row, col, value)")
-        names = [cell.strip().lower() for cell in header]
-        missing = [k for k in need if k not in names]
-        if missing:
-            raise GenzooError(f"{path}: missing column(s) {', '.join(missing)} (a points CSV needs row, col, value)")
-        where = {k: names.index(k) for k in need}
-        for rec in reader:
-            if not any(cell.strip() for cell in rec):
-                continue
-            line = reader.line_num
-            raw = {k: (rec[i].strip() if i < len(rec) else "") for k, i in where.items()}
-            num: dict[str, float] = {}
-            for k in need:
-                try:
-                    num[k] = float(raw[k])
-                except ValueError:
-                    raise GenzooError(f"{path}, line {line}: cannot read {k} {raw[k]!r} as a number") from None
-            for k in ("row", "col"):
-                if not math.isfinite(num[k]) or num[k] != round(num[k]):
-                    raise GenzooError(f"{path}, line {line}: {k} must be an integer grid index, got {raw[k]!r}")
-            if not math.isfinite(num["value"]):
-                raise GenzooError(f"{path}, line {line}: value {raw['value']!r} is not a finite number")
-            rows.append(int(num["row"]))
-            cols.append(int(num["col"]))
-            values.append(num["value"])
+    for rec in reader:
+        if not any(cell.strip() for cell in rec):
+            continue
+        line = reader.line_num
+        raw = {k: (rec[i].strip() if i < len(rec) else "") for k, i in where.items()}
+        num: dict[str, float] = {}
+        for k in need:
+            try:
+                num[k] = float(raw[k])
+            except ValueError:
+                raise GenzooError(f"{path}, line {line}: cannot read {k} {raw[k][:40]!r} as a number") from None
+        for k in ("row", "col"):
+            if not math.isfinite(num[k]) or num[k] != round(num[k]):
+                raise GenzooError(f"{path}, line {line}: {k} must be an integer grid index, got {raw[k][:40]!r}")
+            if abs(num[k]) > MAX_INDEX:
+                raise GenzooError(f"{path}, line {line}: {k} {raw[k][:40]!r} lies outside any grid")
+        if not math.isfinite(num["value"]):
+            raise GenzooError(f"{path}, line {line}: value {raw['value'][:40]!r} is not a finite number")
+        rows.append(int(num["row"]))
+        cols.append(int(num["col"]))
+        values.append(num["value"])
     if not rows:
         raise GenzooError(f"{path}: no points, only a header (a points CSV has one line row, col, value per point)")
     return torch.tensor(rows, dtype=torch.long), torch.tensor(cols, dtype=torch.long), torch.tensor(values, dtype=torch.float64)
