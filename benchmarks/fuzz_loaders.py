@@ -14,6 +14,8 @@ Targets (each starts from a small corpus of valid inputs, which atheris mutates)
     image   genzoo.datasets.load("folder:DIR") on a folder holding one fuzzed .png
     points  genzoo.geostat.latent.read_points_csv, then check_points on a 16×16 grid (--points FILE.csv)
     mask    the CLI's --mask reader on a fuzzed .npy, .npz or .png (by the file's first bytes)
+    board   a run's metrics.json and log.jsonl (the input split at its first NUL byte) read by
+            `genzoo compare` (its Markdown table) and `genzoo report` (metrics table, training summary)
 
 Findings are not fatal: each distinct (target, exception type, last frame) is printed once with
 its input saved under --findings; the run goes on until --runs inputs or --seconds have passed,
@@ -35,7 +37,7 @@ import warnings
 import zlib
 from pathlib import Path
 
-TARGETS = ("toml", "sets", "run", "npy", "image", "points", "mask")
+TARGETS = ("toml", "sets", "run", "npy", "image", "points", "mask", "board")
 
 
 def _seeds(target: str) -> list[bytes]:
@@ -99,6 +101,12 @@ def _seeds(target: str) -> list[bytes]:
             save(buf)
             out.append(buf.getvalue())
         return out
+    if target == "board":
+        metrics = {"data": "digits", "split": "test", "n": 360, "n_real": 360, "n_fake": 360, "features": "pixels", "seed": 0,
+                   "sample_seconds_per_1000": 0.12, "metrics": {"fid": {"value": 12.5, "floor": 3.25}, "precision": 0.8,
+                   "recall": 0.7, "nll": {"nats": 21.5, "kind": "exact"}, "mmd": {"skipped": "needs features"}}}
+        log = [{"step": 10, "loss": 1.5, "time": 0.5, "steps_per_s": 20.0}, {"step": 20, "loss": 1.25, "kl": 0.5, "time": 1.0}]
+        return [json.dumps(metrics).encode() + b"\x00" + "\n".join(json.dumps(r) for r in log).encode()]
     raise ValueError(target)
 
 
@@ -179,6 +187,31 @@ class Fuzzer:
         path.write_bytes(data)
         _read_mask(str(path), None)  # a file: the model is only needed for the named holes
 
+    def board(self, data: bytes) -> None:
+        from genzoo.training.checkpoint import LOG, METRICS, read_log
+        from genzoo.viz import report
+        from genzoo.viz.board import entry_from_run, render_html, render_markdown
+        from genzoo.viz.plots import loss_terms
+
+        run = self.work / "board"
+        if not (run / "config.json").exists():
+            run.mkdir(exist_ok=True)
+            (run / "config.json").write_text(json.dumps({
+                "model": {"name": "vae", "params": {}}, "data": {"name": "digits", "split": "train", "options": {}},
+                "data_info": {"name": "digits", "kind": "image", "shape": [1, 8, 8], "value_range": [0.0, 1.0]}}))
+        metrics, _, log = data.partition(b"\x00")
+        (run / METRICS).write_bytes(metrics)
+        (run / LOG).write_bytes(log)
+        entry = entry_from_run(run)
+        render_markdown([entry, entry])
+        if len(data) % 8 == 0:  # the HTML board draws a figure per metric: slower, so one input in eight
+            render_html([entry, entry])
+        scores, notes = report._read_metrics(run)
+        report._metrics_section(scores, notes.get("metrics"))
+        records = read_log(run)
+        report.wall_time(records)
+        loss_terms(records)
+
     # --- the harness ------------------------------------------------------------------------
     def __call__(self, data: bytes) -> None:
         from genzoo.errors import GenzooError
@@ -232,6 +265,8 @@ def fuzz_one(target: str, runs: int, seconds: float, findings: Path, extra: list
         import genzoo.data  # noqa: F401
         import genzoo.geostat.latent  # noqa: F401
         import genzoo.training.checkpoint  # noqa: F401
+        import genzoo.viz.board  # noqa: F401
+        import genzoo.viz.report  # noqa: F401
     corpus = Path(tempfile.mkdtemp(prefix=f"genzoo-corpus-{target}-"))
     seeds = _seeds(target)
     if target == "image":

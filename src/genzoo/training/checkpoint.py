@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import hashlib
 import json
 import os
@@ -73,6 +74,19 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+RUN_FILES = (CONFIG, WEIGHTS, STATE, LOG, METRICS, SAMPLES, CHECKSUMS)
+
+
+def remove_stale_temporaries(run_dir: str | Path) -> list[Path]:
+    """Delete the temporary files (`.NAME.XXXX.tmp`) that a write killed before its rename left in
+    `run_dir`, for the run's own files only; returns them. Called when a run starts or resumes: the
+    process that made them is gone, and the files they were to replace are intact."""
+    stale = [p for name in RUN_FILES for p in Path(run_dir).glob(f".{glob.escape(name)}.*.tmp") if p.is_file()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
 
 
 def _fsync(path: Path) -> None:
@@ -215,11 +229,13 @@ def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     records = []
-    for line in path.read_text().splitlines():
+    for line in path.read_bytes().decode("utf-8", "replace").splitlines():
         line = line.strip()
         if line:
-            with contextlib.suppress(json.JSONDecodeError):
-                records.append(json.loads(line))
+            with contextlib.suppress(json.JSONDecodeError, RecursionError):
+                record = json.loads(line)
+                if isinstance(record, dict) and type(record.get("step")) is int:  # a line genzoo wrote
+                    records.append(record)
     return records
 
 

@@ -395,6 +395,7 @@ class Trainer:
         if self.out is not None:
             if self.main:
                 self.out.mkdir(parents=True, exist_ok=True)
+                ckpt.remove_stale_temporaries(self.out)  # what a killed write left behind
                 ckpt.write_json(self.out / ckpt.CONFIG, _run_config(self.model, self.data, self.cfg))
             self._trim_log()
         if self.step >= self.total:

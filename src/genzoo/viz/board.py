@@ -85,11 +85,14 @@ def entry_from_run(run_dir: str | Path, name: str | None = None) -> Entry:
     metrics: dict[str, Any] = {}
     if metrics_path.is_file():
         try:
-            doc = json.loads(metrics_path.read_text())
+            doc = json.loads(metrics_path.read_text(encoding="utf-8"))
             metrics = doc.get("metrics", {}) if isinstance(doc, dict) else {}
-            protocol = {k: v for k, v in doc.items() if k != "metrics"} if isinstance(doc, dict) else {}
-        except json.JSONDecodeError:
-            protocol = {"error": "metrics.json is not valid JSON"}
+            metrics = metrics if isinstance(metrics, dict) else {}
+            # the protocol's plain values only: a metrics.json edited by hand cannot break the table
+            protocol = {k: v for k, v in doc.items() if k != "metrics" and (v is None or isinstance(v, (str, int, float)))} \
+                if isinstance(doc, dict) else {}
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            protocol = {"unreadable": f"{ckpt.METRICS} is not valid JSON; run `genzoo evaluate` again"}
     log = ckpt.read_log(run_dir)
     samples = run_dir / ckpt.SAMPLES
     return Entry(
@@ -136,7 +139,7 @@ def _cell(entry: Entry, col: Column) -> str:
 def _fixed_cells(e: Entry) -> list[str]:
     t = "—" if e.train_seconds is None else f"{e.train_seconds:.1f}"
     s = e.protocol.get("sample_seconds_per_1000")
-    return [e.name, e.model, e.data, "—" if e.params is None else f"{e.params:,}", t, "—" if s is None else f"{s:.3g}"]
+    return [e.name, e.model, e.data, "—" if e.params is None else f"{e.params:,}", t, f"{s:.3g}" if _number(s) else "—"]
 
 
 FIXED = ["run", "model", "data", "parameters", "train s", "sample s/1000"]
@@ -152,9 +155,12 @@ def protocol_lines(entries: Sequence[Entry]) -> list[str]:
         if not p:
             lines.append(f"{e.name}: not evaluated (run `genzoo evaluate`)")
             continue
+        if "unreadable" in p:
+            lines.append(f"{e.name}: {p['unreadable']}")
+            continue
         parts = [f"{p.get('data', e.data)} {p.get('split', '?')} split", f"n={p.get('n')}"]
         if "n_real" in p:
-            parts.append(f"{p['n_real']} real vs {p['n_fake']} generated")
+            parts.append(f"{p['n_real']} real vs {p.get('n_fake')} generated")
         if p.get("features"):
             parts.append(f"features: {p['features']}")
         parts.append(f"seed {p.get('seed')}")

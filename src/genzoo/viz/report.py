@@ -82,7 +82,7 @@ def _read_metrics(run_dir: Path) -> tuple[dict[str, Any] | None, dict[str, str]]
         return None, {}
     try:
         metrics = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return None, {"metrics": f"{ckpt.METRICS} is not valid JSON; run `genzoo evaluate` again"}
     if not isinstance(metrics, dict):
         return None, {"metrics": f"{ckpt.METRICS} does not hold a JSON object"}
