@@ -58,8 +58,10 @@ endif
 
 bench-quick: $(VENV)/.bench
 	$(BIN)/python benchmarks/bench_suite.py --quick
+	$(BIN)/python benchmarks/bench_checkpoint.py --only vae --repeats 1 --steps 1
 
-# atheris fuzzing of genzoo's file readers (config, run config, --set, .npy/.npz, images); any error
+# atheris fuzzing of genzoo's file readers (config, --set, run config, .npy/.npz, images, --points CSV,
+# --mask, metrics.json/log.jsonl for compare and report); any error
 # other than genzoo's one-line GenzooError is a finding. atheris is not a dependency of genzoo.
 fuzz: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet atheris

@@ -13,6 +13,7 @@ import zlib
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import genzoo
@@ -373,13 +374,26 @@ def test_each_bad_points_file_is_refused_by_name(tmp_path, file):
     assert BAD_POINTS[file][1] in message and str(path) in message and "\n" not in message, message
 
 
+# found by `benchmarks/fuzz_loaders.py --target mask`: a zip member named mask.npy whose header
+# numpy's NpzFile does not recognise, which np.load returned as raw bytes
+FUZZED_MASK = bytes.fromhex(
+        "504b03042d00002d00000000210068344bedffffffffffffffff080014006d61736b2e6e707901001000c00000000000"
+        "0000c000000000000000934e554d5059010076007b276465736372273a20277c6231272c2027666f727472616e5f6f72"
+        "646572273a2046616c73652c20277368617065273a2028382c2038292c207d2020202020202020202020203220202020"
+        "20202020202020202020202020202020202020202020202020202020202020202020202020202020200a000000000000"
+        "000000000000000000000101010101010101010101010101010101010101010101010000000000000000000000000000"
+        "00000000000000000000504b01022d032d0000000000000000000000000000000000c000000008000000000000000000"
+        "00008001000000006d61736b2e6e7079504b0506000800000100010036000000fa0000000000"
+    )
 BAD_MASKS = {
-    "pickle.npy": (npy_bytes(np.array([Trap()] * 4, object), True), "cannot read it"),
-    "truncated.npy": (npy_bytes(np.ones((8, 8)))[:-20], "cannot read it"),
+    "pickle.npy": (npy_bytes(np.array([Trap()] * 4, object), True), "pickled"),
+    "truncated.npy": (npy_bytes(np.ones((8, 8)))[:-20], "truncated"),
     "strings.npy": (npy_bytes(np.array(["a", "b"])), "expected numbers"),
     "bomb.png": (bomb_png(100_000, 100_000), "decompression bomb"),
     "text.png": (b"not a png", "not a PNG or JPEG image"),
-    "two.npz": (b"", "cannot read it"),
+    "empty.npz": (b"", "empty file"),
+    "two.npz": (npz_bytes(a=np.ones((2, 2)), b=np.ones((2, 2))), "no array named 'mask' among a, b"),
+    "fuzzed.npz": (FUZZED_MASK, "not a .npy array inside the .npz"),
 }
 
 
@@ -394,6 +408,21 @@ def test_each_bad_mask_file_is_refused_by_name(tmp_path, file):
     message = str(err.value)
     assert BAD_MASKS[file][1] in message and str(path) in message and "\n" not in message, message
     assert UNPICKLED == []
+
+
+def test_good_mask_files_read_alike(tmp_path):
+    from genzoo.cli import _read_mask
+
+    mask = np.zeros((6, 5), bool)
+    mask[1:4, 2] = True
+    (tmp_path / "b.npy").write_bytes(npy_bytes(mask))
+    (tmp_path / "f.npy").write_bytes(npy_bytes(mask.astype(np.float32) * 0.5))
+    (tmp_path / "m.npz").write_bytes(npz_bytes(mask=mask, other=np.ones(3)))
+    (tmp_path / "one.npz").write_bytes(npz_bytes(holes=mask.astype(np.uint8)))
+    (tmp_path / "m.png").write_bytes(png_bytes(mask.astype(np.uint8) * 255))
+    for name in ("b.npy", "f.npy", "m.npz", "one.npz", "m.png"):
+        got = _read_mask(str(tmp_path / name), None)
+        assert got.dtype == torch.bool and torch.equal(got, torch.from_numpy(mask)), name
 
 
 def test_count_of_hostile_inputs():

@@ -615,16 +615,12 @@ def _read_mask(spec: str, model) -> torch.Tensor:
 
             probe_image(path)  # PNG/JPEG only, and no decompression bomb: refused from the header
             arr = read_image(path, 1)[0]
-        elif suffix == ".npy":
-            arr = np.load(path, allow_pickle=False)
-        else:
-            with np.load(path, allow_pickle=False) as z:
-                key = "mask" if "mask" in z.files else (z.files[0] if len(z.files) == 1 else None)
-                if key is None:
-                    raise GenzooError(f"--mask {spec}: the .npz holds {', '.join(z.files)}; name the mask 'mask'")
-                arr = z[key]
-    except GenzooError:
-        raise
+        else:  # headers checked, never unpickled; an .npz's array under 'mask', or its only one
+            from genzoo.data.files import read_arrays
+
+            arr = read_arrays(path, key="mask")[0]
+    except GenzooError as exc:
+        raise GenzooError(f"--mask: {exc}") from None
     except Exception as exc:  # a corrupt or foreign file
         raise GenzooError(f"--mask {spec}: cannot read it ({type(exc).__name__}: {exc})") from None
     if arr.dtype.kind not in "biuf":

@@ -374,8 +374,8 @@ def _read_npy(fh, what: str, available: int) -> np.ndarray:
         raise GenzooError(f"{what}: too large to load in this machine's memory") from None
 
 
-def read_arrays(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """(x, y) from a .npy file (no labels) or an .npz file (x under `x` or the only array,
+def read_arrays(path: Path, key: str = "x") -> tuple[np.ndarray, np.ndarray | None]:
+    """(x, y) from a .npy file (no labels) or an .npz file (x under `key` or the only array,
     labels under `y`). Never unpickles: object arrays and pickles are refused, and every
     array's header is checked before its data are read."""
     what = shown(path)
@@ -389,7 +389,7 @@ def read_arrays(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
                 return _read_npy(fh, what, path.stat().st_size), None
             if head.startswith(ZIP_MAGICS):
                 with zipfile.ZipFile(fh) as zf:
-                    return _npz_arrays(what, zf)
+                    return _npz_arrays(what, zf, key)
         if head[:1] == b"\x80" or not head:
             raise _pickled(what) if head else GenzooError(f"cannot read {what}: empty file")
         raise GenzooError(f"cannot read {what}: not a .npy or .npz file (it starts with {head!r})")
@@ -401,7 +401,7 @@ def read_arrays(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
         raise GenzooError(f"cannot read {what}: {text[:200] if text.isprintable() else repr(text[:200])}") from None
 
 
-def _npz_arrays(what: str, zf: zipfile.ZipFile) -> tuple[np.ndarray, np.ndarray | None]:
+def _npz_arrays(what: str, zf: zipfile.ZipFile, x_key: str = "x") -> tuple[np.ndarray, np.ndarray | None]:
     members = {}
     for info in zf.infolist():
         key = info.filename.removesuffix(".npy")
@@ -419,12 +419,12 @@ def _npz_arrays(what: str, zf: zipfile.ZipFile) -> tuple[np.ndarray, np.ndarray 
         with zf.open(info) as member:
             return _read_npy(member, where, info.file_size)
 
-    if "x" in keys:
-        return read("x"), read("y") if "y" in keys else None
+    if x_key in keys:
+        return read(x_key), read("y") if "y" in keys and x_key == "x" else None
     if len(keys) == 1:
         return read(keys[0]), None
     listed = ", ".join(shown(k) for k in keys[:10]) + (f" and {len(keys) - 10} more" if len(keys) > 10 else "")
-    raise GenzooError(f"{what}: no array named 'x' among {listed or 'no arrays'}; save the data as x=...")
+    raise GenzooError(f"{what}: no array named {x_key!r} among {listed or 'no arrays'}; save the data as {x_key}=...")
 
 
 def check_x(x: np.ndarray, what: str) -> None:
