@@ -61,7 +61,7 @@ bench-quick: $(VENV)/.bench
 	$(BIN)/python benchmarks/bench_checkpoint.py --only vae --repeats 1 --steps 1
 
 # atheris fuzzing of genzoo's file readers (config, --set, run config, .npy/.npz, images, --points CSV,
-# --mask, metrics.json/log.jsonl for compare and report); any error
+# --mask, model.safetensors, train_state.pt, metrics.json/log.jsonl for compare and report); any error
 # other than genzoo's one-line GenzooError is a finding. atheris is not a dependency of genzoo.
 fuzz: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet atheris

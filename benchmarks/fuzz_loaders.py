@@ -14,6 +14,8 @@ Targets (each starts from a small corpus of valid inputs, which atheris mutates)
     image   genzoo.datasets.load("folder:DIR") on a folder holding one fuzzed .png
     points  genzoo.geostat.latent.read_points_csv, then check_points on a 16×16 grid (--points FILE.csv)
     mask    the CLI's --mask reader on a fuzzed .npy, .npz or .png (by the file's first bytes)
+    weights a run's model.safetensors (no checksums.json, as a file handed over), then the model built on it
+    state   a run's train_state.pt (no checksums.json), loaded as --resume does and restored into a trainer
     board   a run's metrics.json and log.jsonl (the input split at its first NUL byte) read by
             `genzoo compare` (its Markdown table) and `genzoo report` (metrics table, training summary)
 
@@ -37,7 +39,7 @@ import warnings
 import zlib
 from pathlib import Path
 
-TARGETS = ("toml", "sets", "run", "npy", "image", "points", "mask", "board")
+TARGETS = ("toml", "sets", "run", "npy", "image", "points", "mask", "weights", "state", "board")
 
 
 def _seeds(target: str) -> list[bytes]:
@@ -101,6 +103,11 @@ def _seeds(target: str) -> list[bytes]:
             save(buf)
             out.append(buf.getvalue())
         return out
+    if target in ("weights", "state"):
+        from genzoo.training import checkpoint as ckpt
+
+        run = _small_run()
+        return [(run / (ckpt.WEIGHTS if target == "weights" else ckpt.STATE)).read_bytes()]
     if target == "board":
         metrics = {"data": "digits", "split": "test", "n": 360, "n_real": 360, "n_fake": 360, "features": "pixels", "seed": 0,
                    "sample_seconds_per_1000": 0.12, "metrics": {"fid": {"value": 12.5, "floor": 3.25}, "precision": 0.8,
@@ -108,6 +115,22 @@ def _seeds(target: str) -> list[bytes]:
         log = [{"step": 10, "loss": 1.5, "time": 0.5, "steps_per_s": 20.0}, {"step": 20, "loss": 1.25, "kl": 0.5, "time": 1.0}]
         return [json.dumps(metrics).encode() + b"\x00" + "\n".join(json.dumps(r) for r in log).encode()]
     raise ValueError(target)
+
+
+_SMALL_RUN: Path | None = None
+
+
+def _small_run() -> Path:
+    """A tiny trained run (an autoencoder on digits, 2 steps): its files are the weights and state seeds."""
+    global _SMALL_RUN
+    if _SMALL_RUN is None:
+        from genzoo.cli import main as genzoo_main
+
+        _SMALL_RUN = Path(tempfile.mkdtemp(prefix="genzoo-fuzz-run-")) / "run"
+        code = genzoo_main(["train", "ae", "--data", "digits", "--steps", "2", "--out", str(_SMALL_RUN), "--quiet",
+                            "--set", "hidden=8", "--set", "code_dim=2", "--set", "train.sample_grid=false"])
+        assert code == 0, "the seed run did not train"
+    return _SMALL_RUN
 
 
 def _bomb_png(width: int, height: int) -> bytes:
@@ -127,6 +150,7 @@ class Fuzzer:
         self.work = Path(tempfile.mkdtemp(prefix=f"genzoo-fuzz-{target}-"))
         (self.work / "run").mkdir()
         (self.work / "images").mkdir()
+        self.trainer = None  # the state target's, built on its first input
 
     # --- one input per target -------------------------------------------------------------
     def toml(self, data: bytes) -> None:
@@ -186,6 +210,32 @@ class Fuzzer:
         path = self.work / f"mask{suffix}"
         path.write_bytes(data)
         _read_mask(str(path), None)  # a file: the model is only needed for the named holes
+
+    def weights(self, data: bytes) -> None:
+        from genzoo.training import checkpoint as ckpt
+
+        run = _small_run()
+        (run / ckpt.CHECKSUMS).unlink(missing_ok=True)
+        (run / ckpt.WEIGHTS).write_bytes(data)
+        ckpt.load(run)
+
+    def state(self, data: bytes) -> None:
+        from genzoo.training import checkpoint as ckpt
+
+        run = _small_run()
+        if self.trainer is None:
+            from genzoo.config import build
+            from genzoo.data import load
+            from genzoo.training.trainer import TrainConfig, Trainer
+
+            cfg = ckpt.read_config(run)
+            train = {k: v for k, v in cfg["train"].items() if k in TrainConfig.__dataclass_fields__}
+            data_set = load(cfg["data"]["name"], split="train", **cfg["data"]["options"])
+            self.trainer = Trainer(ckpt.build_model(cfg), data_set, build(TrainConfig, train, section="train"), run)
+            self.trainer._setup(False)
+        (run / ckpt.CHECKSUMS).unlink(missing_ok=True)
+        (run / ckpt.STATE).write_bytes(data)
+        self.trainer._restore(ckpt.load_state(run / ckpt.STATE))
 
     def board(self, data: bytes) -> None:
         from genzoo.training.checkpoint import LOG, METRICS, read_log

@@ -267,6 +267,38 @@ def test_without_the_manifest_a_truncated_weights_file_is_still_refused_with_its
     assert f"{path}: not a readable safetensors file" in capsys.readouterr().err
 
 
+def _moment_of_wrong_shape(state: dict) -> None:
+    moments = next(iter(state["optimizers"][0]["state"].values()))
+    moments["exp_avg"] = torch.zeros(3)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda s: s.pop("optimizers"),
+        lambda s: s["model"].pop(next(iter(s["model"]))),
+        lambda s: s["rng"].update(torch=torch.zeros(7, dtype=torch.uint8)),
+        lambda s: s["batches"].update(perm=torch.zeros_like(s["batches"]["perm"])),
+        _moment_of_wrong_shape,
+        lambda s: s.update(step=-5),
+        lambda s: s["optimizers"][0].pop("param_groups"),
+        lambda s: s.clear(),
+    ],
+    ids=["no-optimizers", "missing-weight", "bad-rng", "bad-batch-order", "moment-shape", "negative-step", "no-param-groups", "empty"],
+)
+def test_a_train_state_that_does_not_fit_the_run_is_refused_in_one_line(trained, capsys, edit) -> None:
+    """A train_state.pt of the right format but the wrong content, where no checksums.json can tell
+    (fuzzing the state found each of these as a traceback)."""
+    state = ckpt.load_state(trained / ckpt.STATE)
+    edit(state)
+    torch.save(state, trained / ckpt.STATE)
+    (trained / ckpt.CHECKSUMS).unlink()
+    assert main(["train", "ae", "--out", str(trained), "--steps", "20", "--resume", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert str(trained / ckpt.STATE) in err and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert "does not fit this run" in err or "checkpoint does not match" in err, err
+
+
 @pytest.mark.parametrize(
     "edit, message",
     [

@@ -186,9 +186,13 @@ class _Batches:
         return {"generator": self.generator.get_state(), "perm": self.perm.clone(), "pos": self.pos}
 
     def load(self, state: dict[str, Any]) -> None:
+        perm, pos = state["perm"], int(state["pos"])
+        n = len(self.data)
+        if not (torch.is_tensor(perm) and perm.dtype == torch.long and perm.shape == (n,)
+                and torch.equal(perm.sort().values, torch.arange(n)) and 0 <= pos <= n):
+            raise ValueError(f"its batch order is not a permutation of the {n} examples")
         self.generator.set_state(state["generator"])
-        self.perm = state["perm"]
-        self.pos = int(state["pos"])
+        self.perm, self.pos = perm, pos
 
 
 class _StopFlag:
@@ -300,16 +304,43 @@ class Trainer:
             self._restore(state)
 
     def _restore(self, state: dict[str, Any]) -> None:
+        """Load a train_state.pt into this trainer. One that does not fit the run (another run's, or
+        one damaged where no checksums.json could tell) is a one-line GenzooError naming the file."""
+        where = self.out / ckpt.STATE if self.out is not None else ckpt.STATE
+        try:
+            self._restore_state(state)
+        except GenzooError as exc:
+            if str(where) in str(exc):
+                raise
+            raise GenzooError(f"{where}: {exc}") from None
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
+            text = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+            raise GenzooError(
+                f"{where}: does not fit this run ({type(exc).__name__}{': ' + text if text else ''}); "
+                "put back the run's own file, or start again with --overwrite"
+            ) from None
+
+    def _restore_state(self, state: dict[str, Any]) -> None:
+        if not isinstance(state, dict):
+            raise TypeError(f"a {type(state).__name__}, not a dict")
         self.model.load_weights(state["model"])
         self.model.to(self.device)
         if len(state["optimizers"]) != len(self.optimizers):
-            raise GenzooError("train_state.pt does not match this model's optimisers")
+            raise GenzooError("it does not match this model's optimisers")
         for opt, s in zip(self.optimizers, state["optimizers"]):
             opt.load_state_dict(s)
+            for group in opt.param_groups:  # a moment of the wrong shape would only fail at the next step
+                for p in group["params"]:
+                    for key, v in opt.state.get(p, {}).items():
+                        if torch.is_tensor(v) and v.dim() > 0 and v.shape != p.shape:
+                            raise ValueError(f"optimiser state {key!r} of shape {tuple(v.shape)} for a parameter of shape {tuple(p.shape)}")
         if self.ema is not None:
             if state.get("ema") is None:
                 raise GenzooError("cannot resume with train.ema: the run was trained without EMA")
-            self.ema.shadow = {k: v.to(self.device) for k, v in state["ema"].items()}
+            shadow = {k: v.to(self.device) for k, v in state["ema"].items()}
+            if {k: tuple(v.shape) for k, v in shadow.items()} != {k: tuple(v.shape) for k, v in self.ema.shadow.items()}:
+                raise ValueError("its EMA weights do not match the model's")
+            self.ema.shadow = shadow
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         self.batches.load(state["batches"])
@@ -321,6 +352,8 @@ class Trainer:
         self.step = int(state["step"])
         self.lr_scale = float(state.get("lr_scale", 1.0))
         self.rollbacks = int(state.get("rollbacks", 0))
+        if self.step < 0 or not 0 <= self.lr_scale <= 1 or self.rollbacks < 0:
+            raise ValueError(f"step {self.step}, lr_scale {self.lr_scale}, rollbacks {self.rollbacks}")
 
     # --- checkpoints --------------------------------------------------------------------------
     def save(self) -> None:
