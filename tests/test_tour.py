@@ -84,3 +84,29 @@ def test_compare_md_and_html(tour_dir, tmp_path, capsys):
     assert main(["compare", str(tmp_path / "nope"), "--out", str(tmp_path / "c.md")]) == 2
     err = capsys.readouterr().err
     assert "unsupported file type '.txt'" in err and "run directory not found" in err
+
+
+@pytest.mark.parametrize(
+    "metrics, log",
+    [
+        (json.dumps({"n": 9, "n_real": 9, "sample_seconds_per_1000": "fast", "metrics": [1, 2]}).encode(), b'{"step": "x"}\n[1]\n'),
+        (json.dumps({"split": {"a": 1}, "seed": [0], "metrics": {"fd": {"fd": "low", "floor": "n/a"}, "nll": 3}}).encode(),
+         b"\xff\xfe\n" + json.dumps({"step": 3, "time": "late", "loss": "high"}).encode()),
+        (b"\xff\xfe not json", b"[" * 100_000),
+    ],
+    ids=["wrong-types", "odd-values", "not-utf8-and-deep"],
+)
+def test_compare_and_report_take_hand_edited_metrics_and_logs(tour_dir, tmp_path, capsys, metrics, log):
+    """A metrics.json or log.jsonl edited by hand: the board and the report show what they can and say
+    the rest, without a traceback (fuzzing found a KeyError on a metrics.json without n_fake)."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tour_dir / "runs" / "kde-ring8", run)
+    (run / ckpt.METRICS).write_bytes(metrics)
+    (run / ckpt.LOG).write_bytes(log)
+    for out in ("b.md", "b.html"):
+        assert main(["compare", str(run), "--out", str(tmp_path / out)]) == 0, capsys.readouterr().err
+    assert "run" in (tmp_path / "b.md").read_text()
+    assert main(["report", str(run)]) == 0, capsys.readouterr().err
+    assert (run / "report.html").is_file()
