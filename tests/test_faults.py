@@ -97,12 +97,25 @@ def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_weights(t
     assert steps_logged == sorted(set(steps_logged))  # a resumed log never repeats a step
 
 
+def _has_content(path: Path) -> bool:
+    try:
+        return path.stat().st_size > 0
+    except FileNotFoundError:
+        return False
+
+
 # --- Ctrl-C ---------------------------------------------------------------------------------------
-def test_sigint_stops_cleanly_saves_and_says_how_to_resume(tmp_path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_sigint_stops_cleanly_saves_and_says_how_to_resume(tmp_path, sig) -> None:
+    """Ctrl-C, or the SIGTERM a scheduler sends before it kills a job: the step ends, a checkpoint is
+    written, the message says how to resume, and the resumed run ends where an uninterrupted one does."""
     run, reference, steps = tmp_path / "run", tmp_path / "reference", 3000
     proc = subprocess.Popen(_cmd(run, steps, "--checkpoint-every", "100000"), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(3.0)
-    proc.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and not _has_content(run / ckpt.LOG) and time.monotonic() < deadline:
+        time.sleep(0.02)  # training has begun (a signal during the imports is Python's default: no checkpoint yet)
+    time.sleep(0.5)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     text = err.decode()
     assert proc.returncode == 130, text
