@@ -323,8 +323,10 @@ def test_a_train_state_that_does_not_fit_the_run_is_refused_in_one_line(trained,
         (lambda c: c["data"]["options"].update(split="test"), "data.options.split"),
         (lambda c: c.update(data=["digits"]), "data must be"),
         (lambda c: c["model"].update(params=[1, 2]), "params object"),
+        (lambda c: c.update(train=[1]), "train must be an object"),
     ],
-    ids=["model-name", "unknown-key", "wrong-type", "missing-section", "bad-shape", "data-option-split", "data-list", "params-list"],
+    ids=["model-name", "unknown-key", "wrong-type", "missing-section", "bad-shape", "data-option-split", "data-list", "params-list",
+         "train-list"],
 )
 def test_a_broken_config_is_refused_naming_the_key(trained, capsys, edit, message) -> None:
     path = trained / ckpt.CONFIG

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from genzoo.config import INT_MAX, INT_MIN
 from genzoo.errors import GenzooError
 
 
@@ -611,10 +612,9 @@ def _read_mask(spec: str, model) -> torch.Tensor:
         raise GenzooError(f"--mask {spec}: no such file")
     try:
         if suffix == ".png":
-            from genzoo.data.files import probe_image, read_image
+            from genzoo.data.files import read_image
 
-            probe_image(path)  # PNG/JPEG only, and no decompression bomb: refused from the header
-            arr = read_image(path, 1)[0]
+            arr = read_image(path, 1)[0]  # PNG/JPEG only; a decompression bomb is refused from its header
         else:  # headers checked, never unpickled; an .npz's array under 'mask', or its only one
             from genzoo.data.files import read_arrays
 
@@ -647,10 +647,7 @@ class _Parser(argparse.ArgumentParser):
         return super()._get_values(action, arg_strings)
 
 
-INT64 = 2**63 - 1
-
-
-def _int(low: int = -INT64 - 1, high: int = INT64):
+def _int(low: int = INT_MIN, high: int = INT_MAX):
     """argparse type: an integer in [low, high] (by default any int64): out of range, or not an
     integer, is argparse's one-line error, exit 2. Commands check the meaning (e.g. -n >= 1)."""
 
@@ -685,8 +682,8 @@ def _float(low: float = -float("inf"), high: float = float("inf")):
 
 
 INT = _int()  # any int64; the command checks its meaning
-SEED = _int(0, INT64)  # torch, numpy and the trainer take seeds >= 0
-COUNT = _int(-INT64 - 1, 2**31 - 1)  # -n, --size, --steps, ...: past 2**31 no tensor could hold them
+SEED = _int(0, INT_MAX)  # torch, numpy and the trainer take seeds >= 0
+COUNT = _int(INT_MIN, 2**31 - 1)  # -n, --size, --steps, ...: past 2**31 no tensor could hold them
 SIDE = _int(1, 65536)  # --shape H W
 FLOAT = _float()
 
@@ -864,26 +861,28 @@ def build_parser() -> argparse.ArgumentParser:
 PACKAGE = Path(__file__).resolve().parent
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
-    """genzoo's own warnings as one line, `genzoo: warning: ...`; any other in Python's format."""
-    try:
-        ours = Path(filename).resolve().is_relative_to(PACKAGE)
-    except (OSError, ValueError):
-        ours = False
-    if not ours:
-        return _python_showwarning(message, category, filename, lineno, file, line)
-    text = " ".join(str(message).split("\n"))
-    print(f"genzoo: warning: {text}", file=file or sys.stderr)
+def _one_line_warnings(other):  # noqa: ANN001, ANN202
+    """A warnings.showwarning that prints genzoo's own warnings as one line, `genzoo: warning: ...`,
+    and hands any other to `other`."""
 
+    def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+        try:
+            ours = Path(filename).resolve().is_relative_to(PACKAGE)
+        except (OSError, ValueError):
+            ours = False
+        if not ours:
+            return other(message, category, filename, lineno, file, line)
+        text = " ".join(str(message).split("\n"))
+        print(f"genzoo: warning: {text}", file=file or sys.stderr)
 
-_python_showwarning = warnings.showwarning
+    return show
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         with warnings.catch_warnings():
-            warnings.showwarning = _show_warning
+            warnings.showwarning = _one_line_warnings(warnings.showwarning)
             return args.fn(args)
     except GenzooError as exc:
         print(f"genzoo: error: {exc}", file=sys.stderr)

@@ -19,7 +19,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from genzoo.errors import GenzooError, suggest
+from genzoo.errors import GenzooError, shown, suggest
 
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # every integer option fits a torch/numpy int64
 
@@ -146,7 +146,7 @@ def coerce(cls: type, f: dataclasses.Field, value: Any, section: str) -> Any:
     values = out if isinstance(out, tuple) else (out,)
     for v in values:
         if isinstance(v, int) and not isinstance(v, bool) and not INT_MIN <= v <= INT_MAX:
-            raise GenzooError(f"{key}: expected {_describe(f, tp)} within 64 bits, got {_shown(value)[:60]}")
+            raise GenzooError(f"{key}: expected {_describe(f, tp)} within 64 bits, got {shown(value)[:60]}")
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             if (lo is not None and v < lo) or (hi is not None and v > hi):
                 raise GenzooError(f"{key}: expected {_describe(f, tp)}, got {value!r}")
@@ -164,7 +164,7 @@ def build(cls: type, overrides: dict[str, Any] | None = None, *, section: str = 
         if key not in fields:
             where = f"{section}." if section else ""
             raise GenzooError(
-                f"unknown option {where}{_shown(key)}{suggest(str(key), [where + k for k in fields])}"
+                f"unknown option {where}{shown(key)}{suggest(str(key), [where + k for k in fields])}"
             )
         kwargs[key] = coerce(cls, fields[key], value, section)
     return cls(**kwargs)
@@ -186,12 +186,6 @@ def describe_fields(cls: type) -> list[tuple[str, Any, str, str]]:
     return out
 
 
-def _shown(text: Any) -> str:
-    """`text` as it goes into a one-line message: quoted when it holds control characters."""
-    text = str(text)
-    return text if text.isprintable() else repr(text)
-
-
 def parse_sets(items: list[str]) -> dict[str, dict[str, str]]:
     """Split `--set section.key=value` strings into {section: {key: value}}.
 
@@ -206,7 +200,7 @@ def parse_sets(items: list[str]) -> dict[str, dict[str, str]]:
         section = section or "model"
         if section not in ("model", "data", "train"):
             raise GenzooError(
-                f"--set {_shown(key)}: unknown section {section!r}{suggest(section, ['model', 'data', 'train'])}"
+                f"--set {shown(key)}: unknown section {section!r}{suggest(section, ['model', 'data', 'train'])}"
             )
         if not name:
             raise GenzooError(f"--set expects key=value, got {item!r}")
@@ -220,24 +214,24 @@ def read_toml(path: str | Path) -> dict[str, dict[str, Any]]:
     Any file gives these tables or a one-line GenzooError: a missing or unreadable file, bytes
     that are not UTF-8, invalid or too deeply nested TOML, an unknown table."""
     path = Path(path)
-    where = _shown(path)
+    where = shown(path)
     try:
         with path.open("rb") as fh:
             doc = tomllib.load(fh)
     except FileNotFoundError:
         raise GenzooError(f"config file not found: {where}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise GenzooError(f"{where}: not valid TOML ({_shown(str(exc).splitlines()[0] if str(exc) else exc)})") from None
+        raise GenzooError(f"{where}: not valid TOML ({shown(str(exc).splitlines()[0] if str(exc) else exc)})") from None
     except UnicodeDecodeError as exc:
         raise GenzooError(f"{where}: not valid TOML (not UTF-8 text: byte {exc.start})") from None
     except RecursionError:
         raise GenzooError(f"{where}: not valid TOML (nested too deeply)") from None
     except (OSError, ValueError) as exc:  # a folder, no permission, a NUL in the name
-        raise GenzooError(f"cannot read config file {where}: {_shown(getattr(exc, 'strerror', None) or exc)}") from None
+        raise GenzooError(f"cannot read config file {where}: {shown(getattr(exc, 'strerror', None) or exc)}") from None
     out: dict[str, dict[str, Any]] = {}
     for key, value in doc.items():
         if key not in ("model", "data", "train"):
-            raise GenzooError(f"{where}: unknown table [{_shown(key)}]{suggest(key, ['model', 'data', 'train'])}")
+            raise GenzooError(f"{where}: unknown table [{shown(key)}]{suggest(key, ['model', 'data', 'train'])}")
         if not isinstance(value, dict):
             raise GenzooError(f"{where}: {key} must be a table")
         out[key] = dict(value)

@@ -27,3 +27,9 @@ def suggest(name: str, valid: Iterable[str]) -> str:
     close = [tails[t] for t in difflib.get_close_matches(name.rpartition(".")[2], list(tails), n=3, cutoff=0.5)]
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     return f"{hint} (valid: {', '.join(valid)})"
+
+
+def shown(text: object) -> str:
+    """`text` (a path, a key) as it goes into a one-line message: quoted when it holds control characters."""
+    text = str(text)
+    return text if text.isprintable() else repr(text)

@@ -46,7 +46,7 @@ from torch import Tensor
 from genzoo.config import option
 from genzoo.data.base import DataInfo, DataOptions, Dataset
 from genzoo.data.registry import register_dataset, stratified_split
-from genzoo.errors import GenzooError
+from genzoo.errors import GenzooError, shown
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 IMAGE_FORMATS = ("PNG", "JPEG")  # the only Pillow decoders genzoo runs, whatever a file's suffix
@@ -59,12 +59,6 @@ _DECODE_ERRORS = (
     OSError, ValueError, SyntaxError, EOFError, struct.error, zlib.error, MemoryError,
     Image.DecompressionBombError, Image.DecompressionBombWarning,
 )
-
-
-def shown(path: Path | str) -> str:
-    """A path as it goes into a one-line message (quoted when it holds control characters)."""
-    text = str(path)
-    return text if text.isprintable() else repr(text)
 
 
 def split_index(n: int, split: str, y: Tensor | None, what: str) -> Tensor:
@@ -149,8 +143,7 @@ def _reason(exc: BaseException) -> str:
         return f"too large to decode safely (a decompression bomb?): {str(exc).splitlines()[0]}"
     if isinstance(exc, MemoryError):
         return "too large to decode in this machine's memory"
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text if text.isprintable() else repr(text)
+    return shown(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
 
 class ImageRefused(GenzooError):
@@ -208,11 +201,6 @@ def probe_image(path: Path) -> tuple[str, tuple[int, int]]:
             return img.mode, img.size
     except _DECODE_ERRORS as exc:
         raise _open_error(path, exc) from None
-
-
-def image_channels(path: Path) -> int:
-    """1 for a grey image, 3 otherwise (colour, palette)."""
-    return 1 if probe_image(path)[0] in GREY_MODES else 3
 
 
 def read_image(path: Path, channels: int, size: int = 0) -> np.ndarray:
@@ -287,7 +275,8 @@ def folder(split: str, opts: FolderOptions) -> Dataset:
         except ImageRefused as exc:
             bad.append((f, exc.reason))
     if bad:
-        bad.sort(key=lambda b: files.index(b[0]))
+        order = {f: i for i, f in enumerate(files)}
+        bad.sort(key=lambda b: order[b[0]])  # the folder's order, whichever pass found each
         raise _refuse(bad, len(files), root)
     for f, img in zip(files, images):
         if img.shape != images[0].shape:
@@ -398,7 +387,7 @@ def read_arrays(path: Path, key: str = "x") -> tuple[np.ndarray, np.ndarray | No
     except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error, NotImplementedError,
             RuntimeError, struct.error) as exc:
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise GenzooError(f"cannot read {what}: {text[:200] if text.isprintable() else repr(text[:200])}") from None
+        raise GenzooError(f"cannot read {what}: {shown(text[:200])}") from None
 
 
 def _npz_arrays(what: str, zf: zipfile.ZipFile, x_key: str = "x") -> tuple[np.ndarray, np.ndarray | None]:

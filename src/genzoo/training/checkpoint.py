@@ -212,6 +212,8 @@ def read_config(run_dir: str | Path) -> dict[str, Any]:
     model = cfg["model"]
     if not isinstance(model, dict) or not isinstance(model.get("name"), str) or not isinstance(model.get("params", {}), dict):
         raise GenzooError(f"{path}: model must be an object with a name and a params object")
+    if not isinstance(cfg.get("train", {}), dict):
+        raise GenzooError(f"{path}: train must be an object of training options")
     data = cfg.get("data")
     if data is not None:  # what `evaluate`, `report`, ... reload the data from
         options = data.get("options") if isinstance(data, dict) else None

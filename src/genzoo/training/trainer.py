@@ -82,8 +82,8 @@ class TrainConfig:
         help="when a loss term or a weight becomes NaN/inf: stop (the last good checkpoint is kept), or roll back "
         "to the last checkpoint and go on with the learning rate times rollback_factor (at most max_rollbacks times)",
     )
-    rollback_factor: float = option(0.5, low=0.0, high=1.0)
-    max_rollbacks: int = option(3, low=0)
+    rollback_factor: float = option(0.5, low=0.0, high=1.0, help="on_diverge=rollback: the learning rate's factor at each rollback")
+    max_rollbacks: int = option(3, low=0, help="on_diverge=rollback: how many rollbacks before the run stops")
     checkpoint_every: int = option(1000, low=1)
     log_every: int = option(10, low=1)
     sample_grid: bool = option(True, help="write samples.png at every checkpoint")
