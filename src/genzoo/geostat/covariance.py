@@ -98,11 +98,12 @@ class Covariance:
         raise NotImplementedError
 
     def __call__(self, lag: Tensor) -> Tensor:
-        """C(h) for lags (..., 2): sill·ρ(r), plus the nugget where h = 0 exactly."""
+        """C(h) for lags (..., 2): sill·ρ(r), plus the nugget where h = 0 exactly (float64)."""
         lag = torch.as_tensor(lag, dtype=torch.float64)
         c = self.sill * self.correlation(self.reduced(lag))
         if self.nugget:
-            c = c + self.nugget * (lag == 0).all(-1)
+            # not `nugget * mask`: a Python float times a bool tensor is float32 (1000/3 off by 1e-5)
+            c = torch.where((lag == 0).all(-1), c + self.nugget, c)
         return c
 
     def covariance(self, lag: Tensor) -> Tensor:
