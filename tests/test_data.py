@@ -15,7 +15,7 @@ from scipy.special import logsumexp
 from scipy.stats import norm
 
 import genzoo
-from genzoo.data import images, toy
+from genzoo.data import binarize, images, toy
 from genzoo.data.registry import DATASETS, PREFIXES, stratified_split
 from genzoo.errors import GenzooError
 
@@ -258,7 +258,10 @@ def test_static_binarisation():
 
 
 def test_dynamic_binarisation():
-    raw, ds = load("mnist", split="test"), load("mnist", split="test", binarize="dynamic")
+    """Training data stay grey and are drawn afresh per batch; evaluation sees one fixed stochastic
+    binarisation (the data such a model models), and the test split *is* that draw, so
+    model.log_prob(test.x) scores binary images in Python as `genzoo evaluate` does."""
+    raw, ds = load("mnist", split="train"), load("mnist", split="train", binarize="dynamic")
     assert ds.info.binarize == "dynamic" and torch.equal(ds.x, raw.x)
     idx = torch.arange(len(ds))
     a = ds.batch(idx, torch.Generator().manual_seed(0))
@@ -267,7 +270,17 @@ def test_dynamic_binarisation():
     assert a["x"].mean().item() == pytest.approx(raw.x.mean().item(), abs=2e-3)
     assert not torch.equal(a["x"], b["x"])
     assert torch.equal(a["x"], ds.batch(idx, torch.Generator().manual_seed(0))["x"])
-    assert torch.equal(ds.tensors(), (raw.x > 0.5).float())
+    seen = ds.tensors()
+    assert torch.equal(seen, binarize(raw.x)) and torch.equal(seen, ds.tensors())
+    assert not torch.equal(seen, (raw.x > 0.5).float())  # a draw, not the threshold
+    # each pixel is 1 with probability its grey value: the mean over pixels of grey level g is g
+    grey = (raw.x > 0.2) & (raw.x < 0.8)
+    assert seen[grey].mean().item() == pytest.approx(raw.x[grey].mean().item(), abs=0.01)
+    # a subset sees the same draw of the same examples
+    assert torch.equal(ds.subset(torch.arange(10, 20)).tensors(), seen[10:20])
+    raw_test, test = load("mnist", split="test"), load("mnist", split="test", binarize="dynamic")
+    assert torch.equal(test.x, binarize(raw_test.x)) and torch.equal(test.tensors(), test.x)
+    assert test.info == load("mnist", split="test", binarize="dynamic").info and torch.equal(test.y, raw_test.y)
 
 
 def test_range_rescales_images():

@@ -102,30 +102,77 @@ def test_frechet_singular_covariance_is_finite_and_right():
 # --- KID and MMD -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("d", [16, 64])
-def test_kid_one_full_subset_matches_torchmetrics(d):
-    from torchmetrics.image.kid import KernelInceptionDistance, poly_mmd
-
-    x, y = gauss(500, d, 8), gauss(500, d, 9, shift=0.2)
-    ours = S.kid(x, y, subsets=1, subset_size=500)  # one subset of everything: no randomness
-    assert ours["subset_size"] == 500 and ours["std"] == 0.0
-    ref = float(poly_mmd(torch.from_numpy(x), torch.from_numpy(y)))
-    assert ours["mean"] == pytest.approx(ref, rel=1e-6)
+def torchmetrics_kid(x: np.ndarray, y: np.ndarray, subsets: int, subset_size: int) -> tuple[float, float]:
+    from torchmetrics.image.kid import KernelInceptionDistance
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "will save all extracted features in buffer"
-        metric = KernelInceptionDistance(feature=torch.nn.Identity(), subsets=1, subset_size=500)
+        metric = KernelInceptionDistance(feature=torch.nn.Identity(), subsets=subsets, subset_size=subset_size)
     metric.update(torch.from_numpy(x), real=True)
     metric.update(torch.from_numpy(y), real=False)
-    assert ours["mean"] == pytest.approx(float(metric.compute()[0]), rel=1e-6)
+    mean, std = metric.compute()
+    return float(mean), float(std)
+
+
+@pytest.mark.parametrize("d", [16, 64])
+def test_kid_on_the_whole_sets_matches_torchmetrics(d):
+    from torchmetrics.image.kid import poly_mmd
+
+    x, y = gauss(500, d, 8), gauss(500, d, 9, shift=0.2)
+    ours = S.kid(x, y, subset_size=None)  # one estimate on everything: no randomness, no spread
+    assert "std" not in ours and ours["spread"].startswith("none")
+    assert ours["mean"] == pytest.approx(float(poly_mmd(torch.from_numpy(x), torch.from_numpy(y))), rel=1e-6)
+    assert ours["mean"] == pytest.approx(torchmetrics_kid(x, y, 1, 500)[0], rel=1e-6)
+
+
+@pytest.mark.parametrize("n, m, d", [(500, 500, 16), (300, 200, 64)])
+def test_kid_subsets_are_torchmetrics_subsets(n, m, d):
+    """The subsets are drawn as torchmetrics draws them (torch.randperm, real then fake), so with
+    its global seed set to ours it reports the same mean and the same std."""
+    x, y = gauss(n, d, 8), gauss(m, d, 9, shift=0.2)
+    ours = S.kid(x, y, subsets=8, seed=3)
+    assert ours["subset_size"] == min(n, m) // 2 and ours["subsets"] == 8  # 250 for the suite's 500 vs 500
+    torch.manual_seed(3)
+    mean, std = torchmetrics_kid(x, y, 8, ours["subset_size"])
+    assert ours["mean"] == pytest.approx(mean, rel=1e-6)
+    assert ours["std"] == pytest.approx(std, rel=1e-6)
+
+
+def test_kid_std_is_the_std_over_genuinely_different_subsets():
+    """Default arguments on 200 against 200: subsets of 100, never the whole set, so the std is a
+    real spread (at the suite's 500 vs 500 it was 2e-12, the std of 100 copies of one number)."""
+    from torchmetrics.image.kid import poly_mmd
+
+    x, y = gauss(200, 16, 13), gauss(200, 16, 14, shift=0.2)
+    out = S.kid(x, y, seed=5)
+    draws = list(S.kid_subsets(200, 200, 100, 100, seed=5))
+    assert len(draws) == 100 and all(len(i) == len(j) == 100 for i, j in draws)
+    assert len({tuple(sorted(i)) for i, _ in draws}) == 100  # all different
+    values = np.array([float(poly_mmd(torch.from_numpy(x[i]), torch.from_numpy(y[j]))) for i, j in draws])
+    assert out["mean"] == pytest.approx(values.mean(), rel=1e-9)
+    assert out["std"] == pytest.approx(values.std(), rel=1e-9)
+    assert out["std"] > 0.1 * abs(out["mean"])
+    assert out["spread"].startswith("std over 100 subsets of 100 per set")
+
+
+def test_kid_reports_no_spread_where_it_would_be_meaningless():
+    from torchmetrics.image.kid import poly_mmd
+
+    x, y = gauss(40, 4, 15), gauss(30, 4, 16)
+    one = S.kid(x, y, subsets=1)
+    assert "std" not in one and one["subset_size"] == 15 and one["spread"].startswith("none")
+    tiny = S.kid(x[:3], y[:3])  # half of 3 is one example, too few for an unbiased MMD²: the whole sets, once
+    assert "std" not in tiny and "subset_size" not in tiny and tiny["spread"].startswith("none")
+    assert tiny["mean"] == pytest.approx(float(poly_mmd(torch.from_numpy(x[:3]), torch.from_numpy(y[:3]))), rel=1e-9)
 
 
 def test_kid_subsets_are_seeded_and_sized():
     x, y = gauss(300, 8, 10), gauss(200, 8, 11, shift=0.3)
     a = S.kid(x, y, subsets=20, subset_size=1000, seed=1)
-    assert a["subset_size"] == 200 and a["subsets"] == 20
+    assert a["subset_size"] == 100 and a["subsets"] == 20  # half the smaller set
     assert a == S.kid(x, y, subsets=20, subset_size=1000, seed=1)
-    assert a["mean"] != S.kid(x, y, subsets=20, subset_size=100, seed=2)["mean"]
+    assert S.kid(x, y, subsets=20, subset_size=60, seed=1)["subset_size"] == 60
+    assert a["mean"] != S.kid(x, y, subsets=20, subset_size=1000, seed=2)["mean"]
     assert a["std"] > 0
 
 
@@ -138,7 +185,7 @@ def unbiased_identical(k: np.ndarray) -> float:
 def test_kid_and_mmd_of_identical_sets():
     x = gauss(200, 8, 12)
     poly = (x @ x.T / 8 + 1) ** 3
-    assert S.kid(x, x.copy(), subsets=1, subset_size=200)["mean"] == pytest.approx(unbiased_identical(poly), rel=1e-9)
+    assert S.kid(x, x.copy(), subset_size=None)["mean"] == pytest.approx(unbiased_identical(poly), rel=1e-9)
     out = S.mmd(x, x.copy(), bandwidth=2.0)
     d2 = ((x[:, None] - x[None]) ** 2).sum(-1)
     assert out["mmd2"] == pytest.approx(unbiased_identical(np.exp(-d2 / 8.0)), rel=1e-9)
@@ -349,7 +396,7 @@ def test_refuses_nan_and_wrong_rank(name):
         (lambda: S.frechet_distance(gauss(16, 16, 0), gauss(100, 16, 1)), r"more samples than feature dimensions .* N=16 real and M=100 fake for D=16 .*biased in N"),
         (lambda: S.frechet_distance(gauss(100, 16, 0), gauss(10, 16, 1)), r"N=100 real and M=10 fake for D=16"),
         (lambda: S.kid(gauss(1, 4, 0), gauss(10, 4, 1)), r"KID needs at least 2 real samples; got 1"),
-        (lambda: S.kid(gauss(10, 4, 0), gauss(10, 4, 1), subset_size=1), r"subset_size must be an integer ≥ 2; got 1"),
+        (lambda: S.kid(gauss(10, 4, 0), gauss(10, 4, 1), subset_size=1), r"subset_size must be an integer ≥ 2 or None; got 1"),
         (lambda: S.mmd(gauss(10, 4, 0), gauss(1, 4, 1)), r"MMD needs at least 2 fake samples; got 1"),
         (lambda: S.mmd(gauss(10, 4, 0), gauss(10, 4, 1), bandwidth=0.0), r"bandwidth must be a positive finite number; got 0.0"),
         (lambda: S.mmd(np.zeros((10, 2)), np.zeros((10, 2))), r"median heuristic gives bandwidth 0"),

@@ -136,3 +136,71 @@ def test_metrics_are_seeded_and_leave_the_global_rng_alone(ring_test):
         a["metrics"][name].pop("seconds")
         b["metrics"][name].pop("seconds")
     assert a["metrics"] == b["metrics"]
+
+
+# --- small samples -----------------------------------------------------------------------------
+SAMPLE_METRICS = ["fd", "kid", "mmd", "pr", "dc", "1nn", "memorization", "modes"]
+
+
+def _notes(result: dict) -> dict[str, str]:
+    return {name: out["note"] for name, out in result["metrics"].items() if "note" in out}
+
+
+@pytest.fixture(scope="module")
+def ring_large() -> tuple[Dataset, Dataset]:
+    """2000 held-out points (up to 1000 per half) and training data for memorisation."""
+    return genzoo.datasets.load("ring8", split="test", n=10_000), genzoo.datasets.load("ring8", split="train", n=2000)
+
+
+def test_twenty_against_twenty_is_noted_beside_every_sample_metric(ring_test, ring_large):
+    """A folder of 200 examples gives 20 real vs 20 generated: precision 1 and recall 0.2 used to
+    be reported without a word. Each figure now says it is rough, and the protocol names them."""
+    model = Replay(ring_test.info, ring_test.tensors())
+    result = evaluate(model, ring_test, n=40, metrics=SAMPLE_METRICS, train_data=ring_large[1])
+    notes = _notes(result)
+    assert list(notes) == SAMPLE_METRICS
+    assert all(note.startswith("n = 20 real vs 20 generated: below ") and note.endswith("read as rough") for note in notes.values())
+    assert "below 150 per set, the std of k-NN precision and recall" in notes["pr"]
+    assert "below 200 per set" in notes["fd"] and "D = 2" in notes["fd"]  # max(200, 5·D)
+    assert "below 54 per set" in notes["modes"] and "density and coverage" in notes["dc"]
+    assert result["small_sample"] == (
+        "20 real vs 20 generated: too few for fd, kid, mmd, pr, dc, 1nn, memorization, modes to mean much "
+        "(see the note beside each)"
+    )
+
+
+@pytest.mark.parametrize(
+    "name, minimum",
+    [("fd", 200), ("kid", 300), ("mmd", 300), ("pr", 150), ("dc", 1000), ("1nn", 200), ("memorization", 200), ("modes", 54)],
+)
+def test_the_note_appears_below_each_minimum_and_not_at_it(ring_large, name, minimum):
+    test, train = ring_large
+    model = Replay(test.info, test.tensors())
+    at = evaluate(model, test, n=2 * minimum, metrics=[name], train_data=train)
+    below = evaluate(model, test, n=2 * minimum - 2, metrics=[name], train_data=train)
+    assert "note" not in at["metrics"][name] and "small_sample" not in at
+    assert below["metrics"][name]["note"].startswith(f"n = {minimum - 1} real vs {minimum - 1} generated: below {minimum} per set")
+    assert below["small_sample"].startswith(f"{minimum - 1} real vs {minimum - 1} generated: too few for {name} ")
+
+
+def test_density_is_noted_longer_than_coverage(ring_large):
+    test, _ = ring_large
+    model = Replay(test.info, test.tensors())
+    note = evaluate(model, test, n=400, metrics=["dc"])["metrics"]["dc"]["note"]
+    assert "std of density between" in note and "coverage is steady from 100" in note
+    assert "density and coverage" in evaluate(model, test, n=198, metrics=["dc"])["metrics"]["dc"]["note"]
+
+
+def test_modes_minimum_leaves_a_mode_empty_less_than_once_in_a_hundred():
+    """k ln(100k) samples of a perfect sampler: some of k equal modes empty with probability ≤ 1%
+    (simulated), while half as many leave one empty more often."""
+    from genzoo.metrics.suite import modes_min
+
+    assert (modes_min(8), modes_min(25)) == (54, 196)
+    rng = np.random.default_rng(0)
+
+    def empty_rate(n: int, k: int) -> float:
+        return float((rng.multinomial(n, np.full(k, 1 / k), size=20_000) == 0).any(axis=1).mean())
+
+    for k in (8, 25):
+        assert empty_rate(modes_min(k), k) <= 0.01 < empty_rate(modes_min(k) // 2, k)

@@ -409,3 +409,69 @@ def test_write_report_reads_the_run_directory(tmp_path, monkeypatch):
 def test_write_report_on_a_missing_run_is_a_user_error(tmp_path):
     with pytest.raises(GenzooError, match="run directory not found"):
         write_report(tmp_path / "nope")
+
+
+# --- small-sample notes on the board and in the report ------------------------------------------
+NOTE_PR = "n = 20 real vs 20 generated: below 150 per set, the std of k-NN precision and recall <exceeds> 0.035"
+NOTE_FD = "n = 20 real vs 20 generated: below 200 per set, the Fréchet distance is dominated by its 1/N bias"
+
+
+def small_entries() -> list:
+    from genzoo.viz.board import Entry
+
+    pr = {"precision": 1.0, "recall": 0.2, "precision_floor": 0.95, "recall_floor": 0.9}
+    small = {"pr": {**pr, "note": NOTE_PR}, "fd": {"fd": 3.0, "floor": 1.0, "note": NOTE_FD}, "mmd": {"mmd2": 0.1, "note": "mmd: no column"}}
+    odd = {"pr": {**pr, "note": 5}, "fd": {"fd": 3.0, "note": ["x"]}, "dc": {"coverage": 0.5, "note": ""}, "1nn": {"accuracy": 0.5, "note": {"a": 1}}}
+    protocol = {"n": 40, "n_real": 20, "n_fake": 20, "small_sample": "20 real vs 20 generated: too few for fd, pr"}
+    return [
+        Entry("tiny", "vae", "faces", small, protocol),
+        Entry("tiny2", "gan", "faces", {"pr": {**pr, "note": NOTE_PR}}, protocol),  # the same N: the same footnote
+        Entry("large", "vae", "faces", {"pr": pr, "fd": {"fd": 2.0, "floor": 1.0}}, {"n": 4000}),
+        Entry("odd", "vae", "faces", odd, {"n": 40}),  # hand-edited notes of the wrong type: no marks
+        Entry("bare", "vae", "faces", {"pr": {"note": "a note on no figure"}}, {"n": 40}),  # nothing to mark
+    ]
+
+
+def board_rows(md: str) -> dict[str, dict[str, str]]:
+    lines = [line for line in md.splitlines() if line.startswith("| ")]
+    head = [c.strip() for c in lines[0].strip("|").split("|")]
+    return {cells[0]: dict(zip(head, cells)) for cells in ([c.strip() for c in line.strip("|").split("|")] for line in lines[1:])}
+
+
+def test_board_markdown_footnotes_the_small_sample_notes():
+    from genzoo.viz.board import render_markdown
+
+    md = render_markdown(small_entries())
+    rows = board_rows(md)
+    assert rows["tiny"]["precision"] == "1 (0.95) [2]" and rows["tiny"]["recall"] == "0.2 (0.9) [2]"  # numbered left to right
+    assert rows["tiny"]["FD"] == "3 (1) [1]" and rows["tiny2"]["recall"] == "0.2 (0.9) [2]"
+    assert rows["large"]["precision"] == "1 (0.95)" and rows["large"]["FD"] == "2 (1)"
+    assert all("[" not in cell for cell in rows["odd"].values())
+    assert f"[1] {NOTE_FD}" in md and f"[2] {NOTE_PR}" in md and "[3]" not in md
+    assert "mmd: no column" not in md and "a note on no figure" not in md  # nothing to mark
+    assert "tiny: " in md and "small sample: 20 real vs 20 generated: too few for fd, pr" in md
+
+
+def test_board_html_footnotes_the_small_sample_notes():
+    from genzoo.viz.board import render_html
+
+    page = render_html(small_entries())
+    assert '<td>1 (0.95)<sup><a href="#fn2">[2]</a></sup></td>' in page
+    assert '<td>3 (1)<sup><a href="#fn1">[1]</a></sup></td>' in page
+    assert page.count('href="#fn2"') == 4 and page.count('href="#fn1"') == 1  # precision and recall of two runs; FD of one
+    assert '<p class="fn" id="fn2">[2] n = 20 real vs 20 generated: below 150 per set, the std of k-NN precision and recall &lt;exceeds&gt; 0.035</p>' in page
+    assert "small sample: 20 real vs 20 generated" in page and "<exceeds>" not in page
+    assert "†: too few examples, see the notes under the table" in page  # the bar charts' caption
+
+
+def test_report_shows_the_note_beside_the_figures_it_qualifies():
+    metrics = {
+        "metrics": {"pr": {"precision": 1.0, "recall": 0.2, "k": 3, "note": NOTE_PR, "seconds": 0.1}, "fd": {"fd": 3.0}},
+        "n": 40,
+        "small_sample": "20 real vs 20 generated: too few for pr",
+    }
+    page = render_report(LinearAE(DIGITS), CONFIG, records(3), metrics, data=digits())
+    note_row = f'<tr class="flag"><th>pr.note</th><td>{NOTE_PR.replace("<", "&lt;").replace(">", "&gt;")}</td></tr>'
+    assert f"<tr><th>pr.k</th><td>3</td></tr>{note_row}<tr><th>pr.seconds</th>" in page  # in the metric's own rows
+    assert '<tr class="flag"><th>small_sample</th><td>20 real vs 20 generated: too few for pr</td></tr>' in page
+    assert page.count('class="flag"') == 2 and "<tr><th>fd.fd</th><td>3</td></tr>" in page

@@ -29,6 +29,17 @@ from genzoo.errors import GenzooError
 
 KINDS = ("image", "points", "field")
 PAIRINGS = ("paired", "unpaired")
+BINARIZE_SEED = 0  # the one stochastic binarisation that evaluation scores dynamically binarised data on
+
+
+def binarize(x: Tensor, seed: int = BINARIZE_SEED) -> Tensor:
+    """One stochastic binarisation of images in [0, 1]: each pixel 1 with probability its grey value,
+    from a generator seeded with `seed` (Salakhutdinov & Murray 2008; the test set of
+    dynamically binarised MNIST in the likelihood literature). This is the data a model trained on
+    dynamic binarisations models, and also what a Bernoulli likelihood trained on grey images
+    models: its cross-entropy −[x log p + (1 − x) log(1 − p)] is the expected log-likelihood of
+    these draws."""
+    return torch.bernoulli(x.detach().float().cpu().clamp(0, 1), generator=torch.Generator().manual_seed(seed))
 
 
 @dataclass(frozen=True)
@@ -134,6 +145,7 @@ class Dataset:
         self.extras = extras or {}
         # {"name": ..., "options": {...}} when made by genzoo.datasets.load: enough to load it again
         self.source = source
+        self._fixed: dict[str, Tensor] = {}  # dynamic binarisation: the fixed draw evaluation sees, per tensor
 
     def __len__(self) -> int:
         return len(self.x)
@@ -158,23 +170,31 @@ class Dataset:
             out["pair"] = torch.bernoulli(pair, generator=generator) if self.info.binarize == "dynamic" else pair
         return out
 
-    def _seen(self, t: Tensor) -> Tensor:
-        return (t > 0.5).float() if self.info.binarize == "dynamic" else t
+    def _seen(self, which: str) -> Tensor:
+        t = self.pair if which == "pair" else self.x
+        if self.info.binarize != "dynamic":
+            return t
+        if which not in self._fixed:  # one draw per dataset, the same at every call
+            self._fixed[which] = binarize(t, BINARIZE_SEED + (which == "pair"))
+        return self._fixed[which]
 
     def tensors(self) -> Tensor:
-        """All examples as evaluation sees them (dynamic binarisation becomes a fixed 0.5
-        threshold): `x`, except for unpaired two-domain data, where it is domain B (`pair`) —
-        always the space a model's samples live in (a translator's outputs)."""
-        return self._seen(self.pair if self.info.pairing == "unpaired" else self.x)
+        """All examples as evaluation sees them: `x`, except for unpaired two-domain data, where it
+        is domain B (`pair`) — always the space a model's samples live in (a translator's outputs).
+        Dynamically binarised data are seen as one fixed stochastic binarisation (:func:`binarize`):
+        the data such a model models (a threshold at 0.5 would be another, sharper distribution)."""
+        return self._seen("pair" if self.info.pairing == "unpaired" else "x")
 
     def inputs(self) -> Tensor:
         """What a translator reads, as evaluation sees it: the inputs of paired data (`pair`),
         domain A of unpaired data (`x`)."""
         if self.info.pairing is None:
             raise GenzooError(f"dataset {self.info.name} has no pairs (no second image per example)")
-        return self._seen(self.pair if self.info.pairing == "paired" else self.x)
+        return self._seen("pair" if self.info.pairing == "paired" else "x")
 
     def subset(self, index: Tensor) -> Dataset:
         y = None if self.y is None else self.y[index]
         pair = None if self.pair is None else self.pair[index]
-        return Dataset(self.x[index], self.info, y, log_density=self.log_density, extras=self.extras, source=self.source, pair=pair)
+        out = Dataset(self.x[index], self.info, y, log_density=self.log_density, extras=self.extras, source=self.source, pair=pair)
+        out._fixed = {k: v[index] for k, v in self._fixed.items()}  # the same draw for the same examples
+        return out

@@ -77,6 +77,11 @@ def load(name: str, split: str = "train", **options: Any) -> Dataset:
     opts = build(spec.options, options, section="data")
     raw = spec.loader(split, opts)
     ds = _apply_common(raw, opts)
+    if opts.binarize == "dynamic" and split == "test":
+        # held-out data are scored, not trained on: they are the one fixed stochastic binarisation
+        # that a dynamically binarised model is evaluated on, so test.x is binary in Python as in the CLI
+        ds = Dataset(ds._seen("x"), ds.info, ds.y, log_density=ds.log_density, extras=ds.extras,
+                     pair=None if ds.pair is None else ds._seen("pair"))
     from genzoo.config import to_dict
 
     opts_dict = to_dict(opts)

@@ -3,7 +3,9 @@
 Protocol of the sample metrics: the first `n` held-out examples are split into two halves A
 and B of n/2 each; a model is scored on half A against n/2 of its own samples, and the same
 metric on A against B — two independent draws of real data of the same size — is reported
-beside it as the *noise floor*: a figure no model can be expected to beat at that N.
+beside it as the *noise floor*: a figure no model can be expected to beat at that N. Below the
+sample size at which a metric means much, its result carries a "note" saying so
+(:func:`small_sample`), and the protocol a "small_sample" line naming those metrics.
 """
 
 from __future__ import annotations
@@ -116,12 +118,33 @@ class EvalContext:
 
     @cached_property
     def feats_fake(self) -> np.ndarray:
-        return self.extractor(_to_data_range(self.samples, self.test))
+        return self.extractor(samples_as_data(self.samples, self.test))
 
 
-def _to_data_range(x: torch.Tensor, data: Dataset) -> torch.Tensor:
-    """Samples as evaluation sees data: binary data are compared with 0.5-thresholded samples."""
-    return (x > 0.5).float() if data.info.binary else x
+def small_sample(ctx: EvalContext, minimum: int, why: str) -> dict[str, str]:
+    """{"note": ...} beside a metric's figures when fewer than `minimum` real or generated
+    examples were scored — `why` says what goes wrong below that size — else {}.
+
+    The note travels with the figures (metrics.json, the CLI, the report, the board), so that a
+    precision of 1 on 20 samples is never read like one on 5,000."""
+    n_real, n_fake = ctx.half, len(ctx.samples)
+    if min(n_real, n_fake) >= minimum:
+        return {}
+    return {"note": f"n = {n_real} real vs {n_fake} generated: below {minimum} per set, {why}; read as rough"}
+
+
+def samples_as_data(x: torch.Tensor, data: Dataset) -> torch.Tensor:
+    """Samples as evaluation sees the data: for statically binarised data (thresholded at 0.5) the
+    samples thresholded alike; for dynamically binarised data (seen as one stochastic binarisation,
+    `Dataset.tensors`) samples of grey probabilities binarised alike, each pixel 1 with probability
+    its value (binary samples stay as they are)."""
+    if data.info.binarize == "static":
+        return (x > 0.5).float()
+    if data.info.binarize == "dynamic":
+        from genzoo.data.base import BINARIZE_SEED, binarize
+
+        return binarize(x, BINARIZE_SEED + 2)
+    return x
 
 
 @dataclass(frozen=True)
@@ -210,6 +233,12 @@ def evaluate(
         protocol["n_real"] = ctx.half
         protocol["n_fake"] = len(ctx.samples)
         protocol["sample_seconds_per_1000"] = ctx.sample_seconds * 1000 / max(1, len(ctx.samples))
+        noted = [name for name, out in results.items() if "note" in out]
+        if noted:
+            protocol["small_sample"] = (
+                f"{ctx.half} real vs {len(ctx.samples)} generated: too few for {', '.join(noted)} to mean much "
+                "(see the note beside each)"
+            )
     return protocol
 
 

@@ -169,6 +169,7 @@ class GenerativeModel(nn.Module):
     Config: ClassVar[type]
     likelihood: ClassVar[str | None] = None  # "exact" | "bound" | "estimate" | None
     discrete: bool = False  # log_prob is a probability of discrete (binary) values, not a density
+    binary_likelihood: bool = False  # log_prob is a probability of binary values only (Bernoulli pixels)
     latent: ClassVar[bool] = False  # has a latent space: decode / sample_latent / latent_shape
     encodes: ClassVar[bool] = False  # also maps data to it: encode (autoencoders, VAEs; not GANs)
     conditional: ClassVar[bool] = False  # sample() takes label=
@@ -179,6 +180,8 @@ class GenerativeModel(nn.Module):
     terms: ClassVar[dict[str, str]] = {}  # what logged loss terms mean, for messages: {"d_loss": "the critic's loss"}
     summary: ClassVar[str] = ""
     tour: ClassVar[tuple[TourEntry, ...]] = ()  # what `genzoo tour` trains this family on
+    # what `genzoo train NAME` trains on without --data: (dataset, options); None = the first tour entry's
+    default_data: ClassVar[tuple[str, dict[str, Any]] | None] = None
 
     def __init__(self, config: Any, info: DataInfo) -> None:
         super().__init__()

@@ -236,6 +236,9 @@ class KDE(GenerativeModel):
         TourEntry("mnist", quick_steps=0, steps=0, data_options={"binarize": "dynamic"}, params={"bandwidth": "cv"}),
         TourEntry("ring8", quick_steps=0, steps=0, params={"bandwidth": "cv"}),
     )
+    # a Gaussian kernel is a density of continuous values: its own data are the 2-D sets with a known
+    # density (on binarised images its log-density is no probability, and nll is refused there)
+    default_data = ("ring8", {})
 
     def __init__(self, config: KDEConfig, info: DataInfo) -> None:
         super().__init__(config, info)

@@ -130,6 +130,7 @@ class VAE(GenerativeModel):
         super().__init__(config, info)
         self.decoder_likelihood = _decoder_likelihood(config, info)  # "bernoulli" | "gaussian"
         self.discrete = self.decoder_likelihood == "bernoulli"  # log_prob is a probability mass
+        self.binary_likelihood = self.discrete  # ... of binary images (grey ones are scored binarised)
         self.encoder, self.decoder = _networks(config, info)
         if self.decoder_likelihood == "gaussian":
             self.log_sigma = nn.Parameter(torch.zeros(info.dim))  # (D,) log σ of p(x|z) per dimension
@@ -247,14 +248,16 @@ class VAE(GenerativeModel):
         A stochastic lower bound: its expectation is ≤ log p(x), grows with K (K = 1 is the ELBO)
         and tends to log p(x) as K → ∞ — hence `likelihood = "estimate"`. The samples are
         processed in chunks so that memory stays bounded for any K. With a Bernoulli decoder
-        x must be binary (it is not binarised here)."""
+        x must be binary (it is not binarised here: see genzoo.datasets.binarize)."""
         k = self.config.iwae_k if k is None else k
         if k < 1:
             raise GenzooError(f"log_prob: k must be >= 1, got {k}")
         x = x.to(self.device)
         if self.decoder_likelihood == "bernoulli" and not bool(((x == 0) | (x == 1)).all()):
             raise GenzooError(
-                "log_prob: a Bernoulli decoder's likelihood needs binary x (use data.binarize=static|dynamic, or model.likelihood=gaussian)"
+                "log_prob: a Bernoulli decoder gives probabilities of binary images, and x has grey values; trained on "
+                "grey images it models their stochastic binarisations: score genzoo.datasets.binarize(x), as "
+                "`genzoo evaluate` does (or train with model.likelihood=gaussian for a density of grey values)"
             )
         mu, logvar = self.posterior(x)  # (B, L)
         x_flat = x.flatten(1)  # (B, D)

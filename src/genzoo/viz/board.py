@@ -1,6 +1,10 @@
 """Leaderboards over runs (`genzoo compare`, the tour): one row per run, one column per metric,
 with the protocol, the training time and the parameter count; a figure per metric with its
-noise floor; sample grids side by side. Markdown or one self-contained HTML page."""
+noise floor; sample grids side by side. Markdown or one self-contained HTML page.
+
+A metric evaluated on too few examples carries a "note" in metrics.json
+(:func:`genzoo.metrics.core.small_sample`); its cells get a footnote marker [k] and the note is
+printed under the table, so a figure on 20 samples never looks like one on 5,000."""
 
 from __future__ import annotations
 
@@ -75,6 +79,12 @@ class Entry:
             v = v.get(k)
         return v if _number(v) else None
 
+    def note(self, metric: str) -> str | None:
+        """The metric's small-sample note, if metrics.json holds one as a non-empty string."""
+        out = self.metrics.get(metric)
+        note = out.get("note") if isinstance(out, Mapping) else None
+        return note if isinstance(note, str) and note.strip() else None
+
 
 def entry_from_run(run_dir: str | Path, name: str | None = None) -> Entry:
     """Read a run directory (config.json, metrics.json, log.jsonl, weights, samples.png)."""
@@ -136,6 +146,30 @@ def _cell(entry: Entry, col: Column) -> str:
     return f"{text} ({_fmt(float(floor))})" if floor is not None else text
 
 
+def footnotes(entries: Sequence[Entry], cols: Sequence[Column]) -> tuple[list[str], dict[tuple[int, str], int]]:
+    """The distinct notes of the metrics shown, numbered from 1 in order of appearance, and the
+    number each (entry index, metric) points to; runs evaluated at the same N share a note."""
+    texts: list[str] = []
+    marks: dict[tuple[int, str], int] = {}
+    for i, e in enumerate(entries):
+        for c in cols:
+            note = None if e.error or e.value(c.key) is None else e.note(c.key[0])
+            if note is not None:
+                if note not in texts:
+                    texts.append(note)
+                marks[i, c.key[0]] = texts.index(note) + 1
+    return texts, marks
+
+
+def _marked_cells(i: int, e: Entry, cols: Sequence[Column], marks: Mapping[tuple[int, str], int]) -> list[tuple[str, int | None]]:
+    """(text, footnote number or None) for each metric column of run i."""
+    out = []
+    for c in cols:
+        text = _cell(e, c)
+        out.append((text, marks.get((i, c.key[0])) if text != "—" else None))
+    return out
+
+
 def _fixed_cells(e: Entry) -> list[str]:
     t = "—" if e.train_seconds is None else f"{e.train_seconds:.1f}"
     s = e.protocol.get("sample_seconds_per_1000")
@@ -170,6 +204,8 @@ def protocol_lines(entries: Sequence[Entry]) -> list[str]:
         skipped = [k for k, v in e.metrics.items() if isinstance(v, Mapping) and "skipped" in v]
         if skipped:
             parts.append("skipped: " + "; ".join(f"{k} ({e.metrics[k]['skipped']})" for k in skipped))
+        if isinstance(p.get("small_sample"), str):
+            parts.append(f"small sample: {p['small_sample']}")
         lines.append(f"{e.name}: " + ", ".join(parts))
     return lines
 
@@ -178,15 +214,16 @@ def render_markdown(entries: Sequence[Entry], *, title: str = "genzoo leaderboar
     cols = _columns(entries)
     head = FIXED + [c.header for c in cols]
     rows = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-    for e in entries:
-        cells = _fixed_cells(e) + [_cell(e, c) for c in cols]
-        rows.append("| " + " | ".join(cells) + " |")
-    notes = [
+    texts, marks = footnotes(entries, cols)
+    for i, e in enumerate(entries):
+        marked = [t + (f" [{k}]" if k else "") for t, k in _marked_cells(i, e, cols, marks)]
+        rows.append("| " + " | ".join(_fixed_cells(e) + marked) + " |")
+    notes = [f"[{k}] {text}" for k, text in enumerate(texts, 1)] + [
         "Figures in brackets: the same metric between two halves of the held-out data — the noise floor at that N.",
         "Better: " + ", ".join(f"{c.header} {_better(c)}" for c in cols) + ".",
     ]
     proto = "\n".join(f"- {line}" for line in protocol_lines(entries))
-    return f"# {title}\n\n" + "\n".join(rows) + "\n\n" + "\n".join(notes) + "\n\nProtocol:\n\n" + proto + "\n"
+    return f"# {title}\n\n" + "\n".join(rows) + "\n\n" + "\n\n".join(notes) + "\n\nProtocol:\n\n" + proto + "\n"
 
 
 def _better(c: Column) -> str:
@@ -194,7 +231,8 @@ def _better(c: Column) -> str:
 
 
 def metric_figure(entries: Sequence[Entry], cols: Sequence[Column]) -> bytes | None:
-    """One small bar chart per metric, runs side by side, the noise floor dashed."""
+    """One small bar chart per metric, runs side by side, the noise floor dashed; a † after the
+    title when some run's figure carries a small-sample note."""
     cols = [c for c in cols if sum(e.value(c.key) is not None for e in entries) >= 1]
     if not cols:
         return None
@@ -208,7 +246,8 @@ def metric_figure(entries: Sequence[Entry], cols: Sequence[Column]) -> bytes | N
         for x, f in zip(xs, floors):
             if f is not None:
                 ax.hlines(f, x - 0.4, x + 0.4, colors="#c0392b", linestyles="dashed", linewidth=1.2)
-        ax.set_title(f"{c.header} ({_better(c)})", fontsize=9)
+        noted = any(e.note(c.key[0]) and e.value(c.key) is not None for e in entries)
+        ax.set_title(f"{c.header} ({_better(c)})" + (" †" if noted else ""), fontsize=9)
         ax.set_xticks(xs, names, rotation=30, ha="right", fontsize=7)
         ax.tick_params(axis="y", labelsize=7)
     return figure_png(fig)
@@ -218,20 +257,23 @@ def render_html(entries: Sequence[Entry], *, title: str = "genzoo leaderboard", 
     cols = _columns(entries)
     head = "".join(f"<th>{_e(h)}</th>" for h in FIXED + [c.header for c in cols])
     body = []
-    for e in entries:
+    texts, marks = footnotes(entries, cols)
+    for i, e in enumerate(entries):
         if e.error:  # a failed run: the reason in the first metric column, the rest empty
-            cells = _fixed_cells(e) + [f"failed: {e.error}"] + [""] * max(0, len(cols) - 1)
+            cells = [(c, None) for c in _fixed_cells(e) + [f"failed: {e.error}"] + [""] * max(0, len(cols) - 1)]
         else:
-            cells = _fixed_cells(e) + [_cell(e, c) for c in cols]
-        body.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
+            cells = [(c, None) for c in _fixed_cells(e)] + _marked_cells(i, e, cols, marks)
+        body.append("<tr>" + "".join(f"<td>{_e(t)}{_sup(k)}</td>" for t, k in cells) + "</tr>")
     table = f'<div class="wide"><table class="board"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+    table += "".join(f'<p class="fn" id="fn{k}">[{k}] {_e(text)}</p>' for k, text in enumerate(texts, 1))
     legend = _note("Figures in brackets: the same metric between two halves of the held-out data — the noise floor at that N. Better: "
                    + ", ".join(f"{c.header} {_better(c)}" for c in cols) + ".")
     proto = "<ul>" + "".join(f"<li>{_e(line)}</li>" for line in protocol_lines(entries)) + "</ul>"
     sections = [_section("Leaderboard", (f"<p>{_e(intro)}</p>" if intro else "") + table + legend + "<h3>Protocol</h3>" + proto)]
     fig = metric_figure([e for e in entries if not e.error], cols)
     if fig is not None:
-        sections.append(_section("Metrics", _figure(fig, "metrics per run", "bars: the runs; dashed red: the noise floor of real data")))
+        caption = "bars: the runs; dashed red: the noise floor of real data" + ("; †: too few examples, see the notes under the table" if texts else "")
+        sections.append(_section("Metrics", _figure(fig, "metrics per run", caption)))
     grids = [
         f'<div class="cell"><h3>{_e(e.name)}</h3>{_img(e.samples_png, e.name)}</div>' for e in entries if e.samples_png
     ]
@@ -247,6 +289,10 @@ def render_html(entries: Sequence[Entry], *, title: str = "genzoo leaderboard", 
         f"<title>{_e(title)}</title>\n<style>{CSS}{BOARD_CSS}</style>\n</head>\n<body>\n<main>\n"
         f"<header><h1>{_e(title)}</h1></header>\n" + "\n".join(sections) + "\n</main>\n</body>\n</html>\n"
     )
+
+
+def _sup(k: int | None) -> str:
+    return f'<sup><a href="#fn{k}">[{k}]</a></sup>' if k else ""
 
 
 def _img(png: bytes, alt: str) -> str:
@@ -274,4 +320,6 @@ table.board td,table.board th{white-space:nowrap;padding-right:12px}
 .grid{display:flex;flex-wrap:wrap;gap:16px}
 .cell{flex:0 0 auto;max-width:340px}
 .cell img{max-width:320px;height:auto;image-rendering:pixelated}
+p.fn{margin:4px 0;font-size:13px;color:#6b5200;overflow-wrap:anywhere}
+table.board sup a{color:#6b5200;text-decoration:none}
 """

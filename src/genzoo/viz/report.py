@@ -481,9 +481,9 @@ def _metrics_section(metrics: Mapping[str, Any] | None, note: str | None, figure
         rest = {k: v for k, v in metrics.items() if k != "metrics"}
         # per-example lists (closest pairs, mode counts) are in metrics.json; the table keeps the numbers
         shown = {k: {kk: vv for kk, vv in v.items() if kk not in ("closest", "counts")} if isinstance(v, Mapping) else v for k, v in scores.items()}
-        body = _table(flatten(shown), head=("metric", "value"))
+        body = _table(flatten(shown), head=("metric", "value"), flag=_is_note)
         if rest:
-            body += f"<h3>Evaluated on</h3>{_table(flatten(rest))}"
+            body += f"<h3>Evaluated on</h3>{_table(flatten(rest), flag=_is_note)}"
     else:
         body = _table(flatten(metrics), head=("metric", "value"))
     body += "".join(_figure(png, caption, caption) for png, caption in figures)
@@ -534,9 +534,21 @@ def _note(text: str) -> str:
     return f'<p class="note">{_e(text)}</p>'
 
 
-def _table(rows: Sequence[tuple[str, Any]], head: tuple[str, str] | None = None) -> str:
+def _is_note(key: str) -> bool:
+    """A metric's small-sample note ("pr.note") or the protocol's summary of them: shown as a
+    warning in the row beside the figures it qualifies."""
+    return key.rsplit(".", 1)[-1] in ("note", "small_sample")
+
+
+def _table(
+    rows: Sequence[tuple[str, Any]], head: tuple[str, str] | None = None, *, flag: Callable[[str], bool] | None = None
+) -> str:
+    """Two-column rows; those whose key `flag` picks are drawn as notes (class "flag")."""
     thead = f"<thead><tr><th>{_e(head[0])}</th><th>{_e(head[1])}</th></tr></thead>" if head else ""
-    body = "".join(f"<tr><th>{_e(k)}</th><td>{_e(_fmt(v))}</td></tr>" for k, v in rows)
+    flagged = ' class="flag"'
+    body = "".join(
+        f"<tr{flagged if flag and flag(k) else ''}><th>{_e(k)}</th><td>{_e(_fmt(v))}</td></tr>" for k, v in rows
+    )
     return f'<div class="wide"><table>{thead}<tbody>{body}</tbody></table></div>'  # scrolls on its own if too wide
 
 
@@ -603,6 +615,7 @@ tbody th{overflow-wrap:anywhere;min-width:6em}
 figure{margin:6px 0 14px}
 figure img{display:block;max-width:100%;height:auto;border:1px solid #dde2e8}
 figcaption{margin-top:4px;color:#5b6776;font-size:13px}
+tr.flag th,tr.flag td{background:#fff6dc;color:#6b5200;font-size:13px}
 .note{margin:6px 0;padding:6px 10px;border-radius:4px;background:#fff6dc;color:#6b5200;overflow-wrap:anywhere}
 @media (max-width:600px){main{padding:12px 10px 32px}section{padding:10px 12px 12px}h1{font-size:22px}th,td{padding-right:10px}}
 """.strip()
