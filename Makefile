@@ -59,6 +59,7 @@ endif
 bench-quick: $(VENV)/.bench
 	$(BIN)/python benchmarks/bench_suite.py --quick
 	$(BIN)/python benchmarks/bench_checkpoint.py --only vae --repeats 1 --steps 1
+	$(BIN)/python benchmarks/bench_threads.py --quick
 
 # atheris fuzzing of genzoo's file readers (config, --set, run config, .npy/.npz, images, --points CSV,
 # --mask, model.safetensors, train_state.pt, metrics.json/log.jsonl for compare and report); any error

@@ -358,3 +358,82 @@ def test_stale_temporaries_of_run_files_are_removed_and_nothing_else(tmp_path) -
         p.write_bytes(b"partial")
     assert sorted(ckpt.remove_stale_temporaries(tmp_path)) == sorted(left)
     assert not any(p.exists() for p in left) and all(p.exists() for p in kept)
+
+
+# --- one writer per run directory ------------------------------------------------------------------
+def _start_training(run: Path, steps: int, *extra: str) -> subprocess.Popen:
+    proc = subprocess.Popen(_cmd(run, steps, *extra), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and not (_has_content(run / ckpt.LOG) and (run / ckpt.WEIGHTS).is_file()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, proc.communicate()[1].decode()
+    return proc
+
+
+def test_a_run_being_trained_is_refused_to_a_second_trainer_and_freed_by_sigkill(tmp_path, capsys) -> None:
+    """Two trainers never write into one run directory: the second (--overwrite, --resume, or the
+    Python API) is refused in one line naming the first's process id; the lock is the OS's, so it
+    goes with the process however it dies — SIGKILL included — and the run then resumes."""
+    run = tmp_path / "run"
+    proc = _start_training(run, 10**6, "--checkpoint-every", "50")
+    try:
+        for extra in (["--overwrite"], []):
+            code = main(["train", "ae", "--data", "digits", "--steps", "10", "--out", str(run), "--quiet", *extra])
+            err = capsys.readouterr().err
+            assert code == 2 and f"{run} is in use: process {proc.pid} is training it" in err, err
+        code = main(["train", "ae", "--out", str(run), "--steps", "10", "--resume", "--quiet"])
+        assert code == 2 and f"process {proc.pid}" in capsys.readouterr().err
+        with pytest.raises(GenzooError, match=f"process {proc.pid}"):
+            data = genzoo.datasets.load("digits")
+            genzoo.train(genzoo.models.create("ae", data), data, out=run, steps=5, progress=False)
+        assert ckpt.run_holder(run) == proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
+    assert ckpt.run_holder(run) is None  # no stale lock after a SIGKILL
+    step = ckpt.load_state(run / ckpt.STATE)["step"]
+    subprocess.run(_cmd(run, step + 20, resume=True), env=ENV, check=True, capture_output=True)
+    assert ckpt.load_state(run / ckpt.STATE)["step"] == step + 20
+
+
+def test_a_run_being_trained_can_be_sampled_and_evaluated_meanwhile(tmp_path, capsys) -> None:
+    """sample, evaluate and report read the last complete checkpoint of a run that is being
+    trained, checkpointing many times a second: never a torn file, never a false 'damaged'."""
+    run = tmp_path / "run"
+    proc = _start_training(run, 10**6, "--checkpoint-every", "5")
+    try:
+        for _ in range(30):
+            model = ckpt.load(run)  # weights checked against checksums.json while they are rewritten
+            assert model.name == "ae"
+        for argv in (["sample", str(run), "-n", "8", "--out", str(tmp_path / "s.png")],
+                     ["evaluate", str(run), "-n", "40", "--metrics", "recon"],
+                     ["report", str(run)]):
+            assert main(argv) == 0, capsys.readouterr().err
+        assert proc.poll() is None  # it was training all along
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_checkpoint_landing_while_a_reader_checks_it_is_no_false_alarm(trained, monkeypatch) -> None:
+    """The interleaving that made a reader call a good file damaged: it read checksums.json, then a
+    checkpoint was renamed into place before it read the file. The reader reads the file first, then
+    the manifest, and reads both again if either changed: it gets a complete checkpoint."""
+    path = trained / ckpt.WEIGHTS
+    old = ckpt.read_weights(path)
+    new = {k: v + 1 if v.is_floating_point() else v for k, v in old.items()}
+    original, landed = ckpt._read_checksums, []
+
+    def manifest_then_a_checkpoint_lands(run_dir):
+        sums = original(run_dir)
+        if not landed:
+            landed.append(True)
+            ckpt.save_weights(path, new)  # the trainer's next checkpoint, between the reader's two reads
+        return sums
+
+    monkeypatch.setattr(ckpt, "_read_checksums", manifest_then_a_checkpoint_lands)
+    got = ckpt.read_weights(path)
+    assert landed  # the checkpoint did land in between (on the old code: "its checksum does not match")
+    assert all(torch.equal(got[k], old[k]) for k in old) or all(torch.equal(got[k], new[k]) for k in new)
+    monkeypatch.setattr(ckpt, "_read_checksums", original)
+    assert all(torch.equal(ckpt.read_weights(path)[k], new[k]) for k in new)

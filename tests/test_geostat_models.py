@@ -177,7 +177,7 @@ def test_cli_simulate_writes_fields_and_a_figure(tmp_path, capsys) -> None:
                "--seed", "1", "--points", str(wells), "--out", str(out)])
     assert rc == 0
     with np.load(out, allow_pickle=False) as z:
-        f = z["fields"]
+        f = z["x"]
     assert f.shape == (3, 1, 24, 32)
     assert np.abs(f[:, 0, [3, 10], [4, 12]] - [2.0, -1.0]).max() < 1e-8
     assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
@@ -185,7 +185,21 @@ def test_cli_simulate_writes_fields_and_a_figure(tmp_path, capsys) -> None:
     rc = main(["simulate", "fft", "--range", "4", "--shape", "24", "32", "-n", "3", "--seed", "1", "--out", str(tmp_path / "g.npz")])
     rc2 = main(["simulate", "fft", "--range", "4", "--shape", "24", "32", "-n", "3", "--seed", "1", "--out", str(tmp_path / "h.npz")])
     with np.load(tmp_path / "g.npz") as a, np.load(tmp_path / "h.npz") as b:
-        assert rc == rc2 == 0 and np.array_equal(a["fields"], b["fields"])
+        assert rc == rc2 == 0 and np.array_equal(a["x"], b["x"])
+
+
+def test_simulated_fields_train_directly(tmp_path, capsys) -> None:
+    """`genzoo simulate` writes its fields under x, the key --data npz: reads: they train as they are,
+    and the fitted covariance finds the range they were simulated with."""
+    out = tmp_path / "f.npz"
+    assert main(["simulate", "fft", "--cov", "exponential", "--range", "5", "--shape", "32", "32", "-n", "200", "--out", str(out)]) == 0
+    run = tmp_path / "run"
+    assert main(["train", "fft", "--data", f"npz:{out}", "--out", str(run), "--quiet", "--set", "model.cov=exponential"]) == 0
+    model = genzoo.load(run)
+    assert model.info.kind == "field" and model.info.shape == (1, 32, 32)
+    assert abs(model.cov.range - 5) < 1.0
+    assert main(["evaluate", str(run), "--metrics", "nll,variogram"]) == 0
+    capsys.readouterr()
 
 
 @pytest.mark.parametrize(
@@ -215,8 +229,8 @@ def test_cli_condition_points(tmp_path, capsys) -> None:
     out = tmp_path / "c.npz"
     assert main(["condition", str(run), "--points", str(wells), "-n", "4", "--out", str(out)]) == 0
     with np.load(out) as z:
-        assert z["fields"].shape == (4, 1, 16, 16) and np.all(z["honoured"] == 1.0)
-        assert np.abs(z["fields"][:, 0, [2, 10], [3, 11]] - [1.5, -0.5]).max() < 1e-8
+        assert z["x"].shape == (4, 1, 16, 16) and np.all(z["honoured"] == 1.0)
+        assert np.abs(z["x"][:, 0, [2, 10], [3, 11]] - [1.5, -0.5]).max() < 1e-8
     assert "data honoured 100.0 %" in capsys.readouterr().out
     bad = tmp_path / "bad.csv"
     bad.write_text("row,col\n1,2\n")
@@ -242,5 +256,5 @@ def test_cli_condition_points_by_latent_optimisation(tmp_path, capsys) -> None:
     out = tmp_path / "c.npz"
     assert main(["condition", str(run), "--points", str(wells), "-n", "3", "--steps", "50", "--out", str(out)]) == 0
     with np.load(out) as z:
-        assert z["fields"].shape == (3, 1, 8, 8) and "z" in z.files and z["honoured"].shape == (3,)
+        assert z["x"].shape == (3, 1, 8, 8) and "z" in z.files and z["honoured"].shape == (3,)
     assert "latent optimisation, 50 steps" in capsys.readouterr().out

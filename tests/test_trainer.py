@@ -202,3 +202,12 @@ def test_divergence_step_is_exact_with_deferred_checks(points, tmp_path, monkeyp
     monkeypatch.setattr(Trainer, "DEFER_SYNC", not defer)
     b = genzoo.train(create("noisy-mean", points, seed=0), points, steps=30, batch_size=32, seed=0, progress=False)
     assert [r["loss"] for r in a.log] == pytest.approx([r["loss"] for r in b.log], rel=1e-6)
+
+
+def test_a_run_prints_in_one_line(tmp_path) -> None:
+    """print(run) shows the model, the step, the last loss and where it is, not the whole log."""
+    data = genzoo.datasets.load("ring8")
+    run = genzoo.train(genzoo.models.create("gan", data), data, out=tmp_path / "r", steps=30, progress=False, log_every=1)
+    text = repr(run)
+    assert len(run.log) == 30 and "\n" not in text and len(text) < 200
+    assert text.startswith("Run('gan', step=30, loss=") and "log=[30 records]" in text and str(tmp_path / "r") in text

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import math
+import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from genzoo.config import INT_MAX, INT_MIN
 from genzoo.errors import GenzooError
+
+if TYPE_CHECKING:
+    import torch
 
 
 def _dataset_for(cfg: dict[str, Any], split: str):
@@ -34,6 +37,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     from genzoo.models import MODELS
 
     what = args.what or "all"
+    if args.name is not None:
+        if what not in ("models", "datasets"):
+            raise GenzooError("give a name after `list models` or `list datasets`, e.g. genzoo list models vae")
+        (_show_model if what == "models" else _show_dataset)(args.name)
+        return 0
     if what in ("models", "all"):
         print("models:")
         for name in MODELS.names():
@@ -53,8 +61,46 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _option_rows(cls: type, section: str) -> list[str]:
+    """One line per option of a config dataclass: key=default, its type and range, its help."""
+    from genzoo.config import describe_fields
+
+    rows = []
+    for name, default, allowed, help_text in describe_fields(cls):
+        shown = "auto" if default is None and "auto" in allowed else _shown_value(default) if default is not None else "none"
+        rows.append(f"  {section}.{name}={shown}")
+        rows.append(f"      {allowed}{'. ' + help_text if help_text else ''}")
+    return rows
+
+
+def _show_model(name: str) -> None:
+    """genzoo list models NAME: what the family is, its abilities, and every option with its default."""
+    from genzoo.models import MODELS
+    from genzoo.training.trainer import TrainConfig
+
+    cls = MODELS.get(name)
+    data, options = default_data(name)
+    abilities = [label for flag, label in ((cls.likelihood, f"likelihood ({cls.likelihood})"), (cls.latent, "latent space"),
+                 (cls.encodes, "encoder"), (cls.conditional, "labels")) if flag]
+    lines = [f"{name}: {cls.summary}",
+             f"  models {', '.join(cls.kinds)} data; default data: {data}{''.join(f' --set data.{k}={v}' for k, v in options.items())}",
+             f"  abilities: {', '.join(abilities) or 'sampling'}", "", "model options (--set model.KEY=VALUE, or KEY=VALUE):"]
+    lines += _option_rows(cls.Config, "model")
+    defaults = ", ".join(f"{k}={_shown_value(v)}" for k, v in cls.default_train.items())
+    lines += ["", f"training options (--set train.KEY=VALUE; {name}'s own defaults: {defaults or 'none'}):"]
+    lines += _option_rows(TrainConfig, "train")
+    print("\n".join(lines))
+
+
+def _show_dataset(name: str) -> None:
+    from genzoo.data.registry import resolve
+
+    spec, _ = resolve(name)
+    print("\n".join([f"{name}: {spec.summary}", "", "options (--set data.KEY=VALUE):", *_option_rows(spec.options, "data")]))
+
+
 # --- train -------------------------------------------------------------------------------------
-TRAIN_FLAGS = ("steps", "epochs", "batch_size", "lr", "seed", "device", "checkpoint_every", "precision", "compile")
+TRAIN_FLAGS = ("steps", "epochs", "batch_size", "lr", "seed", "device", "checkpoint_every", "precision", "compile", "threads")
 
 
 def _train_options(args: argparse.Namespace, sets: dict[str, dict[str, Any]], toml: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -73,6 +119,72 @@ def _train_options(args: argparse.Namespace, sets: dict[str, dict[str, Any]], to
     return opts
 
 
+def default_data(model: str) -> tuple[str, dict[str, Any]]:
+    """The data `genzoo train MODEL` uses without --data: the family's own (its `default_data`, else
+    the first of its tour entries with its options: mnist binarised for the Bernoulli families, grf
+    for the Gaussian simulators, ...), else mnist."""
+    from genzoo.models import MODELS
+
+    cls = MODELS.get(model)
+    if cls.default_data is not None:
+        return cls.default_data[0], dict(cls.default_data[1])
+    return (cls.tour[0].data, dict(cls.tour[0].data_options)) if cls.tour else ("mnist", {})
+
+
+def _check_same(what: str, saved: dict[str, Any], given: dict[str, Any]) -> None:
+    """--resume: every option given again must equal the saved one; a different one is named."""
+    for key, value in given.items():
+        old = saved.get(key)
+        if _jsonish(value) != _jsonish(old):
+            raise GenzooError(
+                f"--resume: {what}.{key} is {_shown_value(old)} in the saved run, {_shown_value(value)} now; "
+                "a run continues with its own model and data (start a new run with another --out to change it)"
+            )
+
+
+def _jsonish(value: Any) -> Any:
+    return [_jsonish(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+
+def _shown_value(value: Any) -> str:
+    """A value as one would write it after --set: 400,200 for a tuple, true for True."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return ",".join(map(_shown_value, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
+def _resume_setup(args, out: Path, sets: dict[str, Any], toml: dict[str, Any]):  # noqa: ANN001, ANN202
+    """The saved run's data and model for --resume. Options given again must equal the saved ones
+    (so repeating the command that made the run, with a larger --steps, works); a differing one is
+    refused naming the key, the saved value and the new one."""
+    from genzoo.config import build
+    from genzoo.data import resolved_options
+    from genzoo.models import MODELS, create
+    from genzoo.training import checkpoint as ckpt
+
+    cfg = ckpt.read_config(out)
+    if cfg["model"]["name"] != args.model:
+        raise GenzooError(f"--resume: {out} holds a {cfg['model']['name']!r} run, not {args.model!r}")
+    data_cfg = cfg.get("data") or {}
+    given_data = {k: v for k, v in {**toml.get("data", {}), **sets.get("data", {})}.items() if k != "name"}
+    name = args.data or toml.get("data", {}).get("name")
+    if name is not None and name != data_cfg.get("name"):
+        raise GenzooError(f"--resume: --data is {data_cfg.get('name')} in the saved run, {name} now; a run continues with its own data")
+    if given_data:
+        if data_cfg.get("options") is None:
+            raise GenzooError("--resume: the run was trained on in-memory data; its data options cannot be given again")
+        full = resolved_options(data_cfg["name"], **given_data)  # checks and converts the values given
+        _check_same("data", data_cfg["options"], {k: full[k] for k in given_data})
+    given_model = {**toml.get("model", {}), **sets.get("model", {})}
+    if given_model:
+        config = build(MODELS.get(args.model).Config, given_model, section="model")
+        from genzoo.config import to_dict
+
+        _check_same("model", cfg["model"]["params"], {k: to_dict(config)[k] for k in given_model})
+    data = _dataset_for(cfg, "train")
+    return data, create(args.model, data, **cfg["model"]["params"]), cfg
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from genzoo.config import build, parse_sets, read_toml
     from genzoo.data import load
@@ -85,51 +197,49 @@ def cmd_train(args: argparse.Namespace) -> int:
     MODELS.get(args.model)  # unknown model: fail before loading any data
     sets = parse_sets(args.set or [])
     toml = read_toml(args.config) if args.config else {}
-    out = Path(args.out or f"runs/{args.model}-{(args.data or 'mnist').replace(':', '_').replace('/', '_')}")
     train_opts = _train_options(args, sets, toml)
+    seed = build(TrainConfig, train_opts, section="train").seed  # every value checked before anything else
+    data_name = args.data or toml.get("data", {}).get("name")
+    data_opts = {k: v for k, v in {**toml.get("data", {}), **sets.get("data", {})}.items() if k != "name"}
+    if data_name is None:
+        data_name, defaults = default_data(args.model)
+        data_opts = {**defaults, **data_opts}
+    out = Path(args.out or f"runs/{args.model}-{data_name.replace(':', '_').replace('/', '_')}")
+    lock = ckpt.run_lock(out) if main_process else contextlib.nullcontext()
+    with lock:  # no other process trains into `out` while this one checks, clears and trains it
+        if args.resume:
+            data, model, cfg = _resume_setup(args, out, sets, toml)
+            saved = dict(cfg["train"])
+            if "steps" in train_opts or "epochs" in train_opts:  # the length given now replaces the saved one
+                saved.pop("steps", None)
+                saved.pop("epochs", None)
+            train_opts = {k: v for k, v in {**saved, **train_opts}.items() if v is not None}
+        else:
+            if main_process and (out / ckpt.CONFIG).exists() and not args.overwrite:
+                if not (out / ckpt.STATE).exists():
+                    raise GenzooError(f"{out} holds a run stopped before its first checkpoint; start it again with --overwrite, or pass another --out")
+                raise GenzooError(f"{out} already holds a run; continue it with --resume, or pass --overwrite or another --out")
+            model_params = {**toml.get("model", {}), **sets.get("model", {})}
+            data = load(data_name, split="train", **data_opts)
+            model = create(args.model, data, seed=seed, **model_params)
+            if args.overwrite and main_process:
+                for name in (ckpt.STATE, ckpt.WEIGHTS, ckpt.CHECKSUMS, ckpt.LOG, ckpt.METRICS, ckpt.SAMPLES):
+                    (out / name).unlink(missing_ok=True)
+        if not args.quiet and main_process:
+            print(f"training {args.model} on {data!r} -> {out}", file=sys.stderr)
+        try:
+            run = train(model, data, out=out, resume=args.resume, **train_opts)
+        finally:
+            import torch.distributed as dist
 
-    if args.resume:
-        cfg = ckpt.read_config(out)
-        if cfg["model"]["name"] != args.model:
-            raise GenzooError(f"--resume: {out} holds a {cfg['model']['name']!r} run, not {args.model!r}")
-        if sets.get("model") or sets.get("data") or toml.get("model") or toml.get("data") or args.data:
-            raise GenzooError("--resume continues a run with its saved model and data; only training options (steps, lr, ...) can change")
-        data = _dataset_for(cfg, "train")
-        model = create(args.model, data, **cfg["model"]["params"])
-        saved = dict(cfg["train"])
-        if "steps" in train_opts or "epochs" in train_opts:  # the length given now replaces the saved one
-            saved.pop("steps", None)
-            saved.pop("epochs", None)
-        train_opts = {k: v for k, v in {**saved, **train_opts}.items() if v is not None}
-    else:
-        if main_process and (out / ckpt.CONFIG).exists() and not args.overwrite:
-            if not (out / ckpt.STATE).exists():
-                raise GenzooError(f"{out} holds a run stopped before its first checkpoint; start it again with --overwrite, or pass another --out")
-            raise GenzooError(f"{out} already holds a run; continue it with --resume, or pass --overwrite or another --out")
-        data_name = args.data or toml.get("data", {}).pop("name", None) or "mnist"
-        data_opts = {**toml.get("data", {}), **sets.get("data", {})}
-        model_params = {**toml.get("model", {}), **sets.get("model", {})}
-        data = load(data_name, split="train", **data_opts)
-        seed = build(TrainConfig, train_opts, section="train").seed  # checks every train option early
-        model = create(args.model, data, seed=seed, **model_params)
-        if args.overwrite and main_process:
-            for name in (ckpt.STATE, ckpt.WEIGHTS, ckpt.CHECKSUMS, ckpt.LOG, ckpt.METRICS, ckpt.SAMPLES):
-                (out / name).unlink(missing_ok=True)
-    if not args.quiet and main_process:
-        print(f"training {args.model} on {data!r} -> {out}", file=sys.stderr)
-    try:
-        run = train(model, data, out=out, resume=args.resume, **train_opts)
-    finally:
-        import torch.distributed as dist
-
-        # leave the process group now, not in the interpreter's finalisation, where tearing down
-        # gloo's threads can abort the process (a local call: a failed rank does not hang here)
-        if dist.is_available() and dist.is_initialized():
-            dist.destroy_process_group()
+            # leave the process group now, not in the interpreter's finalisation, where tearing down
+            # gloo's threads can abort the process (a local call: a failed rank does not hang here)
+            if dist.is_available() and dist.is_initialized():
+                dist.destroy_process_group()
     last = run.log[-1] if run.log else {}
     loss = f", loss {last['loss']:.4g}" if "loss" in last else ""
     if main_process:
-        world = int(__import__("os").environ.get("WORLD_SIZE", "1"))
+        world = int(os.environ.get("WORLD_SIZE", "1"))
         ranks = f" on {world} processes" if world > 1 else ""
         print(f"{out}: {args.model} trained to step {run.step}{loss}{ranks}")
     return 0
@@ -144,6 +254,8 @@ def _load_run(run: str, device: str = "cpu"):
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
+    import torch
+
     from genzoo.viz import save_samples
 
     if args.n < 1:
@@ -258,9 +370,13 @@ def _print_metrics(result: dict[str, Any]) -> None:
     w1 = max((len(r[1]) for r in rows), default=5)
     for name, key, value in rows:
         print(f"  {name:<{w0}}  {key:<{w1}}  {value}")
+    if result.get("small_sample"):
+        print(f"small sample: {result['small_sample']}")
 
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
+    import torch
+
     from genzoo.training.checkpoint import atomic_write
     from genzoo.viz import interpolation_strip
 
@@ -304,7 +420,8 @@ def cmd_tour(args: argparse.Namespace) -> int:
     only = [m.strip() for m in args.only.split(",") if m.strip()] if args.only else None
     if args.steps is not None and args.steps < 1:
         raise GenzooError(f"--steps must be at least 1, got {args.steps}")
-    path = run_tour(args.out, quick=args.quick, only=only, seed=args.seed, progress=not args.quiet, steps=args.steps)
+    path = run_tour(args.out, quick=args.quick, only=only, seed=args.seed, progress=not args.quiet, steps=args.steps,
+                    overwrite=args.overwrite, threads=args.threads)
     print(f"tour report: {path}")
     return 0
 
@@ -329,6 +446,7 @@ def _input_examples(path: str, model) -> torch.Tensor:
 
 def _save_arrays(path: str, **arrays: Any) -> None:
     import numpy as np
+    import torch
 
     from genzoo.training.checkpoint import atomic_path
 
@@ -338,6 +456,8 @@ def _save_arrays(path: str, **arrays: Any) -> None:
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
+    import torch
+
     from genzoo.training import checkpoint as ckpt
 
     _check_suffix(args.out, (".npz",))
@@ -358,6 +478,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    import torch
     model = _load_run(args.run, args.device)
     x = _input_examples(args.input, model)
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
@@ -372,6 +493,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_denoise(args: argparse.Namespace) -> int:
+    import torch
     _check_suffix(args.out, (".npz", ".npy", ".png"))
     model = _load_run(args.run, args.device)
     if not model.encodes:
@@ -389,6 +511,8 @@ def cmd_denoise(args: argparse.Namespace) -> int:
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
+    import torch
+
     from genzoo.viz import save_samples
 
     _check_suffix(args.out, (".npz", ".npy", ".png"))
@@ -411,6 +535,8 @@ def cmd_edit(args: argparse.Namespace) -> int:
 def cmd_translate(args: argparse.Namespace) -> int:
     import math
     from dataclasses import replace
+
+    import torch
 
     from genzoo.data import load
     from genzoo.viz import save_samples
@@ -437,6 +563,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
 
 def cmd_condition(args: argparse.Namespace) -> int:
+    import torch
+
     from genzoo.models.base import expand_mask
     from genzoo.viz import inpainting_grid, png_bytes, save_samples
 
@@ -484,6 +612,8 @@ def _condition_points(args: argparse.Namespace, model) -> int:
     by kriging for the classical simulators, by optimising the latent vector for other generators."""
     import math
 
+    import torch
+
     from genzoo.geostat.latent import check_points, condition_points, diversity, read_points_csv
     from genzoo.training.checkpoint import atomic_path
     from genzoo.viz.fields import fields_figure
@@ -516,7 +646,7 @@ def _condition_points(args: argparse.Namespace, model) -> int:
     spread = diversity(x)
     out = args.out.lower()
     if out.endswith(".npz"):
-        _save_arrays(args.out, fields=x, honoured=honoured, misfit=misfit,
+        _save_arrays(args.out, x=x, honoured=honoured, misfit=misfit,
                      points=torch.stack([rows.double(), cols.double(), values.double()], 1), **extra)
     elif out.endswith(".npy"):
         from genzoo.viz import save_samples
@@ -538,6 +668,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     import time
 
     import numpy as np
+    import torch
 
     from genzoo.geostat import covariance as C
     from genzoo.geostat.simulators import simulator
@@ -580,7 +711,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - t0
     x = x.cpu()
     with atomic_path(args.out) as tmp, tmp.open("wb") as fh:
-        np.savez(fh, fields=x.numpy(), method=args.method, cov=cov.describe(), seed=args.seed)
+        np.savez(fh, x=x.numpy(), method=args.method, cov=cov.describe(), seed=args.seed)
     png = str(Path(args.out).with_suffix(".png"))
     with atomic_path(png) as tmp:
         Path(tmp).write_bytes(fields_figure(x, cov, points=points, title=f"{args.method}: {cov.describe()}, {shape[0]}×{shape[1]}"))
@@ -599,6 +730,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def _read_mask(spec: str, model) -> torch.Tensor:
     """--mask: a named hole (bottom-half, …) or a .npy/.npz/.png file, 1 (non-zero) = known."""
     import numpy as np
+    import torch
 
     from genzoo.models.base import HOLES, hole_mask
 
@@ -681,6 +813,22 @@ def _float(low: float = -float("inf"), high: float = float("inf")):
     return parse
 
 
+def _threads(text: str) -> int | None:
+    """argparse type of --threads: a count >= 1, or auto (None)."""
+    if text.strip().lower() == "auto":
+        return None
+    return _int(1, 4096)(text)
+
+
+_threads.__name__ = "thread count"
+
+
+def _threads_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=_threads, metavar="N|auto",
+                        help="CPU threads for torch's operators (default auto: training times a few steps at each "
+                        "count; other commands take the cores other processes leave free)")
+
+
 INT = _int()  # any int64; the command checks its meaning
 SEED = _int(0, INT_MAX)  # torch, numpy and the trainer take seeds >= 0
 COUNT = _int(INT_MIN, 2**31 - 1)  # -n, --size, --steps, ...: past 2**31 no tensor could hold them
@@ -695,8 +843,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"genzoo {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    s = sub.add_parser("list", help="list models, datasets or metrics")
+    s = sub.add_parser("list", help="list models, datasets or metrics; `list models NAME`: every option of a model")
     s.add_argument("what", nargs="?", choices=("models", "datasets", "metrics"))
+    s.add_argument("name", nargs="?", help="a model or dataset: its options, defaults, ranges and help")
     s.set_defaults(fn=cmd_list)
 
     s = sub.add_parser("train", help="train a model; writes a run directory")
@@ -710,6 +859,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lr", type=FLOAT)
     s.add_argument("--seed", type=SEED)
     s.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    _threads_option(s)
     s.add_argument("--checkpoint-every", dest="checkpoint_every", type=COUNT)
     s.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), help="autocast: bf16 (CUDA or CPU), fp16 (CUDA, with a gradient scaler)")
     s.add_argument("--compile", nargs="?", const="inductor", choices=("none", "inductor", "aot_eager"),
@@ -735,6 +885,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--code", type=INT, help="infogan: the categorical code of every sample")
     s.add_argument("--continuous", metavar="V1,V2", help="infogan: the continuous codes of every sample, e.g. --continuous=0.5,-1")
     s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    _threads_option(s)
     s.set_defaults(fn=cmd_sample)
 
     s = sub.add_parser("evaluate", help="score a run on its held-out data; writes RUN/metrics.json")
@@ -747,6 +898,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--features", default="auto", choices=("auto", "classifier", "pca", "pixels"),
                    help="feature space of the sample metrics (auto: genzoo's shipped classifier where one matches the data)")
     s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    _threads_option(s)
     s.set_defaults(fn=cmd_evaluate)
 
     s = sub.add_parser("compare", help="one leaderboard over evaluated runs")
@@ -760,7 +912,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--only", help="comma-separated families to run (default all)")
     s.add_argument("--steps", type=COUNT, help="train every family for this many steps instead of its budget")
     s.add_argument("--seed", type=SEED, default=0)
-    s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s.add_argument("--overwrite", action="store_true", help="start every entry over instead of continuing the tour already in --out")
+    s.add_argument("--quiet", action="store_true", help="no progress bars or lines")
+    _threads_option(s)
     s.set_defaults(fn=cmd_tour)
 
     s = sub.add_parser("interpolate", help="decode a path between latent codes")
@@ -769,6 +923,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--steps", type=COUNT, default=10)
     s.add_argument("--seed", type=SEED, default=0)
     s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    _threads_option(s)
     s.set_defaults(fn=cmd_interpolate)
 
     s = sub.add_parser("encode", help="codes of a latent model (dimension reduction); writes FILE.npz")
@@ -777,6 +932,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--input", help="FILE.npy/.npz of examples (default: the run's dataset)")
     s.add_argument("--split", default="test", choices=("train", "test", "all"))
     s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    _threads_option(s)
     s.set_defaults(fn=cmd_encode)
 
     s = sub.add_parser("score", help="anomaly score per example (negative log-likelihood or reconstruction error)")
@@ -785,6 +941,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="FILE.npz for the scores")
     s.add_argument("--seed", type=SEED, default=0)
     s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    _threads_option(s)
     s.set_defaults(fn=cmd_score)
 
     s = sub.add_parser("denoise", help="clean noisy examples with an autoencoder (a denoising one: dae)")
@@ -792,6 +949,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--input", required=True, help="FILE.npy/.npz of noisy examples")
     s.add_argument("--out", required=True, help="FILE.npz, FILE.npy or FILE.png")
     s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    _threads_option(s)
     s.set_defaults(fn=cmd_denoise)
 
     s = sub.add_parser("edit", help="redraw examples as another class, keeping their style (cgan: G(E(x), label))")
@@ -800,6 +958,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--label", required=True, type=INT, help="the class to redraw them as")
     s.add_argument("--out", required=True, help="FILE.png, FILE.npz (edited x and their label y) or FILE.npy")
     s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    _threads_option(s)
     s.set_defaults(fn=cmd_edit)
 
     s = sub.add_parser("translate", help="map images with a translation model (cyclegan, pix2pix)")
@@ -808,6 +967,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="FILE.png, FILE.npz or FILE.npy")
     s.add_argument("--direction", default="a2b", help="a2b (default; pix2pix: input -> target) or b2a (cyclegan only)")
     s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    _threads_option(s)
     s.set_defaults(fn=cmd_translate)
 
     s = sub.add_parser("condition", help="fill the masked part of examples given the rest (ddpm: inpainting; autoregressive models, RBMs: completion)")
@@ -829,6 +989,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--label", type=INT, help="conditional ddpm: the class of the fills")
     s.add_argument("--guidance", type=FLOAT, help="conditional ddpm: classifier-free guidance scale")
     s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    _threads_option(s)
     s.set_defaults(fn=cmd_condition)
 
     s = sub.add_parser("simulate", help="Gaussian random fields by a classical simulator (cholesky, spectral, fft, spde)")
@@ -848,12 +1009,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--modes", type=COUNT, help="spectral: number of cosines (default 1000)")
     s.add_argument("--tol", type=FLOAT, help="spde: Chebyshev tolerance (default 1e-5)")
     s.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
-    s.add_argument("--out", required=True, help="FILE.npz (the array 'fields', shape (n, 1, H, W)); a figure goes to FILE.png")
+    _threads_option(s)
+    s.add_argument("--out", required=True, help="FILE.npz (the fields under x, shape (n, 1, H, W): --data npz:FILE.npz trains on them); a figure goes to FILE.png")
     s.set_defaults(fn=cmd_simulate)
 
     s = sub.add_parser("report", help="write a self-contained RUN/report.html")
     s.add_argument("run")
     s.add_argument("--out", help="where to write the page (default RUN/report.html)")
+    _threads_option(s)
     s.set_defaults(fn=cmd_report)
     return p
 
@@ -883,10 +1046,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _one_line_warnings(warnings.showwarning)
+            if args.command not in ("train", "tour") and hasattr(args, "threads"):
+                from genzoo import threads  # training chooses its own count by timing steps
+
+                threads.resolve(args.threads)
             return args.fn(args)
     except GenzooError as exc:
         print(f"genzoo: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # `genzoo list models vae | head`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt as exc:
         print(f"genzoo: interrupted{': ' + str(exc) if str(exc) else ''}", file=sys.stderr)
         return 130

@@ -30,10 +30,12 @@ def option(
     low: float | None = None,
     high: float | None = None,
     choices: tuple | None = None,
+    aliases: dict[str, Any] | None = None,
     help: str = "",
 ) -> Any:
-    """A dataclass field with a range (inclusive) or a set of choices, checked by :func:`coerce`."""
-    meta = {"low": low, "high": high, "choices": choices, "help": help}
+    """A dataclass field with a range (inclusive) or a set of choices, checked by :func:`coerce`;
+    `aliases` name values in words (``{"auto": None}``: the string "auto" stands for None)."""
+    meta = {"low": low, "high": high, "choices": choices, "aliases": aliases or {}, "help": help}
     if isinstance(default, (list, dict, set)):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -120,6 +122,8 @@ def _describe(f: dataclasses.Field, tp: Any = None) -> str:
     if meta.get("choices"):
         return "one of " + ", ".join(map(str, meta["choices"]))
     name = _type_name(tp if tp is not None else f.type)
+    if meta.get("aliases"):
+        name = " or ".join([*meta["aliases"], name.replace(" (or none)", "")])
     lo, hi = meta.get("low"), meta.get("high")
     if lo is not None and hi is not None:
         return f"{name} in [{lo}, {hi}]"
@@ -135,6 +139,9 @@ def coerce(cls: type, f: dataclasses.Field, value: Any, section: str) -> Any:
     hints = typing.get_type_hints(cls)
     key = f"{section}.{f.name}" if section else f.name
     tp = hints[f.name]
+    aliases = f.metadata.get("aliases") or {}
+    if isinstance(value, str) and value.strip().lower() in aliases:
+        return aliases[value.strip().lower()]
     try:
         out = _convert(value, tp)
     except (ValueError, TypeError, OverflowError):  # OverflowError: a TOML integer beyond float

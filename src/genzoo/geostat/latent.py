@@ -82,9 +82,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from genzoo.errors import GenzooError
+from genzoo.progress import Progress
 
 Forward = Callable[[Tensor], Tensor]  # F: fields (B, *shape) → data (B, ...), differentiable
 Sampler = Callable[[int, torch.Generator | None], Tensor]  # (k, generator) → k data sets (k, m)
@@ -538,7 +538,7 @@ def _optimise(
         opt = torch.optim.Adam([z], lr=lr)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1))
         logged: list[Tensor] = []
-        with tqdm(total=steps, disable=not progress, desc=desc, unit="step", leave=False) as bar:
+        with Progress(steps, enabled=progress, desc=desc, unit="step", brief=True) as bar:
             for step in range(steps):
                 u, _, _ = _energy(model, forward, z, d, sigma, prior_weight, critic_weight)
                 opt.zero_grad(set_to_none=True)
@@ -777,7 +777,7 @@ def fit_inference(
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1))
         order, at = torch.empty(0, dtype=torch.long), 0
         logged: list[Tensor] = []
-        with tqdm(total=steps, disable=not progress, desc="fit inference", unit="step", leave=False) as bar:
+        with Progress(steps, enabled=progress, desc="fit inference", unit="step", brief=True) as bar:
             for step in range(steps):
                 if sampler is not None:
                     batch = torch.as_tensor(sampler(batch_size, generator)).to(device=device, dtype=dtype).reshape(batch_size, m)

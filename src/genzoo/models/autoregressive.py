@@ -47,13 +47,13 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from genzoo.config import option
 from genzoo.data.base import DataInfo, Dataset
 from genzoo.errors import GenzooError
 from genzoo.models.base import GenerativeModel, TourEntry, class_labels, expand_mask, require_binary
 from genzoo.models.registry import register_model
+from genzoo.progress import Progress
 
 # --- the pixels: levels, log-probabilities, the sampling loop --------------------------------------------
 
@@ -142,7 +142,7 @@ def sample_pixels(
     v = k.float() / (levels - 1)  # the networks read values in [0, 1]
     todo = torch.ones_like(k, dtype=torch.bool) if known is None else ~known
     need = todo.any(0)[0]  # (H, W): pixels some example still needs
-    bar = tqdm(total=int(need.sum()), disable=None if progress else True, desc="pixels", unit="px", leave=False)
+    bar = Progress(int(need.sum()), enabled=progress, desc="pixels", unit="px", brief=True)
     for i in range(h):
         for j in range(w):
             if not need[i, j]:

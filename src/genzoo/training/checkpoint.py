@@ -18,16 +18,19 @@ import contextlib
 import errno
 import glob
 import hashlib
+import io
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load as load_bytes
+from safetensors.torch import save_file
 
 from genzoo.data.base import DataInfo
 from genzoo.errors import GenzooError
@@ -77,6 +80,73 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
 
 RUN_FILES = (CONFIG, WEIGHTS, STATE, LOG, METRICS, SAMPLES, CHECKSUMS)
+LOCK = ".lock"  # held (flock) by the process training the run; holds its process id
+
+_HELD: dict[Path, tuple[int, int]] = {}  # run directory -> (file descriptor, depth) held by this process
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: str | Path) -> Iterator[None]:
+    """Hold `run_dir` as the one process writing into it: an advisory lock (flock) on RUN/.lock,
+    which the OS releases when the process ends, however it ends (SIGKILL included), so it is never
+    stale. Another process asking for it gets a one-line error naming the holder's process id.
+    Re-entrant within a process (the CLI takes it before clearing a run, the trainer again)."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    key = run_dir.resolve()
+    if key in _HELD:
+        fd, depth = _HELD[key]
+        _HELD[key] = (fd, depth + 1)
+        try:
+            yield
+        finally:
+            fd, depth = _HELD[key]
+            _HELD[key] = (fd, depth - 1)
+        return
+    try:
+        import fcntl
+    except ImportError:  # no flock on this OS: one writer is the user's business
+        yield
+        return
+    fd = os.open(run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.read(fd, 64).decode("ascii", "replace").strip() or "?"
+        os.close(fd)
+        raise GenzooError(
+            f"{run_dir} is in use: process {holder} is training it; wait for it to finish, stop it "
+            "(Ctrl-C or kill saves a checkpoint), or pass another --out"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    _HELD[key] = (fd, 1)
+    try:
+        yield
+    finally:
+        del _HELD[key]
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def run_holder(run_dir: str | Path) -> int | None:
+    """The id of the process training `run_dir` now, or None (nobody holds its lock)."""
+    path = Path(run_dir) / LOCK
+    try:
+        import fcntl
+
+        fd = os.open(path, os.O_RDONLY)
+    except (ImportError, OSError):
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        text = os.read(fd, 64).decode("ascii", "replace").strip()
+        return int(text) if text.isdigit() else -1
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
 
 
 def remove_stale_temporaries(run_dir: str | Path) -> list[Path]:
@@ -162,13 +232,40 @@ def _write_checked(path: str | Path, write: Callable[[Path], None]) -> None:
 def verify(path: str | Path) -> None:
     """Check `path` against the digests checksums.json lists for it (nothing to check if the run has
     no manifest or the manifest does not list the file)."""
+    if Path(path).is_file():
+        read_checked(path)
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def read_checked(path: str | Path, *, tries: int = 20) -> bytes:
+    """The bytes of `path`, checked against the digests checksums.json lists for it.
+
+    A run that another process is training rewrites the file and the manifest while we read them:
+    the file is read once, then the manifest; on a mismatch, if either has changed meanwhile (a
+    checkpoint was renamed into place), both are read again, so a reader gets the last complete
+    checkpoint and no false alarm. A mismatch with nothing changing is a damaged file."""
     path = Path(path)
-    allowed = _read_checksums(path.parent).get(path.name)
-    if allowed and path.is_file() and sha256(path) not in allowed:
-        raise GenzooError(
-            f"{path}: its checksum does not match the one recorded in {CHECKSUMS} when it was written — the file "
-            "is damaged (truncated or altered) or was replaced; it is not loaded"
-        )
+    manifest = path.parent / CHECKSUMS
+    for _ in range(tries):
+        before = (_stamp(path), _stamp(manifest))
+        data = path.read_bytes()
+        allowed = _read_checksums(path.parent).get(path.name)
+        if not allowed or hashlib.sha256(data).hexdigest() in allowed:
+            return data
+        time.sleep(0.02)
+        if (_stamp(path), _stamp(manifest)) == before:
+            break
+    raise GenzooError(
+        f"{path}: its checksum does not match the one recorded in {CHECKSUMS} when it was written — the file "
+        "is damaged (truncated or altered) or was replaced; it is not loaded"
+    )
 
 
 def save_weights(path: str | Path, state: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
@@ -183,11 +280,12 @@ def save_state(path: str | Path, state: dict[str, Any]) -> None:
 def load_state(path: str | Path) -> dict[str, Any]:
     """The training state, checked against its recorded checksum and loaded without unpickling
     arbitrary objects (a pickle that would build anything but tensors and plain containers is refused)."""
-    verify(path)
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        data = read_checked(path)
     except FileNotFoundError:
         raise GenzooError(f"{path}: no training state to resume from") from None
+    try:
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # a corrupt or foreign file
         raise GenzooError(f"{path}: not a readable genzoo training state ({type(exc).__name__})") from None
 
@@ -272,9 +370,8 @@ def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise GenzooError(f"{path.parent} has no weights ({path.name}); was the run trained?")
-    verify(path)
     try:
-        return load_file(str(path))
+        return load_bytes(read_checked(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise GenzooError(f"{path}: not a readable safetensors file ({exc})") from None
 

@@ -14,6 +14,7 @@ to N (with a schedule that depends on N, such as cosine, the schedule is that of
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import math
 import signal
@@ -25,13 +26,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 import genzoo
+from genzoo import threads
 from genzoo.config import build, option, to_dict
 from genzoo.data.base import Dataset
 from genzoo.errors import GenzooError, TrainingDiverged
 from genzoo.models.base import GenerativeModel, StepContext
+from genzoo.progress import Progress
 from genzoo.training import checkpoint as ckpt
 from genzoo.training import distributed as dd
 
@@ -88,6 +90,12 @@ class TrainConfig:
     log_every: int = option(10, low=1)
     sample_grid: bool = option(True, help="write samples.png at every checkpoint")
     progress: bool = option(True, help="show a progress bar")
+    threads: int | None = option(
+        None, low=1, aliases={"auto": None},
+        help="intra-op CPU threads (--threads N); auto: chosen by timing a few steps at each count on a copy of "
+        "the model at the start, and again when the rate changes (the machine's load); the count is recorded in "
+        "config.json and train_state.pt, and --resume keeps it. A seeded run is bit-identical for a given count",
+    )
 
 
 @dataclass
@@ -97,7 +105,13 @@ class Run:
     model: GenerativeModel
     path: Path | None
     step: int
-    log: list[dict[str, Any]] = field(default_factory=list)
+    log: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+    def __repr__(self) -> str:
+        last = self.log[-1] if self.log else {}
+        loss = f", loss={last['loss']:.4g}" if isinstance(last.get("loss"), float) else ""
+        where = f", path={str(self.path)!r}" if self.path is not None else ""
+        return f"Run({self.model.name!r}, step={self.step}{loss}{where}, log=[{len(self.log)} records])"
 
 
 def resolve_device(name: str) -> torch.device:
@@ -228,21 +242,26 @@ def _total_steps(cfg: TrainConfig, model: GenerativeModel, n: int) -> int:
     return 1000 if cfg.steps is None else cfg.steps
 
 
-def _run_config(model: GenerativeModel, data: Dataset, cfg: TrainConfig) -> dict[str, Any]:
+def _run_config(model: GenerativeModel, data: Dataset, cfg: TrainConfig, threads: dict[str, Any] | None = None) -> dict[str, Any]:
     source = data.source or {"name": data.info.name, "options": None}
-    return {
+    out = {
         "genzoo_version": genzoo.__version__,
         "model": {"name": model.name, "params": to_dict(model.config)},
         "data": {"name": source["name"], "options": source.get("options")},
         "data_info": data.info.to_dict(),
         "train": to_dict(cfg),
     }
+    if threads is not None:  # the intra-op thread count the run started with, and how it was chosen
+        out["threads"] = threads
+    return out
 
 
 class Trainer:
     """Trains one model on one dataset; see :func:`train`."""
 
     DEFER_SYNC: bool | None = None  # keep loss terms on the device between logging steps; None: on CUDA only
+    PROBE_MIN_STEPS = 50  # threads=auto: runs shorter than this take the free cores without timing
+    PROBE_MIN_SECONDS = 5.0  # ... and runs expected to take less than this (timed by two steps)
 
     def __init__(self, model: GenerativeModel, data: Dataset, cfg: TrainConfig, out: Path | None) -> None:
         if len(data) == 0:
@@ -283,25 +302,98 @@ class Trainer:
         if self.world > 1:
             dd.broadcast_module(model)  # one set of initial weights
             torch.manual_seed(cfg.seed + self.rank)  # independent model noise per rank
-        opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-
-        def make(params: Any) -> torch.optim.Optimizer:
-            params = list(params)
-            kwargs = dict(lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
-            if cfg.fused:
-                try:  # one kernel for the whole update (CUDA; the CPU from torch 2.4)
-                    return opt_cls(params, fused=True, **kwargs)
-                except (RuntimeError, TypeError, ValueError):
-                    pass  # an older torch, or parameters it cannot fuse: the plain update
-            return opt_cls(params, **kwargs)
-
-        self.optimizers = model.configure_optimizers(make) if model.trainable else []
+        self.optimizers = model.configure_optimizers(self._make_optimizer) if model.trainable else []
         self.base_lrs = [[g["lr"] for g in o.param_groups] for o in self.optimizers]
         use_scaler = self.dtype == torch.float16
         self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
         self.ema = EMA(model, cfg.ema) if cfg.ema else None
         if state is not None:
             self._restore(state)
+        self._choose_threads(state)
+
+    def _make_optimizer(self, params: Any) -> torch.optim.Optimizer:
+        """The factory a model's configure_optimizers builds its optimisers with: Adam/AdamW at the
+        configured rate, fused where torch can."""
+        cfg = self.cfg
+        opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+        params = list(params)
+        kwargs = dict(lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+        if cfg.fused:
+            try:  # one kernel for the whole update (CUDA; the CPU from torch 2.4)
+                return opt_cls(params, fused=True, **kwargs)
+            except (RuntimeError, TypeError, ValueError):
+                pass  # an older torch, or parameters it cannot fuse: the plain update
+        return opt_cls(params, **kwargs)
+
+    # --- threads ------------------------------------------------------------------------------
+    def _choose_threads(self, state: dict[str, Any] | None) -> None:
+        """The intra-op thread count (see genzoo.threads): --threads N; on --resume the count the run
+        had; otherwise timed on a copy of the model, except where timing cannot help or cannot be
+        done on a copy (CUDA, several processes, compiled networks, a run of a few seconds)."""
+        cfg, self.tuner = self.cfg, None
+        saved = state.get("threads") if state is not None else None
+        if cfg.threads is not None:
+            self.threads = {"count": cfg.threads, "how": "--threads"}
+        elif isinstance(saved, int) and saved >= 1:
+            self.threads = {"count": saved, "how": "the run's count (--resume)"}
+        elif threads.from_environment() is not None:
+            self.threads = {"count": threads.from_environment(), "how": "OMP_NUM_THREADS"}
+        elif self.device.type != "cpu" or self.world > 1 or cfg.compile != "none" or not self.optimizers:
+            self.threads = {"count": torch.get_num_threads(), "how": "torch's default"}
+        elif self.total - self.step < self.PROBE_MIN_STEPS:  # too short to time: the cores other processes leave free
+            self.threads = {"count": threads.by_load(0.05), "how": "free cores (a short run)"}
+        else:
+            self.threads = self._probe_threads(first=True)
+        torch.set_num_threads(self.threads["count"])
+
+    def _probe_threads(self, *, first: bool = False) -> dict[str, Any]:
+        """Choose the count by the machine's load, then by timing: only counts up to the cores other
+        processes leave free are candidates (beside a busy process on 2 cores, 1 thread; timing 2
+        there would cost a step many times slower than the rest). Several candidates are timed on a
+        copy of the model (its own optimisers, a fixed batch, the RNG restored after), within ~3 %
+        of the expected training time (0.5–5 s), unless the run is expected to take under
+        PROBE_MIN_SECONDS. The real run is untouched: it computes what --threads N would."""
+        t0 = time.perf_counter()
+        free = threads.by_load(0.1)
+        counts = [c for c in threads.candidates() if c <= free] or [1]
+        self.tuner = self.tuner or threads.Tuner()
+        self.tuner.reset()
+        loaded = {"count": counts[-1], "how": f"free cores ({free} of {threads.cpu_count()})", "at_step": self.step}
+        if len(counts) == 1:
+            return loaded
+        try:
+            twin = copy.deepcopy(self.model)
+        except Exception:  # a model holding something that cannot be copied: no timing
+            return {**loaded, "how": loaded["how"] + "; the model cannot be copied to time it"}
+        old = torch.get_num_threads()
+        with torch.random.fork_rng(devices=[]):
+            opts = twin.configure_optimizers(self._make_optimizer)
+            batch = self.data.batch(torch.arange(self.batches.batch_size), generator=torch.Generator().manual_seed(0))
+            batch = {k: v[: self.cfg.batch_size].to(self.device) for k, v in batch.items()}
+            ctx = StepContext(opts, grad_clip=self.cfg.grad_clip, step=self.step, total=self.total)
+            autocast = torch.autocast(self.device.type, dtype=self.dtype) if self.dtype else contextlib.nullcontext()
+
+            def step() -> None:
+                with autocast:
+                    twin.training_step(batch, ctx)
+
+            torch.set_num_threads(1)  # the safe count, to see how long the run will be
+            for _ in range(2):  # the first step allocates and picks kernels
+                t1 = time.perf_counter()
+                step()
+            torch.set_num_threads(old)
+            expected = (time.perf_counter() - t1) * max(0, self.total - self.step)
+            if first and expected < self.PROBE_MIN_SECONDS:
+                self.tuner = None
+                return {**loaded, "how": loaded["how"] + "; a run of a few seconds"}
+            result = threads.probe(step, counts, budget=min(5.0, max(0.5, 0.03 * expected)))
+        return {"count": result.best, "how": "timed", "at_step": self.step, "free_cores": free, **result.to_dict(),
+                "probe_seconds": round(time.perf_counter() - t0, 3)}
+
+    def _retune(self) -> None:
+        """The rate moved (the machine's load changed): time the counts again, from the current weights."""
+        self.threads = self._probe_threads()
+        torch.set_num_threads(self.threads["count"])
 
     def _restore(self, state: dict[str, Any]) -> None:
         """Load a train_state.pt into this trainer. One that does not fit the run (another run's, or
@@ -376,6 +468,7 @@ class Trainer:
             "rng_ranks": rng_ranks,
             "lr_scale": self.lr_scale,
             "rollbacks": self.rollbacks,
+            "threads": torch.get_num_threads(),
         }
         meta = {"step": str(self.step), "genzoo_version": genzoo.__version__, "ema": str(self.ema is not None)}
         # train_state.pt first: it is self-contained, so a stop between the two writes resumes cleanly
@@ -422,6 +515,18 @@ class Trainer:
 
     # --- the loop -----------------------------------------------------------------------------
     def fit(self, *, resume: bool = False) -> Run:
+        """Train to the total steps (from the last checkpoint with `resume`), holding the run
+        directory's lock (rank 0) so that no other process trains into it meanwhile; torch's thread
+        count is restored afterwards."""
+        old_threads = torch.get_num_threads()
+        lock = ckpt.run_lock(self.out) if self.out is not None and self.main else contextlib.nullcontext()
+        try:
+            with lock:
+                return self._fit(resume)
+        finally:
+            torch.set_num_threads(old_threads)
+
+    def _fit(self, resume: bool) -> Run:
         if resume and (self.out is None or not (self.out / ckpt.STATE).is_file()):
             raise GenzooError(f"cannot resume: {self.out} has no {ckpt.STATE}")
         self._setup(resume)
@@ -429,7 +534,7 @@ class Trainer:
             if self.main:
                 self.out.mkdir(parents=True, exist_ok=True)
                 ckpt.remove_stale_temporaries(self.out)  # what a killed write left behind
-                ckpt.write_json(self.out / ckpt.CONFIG, _run_config(self.model, self.data, self.cfg))
+                ckpt.write_json(self.out / ckpt.CONFIG, _run_config(self.model, self.data, self.cfg, self.threads))
             self._trim_log()
         if self.step >= self.total:
             if not resume:
@@ -471,15 +576,18 @@ class Trainer:
 
     def _loop(self, stop: _StopFlag) -> None:
         cfg = self.cfg
-        # disable=None: a bar on a terminal, none in a log file or a pipe
-        bar = tqdm(total=self.total, initial=self.step, disable=None if cfg.progress and self.main else True, desc=f"{self.model.name}", unit="step", dynamic_ncols=True)
+        # a bar on a terminal; in a log file or a pipe, a line with the time left every few seconds
+        bar = Progress(self.total, initial=self.step, enabled=cfg.progress and self.main, desc=self.model.name, unit="step")
         sums: dict[str, float] = {}
         counts: dict[str, int] = {}  # per term: a staged model logs some terms in some steps only
         count, t_last, t0 = 0, time.perf_counter(), time.perf_counter()
         try:
             while self.step < self.total:
+                t_step = time.perf_counter()
                 terms = self._one_step()
                 self.step += 1
+                if self.tuner is not None and self.step < self.total and self.tuner.observe(time.perf_counter() - t_step):
+                    self._retune()
                 for k, v in terms.items():
                     sums[k] = sums.get(k, 0.0) + v
                     counts[k] = counts.get(k, 0) + 1
@@ -496,6 +604,7 @@ class Trainer:
                     record = {"step": self.step, **{k: float(v) / counts[k] for k, v in sums.items()}}
                     record["lr"] = self.optimizers[0].param_groups[0]["lr"] if self.optimizers else 0.0
                     record["steps_per_s"] = count / max(now - t_last, 1e-9)
+                    record["threads"] = torch.get_num_threads()
                     record["time"] = self.time_offset + now - t0  # seconds of training, across resumes
                     self._append_log(record)
                     bar.set_postfix(loss=f"{record.get('loss', float('nan')):.4g}", refresh=False)
