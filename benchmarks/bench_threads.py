@@ -116,12 +116,18 @@ def measure(name: str, index: int, steps: int, threads: str, busy: bool) -> dict
         if spinner is not None:
             time.sleep(0.5)  # the busy process is running before training starts
         done = subprocess.run([sys.executable, __file__, "--worker", name, str(index), str(steps), threads],
-                              env=env, capture_output=True, text=True, check=True)
+                              env=env, capture_output=True, text=True)
     finally:
         if spinner is not None:
             spinner.kill()
             spinner.wait()
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    if done.returncode != 0:  # a family that fails here is reported, and the others go on
+        print(f"{name} --threads {threads}: failed: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+        return {"steps_per_s": float("nan"), "threads": None, "counts": []}
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"  {name} {'busy' if busy else 'alone'} --threads {threads}: {result['steps_per_s']:.1f} steps/s "
+          f"(threads {result['counts']})", file=sys.stderr, flush=True)
+    return result
 
 
 def main() -> int:

@@ -152,19 +152,25 @@ class Probe:
                 "probe_steps": self.steps, "probe_seconds": round(self.took, 3)}
 
 
-def probe(step: Callable[[], None], counts: list[int], *, budget: float, min_rounds: int = 3) -> Probe:
+def probe(
+    step: Callable[[], None], counts: list[int], *, budget: float, min_rounds: int | None = None,
+    warm: dict[int, float] | None = None,
+) -> Probe:
     """Time `step` at each thread count, alternating counts round by round (so a change of load
-    hits every count alike), after one warm-up step each; each timing covers enough steps to last
-    ~20 ms. A count more than 4× slower than the best in its warm-up, or twice as slow after a round,
-    is dropped (beside busy processes one count can be 50× slower than another: no need to time it
-    again). The probe ends when one count is left, or after `min_rounds` rounds once `budget`
+    hits every count alike), after one warm-up step each (`warm`: counts already warmed, with that
+    step's seconds); each timing covers enough steps to last ~20 ms. A count more than 8× slower
+    than the best in its warm-up, or twice as slow after a round, is dropped (beside busy processes
+    one count can be 50× slower than another: no need to time it again). The probe ends when one
+    count is left, or after `min_rounds` rounds (3; 2 for steps of 50 ms or more) once `budget`
     seconds are spent. Restores torch's count."""
     old = torch.get_num_threads()
     start = time.perf_counter()
-    warm: dict[int, float] = {}
+    warm = dict(warm or {})
     steps = 0
     try:
         for c in counts:  # warm-up: first calls allocate, pick kernels, fill caches
+            if c in warm:
+                continue
             torch.set_num_threads(c)
             t0 = time.perf_counter()
             step()
@@ -172,7 +178,8 @@ def probe(step: Callable[[], None], counts: list[int], *, budget: float, min_rou
             steps += 1
         first = min(warm.values())
         group = max(1, int(0.02 / max(first, 1e-6)))
-        left = [c for c in counts if warm[c] <= 4.0 * first]  # a count that collapsed at once is out
+        min_rounds = min_rounds if min_rounds is not None else (3 if first < 0.05 else 2)
+        left = [c for c in counts if warm[c] <= 8.0 * first]  # a count that collapsed at once is out
         times: dict[int, list[float]] = {c: [] for c in counts}
         rounds = 0
         while len(left) > 1 and (rounds < min_rounds or time.perf_counter() - start < budget) and rounds < 50:

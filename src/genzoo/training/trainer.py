@@ -350,8 +350,8 @@ class Trainer:
         """Choose the count by the machine's load, then by timing: only counts up to the cores other
         processes leave free are candidates (beside a busy process on 2 cores, 1 thread; timing 2
         there would cost a step many times slower than the rest). Several candidates are timed on a
-        copy of the model (its own optimisers, a fixed batch, the RNG restored after), within ~3 %
-        of the expected training time (0.5–5 s), unless the run is expected to take under
+        copy of the model (its own optimisers, a fixed batch, the RNG restored after), within ~2 %
+        of the expected training time (0.2–5 s), unless the run is expected to take under
         PROBE_MIN_SECONDS. The real run is untouched: it computes what --threads N would."""
         t0 = time.perf_counter()
         free = threads.by_load(0.1)
@@ -382,11 +382,13 @@ class Trainer:
                 t1 = time.perf_counter()
                 step()
             torch.set_num_threads(old)
-            expected = (time.perf_counter() - t1) * max(0, self.total - self.step)
+            per_step = time.perf_counter() - t1
+            expected = per_step * max(0, self.total - self.step)
             if first and expected < self.PROBE_MIN_SECONDS:
                 self.tuner = None
                 return {**loaded, "how": loaded["how"] + "; a run of a few seconds"}
-            result = threads.probe(step, counts, budget=min(5.0, max(0.5, 0.03 * expected)))
+            budget = min(5.0, max(0.2, 0.02 * expected))  # about 2 % of the run
+            result = threads.probe(step, counts, budget=budget, warm={1: per_step})
         return {"count": result.best, "how": "timed", "at_step": self.step, "free_cores": free, **result.to_dict(),
                 "probe_seconds": round(time.perf_counter() - t0, 3)}
 
