@@ -111,7 +111,9 @@ def calibrate(name: str, index: int, seconds: float) -> int:
 
 def measure(name: str, index: int, steps: int, threads: str, busy: bool) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
-    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+    # a Python loop on one core, which ends by itself if this process dies (it is then reparented)
+    spin = "import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n    pass\n"
+    spinner = subprocess.Popen([sys.executable, "-c", spin]) if busy else None
     try:
         if spinner is not None:
             time.sleep(0.5)  # the busy process is running before training starts
@@ -147,8 +149,9 @@ def main() -> int:
     todo = entries(only)[:1] if args.quick else entries(only)
     import torch
 
+    command = " ".join(["python benchmarks/bench_threads.py", *sys.argv[1:]])
     print(f"# Threads: steps/s with 1, 2 and automatic threads, alone and beside one busy process\n\n"
-          f"`python benchmarks/bench_threads.py{' --quick' if args.quick else ''}` — {time.strftime('%Y-%m-%d')}, "
+          f"`{command}` — {time.strftime('%Y-%m-%d')}, "
           f"{machine()}, {os.cpu_count()} cores, torch {torch.__version__}; "
           f"medians of {repeats}, about {seconds:g} s of one-thread training per figure.\n")
     print("| family | data | steps | alone: 1 | 2 | auto (count) | auto / best | busy: 1 | 2 | auto (count) | auto / best |")

@@ -302,3 +302,26 @@ def test_the_mode_markers_lie_under_the_samples():
     plt.close(fig)
     png = mode_figure([("ring8 data", data.x[:500], data)])
     assert png is not None and png.startswith(b"\x89PNG")
+
+
+def test_a_second_tour_into_the_same_folder_is_refused(tmp_path) -> None:
+    """One tour writes OUT at a time: another process's tour into it is refused naming its pid."""
+    import subprocess
+    import sys
+    import time
+
+    from genzoo.errors import GenzooError
+
+    out = tmp_path / "tour"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\nfrom genzoo.training.checkpoint import run_lock\n"
+        f"with run_lock({str(out)!r}):\n    print('held', flush=True)\n    time.sleep(60)\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(GenzooError, match=f"is in use: process {holder.pid}"):
+            run_tour(out, only=["kde"], steps=2, eval_n=50, progress=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    time.sleep(0.1)
+    assert run_tour(out, only=["kde"], quick=True, eval_n=50, progress=False).is_file()

@@ -205,26 +205,26 @@ def cmd_train(args: argparse.Namespace) -> int:
         data_name, defaults = default_data(args.model)
         data_opts = {**defaults, **data_opts}
     out = Path(args.out or f"runs/{args.model}-{data_name.replace(':', '_').replace('/', '_')}")
+    if args.resume:
+        data, model, cfg = _resume_setup(args, out, sets, toml)
+        saved = dict(cfg["train"])
+        if "steps" in train_opts or "epochs" in train_opts:  # the length given now replaces the saved one
+            saved.pop("steps", None)
+            saved.pop("epochs", None)
+        train_opts = {k: v for k, v in {**saved, **train_opts}.items() if v is not None}
+    else:
+        model_params = {**toml.get("model", {}), **sets.get("model", {})}
+        data = load(data_name, split="train", **data_opts)
+        model = create(args.model, data, seed=seed, **model_params)
     lock = ckpt.run_lock(out) if main_process else contextlib.nullcontext()
     with lock:  # no other process trains into `out` while this one checks, clears and trains it
-        if args.resume:
-            data, model, cfg = _resume_setup(args, out, sets, toml)
-            saved = dict(cfg["train"])
-            if "steps" in train_opts or "epochs" in train_opts:  # the length given now replaces the saved one
-                saved.pop("steps", None)
-                saved.pop("epochs", None)
-            train_opts = {k: v for k, v in {**saved, **train_opts}.items() if v is not None}
-        else:
-            if main_process and (out / ckpt.CONFIG).exists() and not args.overwrite:
-                if not (out / ckpt.STATE).exists():
-                    raise GenzooError(f"{out} holds a run stopped before its first checkpoint; start it again with --overwrite, or pass another --out")
+        if not args.resume and main_process and (out / ckpt.CONFIG).exists():
+            if not args.overwrite and not (out / ckpt.STATE).exists():
+                raise GenzooError(f"{out} holds a run stopped before its first checkpoint; start it again with --overwrite, or pass another --out")
+            if not args.overwrite:
                 raise GenzooError(f"{out} already holds a run; continue it with --resume, or pass --overwrite or another --out")
-            model_params = {**toml.get("model", {}), **sets.get("model", {})}
-            data = load(data_name, split="train", **data_opts)
-            model = create(args.model, data, seed=seed, **model_params)
-            if args.overwrite and main_process:
-                for name in (ckpt.STATE, ckpt.WEIGHTS, ckpt.CHECKSUMS, ckpt.LOG, ckpt.METRICS, ckpt.SAMPLES):
-                    (out / name).unlink(missing_ok=True)
+            for name in (ckpt.STATE, ckpt.WEIGHTS, ckpt.CHECKSUMS, ckpt.LOG, ckpt.METRICS, ckpt.SAMPLES):
+                (out / name).unlink(missing_ok=True)
         if not args.quiet and main_process:
             print(f"training {args.model} on {data!r} -> {out}", file=sys.stderr)
         try:

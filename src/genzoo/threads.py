@@ -214,19 +214,21 @@ class Tuner:
     period: float = 120.0
     reference: float | None = None  # seconds per step of real training at the current count
     _acc: list[float] = field(default_factory=list)
+    _total: float = 0.0  # sum of _acc: a step costs O(1), however many steps a window holds
     _since: float = 0.0
 
     def reset(self) -> None:
-        self.reference, self._acc, self._since = None, [], 0.0
+        self.reference, self._acc, self._total, self._since = None, [], 0.0, 0.0
 
     def observe(self, seconds: float) -> bool:
         """Record one training step's duration; True when it is time to probe again."""
         self._acc.append(seconds)
+        self._total += seconds
         self._since += seconds
-        if sum(self._acc) < self.window:
+        if self._total < self.window:
             return False
         rate = statistics.median(self._acc)
-        self._acc = []
+        self._acc, self._total = [], 0.0
         if self.reference is None:
             self.reference = rate
             return False

@@ -539,14 +539,22 @@ def run_tour(
 
     `steps` and `eval_n` override every family's budget and evaluation size (for smoke tests).
     A tour run again into the same `out` keeps the entries finished with the same parameters
-    (OUT/tour.json) and continues from there; `overwrite` starts every entry over."""
+    (OUT/tour.json) and continues from there; `overwrite` starts every entry over. A tour holds
+    OUT's lock (`genzoo.training.checkpoint.run_lock`) while it runs."""
     out = Path(out)
     todo = plan(only, quick=quick)
     if not todo:
         raise GenzooError("the tour has nothing to run (no registered family lists tour data)")
-    out.mkdir(parents=True, exist_ok=True)
-    tour = Tour(out, todo, quick=quick, seed=seed, progress=progress, steps=steps, eval_n=eval_n, overwrite=overwrite,
-                threads=threads)
+    with ckpt.run_lock(out):  # one tour writes OUT at a time (a second is refused naming the first's pid)
+        tour = Tour(out, todo, quick=quick, seed=seed, progress=progress, steps=steps, eval_n=eval_n, overwrite=overwrite,
+                    threads=threads)
+        _run(tour)
+    return out / "index.html"
+
+
+def _run(tour: Tour) -> None:
+    """Keep what an earlier tour into OUT finished, then run the other entries in plan order."""
+    out, todo = tour.out, tour.todo
     tour.keep_finished()
     tour.pages.write(tour.rows)
     for i, (name, entry) in enumerate(todo, 1):
@@ -561,7 +569,6 @@ def run_tour(
                 f"the tour stopped in {label} with {len(tour.rows)} of {len(todo)} entries done ({out / 'index.html'} "
                 "shows them); run the same command again to continue"
             ) from None
-    return out / "index.html"
 
 
 class Tour:
