@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  ?= 2.13.0
 
-.PHONY: demo test lint bench bench-quick bench-deps fuzz clean
+.PHONY: demo test lint catalog bench bench-quick bench-deps fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ test: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests benchmarks
 
+# what `genzoo list` prints, rendered from the registries (tests/test_catalog.py checks it is current)
+catalog: $(VENV)/.installed
+	$(BIN)/python -m genzoo.catalog
+
 # The peers (the bench extra). denoising-diffusion-pytorch goes in without its dependencies: it
 # pulls torchvision and pytorch-fid for its Trainer only, and a torchvision built for another torch
 # breaks imports.
@@ -60,6 +64,8 @@ bench-quick: $(VENV)/.bench
 	$(BIN)/python benchmarks/bench_suite.py --quick
 	$(BIN)/python benchmarks/bench_checkpoint.py --only vae --repeats 1 --steps 1
 	$(BIN)/python benchmarks/bench_threads.py --quick
+	$(BIN)/python benchmarks/bench_startup.py --repeats 1
+	$(BIN)/python benchmarks/bench_tour_eta.py --quick-smoke
 
 # atheris fuzzing of genzoo's file readers (config, --set, run config, .npy/.npz, images, --points CSV,
 # --mask, model.safetensors, train_state.pt, metrics.json/log.jsonl for compare and report); any error

@@ -12,6 +12,8 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from genzoo import catalog
+from genzoo.catalog import default_data, shown_value
 from genzoo.config import INT_MAX, INT_MIN
 from genzoo.errors import GenzooError
 
@@ -32,71 +34,11 @@ def _dataset_for(cfg: dict[str, Any], split: str):
 
 # --- list --------------------------------------------------------------------------------------
 def cmd_list(args: argparse.Namespace) -> int:
-    from genzoo.data import DATASETS, PREFIXES
-    from genzoo.metrics import METRICS
-    from genzoo.models import MODELS
-
     what = args.what or "all"
-    if args.name is not None:
-        if what not in ("models", "datasets"):
-            raise GenzooError("give a name after `list models` or `list datasets`, e.g. genzoo list models vae")
-        (_show_model if what == "models" else _show_dataset)(args.name)
-        return 0
-    if what in ("models", "all"):
-        print("models:")
-        for name in MODELS.names():
-            cls = MODELS.get(name)
-            lik = f"  [likelihood: {cls.likelihood}]" if cls.likelihood else ""
-            print(f"  {name:<14} {cls.summary}{lik}")
-    if what in ("datasets", "all"):
-        print("datasets:")
-        for name in DATASETS.names():
-            print(f"  {name:<14} {DATASETS.get(name).summary}")
-        for name, spec in sorted(PREFIXES.items()):
-            print(f"  {name + ':PATH':<14} {spec.summary}")
-    if what in ("metrics", "all"):
-        print("metrics:")
-        for name in METRICS.names():
-            print(f"  {name:<14} {METRICS.get(name).summary}")
+    if args.name is not None and what not in ("models", "datasets"):
+        raise GenzooError("give a name after `list models` or `list datasets`, e.g. genzoo list models vae")
+    print(catalog.text(what, args.name))
     return 0
-
-
-def _option_rows(cls: type, section: str) -> list[str]:
-    """One line per option of a config dataclass: key=default, its type and range, its help."""
-    from genzoo.config import describe_fields
-
-    rows = []
-    for name, default, allowed, help_text in describe_fields(cls):
-        shown = "auto" if default is None and "auto" in allowed else _shown_value(default) if default is not None else "none"
-        rows.append(f"  {section}.{name}={shown}")
-        rows.append(f"      {allowed}{'. ' + help_text if help_text else ''}")
-    return rows
-
-
-def _show_model(name: str) -> None:
-    """genzoo list models NAME: what the family is, its abilities, and every option with its default."""
-    from genzoo.models import MODELS
-    from genzoo.training.trainer import TrainConfig
-
-    cls = MODELS.get(name)
-    data, options = default_data(name)
-    abilities = [label for flag, label in ((cls.likelihood, f"likelihood ({cls.likelihood})"), (cls.latent, "latent space"),
-                 (cls.encodes, "encoder"), (cls.conditional, "labels")) if flag]
-    lines = [f"{name}: {cls.summary}",
-             f"  models {', '.join(cls.kinds)} data; default data: {data}{''.join(f' --set data.{k}={v}' for k, v in options.items())}",
-             f"  abilities: {', '.join(abilities) or 'sampling'}", "", "model options (--set model.KEY=VALUE, or KEY=VALUE):"]
-    lines += _option_rows(cls.Config, "model")
-    defaults = ", ".join(f"{k}={_shown_value(v)}" for k, v in cls.default_train.items())
-    lines += ["", f"training options (--set train.KEY=VALUE; {name}'s own defaults: {defaults or 'none'}):"]
-    lines += _option_rows(TrainConfig, "train")
-    print("\n".join(lines))
-
-
-def _show_dataset(name: str) -> None:
-    from genzoo.data.registry import resolve
-
-    spec, _ = resolve(name)
-    print("\n".join([f"{name}: {spec.summary}", "", "options (--set data.KEY=VALUE):", *_option_rows(spec.options, "data")]))
 
 
 # --- train -------------------------------------------------------------------------------------
@@ -119,38 +61,19 @@ def _train_options(args: argparse.Namespace, sets: dict[str, dict[str, Any]], to
     return opts
 
 
-def default_data(model: str) -> tuple[str, dict[str, Any]]:
-    """The data `genzoo train MODEL` uses without --data: the family's own (its `default_data`, else
-    the first of its tour entries with its options: mnist binarised for the Bernoulli families, grf
-    for the Gaussian simulators, ...), else mnist."""
-    from genzoo.models import MODELS
-
-    cls = MODELS.get(model)
-    if cls.default_data is not None:
-        return cls.default_data[0], dict(cls.default_data[1])
-    return (cls.tour[0].data, dict(cls.tour[0].data_options)) if cls.tour else ("mnist", {})
-
-
 def _check_same(what: str, saved: dict[str, Any], given: dict[str, Any]) -> None:
     """--resume: every option given again must equal the saved one; a different one is named."""
     for key, value in given.items():
         old = saved.get(key)
         if _jsonish(value) != _jsonish(old):
             raise GenzooError(
-                f"--resume: {what}.{key} is {_shown_value(old)} in the saved run, {_shown_value(value)} now; "
+                f"--resume: {what}.{key} is {shown_value(old)} in the saved run, {shown_value(value)} now; "
                 "a run continues with its own model and data (start a new run with another --out to change it)"
             )
 
 
 def _jsonish(value: Any) -> Any:
     return [_jsonish(v) for v in value] if isinstance(value, (list, tuple)) else value
-
-
-def _shown_value(value: Any) -> str:
-    """A value as one would write it after --set: 400,200 for a tuple, true for True."""
-    if isinstance(value, bool):
-        return str(value).lower()
-    return ",".join(map(_shown_value, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
 def _resume_setup(args, out: Path, sets: dict[str, Any], toml: dict[str, Any]):  # noqa: ANN001, ANN202

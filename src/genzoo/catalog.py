@@ -1,0 +1,156 @@
+"""What `genzoo list` prints: the families, datasets and metrics, and every option of each with
+its default, type, range and help.
+
+It is rendered from the registries (which import torch: about 1.7 s) and shipped, rendered, as
+catalog.json, so that listing starts in a tenth of a second. tests/test_catalog.py checks that the
+shipped file equals what the registries render now; after changing a family, a dataset, a metric
+or an option, rewrite it with
+
+    python -m genzoo.catalog
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+CATALOG = Path(__file__).with_name("catalog.json")
+LISTS = ("all", "models", "datasets", "metrics")
+
+
+def shown_value(value: Any) -> str:
+    """A value as one would write it after --set: 400,200 for a tuple, true for True."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return ",".join(map(shown_value, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
+def default_data(model: str) -> tuple[str, dict[str, Any]]:
+    """The data `genzoo train MODEL` uses without --data: the family's own (its `default_data`, else
+    the first of its tour entries with its options: mnist binarised for the Bernoulli families, grf
+    for the Gaussian simulators, ...), else mnist."""
+    from genzoo.models import MODELS
+
+    cls = MODELS.get(model)
+    if cls.default_data is not None:
+        return cls.default_data[0], dict(cls.default_data[1])
+    return (cls.tour[0].data, dict(cls.tour[0].data_options)) if cls.tour else ("mnist", {})
+
+
+# --- rendering from the registries ------------------------------------------------------------
+def render_list(what: str) -> str:
+    """`genzoo list [models|datasets|metrics]`."""
+    from genzoo.data import DATASETS, PREFIXES
+    from genzoo.metrics import METRICS
+    from genzoo.models import MODELS
+
+    lines = []
+    if what in ("models", "all"):
+        lines.append("models:")
+        for name in MODELS.names():
+            cls = MODELS.get(name)
+            lik = f"  [likelihood: {cls.likelihood}]" if cls.likelihood else ""
+            lines.append(f"  {name:<14} {cls.summary}{lik}")
+    if what in ("datasets", "all"):
+        lines.append("datasets:")
+        lines += [f"  {name:<14} {DATASETS.get(name).summary}" for name in DATASETS.names()]
+        lines += [f"  {name + ':PATH':<14} {spec.summary}" for name, spec in sorted(PREFIXES.items())]
+    if what in ("metrics", "all"):
+        lines.append("metrics:")
+        lines += [f"  {name:<14} {METRICS.get(name).summary}" for name in METRICS.names()]
+    return "\n".join(lines)
+
+
+def _option_rows(cls: type, section: str) -> list[str]:
+    """One line per option of a config dataclass: key=default, its type and range, its help."""
+    from genzoo.config import describe_fields
+
+    rows = []
+    for name, default, allowed, help_text in describe_fields(cls):
+        shown = "auto" if default is None and "auto" in allowed else shown_value(default) if default is not None else "none"
+        rows.append(f"  {section}.{name}={shown}")
+        rows.append(f"      {allowed}{'. ' + help_text if help_text else ''}")
+    return rows
+
+
+def render_model(name: str) -> str:
+    """`genzoo list models NAME`: what the family is, its abilities, and every option with its default."""
+    from genzoo.models import MODELS
+    from genzoo.training.trainer import TrainConfig
+
+    cls = MODELS.get(name)
+    data, options = default_data(name)
+    abilities = [label for flag, label in ((cls.likelihood, f"likelihood ({cls.likelihood})"), (cls.latent, "latent space"),
+                 (cls.encodes, "encoder"), (cls.conditional, "labels")) if flag]
+    lines = [f"{name}: {cls.summary}",
+             f"  models {', '.join(cls.kinds)} data; default data: {data}{''.join(f' --set data.{k}={v}' for k, v in options.items())}",
+             f"  abilities: {', '.join(abilities) or 'sampling'}", "", "model options (--set model.KEY=VALUE, or KEY=VALUE):"]
+    lines += _option_rows(cls.Config, "model")
+    defaults = ", ".join(f"{k}={shown_value(v)}" for k, v in cls.default_train.items())
+    lines += ["", f"training options (--set train.KEY=VALUE; {name}'s own defaults: {defaults or 'none'}):"]
+    lines += _option_rows(TrainConfig, "train")
+    return "\n".join(lines)
+
+
+def render_dataset(name: str) -> str:
+    """`genzoo list datasets NAME`: the dataset and its options."""
+    from genzoo.data.registry import resolve
+
+    spec, _ = resolve(name)
+    return "\n".join([f"{name}: {spec.summary}", "", "options (--set data.KEY=VALUE):", *_option_rows(spec.options, "data")])
+
+
+def render(what: str, name: str | None = None) -> str:
+    """What `genzoo list WHAT [NAME]` prints, from the registries."""
+    if name is None:
+        return render_list(what)
+    return render_model(name) if what == "models" else render_dataset(name)
+
+
+def render_all() -> dict[str, str]:
+    """Every page of the catalog, keyed as `lookup` keys them."""
+    from genzoo.data import DATASETS
+    from genzoo.models import MODELS
+
+    pages = {_key(what): render(what) for what in LISTS}
+    pages.update({_key("models", name): render("models", name) for name in MODELS.names()})
+    pages.update({_key("datasets", name): render("datasets", name) for name in DATASETS.names()})
+    return pages
+
+
+def _key(what: str, name: str | None = None) -> str:
+    return what if name is None else f"{what} {name}"
+
+
+# --- the shipped catalog -----------------------------------------------------------------------
+def lookup(what: str, name: str | None = None) -> str | None:
+    """The shipped page for `genzoo list WHAT [NAME]`, or None (no catalog, or a name it does not
+    hold: the caller renders from the registries, which also words the error for a wrong name)."""
+    try:
+        pages = json.loads(CATALOG.read_text(encoding="utf-8"))["pages"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    page = pages.get(_key(what, name))
+    return page if isinstance(page, str) else None
+
+
+def text(what: str, name: str | None = None) -> str:
+    """What `genzoo list WHAT [NAME]` prints: the shipped page, else rendered."""
+    page = lookup(what, name)
+    return page if page is not None else render(what, name)
+
+
+def write(path: Path = CATALOG) -> None:
+    """Render every page and write catalog.json (through a temporary name)."""
+    body = json.dumps({"about": "rendered by `python -m genzoo.catalog`; what `genzoo list` prints", "pages": render_all()},
+                      indent=1, ensure_ascii=False, sort_keys=True) + "\n"
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(body, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+if __name__ == "__main__":
+    write()
+    print(f"wrote {CATALOG}")
