@@ -106,6 +106,7 @@ def always_probe(monkeypatch):
     """Time 1 and 2 threads in every run, however short and whatever the machine's load."""
     monkeypatch.setattr(Trainer, "PROBE_MIN_STEPS", 0)
     monkeypatch.setattr(Trainer, "PROBE_MIN_SECONDS", 0.0)
+    monkeypatch.setattr(Trainer, "PROBE_MAX_SHARE", float("inf"))
     monkeypatch.setattr(threads, "by_load", lambda interval=0.1: 2)
     monkeypatch.setattr(threads, "candidates", lambda n=None: [1, 2])
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
@@ -168,6 +169,33 @@ def test_a_change_of_load_times_the_counts_again(tmp_path, always_probe, monkeyp
     assert probes == [0, 40]
     fixed = genzoo.train(genzoo.models.create("gan", data, seed=0), data, steps=80, seed=0, progress=False, threads=1)
     assert all(torch.equal(run.model.state_dict()[k], fixed.model.state_dict()[k]) for k in fixed.model.state_dict())
+
+
+def test_a_few_heavy_steps_are_not_timed(tmp_path, monkeypatch, points) -> None:
+    """The smallest timing is a warm-up step at each other count and 2 rounds of every count: in 30
+    steps of 50 ms (1.5 s) that is 0.25 s, 17 % of the run, over PROBE_MAX_SHARE (3 %): the free
+    cores are taken. (pixelcnn's 51 quick steps lost 12 % to timing.) Allowed 20 %, they are timed."""
+    monkeypatch.setattr(Trainer, "PROBE_MIN_STEPS", 0)
+    monkeypatch.setattr(Trainer, "PROBE_MIN_SECONDS", 0.0)
+    monkeypatch.setattr(threads, "by_load", lambda interval=0.1: 2)
+    monkeypatch.setattr(threads, "candidates", lambda n=None: [1, 2])
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    cls = type(genzoo.models.create("noisy-mean", points))
+    fast = cls.loss
+
+    def slow(self, batch):
+        time.sleep(0.05)
+        return fast(self, batch)
+
+    monkeypatch.setattr(cls, "loss", slow)
+    for share, how in ((0.03, "free cores (2 of "), (0.2, "timed")):
+        monkeypatch.setattr(Trainer, "PROBE_MAX_SHARE", share)
+        out = tmp_path / str(share)
+        genzoo.train(genzoo.models.create("noisy-mean", points), points, out=out, steps=30, progress=False)
+        chosen = json.loads((out / ckpt.CONFIG).read_text())["threads"]
+        assert chosen["how"].startswith(how), chosen
+        assert ("timing would cost over 3 % of the run" in chosen["how"]) == (share == 0.03), chosen
+    assert chosen["count"] in (1, 2)
 
 
 def test_omp_num_threads_is_respected(tmp_path, always_probe, monkeypatch) -> None:

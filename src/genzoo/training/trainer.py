@@ -260,8 +260,11 @@ class Trainer:
     """Trains one model on one dataset; see :func:`train`."""
 
     DEFER_SYNC: bool | None = None  # keep loss terms on the device between logging steps; None: on CUDA only
-    PROBE_MIN_STEPS = 50  # threads=auto: runs shorter than this take the free cores without timing
-    PROBE_MIN_SECONDS = 5.0  # ... and runs expected to take less than this (timed by two steps)
+    # threads=auto takes the free cores without timing them in runs of fewer steps than this (a few
+    # heavy steps, which the free cores serve best: timing would cost a share of the run) ...
+    PROBE_MIN_STEPS = 200
+    PROBE_MIN_SECONDS = 5.0  # ... in runs expected to take less than this (timed by two steps) ...
+    PROBE_MAX_SHARE = 0.03  # ... and where the smallest timing would cost more than this share of the run
 
     def __init__(self, model: GenerativeModel, data: Dataset, cfg: TrainConfig, out: Path | None) -> None:
         if len(data) == 0:
@@ -352,7 +355,8 @@ class Trainer:
         there would cost a step many times slower than the rest). Several candidates are timed on a
         copy of the model (its own optimisers, a fixed batch, the RNG restored after), within ~2 %
         of the expected training time (0.2–5 s), unless the run is expected to take under
-        PROBE_MIN_SECONDS. The real run is untouched: it computes what --threads N would."""
+        PROBE_MIN_SECONDS or the smallest timing would cost over PROBE_MAX_SHARE of it (a few
+        steps of a second each). The real run is untouched: it computes what --threads N would."""
         t0 = time.perf_counter()
         free = threads.by_load(0.1)
         counts = [c for c in threads.candidates() if c <= free] or [1]
@@ -387,6 +391,14 @@ class Trainer:
             if first and expected < self.PROBE_MIN_SECONDS:
                 self.tuner = None
                 return {**loaded, "how": loaded["how"] + "; a run of a few seconds"}
+            # the smallest timing: a warm-up step at each other count, then 2 rounds (3 for steps
+            # under 50 ms) of every count, each timing at least ~20 ms (threads.probe)
+            rounds = 2 if per_step >= 0.05 else 3
+            smallest = (len(counts) - 1) * per_step + rounds * len(counts) * max(per_step, 0.02)
+            if smallest > self.PROBE_MAX_SHARE * expected:
+                if first:
+                    self.tuner = None
+                return {**loaded, "how": loaded["how"] + f"; timing would cost over {self.PROBE_MAX_SHARE * 100:g} % of the run"}
             budget = min(5.0, max(0.2, 0.02 * expected))  # about 2 % of the run
             result = threads.probe(step, counts, budget=budget, warm={1: per_step})
         return {"count": result.best, "how": "timed", "at_step": self.step, "free_cores": free, **result.to_dict(),
