@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 LEFT = re.compile(r"tour: about (.+?) left")
-START = re.compile(r"^\[(\d+)/(\d+)\] (.+?) \(")
+START = re.compile(r"^\[(\d+)/(\d+)\] ([^:]+?) \(")  # an entry's first line; its progress lines have "label: step ..."
 UNITS = {"h": 3600, "min": 60, "s": 1}
 
 
