@@ -204,3 +204,71 @@ def test_modes_minimum_leaves_a_mode_empty_less_than_once_in_a_hundred():
 
     for k in (8, 25):
         assert empty_rate(modes_min(k), k) <= 0.01 < empty_rate(modes_min(k) // 2, k)
+
+
+# --- recognisable: what a person sees ------------------------------------------------------------
+def test_recognisable_share_histogram_and_tv_against_loops():
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.full(10, 0.3), size=500)
+    probs[:7] = 0.0
+    probs[:7, 3] = 0.9  # exactly at the threshold: recognised
+    probs[:7, 4] = 0.1
+    from genzoo.metrics import samples as S
+
+    assert S.recognisable(probs) == pytest.approx(sum(max(row) >= 0.9 for row in probs) / len(probs), abs=0)
+    hist = S.class_histogram(probs)
+    counts = [0] * 10
+    for row in probs:
+        counts[max(range(10), key=lambda c: row[c])] += 1
+    assert hist.tolist() == pytest.approx([c / len(probs) for c in counts], abs=0)
+    q = np.full(10, 0.1)
+    assert S.total_variation(hist, q) == pytest.approx(sum(abs(a - b) for a, b in zip(hist, q)) / 2, rel=1e-12)
+    with pytest.raises(GenzooError, match="class probabilities"):
+        S.recognisable(np.zeros((0, 10)))
+
+
+@pytest.fixture(scope="module")
+def mnist_test() -> Dataset:
+    return genzoo.datasets.load("mnist", split="test", binarize="none")
+
+
+def test_recognisable_counts_what_the_classifier_is_sure_of_one_image_at_a_time(mnist_test):
+    """The metric on half B of mnist against a brute-force count: the shipped classifier run on one
+    image at a time, its softmax compared with 0.9 by hand."""
+    from genzoo.metrics.features import load_classifier
+
+    n = 400
+    half = n // 2
+    real = mnist_test.tensors()[:n]
+    model = Replay(mnist_test.info, real[half:])
+    m = evaluate(model, mnist_test, metrics=["recognisable"], n=n)["metrics"]["recognisable"]
+    net = load_classifier("mnist")
+    sure, classes = 0, [0] * 10
+    for img in real[half:]:
+        p = torch.softmax(net(img[None].clamp(0, 1)).double(), 1)[0]
+        sure += bool(p.max() >= 0.9)
+        classes[int(p.argmax())] += 1
+    assert m["share"] == pytest.approx(sure / half, abs=0)
+    assert m["share"] == m["floor"] and m["class_tv"] == m["class_tv_floor"]  # the samples are half B
+    assert m["class_share"] == pytest.approx([c / half for c in classes], abs=1e-4)
+    assert m["floor"] > 0.9
+
+
+def test_recognisable_shows_dropped_classes_and_noise(mnist_test):
+    """Samples of one digit class only: every one recognised, but the class histogram is 0.9 away from
+    the data's (TV between one class and ten equal ones); uniform noise: almost nothing recognised."""
+    n = 400
+    x, y = mnist_test.tensors(), mnist_test.y
+    ones = x[y == 1][:200]
+    m = evaluate(Replay(mnist_test.info, ones), mnist_test, metrics=["recognisable"], n=n)["metrics"]["recognisable"]
+    assert m["class_tv"] == pytest.approx(1 - m["class_share_data"][1], abs=0.02) and m["class_tv"] > 0.85
+    assert m["class_tv_floor"] < 0.15
+    noise = torch.rand(200, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    m = evaluate(Replay(mnist_test.info, noise), mnist_test, metrics=["recognisable"], n=n)["metrics"]["recognisable"]
+    assert m["share"] < 0.2 < m["floor"]
+
+
+def test_recognisable_applies_only_where_a_classifier_ships(ring_test):
+    assert "recognisable" not in genzoo.metrics.default_metrics(Replay(ring_test.info, ring_test.tensors()), ring_test)
+    with pytest.raises(GenzooError, match="recognisable.*does not apply"):
+        evaluate(Replay(ring_test.info, ring_test.tensors()), ring_test, metrics=["recognisable"])

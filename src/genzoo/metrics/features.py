@@ -246,6 +246,17 @@ class FeatureExtractor:
         mean, comps = self._pca()
         return (pixels - mean) @ comps.T
 
+    def class_probabilities(self, x: ArrayLike) -> np.ndarray:
+        """The shipped classifier's class probabilities softmax(logits) (N, classes) float64 of
+        examples `x` (N, *info.shape) — in any feature space, since only the classifier has them."""
+        t = self._examples(x)
+        net = load_classifier(_require_classifier(self.info), str(t.device))
+        out = [np.zeros((0, net.config.num_classes))]
+        with torch.no_grad():
+            for chunk in torch.split(t, self.batch_size):
+                out.append(torch.softmax(net(chunk.float().clamp(0, 1)).double(), dim=1).cpu().numpy())
+        return np.concatenate(out)
+
     def describe(self) -> str:
         """The protocol for metrics.json: which space, its dimension, how it was made."""
         if self.space == "pca" and hasattr(self, "components_"):

@@ -435,3 +435,27 @@ def mode_coverage(samples: Features, modes: Features, sigma: float, *, min_count
         "high_quality_rate": float(good.mean()),
         "counts": [int(c) for c in counts],
     }
+
+
+# --- what a person sees ------------------------------------------------------------------------
+
+
+def recognisable(probs: np.ndarray, *, threshold: float = 0.9) -> float:
+    """Share of examples whose most likely class has probability ≥ `threshold`, from class
+    probabilities (N, C) — the share a classifier "recognises" as one class."""
+    p = np.asarray(probs, dtype=np.float64)
+    if p.ndim != 2 or len(p) == 0:
+        raise GenzooError(f"recognisable: expected class probabilities (N, C) with N ≥ 1, got shape {p.shape}")
+    return float((p.max(axis=1) >= threshold).mean())
+
+
+def class_histogram(probs: np.ndarray) -> np.ndarray:
+    """Share of examples whose most likely class is c, for each class c: (C,), summing to 1."""
+    p = np.asarray(probs, dtype=np.float64)
+    counts = np.bincount(p.argmax(axis=1), minlength=p.shape[1]).astype(np.float64)
+    return counts / max(1.0, counts.sum())
+
+
+def total_variation(p: np.ndarray, q: np.ndarray) -> float:
+    """TV(p, q) = ½ Σ_c |p_c − q_c| between two histograms (0 = equal, 1 = disjoint)."""
+    return float(0.5 * np.abs(np.asarray(p, dtype=np.float64) - np.asarray(q, dtype=np.float64)).sum())

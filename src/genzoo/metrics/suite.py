@@ -54,6 +54,39 @@ _SPREAD = "the std of {} between two draws of real data exceeds 0.035 (measured)
 _KERNEL_WHY = "two draws of real data differ in {} by more than half the value of a visibly imperfect model (measured)"
 
 
+def _has_classifier(model, data) -> bool:
+    from genzoo.metrics.features import shipped_classifier
+
+    return shipped_classifier(data.info) is not None
+
+
+RECOGNISED = 0.9  # the class probability from which a sample counts as recognised
+
+
+@register_metric(
+    "recognisable",
+    f"share of samples the shipped classifier assigns to one class with probability ≥ {RECOGNISED} (held-out data's "
+    "share is the floor), and the total-variation distance of their class histogram to the data's",
+    applies=_has_classifier,
+    why_not="genzoo ships a digit classifier for mnist-like and digits images only",
+)
+def recognisable(ctx: EvalContext) -> dict[str, Any]:
+    """What a person sees: a recognisable digit is one the classifier is sure of; a model that draws only
+    some digits shows it in the class histogram (classes = the argmax over every sample, sure or not)."""
+    probs = {name: ctx.extractor.class_probabilities(x) for name, x in
+             (("fake", samples_as_data(ctx.samples, ctx.test)), ("a", ctx.real_a), ("b", ctx.real_b))}
+    hist = {name: S.class_histogram(p) for name, p in probs.items()}
+    return {
+        "share": S.recognisable(probs["fake"], threshold=RECOGNISED),
+        "floor": S.recognisable(probs["b"], threshold=RECOGNISED),
+        "class_tv": S.total_variation(hist["fake"], hist["a"]),
+        "class_tv_floor": S.total_variation(hist["b"], hist["a"]),
+        "class_share": [round(float(v), 4) for v in hist["fake"]],
+        "class_share_data": [round(float(v), 4) for v in hist["a"]],
+        **small_sample(ctx, PR_MIN, "the share's standard error exceeds 0.04"),
+    }
+
+
 @register_metric("fd", "Fréchet distance between feature Gaussians of samples and held-out data (0 ideal)")
 def fd(ctx: EvalContext) -> dict[str, Any]:
     dim = ctx.feats_a.shape[1]
