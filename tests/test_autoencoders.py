@@ -22,7 +22,7 @@ from genzoo.models.autoencoders import jacobian_norm2, kl_sparsity, l1_sparsity,
 
 INF = float("inf")
 NAMES = ("ae", "dae", "sparse-ae", "contractive-ae")
-TINY = {"hidden": (16,), "channels": (4, 8), "code_dim": 3, "fit_examples": 50}
+TINY = {"hidden": (16,), "channels": (4, 8), "code_dim": 3, "fit_examples": 50, "code_distribution": "gaussian"}
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is fastest and steadiest
@@ -118,6 +118,22 @@ def test_code_distribution_is_fitted_at_prepare_and_after_the_last_step(digits):
         codes = run.model.encode(_kept(digits))
     assert not torch.equal(run.model.code_distribution.means, untrained)
     torch.testing.assert_close(run.model.code_distribution.means[0], codes.mean(0), rtol=1e-5, atol=1e-6)
+
+
+def test_auto_code_density_is_chosen_at_the_end_and_refitted_between_checkpoints(digits, tmp_path):
+    """code_distribution=auto (the default): a Gaussian at prepare, the density with the best held-out
+    likelihood chosen when training ends, and the choice kept (refitted) at later intermediate refreshes."""
+    model = create("ae", digits, seed=0, **{**TINY, "code_distribution": "auto"})
+    run = genzoo.train(model, digits, steps=7, batch_size=32, progress=False, sample_grid=False, out=tmp_path / "r")
+    dist = run.model.code_distribution
+    scores = dist.choice["held_out_loglik"]
+    assert max(scores, key=scores.get).startswith(dist.choice["kind"])
+    kind = dist.choice["kind"]
+    run.model.refresh(digits, final=False)
+    assert dist.choice["kind"] == kind
+    saved = genzoo.load(tmp_path / "r")  # the chosen density is saved with the weights
+    g = lambda: torch.Generator().manual_seed(1)  # noqa: E731
+    assert torch.equal(saved.sample(4, generator=g()), run.model.sample(4, generator=g()))
 
 
 def test_code_distribution_is_refitted_at_checkpoints_and_time_limit_stops(digits, tmp_path):

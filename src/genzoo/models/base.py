@@ -194,11 +194,12 @@ class GenerativeModel(nn.Module):
     def prepare(self, data: Dataset) -> None:
         """Called once by the trainer before the first step (fit a KDE, set output biases)."""
 
-    def refresh(self, data: Dataset) -> None:
+    def refresh(self, data: Dataset, *, final: bool = True) -> None:
         """Recompute state derived from the weights and the data — an autoencoder's code
-        distribution — called by the trainer before every checkpoint and at the end of training
-        (with the EMA weights in place where EMA is used). It must not change what training does
-        next, so that a resumed run stays exact; the default does nothing."""
+        distribution — called by the trainer before every checkpoint (`final` False: a cheap
+        refit will do) and at the end of training (`final` True: a stop by time limit or Ctrl-C
+        included), with the EMA weights in place where EMA is used. It must not change what
+        training does next, so that a resumed run stays exact; the default does nothing."""
 
     def loss(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """Named loss terms; "loss" is the one minimised."""

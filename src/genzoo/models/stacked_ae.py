@@ -25,8 +25,9 @@ G = round((1 − finetune_fraction)·T) steps are greedy, stage k taking steps
 of the T now given, like the trainer's other schedules.
 
 Sampling decodes draws from a :class:`CodeDistribution` fitted to the top codes of a fixed
-subset of the training set (`fit_examples` examples chosen with seed 0): in `prepare` and in
-`refresh`, which the trainer calls before every checkpoint and at the end of training.
+subset of the training set (`fit_examples` examples chosen with seed 0): in `prepare` (a
+Gaussian), in `refresh` before every checkpoint (refitting the kind last chosen) and at the end of
+training, where the density is chosen by held-out likelihood (see :mod:`genzoo.models.codes`).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from genzoo.data.base import DataInfo, Dataset
 from genzoo.errors import GenzooError
 from genzoo.models.autoencoders import output_kind
 from genzoo.models.base import GenerativeModel, StepContext, TourEntry
-from genzoo.models.codes import KINDS, CodeDistribution
+from genzoo.models.codes import CODES_HELP, KINDS, CodeDistribution
 from genzoo.models.registry import register_model
 from genzoo.nn.blocks import activation, init_output_bias
 
@@ -65,9 +66,9 @@ class StackedAEConfig:
     weight_decay: float = option(0.0, low=0.0, help="L2 penalty on the weight matrices being trained")
     sparsity: float = option(0.0, low=0.0, help="L1 penalty on the codes being trained")
     finetune_fraction: float = option(0.4, low=0.0, high=1.0, help="share of the steps for end-to-end fine-tuning; the rest is split equally among the stages")
-    code_distribution: str = option("gaussian", choices=KINDS, help="distribution fitted to the top codes for sampling")
-    gmm_components: int = option(10, low=1, help="components of the gmm code distribution")
-    fit_examples: int = option(1000, low=2, help="training examples whose codes the code distribution is fitted to")
+    code_distribution: str = option("auto", choices=KINDS, help=CODES_HELP)
+    gmm_components: int = option(40, low=1, help="gmm: its components; auto: the largest mixture it tries")
+    fit_examples: int = option(4000, low=2, help="training examples whose codes the code distribution is fitted to")
 
 
 def resolve_layers(layers: tuple[int, ...] | None, dim: int) -> tuple[int, ...]:
@@ -151,7 +152,7 @@ class StackedAE(GenerativeModel):
             )
             for k in range(1, top + 1)
         )
-        self.codes = CodeDistribution(self.layers[-1], config.code_distribution, config.gmm_components)
+        self.codes = CodeDistribution(self.layers[-1], config.code_distribution, config.gmm_components, config.fit_examples)
 
     # --- the networks ---------------------------------------------------------------------
     def _codes(self, x: Tensor, depth: int) -> Tensor:
@@ -187,18 +188,19 @@ class StackedAE(GenerativeModel):
     def prepare(self, data: Dataset) -> None:
         """Start stage 1's output at the data mean (as logits for a sigmoid output); fit the codes."""
         init_output_bias(self.stages[0].decoder, data.x.flatten(1).mean(0), logit=self.output == "sigmoid")
-        self.refresh(data)
+        self.refresh(data, final=False)
 
     @torch.no_grad()
-    def refresh(self, data: Dataset) -> None:
-        """Refit the code distribution to the top codes of a fixed subset of `data` (seed 0)."""
+    def refresh(self, data: Dataset, *, final: bool = True) -> None:
+        """Refit the code distribution to the top codes of a fixed subset of `data` (seed 0):
+        choosing its kind again where `final`, else refitting the kind last chosen."""
         x = data.tensors().flatten(1)  # (N, D)
         x = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[: self.config.fit_examples]]
         if len(x) < 2:
             raise GenzooError("stacked-ae: fitting the code distribution needs at least 2 examples")
         weight = self.stages[0].encoder.weight
         with torch.autocast(weight.device.type, enabled=False):
-            self.codes.fit(self._codes(x.to(weight), len(self.stages)))
+            self.codes.fit(self._codes(x.to(weight), len(self.stages)), select=final)
 
     def sample_latent(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
         """n top codes from the distribution fitted to the training codes."""

@@ -510,19 +510,19 @@ class Trainer:
             if backup is not None:
                 model.load_state_dict(backup)
 
-    def _refresh(self) -> None:
+    def _refresh(self, *, final: bool = True) -> None:
         """Let the model recompute its derived state (see GenerativeModel.refresh) for the weights
-        that are saved: the EMA weights where EMA is used."""
+        that are saved: the EMA weights where EMA is used; `final` at the end of training."""
         model = self.model
         was_training = model.training
         model.eval()
         with torch.no_grad(), torch.random.fork_rng(devices=[]):
             if self.ema is None:
-                model.refresh(self.data)
+                model.refresh(self.data, final=final)
             else:
                 raw = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 model.load_state_dict(self.ema.shadow)
-                model.refresh(self.data)
+                model.refresh(self.data, final=final)
                 self.ema.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 model.load_state_dict(raw)
         model.train(was_training)
@@ -626,7 +626,7 @@ class Trainer:
                 bar.update(1)
                 if checkpoint:
                     self._check_weights()
-                    self._refresh()
+                    self._refresh(final=ending)
                     self.save()
                 if ending:
                     break
