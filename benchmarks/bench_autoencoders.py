@@ -11,7 +11,12 @@
    error for held-out digits of that class against the other test digits.
 3. Denoising: test digits with Gaussian noise σ = 0.5; PSNR of the noisy input, of a plain
    autoencoder's reconstruction and of a denoising autoencoder's (trained with σ = 0.5).
-4. AE ≡ PCA (`--parts pca`, on digits): the linear autoencoder trained with its default options
+4. Sampling (`--parts sampling`): the five autoencoders of the tour at the full tour's budget (its
+   steps and options), for `--seeds`: the code density `auto` chose and what its samples score
+   (FD and recognisable share with their floors, precision, recall, copy rate), beside the same
+   trained model sampling from a single full-covariance Gaussian on its codes (the old default),
+   and the decoder's own bound: the reconstructions of held-out digits, scored alike.
+5. AE ≡ PCA (`--parts pca`, on digits): the linear autoencoder trained with its default options
    for the default 1,000 steps, and with the family's shared lr 1e-3 and batch 128, for seeds 0–4
    and code sizes 2, 5, 10: the largest principal angle between the decoder's column space and the
    leading principal subspace of the centred training data, and the wall time.
@@ -97,6 +102,64 @@ def part_variants(train, test, seconds: float, only: set[str] | None = None) -> 
         )
 
 
+SAMPLED = ("ae", "dae", "sparse-ae", "contractive-ae", "stacked-ae")
+
+
+def _score(model, test, train) -> dict:
+    m = genzoo.evaluate(model, test, metrics=["fd", "recognisable", "pr", "memorization"], seed=0, train_data=train)["metrics"]
+    return {"fd": m["fd"]["fd"], "fd_floor": m["fd"]["floor"], "rec": m["recognisable"]["share"], "rec_floor": m["recognisable"]["floor"],
+            "precision": m["pr"]["precision"], "recall": m["pr"]["recall"], "copy": m["memorization"]["copy_rate"]}
+
+
+def _row(name: str, seed: int, how: str, r: dict, seconds: str = "") -> None:
+    print(f"| {name} | {seed} | {how} | {seconds} | {r['fd']:.1f} ({r['fd_floor']:.1f}) | {r['rec']:.3f} ({r['rec_floor']:.3f}) "
+          f"| {r['precision']:.3f} | {r['recall']:.3f} | {r['copy']:.3f} |", flush=True)
+
+
+def _with_density(model, kind: str, data) -> None:
+    """Swap the model's code density for a fresh one of `kind`, fitted to the same codes."""
+    from genzoo.models.codes import CodeDistribution
+
+    attr = "codes" if hasattr(model, "codes") else "code_distribution"
+    old = getattr(model, attr)
+    setattr(model, attr, CodeDistribution(old.means.shape[1], kind, points=old.points))
+    model.refresh(data)
+
+
+def _reconstructions(model, test):
+    """The model with its code sampler replaced by the codes of held-out half B (what evaluate compares with half A)."""
+    x = test.tensors()
+    with torch.no_grad():
+        codes = model.encode(x[len(x) // 2 :])
+    model.sample_latent = lambda n, generator=None: codes[:n]
+    return model
+
+
+def part_sampling(seeds: list[int], only: set[str] | None = None) -> None:
+    from genzoo.models import MODELS
+
+    print("\n### Sampling at the full tour's budget: the code density chosen by held-out likelihood (mnist, grey)\n")
+    print("| model | seed | codes sampled from | train s | FD (floor) | recognisable (floor) | precision | recall | copy rate |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
+    for name in SAMPLED:
+        if only and name not in only:
+            continue
+        entry = MODELS.get(name).tour[0]
+        train = genzoo.datasets.load("mnist", split="train", **entry.data_options)
+        test = genzoo.datasets.load("mnist", split="test", **entry.data_options)
+        for seed in seeds:
+            model = genzoo.models.create(name, train, seed=seed, **entry.params)
+            t0 = time.perf_counter()
+            run = genzoo.train(model, train, steps=entry.steps, seed=seed, progress=False, sample_grid=False, **entry.train)
+            seconds = f"{time.perf_counter() - t0:.0f}"
+            model = run.model
+            density = (model.codes if hasattr(model, "codes") else model.code_distribution).describe()
+            _row(name, seed, f"auto: {density}", _score(model, test, train), seconds)
+            _with_density(model, "gaussian", train)
+            _row(name, seed, "one full-covariance Gaussian", _score(model, test, train))
+            _row(name, seed, "held-out codes (reconstructions)", _score(_reconstructions(model, test), test, train))
+
+
 def part_novelty(test, seconds: float, digit: int) -> None:
     train = genzoo.datasets.load("mnist", split="train", exclude=str(digit))
     run, _ = train_for("ae", {"arch": "mlp", "code_dim": 32}, train, seconds)
@@ -159,7 +222,8 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=60.0, help="training budget per model")
     p.add_argument("--parts", default="variants,novelty,denoising,pca")
     p.add_argument("--digit", type=int, default=7, help="the class left out for novelty detection")
-    p.add_argument("--only", help="comma-separated model names for the variants part")
+    p.add_argument("--only", help="comma-separated model names for the variants and sampling parts")
+    p.add_argument("--seeds", default="0", help="comma-separated seeds for the sampling part")
     args = p.parse_args()
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     train = genzoo.datasets.load("mnist", split="train")
@@ -168,6 +232,8 @@ def main() -> None:
     parts = set(args.parts.split(","))
     if "variants" in parts:
         part_variants(train, test, args.seconds, set(args.only.split(",")) if args.only else None)
+    if "sampling" in parts:
+        part_sampling([int(v) for v in args.seeds.split(",")], set(args.only.split(",")) if args.only else None)
     if "novelty" in parts:
         part_novelty(test, args.seconds, args.digit)
     if "denoising" in parts:

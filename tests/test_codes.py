@@ -137,3 +137,14 @@ class _nothing:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_a_density_saved_before_the_kernel_density_existed_still_loads():
+    dist = CodeDistribution(3, "gaussian").fit(torch.randn(100, 3, generator=torch.Generator().manual_seed(0)))
+    old = {k: v for k, v in dist.state_dict().items() if not k.startswith(("kde_", "use_kde"))}  # what such a run saved
+    copy = CodeDistribution(3, "gaussian")
+    copy.load_state_dict(old)
+    g = lambda: torch.Generator().manual_seed(1)  # noqa: E731
+    assert torch.equal(copy.sample(5, generator=g()), dist.sample(5, generator=g()))
+    with pytest.raises(RuntimeError, match="means"):  # other missing buffers are still refused
+        CodeDistribution(3, "gaussian").load_state_dict({k: v for k, v in old.items() if k != "means"})

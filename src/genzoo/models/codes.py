@@ -70,6 +70,13 @@ class CodeDistribution(nn.Module):
         self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
         self.choice: dict[str, object] = {}  # what the last fit chose, and the held-out scores
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+        """Runs saved before the kernel density existed (kinds gaussian and gmm only) hold no kde_*
+        buffers: they load with this module's own (empty, unused) ones."""
+        for name in ("kde_weights", "kde_points", "kde_chol", "use_kde"):
+            state_dict.setdefault(prefix + name, getattr(self, name))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     # --- fitting ------------------------------------------------------------------------------
     @torch.no_grad()
     def fit(self, codes: Tensor, *, seed: int = 0, select: bool = True) -> CodeDistribution:
