@@ -42,8 +42,9 @@ from genzoo.progress import waiting as progress_waiting
 from genzoo.threads import set_threads
 from genzoo.training import checkpoint as ckpt
 from genzoo.viz.board import Entry, entry_from_run, render_markdown, write_board
+from genzoo.viz.page import figure, section
 from genzoo.viz.plots import figure_png, panels
-from genzoo.viz.report import _figure, _section, wall_time
+from genzoo.viz.report import wall_time
 
 QUICK_EVAL_N = 1000
 STATE = "tour.json"  # in OUT: what each entry was run with, and how it ended
@@ -516,9 +517,9 @@ class Pages:
             runs = [(rows[run_key(n, e)].entry.name, rows[run_key(n, e)].samples, load_data(e.data, split="test", **e.data_options))
                     for n, e in self.todo if run_key(n, e) in keys]
             fig = mode_figure(runs)
-            section = None if fig is None else _section(
-                "Mode coverage on 2-D mixtures", _figure(fig, "mode coverage", "2,000 samples per family; red circles: 3σ around the mixture's modes"))
-            self._modes = (keys, section)
+            part = None if fig is None else section(
+                "Mode coverage on 2-D mixtures", figure(fig, "mode coverage", "2,000 samples per family; red circles: 3σ around the mixture's modes"))
+            self._modes = (keys, part)
         return self._modes[1]
 
 
@@ -526,7 +527,7 @@ def _pending_section(pending: list[str], note: str) -> str | None:
     if not pending:
         return None
     items = "".join(f"<li>{html.escape(p)}</li>" for p in pending)
-    return _section("Still to run", (f"<p>{html.escape(note)}</p>" if note else "") + f"<ul>{items}</ul>")
+    return section("Still to run", (f"<p>{html.escape(note)}</p>" if note else "") + f"<ul>{items}</ul>")
 
 
 # --- the tour ----------------------------------------------------------------------------------

@@ -20,8 +20,9 @@ import numpy as np
 from safetensors import safe_open
 
 from genzoo.training import checkpoint as ckpt
+from genzoo.viz.page import document, escape, figure, fmt, note, section
 from genzoo.viz.plots import figure_png, panels
-from genzoo.viz.report import CSS, _e, _figure, _fmt, _note, _section, wall_time
+from genzoo.viz.report import wall_time
 
 
 @dataclass(frozen=True)
@@ -141,9 +142,9 @@ def _cell(entry: Entry, col: Column) -> str:
     v = entry.value(col.key)
     if v is None:
         return "—"
-    text = _fmt(float(v)) if isinstance(v, float) else str(v)
+    text = fmt(float(v)) if isinstance(v, float) else str(v)
     floor = entry.value(col.floor) if col.floor else None
-    return f"{text} ({_fmt(float(floor))})" if floor is not None else text
+    return f"{text} ({fmt(float(floor))})" if floor is not None else text
 
 
 def footnotes(entries: Sequence[Entry], cols: Sequence[Column]) -> tuple[list[str], dict[tuple[int, str], int]]:
@@ -255,7 +256,7 @@ def metric_figure(entries: Sequence[Entry], cols: Sequence[Column]) -> bytes | N
 
 def render_html(entries: Sequence[Entry], *, title: str = "genzoo leaderboard", intro: str = "", extra_sections: Sequence[str] = ()) -> str:
     cols = _columns(entries)
-    head = "".join(f"<th>{_e(h)}</th>" for h in FIXED + [c.header for c in cols])
+    head = "".join(f"<th>{escape(h)}</th>" for h in FIXED + [c.header for c in cols])
     body = []
     texts, marks = footnotes(entries, cols)
     for i, e in enumerate(entries):
@@ -263,32 +264,27 @@ def render_html(entries: Sequence[Entry], *, title: str = "genzoo leaderboard", 
             cells = [(c, None) for c in _fixed_cells(e) + [f"failed: {e.error}"] + [""] * max(0, len(cols) - 1)]
         else:
             cells = [(c, None) for c in _fixed_cells(e)] + _marked_cells(i, e, cols, marks)
-        body.append("<tr>" + "".join(f"<td>{_e(t)}{_sup(k)}</td>" for t, k in cells) + "</tr>")
+        body.append("<tr>" + "".join(f"<td>{escape(t)}{_sup(k)}</td>" for t, k in cells) + "</tr>")
     table = f'<div class="wide"><table class="board"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
-    table += "".join(f'<p class="fn" id="fn{k}">[{k}] {_e(text)}</p>' for k, text in enumerate(texts, 1))
-    legend = _note("Figures in brackets: the same metric between two halves of the held-out data — the noise floor at that N. Better: "
+    table += "".join(f'<p class="fn" id="fn{k}">[{k}] {escape(text)}</p>' for k, text in enumerate(texts, 1))
+    legend = note("Figures in brackets: the same metric between two halves of the held-out data — the noise floor at that N. Better: "
                    + ", ".join(f"{c.header} {_better(c)}" for c in cols) + ".")
-    proto = "<ul>" + "".join(f"<li>{_e(line)}</li>" for line in protocol_lines(entries)) + "</ul>"
-    sections = [_section("Leaderboard", (f"<p>{_e(intro)}</p>" if intro else "") + table + legend + "<h3>Protocol</h3>" + proto)]
+    proto = "<ul>" + "".join(f"<li>{escape(line)}</li>" for line in protocol_lines(entries)) + "</ul>"
+    sections = [section("Leaderboard", (f"<p>{escape(intro)}</p>" if intro else "") + table + legend + "<h3>Protocol</h3>" + proto)]
     fig = metric_figure([e for e in entries if not e.error], cols)
     if fig is not None:
         caption = "bars: the runs; dashed red: the noise floor of real data" + ("; †: too few examples, see the notes under the table" if texts else "")
-        sections.append(_section("Metrics", _figure(fig, "metrics per run", caption)))
+        sections.append(section("Metrics", figure(fig, "metrics per run", caption)))
     grids = [
-        f'<div class="cell"><h3>{_e(e.name)}</h3>{_img(e.samples_png, e.name)}</div>' for e in entries if e.samples_png
+        f'<div class="cell"><h3>{escape(e.name)}</h3>{_img(e.samples_png, e.name)}</div>' for e in entries if e.samples_png
     ]
     if grids:
-        sections.append(_section("Samples", '<div class="grid">' + "".join(grids) + "</div>"))
-    figs = [_figure(png, cap, cap) for e in entries for png, cap in e.figures]
+        sections.append(section("Samples", '<div class="grid">' + "".join(grids) + "</div>"))
+    figs = [figure(png, cap, cap) for e in entries for png, cap in e.figures]
     if figs:
-        sections.append(_section("Figures", '<div class="grid">' + "".join(f'<div class="cell">{f}</div>' for f in figs) + "</div>"))
+        sections.append(section("Figures", '<div class="grid">' + "".join(f'<div class="cell">{f}</div>' for f in figs) + "</div>"))
     sections.extend(extra_sections)
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_e(title)}</title>\n<style>{CSS}{BOARD_CSS}</style>\n</head>\n<body>\n<main>\n"
-        f"<header><h1>{_e(title)}</h1></header>\n" + "\n".join(sections) + "\n</main>\n</body>\n</html>\n"
-    )
+    return document(title, f"<h1>{escape(title)}</h1>", sections, css=BOARD_CSS)
 
 
 def _sup(k: int | None) -> str:
@@ -296,7 +292,7 @@ def _sup(k: int | None) -> str:
 
 
 def _img(png: bytes, alt: str) -> str:
-    return f'<img src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}" alt="{_e(alt)}">'
+    return f'<img src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}" alt="{escape(alt)}">'
 
 
 def write_board(entries: Sequence[Entry], out: str | Path, *, title: str = "genzoo leaderboard", **kw: Any) -> Path:
