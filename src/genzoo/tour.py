@@ -42,6 +42,7 @@ from genzoo.progress import waiting as progress_waiting
 from genzoo.threads import set_threads
 from genzoo.training import checkpoint as ckpt
 from genzoo.viz.board import Entry, entry_from_run, render_markdown, write_board
+from genzoo.viz.gallery import real_tiles
 from genzoo.viz.page import figure, section
 from genzoo.viz.plots import figure_png, panels
 from genzoo.viz.report import wall_time
@@ -353,7 +354,8 @@ def run_one(
         _say(f"tour: {label} failed: {type(exc).__name__}: {exc} ({Path(where.filename).name}:{where.lineno})")
         seconds["total"] = time.perf_counter() - t0
         error = f"{type(exc).__name__}: {exc}"
-        return Outcome(Entry(name=label, model=name, data=entry.data, metrics={}, protocol={}, error=error), seconds)
+        failed = Entry(name=label, model=name, data=entry.data, metrics={}, protocol={}, error=error, data_options=dict(entry.data_options))
+        return Outcome(failed, seconds)
     seconds["total"] = time.perf_counter() - t0
     return Outcome(board_entry, seconds, samples)
 
@@ -490,8 +492,10 @@ def _intro(todo: list[tuple[str, TourEntry]], done: int, seconds: float, *, quic
 
 class Pages:
     """OUT/index.html and OUT/board.md (each written atomically) for the entries finished so far, in
-    plan order, with a list of those still to run. The mode figure is redrawn only when a mixture
-    entry has been added, since the pages are rewritten after every entry."""
+    plan order, with a list of those still to run: the gallery of each dataset's held-out examples
+    and the runs' samples, how to read it, one table per dataset (:mod:`genzoo.viz.board`). The
+    mode figure is redrawn only when a mixture entry has been added, since the pages are
+    rewritten after every entry."""
 
     def __init__(self, out: Path, todo: list[tuple[str, TourEntry]], *, quick: bool) -> None:
         self.out, self.todo, self.quick = out, todo, quick
@@ -509,7 +513,8 @@ class Pages:
         ckpt.atomic_write(self.out / "board.md", lambda p: p.write_text(md, encoding="utf-8"))
         counts = _thread_counts([self.out / "runs" / run_key(n, e) for n, e in self.todo if run_key(n, e) in rows])
         intro = _intro(self.todo, len(entries), seconds, quick=self.quick, counts=counts)
-        return write_board(entries, self.out / "index.html", title="genzoo tour", intro=intro, extra_sections=extra)
+        real = real_tiles([(e.data, e.data_options) for n, e in self.todo if run_key(n, e) in rows])
+        return write_board(entries, self.out / "index.html", title="genzoo tour", intro=intro, extra_sections=extra, real=real)
 
     def _mode_section(self, rows: dict[str, Outcome]) -> str | None:
         keys = tuple(run_key(n, e) for n, e in self.todo if run_key(n, e) in rows and rows[run_key(n, e)].samples is not None)

@@ -23,8 +23,8 @@ from genzoo.data.base import Dataset
 from genzoo.errors import GenzooError
 from genzoo.models.base import GenerativeModel
 from genzoo.training import checkpoint as ckpt
-from genzoo.viz.grid import image_grid, png_bytes
-from genzoo.viz.page import document, escape, figure, fmt, note, section, table
+from genzoo.viz.grid import animated_gif, image_grid, png_bytes
+from genzoo.viz.page import document, escape, figure, fmt, img, note, section, table
 from genzoo.viz.plots import (
     codes_figure,
     inference,
@@ -37,6 +37,7 @@ from genzoo.viz.plots import (
     reconstruction_grid,
     trajectory_figure,
 )
+from genzoo.viz.scores import LISTS, Row, grouped, picture_files, render_groups
 
 REPORT = "report.html"
 RECON_EXAMPLES = 16  # two rows of 8 originals, each with its reconstructions beneath
@@ -52,7 +53,9 @@ def write_report(
     """Write the report of the run in `run_dir` to `out` (default RUN/report.html), atomically.
 
     The model comes from `genzoo.load(run_dir)`; examples to reconstruct from the run's
-    dataset (test split, else train) when it can still be loaded — if not, the page says why."""
+    dataset (test split, else train) when it can still be loaded — if not, the page says why;
+    the pictures metrics.json names (memorization.png) and the sample grids the checkpoints kept
+    (RUN/samples/) from the run directory."""
     run_dir = Path(run_dir)
     config = ckpt.read_config(run_dir)
     records = ckpt.read_log(run_dir)
@@ -61,14 +64,13 @@ def write_report(
     data, data_note = _load_data(config)
     if data_note:
         notes["data"] = data_note
-    figures = []
-    memo = run_dir / "memorization.png"
-    if memo.is_file():
-        figures.append((memo.read_bytes(), "memorisation: the generated samples closest to a training example (top) and that example (bottom)"))
+    scores = metrics.get("metrics") if isinstance(metrics, Mapping) else None
+    pictures = picture_files(run_dir, scores) if isinstance(scores, Mapping) else {}
+    frames = [(step, path.read_bytes()) for step, path in ckpt.read_frames(run_dir)]
     train = _load_data(config, ("train",))[0] if hasattr(model, "decoder_basis") else None
     page = render_report(
-        model, config, records, metrics, data=data, n_samples=n_samples, seed=seed, notes=notes, figures=figures,
-        train=train,
+        model, config, records, metrics, data=data, n_samples=n_samples, seed=seed, notes=notes, train=train,
+        pictures=pictures, frames=frames,
     )
     out = Path(out) if out is not None else run_dir / REPORT
     ckpt.atomic_write(out, lambda p: p.write_text(page, encoding="utf-8"))
@@ -117,12 +119,17 @@ def render_report(
     notes: Mapping[str, str] | None = None,
     figures: Sequence[tuple[bytes, str]] = (),
     train: Dataset | None = None,
+    pictures: Mapping[str, bytes] | None = None,
+    frames: Sequence[tuple[int, bytes]] = (),
 ) -> str:
     """The report as an HTML string (`train`: the training data, for the linear-AE/PCA panel).
 
     `config` is a run's config.json, `records` its log.jsonl records, `metrics` its
     metrics.json (or None), `data` examples for reconstructions and reference scatters.
-    `notes` replace the default text of a missing section ("data", "metrics")."""
+    `notes` replace the default text of a missing section ("data", "metrics"). `pictures` maps
+    the picture file names metrics.json holds to their bytes; `frames` are the sample grids of
+    the kept checkpoints as (step, PNG), in step order; `figures` more (PNG, caption) pictures
+    under the metrics."""
     notes = dict(notes or {})
     if data is not None and tuple(data.info.shape) != tuple(model.info.shape):
         notes.setdefault(
@@ -138,6 +145,8 @@ def render_report(
         _training_section(records),
         _samples_section(model, data, n_samples, seed),
     ]
+    if frames:
+        sections.append(_progress_section(frames))
     if model.latent:
         sections.append(_latent_section(model, data, seed, notes.get("data"), train))
     if model.info.kind == "field" and len(model.info.shape) == 3:
@@ -162,11 +171,11 @@ def render_report(
         sections.append(section("Edits", _try_figure(lambda: edit_grid(model, data), "edits", caption)))
     if callable(getattr(model, "translate", None)) and data is not None and data.pair is not None:
         sections.append(section("Translations", _try_figure(lambda: translation_grid(model, data), "translations", _translation_caption(data))))
-    sections.append(_metrics_section(metrics, notes.get("metrics"), figures))
+    sections.append(_metrics_section(metrics, notes.get("metrics"), figures, pictures=pictures, train_seconds=wall_time(records)))
     version = config.get("genzoo_version", "unknown")
     by = "" if version == genzoo.__version__ else f"; report by genzoo {genzoo.__version__}"
     header = f'<h1>{escape(title)}</h1><p class="sub">trained with genzoo {escape(version)}{escape(by)}</p>'
-    return document(f"genzoo report: {title}", header, sections)
+    return document(f"genzoo report: {title}", header, sections, css=REPORT_CSS)
 
 
 def _summary_section(
@@ -464,23 +473,66 @@ def pca_comparison(model: GenerativeModel, data: Dataset | None) -> str:
     return text + figure(png, "linear autoencoder against PCA", "top: an orthonormal basis of the decoder's columns; bottom: the principal components (each rescaled to [0, 1])")
 
 
-def _metrics_section(metrics: Mapping[str, Any] | None, missing: str | None, figures: Sequence[tuple[bytes, str]] = ()) -> str:
+def _metrics_section(
+    metrics: Mapping[str, Any] | None, missing: str | None, figures: Sequence[tuple[bytes, str]] = (), *,
+    pictures: Mapping[str, bytes] | None = None, train_seconds: float | None = None,
+) -> str:
+    """The run's scores grouped by kind with floor, unit and meaning (:mod:`genzoo.viz.scores`);
+    every value of metrics.json in a collapsed table beneath, then what they were evaluated on."""
     if metrics is None:
         return section(
             "Metrics", note(missing or f"no {ckpt.METRICS}: run `genzoo evaluate RUN` to score the model")
         )
     scores = metrics.get("metrics")
-    if isinstance(scores, Mapping):
-        rest = {k: v for k, v in metrics.items() if k != "metrics"}
-        # per-example lists (closest pairs, mode counts) are in metrics.json; the table keeps the numbers
-        shown = {k: {kk: vv for kk, vv in v.items() if kk not in ("closest", "counts")} if isinstance(v, Mapping) else v for k, v in scores.items()}
-        body = table(flatten(shown), head=("metric", "value"), flag=_is_note)
-        if rest:
-            body += f"<h3>Evaluated on</h3>{table(flatten(rest), flag=_is_note)}"
-    else:
+    if not isinstance(scores, Mapping):
         body = table(flatten(metrics), head=("metric", "value"))
-    body += "".join(figure(png, caption, caption) for png, caption in figures)
+        return section("Metrics", body + "".join(figure(png, caption, caption) for png, caption in figures))
+    rest = {k: v for k, v in metrics.items() if k != "metrics"}
+    timing = [Row("training", "training", _duration(train_seconds), meaning="the optimisation loop, from log.jsonl")] \
+        if train_seconds is not None else []
+    sampling = rest.get("sample_seconds_per_1000")
+    if _number(sampling):
+        timing.append(Row("sample_seconds_per_1000", "sampling", sampling, unit="seconds per 1,000 samples",
+                          meaning="drawing samples, measured during evaluation"))
+    body = (_note_floor() + render_groups(grouped(scores, timing), pictures)
+            + "".join(figure(png, caption, caption) for png, caption in figures))
+    # per-example lists (closest pairs, mode counts) are in metrics.json; the table keeps the numbers
+    shown = {k: {kk: vv for kk, vv in v.items() if kk not in LISTS} if isinstance(v, Mapping) else v for k, v in scores.items()}
+    body += ('<details class="all"><summary>every value in metrics.json</summary>'
+             f'{table(flatten(shown), head=("metric", "value"), flag=_is_note)}</details>')
+    if rest:
+        body += f"<h3>Evaluated on</h3>{table(flatten(rest), flag=_is_note)}"
     return section("Metrics", body)
+
+
+def _note_floor() -> str:
+    return ('<p class="sub">Floor: the same metric between two halves of the held-out data — what a perfect model '
+            "scores at this number of examples. Read each figure against its floor, not against 0 or 1.</p>")
+
+
+PROGRESS_MS = 700  # each grid of the animation, in milliseconds
+
+
+def _progress_section(frames: Sequence[tuple[int, bytes]]) -> str:
+    """The sample grid of each kept checkpoint (the same noise each time), as a looping animation
+    and as a strip of frames in step order."""
+    strip = "".join(
+        f'<figure class="frame" data-step="{step}">{img(png, f"samples at step {step}")}<figcaption>step {step:,}</figcaption></figure>'
+        for step, png in frames
+    )
+    parts = []
+    if len(frames) > 1:
+        try:
+            gif = animated_gif([png for _, png in frames], ms=PROGRESS_MS)
+            parts.append(figure(gif, "samples over training, animated", f"the {len(frames)} grids below in a loop", mime="image/gif"))
+        except (OSError, ValueError) as exc:  # a damaged frame: the strip still shows the others
+            parts.append(note(f"could not animate the grids: {type(exc).__name__}: {exc}"))
+    else:
+        parts.append(note("one checkpoint so far: train with a smaller --checkpoint-every for more frames"))
+    parts.append(f'<div class="wide"><div class="strip">{strip}</div></div>')
+    caption = (f"64 samples drawn with the same noise at each of {len(frames)} checkpoints "
+               f"(RUN/{ckpt.FRAMES}/, at most {ckpt.MAX_FRAMES} spread over the run)")
+    return section("Samples over training", "".join(parts) + f'<p class="sub">{escape(caption)}</p>')
 
 
 # --- HTML pieces -------------------------------------------------------------------------------
@@ -538,3 +590,15 @@ def _duration(seconds: float) -> str:
         return f"{minutes} min {s} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min"
+
+
+REPORT_CSS = """
+.strip{display:flex;gap:10px;width:max-content}
+.strip figure{margin:4px 0}
+.strip img{width:150px;height:auto;image-rendering:pixelated}
+table.metrics td:last-child{min-width:16em;color:#3a4656;font-size:13px}
+table.metrics tr.picture td{font-size:13px;color:#3a4656}
+table.metrics img.metric-picture{display:block;max-width:100%;height:auto;image-rendering:pixelated;border:1px solid #dde2e8;margin-bottom:4px}
+table.metrics tr.skip td{color:#5b6776}
+details.all{margin-top:10px}
+"""
