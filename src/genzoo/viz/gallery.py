@@ -98,7 +98,7 @@ def real_tile(name: str, real: bytes | str | None) -> str:
         picture, line = img(real, f"held-out examples of {name}"), f"{REAL_EXAMPLES} held-out examples"
     else:
         picture, line = '<div class="blank">—</div>', real or "held-out examples not drawn"
-    return f'<figure class="tile real"><div>{picture}</div><figcaption><b>real data</b>{_span(line)}</figcaption></figure>'
+    return f'<figure class="tile real">{picture}<figcaption><b>real data</b>{_span(line)}</figcaption></figure>'
 
 
 def render(groups: Sequence[tuple[str, Sequence[Entry], Sequence[Column]]], real: Mapping[str, bytes | str]) -> str:
