@@ -66,7 +66,7 @@ def write_report(
         notes["data"] = data_note
     scores = metrics.get("metrics") if isinstance(metrics, Mapping) else None
     pictures = picture_files(run_dir, scores) if isinstance(scores, Mapping) else {}
-    frames = [(step, path.read_bytes()) for step, path in ckpt.read_frames(run_dir)]
+    frames = _read_frames(run_dir)
     train = _load_data(config, ("train",))[0] if hasattr(model, "decoder_basis") else None
     page = render_report(
         model, config, records, metrics, data=data, n_samples=n_samples, seed=seed, notes=notes, train=train,
@@ -75,6 +75,18 @@ def write_report(
     out = Path(out) if out is not None else run_dir / REPORT
     ckpt.atomic_write(out, lambda p: p.write_text(page, encoding="utf-8"))
     return out
+
+
+def _read_frames(run_dir: Path) -> list[tuple[int, bytes]]:
+    """The kept checkpoints' sample grids, in step order; one that a run still training deletes
+    meanwhile (it keeps at most ckpt.MAX_FRAMES) is left out."""
+    frames = []
+    for step, path in ckpt.read_frames(run_dir):
+        try:
+            frames.append((step, path.read_bytes()))
+        except FileNotFoundError:
+            continue
+    return frames
 
 
 def _read_metrics(run_dir: Path) -> tuple[dict[str, Any] | None, dict[str, str]]:
