@@ -33,6 +33,7 @@ from PIL import Image
 from genzoo.cli import main
 from genzoo.tour import run_tour
 from genzoo.training import checkpoint as ckpt
+from genzoo.viz.board import HEADLINE
 from genzoo.viz.report import flatten
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
@@ -226,12 +227,13 @@ def browser(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory):
-    """A VAE run with its metrics and report, a tiny tour (its index.html) and a compare board."""
+    """A VAE run with its metrics and report (three checkpoints: three frames of samples over
+    training), a tiny tour (its index.html) and a compare board."""
     root = tmp_path_factory.mktemp("pages")
     vae = root / "vae"
     fast = ["--quiet", "--set", "train.batch_size=64"]
     assert main(["train", "vae", "--data", "digits", "--steps", "30", "--out", str(vae), "--set", "model.latent_dim=4",
-                 "--set", "model.hidden=32", "--set", "data.binarize=dynamic", *fast]) == 0
+                 "--set", "model.hidden=32", "--set", "data.binarize=dynamic", "--checkpoint-every", "10", *fast]) == 0
     assert main(["evaluate", str(vae), "--n", "50"]) == 0
     assert main(["report", str(vae)]) == 0
     tour = run_tour(root / "tour", quick=True, only=["kde"], steps=5, eval_n=100, progress=False)
@@ -326,24 +328,60 @@ def test_report_in_a_browser(browser, pages, tmp_path):
     assert {"nll.nats", "kid.mean", "pr.precision", "recon.mse_per_dim"} <= set(metrics)
     summary = dict(r for r in table_rows(page, "section:first-of-type tbody tr"))
     assert summary["steps"] == "30" and summary["likelihood"] != "none"
-    # pictures: samples, loss curves, reconstructions, interpolations, walks, memorisation
+    # pictures: samples, loss curves, reconstructions, interpolations, walks, memorisation, the checkpoints' grids
     assert page.js("document.images.length") >= 7
+    # samples over training: one frame per kept checkpoint, in step order, beside an animation of them
+    assert sections[sections.index("Samples") + 1] == "Samples over training"
+    frames = page.js("[...document.querySelectorAll('figure.frame')].map(f => [+f.dataset.step, f.querySelector('img').naturalWidth])")
+    assert [step for step, _ in frames] == [step for step, _ in ckpt.read_frames(pages["run"])] == [10, 20, 30]
+    assert all(width > 0 for _, width in frames)
+    gif = page.js("[...document.images].filter(i => i.src.startsWith('data:image/gif')).map(i => i.naturalWidth)")
+    assert len(gif) == 1 and gif[0] > 0
+    # the metrics by kind: a table per group, the memorisation's closest pairs drawn as a picture
+    groups = page.js("[...document.querySelectorAll('table.metrics')].map(t => t.closest('div').previousElementSibling.textContent)")
+    assert groups[:2] == ["Likelihood", "Sample quality — fidelity"] and "Memorisation" in groups and groups[-1] == "Timing"
+    picture = page.js("document.querySelector('tr[data-key=\"memorization.closest_pairs_png\"] img')?.naturalWidth")
+    assert picture and picture > 0
+    assert page.js("document.querySelector('details.all').open") is False  # every value of metrics.json: one click away
 
 
 @pytest.mark.parametrize("which", ["tour", "board"])
 def test_leaderboard_in_a_browser(browser, pages, tmp_path, which):
     page = check_page(browser, pages[which], tmp_path)
-    head = page.js("[...document.querySelectorAll('table.board thead th')].map(c => c.textContent)")
-    assert head[:6] == ["run", "model", "data", "parameters", "train s", "sample s/1000"] and "NLL (nats)" in head
-    rows = table_rows(page, "table.board tbody tr")
-    names = [r[0] for r in rows]
+    order = page.js("[...document.querySelectorAll('section > h2')].map(h => h.textContent)")
+    assert order[:3] == ["Gallery", "How to read this", "Leaderboard"]
+    datasets = page.js("[...document.querySelectorAll('div.dataset')].map(d => d.dataset.dataset)")
+    runs = {"tour": {"mnist": ["kde on mnist"], "ring8": ["kde on ring8"]},
+            "board": {"digits": [pages["board_runs"][0]], "ring8": [pages["board_runs"][1]]}}[which]
+    assert datasets == list(runs)
     if which == "tour":
-        assert names == ["kde on mnist", "kde on ring8"] and page.js("document.title") == "genzoo tour"
-    else:
-        assert names == pages["board_runs"]
-    assert all(len(r) == len(head) for r in rows)
-    assert all(any(c not in ("", "—") for c in r[6:]) for r in rows), rows  # every run has scores
-    # the table may be wider than a phone, but then it scrolls inside its own box
-    assert page.js("getComputedStyle(document.querySelector('table.board').parentElement).overflowX") == "auto"
-    # one sample grid per run beside the bar charts
-    assert page.js("document.querySelectorAll('.grid .cell img').length") == len(rows)
+        assert page.js("document.title") == "genzoo tour"
+    for data, names in runs.items():
+        block = f"div.dataset[data-dataset={json.dumps(data)}]"
+        head = page.js(f"[...document.querySelectorAll('{block} table.headline thead th')].map(c => c.textContent)")
+        assert head[0] == "run" and head[-1] == "train s" and {"precision", "recall"} <= set(head)
+        assert head[1:-1] == [c.header for c in HEADLINE if c.header in head]  # the headline columns, in their order
+        rows = table_rows(page, f"{block} table.headline tbody tr")
+        assert [r[0] for r in rows] == names and all(len(r) == len(head) for r in rows)
+        assert all(any(c not in ("", "—") for c in r[1:-1]) for r in rows), rows  # every run has scores
+        # the other columns: present, collapsed (not laid out) until the summary is clicked
+        more = f"{block} details.more"
+        assert page.js(f"document.querySelector('{more}').open") is False
+        assert page.js(f"document.querySelector('{more} table.more').checkVisibility()") is False
+        page.js(f"document.querySelector('{more} summary').click()")
+        assert page.js(f"document.querySelector('{more}').open") is True
+        assert page.js(f"document.querySelector('{more} table.more').checkVisibility()") is True
+        assert "copy rate" in page.js(f"document.querySelector('{more} table.more thead').textContent")
+        # a table wider than a phone scrolls inside its own box
+        assert page.js(f"getComputedStyle(document.querySelector('{block} table.headline').parentElement).overflowX") == "auto"
+    # the gallery, before the board: per dataset its held-out examples, then each run's samples, all decoded
+    tiles = page.js("""[...document.querySelectorAll('#gallery .gallery-group')].map(g => [g.dataset.dataset,
+        [...g.querySelectorAll('figure.tile')].map(t => [t.classList.contains('real') ? 'real data' : t.dataset.run,
+                                                        t.querySelector('img')?.naturalWidth || 0])])""")
+    assert [data for data, _ in tiles] == list(runs)
+    for data, shown in tiles:
+        assert [name for name, _ in shown] == ["real data", *runs[data]]
+        assert all(width > 0 for _, width in shown), shown
+    assert page.js("document.querySelector('#gallery').compareDocumentPosition(document.querySelector('#board')) & 4") == 4
+    read = page.js("document.querySelector('#how-to-read').textContent")
+    assert "two halves of the held-out data" in read and "copy rate" in read

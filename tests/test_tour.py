@@ -28,23 +28,57 @@ def test_plan_reads_the_registry():
     assert [e.data for _, e in full] == ["ring8", "mnist"] and [e.data for _, e in quick] == ["ring8"]  # mnist: full tour only
 
 
+def md_tables(md: str) -> dict[str, list[list[list[str]]]]:
+    """board.md's tables under each "## dataset" heading: {dataset: [table, ...]}, header row first."""
+    out: dict[str, list[list[list[str]]]] = {}
+    heading, inside = None, False
+    for line in md.splitlines():
+        if line.startswith("## "):
+            heading, inside = line[3:], False
+        elif line.startswith("|---"):
+            continue
+        elif line.startswith("| ") and heading is not None:
+            if not inside:
+                out.setdefault(heading, []).append([])
+            out[heading][-1].append([c.strip() for c in line.strip("|").split("|")])
+            inside = True
+        else:
+            inside = False
+    return out
+
+
 def test_tour_report_table(tour_dir):
     html = (tour_dir / "index.html").read_text()
     md = (tour_dir / "board.md").read_text()
     for label in ("kde on mnist", "kde on ring8", "vae on mnist", "vae on ring8"):
         assert label in html and label in md
         assert (tour_dir / "runs" / label.replace(" on ", "-") / ckpt.METRICS).is_file()
-    header = next(line for line in md.splitlines() if line.startswith("| run"))
-    for col in ("NLL (nats)", "FD", "precision", "recall", "coverage", "modes", "train s"):
-        assert col in header, col
-    rows = [line for line in md.splitlines() if line.startswith("| vae on ring8")]
-    cells = [c.strip() for c in rows[0].strip("|").split("|")]
-    cols = [c.strip() for c in header.strip("|").split("|")]
-    modes = cells[cols.index("modes")]
+    tables = md_tables(md)
+    assert sorted(tables) == ["mnist", "ring8"]  # one headline and one "more" table per dataset
+    (head, *rows), (more, *_) = tables["ring8"]
+    assert head[:4] == ["run", "FD", "precision", "recall"] and head[-1] == "train s"
+    assert {"NLL (nats)", "modes", "HQ rate"} <= set(head) and "coverage" in more and "coverage" not in head
+    assert {r[0] for r in rows} == {"kde on ring8", "vae on ring8"}
+    modes = dict(zip(head, next(r for r in rows if r[0] == "vae on ring8")))["modes"]
     assert re.fullmatch(r"\d+ \(\d+\)", modes), modes  # model (floor): the floor of real data is 8
     assert modes.endswith("(8)")
+    (head, *rows), _ = tables["mnist"]
+    assert head[:4] == ["run", "FD", "precision", "recall"] and "modes" not in head
     assert "Mode coverage" in html and html.count("data:image/png;base64,") >= 5
     assert "http://" not in html and "https://" not in html
+
+
+def test_tour_page_opens_with_a_gallery_of_real_data_and_each_run(tour_dir):
+    html = (tour_dir / "index.html").read_text()
+    assert html.index('id="gallery"') < html.index('id="how-to-read"') < html.index('id="board"')
+    groups = dict(re.findall(r'<div class="gallery-group" data-dataset="([^"]+)">(.*?)</div></div>', html, re.S))
+    assert sorted(groups) == ["mnist", "ring8"]
+    for data, chunk in groups.items():
+        tiles = re.findall(r'<figure class="tile (\w+)"(?: data-run="([^"]*)")?>(.*?)</figure>', chunk, re.S)
+        assert [(kind, run) for kind, run, _ in tiles] == [("real", ""), ("run", f"kde on {data}"), ("run", f"vae on {data}")]
+        assert all('src="data:image/png;base64,' in body for _, _, body in tiles)  # the real data and every run: a picture
+        assert "trained " in tiles[-1][2] and "(floor " in tiles[-1][2]
+    assert "modes↑" in groups["ring8"] and "FD↓" in groups["mnist"]
 
 
 def test_tour_metrics_protocol(tour_dir):

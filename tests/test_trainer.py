@@ -102,6 +102,67 @@ def test_run_directory_contents(points, tmp_path):
     assert torch.equal(x1, x2)
 
 
+# --- the sample grid of each checkpoint --------------------------------------------------------
+def _frame_steps(run_dir) -> list[int]:
+    return [step for step, _ in ckpt.read_frames(run_dir)]
+
+
+def test_spread_keeps_the_ends_and_evenly_spaced_steps_between():
+    assert ckpt.spread([30, 10, 20], 12) == [10, 20, 30]  # few enough: all, sorted
+    assert ckpt.spread(list(range(10, 101, 10)), 4) == [10, 40, 70, 100]  # targets 10, 40, 70, 100 exactly
+    picked = ckpt.spread(list(range(1, 1001)), 12)
+    assert len(picked) == 12 and picked[0] == 1 and picked[-1] == 1000
+    gaps = [b - a for a, b in zip(picked, picked[1:])]
+    assert max(gaps) - min(gaps) <= 1  # 999 / 11 = 90.8: every gap is 90 or 91
+    assert ckpt.spread([5, 6, 7], 1) == [7] and ckpt.spread([5, 6], 0) == []
+
+
+def test_each_checkpoint_keeps_its_sample_grid(points, tmp_path):
+    _train(points, tmp_path, 50, checkpoint_every=10, sample_grid=True)
+    frames = ckpt.read_frames(tmp_path)
+    assert [s for s, _ in frames] == [10, 20, 30, 40, 50]
+    assert [p.name for _, p in frames] == [f"step-0000{s}.png" for s in (10, 20, 30, 40, 50)]
+    assert frames[-1][1].read_bytes() == (tmp_path / ckpt.SAMPLES).read_bytes()  # the last is samples.png
+    assert frames[0][1].read_bytes() != frames[-1][1].read_bytes()  # the samples move as the model learns
+    assert not list((tmp_path / ckpt.FRAMES).glob(".*.tmp"))
+    _train(points, tmp_path / "none", 20, checkpoint_every=10)  # sample_grid=False: no grids at all
+    assert not (tmp_path / "none" / ckpt.FRAMES).exists()
+
+
+def test_a_long_run_keeps_at_most_max_frames_spread_over_it(points, tmp_path):
+    _train(points, tmp_path, 150, checkpoint_every=10, sample_grid=True)
+    steps = _frame_steps(tmp_path)
+    assert len(steps) == ckpt.MAX_FRAMES == 12 and steps[0] == 10 and steps[-1] == 150
+    assert set(steps) <= set(range(10, 151, 10))
+    assert max(b - a for a, b in zip(steps, steps[1:])) <= 20  # no hole wider than two checkpoints
+
+
+def test_a_resumed_run_continues_the_series_and_a_new_one_starts_its_own(points, tmp_path):
+    _train(points, tmp_path, 30, checkpoint_every=10, sample_grid=True)
+    assert _frame_steps(tmp_path) == [10, 20, 30]
+    _train(points, tmp_path, 60, checkpoint_every=10, sample_grid=True, resume=True)
+    assert _frame_steps(tmp_path) == [10, 20, 30, 40, 50, 60]
+    straight = tmp_path / "straight"
+    _train(points, straight, 60, checkpoint_every=10, sample_grid=True)
+    for (_, a), (_, b) in zip(ckpt.read_frames(tmp_path), ckpt.read_frames(straight)):
+        assert a.read_bytes() == b.read_bytes()  # resumed or straight, the same pictures
+    _train(points, tmp_path, 20, checkpoint_every=10, sample_grid=True)  # not resumed: a run of its own
+    assert _frame_steps(tmp_path) == [10, 20]
+
+
+def test_a_run_killed_between_checkpoints_resumes_its_series_from_the_last_one(points, tmp_path):
+    model = create("noisy-mean", points, seed=0, fail_at=46)  # dies during step 46
+    with pytest.raises(TrainingDiverged):
+        genzoo.train(model, points, out=tmp_path, steps=60, batch_size=32, seed=0, progress=False, checkpoint_every=20)
+    assert _frame_steps(tmp_path) == [20, 40]
+    stray = ckpt.frame_path(tmp_path, 45)  # a grid past the checkpoint (none is written so; put there by hand)
+    stray.write_bytes(b"not the run's")
+    (tmp_path / ckpt.FRAMES / ".step-000060.png.x1.tmp").write_bytes(b"half")  # a write killed before its rename
+    _train(points, tmp_path, 60, checkpoint_every=20, sample_grid=True, resume=True)
+    assert _frame_steps(tmp_path) == [20, 40, 60]
+    assert not list((tmp_path / ckpt.FRAMES).glob(".*.tmp"))
+
+
 def test_ema_weights_are_saved(points, tmp_path):
     run = _train(points, tmp_path, 30, ema=0.5)
     saved = load_file(str(tmp_path / ckpt.WEIGHTS))

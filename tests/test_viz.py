@@ -432,10 +432,32 @@ def small_entries() -> list:
     ]
 
 
+def md_tables(md: str) -> dict[str, list[list[list[str]]]]:
+    """The Markdown board's tables under each "## dataset" heading: {dataset: [table, ...]}, a
+    table being its rows of cells, the header first."""
+    out: dict[str, list[list[list[str]]]] = {}
+    heading, previous = None, ""
+    for line in md.splitlines():
+        if line.startswith("## "):
+            heading = line[3:]
+        elif line.startswith("| ") and heading is not None:
+            if not previous.startswith("|"):
+                out.setdefault(heading, []).append([])
+            out[heading][-1].append([c.strip() for c in line.strip("|").split("|")])
+        elif line.startswith("|---"):
+            line = previous  # the rule under a header: still inside the table
+        previous = line
+    return out
+
+
 def board_rows(md: str) -> dict[str, dict[str, str]]:
-    lines = [line for line in md.splitlines() if line.startswith("| ")]
-    head = [c.strip() for c in lines[0].strip("|").split("|")]
-    return {cells[0]: dict(zip(head, cells)) for cells in ([c.strip() for c in line.strip("|").split("|")] for line in lines[1:])}
+    """Every run's cells by column header, its headline and "more" tables merged."""
+    rows: dict[str, dict[str, str]] = {}
+    for tables in md_tables(md).values():
+        for head, *body in tables:
+            for cells in body:
+                rows.setdefault(cells[0], {}).update(zip(head, cells))
+    return rows
 
 
 def test_board_markdown_footnotes_the_small_sample_notes():
@@ -461,7 +483,7 @@ def test_board_html_footnotes_the_small_sample_notes():
     assert page.count('href="#fn2"') == 4 and page.count('href="#fn1"') == 1  # precision and recall of two runs; FD of one
     assert '<p class="fn" id="fn2">[2] n = 20 real vs 20 generated: below 150 per set, the std of k-NN precision and recall &lt;exceeds&gt; 0.035</p>' in page
     assert "small sample: 20 real vs 20 generated" in page and "<exceeds>" not in page
-    assert "†: too few examples, see the notes under the table" in page  # the bar charts' caption
+    assert "†: too few examples, see the notes under the tables" in page  # the bar chart's caption
 
 
 def test_report_shows_the_note_beside_the_figures_it_qualifies():
@@ -471,7 +493,352 @@ def test_report_shows_the_note_beside_the_figures_it_qualifies():
         "small_sample": "20 real vs 20 generated: too few for pr",
     }
     page = render_report(LinearAE(DIGITS), CONFIG, records(3), metrics, data=digits())
-    note_row = f'<tr class="flag"><th>pr.note</th><td>{NOTE_PR.replace("<", "&lt;").replace(">", "&gt;")}</td></tr>'
-    assert f"<tr><th>pr.k</th><td>3</td></tr>{note_row}<tr><th>pr.seconds</th>" in page  # in the metric's own rows
+    escaped = NOTE_PR.replace("<", "&lt;").replace(">", "&gt;")
+    note_row = f'<tr class="flag" data-key="pr.note"><th>note</th><td colspan="4">{escaped}</td></tr>'
+    groups = metric_groups(page)
+    # in each group that shows pr's figures, right after them: precision (fidelity), recall (diversity)
+    assert [k for k, _ in groups["Sample quality — fidelity"]] == ["pr.precision", "pr.note"]
+    assert [k for k, _ in groups["Diversity"]] == ["pr.recall", "pr.note"]
+    assert page.count(note_row) == 2
+    # the list of every value keeps the old rows, the note beside its metric's figures
+    flat = f'<tr><th>pr.k</th><td>3</td></tr><tr class="flag"><th>pr.note</th><td>{escaped}</td></tr><tr><th>pr.seconds</th>'
+    assert flat in page
     assert '<tr class="flag"><th>small_sample</th><td>20 real vs 20 generated: too few for pr</td></tr>' in page
-    assert page.count('class="flag"') == 2 and "<tr><th>fd.fd</th><td>3</td></tr>" in page
+
+
+# --- the page's structure, read with the standard library's HTML parser -----------------------------
+class Node:
+    """An element of a parsed page: tag, attributes, children, and its text."""
+
+    def __init__(self, tag: str, attrs: dict[str, str | None]) -> None:
+        self.tag, self.attrs, self.children, self.parts = tag, attrs, [], []
+
+    @property
+    def text(self) -> str:
+        return "".join(p if isinstance(p, str) else p.text for p in self.parts)
+
+    def classes(self) -> set[str]:
+        return set((self.attrs.get("class") or "").split())
+
+    def all(self, tag: str, cls: str | None = None) -> list[Node]:
+        """Descendants with this tag (and class), in document order."""
+        found = []
+        for child in self.children:
+            if child.tag == tag and (cls is None or cls in child.classes()):
+                found.append(child)
+            found.extend(child.all(tag, cls))
+        return found
+
+    def one(self, tag: str, cls: str | None = None) -> Node:
+        found = self.all(tag, cls)
+        assert len(found) == 1, f"{len(found)} <{tag} class={cls}>"
+        return found[0]
+
+
+def parse(page: str) -> Node:
+    from html.parser import HTMLParser
+
+    void = {"img", "meta", "br", "hr", "input", "link"}
+    root = Node("document", {})
+    stack = [root]
+
+    class Builder(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            node = Node(tag, dict(attrs))
+            stack[-1].children.append(node)
+            stack[-1].parts.append(node)
+            if tag not in void:
+                stack.append(node)
+
+        def handle_endtag(self, tag):
+            if tag in void:
+                return
+            assert stack[-1].tag == tag, f"</{tag}> closes <{stack[-1].tag}>"
+            stack.pop()
+
+        def handle_data(self, data):
+            stack[-1].parts.append(data)
+
+    Builder(convert_charrefs=True).feed(page)
+    assert stack == [root], [n.tag for n in stack]
+    return root
+
+
+def sections(doc: Node) -> dict[str, Node]:
+    return {s.all("h2")[0].text: s for s in doc.all("section")}
+
+
+def header(table: Node) -> list[str]:
+    return [th.text for th in table.one("thead").all("th")]
+
+
+def body_rows(table: Node) -> list[list[str]]:
+    return [[td.text for td in tr.all("td")] for tr in table.one("tbody").all("tr")]
+
+
+def png(width: int = 8, height: int = 8, value: int = 0) -> bytes:
+    buf = io.BytesIO()
+    Image.new("L", (width, height), value).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def metric_groups(page: str) -> dict[str, list[tuple[str, list[str]]]]:
+    """The report's grouped metrics: {group: [(data-key, [cells]), ...]} in page order."""
+    metrics = sections(parse(page))["Metrics"]
+    groups, heading = {}, None
+    for node in metrics.children:
+        if node.tag == "h3":
+            heading = node.text
+        elif node.tag == "div" and node.all("table", "metrics"):
+            table = node.one("table", "metrics")
+            assert header(table) == ["figure", "value", "floor", "unit", "what it means"]
+            groups[heading] = [(tr.attrs["data-key"], [c.text for c in tr.all("td")]) for tr in table.one("tbody").all("tr")]
+    return groups
+
+
+# --- the board: gallery first, one table per dataset ----------------------------------------------
+def board_entries() -> list:
+    """Runs on three datasets: digits with the classifier's figures, a 2-D mixture, a Gaussian field."""
+    from genzoo.viz.board import Entry
+
+    pr = {"precision": 0.8, "recall": 0.5, "precision_floor": 0.9, "recall_floor": 0.9}
+    digits_metrics = {
+        "recognisable": {"share": 0.81, "floor": 0.95, "class_tv": 0.12, "class_tv_floor": 0.03, "seconds": 0.5},
+        "fd": {"fd": 600.0, "floor": 50.0}, "pr": pr, "nll": {"nats": 100.5, "bits_per_dim": 0.18},
+        "memorization": {"copy_rate": 0.04}, "kid": {"mean": 5000.0, "floor": -250.0},
+    }
+    kde_digits = {**digits_metrics, "nll": {"skipped": "binary data"}, "memorization": {"copy_rate": 0.9}}
+    ring = {"fd": {"fd": 0.05, "floor": 0.02}, "pr": pr, "nll": {"nats": -2.9}, "modes": {"modes_covered": 8, "modes_covered_floor": 8,
+            "high_quality_rate": 0.97, "high_quality_rate_floor": 0.99}}
+    grf = {"w2": {"relative": 0.19, "relative_floor": 0.18}, "variogram": {"error": 0.006, "floor": 0.002}, "pr": pr, "nll": {"nats": -613.0}}
+    return [
+        Entry("vae on mnist", "vae", "mnist", digits_metrics, {"n": 1000}, params=10, train_seconds=26.7, samples_png=png(value=10)),
+        Entry("gan on ring8", "gan", "ring8", ring, {"n": 1000}, train_seconds=50.4, samples_png=png(value=20)),
+        Entry("kde on mnist", "kde", "mnist", kde_digits, {"n": 1000}, train_seconds=0.5, samples_png=png(value=30)),
+        Entry("fft on grf", "fft", "grf", grf, {"n": 1000}, train_seconds=0.1, samples_png=png(value=40)),
+        Entry("dbn on mnist", "dbn", "mnist", {}, {}, error="RuntimeError: boom"),
+    ]
+
+
+REAL = {"mnist": png(value=200), "ring8": png(value=210), "grf": "held-out examples could not be loaded (gone)"}
+
+
+def test_board_page_opens_with_the_gallery_then_how_to_read_then_the_board():
+    from genzoo.viz.board import render_html
+
+    doc = parse(render_html(board_entries(), title="t", intro="intro", real=REAL))
+    assert list(sections(doc))[:3] == ["Gallery", "How to read this", "Leaderboard"]
+    gallery = sections(doc)["Gallery"]
+    groups = gallery.all("div", "gallery-group")
+    assert [g.attrs["data-dataset"] for g in groups] == ["mnist", "ring8", "grf"]  # the most runs first, then as they came
+    for group, runs in zip(groups, [["vae on mnist", "kde on mnist", "dbn on mnist"], ["gan on ring8"], ["fft on grf"]]):
+        tiles = group.all("figure", "tile")
+        assert "real" in tiles[0].classes() and tiles[0].one("figcaption").all("b")[0].text == "real data"
+        assert [t.attrs.get("data-run") for t in tiles[1:]] == runs  # one picture per run, after the real data
+    mnist, ring, grf = groups
+    real_img = mnist.all("figure", "tile")[0].one("img")
+    assert base64.b64decode(real_img.attrs["src"].split(",", 1)[1]) == REAL["mnist"]
+    assert "could not be loaded (gone)" in grf.all("figure", "tile")[0].text and not grf.all("figure", "tile")[0].all("img")
+    vae = mnist.all("figure", "tile")[1]
+    assert base64.b64decode(vae.one("img").attrs["src"].split(",", 1)[1]) == png(value=10)
+    lines = [s.text for s in vae.one("figcaption").all("span")]
+    assert lines == ["recognisable↑ 0.81 (floor 0.95)", "class TV↓ 0.12 (floor 0.03)", "trained 26.7 s"]
+    assert [s.text for s in ring.all("figure", "tile")[1].all("span")] == ["modes↑ 8 (floor 8)", "HQ rate↑ 0.97 (floor 0.99)", "trained 50.4 s"]
+    assert [s.text for s in grf.all("figure", "tile")[1].all("span")] == ["W₂/√trΣ↓ 0.19 (floor 0.18)", "variogram err.↓ 0.006 (floor 0.002)", "trained 0.1 s"]
+    failed = mnist.all("figure", "tile")[3]
+    assert "failed: RuntimeError: boom" in failed.text and not failed.all("img")
+
+
+def test_board_has_one_table_per_dataset_with_the_headline_columns_first_and_more_collapsed():
+    from genzoo.viz.board import render_html
+
+    doc = parse(render_html(board_entries(), real=REAL))
+    blocks = sections(doc)["Leaderboard"].all("div", "dataset")
+    assert [b.attrs["data-dataset"] for b in blocks] == ["mnist", "ring8", "grf"]
+    heads = {b.attrs["data-dataset"]: header(b.one("table", "headline")) for b in blocks}
+    assert heads == {
+        "mnist": ["run", "recognisable", "class TV", "FD", "precision", "recall", "NLL (nats)", "train s"],
+        "ring8": ["run", "FD", "precision", "recall", "NLL (nats)", "modes", "HQ rate", "train s"],
+        "grf": ["run", "precision", "recall", "NLL (nats)", "W₂/√trΣ", "variogram err.", "train s"],
+    }
+    for block in blocks:
+        runs = {e.name for e in board_entries() if e.data == block.attrs["data-dataset"]}
+        more = block.one("details", "more")
+        assert "open" not in more.attrs  # collapsed until the reader asks
+        assert block.one("table", "headline") not in more.all("table")
+        for table in block.all("table"):  # no table holds a run of another dataset
+            assert {row[0] for row in body_rows(table)} == runs
+    mnist_more = blocks[0].one("details", "more").one("table", "more")
+    assert header(mnist_more) == ["run", "copy rate", "bits/dim", "KID", "model", "parameters", "sample s/1000"]
+    rows = {r[0]: r for r in body_rows(blocks[0].one("table", "headline"))}
+    assert rows["vae on mnist"] == ["vae on mnist", "0.81 (0.95)", "0.12 (0.03)", "600 (50)", "0.8 (0.9)", "0.5 (0.9)", "100.5", "26.7"]
+    assert rows["kde on mnist"][6] == "—" and rows["dbn on mnist"][1] == "failed: RuntimeError: boom"
+    # bar charts: one per dataset, inside its own "more" — never two datasets on one axis
+    assert len(sections(doc)["Leaderboard"].all("img")) == 3
+    for block in blocks:
+        assert len(block.one("details", "more").all("img")) == 1
+
+
+def test_how_to_read_this_explains_the_headline_figures_the_floor_and_kde():
+    from genzoo.viz.board import render_html
+
+    read = sections(parse(render_html(board_entries(), real=REAL)))["How to read this"]
+    terms = [dt.text for dt in read.all("dt")]
+    assert terms[:3] == ["The pictures", "The floor", "One table per dataset"]
+    assert "recognisable: higher is better" in terms and "class TV: lower is better" in terms
+    assert "FD: lower is better" in terms and "copy rate: lower is better" in terms and "Why KDE's FD can look good" in terms
+    text = read.text
+    assert "two halves of the held-out data" in text and "training examples plus a little noise" in text
+    assert "KID" not in terms  # only the headline figures (and the copy rate) are explained
+    assert len(text.split()) < 400  # a minute's reading
+
+
+def test_board_markdown_has_one_headline_and_one_more_table_per_dataset():
+    from genzoo.viz.board import render_markdown
+
+    md = render_markdown(board_entries(), title="t")
+    tables = md_tables(md)
+    assert list(tables) == ["mnist", "ring8", "grf"]  # the notes, how to read it and the protocol hold no table
+    for data in ("mnist", "ring8", "grf"):
+        head, more = tables[data]
+        runs = {e.name for e in board_entries() if e.data == data}
+        assert {r[0] for r in head[1:]} == runs and {r[0] for r in more[1:]} == runs
+        assert head[0][-1] == "train s" and more[0][-3:] == ["model", "parameters", "sample s/1000"]
+    assert tables["mnist"][0][0] == ["run", "recognisable", "class TV", "FD", "precision", "recall", "NLL (nats)", "train s"]
+    assert md.index("## mnist") < md.index("## ring8") < md.index("## grf") < md.index("## How to read this")
+
+
+def test_headline_takes_the_first_figure_group_a_dataset_has():
+    from genzoo.viz.board import Entry, headline
+
+    def heads(metrics):
+        return [c.header for c in headline([Entry("r", "m", "d", metrics, {})])]
+
+    assert heads({"recognisable": {"share": 0.9}, "fd": {"fd": 1.0}}) == ["recognisable"]  # class TV absent
+    assert heads({"fd": {"fd": 1.0}, "modes": {"modes_covered": 8, "high_quality_rate": 0.9}}) == ["modes", "HQ rate"]
+    assert heads({"variogram": {"error": 0.1}, "pr": {"precision": 0.5}}) == ["variogram err."]
+    assert heads({"facies": {"indicator_variogram": 0.1, "pattern_js": 0.2}}) == ["indicator γ err.", "pattern JS"]
+    assert heads({"fd": {"fd": 1.0}, "pr": {"precision": 0.5}}) == ["FD"]
+    assert heads({"pr": {"precision": 0.5, "recall": 0.4}}) == ["precision", "recall"]
+    assert heads({"kid": {"mean": 1.0}}) == []
+
+
+def test_real_tiles_draw_held_out_examples_like_samples_png_and_say_why_not():
+    from genzoo.viz.gallery import real_tiles
+    from genzoo.viz.plots import samples_png
+
+    tiles = real_tiles([("ring8", {}), ("folder:/no/such/folder", {}), ("ring8", {"ignored": "the first options count"})])
+    ring = genzoo.datasets.load("ring8", split="test")
+    assert tiles["ring8"] == samples_png(ring.tensors()[:64], ring.info, what="examples")
+    assert isinstance(tiles["folder:/no/such/folder"], str) and tiles["folder:/no/such/folder"].startswith("held-out examples could not be loaded (")
+
+
+# --- the report: metrics by kind, pictures as pictures, samples over training ------------------------
+GROUPED = {
+    "metrics": {
+        "fd": {"skipped": "needs more samples than feature dimensions"},
+        "memorization": {"copy_rate": 0.05, "ratio": 1.1, "threshold": 4.3, "closest_pairs_png": "memorization.png",
+                         "closest": [[0, 1, 2.0]], "seconds": 0.3},
+        "nll": {"nats": 93.25, "bits_per_dim": 0.17, "kind": "estimate", "n": 100, "seconds": 9.5},
+        "pr": {"precision": 0.8, "recall": 0.6, "precision_floor": 0.9, "recall_floor": 0.88, "k": 3, "seconds": 0.1},
+        "recognisable": {"share": 0.81, "floor": 0.95, "class_tv": 0.12, "class_tv_floor": 0.03, "seconds": 0.5},
+        "zeta": {"score": 1.5},  # a metric the catalogue does not know yet
+    },
+    "n": 500, "seed": 0, "split": "test", "sample_seconds_per_1000": 0.25,
+}
+
+
+def test_report_groups_the_metrics_by_kind_with_floor_unit_and_meaning():
+    picture = png(24, 12, 99)
+    page = render_report(LinearAE(DIGITS), CONFIG, records(3), GROUPED, data=digits(), pictures={"memorization.png": picture})
+    groups = metric_groups(page)
+    assert list(groups) == ["Likelihood", "Sample quality — fidelity", "Diversity", "Sample quality — fidelity and diversity together",
+                            "Memorisation", "Timing", "Other figures"]
+    rows = {k: cells for rows in groups.values() for k, cells in rows}
+    assert [k for k, _ in groups["Likelihood"]] == ["nll.nats", "nll.bits_per_dim", "nll.kind"]  # n: a detail, in the full list
+    assert rows["nll.nats"][:3] == ["93.25", "—", "nats per example"] and "Lower is better." in rows["nll.nats"][3]
+    assert [k for k, _ in groups["Sample quality — fidelity"]] == ["recognisable.share", "pr.precision"]
+    assert rows["recognisable.share"][:3] == ["0.81", "0.95", "share (0–1)"] and "classifier" in rows["recognisable.share"][3]
+    assert [k for k, _ in groups["Diversity"]] == ["recognisable.class_tv", "pr.recall"]
+    assert rows["recognisable.class_tv"][:2] == ["0.12", "0.03"] and rows["pr.recall"][:2] == ["0.6", "0.88"]
+    assert rows["fd.skipped"] == ["not computed: needs more samples than feature dimensions"]
+    assert rows["zeta.score"][0] == "1.5"
+    timing = dict(groups["Timing"])
+    assert list(timing) == ["training", "sample_seconds_per_1000", "memorization.seconds", "nll.seconds", "pr.seconds", "recognisable.seconds"]
+    assert timing["training"][0] == "0.6 s" and timing["nll.seconds"][:3] == ["9.5", "—", "seconds"]
+    assert "precision_floor" not in rows and "pr.k" not in rows  # floors beside their figures; settings in the full list
+
+
+def test_report_shows_a_metric_s_picture_as_an_image_not_its_file_name():
+    picture = png(24, 12, 99)
+    page = render_report(LinearAE(DIGITS), CONFIG, records(3), GROUPED, data=digits(), pictures={"memorization.png": picture})
+    metrics = sections(parse(page))["Metrics"]
+    row = next(tr for tr in metrics.all("tr") if tr.attrs.get("data-key") == "memorization.closest_pairs_png")
+    image = row.one("img")
+    assert base64.b64decode(image.attrs["src"].removeprefix("data:image/png;base64,")) == picture
+    assert "memorization.png" not in row.text  # the picture, not its name
+    missing = render_report(LinearAE(DIGITS), CONFIG, records(3), GROUPED, data=digits())  # no such file given
+    row = next(tr for tr in sections(parse(missing))["Metrics"].all("tr") if tr.attrs.get("data-key") == "memorization.closest_pairs_png")
+    assert not row.all("img") and "memorization.png (not in the run directory)" in row.text
+
+
+def test_write_report_reads_the_pictures_metrics_name_from_the_run_directory_only(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps(CONFIG))
+    (run / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records(3)))
+    (tmp_path / "outside.png").write_bytes(png())
+    (run / "fake.png").write_bytes(b"not a picture")
+    (run / "memorization.png").write_bytes(png(24, 12, 99))
+    doc = json.loads(json.dumps(GROUPED))
+    doc["metrics"]["zeta"] = {"a_png": "../outside.png", "b_png": str(tmp_path / "outside.png"), "c_png": "fake.png"}
+    (run / "metrics.json").write_text(json.dumps(doc))
+    monkeypatch.setattr(genzoo, "load", lambda run_dir: LinearAE(DIGITS))
+    metrics = sections(parse(write_report(run).read_text()))["Metrics"]
+    keyed = {tr.attrs.get("data-key"): tr for tr in metrics.all("tr") if tr.attrs.get("data-key")}
+    assert len(keyed["memorization.closest_pairs_png"].all("img")) == 1
+    assert not any(keyed[f"zeta.{k}"].all("img") for k in ("a_png", "b_png", "c_png"))  # outside the run, or no PNG inside
+    assert "fake.png (not in the run directory)" in keyed["zeta.c_png"].text
+
+
+def frames_png(n: int) -> list[tuple[int, bytes]]:
+    return [(step, png(16, 16, 40 * i)) for i, step in enumerate([10, 20, 100, 1000][:n])]
+
+
+def test_report_shows_the_sample_grid_of_each_checkpoint_in_step_order():
+    frames = frames_png(4)
+    page = render_report(LinearAE(DIGITS), CONFIG, records(3), None, data=digits(), frames=frames)
+    names = list(sections(parse(page)))
+    assert names.index("Samples over training") == names.index("Samples") + 1
+    strip = sections(parse(page))["Samples over training"]
+    shown = strip.all("figure", "frame")
+    assert [f.attrs["data-step"] for f in shown] == ["10", "20", "100", "1000"]
+    assert [f.one("figcaption").text for f in shown] == ["step 10", "step 20", "step 100", "step 1,000"]
+    for f, (_, data) in zip(shown, frames):
+        assert base64.b64decode(f.one("img").attrs["src"].split(",", 1)[1]) == data
+    gif = next(i for i in strip.all("img") if i.attrs["src"].startswith("data:image/gif;base64,"))
+    with Image.open(io.BytesIO(base64.b64decode(gif.attrs["src"].split(",", 1)[1]))) as anim:
+        assert anim.n_frames == 4 and anim.info["loop"] == 0
+        grey = []
+        for k in range(4):
+            anim.seek(k)
+            grey.append(anim.convert("L").getpixel((0, 0)))
+        assert grey == [0, 40, 80, 120]  # the frames in step order
+    one = render_report(LinearAE(DIGITS), CONFIG, records(3), None, data=digits(), frames=frames[:1])
+    assert "image/gif" not in one and "one checkpoint so far" in one
+    assert "Samples over training" not in render_report(LinearAE(DIGITS), CONFIG, records(3), None, data=digits())
+
+
+def test_write_report_reads_the_checkpoint_grids_in_step_order(tmp_path, monkeypatch):
+    from genzoo.training import checkpoint as ckpt
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps(CONFIG))
+    for step, data in reversed(frames_png(4)):
+        ckpt.frame_path(run, step).parent.mkdir(exist_ok=True)
+        ckpt.frame_path(run, step).write_bytes(data)
+    (run / ckpt.FRAMES / "notes.png").write_bytes(png())  # not a checkpoint's grid
+    monkeypatch.setattr(genzoo, "load", lambda run_dir: LinearAE(DIGITS))
+    strip = sections(parse(write_report(run).read_text()))["Samples over training"]
+    assert [f.attrs["data-step"] for f in strip.all("figure", "frame")] == ["10", "20", "100", "1000"]

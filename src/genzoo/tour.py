@@ -42,8 +42,10 @@ from genzoo.progress import waiting as progress_waiting
 from genzoo.threads import set_threads
 from genzoo.training import checkpoint as ckpt
 from genzoo.viz.board import Entry, entry_from_run, render_markdown, write_board
+from genzoo.viz.gallery import real_tiles
+from genzoo.viz.page import figure, section
 from genzoo.viz.plots import figure_png, panels
-from genzoo.viz.report import _figure, _section, wall_time
+from genzoo.viz.report import wall_time
 
 QUICK_EVAL_N = 1000
 STATE = "tour.json"  # in OUT: what each entry was run with, and how it ended
@@ -352,7 +354,8 @@ def run_one(
         _say(f"tour: {label} failed: {type(exc).__name__}: {exc} ({Path(where.filename).name}:{where.lineno})")
         seconds["total"] = time.perf_counter() - t0
         error = f"{type(exc).__name__}: {exc}"
-        return Outcome(Entry(name=label, model=name, data=entry.data, metrics={}, protocol={}, error=error), seconds)
+        failed = Entry(name=label, model=name, data=entry.data, metrics={}, protocol={}, error=error, data_options=dict(entry.data_options))
+        return Outcome(failed, seconds)
     seconds["total"] = time.perf_counter() - t0
     return Outcome(board_entry, seconds, samples)
 
@@ -489,8 +492,10 @@ def _intro(todo: list[tuple[str, TourEntry]], done: int, seconds: float, *, quic
 
 class Pages:
     """OUT/index.html and OUT/board.md (each written atomically) for the entries finished so far, in
-    plan order, with a list of those still to run. The mode figure is redrawn only when a mixture
-    entry has been added, since the pages are rewritten after every entry."""
+    plan order, with a list of those still to run: the gallery of each dataset's held-out examples
+    and the runs' samples, how to read it, one table per dataset (:mod:`genzoo.viz.board`). The
+    mode figure is redrawn only when a mixture entry has been added, since the pages are
+    rewritten after every entry."""
 
     def __init__(self, out: Path, todo: list[tuple[str, TourEntry]], *, quick: bool) -> None:
         self.out, self.todo, self.quick = out, todo, quick
@@ -508,7 +513,8 @@ class Pages:
         ckpt.atomic_write(self.out / "board.md", lambda p: p.write_text(md, encoding="utf-8"))
         counts = _thread_counts([self.out / "runs" / run_key(n, e) for n, e in self.todo if run_key(n, e) in rows])
         intro = _intro(self.todo, len(entries), seconds, quick=self.quick, counts=counts)
-        return write_board(entries, self.out / "index.html", title="genzoo tour", intro=intro, extra_sections=extra)
+        real = real_tiles([(e.data, e.data_options) for n, e in self.todo if run_key(n, e) in rows])
+        return write_board(entries, self.out / "index.html", title="genzoo tour", intro=intro, extra_sections=extra, real=real)
 
     def _mode_section(self, rows: dict[str, Outcome]) -> str | None:
         keys = tuple(run_key(n, e) for n, e in self.todo if run_key(n, e) in rows and rows[run_key(n, e)].samples is not None)
@@ -516,9 +522,9 @@ class Pages:
             runs = [(rows[run_key(n, e)].entry.name, rows[run_key(n, e)].samples, load_data(e.data, split="test", **e.data_options))
                     for n, e in self.todo if run_key(n, e) in keys]
             fig = mode_figure(runs)
-            section = None if fig is None else _section(
-                "Mode coverage on 2-D mixtures", _figure(fig, "mode coverage", "2,000 samples per family; red circles: 3σ around the mixture's modes"))
-            self._modes = (keys, section)
+            part = None if fig is None else section(
+                "Mode coverage on 2-D mixtures", figure(fig, "mode coverage", "2,000 samples per family; red circles: 3σ around the mixture's modes"))
+            self._modes = (keys, part)
         return self._modes[1]
 
 
@@ -526,7 +532,7 @@ def _pending_section(pending: list[str], note: str) -> str | None:
     if not pending:
         return None
     items = "".join(f"<li>{html.escape(p)}</li>" for p in pending)
-    return _section("Still to run", (f"<p>{html.escape(note)}</p>" if note else "") + f"<ul>{items}</ul>")
+    return section("Still to run", (f"<p>{html.escape(note)}</p>" if note else "") + f"<ul>{items}</ul>")
 
 
 # --- the tour ----------------------------------------------------------------------------------

@@ -21,9 +21,10 @@ import hashlib
 import io
 import json
 import os
+import re
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,8 @@ STATE = "train_state.pt"
 LOG = "log.jsonl"
 METRICS = "metrics.json"
 SAMPLES = "samples.png"
+FRAMES = "samples"  # RUN/samples/step-NNNNNN.png: the sample grid of each kept checkpoint, for the report
+MAX_FRAMES = 12  # kept checkpoints' grids: at most this many, spread evenly over the run
 CHECKSUMS = "checksums.json"
 
 
@@ -153,7 +156,9 @@ def remove_stale_temporaries(run_dir: str | Path) -> list[Path]:
     """Delete the temporary files (`.NAME.XXXX.tmp`) that a write killed before its rename left in
     `run_dir`, for the run's own files only; returns them. Called when a run starts or resumes: the
     process that made them is gone, and the files they were to replace are intact."""
-    stale = [p for name in RUN_FILES for p in Path(run_dir).glob(f".{glob.escape(name)}.*.tmp") if p.is_file()]
+    run_dir = Path(run_dir)
+    stale = [p for name in RUN_FILES for p in run_dir.glob(f".{glob.escape(name)}.*.tmp") if p.is_file()]
+    stale += [p for p in (run_dir / FRAMES).glob(".step-*.png.*.tmp") if p.is_file()]
     for p in stale:
         p.unlink(missing_ok=True)
     return stale
@@ -191,6 +196,60 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, torch.Tensor) and obj.numel() == 1:
         return obj.item()
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+# --- the sample grid of each checkpoint ------------------------------------------------------------
+def frame_path(run_dir: str | Path, step: int) -> Path:
+    """Where the sample grid of the checkpoint at `step` is kept."""
+    return Path(run_dir) / FRAMES / f"step-{step:06d}.png"
+
+
+def read_frames(run_dir: str | Path) -> list[tuple[int, Path]]:
+    """The kept checkpoints' sample grids as (step, path), in step order (by number, not by name)."""
+    folder = Path(run_dir) / FRAMES
+    found = []
+    for path in folder.glob("step-*.png") if folder.is_dir() else ():
+        match = re.fullmatch(r"step-(\d+)\.png", path.name)
+        if match and path.is_file():
+            found.append((int(match.group(1)), path))
+    return sorted(found)
+
+
+def spread(steps: Sequence[int], limit: int) -> list[int]:
+    """At most `limit` of the sorted `steps`, spread evenly: the first and the last, and for each of
+    the limit − 2 evenly spaced points between them the nearest step not yet taken."""
+    steps = sorted(steps)
+    if len(steps) <= limit:
+        return steps
+    if limit < 2:
+        return steps[-limit:] if limit else []
+    first, last = steps[0], steps[-1]
+    kept = {first, last}
+    for j in range(1, limit - 1):
+        target = first + j * (last - first) / (limit - 1)
+        kept.add(min((s for s in steps if s not in kept), key=lambda s: (abs(s - target), s)))
+    return sorted(kept)
+
+
+def add_frame(run_dir: str | Path, step: int, png: bytes, *, limit: int = MAX_FRAMES) -> Path:
+    """Keep `png` as the sample grid of the checkpoint at `step` (written atomically), then delete
+    the grids that :func:`spread` leaves out, so a long run keeps at most `limit` of them."""
+    path = frame_path(run_dir, step)
+    atomic_write(path, lambda p: p.write_bytes(png))
+    frames = read_frames(run_dir)
+    keep = set(spread([s for s, _ in frames], limit))
+    for s, p in frames:
+        if s not in keep:
+            p.unlink(missing_ok=True)
+    return path
+
+
+def drop_frames(run_dir: str | Path, after: int) -> None:
+    """Delete the grids of checkpoints past step `after`: a run continues its series from the
+    checkpoint it resumes (after = its step) and a new run starts a series of its own (after = −1)."""
+    for s, p in read_frames(run_dir):
+        if s > after:
+            p.unlink(missing_ok=True)
 
 
 def sha256(path: str | Path) -> str:

@@ -492,7 +492,9 @@ class Trainer:
             self._write_samples(sampling_state)
 
     def _write_samples(self, state: dict[str, torch.Tensor]) -> None:
-        from genzoo.viz import save_samples
+        """samples.png: 64 samples of the saved weights (seed 0, the same noise at every checkpoint),
+        and the same picture kept as this checkpoint's frame of the series the report animates."""
+        from genzoo.viz.plots import samples_png
 
         model = self.model
         backup = None
@@ -504,7 +506,9 @@ class Trainer:
         try:
             with torch.no_grad(), torch.random.fork_rng(devices=[]):
                 x = model.sample(64, generator=torch.Generator().manual_seed(0))
-            save_samples(x.float().cpu(), model.info, self.out / ckpt.SAMPLES)
+            png = samples_png(x.float().cpu(), model.info)
+            ckpt.atomic_write(self.out / ckpt.SAMPLES, lambda p: p.write_bytes(png))
+            ckpt.add_frame(self.out, self.step, png)
         finally:
             model.train(was_training)
             if backup is not None:
@@ -548,6 +552,7 @@ class Trainer:
             if self.main:
                 self.out.mkdir(parents=True, exist_ok=True)
                 ckpt.remove_stale_temporaries(self.out)  # what a killed write left behind
+                ckpt.drop_frames(self.out, self.step if resume else -1)  # the sample grids go on from here
                 ckpt.write_json(self.out / ckpt.CONFIG, _run_config(self.model, self.data, self.cfg, self.threads))
             self._trim_log()
         if self.step >= self.total:

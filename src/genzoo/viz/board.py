@@ -1,16 +1,21 @@
-"""Leaderboards over runs (`genzoo compare`, the tour): one row per run, one column per metric,
-with the protocol, the training time and the parameter count; a figure per metric with its
-noise floor; sample grids side by side. Markdown or one self-contained HTML page.
+"""Leaderboards over runs (`genzoo compare`, the tour), written for a student to read.
+
+The page opens with a gallery — per dataset, 64 held-out examples and then each run's samples,
+each with its headline figure, floor and training time — and "How to read this"; then one table
+per dataset (figures of different datasets never share a column or an axis), the headline
+columns first and the rest behind a "more" toggle (a <details> element: no script), a bar chart
+per dataset, and the protocol. The Markdown board has the same tables per dataset.
 
 A metric evaluated on too few examples carries a "note" in metrics.json
 (:func:`genzoo.metrics.core.small_sample`); its cells get a footnote marker [k] and the note is
-printed under the table, so a figure on 20 samples never looks like one on 5,000."""
+printed under the tables, so a figure on 20 samples never looks like one on 5,000."""
 
 from __future__ import annotations
 
-import base64
+import functools
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +25,10 @@ import numpy as np
 from safetensors import safe_open
 
 from genzoo.training import checkpoint as ckpt
+from genzoo.viz import gallery
+from genzoo.viz.page import document, escape, figure, fmt, note, section
 from genzoo.viz.plots import figure_png, panels
-from genzoo.viz.report import CSS, _e, _figure, _fmt, _note, _section, wall_time
+from genzoo.viz.report import wall_time
 
 
 @dataclass(frozen=True)
@@ -34,25 +41,37 @@ class Column:
     floor: tuple[str, ...] | None = None
 
 
-COLUMNS = (
-    Column(("nll", "nats"), "NLL (nats)", "lower"),
+RECOGNISABLE = Column(("recognisable", "share"), "recognisable", "higher", ("recognisable", "floor"))
+CLASS_TV = Column(("recognisable", "class_tv"), "class TV", "lower", ("recognisable", "class_tv_floor"))
+FD = Column(("fd", "fd"), "FD", "lower", ("fd", "floor"))
+PRECISION = Column(("pr", "precision"), "precision", "higher", ("pr", "precision_floor"))
+RECALL = Column(("pr", "recall"), "recall", "higher", ("pr", "recall_floor"))
+NLL = Column(("nll", "nats"), "NLL (nats)", "lower")
+MODES = Column(("modes", "modes_covered"), "modes", "higher", ("modes", "modes_covered_floor"))
+HQ = Column(("modes", "high_quality_rate"), "HQ rate", "higher", ("modes", "high_quality_rate_floor"))
+W2 = Column(("w2", "relative"), "W₂/√trΣ", "lower", ("w2", "relative_floor"))
+VARIOGRAM = Column(("variogram", "error"), "variogram err.", "lower", ("variogram", "floor"))
+INDICATOR = Column(("facies", "indicator_variogram"), "indicator γ err.", "lower", ("facies", "indicator_variogram_floor"))
+PATTERN = Column(("facies", "pattern_js"), "pattern JS", "lower", ("facies", "pattern_js_floor"))
+COPY_RATE = Column(("memorization", "copy_rate"), "copy rate", "lower")
+
+# a dataset's table opens with these (where any of its runs has them), then "train s"
+HEADLINE = (RECOGNISABLE, CLASS_TV, FD, PRECISION, RECALL, NLL, MODES, HQ, W2, VARIOGRAM, INDICATOR, PATTERN)
+# ... and shows these behind "more"
+MORE = (
+    COPY_RATE,
     Column(("nll", "bits_per_dim"), "bits/dim", "lower"),
-    Column(("fd", "fd"), "FD", "lower", ("fd", "floor")),
     Column(("kid", "mean"), "KID", "lower", ("kid", "floor")),
-    Column(("pr", "precision"), "precision", "higher", ("pr", "precision_floor")),
-    Column(("pr", "recall"), "recall", "higher", ("pr", "recall_floor")),
     Column(("dc", "density"), "density", "higher", ("dc", "density_floor")),
     Column(("dc", "coverage"), "coverage", "higher", ("dc", "coverage_floor")),
     Column(("1nn", "accuracy"), "1-NN acc.", "half", ("1nn", "floor")),
-    Column(("memorization", "copy_rate"), "copy rate", "lower"),
-    Column(("modes", "modes_covered"), "modes", "higher", ("modes", "modes_covered_floor")),
-    Column(("modes", "high_quality_rate"), "HQ rate", "higher", ("modes", "high_quality_rate_floor")),
     Column(("recon", "mse_per_dim"), "recon MSE/dim", "lower"),
-    Column(("w2", "relative"), "W₂/√trΣ", "lower", ("w2", "relative_floor")),
-    Column(("variogram", "error"), "variogram err.", "lower", ("variogram", "floor")),
-    Column(("facies", "indicator_variogram"), "indicator γ err.", "lower", ("facies", "indicator_variogram_floor")),
-    Column(("facies", "pattern_js"), "pattern JS", "lower", ("facies", "pattern_js_floor")),
 )
+COLUMNS = HEADLINE + MORE
+# the figures under a gallery picture: the first group whose first column some run of the dataset has
+GALLERY = ((RECOGNISABLE, CLASS_TV), (MODES, HQ), (W2, VARIOGRAM), (VARIOGRAM,), (INDICATOR, PATTERN), (FD,), (PRECISION, RECALL))
+TRAIN = "train s"
+MORE_FIXED = ["model", "parameters", "sample s/1000"]
 
 
 @dataclass
@@ -70,6 +89,7 @@ class Entry:
     samples_png: bytes | None = None
     figures: list[tuple[bytes, str]] = field(default_factory=list)  # (png, caption)
     error: str | None = None  # a tour family that failed: why
+    data_options: dict[str, Any] = field(default_factory=dict)  # the dataset's options (binarize, ...)
 
     def value(self, key: Sequence[str]) -> Any:
         v: Any = self.metrics
@@ -115,7 +135,15 @@ def entry_from_run(run_dir: str | Path, name: str | None = None) -> Entry:
         train_seconds=wall_time(log),
         steps=log[-1]["step"] if log else (cfg.get("train") or {}).get("steps"),
         samples_png=samples.read_bytes() if samples.is_file() else None,
+        data_options=_options(cfg),
     )
+
+
+def _options(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The dataset options a run's config.json records (none where it records none or odd ones)."""
+    data = cfg.get("data")
+    options = data.get("options") if isinstance(data, Mapping) else None
+    return dict(options) if isinstance(options, Mapping) else {}
 
 
 def count_parameters(weights: Path) -> int | None:
@@ -133,53 +161,126 @@ def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _columns(entries: Sequence[Entry]) -> list[Column]:
-    return [c for c in COLUMNS if any(e.value(c.key) is not None for e in entries)]
+# --- datasets and their columns ----------------------------------------------------------------
+def by_dataset(entries: Sequence[Entry]) -> list[tuple[str, list[Entry]]]:
+    """The entries grouped by dataset name: the dataset with the most runs first (in a tour, the
+    one most families share), ties in order of first appearance; runs in their given order."""
+    groups: dict[str, list[Entry]] = {}
+    for e in entries:
+        groups.setdefault(e.data, []).append(e)
+    order = {data: i for i, data in enumerate(groups)}
+    return sorted(groups.items(), key=lambda item: (-len(item[1]), order[item[0]]))
 
 
-def _cell(entry: Entry, col: Column) -> str:
+def present(entries: Sequence[Entry], cols: Sequence[Column]) -> list[Column]:
+    """The columns that some of the entries have a number for."""
+    return [c for c in cols if any(e.value(c.key) is not None for e in entries)]
+
+
+def headline(entries: Sequence[Entry]) -> list[Column]:
+    """The figures a dataset's gallery pictures carry (:data:`GALLERY`): the recognisable share on
+    digits, modes on 2-D mixtures, W₂ or variogram errors on fields, else FD, else precision/recall."""
+    for cols in GALLERY:
+        if any(e.value(cols[0].key) is not None for e in entries):
+            return present(entries, cols)
+    return []
+
+
+def cell(entry: Entry, col: Column) -> str:
+    """A figure and, in brackets, its floor: "0.81 (0.93)"; "—" where the run has none."""
     v = entry.value(col.key)
     if v is None:
         return "—"
-    text = _fmt(float(v)) if isinstance(v, float) else str(v)
+    text = fmt(float(v)) if isinstance(v, float) else str(v)
     floor = entry.value(col.floor) if col.floor else None
-    return f"{text} ({_fmt(float(floor))})" if floor is not None else text
+    return f"{text} ({fmt(float(floor))})" if floor is not None else text
 
 
-def footnotes(entries: Sequence[Entry], cols: Sequence[Column]) -> tuple[list[str], dict[tuple[int, str], int]]:
-    """The distinct notes of the metrics shown, numbered from 1 in order of appearance, and the
-    number each (entry index, metric) points to; runs evaluated at the same N share a note."""
+def footnotes(blocks: Sequence[tuple[Sequence[Entry], Sequence[Column]]]) -> tuple[list[str], dict[tuple[int, str], int]]:
+    """The distinct notes of the figures shown, numbered from 1 in order of appearance (block by
+    block, row by row), and the number each (id of the entry, metric) points to; runs evaluated at
+    the same N share a note."""
     texts: list[str] = []
     marks: dict[tuple[int, str], int] = {}
-    for i, e in enumerate(entries):
-        for c in cols:
-            note = None if e.error or e.value(c.key) is None else e.note(c.key[0])
-            if note is not None:
-                if note not in texts:
-                    texts.append(note)
-                marks[i, c.key[0]] = texts.index(note) + 1
+    for entries, cols in blocks:
+        for e in entries:
+            for c in cols:
+                text = None if e.error or e.value(c.key) is None else e.note(c.key[0])
+                if text is not None:
+                    if text not in texts:
+                        texts.append(text)
+                    marks[id(e), c.key[0]] = texts.index(text) + 1
     return texts, marks
 
 
-def _marked_cells(i: int, e: Entry, cols: Sequence[Column], marks: Mapping[tuple[int, str], int]) -> list[tuple[str, int | None]]:
-    """(text, footnote number or None) for each metric column of run i."""
+@dataclass
+class Table:
+    """One dataset's two tables: the headline columns and the "more" ones."""
+
+    data: str
+    entries: list[Entry]
+    head: list[Column]
+    more: list[Column]
+
+
+def tables(entries: Sequence[Entry]) -> list[Table]:
+    """One :class:`Table` per dataset."""
+    return [Table(data, group, present(group, HEADLINE), present(group, MORE)) for data, group in by_dataset(entries)]
+
+
+def _marked(e: Entry, cols: Sequence[Column], marks: Mapping[tuple[int, str], int]) -> list[tuple[str, int | None]]:
+    """(text, footnote number or None) for each metric column of a run."""
     out = []
     for c in cols:
-        text = _cell(e, c)
-        out.append((text, marks.get((i, c.key[0])) if text != "—" else None))
+        text = cell(e, c)
+        out.append((text, marks.get((id(e), c.key[0])) if text != "—" else None))
     return out
 
 
-def _fixed_cells(e: Entry) -> list[str]:
-    t = "—" if e.train_seconds is None else f"{e.train_seconds:.1f}"
+def _train_cell(e: Entry) -> str:
+    return "—" if e.train_seconds is None else f"{e.train_seconds:.1f}"
+
+
+def _more_fixed(e: Entry) -> list[str]:
     s = e.protocol.get("sample_seconds_per_1000")
-    return [e.name, e.model, e.data, "—" if e.params is None else f"{e.params:,}", t, f"{s:.3g}" if _number(s) else "—"]
+    return [e.model, "—" if e.params is None else f"{e.params:,}", f"{s:.3g}" if _number(s) else "—"]
 
 
-FIXED = ["run", "model", "data", "parameters", "train s", "sample s/1000"]
+def _head_row(e: Entry, t: Table, marks: Mapping[tuple[int, str], int]) -> list[tuple[str, int | None]]:
+    if e.error:  # a failed run: the reason in the first metric column, the rest empty
+        return [(e.name, None), (f"failed: {e.error}", None)] + [("", None)] * len(t.head)
+    return [(e.name, None), *_marked(e, t.head, marks), (_train_cell(e), None)]
+
+
+def _more_row(e: Entry, t: Table, marks: Mapping[tuple[int, str], int]) -> list[tuple[str, int | None]]:
+    metrics = [("", None)] * len(t.more) if e.error else _marked(e, t.more, marks)
+    return [(e.name, None), *metrics, *((c, None) for c in _more_fixed(e))]
+
+
+def _better(c: Column) -> str:
+    return {"lower": "lower", "higher": "higher", "half": "closer to 0.5"}.get(c.better, "")
+
+
+FLOOR_NOTE = "Figures in brackets: the same metric between two halves of the held-out data — the noise floor at that N."
+
+
+def _legend(cols: Sequence[Column]) -> str:
+    return FLOOR_NOTE + " Better: " + ", ".join(f"{c.header} {_better(c)}" for c in cols) + "."
+
+
+def _shown(ts: Sequence[Table]) -> list[Column]:
+    """The metric columns shown anywhere on the board, in :data:`COLUMNS` order."""
+    used = {c for t in ts for c in (*t.head, *t.more)}
+    return [c for c in COLUMNS if c in used]
+
+
+def _explained(ts: Sequence[Table]) -> list[Column]:
+    """The columns "How to read this" explains: the headline ones on the board, and the copy rate."""
+    return [c for c in _shown(ts) if c in HEADLINE or c == COPY_RATE]
 
 
 def protocol_lines(entries: Sequence[Entry]) -> list[str]:
+    """One line per run: what it was evaluated on (split, n, features, seed), or why not."""
     lines = []
     for e in entries:
         p = e.protocol
@@ -210,97 +311,136 @@ def protocol_lines(entries: Sequence[Entry]) -> list[str]:
     return lines
 
 
+# --- Markdown ----------------------------------------------------------------------------------
+def _md_table(head: Sequence[str], rows: Sequence[Sequence[tuple[str, int | None]]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    for row in rows:
+        lines.append("| " + " | ".join(t + (f" [{k}]" if k else "") for t, k in row) + " |")
+    return "\n".join(lines)
+
+
 def render_markdown(entries: Sequence[Entry], *, title: str = "genzoo leaderboard") -> str:
-    cols = _columns(entries)
-    head = FIXED + [c.header for c in cols]
-    rows = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-    texts, marks = footnotes(entries, cols)
-    for i, e in enumerate(entries):
-        marked = [t + (f" [{k}]" if k else "") for t, k in _marked_cells(i, e, cols, marks)]
-        rows.append("| " + " | ".join(_fixed_cells(e) + marked) + " |")
-    notes = [f"[{k}] {text}" for k, text in enumerate(texts, 1)] + [
-        "Figures in brackets: the same metric between two halves of the held-out data — the noise floor at that N.",
-        "Better: " + ", ".join(f"{c.header} {_better(c)}" for c in cols) + ".",
+    """The board as Markdown: per dataset a table of the headline columns and one of the rest;
+    the notes, the legend, how to read it and the protocol beneath."""
+    ts = tables(entries)
+    texts, marks = footnotes([b for t in ts for b in ((t.entries, t.head), (t.entries, t.more))])
+    parts = [f"# {title}"]
+    for t in ts:
+        parts.append(f"## {t.data}")
+        parts.append(_md_table(["run", *(c.header for c in t.head), TRAIN], [_head_row(e, t, marks) for e in t.entries]))
+        parts.append(f"More on {t.data}:")
+        parts.append(_md_table(["run", *(c.header for c in t.more), *MORE_FIXED], [_more_row(e, t, marks) for e in t.entries]))
+    parts.append("## Notes")
+    parts.extend(f"[{k}] {text}" for k, text in enumerate(texts, 1))
+    parts.append(_legend(_shown(ts)))
+    parts.append("## How to read this")
+    parts.extend(f"- **{term}**: {text}" for term, text in gallery.how_to_read(_explained(ts), entries))
+    parts.append("## Protocol")
+    parts.append("\n".join(f"- {line}" for line in protocol_lines(entries)))
+    return "\n\n".join(parts) + "\n"
+
+
+# --- HTML --------------------------------------------------------------------------------------
+def _html_table(cls: str, head: Sequence[str], rows: Sequence[Sequence[tuple[str, int | None]]]) -> str:
+    thead = "".join(f"<th>{escape(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{escape(t)}{_sup(k)}</td>" for t, k in row) + "</tr>" for row in rows)
+    return f'<div class="wide"><table class="board {cls}"><thead><tr>{thead}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def slug(name: str) -> str:
+    """A dataset name as a fragment of an HTML id."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "data"
+
+
+def _dataset_block(t: Table, marks: Mapping[tuple[int, str], int]) -> str:
+    """A dataset's headline table and, collapsed, its other columns and its bar chart."""
+    head = _html_table("headline", ["run", *(c.header for c in t.head), TRAIN], [_head_row(e, t, marks) for e in t.entries])
+    more = _html_table("more", ["run", *(c.header for c in t.more), *MORE_FIXED], [_more_row(e, t, marks) for e in t.entries])
+    names = ", ".join(c.header for c in t.more[:4]) + (", …" if len(t.more) > 4 else "")
+    summary = f"more on {t.data}" + (f": {names}" if names else "") + ", the model, its size and sampling time"
+    chart = _chart(t)
+    return (f'<div class="dataset" id="board-{escape(slug(t.data))}" data-dataset="{escape(t.data)}"><h3>{escape(t.data)}</h3>{head}'
+            f'<details class="more"><summary>{escape(summary)}</summary>{more}{chart}</details></div>')
+
+
+def _chart(t: Table) -> str:
+    ok = [e for e in t.entries if not e.error]
+    png = metric_figure(ok, t.head)
+    if png is None:
+        return ""
+    noted = any(e.note(c.key[0]) and e.value(c.key) is not None for e in ok for c in t.head)
+    caption = (f"{t.data}: bars, the runs; dashed red, the noise floor of real data"
+               + ("; †: too few examples, see the notes under the tables" if noted else ""))
+    return figure(png, f"headline figures on {t.data}", caption)
+
+
+def render_html(
+    entries: Sequence[Entry], *, title: str = "genzoo leaderboard", intro: str = "", extra_sections: Sequence[str] = (),
+    real: Mapping[str, bytes | str] | None = None,
+) -> str:
+    """The board as one self-contained page: the gallery (`real` maps a dataset to a picture of
+    its held-out examples, or to why there is none), how to read it, the tables per dataset,
+    the protocol, the runs' own figures, then `extra_sections`."""
+    ts = tables(entries)
+    texts, marks = footnotes([b for t in ts for b in ((t.entries, t.head), (t.entries, t.more))])
+    board = "".join(_dataset_block(t, marks) for t in ts)
+    board += "".join(f'<p class="fn" id="fn{k}">[{k}] {escape(text)}</p>' for k, text in enumerate(texts, 1))
+    board += note(_legend(_shown(ts)))
+    proto = "<h3>Protocol</h3><ul>" + "".join(f"<li>{escape(line)}</li>" for line in protocol_lines(entries)) + "</ul>"
+    groups = [(t.data, t.entries, headline(t.entries)) for t in ts]
+    sections = [
+        section("Gallery", gallery.render(groups, real or {}), ident="gallery"),
+        section("How to read this", gallery.how_to_read_html(_explained(ts), entries), ident="how-to-read"),
+        section("Leaderboard", board + proto, ident="board"),
     ]
-    proto = "\n".join(f"- {line}" for line in protocol_lines(entries))
-    return f"# {title}\n\n" + "\n".join(rows) + "\n\n" + "\n\n".join(notes) + "\n\nProtocol:\n\n" + proto + "\n"
-
-
-def _better(c: Column) -> str:
-    return {"lower": "lower", "higher": "higher", "half": "closer to 0.5"}.get(c.better, "")
-
-
-def metric_figure(entries: Sequence[Entry], cols: Sequence[Column]) -> bytes | None:
-    """One small bar chart per metric, runs side by side, the noise floor dashed; a † after the
-    title when some run's figure carries a small-sample note."""
-    cols = [c for c in cols if sum(e.value(c.key) is not None for e in entries) >= 1]
-    if not cols:
-        return None
-    fig, axes = panels(len(cols), max_cols=4, width=3.3, height=2.8)
-    names = [e.name for e in entries]
-    for ax, c in zip(axes, cols):
-        vals = [e.value(c.key) for e in entries]
-        xs = np.arange(len(entries))
-        ax.bar(xs, [np.nan if v is None else v for v in vals], color="#4a7ab8")
-        floors = [e.value(c.floor) if c.floor else None for e in entries]
-        for x, f in zip(xs, floors):
-            if f is not None:
-                ax.hlines(f, x - 0.4, x + 0.4, colors="#c0392b", linestyles="dashed", linewidth=1.2)
-        noted = any(e.note(c.key[0]) and e.value(c.key) is not None for e in entries)
-        ax.set_title(f"{c.header} ({_better(c)})" + (" †" if noted else ""), fontsize=9)
-        ax.set_xticks(xs, names, rotation=30, ha="right", fontsize=7)
-        ax.tick_params(axis="y", labelsize=7)
-    return figure_png(fig)
-
-
-def render_html(entries: Sequence[Entry], *, title: str = "genzoo leaderboard", intro: str = "", extra_sections: Sequence[str] = ()) -> str:
-    cols = _columns(entries)
-    head = "".join(f"<th>{_e(h)}</th>" for h in FIXED + [c.header for c in cols])
-    body = []
-    texts, marks = footnotes(entries, cols)
-    for i, e in enumerate(entries):
-        if e.error:  # a failed run: the reason in the first metric column, the rest empty
-            cells = [(c, None) for c in _fixed_cells(e) + [f"failed: {e.error}"] + [""] * max(0, len(cols) - 1)]
-        else:
-            cells = [(c, None) for c in _fixed_cells(e)] + _marked_cells(i, e, cols, marks)
-        body.append("<tr>" + "".join(f"<td>{_e(t)}{_sup(k)}</td>" for t, k in cells) + "</tr>")
-    table = f'<div class="wide"><table class="board"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
-    table += "".join(f'<p class="fn" id="fn{k}">[{k}] {_e(text)}</p>' for k, text in enumerate(texts, 1))
-    legend = _note("Figures in brackets: the same metric between two halves of the held-out data — the noise floor at that N. Better: "
-                   + ", ".join(f"{c.header} {_better(c)}" for c in cols) + ".")
-    proto = "<ul>" + "".join(f"<li>{_e(line)}</li>" for line in protocol_lines(entries)) + "</ul>"
-    sections = [_section("Leaderboard", (f"<p>{_e(intro)}</p>" if intro else "") + table + legend + "<h3>Protocol</h3>" + proto)]
-    fig = metric_figure([e for e in entries if not e.error], cols)
-    if fig is not None:
-        caption = "bars: the runs; dashed red: the noise floor of real data" + ("; †: too few examples, see the notes under the table" if texts else "")
-        sections.append(_section("Metrics", _figure(fig, "metrics per run", caption)))
-    grids = [
-        f'<div class="cell"><h3>{_e(e.name)}</h3>{_img(e.samples_png, e.name)}</div>' for e in entries if e.samples_png
-    ]
-    if grids:
-        sections.append(_section("Samples", '<div class="grid">' + "".join(grids) + "</div>"))
-    figs = [_figure(png, cap, cap) for e in entries for png, cap in e.figures]
+    figs = [figure(png, cap, cap) for e in entries for png, cap in e.figures]
     if figs:
-        sections.append(_section("Figures", '<div class="grid">' + "".join(f'<div class="cell">{f}</div>' for f in figs) + "</div>"))
+        sections.append(section("Figures", '<div class="grid">' + "".join(f'<div class="cell">{f}</div>' for f in figs) + "</div>"))
     sections.extend(extra_sections)
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_e(title)}</title>\n<style>{CSS}{BOARD_CSS}</style>\n</head>\n<body>\n<main>\n"
-        f"<header><h1>{_e(title)}</h1></header>\n" + "\n".join(sections) + "\n</main>\n</body>\n</html>\n"
-    )
+    header = f"<h1>{escape(title)}</h1>" + (f'<p class="sub">{escape(intro)}</p>' if intro else "")
+    return document(title, header, sections, css=BOARD_CSS + gallery.CSS)
 
 
 def _sup(k: int | None) -> str:
     return f'<sup><a href="#fn{k}">[{k}]</a></sup>' if k else ""
 
 
-def _img(png: bytes, alt: str) -> str:
-    return f'<img src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}" alt="{_e(alt)}">'
+# --- bar charts, one per dataset ------------------------------------------------------------------
+def metric_figure(entries: Sequence[Entry], cols: Sequence[Column]) -> bytes | None:
+    """One small bar chart per column, the runs (of one dataset) side by side, the noise floor
+    dashed; a † after the title when some run's figure carries a small-sample note. Drawn once
+    for each distinct content: the tour rewrites its page after every entry."""
+    spec = []
+    for c in cols:
+        values = tuple(e.value(c.key) for e in entries)
+        if all(v is None for v in values):
+            continue
+        floors = tuple(e.value(c.floor) if c.floor else None for e in entries)
+        noted = any(e.note(c.key[0]) and e.value(c.key) is not None for e in entries)
+        spec.append((f"{c.header} ({_better(c)})" + (" †" if noted else ""), values, floors))
+    if not spec:
+        return None
+    return _bars(tuple(e.name for e in entries), tuple(spec))
+
+
+@functools.lru_cache(maxsize=64)
+def _bars(names: tuple[str, ...], spec: tuple[tuple[str, tuple[Any, ...], tuple[Any, ...]], ...]) -> bytes:
+    fig, axes = panels(len(spec), max_cols=4, width=3.3, height=2.8)
+    xs = np.arange(len(names))
+    for ax, (title, values, floors) in zip(axes, spec):
+        ax.bar(xs, [np.nan if v is None else v for v in values], color="#4a7ab8")
+        for x, f in zip(xs, floors):
+            if f is not None:
+                ax.hlines(f, x - 0.4, x + 0.4, colors="#c0392b", linestyles="dashed", linewidth=1.2)
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks(xs, names, rotation=30, ha="right", fontsize=7)
+        ax.tick_params(axis="y", labelsize=7)
+    return figure_png(fig)
 
 
 def write_board(entries: Sequence[Entry], out: str | Path, *, title: str = "genzoo leaderboard", **kw: Any) -> Path:
-    """Write the board as Markdown (.md) or HTML (.html), atomically."""
+    """Write the board as Markdown (.md) or HTML (.html), atomically; an HTML board without `real`
+    given draws each dataset's held-out examples itself (:func:`gallery.real_tiles`)."""
     from genzoo.errors import GenzooError
 
     out = Path(out)
@@ -308,6 +448,7 @@ def write_board(entries: Sequence[Entry], out: str | Path, *, title: str = "genz
     if suffix == ".md":
         text = render_markdown(entries, title=title)
     elif suffix in (".html", ".htm"):
+        kw.setdefault("real", gallery.real_tiles([(e.data, e.data_options) for e in entries]))
         text = render_html(entries, title=title, **kw)
     else:
         raise GenzooError(f"--out {out}: unsupported file type {suffix or '(none)'!r} (use .html or .md)")
@@ -317,6 +458,7 @@ def write_board(entries: Sequence[Entry], out: str | Path, *, title: str = "genz
 
 BOARD_CSS = """
 table.board td,table.board th{white-space:nowrap;padding-right:12px}
+.dataset{margin:4px 0 18px}
 .grid{display:flex;flex-wrap:wrap;gap:16px}
 .cell{flex:0 0 auto;max-width:340px}
 .cell img{max-width:320px;height:auto;image-rendering:pixelated}

@@ -89,3 +89,18 @@ def png_bytes(image: Image.Image) -> bytes:
     buf = io.BytesIO()
     image.save(buf, format="PNG", optimize=True)
     return buf.getvalue()
+
+
+def animated_gif(frames: list[bytes], *, ms: int = 700, last_ms: int = 1600) -> bytes:
+    """PNG pictures (e.g. a run's sample grids in step order) as one looping GIF: each shown `ms`
+    milliseconds, the last `last_ms`; frames of another size are scaled to the first's."""
+    if not frames:
+        raise GenzooError("animated_gif needs at least one frame")
+    images = [Image.open(io.BytesIO(f)) for f in frames]
+    size = images[0].size
+    mode = "L" if all(im.mode in ("L", "1") for im in images) else "RGB"
+    images = [im.convert(mode) if im.size == size else im.convert(mode).resize(size, Image.Resampling.NEAREST) for im in images]
+    buf = io.BytesIO()
+    durations = [ms] * (len(images) - 1) + [last_ms]
+    images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0)
+    return buf.getvalue()

@@ -416,7 +416,7 @@ def save_samples(
         )
     arr = _array(x)
     if suffix == ".png":
-        data = _samples_png(arr, info)
+        data = samples_png(arr, info)
 
         def write(fh: Any) -> None:
             fh.write(data)
@@ -442,9 +442,13 @@ def _array(x: torch.Tensor | np.ndarray) -> np.ndarray:
     return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
-def _samples_png(arr: np.ndarray, info: DataInfo | None) -> bytes:
+def samples_png(x: torch.Tensor | np.ndarray, info: DataInfo | None, *, what: str = "samples") -> bytes:
+    """Samples (or data: `what` = "examples") as one PNG: a grid for images and fields, a scatter
+    for points — the picture of samples.png, so that real data drawn with it sit beside a run's
+    samples alike."""
+    arr = _array(x)
     kind = info.kind if info is not None else ("points" if arr.ndim == 2 else "image")
     if kind == "points":
         name = f"{info.name}: " if info is not None else ""
-        return points_figure(arr, title=f"{name}{len(arr)} samples")
+        return points_figure(arr, title=f"{name}{len(arr)} {what}")
     return png_bytes(image_grid(arr, info))

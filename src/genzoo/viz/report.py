@@ -8,8 +8,6 @@ is HTML-escaped. :func:`write_report` reads the run directory and loads the mode
 
 from __future__ import annotations
 
-import base64
-import html
 import inspect
 import json
 import math
@@ -25,7 +23,8 @@ from genzoo.data.base import Dataset
 from genzoo.errors import GenzooError
 from genzoo.models.base import GenerativeModel
 from genzoo.training import checkpoint as ckpt
-from genzoo.viz.grid import image_grid, png_bytes
+from genzoo.viz.grid import animated_gif, image_grid, png_bytes
+from genzoo.viz.page import document, escape, figure, fmt, img, note, section, table
 from genzoo.viz.plots import (
     codes_figure,
     inference,
@@ -38,6 +37,7 @@ from genzoo.viz.plots import (
     reconstruction_grid,
     trajectory_figure,
 )
+from genzoo.viz.scores import LISTS, Row, grouped, picture_files, render_groups
 
 REPORT = "report.html"
 RECON_EXAMPLES = 16  # two rows of 8 originals, each with its reconstructions beneath
@@ -53,7 +53,9 @@ def write_report(
     """Write the report of the run in `run_dir` to `out` (default RUN/report.html), atomically.
 
     The model comes from `genzoo.load(run_dir)`; examples to reconstruct from the run's
-    dataset (test split, else train) when it can still be loaded — if not, the page says why."""
+    dataset (test split, else train) when it can still be loaded — if not, the page says why;
+    the pictures metrics.json names (memorization.png) and the sample grids the checkpoints kept
+    (RUN/samples/) from the run directory."""
     run_dir = Path(run_dir)
     config = ckpt.read_config(run_dir)
     records = ckpt.read_log(run_dir)
@@ -62,18 +64,29 @@ def write_report(
     data, data_note = _load_data(config)
     if data_note:
         notes["data"] = data_note
-    figures = []
-    memo = run_dir / "memorization.png"
-    if memo.is_file():
-        figures.append((memo.read_bytes(), "memorisation: the generated samples closest to a training example (top) and that example (bottom)"))
+    scores = metrics.get("metrics") if isinstance(metrics, Mapping) else None
+    pictures = picture_files(run_dir, scores) if isinstance(scores, Mapping) else {}
+    frames = _read_frames(run_dir)
     train = _load_data(config, ("train",))[0] if hasattr(model, "decoder_basis") else None
     page = render_report(
-        model, config, records, metrics, data=data, n_samples=n_samples, seed=seed, notes=notes, figures=figures,
-        train=train,
+        model, config, records, metrics, data=data, n_samples=n_samples, seed=seed, notes=notes, train=train,
+        pictures=pictures, frames=frames,
     )
     out = Path(out) if out is not None else run_dir / REPORT
     ckpt.atomic_write(out, lambda p: p.write_text(page, encoding="utf-8"))
     return out
+
+
+def _read_frames(run_dir: Path) -> list[tuple[int, bytes]]:
+    """The kept checkpoints' sample grids, in step order; one that a run still training deletes
+    meanwhile (it keeps at most ckpt.MAX_FRAMES) is left out."""
+    frames = []
+    for step, path in ckpt.read_frames(run_dir):
+        try:
+            frames.append((step, path.read_bytes()))
+        except FileNotFoundError:
+            continue
+    return frames
 
 
 def _read_metrics(run_dir: Path) -> tuple[dict[str, Any] | None, dict[str, str]]:
@@ -118,12 +131,17 @@ def render_report(
     notes: Mapping[str, str] | None = None,
     figures: Sequence[tuple[bytes, str]] = (),
     train: Dataset | None = None,
+    pictures: Mapping[str, bytes] | None = None,
+    frames: Sequence[tuple[int, bytes]] = (),
 ) -> str:
     """The report as an HTML string (`train`: the training data, for the linear-AE/PCA panel).
 
     `config` is a run's config.json, `records` its log.jsonl records, `metrics` its
     metrics.json (or None), `data` examples for reconstructions and reference scatters.
-    `notes` replace the default text of a missing section ("data", "metrics")."""
+    `notes` replace the default text of a missing section ("data", "metrics"). `pictures` maps
+    the picture file names metrics.json holds to their bytes; `frames` are the sample grids of
+    the kept checkpoints as (step, PNG), in step order; `figures` more (PNG, caption) pictures
+    under the metrics."""
     notes = dict(notes or {})
     if data is not None and tuple(data.info.shape) != tuple(model.info.shape):
         notes.setdefault(
@@ -139,41 +157,37 @@ def render_report(
         _training_section(records),
         _samples_section(model, data, n_samples, seed),
     ]
+    if frames:
+        sections.append(_progress_section(frames))
     if model.latent:
         sections.append(_latent_section(model, data, seed, notes.get("data"), train))
     if model.info.kind == "field" and len(model.info.shape) == 3:
         caption = ("four samples and the variograms along rows and columns of 32 samples (dots, ± 2 standard errors) "
                    "against held-out fields (dashed)" + (" and the fitted model (lines)" if hasattr(model, "cov") else ""))
-        sections.append(_section("Fields", _try_figure(lambda: field_figure(model, data, seed), "fields and variograms", caption)))
+        sections.append(section("Fields", _try_figure(lambda: field_figure(model, data, seed), "fields and variograms", caption)))
     if getattr(model, "conditional", False) and model.info.kind != "points" and model.info.num_classes:
         caption = f"one row per class, {CLASS_EXAMPLES} samples each, seed {seed}"
-        sections.append(_section("Samples by class", _try_figure(lambda: class_grid(model, seed), "samples by class", caption)))
+        sections.append(section("Samples by class", _try_figure(lambda: class_grid(model, seed), "samples by class", caption)))
     if "trajectory" in inspect.signature(model.sample).parameters:
         caption = "the reverse process from pure noise x_T (left) to samples x_0 (right), evenly spaced states"
-        sections.append(_section("Denoising trajectory", _try_figure(
+        sections.append(section("Denoising trajectory", _try_figure(
             lambda: trajectory_figure(model, generator=torch.Generator().manual_seed(seed)), "denoising trajectory", caption)))
     if callable(getattr(model, "inpaint", None)) and data is not None and model.info.kind != "points":
         caption = "held-out examples (row 1), the bottom half hidden (row 2), the model's fills (row 3)"
-        sections.append(_section("Inpainting", _try_figure(lambda: inpainting_figure(model, data, seed), "inpainting", caption)))
+        sections.append(section("Inpainting", _try_figure(lambda: inpainting_figure(model, data, seed), "inpainting", caption)))
     if callable(getattr(model, "filters", None)) and model.info.kind != "points":
         caption = f"the weights into the first {FILTERS} hidden units as images, each scaled to its own range (dark negative, light positive)"
-        sections.append(_section("Filters", _try_figure(lambda: filter_grid(model), "filters", caption)))
+        sections.append(section("Filters", _try_figure(lambda: filter_grid(model), "filters", caption)))
     if callable(getattr(model, "edit", None)) and model.encodes and data is not None and model.info.kind != "points":
         caption = "held-out examples (row 1) redrawn as each class in turn (rows 2…): G(E_z(x), y) keeps their style"
-        sections.append(_section("Edits", _try_figure(lambda: edit_grid(model, data), "edits", caption)))
+        sections.append(section("Edits", _try_figure(lambda: edit_grid(model, data), "edits", caption)))
     if callable(getattr(model, "translate", None)) and data is not None and data.pair is not None:
-        sections.append(_section("Translations", _try_figure(lambda: translation_grid(model, data), "translations", _translation_caption(data))))
-    sections.append(_metrics_section(metrics, notes.get("metrics"), figures))
+        sections.append(section("Translations", _try_figure(lambda: translation_grid(model, data), "translations", _translation_caption(data))))
+    sections.append(_metrics_section(metrics, notes.get("metrics"), figures, pictures=pictures, train_seconds=wall_time(records)))
     version = config.get("genzoo_version", "unknown")
     by = "" if version == genzoo.__version__ else f"; report by genzoo {genzoo.__version__}"
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>genzoo report: {_e(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n"
-        f'<header><h1>{_e(title)}</h1><p class="sub">trained with genzoo {_e(version)}{_e(by)}</p></header>\n'
-        + "\n".join(sections)
-        + "\n</main>\n</body>\n</html>\n"
-    )
+    header = f'<h1>{escape(title)}</h1><p class="sub">trained with genzoo {escape(version)}{escape(by)}</p>'
+    return document(f"genzoo report: {title}", header, sections, css=REPORT_CSS)
 
 
 def _summary_section(
@@ -187,7 +201,7 @@ def _summary_section(
     rows.append(("likelihood", model.likelihood or "none"))
     if model.latent:
         rows.append(("latent shape", _try_text(lambda: " × ".join(str(s) for s in model.latent_shape()))))
-    data = f"{info.kind}, {' × '.join(str(s) for s in info.shape)}, values in [{_fmt(info.value_range[0])}, {_fmt(info.value_range[1])}]"
+    data = f"{info.kind}, {' × '.join(str(s) for s in info.shape)}, values in [{fmt(info.value_range[0])}, {fmt(info.value_range[1])}]"
     if info.num_classes:
         data += f", {info.num_classes} classes"
     if info.binary:
@@ -200,7 +214,7 @@ def _summary_section(
         rows.append(
             (
                 "steps",
-                f"{_fmt(step)}" + (f" of {_fmt(planned)} planned" if planned not in (None, step) else ""),
+                f"{fmt(step)}" + (f" of {fmt(planned)} planned" if planned not in (None, step) else ""),
             )
         )
         wall = wall_time(records)
@@ -208,13 +222,13 @@ def _summary_section(
             rows.append(("wall time", _duration(wall)))
         rates = [r["steps_per_s"] for r in records if _number(r.get("steps_per_s"))]
         if rates:
-            rows.append(("throughput", f"{_fmt(sorted(rates)[len(rates) // 2])} steps/s (median)"))
-        final = [f"{k} {_fmt(last[k])}" for k in loss_terms([last])]
+            rows.append(("throughput", f"{fmt(sorted(rates)[len(rates) // 2])} steps/s (median)"))
+        final = [f"{k} {fmt(last[k])}" for k in loss_terms([last])]
         if final:
             rows.append(("last logged", " · ".join(final)))
     else:
-        rows.append(("steps", "not logged" + (f" ({_fmt(planned)} planned)" if planned is not None else "")))
-    return _section("Summary", _table(rows))
+        rows.append(("steps", "not logged" + (f" ({fmt(planned)} planned)" if planned is not None else "")))
+    return section("Summary", table(rows))
 
 
 def wall_time(records: Sequence[Mapping[str, Any]]) -> float | None:
@@ -235,19 +249,19 @@ def _config_section(config: Mapping[str, Any]) -> str:
     blocks = []
     for key in CONFIG_SECTIONS:
         value = config.get(key)
-        body = _table(_config_rows(value)) if isinstance(value, Mapping) and value else _note("not recorded")
+        body = table(_config_rows(value)) if isinstance(value, Mapping) and value else note("not recorded")
         blocks.append(f"<div><h3>{titles[key]}</h3>{body}</div>")
     other = {k: v for k, v in config.items() if k not in CONFIG_SECTIONS and k != "genzoo_version"}
     if other:
-        blocks.append(f"<div><h3>Other</h3>{_table(flatten(other))}</div>")
-    return _section("Configuration", f'<div class="cols">{"".join(blocks)}</div>')
+        blocks.append(f"<div><h3>Other</h3>{table(flatten(other))}</div>")
+    return section("Configuration", f'<div class="cols">{"".join(blocks)}</div>')
 
 
-def _config_rows(section: Mapping[str, Any]) -> list[tuple[str, Any]]:
+def _config_rows(part: Mapping[str, Any]) -> list[tuple[str, Any]]:
     """A config section's rows; the model's "params" and the data's "options" are listed
     without their prefix, since they are what the section is about."""
     rows = []
-    for k, v in section.items():
+    for k, v in part.items():
         inline = k in ("params", "options") and isinstance(v, Mapping)
         rows.extend(flatten(v) if inline else flatten(v, str(k)))
     return rows
@@ -255,14 +269,14 @@ def _config_rows(section: Mapping[str, Any]) -> list[tuple[str, Any]]:
 
 def _training_section(records: Sequence[Mapping[str, Any]]) -> str:
     if not records:
-        return _section("Training", _note(f"no {ckpt.LOG}: the run has not logged a step yet"))
+        return section("Training", note(f"no {ckpt.LOG}: the run has not logged a step yet"))
     png = loss_curves(records)
     if png is None:
-        return _section("Training", _note(f"{ckpt.LOG} holds no loss terms to plot"))
+        return section("Training", note(f"{ckpt.LOG} holds no loss terms to plot"))
     caption = f"{len(records)} logged records" + (
         ", smoothed (raw values faint)" if len(records) > 50 else ""
     )
-    return _section("Training", _figure(png, "loss curves", caption))
+    return section("Training", figure(png, "loss curves", caption))
 
 
 def _samples_section(model: GenerativeModel, data: Dataset | None, n: int, seed: int) -> str:
@@ -279,7 +293,7 @@ def _samples_section(model: GenerativeModel, data: Dataset | None, n: int, seed:
         modes = None if data is None else data.extras.get("modes")
         return points_figure(x, reference=reference, modes=modes, title=f"{model.name}: {count} samples")
 
-    return _section("Samples", _try_figure(draw, "samples", f"drawn with seed {seed}"))
+    return section("Samples", _try_figure(draw, "samples", f"drawn with seed {seed}"))
 
 
 def _latent_section(model: GenerativeModel, data: Dataset | None, seed: int, data_note: str | None, train: Dataset | None = None) -> str:
@@ -293,9 +307,9 @@ def _latent_section(model: GenerativeModel, data: Dataset | None, seed: int, dat
         else "originals (rows 1, 3) with their reconstructions decode(encode(x)) beneath"
     )
     if not model.encodes:
-        parts.append(_note(f"{model.name} has no encoder: no reconstructions, interpolation between latent draws only"))
+        parts.append(note(f"{model.name} has no encoder: no reconstructions, interpolation between latent draws only"))
     elif data is None:
-        parts.append(_note(f"no reconstructions: {data_note or 'no data given'}"))
+        parts.append(note(f"no reconstructions: {data_note or 'no data given'}"))
     else:
         x = data.tensors()
         parts.append(
@@ -369,7 +383,7 @@ def _latent_section(model: GenerativeModel, data: Dataset | None, seed: int, dat
         )
     if hasattr(model, "decoder_basis"):
         parts.append(_try_text(lambda: pca_comparison(model, train)))
-    return _section("Latent space", "\n".join(parts))
+    return section("Latent space", "\n".join(parts))
 
 
 TRANSLATE_EXAMPLES = 8
@@ -451,7 +465,7 @@ def pca_comparison(model: GenerativeModel, data: Dataset | None) -> str:
     from scipy.linalg import subspace_angles
 
     if data is None:
-        return _note("no PCA comparison: the training data could not be loaded")
+        return note("no PCA comparison: the training data could not be loaded")
     x = data.tensors().flatten(1).double().numpy()  # the training data the model was fitted to
     basis = model.decoder_basis().detach().double().cpu().numpy()  # (D, d)
     d = basis.shape[1]
@@ -468,26 +482,69 @@ def pca_comparison(model: GenerativeModel, data: Dataset | None) -> str:
     tiles = torch.tensor(np.concatenate([q.T, pca.T])).float().reshape(2 * d, *model.info.shape)
     tiles = (tiles - tiles.amin(dim=(1, 2, 3), keepdim=True)) / (tiles.amax(dim=(1, 2, 3), keepdim=True) - tiles.amin(dim=(1, 2, 3), keepdim=True) + 1e-12)
     png = png_bytes(image_grid(tiles, None, nrow=d))
-    return text + _figure(png, "linear autoencoder against PCA", "top: an orthonormal basis of the decoder's columns; bottom: the principal components (each rescaled to [0, 1])")
+    return text + figure(png, "linear autoencoder against PCA", "top: an orthonormal basis of the decoder's columns; bottom: the principal components (each rescaled to [0, 1])")
 
 
-def _metrics_section(metrics: Mapping[str, Any] | None, note: str | None, figures: Sequence[tuple[bytes, str]] = ()) -> str:
+def _metrics_section(
+    metrics: Mapping[str, Any] | None, missing: str | None, figures: Sequence[tuple[bytes, str]] = (), *,
+    pictures: Mapping[str, bytes] | None = None, train_seconds: float | None = None,
+) -> str:
+    """The run's scores grouped by kind with floor, unit and meaning (:mod:`genzoo.viz.scores`);
+    every value of metrics.json in a collapsed table beneath, then what they were evaluated on."""
     if metrics is None:
-        return _section(
-            "Metrics", _note(note or f"no {ckpt.METRICS}: run `genzoo evaluate RUN` to score the model")
+        return section(
+            "Metrics", note(missing or f"no {ckpt.METRICS}: run `genzoo evaluate RUN` to score the model")
         )
     scores = metrics.get("metrics")
-    if isinstance(scores, Mapping):
-        rest = {k: v for k, v in metrics.items() if k != "metrics"}
-        # per-example lists (closest pairs, mode counts) are in metrics.json; the table keeps the numbers
-        shown = {k: {kk: vv for kk, vv in v.items() if kk not in ("closest", "counts")} if isinstance(v, Mapping) else v for k, v in scores.items()}
-        body = _table(flatten(shown), head=("metric", "value"), flag=_is_note)
-        if rest:
-            body += f"<h3>Evaluated on</h3>{_table(flatten(rest), flag=_is_note)}"
+    if not isinstance(scores, Mapping):
+        body = table(flatten(metrics), head=("metric", "value"))
+        return section("Metrics", body + "".join(figure(png, caption, caption) for png, caption in figures))
+    rest = {k: v for k, v in metrics.items() if k != "metrics"}
+    timing = [Row("training", "training", _duration(train_seconds), meaning="the optimisation loop, from log.jsonl")] \
+        if train_seconds is not None else []
+    sampling = rest.get("sample_seconds_per_1000")
+    if _number(sampling):
+        timing.append(Row("sample_seconds_per_1000", "sampling", sampling, unit="seconds per 1,000 samples",
+                          meaning="drawing samples, measured during evaluation"))
+    body = (_note_floor() + render_groups(grouped(scores, timing), pictures)
+            + "".join(figure(png, caption, caption) for png, caption in figures))
+    # per-example lists (closest pairs, mode counts) are in metrics.json; the table keeps the numbers
+    shown = {k: {kk: vv for kk, vv in v.items() if kk not in LISTS} if isinstance(v, Mapping) else v for k, v in scores.items()}
+    body += ('<details class="all"><summary>every value in metrics.json</summary>'
+             f'{table(flatten(shown), head=("metric", "value"), flag=_is_note)}</details>')
+    if rest:
+        body += f"<h3>Evaluated on</h3>{table(flatten(rest), flag=_is_note)}"
+    return section("Metrics", body)
+
+
+def _note_floor() -> str:
+    return ('<p class="sub">Floor: the same metric between two halves of the held-out data — what a perfect model '
+            "scores at this number of examples. Read each figure against its floor, not against 0 or 1.</p>")
+
+
+PROGRESS_MS = 700  # each grid of the animation, in milliseconds
+
+
+def _progress_section(frames: Sequence[tuple[int, bytes]]) -> str:
+    """The sample grid of each kept checkpoint (the same noise each time), as a looping animation
+    and as a strip of frames in step order."""
+    strip = "".join(
+        f'<figure class="frame" data-step="{step}">{img(png, f"samples at step {step}")}<figcaption>step {step:,}</figcaption></figure>'
+        for step, png in frames
+    )
+    parts = []
+    if len(frames) > 1:
+        try:
+            gif = animated_gif([png for _, png in frames], ms=PROGRESS_MS)
+            parts.append(figure(gif, "samples over training, animated", f"the {len(frames)} grids below in a loop", mime="image/gif"))
+        except (OSError, ValueError) as exc:  # a damaged frame: the strip still shows the others
+            parts.append(note(f"could not animate the grids: {type(exc).__name__}: {exc}"))
     else:
-        body = _table(flatten(metrics), head=("metric", "value"))
-    body += "".join(_figure(png, caption, caption) for png, caption in figures)
-    return _section("Metrics", body)
+        parts.append(note("one checkpoint so far: train with a smaller --checkpoint-every for more frames"))
+    parts.append(f'<div class="wide"><div class="strip">{strip}</div></div>')
+    caption = (f"64 samples drawn with the same noise at each of {len(frames)} checkpoints "
+               f"(RUN/{ckpt.FRAMES}/, at most {ckpt.MAX_FRAMES} spread over the run)")
+    return section("Samples over training", "".join(parts) + f'<p class="sub">{escape(caption)}</p>')
 
 
 # --- HTML pieces -------------------------------------------------------------------------------
@@ -503,68 +560,19 @@ def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return rows
 
 
-def _fmt(v: Any) -> str:
-    """A value for a table cell: 4 significant digits for floats, JSON for containers."""
-    if v is None:
-        return "—"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v) or math.isinf(v):
-            return str(v)
-        return "0" if v == 0 else f"{v:.4g}"
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_fmt(x) for x in v) + "]"
-    if isinstance(v, Mapping):
-        return json.dumps(v, default=str)
-    return str(v)
-
-
-def _e(text: Any) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def _section(title: str, body: str) -> str:
-    return f"<section><h2>{_e(title)}</h2>\n{body}\n</section>"
-
-
-def _note(text: str) -> str:
-    return f'<p class="note">{_e(text)}</p>'
-
-
 def _is_note(key: str) -> bool:
     """A metric's small-sample note ("pr.note") or the protocol's summary of them: shown as a
     warning in the row beside the figures it qualifies."""
     return key.rsplit(".", 1)[-1] in ("note", "small_sample")
 
 
-def _table(
-    rows: Sequence[tuple[str, Any]], head: tuple[str, str] | None = None, *, flag: Callable[[str], bool] | None = None
-) -> str:
-    """Two-column rows; those whose key `flag` picks are drawn as notes (class "flag")."""
-    thead = f"<thead><tr><th>{_e(head[0])}</th><th>{_e(head[1])}</th></tr></thead>" if head else ""
-    flagged = ' class="flag"'
-    body = "".join(
-        f"<tr{flagged if flag and flag(k) else ''}><th>{_e(k)}</th><td>{_e(_fmt(v))}</td></tr>" for k, v in rows
-    )
-    return f'<div class="wide"><table>{thead}<tbody>{body}</tbody></table></div>'  # scrolls on its own if too wide
-
-
-def _figure(png: bytes, alt: str, caption: str = "") -> str:
-    src = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-    cap = f"<figcaption>{_e(caption)}</figcaption>" if caption else ""
-    return f'<figure><img src="{src}" alt="{_e(alt)}">{cap}</figure>'
-
-
 def _try_figure(draw: Callable[[], bytes], alt: str, caption: str) -> str:
     """A figure, or a note saying why it could not be drawn (one failing picture should not
     cost the whole report)."""
     try:
-        return _figure(draw(), alt, caption)
+        return figure(draw(), alt, caption)
     except (GenzooError, NotImplementedError, RuntimeError, ValueError) as exc:
-        return _note(f"could not draw the {alt}: {type(exc).__name__}: {exc}")
+        return note(f"could not draw the {alt}: {type(exc).__name__}: {exc}")
 
 
 def _try_text(make: Callable[[], str]) -> str:
@@ -596,26 +604,13 @@ def _duration(seconds: float) -> str:
     return f"{hours} h {minutes} min"
 
 
-CSS = """
-body{margin:0;background:#f5f6f8;color:#1d2733;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif}
-main{max-width:1100px;margin:0 auto;padding:24px 32px 48px}
-h1{margin:0 0 2px;font-size:26px}
-.sub{margin:0;color:#5b6776}
-section{background:#fff;border:1px solid #dde2e8;border-radius:8px;padding:14px 20px 16px;margin:18px 0}
-h2{margin:0 0 10px;font-size:18px}
-h3{margin:10px 0 4px;font-size:14px;color:#3a4656;text-transform:uppercase;letter-spacing:.04em}
-table{border-collapse:collapse;font-size:14px;font-variant-numeric:tabular-nums}
-th,td{padding:3px 14px 3px 0;text-align:left;vertical-align:top;border-bottom:1px solid #edf0f3}
-tbody th{font-weight:500;color:#3a4656}
-thead th{font-weight:600;border-bottom:2px solid #dde2e8}
-td{overflow-wrap:anywhere;min-width:5em}
-tbody th{overflow-wrap:anywhere;min-width:6em}
-.wide{overflow-x:auto}
-.cols{display:grid;grid-template-columns:repeat(auto-fit,minmax(240px,1fr));gap:4px 28px}
-figure{margin:6px 0 14px}
-figure img{display:block;max-width:100%;height:auto;border:1px solid #dde2e8}
-figcaption{margin-top:4px;color:#5b6776;font-size:13px}
-tr.flag th,tr.flag td{background:#fff6dc;color:#6b5200;font-size:13px}
-.note{margin:6px 0;padding:6px 10px;border-radius:4px;background:#fff6dc;color:#6b5200;overflow-wrap:anywhere}
-@media (max-width:600px){main{padding:12px 10px 32px}section{padding:10px 12px 12px}h1{font-size:22px}th,td{padding-right:10px}}
-""".strip()
+REPORT_CSS = """
+.strip{display:flex;gap:10px;width:max-content}
+.strip figure{margin:4px 0}
+.strip img{width:150px;height:auto;image-rendering:pixelated}
+table.metrics td:last-child{min-width:16em;color:#3a4656;font-size:13px}
+table.metrics tr.picture td{font-size:13px;color:#3a4656}
+table.metrics img.metric-picture{display:block;max-width:100%;height:auto;image-rendering:pixelated;border:1px solid #dde2e8;margin-bottom:4px}
+table.metrics tr.skip td{color:#5b6776}
+details.all{margin-top:10px}
+"""
