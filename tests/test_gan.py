@@ -316,3 +316,72 @@ def test_cli_samples_fields_larger_than_the_training_patches(tmp_path, capsys):
     capsys.readouterr()
     assert main(["sample", str(ring), "-n", "2", "--size", "64", "--out", str(tmp_path / "r.npy")]) == 2
     assert "only arch=fcn generates other sizes" in capsys.readouterr().err
+
+
+# --- the small-data remedies: augmentation, R1, spectral normalisation, two time scales, batch norm ---
+def test_translation_and_cutout_against_a_loop():
+    from genzoo.nn.augment import cutout, translation
+
+    x = torch.rand(6, 2, 8, 8, generator=gen(0))
+    g = gen(1)
+    out = translation(x, ratio=0.25, generator=g)
+    g = gen(1)
+    dy = torch.randint(0, 5, (6, 1, 1), generator=g) - 2
+    dx = torch.randint(0, 5, (6, 1, 1), generator=g) - 2
+    for b in range(6):
+        want = torch.zeros(2, 8, 8)
+        for i in range(8):
+            for j in range(8):
+                si, sj = i - int(dy[b]), j - int(dx[b])
+                if 0 <= si < 8 and 0 <= sj < 8:
+                    want[:, i, j] = x[b, :, si, sj]
+        assert torch.equal(out[b], want)
+    cut = cutout(x, ratio=0.5, generator=gen(2))
+    zeroed = (cut == 0).all(1)  # (B, H, W): pixels erased in every channel
+    for b in range(6):
+        rows, cols = torch.nonzero(zeroed[b], as_tuple=True)
+        assert 4 <= len(rows) <= 16 and len(rows) == (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)  # one square, clipped
+        assert torch.equal(cut[b][:, ~zeroed[b]], x[b][:, ~zeroed[b]])
+
+
+def test_augmentation_reaches_the_generator_and_differs_for_real_and_fake(digits):
+    from genzoo.nn.augment import diff_augment
+
+    x = torch.rand(4, 1, 8, 8, requires_grad=True)
+    diff_augment(x, "color,translation,cutout", gen(0)).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    model = create("gan", digits, seed=0, arch="conv", channels=(8, 16), augment="translation,cutout")
+    model.prepare(digits)
+    terms = model.training_step(digits.batch(torch.arange(16)), make_ctx(model, 0))
+    assert torch.isfinite(terms["g_loss"])
+    with pytest.raises(genzoo.errors.GenzooError, match="augmentation needs images"):
+        create("gan", genzoo.datasets.load("ring8", n=50), augment="translation")
+
+
+def test_r1_is_the_squared_gradient_norm_on_real_data():
+    """A linear critic D(x) = wᵀx + b has ∇ₓD = w everywhere: R1 = ‖w‖², and its gradient in w is 2w."""
+    from genzoo.models.gan import r1_penalty
+
+    lin = nn.Linear(5, 1)
+    x = torch.randn(7, 5, requires_grad=True)
+    r1 = r1_penalty(lin(x).squeeze(1), x)
+    assert float(r1.detach()) == pytest.approx(float(lin.weight.detach().pow(2).sum()), rel=1e-6)
+    (gw,) = torch.autograd.grad(r1, lin.weight)
+    torch.testing.assert_close(gw, 2 * lin.weight.detach())
+
+
+def test_r1_spectral_norm_ttur_and_batch_norm_options(digits):
+    model = create("gan", digits, seed=0, arch="conv", channels=(8, 16), r1=10.0, spectral_norm=True, critic_lr_scale=4.0, batch_norm=True)
+    assert any(isinstance(m, nn.BatchNorm2d) for m in model.generator.modules())
+    model.prepare(digits)
+    opts = model.configure_optimizers(lambda p: torch.optim.Adam(p, lr=1e-3))
+    assert opts[0].param_groups[0]["lr"] == pytest.approx(4e-3) and opts[1].param_groups[0]["lr"] == pytest.approx(1e-3)
+    ctx = StepContext(opts, step=0, total=10)
+    for step in range(3):
+        ctx.step = step
+        terms = model.training_step(digits.batch(torch.arange(16)), ctx)
+    assert float(terms["r1"]) > 0
+    for m in model.critic.modules():  # every layer's largest singular value is 1 after the power iterations
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            w = m.weight.detach().flatten(1)
+            assert float(torch.linalg.matrix_norm(w, ord=2)) == pytest.approx(1.0, abs=0.15)

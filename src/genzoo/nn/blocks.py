@@ -71,7 +71,8 @@ class ConvDecoder(nn.Module):
     or nearest / bilinear upsampling followed by a 3×3 convolution (free of checkerboard
     artefacts). With `final_conv`, the stages keep the hidden channels and a last stride-1 3×3
     convolution maps them to C (the classic MNIST layout 7×7×64 → 14×14×64 → 28×28×32 → 28×28×1).
-    No activation on the output: the model maps it to its likelihood's parameters."""
+    `batch_norm` normalises every hidden stage before its activation (a DCGAN generator, Radford
+    et al. 2016). No activation on the output: the model maps it to its likelihood's parameters."""
 
     def __init__(
         self,
@@ -82,6 +83,7 @@ class ConvDecoder(nn.Module):
         act: str = "relu",
         upsample: str = "transposed",
         final_conv: bool = False,
+        batch_norm: bool = False,
     ) -> None:
         super().__init__()
         if upsample not in UPSAMPLE:
@@ -100,6 +102,7 @@ class ConvDecoder(nn.Module):
         for i, (target, c_next) in enumerate(zip(targets, outs)):
             layers += _up_stage(c_in, c_next, sizes[len(sizes) - 1 - i], target, upsample)
             if final_conv or i < len(targets) - 1:
+                layers += [nn.BatchNorm2d(c_next)] if batch_norm else []
                 layers.append(activation(act))
             c_in = c_next
         if final_conv:
