@@ -131,7 +131,8 @@ def _reconstructions(model, test):
     x = test.tensors()
     with torch.no_grad():
         codes = model.encode(x[len(x) // 2 :])
-    model.sample_latent = lambda n, generator=None: codes[:n]
+    density = model.codes if hasattr(model, "codes") else model.code_distribution
+    density.sample = lambda n, generator=None: codes[:n]  # what sample() decodes, whichever way it draws codes
     return model
 
 
