@@ -63,7 +63,7 @@ def test_tour_report_table(tour_dir):
     assert re.fullmatch(r"\d+ \(\d+\)", modes), modes  # model (floor): the floor of real data is 8
     assert modes.endswith("(8)")
     (head, *rows), _ = tables["mnist"]
-    assert head[:4] == ["run", "FD", "precision", "recall"] and "modes" not in head
+    assert head[:6] == ["run", "recognisable", "class TV", "FD", "precision", "recall"] and "modes" not in head  # what a person sees, first
     assert "Mode coverage" in html and html.count("data:image/png;base64,") >= 5
     assert "http://" not in html and "https://" not in html
 
@@ -78,7 +78,7 @@ def test_tour_page_opens_with_a_gallery_of_real_data_and_each_run(tour_dir):
         assert [(kind, run) for kind, run, _ in tiles] == [("real", ""), ("run", f"kde on {data}"), ("run", f"vae on {data}")]
         assert all('src="data:image/png;base64,' in body for _, _, body in tiles)  # the real data and every run: a picture
         assert "trained " in tiles[-1][2] and "(floor " in tiles[-1][2]
-    assert "modes↑" in groups["ring8"] and "FD↓" in groups["mnist"]
+    assert "modes↑" in groups["ring8"] and "recognisable↑" in groups["mnist"]  # digits: the recognisable share heads
 
 
 def test_tour_metrics_protocol(tour_dir):
