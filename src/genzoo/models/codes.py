@@ -14,7 +14,8 @@ Kinds:
     kde       (1/n) Σ_i N(c_i, h²Σ): a Gaussian kernel shaped like the codes' covariance
               (Silverman 1986, §4.2.1: KDE on sphered data), h by held-out likelihood
     auto      the candidate with the highest held-out likelihood: gaussian, gmm with K in
-              {2, 5, 10, 20, 30, ...} up to `components`, kde with h on a grid
+              {2, 5, 10, 20, 30, ...} up to `components` (stopping at the first K that scores
+              below a smaller one), kde with h on a grid
 
 Held-out likelihood: the codes are split once (a fixed seed-0 permutation) into 80 % to fit and
 20 % to score; the winner is refitted on all the codes. A density that copies the training codes
@@ -42,6 +43,8 @@ CODES_HELP = ("density fitted to the training codes, for sampling: auto = the on
               "components) and kde with the highest likelihood of held-out codes")
 HELD_OUT = 0.2  # share of the codes that scores the candidates
 RIDGE = 1e-6  # added to the variances of sphered codes (scikit-learn's reg_covar)
+EM_TOL = 1e-2  # EM stops when the mean log-likelihood gains less (scikit-learn's 1e-3 took 1.4-4× the
+# iterations on mnist codes and moved the held-out scores by at most 0.1 nats, never the choice)
 
 
 class CodeDistribution(nn.Module):
@@ -120,9 +123,13 @@ class CodeDistribution(nn.Module):
         scores = {f"kde h={h:g}": _kde_loglik(w_fit, w_held, h) - frame.log_det_sphering for h in BANDWIDTHS}
         if self.kind == "auto":
             u_fit, u_held = frame.scaled(fit), frame.scaled(held)
+            best_mixture = -math.inf
             for k in (1, *(s for s in GMM_SIZES if s <= min(self.components, len(fit) // 2))):
                 name = "gaussian" if k == 1 else f"gmm k={k}"
                 scores[name] = _mixture_loglik(*_mixture(u_fit, k, seed), u_held) - frame.log_det_scaling
+                if scores[name] < best_mixture:
+                    break  # past the best size: larger mixtures only overfit more (and cost more)
+                best_mixture = scores[name]
         best = max(scores, key=scores.__getitem__)
         kind, _, value = best.partition(" ")
         choice: dict[str, object] = {"kind": kind, "held_out_loglik": scores}
@@ -239,7 +246,7 @@ def _mixture(w: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray, 
         return np.ones(1), w.mean(0, keepdims=True), (np.cov(w.T, ddof=1).reshape(d, d) + RIDGE * np.eye(d))[None]
     from sklearn.mixture import GaussianMixture
 
-    gm = GaussianMixture(k, covariance_type="full", random_state=seed, reg_covar=RIDGE).fit(w)
+    gm = GaussianMixture(k, covariance_type="full", random_state=seed, reg_covar=RIDGE, tol=EM_TOL).fit(w)
     return gm.weights_, gm.means_, gm.covariances_
 
 
