@@ -98,14 +98,15 @@ class ConditionalGAN(GenerativeModel):
     conditional = True
     terms = {**GAN.terms, "z_loss": "the encoder's loss", "y_loss": "the classifier's loss"}
     default_train = {"lr": 2e-4, "betas": (0.5, 0.9), "batch_size": 128}
-    # digits (8×8 grey, 1,438 training images), MLP 256-256, z of 16, lr 1e-3, batch 64: 3,000 steps take 25-28 s on
-    # one CPU thread (encoder included) and give legible digits of the asked class: FD 29 (floor 8), precision 0.87,
-    # recall 0.21 (few styles per class); lr 2e-4 or 5e-4 had not converged by then (FD 297, 577), wgan-gp had
-    # more variety (recall 0.60) but weaker classes (FD 51)
+    # digits (8×8 grey, 1,438 training images), MLP 256-256, z of 16, lr 1e-3, batch 64, 3,000 steps (15-28 s on
+    # 2 cores). Non-saturating (the entry until 2026-12): legible digits of the asked class but few styles per class,
+    # recall 0.045 / 0.134 / 0.089 on seeds 0-2 (FD 60 / 31 / 49, floor 8); + EMA 0.999: recall 0.09-0.22; wgan-gp
+    # (one critic step): recall 0.34-0.75; wgan-gp + EMA 0.999: recall 0.70 / 0.88 / 0.69, FD 18 / 15 / 19, precision
+    # 0.83-0.88 (`python benchmarks/bench_gan.py --parts cgan`; BENCHMARKS.md)
     tour = (
         TourEntry(
-            "digits", quick_steps=3000, steps=20000, params={"hidden": (256, 256), "latent_dim": 16},
-            train={"lr": 1e-3, "batch_size": 64},
+            "digits", quick_steps=3000, steps=20000, params={"hidden": (256, 256), "latent_dim": 16, "loss": "wgan-gp"},
+            train={"lr": 1e-3, "batch_size": 64, "ema": 0.999},
         ),
     )
     summary = "conditional GAN G(z, y) with an inverting encoder and classifier (IcGAN): sample by label, edit a class"
