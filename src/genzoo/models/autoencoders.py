@@ -18,7 +18,7 @@ data and decodes its draws (:class:`~genzoo.models.codes.CodeDistribution`; "ex-
 estimation", Ghosh et al. 2020). By default (`code_distribution=auto`) that density is the one of
 a full-covariance Gaussian, Gaussian mixtures of 2–40 components and kernel densities with the
 highest likelihood of held-out codes: on mnist a 20-component mixture, whose samples score FD
-102 against a single Gaussian's 457 on the same codes (LeNet features, floor 50; BENCHMARKS.md,
+108 against a single Gaussian's 457 on the same codes (LeNet features, floor 50; BENCHMARKS.md,
 "Autoencoders"). The VAE instead trains the encoder so that the codes follow a prior it can sample.
 
 The code distribution is fitted to the codes of a fixed subset of the training set
