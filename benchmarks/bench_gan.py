@@ -243,6 +243,10 @@ REMEDIES = {  # label: (model options, training options, budget: seconds or step
     "bn, 32-64, batch 64": ({"batch_norm": True, **C32}, {"batch_size": 64}, ("seconds", 120)),
     "bn, 32-64, batch 64, 16k": ({"batch_norm": True, **C32}, {"batch_size": 64}, ("steps", 16000)),
     "+ spectral norm + EMA, 16k": ({"batch_norm": True, "spectral_norm": True, **C32}, {"batch_size": 64, "ema": 0.999}, ("steps", 16000)),
+    "+ spectral norm + EMA, nearest upsampling, 16k": (
+        {"batch_norm": True, "spectral_norm": True, "upsample": "nearest", **C32}, {"batch_size": 64, "ema": 0.999}, ("steps", 16000)),
+    "+ spectral norm + EMA, lr 5e-4, 16k": (
+        {"batch_norm": True, "spectral_norm": True, **C32}, {"batch_size": 64, "ema": 0.999, "lr": 5e-4}, ("steps", 16000)),
     "+ spectral norm + EMA + DiffAugment, 16k": (
         {"batch_norm": True, "spectral_norm": True, "augment": "translation,cutout", **C32}, {"batch_size": 64, "ema": 0.999}, ("steps", 16000)),
 }
