@@ -221,7 +221,7 @@ def part_pca(seeds: range = range(5), code_dims: tuple[int, ...] = (2, 5, 10)) -
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=60.0, help="training budget per model")
-    p.add_argument("--parts", default="variants,novelty,denoising,pca")
+    p.add_argument("--parts", default="variants,sampling,novelty,denoising,pca")
     p.add_argument("--digit", type=int, default=7, help="the class left out for novelty detection")
     p.add_argument("--only", help="comma-separated model names for the variants and sampling parts")
     p.add_argument("--seeds", default="0", help="comma-separated seeds for the sampling part")

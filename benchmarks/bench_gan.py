@@ -312,7 +312,7 @@ def part_cgan(seeds: list[int]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--parts", default="speed,modes,mnist,fields")
+    ap.add_argument("--parts", default="speed,modes,mnist,fields,cgan,remedies")
     ap.add_argument("--field-seconds", type=float, default=300.0, help="fields: training budget")
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--datasets", default="ring8,grid25", help="modes: the mixtures")

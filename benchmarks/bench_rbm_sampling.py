@@ -5,7 +5,8 @@ PCD steps on dynamically binarised mnist, seed 0) sampled by block Gibbs from it
 test digits (FD, recognisable share, class histogram and its total-variation distance to the data's,
 precision, recall, copy rate).
 
-    python benchmarks/bench_rbm_sampling.py                    # about 5 minutes on 2 cores
+    python benchmarks/bench_rbm_sampling.py                    # both parts, about 10 minutes on 2 cores
+    python benchmarks/bench_rbm_sampling.py --parts samplers   # the samplers only, about 5 minutes
     python benchmarks/bench_rbm_sampling.py --parts training   # PCD's learning-rate schedule and chains
 
 `--parts training`: the rbm (and the dbn) trained for 6,000 steps at a constant learning rate (the
@@ -72,7 +73,7 @@ def main() -> None:
     import argparse
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--parts", default="samplers", help="samplers, training")
+    p.add_argument("--parts", default="samplers,training", help="samplers, training")
     p.add_argument("--seeds", default="0")
     args = p.parse_args()
     torch.set_num_threads(min(2, os.cpu_count() or 1))
