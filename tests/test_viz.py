@@ -842,3 +842,16 @@ def test_write_report_reads_the_checkpoint_grids_in_step_order(tmp_path, monkeyp
     monkeypatch.setattr(genzoo, "load", lambda run_dir: LinearAE(DIGITS))
     strip = sections(parse(write_report(run).read_text()))["Samples over training"]
     assert [f.attrs["data-step"] for f in strip.all("figure", "frame")] == ["10", "20", "100", "1000"]
+
+
+def test_the_board_columns_and_the_glossary_agree():
+    """The board's columns and the glossary both say which way a figure is better and where its floor
+    is: they must not drift apart."""
+    from genzoo.viz import glossary
+    from genzoo.viz.board import COLUMNS
+
+    for col in COLUMNS:
+        fig = glossary.lookup(*col.key)
+        assert fig is not None, col.key
+        assert fig.better == col.better, col.key
+        assert (col.floor[1] if col.floor else None) == fig.floor, col.key

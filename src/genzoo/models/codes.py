@@ -93,7 +93,7 @@ class CodeDistribution(nn.Module):
         if n < need:
             raise GenzooError(f"fitting the code distribution needs at least {need} codes, got {n}")
         if self.kind in ("kde", "auto") and n > self.points:
-            raise GenzooError(f"the kde code distribution holds at most {self.points} codes, got {n}")
+            raise GenzooError(f"the {self.kind} code distribution holds at most {self.points} codes (model.fit_examples), got {n}")
         mu, L = _sphering(c)
         frame = _Frame(mu, L, float(np.sqrt(np.mean(np.diag(L @ L.T)))))
         if select or not self.choice:
