@@ -4,12 +4,14 @@ score-function gradient against the reparameterisation gradient (same mean, more
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+import genzoo
 from genzoo.data.base import DataInfo, Dataset
 from genzoo.errors import GenzooError
 from genzoo.models import MODELS, create
@@ -266,9 +268,9 @@ def test_prepare_starts_the_decoder_at_the_data():
 def test_a_training_step_changes_the_weights():
     data = curve_data()
     model = create("vae", data, seed=0, hidden=(8,), latent_dim=1)
-    before = {k: v.clone() for k, v in model.state_dict().items()}
+    before = {k: v.detach().clone() for k, v in model.named_parameters()}
     fit(model, data, steps=1)
-    changed = [k for k, v in model.state_dict().items() if not torch.equal(v, before[k])]
+    changed = [k for k, v in model.named_parameters() if not torch.equal(v, before[k])]
     assert sorted(changed) == sorted(before)  # every parameter, the decoder's log σ included
 
 
@@ -398,3 +400,57 @@ def test_a_cpu_generator_gives_a_cuda_model_the_same_samples():
     x = bars_data().x[:4]
     assert model.log_prob(x, k=10, generator=gen(0)).device.type == "cuda"
     assert torch.isfinite(model.loss({"x": x.cuda()})["loss"])
+
+
+def test_the_default_samples_from_a_density_fitted_to_the_posterior_means():
+    """code_distribution=auto (the default): fitted at prepare (a Gaussian), chosen by held-out
+    likelihood when training ends, on the posterior means of the fixed subset; sample decodes its
+    draws; code_distribution=prior decodes z ~ N(0, I) from the same generator, as before."""
+    from genzoo.models.codes import CodeDistribution, fit_subset
+
+    data = genzoo.datasets.load("digits", split="train")
+    model = create("vae", data, seed=0, latent_dim=4, hidden=(32,), fit_examples=500)
+    model.prepare(data)
+    assert model.code_distribution.choice == {"kind": "gaussian", "k": 1}
+    run = genzoo.train(model, data, steps=30, batch_size=64, progress=False, sample_grid=False)
+    dist = run.model.code_distribution
+    assert "held_out_loglik" in dist.choice
+    with torch.no_grad():
+        mu = run.model.posterior(fit_subset(data.tensors(), 500))[0]
+    gauss = copy.deepcopy(run.model)
+    gauss.code_distribution = CodeDistribution(4, "gaussian")
+    gauss.refresh(data)
+    torch.testing.assert_close(gauss.code_distribution.means[0], mu.mean(0), rtol=1e-5, atol=1e-6)
+    g = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    torch.testing.assert_close(run.model.sample(5, generator=g()), run.model.decode(dist.sample(5, generator=g())))
+    prior = create("vae", data, seed=0, latent_dim=4, hidden=(32,), code_distribution="prior")
+    assert prior.code_distribution is None
+    prior.load_state_dict({k: v for k, v in run.model.state_dict().items() if not k.startswith("code_distribution.")})
+    torch.testing.assert_close(prior.sample(5, generator=g()), prior.decode(torch.randn(5, 4, generator=g())))
+
+
+def test_runs_saved_before_the_code_distribution_load_and_sample_from_the_prior(tmp_path):
+    data = curve_data()
+    run = genzoo.train(create("vae", data, seed=0, hidden=(8,), latent_dim=1), data, steps=3, out=tmp_path / "r", progress=False, sample_grid=False)
+    old = {k: v for k, v in run.model.state_dict().items() if not k.startswith("code_distribution.")}
+    fresh = create("vae", data, seed=0, hidden=(8,), latent_dim=1)
+    fresh.load_state_dict(old)  # strict: nothing missing
+    assert fresh.code_distribution is None
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    torch.testing.assert_close(fresh.sample(4, generator=g()), fresh.decode(torch.randn(4, 1, generator=g())))
+    saved = genzoo.load(tmp_path / "r")  # a new run keeps its fitted density
+    assert torch.equal(saved.sample(4, generator=g()), run.model.sample(4, generator=g()))
+
+
+def test_the_default_sampler_draws_better_digits_than_the_prior():
+    """The new default against the old one (z ~ N(0, I)) on the same weights after a short run on
+    digits: nearer the held-out digits in the shipped classifier's features, more recognisable."""
+    train, test = genzoo.datasets.load("digits", split="train"), genzoo.datasets.load("digits", split="test")
+    run = genzoo.train(create("vae", train, seed=0), train, steps=1500, seed=0, progress=False, sample_grid=False)
+    model = run.model
+    fitted = genzoo.evaluate(model, test, metrics=["fd", "recognisable"])["metrics"]
+    model.code_distribution = None
+    prior = genzoo.evaluate(model, test, metrics=["fd", "recognisable"])["metrics"]
+    # seeds 0, 1, 2: FD 29.8 / 35.3 / 33.7 against 43.1 / 35.8 / 40.3; recognisable 0.74-0.82 against 0.52-0.57
+    assert fitted["fd"]["fd"] < prior["fd"]["fd"]
+    assert fitted["recognisable"]["share"] > prior["recognisable"]["share"] + 0.1

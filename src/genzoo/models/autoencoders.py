@@ -45,7 +45,7 @@ from genzoo.config import option
 from genzoo.data.base import DataInfo, Dataset
 from genzoo.errors import GenzooError
 from genzoo.models.base import GenerativeModel, TourEntry
-from genzoo.models.codes import CODES_HELP, KINDS, CodeDistribution
+from genzoo.models.codes import CODES_HELP, KINDS, CodeDistribution, fit_subset
 from genzoo.models.registry import register_model
 from genzoo.nn.blocks import ACTIVATIONS, MLP, UPSAMPLE, ConvDecoder, ConvEncoder, init_output_bias
 
@@ -346,10 +346,7 @@ class Autoencoder(GenerativeModel):
         """Refit the code distribution to the codes of a fixed subset of `data` (`fit_examples`
         examples chosen with seed 0, not the global RNG): choosing its kind again where `final`,
         else refitting the kind last chosen (a Gaussian before the first choice)."""
-        x = data.tensors()
-        n = min(len(x), self.config.fit_examples)
-        index = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:n]
-        self.fit_codes(x[index], select=final)
+        self.fit_codes(fit_subset(data.tensors(), self.config.fit_examples), select=final)
 
     @torch.no_grad()
     def fit_codes(self, data: Dataset | Tensor, *, select: bool = True) -> None:

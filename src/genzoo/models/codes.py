@@ -149,6 +149,9 @@ class CodeDistribution(nn.Module):
         self.weights.copy_(torch.as_tensor(np.concatenate([weights, np.zeros(pad)])))
         self.means.copy_(torch.as_tensor(np.concatenate([frame.mu + frame.scale * means, np.zeros((pad, d))])))
         self.chol.copy_(torch.as_tensor(np.concatenate([chol, np.broadcast_to(np.eye(d), (pad, d, d))])))
+        self.kde_weights.zero_()  # the unused kind's buffers are cleared, so that the state depends on
+        self.kde_points.zero_()  # the last fit alone (a resumed run saves what a straight one does)
+        self.kde_chol.copy_(torch.eye(d))
         self.use_kde.fill_(False)
 
     def _set_kde(self, c: np.ndarray, frame: _Frame, h: float) -> None:
@@ -158,6 +161,9 @@ class CodeDistribution(nn.Module):
         self.kde_weights.zero_()
         self.kde_weights[:n] = 1.0 / n
         self.kde_chol.copy_(torch.as_tensor(h * frame.L))
+        self.weights.zero_()
+        self.means.zero_()
+        self.chol.copy_(torch.eye(self.chol.shape[-1]).expand_as(self.chol))
         self.use_kde.fill_(True)
 
     # --- using it -----------------------------------------------------------------------------
@@ -201,6 +207,13 @@ class CodeDistribution(nn.Module):
             return f"kde on {int((self.kde_weights > 0).sum())} codes (kernel scale {scale:.3g})"
         k = int((self.weights > 0).sum())
         return "gaussian (full covariance)" if k == 1 else f"gmm, {k} full-covariance components"
+
+
+def fit_subset(x: Tensor, n: int) -> Tensor:
+    """The examples a model's code distribution is fitted to: the first `n` of a seed-0 permutation
+    of `x` (N, ...) — a fixed subset, so that refits between checkpoints use the same examples and
+    draw nothing from the global RNG."""
+    return x[torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:n]]
 
 
 # --- the fits ------------------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ from genzoo.data.base import DataInfo, Dataset
 from genzoo.errors import GenzooError
 from genzoo.models.autoencoders import output_kind
 from genzoo.models.base import GenerativeModel, StepContext, TourEntry
-from genzoo.models.codes import CODES_HELP, KINDS, CodeDistribution
+from genzoo.models.codes import CODES_HELP, KINDS, CodeDistribution, fit_subset
 from genzoo.models.registry import register_model
 from genzoo.nn.blocks import activation, init_output_bias
 
@@ -194,8 +194,7 @@ class StackedAE(GenerativeModel):
     def refresh(self, data: Dataset, *, final: bool = True) -> None:
         """Refit the code distribution to the top codes of a fixed subset of `data` (seed 0):
         choosing its kind again where `final`, else refitting the kind last chosen."""
-        x = data.tensors().flatten(1)  # (N, D)
-        x = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[: self.config.fit_examples]]
+        x = fit_subset(data.tensors().flatten(1), self.config.fit_examples)  # (n, D)
         if len(x) < 2:
             raise GenzooError("stacked-ae: fitting the code distribution needs at least 2 examples")
         weight = self.stages[0].encoder.weight
