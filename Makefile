@@ -52,7 +52,7 @@ bench-deps: $(VENV)/.bench
 
 # make bench: the comparison suite (benchmarks/figures/suite.md), then every other benchmark
 # (a few hours on 2 cores). make bench QUICK=1 (or make bench-quick): a smoke run of every
-# comparison, tiny sizes, under a minute; CI runs it.
+# comparison, tiny sizes, a few minutes; CI runs it.
 ifdef QUICK
 bench: bench-quick
 else
@@ -62,6 +62,7 @@ endif
 
 bench-quick: $(VENV)/.bench
 	$(BIN)/python benchmarks/bench_suite.py --quick
+	$(BIN)/python benchmarks/bench_quality.py --quick
 	$(BIN)/python benchmarks/bench_checkpoint.py --only vae --repeats 1 --steps 1
 	$(BIN)/python benchmarks/bench_threads.py --quick
 	$(BIN)/python benchmarks/bench_startup.py --repeats 1

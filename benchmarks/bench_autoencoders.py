@@ -15,7 +15,8 @@
    steps and options), for `--seeds`: the code density `auto` chose and what its samples score
    (FD and recognisable share with their floors, precision, recall, copy rate), beside the same
    trained model sampling from a single full-covariance Gaussian on its codes (the old default),
-   and the decoder's own bound: the reconstructions of held-out digits, scored alike.
+   and the decoder's own bound: the reconstructions of held-out digits, scored alike. The vae
+   (binarised mnist) too: its density fitted to the posterior means beside its prior N(0, I).
 5. AE ≡ PCA (`--parts pca`, on digits): the linear autoencoder trained with its default options
    for the default 1,000 steps, and with the family's shared lr 1e-3 and batch 128, for seeds 0–4
    and code sizes 2, 5, 10: the largest principal angle between the decoder's column space and the
@@ -25,6 +26,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime
 import os
 import platform
@@ -102,7 +104,7 @@ def part_variants(train, test, seconds: float, only: set[str] | None = None) -> 
         )
 
 
-SAMPLED = ("ae", "dae", "sparse-ae", "contractive-ae", "stacked-ae")
+SAMPLED = ("ae", "dae", "sparse-ae", "contractive-ae", "stacked-ae", "vae")
 
 
 def _score(model, test, train) -> dict:
@@ -156,6 +158,10 @@ def part_sampling(seeds: list[int], only: set[str] | None = None) -> None:
             model = run.model
             density = (model.codes if hasattr(model, "codes") else model.code_distribution).describe()
             _row(name, seed, f"auto: {density}", _score(model, test, train), seconds)
+            if name == "vae":
+                prior = copy.deepcopy(model)
+                prior.code_distribution = None  # code_distribution=prior: z ~ N(0, I)
+                _row(name, seed, "the prior N(0, I)", _score(prior, test, train))
             _with_density(model, "gaussian", train)
             _row(name, seed, "one full-covariance Gaussian", _score(model, test, train))
             _row(name, seed, "held-out codes (reconstructions)", _score(_reconstructions(model, test), test, train))

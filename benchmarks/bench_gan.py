@@ -40,6 +40,7 @@ import platform
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -180,16 +181,18 @@ def part_fields(seconds: float) -> None:
 
 
 # --- speed -------------------------------------------------------------------------------------
-def reference_loop(model: genzoo.models.GenerativeModel, x: torch.Tensor, steps: int, batch: int) -> float:
-    """Steps/s of a plain loop written as the PyTorch DCGAN example's: shuffle; one batch of fakes
-    G(z); a discriminator step on the real batch and the detached fakes; a generator step with
-    −log D(G(z)) on the same fakes. The model's own networks, so the architecture is the same."""
+def reference_step(model: genzoo.models.GenerativeModel, x: torch.Tensor, batch: int) -> Callable[[], None]:
+    """One step per call of a plain loop written as the PyTorch DCGAN example's: shuffle; one batch
+    of fakes G(z); a discriminator step on the real batch and the detached fakes; a generator step
+    with −log D(G(z)) on the same fakes. Adam 2e-4, β = (0.5, 0.999). The model's own networks,
+    so the architecture is the same; torch's global RNG draws z and the order."""
     g, d = model.generator, model.critic
     opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
     perm, pos = torch.randperm(len(x)), 0
-    t0 = time.perf_counter()
-    for _ in range(steps):
+
+    def step() -> None:
+        nonlocal perm, pos
         if pos + batch > len(x):
             perm, pos = torch.randperm(len(x)), 0
         real = x[perm[pos : pos + batch]]
@@ -203,6 +206,16 @@ def reference_loop(model: genzoo.models.GenerativeModel, x: torch.Tensor, steps:
         g_loss = F.softplus(-d(fake)).mean()
         g_loss.backward()
         opt_g.step()
+
+    return step
+
+
+def reference_loop(model: genzoo.models.GenerativeModel, x: torch.Tensor, steps: int, batch: int) -> float:
+    """Steps/s of :func:`reference_step` for `steps` steps."""
+    step = reference_step(model, x, batch)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
     return steps / (time.perf_counter() - t0)
 
 

@@ -103,13 +103,12 @@ def genzoo_loop(data: genzoo.datasets.Dataset, steps: int, seed: int = 0) -> flo
         shutil.rmtree(out, ignore_errors=True)
 
 
-def pythae_loop(x: torch.Tensor, epochs: int) -> float:
-    """Steps/s of pythae's TrainingPipeline on the same VAE (custom 784-400-20 MLP nets, BCE)."""
+def pythae_vae():
+    """pythae's VAE on the same network as genzoo's: MLP 784-400-20 encoder and mirrored decoder
+    (sigmoid output), binary cross-entropy reconstruction loss."""
     from pythae.models import VAE, VAEConfig
     from pythae.models.base.base_utils import ModelOutput
     from pythae.models.nn import BaseDecoder, BaseEncoder
-    from pythae.pipelines import TrainingPipeline
-    from pythae.trainers import BaseTrainerConfig
 
     class Enc(BaseEncoder):
         def __init__(self) -> None:
@@ -129,7 +128,15 @@ def pythae_loop(x: torch.Tensor, epochs: int) -> float:
             return ModelOutput(reconstruction=self.net(z).reshape(len(z), 1, 28, 28))
 
     cfg = VAEConfig(input_dim=(1, 28, 28), latent_dim=20, reconstruction_loss="bce")
-    model = VAE(cfg, encoder=Enc(), decoder=Dec())
+    return VAE(cfg, encoder=Enc(), decoder=Dec())
+
+
+def pythae_loop(x: torch.Tensor, epochs: int) -> float:
+    """Steps/s of pythae's TrainingPipeline on the same VAE (custom 784-400-20 MLP nets, BCE)."""
+    from pythae.pipelines import TrainingPipeline
+    from pythae.trainers import BaseTrainerConfig
+
+    model = pythae_vae()
     out = tempfile.mkdtemp(prefix="pythae-bench-")
     train_cfg = BaseTrainerConfig(
         output_dir=out, num_epochs=epochs, per_device_train_batch_size=128, learning_rate=1e-3,

@@ -1,6 +1,6 @@
 """Run every benchmark in this folder, one after the other, and print their Markdown output:
 first the comparison suite (every family against its peer; it also writes benchmarks/figures/suite.md),
-then each family's own benchmark.
+then the time-to-quality comparison (benchmarks/figures/quality-curves.png), then each family's own benchmark.
 
     python benchmarks/run_all.py > benchmarks/latest.md
 """
@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPTS = ["bench_suite.py", "bench_checkpoint.py", "bench_threads.py", "bench_startup.py", "bench_tour_eta.py", "bench_vae.py", "bench_kde.py", "bench_autoencoders.py", "bench_gan.py", "bench_ddpm.py", "bench_explicit.py", "bench_rbm_sampling.py", "bench_pixelcnn_paradox.py", "bench_geostat.py"]  # bench_suite.py runs bench_peak.py's measurement
+SCRIPTS = ["bench_suite.py", "bench_quality.py", "bench_checkpoint.py", "bench_threads.py", "bench_startup.py", "bench_tour_eta.py", "bench_vae.py", "bench_kde.py", "bench_autoencoders.py", "bench_gan.py", "bench_ddpm.py", "bench_explicit.py", "bench_rbm_sampling.py", "bench_pixelcnn_paradox.py", "bench_geostat.py"]  # bench_suite.py runs bench_peak.py's measurement
 
 
 def main() -> int:

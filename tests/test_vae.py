@@ -416,11 +416,14 @@ def test_the_default_samples_from_a_density_fitted_to_the_posterior_means():
     dist = run.model.code_distribution
     assert "held_out_loglik" in dist.choice
     with torch.no_grad():
-        mu = run.model.posterior(fit_subset(data.tensors(), 500))[0]
+        z = run.model.posterior(fit_subset(data.tensors(), 500))[0]  # the posterior means
     gauss = copy.deepcopy(run.model)
     gauss.code_distribution = CodeDistribution(4, "gaussian")
     gauss.refresh(data)
-    torch.testing.assert_close(gauss.code_distribution.means[0], mu.mean(0), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(gauss.code_distribution.means[0], z.mean(0), rtol=1e-5, atol=1e-6)
+    cov = torch.cov(z.double().T)  # the sample covariance (n − 1), from the fit's Cholesky factor
+    chol = gauss.code_distribution.chol[0].double()
+    torch.testing.assert_close(chol @ chol.T, cov, rtol=1e-4, atol=1e-6)
     g = lambda: torch.Generator().manual_seed(3)  # noqa: E731
     torch.testing.assert_close(run.model.sample(5, generator=g()), run.model.decode(dist.sample(5, generator=g())))
     prior = create("vae", data, seed=0, latent_dim=4, hidden=(32,), code_distribution="prior")
@@ -429,15 +432,25 @@ def test_the_default_samples_from_a_density_fitted_to_the_posterior_means():
     torch.testing.assert_close(prior.sample(5, generator=g()), prior.decode(torch.randn(5, 4, generator=g())))
 
 
-def test_runs_saved_before_the_code_distribution_load_and_sample_from_the_prior(tmp_path):
+def test_on_points_the_default_samples_the_prior():
+    """On points the codes say which mode and the decoder's noise the spread; decoded means of
+    fitted codes would sit on the centres, so auto keeps the prior there (a named kind still fits)."""
     data = curve_data()
-    run = genzoo.train(create("vae", data, seed=0, hidden=(8,), latent_dim=1), data, steps=3, out=tmp_path / "r", progress=False, sample_grid=False)
+    assert data.info.kind == "points" and create("vae", data, seed=0, hidden=(8,), latent_dim=1).code_distribution is None
+    assert create("vae", data, seed=0, hidden=(8,), latent_dim=1, code_distribution="gmm").code_distribution is not None
+
+
+def test_runs_saved_before_the_code_distribution_load_and_sample_from_the_prior(tmp_path):
+    data = genzoo.datasets.load("digits", split="train")
+    kw = {"hidden": (16,), "latent_dim": 2}
+    run = genzoo.train(create("vae", data, seed=0, **kw), data, steps=3, out=tmp_path / "r", progress=False, sample_grid=False)
+    assert run.model.code_distribution is not None
     old = {k: v for k, v in run.model.state_dict().items() if not k.startswith("code_distribution.")}
-    fresh = create("vae", data, seed=0, hidden=(8,), latent_dim=1)
+    fresh = create("vae", data, seed=0, **kw)
     fresh.load_state_dict(old)  # strict: nothing missing
     assert fresh.code_distribution is None
     g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
-    torch.testing.assert_close(fresh.sample(4, generator=g()), fresh.decode(torch.randn(4, 1, generator=g())))
+    torch.testing.assert_close(fresh.sample(4, generator=g()), fresh.decode(torch.randn(4, 2, generator=g())))
     saved = genzoo.load(tmp_path / "r")  # a new run keeps its fitted density
     assert torch.equal(saved.sample(4, generator=g()), run.model.sample(4, generator=g()))
 
