@@ -141,7 +141,7 @@ def _reconstructions(model, test):
 def part_sampling(seeds: list[int], only: set[str] | None = None) -> None:
     from genzoo.models import MODELS
 
-    print("\n### Sampling at the full tour's budget: the code density chosen by held-out likelihood (mnist, grey)\n")
+    print("\n### Sampling at the full tour's budget: the code density chosen by held-out likelihood (mnist: grey; binarised for the vae)\n")
     print("| model | seed | codes sampled from | train s | FD (floor) | recognisable (floor) | precision | recall | copy rate |")
     print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
     for name in SAMPLED:

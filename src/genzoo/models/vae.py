@@ -23,9 +23,8 @@ from, chosen by held-out likelihood among a Gaussian, mixtures and kernel densit
 the tour's 30,000 steps its samples score FD about 110 against 515 from the prior (LeNet features,
 floor 51; BENCHMARKS.md, "VAE"). On points `auto` keeps the prior: there the codes carry which
 mode and the decoder's noise the spread within it, so decoded means of fitted codes sit on the
-modes' centres (ring8: recall 0.005 against the prior's 0.85–0.91; a density fitted to posterior
-draws instead gave recall 0.34–0.43 and, on digits, no gain over the prior) — `gaussian`, `gmm`
-and `kde` fit one there too.
+modes' centres (the quick tour's ring8 vae: recall 0.006 against 0.95 from the prior) —
+`gaussian`, `gmm` and `kde` fit one there too.
 It is refitted like the autoencoders' (at `prepare`, before every checkpoint, chosen when training
 ends) and never feeds back into training. `log_prob` and `elbo` still score the model with its
 prior N(0, I); `code_distribution=prior` samples that model itself, and `sample_latent` (the
