@@ -144,3 +144,21 @@ def test_a_density_saved_before_the_kernel_density_existed_still_loads():
     assert torch.equal(copy.sample(5, generator=g()), dist.sample(5, generator=g()))
     with pytest.raises(RuntimeError, match="means"):  # other missing buffers are still refused
         CodeDistribution(3, "gaussian").load_state_dict({k: v for k, v in old.items() if k != "means"})
+
+
+def test_the_state_depends_on_the_last_fit_alone():
+    """A kde fit after a mixture (or the other way) leaves nothing of the earlier kind in the buffers,
+    so that a resumed run saves what a straight one does."""
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(300, 3, generator=g), 2 + torch.randn(300, 3, generator=g)
+
+    def state(*fits: tuple[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        dist = CodeDistribution(3, "auto", components=5, points=300)
+        for kind, codes in fits:
+            dist.kind = kind
+            dist.fit(codes)
+        return dist.state_dict()
+
+    for first, last in (("gmm", "kde"), ("kde", "gaussian"), ("kde", "gmm")):
+        straight, after = state((last, b)), state((first, a), (last, b))
+        assert all(torch.equal(straight[k], after[k]) for k in straight), (first, last)
