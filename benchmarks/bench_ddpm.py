@@ -3,6 +3,7 @@ denoising-diffusion-pytorch on the same U-Net and schedule.
 
     python benchmarks/bench_ddpm.py                         # both parts (about an hour on 2 cores)
     python benchmarks/bench_ddpm.py --parts mnist --reuse   # score an existing run again
+    python benchmarks/bench_ddpm.py --parts tour            # the tour entry's budget (about 40 minutes)
 
 mnist   `create("ddpm", mnist, conditional=True)` with every other option at its default (U-Net
         32-64-64 with attention at 7×7, T = 1000 linear, ε-prediction, label dropout 0.1; batch
@@ -16,6 +17,11 @@ mnist   `create("ddpm", mnist, conditional=True)` with every other option at its
         sample), classifier-free guidance at s = 0, 1, 2, 4 (DDIM 50, η = 1), and
         the variational bound in bits/dim (`nll`, null label, 100 stratified timesteps per digit).
         Figures: benchmarks/figures/ddpm-mnist-*.png.
+tour    the full tour's mnist entry at its budget (at most 10 minutes of training on 2 cores): the
+        conditional ddpm trained as the entry was (batch 128, 1,800 steps, cosine decay), at a
+        constant rate (the EMA does the averaging), and at batch 64 and a constant rate for 3,000,
+        3,600 (the entry now) and 4,400 steps; each scored like the tour (1,000 held-out digits: 500 samples against 500
+        real) with the samplers of --tour-samplers, so that the sampler is chosen by measurement.
 speed   one U-Net — denoising-diffusion-pytorch's `Unet(dim=32, dim_mults=(1, 2, 2))` — trained on
         mnist with the same linear schedule (T = 1000), ε-prediction, batch, Adam and data by
         `genzoo.train` (the network plugged into genzoo's ddpm) and by that library's
@@ -317,6 +323,52 @@ def print_speed(r: dict) -> None:
     print(f"\nRatios > 1: genzoo faster. genzoo's DDIM-50 against its 1000-step chain: {s['genzoo ddpm-1000'] / s['genzoo ddim-50']:.1f}× faster.")
 
 
+# --- the tour's budget --------------------------------------------------------------------------
+TOUR_CONFIGS = {
+    "cosine-b128": {"steps": 1800, "batch_size": 128, "schedule": "cosine"},  # the entry before 2026-12-06
+    "constant-b128": {"steps": 1800, "batch_size": 128, "schedule": "constant"},
+    "constant-b64-3000": {"steps": 3000, "batch_size": 64, "schedule": "constant"},
+    "constant-b64": {"steps": 3600, "batch_size": 64, "schedule": "constant"},  # the entry now
+    "constant-b64-4400": {"steps": 4400, "batch_size": 64, "schedule": "constant"},
+}
+TOUR_SAMPLERS = (("ddim", 50, 0.0), ("ddim", 100, 0.0), ("ddim", 50, 1.0), ("ddim", 100, 1.0))
+
+
+def part_tour(out: Path, configs: list[str], samplers, n_eval: int = 1000, seed: int = 0) -> list[dict]:
+    """Each configuration of TOUR_CONFIGS trained once (seed `seed`) and scored with each sampler."""
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    train = genzoo.datasets.load("mnist", split="train")
+    test = genzoo.datasets.load("mnist", split="test")
+    rows = []
+    for name in configs:
+        options = dict(TOUR_CONFIGS[name])
+        model = genzoo.models.create("ddpm", train, seed=seed, conditional=True)
+        run_dir = out / name
+        shutil.rmtree(run_dir, ignore_errors=True)
+        t0 = time.perf_counter()
+        run = genzoo.train(model, train, out=run_dir, progress=False, sample_grid=False, seed=seed, **options)
+        took = time.perf_counter() - t0
+        model = run.model.eval()
+        for sampler, n, eta in samplers:
+            model.config.sampler, model.config.sample_steps, model.config.eta = sampler, n, eta
+            r = genzoo.evaluate(model, test, metrics=["fd", "recognisable", "pr"], n=n_eval, seed=0)
+            m = r["metrics"]
+            rows.append({
+                "config": name, **options, "train_seconds": round(took, 1), "sampler": sampler, "sample_steps": n, "eta": eta,
+                "fd": m["fd"]["fd"], "fd_floor": m["fd"]["floor"], "recognisable": m["recognisable"]["share"],
+                "precision": m["pr"]["precision"], "recall": m["pr"]["recall"], "s_per_sample": r["sample_seconds_per_1000"] / 1000,
+            })
+            print(f"  {rows[-1]}", file=sys.stderr, flush=True)
+    (out / "tour.json").write_text(json.dumps(rows, indent=1))
+    print("| training | steps | train s | sampler | FD | recognisable | precision | recall | s/sample |")
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        label = f"{r['sampler']}-{r['sample_steps']}" + (f" η = {r['eta']:g}" if r["sampler"] == "ddim" else "")
+        print(f"| {r['config']} | {r['steps']} | {r['train_seconds']:.0f} | {label} | {r['fd']:.1f} | {r['recognisable']:.3f} | "
+              f"{r['precision']:.3f} | {r['recall']:.3f} | {r['s_per_sample']:.3f} |")
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--parts", default="speed,mnist")
@@ -325,6 +377,9 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="mnist: score the run in --out instead of training again")
     ap.add_argument("--n-eval", type=int, default=1000, help="mnist: held-out digits to score with (half as many samples)")
     ap.add_argument("--curve", default=",".join(f"{a}:{b}:{c:g}" for a, b, c in CURVE), help="mnist: sampler:steps:eta to score")
+    ap.add_argument("--tour-configs", default=",".join(TOUR_CONFIGS), help=f"tour: among {', '.join(TOUR_CONFIGS)}")
+    ap.add_argument("--tour-samplers", default=",".join(f"{a}:{b}:{c:g}" for a, b, c in TOUR_SAMPLERS), help="tour: sampler:steps:eta")
+    ap.add_argument("--seed", type=int, default=0, help="tour: the seed of the models and their training")
     ap.add_argument("--steps", type=int, default=50, help="speed: training steps per round")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--batch", type=int, default=64)
@@ -337,6 +392,9 @@ def main() -> None:
         results = json.loads((Path(args.out) / "bench.json").read_text())
         _write_png(FIGURES / "ddpm-mnist-ddim-curve.png", curve_figure(results))
         print_mnist(results, args.seconds)
+    if "tour" in parts:
+        samplers = [(c.split(":")[0], int(c.split(":")[1]), float(c.split(":")[2])) for c in args.tour_samplers.split(",")]
+        part_tour(Path(args.out).with_name("bench-ddpm-tour"), args.tour_configs.split(","), samplers, args.n_eval, args.seed)
     if "mnist" in parts:
         curve = [(c.split(":")[0], int(c.split(":")[1]), float(c.split(":")[2])) for c in args.curve.split(",")]
         part_mnist(args.seconds, Path(args.out), args.reuse, args.n_eval, curve)

@@ -10,7 +10,8 @@ precision, recall, copy rate).
     python benchmarks/bench_rbm_sampling.py --parts training   # PCD's learning-rate schedule and chains
 
 `--parts training`: the rbm (and the dbn) trained for 6,000 steps at a constant learning rate (the
-family's default) and with a cosine decay to 0, with 100 and 500 persistent chains; each sampled
+family's default) and with a cosine decay to 0, with 100 and 500 persistent chains, the dbn's top
+layer by CD-1 (the default) or by persistent CD (`persistent=true`); each sampled
 the default way (1,000 Gibbs steps) and scored alike; `--seeds` repeats them.
 
 A sampler that mixed better would reach the model's own distribution; if that distribution favours
@@ -50,6 +51,8 @@ TRAINING = {  # label: (family, model options, training options)
     "rbm, 500 chains, cosine decay": ("rbm", {"chains": 500}, {"schedule": "cosine"}),
     "dbn, constant lr (the default)": ("dbn", {}, {}),
     "dbn, cosine decay": ("dbn", {}, {"schedule": "cosine"}),
+    "dbn, persistent top layer": ("dbn", {"persistent": True}, {}),
+    "dbn, persistent top layer, cosine decay (the tour's entry)": ("dbn", {"persistent": True}, {"schedule": "cosine"}),
 }
 
 

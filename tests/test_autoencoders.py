@@ -183,8 +183,26 @@ def test_contraction_closed_form_and_autograd_equal_finite_differences(points):
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("activation", ["tanh", "relu", "silu"])
+def test_contraction_of_a_one_hidden_layer_mlp_in_closed_form(points, activation):
+    """sᵀ((W₂ᵀW₂) ⊙ (W₁W₁ᵀ))s, s = φ'(W₁x + b₁), against finite differences and autograd, values and gradients."""
+    model = create("contractive-ae", points, seed=0, arch="mlp", hidden=(5,), activation=activation, code_dim=3).double()
+    x = points.x[:6].double()
+    fd = _fd_jacobian_norm2(model.encode, x)
+    closed = model.contraction(x, method="closed-form")
+    torch.testing.assert_close(closed, fd, rtol=1e-6, atol=1e-9)
+    torch.testing.assert_close(model.contraction(x, method="autograd"), fd, rtol=1e-6, atol=1e-9)
+    assert torch.equal(model.contraction(x), closed)  # auto picks the closed form
+    params = [model.encoder[0].weight, model.encoder[0].bias, model.encoder[2].weight]  # J does not depend on b₂
+    grads = [torch.autograd.grad(model.contraction(x, method=m).mean(), params) for m in ("closed-form", "autograd")]
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+    with torch.no_grad():
+        torch.testing.assert_close(model.contraction(x), closed.detach())
+
+
 def test_contraction_of_deeper_encoders_by_autograd(points, digits):
-    mlp = create("contractive-ae", points, seed=0, arch="mlp", hidden=(4,), activation="tanh", code_dim=3).double()
+    mlp = create("contractive-ae", points, seed=0, arch="mlp", hidden=(4, 3), activation="tanh", code_dim=3).double()
     x = points.x[:5].double()
     torch.testing.assert_close(mlp.contraction(x), _fd_jacobian_norm2(mlp.encode, x), rtol=1e-6, atol=1e-9)
     conv = create("contractive-ae", digits, seed=0, arch="conv", channels=(2, 3), activation="tanh", code_dim=2).double()

@@ -350,3 +350,35 @@ def test_dbn_trains_one_layer_at_a_time():
     assert x.shape == (5, 1, 3, 3) and bool(((x == 0) | (x == 1)).all())
     assert torch.equal(x, model.sample(5, generator=gen(0), steps=10))
     assert model.transform(data.x[:7]).shape == (7, 4) and model.filters().shape == (6, 1, 3, 3)
+
+
+def test_dbn_persistent_top_layer_is_the_rbms_pcd():
+    """persistent=true: the lower layer trains by CD as before and leaves the chains alone; the top
+    layer's updates are exactly the rbm's persistent CD (tested above against the exact gradient)
+    from chains that start at the first top-layer batch's states."""
+    data = bars(100)
+    dbn = create("dbn", data, seed=0, hidden=(6, 4), persistent=True, chains=8)
+    dbn.prepare(data)
+    dbn_opt = dbn.configure_optimizers(lambda params: torch.optim.SGD(params, lr=0.1))
+    total, batch = 12, data.x[:5]
+    for step in range(6):
+        dbn.training_step({"x": batch}, StepContext(dbn_opt, step=step, total=total))
+    assert not bool(dbn.chains_ready) and not dbn.chains.any()
+    info = DataInfo("h6", "image", (1, 1, 6), (0.0, 1.0), binarize="static")
+    rbm = create("rbm", info, seed=0, hidden=4, persistent=True, chains=8)
+    rbm.rbm.load_state_dict(dbn.layers[1].state_dict())
+    rbm_opt = rbm.configure_optimizers(lambda params: torch.optim.SGD(params, lr=0.1))
+    for step in range(6, total):
+        torch.manual_seed(step)
+        h = (dbn.layers[0].hidden_probs(batch.flatten(1)) > torch.rand(5, 6)).float()  # the up-pass draw the dbn makes
+        if step == 6:
+            rbm.chains.copy_(h[torch.arange(8) % 5])
+        torch.manual_seed(step)
+        dbn.training_step({"x": batch}, StepContext(dbn_opt, step=step, total=total))
+        torch.manual_seed(step)
+        torch.rand(5, 6)  # the rbm's stream starts after the dbn's up-pass draw
+        rbm.training_step({"x": h.reshape(5, 1, 1, 6)}, StepContext(rbm_opt, step=step, total=total))
+        assert bool(dbn.chains_ready)
+        torch.testing.assert_close(dbn.chains, rbm.chains, rtol=0, atol=0)
+        for name, p in dbn.layers[1].named_parameters():
+            torch.testing.assert_close(p, getattr(rbm.rbm, name), rtol=1e-6, atol=1e-7)
