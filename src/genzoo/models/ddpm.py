@@ -117,7 +117,7 @@ class DDPM(GenerativeModel):
         TourEntry("ring8", quick_steps=10000, steps=40000),
         # class-conditional digits; the full tour only (about 9 minutes of training on 2 cores). At this budget batch 64
         # at a constant rate (the EMA averages) beats the family's batch 128 with cosine decay, and DDIM with η = 1
-        # beats η = 0: FD 69 (seed 1; η = 0: 104) against 233 and 263 for the entry of 1,800 steps at batch 128 with
+        # beats η = 0: FD 79 / 69 on seeds 0 / 1 (η = 0: 104 on seed 1) against 233 and 263 for the entry of 1,800 steps at batch 128 with
         # cosine decay (BENCHMARKS.md, "Diffusion"; benchmarks/bench_ddpm.py --parts tour)
         TourEntry(
             "mnist", quick_steps=600, steps=3600, params={"conditional": True, "sampler": "ddim", "sample_steps": 50, "eta": 1.0},
