@@ -28,18 +28,19 @@ vae     genzoo: the tour's mnist entry of `vae` (MLP 784-400-20, Bernoulli decod
         NormalSampler, or with --pythae-sampler gmm by its GaussianMixtureSampler (10 components
         fitted to the codes of the same training digits), the nearest it has to genzoo's.
 ddpm    genzoo: the tour's mnist entry of `ddpm` made unconditional, as the peer is (the entry is
-        class-conditional; U-Net 32-64-64 with attention at 7×7, T 1000 linear, ε; batch 128, Adam
-        1e-3 with cosine decay, EMA 0.999) | denoising-
+        class-conditional; U-Net 32-64-64 with attention at 7×7, T 1000 linear, ε; batch 64, Adam
+        1e-3 at a constant rate, EMA 0.999) | denoising-
         diffusion-pytorch's `Unet(dim=32, dim_mults=(1, 2, 2), channels=1)` (its default mults
         (1, 2, 4, 8) do not divide 28) in `GaussianDiffusion` at the package's defaults (T 1000,
         sigmoid schedule, v-prediction, unconditional), trained by its `Trainer`'s loop at the
         Trainer's defaults (batch 16, Adam 1e-4 β = (0.9, 0.99), gradient norm clipped at 1, EMA
         0.995 every 10 steps, the EMA model sampled); the Trainer itself needs an image folder and
         torchvision, so its loop is written out here, without its horizontal flips (wrong for
-        digits). Both sample with DDIM, η = 0, the same number of steps (--ddim-steps, default 50
-        for both: the tour's entry uses 100, but the peer's U-Net costs 0.010 s per image and step
-        on one thread against genzoo's 0.0014, so 500 samples at 100 steps would take it about 8
-        minutes per evaluation).
+        digits). Both sample with DDIM, the same number of steps (--ddim-steps, default 50: the
+        entry's) and by default the same η, the entry's (1: chosen by measurement for genzoo's
+        model, BENCHMARKS.md "Diffusion"); --peer-eta sets the peer's alone (its package's default
+        is 0). The peer's U-Net costs 0.010 s per image and step on one thread against genzoo's
+        0.0014, so its 500 samples at 50 steps take about 4 minutes per evaluation.
 dcgan   genzoo: the tour's mnist entry of `gan` (conv 32-64, batch norm in the generator, spectral
         norm in the critic, non-saturating, batch 64, Adam 2e-4 β = (0.5, 0.9), EMA 0.999) | the
         PyTorch DCGAN example's loop (bench_gan.reference_step: Adam 2e-4, β = (0.5, 0.999), batch
@@ -47,11 +48,12 @@ dcgan   genzoo: the tour's mnist entry of `gan` (conv 32-64, batch norm in the g
         batch norm, genzoo's initialisation; torchgan and the example's own 64×64 networks need
         torchvision, which does not import here).
 
-Budgets and schedules: the VAE and GAN entries and every peer keep a constant learning rate, so
-they get a step count they cannot reach and the clock stops them. The DDPM entry's cosine decay
-depends on the total steps: its untimed warm-up measures genzoo's steps per second, and each
-budget's run is given 97 % of the steps that fit, so that the decay ends with the budget (the
-clock still stops it if the machine slows down). The peer has no schedule to fit.
+Budgets and schedules: the three entries and every peer keep a constant learning rate, so they get a
+step count they cannot reach and the clock stops them. An entry whose schedule depends on the total
+steps (a cosine decay; the DDPM entry had one until 2026-12-06) is fitted to the budget instead: its
+untimed warm-up measures genzoo's steps per second, and each budget's run is given 97 % of the steps
+that fit, so that the decay ends with the budget (the clock still stops it if the machine slows down).
+The peers have no schedule to fit.
 
 Evaluation, the same for both sides: `genzoo.evaluate` with fd, recognisable and pr on the first
 --n (1,000) mnist test digits (loaded with the entry's data options), train_data the entry's
@@ -307,15 +309,17 @@ def _pythae_train(train: genzoo.datasets.Dataset, seconds: float, seed: int) -> 
     return model, clock.steps, clock.seconds
 
 
-def ddpm_peer(ddim_steps: int) -> Callable[..., Trained]:
-    """denoising-diffusion-pytorch: GaussianDiffusion at its defaults, the Trainer's loop and defaults."""
+def ddpm_peer(ddim_steps: int, eta: float) -> Callable[..., Trained]:
+    """denoising-diffusion-pytorch: GaussianDiffusion at its defaults, the Trainer's loop and defaults;
+    sampled by DDIM with `ddim_steps` steps and η = `eta`."""
 
     def fit(train: genzoo.datasets.Dataset, seconds: float, seed: int) -> Trained:
         Unet, GaussianDiffusion = bench_ddpm.import_reference()
         from ema_pytorch import EMA
 
         torch.manual_seed(seed)
-        diffusion = GaussianDiffusion(Unet(dim=32, dim_mults=(1, 2, 2), channels=1), image_size=28, sampling_timesteps=ddim_steps)
+        diffusion = GaussianDiffusion(Unet(dim=32, dim_mults=(1, 2, 2), channels=1), image_size=28, sampling_timesteps=ddim_steps,
+                                      ddim_sampling_eta=eta)
         opt = torch.optim.Adam(diffusion.parameters(), lr=1e-4, betas=(0.9, 0.99))
         ema = EMA(diffusion, beta=0.995, update_every=10)
         x, batch, g = train.x.float(), 16, torch.Generator().manual_seed(seed)
@@ -350,16 +354,19 @@ def dcgan_peer(train: genzoo.datasets.Dataset, seconds: float, seed: int) -> Tra
     return Trained(model, steps, took)  # its sample(): sigmoid(G(z)), the fakes the loop trains on
 
 
-def families(size: Size, threads: int, pythae_sampler: str = "normal") -> dict[str, Family]:
+def families(size: Size, threads: int, pythae_sampler: str = "normal", peer_eta: float | None = None) -> dict[str, Family]:
     version = importlib.metadata.version
+    eta = float(mnist_entry("ddpm").params.get("eta", 0.0))  # genzoo's: the entry's
+    peer_eta = eta if peer_eta is None else peer_eta
     return {
         "vae": Family("vae", "vae", f"pythae {version('pythae')} VAE (TrainingPipeline, its defaults, "
                       f"{'NormalSampler' if pythae_sampler == 'normal' else 'GaussianMixtureSampler'})",
                       "genzoo vae, tour entry", genzoo_side("vae", threads, {"fit_examples": size.vae_fit_examples} if size.vae_fit_examples else None),
                       pythae_side(pythae_sampler)),
         "ddpm": Family("ddpm", "ddpm", f"denoising-diffusion-pytorch {version('denoising-diffusion-pytorch')} (its defaults, "
-                       f"DDIM-{size.ddim_steps})", f"genzoo ddpm, tour entry, DDIM-{size.ddim_steps}",
-                       genzoo_side("ddpm", threads, {"sample_steps": size.ddim_steps, "conditional": False}), ddpm_peer(size.ddim_steps)),
+                       f"DDIM-{size.ddim_steps}, η = {peer_eta:g})", f"genzoo ddpm, tour entry, DDIM-{size.ddim_steps}, η = {eta:g}",
+                       genzoo_side("ddpm", threads, {"sample_steps": size.ddim_steps, "conditional": False}),
+                       ddpm_peer(size.ddim_steps, peer_eta)),
         "dcgan": Family("dcgan", "gan", "the PyTorch DCGAN example's loop", "genzoo gan, tour entry",
                         genzoo_side("gan", threads), dcgan_peer),
     }
@@ -468,6 +475,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--n", type=int, default=None, help="held-out digits scored, n/2 samples (default 1000; --quick 300)")
     ap.add_argument("--ddim-steps", type=int, default=None, help="ddpm: DDIM steps of both samplers (default 50; --quick 5)")
+    ap.add_argument("--peer-eta", type=float, default=None, help="ddpm: the peer's DDIM η (default: genzoo's entry's)")
     ap.add_argument("--pythae-sampler", choices=("normal", "gmm"), default="normal",
                     help="vae: the peer's sampler, its default NormalSampler (the prior) or its GaussianMixtureSampler")
     ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
@@ -480,7 +488,7 @@ def main(argv: list[str] | None = None) -> int:
                 vae_fit_examples=base.vae_fit_examples)
     seeds = [int(s) for s in args.seeds.split(",")]
     torch.set_num_threads(args.threads)
-    table = families(size, args.threads, args.pythae_sampler)
+    table = families(size, args.threads, args.pythae_sampler, args.peer_eta)
     wanted = [f for f in args.families.split(",") if f]
     unknown = [f for f in wanted if f not in table]
     if unknown:

@@ -359,3 +359,19 @@ def test_a_second_tour_into_the_same_folder_is_refused(tmp_path) -> None:
         holder.wait()
     time.sleep(0.1)
     assert run_tour(out, only=["kde"], quick=True, eval_n=50, progress=False).is_file()
+
+
+def test_the_full_tour_trains_with_the_entrys_full_training_options(tmp_path, monkeypatch):
+    import genzoo.tour as tour
+
+    entry = TourEntry("ring8", 3, 4, params={"latent_dim": 2, "hidden": (8,)}, train={"lr": 1e-3}, full_train={"lr": 2e-4, "ema": 0.999})
+    assert entry.train_options(quick=True) == {"lr": 1e-3} and entry.train == {"lr": 1e-3}  # `train` is not changed
+    assert entry.train_options(quick=False) == {"lr": 2e-4, "ema": 0.999}
+    monkeypatch.setattr(tour, "plan", lambda only=None, *, quick=False: [("vae", entry)])
+    for quick, lr, ema, steps in ((True, 1e-3, None, 3), (False, 2e-4, 0.999, 4)):
+        out = tmp_path / ("quick" if quick else "full")
+        run_tour(out, quick=quick, eval_n=50, progress=False)
+        config = json.loads((out / "runs" / "vae-ring8" / "config.json").read_text())["train"]
+        assert (config["lr"], config["ema"], config["steps"]) == (lr, ema, steps)
+        recorded = json.loads((out / "tour.json").read_text())["entries"]["vae-ring8"]["run"]["entry"]["train"]
+        assert recorded == ({"lr": lr} if quick else {"lr": lr, "ema": ema})  # what the entry ran with, as tour.json keeps it

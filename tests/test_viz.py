@@ -620,7 +620,8 @@ def board_entries() -> list:
     ]
 
 
-REAL = {"mnist": png(value=200), "ring8": png(value=210), "grf": "held-out examples could not be loaded (gone)"}
+REAL = {"mnist": [("real data", png(value=200)), ("real data, binarised", png(value=190))], "ring8": [("real data", png(value=210))],
+        "grf": [("real data", "held-out examples could not be loaded (gone)")]}
 
 
 def test_board_page_opens_with_the_gallery_then_how_to_read_then_the_board():
@@ -633,19 +634,21 @@ def test_board_page_opens_with_the_gallery_then_how_to_read_then_the_board():
     assert [g.attrs["data-dataset"] for g in groups] == ["mnist", "ring8", "grf"]  # the most runs first, then as they came
     for group, runs in zip(groups, [["vae on mnist", "kde on mnist", "dbn on mnist"], ["gan on ring8"], ["fft on grf"]]):
         tiles = group.all("figure", "tile")
-        assert "real" in tiles[0].classes() and tiles[0].one("figcaption").all("b")[0].text == "real data"
-        assert [t.attrs.get("data-run") for t in tiles[1:]] == runs  # one picture per run, after the real data
+        real = REAL[group.attrs["data-dataset"]]
+        assert [t.one("figcaption").all("b")[0].text for t in tiles[: len(real)]] == [caption for caption, _ in real]
+        assert all("real" in t.classes() for t in tiles[: len(real)])
+        assert [t.attrs.get("data-run") for t in tiles[len(real):]] == runs  # one picture per run, after the real data
     mnist, ring, grf = groups
-    real_img = mnist.all("figure", "tile")[0].one("img")
-    assert base64.b64decode(real_img.attrs["src"].split(",", 1)[1]) == REAL["mnist"]
+    for tile, (_, picture) in zip(mnist.all("figure", "tile"), REAL["mnist"]):  # grey, then binarised
+        assert base64.b64decode(tile.one("img").attrs["src"].split(",", 1)[1]) == picture
     assert "could not be loaded (gone)" in grf.all("figure", "tile")[0].text and not grf.all("figure", "tile")[0].all("img")
-    vae = mnist.all("figure", "tile")[1]
+    vae = mnist.all("figure", "tile")[2]
     assert base64.b64decode(vae.one("img").attrs["src"].split(",", 1)[1]) == png(value=10)
     lines = [s.text for s in vae.one("figcaption").all("span")]
     assert lines == ["recognisable↑ 0.81 (floor 0.95)", "class TV↓ 0.12 (floor 0.03)", "trained 26.7 s"]
     assert [s.text for s in ring.all("figure", "tile")[1].all("span")] == ["modes↑ 8 (floor 8)", "HQ rate↑ 0.97 (floor 0.99)", "trained 50.4 s"]
     assert [s.text for s in grf.all("figure", "tile")[1].all("span")] == ["W₂/√trΣ↓ 0.19 (floor 0.18)", "variogram err.↓ 0.006 (floor 0.002)", "trained 0.1 s"]
-    failed = mnist.all("figure", "tile")[3]
+    failed = mnist.all("figure", "tile")[4]
     assert "failed: RuntimeError: boom" in failed.text and not failed.all("img")
 
 
@@ -727,10 +730,23 @@ def test_real_tiles_draw_held_out_examples_like_samples_png_and_say_why_not():
     from genzoo.viz.gallery import real_tiles
     from genzoo.viz.plots import samples_png
 
-    tiles = real_tiles([("ring8", {}), ("folder:/no/such/folder", {}), ("ring8", {"ignored": "the first options count"})])
+    tiles = real_tiles([("ring8", {}), ("folder:/no/such/folder", {}), ("ring8", {"range": None}), ("ring8", {})])
     ring = genzoo.datasets.load("ring8", split="test")
-    assert tiles["ring8"] == samples_png(ring.tensors()[:64], ring.info, what="examples")
-    assert isinstance(tiles["folder:/no/such/folder"], str) and tiles["folder:/no/such/folder"].startswith("held-out examples could not be loaded (")
+    assert tiles["ring8"] == [("real data", samples_png(ring.tensors()[:64], ring.info, what="examples"))]  # one picture, drawn once
+    [(caption, reason)] = tiles["folder:/no/such/folder"]
+    assert caption == "real data" and reason.startswith("held-out examples could not be loaded (")
+
+
+def test_real_tiles_show_grey_and_binarised_digits_when_runs_of_both_share_a_dataset():
+    from genzoo.viz.gallery import real_caption, real_tiles
+    from genzoo.viz.plots import samples_png
+
+    tiles = real_tiles([("mnist", {"binarize": "none"}), ("mnist", {"binarize": "dynamic"}), ("mnist", {"binarize": "none"})])
+    drawn = [genzoo.datasets.load("mnist", split="test", binarize=b) for b in ("none", "dynamic")]
+    assert tiles["mnist"] == [("real data", samples_png(drawn[0].tensors()[:64], drawn[0].info, what="examples")),
+                              ("real data, binarised", samples_png(drawn[1].tensors()[:64], drawn[1].info, what="examples"))]
+    assert real_caption({"binarize": "none"}, {"binarize": "static"}) == "real data, grey"
+    assert real_caption({"binarize": "none", "labels": False}, {"binarize": "none"}) == "real data, labels False"
 
 
 # --- the report: metrics by kind, pictures as pictures, samples over training ------------------------

@@ -94,7 +94,7 @@ def run_params(entry: TourEntry, *, quick: bool, seed: int, steps: int | None, e
         "seed": seed,
         "eval_n": eval_n,
         "genzoo_version": genzoo.__version__,
-        "entry": {"data_options": entry.data_options, "params": entry.params, "train": entry.train},
+        "entry": {"data_options": entry.data_options, "params": entry.params, "train": entry.train_options(quick=quick)},
     }
     return json.loads(json.dumps(params, default=str))  # tuples → lists, as they read back
 
@@ -336,7 +336,8 @@ def run_one(
         test = load_data(entry.data, split="test", **entry.data_options)
         n_steps = entry_steps(entry, quick=quick, steps=steps)
         t_fit = time.perf_counter()
-        run = _fit(name, entry, run_dir, train, steps=n_steps, seed=seed, progress=progress, resume=resume, threads=threads)
+        run = _fit(name, entry, run_dir, train, steps=n_steps, seed=seed, progress=progress, resume=resume, threads=threads,
+                   quick=quick)
         seconds["train"] = time.perf_counter() - t_fit
         n = eval_n or (min(len(test), QUICK_EVAL_N) if quick else len(test))
         if clock is not None:
@@ -362,11 +363,11 @@ def run_one(
 
 def _fit(
     name: str, entry: TourEntry, run_dir: Path, train: Any, *, steps: int, seed: int, progress: bool, resume: bool,
-    threads: int | None = None,
+    threads: int | None = None, quick: bool = True,
 ) -> Any:
-    """Train the entry into `run_dir` and return the run: continue its checkpoint where `resume`
-    and it fits, else start over in an emptied directory."""
-    options = dict(steps=steps, seed=seed, progress=progress, **entry.train)
+    """Train the entry into `run_dir` with the quick or the full tour's training options and return
+    the run: continue its checkpoint where `resume` and it fits, else start over in an emptied directory."""
+    options = dict(steps=steps, seed=seed, progress=progress, **entry.train_options(quick=quick))
     if threads is not None:
         options["threads"] = threads
     if resume and (run_dir / ckpt.STATE).is_file():

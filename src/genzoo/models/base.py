@@ -160,6 +160,12 @@ class TourEntry:
     params: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
     quick: bool = True  # False: only the full tour runs it (a budget the quick tour cannot afford)
+    full_train: dict[str, Any] = field(default_factory=dict)  # the full tour's training options on top of `train`
+
+    def train_options(self, *, quick: bool) -> dict[str, Any]:
+        """The training options of the quick or the full tour: `train`, and in the full one
+        `full_train` on top (a budget many times longer can want another rate)."""
+        return dict(self.train) if quick else {**self.train, **self.full_train}
 
 
 class GenerativeModel(nn.Module):

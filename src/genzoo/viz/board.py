@@ -376,10 +376,11 @@ def _chart(t: Table) -> str:
 
 def render_html(
     entries: Sequence[Entry], *, title: str = "genzoo leaderboard", intro: str = "", extra_sections: Sequence[str] = (),
-    real: Mapping[str, bytes | str] | None = None,
+    real: Mapping[str, Sequence[tuple[str, bytes | str]]] | None = None,
 ) -> str:
-    """The board as one self-contained page: the gallery (`real` maps a dataset to a picture of
-    its held-out examples, or to why there is none), how to read it, the tables per dataset,
+    """The board as one self-contained page: the gallery (`real` maps a dataset to (caption,
+    picture of its held-out examples, or why there is none) pairs, as
+    :func:`gallery.real_tiles` makes them), how to read it, the tables per dataset,
     the protocol, the runs' own figures, then `extra_sections`."""
     ts = tables(entries)
     texts, marks = footnotes([b for t in ts for b in ((t.entries, t.head), (t.entries, t.more))])

@@ -37,18 +37,38 @@ def real_data_png(name: str, options_json: str = "{}") -> bytes:
     return samples_png(data.tensors()[:REAL_EXAMPLES], data.info, what="examples")
 
 
-def real_tiles(datasets: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, bytes | str]:
-    """For each dataset name (the options of its first appearance), the picture of its held-out
-    examples, or one line saying why it could not be drawn (a folder gone, a loader failing)."""
-    tiles: dict[str, bytes | str] = {}
+BINARISED = {"static": "binarised", "dynamic": "binarised"}  # how a tile's caption names the data option
+
+
+def real_caption(options: Mapping[str, Any], first: Mapping[str, Any]) -> str:
+    """"real data", with what sets these options apart from the dataset's first ones: "real data,
+    binarised" where binary models sit beside grey ones, so that each is seen beside its own data."""
+    changed = [k for k in sorted(options) if options.get(k) != first.get(k)] + [k for k in sorted(first) if k not in options]
+    words = [BINARISED.get(str(options.get(k)), "grey") if k == "binarize" else f"{k} {options.get(k)}" for k in changed]
+    return ", ".join(["real data", *words])
+
+
+def real_tiles(datasets: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, list[tuple[str, bytes | str]]]:
+    """For each dataset name, its held-out examples as each distinct set of its options draws them
+    (in order of first appearance; options that draw the same picture once): a list of (caption,
+    picture), or (caption, one line saying why it could not be drawn: a folder gone, a loader failing)."""
+    tiles: dict[str, list[tuple[str, bytes | str]]] = {}
+    firsts: dict[str, Mapping[str, Any]] = {}
+    seen: set[tuple[str, str]] = set()
     for name, options in datasets:
-        if name in tiles:
+        key = json.dumps(dict(options), sort_keys=True, default=str)
+        if (name, key) in seen:
             continue
+        seen.add((name, key))
+        first = firsts.setdefault(name, options)
         try:
-            tiles[name] = real_data_png(name, json.dumps(dict(options), sort_keys=True, default=str))
+            picture: bytes | str = real_data_png(name, key)
         except Exception as exc:  # best effort: the page shows the runs without it
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            tiles[name] = f"held-out examples could not be loaded ({reason})"
+            picture = f"held-out examples could not be loaded ({reason})"
+        drawn = tiles.setdefault(name, [])
+        if not any(picture == p for _, p in drawn):
+            drawn.append((real_caption(options, first), picture))
     return tiles
 
 
@@ -92,23 +112,26 @@ def run_tile(entry: Entry, cols: Sequence[Column]) -> str:
     return f'<figure class="tile run" data-run="{escape(entry.name)}">{picture}<figcaption>{caption}</figcaption></figure>'
 
 
-def real_tile(name: str, real: bytes | str | None) -> str:
+def real_tile(name: str, real: bytes | str | None, caption: str = "real data") -> str:
     """The dataset's held-out examples, or why they are missing."""
     if isinstance(real, bytes):
         picture, line = img(real, f"held-out examples of {name}"), f"{REAL_EXAMPLES} held-out examples"
     else:
         picture, line = '<div class="blank">—</div>', real or "held-out examples not drawn"
-    return f'<figure class="tile real">{picture}<figcaption><b>real data</b>{_span(line)}</figcaption></figure>'
+    return f'<figure class="tile real">{picture}<figcaption><b>{escape(caption)}</b>{_span(line)}</figcaption></figure>'
 
 
-def render(groups: Sequence[tuple[str, Sequence[Entry], Sequence[Column]]], real: Mapping[str, bytes | str]) -> str:
+def render(groups: Sequence[tuple[str, Sequence[Entry], Sequence[Column]]],
+           real: Mapping[str, Sequence[tuple[str, bytes | str]]]) -> str:
     """The gallery: per (dataset, its runs, its headline columns) a row of pictures — the real
-    data first, then each run's samples."""
+    data first (as each set of the runs' data options draws it: grey and binarised digits), then
+    each run's samples."""
     intro = ('<p class="sub">Each row is one dataset: first 64 of its held-out examples, then 64 samples of each model '
              "trained on it (the same seed for all). Look first; the figures under each picture say the rest.</p>")
     rows = []
     for data, entries, cols in groups:
-        tiles = real_tile(data, real.get(data)) + "".join(run_tile(e, cols) for e in entries)
+        shown = real.get(data) or [("real data", None)]
+        tiles = "".join(real_tile(data, pic, caption) for caption, pic in shown) + "".join(run_tile(e, cols) for e in entries)
         rows.append(f'<div class="gallery-group" data-dataset="{escape(data)}"><h3>{escape(data)}</h3><div class="tiles">{tiles}</div></div>')
     return intro + "".join(rows)
 
@@ -118,7 +141,8 @@ def how_to_read(cols: Sequence[Column], entries: Sequence[Entry]) -> list[tuple[
     """(term, explanation) pairs: the pictures, the floor, each of `cols` (which way is better,
     what it means), the training time, and why a model that copies its training data looks good."""
     items = [
-        ("The pictures", "each gallery row is one dataset: 64 real held-out examples, then 64 samples of each model. "
+        ("The pictures", "each gallery row is one dataset: 64 real held-out examples (grey and binarised where "
+         "models of both kinds share the row: each model is trained on one of them), then 64 samples of each model. "
          "Good samples look like the real ones and vary as much."),
         ("The floor", "the number in brackets: the same metric between two halves of the held-out data — what a "
          "perfect model scores with this many examples. Compare each figure with its floor, not with 0 or 1."),
