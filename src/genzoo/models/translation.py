@@ -312,7 +312,7 @@ class CycleGAN(GenerativeModel):
              "d_a": "discriminator A's loss", "d_b": "discriminator B's loss", "d_loss": "the discriminators' loss"}
     # brick2gravel (32×32), batch 8, lr 1e-3 (2e-4 gives grey blotches after 250 steps): 250 steps take
     # ~30 s on one CPU thread and turn brick faces into stones; F turns gravel into bright mortar lines.
-    # The full tour's 5,000 steps at the paper's 2e-4 with an EMA of the weights: recall 0.43 against 0.16 at 1e-3
+    # The full tour's 5,000 steps at the paper's 2e-4 with an EMA of the weights: recall 0.43 (seed 1: 0.33) against 0.16 at 1e-3
     # (0.38 at 1e-3 with the EMA; BENCHMARKS.md, "Sample quality at the full tour's budget")
     tour = (TourEntry("brick2gravel", quick_steps=250, steps=5000, train={"lr": 1e-3}, full_train={"lr": 2e-4, "ema": 0.999}),)
     summary = "CycleGAN: unpaired translation A ↔ B, two generators, patch discriminators, cycle consistency"
