@@ -37,14 +37,12 @@ def real_data_png(name: str, options_json: str = "{}") -> bytes:
     return samples_png(data.tensors()[:REAL_EXAMPLES], data.info, what="examples")
 
 
-BINARISED = {"static": "binarised", "dynamic": "binarised"}  # how a tile's caption names the data option
-
-
 def real_caption(options: Mapping[str, Any], first: Mapping[str, Any]) -> str:
     """"real data", with what sets these options apart from the dataset's first ones: "real data,
     binarised" where binary models sit beside grey ones, so that each is seen beside its own data."""
     changed = [k for k in sorted(options) if options.get(k) != first.get(k)] + [k for k in sorted(first) if k not in options]
-    words = [BINARISED.get(str(options.get(k)), "grey") if k == "binarize" else f"{k} {options.get(k)}" for k in changed]
+    words = [("binarised" if options.get(k) in ("static", "dynamic") else "grey") if k == "binarize" else f"{k} {options.get(k)}"
+             for k in changed]
     return ", ".join(["real data", *words])
 
 
@@ -54,15 +52,10 @@ def real_tiles(datasets: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, l
     picture), or (caption, one line saying why it could not be drawn: a folder gone, a loader failing)."""
     tiles: dict[str, list[tuple[str, bytes | str]]] = {}
     firsts: dict[str, Mapping[str, Any]] = {}
-    seen: set[tuple[str, str]] = set()
     for name, options in datasets:
-        key = json.dumps(dict(options), sort_keys=True, default=str)
-        if (name, key) in seen:
-            continue
-        seen.add((name, key))
         first = firsts.setdefault(name, options)
-        try:
-            picture: bytes | str = real_data_png(name, key)
+        try:  # drawn once per (name, options): real_data_png is cached
+            picture: bytes | str = real_data_png(name, json.dumps(dict(options), sort_keys=True, default=str))
         except Exception as exc:  # best effort: the page shows the runs without it
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             picture = f"held-out examples could not be loaded ({reason})"
