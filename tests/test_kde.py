@@ -388,3 +388,173 @@ def test_bandwidth_rule_needs_two_distinct_examples():
 def test_config_accepts_rule_names_and_numbers():
     assert KDEConfig(bandwidth="Scott").bandwidth == "Scott"
     assert create("kde", points_info(1), bandwidth="1e-2").config.bandwidth == 0.01
+
+
+# --- the Bernoulli kernel (binarised images) ---------------------------------------------------
+def binary_info(side: int, binarize: str = "dynamic") -> DataInfo:
+    return DataInfo("bits", "image", (1, side, side), (0.0, 1.0), binarize=binarize)
+
+
+def bernoulli_fitted(centres: torch.Tensor, flip: float) -> kde_module.KDE:
+    """A Bernoulli-kernel model with float64-exact centres (N, D) and flip probability λ."""
+    side = math.isqrt(centres.shape[1])
+    model = create("kde", binary_info(side), kernel="bernoulli", bandwidth=str(flip))
+    model.points = centres.double()
+    model.bandwidth = torch.tensor(flip, dtype=torch.float64)
+    return model
+
+
+def bernoulli_brute_force(x: torch.Tensor, centres: torch.Tensor, flip: float) -> list[float]:
+    """log[(1/N) Σ_i Π_d q_id^x_d (1 − q_id)^(1 − x_d)], q = λ + (1 − 2λ) p, one factor at a time."""
+    out = []
+    for query in x.tolist():
+        total = 0.0
+        for centre in centres.tolist():
+            k = 1.0
+            for bit, p in zip(query, centre):
+                q = flip + (1 - 2 * flip) * p
+                k *= q if bit == 1 else 1 - q
+            total += k
+        out.append(math.log(total / len(centres)))
+    return out
+
+
+def all_binary_images(d: int) -> torch.Tensor:
+    """Every x in {0, 1}^d, (2^d, d)."""
+    return torch.tensor([[(k >> j) & 1 for j in range(d)] for k in range(2**d)], dtype=torch.float64)
+
+
+def test_bernoulli_log_prob_matches_brute_force_product():
+    g = torch.Generator().manual_seed(0)
+    centres = torch.rand(6, 9, generator=g, dtype=torch.float64)  # grey pixel probabilities
+    x = torch.bernoulli(torch.full((5, 9), 0.4, dtype=torch.float64), generator=g)
+    got = bernoulli_fitted(centres, 0.07).log_prob(x.reshape(5, 1, 3, 3))
+    assert got.dtype == torch.float64
+    np.testing.assert_allclose(got.numpy(), bernoulli_brute_force(x, centres, 0.07), rtol=1e-12)
+
+
+@pytest.mark.parametrize("binary_centres", [True, False])
+def test_bernoulli_kernel_sums_to_one_over_every_binary_image(binary_centres):
+    g = torch.Generator().manual_seed(1)
+    centres = torch.rand(4, 9, generator=g, dtype=torch.float64)
+    centres = centres.round() if binary_centres else centres
+    log_p = bernoulli_fitted(centres, 0.2).log_prob(all_binary_images(9))  # all 512 images
+    assert abs(float(torch.logsumexp(log_p, 0))) < 1e-12
+
+
+def test_bernoulli_kernel_on_binary_centres_is_aitchison_aitken():
+    """log K = −H log((1 − λ)/λ) + D log(1 − λ), H the Hamming distance (Aitchison & Aitken 1976)."""
+    g = torch.Generator().manual_seed(2)
+    centres = torch.bernoulli(torch.full((7, 16), 0.5), generator=g).double()
+    x = torch.bernoulli(torch.full((5, 16), 0.5), generator=g).double()
+    lam = 0.1
+    hamming = (x[:, None, :] != centres[None, :, :]).sum(-1).double()
+    expected = torch.logsumexp(-hamming * math.log((1 - lam) / lam) + 16 * math.log(1 - lam), 1) - math.log(7)
+    torch.testing.assert_close(bernoulli_fitted(centres, lam).log_prob(x), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_bernoulli_samples_are_binary_with_the_kernels_pixel_probabilities():
+    centres = torch.tensor([[0.0, 1.0, 0.25, 0.5]], dtype=torch.float64)
+    model = bernoulli_fitted(centres, 0.1)
+    s = model.sample(40_000, generator=torch.Generator().manual_seed(3))
+    assert s.shape == (40_000, 1, 2, 2) and s.dtype == torch.float32 and set(s.unique().tolist()) <= {0.0, 1.0}
+    q = 0.1 + 0.8 * centres[0]  # 0.1, 0.9, 0.3, 0.5
+    se = (q * (1 - q) / 40_000).sqrt()
+    assert ((s.reshape(-1, 4).double().mean(0) - q).abs() < 5 * se).all()
+    again = model.sample(40_000, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(s, again)
+
+
+def test_bernoulli_cv_scores_are_held_out_log_likelihoods():
+    g = torch.Generator().manual_seed(4)
+    centres = torch.rand(12, 4, generator=g, dtype=torch.float64)
+    queries = torch.bernoulli(centres, generator=g)
+    grid = torch.tensor([0.01, 0.1, 0.4], dtype=torch.float64)
+    fold = fold_index(12, 3)
+    expected = torch.zeros(3, dtype=torch.float64)
+    for j, lam in enumerate(grid.tolist()):
+        for i in range(12):
+            rest = centres[fold != fold[i]]
+            expected[j] += bernoulli_brute_force(queries[i : i + 1], rest, lam)[0]
+    got = kde_module.bernoulli_cv_scores(queries, centres, grid, 3)
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-10)
+    scored = torch.tensor([0, 5, 7])  # a subset of the examples scored, against all the centres
+    by_example = torch.stack([kde_module.bernoulli_cv_scores(queries, centres, grid, 3, scored=torch.tensor([i])) for i in range(12)])
+    torch.testing.assert_close(kde_module.bernoulli_cv_scores(queries, centres, grid, 3, scored=scored), by_example[scored].sum(0))
+
+
+def test_bernoulli_prepare_keeps_the_grey_probabilities_and_picks_the_likeliest_flip():
+    """Dynamic binarisation: the centres are the grey images, λ is scored on their one fixed
+    binarisation; the chosen λ beats its grid neighbours on held-out likelihood."""
+    g = torch.Generator().manual_seed(5)
+    protos = torch.rand(3, 16, generator=g).round()[torch.randint(3, (60,), generator=g)]
+    flips = torch.rand(60, 16, generator=g) < 0.15  # each example its prototype with 15 % of its pixels flipped
+    grey = ((protos - flips.float()).abs() * 0.8 + 0.1).reshape(60, 1, 4, 4)
+    data = Dataset(grey, binary_info(4))
+    model = create("kde", data, kernel="bernoulli", bandwidth="cv", cv_grid=12)
+    model.prepare(data)
+    assert torch.equal(model.points, grey.reshape(60, 16))
+    assert model.discrete and model.binary_likelihood
+    grid = kde_module.flip_grid(12)
+    scores = kde_module.bernoulli_cv_scores(data.tensors().reshape(60, 16), model.points, grid, 5)
+    assert float(model.bandwidth) == float(grid[int(scores.argmax())])
+    assert 0 < int(scores.argmax()) < 11
+
+
+def test_bernoulli_cv_warns_when_the_smallest_flip_is_best():
+    """Grey centres that already explain every held-out draw (three prototypes at 0.1 / 0.9): no flip
+    helps, λ goes to the bottom of the grid, and the user is told."""
+    g = torch.Generator().manual_seed(5)
+    grey = (torch.rand(3, 16, generator=g).round()[torch.randint(3, (60,), generator=g)] * 0.8 + 0.1).reshape(60, 1, 4, 4)
+    data = Dataset(grey, binary_info(4))
+    with pytest.warns(UserWarning, match=r"edge of its search \(flip probability = 0.0001\)"):
+        create("kde", data, kernel="bernoulli", bandwidth="cv", cv_grid=12).prepare(data)
+
+
+def test_bernoulli_kernel_refuses_grey_data_queries_and_gaussian_rules():
+    grey = DataInfo("img", "image", (1, 2, 2), (0.0, 1.0))
+    data = Dataset(torch.rand(5, 1, 2, 2), grey)
+    with pytest.raises(GenzooError, match="bernoulli models binarised images; load the data with data.binarize"):
+        create("kde", grey, kernel="bernoulli", bandwidth="0.1").prepare(data)
+    with pytest.raises(GenzooError, match="bernoulli kernel takes cv or a flip probability"):
+        create("kde", binary_info(2), kernel="bernoulli")  # the default bandwidth, scott
+    with pytest.raises(GenzooError, match=r"flip probability must be in \(0, 0.5\], got 0.7"):
+        create("kde", binary_info(2), kernel="bernoulli", bandwidth="0.7")
+    model = bernoulli_fitted(torch.full((3, 4), 0.5, dtype=torch.float64), 0.1)
+    with pytest.raises(GenzooError, match="scores binary images"):
+        model.log_prob(torch.full((1, 4), 0.5))
+    with pytest.raises(GenzooError, match="at most 0.5"):
+        model.load_weights({"points": torch.zeros(3, 4), "bandwidth": torch.tensor(0.6, dtype=torch.float64)})
+
+
+def test_bernoulli_run_saves_loads_and_reports_a_discrete_nll(tmp_path):
+    import genzoo
+
+    g = torch.Generator().manual_seed(6)
+    grey = torch.rand(40, 1, 4, 4, generator=g)
+    data, test = Dataset(grey, binary_info(4)), Dataset(torch.bernoulli(grey[:10], generator=g), binary_info(4))
+    model = create("kde", data, kernel="bernoulli", bandwidth="0.2")
+    genzoo.train(model, data, out=tmp_path / "run", seed=0)
+    loaded = genzoo.load(tmp_path / "run")
+    assert loaded.bernoulli and float(loaded.bandwidth) == float(model.bandwidth)
+    assert torch.equal(loaded.log_prob(test.x), model.log_prob(test.x))
+    nll = genzoo.evaluate(loaded, test, metrics=["nll"])["metrics"]["nll"]
+    assert nll["kind"] == "exact" and nll["nats"] == pytest.approx(-float(model.log_prob(test.x).mean()), rel=1e-9)
+
+
+def test_the_bernoulli_kernel_draws_better_binarised_digits_than_the_gaussian():
+    """The tour's new kde entry on binarised mnist (Bernoulli kernel, λ by cv) against the old one
+    (Gaussian kernel, h by cv) on 1,000 training digits: its samples are nearer the held-out
+    digits in the shipped classifier's features, and more of them are recognisable (measured on
+    the tour's 4,000 digits: FD 146 against 1,161)."""
+    import genzoo
+
+    train = genzoo.datasets.load("mnist", split="train", binarize="dynamic").subset(torch.arange(1000))
+    test = genzoo.datasets.load("mnist", split="test", binarize="dynamic")
+    scores = {}
+    for kernel in ("bernoulli", "gaussian"):
+        model = create("kde", train, kernel=kernel, bandwidth="cv")
+        model.prepare(train)
+        scores[kernel] = genzoo.evaluate(model, test, metrics=["fd", "recognisable"], n=500)["metrics"]
+    assert scores["bernoulli"]["fd"]["fd"] < 0.5 * scores["gaussian"]["fd"]["fd"]
+    assert scores["bernoulli"]["recognisable"]["share"] > scores["gaussian"]["recognisable"]["share"] + 0.1

@@ -150,7 +150,7 @@ def how_to_read(cols: Sequence[Column], entries: Sequence[Entry]) -> list[tuple[
     items.append(("train s", "seconds of training on this machine."))
     copies = "kde" in {e.model for e in entries} or any(c.key == ("memorization", "copy_rate") for c in cols)
     if copies:
-        items.append(("Why KDE's FD can look good", "a KDE's samples are training examples plus a little noise. FD, "
+        items.append(("Why KDE's FD can look good", "a KDE's samples are training examples plus a little noise (a few pixels flipped on binary images). FD, "
                       "precision and recall compare distributions, so a sampler that reproduces its training set scores "
                       "like real data, near the floor, without learning anything beyond it. Its copy rate (under "
                       "“more”) and the closest pairs in its report show how near it stays to the training set."))
