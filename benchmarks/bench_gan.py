@@ -19,7 +19,7 @@ fields  `arch=fcn` (fully convolutional generator, patch critic, wgan-gp) on 64Ã
 remedies  the conv GAN on grey mnist with the small-data remedies one at a time (`--screen`):
         a 120 s screen of each alone at the old defaults (channels 64-128, batch 128), the width and
         batch with batch norm (120 s), the tour's candidates at a fixed 16,000 steps, and changes to
-        the entry at its 20,000 steps (a cosine decay; DiffAugment's translation alone); each run
+        the entry at its 20,000 steps (a cosine decay; DiffAugment's translation alone; z of 16); each run
         scored by `genzoo.evaluate` on the 1,000 test digits (FD, recognisable share, class TV,
         precision, recall), grids in benchmarks/figures/gan-remedy-LABEL.png; `--seeds` repeats
         the tour's entry (its own steps and options) per seed.
@@ -267,6 +267,8 @@ REMEDIES = {  # label: (model options, training options, budget: seconds or step
         {"batch_norm": True, "spectral_norm": True, **C32}, {"batch_size": 64, "ema": 0.999, "schedule": "cosine"}, ("steps", 20000)),
     "the entry, 20k, DiffAugment (translation)": (
         {"batch_norm": True, "spectral_norm": True, "augment": "translation", **C32}, {"batch_size": 64, "ema": 0.999}, ("steps", 20000)),
+    "the entry, 20k, z of 16": (
+        {"batch_norm": True, "spectral_norm": True, "latent_dim": 16, **C32}, {"batch_size": 64, "ema": 0.999}, ("steps", 20000)),
 }
 
 
