@@ -204,12 +204,12 @@ class Fuzzer:
         check_points(*read_points_csv(path), (16, 16))
 
     def mask(self, data: bytes) -> None:
-        from genzoo.cli import _read_mask
+        from genzoo.cli.generate import read_mask
 
         suffix = ".npz" if data.startswith(b"PK") else ".png" if data.startswith(b"\x89PNG") else ".npy"
         path = self.work / f"mask{suffix}"
         path.write_bytes(data)
-        _read_mask(str(path), None)  # a file: the model is only needed for the named holes
+        read_mask(str(path), None)  # a file: the model is only needed for the named holes
 
     def weights(self, data: bytes) -> None:
         from genzoo.training import checkpoint as ckpt

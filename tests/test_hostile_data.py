@@ -399,19 +399,19 @@ BAD_MASKS = {
 
 @pytest.mark.parametrize("file", sorted(BAD_MASKS))
 def test_each_bad_mask_file_is_refused_by_name(tmp_path, file):
-    from genzoo.cli import _read_mask
+    from genzoo.cli.generate import read_mask
 
     path = tmp_path / hostile(f"mask-{file}")
     path.write_bytes(BAD_MASKS[file][0])
     with pytest.raises(GenzooError) as err:
-        _read_mask(str(path), None)  # a file: the model is only needed for the named holes
+        read_mask(str(path), None)  # a file: the model is only needed for the named holes
     message = str(err.value)
     assert BAD_MASKS[file][1] in message and str(path) in message and "\n" not in message, message
     assert UNPICKLED == []
 
 
 def test_good_mask_files_read_alike(tmp_path):
-    from genzoo.cli import _read_mask
+    from genzoo.cli.generate import read_mask
 
     mask = np.zeros((6, 5), bool)
     mask[1:4, 2] = True
@@ -421,7 +421,7 @@ def test_good_mask_files_read_alike(tmp_path):
     (tmp_path / "one.npz").write_bytes(npz_bytes(holes=mask.astype(np.uint8)))
     (tmp_path / "m.png").write_bytes(png_bytes(mask.astype(np.uint8) * 255))
     for name in ("b.npy", "f.npy", "m.npz", "one.npz", "m.png"):
-        got = _read_mask(str(tmp_path / name), None)
+        got = read_mask(str(tmp_path / name), None)
         assert got.dtype == torch.bool and torch.equal(got, torch.from_numpy(mask)), name
 
 

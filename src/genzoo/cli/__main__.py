@@ -1,0 +1,7 @@
+"""`python -m genzoo.cli ...`, as `genzoo ...`."""
+
+import sys
+
+from genzoo.cli import main
+
+sys.exit(main())
