@@ -28,6 +28,7 @@ import torch
 from safetensors.torch import save_file
 
 import genzoo
+from genzoo import atomic
 from genzoo.models.registry import MODELS
 from genzoo.training import checkpoint as ckpt
 from genzoo.training.trainer import TrainConfig, Trainer
@@ -68,10 +69,10 @@ def measure(name: str, root: Path, repeats: int, steps: int) -> dict:
     trainer = trainer_for(name, out)
     trainer.save()  # warm: the files exist, as at every checkpoint but the first
     plain_save(trainer, out)
-    inside = {"_fsync": 0.0, "sha256": 0.0}  # seconds spent in each during the current save
+    inside = {"fsync": 0.0, "sha256": 0.0}  # seconds spent in each during the current save
 
-    def clocked(name: str):
-        real = getattr(ckpt, name)
+    def clocked(module, name: str):
+        real = getattr(module, name)
 
         def run(*args):
             t0 = time.perf_counter()
@@ -83,15 +84,15 @@ def measure(name: str, root: Path, repeats: int, steps: int) -> dict:
         return run
 
     safe, plain, fsyncs, hashes = [], [], [], []
-    with mock.patch.object(ckpt, "_fsync", clocked("_fsync")), mock.patch.object(ckpt, "sha256", clocked("sha256")):
+    with mock.patch.object(atomic, "fsync", clocked(atomic, "fsync")), mock.patch.object(ckpt, "sha256", clocked(ckpt, "sha256")):
         for i in range(repeats):  # alternated, so that a disturbance hits both ways
             for way in ("safe", "plain") if i % 2 == 0 else ("plain", "safe"):
                 if way == "plain":
                     plain.append(timed(plain_save, trainer, out))
                     continue
-                inside.update(_fsync=0.0, sha256=0.0)
+                inside.update(fsync=0.0, sha256=0.0)
                 safe.append(timed(trainer.save))
-                fsyncs.append(inside["_fsync"])
+                fsyncs.append(inside["fsync"])
                 hashes.append(inside["sha256"])
 
     def load() -> None:  # what --resume reads, each file checked against checksums.json

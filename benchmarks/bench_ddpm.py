@@ -148,7 +148,8 @@ def part_mnist(seconds: float, out: Path, reuse: bool, n_eval: int = 1000, curve
 
 def curve_figure(r: dict) -> bytes:
     """Fréchet distance and seconds per sample against DDIM steps, the ancestral chain as a line."""
-    from genzoo.viz.plots import figure_png, panels
+    from genzoo.pictures import figure_png
+    from genzoo.viz.plots import panels
 
     fig, (ax,) = panels(1, max_cols=1, width=6.0, height=3.6)
     chain = _find(r["curve"], "ddpm", 1000)

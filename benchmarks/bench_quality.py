@@ -446,8 +446,9 @@ def markdown(fam: Family, results: list[Result], size: Size) -> str:
 
 def figure(done: dict[str, tuple[Family, list[Result]]], path: Path) -> None:
     """Per family, FD and recognisable share against minutes, genzoo and the peer, the floor dashed."""
-    from genzoo.training.checkpoint import atomic_write
-    from genzoo.viz.plots import figure_png, panels
+    from genzoo.atomic import atomic_write
+    from genzoo.pictures import figure_png
+    from genzoo.viz.plots import panels
 
     fig, axes = panels(2 * len(done), max_cols=2, width=4.4, height=3.0)
     for i, (fam, results) in enumerate(done.values()):

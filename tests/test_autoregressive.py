@@ -17,7 +17,7 @@ from genzoo.cli import main
 from genzoo.data.base import DataInfo, Dataset
 from genzoo.errors import GenzooError
 from genzoo.models import create
-from genzoo.models.autoregressive import MaskedConv2d
+from genzoo.nn.masked import MaskedConv2d
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

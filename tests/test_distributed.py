@@ -20,8 +20,8 @@ from safetensors.torch import load_file
 
 import genzoo
 from genzoo.cli import main
+from genzoo.distributed import map_split
 from genzoo.errors import GenzooError
-from genzoo.training.distributed import map_split
 
 SCRIPT = textwrap.dedent(
     """
@@ -157,7 +157,7 @@ EVAL_SCRIPT = textwrap.dedent(
     from genzoo.errors import GenzooError
     from genzoo.metrics.core import EvalContext
     from genzoo.metrics.likelihood import nll
-    from genzoo.training import distributed
+    from genzoo import distributed
     torch.set_num_threads(1)
     rank, _, _ = distributed.setup(torch.device("cpu"))
     result = {"split": distributed.map_split(lambda x: [x, rank], range(5))}

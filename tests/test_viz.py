@@ -18,6 +18,7 @@ import genzoo
 from genzoo.data.base import DataInfo, Dataset
 from genzoo.errors import GenzooError
 from genzoo.models.base import GenerativeModel
+from genzoo.training import checkpoint as ckpt
 from genzoo.viz import (
     image_grid,
     interpolate,
@@ -390,7 +391,7 @@ def test_write_report_reads_the_run_directory(tmp_path, monkeypatch):
     (run / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records(12)) + "not json\n")
     (run / "metrics.json").write_text(json.dumps(METRICS))
     model = LinearAE(DIGITS)
-    monkeypatch.setattr(genzoo, "load", lambda run_dir: model)
+    monkeypatch.setattr(ckpt, "load", lambda run_dir: model)
     out = write_report(run)
     assert out == run / "report.html"
     page = out.read_text(encoding="utf-8")
@@ -727,8 +728,8 @@ def test_headline_takes_the_first_figure_group_a_dataset_has():
 
 
 def test_real_tiles_draw_held_out_examples_like_samples_png_and_say_why_not():
+    from genzoo.pictures import samples_png
     from genzoo.viz.gallery import real_tiles
-    from genzoo.viz.plots import samples_png
 
     tiles = real_tiles([("ring8", {}), ("folder:/no/such/folder", {}), ("ring8", {"range": None}), ("ring8", {})])
     ring = genzoo.datasets.load("ring8", split="test")
@@ -738,8 +739,8 @@ def test_real_tiles_draw_held_out_examples_like_samples_png_and_say_why_not():
 
 
 def test_real_tiles_show_grey_and_binarised_digits_when_runs_of_both_share_a_dataset():
+    from genzoo.pictures import samples_png
     from genzoo.viz.gallery import real_caption, real_tiles
-    from genzoo.viz.plots import samples_png
 
     tiles = real_tiles([("mnist", {"binarize": "none"}), ("mnist", {"binarize": "dynamic"}), ("mnist", {"binarize": "none"})])
     drawn = [genzoo.datasets.load("mnist", split="test", binarize=b) for b in ("none", "dynamic")]
@@ -809,7 +810,7 @@ def test_write_report_reads_the_pictures_metrics_name_from_the_run_directory_onl
     doc = json.loads(json.dumps(GROUPED))
     doc["metrics"]["zeta"] = {"a_png": "../outside.png", "b_png": str(tmp_path / "outside.png"), "c_png": "fake.png"}
     (run / "metrics.json").write_text(json.dumps(doc))
-    monkeypatch.setattr(genzoo, "load", lambda run_dir: LinearAE(DIGITS))
+    monkeypatch.setattr(ckpt, "load", lambda run_dir: LinearAE(DIGITS))
     metrics = sections(parse(write_report(run).read_text()))["Metrics"]
     keyed = {tr.attrs.get("data-key"): tr for tr in metrics.all("tr") if tr.attrs.get("data-key")}
     assert len(keyed["memorization.closest_pairs_png"].all("img")) == 1
@@ -855,7 +856,7 @@ def test_write_report_reads_the_checkpoint_grids_in_step_order(tmp_path, monkeyp
         ckpt.frame_path(run, step).parent.mkdir(exist_ok=True)
         ckpt.frame_path(run, step).write_bytes(data)
     (run / ckpt.FRAMES / "notes.png").write_bytes(png())  # not a checkpoint's grid
-    monkeypatch.setattr(genzoo, "load", lambda run_dir: LinearAE(DIGITS))
+    monkeypatch.setattr(ckpt, "load", lambda run_dir: LinearAE(DIGITS))
     strip = sections(parse(write_report(run).read_text()))["Samples over training"]
     assert [f.attrs["data-step"] for f in strip.all("figure", "frame")] == ["10", "20", "100", "1000"]
 

@@ -143,7 +143,7 @@ def text(what: str, name: str | None = None) -> str:
 
 def write(path: Path = CATALOG) -> None:
     """Render every page and write catalog.json (through a temporary name)."""
-    from genzoo.training.checkpoint import atomic_write
+    from genzoo.atomic import atomic_write
 
     body = json.dumps({"about": "rendered by `python -m genzoo.catalog`; what `genzoo list` prints", "pages": render_all()},
                       indent=1, ensure_ascii=False, sort_keys=True) + "\n"

@@ -32,6 +32,7 @@ import torch
 from torch import Tensor
 
 from genzoo.errors import GenzooError
+from genzoo.nn.noise import noise
 
 SCHEDULES = ("linear", "cosine")
 
@@ -89,8 +90,8 @@ def _timesteps(schedule: NoiseSchedule, n: int) -> Tensor:
 
 def _noise(like: Tensor, generator: torch.Generator | None) -> Tensor:
     if generator is None:
-        return torch.randn_like(like)
-    return torch.randn(like.shape, generator=generator, device=generator.device, dtype=like.dtype).to(like.device)
+        return torch.randn_like(like)  # like's memory format too: the global RNG fills it in that order
+    return noise(torch.randn, tuple(like.shape), generator, like.device, like.dtype)
 
 
 class DDPMSampler:

@@ -31,20 +31,23 @@ from typing import Any
 import numpy as np
 import torch
 
-import genzoo
 from genzoo.data import load as load_data
 from genzoo.errors import GenzooError
+from genzoo.metrics import evaluate as evaluate_run
 from genzoo.models import MODELS, create
 from genzoo.models.base import TourEntry
+from genzoo.pictures import figure_png
 from genzoo.progress import Snapshot, duration
 from genzoo.progress import scope as progress_scope
 from genzoo.progress import waiting as progress_waiting
 from genzoo.threads import set_threads
 from genzoo.training import checkpoint as ckpt
+from genzoo.training.trainer import train as train_model
+from genzoo.version import __version__
 from genzoo.viz.board import Entry, entry_from_run, render_markdown, write_board
 from genzoo.viz.gallery import real_tiles
 from genzoo.viz.page import figure, section
-from genzoo.viz.plots import figure_png, panels
+from genzoo.viz.plots import panels
 from genzoo.viz.report import wall_time
 
 QUICK_EVAL_N = 1000
@@ -93,7 +96,7 @@ def run_params(entry: TourEntry, *, quick: bool, seed: int, steps: int | None, e
         "steps_override": steps,
         "seed": seed,
         "eval_n": eval_n,
-        "genzoo_version": genzoo.__version__,
+        "genzoo_version": __version__,
         "entry": {"data_options": entry.data_options, "params": entry.params, "train": entry.train_options(quick=quick)},
     }
     return json.loads(json.dumps(params, default=str))  # tuples → lists, as they read back
@@ -346,7 +349,7 @@ def run_one(
         t1 = time.perf_counter()
         set_threads("auto" if threads is None else threads)
         with progress_waiting("evaluating", clock.current_left() if clock is not None else None, enabled=progress):
-            result = genzoo.evaluate(run.model, test, n=n, seed=seed, train_data=train, artifacts_dir=run_dir)
+            result = evaluate_run(run.model, test, n=n, seed=seed, train_data=train, artifacts_dir=run_dir)
         ckpt.write_json(run_dir / ckpt.METRICS, result)
         seconds["evaluate"] = time.perf_counter() - t1
         board_entry, samples = describe(run_dir, entry, label, seed=seed, test=test, fit_seconds=seconds["train"])
@@ -372,12 +375,12 @@ def _fit(
         options["threads"] = threads
     if resume and (run_dir / ckpt.STATE).is_file():
         try:
-            return genzoo.train(create(name, train, seed=seed, **entry.params), train, out=run_dir, resume=True, **options)
+            return train_model(create(name, train, seed=seed, **entry.params), train, out=run_dir, resume=True, **options)
         except GenzooError as exc:  # a damaged or foreign checkpoint: this entry starts over
             _say(f"    cannot continue from {run_dir / ckpt.STATE} ({exc}); starting it over")
     if run_dir.exists():
         shutil.rmtree(run_dir)
-    return genzoo.train(create(name, train, seed=seed, **entry.params), train, out=run_dir, **options)
+    return train_model(create(name, train, seed=seed, **entry.params), train, out=run_dir, **options)
 
 
 def describe(
@@ -390,7 +393,7 @@ def describe(
     board_entry = entry_from_run(run_dir, name=label)
     if board_entry.train_seconds is None:  # no optimisation loop (KDE): the fit time
         board_entry.train_seconds = fit_seconds
-    model = model if model is not None else genzoo.load(run_dir)
+    model = model if model is not None else ckpt.load(run_dir)
     test = test if test is not None else load_data(entry.data, split="test", **entry.data_options)
     board_entry.figures.extend(_figures(model, test, label))
     samples = None
@@ -482,7 +485,7 @@ def _thread_counts(run_dirs: list[Path]) -> list[int]:
 def _intro(todo: list[tuple[str, TourEntry]], done: int, seconds: float, *, quick: bool, counts: list[int] | None = None) -> str:
     kind = "Quick" if quick else "Full"
     families = len({n for n, _ in todo})
-    where = f"{_where(counts or [])} (genzoo {genzoo.__version__})"
+    where = f"{_where(counts or [])} (genzoo {__version__})"
     tail = ("Each run directory under runs/ holds its config, weights, log, samples and metrics; "
             "`genzoo report` on one gives its full page.")
     if done == len(todo):

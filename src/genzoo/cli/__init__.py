@@ -15,6 +15,7 @@ from typing import Any
 
 from genzoo.cli import evaluate, generate, geostat, latent, listing, train
 from genzoo.errors import GenzooError
+from genzoo.version import __version__
 
 # the order of `genzoo --help`
 COMMANDS = (
@@ -39,8 +40,6 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="genzoo", description="Deep generative models, trained, sampled and scored alike.")
-    from genzoo import __version__
-
     p.add_argument("--version", action="version", version=f"genzoo {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for register in COMMANDS:

@@ -133,7 +133,7 @@ def save_arrays(path: str, **arrays: Any) -> None:
     import numpy as np
     import torch
 
-    from genzoo.training.checkpoint import atomic_path
+    from genzoo.atomic import atomic_path
 
     check_suffix(path, (".npz",))
     with atomic_path(path) as tmp, tmp.open("wb") as fh:

@@ -23,9 +23,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     rank 0 alone writes metrics.json and the metric pictures, and prints."""
     import torch.distributed as dist
 
+    from genzoo import distributed
     from genzoo.metrics import evaluate
     from genzoo.training import checkpoint as ckpt
-    from genzoo.training import distributed
     from genzoo.training.trainer import resolve_device
 
     cfg = ckpt.read_config(args.run)

@@ -93,7 +93,7 @@ def _code_options(args: argparse.Namespace, model) -> dict[str, Any]:
 def cmd_interpolate(args: argparse.Namespace) -> int:
     import torch
 
-    from genzoo.training.checkpoint import atomic_write
+    from genzoo.atomic import atomic_write
     from genzoo.viz import interpolation_strip
 
     check_suffix(args.out, (".png",))
@@ -138,7 +138,7 @@ def cmd_condition(args: argparse.Namespace) -> int:
     filled = model.inpaint(x.to(model.device), mask, generator=gen, **options).float().cpu()
     m = expand_mask(mask, x, model.info).cpu()
     if args.out.lower().endswith(".png"):
-        from genzoo.training.checkpoint import atomic_path
+        from genzoo.atomic import atomic_path
 
         data = png_bytes(inpainting_grid(x, m, filled, model.info))
         with atomic_path(args.out) as tmp:
@@ -157,8 +157,8 @@ def _condition_points(args: argparse.Namespace, model) -> int:
 
     import torch
 
+    from genzoo.atomic import atomic_path
     from genzoo.geostat.latent import check_points, condition_points, diversity, read_points_csv
-    from genzoo.training.checkpoint import atomic_path
     from genzoo.viz.fields import fields_figure
 
     at_least_one("-n", args.n)

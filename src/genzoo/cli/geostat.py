@@ -25,9 +25,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
+    from genzoo.atomic import atomic_path
     from genzoo.geostat import covariance as C
     from genzoo.geostat.simulators import simulator
-    from genzoo.training.checkpoint import atomic_path
     from genzoo.viz.fields import fields_figure
 
     check_suffix(args.out, (".npz",))

@@ -90,9 +90,9 @@ def _resume_setup(args, out: Path, sets: dict[str, Any], toml: dict[str, Any]): 
 def cmd_train(args: argparse.Namespace) -> int:
     from genzoo.config import build, parse_sets, read_toml
     from genzoo.data import load
+    from genzoo.distributed import env_rank
     from genzoo.models import MODELS, create
     from genzoo.training import checkpoint as ckpt
-    from genzoo.training.distributed import env_rank
     from genzoo.training.trainer import TrainConfig, train
 
     main_process = env_rank() == 0  # under torchrun only rank 0 checks, clears and prints

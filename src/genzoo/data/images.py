@@ -23,7 +23,7 @@ from genzoo.data.base import DataInfo, DataOptions, Dataset
 from genzoo.data.registry import register_dataset, stratified_split
 
 
-def _image_info(name: str, shape: tuple[int, ...], num_classes: int) -> DataInfo:
+def image_info(name: str, shape: tuple[int, ...], num_classes: int) -> DataInfo:
     return DataInfo(name, "image", shape, (0.0, 1.0), num_classes=num_classes, binarize="none")
 
 
@@ -119,7 +119,7 @@ def mnist(split: str, opts: DataOptions) -> Dataset:
     y = torch.from_numpy(y)
     idx = _select(split, *stratified_split(y, MNIST_TEST, seed=0), n=len(y))
     images = torch.from_numpy(x).view(-1, 1, 28, 28)[idx].float() / 255  # (N, 1, 28, 28)
-    return Dataset(images, _image_info("mnist", (1, 28, 28), 10), y[idx])
+    return Dataset(images, image_info("mnist", (1, 28, 28), 10), y[idx])
 
 
 # ---------------------------------------------------------------- digits
@@ -139,7 +139,7 @@ def digits(split: str, opts: DataOptions) -> Dataset:
     y = torch.from_numpy(y)
     idx = _select(split, *stratified_split(y, round(0.2 * len(y)), seed=0), n=len(y))
     images = torch.from_numpy(x).unsqueeze(1)[idx]  # (N, 1, 8, 8)
-    return Dataset(images, _image_info("digits", (1, 8, 8), 10), y[idx])
+    return Dataset(images, image_info("digits", (1, 8, 8), 10), y[idx])
 
 
 # ---------------------------------------------------------------- faces
@@ -155,7 +155,7 @@ def faces(split: str, opts: DataOptions) -> Dataset:
     perm = torch.randperm(N_FACES, generator=torch.Generator().manual_seed(0))
     n_test = N_FACES // 5
     idx = _select(split, perm[n_test:], perm[:n_test], n=N_FACES)
-    return Dataset(x[idx], _image_info("faces", (1, 25, 25), 0))
+    return Dataset(x[idx], image_info("faces", (1, 25, 25), 0))
 
 
 # ---------------------------------------------------------------- textures
@@ -207,4 +207,4 @@ def textures(split: str, opts: TextureOptions) -> Dataset:
     ]
     x = torch.cat([p[0] for p in parts])
     y = torch.cat([p[1] for p in parts])
-    return Dataset(x, _image_info("textures", (1, opts.patch, opts.patch), len(TEXTURES)), y)
+    return Dataset(x, image_info("textures", (1, opts.patch, opts.patch), len(TEXTURES)), y)

@@ -21,7 +21,7 @@ from torch import Tensor
 
 from genzoo.config import option
 from genzoo.data.base import DataOptions, Dataset
-from genzoo.data.images import TEXTURES, TextureOptions, _image_info, mnist, texture_patches
+from genzoo.data.images import TEXTURES, TextureOptions, image_info, mnist, texture_patches
 from genzoo.data.registry import register_dataset
 
 
@@ -62,5 +62,5 @@ def brick2gravel(split: str, opts: TextureOptions) -> Dataset:
         xs.append(a)
         pairs.append(b[order])
     shape = (1, opts.patch, opts.patch)
-    info = replace(_image_info("brick2gravel", shape, 0), pairing="unpaired", pair_shape=shape)
+    info = replace(image_info("brick2gravel", shape, 0), pairing="unpaired", pair_shape=shape)
     return Dataset(torch.cat(xs), info, pair=torch.cat(pairs))

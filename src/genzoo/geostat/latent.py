@@ -84,6 +84,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genzoo.errors import GenzooError
+from genzoo.nn.noise import noise
 from genzoo.progress import Progress
 
 Forward = Callable[[Tensor], Tensor]  # F: fields (B, *shape) → data (B, ...), differentiable
@@ -459,9 +460,7 @@ def _latent_shape(model: Any, size: Size) -> tuple[int, ...]:
 
 def _randn(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device, dtype: torch.dtype) -> Tensor:
     """N(0, I) draws from `generator` on its own device (or the global RNG on `device`), then moved."""
-    if generator is None:
-        return torch.randn(shape, device=device, dtype=dtype)
-    return torch.randn(shape, generator=generator, device=generator.device, dtype=dtype).to(device)
+    return noise(torch.randn, shape, generator, device, dtype)
 
 
 def _start(model: Any, n: int, generator: torch.Generator | None, size: Size) -> Tensor:

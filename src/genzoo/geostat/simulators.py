@@ -35,6 +35,7 @@ a `torch.Generator` (its device is the device of the fields) so seeded runs repe
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,15 +45,15 @@ from torch import Tensor
 
 from genzoo.errors import GenzooError
 from genzoo.geostat.covariance import Covariance, Matern, covariance_matrix, grid_points, lag_grid
+from genzoo.nn.noise import noise
 
-METHODS = ("cholesky", "spectral", "fft", "spde")
 MAX_CHOLESKY = 6000  # points: a dense factor of 6,000² float64 is 288 MB
 MAX_TORUS = 1 << 26  # FFT torus nodes at most (64 M: 0.5 GB of complex64 per field)
 _CHUNK_BYTES = 1 << 28  # work memory of one batch of fields
 _CACHE_BYTES = 1 << 25  # spde: batches whose four work arrays stay near the cache (one field at least)
 
 
-def _shape2(shape: Any) -> tuple[int, int]:
+def shape2(shape: Any) -> tuple[int, int]:
     try:
         h, w = (int(shape), int(shape)) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
     except (TypeError, ValueError):
@@ -69,9 +70,7 @@ def _device(generator: torch.Generator | None, device: Any) -> torch.device:
 
 
 def _randn(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device, dtype=torch.float32) -> Tensor:
-    if generator is not None and generator.device != device:
-        return torch.randn(shape, generator=generator, device=generator.device, dtype=dtype).to(device)
-    return torch.randn(shape, generator=generator, device=device, dtype=dtype)
+    return noise(torch.randn, shape, generator, device, dtype)
 
 
 def _finish(x: Tensor, cov: Covariance, mean: float, generator: torch.Generator | None) -> Tensor:
@@ -395,19 +394,13 @@ class SPDE:
 def simulator(method: str, cov: Covariance, shape: Any, **options: Any) -> Any:
     """A reusable simulator for `method` on a grid of `shape`; its set-up (a factor, FFT
     eigenvalues, Chebyshev coefficients) is done once and `sample(n, generator=)` repeats."""
-    h, w = _shape2(shape)
+    h, w = shape2(shape)
     if not isinstance(cov, Covariance):
         raise GenzooError(f"cov must be a covariance model such as genzoo.geostat.Matern(range=10), got {cov!r}")
-    key = str(method).lower()
-    if key == "cholesky":
-        return _GridCholesky(Cholesky(cov, grid_points((h, w)), **options), (h, w))
-    if key == "fft":
-        return FFTEmbedding(cov, (h, w), **options)
-    if key == "spectral":
-        return Spectral(cov, (h, w), **options)
-    if key == "spde":
-        return SPDE(cov, (h, w), **options)
-    raise GenzooError(f"unknown simulation method {method!r} (valid: {', '.join(METHODS)})")
+    build = SIMULATORS.get(str(method).lower())
+    if build is None:
+        raise GenzooError(f"unknown simulation method {method!r} (valid: {', '.join(METHODS)})")
+    return build(cov, (h, w), **options)
 
 
 @dataclass
@@ -420,6 +413,16 @@ class _GridCholesky:
 
     def log_prob(self, x: Tensor, mean: float = 0.0) -> Tensor:
         return self.chol.log_prob(x.reshape(len(x), -1), mean)
+
+
+# method name -> (covariance, (H, W), **options) -> simulator
+SIMULATORS: dict[str, Callable[..., Any]] = {
+    "cholesky": lambda cov, shape, **options: _GridCholesky(Cholesky(cov, grid_points(shape), **options), shape),
+    "spectral": lambda cov, shape, **options: Spectral(cov, shape, **options),
+    "fft": lambda cov, shape, **options: FFTEmbedding(cov, shape, **options),
+    "spde": lambda cov, shape, **options: SPDE(cov, shape, **options),
+}
+METHODS = tuple(SIMULATORS)
 
 
 def simulate(

@@ -52,7 +52,7 @@ class EvalContext:
         """Write a picture a metric leaves for the report (atomically); its file name, or None."""
         if self.artifacts_dir is None:
             return None
-        from genzoo.training.checkpoint import atomic_write
+        from genzoo.atomic import atomic_write
 
         atomic_write(self.artifacts_dir / name, lambda p: p.write_bytes(png))
         return name
@@ -85,7 +85,7 @@ class EvalContext:
         Drawn in fixed chunks of 1000, the chunk starting at `start` from its own generator
         (seed + 1 + start); under torchrun the chunks are split over the ranks and gathered
         (`distributed.map_split`), so every rank holds the same samples as one process would."""
-        from genzoo.training.distributed import map_split
+        from genzoo.distributed import map_split
 
         if self.half < 2:
             raise GenzooError(f"sample metrics need at least 4 held-out examples, got {self.n}")

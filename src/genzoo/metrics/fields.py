@@ -22,14 +22,14 @@ import numpy as np
 import torch
 
 from genzoo.metrics.core import EvalContext, register_metric
-from genzoo.metrics.samples import _frechet
+from genzoo.metrics.samples import frechet_from_moments
 
 
 def gaussian_w2(x: torch.Tensor, mean: np.ndarray, cov: np.ndarray) -> float:
     """W₂ between N(x̄, Σ̂) of the rows of x (N, D) (unbiased Σ̂) and N(mean, cov), float64."""
     f = x.reshape(len(x), -1).double().numpy()
     s = np.atleast_2d(np.cov(f, rowvar=False))
-    return math.sqrt(_frechet(np.asarray(mean, dtype=np.float64), np.asarray(cov, dtype=np.float64), f.mean(0), s))
+    return math.sqrt(frechet_from_moments(np.asarray(mean, dtype=np.float64), np.asarray(cov, dtype=np.float64), f.mean(0), s))
 
 
 def _true_gaussian(ctx: EvalContext) -> tuple[np.ndarray, np.ndarray]:

@@ -29,7 +29,7 @@ def nll(ctx: EvalContext, *, batch_size: int = 250) -> dict[str, Any]:
     chunk i ≥ 1 draws from its own generator instead (recorded as "draws": "per chunk"), so the
     figures do not depend on the number of ranks but differ from one process's by Monte-Carlo
     noise."""
-    from genzoo.training import distributed
+    from genzoo import distributed
 
     model = ctx.model
     if ctx.test.info.binary and not model.discrete:

@@ -129,7 +129,7 @@ def _sqrt_psd(a: np.ndarray) -> np.ndarray:
     return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
 
 
-def _frechet(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray) -> float:
+def frechet_from_moments(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray) -> float:
     root1 = _sqrt_psd(s1)
     m = root1 @ s2 @ root1  # symmetric PSD, with the eigenvalues of Σ₁Σ₂
     tr_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0.0, None)).sum()
@@ -156,7 +156,7 @@ def frechet_distance(real: Features, fake: Features) -> float:
         )
     s1 = np.atleast_2d(np.cov(x, rowvar=False))
     s2 = np.atleast_2d(np.cov(y, rowvar=False))
-    return _frechet(x.mean(0), s1, y.mean(0), s2)
+    return frechet_from_moments(x.mean(0), s1, y.mean(0), s2)
 
 
 # --- kernel MMD and KID ------------------------------------------------------------------------

@@ -166,7 +166,7 @@ def _closest_pairs_png(ctx: EvalContext, closest: Any) -> bytes | None:
     """The closest (sample, training example) pairs side by side, for the report."""
     if ctx.test.info.kind == "points" or ctx.train is None:
         return None
-    from genzoo.viz import image_grid, png_bytes
+    from genzoo.pictures import image_grid, png_bytes
 
     pairs = closest.get("pairs") if isinstance(closest, dict) else closest
     if not pairs:

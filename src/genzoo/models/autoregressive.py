@@ -53,6 +53,7 @@ from genzoo.data.base import DataInfo, Dataset
 from genzoo.errors import GenzooError
 from genzoo.models.base import GenerativeModel, TourEntry, class_labels, expand_mask, require_binary
 from genzoo.models.registry import register_model
+from genzoo.nn.masked import MaskedConv2d, MaskedResidualBlock, pixel_head
 from genzoo.progress import Progress
 
 # --- the pixels: levels, log-probabilities, the sampling loop --------------------------------------------
@@ -156,42 +157,6 @@ def sample_pixels(
         rows.done(v, i)
     bar.close()
     return k
-
-
-# --- masked convolutions ---------------------------------------------------------------------------------
-
-
-class MaskedConv2d(nn.Conv2d):
-    """A k×k convolution that sees only the pixels before the centre in raster order (type "A")
-    or those and the centre (type "B"); padding keeps the size."""
-
-    def __init__(self, c_in: int, c_out: int, kernel: int, kind: str) -> None:
-        super().__init__(c_in, c_out, kernel, padding=kernel // 2)
-        mask = torch.ones(kernel, kernel)
-        c = kernel // 2
-        mask[c, c + (kind == "B") :] = 0
-        mask[c + 1 :] = 0
-        self.register_buffer("mask", mask[None, None], persistent=False)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
-
-
-class _ResidualBlock(nn.Module):
-    """ReLU → 1×1 (h → h/2) → ReLU → masked 3×3 B → ReLU → 1×1 (h/2 → h), plus the input."""
-
-    def __init__(self, h: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.ReLU(), nn.Conv2d(h, h // 2, 1), nn.ReLU(), MaskedConv2d(h // 2, h // 2, 3, "B"), nn.ReLU(), nn.Conv2d(h // 2, h, 1)
-        )
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x + self.body(x)
-
-
-def _head(c_in: int, hidden: int, out: int) -> nn.Sequential:
-    return nn.Sequential(nn.ReLU(), nn.Conv2d(c_in, hidden, 1), nn.ReLU(), nn.Conv2d(hidden, out, 1))
 
 
 # --- the models ------------------------------------------------------------------------------------------
@@ -320,8 +285,8 @@ class PixelCNN(GenerativeModel):
         h = config.channels
         self.net = nn.Sequential(
             MaskedConv2d(1, h, config.first_kernel, "A"),
-            *[_ResidualBlock(h) for _ in range(config.blocks)],
-            _head(h, config.head, 1 if self.levels == 2 else self.levels),
+            *[MaskedResidualBlock(h) for _ in range(config.blocks)],
+            pixel_head(h, config.head, 1 if self.levels == 2 else self.levels),
         )
 
     def forward(self, v: Tensor, y: Tensor | None = None) -> Tensor:
@@ -537,7 +502,7 @@ class GatedPixelCNN(GenerativeModel):
             _GatedLayer(1 if i == 0 else p, p, config.first_kernel if i == 0 else config.kernel, i == 0, classes, config.skip)
             for i in range(config.layers)
         )
-        self.head = _head(config.skip, config.skip, 1 if self.levels == 2 else self.levels)
+        self.head = pixel_head(config.skip, config.skip, 1 if self.levels == 2 else self.levels)
         if self.conditional:
             self.register_buffer("label_freq", torch.full((info.num_classes,), 1.0 / info.num_classes))
 
@@ -687,7 +652,7 @@ class PixelRNN(GenerativeModel):
         h = config.hidden
         self.first = MaskedConv2d(1, h, 7, "A")
         self.lstm = nn.ModuleList(_RowLSTM(h) for _ in range(config.layers))
-        self.head = _head(h, config.head, 1 if self.levels == 2 else self.levels)
+        self.head = pixel_head(h, config.head, 1 if self.levels == 2 else self.levels)
 
     def forward(self, v: Tensor, y: Tensor | None = None) -> Tensor:
         """Logits (B, L|1, H, W) of every pixel given the pixels before it; v in [0, 1]."""

@@ -53,7 +53,6 @@ from genzoo.models.base import GenerativeModel, StepContext, TourEntry, class_la
 from genzoo.models.gan import (
     GAN,
     LOSSES,
-    _draw,
     clip_weights,
     critic_loss,
     generator_loss,
@@ -62,6 +61,7 @@ from genzoo.models.gan import (
 )
 from genzoo.models.registry import register_model
 from genzoo.nn.blocks import ACTIVATIONS, MLP, UPSAMPLE, ConvDecoder, ConvEncoder, frozen
+from genzoo.nn.noise import draw_noise
 
 
 @dataclass
@@ -205,7 +205,7 @@ class ConditionalGAN(GenerativeModel):
         return opts
 
     def _noise(self, n: int, like: Tensor) -> Tensor:
-        return _draw(torch.randn, (n, self.latent_dim), None, like)
+        return draw_noise(torch.randn, (n, self.latent_dim), None, like)
 
     def critic_terms(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
         """The critic's loss on real (x, y) and fresh fakes (G(z, y), y), G detached."""
@@ -266,12 +266,12 @@ class ConditionalGAN(GenerativeModel):
             raise GenzooError(f"model 'cgan' conditions on label only, not on {', '.join(sorted(condition))}")
         y = self._labels(n, label, generator)
         weight = next(self.generator.parameters())
-        return self.decode(_draw(torch.randn, (n, self.latent_dim), generator, weight), y)
+        return self.decode(draw_noise(torch.randn, (n, self.latent_dim), generator, weight), y)
 
     @torch.no_grad()
     def sample_latent(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
         """n codes from the prior N(0, I): (n, latent_dim)."""
-        return _draw(torch.randn, (n, self.latent_dim), generator, next(self.generator.parameters()))
+        return draw_noise(torch.randn, (n, self.latent_dim), generator, next(self.generator.parameters()))
 
     def encode(self, x: Tensor) -> Tensor:
         """E_z(x): the latent code whose generation keeps x's style, (B, latent_dim)."""

@@ -62,6 +62,7 @@ from genzoo.errors import GenzooError
 from genzoo.models.base import GenerativeModel, TourEntry, class_labels, expand_mask
 from genzoo.models.registry import register_model
 from genzoo.nn.blocks import ACTIVATIONS, MLP, UNet
+from genzoo.nn.noise import noise
 
 PREDICTIONS = ("eps", "v", "x0")
 SAMPLE_CHUNK = 128  # examples per reverse chain on the CPU
@@ -263,10 +264,7 @@ class DDPM(GenerativeModel):
         return uncond + guidance * (cond - uncond)
 
     def _noise(self, shape: tuple[int, ...], generator: torch.Generator | None) -> Tensor:
-        dev = self.shift.device
-        if generator is None:
-            return torch.randn(shape, device=dev)
-        return torch.randn(shape, generator=generator, device=generator.device).to(dev)
+        return noise(torch.randn, shape, generator, self.shift.device)
 
     @property
     def _clip(self) -> float | None:

@@ -65,6 +65,7 @@ from genzoo.nn.blocks import (
     frozen,
     init_output_bias,
 )
+from genzoo.nn.noise import draw_noise
 
 LOSSES = ("minimax", "non-saturating", "wgan", "wgan-gp")
 ARCHS = ("mlp", "conv", "fcn")
@@ -107,18 +108,9 @@ class GANConfig:
     batch_norm: bool = option(False, help="conv: batch normalisation in the generator's hidden stages (DCGAN)")
 
 
-def _draw(fn: Any, shape: tuple[int, ...], generator: torch.Generator | None, like: Tensor) -> Tensor:
-    """Noise from `fn` (torch.randn / torch.rand) on the device and (float) dtype of `like`: from the
-    global RNG, or from `generator` on its own device and then moved."""
-    dtype = torch.promote_types(like.dtype, torch.float32)
-    if generator is None:
-        return fn(shape, device=like.device, dtype=dtype)
-    return fn(shape, generator=generator, device=generator.device, dtype=dtype).to(like.device)
-
-
 def interpolate(real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
     """x̂ = εx + (1 − ε)G(z) with one ε ~ U[0, 1] per example: returns x̂ (B, ...) and ε (B, 1, ..., 1)."""
-    eps = _draw(torch.rand, (len(real),) + (1,) * (real.dim() - 1), generator, real).to(real.dtype)
+    eps = draw_noise(torch.rand, (len(real),) + (1,) * (real.dim() - 1), generator, real).to(real.dtype)
     return eps * real + (1 - eps) * fake, eps
 
 
@@ -316,7 +308,7 @@ class GAN(GenerativeModel):
         return [critic, make(self.generator.parameters())]
 
     def _noise(self, n: int, like: Tensor) -> Tensor:
-        return _draw(torch.randn, (n, *self.latent_shape()), None, like)
+        return draw_noise(torch.randn, (n, *self.latent_shape()), None, like)
 
     def critic_terms(self, x: Tensor, fake: Tensor | None = None) -> dict[str, Tensor]:
         """The critic's loss on real x and fakes G(z) — fresh ones unless given — seen detached:
@@ -377,9 +369,9 @@ class GAN(GenerativeModel):
         if any(v is not None for v in condition.values()):
             raise GenzooError(f"model 'gan' is unconditional; cannot condition on {', '.join(sorted(condition))}")
         weight = next(self.generator.parameters())
-        return self.decode(_draw(torch.randn, (n, *self.latent_shape(size)), generator, weight))
+        return self.decode(draw_noise(torch.randn, (n, *self.latent_shape(size)), generator, weight))
 
     @torch.no_grad()
     def sample_latent(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
         """n codes from the prior N(0, I): (n, *latent_shape())."""
-        return _draw(torch.randn, (n, *self.latent_shape()), generator, next(self.generator.parameters()))
+        return draw_noise(torch.randn, (n, *self.latent_shape()), generator, next(self.generator.parameters()))

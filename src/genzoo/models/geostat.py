@@ -132,9 +132,9 @@ class _Field(GenerativeModel):
         return {}
 
     def simulator(self, size: Any = None) -> Any:
-        from genzoo.geostat.simulators import _shape2, simulator
+        from genzoo.geostat.simulators import shape2, simulator
 
-        shape = tuple(self.info.shape[1:]) if size is None else _shape2(size)
+        shape = tuple(self.info.shape[1:]) if size is None else shape2(size)
         if shape not in self._sims:
             self._sims[shape] = simulator(self.method, self.cov, shape, **self.options())
         return self._sims[shape]
@@ -334,11 +334,11 @@ class FaciesModel(GenerativeModel):
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, size: Any = None, **condition: Any) -> Tensor:
         from genzoo.geostat.facies import truncate
-        from genzoo.geostat.simulators import FFTEmbedding, _shape2
+        from genzoo.geostat.simulators import FFTEmbedding, shape2
 
         if any(v is not None for v in condition.values()):
             raise GenzooError(f"model 'facies' is unconditional; cannot condition on {', '.join(sorted(condition))}")
-        shape = tuple(self.info.shape[1:]) if size is None else _shape2(size)
+        shape = tuple(self.info.shape[1:]) if size is None else shape2(size)
         if shape not in self._sims:
             self._sims[shape] = FFTEmbedding(self.latent_cov, shape)
         y = self._sims[shape].sample(n, generator=generator, device=self.proportions.device)

@@ -54,9 +54,10 @@ from genzoo.config import option
 from genzoo.data.base import DataInfo, Dataset
 from genzoo.errors import GenzooError
 from genzoo.models.base import GenerativeModel, StepContext, TourEntry
-from genzoo.models.gan import _draw, critic_loss, generator_loss, gradient_penalty, start_at_data_mean
+from genzoo.models.gan import critic_loss, generator_loss, gradient_penalty, start_at_data_mean
 from genzoo.models.registry import register_model
 from genzoo.nn.blocks import ACTIVATIONS, MLP, UPSAMPLE, ConvDecoder, ConvEncoder, frozen
+from genzoo.nn.noise import draw_noise
 
 LOSSES = ("minimax", "non-saturating", "wgan-gp")
 CONT_LOSSES = ("gaussian", "mse")
@@ -200,13 +201,13 @@ class InfoGAN(GenerativeModel):
     def _draw_codes(self, n: int, generator: torch.Generator | None, like: Tensor) -> tuple[Tensor, Tensor | None, Tensor | None]:
         """z ~ N(0, I) (n, latent_dim), c_cat ~ uniform on {0..K−1} (n,) or None, c_cont ~ U[−1, 1]
         (n, C) or None, drawn in that order from `generator` (or the global RNG)."""
-        z = _draw(torch.randn, (n, self.latent_dim), generator, like)
+        z = draw_noise(torch.randn, (n, self.latent_dim), generator, like)
         cat = cont = None
         if self.config.categories:
             dev = generator.device if generator is not None else like.device
             cat = torch.randint(self.config.categories, (n,), generator=generator, device=dev).to(like.device)
         if self.config.continuous:
-            cont = 2 * _draw(torch.rand, (n, self.config.continuous), generator, like) - 1
+            cont = 2 * draw_noise(torch.rand, (n, self.config.continuous), generator, like) - 1
         return z, cat, cont
 
     def _assemble(self, z: Tensor, cat: Tensor | None, cont: Tensor | None) -> Tensor:

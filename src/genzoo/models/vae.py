@@ -48,6 +48,7 @@ from genzoo.models.base import GenerativeModel, TourEntry
 from genzoo.models.codes import KINDS, CodeDistribution, fit_subset
 from genzoo.models.registry import register_model
 from genzoo.nn.blocks import ACTIVATIONS, MLP, UPSAMPLE, ConvDecoder, ConvEncoder, init_output_bias
+from genzoo.nn.noise import draw_noise
 
 LOG_2PI = math.log(2 * math.pi)
 ESTIMATORS = ("reparam", "score-function")
@@ -97,21 +98,13 @@ def normal_log_density(x: Tensor, mean: Tensor, log_sigma: Tensor) -> Tensor:
 
 
 def _randn(shape: tuple[int, ...], generator: torch.Generator | None, like: Tensor) -> Tensor:
-    """N(0, 1) noise on the device of `like` (in its dtype, at least float32): from the global RNG,
-    or from `generator` on its own device, then moved, so that a CPU generator gives the same
-    draws to a CPU and a CUDA model."""
-    dtype = torch.promote_types(like.dtype, torch.float32)
-    if generator is None:
-        return torch.randn(shape, device=like.device, dtype=dtype)
-    return torch.randn(shape, generator=generator, device=generator.device, dtype=dtype).to(like.device)
+    """N(0, 1) noise on the device of `like` (:func:`genzoo.nn.noise.draw_noise`)."""
+    return draw_noise(torch.randn, shape, generator, like)
 
 
 def _rand(shape: tuple[int, ...], generator: torch.Generator | None, like: Tensor) -> Tensor:
     """U(0, 1) noise, drawn like :func:`_randn`."""
-    dtype = torch.promote_types(like.dtype, torch.float32)
-    if generator is None:
-        return torch.rand(shape, device=like.device, dtype=dtype)
-    return torch.rand(shape, generator=generator, device=generator.device, dtype=dtype).to(like.device)
+    return draw_noise(torch.rand, shape, generator, like)
 
 
 def _decoder_likelihood(config: VAEConfig, info: DataInfo) -> str:

@@ -36,16 +36,10 @@ from torch import Tensor, nn
 from genzoo.config import option
 from genzoo.data.base import DataInfo, Dataset
 from genzoo.errors import GenzooError
-from genzoo.models.autoregressive import (
-    MaskedConv2d,
-    RowSampler,
-    WindowSampler,
-    _head,
-    _ResidualBlock,
-    sample_pixels,
-)
+from genzoo.models.autoregressive import RowSampler, WindowSampler, sample_pixels
 from genzoo.models.base import GenerativeModel, StepContext, TourEntry, require_binary
 from genzoo.models.registry import register_model
+from genzoo.nn.masked import MaskedConv2d, MaskedResidualBlock, pixel_head
 
 
 class _Res(nn.Module):
@@ -120,8 +114,8 @@ class VQVAE(GenerativeModel):
             self.embedding = nn.Parameter(torch.randn(k, d) / math.sqrt(d))
         self.prior = nn.Sequential(
             MaskedConv2d(k, config.prior_channels, 7, "A"),
-            *[_ResidualBlock(config.prior_channels) for _ in range(config.prior_blocks)],
-            _head(config.prior_channels, config.prior_channels, k),
+            *[MaskedResidualBlock(config.prior_channels) for _ in range(config.prior_blocks)],
+            pixel_head(config.prior_channels, config.prior_channels, k),
         )
         self.register_buffer("mean_x", torch.zeros(()))  # grey decoders start at the data mean
 

@@ -1,4 +1,5 @@
-"""Shared blocks: MLPs, conv encoders/decoders (and, with later families, U-Nets and masked convolutions)."""
+"""Networks and blocks the families compose: MLPs, conv encoders/decoders (`blocks`), masked
+convolutions (`masked`), differentiable augmentation (`augment`) and the noise helper (`noise`)."""
 
 from genzoo.nn.blocks import (
     MLP,

@@ -15,14 +15,12 @@ the manifest lists the new digest alone.
 from __future__ import annotations
 
 import contextlib
-import errno
 import glob
 import hashlib
 import io
 import json
 import os
 import re
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -33,6 +31,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_bytes
 from safetensors.torch import save_file
 
+from genzoo.atomic import UMASK, atomic_path, atomic_write, write_json
 from genzoo.data.base import DataInfo
 from genzoo.errors import GenzooError
 
@@ -45,41 +44,6 @@ SAMPLES = "samples.png"
 FRAMES = "samples"  # RUN/samples/step-NNNNNN.png: the sample grid of each kept checkpoint, for the report
 MAX_FRAMES = 12  # kept checkpoints' grids: at most this many, spread evenly over the run
 CHECKSUMS = "checksums.json"
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _umask()
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success rename it onto `path`, on failure delete it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; the final file gets the usual mode
-    try:
-        yield tmp_path
-        _fsync(tmp_path)
-        os.replace(tmp_path, path)
-        _fsync(path.parent)  # the rename itself reaches the disk
-    except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise GenzooError(
-                f"{path}: no space left on the device while writing it; the previous {path.name}, if any, is intact — "
-                "free some space and run again (a training run: --resume)"
-            ) from None
-        raise
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
 
 
 RUN_FILES = (CONFIG, WEIGHTS, STATE, LOG, METRICS, SAMPLES, CHECKSUMS)
@@ -111,7 +75,7 @@ def run_lock(run_dir: str | Path) -> Iterator[None]:
     except ImportError:  # no flock on this OS: one writer is the user's business
         yield
         return
-    fd = os.open(run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
+    fd = os.open(run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o666 & ~UMASK)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -162,40 +126,6 @@ def remove_stale_temporaries(run_dir: str | Path) -> list[Path]:
     for p in stale:
         p.unlink(missing_ok=True)
     return stale
-
-
-def _fsync(path: Path) -> None:
-    """Flush a file's (or a directory's) contents to the disk; a no-op where the OS cannot."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
-    with atomic_path(path) as tmp:
-        write(tmp)
-
-
-def write_json(path: str | Path, obj: Any) -> None:
-    atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n"))
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, tuple):
-        return list(obj)
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, torch.Tensor) and obj.numel() == 1:
-        return obj.item()
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
 # --- the sample grid of each checkpoint ------------------------------------------------------------

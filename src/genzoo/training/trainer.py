@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-import genzoo
+from genzoo import distributed as dd
 from genzoo import threads
 from genzoo.config import build, option, to_dict
 from genzoo.data.base import Dataset
@@ -35,7 +35,7 @@ from genzoo.errors import GenzooError, TrainingDiverged
 from genzoo.models.base import GenerativeModel, StepContext
 from genzoo.progress import Progress
 from genzoo.training import checkpoint as ckpt
-from genzoo.training import distributed as dd
+from genzoo.version import __version__
 
 
 @dataclass
@@ -245,7 +245,7 @@ def _total_steps(cfg: TrainConfig, model: GenerativeModel, n: int) -> int:
 def _run_config(model: GenerativeModel, data: Dataset, cfg: TrainConfig, threads: dict[str, Any] | None = None) -> dict[str, Any]:
     source = data.source or {"name": data.info.name, "options": None}
     out = {
-        "genzoo_version": genzoo.__version__,
+        "genzoo_version": __version__,
         "model": {"name": model.name, "params": to_dict(model.config)},
         "data": {"name": source["name"], "options": source.get("options")},
         "data_info": data.info.to_dict(),
@@ -484,7 +484,7 @@ class Trainer:
             "rollbacks": self.rollbacks,
             "threads": torch.get_num_threads(),
         }
-        meta = {"step": str(self.step), "genzoo_version": genzoo.__version__, "ema": str(self.ema is not None)}
+        meta = {"step": str(self.step), "genzoo_version": __version__, "ema": str(self.ema is not None)}
         # train_state.pt first: it is self-contained, so a stop between the two writes resumes cleanly
         ckpt.save_state(self.out / ckpt.STATE, state)
         ckpt.save_weights(self.out / ckpt.WEIGHTS, sampling_state, meta)
@@ -494,7 +494,7 @@ class Trainer:
     def _write_samples(self, state: dict[str, torch.Tensor]) -> None:
         """samples.png: 64 samples of the saved weights (seed 0, the same noise at every checkpoint),
         and the same picture kept as this checkpoint's frame of the series the report animates."""
-        from genzoo.viz.plots import samples_png
+        from genzoo.pictures import samples_png
 
         model = self.model
         backup = None

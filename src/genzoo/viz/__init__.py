@@ -1,7 +1,7 @@
 """Pictures and the self-contained HTML report: sample grids, point clouds, loss curves,
 latent interpolations and reconstructions, all rendered headless (Agg, Pillow)."""
 
-from genzoo.viz.grid import image_grid, png_bytes
+from genzoo.pictures import image_grid, png_bytes
 from genzoo.viz.plots import (
     inpainting_grid,
     interpolate,

@@ -24,10 +24,11 @@ from typing import Any
 import numpy as np
 from safetensors import safe_open
 
+from genzoo.pictures import figure_png
 from genzoo.training import checkpoint as ckpt
 from genzoo.viz import gallery
 from genzoo.viz.page import document, escape, figure, fmt, note, section
-from genzoo.viz.plots import figure_png, panels
+from genzoo.viz.plots import panels
 from genzoo.viz.report import wall_time
 
 

@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from genzoo.viz.plots import figure_png, panels
+from genzoo.pictures import figure_png
+from genzoo.viz.plots import panels
 
 FIELD_CMAP = "viridis"
 VARIOGRAM_FIELDS = 32  # realisations in the figure's variogram

@@ -4,7 +4,7 @@ floor and its training time — and "How to read this", a minute's reading on wh
 mean, which way is better, what the floor is and why a copying model can look good.
 
 The pictures are the runs' own samples.png; the real data are drawn with the same function
-(:func:`genzoo.viz.plots.samples_png`), so both sit side by side alike."""
+(:func:`genzoo.pictures.samples_png`), so both sit side by side alike."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def real_data_png(name: str, options_json: str = "{}") -> bytes:
     JSON) drawn like a run's samples.png. Loaded once per process: the tour redraws its page
     after every entry."""
     from genzoo.data import load
-    from genzoo.viz.plots import samples_png
+    from genzoo.pictures import samples_png
 
     data = load(name, split="test", **json.loads(options_json))
     return samples_png(data.tensors()[:REAL_EXAMPLES], data.info, what="examples")

@@ -20,19 +20,27 @@ import torch
 from matplotlib.figure import Figure
 from PIL import Image
 
+from genzoo.atomic import atomic_path
 from genzoo.data.base import DataInfo
 from genzoo.errors import GenzooError
 from genzoo.models.base import GenerativeModel
-from genzoo.training.checkpoint import atomic_path
-from genzoo.viz.grid import as_numpy, image_grid, png_bytes, value_range
+from genzoo.pictures import (
+    DATA_COLOUR,
+    SAMPLE_COLOUR,
+    as_array,
+    as_numpy,
+    figure_png,
+    image_grid,
+    png_bytes,
+    points_figure,
+    samples_png,
+    value_range,
+)
 
 SAMPLE_SUFFIXES = (".png", ".npy", ".npz")
 NOT_LOSSES = frozenset({"step", "epoch", "lr", "steps_per_s", "time"})  # logged, but not loss terms
 SMOOTH_FROM = 50  # records; longer logs get an EMA line over the raw one
 
-DATA_COLOUR = "#c3cedb"
-SAMPLE_COLOUR = "#1f5fa8"
-MODE_COLOUR = "#d62728"
 
 
 def panels(count: int, *, max_cols: int, width: float, height: float) -> tuple[Figure, list[Any]]:
@@ -47,72 +55,8 @@ def panels(count: int, *, max_cols: int, width: float, height: float) -> tuple[F
     return fig, axes[:count]
 
 
-def figure_png(fig: Figure, *, dpi: int = 100) -> bytes:
-    """`fig` rendered by Agg as PNG bytes (without the Software metadata chunk)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
-    return buf.getvalue()
-
-
 def _png_image(data: bytes) -> Image.Image:
     return Image.open(io.BytesIO(data)).convert("RGB")
-
-
-# --- point clouds ------------------------------------------------------------------------------
-def points_figure(
-    points: torch.Tensor | np.ndarray,
-    *,
-    reference: torch.Tensor | np.ndarray | None = None,
-    modes: torch.Tensor | np.ndarray | None = None,
-    paths: Sequence[torch.Tensor | np.ndarray] | None = None,
-    path_colour: str | None = None,
-    title: str | None = None,
-    label: str = "samples",
-) -> bytes:
-    """A scatter of (N, D) `points` over optional `reference` data (light), with optional
-    mode centres (red crosses) and `paths` (each (T, D), drawn as lines from a dot at their
-    start, in `path_colour` or else one colour each); equal aspect.
-
-    Only the first two dimensions are drawn when D > 2 (the title says so); D = 1 gives
-    overlaid histograms instead. Returns PNG bytes."""
-    p = as_numpy(points)
-    if p.ndim != 2 or p.shape[0] == 0:
-        raise GenzooError(f"points_figure needs a non-empty (N, D) array, got shape {tuple(p.shape)}")
-    d = p.shape[1]
-    ref = None if reference is None else as_numpy(reference).reshape(-1, d)
-    title = title or ""
-    if d > 2:
-        title = f"{title} (dims 1-2 of {d})".strip()
-    fig = Figure(figsize=(5.0, 5.0), layout="constrained")
-    ax = fig.add_subplot()
-    if d == 1:
-        bins = np.histogram_bin_edges(
-            p[:, 0] if ref is None else np.concatenate([p[:, 0], ref[:, 0]]), bins=50
-        )
-        if ref is not None:
-            ax.hist(ref[:, 0], bins=bins, density=True, color=DATA_COLOUR, label="data")
-        ax.hist(p[:, 0], bins=bins, density=True, histtype="step", color=SAMPLE_COLOUR, label=label)
-        ax.set_xlabel("x")
-    else:
-        if ref is not None:
-            ax.scatter(ref[:, 0], ref[:, 1], s=5, c=DATA_COLOUR, linewidths=0, label="data")
-        ax.scatter(p[:, 0], p[:, 1], s=6, c=SAMPLE_COLOUR, alpha=0.75, linewidths=0, label=label)
-        if modes is not None:
-            m = as_numpy(modes).reshape(-1, d)
-            ax.scatter(m[:, 0], m[:, 1], s=50, marker="x", c=MODE_COLOUR, linewidths=1.5, label="modes")
-        for path in paths or []:
-            q = as_numpy(path).reshape(-1, d)
-            (line,) = ax.plot(q[:, 0], q[:, 1], "-", color=path_colour, linewidth=1.2, alpha=0.9)
-            ax.plot(q[:1, 0], q[:1, 1], "o", color=line.get_color(), markersize=4)  # where the path starts
-        ax.set_aspect("equal", adjustable="datalim")
-        ax.set_xlabel("x₁")
-        ax.set_ylabel("x₂")
-    if ref is not None or modes is not None:
-        ax.legend(loc="best", fontsize="small", markerscale=2)
-    if title:
-        ax.set_title(title, fontsize="medium")
-    ax.grid(True, alpha=0.3)
-    return figure_png(fig)
 
 
 # --- loss curves -------------------------------------------------------------------------------
@@ -414,7 +358,7 @@ def save_samples(
         raise GenzooError(
             f"{path}: cannot write samples as {suffix or 'a file without a suffix'!r} (use {', '.join(SAMPLE_SUFFIXES)})"
         )
-    arr = _array(x)
+    arr = as_array(x)
     if suffix == ".png":
         data = samples_png(arr, info)
 
@@ -427,7 +371,7 @@ def save_samples(
             np.save(fh, arr, allow_pickle=False)
 
     else:
-        extra = {} if y is None else {"y": _array(y)}
+        extra = {} if y is None else {"y": as_array(y)}
 
         def write(fh: Any) -> None:
             np.savez(fh, x=arr, **extra)
@@ -436,19 +380,3 @@ def save_samples(
         with open(tmp, "wb") as fh:  # a file object, so numpy never appends its own suffix
             write(fh)
     return path
-
-
-def _array(x: torch.Tensor | np.ndarray) -> np.ndarray:
-    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-
-
-def samples_png(x: torch.Tensor | np.ndarray, info: DataInfo | None, *, what: str = "samples") -> bytes:
-    """Samples (or data: `what` = "examples") as one PNG: a grid for images and fields, a scatter
-    for points — the picture of samples.png, so that real data drawn with it sit beside a run's
-    samples alike."""
-    arr = _array(x)
-    kind = info.kind if info is not None else ("points" if arr.ndim == 2 else "image")
-    if kind == "points":
-        name = f"{info.name}: " if info is not None else ""
-        return points_figure(arr, title=f"{name}{len(arr)} {what}")
-    return png_bytes(image_grid(arr, info))

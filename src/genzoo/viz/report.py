@@ -18,12 +18,13 @@ from typing import Any
 
 import torch
 
-import genzoo
+from genzoo.data import load as load_data
 from genzoo.data.base import Dataset
 from genzoo.errors import GenzooError
 from genzoo.models.base import GenerativeModel
+from genzoo.pictures import animated_gif, image_grid, png_bytes
 from genzoo.training import checkpoint as ckpt
-from genzoo.viz.grid import animated_gif, image_grid, png_bytes
+from genzoo.version import __version__
 from genzoo.viz.page import document, escape, figure, fmt, img, note, section, table
 from genzoo.viz.plots import (
     codes_figure,
@@ -60,7 +61,7 @@ def write_report(
     config = ckpt.read_config(run_dir)
     records = ckpt.read_log(run_dir)
     metrics, notes = _read_metrics(run_dir)
-    model = genzoo.load(run_dir)
+    model = ckpt.load(run_dir)
     data, data_note = _load_data(config)
     if data_note:
         notes["data"] = data_note
@@ -111,7 +112,7 @@ def _load_data(config: Mapping[str, Any], splits: Sequence[str] = ("test", "trai
     error: Exception | None = None
     for split in splits:
         try:
-            return genzoo.datasets.load(name, split=split, **(spec.get("options") or {})), None
+            return load_data(name, split=split, **(spec.get("options") or {})), None
         except Exception as exc:  # best effort: the user's folder may be gone, a loader may fail
             error = exc
     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
@@ -185,7 +186,7 @@ def render_report(
         sections.append(section("Translations", _try_figure(lambda: translation_grid(model, data), "translations", _translation_caption(data))))
     sections.append(_metrics_section(metrics, notes.get("metrics"), figures, pictures=pictures, train_seconds=wall_time(records)))
     version = config.get("genzoo_version", "unknown")
-    by = "" if version == genzoo.__version__ else f"; report by genzoo {genzoo.__version__}"
+    by = "" if version == __version__ else f"; report by genzoo {__version__}"
     header = f'<h1>{escape(title)}</h1><p class="sub">trained with genzoo {escape(version)}{escape(by)}</p>'
     return document(f"genzoo report: {title}", header, sections, css=REPORT_CSS)
 

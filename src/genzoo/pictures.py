@@ -1,4 +1,6 @@
-"""Pixels: a batch of images or fields as one picture.
+"""Pictures of samples: a batch of images or fields as one grid, a point cloud as a scatter, and
+`samples_png`, the picture of a run's samples.png — below training and the metrics, which draw
+them, and viz, which lays them out.
 
 Values are mapped linearly from the data's value range to 0..255 — the range in
 :class:`DataInfo` when it is finite, otherwise the batch's own min/max (unbounded fields),
@@ -9,9 +11,11 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 from PIL import Image
 
 from genzoo.data.base import DataInfo
@@ -104,3 +108,89 @@ def animated_gif(frames: list[bytes], *, ms: int = 700, last_ms: int = 1600) -> 
     durations = [ms] * (len(images) - 1) + [last_ms]
     images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0)
     return buf.getvalue()
+
+
+DATA_COLOUR = "#c3cedb"
+SAMPLE_COLOUR = "#1f5fa8"
+MODE_COLOUR = "#d62728"
+
+
+def figure_png(fig: Figure, *, dpi: int = 100) -> bytes:
+    """`fig` rendered by Agg as PNG bytes (without the Software metadata chunk)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    return buf.getvalue()
+
+
+# --- point clouds ------------------------------------------------------------------------------
+def points_figure(
+    points: torch.Tensor | np.ndarray,
+    *,
+    reference: torch.Tensor | np.ndarray | None = None,
+    modes: torch.Tensor | np.ndarray | None = None,
+    paths: Sequence[torch.Tensor | np.ndarray] | None = None,
+    path_colour: str | None = None,
+    title: str | None = None,
+    label: str = "samples",
+) -> bytes:
+    """A scatter of (N, D) `points` over optional `reference` data (light), with optional
+    mode centres (red crosses) and `paths` (each (T, D), drawn as lines from a dot at their
+    start, in `path_colour` or else one colour each); equal aspect.
+
+    Only the first two dimensions are drawn when D > 2 (the title says so); D = 1 gives
+    overlaid histograms instead. Returns PNG bytes."""
+    p = as_numpy(points)
+    if p.ndim != 2 or p.shape[0] == 0:
+        raise GenzooError(f"points_figure needs a non-empty (N, D) array, got shape {tuple(p.shape)}")
+    d = p.shape[1]
+    ref = None if reference is None else as_numpy(reference).reshape(-1, d)
+    title = title or ""
+    if d > 2:
+        title = f"{title} (dims 1-2 of {d})".strip()
+    fig = Figure(figsize=(5.0, 5.0), layout="constrained")
+    ax = fig.add_subplot()
+    if d == 1:
+        bins = np.histogram_bin_edges(
+            p[:, 0] if ref is None else np.concatenate([p[:, 0], ref[:, 0]]), bins=50
+        )
+        if ref is not None:
+            ax.hist(ref[:, 0], bins=bins, density=True, color=DATA_COLOUR, label="data")
+        ax.hist(p[:, 0], bins=bins, density=True, histtype="step", color=SAMPLE_COLOUR, label=label)
+        ax.set_xlabel("x")
+    else:
+        if ref is not None:
+            ax.scatter(ref[:, 0], ref[:, 1], s=5, c=DATA_COLOUR, linewidths=0, label="data")
+        ax.scatter(p[:, 0], p[:, 1], s=6, c=SAMPLE_COLOUR, alpha=0.75, linewidths=0, label=label)
+        if modes is not None:
+            m = as_numpy(modes).reshape(-1, d)
+            ax.scatter(m[:, 0], m[:, 1], s=50, marker="x", c=MODE_COLOUR, linewidths=1.5, label="modes")
+        for path in paths or []:
+            q = as_numpy(path).reshape(-1, d)
+            (line,) = ax.plot(q[:, 0], q[:, 1], "-", color=path_colour, linewidth=1.2, alpha=0.9)
+            ax.plot(q[:1, 0], q[:1, 1], "o", color=line.get_color(), markersize=4)  # where the path starts
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.set_xlabel("x₁")
+        ax.set_ylabel("x₂")
+    if ref is not None or modes is not None:
+        ax.legend(loc="best", fontsize="small", markerscale=2)
+    if title:
+        ax.set_title(title, fontsize="medium")
+    ax.grid(True, alpha=0.3)
+    return figure_png(fig)
+
+
+def as_array(x: torch.Tensor | np.ndarray) -> np.ndarray:
+    """A tensor or array as an array on the CPU, its dtype kept."""
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
+def samples_png(x: torch.Tensor | np.ndarray, info: DataInfo | None, *, what: str = "samples") -> bytes:
+    """Samples (or data: `what` = "examples") as one PNG: a grid for images and fields, a scatter
+    for points — the picture of samples.png, so that real data drawn with it sit beside a run's
+    samples alike."""
+    arr = as_array(x)
+    kind = info.kind if info is not None else ("points" if arr.ndim == 2 else "image")
+    if kind == "points":
+        name = f"{info.name}: " if info is not None else ""
+        return points_figure(arr, title=f"{name}{len(arr)} {what}")
+    return png_bytes(image_grid(arr, info))
