@@ -111,3 +111,56 @@ def test_divergence_names_the_network_in_one_line(name, data, tmp_path):
     assert "\n" not in message and " became " in message
     term = message.split(" became ")[0]
     assert any(term == f"{what} ({key})" for key, what in MODELS.get(name).terms.items()), message
+
+
+# --- abilities, declared once ----------------------------------------------------------------------
+def test_the_declared_abilities_name_the_families_that_have_them():
+    """The protocols of models/base.py against the families' methods: six classes inpaint (a
+    hand-written list once said three), two translate, one edits."""
+    from genzoo.models.registry import able
+
+    assert able("inpaints") == ["ddpm", "fvsbn", "gated-pixelcnn", "pixelcnn", "pixelrnn", "rbm"]
+    assert able("translates") == ["cyclegan", "pix2pix"]
+    assert able("edits") == ["cgan"]
+    assert able("likelihood") == [n for n in MODELS.names() if MODELS.get(n).likelihood is not None]
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_a_protocol_holds_exactly_where_its_methods_are(name):
+    """Declaration and definition agree for every family: a class is Inpaints / Edits / Translates /
+    Classifies when, and only when, it defines every method of the protocol."""
+    from genzoo.models.base import Classifies, Edits, Inpaints, Translates
+
+    cls = MODELS.get(name)
+    for proto, methods in ((Inpaints, ["inpaint"]), (Edits, ["edit"]), (Translates, ["translate", "translation_shapes"]),
+                           (Classifies, ["classify"])):
+        assert issubclass(cls, proto) == all(callable(getattr(cls, m, None)) for m in methods), (name, proto.__name__)
+
+
+def test_genzoo_list_models_shows_the_ability_table(capsys):
+    from genzoo.catalog import render_list
+    from genzoo.models.base import ABILITIES
+
+    lines = render_list("models").splitlines()
+    start = lines.index("abilities:")
+    header, rows = lines[start + 1].split(), [line.split() for line in lines[start + 2 :]]
+    assert header[0] == "model" and len(rows) == len(MODELS.names())
+    assert " ".join(header[1:]) == " ".join(label for label, _ in ABILITIES.values())
+    by_name = {r[0]: r[1:] for r in rows}
+    assert by_name["ddpm"][0] == "bound" and by_name["kde"][0] == "exact" and by_name["gan"][0] == "·"
+    inpaint = list(ABILITIES).index("inpaints")
+    assert [n for n, cells in by_name.items() if cells[inpaint] == "✓"] == ["ddpm", "fvsbn", "gated-pixelcnn", "pixelcnn", "pixelrnn", "rbm"]
+
+
+def test_a_command_refusing_a_family_names_those_that_can(tmp_path, capsys):
+    """`genzoo condition --mask` on a gan: one line naming the six families that inpaint, from the
+    declarations (not a hand-written list)."""
+    from genzoo.cli import main
+
+    run = tmp_path / "gan"
+    assert main(["train", "gan", "--data", "moons", "--steps", "2", "--out", str(run), "--quiet", "--set", "data.n=100"]) == 0
+    capsys.readouterr()
+    assert main(["condition", str(run), "--mask", "bottom-half", "--out", str(tmp_path / "f.npz")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "model 'gan' cannot fill a masked part of an example (ddpm, fvsbn, gated-pixelcnn, pixelcnn, pixelrnn, rbm can)" in err

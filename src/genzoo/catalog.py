@@ -52,6 +52,8 @@ def render_list(what: str) -> str:
             cls = MODELS.get(name)
             lik = f"  [likelihood: {cls.likelihood}]" if cls.likelihood else ""
             lines.append(f"  {name:<14} {cls.summary}{lik}")
+        if what == "models":
+            lines += ["", *ability_table()]
     if what in ("datasets", "all"):
         lines.append("datasets:")
         lines += [f"  {name:<14} {DATASETS.get(name).summary}" for name in DATASETS.names()]
@@ -74,15 +76,33 @@ def _option_rows(cls: type, section: str) -> list[str]:
     return rows
 
 
+def ability_table() -> list[str]:
+    """`genzoo list models`' table of model × ability (the declarations of genzoo.models.base.ABILITIES):
+    a column per ability, ✓ where the model has it, the likelihood's kind in its column."""
+    from genzoo.models import MODELS
+    from genzoo.models.base import ABILITIES, abilities
+
+    heads = [label for label, _ in ABILITIES.values()]
+    rows = []
+    for name in MODELS.names():
+        cls = MODELS.get(name)
+        has = set(abilities(cls))
+        rows.append([name] + [(cls.likelihood if key == "likelihood" else "✓") if key in has else "·" for key in ABILITIES])
+    widths = [max(len(r[i]) for r in [["model", *heads], *rows]) for i in range(len(heads) + 1)]
+    fmt = lambda r: "  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    return ["abilities:", fmt(["model", *heads]), *[fmt(r) for r in rows]]
+
+
 def render_model(name: str) -> str:
     """`genzoo list models NAME`: what the family is, its abilities, and every option with its default."""
     from genzoo.models import MODELS
+    from genzoo.models.base import ABILITIES
+    from genzoo.models.base import abilities as model_abilities
     from genzoo.training.trainer import TrainConfig
 
     cls = MODELS.get(name)
     data, options = default_data(name)
-    abilities = [label for flag, label in ((cls.likelihood, f"likelihood ({cls.likelihood})"), (cls.latent, "latent space"),
-                 (cls.encodes, "encoder"), (cls.conditional, "labels")) if flag]
+    abilities = [f"likelihood ({cls.likelihood})" if key == "likelihood" else ABILITIES[key][0] for key in model_abilities(cls)]
     lines = [f"{name}: {cls.summary}",
              f"  models {', '.join(cls.kinds)} data; default data: {data}{''.join(f' --set data.{k}={v}' for k, v in options.items())}",
              f"  abilities: {', '.join(abilities) or 'sampling'}", "", "model options (--set model.KEY=VALUE, or KEY=VALUE):"]

@@ -110,7 +110,8 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 def cmd_condition(args: argparse.Namespace) -> int:
     import torch
 
-    from genzoo.models.base import expand_mask
+    from genzoo.models.base import Inpaints, expand_mask
+    from genzoo.models.registry import able
     from genzoo.viz import inpainting_grid, png_bytes, save_samples
 
     check_suffix(args.out, (".png", ".npz", ".npy"))
@@ -119,8 +120,8 @@ def cmd_condition(args: argparse.Namespace) -> int:
     model = load_run(args.run, args.device)
     if args.points is not None:
         return _condition_points(args, model)
-    if not callable(getattr(model, "inpaint", None)):
-        raise GenzooError(f"model {model.name!r} cannot fill a masked part of an example (ddpm, pixelcnn, rbm can)")
+    if not isinstance(model, Inpaints):
+        raise GenzooError(f"model {model.name!r} cannot fill a masked part of an example ({', '.join(able('inpaints'))} can)")
     if args.input is not None:
         x = input_examples(args.input, model)
     else:

@@ -79,12 +79,14 @@ def cmd_denoise(args: argparse.Namespace) -> int:
 def cmd_edit(args: argparse.Namespace) -> int:
     import torch
 
+    from genzoo.models.base import Edits
+    from genzoo.models.registry import able
     from genzoo.viz import save_samples
 
     check_suffix(args.out, (".npz", ".npy", ".png"))
     model = load_run(args.run, args.device)
-    if not callable(getattr(model, "edit", None)):
-        raise GenzooError(f"model {model.name!r} cannot edit examples (edit needs a conditional model with an encoder: cgan)")
+    if not isinstance(model, Edits):
+        raise GenzooError(f"model {model.name!r} cannot edit examples (edit needs a conditional model with an encoder: {', '.join(able('edits'))})")
     if not model.encodes:
         raise GenzooError(f"model {model.name!r} was trained without its encoder (encoder=false), so it cannot edit examples")
     classes = model.info.num_classes
@@ -104,12 +106,14 @@ def cmd_translate(args: argparse.Namespace) -> int:
     import torch
 
     from genzoo.data import load
+    from genzoo.models.base import Translates
+    from genzoo.models.registry import able
     from genzoo.viz import save_samples
 
     check_suffix(args.out, (".png", ".npz", ".npy"))
     model = load_run(args.run, args.device)
-    if not callable(getattr(model, "translate", None)) or not callable(getattr(model, "translation_shapes", None)):
-        raise GenzooError(f"model {model.name!r} does not translate images (translate needs cyclegan or pix2pix)")
+    if not isinstance(model, Translates):
+        raise GenzooError(f"model {model.name!r} does not translate images (translate needs {' or '.join(able('translates'))})")
     shape_in, shape_out = model.translation_shapes(args.direction)  # one-line error for a direction it lacks
     suffix = Path(args.input).suffix.lower()
     if suffix not in (".npy", ".npz"):

@@ -7,6 +7,7 @@ from typing import Any
 import torch
 
 from genzoo.metrics.core import EvalContext, register_metric
+from genzoo.models.base import Classifies
 
 
 @register_metric(
@@ -75,7 +76,7 @@ def anomaly(ctx: EvalContext, *, batch_size: int = 250) -> dict[str, Any]:
 @register_metric(
     "classify",
     "accuracy of the model's own classifier (an RBM on [x, one-hot y]: the label of lowest free energy) on held-out labelled data",
-    applies=lambda model, data: callable(getattr(model, "classify", None)) and getattr(model, "num_labels", 0) > 0 and data.y is not None,
+    applies=lambda model, data: isinstance(model, Classifies) and getattr(model, "num_labels", 0) > 0 and data.y is not None,
     why_not="it is no classifier, or the data have no labels",
 )
 def classification_accuracy(ctx: EvalContext, *, batch_size: int = 500) -> dict[str, Any]:

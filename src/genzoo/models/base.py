@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from numbers import Integral
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
@@ -276,3 +276,52 @@ class GenerativeModel(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+# --- abilities: declared once, checked where a command or a page needs them ------------------------
+@runtime_checkable
+class Inpaints(Protocol):
+    """Fills the masked part of examples given the rest (`genzoo condition --mask`)."""
+
+    def inpaint(self, x: Tensor, mask: Any, *, generator: torch.Generator | None = None) -> Tensor: ...
+
+
+@runtime_checkable
+class Edits(Protocol):
+    """Redraws examples as another class, keeping their style (`genzoo edit`)."""
+
+    def edit(self, x: Tensor, label: Any) -> Tensor: ...
+
+
+@runtime_checkable
+class Translates(Protocol):
+    """Maps images of one domain to another (`genzoo translate`)."""
+
+    def translate(self, x: Tensor, direction: str = "a2b") -> Tensor: ...
+
+    def translation_shapes(self, direction: str = "a2b") -> tuple[tuple[int, ...], tuple[int, ...]]: ...
+
+
+@runtime_checkable
+class Classifies(Protocol):
+    """Assigns labels to examples (the `classify` metric, where the model was trained with labels)."""
+
+    def classify(self, x: Tensor) -> Tensor: ...
+
+
+# ability -> (its heading in `genzoo list models`, whether a model class has it); the class
+# attributes (likelihood, latent, encodes, conditional) and the protocols above are the declarations
+ABILITIES: dict[str, tuple[str, Callable[[type], bool]]] = {
+    "likelihood": ("likelihood", lambda cls: cls.likelihood is not None),
+    "latent": ("latent space", lambda cls: cls.latent),
+    "encodes": ("encoder", lambda cls: cls.encodes),
+    "conditional": ("labels", lambda cls: cls.conditional),
+    "inpaints": ("inpainting", lambda cls: issubclass(cls, Inpaints)),
+    "edits": ("editing", lambda cls: issubclass(cls, Edits)),
+    "translates": ("translation", lambda cls: issubclass(cls, Translates)),
+}
+
+
+def abilities(cls: type) -> list[str]:
+    """The abilities (keys of ABILITIES) of a model class, in ABILITIES' order."""
+    return [name for name, (_, has) in ABILITIES.items() if has(cls)]

@@ -38,3 +38,11 @@ def create(name: str, data: Dataset | DataInfo, *, seed: int | None = None, **pa
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return cls(config, info)
+
+
+def able(ability: str) -> list[str]:
+    """The registered models with `ability` (a key of genzoo.models.base.ABILITIES), in registry order."""
+    from genzoo.models.base import ABILITIES
+
+    has = ABILITIES[ability][1]
+    return [name for name in MODELS.names() if has(MODELS.get(name))]

@@ -21,7 +21,7 @@ import torch
 from genzoo.data import load as load_data
 from genzoo.data.base import Dataset
 from genzoo.errors import GenzooError
-from genzoo.models.base import GenerativeModel
+from genzoo.models.base import Edits, GenerativeModel, Inpaints, Translates
 from genzoo.pictures import animated_gif, image_grid, png_bytes
 from genzoo.training import checkpoint as ckpt
 from genzoo.version import __version__
@@ -173,16 +173,16 @@ def render_report(
         caption = "the reverse process from pure noise x_T (left) to samples x_0 (right), evenly spaced states"
         sections.append(section("Denoising trajectory", _try_figure(
             lambda: trajectory_figure(model, generator=torch.Generator().manual_seed(seed)), "denoising trajectory", caption)))
-    if callable(getattr(model, "inpaint", None)) and data is not None and model.info.kind != "points":
+    if isinstance(model, Inpaints) and data is not None and model.info.kind != "points":
         caption = "held-out examples (row 1), the bottom half hidden (row 2), the model's fills (row 3)"
         sections.append(section("Inpainting", _try_figure(lambda: inpainting_figure(model, data, seed), "inpainting", caption)))
     if callable(getattr(model, "filters", None)) and model.info.kind != "points":
         caption = f"the weights into the first {FILTERS} hidden units as images, each scaled to its own range (dark negative, light positive)"
         sections.append(section("Filters", _try_figure(lambda: filter_grid(model), "filters", caption)))
-    if callable(getattr(model, "edit", None)) and model.encodes and data is not None and model.info.kind != "points":
+    if isinstance(model, Edits) and model.encodes and data is not None and model.info.kind != "points":
         caption = "held-out examples (row 1) redrawn as each class in turn (rows 2…): G(E_z(x), y) keeps their style"
         sections.append(section("Edits", _try_figure(lambda: edit_grid(model, data), "edits", caption)))
-    if callable(getattr(model, "translate", None)) and data is not None and data.pair is not None:
+    if isinstance(model, Translates) and data is not None and data.pair is not None:
         sections.append(section("Translations", _try_figure(lambda: translation_grid(model, data), "translations", _translation_caption(data))))
     sections.append(_metrics_section(metrics, notes.get("metrics"), figures, pictures=pictures, train_seconds=wall_time(records)))
     version = config.get("genzoo_version", "unknown")
