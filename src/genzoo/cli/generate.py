@@ -155,12 +155,9 @@ def cmd_condition(args: argparse.Namespace) -> int:
 def _condition_points(args: argparse.Namespace, model) -> int:
     """--points FILE.csv (columns row, col, value): -n realisations that honour the data — exactly
     by kriging for the classical simulators, by optimising the latent vector for other generators."""
-
     import torch
 
-    from genzoo.atomic import atomic_path
     from genzoo.geostat.latent import check_points, condition_points, diversity, read_points_csv
-    from genzoo.viz.fields import fields_figure
 
     at_least_one("-n", args.n)
     if model.info.kind not in ("field", "image") or len(model.info.shape) != 3:
@@ -172,10 +169,7 @@ def _condition_points(args: argparse.Namespace, model) -> int:
     size = None if args.size is None else args.size
     if "points" in inspect.signature(model.sample).parameters:
         x = model.sample(args.n, generator=gen, points=(rows, cols, values), size=size).cpu()
-        got = x[:, 0, rows, cols].double()
-        err = (got - values).abs()
-        honoured = (err <= 1e-6 * max(1.0, float(values.abs().max()))).double().mean(1)
-        misfit = err.pow(2).mean(1).sqrt()
+        honoured, misfit = _honoured(x, rows, cols, values)
         how = "kriging of the residuals (exact)"
         extra = {}
     else:
@@ -187,23 +181,44 @@ def _condition_points(args: argparse.Namespace, model) -> int:
         how = f"latent optimisation, {steps} steps"
         extra = {"z": res.z, "accepted": res.accepted}
     spread = diversity(x)
-    out = args.out.lower()
-    if out.endswith(".npz"):
-        save_arrays(args.out, x=x, honoured=honoured, misfit=misfit,
-                     points=torch.stack([rows.double(), cols.double(), values.double()], 1), **extra)
-    elif out.endswith(".npy"):
-        from genzoo.viz import save_samples
-
-        save_samples(x.float(), model.info, args.out)
-    else:
-        data = fields_figure(x, points=(rows, cols, values), title=f"{args.run}: {len(values)} data, {how}")
-        with atomic_path(args.out) as tmp:
-            Path(tmp).write_bytes(data)
+    _write_realisations(args, model, x, (rows, cols, values), how, (honoured, misfit), extra)
     share = float(honoured.mean())
     div = "n/a" if math.isnan(spread) else f"{spread:.4g}"
     print(f"{args.out}: {len(x)} realisations by {how}; data honoured {100 * share:.1f} %, "
           f"RMS misfit {float(misfit.mean()):.3g}, diversity (mean pairwise RMS distance) {div}")
     return 0
+
+
+def _honoured(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per realisation: the share of the data it honours (within 1e-6 of their scale) and its RMS misfit."""
+    err = (x[:, 0, rows, cols].double() - values).abs()
+    honoured = (err <= 1e-6 * max(1.0, float(values.abs().max()))).double().mean(1)
+    return honoured, err.pow(2).mean(1).sqrt()
+
+
+def _write_realisations(
+    args: argparse.Namespace, model, x: torch.Tensor, points: tuple, how: str, fit: tuple, extra: dict,  # noqa: ANN001
+) -> None:
+    """--out FILE.npz (x, honoured and misfit per realisation, the data, `extra`), FILE.npy (the
+    realisations) or FILE.png (a figure)."""
+    import torch
+
+    from genzoo.atomic import atomic_path
+    from genzoo.viz.fields import fields_figure
+
+    rows, cols, values = points
+    out = args.out.lower()
+    if out.endswith(".npz"):
+        save_arrays(args.out, x=x, honoured=fit[0], misfit=fit[1],
+                    points=torch.stack([rows.double(), cols.double(), values.double()], 1), **extra)
+    elif out.endswith(".npy"):
+        from genzoo.viz import save_samples
+
+        save_samples(x.float(), model.info, args.out)
+    else:
+        data = fields_figure(x, points=points, title=f"{args.run}: {len(values)} data, {how}")
+        with atomic_path(args.out) as tmp:
+            Path(tmp).write_bytes(data)
 
 
 def read_mask(spec: str, model) -> torch.Tensor:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from genzoo.cli.common import (
     COUNT,
@@ -37,15 +38,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     cov = C.make(args.cov, range=args.range, sill=args.sill, nugget=args.nugget, angle=args.angle, ratio=args.ratio,
                  nu=args.nu if args.cov == "matern" else None)
     shape = tuple(args.shape)
-    options = {}
-    if args.modes is not None:
-        if args.method != "spectral":
-            raise GenzooError("--modes is an option of the spectral method")
-        options["modes"] = args.modes
-    if args.tol is not None:
-        if args.method != "spde":
-            raise GenzooError("--tol is an option of the spde method")
-        options["tol"] = args.tol
+    options = _method_options(args)
     points = None
     if args.points:
         from genzoo.geostat.latent import check_points, read_points_csv
@@ -69,6 +62,30 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     png = str(Path(args.out).with_suffix(".png"))
     with atomic_path(png) as tmp:
         Path(tmp).write_bytes(fields_figure(x, cov, points=points, title=f"{args.method}: {cov.describe()}, {shape[0]}×{shape[1]}"))
+    notes = _notes(sim)
+    extra = f" ({', '.join(notes)})" if notes else ""
+    print(f"{args.out}: {args.n} fields {shape[0]}×{shape[1]} of {cov.describe()} by {args.method} in {seconds:.2f} s{extra}; figure {png}")
+    return 0
+
+
+
+def _method_options(args: argparse.Namespace) -> dict[str, Any]:
+    """--modes (spectral) and --tol (spde), refused for the other methods."""
+    options = {}
+    if args.modes is not None:
+        if args.method != "spectral":
+            raise GenzooError("--modes is an option of the spectral method")
+        options["modes"] = args.modes
+    if args.tol is not None:
+        if args.method != "spde":
+            raise GenzooError("--tol is an option of the spde method")
+        options["tol"] = args.tol
+    return options
+
+
+def _notes(sim: Any) -> list[str]:
+    """What a simulator reports of its set-up: the SPDE's Chebyshev degree, the FFT's torus, the
+    negative eigenvalue mass an embedding clipped."""
     notes = []
     if getattr(sim, "degree", None) is not None:
         notes.append(f"Chebyshev degree {sim.degree}")
@@ -76,9 +93,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         notes.append(f"torus {sim.torus[0]}×{sim.torus[1]}")
     if getattr(sim, "negative_mass", 0.0):
         notes.append(f"negative eigenvalue mass {sim.negative_mass:.2e} clipped")
-    extra = f" ({', '.join(notes)})" if notes else ""
-    print(f"{args.out}: {args.n} fields {shape[0]}×{shape[1]} of {cov.describe()} by {args.method} in {seconds:.2f} s{extra}; figure {png}")
-    return 0
+    return notes
 
 
 # --- the commands' arguments ------------------------------------------------------------

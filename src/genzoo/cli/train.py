@@ -87,6 +87,30 @@ def _resume_setup(args, out: Path, sets: dict[str, Any], toml: dict[str, Any]): 
     return data, create(args.model, data, **cfg["model"]["params"]), cfg
 
 
+def _data_choice(args: argparse.Namespace, sets: dict[str, Any], toml: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The dataset and its options: --data or the TOML's [data] name, else the family's default data;
+    options from [data] and --set data.KEY=VALUE over the default's."""
+    data_name = args.data or toml.get("data", {}).get("name")
+    data_opts = {k: v for k, v in {**toml.get("data", {}), **sets.get("data", {})}.items() if k != "name"}
+    if data_name is None:
+        data_name, defaults = default_data(args.model)
+        data_opts = {**defaults, **data_opts}
+    return data_name, data_opts
+
+
+def _clear_for_a_new_run(out: Path, *, overwrite: bool) -> None:
+    """`out` holds a run: refused without --overwrite (naming how to continue it), else its files
+    are removed so that the new run starts clean."""
+    from genzoo.training import checkpoint as ckpt
+
+    if not overwrite and not (out / ckpt.STATE).exists():
+        raise GenzooError(f"{out} holds a run stopped before its first checkpoint; start it again with --overwrite, or pass another --out")
+    if not overwrite:
+        raise GenzooError(f"{out} already holds a run; continue it with --resume, or pass --overwrite or another --out")
+    for name in (ckpt.STATE, ckpt.WEIGHTS, ckpt.CHECKSUMS, ckpt.LOG, ckpt.METRICS, ckpt.SAMPLES):
+        (out / name).unlink(missing_ok=True)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from genzoo.config import build, parse_sets, read_toml
     from genzoo.data import load
@@ -101,11 +125,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     toml = read_toml(args.config) if args.config else {}
     train_opts = _train_options(args, sets, toml)
     seed = build(TrainConfig, train_opts, section="train").seed  # every value checked before anything else
-    data_name = args.data or toml.get("data", {}).get("name")
-    data_opts = {k: v for k, v in {**toml.get("data", {}), **sets.get("data", {})}.items() if k != "name"}
-    if data_name is None:
-        data_name, defaults = default_data(args.model)
-        data_opts = {**defaults, **data_opts}
+    data_name, data_opts = _data_choice(args, sets, toml)
     out = Path(args.out or f"runs/{args.model}-{data_name.replace(':', '_').replace('/', '_')}")
     if args.resume:
         data, model, cfg = _resume_setup(args, out, sets, toml)
@@ -121,12 +141,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     lock = ckpt.run_lock(out) if main_process else contextlib.nullcontext()
     with lock:  # no other process trains into `out` while this one checks, clears and trains it
         if not args.resume and main_process and (out / ckpt.CONFIG).exists():
-            if not args.overwrite and not (out / ckpt.STATE).exists():
-                raise GenzooError(f"{out} holds a run stopped before its first checkpoint; start it again with --overwrite, or pass another --out")
-            if not args.overwrite:
-                raise GenzooError(f"{out} already holds a run; continue it with --resume, or pass --overwrite or another --out")
-            for name in (ckpt.STATE, ckpt.WEIGHTS, ckpt.CHECKSUMS, ckpt.LOG, ckpt.METRICS, ckpt.SAMPLES):
-                (out / name).unlink(missing_ok=True)
+            _clear_for_a_new_run(out, overwrite=args.overwrite)
         if not args.quiet and main_process:
             print(f"training {args.model} on {data!r} -> {out}", file=sys.stderr)
         try:
