@@ -204,7 +204,7 @@ class Fuzzer:
         check_points(*read_points_csv(path), (16, 16))
 
     def mask(self, data: bytes) -> None:
-        from genzoo.cli.generate import read_mask
+        from genzoo.cli.condition import read_mask
 
         suffix = ".npz" if data.startswith(b"PK") else ".png" if data.startswith(b"\x89PNG") else ".npy"
         path = self.work / f"mask{suffix}"

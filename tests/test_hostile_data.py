@@ -399,7 +399,7 @@ BAD_MASKS = {
 
 @pytest.mark.parametrize("file", sorted(BAD_MASKS))
 def test_each_bad_mask_file_is_refused_by_name(tmp_path, file):
-    from genzoo.cli.generate import read_mask
+    from genzoo.cli.condition import read_mask
 
     path = tmp_path / hostile(f"mask-{file}")
     path.write_bytes(BAD_MASKS[file][0])
@@ -411,7 +411,7 @@ def test_each_bad_mask_file_is_refused_by_name(tmp_path, file):
 
 
 def test_good_mask_files_read_alike(tmp_path):
-    from genzoo.cli.generate import read_mask
+    from genzoo.cli.condition import read_mask
 
     mask = np.zeros((6, 5), bool)
     mask[1:4, 2] = True

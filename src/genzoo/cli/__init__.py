@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from genzoo.cli import evaluate, generate, geostat, latent, listing, train
+from genzoo.cli import condition, evaluate, generate, geostat, latent, listing, train
 from genzoo.errors import GenzooError
 from genzoo.version import __version__
 
@@ -22,7 +22,7 @@ COMMANDS = (
     listing.register_list, train.register_train, generate.register_sample, evaluate.register_evaluate,
     evaluate.register_compare, train.register_tour, generate.register_interpolate, latent.register_encode,
     latent.register_score, latent.register_denoise, latent.register_edit, latent.register_translate,
-    generate.register_condition, geostat.register_simulate, evaluate.register_report,
+    condition.register_condition, geostat.register_simulate, evaluate.register_report,
 )
 
 

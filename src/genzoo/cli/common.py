@@ -5,6 +5,7 @@ import time: `genzoo --help` and `genzoo list` answer without it."""
 from __future__ import annotations
 
 import argparse
+import inspect
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -144,3 +145,16 @@ def check_suffix(path: str, allowed: tuple[str, ...]) -> None:
     suffix = Path(path).suffix.lower()
     if suffix not in allowed:
         raise GenzooError(f"--out {path}: unsupported file type {suffix or '(none)'!r} (use {', '.join(allowed)})")
+
+
+def sampler_options(args: argparse.Namespace, method) -> dict[str, Any]:
+    """--steps --sampler --eta (--resample) (--guidance) for methods that take them (ddpm)."""
+    out = {}
+    for key in ("steps", "sampler", "eta", "resample", "guidance"):
+        value = getattr(args, key, None)
+        if value is not None:
+            if key not in inspect.signature(method).parameters:
+                what = "classifier-free guidance" if key == "guidance" else "reverse sampler to set"
+                raise GenzooError(f"--{key}: model {method.__self__.name!r} has no {what} (ddpm has)")
+            out[key] = value
+    return out

@@ -1,11 +1,9 @@
-"""`genzoo sample`, `interpolate` and `condition`: draw from a trained run."""
+"""`genzoo sample` and `interpolate`: draw from a trained run."""
 
 from __future__ import annotations
 
 import argparse
 import inspect
-import math
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genzoo.cli.common import (
@@ -17,15 +15,13 @@ from genzoo.cli.common import (
     add_threads,
     at_least_one,
     check_suffix,
-    dataset_for,
-    input_examples,
     load_run,
-    save_arrays,
+    sampler_options,
 )
 from genzoo.errors import GenzooError
 
 if TYPE_CHECKING:
-    import torch
+    pass
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -45,7 +41,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
             raise GenzooError(f"--label must be in [0, {classes - 1}], got {args.label}")
         condition["label"] = args.label
     condition.update(_code_options(args, model))
-    condition.update(_sampler_options(args, model.sample))
+    condition.update(sampler_options(args, model.sample))
     if args.size is not None:
         if args.size < 1:
             raise GenzooError(f"--size must be a positive number of pixels, got {args.size}")
@@ -58,19 +54,6 @@ def cmd_sample(args: argparse.Namespace) -> int:
     save_samples(x.float().cpu(), model.info, args.out)
     print(f"{args.out}: {args.n} samples from {args.run}")
     return 0
-
-
-def _sampler_options(args: argparse.Namespace, method) -> dict[str, Any]:
-    """--steps --sampler --eta (--resample) (--guidance) for methods that take them (ddpm)."""
-    out = {}
-    for key in ("steps", "sampler", "eta", "resample", "guidance"):
-        value = getattr(args, key, None)
-        if value is not None:
-            if key not in inspect.signature(method).parameters:
-                what = "classifier-free guidance" if key == "guidance" else "reverse sampler to set"
-                raise GenzooError(f"--{key}: model {method.__self__.name!r} has no {what} (ddpm has)")
-            out[key] = value
-    return out
 
 
 def _code_options(args: argparse.Namespace, model) -> dict[str, Any]:
@@ -107,153 +90,6 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_condition(args: argparse.Namespace) -> int:
-    import torch
-
-    from genzoo.models.base import Inpaints, expand_mask
-    from genzoo.models.registry import able
-    from genzoo.viz import inpainting_grid, png_bytes, save_samples
-
-    check_suffix(args.out, (".png", ".npz", ".npy"))
-    if (args.mask is None) == (args.points is None):
-        raise GenzooError("condition needs exactly one of --mask (fill a hole) and --points FILE.csv (honour point data)")
-    model = load_run(args.run, args.device)
-    if args.points is not None:
-        return _condition_points(args, model)
-    if not isinstance(model, Inpaints):
-        raise GenzooError(f"model {model.name!r} cannot fill a masked part of an example ({', '.join(able('inpaints'))} can)")
-    if args.input is not None:
-        x = input_examples(args.input, model)
-    else:
-        at_least_one("-n", args.n)
-        from genzoo.training import checkpoint as ckpt
-
-        x = dataset_for(ckpt.read_config(args.run), "test").tensors()[: args.n]
-    mask = read_mask(args.mask, model)
-    options = _sampler_options(args, model.inpaint)
-    if args.label is not None:
-        if not getattr(model, "conditional", False) or "label" not in inspect.signature(model.inpaint).parameters:
-            raise GenzooError(f"--label: model {model.name!r} is not conditional")
-        options["label"] = args.label
-    gen = torch.Generator(device=model.device).manual_seed(args.seed)
-    filled = model.inpaint(x.to(model.device), mask, generator=gen, **options).float().cpu()
-    m = expand_mask(mask, x, model.info).cpu()
-    if args.out.lower().endswith(".png"):
-        from genzoo.atomic import atomic_path
-
-        data = png_bytes(inpainting_grid(x, m, filled, model.info))
-        with atomic_path(args.out) as tmp:
-            Path(tmp).write_bytes(data)
-    elif args.out.lower().endswith(".npz"):
-        save_arrays(args.out, x=filled, input=x, mask=m)
-    else:
-        save_samples(filled, model.info, args.out)
-    print(f"{args.out}: {len(filled)} examples with their masked part filled by {args.run}")
-    return 0
-
-
-def _condition_points(args: argparse.Namespace, model) -> int:
-    """--points FILE.csv (columns row, col, value): -n realisations that honour the data — exactly
-    by kriging for the classical simulators, by optimising the latent vector for other generators."""
-    import torch
-
-    from genzoo.geostat.latent import check_points, condition_points, diversity, read_points_csv
-
-    at_least_one("-n", args.n)
-    if model.info.kind not in ("field", "image") or len(model.info.shape) != 3:
-        raise GenzooError(f"--points: model {model.name!r} models {model.info.kind} data; point data condition fields and images")
-    rows, cols, values = read_points_csv(args.points)
-    shape = tuple(model.info.shape[1:]) if args.size is None else (args.size, args.size)
-    rows, cols, values = check_points(rows, cols, values, shape)
-    gen = torch.Generator(device=model.device).manual_seed(args.seed)
-    size = None if args.size is None else args.size
-    if "points" in inspect.signature(model.sample).parameters:
-        x = model.sample(args.n, generator=gen, points=(rows, cols, values), size=size).cpu()
-        honoured, misfit = _honoured(x, rows, cols, values)
-        how = "kriging of the residuals (exact)"
-        extra = {}
-    else:
-        if not getattr(model, "latent", False):
-            raise GenzooError(f"--points: model {model.name!r} has no latent space to optimise (gan, vae, the classical simulators have)")
-        steps = args.steps or 500
-        res = condition_points(model, rows, cols, values, n=args.n, steps=steps, generator=gen, size=size, progress=True)
-        x, honoured, misfit = res.x.cpu(), res.honoured, res.misfit
-        how = f"latent optimisation, {steps} steps"
-        extra = {"z": res.z, "accepted": res.accepted}
-    spread = diversity(x)
-    _write_realisations(args, model, x, (rows, cols, values), how, (honoured, misfit), extra)
-    share = float(honoured.mean())
-    div = "n/a" if math.isnan(spread) else f"{spread:.4g}"
-    print(f"{args.out}: {len(x)} realisations by {how}; data honoured {100 * share:.1f} %, "
-          f"RMS misfit {float(misfit.mean()):.3g}, diversity (mean pairwise RMS distance) {div}")
-    return 0
-
-
-def _honoured(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per realisation: the share of the data it honours (within 1e-6 of their scale) and its RMS misfit."""
-    err = (x[:, 0, rows, cols].double() - values).abs()
-    honoured = (err <= 1e-6 * max(1.0, float(values.abs().max()))).double().mean(1)
-    return honoured, err.pow(2).mean(1).sqrt()
-
-
-def _write_realisations(
-    args: argparse.Namespace, model, x: torch.Tensor, points: tuple, how: str, fit: tuple, extra: dict,  # noqa: ANN001
-) -> None:
-    """--out FILE.npz (x, honoured and misfit per realisation, the data, `extra`), FILE.npy (the
-    realisations) or FILE.png (a figure)."""
-    import torch
-
-    from genzoo.atomic import atomic_path
-    from genzoo.viz.fields import fields_figure
-
-    rows, cols, values = points
-    out = args.out.lower()
-    if out.endswith(".npz"):
-        save_arrays(args.out, x=x, honoured=fit[0], misfit=fit[1],
-                    points=torch.stack([rows.double(), cols.double(), values.double()], 1), **extra)
-    elif out.endswith(".npy"):
-        from genzoo.viz import save_samples
-
-        save_samples(x.float(), model.info, args.out)
-    else:
-        data = fields_figure(x, points=points, title=f"{args.run}: {len(values)} data, {how}")
-        with atomic_path(args.out) as tmp:
-            Path(tmp).write_bytes(data)
-
-
-def read_mask(spec: str, model) -> torch.Tensor:
-    """--mask: a named hole (bottom-half, …) or a .npy/.npz/.png file, 1 (non-zero) = known."""
-    import numpy as np
-    import torch
-
-    from genzoo.models.base import HOLES, hole_mask
-
-    if spec in HOLES:
-        return hole_mask(spec, tuple(model.info.shape))
-    path = Path(spec)
-    suffix = path.suffix.lower()
-    if suffix not in (".npy", ".npz", ".png"):
-        raise GenzooError(f"--mask {spec}: neither a named hole ({', '.join(HOLES)}) nor a .npy/.npz/.png file")
-    if not path.is_file():
-        raise GenzooError(f"--mask {spec}: no such file")
-    try:
-        if suffix == ".png":
-            from genzoo.data.files import read_image
-
-            arr = read_image(path, 1)[0]  # PNG/JPEG only; a decompression bomb is refused from its header
-        else:  # headers checked, never unpickled; an .npz's array under 'mask', or its only one
-            from genzoo.data.files import read_arrays
-
-            arr = read_arrays(path, key="mask")[0]
-    except GenzooError as exc:
-        raise GenzooError(f"--mask: {exc}") from None
-    except Exception as exc:  # a corrupt or foreign file
-        raise GenzooError(f"--mask {spec}: cannot read it ({type(exc).__name__}: {exc})") from None
-    if arr.dtype.kind not in "biuf":
-        raise GenzooError(f"--mask {spec}: expected numbers, got an array of {arr.dtype}")
-    return torch.from_numpy(np.asarray(arr != 0))
-
-
 # --- the commands' arguments ------------------------------------------------------------
 def register_sample(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("sample", help="draw samples from a trained run")
@@ -282,26 +118,3 @@ def register_interpolate(sub: argparse._SubParsersAction) -> None:
     add_device(s)
     add_threads(s)
     s.set_defaults(fn=cmd_interpolate)
-
-def register_condition(sub: argparse._SubParsersAction) -> None:
-    s = sub.add_parser("condition", help="fill the masked part of examples given the rest (ddpm: inpainting; autoregressive models, RBMs: completion)")
-    s.add_argument("run")
-    s.add_argument("--mask",
-                   help="FILE.npy/.npz/.png, shape (H, W), (C, H, W) or one per example, non-zero = known, 0 = fill; "
-                        "or a hole: bottom-half, top-half, left-half, right-half, center")
-    s.add_argument("--points", help="FILE.csv with columns row, col, value: -n realisations honouring these data "
-                   "(classical simulators: exactly, by kriging; gan, vae: by optimising the latent vector, --steps of it)")
-    s.add_argument("--size", type=COUNT, help="--points: the side of the conditioned fields (gan arch=fcn and the simulators draw any size)")
-    s.add_argument("--input", help="FILE.npy/.npz of examples (default: the first -n held-out examples of the run's data)")
-    s.add_argument("-n", type=COUNT, default=8, help="held-out examples to fill when there is no --input")
-    s.add_argument("--out", required=True, help="FILE.png (originals / masked / filled), FILE.npz (x, input, mask) or FILE.npy")
-    add_seed(s)
-    s.add_argument("--steps", type=COUNT, help="sampling steps (default all the training steps)")
-    s.add_argument("--sampler", choices=("ddpm", "ddim"))
-    s.add_argument("--eta", type=FLOAT)
-    s.add_argument("--resample", type=COUNT, help="RePaint: resamplings per step (1: replacement only)")
-    s.add_argument("--label", type=INT, help="conditional ddpm: the class of the fills")
-    s.add_argument("--guidance", type=FLOAT, help="conditional ddpm: classifier-free guidance scale")
-    add_device(s)
-    add_threads(s)
-    s.set_defaults(fn=cmd_condition)
