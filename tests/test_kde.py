@@ -558,3 +558,11 @@ def test_the_bernoulli_kernel_draws_better_binarised_digits_than_the_gaussian():
         scores[kernel] = genzoo.evaluate(model, test, metrics=["fd", "recognisable"], n=500)["metrics"]
     assert scores["bernoulli"]["fd"]["fd"] < 0.5 * scores["gaussian"]["fd"]["fd"]
     assert scores["bernoulli"]["recognisable"]["share"] > scores["gaussian"]["recognisable"]["share"] + 0.1
+
+
+def test_bernoulli_cv_refuses_grey_queries():
+    """fit_bandwidth without binary draws to score: grey centres alone are no held-out binary data."""
+    model = create("kde", binary_info(2), kernel="bernoulli", bandwidth="cv")
+    with pytest.raises(GenzooError, match="cv scores binary examples"):
+        model.fit_bandwidth(torch.full((10, 4), 0.5))
+    assert 0 < model.fit_bandwidth(torch.rand(20, 4, generator=torch.Generator().manual_seed(0)).round()) <= 0.5

@@ -158,3 +158,10 @@ def sampler_options(args: argparse.Namespace, method) -> dict[str, Any]:
                 raise GenzooError(f"--{key}: model {method.__self__.name!r} has no {what} (ddpm has)")
             out[key] = value
     return out
+
+
+def by_chunks(fn: Any, x: torch.Tensor, model: Any, size: int = 500) -> torch.Tensor:
+    """fn over `x` in chunks of `size` examples on the model's device, the results joined on the CPU."""
+    import torch
+
+    return torch.cat([fn(chunk.to(model.device)).cpu() for chunk in torch.split(x, size)])

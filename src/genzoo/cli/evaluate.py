@@ -112,11 +112,13 @@ def register_evaluate(sub: argparse._SubParsersAction) -> None:
     add_threads(s)
     s.set_defaults(fn=cmd_evaluate)
 
+
 def register_compare(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("compare", help="one leaderboard over evaluated runs")
     s.add_argument("runs", nargs="+", metavar="RUN")
     s.add_argument("--out", required=True, help="board.html or board.md")
     s.set_defaults(fn=cmd_compare)
+
 
 def register_report(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("report", help="write a self-contained RUN/report.html")

@@ -109,6 +109,7 @@ def register_sample(sub: argparse._SubParsersAction) -> None:
     add_threads(s)
     s.set_defaults(fn=cmd_sample)
 
+
 def register_interpolate(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("interpolate", help="decode a path between latent codes")
     s.add_argument("run")

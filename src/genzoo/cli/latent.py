@@ -12,6 +12,7 @@ from genzoo.cli.common import (
     add_device,
     add_seed,
     add_threads,
+    by_chunks,
     check_suffix,
     dataset_for,
     input_examples,
@@ -36,7 +37,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
         data = dataset_for(ckpt.read_config(args.run), args.split)
         x, y = data.tensors(), data.y
     with torch.no_grad():
-        codes = torch.cat([model.encode(c.to(model.device)).float().cpu() for c in torch.split(x, 500)])
+        codes = by_chunks(model.encode, x, model).float()
     arrays = {"codes": codes} if y is None else {"codes": codes, "y": y}
     save_arrays(args.out, **arrays)
     print(f"{args.out}: {len(codes)} codes of dimension {codes.shape[1]}")
@@ -49,7 +50,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     x = input_examples(args.input, model)
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(args.seed)
-        scores = torch.cat([model.anomaly_score(c.to(model.device)).double().cpu() for c in torch.split(x, 250)])
+        scores = by_chunks(model.anomaly_score, x, model, 250).double()
     q = torch.quantile(scores, torch.tensor([0.0, 0.5, 0.95, 1.0], dtype=torch.float64)).tolist()
     print(f"anomaly scores of {len(scores)} examples (higher = more anomalous): min {q[0]:.4g}, median {q[1]:.4g}, 95% {q[2]:.4g}, max {q[3]:.4g}")
     if args.out:
@@ -68,7 +69,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         print(f"genzoo: warning: model {model.name!r} was not trained to denoise; this is its plain reconstruction", file=sys.stderr)
     x = input_examples(args.input, model)
     with torch.no_grad():
-        clean = torch.cat([model.reconstruct(c.to(model.device)).float().cpu() for c in torch.split(x, 500)])
+        clean = by_chunks(model.reconstruct, x, model).float()
     from genzoo.viz import save_samples
 
     save_samples(clean, model.info, args.out)
@@ -94,7 +95,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
         raise GenzooError(f"--label must be in [0, {classes - 1}], got {args.label}")
     x = input_examples(args.input, model)
     with torch.no_grad():
-        edited = torch.cat([model.edit(c.to(model.device), args.label).float().cpu() for c in torch.split(x, 500)])
+        edited = by_chunks(lambda c: model.edit(c, args.label), x, model).float()
     save_samples(edited, model.info, args.out, y=torch.full((len(edited),), args.label))
     print(f"{args.out}: {len(edited)} examples redrawn as class {args.label}")
     return 0
@@ -142,6 +143,7 @@ def register_encode(sub: argparse._SubParsersAction) -> None:
     add_threads(s)
     s.set_defaults(fn=cmd_encode)
 
+
 def register_score(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("score", help="anomaly score per example (negative log-likelihood or reconstruction error)")
     s.add_argument("run")
@@ -152,6 +154,7 @@ def register_score(sub: argparse._SubParsersAction) -> None:
     add_threads(s)
     s.set_defaults(fn=cmd_score)
 
+
 def register_denoise(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("denoise", help="clean noisy examples with an autoencoder (a denoising one: dae)")
     s.add_argument("run")
@@ -160,6 +163,7 @@ def register_denoise(sub: argparse._SubParsersAction) -> None:
     add_device(s)
     add_threads(s)
     s.set_defaults(fn=cmd_denoise)
+
 
 def register_edit(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("edit", help="redraw examples as another class, keeping their style (cgan: G(E(x), label))")
@@ -170,6 +174,7 @@ def register_edit(sub: argparse._SubParsersAction) -> None:
     add_device(s)
     add_threads(s)
     s.set_defaults(fn=cmd_edit)
+
 
 def register_translate(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("translate", help="map images with a translation model (cyclegan, pix2pix)")

@@ -199,6 +199,7 @@ def register_train(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(fn=cmd_train)
 
+
 def register_tour(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("tour", help="the main job: every family on its bundled data, one comparison report")
     s.add_argument("--quick", action="store_true", help="laptop budget: under 10 minutes on 2 CPU cores")

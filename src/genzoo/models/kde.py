@@ -382,7 +382,12 @@ class KDE(GenerativeModel):
         binary `queries` (N, D), one draw of each centre (default: the centres, when binary)."""
         rule = parse_bandwidth(self.config.bandwidth)
         if self.bernoulli:
-            return self._cv_flip(points, points if queries is None else queries) if rule == "cv" else float(rule)
+            if rule != "cv":
+                return float(rule)
+            queries = points if queries is None else queries
+            if not ((queries == 0) | (queries == 1)).all():
+                raise GenzooError("kde: the bernoulli kernel's cv scores binary examples (pixels 0 or 1); pass one binarisation as queries")
+            return self._cv_flip(points, queries)
         if rule == "scott":
             return scott_bandwidth(points)
         if rule == "silverman":
