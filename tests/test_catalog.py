@@ -55,3 +55,14 @@ def test_write_goes_through_a_temporary_name_and_round_trips(tmp_path, monkeypat
     monkeypatch.setattr(catalog, "CATALOG", path)
     assert catalog.lookup("models", "rbm") == catalog.render("models", "rbm")
     assert catalog.lookup("datasets", "npz:x.npz") is None  # a path prefix is rendered, not shipped
+
+
+def test_the_shipped_sampling_options_are_what_the_families_declare_now():
+    """The command line makes its sampling flags from the shipped options, so they must be current."""
+    shipped = json.loads(catalog.CATALOG.read_text(encoding="utf-8"))["options"]
+    code = "import json, genzoo.catalog as c\nprint(json.dumps(c.render_options(), sort_keys=True))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert shipped == json.loads(done.stdout), "catalog.json is out of date: rewrite it with `python -m genzoo.catalog`"
+    assert set(shipped["sample"]) == {"steps", "sampler", "eta", "guidance", "size", "code", "continuous"}
+    assert set(shipped["inpaint"]["steps"]["help"]) == {"ddpm", "rbm"}

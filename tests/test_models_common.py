@@ -129,11 +129,11 @@ def test_the_declared_abilities_name_the_families_that_have_them():
 def test_a_protocol_holds_exactly_where_its_methods_are(name):
     """Declaration and definition agree for every family: a class is Inpaints / Edits / Translates /
     Classifies when, and only when, it defines every method of the protocol."""
-    from genzoo.models.base import Classifies, Edits, Inpaints, Translates
+    from genzoo.models.base import Classifies, Edits, HasFilters, Inpaints, Trajectories, Translates
 
     cls = MODELS.get(name)
     for proto, methods in ((Inpaints, ["inpaint"]), (Edits, ["edit"]), (Translates, ["translate", "translation_shapes"]),
-                           (Classifies, ["classify"])):
+                           (Classifies, ["classify"]), (HasFilters, ["filters"]), (Trajectories, ["trajectory"])):
         assert issubclass(cls, proto) == all(callable(getattr(cls, m, None)) for m in methods), (name, proto.__name__)
 
 
@@ -164,3 +164,76 @@ def test_a_command_refusing_a_family_names_those_that_can(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "model 'gan' cannot fill a masked part of an example (ddpm, fvsbn, gated-pixelcnn, pixelcnn, pixelrnn, rbm can)" in err
+
+
+# --- sampling options, declared once -----------------------------------------------------------------
+@pytest.mark.parametrize("name", MODELS.names())
+def test_the_declared_sampling_options_are_the_keywords_the_methods_take(name):
+    """A family's SampleOptions / InpaintOptions name keywords its sample() / inpaint() take, and no
+    keyword that another family declares is taken undeclared (so a flag cannot silently reach, or
+    miss, a family)."""
+    import inspect
+
+    from genzoo.models.base import declared_options
+
+    cls = MODELS.get(name)
+    for method in ("sample", "inpaint"):
+        if not callable(getattr(cls, method, None)):
+            assert not declared_options(cls, method), (name, method)
+            continue
+        every = {k for other in MODELS.names() for k in declared_options(MODELS.get(other), method)}
+        taken = set(inspect.signature(getattr(cls, method)).parameters)
+        assert set(declared_options(cls, method)) <= taken, (name, method)
+        assert taken & every == set(declared_options(cls, method)), (name, method)
+
+
+def test_the_sampling_options_of_ddpm_infogan_gan_and_the_gibbs_samplers():
+    from genzoo.models.base import declared_options
+
+    assert list(declared_options(MODELS.get("ddpm"), "sample")) == ["steps", "sampler", "eta", "guidance"]
+    assert list(declared_options(MODELS.get("ddpm"), "inpaint")) == ["steps", "sampler", "eta", "guidance", "resample"]
+    assert list(declared_options(MODELS.get("infogan"), "sample")) == ["code", "continuous"]
+    assert list(declared_options(MODELS.get("rbm"), "inpaint")) == ["steps"]
+    assert [n for n in MODELS.names() if "size" in declared_options(MODELS.get(n), "sample")] == [
+        "cholesky", "facies", "fft", "gan", "spde", "spectral"]
+    assert [n for n in MODELS.names() if MODELS.get(n).exact_points] == ["cholesky", "fft", "spde", "spectral"]
+
+
+def test_a_new_family_s_option_becomes_a_flag_without_touching_the_cli(tmp_path, monkeypatch, capsys):
+    """Declare `temperature` on the test family: `genzoo sample` gets --temperature (its help naming
+    the family), passes it to sample(), checks its declared range, and refuses it for a family
+    that does not declare it, naming the one that does."""
+    from dataclasses import dataclass
+
+    from genzoo import catalog
+    from genzoo.cli import build_parser, main
+    from genzoo.config import option
+
+    @dataclass
+    class TemperatureOptions:
+        temperature: float | None = option(None, low=0.0, help="scale of the noise", missing="temperature to set")
+
+    cls = MODELS.get("noisy-mean")
+    seen = {}
+
+    def sample(self, n, *, generator=None, temperature=None, **condition):
+        seen["temperature"] = temperature
+        return torch.zeros(n, *self.info.shape)
+
+    monkeypatch.setattr(cls, "SampleOptions", TemperatureOptions)
+    monkeypatch.setattr(cls, "sample", sample)
+    monkeypatch.setattr(catalog, "options", catalog.render_options)
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices["sample"]
+    flag = next(a for a in sub._actions if a.dest == "temperature")
+    assert flag.help == "noisy-mean: scale of the noise" and flag.default is None
+    run, kde = tmp_path / "nm", tmp_path / "kde"
+    assert main(["train", "noisy-mean", "--data", "moons", "--set", "data.n=64", "--steps", "1", "--out", str(run), "--quiet"]) == 0
+    assert main(["train", "kde", "--data", "moons", "--set", "data.n=64", "--out", str(kde), "--quiet"]) == 0
+    assert main(["sample", str(run), "-n", "2", "--temperature", "0.5", "--out", str(tmp_path / "s.npy")]) == 0
+    assert seen == {"temperature": 0.5}
+    capsys.readouterr()
+    assert main(["sample", str(run), "--temperature", "-1", "--out", str(tmp_path / "t.npy")]) == 2
+    assert "--temperature: expected float (or none) >= 0.0, got -1.0" in capsys.readouterr().err
+    assert main(["sample", str(kde), "--temperature", "1", "--out", str(tmp_path / "k.npy")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--temperature: model 'kde' has no temperature to set (noisy-mean has)" in err

@@ -1,5 +1,6 @@
 """What `genzoo list` prints: the families, datasets and metrics, and every option of each with
-its default, type, range and help.
+its default, type, range and help; and the sampling options the families declare, from which the
+command line makes its flags (`genzoo sample --steps`).
 
 It is rendered from the registries (which import torch: over a second) and shipped, rendered, as
 catalog.json, so that listing takes about 0.05 s. tests/test_catalog.py checks that the
@@ -76,6 +77,13 @@ def _option_rows(cls: type, section: str) -> list[str]:
     return rows
 
 
+def _flag_rows(cls: type) -> list[str]:
+    """One line per declared sampling option: --key, its type and range, its help."""
+    from genzoo.config import describe_fields
+
+    return [f"  --{name:<12} {allowed.replace(' (or none)', '')}. {help_text}" for name, _, allowed, help_text in describe_fields(cls)]
+
+
 def ability_table() -> list[str]:
     """`genzoo list models`' table of model × ability (the declarations of genzoo.models.base.ABILITIES):
     a column per ability, ✓ where the model has it, the likelihood's kind in its column."""
@@ -107,6 +115,9 @@ def render_model(name: str) -> str:
              f"  models {', '.join(cls.kinds)} data; default data: {data}{''.join(f' --set data.{k}={v}' for k, v in options.items())}",
              f"  abilities: {', '.join(abilities) or 'sampling'}", "", "model options (--set model.KEY=VALUE, or KEY=VALUE):"]
     lines += _option_rows(cls.Config, "model")
+    for method, options in (("sample", cls.SampleOptions), ("condition --mask", cls.InpaintOptions)):
+        if options is not None:
+            lines += ["", f"options of genzoo {method} (default: the model's own):", *_flag_rows(options)]
     defaults = ", ".join(f"{k}={shown_value(v)}" for k, v in cls.default_train.items())
     lines += ["", f"training options (--set train.KEY=VALUE; {name}'s own defaults: {defaults or 'none'}):"]
     lines += _option_rows(TrainConfig, "train")
@@ -139,6 +150,44 @@ def render_all() -> dict[str, str]:
     return pages
 
 
+METHODS = ("sample", "inpaint")
+
+
+def render_options() -> dict[str, dict[str, dict[str, Any]]]:
+    """{method: {option: {"type", "choices", "help": {model: help}, "missing": {model: words}}}}
+    for the options the families declare for sample() and inpaint() (their SampleOptions and
+    InpaintOptions), in the registry's order; "type" is int, float, str or floats."""
+    import typing
+
+    from genzoo.models import MODELS
+    from genzoo.models.base import declared_options
+
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for method in METHODS:
+        table = out.setdefault(method, {})
+        for name in MODELS.names():
+            cls = MODELS.get(name)
+            for key, f in declared_options(cls, method).items():
+                holder = cls.SampleOptions if method == "sample" else cls.InpaintOptions
+                tp = next(a for a in typing.get_args(typing.get_type_hints(holder)[key]) if a is not type(None))
+                kind = "floats" if typing.get_origin(tp) is tuple else tp.__name__
+                row = table.setdefault(key, {"type": kind, "choices": f.metadata["choices"], "help": {}, "missing": {}})
+                if (row["type"], row["choices"]) != (kind, f.metadata["choices"]):
+                    raise TypeError(f"{name}.{method}: option {key!r} is declared with another type or choices elsewhere")
+                row["help"][name] = f.metadata["help"]
+                row["missing"][name] = f.metadata["missing"]
+    return out
+
+
+def options() -> dict[str, dict[str, dict[str, Any]]]:
+    """The shipped sampling options (render_options), else rendered from the registries."""
+    try:
+        shipped = json.loads(CATALOG.read_text(encoding="utf-8"))["options"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return render_options()
+    return shipped if isinstance(shipped, dict) else render_options()
+
+
 def _key(what: str, name: str | None = None) -> str:
     return what if name is None else f"{what} {name}"
 
@@ -165,7 +214,8 @@ def write(path: Path = CATALOG) -> None:
     """Render every page and write catalog.json (through a temporary name)."""
     from genzoo.atomic import atomic_write
 
-    body = json.dumps({"about": "rendered by `python -m genzoo.catalog`; what `genzoo list` prints", "pages": render_all()},
+    about = "rendered by `python -m genzoo.catalog`; what `genzoo list` prints, and the sampling options of the command line"
+    body = json.dumps({"about": about, "pages": render_all(), "options": render_options()},
                       indent=1, ensure_ascii=False, sort_keys=True) + "\n"
     atomic_write(path, lambda tmp: tmp.write_text(body, encoding="utf-8"))
 

@@ -32,10 +32,13 @@ def option(
     choices: tuple | None = None,
     aliases: dict[str, Any] | None = None,
     help: str = "",
+    missing: str = "",
 ) -> Any:
     """A dataclass field with a range (inclusive) or a set of choices, checked by :func:`coerce`;
-    `aliases` name values in words (``{"auto": None}``: the string "auto" stands for None)."""
-    meta = {"low": low, "high": high, "choices": choices, "aliases": aliases or {}, "help": help}
+    `aliases` name values in words (``{"auto": None}``: the string "auto" stands for None). A
+    model's sampling option says in `missing` what a model that does not take it lacks ("reverse
+    sampler to set"), for the command line's error."""
+    meta = {"low": low, "high": high, "choices": choices, "aliases": aliases or {}, "help": help, "missing": missing}
     if isinstance(default, (list, dict, set)):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)

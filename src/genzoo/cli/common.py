@@ -5,7 +5,6 @@ import time: `genzoo --help` and `genzoo list` answer without it."""
 from __future__ import annotations
 
 import argparse
-import inspect
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -147,17 +146,64 @@ def check_suffix(path: str, allowed: tuple[str, ...]) -> None:
         raise GenzooError(f"--out {path}: unsupported file type {suffix or '(none)'!r} (use {', '.join(allowed)})")
 
 
-def sampler_options(args: argparse.Namespace, method) -> dict[str, Any]:
-    """--steps --sampler --eta (--resample) (--guidance) for methods that take them (ddpm)."""
+# --- the options the families declare ----------------------------------------------------------
+def add_model_options(parser: argparse.ArgumentParser, method: str, *, own: dict[str, str] | None = None) -> None:
+    """A flag for every option a family declares for `method` ("sample": SampleOptions, "inpaint":
+    InpaintOptions; read from the shipped catalog, so no model is imported), its help naming the
+    families that take it. `own`: {option: help} of flags the command declares itself, whose help
+    the families' is appended to."""
+    from genzoo import catalog
+
+    own = own or {}
+    for key, row in catalog.options()[method].items():
+        by_help: dict[str, list[str]] = {}
+        for model, text in row["help"].items():
+            by_help.setdefault(text, []).append(model)
+        told = "; ".join(f"{', '.join(models)}: {text}" for text, models in by_help.items())
+        kind = row["type"]
+        extra: dict[str, Any] = {"choices": tuple(row["choices"])} if row["choices"] else {}
+        if kind in ("int", "float"):
+            extra["type"] = COUNT if kind == "int" else FLOAT
+        elif kind == "floats":
+            extra["metavar"] = "V1,V2"
+        parser.add_argument(f"--{key}", help=f"{own[key]}; {told}" if key in own else told, **extra)
+
+
+def model_options(args: argparse.Namespace, model: Any, method: str) -> dict[str, Any]:
+    """The declared options of `method` given on the command line, checked against what the model
+    declares: an option it does not take names the families that do; values are checked against
+    the declaration (type and range); the model checks the rest (e.g. steps ≤ its training steps)."""
+    from genzoo import catalog
+    from genzoo.config import coerce
+    from genzoo.models.base import declared_options
+
+    table = catalog.options()[method]
+    declared = declared_options(type(model), method)
+    holder = type(model).SampleOptions if method == "sample" else type(model).InpaintOptions
     out = {}
-    for key in ("steps", "sampler", "eta", "resample", "guidance"):
+    for key, row in table.items():
         value = getattr(args, key, None)
-        if value is not None:
-            if key not in inspect.signature(method).parameters:
-                what = "classifier-free guidance" if key == "guidance" else "reverse sampler to set"
-                raise GenzooError(f"--{key}: model {method.__self__.name!r} has no {what} (ddpm has)")
-            out[key] = value
+        if value is None:
+            continue
+        if key not in declared:
+            lacks = " or ".join(sorted(set(row["missing"].values()), key=str.lower, reverse=True))
+            families = list(row["help"])
+            raise GenzooError(f"--{key}: model {model.name!r} has no {lacks} ({', '.join(families)} "
+                              f"{'has' if len(families) == 1 else 'have'})")
+        if row["type"] == "floats":
+            value = _numbers(key, value)
+        try:
+            out[key] = coerce(holder, declared[key], value, "")
+        except GenzooError as exc:
+            raise GenzooError(f"--{exc}") from None
     return out
+
+
+def _numbers(key: str, text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise GenzooError(f"--{key} expects comma-separated numbers such as --{key}=0.5,-1, got {text!r}") from None
 
 
 def by_chunks(fn: Any, x: torch.Tensor, model: Any, size: int = 500) -> torch.Tensor:

@@ -4,16 +4,15 @@ point data (--points)."""
 from __future__ import annotations
 
 import argparse
-import inspect
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from genzoo.cli.common import (
     COUNT,
-    FLOAT,
     INT,
     add_device,
+    add_model_options,
     add_seed,
     add_threads,
     at_least_one,
@@ -21,7 +20,7 @@ from genzoo.cli.common import (
     dataset_for,
     input_examples,
     load_run,
-    sampler_options,
+    model_options,
     save_arrays,
 )
 from genzoo.errors import GenzooError
@@ -53,9 +52,9 @@ def cmd_condition(args: argparse.Namespace) -> int:
 
         x = dataset_for(ckpt.read_config(args.run), "test").tensors()[: args.n]
     mask = read_mask(args.mask, model)
-    options = sampler_options(args, model.inpaint)
+    options = model_options(args, model, "inpaint")
     if args.label is not None:
-        if not getattr(model, "conditional", False) or "label" not in inspect.signature(model.inpaint).parameters:
+        if not model.conditional:
             raise GenzooError(f"--label: model {model.name!r} is not conditional")
         options["label"] = args.label
     gen = torch.Generator(device=model.device).manual_seed(args.seed)
@@ -80,7 +79,14 @@ def _condition_points(args: argparse.Namespace, model) -> int:
     by kriging for the classical simulators, by optimising the latent vector for other generators."""
     import torch
 
-    from genzoo.geostat.latent import check_points, condition_points, diversity, read_points_csv
+    from genzoo.geostat.latent import (
+        check_points,
+        condition_points,
+        diversity,
+        honoured_exactly,
+        read_points_csv,
+    )
+    from genzoo.models.registry import able
 
     at_least_one("-n", args.n)
     if model.info.kind not in ("field", "image") or len(model.info.shape) != 3:
@@ -90,14 +96,14 @@ def _condition_points(args: argparse.Namespace, model) -> int:
     rows, cols, values = check_points(rows, cols, values, shape)
     gen = torch.Generator(device=model.device).manual_seed(args.seed)
     size = None if args.size is None else args.size
-    if "points" in inspect.signature(model.sample).parameters:
+    if model.exact_points:
         x = model.sample(args.n, generator=gen, points=(rows, cols, values), size=size).cpu()
-        honoured, misfit = _honoured(x, rows, cols, values)
+        honoured, misfit = honoured_exactly(x, rows, cols, values)
         how = "kriging of the residuals (exact)"
         extra = {}
     else:
-        if not getattr(model, "latent", False):
-            raise GenzooError(f"--points: model {model.name!r} has no latent space to optimise (gan, vae, the classical simulators have)")
+        if not model.latent:
+            raise GenzooError(f"--points: model {model.name!r} has no latent space to optimise ({', '.join(able('latent'))} have)")
         steps = args.steps or 500
         res = condition_points(model, rows, cols, values, n=args.n, steps=steps, generator=gen, size=size, progress=True)
         x, honoured, misfit = res.x.cpu(), res.honoured, res.misfit
@@ -110,13 +116,6 @@ def _condition_points(args: argparse.Namespace, model) -> int:
     print(f"{args.out}: {len(x)} realisations by {how}; data honoured {100 * share:.1f} %, "
           f"RMS misfit {float(misfit.mean()):.3g}, diversity (mean pairwise RMS distance) {div}")
     return 0
-
-
-def _honoured(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per realisation: the share of the data it honours (within 1e-6 of their scale) and its RMS misfit."""
-    err = (x[:, 0, rows, cols].double() - values).abs()
-    honoured = (err <= 1e-6 * max(1.0, float(values.abs().max()))).double().mean(1)
-    return honoured, err.pow(2).mean(1).sqrt()
 
 
 def _write_realisations(
@@ -179,24 +178,20 @@ def read_mask(spec: str, model) -> torch.Tensor:
 
 # --- the command's arguments -------------------------------------------------------------
 def register_condition(sub: argparse._SubParsersAction) -> None:
-    s = sub.add_parser("condition", help="fill the masked part of examples given the rest (ddpm: inpainting; autoregressive models, RBMs: completion)")
+    s = sub.add_parser("condition", help="fill the masked part of examples given the rest, or draw realisations that honour point data")
     s.add_argument("run")
     s.add_argument("--mask",
                    help="FILE.npy/.npz/.png, shape (H, W), (C, H, W) or one per example, non-zero = known, 0 = fill; "
                         "or a hole: bottom-half, top-half, left-half, right-half, center")
     s.add_argument("--points", help="FILE.csv with columns row, col, value: -n realisations honouring these data "
-                   "(classical simulators: exactly, by kriging; gan, vae: by optimising the latent vector, --steps of it)")
-    s.add_argument("--size", type=COUNT, help="--points: the side of the conditioned fields (gan arch=fcn and the simulators draw any size)")
+                   "(exactly, by kriging, where the model is a classical simulator; else by optimising the latent vector, --steps of it)")
+    s.add_argument("--size", type=COUNT, help="--points: the side of the conditioned fields (default the training size)")
     s.add_argument("--input", help="FILE.npy/.npz of examples (default: the first -n held-out examples of the run's data)")
     s.add_argument("-n", type=COUNT, default=8, help="held-out examples to fill when there is no --input")
     s.add_argument("--out", required=True, help="FILE.png (originals / masked / filled), FILE.npz (x, input, mask) or FILE.npy")
     add_seed(s)
-    s.add_argument("--steps", type=COUNT, help="sampling steps (default all the training steps)")
-    s.add_argument("--sampler", choices=("ddpm", "ddim"))
-    s.add_argument("--eta", type=FLOAT)
-    s.add_argument("--resample", type=COUNT, help="RePaint: resamplings per step (1: replacement only)")
-    s.add_argument("--label", type=INT, help="conditional ddpm: the class of the fills")
-    s.add_argument("--guidance", type=FLOAT, help="conditional ddpm: classifier-free guidance scale")
+    s.add_argument("--label", type=INT, help="a conditional model: the class of the fills")
+    add_model_options(s, "inpaint", own={"steps": "--points: steps of the latent optimisation (default 500)"})
     add_device(s)
     add_threads(s)
     s.set_defaults(fn=cmd_condition)

@@ -65,7 +65,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     model = load_run(args.run, args.device)
     if not model.encodes:
         raise GenzooError(f"model {model.name!r} has no encoder and decoder to denoise with")
-    if not getattr(model, "denoising", False):
+    if not model.denoising:
         print(f"genzoo: warning: model {model.name!r} was not trained to denoise; this is its plain reconstruction", file=sys.stderr)
     x = input_examples(args.input, model)
     with torch.no_grad():
@@ -156,7 +156,7 @@ def register_score(sub: argparse._SubParsersAction) -> None:
 
 
 def register_denoise(sub: argparse._SubParsersAction) -> None:
-    s = sub.add_parser("denoise", help="clean noisy examples with an autoencoder (a denoising one: dae)")
+    s = sub.add_parser("denoise", help="clean noisy examples with an autoencoder (best one trained to denoise)")
     s.add_argument("run")
     s.add_argument("--input", required=True, help="FILE.npy/.npz of noisy examples")
     s.add_argument("--out", required=True, help="FILE.npz, FILE.npy or FILE.png")
@@ -166,7 +166,7 @@ def register_denoise(sub: argparse._SubParsersAction) -> None:
 
 
 def register_edit(sub: argparse._SubParsersAction) -> None:
-    s = sub.add_parser("edit", help="redraw examples as another class, keeping their style (cgan: G(E(x), label))")
+    s = sub.add_parser("edit", help="redraw examples as another class, keeping their style: G(E(x), label)")
     s.add_argument("run")
     s.add_argument("--input", required=True, help="FILE.npy/.npz of examples")
     s.add_argument("--label", required=True, type=INT, help="the class to redraw them as")
@@ -177,11 +177,11 @@ def register_edit(sub: argparse._SubParsersAction) -> None:
 
 
 def register_translate(sub: argparse._SubParsersAction) -> None:
-    s = sub.add_parser("translate", help="map images with a translation model (cyclegan, pix2pix)")
+    s = sub.add_parser("translate", help="map images of one domain to another with a translation model")
     s.add_argument("run")
     s.add_argument("--input", required=True, help="FILE.npy/.npz of input images (domain A, or B with --direction b2a)")
     s.add_argument("--out", required=True, help="FILE.png, FILE.npz or FILE.npy")
-    s.add_argument("--direction", default="a2b", help="a2b (default; pix2pix: input -> target) or b2a (cyclegan only)")
+    s.add_argument("--direction", default="a2b", help="a2b (default: input -> target) or b2a (models that translate both ways)")
     add_device(s)
     add_threads(s)
     s.set_defaults(fn=cmd_translate)

@@ -152,6 +152,14 @@ def diversity(x: Tensor) -> float:
     return float(dist[i, j].mean())
 
 
+def honoured_exactly(x: Tensor, rows: Tensor, cols: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
+    """For fields (n, 1, H, W) meant to honour the data exactly (kriging): per realisation, the
+    share of the data within 1e-6 of their scale (max(1, max |d|)) and the RMS misfit."""
+    err = (x[:, 0, rows, cols].double() - values).abs()
+    honoured = (err <= 1e-6 * max(1.0, float(values.abs().max()))).double().mean(1)
+    return honoured, err.pow(2).mean(1).sqrt()
+
+
 def _result(
     x: Tensor, z: Tensor, pred: Tensor, d: Tensor, *, tol: float, accept: float, sigma: float, history: list[float]
 ) -> ConditionResult:

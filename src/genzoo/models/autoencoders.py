@@ -255,7 +255,6 @@ class Autoencoder(GenerativeModel):
     latent = True
     encodes = True
     likelihood = None
-    denoising: ClassVar[bool] = False  # trained to map corrupted inputs to clean ones (dae)
     overcomplete: ClassVar[bool] = False  # may have code_dim > D (regularised variants)
     default_train = {"lr": 1e-3, "batch_size": 128}
     linear_train: ClassVar[dict[str, Any] | None] = LINEAR_TRAIN  # arch=linear's defaults (None: default_train)

@@ -10,6 +10,7 @@ with a tractable or bounded likelihood implement :meth:`log_prob` and say in
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from numbers import Integral
@@ -179,6 +180,8 @@ class GenerativeModel(nn.Module):
     latent: ClassVar[bool] = False  # has a latent space: decode / sample_latent / latent_shape
     encodes: ClassVar[bool] = False  # also maps data to it: encode (autoencoders, VAEs; not GANs)
     conditional: ClassVar[bool] = False  # sample() takes label=
+    denoising: ClassVar[bool] = False  # trained to reconstruct clean examples from corrupted ones (`genzoo denoise`)
+    exact_points: ClassVar[bool] = False  # sample(points=(rows, cols, values)) honours point data exactly (kriging)
     kinds: ClassVar[tuple[str, ...]] = ("image", "points", "field")  # the kinds of data it models
     trainable: ClassVar[bool] = True  # False: fitted once in prepare(), no optimisation loop
     channels_last: ClassVar[bool] = False  # its convolutions measured faster NHWC (train.channels_last=auto)
@@ -188,6 +191,11 @@ class GenerativeModel(nn.Module):
     tour: ClassVar[tuple[TourEntry, ...]] = ()  # what `genzoo tour` trains this family on
     # what `genzoo train NAME` trains on without --data: (dataset, options); None = the first tour entry's
     default_data: ClassVar[tuple[str, dict[str, Any]] | None] = None
+    # the keyword options sample() and inpaint() take beyond the examples, generator= and label=:
+    # dataclasses of option()s (default None: the model's own), from which the command line makes
+    # its flags (`genzoo sample --steps`, `genzoo condition --resample`); None: takes none
+    SampleOptions: ClassVar[type | None] = None
+    InpaintOptions: ClassVar[type | None] = None
 
     def __init__(self, config: Any, info: DataInfo) -> None:
         super().__init__()
@@ -309,6 +317,21 @@ class Classifies(Protocol):
     def classify(self, x: Tensor) -> Tensor: ...
 
 
+@runtime_checkable
+class HasFilters(Protocol):
+    """Has first-layer weights that read as images (the report's Filters section)."""
+
+    def filters(self) -> Tensor: ...
+
+
+@runtime_checkable
+class Trajectories(Protocol):
+    """Samples by a chain of states from noise to data, and returns the whole chain (the report's
+    Denoising trajectory section)."""
+
+    def trajectory(self, n: int, *, generator: torch.Generator | None = None, steps: int | None = None) -> Tensor: ...
+
+
 # ability -> (its heading in `genzoo list models`, whether a model class has it); the class
 # attributes (likelihood, latent, encodes, conditional) and the protocols above are the declarations
 ABILITIES: dict[str, tuple[str, Callable[[type], bool]]] = {
@@ -316,10 +339,20 @@ ABILITIES: dict[str, tuple[str, Callable[[type], bool]]] = {
     "latent": ("latent space", lambda cls: cls.latent),
     "encodes": ("encoder", lambda cls: cls.encodes),
     "conditional": ("labels", lambda cls: cls.conditional),
+    "points": ("exact point data", lambda cls: cls.exact_points),
     "inpaints": ("inpainting", lambda cls: issubclass(cls, Inpaints)),
     "edits": ("editing", lambda cls: issubclass(cls, Edits)),
     "translates": ("translation", lambda cls: issubclass(cls, Translates)),
 }
+
+
+def declared_options(cls: type, method: str) -> dict[str, Any]:
+    """{name: dataclasses.Field} of the options a model class declares for `method` ("sample" or
+    "inpaint"): its SampleOptions or InpaintOptions."""
+    if method not in ("sample", "inpaint"):
+        raise ValueError(f"method must be sample or inpaint, got {method!r}")
+    options = cls.SampleOptions if method == "sample" else cls.InpaintOptions
+    return {} if options is None else {f.name: f for f in dataclasses.fields(options)}
 
 
 def abilities(cls: type) -> list[str]:

@@ -91,6 +91,28 @@ class DDPMConfig:
     clip_denoised: bool = option(True, help="bounded data (images): clamp each step's x̂_0 to the data range, as Ho et al. do")
 
 
+@dataclass
+class DDPMSampleOptions:
+    """What `DDPM.sample` takes beyond n, generator= and label= (`genzoo sample --steps 50 --sampler ddim`)."""
+
+    steps: int | None = option(None, low=1, help="sampling steps (default sample_steps, else all the training steps)",
+                               missing="reverse sampler to set")
+    sampler: str | None = option(None, choices=SAMPLERS, help="the reverse sampler (default the config's)",
+                                 missing="reverse sampler to set")
+    eta: float | None = option(None, low=0.0, high=1.0, help="with sampler ddim: 0 deterministic, 1 ancestral noise",
+                               missing="reverse sampler to set")
+    guidance: float | None = option(None, low=0.0, high=100.0, missing="classifier-free guidance",
+                                    help="conditional: classifier-free guidance scale (1 conditional, 0 unconditional, >1 sharper)")
+
+
+@dataclass
+class DDPMInpaintOptions(DDPMSampleOptions):
+    """What `DDPM.inpaint` takes beyond the examples, the mask, generator= and label=."""
+
+    resample: int | None = option(None, low=1, high=100, help="RePaint: resamplings per step (1: replacement only)",
+                                  missing="reverse sampler to set")
+
+
 def time_embedding(t: Tensor, dim: int, T: int) -> Tensor:
     """Sinusoidal embedding of integer timesteps (Vaswani et al. 2017; Ho et al. 2020): (B,) → (B, dim),
     frequencies from 1 to 1/10⁴ on t scaled to [0, 1000)."""
@@ -110,6 +132,8 @@ class DDPM(GenerativeModel):
     """Denoising diffusion model: ε-, v- or x₀-prediction, DDPM and DDIM samplers."""
 
     Config = DDPMConfig
+    SampleOptions = DDPMSampleOptions
+    InpaintOptions = DDPMInpaintOptions
     channels_last = True  # NHWC convolutions measured faster (see checkpoint.use_channels_last)
     likelihood = "bound"
     default_train = {"lr": 1e-3, "batch_size": 128, "ema": 0.999, "schedule": "cosine"}  # 128: more images/s than 256 on CPU
@@ -305,6 +329,10 @@ class DDPM(GenerativeModel):
                     path.append(x)
             parts.append(torch.stack(path, dim=1) if trajectory else x)
         return self._out(torch.cat(parts))
+
+    def trajectory(self, n: int, *, generator: torch.Generator | None = None, steps: int | None = None) -> Tensor:
+        """The reverse chain of n samples, (n, S + 1, *shape): x_T, …, x_0 (`sample(trajectory=True)`)."""
+        return self.sample(n, generator=generator, steps=steps, trajectory=True)
 
     @torch.no_grad()
     def inpaint(

@@ -218,11 +218,20 @@ MNIST_PARAMS = {"arch": "conv", "channels": (32, 64), "batch_norm": True, "spect
 POINTS_TRAIN = {"steps": 20000, "lr": 5e-4, "betas": (0.5, 0.9), "batch_size": 256, "ema": 0.999}
 
 
+@dataclass
+class GANSampleOptions:
+    """What `GAN.sample` takes beyond n and generator=."""
+
+    size: int | None = option(None, low=1, missing="other size to draw",
+                              help="arch=fcn: side of the generated fields, e.g. 256 after training on 64×64 patches")
+
+
 @register_model("gan")
 class GAN(GenerativeModel):
     """Generative adversarial network: minimax, non-saturating, WGAN or WGAN-GP."""
 
     Config = GANConfig
+    SampleOptions = GANSampleOptions
     channels_last = True  # NHWC convolutions measured faster (see checkpoint.use_channels_last)
     latent = True  # decode(z) = G(z); there is no encoder
     default_train = {"lr": 2e-4, "betas": (0.5, 0.9), "batch_size": 128}

@@ -62,11 +62,20 @@ class SPDEConfig(FieldConfig):
     tol: float = option(1e-5, low=1e-12, high=0.5, help="Chebyshev: sup error of the polynomial, relative to f(0)")
 
 
+@dataclass
+class FieldSampleOptions:
+    """What a simulator's sample() takes beyond n and generator= on the command line."""
+
+    size: int | None = option(None, low=1, help="side of the fields (default the training size)", missing="other size to draw")
+
+
 class _Field(GenerativeModel):
     """A Gaussian field simulator as a model (one base for the four methods)."""
 
     method: ClassVar[str] = ""
     Config = FieldConfig
+    SampleOptions = FieldSampleOptions
+    exact_points = True
     kinds = ("field",)
     trainable = False
 
@@ -278,6 +287,7 @@ class FaciesModel(GenerativeModel):
     """Truncated Gaussian facies: thresholds of one latent Gaussian field (FFT-simulated)."""
 
     Config = FaciesConfig
+    SampleOptions = FieldSampleOptions
     kinds = ("field",)
     trainable = False
     latent = False

@@ -141,12 +141,22 @@ def _networks(config: InfoGANConfig, info: DataInfo, in_dim: int, q_out: int) ->
     return generator, body, nn.Linear(feat, 1), MLP(feat, config.q_hidden, q_out, act="leaky_relu")
 
 
+@dataclass
+class InfoGANSampleOptions:
+    """What `InfoGAN.sample` takes beyond n and generator=: the codes of every sample."""
+
+    code: int | None = option(None, low=0, help="the categorical code of every sample", missing="latent codes to choose")
+    continuous: tuple[float, ...] | None = option(None, missing="latent codes to choose",
+                                                  help="the continuous codes of every sample, e.g. --continuous=0.5,-1")
+
+
 @register_model("infogan")
 class InfoGAN(GenerativeModel):
     """InfoGAN: a GAN whose categorical and continuous input codes are made recoverable from its
     samples by a head Q on the critic (a lower bound on the mutual information)."""
 
     Config = InfoGANConfig
+    SampleOptions = InfoGANSampleOptions
     latent = True  # decode(v) = G(v), v = [z, one-hot c_cat, c_cont]; there is no encoder
     default_train = {"lr": 2e-4, "betas": (0.5, 0.9), "batch_size": 128}
     terms = {"loss": "the critic's loss", "d_loss": "the critic's loss", "gp": "the gradient penalty", "info": "the information loss",

@@ -322,6 +322,13 @@ def ais_log_partition(
 
 # --- the RBM model -------------------------------------------------------------------------------
 @dataclass
+class GibbsOptions:
+    """What sample() (and an RBM's inpaint()) take beyond n, generator= and label=."""
+
+    steps: int | None = option(None, low=1, help="block-Gibbs steps (default the config's gibbs_steps)", missing="Gibbs chain to set")
+
+
+@dataclass
 class RBMConfig:
     hidden: int = option(500, low=1, help="number of hidden units H")
     k: int = option(1, low=1, help="Gibbs steps of the negative phase (CD-k, or PCD's steps per update)")
@@ -342,6 +349,8 @@ class RBM(GenerativeModel):
     of log Z (an estimate: see the module docstring); completion by clamped Gibbs sampling."""
 
     Config = RBMConfig
+    SampleOptions = GibbsOptions
+    InpaintOptions = GibbsOptions
     likelihood = "estimate"
     discrete = True
     kinds = ("image", "field")  # binary ones: prepare() checks the values
@@ -647,6 +656,7 @@ class DBN(GenerativeModel):
     marginal sums over every configuration of the layers above."""
 
     Config = DBNConfig
+    SampleOptions = GibbsOptions
     likelihood = None
     kinds = ("image", "field")  # binary ones: prepare() checks the values
     default_train = {"lr": 0.05, "batch_size": 100}

@@ -258,12 +258,12 @@ def latent_walk(
 def trajectory_figure(
     model: GenerativeModel, *, n: int = 8, frames: int = 8, generator: torch.Generator | None = None, steps: int | None = None
 ) -> bytes:
-    """The denoising trajectory x_T … x_0 of a diffusion model (`sample(..., trajectory=True)`),
+    """The denoising trajectory x_T … x_0 of a diffusion model (`model.trajectory`),
     `frames` evenly spaced states from pure noise to the samples: for images one row per sample,
     for points one scatter per state (with 40 × n points)."""
     points = model.info.kind == "points"
     with inference(model):
-        path = model.sample(40 * n if points else n, generator=generator, steps=steps, trajectory=True).float().cpu()
+        path = model.trajectory(40 * n if points else n, generator=generator, steps=steps).float().cpu()
     idx = torch.linspace(0, path.shape[1] - 1, frames).round().long()
     if not points:
         rows = path[:, idx].flatten(0, 1)  # (n·frames, *shape): sample by sample, noise → data

@@ -8,7 +8,6 @@ is HTML-escaped. :func:`write_report` reads the run directory and loads the mode
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -21,7 +20,7 @@ import torch
 from genzoo.data import load as load_data
 from genzoo.data.base import Dataset
 from genzoo.errors import GenzooError
-from genzoo.models.base import Edits, GenerativeModel, Inpaints, Translates
+from genzoo.models.base import Edits, GenerativeModel, HasFilters, Inpaints, Trajectories, Translates
 from genzoo.pictures import animated_gif, image_grid, png_bytes
 from genzoo.training import checkpoint as ckpt
 from genzoo.version import __version__
@@ -166,17 +165,17 @@ def render_report(
         caption = ("four samples and the variograms along rows and columns of 32 samples (dots, ± 2 standard errors) "
                    "against held-out fields (dashed)" + (" and the fitted model (lines)" if hasattr(model, "cov") else ""))
         sections.append(section("Fields", _try_figure(lambda: field_figure(model, data, seed), "fields and variograms", caption)))
-    if getattr(model, "conditional", False) and model.info.kind != "points" and model.info.num_classes:
+    if model.conditional and model.info.kind != "points" and model.info.num_classes:
         caption = f"one row per class, {CLASS_EXAMPLES} samples each, seed {seed}"
         sections.append(section("Samples by class", _try_figure(lambda: class_grid(model, seed), "samples by class", caption)))
-    if "trajectory" in inspect.signature(model.sample).parameters:
+    if isinstance(model, Trajectories):
         caption = "the reverse process from pure noise x_T (left) to samples x_0 (right), evenly spaced states"
         sections.append(section("Denoising trajectory", _try_figure(
             lambda: trajectory_figure(model, generator=torch.Generator().manual_seed(seed)), "denoising trajectory", caption)))
     if isinstance(model, Inpaints) and data is not None and model.info.kind != "points":
         caption = "held-out examples (row 1), the bottom half hidden (row 2), the model's fills (row 3)"
         sections.append(section("Inpainting", _try_figure(lambda: inpainting_figure(model, data, seed), "inpainting", caption)))
-    if callable(getattr(model, "filters", None)) and model.info.kind != "points":
+    if isinstance(model, HasFilters) and model.info.kind != "points":
         caption = f"the weights into the first {FILTERS} hidden units as images, each scaled to its own range (dark negative, light positive)"
         sections.append(section("Filters", _try_figure(lambda: filter_grid(model), "filters", caption)))
     if isinstance(model, Edits) and model.encodes and data is not None and model.info.kind != "points":
