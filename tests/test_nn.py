@@ -58,7 +58,7 @@ def test_frozen_blocks_gradients_inside_and_restores_them_even_on_error():
 
 @pytest.mark.parametrize("size", [(8, 8), (28, 28), (13, 21)])
 def test_unet_keeps_any_size_and_uses_time_and_skips(size):
-    from genzoo.nn.blocks import UNet
+    from genzoo.nn.unet import UNet
 
     torch.manual_seed(0)
     net = UNet(2, (8, 16, 16), 12, attention=(2,))

@@ -18,7 +18,8 @@ from genzoo.cli import main
 from genzoo.data.base import DataInfo, Dataset
 from genzoo.models import create
 from genzoo.models.base import StepContext
-from genzoo.models.translation import PatchDiscriminator, ResnetGenerator, UNet
+from genzoo.nn.image2image import PatchDiscriminator, ResnetGenerator
+from genzoo.nn.image2image import TranslationUNet as UNet
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 TINY_CG = {"width": 4, "down": 1, "blocks": 1, "disc_channels": (4, 8), "pool": 16}

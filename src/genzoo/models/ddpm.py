@@ -13,7 +13,7 @@ standardised: points divided by their overall standard deviation, images in [0, 
 to their range. On images each step's x̂_0 is clamped to [−1, 1] (`clip_denoised`, as in Ho et
 al.'s code), which keeps few-step samplers from leaving the data range.
 
-Denoisers: for images and fields a U-Net (:class:`genzoo.nn.blocks.UNet`: residual blocks with
+Denoisers: for images and fields a U-Net (:class:`genzoo.nn.unet.UNet`: residual blocks with
 the time embedding added per channel, self-attention at low resolution, skip connections); for
 points an MLP on [x_t, sinusoidal embedding of t]. The trainer's EMA of the weights (default
 0.999 here) is what is saved, so sampling uses the EMA weights.
@@ -61,8 +61,9 @@ from genzoo.diffusion import SCHEDULES, DDIMSampler, DDPMSampler, NoiseSchedule
 from genzoo.errors import GenzooError
 from genzoo.models.base import GenerativeModel, TourEntry, class_labels, expand_mask
 from genzoo.models.registry import register_model
-from genzoo.nn.blocks import ACTIVATIONS, MLP, UNet
+from genzoo.nn.blocks import ACTIVATIONS, MLP
 from genzoo.nn.noise import noise
+from genzoo.nn.unet import UNet
 
 PREDICTIONS = ("eps", "v", "x0")
 SAMPLE_CHUNK = 128  # examples per reverse chain on the CPU

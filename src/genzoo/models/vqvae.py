@@ -39,18 +39,8 @@ from genzoo.errors import GenzooError
 from genzoo.models.autoregressive import RowSampler, WindowSampler, sample_pixels
 from genzoo.models.base import GenerativeModel, StepContext, TourEntry, require_binary
 from genzoo.models.registry import register_model
+from genzoo.nn.blocks import ReluResidualBlock
 from genzoo.nn.masked import MaskedConv2d, MaskedResidualBlock, pixel_head
-
-
-class _Res(nn.Module):
-    """x + Conv1×1(ReLU(Conv3×3(ReLU(x))))."""
-
-    def __init__(self, c: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(nn.ReLU(), nn.Conv2d(c, c, 3, padding=1), nn.ReLU(), nn.Conv2d(c, c, 1))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x + self.body(x)
 
 
 @dataclass
@@ -98,8 +88,8 @@ class VQVAE(GenerativeModel):
         down: list[nn.Module] = []
         for s in range(config.stages):
             down += [nn.Conv2d(c if s == 0 else ch, ch, 4, stride=2, padding=1), nn.ReLU()]
-        self.encoder = nn.Sequential(*down, _Res(ch), _Res(ch), nn.ReLU(), nn.Conv2d(ch, d, 1))
-        up: list[nn.Module] = [nn.Conv2d(d, ch, 3, padding=1), _Res(ch), _Res(ch)]
+        self.encoder = nn.Sequential(*down, ReluResidualBlock(ch), ReluResidualBlock(ch), nn.ReLU(), nn.Conv2d(ch, d, 1))
+        up: list[nn.Module] = [nn.Conv2d(d, ch, 3, padding=1), ReluResidualBlock(ch), ReluResidualBlock(ch)]
         for s in range(config.stages):
             last = s == config.stages - 1
             up += [nn.ReLU(), nn.ConvTranspose2d(ch, c if last else ch, 4, stride=2, padding=1)]
