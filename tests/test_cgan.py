@@ -12,14 +12,14 @@ import torch
 from torch import nn
 
 import genzoo
-import genzoo.models.cgan  # noqa: F401  (registers "cgan")
+import genzoo.models.gan.cgan  # noqa: F401  (registers "cgan")
 from genzoo.cli import main
 from genzoo.data.base import Dataset
 from genzoo.errors import GenzooError
 from genzoo.models import create
 from genzoo.models.base import StepContext
-from genzoo.models.cgan import ConditionalGAN
 from genzoo.models.gan import gradient_penalty
+from genzoo.models.gan.cgan import ConditionalGAN
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -15,12 +15,12 @@ from scipy import stats
 from torch import nn
 
 import genzoo
-import genzoo.models.infogan  # noqa: F401  (registers "infogan")
+import genzoo.models.gan.infogan  # noqa: F401  (registers "infogan")
 from genzoo.cli import main
 from genzoo.errors import GenzooError
 from genzoo.models import create
 from genzoo.models.base import StepContext
-from genzoo.models.infogan import InfoGAN, info_terms
+from genzoo.models.gan.infogan import InfoGAN, info_terms
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 SMALL = {"hidden": (32, 32), "q_hidden": (16,)}

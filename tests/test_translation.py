@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 import genzoo
-import genzoo.models.translation  # noqa: F401  (registers "cyclegan" and "pix2pix")
+import genzoo.models.gan.translation  # noqa: F401  (registers "cyclegan" and "pix2pix")
 from genzoo.cli import main
 from genzoo.data.base import DataInfo, Dataset
 from genzoo.models import create

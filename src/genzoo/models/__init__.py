@@ -1,18 +1,16 @@
-"""Model families, one module each; each registers its name once."""
+"""Model families, one module each, or one folder where a family has several models (`gan/`,
+`autoregressive/`); each registers its names once."""
 
 from genzoo.models import (  # noqa: F401  (registers the models)
     aae,
     autoencoders,
     autoregressive,
-    cgan,
     ddpm,
     gan,
     geostat,
-    infogan,
     kde,
     rbm,
     stacked_ae,
-    translation,
     vae,
     vqvae,
 )

@@ -44,7 +44,7 @@ from genzoo.data.base import DataInfo, Dataset
 from genzoo.errors import GenzooError
 from genzoo.models.autoencoders import output_kind
 from genzoo.models.base import GenerativeModel, StepContext, TourEntry
-from genzoo.models.gan import critic_loss, generator_loss
+from genzoo.models.gan.losses import critic_loss, generator_loss
 from genzoo.models.registry import register_model
 from genzoo.nn.blocks import ACTIVATIONS, MLP, UPSAMPLE, ConvDecoder, ConvEncoder, frozen, init_output_bias
 

@@ -36,7 +36,7 @@ from torch import Tensor, nn
 from genzoo.config import option
 from genzoo.data.base import DataInfo, Dataset
 from genzoo.errors import GenzooError
-from genzoo.models.autoregressive import RowSampler, WindowSampler, sample_pixels
+from genzoo.models.autoregressive.pixels import RowSampler, WindowSampler, sample_pixels
 from genzoo.models.base import GenerativeModel, StepContext, TourEntry, require_binary
 from genzoo.models.registry import register_model
 from genzoo.nn.blocks import ReluResidualBlock

@@ -62,7 +62,7 @@ from genzoo.config import option
 from genzoo.data.base import DataInfo, Dataset
 from genzoo.errors import GenzooError
 from genzoo.models.base import GenerativeModel, StepContext, TourEntry
-from genzoo.models.gan import critic_loss, generator_loss
+from genzoo.models.gan.losses import critic_loss, generator_loss
 from genzoo.models.registry import register_model
 from genzoo.nn.blocks import frozen
 from genzoo.nn.image2image import PatchDiscriminator, ResnetGenerator, TranslationUNet

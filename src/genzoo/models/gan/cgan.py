@@ -50,15 +50,8 @@ from genzoo.config import option
 from genzoo.data.base import DataInfo, Dataset
 from genzoo.errors import GenzooError
 from genzoo.models.base import GenerativeModel, StepContext, TourEntry, class_labels
-from genzoo.models.gan import (
-    GAN,
-    LOSSES,
-    clip_weights,
-    critic_loss,
-    generator_loss,
-    gradient_penalty,
-    start_at_data_mean,
-)
+from genzoo.models.gan.gan import GAN, start_at_data_mean
+from genzoo.models.gan.losses import LOSSES, clip_weights, critic_loss, generator_loss, gradient_penalty
 from genzoo.models.registry import register_model
 from genzoo.nn.blocks import ACTIVATIONS, MLP, UPSAMPLE, ConvDecoder, ConvEncoder, frozen
 from genzoo.nn.noise import draw_noise
