@@ -237,3 +237,14 @@ def test_a_new_family_s_option_becomes_a_flag_without_touching_the_cli(tmp_path,
     assert main(["sample", str(kde), "--temperature", "1", "--out", str(tmp_path / "k.npy")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--temperature: model 'kde' has no temperature to set (noisy-mean has)" in err
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_no_family_sits_more_than_two_levels_below_the_base(name):
+    """Families compose networks and simulators rather than inherit behaviour: a registered class is
+    a GenerativeModel, or a declaration-only variant of one family base (the autoencoders' hooks,
+    the fields' method table) — never deeper (CholeskyField once sat three levels down)."""
+    from genzoo.models.base import GenerativeModel
+
+    mro = MODELS.get(name).__mro__
+    assert mro.index(GenerativeModel) <= 2, (name, [c.__name__ for c in mro])

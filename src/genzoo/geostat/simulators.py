@@ -227,6 +227,17 @@ class FFTEmbedding:
         x = torch.cat(out)[:n]
         return _finish(x, self.cov, mean, generator)
 
+    def latent_shape(self) -> tuple[int, ...]:
+        return (2, *self.torus)
+
+    def decode(self, z: Tensor, mean: float = 0.0) -> Tensor:
+        """x = G(z), linear in z: the real part of DFT(√(λ/MN) ⊙ (z₀ + iz₁)), cropped, plus the mean:
+        z (B, 2, M, N) → (B, 1, H, W) (the nugget's noise, if any, is not part of G)."""
+        h, w = self.shape
+        root = self.sqrt_lambda.to(z.device)
+        y = torch.fft.fft2(root * torch.complex(z[:, 0].float(), z[:, 1].float())).real[:, None, :h, :w]
+        return y + mean
+
 
 # --- spectral (Shinozuka) -----------------------------------------------------------------------
 @dataclass
@@ -389,6 +400,16 @@ class SPDE:
             out.append(scale * self.apply(z)[..., :h, :w])
         return _finish(torch.cat(out), self.cov, mean, generator)
 
+    def latent_shape(self) -> tuple[int, ...]:
+        return (1, *self.torus)
+
+    def decode(self, z: Tensor, mean: float = 0.0) -> Tensor:
+        """x = G(z), linear in z: the Chebyshev polynomial applied to white noise on the torus,
+        scaled to the sill and cropped, plus the mean: z (B, 1, M, N) → (B, 1, H, W)."""
+        h, w = self.shape
+        scale = math.sqrt(self.cov.sill / self.lattice_variance)
+        return scale * self.apply(z.float())[..., :h, :w] + mean
+
 
 # --- the front door ----------------------------------------------------------------------------
 def simulator(method: str, cov: Covariance, shape: Any, **options: Any) -> Any:
@@ -413,6 +434,14 @@ class _GridCholesky:
 
     def log_prob(self, x: Tensor, mean: float = 0.0) -> Tensor:
         return self.chol.log_prob(x.reshape(len(x), -1), mean)
+
+    def latent_shape(self) -> tuple[int, ...]:
+        return (math.prod(self.shape),)
+
+    def decode(self, z: Tensor, mean: float = 0.0) -> Tensor:
+        """x = μ + Lz in float64, back in z's dtype: z (B, H·W) → (B, 1, H, W)."""
+        f = self.chol.factor.to(z.device, torch.float64)
+        return (z.double() @ f.T + mean).to(z.dtype).reshape(len(z), 1, *self.shape)
 
 
 # method name -> (covariance, (H, W), **options) -> simulator

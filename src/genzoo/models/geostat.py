@@ -69,10 +69,17 @@ class FieldSampleOptions:
     size: int | None = option(None, low=1, help="side of the fields (default the training size)", missing="other size to draw")
 
 
-class _Field(GenerativeModel):
-    """A Gaussian field simulator as a model (one base for the four methods)."""
+class Field(GenerativeModel):
+    """A Gaussian field as a model: the covariance fitted to the training fields, and the
+    simulator of `method` (from the table genzoo.geostat.simulators.SIMULATORS) built for it at
+    each grid size, which draws the fields, and for the latent methods decodes x = G(z). A
+    registered method only declares what differs: its `method`, `Config`, the config keys its
+    simulator takes (`simulator_options`), the covariances it simulates, whether its likelihood
+    is exact and whether it is a latent model."""
 
     method: ClassVar[str] = ""
+    simulator_options: ClassVar[tuple[str, ...]] = ()  # config keys passed to the simulator
+    covariances: ClassVar[tuple[str, ...] | None] = None  # the covariance models it simulates (None: all)
     Config = FieldConfig
     SampleOptions = FieldSampleOptions
     exact_points = True
@@ -80,6 +87,8 @@ class _Field(GenerativeModel):
     trainable = False
 
     def __init__(self, config: FieldConfig, info: DataInfo) -> None:
+        if self.covariances is not None and config.cov not in self.covariances:
+            raise GenzooError(f"model.cov: {self.name} simulates the matern family (and exponential); got {config.cov}")
         super().__init__(config, info)
         if info.shape[0] != 1:
             raise GenzooError(f"model {self.name!r} simulates one-channel fields; {info.name} has {info.shape[0]} channels")
@@ -138,7 +147,8 @@ class _Field(GenerativeModel):
         self._sims.clear()
 
     def options(self) -> dict[str, Any]:
-        return {}
+        """The simulator's options from the config (spectral: modes, amplitudes; spde: tol)."""
+        return {key: getattr(self.config, key) for key in self.simulator_options}
 
     def simulator(self, size: Any = None) -> Any:
         from genzoo.geostat.simulators import shape2, simulator
@@ -168,15 +178,12 @@ class _Field(GenerativeModel):
         mean = self.mean if kriging == "simple" else None
         return krige_condition(x, points, self.cov, mean=mean, neighbours=neighbours)
 
-
-class _Exact(_Field):
-    """Methods that simulate the model's law exactly: their likelihood is the Gaussian's."""
-
-    likelihood = "exact"
-
     def log_prob(self, x: Tensor) -> Tensor:
-        """log N(x; μ, Σ) per field by the grid's Cholesky factor, kept in float64: a 64×64
-        field's log-density is about −5,000 nats, where float32 keeps only ~5e-4."""
+        """Methods that simulate the model's law exactly (likelihood "exact": cholesky, fft):
+        log N(x; μ, Σ) per field by the grid's Cholesky factor, kept in float64 — a 64×64 field's
+        log-density is about −5,000 nats, where float32 keeps only ~5e-4."""
+        if self.likelihood != "exact":
+            return super().log_prob(x)
         from genzoo.geostat.covariance import grid_points
         from genzoo.geostat.simulators import Cholesky
 
@@ -186,88 +193,62 @@ class _Exact(_Field):
             self._sims[key] = Cholesky(self.cov, grid_points(shape))
         return self._sims[key].log_prob(x.reshape(len(x), -1).to(self.params.device), self.mean)
 
+    # --- the latent methods: x = G(z), linear in z ---------------------------------------------
+    def latent_shape(self) -> tuple[int, ...]:
+        return self.simulator().latent_shape() if self.latent else super().latent_shape()
+
+    def decode(self, z: Tensor) -> Tensor:
+        return self.simulator().decode(z, self.mean) if self.latent else super().decode(z)
+
 
 _TOUR = (TourEntry("grf", quick_steps=0, steps=0),)  # fitted in seconds; evaluation is most of the time
 _TOUR_FULL = (TourEntry("grf", quick_steps=0, steps=0, quick=False),)  # the quick tour keeps fft and spde
 
 
 @register_model("cholesky")
-class CholeskyField(_Exact):
+class CholeskyField(Field):
     """x = μ + Lz, Σ = LLᵀ: exact on any point set, up to 6,000 nodes."""
 
     method = "cholesky"
+    likelihood = "exact"
     latent = True
     summary = "Gaussian field by the Cholesky factor of its covariance matrix, x = μ + Lz (exact; ≤ 6,000 nodes)"
     tour = _TOUR_FULL
 
-    def latent_shape(self) -> tuple[int, ...]:
-        return (math.prod(self.info.shape),)
-
-    def decode(self, z: Tensor) -> Tensor:
-        f = self.simulator().chol.factor.to(z.device, torch.float64)
-        return (z.double() @ f.T + self.mean).to(z.dtype).reshape(len(z), *self.info.shape)
-
 
 @register_model("fft")
-class FFTField(_Exact):
+class FFTField(Field):
     """Circulant embedding: exact stationary simulation on a grid by the FFT."""
 
     method = "fft"
+    likelihood = "exact"
     latent = True
     summary = "Gaussian field by FFT circulant embedding (exact on grids, O(N log N))"
     tour = _TOUR
 
-    def latent_shape(self) -> tuple[int, ...]:
-        return (2, *self.simulator().torus)
-
-    def decode(self, z: Tensor) -> Tensor:
-        """The real part of DFT(√(λ/MN) ⊙ (z₀ + iz₁)), cropped: z (B, 2, M, N) → (B, 1, H, W)."""
-        sim = self.simulator()
-        h, w = self.info.shape[1:]
-        root = sim.sqrt_lambda.to(z.device)
-        y = torch.fft.fft2(root * torch.complex(z[:, 0].float(), z[:, 1].float())).real[:, None, :h, :w]
-        return y + self.mean
-
 
 @register_model("spectral")
-class SpectralField(_Field):
+class SpectralField(Field):
     """Shinozuka's sum of K random cosines; approximately Gaussian."""
 
     method = "spectral"
     Config = SpectralConfig
+    simulator_options = ("modes", "amplitudes")
     summary = "Gaussian field as a sum of K random cosines (Shinozuka; approximate, any size)"
     tour = _TOUR_FULL
 
-    def options(self) -> dict[str, Any]:
-        return {"modes": self.config.modes, "amplitudes": self.config.amplitudes}
-
 
 @register_model("spde")
-class SPDEField(_Field):
+class SPDEField(Field):
     """(κ² − Δ)^{α/2} x = W by a Chebyshev polynomial of the stencil: a deep linear conv net."""
 
     method = "spde"
     Config = SPDEConfig
+    simulator_options = ("tol",)
+    covariances = ("matern", "exponential")
     latent = True
     summary = "Matérn field solving the SPDE by a Chebyshev polynomial of a 3×3 stencil (a deep linear conv net)"
     tour = _TOUR
-
-    def __init__(self, config: SPDEConfig, info: DataInfo) -> None:
-        if config.cov not in ("matern", "exponential"):
-            raise GenzooError(f"model.cov: spde simulates the matern family (and exponential); got {config.cov}")
-        super().__init__(config, info)
-
-    def options(self) -> dict[str, Any]:
-        return {"tol": self.config.tol}
-
-    def latent_shape(self) -> tuple[int, ...]:
-        return (1, *self.simulator().torus)
-
-    def decode(self, z: Tensor) -> Tensor:
-        sim = self.simulator()
-        h, w = self.info.shape[1:]
-        scale = math.sqrt(sim.cov.sill / sim.lattice_variance)
-        return scale * sim.apply(z.float())[..., :h, :w] + self.mean
 
 
 # --- facies --------------------------------------------------------------------------------------

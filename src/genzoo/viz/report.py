@@ -21,6 +21,7 @@ from genzoo.data import load as load_data
 from genzoo.data.base import Dataset
 from genzoo.errors import GenzooError
 from genzoo.models.base import Edits, GenerativeModel, HasFilters, Inpaints, Trajectories, Translates
+from genzoo.models.geostat import Field
 from genzoo.pictures import animated_gif, image_grid, png_bytes
 from genzoo.training import checkpoint as ckpt
 from genzoo.version import __version__
@@ -163,7 +164,7 @@ def render_report(
         sections.append(_latent_section(model, data, seed, notes.get("data"), train))
     if model.info.kind == "field" and len(model.info.shape) == 3:
         caption = ("four samples and the variograms along rows and columns of 32 samples (dots, ± 2 standard errors) "
-                   "against held-out fields (dashed)" + (" and the fitted model (lines)" if hasattr(model, "cov") else ""))
+                   "against held-out fields (dashed)" + (" and the fitted model (lines)" if isinstance(model, Field) else ""))
         sections.append(section("Fields", _try_figure(lambda: field_figure(model, data, seed), "fields and variograms", caption)))
     if model.conditional and model.info.kind != "points" and model.info.num_classes:
         caption = f"one row per class, {CLASS_EXAMPLES} samples each, seed {seed}"
@@ -404,7 +405,7 @@ def field_figure(model: GenerativeModel, data: Dataset | None, seed: int) -> byt
 
     with inference(model):
         x = model.sample(VARIOGRAM_FIELDS, generator=torch.Generator(device=model.device).manual_seed(seed)).float().cpu()
-    cov = getattr(model, "cov", None) if hasattr(type(model), "cov") else None
+    cov = model.cov if isinstance(model, Field) else None
     return fields_figure(x, cov, reference=None if data is None else data.tensors()[:VARIOGRAM_FIELDS])
 
 
