@@ -89,8 +89,17 @@ def main(argv: list[str] | None = None) -> int:
         for name, entry in plan(only):
             key = run_key(name, entry)
             hashes[key] = fingerprint(name, entry, args.steps, Path(tmp))
-            print(f"{key:28s} {hashes[key]['weights']} {hashes[key]['grid']} {hashes[key]['samples']}", file=sys.stderr, flush=True)
-    record = {"steps": args.steps, "torch": torch.__version__, "genzoo": genzoo.__version__, "entries": hashes}
+            print(
+                f"{key:28s} {hashes[key]['weights']} {hashes[key]['grid']} {hashes[key]['samples']}",
+                file=sys.stderr,
+                flush=True,
+            )
+    record = {
+        "steps": args.steps,
+        "torch": torch.__version__,
+        "genzoo": genzoo.__version__,
+        "entries": hashes,
+    }
     print(f"{len(hashes)} entries in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     if args.out:
         Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
@@ -103,7 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     differ = [k for k in sorted(keys) if expected["entries"].get(k) != hashes.get(k)]
     for key in differ:
         print(f"differs: {key}: recorded {expected['entries'].get(key)}, now {hashes.get(key)}")
-    print(f"{len(hashes) - len(differ)} of {len(hashes)} entries identical" + ("" if only is None else f" (only {args.only})"))
+    print(
+        f"{len(hashes) - len(differ)} of {len(hashes)} entries identical"
+        + ("" if only is None else f" (only {args.only})")
+    )
     return 1 if differ else 0
 
 

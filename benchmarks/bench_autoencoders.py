@@ -88,7 +88,9 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def part_variants(train, test, seconds: float, only: set[str] | None = None) -> None:
     print(f"\n### Variants at {seconds:.0f} s of training each (mnist, grey; test split, 1,000 digits)\n")
-    print("| model | steps/s | recon MSE / image | recon BCE / image (nats) | FD (floor) | precision | recall | density | coverage |")
+    print(
+        "| model | steps/s | recon MSE / image | recon BCE / image (nats) | FD (floor) | precision | recall | density | coverage |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     x = test.tensors()
     for label, (name, params) in VARIANTS.items():
@@ -108,14 +110,26 @@ SAMPLED = ("ae", "dae", "sparse-ae", "contractive-ae", "stacked-ae", "vae")
 
 
 def _score(model, test, train) -> dict:
-    m = genzoo.evaluate(model, test, metrics=["fd", "recognisable", "pr", "memorization"], seed=0, train_data=train)["metrics"]
-    return {"fd": m["fd"]["fd"], "fd_floor": m["fd"]["floor"], "rec": m["recognisable"]["share"], "rec_floor": m["recognisable"]["floor"],
-            "precision": m["pr"]["precision"], "recall": m["pr"]["recall"], "copy": m["memorization"]["copy_rate"]}
+    m = genzoo.evaluate(
+        model, test, metrics=["fd", "recognisable", "pr", "memorization"], seed=0, train_data=train
+    )["metrics"]
+    return {
+        "fd": m["fd"]["fd"],
+        "fd_floor": m["fd"]["floor"],
+        "rec": m["recognisable"]["share"],
+        "rec_floor": m["recognisable"]["floor"],
+        "precision": m["pr"]["precision"],
+        "recall": m["pr"]["recall"],
+        "copy": m["memorization"]["copy_rate"],
+    }
 
 
 def _row(name: str, seed: int, how: str, r: dict, seconds: str = "") -> None:
-    print(f"| {name} | {seed} | {how} | {seconds} | {r['fd']:.1f} ({r['fd_floor']:.1f}) | {r['rec']:.3f} ({r['rec_floor']:.3f}) "
-          f"| {r['precision']:.3f} | {r['recall']:.3f} | {r['copy']:.3f} |", flush=True)
+    print(
+        f"| {name} | {seed} | {how} | {seconds} | {r['fd']:.1f} ({r['fd_floor']:.1f}) | {r['rec']:.3f} ({r['rec_floor']:.3f}) "
+        f"| {r['precision']:.3f} | {r['recall']:.3f} | {r['copy']:.3f} |",
+        flush=True,
+    )
 
 
 def _with_density(model, kind: str, data) -> None:
@@ -134,15 +148,21 @@ def _reconstructions(model, test):
     with torch.no_grad():
         codes = model.encode(x[len(x) // 2 :])
     density = model.codes if hasattr(model, "codes") else model.code_distribution
-    density.sample = lambda n, generator=None: codes[:n]  # what sample() decodes, whichever way it draws codes
+    density.sample = lambda n, generator=None: codes[
+        :n
+    ]  # what sample() decodes, whichever way it draws codes
     return model
 
 
 def part_sampling(seeds: list[int], only: set[str] | None = None) -> None:
     from genzoo.models import MODELS
 
-    print("\n### Sampling at the full tour's budget: the code density chosen by held-out likelihood (mnist: grey; binarised for the vae)\n")
-    print("| model | seed | codes sampled from | train s | FD (floor) | recognisable (floor) | precision | recall | copy rate |")
+    print(
+        "\n### Sampling at the full tour's budget: the code density chosen by held-out likelihood (mnist: grey; binarised for the vae)\n"
+    )
+    print(
+        "| model | seed | codes sampled from | train s | FD (floor) | recognisable (floor) | precision | recall | copy rate |"
+    )
     print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
     for name in SAMPLED:
         if only and name not in only:
@@ -153,7 +173,9 @@ def part_sampling(seeds: list[int], only: set[str] | None = None) -> None:
         for seed in seeds:
             model = genzoo.models.create(name, train, seed=seed, **entry.params)
             t0 = time.perf_counter()
-            run = genzoo.train(model, train, steps=entry.steps, seed=seed, progress=False, sample_grid=False, **entry.train)
+            run = genzoo.train(
+                model, train, steps=entry.steps, seed=seed, progress=False, sample_grid=False, **entry.train
+            )
             seconds = f"{time.perf_counter() - t0:.0f}"
             model = run.model
             density = (model.codes if hasattr(model, "codes") else model.code_distribution).describe()
@@ -164,7 +186,12 @@ def part_sampling(seeds: list[int], only: set[str] | None = None) -> None:
                 _row(name, seed, "the prior N(0, I)", _score(prior, test, train))
             _with_density(model, "gaussian", train)
             _row(name, seed, "one full-covariance Gaussian", _score(model, test, train))
-            _row(name, seed, "held-out codes (reconstructions)", _score(_reconstructions(model, test), test, train))
+            _row(
+                name,
+                seed,
+                "held-out codes (reconstructions)",
+                _score(_reconstructions(model, test), test, train),
+            )
 
 
 def part_novelty(test, seconds: float, digit: int) -> None:
@@ -176,7 +203,9 @@ def part_novelty(test, seconds: float, digit: int) -> None:
     held = test.y == digit
     auc = auroc(scores[~held], scores[held])
     print(f"\n### Novelty detection: `ae` trained without the digit {digit} ({seconds:.0f} s)\n")
-    print(f"ROC AUC of the reconstruction error, {int(held.sum())} test digits {digit} against the other {int((~held).sum())}: **{auc:.3f}**")
+    print(
+        f"ROC AUC of the reconstruction error, {int(held.sum())} test digits {digit} against the other {int((~held).sum())}: **{auc:.3f}**"
+    )
 
 
 def part_denoising(train, test, seconds: float, sigma: float) -> None:
@@ -210,7 +239,10 @@ def part_pca(seeds: range = range(5), code_dims: tuple[int, ...] = (2, 5, 10)) -
     print("\n## AE ≡ PCA: largest principal angle after the default 1,000 steps (digits)\n")
     print("| training | code_dim | angle, seeds 0–4 (degrees) | worst | wall time per run (s, median) |")
     print("|---|---:|---|---:|---:|")
-    for label, options in (("defaults (full batch, Adam 1e-2)", {}), ("lr 1e-3, batch 128 (the family's)", {"lr": 1e-3, "batch_size": 128})):
+    for label, options in (
+        ("defaults (full batch, Adam 1e-2)", {}),
+        ("lr 1e-3, batch 128 (the family's)", {"lr": 1e-3, "batch_size": 128}),
+    ):
         for d in code_dims:
             angles, times = [], []
             for seed in seeds:
@@ -221,7 +253,10 @@ def part_pca(seeds: range = range(5), code_dims: tuple[int, ...] = (2, 5, 10)) -
                 assert run.step == 1000
                 angles.append(largest_angle(run.model, data))
             shown = ", ".join(f"{a:.4g}" for a in angles)
-            print(f"| {label} | {d} | {shown} | {max(angles):.4g} | {sorted(times)[len(times) // 2]:.2f} |", flush=True)
+            print(
+                f"| {label} | {d} | {shown} | {max(angles):.4g} | {sorted(times)[len(times) // 2]:.2f} |",
+                flush=True,
+            )
 
 
 def main() -> None:
@@ -240,7 +275,9 @@ def main() -> None:
     if "variants" in parts:
         part_variants(train, test, args.seconds, set(args.only.split(",")) if args.only else None)
     if "sampling" in parts:
-        part_sampling([int(v) for v in args.seeds.split(",")], set(args.only.split(",")) if args.only else None)
+        part_sampling(
+            [int(v) for v in args.seeds.split(",")], set(args.only.split(",")) if args.only else None
+        )
     if "novelty" in parts:
         part_novelty(test, args.seconds, args.digit)
     if "denoising" in parts:

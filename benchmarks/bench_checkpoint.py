@@ -38,7 +38,14 @@ def trainer_for(name: str, out: Path) -> Trainer:
     entry = MODELS.get(name).tour[0]
     data = genzoo.datasets.load(entry.data, split="train", **entry.data_options)
     model = genzoo.models.create(name, data, seed=0, **entry.params)
-    options = {**model.default_train, **entry.train, "steps": 10**6, "device": "cpu", "progress": False, "sample_grid": False}
+    options = {
+        **model.default_train,
+        **entry.train,
+        "steps": 10**6,
+        "device": "cpu",
+        "progress": False,
+        "sample_grid": False,
+    }
     options = {k: v for k, v in options.items() if k in TrainConfig.__dataclass_fields__}
     trainer = Trainer(model, data, genzoo.config.build(TrainConfig, options, section="train"), out)
     trainer._setup(False)
@@ -51,8 +58,10 @@ def trainer_for(name: str, out: Path) -> Trainer:
 def plain_save(trainer: Trainer, out: Path) -> None:
     """What a training loop without these guarantees writes: the same two files, straight onto their names."""
     state = trainer.model.state_dict()
-    torch.save({"step": trainer.step, "model": state, "optimizers": [o.state_dict() for o in trainer.optimizers]},
-               out / "plain_state.pt")
+    torch.save(
+        {"step": trainer.step, "model": state, "optimizers": [o.state_dict() for o in trainer.optimizers]},
+        out / "plain_state.pt",
+    )
     save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(out / "plain.safetensors"))
 
 
@@ -84,7 +93,10 @@ def measure(name: str, root: Path, repeats: int, steps: int) -> dict:
         return run
 
     safe, plain, fsyncs, hashes = [], [], [], []
-    with mock.patch.object(atomic, "fsync", clocked(atomic, "fsync")), mock.patch.object(ckpt, "sha256", clocked(ckpt, "sha256")):
+    with (
+        mock.patch.object(atomic, "fsync", clocked(atomic, "fsync")),
+        mock.patch.object(ckpt, "sha256", clocked(ckpt, "sha256")),
+    ):
         for i in range(repeats):  # alternated, so that a disturbance hits both ways
             for way in ("safe", "plain") if i % 2 == 0 else ("plain", "safe"):
                 if way == "plain":
@@ -108,33 +120,51 @@ def measure(name: str, root: Path, repeats: int, steps: int) -> dict:
     med = statistics.median
     every = trainer.cfg.checkpoint_every
     return {
-        "family": name, "mb": megabytes, "safe_ms": 1e3 * med(safe), "plain_ms": 1e3 * med(plain),
-        "fsync_ms": 1e3 * med(fsyncs), "hash_ms": 1e3 * med(hashes),
-        "load_ms": 1e3 * med(loads), "every": every,
+        "family": name,
+        "mb": megabytes,
+        "safe_ms": 1e3 * med(safe),
+        "plain_ms": 1e3 * med(plain),
+        "fsync_ms": 1e3 * med(fsyncs),
+        "hash_ms": 1e3 * med(hashes),
+        "load_ms": 1e3 * med(loads),
+        "every": every,
         "share": med(safe) / (med(safe) + every * med(step_times)),
     }
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", default="", help="comma-separated families (default: every one with a tour entry)")
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--only", default="", help="comma-separated families (default: every one with a tour entry)"
+    )
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--steps", type=int, default=10, help="training steps timed for the share column")
     ap.add_argument("--dir", default="runs/bench-checkpoint")
     ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    names = [n for n in (args.only.split(",") if args.only else MODELS.names())
-             if MODELS.get(n).trainable and MODELS.get(n).tour]
+    names = [
+        n
+        for n in (args.only.split(",") if args.only else MODELS.names())
+        if MODELS.get(n).trainable and MODELS.get(n).tour
+    ]
     root = Path(args.dir)
-    print(f"### Checkpoint cost ({torch.__version__}, {args.threads} threads, {args.repeats} alternated writes, folder {root})\n")
-    print("| family | MB | genzoo write ms | plain write ms | ratio | of which fsync ms | SHA-256 ms | load + check ms | share of training |")
+    print(
+        f"### Checkpoint cost ({torch.__version__}, {args.threads} threads, {args.repeats} alternated writes, folder {root})\n"
+    )
+    print(
+        "| family | MB | genzoo write ms | plain write ms | ratio | of which fsync ms | SHA-256 ms | load + check ms | share of training |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in names:
         r = measure(name, root, args.repeats, args.steps)
-        print(f"| {name} | {r['mb']:.2f} | {r['safe_ms']:.1f} | {r['plain_ms']:.1f} | {r['safe_ms'] / r['plain_ms']:.2f}× | "
-              f"{r['fsync_ms']:.1f} | {r['hash_ms']:.1f} | {r['load_ms']:.1f} | {100 * r['share']:.2g}% per {r['every']} steps |",
-              flush=True)
+        print(
+            f"| {name} | {r['mb']:.2f} | {r['safe_ms']:.1f} | {r['plain_ms']:.1f} | {r['safe_ms'] / r['plain_ms']:.2f}× | "
+            f"{r['fsync_ms']:.1f} | {r['hash_ms']:.1f} | {r['load_ms']:.1f} | {100 * r['share']:.2g}% per {r['every']} steps |",
+            flush=True,
+        )
     shutil.rmtree(root, ignore_errors=True)
     return 0
 

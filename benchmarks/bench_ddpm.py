@@ -55,7 +55,9 @@ from genzoo.models.base import hole_mask
 from genzoo.viz import image_grid, inpainting_grid, png_bytes
 
 FIGURES = Path(__file__).parent / "figures"
-CURVE = tuple(("ddim", n, eta) for eta in (0.0, 1.0) for n in (10, 25, 50, 100, 1000) if n < 1000 or eta == 0) + (("ddpm", 1000, 0.0),)
+CURVE = tuple(
+    ("ddim", n, eta) for eta in (0.0, 1.0) for n in (10, 25, 50, 100, 1000) if n < 1000 or eta == 0
+) + (("ddpm", 1000, 0.0),)
 GUIDANCE = (0.0, 1.0, 2.0, 4.0)
 
 
@@ -84,7 +86,11 @@ def _calibrate(train: genzoo.datasets.Dataset, steps: int = 30) -> float:
 def _scores(result: dict) -> dict:
     m = result["metrics"]
     out = {"s_per_sample": result["sample_seconds_per_1000"] / 1000}
-    for name, keys in (("fd", ("fd", "floor")), ("pr", ("precision", "recall")), ("dc", ("density", "coverage"))):
+    for name, keys in (
+        ("fd", ("fd", "floor")),
+        ("pr", ("precision", "recall")),
+        ("dc", ("density", "coverage")),
+    ):
         for k in keys:
             if k in m.get(name, {}):
                 out[f"{name}_{k}" if k == "floor" else k] = m[name][k]
@@ -108,7 +114,14 @@ def part_mnist(seconds: float, out: Path, reuse: bool, n_eval: int = 1000, curve
         run = genzoo.train(model, train, out=out, steps=steps, time_limit=seconds, progress=False)
         took, steps, model = time.perf_counter() - t0, run.step, run.model
     model.eval()
-    results: dict = {"n_eval": n_eval, "steps": steps, "train_seconds": took, "params": model.num_parameters(), "curve": [], "guidance": []}
+    results: dict = {
+        "n_eval": n_eval,
+        "steps": steps,
+        "train_seconds": took,
+        "params": model.num_parameters(),
+        "curve": [],
+        "guidance": [],
+    }
     for sampler, n, eta in curve:
         model.config.sampler, model.config.sample_steps, model.config.eta = sampler, n, eta
         r = genzoo.evaluate(model, test, metrics=["fd", "pr", "dc"], n=n_eval, seed=0)
@@ -121,7 +134,9 @@ def part_mnist(seconds: float, out: Path, reuse: bool, n_eval: int = 1000, curve
             row = _find(results["curve"], "ddim", 50, 1.0)
         else:
             row = _scores(genzoo.evaluate(model, test, metrics=["fd", "pr", "dc"], n=n_eval, seed=0))
-        results["guidance"].append({"guidance": s, **{k: v for k, v in row.items() if k not in ("sampler", "steps", "eta")}})
+        results["guidance"].append(
+            {"guidance": s, **{k: v for k, v in row.items() if k not in ("sampler", "steps", "eta")}}
+        )
         print(f"  guidance {s}: {results['guidance'][-1]}", file=sys.stderr, flush=True)
     model.config.guidance = 1.0
     t0 = time.perf_counter()
@@ -130,16 +145,31 @@ def part_mnist(seconds: float, out: Path, reuse: bool, n_eval: int = 1000, curve
     # figures: samples by class at s = 1 and s = 3, inpainting, a denoising trajectory
     labels = torch.arange(10).repeat_interleave(8)
     for s in (1.0, 3.0):
-        x = model.sample(80, generator=torch.Generator().manual_seed(0), label=labels, guidance=s, sampler="ddim", steps=50, eta=1.0)
+        x = model.sample(
+            80,
+            generator=torch.Generator().manual_seed(0),
+            label=labels,
+            guidance=s,
+            sampler="ddim",
+            steps=50,
+            eta=1.0,
+        )
         _write_png(FIGURES / f"ddpm-mnist-guidance-{s:g}.png", png_bytes(image_grid(x, model.info, nrow=8)))
     x = test.x[:8]
     mask = hole_mask("bottom-half", (1, 28, 28))
     for r in (1, 5):
-        filled = model.inpaint(x, mask, generator=torch.Generator().manual_seed(0), sampler="ddpm", steps=250, resample=r)
-        _write_png(FIGURES / f"ddpm-mnist-inpaint-r{r}.png", png_bytes(inpainting_grid(x, mask, filled, model.info)))
+        filled = model.inpaint(
+            x, mask, generator=torch.Generator().manual_seed(0), sampler="ddpm", steps=250, resample=r
+        )
+        _write_png(
+            FIGURES / f"ddpm-mnist-inpaint-r{r}.png", png_bytes(inpainting_grid(x, mask, filled, model.info))
+        )
     from genzoo.viz.plots import trajectory_figure
 
-    _write_png(FIGURES / "ddpm-mnist-trajectory.png", trajectory_figure(model, generator=torch.Generator().manual_seed(0)))
+    _write_png(
+        FIGURES / "ddpm-mnist-trajectory.png",
+        trajectory_figure(model, generator=torch.Generator().manual_seed(0)),
+    )
     (out / "bench.json").write_text(json.dumps(results, indent=1))
     _write_png(FIGURES / "ddpm-mnist-ddim-curve.png", curve_figure(results))
     print_mnist(results, seconds)
@@ -155,7 +185,13 @@ def curve_figure(r: dict) -> bytes:
     chain = _find(r["curve"], "ddpm", 1000)
     for eta, colour in ((0.0, "#1f6feb"), (1.0, "#1a7f37")):
         rows = [c for c in r["curve"] if c["sampler"] == "ddim" and c["eta"] == eta]
-        ax.plot([c["steps"] for c in rows], [c["fd"] for c in rows], "o-", color=colour, label=f"DDIM η = {eta:g}: Fréchet distance")
+        ax.plot(
+            [c["steps"] for c in rows],
+            [c["fd"] for c in rows],
+            "o-",
+            color=colour,
+            label=f"DDIM η = {eta:g}: Fréchet distance",
+        )
     ax.axhline(chain["fd"], color="#1a7f37", ls="--", lw=1, label=f"ancestral chain, {chain['steps']} steps")
     ax.axhline(chain["fd_floor"], color="#8a96a3", ls=":", lw=1, label="noise floor (real against real)")
     ax.set_xscale("log")
@@ -164,7 +200,13 @@ def curve_figure(r: dict) -> bytes:
     ax.set_ylim(bottom=0)
     right = ax.twinx()
     ddim = [c for c in r["curve"] if c["sampler"] == "ddim" and c["eta"] == 0.0]
-    right.plot([c["steps"] for c in ddim], [c["s_per_sample"] for c in ddim], "s-", color="#d1242f", label="seconds per sample (η = 0)")
+    right.plot(
+        [c["steps"] for c in ddim],
+        [c["s_per_sample"] for c in ddim],
+        "s-",
+        color="#d1242f",
+        label="seconds per sample (η = 0)",
+    )
     right.set_yscale("log")
     right.set_ylabel("seconds per sample", color="#d1242f")
     lines = ax.get_legend_handles_labels()
@@ -175,35 +217,59 @@ def curve_figure(r: dict) -> bytes:
 
 
 def _find(curve: list[dict], sampler: str, steps: int, eta: float = 0.0) -> dict:
-    return next(c for c in curve if c["sampler"] == sampler and c["steps"] == steps and (sampler == "ddpm" or c["eta"] == eta))
+    return next(
+        c
+        for c in curve
+        if c["sampler"] == sampler and c["steps"] == steps and (sampler == "ddpm" or c["eta"] == eta)
+    )
 
 
 def print_mnist(r: dict, seconds: float) -> None:
-    print(f"\n### mnist: conditional ddpm (U-Net, {r['params']:,} parameters), {r['steps']} steps in {seconds / 60:.0f} min of training\n")
+    print(
+        f"\n### mnist: conditional ddpm (U-Net, {r['params']:,} parameters), {r['steps']} steps in {seconds / 60:.0f} min of training\n"
+    )
     floor = r["curve"][0].get("fd_floor")
     half = r["n_eval"] // 2
-    print(f"{half} samples against {half} held-out digits, LeNet features (Fréchet distance noise floor, real A against real B: {floor:.3g}).\n")
-    print("| sampler | η | steps | s/sample | Fréchet distance | precision | recall | density | coverage |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        f"{half} samples against {half} held-out digits, LeNet features (Fréchet distance noise floor, real A against real B: {floor:.3g}).\n"
+    )
+    print(
+        "| sampler | η | steps | s/sample | Fréchet distance | precision | recall | density | coverage |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    )
     for c in r["curve"]:
         eta = f"{c['eta']:g}" if c["sampler"] == "ddim" else "—"
-        print(f"| {c['sampler']} | {eta} | {c['steps']} | {c['s_per_sample']:.3f} | {c['fd']:.3g} | {c['precision']:.3f} | {c['recall']:.3f} | "
-              f"{c['density']:.3f} | {c['coverage']:.3f} |")
+        print(
+            f"| {c['sampler']} | {eta} | {c['steps']} | {c['s_per_sample']:.3f} | {c['fd']:.3g} | {c['precision']:.3f} | {c['recall']:.3f} | "
+            f"{c['density']:.3f} | {c['coverage']:.3f} |"
+        )
     chain = _find(r["curve"], "ddpm", 1000)
     print()
     for eta in (0.0, 1.0):
         d50 = _find(r["curve"], "ddim", 50, eta)
-        print(f"DDIM-50 (η = {eta:g}) against the 1000-step ancestral chain: {chain['s_per_sample'] / d50['s_per_sample']:.1f}× faster, "
-              f"Fréchet distance {d50['fd']:.3g} against {chain['fd']:.3g} ({100 * (d50['fd'] / chain['fd'] - 1):+.0f} %).")
+        print(
+            f"DDIM-50 (η = {eta:g}) against the 1000-step ancestral chain: {chain['s_per_sample'] / d50['s_per_sample']:.1f}× faster, "
+            f"Fréchet distance {d50['fd']:.3g} against {chain['fd']:.3g} ({100 * (d50['fd'] / chain['fd'] - 1):+.0f} %)."
+        )
     print("\nClassifier-free guidance (DDIM 50 with η = 1, labels drawn from the training frequencies):\n")
-    print("| s | Fréchet distance | precision | recall | density | coverage | s/sample |\n|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| s | Fréchet distance | precision | recall | density | coverage | s/sample |\n|---:|---:|---:|---:|---:|---:|---:|"
+    )
     for g in r["guidance"]:
-        print(f"| {g['guidance']:g} | {g['fd']:.3g} | {g['precision']:.3f} | {g['recall']:.3f} | {g['density']:.3f} | {g['coverage']:.3f} | {g['s_per_sample']:.3f} |")
+        print(
+            f"| {g['guidance']:g} | {g['fd']:.3g} | {g['precision']:.3f} | {g['recall']:.3f} | {g['density']:.3f} | {g['coverage']:.3f} | {g['s_per_sample']:.3f} |"
+        )
     b = r["bound"]
-    print(f"\nVariational bound (null label, {r['n_eval']:,} held-out digits, 100 stratified timesteps each): "
-          f"{b['bits_per_dim']:.3f} bits/dim ({b['nats']:.1f} ± {b['std_err_nats']:.1f} nats), {b['seconds']:.0f} s.\n")
+    print(
+        f"\nVariational bound (null label, {r['n_eval']:,} held-out digits, 100 stratified timesteps each): "
+        f"{b['bits_per_dim']:.3f} bits/dim ({b['nats']:.1f} ± {b['std_err_nats']:.1f} nats), {b['seconds']:.0f} s.\n"
+    )
     print("![DDIM curve](benchmarks/figures/ddpm-mnist-ddim-curve.png)\n")
-    print("![s = 1](benchmarks/figures/ddpm-mnist-guidance-1.png) ![s = 3](benchmarks/figures/ddpm-mnist-guidance-3.png)\n")
-    print("![replacement](benchmarks/figures/ddpm-mnist-inpaint-r1.png) ![RePaint r = 5](benchmarks/figures/ddpm-mnist-inpaint-r5.png)")
+    print(
+        "![s = 1](benchmarks/figures/ddpm-mnist-guidance-1.png) ![s = 3](benchmarks/figures/ddpm-mnist-guidance-3.png)\n"
+    )
+    print(
+        "![replacement](benchmarks/figures/ddpm-mnist-inpaint-r1.png) ![RePaint r = 5](benchmarks/figures/ddpm-mnist-inpaint-r5.png)"
+    )
 
 
 # --- speed -------------------------------------------------------------------------------------
@@ -215,8 +281,13 @@ def import_reference():
         for name in [k for k in sys.modules if k == "torchvision" or k.startswith("torchvision.")]:
             del sys.modules[name]
         stub = types.ModuleType("torchvision")
-        stub.transforms, stub.utils = types.ModuleType("torchvision.transforms"), types.ModuleType("torchvision.utils")
-        sys.modules.update({"torchvision": stub, "torchvision.transforms": stub.transforms, "torchvision.utils": stub.utils})
+        stub.transforms, stub.utils = (
+            types.ModuleType("torchvision.transforms"),
+            types.ModuleType("torchvision.utils"),
+        )
+        sys.modules.update(
+            {"torchvision": stub, "torchvision.transforms": stub.transforms, "torchvision.utils": stub.utils}
+        )
     from denoising_diffusion_pytorch import GaussianDiffusion, Unet
 
     return Unet, GaussianDiffusion
@@ -244,20 +315,39 @@ def part_speed(steps: int, rounds: int, batch: int) -> dict:
         return Unet(dim=32, dim_mults=(1, 2, 2), channels=1)
 
     def genzoo_model():
-        m = genzoo.models.create("ddpm", train, seed=0, timesteps=1000, schedule="linear", channels=(8,), attention=())
+        m = genzoo.models.create(
+            "ddpm", train, seed=0, timesteps=1000, schedule="linear", channels=(8,), attention=()
+        )
         net = _Plugged(unet())
         m.net, m.time_mlp = net, torch.nn.Identity()
         m.forward = lambda x_t, t, y=None: net(x_t, t)  # their network sees the integer timestep
         return m
 
     def theirs():
-        return GaussianDiffusion(unet(), image_size=28, timesteps=1000, sampling_timesteps=1000, beta_schedule="linear",
-                                 objective="pred_noise", auto_normalize=True)
+        return GaussianDiffusion(
+            unet(),
+            image_size=28,
+            timesteps=1000,
+            sampling_timesteps=1000,
+            beta_schedule="linear",
+            objective="pred_noise",
+            auto_normalize=True,
+        )
 
     def run_genzoo(n: int) -> float:
         m = genzoo_model()
         t0 = time.perf_counter()
-        genzoo.train(m, train, steps=n, batch_size=batch, lr=1e-4, ema=None, schedule="constant", progress=False, sample_grid=False)
+        genzoo.train(
+            m,
+            train,
+            steps=n,
+            batch_size=batch,
+            lr=1e-4,
+            ema=None,
+            schedule="constant",
+            progress=False,
+            sample_grid=False,
+        )
         return n / (time.perf_counter() - t0)
 
     def run_theirs(n: int) -> float:
@@ -284,14 +374,27 @@ def part_speed(steps: int, rounds: int, batch: int) -> dict:
     for _ in range(rounds):
         ours.append(run_genzoo(steps))
         ref.append(run_theirs(steps))
-    out = {"params": params, "genzoo_steps_s": statistics.median(ours), "ref_steps_s": statistics.median(ref), "rounds": rounds, "steps": steps, "batch": batch}
+    out = {
+        "params": params,
+        "genzoo_steps_s": statistics.median(ours),
+        "ref_steps_s": statistics.median(ref),
+        "rounds": rounds,
+        "steps": steps,
+        "batch": batch,
+    }
     # sampling: 64 images, DDIM-50 and the 1000-step chain, each library
     m, d = genzoo_model().eval(), theirs().eval()
     times = {}
     with torch.no_grad():
         for label, fn in (
-            ("genzoo ddim-50", lambda: m.sample(64, generator=torch.Generator().manual_seed(0), sampler="ddim", steps=50)),
-            ("genzoo ddpm-1000", lambda: m.sample(64, generator=torch.Generator().manual_seed(0), sampler="ddpm")),
+            (
+                "genzoo ddim-50",
+                lambda: m.sample(64, generator=torch.Generator().manual_seed(0), sampler="ddim", steps=50),
+            ),
+            (
+                "genzoo ddpm-1000",
+                lambda: m.sample(64, generator=torch.Generator().manual_seed(0), sampler="ddpm"),
+            ),
             ("reference ddim-50", lambda: _ref_sample(GaussianDiffusion, unet, 50)),
             ("reference ddpm-1000", lambda: d.sample(batch_size=64)),
         ):
@@ -306,22 +409,39 @@ def part_speed(steps: int, rounds: int, batch: int) -> dict:
 
 
 def _ref_sample(GaussianDiffusion, unet, n_steps: int) -> torch.Tensor:
-    d = GaussianDiffusion(unet(), image_size=28, timesteps=1000, sampling_timesteps=n_steps, beta_schedule="linear",
-                          objective="pred_noise", ddim_sampling_eta=0.0).eval()
+    d = GaussianDiffusion(
+        unet(),
+        image_size=28,
+        timesteps=1000,
+        sampling_timesteps=n_steps,
+        beta_schedule="linear",
+        objective="pred_noise",
+        ddim_sampling_eta=0.0,
+    ).eval()
     return d.sample(batch_size=64)
 
 
 def print_speed(r: dict) -> None:
-    print(f"\n### Against denoising-diffusion-pytorch {r['ref_version']}: one U-Net ({r['params']:,} parameters), one schedule\n")
-    print(f"Training: batch {r['batch']}, {r['steps']} steps per round, median of {r['rounds']} alternated rounds.\n")
+    print(
+        f"\n### Against denoising-diffusion-pytorch {r['ref_version']}: one U-Net ({r['params']:,} parameters), one schedule\n"
+    )
+    print(
+        f"Training: batch {r['batch']}, {r['steps']} steps per round, median of {r['rounds']} alternated rounds.\n"
+    )
     print("| | genzoo | denoising-diffusion-pytorch | ratio |\n|---|---:|---:|---:|")
     g, ref = r["genzoo_steps_s"], r["ref_steps_s"]
     print(f"| training steps/s | {g:.2f} | {ref:.2f} | {g / ref:.2f} |")
     s = r["sampling_s"]
-    print(f"| DDIM-50, 64 images (s) | {s['genzoo ddim-50']:.1f} | {s['reference ddim-50']:.1f} | {s['reference ddim-50'] / s['genzoo ddim-50']:.2f} |")
-    print(f"| 1000-step chain, 64 images (s) | {s['genzoo ddpm-1000']:.1f} | {s['reference ddpm-1000']:.1f} | "
-          f"{s['reference ddpm-1000'] / s['genzoo ddpm-1000']:.2f} |")
-    print(f"\nRatios > 1: genzoo faster. genzoo's DDIM-50 against its 1000-step chain: {s['genzoo ddpm-1000'] / s['genzoo ddim-50']:.1f}× faster.")
+    print(
+        f"| DDIM-50, 64 images (s) | {s['genzoo ddim-50']:.1f} | {s['reference ddim-50']:.1f} | {s['reference ddim-50'] / s['genzoo ddim-50']:.2f} |"
+    )
+    print(
+        f"| 1000-step chain, 64 images (s) | {s['genzoo ddpm-1000']:.1f} | {s['reference ddpm-1000']:.1f} | "
+        f"{s['reference ddpm-1000'] / s['genzoo ddpm-1000']:.2f} |"
+    )
+    print(
+        f"\nRatios > 1: genzoo faster. genzoo's DDIM-50 against its 1000-step chain: {s['genzoo ddpm-1000'] / s['genzoo ddim-50']:.1f}× faster."
+    )
 
 
 # --- the tour's budget --------------------------------------------------------------------------
@@ -354,19 +474,34 @@ def part_tour(out: Path, configs: list[str], samplers, n_eval: int = 1000, seed:
             model.config.sampler, model.config.sample_steps, model.config.eta = sampler, n, eta
             r = genzoo.evaluate(model, test, metrics=["fd", "recognisable", "pr"], n=n_eval, seed=0)
             m = r["metrics"]
-            rows.append({
-                "config": name, **options, "train_seconds": round(took, 1), "sampler": sampler, "sample_steps": n, "eta": eta,
-                "fd": m["fd"]["fd"], "fd_floor": m["fd"]["floor"], "recognisable": m["recognisable"]["share"],
-                "precision": m["pr"]["precision"], "recall": m["pr"]["recall"], "s_per_sample": r["sample_seconds_per_1000"] / 1000,
-            })
+            rows.append(
+                {
+                    "config": name,
+                    **options,
+                    "train_seconds": round(took, 1),
+                    "sampler": sampler,
+                    "sample_steps": n,
+                    "eta": eta,
+                    "fd": m["fd"]["fd"],
+                    "fd_floor": m["fd"]["floor"],
+                    "recognisable": m["recognisable"]["share"],
+                    "precision": m["pr"]["precision"],
+                    "recall": m["pr"]["recall"],
+                    "s_per_sample": r["sample_seconds_per_1000"] / 1000,
+                }
+            )
             print(f"  {rows[-1]}", file=sys.stderr, flush=True)
     (out / "tour.json").write_text(json.dumps(rows, indent=1))
     print("| training | steps | train s | sampler | FD | recognisable | precision | recall | s/sample |")
     print("|---|---:|---:|---|---:|---:|---:|---:|---:|")
     for r in rows:
-        label = f"{r['sampler']}-{r['sample_steps']}" + (f" η = {r['eta']:g}" if r["sampler"] == "ddim" else "")
-        print(f"| {r['config']} | {r['steps']} | {r['train_seconds']:.0f} | {label} | {r['fd']:.1f} | {r['recognisable']:.3f} | "
-              f"{r['precision']:.3f} | {r['recall']:.3f} | {r['s_per_sample']:.3f} |")
+        label = f"{r['sampler']}-{r['sample_steps']}" + (
+            f" η = {r['eta']:g}" if r["sampler"] == "ddim" else ""
+        )
+        print(
+            f"| {r['config']} | {r['steps']} | {r['train_seconds']:.0f} | {label} | {r['fd']:.1f} | {r['recognisable']:.3f} | "
+            f"{r['precision']:.3f} | {r['recall']:.3f} | {r['s_per_sample']:.3f} |"
+        )
     return rows
 
 
@@ -375,11 +510,25 @@ def main() -> None:
     ap.add_argument("--parts", default="speed,mnist")
     ap.add_argument("--seconds", type=float, default=1200.0, help="mnist: training budget (s)")
     ap.add_argument("--out", default="runs/bench-ddpm-mnist", help="mnist: the run directory")
-    ap.add_argument("--reuse", action="store_true", help="mnist: score the run in --out instead of training again")
-    ap.add_argument("--n-eval", type=int, default=1000, help="mnist: held-out digits to score with (half as many samples)")
-    ap.add_argument("--curve", default=",".join(f"{a}:{b}:{c:g}" for a, b, c in CURVE), help="mnist: sampler:steps:eta to score")
-    ap.add_argument("--tour-configs", default=",".join(TOUR_CONFIGS), help=f"tour: among {', '.join(TOUR_CONFIGS)}")
-    ap.add_argument("--tour-samplers", default=",".join(f"{a}:{b}:{c:g}" for a, b, c in TOUR_SAMPLERS), help="tour: sampler:steps:eta")
+    ap.add_argument(
+        "--reuse", action="store_true", help="mnist: score the run in --out instead of training again"
+    )
+    ap.add_argument(
+        "--n-eval", type=int, default=1000, help="mnist: held-out digits to score with (half as many samples)"
+    )
+    ap.add_argument(
+        "--curve",
+        default=",".join(f"{a}:{b}:{c:g}" for a, b, c in CURVE),
+        help="mnist: sampler:steps:eta to score",
+    )
+    ap.add_argument(
+        "--tour-configs", default=",".join(TOUR_CONFIGS), help=f"tour: among {', '.join(TOUR_CONFIGS)}"
+    )
+    ap.add_argument(
+        "--tour-samplers",
+        default=",".join(f"{a}:{b}:{c:g}" for a, b, c in TOUR_SAMPLERS),
+        help="tour: sampler:steps:eta",
+    )
     ap.add_argument("--seed", type=int, default=0, help="tour: the seed of the models and their training")
     ap.add_argument("--steps", type=int, default=50, help="speed: training steps per round")
     ap.add_argument("--rounds", type=int, default=3)
@@ -394,10 +543,21 @@ def main() -> None:
         _write_png(FIGURES / "ddpm-mnist-ddim-curve.png", curve_figure(results))
         print_mnist(results, args.seconds)
     if "tour" in parts:
-        samplers = [(c.split(":")[0], int(c.split(":")[1]), float(c.split(":")[2])) for c in args.tour_samplers.split(",")]
-        part_tour(Path(args.out).with_name("bench-ddpm-tour"), args.tour_configs.split(","), samplers, args.n_eval, args.seed)
+        samplers = [
+            (c.split(":")[0], int(c.split(":")[1]), float(c.split(":")[2]))
+            for c in args.tour_samplers.split(",")
+        ]
+        part_tour(
+            Path(args.out).with_name("bench-ddpm-tour"),
+            args.tour_configs.split(","),
+            samplers,
+            args.n_eval,
+            args.seed,
+        )
     if "mnist" in parts:
-        curve = [(c.split(":")[0], int(c.split(":")[1]), float(c.split(":")[2])) for c in args.curve.split(",")]
+        curve = [
+            (c.split(":")[0], int(c.split(":")[1]), float(c.split(":")[2])) for c in args.curve.split(",")
+        ]
         part_mnist(args.seconds, Path(args.out), args.reuse, args.n_eval, curve)
 
 

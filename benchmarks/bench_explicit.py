@@ -76,7 +76,9 @@ def part_nll(seconds: float, out: Path, models: list[str]) -> dict:
         steps = max(10, int(rate * seconds * 0.97))
         model = genzoo.models.create(name, train, seed=0)
         t0 = time.perf_counter()
-        run = genzoo.train(model, train, out=out / name, steps=steps, time_limit=seconds, progress=False, threads=THREADS)
+        run = genzoo.train(
+            model, train, out=out / name, steps=steps, time_limit=seconds, progress=False, threads=THREADS
+        )
         took = time.perf_counter() - t0
         model = run.model.eval()
         t0 = time.perf_counter()
@@ -86,12 +88,20 @@ def part_nll(seconds: float, out: Path, models: list[str]) -> dict:
             grids.append(model.sample(16, generator=torch.Generator().manual_seed(0)).float().cpu())
         nll = r["metrics"]["nll"]
         results[name] = {
-            "steps": run.step, "train_seconds": took, "eval_seconds": eval_s, "params": model.num_parameters(),
-            "nats": nll["nats"], "std_err": nll["std_err_nats"], "bits_per_dim": nll["bits_per_dim"], "kind": nll["kind"],
+            "steps": run.step,
+            "train_seconds": took,
+            "eval_seconds": eval_s,
+            "params": model.num_parameters(),
+            "nats": nll["nats"],
+            "std_err": nll["std_err_nats"],
+            "bits_per_dim": nll["bits_per_dim"],
+            "kind": nll["kind"],
         }
         print(f"  {name}: {results[name]}", file=sys.stderr, flush=True)
     FIGURES.mkdir(exist_ok=True)
-    (FIGURES / "explicit-samples.png").write_bytes(png_bytes(image_grid(torch.cat(grids), train.info, nrow=16)))
+    (FIGURES / "explicit-samples.png").write_bytes(
+        png_bytes(image_grid(torch.cat(grids), train.info, nrow=16))
+    )
     return results
 
 
@@ -111,11 +121,17 @@ def part_rbm(epochs: int, rounds: int) -> dict:
     ours = theirs = None
     for r in range(rounds):
         t0 = time.perf_counter()
-        theirs = BernoulliRBM(n_components=hidden, learning_rate=lr, batch_size=batch, n_iter=epochs, random_state=r).fit(xn)
+        theirs = BernoulliRBM(
+            n_components=hidden, learning_rate=lr, batch_size=batch, n_iter=epochs, random_state=r
+        ).fit(xn)
         times["sklearn"].append((time.perf_counter() - t0) / epochs)
-        model = genzoo.models.create("rbm", train, seed=r, hidden=hidden, persistent=True, chains=batch, momentum=0.0, weight_decay=0.0)
+        model = genzoo.models.create(
+            "rbm", train, seed=r, hidden=hidden, persistent=True, chains=batch, momentum=0.0, weight_decay=0.0
+        )
         t0 = time.perf_counter()
-        ours = genzoo.train(model, train, steps=steps, batch_size=batch, lr=lr, progress=False, sample_grid=False).model
+        ours = genzoo.train(
+            model, train, steps=steps, batch_size=batch, lr=lr, progress=False, sample_grid=False
+        ).model
         times["genzoo"].append((time.perf_counter() - t0) / epochs)
     rng_index = torch.from_numpy(np.random.RandomState(0).randint(0, x.shape[1], len(x)))
     twin = genzoo.models.create("rbm", train, seed=0, hidden=hidden)
@@ -126,8 +142,14 @@ def part_rbm(epochs: int, rounds: int) -> dict:
         ais = model.log_partition_ais(generator=torch.Generator().manual_seed(0))
         with torch.no_grad():
             nll = float(model.marginal_free_energy(test.tensors()).mean()) + ais["log_z"]
-        out[label] = {"s_per_epoch": statistics.median(times[label]), "pseudo_likelihood": pl, "test_nll_ais": nll,
-                      "log_z": ais["log_z"], "log_z_low": ais["log_z_low"], "log_z_high": ais["log_z_high"]}
+        out[label] = {
+            "s_per_epoch": statistics.median(times[label]),
+            "pseudo_likelihood": pl,
+            "test_nll_ais": nll,
+            "log_z": ais["log_z"],
+            "log_z_low": ais["log_z_low"],
+            "log_z_high": ais["log_z_high"],
+        }
     # scikit-learn's own score_samples on its own model, as a check of the shared computation
     out["sklearn"]["score_samples"] = float(np.mean(theirs.score_samples(xn)))
     print(f"  rbm vs sklearn: {out}", file=sys.stderr, flush=True)
@@ -141,10 +163,15 @@ def part_classifier(steps: int) -> dict:
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     train, test = _data()
     out = {}
-    for label, params, lr in (("defaults (PCD, lr 0.01)", {}, None), ("CD-1, lr 0.05", {"persistent": False}, 0.05)):
+    for label, params, lr in (
+        ("defaults (PCD, lr 0.01)", {}, None),
+        ("CD-1, lr 0.05", {"persistent": False}, 0.05),
+    ):
         model = genzoo.models.create("rbm", train, seed=0, classifier=True, **params)
         t0 = time.perf_counter()
-        model = genzoo.train(model, train, steps=steps, progress=False, sample_grid=False, **({"lr": lr} if lr else {})).model
+        model = genzoo.train(
+            model, train, steps=steps, progress=False, sample_grid=False, **({"lr": lr} if lr else {})
+        ).model
         took = time.perf_counter() - t0
         r = genzoo.evaluate(model, test, metrics=["classify"], n=1000, seed=0)["metrics"]["classify"]
         out[label] = {"steps": steps, "train_seconds": took, **r}
@@ -177,17 +204,27 @@ def print_tables(r: dict) -> None:
         print("|---|---|---:|---:|---:|---:|---:|---:|")
         for name, v in r["nll"].items():
             se = f" ± {v['std_err']:.2f}" if v.get("std_err") else ""
-            print(f"| {name} | {v['kind']} | {v['nats']:.2f}{se} | {v['bits_per_dim']:.4f} | {v['steps']} | {v['train_seconds']:.0f} | {v['eval_seconds']:.0f} | {v['params']:,} |")
+            print(
+                f"| {name} | {v['kind']} | {v['nats']:.2f}{se} | {v['bits_per_dim']:.4f} | {v['steps']} | {v['train_seconds']:.0f} | {v['eval_seconds']:.0f} | {v['params']:,} |"
+            )
     if "rbm" in r:
         g, s = r["rbm"]["genzoo"], r["rbm"]["sklearn"]
-        print(f"\nrbm vs scikit-learn BernoulliRBM ({r['rbm']['epochs']} epochs, {r['rbm']['hidden']} hidden):")
+        print(
+            f"\nrbm vs scikit-learn BernoulliRBM ({r['rbm']['epochs']} epochs, {r['rbm']['hidden']} hidden):"
+        )
         print("| | s/epoch | pseudo-likelihood | test NLL (AIS) |\n|---|---:|---:|---:|")
         for label, v in (("genzoo", g), ("scikit-learn", s)):
-            print(f"| {label} | {v['s_per_epoch']:.3f} | {v['pseudo_likelihood']:.2f} | {v['test_nll_ais']:.2f} |")
-        print(f"speed ratio (sklearn / genzoo s per epoch): {s['s_per_epoch'] / g['s_per_epoch']:.2f}; "
-              f"sklearn's own score_samples: {s['score_samples']:.2f}")
+            print(
+                f"| {label} | {v['s_per_epoch']:.3f} | {v['pseudo_likelihood']:.2f} | {v['test_nll_ais']:.2f} |"
+            )
+        print(
+            f"speed ratio (sklearn / genzoo s per epoch): {s['s_per_epoch'] / g['s_per_epoch']:.2f}; "
+            f"sklearn's own score_samples: {s['score_samples']:.2f}"
+        )
     for label, c in r.get("classifier", {}).items():
-        print(f"\nrbm classifier, {label} ({c['steps']} steps, {c['train_seconds']:.0f} s): test accuracy {c['accuracy']:.3f} ± {c['std_err']:.3f} on {c['n']} digits")
+        print(
+            f"\nrbm classifier, {label} ({c['steps']} steps, {c['train_seconds']:.0f} s): test accuracy {c['accuracy']:.3f} ± {c['std_err']:.3f} on {c['n']} digits"
+        )
     if "sampling" in r:
         print("\n| model | window (s) | full (s) | speed-up | same samples |\n|---|---:|---:|---:|---|")
         for name, v in r["sampling"].items():
@@ -196,12 +233,16 @@ def print_tables(r: dict) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--parts", default="nll,rbm,sampling", help="nll, rbm, sampling, table (reprint from the json)")
+    ap.add_argument(
+        "--parts", default="nll,rbm,sampling", help="nll, rbm, sampling, table (reprint from the json)"
+    )
     ap.add_argument("--seconds", type=float, default=150.0, help="nll: training budget per model (s)")
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--epochs", type=int, default=10, help="rbm: epochs")
     ap.add_argument("--rounds", type=int, default=2, help="rbm: alternated timing rounds")
-    ap.add_argument("--classifier-steps", type=int, default=4000, help="rbm: training steps of the classifier rbm")
+    ap.add_argument(
+        "--classifier-steps", type=int, default=4000, help="rbm: training steps of the classifier rbm"
+    )
     ap.add_argument("--out", default="runs/bench-explicit", help="run directories and bench.json")
     args = ap.parse_args()
     out = Path(args.out)

@@ -74,7 +74,15 @@ def _modes_job(args: tuple[str, str, int]) -> dict:
     seconds = time.perf_counter() - t0
     s = run.model.sample(2500, generator=torch.Generator().manual_seed(1))
     r = mode_coverage(s.numpy(), data.extras["modes"].numpy(), data.extras["sigma"])
-    return {"data": data_name, "loss": loss, "seed": seed, "steps": run.step, "seconds": seconds, "samples": s, **r}
+    return {
+        "data": data_name,
+        "loss": loss,
+        "seed": seed,
+        "steps": run.step,
+        "seconds": seconds,
+        "samples": s,
+        **r,
+    }
 
 
 def modes_figure(data_name: str, rows: list[dict]) -> Path:
@@ -93,7 +101,10 @@ def modes_figure(data_name: str, rows: list[dict]) -> Path:
         ax.scatter(*modes.T, s=12, c="C3", marker="x", label="modes")
         lim = float(modes.abs().max()) + 1
         ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xticks=[], yticks=[])
-        ax.set_title(f"{r['loss']}: {r['modes_covered']}/{len(modes)} modes, {100 * r['high_quality_rate']:.0f} % HQ", fontsize=9)
+        ax.set_title(
+            f"{r['loss']}: {r['modes_covered']}/{len(modes)} modes, {100 * r['high_quality_rate']:.0f} % HQ",
+            fontsize=9,
+        )
     FIGURES.mkdir(exist_ok=True)
     path = FIGURES / f"gan-modes-{data_name}.png"
     fig.savefig(path, dpi=90)
@@ -104,8 +115,12 @@ def part_modes(seeds: list[int], datasets: list[str], losses: list[str]) -> None
     jobs = [(d, loss, s) for d in datasets for loss in losses for s in seeds]
     with mp.get_context("spawn").Pool(2) as pool:
         results = pool.map(_modes_job, jobs, chunksize=1)
-    print(f"\n### Mode coverage per loss, default budget of point data (seeds {', '.join(map(str, seeds))})\n")
-    print("| data | loss | steps | train s | modes covered | high-quality samples |\n|---|---|---:|---:|---:|---:|")
+    print(
+        f"\n### Mode coverage per loss, default budget of point data (seeds {', '.join(map(str, seeds))})\n"
+    )
+    print(
+        "| data | loss | steps | train s | modes covered | high-quality samples |\n|---|---|---:|---:|---:|---:|"
+    )
     for r in results:
         k = len(r["counts"])
         print(
@@ -130,7 +145,9 @@ def _mnist_job(args: tuple[str, float]) -> dict:
     test = genzoo.datasets.load("mnist", split="test")
     model = genzoo.models.create("gan", train, seed=0, loss=loss, **CONV)
     with tempfile.TemporaryDirectory() as out:
-        run = genzoo.train(model, train, out=out, steps=10**6, time_limit=seconds, progress=False, sample_grid=False)
+        run = genzoo.train(
+            model, train, out=out, steps=10**6, time_limit=seconds, progress=False, sample_grid=False
+        )
         result = genzoo.evaluate(run.model, test, metrics=["fd", "pr", "dc"], n=1000, seed=0)
     x = run.model.sample(64, generator=torch.Generator().manual_seed(0))
     FIGURES.mkdir(exist_ok=True)
@@ -142,7 +159,11 @@ def flatten(metrics: dict) -> dict[str, tuple[float, float | None]]:
     """{metric.key: (value, noise floor)} from genzoo.evaluate's metrics, skipping timings and lists."""
     out = {}
     for name, d in metrics.items():
-        values = {k: v for k, v in d.items() if isinstance(v, int | float) and k not in ("seconds", "k") and not k.endswith("floor")}
+        values = {
+            k: v
+            for k, v in d.items()
+            if isinstance(v, int | float) and k not in ("seconds", "k") and not k.endswith("floor")
+        }
         for k, v in values.items():
             floor = d.get(f"{k}_floor", d.get("floor") if len(values) == 1 else None)
             out[f"{name}.{k}"] = (v, floor)
@@ -152,13 +173,18 @@ def flatten(metrics: dict) -> dict[str, tuple[float, float | None]]:
 def part_mnist(seconds: float) -> None:
     with mp.get_context("spawn").Pool(2) as pool:
         results = pool.map(_mnist_job, [(loss, seconds) for loss in LOSSES], chunksize=1)
-    print(f"\n### mnist: conv GAN per loss, {seconds:.0f} s of training each (one thread), 1,000 held-out digits\n")
+    print(
+        f"\n### mnist: conv GAN per loss, {seconds:.0f} s of training each (one thread), 1,000 held-out digits\n"
+    )
     print("Each cell: the model's value (the A/B noise floor of real against real).\n")
     flat = [flatten(r["metrics"]) for r in results]
     keys = sorted({k for f in flat for k in f})
     print("| loss | steps | " + " | ".join(keys) + " |\n|---|---:|" + "---:|" * len(keys))
     for r, f in zip(results, flat):
-        cells = [f"{f[k][0]:.3g}" + ("" if f[k][1] is None else f" ({f[k][1]:.3g})") if k in f else "—" for k in keys]
+        cells = [
+            f"{f[k][0]:.3g}" + ("" if f[k][1] is None else f" ({f[k][1]:.3g})") if k in f else "—"
+            for k in keys
+        ]
         print(f"| {r['loss']} | {r['steps']} | " + " | ".join(cells) + " |")
     print("\n" + " ".join(f"![{loss}](benchmarks/figures/gan-mnist-{loss}.png)" for loss in LOSSES))
 
@@ -168,7 +194,9 @@ def part_fields(seconds: float) -> None:
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     data = genzoo.datasets.load("textures", split="train", patch=64, n=400, exclude=(0, 1))  # gravel only
     model = genzoo.models.create("gan", data, seed=0, arch="fcn", channels=(32, 64), loss="wgan-gp")
-    run = genzoo.train(model, data, steps=10**6, time_limit=seconds, batch_size=32, progress=False, sample_grid=False)
+    run = genzoo.train(
+        model, data, steps=10**6, time_limit=seconds, batch_size=32, progress=False, sample_grid=False
+    )
     big = run.model.sample(2, generator=torch.Generator().manual_seed(0), size=256)
     real = data.x[:16]
     FIGURES.mkdir(exist_ok=True)
@@ -177,8 +205,10 @@ def part_fields(seconds: float) -> None:
     info = genzoo.datasets.DataInfo("gravel-256", "image", (1, 256, 256), (0.0, 1.0))
     save_samples(big, info, path)
     print(f"\n### Fields of any size: fcn GAN on 64×64 gravel patches, {run.step} steps in {seconds:.0f} s\n")
-    print(f"![two 256×256 samples]({path.relative_to(Path(__file__).parent.parent)}) "
-          "![real 64×64 patches](benchmarks/figures/gan-fcn-gravel-real.png)")
+    print(
+        f"![two 256×256 samples]({path.relative_to(Path(__file__).parent.parent)}) "
+        "![real 64×64 patches](benchmarks/figures/gan-fcn-gravel-real.png)"
+    )
 
 
 # --- speed -------------------------------------------------------------------------------------
@@ -234,10 +264,16 @@ def part_speed(steps: int, rounds: int, batch: int) -> None:
         model = genzoo.models.create("gan", data, seed=0, loss="non-saturating", **CONV)
         order = ["reference loop", "genzoo.train"][:: 1 if r % 2 == 0 else -1]
         for name in order:
-            run = reference_loop(model, data.x, steps, batch) if name == "reference loop" else genzoo_loop(data, steps, batch)
+            run = (
+                reference_loop(model, data.x, steps, batch)
+                if name == "reference loop"
+                else genzoo_loop(data, steps, batch)
+            )
             speeds[name].append(run)
     ref = statistics.median(speeds["reference loop"])
-    print(f"\n### DCGAN speed: conv GAN 64-128, z 64, batch {batch}, {steps} steps × {rounds} rounds (median)\n")
+    print(
+        f"\n### DCGAN speed: conv GAN 64-128, z 64, batch {batch}, {steps} steps × {rounds} rounds (median)\n"
+    )
     print("| loop | steps/s | ratio to reference |\n|---|---:|---:|")
     for name, values in speeds.items():
         med = statistics.median(values)
@@ -252,23 +288,49 @@ REMEDIES = {  # label: (model options, training options, budget: seconds or step
     "DiffAugment (translation, cutout)": ({"augment": "translation,cutout"}, {}, ("seconds", 120)),
     "R1, γ = 1": ({"r1": 1.0}, {}, ("seconds", 120)),
     "spectral norm in the critic": ({"spectral_norm": True}, {}, ("seconds", 120)),
-    "two time scales (critic 4e-4, generator 1e-4)": ({"critic_lr_scale": 4.0}, {"lr": 1e-4}, ("seconds", 120)),
+    "two time scales (critic 4e-4, generator 1e-4)": (
+        {"critic_lr_scale": 4.0},
+        {"lr": 1e-4},
+        ("seconds", 120),
+    ),
     "bn, 64-128, batch 64": ({"batch_norm": True}, {"batch_size": 64}, ("seconds", 120)),
     "bn, 32-64, batch 64": ({"batch_norm": True, **C32}, {"batch_size": 64}, ("seconds", 120)),
     "bn, 32-64, batch 64, 16k": ({"batch_norm": True, **C32}, {"batch_size": 64}, ("steps", 16000)),
-    "+ spectral norm + EMA, 16k": ({"batch_norm": True, "spectral_norm": True, **C32}, {"batch_size": 64, "ema": 0.999}, ("steps", 16000)),
+    "+ spectral norm + EMA, 16k": (
+        {"batch_norm": True, "spectral_norm": True, **C32},
+        {"batch_size": 64, "ema": 0.999},
+        ("steps", 16000),
+    ),
     "+ spectral norm + EMA, nearest upsampling, 16k": (
-        {"batch_norm": True, "spectral_norm": True, "upsample": "nearest", **C32}, {"batch_size": 64, "ema": 0.999}, ("steps", 16000)),
+        {"batch_norm": True, "spectral_norm": True, "upsample": "nearest", **C32},
+        {"batch_size": 64, "ema": 0.999},
+        ("steps", 16000),
+    ),
     "+ spectral norm + EMA, lr 5e-4, 16k": (
-        {"batch_norm": True, "spectral_norm": True, **C32}, {"batch_size": 64, "ema": 0.999, "lr": 5e-4}, ("steps", 16000)),
+        {"batch_norm": True, "spectral_norm": True, **C32},
+        {"batch_size": 64, "ema": 0.999, "lr": 5e-4},
+        ("steps", 16000),
+    ),
     "+ spectral norm + EMA + DiffAugment, 16k": (
-        {"batch_norm": True, "spectral_norm": True, "augment": "translation,cutout", **C32}, {"batch_size": 64, "ema": 0.999}, ("steps", 16000)),
+        {"batch_norm": True, "spectral_norm": True, "augment": "translation,cutout", **C32},
+        {"batch_size": 64, "ema": 0.999},
+        ("steps", 16000),
+    ),
     "the entry, 20k, cosine decay": (
-        {"batch_norm": True, "spectral_norm": True, **C32}, {"batch_size": 64, "ema": 0.999, "schedule": "cosine"}, ("steps", 20000)),
+        {"batch_norm": True, "spectral_norm": True, **C32},
+        {"batch_size": 64, "ema": 0.999, "schedule": "cosine"},
+        ("steps", 20000),
+    ),
     "the entry, 20k, DiffAugment (translation)": (
-        {"batch_norm": True, "spectral_norm": True, "augment": "translation", **C32}, {"batch_size": 64, "ema": 0.999}, ("steps", 20000)),
+        {"batch_norm": True, "spectral_norm": True, "augment": "translation", **C32},
+        {"batch_size": 64, "ema": 0.999},
+        ("steps", 20000),
+    ),
     "the entry, 20k, z of 16": (
-        {"batch_norm": True, "spectral_norm": True, "latent_dim": 16, **C32}, {"batch_size": 64, "ema": 0.999}, ("steps", 20000)),
+        {"batch_norm": True, "spectral_norm": True, "latent_dim": 16, **C32},
+        {"batch_size": 64, "ema": 0.999},
+        ("steps", 20000),
+    ),
 }
 
 
@@ -281,20 +343,31 @@ def _remedy_run(label: str, params: dict, train_kw: dict, budget: tuple[str, int
     t0 = time.perf_counter()
     run = genzoo.train(model, train, seed=seed, progress=False, sample_grid=False, **limit, **train_kw)
     seconds = time.perf_counter() - t0
-    m = genzoo.evaluate(run.model, test, metrics=["fd", "recognisable", "pr"], n=1000, train_data=train)["metrics"]
+    m = genzoo.evaluate(run.model, test, metrics=["fd", "recognisable", "pr"], n=1000, train_data=train)[
+        "metrics"
+    ]
     r = m["recognisable"]
-    print(f"| {label} | {seed} | {run.step} | {seconds:.0f} | {m['fd']['fd']:.1f} | {r['share']:.3f} | {r['class_tv']:.3f} "
-          f"| {m['pr']['precision']:.3f} | {m['pr']['recall']:.3f} |", flush=True)
+    print(
+        f"| {label} | {seed} | {run.step} | {seconds:.0f} | {m['fd']['fd']:.1f} | {r['share']:.3f} | {r['class_tv']:.3f} "
+        f"| {m['pr']['precision']:.3f} | {m['pr']['recall']:.3f} |",
+        flush=True,
+    )
     FIGURES.mkdir(exist_ok=True)
     slug = "".join(c if c.isalnum() else "-" for c in label.lower()).strip("-")
-    save_samples(run.model.sample(64, generator=torch.Generator().manual_seed(0)), test.info, FIGURES / f"gan-remedy-{slug}-s{seed}.png")
+    save_samples(
+        run.model.sample(64, generator=torch.Generator().manual_seed(0)),
+        test.info,
+        FIGURES / f"gan-remedy-{slug}-s{seed}.png",
+    )
 
 
 def part_remedies(screen: bool, seeds: list[int]) -> None:
     from genzoo.models import MODELS
 
     torch.set_num_threads(min(2, os.cpu_count() or 1))
-    print("\n| remedy | seed | steps | wall s | FD | recognisable | class TV | precision | recall |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        "\n| remedy | seed | steps | wall s | FD | recognisable | class TV | precision | recall |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    )
     if screen:
         for label, (params, train_kw, budget) in REMEDIES.items():
             _remedy_run(label, params, train_kw, budget, 0)
@@ -317,17 +390,26 @@ def part_cgan(seeds: list[int]) -> None:
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     entry = MODELS.get("cgan").tour[0]
     train, test = genzoo.datasets.load("digits", split="train"), genzoo.datasets.load("digits", split="test")
-    print("\n| cgan on digits, 3,000 steps | seed | wall s | FD (floor) | recognisable (floor) | precision | recall (floor) |\n|---|---:|---:|---:|---:|---:|---:|")
+    print(
+        "\n| cgan on digits, 3,000 steps | seed | wall s | FD (floor) | recognisable (floor) | precision | recall (floor) |\n|---|---:|---:|---:|---:|---:|---:|"
+    )
     for label, (params, train_kw) in CGAN_VARIANTS.items():
         for seed in seeds:
             model = genzoo.models.create("cgan", train, seed=seed, **{**entry.params, **params})
             options = {k: v for k, v in {**entry.train, **train_kw}.items() if v is not None}
             t0 = time.perf_counter()
-            run = genzoo.train(model, train, steps=entry.quick_steps, seed=seed, progress=False, sample_grid=False, **options)
+            run = genzoo.train(
+                model, train, steps=entry.quick_steps, seed=seed, progress=False, sample_grid=False, **options
+            )
             seconds = time.perf_counter() - t0
-            m = genzoo.evaluate(run.model, test, metrics=["fd", "recognisable", "pr"], train_data=train)["metrics"]
-            print(f"| {label} | {seed} | {seconds:.0f} | {m['fd']['fd']:.1f} ({m['fd']['floor']:.1f}) | {m['recognisable']['share']:.3f} "
-                  f"({m['recognisable']['floor']:.3f}) | {m['pr']['precision']:.3f} | {m['pr']['recall']:.3f} ({m['pr']['recall_floor']:.3f}) |", flush=True)
+            m = genzoo.evaluate(run.model, test, metrics=["fd", "recognisable", "pr"], train_data=train)[
+                "metrics"
+            ]
+            print(
+                f"| {label} | {seed} | {seconds:.0f} | {m['fd']['fd']:.1f} ({m['fd']['floor']:.1f}) | {m['recognisable']['share']:.3f} "
+                f"({m['recognisable']['floor']:.3f}) | {m['pr']['precision']:.3f} | {m['pr']['recall']:.3f} ({m['pr']['recall_floor']:.3f}) |",
+                flush=True,
+            )
 
 
 def main() -> None:

@@ -98,6 +98,7 @@ def part_speed(peer_budget: float) -> dict:
         def run():
             sim = simulator(method, cov, shape, **kw)
             sim.sample(n, generator=torch.Generator().manual_seed(0))
+
         return run
 
     for size in GRIDS:
@@ -124,11 +125,18 @@ def part_speed(peer_budget: float) -> dict:
                 else:
                     r[name] = (_time(lambda fn=fn, n=n: fn(n)), "")
             rows[key] = r
-            print(key, {k: (round(v, 3) if isinstance(v, float) else (round(v[0], 3), v[1])) for k, v in r.items()}, flush=True)
+            print(
+                key,
+                {k: (round(v, 3) if isinstance(v, float) else (round(v[0], 3), v[1])) for k, v in r.items()},
+                flush=True,
+            )
     sim = SPDE(cov, (1000, 1000))
     out = {
         "speed": {
-            "rows": {k: {n: (list(v) if isinstance(v, tuple) else [v, ""]) for n, v in r.items()} for k, r in rows.items()},
+            "rows": {
+                k: {n: (list(v) if isinstance(v, tuple) else [v, ""]) for n, v in r.items()}
+                for k, r in rows.items()
+            },
             "conventions": conv,
             "versions": peers.versions(),
             "spde_degree": sim.degree,
@@ -146,7 +154,9 @@ def _zscores(x: torch.Tensor, gamma, lags: range) -> float:
     worst = 0.0
     for direction, step in (("row", (1.0, 0.0)), ("col", (0.0, 1.0))):
         g = grid_variogram(x, max_lag=lags[-1], direction=direction).per_field[:, lags[0] - 1 :]
-        want = torch.stack([gamma(torch.tensor([k * step[0], k * step[1]], dtype=torch.float64)) for k in lags])
+        want = torch.stack(
+            [gamma(torch.tensor([k * step[0], k * step[1]], dtype=torch.float64)) for k in lags]
+        )
         z = (g.mean(0) - want) / (g.std(0) / math.sqrt(len(g)))
         worst = max(worst, float(z.abs().max()))
     return worst
@@ -160,8 +170,14 @@ def _lattice_gamma(sim: SPDE):
 
 def part_accuracy(n: int = 200) -> dict:
     torch.set_num_threads(2)
-    covs = [C.Matern(range=4.0, nu=1.0), C.Exponential(range=6.0), C.Gaussian(range=5.0), C.Spherical(range=12.0),
-            C.Cubic(range=10.0), C.Matern(range=4.0, nu=1.5, angle=30.0, ratio=0.5)]
+    covs = [
+        C.Matern(range=4.0, nu=1.0),
+        C.Exponential(range=6.0),
+        C.Gaussian(range=5.0),
+        C.Spherical(range=12.0),
+        C.Cubic(range=10.0),
+        C.Matern(range=4.0, nu=1.5, angle=30.0, ratio=0.5),
+    ]
     lags = range(1, 17)
     rows = []
     for cov in covs:
@@ -173,7 +189,9 @@ def part_accuracy(n: int = 200) -> dict:
             x = sim.sample(n, generator=torch.Generator().manual_seed(1))
             v = x[:, 0, shape[0] // 2, shape[1] // 2].double()
             row = {
-                "method": method, "cov": cov.describe(), "grid": f"{shape[0]}²",
+                "method": method,
+                "cov": cov.describe(),
+                "grid": f"{shape[0]}²",
                 "z_model": _zscores(x, cov.variogram, lags),
                 "z_mean": float(v.mean()) / math.sqrt(cov.variance / n),
                 "z_var": (float(v.var()) - cov.variance) / math.sqrt(2 * cov.variance**2 / (n - 1)),
@@ -197,7 +215,20 @@ def part_accuracy(n: int = 200) -> dict:
         approx = sim.apply(w.reshape(1, m, k), degree=deg).reshape(-1)
         cheb[deg] = float((approx - exact).norm() / exact.norm())
     tol_degrees = {f"{t:g}": SPDE(cov, (16, 16), pad=8, tol=t).degree for t in (1e-3, 1e-5, 1e-8)}
-    return _merge({"accuracy": {"rows": rows, "n": n, "chebyshev": {"cov": cov.describe(), "torus": [m, k], "errors": cheb, "degree_for_tol": tol_degrees}}})
+    return _merge(
+        {
+            "accuracy": {
+                "rows": rows,
+                "n": n,
+                "chebyshev": {
+                    "cov": cov.describe(),
+                    "torus": [m, k],
+                    "errors": cheb,
+                    "degree_for_tol": tol_degrees,
+                },
+            }
+        }
+    )
 
 
 # --- learned -----------------------------------------------------------------------------------
@@ -223,10 +254,20 @@ def part_facies(seconds: float) -> dict:
     test = genzoo.datasets.load("facies", split="test")
     k = int(train.extras["categories"])
     ref = test.x[:500]
-    gan = genzoo.models.create("gan", train, seed=0, arch="fcn", channels=(32, 64, 128), loss="wgan-gp", upsample="nearest")
+    gan = genzoo.models.create(
+        "gan", train, seed=0, arch="fcn", channels=(32, 64, 128), loss="wgan-gp", upsample="nearest"
+    )
     t0 = time.perf_counter()
-    run = genzoo.train(gan, train, steps=10**6, time_limit=seconds, batch_size=32, progress=False, sample_grid=False,
-                       out=OUT / "gan-facies")
+    run = genzoo.train(
+        gan,
+        train,
+        steps=10**6,
+        time_limit=seconds,
+        batch_size=32,
+        progress=False,
+        sample_grid=False,
+        out=OUT / "gan-facies",
+    )
     gan_seconds = time.perf_counter() - t0
     g = torch.Generator().manual_seed(0)
     gan_x = run.model.sample(100, generator=g, size=256)
@@ -268,7 +309,10 @@ def part_grf(seconds: float) -> dict:
         genzoo.train(model, train, progress=False, sample_grid=False)
         x = model.sample(nfake, generator=torch.Generator().manual_seed(3))
         w2[name] = gaussian_w2(x, mean, sigma) / scale
-    for name, params in (("gan", {"arch": "conv", "loss": "wgan-gp"}), ("vae", {"arch": "conv", "latent_dim": 32})):
+    for name, params in (
+        ("gan", {"arch": "conv", "loss": "wgan-gp"}),
+        ("vae", {"arch": "conv", "latent_dim": 32}),
+    ):
         model = genzoo.models.create(name, train, seed=0, **params)
         r = genzoo.train(model, train, steps=10**6, time_limit=seconds, progress=False, sample_grid=False)
         x = r.model.sample(nfake, generator=torch.Generator().manual_seed(3))
@@ -301,8 +345,13 @@ def part_condition() -> dict:
         dt = time.perf_counter() - t0
         err = (x[:, 0, rows, cols] - values).abs()
         un = genzoo.geostat.simulate(method, cov, shape, 16, seed=1)
-        exact[method] = {"honoured": float((err < 1e-6).double().mean()), "max_error": float(err.max()),
-                         "diversity": _diversity(x), "diversity_unconditional": _diversity(un), "seconds": dt}
+        exact[method] = {
+            "honoured": float((err < 1e-6).double().mean()),
+            "max_error": float(err.max()),
+            "diversity": _diversity(x),
+            "diversity_unconditional": _diversity(un),
+            "seconds": dt,
+        }
     out["exact"] = exact
     print(json.dumps(exact, indent=1), flush=True)
     # the fcn GAN trained on facies (part learned) by latent optimisation and by the inference network
@@ -315,19 +364,33 @@ def part_condition() -> dict:
         rows, cols = idx // 64, idx % 64
         values = img[rows, cols].double()
         t0 = time.perf_counter()
-        res = condition_points(model, rows, cols, values, n=16, steps=1000, generator=torch.Generator().manual_seed(0))
+        res = condition_points(
+            model, rows, cols, values, n=16, steps=1000, generator=torch.Generator().manual_seed(0)
+        )
         opt_s = time.perf_counter() - t0
         un = model.sample(16, generator=torch.Generator().manual_seed(0))
-        out["gan_latent"] = {"honoured": float(res.honoured.mean()), "accepted": float(res.accepted.double().mean()),
-                             "diversity": _diversity(res.x.round()), "diversity_unconditional": _diversity(un.round()), "seconds": opt_s}
+        out["gan_latent"] = {
+            "honoured": float(res.honoured.mean()),
+            "accepted": float(res.accepted.double().mean()),
+            "diversity": _diversity(res.x.round()),
+            "diversity_unconditional": _diversity(un.round()),
+            "seconds": opt_s,
+        }
         t0 = time.perf_counter()
-        post = fit_inference(model, points_operator(rows, cols), values, steps=1000, generator=torch.Generator().manual_seed(0))
+        post = fit_inference(
+            model, points_operator(rows, cols), values, steps=1000, generator=torch.Generator().manual_seed(0)
+        )
         fit_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         inf = post.sample(16, generator=torch.Generator().manual_seed(1))
         draw_s = time.perf_counter() - t0
-        out["gan_inference"] = {"honoured": float(inf.honoured.mean()), "accepted": float(inf.accepted.double().mean()),
-                                "diversity": _diversity(inf.x.round()), "fit_seconds": fit_s, "seconds": draw_s}
+        out["gan_inference"] = {
+            "honoured": float(inf.honoured.mean()),
+            "accepted": float(inf.accepted.double().mean()),
+            "diversity": _diversity(inf.x.round()),
+            "fit_seconds": fit_s,
+            "seconds": draw_s,
+        }
         print(json.dumps({k: out[k] for k in ("gan_latent", "gan_inference")}, indent=1), flush=True)
     return _merge({"condition": out})
 
@@ -339,55 +402,89 @@ def print_tables(r: dict) -> None:
         s = r["speed"]
         names = ["fft", "spde", "spectral", "gstools", "gstlearn-spde", "gstlearn-tub"]
         print(f"\n### Speed: {s['cov']}, seconds (set-up included)\n")
-        print("| grid × n | " + " | ".join(names) + " | GSTools / fft | gstlearn SPDE / fft | gstlearn SPDE / spde |")
+        print(
+            "| grid × n | "
+            + " | ".join(names)
+            + " | GSTools / fft | gstlearn SPDE / fft | gstlearn SPDE / spde |"
+        )
         print("|---|" + "---:|" * (len(names) + 3))
         for key, row in s["rows"].items():
             cells = [f"{row[n][0]:.3g}{'*' if row[n][1] else ''}" for n in names]
-            ratios = [row["gstools"][0] / row["fft"][0], row["gstlearn-spde"][0] / row["fft"][0], row["gstlearn-spde"][0] / row["spde"][0]]
+            ratios = [
+                row["gstools"][0] / row["fft"][0],
+                row["gstlearn-spde"][0] / row["fft"][0],
+                row["gstlearn-spde"][0] / row["spde"][0],
+            ]
             print(f"| {key} | " + " | ".join(cells) + " | " + " | ".join(f"{v:.1f}×" for v in ratios) + " |")
-        print(f"\nspde: Chebyshev degree {s['spde_degree']}, torus {s['spde_torus_1000']} at 1000². Versions: {s['versions']}. "
-              f"Conventions (max |Δρ|): {s['conventions']}")
+        print(
+            f"\nspde: Chebyshev degree {s['spde_degree']}, torus {s['spde_torus_1000']} at 1000². Versions: {s['versions']}. "
+            f"Conventions (max |Δρ|): {s['conventions']}"
+        )
     if "accuracy" in r:
         a = r["accuracy"]
         print(f"\n### Accuracy: {a['n']} realisations, worst |z| over lags 1–16 on both axes\n")
-        print("| method | covariance | grid | worst z (model) | worst z (lattice) | z mean | z variance |\n|---|---|---|---:|---:|---:|---:|")
+        print(
+            "| method | covariance | grid | worst z (model) | worst z (lattice) | z mean | z variance |\n|---|---|---|---:|---:|---:|---:|"
+        )
         for row in a["rows"]:
             lat = f"{row['z_lattice']:.2f}" if "z_lattice" in row else "—"
-            print(f"| {row['method']} | {row['cov']} | {row['grid']} | {row['z_model']:.2f} | {lat} | {row['z_mean']:.2f} | {row['z_var']:.2f} |")
+            print(
+                f"| {row['method']} | {row['cov']} | {row['grid']} | {row['z_model']:.2f} | {lat} | {row['z_mean']:.2f} | {row['z_var']:.2f} |"
+            )
         c = a["chebyshev"]
-        print(f"\nChebyshev, {c['cov']} on a {c['torus'][0]}×{c['torus'][1]} torus: ‖p_K(S)w − f(S)w‖/‖f(S)w‖ = "
-              + ", ".join(f"{v:.1e} (K={k})" for k, v in c["errors"].items())
-              + f"; degree chosen per tolerance: {c['degree_for_tol']}")
+        print(
+            f"\nChebyshev, {c['cov']} on a {c['torus'][0]}×{c['torus'][1]} torus: ‖p_K(S)w − f(S)w‖/‖f(S)w‖ = "
+            + ", ".join(f"{v:.1e} (K={k})" for k, v in c["errors"].items())
+            + f"; degree chosen per tolerance: {c['degree_for_tol']}"
+        )
     if "learned" in r:
         f = r["learned"]["facies"]
         print("\n### facies: 256×256 samples against 500 held-out 64×64 images\n")
-        print("| generator | proportions | prop. error | indicator γ error | connectivity error | pattern JS | inconsistency | diversity |\n|---|---|---:|---:|---:|---:|---:|---:|")
+        print(
+            "| generator | proportions | prop. error | indicator γ error | connectivity error | pattern JS | inconsistency | diversity |\n|---|---|---:|---:|---:|---:|---:|---:|"
+        )
         for name in ("truth", "facies-model", "gan", "held-out"):
             v = f[name]
             label = f"gan ({v['steps']} steps)" if name == "gan" else name
-            print(f"| {label} | {', '.join(f'{p:.3f}' for p in v['proportions'])} | {v['proportion']:.4f} | {v['indicator_variogram']:.4f} | "
-                  f"{v['connectivity']:.4f} | {v['pattern_js']:.4f} | {v['inconsistency']:.4f} | {v['diversity']:.4f} |")
+            print(
+                f"| {label} | {', '.join(f'{p:.3f}' for p in v['proportions'])} | {v['proportion']:.4f} | {v['indicator_variogram']:.4f} | "
+                f"{v['connectivity']:.4f} | {v['pattern_js']:.4f} | {v['inconsistency']:.4f} | {v['diversity']:.4f} |"
+            )
         g = r["learned"]["grf"]
-        print(f"\n### grf: W₂ to the true Gaussian / √tr Σ, {g['n']} fields of {g['shape'][0]}×{g['shape'][1]}, {g['cov']}\n")
+        print(
+            f"\n### grf: W₂ to the true Gaussian / √tr Σ, {g['n']} fields of {g['shape'][0]}×{g['shape'][1]}, {g['cov']}\n"
+        )
         print("| generator | W₂ (relative) |\n|---|---:|")
         for name, v in g["w2_relative"].items():
             print(f"| {name} | {v:.4f} |")
     if "condition" in r:
         c = r["condition"]
         print("\n### Conditioning to 20 wells, 16 realisations\n")
-        print("| generator | honoured | accepted (≥ 95 %) | diversity | unconditional diversity | seconds |\n|---|---:|---:|---:|---:|---:|")
+        print(
+            "| generator | honoured | accepted (≥ 95 %) | diversity | unconditional diversity | seconds |\n|---|---:|---:|---:|---:|---:|"
+        )
         for name, v in c.get("exact", {}).items():
-            print(f"| {name} (kriging) | {100 * v['honoured']:.1f} % | — | {v['diversity']:.3f} | {v['diversity_unconditional']:.3f} | {v['seconds']:.2f} |")
+            print(
+                f"| {name} (kriging) | {100 * v['honoured']:.1f} % | — | {v['diversity']:.3f} | {v['diversity_unconditional']:.3f} | {v['seconds']:.2f} |"
+            )
         if "gan_latent" in c:
             v = c["gan_latent"]
-            print(f"| fcn GAN, latent optimisation | {100 * v['honoured']:.1f} % | {100 * v['accepted']:.0f} % | {v['diversity']:.3f} | {v['diversity_unconditional']:.3f} | {v['seconds']:.1f} |")
+            print(
+                f"| fcn GAN, latent optimisation | {100 * v['honoured']:.1f} % | {100 * v['accepted']:.0f} % | {v['diversity']:.3f} | {v['diversity_unconditional']:.3f} | {v['seconds']:.1f} |"
+            )
             v = c["gan_inference"]
-            print(f"| fcn GAN, inference network | {100 * v['honoured']:.1f} % | {100 * v['accepted']:.0f} % | {v['diversity']:.3f} | — | {v['seconds']:.3f} (+ {v['fit_seconds']:.0f} fit) |")
+            print(
+                f"| fcn GAN, inference network | {100 * v['honoured']:.1f} % | {100 * v['accepted']:.0f} % | {v['diversity']:.3f} | — | {v['seconds']:.3f} (+ {v['fit_seconds']:.0f} fit) |"
+            )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--parts", default="speed,accuracy,learned,condition", help="speed, accuracy, learned (= facies, grf), condition, table")
+    ap.add_argument(
+        "--parts",
+        default="speed,accuracy,learned,condition",
+        help="speed, accuracy, learned (= facies, grf), condition, table",
+    )
     ap.add_argument("--seconds", type=float, default=300, help="learned: training time of each neural model")
     ap.add_argument("--peer-budget", type=float, default=120, help="speed: longest peer run timed in full")
     args = ap.parse_args()

@@ -44,12 +44,18 @@ OFF = 1e-6  # a query whose |Δ log p| exceeds this counts as wrong
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--n-train", type=int, default=None, help="kernel centres (default 4000 for MNIST, 10000 otherwise)")
+    p.add_argument(
+        "--n-train", type=int, default=None, help="kernel centres (default 4000 for MNIST, 10000 otherwise)"
+    )
     p.add_argument("--n-test", type=int, default=1000, help="query points for the log-density")
-    p.add_argument("--dims", type=int, nargs="+", default=[MNIST_DIM, 2], help="784 = MNIST; other D = synthetic")
+    p.add_argument(
+        "--dims", type=int, nargs="+", default=[MNIST_DIM, 2], help="784 = MNIST; other D = synthetic"
+    )
     p.add_argument("--repeats", type=int, default=5, help="timings are the best of this many runs")
     p.add_argument("--n-samples", type=int, default=10_000, help="examples drawn in the sampling benchmark")
-    p.add_argument("--bandwidth", default="scott", help="genzoo's model.bandwidth (scott, silverman, cv or a number)")
+    p.add_argument(
+        "--bandwidth", default="scott", help="genzoo's model.bandwidth (scott, silverman, cv or a number)"
+    )
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
     return p.parse_args()
 
@@ -134,7 +140,10 @@ def run_case(d: int, args: argparse.Namespace) -> list[str]:
         f"| {name} | {size} | {h:.4g} | log p of {len(test)} queries | {t_gz:.4f} | {t_sk:.4f} | {t_sk / t_gz:.1f} | {diff:.1e} | {err_gz:.1e} | {err_sk:.1e} ({off_sk}/{len(test)} off) |",
         f"| {name} | {size} | {h:.4g} | sample {m} | {s_gz:.4f} | {s_sk:.4f} | {s_sk / s_gz:.1f} | | | |",
     ]
-    print(f"  {name}: genzoo fit ({args.bandwidth}) {fit_s:.3f} s, mean log p {lp_gz.mean():.3f} nats", flush=True)
+    print(
+        f"  {name}: genzoo fit ({args.bandwidth}) {fit_s:.3f} s, mean log p {lp_gz.mean():.3f} nats",
+        flush=True,
+    )
     return rows
 
 
@@ -167,7 +176,9 @@ def main() -> None:
     for d in args.dims:
         rows += run_case(d, args)
     print()
-    print(f"Times in seconds, best of {args.repeats}; same data, same bandwidth h (genzoo's {args.bandwidth} rule).")
+    print(
+        f"Times in seconds, best of {args.repeats}; same data, same bandwidth h (genzoo's {args.bandwidth} rule)."
+    )
     print()
     print(
         "| data | n_train × n_test × D | h | task | genzoo | scikit-learn | sklearn/genzoo "

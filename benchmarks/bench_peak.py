@@ -47,7 +47,14 @@ def family(name: str, steps: int) -> dict:
     entry = cls.tour[0]
     data = genzoo.datasets.load(entry.data, split="train", **entry.data_options)
     model = genzoo.models.create(name, data, seed=0, **entry.params)
-    options = {**model.default_train, **entry.train, "steps": 10**6, "device": "cpu", "progress": False, "sample_grid": False}
+    options = {
+        **model.default_train,
+        **entry.train,
+        "steps": 10**6,
+        "device": "cpu",
+        "progress": False,
+        "sample_grid": False,
+    }
     options = {k: v for k, v in options.items() if k in TrainConfig.__dataclass_fields__}
     cfg = genzoo.config.build(TrainConfig, options, section="train")
     trainer = Trainer(model, data, cfg, None)
@@ -64,8 +71,13 @@ def family(name: str, steps: int) -> dict:
         trainer._one_step()
         trainer.step += 1
     seconds = (time.perf_counter() - t0) / steps
-    return {"data": entry.data, "batch": cfg.batch_size, "gflop_per_step": flops / 1e9, "ms_per_step": 1e3 * seconds,
-            "gflops": flops / seconds / 1e9}
+    return {
+        "data": entry.data,
+        "batch": cfg.batch_size,
+        "gflop_per_step": flops / 1e9,
+        "ms_per_step": 1e3 * seconds,
+        "gflops": flops / seconds / 1e9,
+    }
 
 
 def main() -> None:
@@ -76,20 +88,36 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     peak = peak_gflops()
-    names = [n for n in (args.only.split(",") if args.only else MODELS.names()) if MODELS.get(n).trainable and MODELS.get(n).tour]
+    names = [
+        n
+        for n in (args.only.split(",") if args.only else MODELS.names())
+        if MODELS.get(n).trainable and MODELS.get(n).tour
+    ]
     rows = {}
     for name in names:
         rows[name] = family(name, args.steps)
-        print(name, {k: round(v, 4) if isinstance(v, float) else v for k, v in rows[name].items()}, flush=True)
+        print(
+            name, {k: round(v, 4) if isinstance(v, float) else v for k, v in rows[name].items()}, flush=True
+        )
     OUT.mkdir(parents=True, exist_ok=True)
-    result = {"peak_gflops": peak, "rows": rows, "threads": args.threads, "steps": args.steps,
-              "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}", "date": datetime.date.today().isoformat()}
+    result = {
+        "peak_gflops": peak,
+        "rows": rows,
+        "threads": args.threads,
+        "steps": args.steps,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
+        "date": datetime.date.today().isoformat(),
+    }
     (OUT / "bench.json").write_text(json.dumps(result, indent=1))
     print(f"\n<!-- {result['machine']}, {result['date']}, {args.threads} threads -->")
     print(f"\nfp32 matrix-multiply peak (2048², best of 10): **{peak:.0f} GFLOP/s**\n")
-    print("| family | data | batch | GFLOP per step | ms per step | GFLOP/s | share of peak |\n|---|---|---:|---:|---:|---:|---:|")
+    print(
+        "| family | data | batch | GFLOP per step | ms per step | GFLOP/s | share of peak |\n|---|---|---:|---:|---:|---:|---:|"
+    )
     for name, r in sorted(rows.items(), key=lambda kv: -kv[1]["gflops"]):
-        print(f"| {name} | {r['data']} | {r['batch']} | {r['gflop_per_step']:.3g} | {r['ms_per_step']:.1f} | {r['gflops']:.1f} | {100 * r['gflops'] / peak:.1f} % |")
+        print(
+            f"| {name} | {r['data']} | {r['batch']} | {r['gflop_per_step']:.3g} | {r['ms_per_step']:.1f} | {r['gflops']:.1f} | {100 * r['gflops'] / peak:.1f} % |"
+        )
 
 
 if __name__ == "__main__":

@@ -39,10 +39,14 @@ def main() -> None:
     ap.add_argument("--only", default="", help="run the rows whose label contains this text")
     args = ap.parse_args()
     torch.set_num_threads(min(2, os.cpu_count() or 1))
-    print(f"machine: {platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, {datetime.date.today()}\n")
+    print(
+        f"machine: {platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, {datetime.date.today()}\n"
+    )
     train = genzoo.datasets.load("mnist", split="train", binarize="dynamic")
     test = genzoo.datasets.load("mnist", split="test", binarize="dynamic")
-    print("| run | train s | NLL (nats) | FD (floor) | recognisable (floor) | class TV | precision | recall |")
+    print(
+        "| run | train s | NLL (nats) | FD (floor) | recognisable (floor) | class TV | precision | recall |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for label, (name, params, options, steps) in RUNS.items():
         if args.only not in label:
@@ -51,10 +55,15 @@ def main() -> None:
         t0 = time.perf_counter()
         run = genzoo.train(model, train, steps=steps, seed=0, progress=False, sample_grid=False, **options)
         seconds = time.perf_counter() - t0
-        m = genzoo.evaluate(run.model, test, metrics=["nll", "fd", "recognisable", "pr"], n=1000, train_data=train)["metrics"]
+        m = genzoo.evaluate(
+            run.model, test, metrics=["nll", "fd", "recognisable", "pr"], n=1000, train_data=train
+        )["metrics"]
         r = m["recognisable"]
-        print(f"| {label} | {seconds:.0f} | {m['nll']['nats']:.2f} | {m['fd']['fd']:.1f} ({m['fd']['floor']:.1f}) | {r['share']:.3f} "
-              f"({r['floor']:.3f}) | {r['class_tv']:.3f} | {m['pr']['precision']:.3f} | {m['pr']['recall']:.3f} |", flush=True)
+        print(
+            f"| {label} | {seconds:.0f} | {m['nll']['nats']:.2f} | {m['fd']['fd']:.1f} ({m['fd']['floor']:.1f}) | {r['share']:.3f} "
+            f"({r['floor']:.3f}) | {r['class_tv']:.3f} | {m['pr']['precision']:.3f} | {m['pr']['recall']:.3f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -117,7 +117,9 @@ class Size:
     n: int = 1000  # held-out digits scored (n/2 samples)
     warmup: float = 5.0  # seconds of each side's untimed first run (and genzoo's rate measurement); 0: none
     ddim_steps: int = 50
-    vae_fit_examples: int | None = None  # genzoo's vae: digits its code distribution is fitted to (None: its default)
+    vae_fit_examples: int | None = (
+        None  # genzoo's vae: digits its code distribution is fitted to (None: its default)
+    )
 
 
 FULL = Size()
@@ -213,16 +215,28 @@ def genzoo_side(model: str, threads: int, params: dict[str, Any] | None = None) 
     options = {**MODELS.get(model).default_train, **entry.train}
     scheduled = options.get("schedule", "constant") != "constant"
     rate: list[float] = []
-    after: list[float] = []  # seconds the call spends after its loop (the vae's code fit), from the first call
+    after: list[
+        float
+    ] = []  # seconds the call spends after its loop (the vae's code fit), from the first call
 
     def train_for(train: genzoo.datasets.Dataset, seed: int, **limit: Any) -> genzoo.Run:
-        return genzoo.train(genzoo.models.create(model, train, seed=seed, **params), train, seed=seed, threads=threads,
-                            progress=False, sample_grid=False, **limit, **entry.train)
+        return genzoo.train(
+            genzoo.models.create(model, train, seed=seed, **params),
+            train,
+            seed=seed,
+            threads=threads,
+            progress=False,
+            sample_grid=False,
+            **limit,
+            **entry.train,
+        )
 
     def fit(train: genzoo.datasets.Dataset, seconds: float, seed: int) -> Trained:
         if scheduled and not rate:
             train_for(train, seed, steps=2)  # one-time costs out of the measured rate
-        loop = max(0.5, seconds - after[0]) if after else seconds  # the work after the loop is inside the budget
+        loop = (
+            max(0.5, seconds - after[0]) if after else seconds
+        )  # the work after the loop is inside the budget
         steps = int(rate[0] * loop * CALIBRATED) if scheduled and rate else NEVER
         t0 = time.perf_counter()
         run = train_for(train, seed, steps=max(1, steps), time_limit=loop)
@@ -249,7 +263,9 @@ def pythae_side(sampler_kind: str) -> Callable[..., Trained]:
             from pythae.samplers import NormalSampler
 
             normal = NormalSampler(model)
-            return Trained(Sampler(lambda k: normal.sample(num_samples=k, batch_size=k, return_gen=True)), steps, took)
+            return Trained(
+                Sampler(lambda k: normal.sample(num_samples=k, batch_size=k, return_gen=True)), steps, took
+            )
         from pythae.samplers import GaussianMixtureSampler
 
         gmm = GaussianMixtureSampler(model)
@@ -257,7 +273,9 @@ def pythae_side(sampler_kind: str) -> Callable[..., Trained]:
             gmm.fit(train.tensors())  # the fixed binarisation genzoo's vae fits its code distribution to
 
         def draw(k: int) -> torch.Tensor:
-            gmm.gmm.random_state = int(torch.randint(2**31 - 1, ()))  # sklearn's draw, from the seeded torch RNG
+            gmm.gmm.random_state = int(
+                torch.randint(2**31 - 1, ())
+            )  # sklearn's draw, from the seeded torch RNG
             return gmm.sample(num_samples=k, batch_size=k, return_gen=True)
 
         return Trained(Sampler(draw), steps, took)
@@ -297,11 +315,15 @@ def _pythae_train(train: genzoo.datasets.Dataset, seconds: float, seed: int) -> 
 
     model, clock = bench_vae.pythae_vae(), Clock()
     out = tempfile.mkdtemp(prefix="pythae-quality-")
-    config = BaseTrainerConfig(output_dir=out, num_epochs=NEVER, seed=seed, no_cuda=True)  # batch 64, Adam 1e-4: its defaults
+    config = BaseTrainerConfig(
+        output_dir=out, num_epochs=NEVER, seed=seed, no_cuda=True
+    )  # batch 64, Adam 1e-4: its defaults
     x = train.x.float()
     try:
         with bench_suite.quiet():
-            TrainingPipeline(training_config=config, model=model)(train_data=Binarised(x, torch.zeros(len(x))), callbacks=[clock])
+            TrainingPipeline(training_config=config, model=model)(
+                train_data=Binarised(x, torch.zeros(len(x))), callbacks=[clock]
+            )
     except OutOfTime:
         pass
     finally:
@@ -318,8 +340,12 @@ def ddpm_peer(ddim_steps: int, eta: float) -> Callable[..., Trained]:
         from ema_pytorch import EMA
 
         torch.manual_seed(seed)
-        diffusion = GaussianDiffusion(Unet(dim=32, dim_mults=(1, 2, 2), channels=1), image_size=28, sampling_timesteps=ddim_steps,
-                                      ddim_sampling_eta=eta)
+        diffusion = GaussianDiffusion(
+            Unet(dim=32, dim_mults=(1, 2, 2), channels=1),
+            image_size=28,
+            sampling_timesteps=ddim_steps,
+            ddim_sampling_eta=eta,
+        )
         opt = torch.optim.Adam(diffusion.parameters(), lr=1e-4, betas=(0.9, 0.99))
         ema = EMA(diffusion, beta=0.995, update_every=10)
         x, batch, g = train.x.float(), 16, torch.Generator().manual_seed(seed)
@@ -354,27 +380,51 @@ def dcgan_peer(train: genzoo.datasets.Dataset, seconds: float, seed: int) -> Tra
     return Trained(model, steps, took)  # its sample(): sigmoid(G(z)), the fakes the loop trains on
 
 
-def families(size: Size, threads: int, pythae_sampler: str = "normal", peer_eta: float | None = None) -> dict[str, Family]:
+def families(
+    size: Size, threads: int, pythae_sampler: str = "normal", peer_eta: float | None = None
+) -> dict[str, Family]:
     version = importlib.metadata.version
     eta = float(mnist_entry("ddpm").params.get("eta", 0.0))  # genzoo's: the entry's
     peer_eta = eta if peer_eta is None else peer_eta
     return {
-        "vae": Family("vae", "vae", f"pythae {version('pythae')} VAE (TrainingPipeline, its defaults, "
-                      f"{'NormalSampler' if pythae_sampler == 'normal' else 'GaussianMixtureSampler'})",
-                      "genzoo vae, tour entry", genzoo_side("vae", threads, {"fit_examples": size.vae_fit_examples} if size.vae_fit_examples else None),
-                      pythae_side(pythae_sampler)),
-        "ddpm": Family("ddpm", "ddpm", f"denoising-diffusion-pytorch {version('denoising-diffusion-pytorch')} (its defaults, "
-                       f"DDIM-{size.ddim_steps}, η = {peer_eta:g})", f"genzoo ddpm, tour entry, DDIM-{size.ddim_steps}, η = {eta:g}",
-                       genzoo_side("ddpm", threads, {"sample_steps": size.ddim_steps, "conditional": False}),
-                       ddpm_peer(size.ddim_steps, peer_eta)),
-        "dcgan": Family("dcgan", "gan", "the PyTorch DCGAN example's loop", "genzoo gan, tour entry",
-                        genzoo_side("gan", threads), dcgan_peer),
+        "vae": Family(
+            "vae",
+            "vae",
+            f"pythae {version('pythae')} VAE (TrainingPipeline, its defaults, "
+            f"{'NormalSampler' if pythae_sampler == 'normal' else 'GaussianMixtureSampler'})",
+            "genzoo vae, tour entry",
+            genzoo_side(
+                "vae", threads, {"fit_examples": size.vae_fit_examples} if size.vae_fit_examples else None
+            ),
+            pythae_side(pythae_sampler),
+        ),
+        "ddpm": Family(
+            "ddpm",
+            "ddpm",
+            f"denoising-diffusion-pytorch {version('denoising-diffusion-pytorch')} (its defaults, "
+            f"DDIM-{size.ddim_steps}, η = {peer_eta:g})",
+            f"genzoo ddpm, tour entry, DDIM-{size.ddim_steps}, η = {eta:g}",
+            genzoo_side("ddpm", threads, {"sample_steps": size.ddim_steps, "conditional": False}),
+            ddpm_peer(size.ddim_steps, peer_eta),
+        ),
+        "dcgan": Family(
+            "dcgan",
+            "gan",
+            "the PyTorch DCGAN example's loop",
+            "genzoo gan, tour entry",
+            genzoo_side("gan", threads),
+            dcgan_peer,
+        ),
     }
 
 
 # --- the run --------------------------------------------------------------------------------------
-def score(trained: Trained, test: genzoo.datasets.Dataset, train: genzoo.datasets.Dataset, n: int, seed: int) -> dict[str, Any]:
-    return genzoo.evaluate(trained.sampler, test, metrics=METRICS, n=n, seed=seed, train_data=train)["metrics"]
+def score(
+    trained: Trained, test: genzoo.datasets.Dataset, train: genzoo.datasets.Dataset, n: int, seed: int
+) -> dict[str, Any]:
+    return genzoo.evaluate(trained.sampler, test, metrics=METRICS, n=n, seed=seed, train_data=train)[
+        "metrics"
+    ]
 
 
 def run_family(fam: Family, size: Size, seeds: list[int]) -> list[Result]:
@@ -382,7 +432,9 @@ def run_family(fam: Family, size: Size, seeds: list[int]) -> list[Result]:
     train = genzoo.datasets.load("mnist", split="train", **entry.data_options)
     test = genzoo.datasets.load("mnist", split="test", **entry.data_options)
     sides = {"genzoo": fam.ours, "peer": fam.theirs}
-    for name, side in sides.items() if size.warmup else ():  # untimed: imports, allocator, thread pools; genzoo's steps/s
+    for name, side in (
+        sides.items() if size.warmup else ()
+    ):  # untimed: imports, allocator, thread pools; genzoo's steps/s
         t0 = time.perf_counter()
         side(train, size.warmup, seeds[0])
         print(f"  {fam.name} warm-up {name}: {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
@@ -398,8 +450,12 @@ def run_family(fam: Family, size: Size, seeds: list[int]) -> list[Result]:
                 metrics = score(trained, test, train, size.n, seed)
                 r = Result(fam.name, budget, seed, name, trained.steps, trained.seconds, wall, metrics)
                 results.append(r)
-                print(f"  {fam.name} {budget:g} s seed {seed} {name}: {r.steps} steps in {r.seconds:.1f} s ({wall:.1f} s in all), FD {r.fd:.4g}, "
-                      f"recognisable {r.share:.3f} (evaluation {time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
+                print(
+                    f"  {fam.name} {budget:g} s seed {seed} {name}: {r.steps} steps in {r.seconds:.1f} s ({wall:.1f} s in all), FD {r.fd:.4g}, "
+                    f"recognisable {r.share:.3f} (evaluation {time.perf_counter() - t0:.0f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
     return results
 
 
@@ -414,9 +470,11 @@ def target(results: list[Result]) -> tuple[bool, str]:
     lower = [b for b in budgets if ratios[b] >= 1.0]
     last = ratios[budgets[-1]]
     holds = not lower and last <= TARGET
-    why = (f"FD ratio genzoo/peer {', '.join(f'{ratios[b]:.2f}' for b in budgets)} at {', '.join(f'{b / 60:.3g}' for b in budgets)} min"
-           f"; {'lower at every budget' if not lower else 'not lower at ' + ', '.join(f'{b / 60:.3g} min' for b in lower)}"
-           f"; {last:.2f} {'≤' if last <= TARGET else '>'} {TARGET} at the largest")
+    why = (
+        f"FD ratio genzoo/peer {', '.join(f'{ratios[b]:.2f}' for b in budgets)} at {', '.join(f'{b / 60:.3g}' for b in budgets)} min"
+        f"; {'lower at every budget' if not lower else 'not lower at ' + ', '.join(f'{b / 60:.3g} min' for b in lower)}"
+        f"; {last:.2f} {'≤' if last <= TARGET else '>'} {TARGET} at the largest"
+    )
     return holds, why
 
 
@@ -427,20 +485,27 @@ def _pr(m: dict[str, Any]) -> str:
 def markdown(fam: Family, results: list[Result], size: Size) -> str:
     by = {(r.budget, r.seed, r.side): r for r in results}
     first = results[0].metrics
-    out = [f"\n### {fam.name}: {fam.ours_label} against {fam.peer}\n",
-           "| budget (min) | seed | genzoo FD | peer FD | ratio | genzoo recognisable | peer recognisable | genzoo P / R | peer P / R "
-           "| steps genzoo / peer | s in all genzoo / peer |",
-           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    out = [
+        f"\n### {fam.name}: {fam.ours_label} against {fam.peer}\n",
+        "| budget (min) | seed | genzoo FD | peer FD | ratio | genzoo recognisable | peer recognisable | genzoo P / R | peer P / R "
+        "| steps genzoo / peer | s in all genzoo / peer |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for budget in size.budgets:
         for seed in sorted({r.seed for r in results}):
             ours, theirs = by[(budget, seed, "genzoo")], by[(budget, seed, "peer")]
-            out.append(f"| {budget / 60:.3g} | {seed} | {ours.fd:.4g} | {theirs.fd:.4g} | **{ours.fd / theirs.fd:.2f}** | {ours.share:.3f} | "
-                       f"{theirs.share:.3f} | {_pr(ours.metrics)} | {_pr(theirs.metrics)} | {ours.steps:,} / {theirs.steps:,} | "
-                       f"{ours.wall:.0f} / {theirs.wall:.0f} |")
+            out.append(
+                f"| {budget / 60:.3g} | {seed} | {ours.fd:.4g} | {theirs.fd:.4g} | **{ours.fd / theirs.fd:.2f}** | {ours.share:.3f} | "
+                f"{theirs.share:.3f} | {_pr(ours.metrics)} | {_pr(theirs.metrics)} | {ours.steps:,} / {theirs.steps:,} | "
+                f"{ours.wall:.0f} / {theirs.wall:.0f} |"
+            )
     holds, why = target(results)
-    out += ["", f"Noise floor (real against real, {size.n // 2} digits each): FD {first['fd']['floor']:.3g}, recognisable share "
-            f"{first['recognisable']['floor']:.3f}, precision / recall {first['pr']['precision_floor']:.2f} / {first['pr']['recall_floor']:.2f}.",
-            f"Target (FD lower at every budget, ≤ {TARGET} × the peer's at the largest): **{'holds' if holds else 'does not hold'}** ({why})."]
+    out += [
+        "",
+        f"Noise floor (real against real, {size.n // 2} digits each): FD {first['fd']['floor']:.3g}, recognisable share "
+        f"{first['recognisable']['floor']:.3f}, precision / recall {first['pr']['precision_floor']:.2f} / {first['pr']['recall_floor']:.2f}.",
+        f"Target (FD lower at every budget, ≤ {TARGET} × the peer's at the largest): **{'holds' if holds else 'does not hold'}** ({why}).",
+    ]
     return "\n".join(out)
 
 
@@ -453,18 +518,44 @@ def figure(done: dict[str, tuple[Family, list[Result]]], path: Path) -> None:
     fig, axes = panels(2 * len(done), max_cols=2, width=4.4, height=3.0)
     for i, (fam, results) in enumerate(done.values()):
         budgets = sorted({r.budget for r in results})
-        for ax, (key, label) in zip(axes[2 * i : 2 * i + 2], (("fd", "Fréchet distance (LeNet)"), ("recognisable", "recognisable share"))):
+        for ax, (key, label) in zip(
+            axes[2 * i : 2 * i + 2],
+            (("fd", "Fréchet distance (LeNet)"), ("recognisable", "recognisable share")),
+        ):
             value = (lambda r: r.fd) if key == "fd" else (lambda r: r.share)
-            for side, colour, name in (("genzoo", "#1f6feb", "genzoo"), ("peer", "#d1242f", fam.peer.split(" (")[0])):
+            for side, colour, name in (
+                ("genzoo", "#1f6feb", "genzoo"),
+                ("peer", "#d1242f", fam.peer.split(" (")[0]),
+            ):
                 rows = [r for r in results if r.side == side]
-                ax.plot([r.budget / 60 for r in rows], [value(r) for r in rows], "o", color=colour, alpha=0.35, ms=4)
-                ax.plot([b / 60 for b in budgets], [statistics.median(value(r) for r in rows if r.budget == b) for b in budgets],
-                        "o-", color=colour, label=name)
-            ax.axhline(results[0].metrics[key]["floor"], color="#8a96a3", ls="--", lw=1, label="noise floor (real against real)")
+                ax.plot(
+                    [r.budget / 60 for r in rows],
+                    [value(r) for r in rows],
+                    "o",
+                    color=colour,
+                    alpha=0.35,
+                    ms=4,
+                )
+                ax.plot(
+                    [b / 60 for b in budgets],
+                    [statistics.median(value(r) for r in rows if r.budget == b) for b in budgets],
+                    "o-",
+                    color=colour,
+                    label=name,
+                )
+            ax.axhline(
+                results[0].metrics[key]["floor"],
+                color="#8a96a3",
+                ls="--",
+                lw=1,
+                label="noise floor (real against real)",
+            )
             if key == "fd":
                 ax.set_yscale("log")
             ax.set_xticks([b / 60 for b in budgets], [f"{b / 60:.3g}" for b in budgets])
-            ax.set(xlabel="training budget (minutes)", ylabel=label, title=f"{fam.name}: {label.split(' (')[0]}")
+            ax.set(
+                xlabel="training budget (minutes)", ylabel=label, title=f"{fam.name}: {label.split(' (')[0]}"
+            )
             ax.legend(fontsize=7)
     atomic_write(path, lambda p: p.write_bytes(figure_png(fig)))
 
@@ -472,21 +563,50 @@ def figure(done: dict[str, tuple[Family, list[Result]]], path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--families", default="vae,ddpm,dcgan")
-    ap.add_argument("--budgets", default=None, help="seconds of training per side, comma-separated (default 30,75,150; --quick 2,3)")
+    ap.add_argument(
+        "--budgets",
+        default=None,
+        help="seconds of training per side, comma-separated (default 30,75,150; --quick 2,3)",
+    )
     ap.add_argument("--seeds", default="0")
-    ap.add_argument("--n", type=int, default=None, help="held-out digits scored, n/2 samples (default 1000; --quick 300)")
-    ap.add_argument("--ddim-steps", type=int, default=None, help="ddpm: DDIM steps of both samplers (default 50; --quick 5)")
-    ap.add_argument("--peer-eta", type=float, default=None, help="ddpm: the peer's DDIM η (default: genzoo's entry's)")
-    ap.add_argument("--pythae-sampler", choices=("normal", "gmm"), default="normal",
-                    help="vae: the peer's sampler, its default NormalSampler (the prior) or its GaussianMixtureSampler")
+    ap.add_argument(
+        "--n", type=int, default=None, help="held-out digits scored, n/2 samples (default 1000; --quick 300)"
+    )
+    ap.add_argument(
+        "--ddim-steps",
+        type=int,
+        default=None,
+        help="ddpm: DDIM steps of both samplers (default 50; --quick 5)",
+    )
+    ap.add_argument(
+        "--peer-eta", type=float, default=None, help="ddpm: the peer's DDIM η (default: genzoo's entry's)"
+    )
+    ap.add_argument(
+        "--pythae-sampler",
+        choices=("normal", "gmm"),
+        default="normal",
+        help="vae: the peer's sampler, its default NormalSampler (the prior) or its GaussianMixtureSampler",
+    )
     ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
-    ap.add_argument("--quick", action="store_true", help="a smoke run of every path: budgets 2 and 3 s, n 300 (not figures)")
-    ap.add_argument("--out", default=None, help=f"the figure (default {FIGURE.relative_to(HERE.parent)}; --quick: a temporary folder)")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run of every path: budgets 2 and 3 s, n 300 (not figures)",
+    )
+    ap.add_argument(
+        "--out",
+        default=None,
+        help=f"the figure (default {FIGURE.relative_to(HERE.parent)}; --quick: a temporary folder)",
+    )
     args = ap.parse_args(argv)
     base = QUICK if args.quick else FULL
-    size = Size(budgets=tuple(float(b) for b in args.budgets.split(",")) if args.budgets else base.budgets,
-                n=args.n or base.n, warmup=base.warmup, ddim_steps=args.ddim_steps or base.ddim_steps,
-                vae_fit_examples=base.vae_fit_examples)
+    size = Size(
+        budgets=tuple(float(b) for b in args.budgets.split(",")) if args.budgets else base.budgets,
+        n=args.n or base.n,
+        warmup=base.warmup,
+        ddim_steps=args.ddim_steps or base.ddim_steps,
+        vae_fit_examples=base.vae_fit_examples,
+    )
     seeds = [int(s) for s in args.seeds.split(",")]
     torch.set_num_threads(args.threads)
     table = families(size, args.threads, args.pythae_sampler, args.peer_eta)
@@ -494,14 +614,18 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [f for f in wanted if f not in table]
     if unknown:
         ap.error(f"unknown families {unknown}; choose from {', '.join(table)}")
-    print(f"<!-- python benchmarks/bench_quality.py {' '.join(argv if argv is not None else sys.argv[1:])} — {bench_suite.machine()} -->")
+    print(
+        f"<!-- python benchmarks/bench_quality.py {' '.join(argv if argv is not None else sys.argv[1:])} — {bench_suite.machine()} -->"
+    )
     if args.quick:
         print("\n**Quick smoke run: budgets of seconds, tiny evaluation; not figures.**")
-    print(f"\nEach side trains for the same wall-clock budget ({', '.join(f'{b:g}' for b in size.budgets)} s of training loop, one "
-          f"after the other, {args.threads} threads), then `genzoo.evaluate` scores {size.n // 2} samples against {size.n // 2} held-out "
-          "mnist digits (LeNet features). Ratio = genzoo FD / peer FD (< 1: genzoo better); P / R = precision / recall; "
-          "s in all = the whole training call: set-up, the loop, and what follows it (genzoo's vae fits its code distribution "
-          "after the loop, inside its budget: its loop gets the budget less that fit's time, measured in the warm-up).")
+    print(
+        f"\nEach side trains for the same wall-clock budget ({', '.join(f'{b:g}' for b in size.budgets)} s of training loop, one "
+        f"after the other, {args.threads} threads), then `genzoo.evaluate` scores {size.n // 2} samples against {size.n // 2} held-out "
+        "mnist digits (LeNet features). Ratio = genzoo FD / peer FD (< 1: genzoo better); P / R = precision / recall; "
+        "s in all = the whole training call: set-up, the loop, and what follows it (genzoo's vae fits its code distribution "
+        "after the loop, inside its budget: its loop gets the budget less that fit's time, measured in the warm-up)."
+    )
     t0, done, failed = time.perf_counter(), {}, []
     for name in wanted:
         fam = table[name]
@@ -511,7 +635,9 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # a failed family is reported and fails the run, the others go on
             traceback.print_exc()
             failed.append(name)
-            print(f"\n### {name}: failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}")
+            print(
+                f"\n### {name}: failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+            )
             continue
         done[name] = (fam, results)
         print(markdown(fam, results, size), flush=True)
@@ -519,7 +645,11 @@ def main(argv: list[str] | None = None) -> int:
         print("\n| family | target holds |\n|---|---|")
         for fam, results in done.values():
             print(f"| {fam.name} | {'yes' if target(results)[0] else 'no'} |")
-        path = Path(args.out) if args.out else (Path(tempfile.mkdtemp(prefix="bench-quality-")) / FIGURE.name if args.quick else FIGURE)
+        path = (
+            Path(args.out)
+            if args.out
+            else (Path(tempfile.mkdtemp(prefix="bench-quality-")) / FIGURE.name if args.quick else FIGURE)
+        )
         figure(done, path)
         shown = path.relative_to(HERE.parent) if path.is_relative_to(HERE.parent) else path
         print(f"\n![FD and recognisable share against minutes]({shown})")

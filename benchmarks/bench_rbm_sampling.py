@@ -36,12 +36,17 @@ def score(model, test, train, label: str, fn) -> None:
     orig = model.sample
     model.sample = lambda n, generator=None, **kw: fn(n, generator)
     t = time.time()
-    r = evaluate(model, test, metrics=["fd", "recognisable", "pr", "memorization"], n=1000, train_data=train)["metrics"]
+    r = evaluate(model, test, metrics=["fd", "recognisable", "pr", "memorization"], n=1000, train_data=train)[
+        "metrics"
+    ]
     model.sample = orig
     rec = r["recognisable"]
     hist = " ".join(f"{v:.2f}" for v in rec["class_share"])
-    print(f"| {label} | {r['fd']['fd']:.1f} | {rec['share']:.3f} | {rec['class_tv']:.3f} | {hist} | {r['pr']['precision']:.3f} "
-          f"| {r['pr']['recall']:.3f} | {r['memorization']['copy_rate']:.3f} | {time.time() - t:.0f} |", flush=True)
+    print(
+        f"| {label} | {r['fd']['fd']:.1f} | {rec['share']:.3f} | {rec['class_tv']:.3f} | {hist} | {r['pr']['precision']:.3f} "
+        f"| {r['pr']['recall']:.3f} | {r['memorization']['copy_rate']:.3f} | {time.time() - t:.0f} |",
+        flush=True,
+    )
 
 
 TRAINING = {  # label: (family, model options, training options)
@@ -52,24 +57,38 @@ TRAINING = {  # label: (family, model options, training options)
     "dbn, constant lr (the default)": ("dbn", {}, {}),
     "dbn, cosine decay": ("dbn", {}, {"schedule": "cosine"}),
     "dbn, persistent top layer": ("dbn", {"persistent": True}, {}),
-    "dbn, persistent top layer, cosine decay (the tour's entry)": ("dbn", {"persistent": True}, {"schedule": "cosine"}),
+    "dbn, persistent top layer, cosine decay (the tour's entry)": (
+        "dbn",
+        {"persistent": True},
+        {"schedule": "cosine"},
+    ),
 }
 
 
 def part_training(seeds: list[int]) -> None:
     train = genzoo.datasets.load("mnist", split="train", binarize="dynamic")
     test = genzoo.datasets.load("mnist", split="test", binarize="dynamic")
-    print("\n| training | seed | s | FD (floor 54.9) | recognisable (floor 0.977) | class TV | class shares 0-9 | precision | recall | copy rate | s |")
+    print(
+        "\n| training | seed | s | FD (floor 54.9) | recognisable (floor 0.977) | class TV | class shares 0-9 | precision | recall | copy rate | s |"
+    )
     print("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|")
     for label, (family, params, options) in TRAINING.items():
         for seed in seeds:
             model = genzoo.models.create(family, train, seed=seed, **params)
             t0 = time.time()
-            run = genzoo.train(model, train, steps=6000, seed=seed, progress=False, sample_grid=False, **options)
+            run = genzoo.train(
+                model, train, steps=6000, seed=seed, progress=False, sample_grid=False, **options
+            )
             seconds = time.time() - t0
             run.model.eval()
             default = run.model.sample  # the default sampler, held before score() swaps the attribute
-            score(run.model, test, train, f"{label} | {seed} | {seconds:.0f}", lambda n, g, f=default: f(n, generator=g))
+            score(
+                run.model,
+                test,
+                train,
+                f"{label} | {seed} | {seconds:.0f}",
+                lambda n, g, f=default: f(n, generator=g),
+            )
 
 
 def main() -> None:
@@ -80,7 +99,9 @@ def main() -> None:
     p.add_argument("--seeds", default="0")
     args = p.parse_args()
     torch.set_num_threads(min(2, os.cpu_count() or 1))
-    print(f"machine: {platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, {datetime.date.today()}")
+    print(
+        f"machine: {platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, {datetime.date.today()}"
+    )
     if "training" in args.parts.split(","):
         part_training([int(v) for v in args.seeds.split(",")])
     if "samplers" not in args.parts.split(","):
@@ -92,10 +113,15 @@ def main() -> None:
     model.eval()
     layer, shape = model.rbm, model.info.shape
 
-    print("\n| sampler | FD (floor 54.9) | recognisable (floor 0.977) | class TV | class shares 0-9 | precision | recall | copy rate | s |")
+    print(
+        "\n| sampler | FD (floor 54.9) | recognisable (floor 0.977) | class TV | class shares 0-9 | precision | recall | copy rate | s |"
+    )
     print("|---|---:|---:|---:|---|---:|---:|---:|---:|")
+
     @torch.no_grad()
-    def gibbs(n: int, g: torch.Generator | None, steps: int, start: torch.Tensor | None = None) -> torch.Tensor:
+    def gibbs(
+        n: int, g: torch.Generator | None, steps: int, start: torch.Tensor | None = None
+    ) -> torch.Tensor:
         v = layer.draw_visible(layer.b.expand(n, -1), g) if start is None else start
         for _ in range(steps):
             v = layer.gibbs_step(v, g)
@@ -119,8 +145,20 @@ def main() -> None:
     score(model, test, train, "annealed 1000", lambda n, g: annealed(n, g, 1000))
     score(model, test, train, "annealed 3000 + 100 gibbs", lambda n, g: annealed(n, g, 3000, 100))
     idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(5))
-    score(model, test, train, "gibbs 1000 from train data", lambda n, g: gibbs(n, g, 1000, train.tensors()[idx[:n]].flatten(1)))
-    score(model, test, train, "gibbs 10000 from train data", lambda n, g: gibbs(n, g, 10000, train.tensors()[idx[:n]].flatten(1)))
+    score(
+        model,
+        test,
+        train,
+        "gibbs 1000 from train data",
+        lambda n, g: gibbs(n, g, 1000, train.tensors()[idx[:n]].flatten(1)),
+    )
+    score(
+        model,
+        test,
+        train,
+        "gibbs 10000 from train data",
+        lambda n, g: gibbs(n, g, 10000, train.tensors()[idx[:n]].flatten(1)),
+    )
 
 
 if __name__ == "__main__":

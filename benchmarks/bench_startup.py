@@ -32,7 +32,9 @@ def once(args: list[str], src: Path) -> float:
     """Wall seconds of one fresh process; NaN where the command fails (a checkout without it)."""
     env = {**os.environ, "PYTHONPATH": str(src)}
     t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    done = subprocess.run(
+        [sys.executable, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
+    )
     return time.perf_counter() - t0 if done.returncode == 0 else float("nan")
 
 
@@ -42,8 +44,10 @@ def main() -> int:
     p.add_argument("--src", type=Path, help="another checkout's src folder to compare with")
     args = p.parse_args()
     sources = [HERE] + ([args.src.resolve()] if args.src else [])
-    print(f"# Start-up\n\n`python benchmarks/bench_startup.py {' '.join(sys.argv[1:])}` — {time.strftime('%Y-%m-%d')}, "
-          f"{os.cpu_count()} cores; median wall seconds of {args.repeats} fresh processes after a warm-up.\n")
+    print(
+        f"# Start-up\n\n`python benchmarks/bench_startup.py {' '.join(sys.argv[1:])}` — {time.strftime('%Y-%m-%d')}, "
+        f"{os.cpu_count()} cores; median wall seconds of {args.repeats} fresh processes after a warm-up.\n"
+    )
     header = "| command | this checkout (s) |" + (" other (s) | ratio |" if args.src else "")
     print(header + "\n|---|---:|" + ("---:|---:|" if args.src else ""))
     for label, command in COMMANDS.items():

@@ -93,9 +93,27 @@ class Size:
 
 
 FULL = Size()
-QUICK = Size(repeats=2, vae_n=512, vae_epochs=1, gan_steps=4, gan_batch=16, ddpm_steps=1, ddpm_batch=4, ddpm_dim=8,
-             ddim_images=2, ddim_steps=3, rbm_n=400, rbm_hidden=32, rbm_epochs=1, kde_train=500, kde_test=100,
-             kde2_train=1000, grid=64, peak_steps=2, peak_only=("vae", "gan", "ddpm"))
+QUICK = Size(
+    repeats=2,
+    vae_n=512,
+    vae_epochs=1,
+    gan_steps=4,
+    gan_batch=16,
+    ddpm_steps=1,
+    ddpm_batch=4,
+    ddpm_dim=8,
+    ddim_images=2,
+    ddim_steps=3,
+    rbm_n=400,
+    rbm_hidden=32,
+    rbm_epochs=1,
+    kde_train=500,
+    kde_test=100,
+    kde2_train=1000,
+    grid=64,
+    peak_steps=2,
+    peak_only=("vae", "gan", "ddpm"),
+)
 
 
 @dataclass
@@ -116,13 +134,25 @@ class Row:
         if self.error:
             return {"name": self.name, "error": self.error}
         r = self.ratios
-        return {"name": self.name, "workload": self.workload, "peer": self.peer, "unit": self.unit,
-                "genzoo": statistics.median(self.ours), "peer_time": statistics.median(self.theirs),
-                "ratio": statistics.median(r), "ratio_min": min(r), "ratio_max": max(r), "repeats": len(r),
-                "genzoo_all": self.ours, "peer_all": self.theirs}
+        return {
+            "name": self.name,
+            "workload": self.workload,
+            "peer": self.peer,
+            "unit": self.unit,
+            "genzoo": statistics.median(self.ours),
+            "peer_time": statistics.median(self.theirs),
+            "ratio": statistics.median(r),
+            "ratio_min": min(r),
+            "ratio_max": max(r),
+            "repeats": len(r),
+            "genzoo_all": self.ours,
+            "peer_all": self.theirs,
+        }
 
 
-def side_by_side(row: Row, ours: Callable[[], float], theirs: Callable[[], float], repeats: int, warm: bool = True) -> Row:
+def side_by_side(
+    row: Row, ours: Callable[[], float], theirs: Callable[[], float], repeats: int, warm: bool = True
+) -> Row:
     """Time `ours` and `theirs` (each returns its seconds per unit of the same work) `repeats` times,
     alternating who goes first; one untimed warm-up each first (imports, allocator, thread pools)."""
     if warm:
@@ -134,8 +164,12 @@ def side_by_side(row: Row, ours: Callable[[], float], theirs: Callable[[], float
         else:
             row.theirs.append(theirs())
             row.ours.append(ours())
-        print(f"  {row.name} {r + 1}/{repeats}: genzoo {row.ours[-1]:.4g} s, peer {row.theirs[-1]:.4g} s, "
-              f"ratio {row.theirs[-1] / row.ours[-1]:.2f}", file=sys.stderr, flush=True)
+        print(
+            f"  {row.name} {r + 1}/{repeats}: genzoo {row.ours[-1]:.4g} s, peer {row.theirs[-1]:.4g} s, "
+            f"ratio {row.theirs[-1] / row.ours[-1]:.2f}",
+            file=sys.stderr,
+            flush=True,
+        )
     return row
 
 
@@ -171,8 +205,12 @@ def row_vae(s: Size) -> Row:
     if s.vae_n:
         data = data.subset(torch.arange(s.vae_n))
     steps = s.vae_epochs * -(-len(data) // 128)
-    row = Row("vae", f"MLP VAE 784-400-20, batch 128, Adam 1e-3, {len(data)} digits, {s.vae_epochs} epochs ({steps} steps)",
-              f"pythae {importlib.metadata.version('pythae')}", "s per step")
+    row = Row(
+        "vae",
+        f"MLP VAE 784-400-20, batch 128, Adam 1e-3, {len(data)} digits, {s.vae_epochs} epochs ({steps} steps)",
+        f"pythae {importlib.metadata.version('pythae')}",
+        "s per step",
+    )
 
     def ours() -> float:
         return 1.0 / bench_vae.genzoo_loop(data, steps)
@@ -190,13 +228,29 @@ def _dcgan(s: Size, channels_last: str) -> Row:
     data = genzoo.datasets.load("mnist", split="train")
     name = "dcgan" if channels_last == "auto" else "dcgan-nchw"
     layout = "" if channels_last == "auto" else " (genzoo with channels_last=off)"
-    row = Row(name, f"conv GAN 64-128, z 64, non-saturating, batch {s.gan_batch}, Adam 2e-4, {s.gan_steps} steps{layout}",
-              "PyTorch DCGAN example's loop", "s per step")
+    row = Row(
+        name,
+        f"conv GAN 64-128, z 64, non-saturating, batch {s.gan_batch}, Adam 2e-4, {s.gan_steps} steps{layout}",
+        "PyTorch DCGAN example's loop",
+        "s per step",
+    )
 
     def ours() -> float:
         model = genzoo.models.create("gan", data, seed=0, loss="non-saturating", **CONV_GAN)
-        return _elapsed(lambda: _train(model, data, steps=s.gan_steps, batch_size=s.gan_batch, lr=2e-4, betas=(0.5, 0.999),
-                                       channels_last=channels_last)) / s.gan_steps
+        return (
+            _elapsed(
+                lambda: _train(
+                    model,
+                    data,
+                    steps=s.gan_steps,
+                    batch_size=s.gan_batch,
+                    lr=2e-4,
+                    betas=(0.5, 0.999),
+                    channels_last=channels_last,
+                )
+            )
+            / s.gan_steps
+        )
 
     def theirs() -> float:
         model = genzoo.models.create("gan", data, seed=0, loss="non-saturating", **CONV_GAN)
@@ -224,15 +278,25 @@ def _ddpm_pair(s: Size):
         return Unet(dim=s.ddpm_dim, dim_mults=(1, 2, 2), channels=1)
 
     def ours():
-        m = genzoo.models.create("ddpm", train, seed=0, timesteps=1000, schedule="linear", channels=(8,), attention=())
+        m = genzoo.models.create(
+            "ddpm", train, seed=0, timesteps=1000, schedule="linear", channels=(8,), attention=()
+        )
         net = bench_ddpm._Plugged(unet())
         m.net, m.time_mlp = net, torch.nn.Identity()
         m.forward = lambda x_t, t, y=None: net(x_t, t)  # their network sees the integer timestep
         return m
 
     def theirs(sampling_steps: int = 1000):
-        return GaussianDiffusion(unet(), image_size=28, timesteps=1000, sampling_timesteps=sampling_steps,
-                                 beta_schedule="linear", objective="pred_noise", auto_normalize=True, ddim_sampling_eta=0.0)
+        return GaussianDiffusion(
+            unet(),
+            image_size=28,
+            timesteps=1000,
+            sampling_timesteps=sampling_steps,
+            beta_schedule="linear",
+            objective="pred_noise",
+            auto_normalize=True,
+            ddim_sampling_eta=0.0,
+        )
 
     params = sum(p.numel() for p in unet().parameters())
     return train, ours, theirs, params
@@ -241,12 +305,19 @@ def _ddpm_pair(s: Size):
 def row_ddpm(s: Size) -> Row:
     train, ours_model, their_model, params = _ddpm_pair(s)
     n, b = s.ddpm_steps, s.ddpm_batch
-    row = Row("ddpm", f"U-Net dim {s.ddpm_dim} (1-2-2, {params:,} parameters), T 1000, ε, batch {b}, Adam 1e-4, {n} steps",
-              f"denoising-diffusion-pytorch {importlib.metadata.version('denoising-diffusion-pytorch')}", "s per step")
+    row = Row(
+        "ddpm",
+        f"U-Net dim {s.ddpm_dim} (1-2-2, {params:,} parameters), T 1000, ε, batch {b}, Adam 1e-4, {n} steps",
+        f"denoising-diffusion-pytorch {importlib.metadata.version('denoising-diffusion-pytorch')}",
+        "s per step",
+    )
 
     def ours() -> float:
         m = ours_model()
-        return _elapsed(lambda: _train(m, train, steps=n, batch_size=b, lr=1e-4, ema=None, schedule="constant")) / n
+        return (
+            _elapsed(lambda: _train(m, train, steps=n, batch_size=b, lr=1e-4, ema=None, schedule="constant"))
+            / n
+        )
 
     def theirs() -> float:
         d = their_model()
@@ -270,15 +341,23 @@ def row_ddpm(s: Size) -> Row:
 def row_ddim(s: Size) -> Row:
     train, ours_model, their_model, params = _ddpm_pair(s)
     k, n = s.ddim_steps, s.ddim_images
-    row = Row("ddim", f"{n} images, DDIM-{k} (η = 0), the U-Net above ({params:,} parameters)",
-              f"denoising-diffusion-pytorch {importlib.metadata.version('denoising-diffusion-pytorch')}", "s per batch")
+    row = Row(
+        "ddim",
+        f"{n} images, DDIM-{k} (η = 0), the U-Net above ({params:,} parameters)",
+        f"denoising-diffusion-pytorch {importlib.metadata.version('denoising-diffusion-pytorch')}",
+        "s per batch",
+    )
     m, d = ours_model().eval(), their_model(k).eval()
-    if use_channels_last("auto", m):  # the layout in which genzoo.train returns and genzoo's load gives a conv model
+    if use_channels_last(
+        "auto", m
+    ):  # the layout in which genzoo.train returns and genzoo's load gives a conv model
         m.to(memory_format=torch.channels_last)
 
     def ours() -> float:
         with torch.no_grad():
-            return _elapsed(lambda: m.sample(n, generator=torch.Generator().manual_seed(0), sampler="ddim", steps=k))
+            return _elapsed(
+                lambda: m.sample(n, generator=torch.Generator().manual_seed(0), sampler="ddim", steps=k)
+            )
 
     def theirs() -> float:
         with torch.no_grad():
@@ -297,16 +376,39 @@ def row_rbm(s: Size) -> Row:
     xn = train.tensors().flatten(1).numpy().astype(np.float64)
     batch, lr, epochs = 100, 0.1, s.rbm_epochs
     steps = epochs * len(xn) // batch
-    row = Row("rbm", f"Bernoulli RBM 784-{s.rbm_hidden}, PCD-1, lr 0.1, batch 100, {len(xn)} digits, {epochs} epochs",
-              f"scikit-learn {importlib.metadata.version('scikit-learn')} BernoulliRBM", "s per epoch")
+    row = Row(
+        "rbm",
+        f"Bernoulli RBM 784-{s.rbm_hidden}, PCD-1, lr 0.1, batch 100, {len(xn)} digits, {epochs} epochs",
+        f"scikit-learn {importlib.metadata.version('scikit-learn')} BernoulliRBM",
+        "s per epoch",
+    )
 
     def ours() -> float:
-        model = genzoo.models.create("rbm", train, seed=0, hidden=s.rbm_hidden, persistent=True, chains=batch, momentum=0.0, weight_decay=0.0)
+        model = genzoo.models.create(
+            "rbm",
+            train,
+            seed=0,
+            hidden=s.rbm_hidden,
+            persistent=True,
+            chains=batch,
+            momentum=0.0,
+            weight_decay=0.0,
+        )
         return _elapsed(lambda: _train(model, train, steps=steps, batch_size=batch, lr=lr)) / epochs
 
     def theirs() -> float:
-        return _elapsed(lambda: BernoulliRBM(n_components=s.rbm_hidden, learning_rate=lr, batch_size=batch, n_iter=epochs,
-                                             random_state=0).fit(xn)) / epochs
+        return (
+            _elapsed(
+                lambda: BernoulliRBM(
+                    n_components=s.rbm_hidden,
+                    learning_rate=lr,
+                    batch_size=batch,
+                    n_iter=epochs,
+                    random_state=0,
+                ).fit(xn)
+            )
+            / epochs
+        )
 
     return side_by_side(row, ours, theirs, s.repeats)
 
@@ -327,9 +429,18 @@ def _kde(name: str, d: int, n_train: int, n_test: int, s: Size) -> Row:
     err, _ = bench_kde.errors(model.log_prob(queries).numpy(), exact)
     if err > bench_kde.TOLERANCE * max(1.0, float(np.abs(exact).max())):
         raise AssertionError(f"{name}: genzoo's log-density is off the exact sum by {err:.3g}")
-    row = Row(name, f"{label}: log p of {len(test)} queries, {len(train)} centres in {train.shape[1]}-D, Scott's h = {h:.3g}",
-              f"scikit-learn {importlib.metadata.version('scikit-learn')} KernelDensity", "s per call")
-    return side_by_side(row, lambda: _elapsed(lambda: model.log_prob(queries)), lambda: _elapsed(lambda: sk.score_samples(test64)), s.repeats)
+    row = Row(
+        name,
+        f"{label}: log p of {len(test)} queries, {len(train)} centres in {train.shape[1]}-D, Scott's h = {h:.3g}",
+        f"scikit-learn {importlib.metadata.version('scikit-learn')} KernelDensity",
+        "s per call",
+    )
+    return side_by_side(
+        row,
+        lambda: _elapsed(lambda: model.log_prob(queries)),
+        lambda: _elapsed(lambda: sk.score_samples(test64)),
+        s.repeats,
+    )
 
 
 def row_kde(s: Size) -> Row:
@@ -349,10 +460,17 @@ def _field(name: str, method: str, peer: str, s: Size) -> Row:
     peers.set_threads(torch.get_num_threads())
     cov = C.Matern(range=a, nu=nu)
     version = peers.versions().get(peer.lower(), "")
-    row = Row(name, f"one Matérn field (ν = 1, a = 10) on a {s.grid}² grid, set-up included", f"{peer} {version}".strip(), "s per field")
+    row = Row(
+        name,
+        f"one Matérn field (ν = 1, a = 10) on a {s.grid}² grid, set-up included",
+        f"{peer} {version}".strip(),
+        "s per field",
+    )
 
     def ours() -> float:
-        return _elapsed(lambda: simulator(method, cov, shape).sample(1, generator=torch.Generator().manual_seed(0)))
+        return _elapsed(
+            lambda: simulator(method, cov, shape).sample(1, generator=torch.Generator().manual_seed(0))
+        )
 
     def theirs() -> float:
         if peer == "GSTools":
@@ -371,8 +489,16 @@ def row_spde(s: Size) -> Row:
 
 
 ROWS: dict[str, Callable[[Size], Row]] = {
-    "vae": row_vae, "dcgan": row_dcgan, "dcgan-nchw": row_dcgan_nchw, "ddpm": row_ddpm, "ddim": row_ddim,
-    "rbm": row_rbm, "kde": row_kde, "kde-2d": row_kde_2d, "fft": row_fft, "spde": row_spde,
+    "vae": row_vae,
+    "dcgan": row_dcgan,
+    "dcgan-nchw": row_dcgan_nchw,
+    "ddpm": row_ddpm,
+    "ddim": row_ddim,
+    "rbm": row_rbm,
+    "kde": row_kde,
+    "kde-2d": row_kde_2d,
+    "fft": row_fft,
+    "spde": row_spde,
 }
 
 
@@ -397,43 +523,60 @@ def machine() -> str:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-            f"Python {platform.python_version()}, {datetime.date.today().isoformat()}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+        f"Python {platform.python_version()}, {datetime.date.today().isoformat()}"
+    )
 
 
 def markdown(rows: list[Row], peak_result: dict[str, Any] | None, quick: bool) -> str:
     out = [f"<!-- python benchmarks/bench_suite.py{' --quick' if quick else ''} — {machine()} -->", ""]
     if quick:
         out += ["**Quick smoke run: tiny workloads, not figures.**", ""]
-    out += ["| row | workload | peer | genzoo | peer | ratio (median) | spread [min, max] |",
-            "|---|---|---|---:|---:|---:|---|"]
+    out += [
+        "| row | workload | peer | genzoo | peer | ratio (median) | spread [min, max] |",
+        "|---|---|---|---:|---:|---:|---|",
+    ]
     for row in rows:
         if row.error:
             out.append(f"| {row.name} | failed: {row.error} | | | | | |")
             continue
         m = row.summary()
-        out.append(f"| {row.name} | {row.workload} | {row.peer} | {m['genzoo']:.4g} {row.unit} | {m['peer_time']:.4g} {row.unit} | "
-                   f"**{m['ratio']:.2f}** | [{m['ratio_min']:.2f}, {m['ratio_max']:.2f}] over {m['repeats']} |")
+        out.append(
+            f"| {row.name} | {row.workload} | {row.peer} | {m['genzoo']:.4g} {row.unit} | {m['peer_time']:.4g} {row.unit} | "
+            f"**{m['ratio']:.2f}** | [{m['ratio_min']:.2f}, {m['ratio_max']:.2f}] over {m['repeats']} |"
+        )
     out += ["", "Ratio = peer time / genzoo time for the same work (> 1: genzoo faster)."]
     if peak_result:
         p = peak_result["peak_gflops"]
-        out += ["", f"fp32 matrix-multiply peak (2048², measured in this run): **{p:.0f} GFLOP/s**", "",
-                "| family | data | batch | GFLOP per step | ms per step | GFLOP/s | share of peak |",
-                "|---|---|---:|---:|---:|---:|---:|"]
+        out += [
+            "",
+            f"fp32 matrix-multiply peak (2048², measured in this run): **{p:.0f} GFLOP/s**",
+            "",
+            "| family | data | batch | GFLOP per step | ms per step | GFLOP/s | share of peak |",
+            "|---|---|---:|---:|---:|---:|---:|",
+        ]
         for name, r in sorted(peak_result["rows"].items(), key=lambda kv: -kv[1]["gflops"]):
-            out.append(f"| {name} | {r['data']} | {r['batch']} | {r['gflop_per_step']:.3g} | {r['ms_per_step']:.1f} | "
-                       f"{r['gflops']:.1f} | {100 * r['gflops'] / p:.1f} % |")
+            out.append(
+                f"| {name} | {r['data']} | {r['batch']} | {r['gflop_per_step']:.3g} | {r['ms_per_step']:.1f} | "
+                f"{r['gflops']:.1f} | {100 * r['gflops'] / p:.1f} % |"
+            )
     return "\n".join(out) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="a smoke run of every comparison: tiny sizes, 2 repeats")
+    ap.add_argument(
+        "--quick", action="store_true", help="a smoke run of every comparison: tiny sizes, 2 repeats"
+    )
     ap.add_argument("--only", default="", help=f"comma-separated rows (of {', '.join(ROWS)}, peak)")
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
-    ap.add_argument("--out", default=None, help="folder for suite.md and suite.json (default: none for --quick, "
-                    "benchmarks/figures otherwise)")
+    ap.add_argument(
+        "--out",
+        default=None,
+        help="folder for suite.md and suite.json (default: none for --quick, benchmarks/figures otherwise)",
+    )
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     size = QUICK if args.quick else FULL
@@ -463,8 +606,17 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "suite.md").write_text(text)
-        (folder / "suite.json").write_text(json.dumps({"machine": machine(), "quick": args.quick, "rows": [r.summary() for r in rows],
-                                                       "peak": peak_result}, indent=1))
+        (folder / "suite.json").write_text(
+            json.dumps(
+                {
+                    "machine": machine(),
+                    "quick": args.quick,
+                    "rows": [r.summary() for r in rows],
+                    "peak": peak_result,
+                },
+                indent=1,
+            )
+        )
     failed = [r.name for r in rows if r.error]
     if failed:
         print(f"failed comparisons: {', '.join(failed)}", file=sys.stderr)

@@ -84,8 +84,15 @@ def worker(name: str, index: int, steps: int, threads: str) -> None:
     t0 = time.perf_counter()
     run = genzoo.train(model, data, **options)
     seconds = time.perf_counter() - t0
-    print(json.dumps({"steps_per_s": run.step / seconds, "threads": trainer_threads.get("count"),
-                      "counts": sorted({r.get("threads") for r in run.log if r.get("threads")})}))
+    print(
+        json.dumps(
+            {
+                "steps_per_s": run.step / seconds,
+                "threads": trainer_threads.get("count"),
+                "counts": sorted({r.get("threads") for r in run.log if r.get("threads")}),
+            }
+        )
+    )
 
 
 def calibrate(name: str, index: int, seconds: float) -> int:
@@ -97,7 +104,14 @@ def calibrate(name: str, index: int, seconds: float) -> int:
 
     torch.set_num_threads(1)
     model, data, entry = build(name, index)
-    options = {**model.default_train, **entry.train, "steps": 10**6, "progress": False, "device": "cpu", "threads": 1}
+    options = {
+        **model.default_train,
+        **entry.train,
+        "steps": 10**6,
+        "progress": False,
+        "device": "cpu",
+        "threads": 1,
+    }
     options = {k: v for k, v in options.items() if k in TrainConfig.__dataclass_fields__}
     trainer = Trainer(model, data, build_config(TrainConfig, options, section="train"), None)
     trainer._setup(False)
@@ -117,8 +131,12 @@ def measure(name: str, index: int, steps: int, threads: str, busy: bool) -> dict
     try:
         if spinner is not None:
             time.sleep(0.5)  # the busy process is running before training starts
-        done = subprocess.run([sys.executable, __file__, "--worker", name, str(index), str(steps), threads],
-                              env=env, capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, __file__, "--worker", name, str(index), str(steps), threads],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
     finally:
         if spinner is not None:
             spinner.kill()
@@ -127,8 +145,12 @@ def measure(name: str, index: int, steps: int, threads: str, busy: bool) -> dict
         print(f"{name} --threads {threads}: failed: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
         return {"steps_per_s": float("nan"), "threads": None, "counts": []}
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    print(f"  {name} {'busy' if busy else 'alone'} --threads {threads}: {result['steps_per_s']:.1f} steps/s "
-          f"(threads {result['counts']})", file=sys.stderr, flush=True)
+    print(
+        f"  {name} {'busy' if busy else 'alone'} --threads {threads}: {result['steps_per_s']:.1f} steps/s "
+        f"(threads {result['counts']})",
+        file=sys.stderr,
+        flush=True,
+    )
     return result
 
 
@@ -150,11 +172,15 @@ def main() -> int:
     import torch
 
     command = " ".join(["python benchmarks/bench_threads.py", *sys.argv[1:]])
-    print(f"# Threads: steps/s with 1, 2 and automatic threads, alone and beside one busy process\n\n"
-          f"`{command}` — {time.strftime('%Y-%m-%d')}, "
-          f"{machine()}, {os.cpu_count()} cores, torch {torch.__version__}; "
-          f"medians of {repeats}, about {seconds:g} s of one-thread training per figure.\n")
-    print("| family | data | steps | alone: 1 | 2 | auto (count) | auto / best | busy: 1 | 2 | auto (count) | auto / best |")
+    print(
+        f"# Threads: steps/s with 1, 2 and automatic threads, alone and beside one busy process\n\n"
+        f"`{command}` — {time.strftime('%Y-%m-%d')}, "
+        f"{machine()}, {os.cpu_count()} cores, torch {torch.__version__}; "
+        f"medians of {repeats}, about {seconds:g} s of one-thread training per figure.\n"
+    )
+    print(
+        "| family | data | steps | alone: 1 | 2 | auto (count) | auto / best | busy: 1 | 2 | auto (count) | auto / best |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     worst = {False: 1.0, True: 1.0}
     for name, index in todo:
@@ -162,7 +188,7 @@ def main() -> int:
         results = {(b, s): [] for b in (False, True) for s in SETTINGS}
         for r in range(repeats):
             for busy in (False, True):
-                order = SETTINGS[r % 3:] + SETTINGS[: r % 3]  # who goes first rotates
+                order = SETTINGS[r % 3 :] + SETTINGS[: r % 3]  # who goes first rotates
                 for setting in order:
                     results[busy, setting].append(measure(name, index, steps, setting, busy))
         cells = []
@@ -171,11 +197,18 @@ def main() -> int:
             chosen = "/".join(str(c) for c in sorted({c for m in results[busy, "auto"] for c in m["counts"]}))
             share = rate["auto"] / max(rate["1"], rate["2"])
             worst[busy] = min(worst[busy], share)
-            cells += [f"{rate['1']:.1f}", f"{rate['2']:.1f}", f"{rate['auto']:.1f} ({chosen})", f"{share:.2f}"]
+            cells += [
+                f"{rate['1']:.1f}",
+                f"{rate['2']:.1f}",
+                f"{rate['auto']:.1f} ({chosen})",
+                f"{share:.2f}",
+            ]
         data = build(name, index)[2].data
         print(f"| {name} | {data} | {steps} | " + " | ".join(cells) + " |", flush=True)
-    print(f"\nThe automatic choice's worst share of the best fixed count: {worst[False]:.2f} alone, {worst[True]:.2f} "
-          "beside a busy process (target: 0.90 or more).")
+    print(
+        f"\nThe automatic choice's worst share of the best fixed count: {worst[False]:.2f} alone, {worst[True]:.2f} "
+        "beside a busy process (target: 0.90 or more)."
+    )
     return 0
 
 

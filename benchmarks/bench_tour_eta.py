@@ -25,7 +25,9 @@ import time
 from pathlib import Path
 
 LEFT = re.compile(r"tour: about (.+?) left")
-START = re.compile(r"^\[(\d+)/(\d+)\] ([^:]+?) \(")  # an entry's first line; its progress lines have "label: step ..."
+START = re.compile(
+    r"^\[(\d+)/(\d+)\] ([^:]+?) \("
+)  # an entry's first line; its progress lines have "label: step ..."
 UNITS = {"h": 3600, "min": 60, "s": 1}
 
 
@@ -54,7 +56,9 @@ def main() -> int:
         env = {**os.environ, "GENZOO_PROGRESS_INTERVAL": str(args.interval), "PYTHONUNBUFFERED": "1"}
         t0 = time.perf_counter()
         lines: list[tuple[float, str]] = []
-        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc:
+        with subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        ) as proc:
             assert proc.stdout is not None
             for line in proc.stdout:
                 lines.append((time.perf_counter() - t0, line.rstrip("\n")))
@@ -63,8 +67,10 @@ def main() -> int:
             print("\n".join(text for _, text in lines[-20:]), file=sys.stderr)
             return proc.returncode
     shown = " ".join(["genzoo", *command[3:]]).replace(str(out), "TMP")
-    print(f"# The tour's estimate of the time left\n\n`python benchmarks/bench_tour_eta.py {' '.join(sys.argv[1:])}` "
-          f"({shown}, GENZOO_PROGRESS_INTERVAL={args.interval:g}) — {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores\n")
+    print(
+        f"# The tour's estimate of the time left\n\n`python benchmarks/bench_tour_eta.py {' '.join(sys.argv[1:])}` "
+        f"({shown}, GENZOO_PROGRESS_INTERVAL={args.interval:g}) — {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores\n"
+    )
     print(f"tour wall time: {total:.0f} s\n")
     print("| entry | started at (s) | estimate then (s) | actual left (s) | error |")
     print("|---|---:|---:|---:|---:|")
@@ -81,14 +87,18 @@ def main() -> int:
         if start:
             if actual >= 30:
                 at_start.append(error)
-            print(f"| [{start.group(1)}/{start.group(2)}] {start.group(3)} | {t:.0f} | {estimate:.0f} | {actual:.0f} | {error:+.0%} |")
+            print(
+                f"| [{start.group(1)}/{start.group(2)}] {start.group(3)} | {t:.0f} | {estimate:.0f} | {actual:.0f} | {error:+.0%} |"
+            )
 
     def summary(errors: list[float]) -> str:
         if not errors:
             return "none"
         absolute = sorted(abs(e) for e in errors)
-        return (f"{len(errors)} estimates: from {min(errors):+.0%} to {max(errors):+.0%}, median |error| "
-                f"{statistics.median(absolute):.0%}, 90th percentile {absolute[int(0.9 * (len(absolute) - 1))]:.0%}")
+        return (
+            f"{len(errors)} estimates: from {min(errors):+.0%} to {max(errors):+.0%}, median |error| "
+            f"{statistics.median(absolute):.0%}, 90th percentile {absolute[int(0.9 * (len(absolute) - 1))]:.0%}"
+        )
 
     print(f"\nAt the start of each entry: {summary(at_start)}.")
     print(f"Every progress line: {summary(every)}.")

@@ -97,7 +97,18 @@ def genzoo_loop(data: genzoo.datasets.Dataset, steps: int, seed: int = 0) -> flo
     out = tempfile.mkdtemp(prefix="genzoo-bench-")
     try:
         t0 = time.perf_counter()
-        genzoo.train(model, data, out=out, steps=steps, batch_size=128, lr=1e-3, seed=seed, progress=False, sample_grid=False, log_every=10)
+        genzoo.train(
+            model,
+            data,
+            out=out,
+            steps=steps,
+            batch_size=128,
+            lr=1e-3,
+            seed=seed,
+            progress=False,
+            sample_grid=False,
+            log_every=10,
+        )
         return steps / (time.perf_counter() - t0)
     finally:
         shutil.rmtree(out, ignore_errors=True)
@@ -139,14 +150,24 @@ def pythae_loop(x: torch.Tensor, epochs: int) -> float:
     model = pythae_vae()
     out = tempfile.mkdtemp(prefix="pythae-bench-")
     train_cfg = BaseTrainerConfig(
-        output_dir=out, num_epochs=epochs, per_device_train_batch_size=128, learning_rate=1e-3,
-        steps_saving=None, no_cuda=True,
+        output_dir=out,
+        num_epochs=epochs,
+        per_device_train_batch_size=128,
+        learning_rate=1e-3,
+        steps_saving=None,
+        no_cuda=True,
     )
-    data = torch.bernoulli(x.reshape(-1, 1, 28, 28), generator=torch.Generator().manual_seed(0))  # pythae takes fixed arrays
+    data = torch.bernoulli(
+        x.reshape(-1, 1, 28, 28), generator=torch.Generator().manual_seed(0)
+    )  # pythae takes fixed arrays
     steps = epochs * -(-len(x) // 128)
     logging.disable(logging.WARNING)  # pythae logs every epoch through handlers bound at import
     try:
-        with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull), contextlib.redirect_stderr(devnull):
+        with (
+            open(os.devnull, "w") as devnull,
+            contextlib.redirect_stdout(devnull),
+            contextlib.redirect_stderr(devnull),
+        ):
             t0 = time.perf_counter()
             TrainingPipeline(training_config=train_cfg, model=model)(train_data=data.numpy())
             dt = time.perf_counter() - t0
@@ -157,13 +178,19 @@ def pythae_loop(x: torch.Tensor, epochs: int) -> float:
 
 
 def part_overhead(data, steps: int, rounds: int) -> None:
-    rates: dict[str, list[float]] = {"bare loop (own VAE)": [], "bare loop (genzoo VAE module)": [], "genzoo.train": []}
+    rates: dict[str, list[float]] = {
+        "bare loop (own VAE)": [],
+        "bare loop (genzoo VAE module)": [],
+        "genzoo.train": [],
+    }
     for r in range(rounds):
         rates["bare loop (own VAE)"].append(bare_loop(data.x.flatten(1), steps, seed=r))
         rates["bare loop (genzoo VAE module)"].append(bare_loop_genzoo_model(data, steps, seed=r))
         rates["genzoo.train"].append(genzoo_loop(data, steps, seed=r))
     ref = statistics.median(rates["bare loop (own VAE)"])
-    print(f"\n### Trainer overhead: MLP VAE 784-400-20, batch 128, {steps} steps × {rounds} rounds (median)\n")
+    print(
+        f"\n### Trainer overhead: MLP VAE 784-400-20, batch 128, {steps} steps × {rounds} rounds (median)\n"
+    )
     print("| loop | steps/s | ratio to bare loop |\n|---|---:|---:|")
     for name, values in rates.items():
         med = statistics.median(values)
@@ -175,7 +202,19 @@ def part_quality(data, test, seconds: float, k: int) -> None:
     out = tempfile.mkdtemp(prefix="genzoo-bench-")
     try:
         t0 = time.perf_counter()
-        run = genzoo.train(model, data, out=out, steps=10**7, time_limit=seconds, batch_size=128, lr=1e-3, seed=0, progress=False, sample_grid=False, checkpoint_every=10**7)
+        run = genzoo.train(
+            model,
+            data,
+            out=out,
+            steps=10**7,
+            time_limit=seconds,
+            batch_size=128,
+            lr=1e-3,
+            seed=0,
+            progress=False,
+            sample_grid=False,
+            checkpoint_every=10**7,
+        )
         dt = time.perf_counter() - t0
         # dynamic binarisation → evaluation thresholds at 0.5: the statically binarised test split
         t1 = time.perf_counter()

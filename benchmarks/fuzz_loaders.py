@@ -49,8 +49,8 @@ def _seeds(target: str) -> list[bytes]:
     if target == "toml":
         return [
             b'[model]\nlatent_dim = 16\nhidden = [32, 64]\n[data]\nname = "mnist"\nbinarize = "static"\n'
-            b'[train]\nlr = 1e-3\nsteps = 100\nema = 0.999\n',
-            b'[data]\nrange = [-1.0, 1.0]\nexclude = [3, 5]\nlabels = false\n',
+            b"[train]\nlr = 1e-3\nsteps = 100\nema = 0.999\n",
+            b"[data]\nrange = [-1.0, 1.0]\nexclude = [3, 5]\nlabels = false\n",
         ]
     if target == "sets":
         return [
@@ -60,14 +60,25 @@ def _seeds(target: str) -> list[bytes]:
     if target == "run":
         cfg = {
             "model": {"name": "vae", "params": {"latent_dim": 4}},
-            "data": {"name": "folder:/nonexistent", "split": "train", "options": {"binarize": "none", "size": 8}},
+            "data": {
+                "name": "folder:/nonexistent",
+                "split": "train",
+                "options": {"binarize": "none", "size": 8},
+            },
             "data_info": {"name": "mnist", "kind": "image", "shape": [1, 8, 8], "value_range": [0.0, 1.0]},
             "train": {"steps": 30, "lr": 0.001},
         }
-        return [json.dumps(cfg).encode(), json.dumps({**cfg, "data": {"name": "npz:x.npz", "options": {"range": [-1, 1]}}}).encode()]
+        return [
+            json.dumps(cfg).encode(),
+            json.dumps({**cfg, "data": {"name": "npz:x.npz", "options": {"range": [-1, 1]}}}).encode(),
+        ]
     if target == "npy":
         out = []
-        for arr in (np.arange(12, dtype=np.uint8).reshape(3, 2, 2), np.ones((4, 2), np.float32), np.zeros((2, 1, 3, 3))):
+        for arr in (
+            np.arange(12, dtype=np.uint8).reshape(3, 2, 2),
+            np.ones((4, 2), np.float32),
+            np.zeros((2, 1, 3, 3)),
+        ):
             buf = io.BytesIO()
             np.save(buf, arr)
             out.append(buf.getvalue())
@@ -80,7 +91,14 @@ def _seeds(target: str) -> list[bytes]:
 
         out = []
         rng = np.random.default_rng(0)
-        for mode, fmt in (("L", "PNG"), ("RGB", "PNG"), ("RGBA", "PNG"), ("P", "PNG"), ("RGB", "JPEG"), ("L", "JPEG")):
+        for mode, fmt in (
+            ("L", "PNG"),
+            ("RGB", "PNG"),
+            ("RGBA", "PNG"),
+            ("P", "PNG"),
+            ("RGB", "JPEG"),
+            ("L", "JPEG"),
+        ):
             arr = rng.integers(0, 256, (6, 5) if mode in ("L", "P") else (6, 5, len(mode)), dtype=np.uint8)
             buf = io.BytesIO()
             Image.fromarray(arr).convert(mode).save(buf, fmt)
@@ -90,15 +108,22 @@ def _seeds(target: str) -> list[bytes]:
         out.append(buf.getvalue())
         return out
     if target == "points":
-        return [b"row,col,value\n1,2,0.5\n3,4,-1\n15,0,2e-3\n", b" value , Row,col , name\n1.5, 2, 3, a\n\n-0.25,0,  7 ,b\n"]
+        return [
+            b"row,col,value\n1,2,0.5\n3,4,-1\n15,0,2e-3\n",
+            b" value , Row,col , name\n1.5, 2, 3, a\n\n-0.25,0,  7 ,b\n",
+        ]
     if target == "mask":
         from PIL import Image
 
         mask = np.zeros((8, 8), bool)
         mask[2:5] = True
         out = []
-        for save in (lambda b: np.save(b, mask), lambda b: np.save(b, mask.astype(np.float32)), lambda b: np.savez(b, mask=mask),
-                     lambda b: Image.fromarray(mask.astype(np.uint8) * 255).save(b, "PNG")):
+        for save in (
+            lambda b: np.save(b, mask),
+            lambda b: np.save(b, mask.astype(np.float32)),
+            lambda b: np.savez(b, mask=mask),
+            lambda b: Image.fromarray(mask.astype(np.uint8) * 255).save(b, "PNG"),
+        ):
             buf = io.BytesIO()
             save(buf)
             out.append(buf.getvalue())
@@ -109,10 +134,27 @@ def _seeds(target: str) -> list[bytes]:
         run = _small_run()
         return [(run / (ckpt.WEIGHTS if target == "weights" else ckpt.STATE)).read_bytes()]
     if target == "board":
-        metrics = {"data": "digits", "split": "test", "n": 360, "n_real": 360, "n_fake": 360, "features": "pixels", "seed": 0,
-                   "sample_seconds_per_1000": 0.12, "metrics": {"fid": {"value": 12.5, "floor": 3.25}, "precision": 0.8,
-                   "recall": 0.7, "nll": {"nats": 21.5, "kind": "exact"}, "mmd": {"skipped": "needs features"}}}
-        log = [{"step": 10, "loss": 1.5, "time": 0.5, "steps_per_s": 20.0}, {"step": 20, "loss": 1.25, "kl": 0.5, "time": 1.0}]
+        metrics = {
+            "data": "digits",
+            "split": "test",
+            "n": 360,
+            "n_real": 360,
+            "n_fake": 360,
+            "features": "pixels",
+            "seed": 0,
+            "sample_seconds_per_1000": 0.12,
+            "metrics": {
+                "fid": {"value": 12.5, "floor": 3.25},
+                "precision": 0.8,
+                "recall": 0.7,
+                "nll": {"nats": 21.5, "kind": "exact"},
+                "mmd": {"skipped": "needs features"},
+            },
+        }
+        log = [
+            {"step": 10, "loss": 1.5, "time": 0.5, "steps_per_s": 20.0},
+            {"step": 20, "loss": 1.25, "kl": 0.5, "time": 1.0},
+        ]
         return [json.dumps(metrics).encode() + b"\x00" + "\n".join(json.dumps(r) for r in log).encode()]
     raise ValueError(target)
 
@@ -127,8 +169,25 @@ def _small_run() -> Path:
         from genzoo.cli import main as genzoo_main
 
         _SMALL_RUN = Path(tempfile.mkdtemp(prefix="genzoo-fuzz-run-")) / "run"
-        code = genzoo_main(["train", "ae", "--data", "digits", "--steps", "2", "--out", str(_SMALL_RUN), "--quiet",
-                            "--set", "hidden=8", "--set", "code_dim=2", "--set", "train.sample_grid=false"])
+        code = genzoo_main(
+            [
+                "train",
+                "ae",
+                "--data",
+                "digits",
+                "--steps",
+                "2",
+                "--out",
+                str(_SMALL_RUN),
+                "--quiet",
+                "--set",
+                "hidden=8",
+                "--set",
+                "code_dim=2",
+                "--set",
+                "train.sample_grid=false",
+            ]
+        )
         assert code == 0, "the seed run did not train"
     return _SMALL_RUN
 
@@ -138,7 +197,12 @@ def _bomb_png(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 class Fuzzer:
@@ -179,8 +243,12 @@ class Fuzzer:
         cfg = read_config(self.work / "run")
         d = cfg.get("data")
         if d is None:
-            raise GenzooError("no data section")  # not a finding: the CLI says the run was trained on in-memory data
-        resolved_options(d["name"], **(d.get("options") or {}))  # read_config checked the shape, as the CLI relies on
+            raise GenzooError(
+                "no data section"
+            )  # not a finding: the CLI says the run was trained on in-memory data
+        resolved_options(
+            d["name"], **(d.get("options") or {})
+        )  # read_config checked the shape, as the CLI relies on
 
     def npy(self, data: bytes) -> None:
         from genzoo.data import load
@@ -231,7 +299,9 @@ class Fuzzer:
             cfg = ckpt.read_config(run)
             train = {k: v for k, v in cfg["train"].items() if k in TrainConfig.__dataclass_fields__}
             data_set = load(cfg["data"]["name"], split="train", **cfg["data"]["options"])
-            self.trainer = Trainer(ckpt.build_model(cfg), data_set, build(TrainConfig, train, section="train"), run)
+            self.trainer = Trainer(
+                ckpt.build_model(cfg), data_set, build(TrainConfig, train, section="train"), run
+            )
             self.trainer._setup(False)
         (run / ckpt.CHECKSUMS).unlink(missing_ok=True)
         (run / ckpt.STATE).write_bytes(data)
@@ -246,9 +316,20 @@ class Fuzzer:
         run = self.work / "board"
         if not (run / "config.json").exists():
             run.mkdir(exist_ok=True)
-            (run / "config.json").write_text(json.dumps({
-                "model": {"name": "vae", "params": {}}, "data": {"name": "digits", "split": "train", "options": {}},
-                "data_info": {"name": "digits", "kind": "image", "shape": [1, 8, 8], "value_range": [0.0, 1.0]}}))
+            (run / "config.json").write_text(
+                json.dumps(
+                    {
+                        "model": {"name": "vae", "params": {}},
+                        "data": {"name": "digits", "split": "train", "options": {}},
+                        "data_info": {
+                            "name": "digits",
+                            "kind": "image",
+                            "shape": [1, 8, 8],
+                            "value_range": [0.0, 1.0],
+                        },
+                    }
+                )
+            )
         metrics, _, log = data.partition(b"\x00")
         (run / METRICS).write_bytes(metrics)
         (run / LOG).write_bytes(log)
@@ -277,7 +358,9 @@ class Fuzzer:
         except Exception as exc:  # noqa: BLE001 - anything else is what we are looking for
             frame = traceback.extract_tb(exc.__traceback__)[-1]
             where = f"{Path(frame.filename).name}:{frame.lineno}"
-            self._finding(data, f"{type(exc).__name__} at {where}", str(exc).splitlines()[0][:200] if str(exc) else "")
+            self._finding(
+                data, f"{type(exc).__name__} at {where}", str(exc).splitlines()[0][:200] if str(exc) else ""
+            )
         if self.tried >= self.runs or time.monotonic() - self.start >= self.seconds:
             self.report()
             os._exit(0)  # libFuzzer's loop has no other way out
@@ -309,7 +392,9 @@ def fuzz_one(target: str, runs: int, seconds: float, findings: Path, extra: list
         import atheris
     except ImportError:
         sys.exit("fuzz_loaders.py needs atheris (pip install atheris); it is not a genzoo dependency")
-    with atheris.instrument_imports(include=["genzoo", "tomllib", "PIL", "numpy.lib.format", "zipfile", "csv"]):
+    with atheris.instrument_imports(
+        include=["genzoo", "tomllib", "PIL", "numpy.lib.format", "zipfile", "csv"]
+    ):
         import genzoo.cli  # noqa: F401
         import genzoo.config  # noqa: F401
         import genzoo.data  # noqa: F401
@@ -344,8 +429,19 @@ def main() -> None:
     import subprocess
 
     for target in TARGETS:  # one process per target: libFuzzer runs once per process
-        cmd = [sys.executable, __file__, "--target", target, "--runs", str(args.runs), "--seconds", str(args.seconds),
-               "--findings", args.findings, *(["--", *args.libfuzzer] if args.libfuzzer else [])]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--target",
+            target,
+            "--runs",
+            str(args.runs),
+            "--seconds",
+            str(args.seconds),
+            "--findings",
+            args.findings,
+            *(["--", *args.libfuzzer] if args.libfuzzer else []),
+        ]
         subprocess.run(cmd, check=False)
 
 

@@ -36,8 +36,15 @@ def trainer_for(name: str, entry=None, **overrides) -> Trainer:
     entry = entry or MODELS.get(name).tour[0]
     data = genzoo.datasets.load(entry.data, split="train", **entry.data_options)
     model = genzoo.models.create(name, data, seed=0, **entry.params)
-    options = {**model.default_train, **entry.train, "steps": 10**6, "device": "cpu", "progress": False, "sample_grid": False,
-               **overrides}
+    options = {
+        **model.default_train,
+        **entry.train,
+        "steps": 10**6,
+        "device": "cpu",
+        "progress": False,
+        "sample_grid": False,
+        **overrides,
+    }
     options = {k: v for k, v in options.items() if k in TrainConfig.__dataclass_fields__}
     trainer = Trainer(model, data, genzoo.config.build(TrainConfig, options, section="train"), None)
     trainer._setup(False)
@@ -79,9 +86,13 @@ def _has_conv(model: torch.nn.Module) -> bool:
 
 
 def compare(names: list[str], key: str, values: list[str], n: int, rounds: int, conv_only: bool) -> None:
-    print(f"<!-- python benchmarks/profile_step.py --compare {key}={','.join(values)} --steps {n} --rounds {rounds}"
-          f"{' --conv-only' if conv_only else ''}; torch {torch.__version__} -->\n")
-    print(f"| family | data | {' | '.join(f'{key}={v} (ms per step)' for v in values)} | {values[0]} / {values[-1]} |")
+    print(
+        f"<!-- python benchmarks/profile_step.py --compare {key}={','.join(values)} --steps {n} --rounds {rounds}"
+        f"{' --conv-only' if conv_only else ''}; torch {torch.__version__} -->\n"
+    )
+    print(
+        f"| family | data | {' | '.join(f'{key}={v} (ms per step)' for v in values)} | {values[0]} / {values[-1]} |"
+    )
     print("|---|---|" + "---:|" * (len(values) + 1))
     seen = set()
     for name in names:
@@ -99,7 +110,9 @@ def compare(names: list[str], key: str, values: list[str], n: int, rounds: int, 
                     steps(trainer, 2)
                     best[v] = min(best[v], 1e3 * steps(trainer, n) / n)
             cells = " | ".join(f"{best[v]:.1f}" for v in values)
-            print(f"| {name} | {entry.data} | {cells} | {best[values[0]] / best[values[-1]]:.2f} |", flush=True)
+            print(
+                f"| {name} | {entry.data} | {cells} | {best[values[0]] / best[values[-1]]:.2f} |", flush=True
+            )
 
 
 def main() -> None:
@@ -109,24 +122,37 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=3)
     ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--trace", default=None, help="folder for Chrome traces")
-    ap.add_argument("--compare", default=None, help="KEY=A,B: time a train option's values instead of profiling")
+    ap.add_argument(
+        "--compare", default=None, help="KEY=A,B: time a train option's values instead of profiling"
+    )
     ap.add_argument("--rounds", type=int, default=2, help="--compare: alternated rounds")
     ap.add_argument("--conv-only", action="store_true", help="--compare: only models with 2-D convolutions")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    names = [n for n in (args.only.split(",") if args.only else MODELS.names()) if MODELS.get(n).trainable and MODELS.get(n).tour]
+    names = [
+        n
+        for n in (args.only.split(",") if args.only else MODELS.names())
+        if MODELS.get(n).trainable and MODELS.get(n).tour
+    ]
     if args.compare:
         key, _, values = args.compare.partition("=")
         compare(names, key, values.split(","), args.steps, args.rounds, args.conv_only)
         return
-    print(f"<!-- python benchmarks/profile_step.py --steps {args.steps}; torch {torch.__version__}, {args.threads} threads -->\n")
-    print("| family | ms per step | in operators | outside (Python) | operator calls per step | top operators (ms per step) |")
+    print(
+        f"<!-- python benchmarks/profile_step.py --steps {args.steps}; torch {torch.__version__}, {args.threads} threads -->\n"
+    )
+    print(
+        "| family | ms per step | in operators | outside (Python) | operator calls per step | top operators (ms per step) |"
+    )
     print("|---|---:|---:|---:|---:|---|")
     for name in names:
         r = profile_family(name, args.steps, args.top, Path(args.trace) if args.trace else None)
         tops = ", ".join(f"{k} {v:.2f}" for k, v in r["top"])
-        print(f"| {name} | {r['ms_per_step']:.2f} | {r['ops_ms_per_step']:.2f} | {100 * r['outside_share']:.0f} % | "
-              f"{r['calls_per_step']:.0f} | {tops} |", flush=True)
+        print(
+            f"| {name} | {r['ms_per_step']:.2f} | {r['ops_ms_per_step']:.2f} | {100 * r['outside_share']:.0f} % | "
+            f"{r['calls_per_step']:.0f} | {tops} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,23 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPTS = ["bench_suite.py", "bench_quality.py", "bench_checkpoint.py", "bench_threads.py", "bench_startup.py", "bench_tour_eta.py", "bench_vae.py", "bench_kde.py", "bench_autoencoders.py", "bench_gan.py", "bench_ddpm.py", "bench_explicit.py", "bench_rbm_sampling.py", "bench_pixelcnn_paradox.py", "bench_geostat.py"]  # bench_suite.py runs bench_peak.py's measurement
+SCRIPTS = [
+    "bench_suite.py",
+    "bench_quality.py",
+    "bench_checkpoint.py",
+    "bench_threads.py",
+    "bench_startup.py",
+    "bench_tour_eta.py",
+    "bench_vae.py",
+    "bench_kde.py",
+    "bench_autoencoders.py",
+    "bench_gan.py",
+    "bench_ddpm.py",
+    "bench_explicit.py",
+    "bench_rbm_sampling.py",
+    "bench_pixelcnn_paradox.py",
+    "bench_geostat.py",
+]  # bench_suite.py runs bench_peak.py's measurement
 
 
 def main() -> int:

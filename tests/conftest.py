@@ -9,7 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-os.environ.setdefault("GENZOO_CACHE", os.path.join(os.path.dirname(__file__), "..", ".pytest_cache", "genzoo"))
+os.environ.setdefault(
+    "GENZOO_CACHE", os.path.join(os.path.dirname(__file__), "..", ".pytest_cache", "genzoo")
+)
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 from genzoo.config import option  # noqa: E402

@@ -53,7 +53,9 @@ def mmd2(a: torch.Tensor, b: torch.Tensor, bandwidth: float = 1.0) -> float:
 
     kaa, kbb, kab = k(a, a), k(b, b), k(a, b)
     n, m = len(a), len(b)
-    return float((kaa.sum() - kaa.trace()) / (n * (n - 1)) + (kbb.sum() - kbb.trace()) / (m * (m - 1)) - 2 * kab.mean())
+    return float(
+        (kaa.sum() - kaa.trace()) / (n * (n - 1)) + (kbb.sum() - kbb.trace()) / (m * (m - 1)) - 2 * kab.mean()
+    )
 
 
 @pytest.mark.parametrize("arch", ["mlp", "conv"])
@@ -112,16 +114,32 @@ def test_mixture_means_exact_small_case():
 
 def test_mixture_prior_draws_brute_force(ring):
     k, r, sigma, d = 5, 3.0, 0.4, 3
-    model = create("aae", ring, seed=0, prior="mixture", prior_modes=k, prior_radius=r, prior_std=sigma, code_dim=d, **SMALL)
+    model = create(
+        "aae",
+        ring,
+        seed=0,
+        prior="mixture",
+        prior_modes=k,
+        prior_radius=r,
+        prior_std=sigma,
+        code_dim=d,
+        **SMALL,
+    )
     z = model.sample_latent(50_000, generator=gen(0)).double()
     assert z.shape == (50_000, d)
-    centres = torch.tensor([[r * math.cos(2 * math.pi * j / k), r * math.sin(2 * math.pi * j / k), 0.0] for j in range(k)], dtype=torch.float64)
+    centres = torch.tensor(
+        [[r * math.cos(2 * math.pi * j / k), r * math.sin(2 * math.pi * j / k), 0.0] for j in range(k)],
+        dtype=torch.float64,
+    )
     nearest = torch.cdist(z, centres).argmin(1)  # means ≥ 3.5 apart, σ = 0.4: assignment errors ~ 1e-5
     for j in range(k):
         zj = z[nearest == j]
         assert len(zj) / len(z) == pytest.approx(1 / k, abs=0.01)
         assert torch.allclose(zj.mean(0), centres[j], atol=0.02), (j, zj.mean(0))
-        assert torch.allclose(zj.var(0), torch.full((d,), sigma**2, dtype=torch.float64), rtol=0.05), (j, zj.var(0))
+        assert torch.allclose(zj.var(0), torch.full((d,), sigma**2, dtype=torch.float64), rtol=0.05), (
+            j,
+            zj.var(0),
+        )
     # the mixture's overall second moment in the circle's plane: E[z₁²] = E[z₂²] = r²/2 + σ²
     assert z[:, :2].pow(2).mean(0).tolist() == pytest.approx([r**2 / 2 + sigma**2] * 2, rel=0.02)
 

@@ -14,19 +14,34 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "genzoo"
 # bottom to top; a module may import from its own layer and the layers below
 LAYERS: dict[str, int] = {
     # 0: what every layer may use
-    "errors": 0, "config": 0, "registry": 0, "version": 0, "atomic": 0, "progress": 0, "threads": 0, "distributed": 0,
+    "errors": 0,
+    "config": 0,
+    "registry": 0,
+    "version": 0,
+    "atomic": 0,
+    "progress": 0,
+    "threads": 0,
+    "distributed": 0,
     # 1: data, networks, numerics
-    "data": 1, "nn": 1, "geostat": 1, "diffusion": 1, "pictures": 1,
+    "data": 1,
+    "nn": 1,
+    "geostat": 1,
+    "diffusion": 1,
+    "pictures": 1,
     # 2: the model families
     "models": 2,
     # 3: what trains and what scores them
-    "training": 3, "metrics": 3,
+    "training": 3,
+    "metrics": 3,
     # 4: pictures and pages of runs; the catalog of models, datasets and metrics
-    "viz": 4, "catalog": 4,
+    "viz": 4,
+    "catalog": 4,
     # 5: the main job and the command line
-    "tour": 5, "cli": 5,
+    "tour": 5,
+    "cli": 5,
     # 6: the package's public API (`import genzoo`), which no module of it imports
-    "__init__": 6, "__main__": 6,
+    "__init__": 6,
+    "__main__": 6,
 }
 
 
@@ -70,7 +85,9 @@ def _where(path: Path, line: int) -> str:
 
 def test_every_module_has_a_layer():
     tops = {p.relative_to(PACKAGE).parts[0].removesuffix(".py") for p in SOURCES}
-    assert tops - set(LAYERS) == set(), "place these in a layer of tests/test_architecture.py and ARCHITECTURE.md"
+    assert tops - set(LAYERS) == set(), (
+        "place these in a layer of tests/test_architecture.py and ARCHITECTURE.md"
+    )
 
 
 def test_no_module_imports_from_a_layer_above_its_own():
@@ -80,7 +97,9 @@ def test_no_module_imports_from_a_layer_above_its_own():
         for line, target, _ in imports(path):
             other = _top(target.split("."))
             if LAYERS[other] > LAYERS[own]:
-                upward.append(f"{_where(path, line)}: {own} (layer {LAYERS[own]}) imports {target} (layer {LAYERS[other]})")
+                upward.append(
+                    f"{_where(path, line)}: {own} (layer {LAYERS[own]}) imports {target} (layer {LAYERS[other]})"
+                )
     assert upward == []
 
 

@@ -22,7 +22,13 @@ from genzoo.models.autoencoders import jacobian_norm2, kl_sparsity, l1_sparsity,
 
 INF = float("inf")
 NAMES = ("ae", "dae", "sparse-ae", "contractive-ae")
-TINY = {"hidden": (16,), "channels": (4, 8), "code_dim": 3, "fit_examples": 50, "code_distribution": "gaussian"}
+TINY = {
+    "hidden": (16,),
+    "channels": (4, 8),
+    "code_dim": 3,
+    "fit_examples": 50,
+    "code_distribution": "gaussian",
+}
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is fastest and steadiest
@@ -76,7 +82,9 @@ def test_builds_on_images_and_points(name, arch, digits, points):
         assert model.denoising == (name == "dae")
         terms = model.loss({"x": x})
         assert terms["loss"].requires_grad and math.isfinite(terms["loss"].item())
-        assert ("bce" in terms) == (data is digits and arch != "linear")  # sigmoid output for images in [0, 1]
+        assert ("bce" in terms) == (
+            data is digits and arch != "linear"
+        )  # sigmoid output for images in [0, 1]
         assert ("penalty" in terms) == (name in ("sparse-ae", "contractive-ae"))
 
 
@@ -124,7 +132,9 @@ def test_auto_code_density_is_chosen_at_the_end_and_refitted_between_checkpoints
     """code_distribution=auto (the default): a Gaussian at prepare, the density with the best held-out
     likelihood chosen when training ends, and the choice kept (refitted) at later intermediate refreshes."""
     model = create("ae", digits, seed=0, **{**TINY, "code_distribution": "auto"})
-    run = genzoo.train(model, digits, steps=7, batch_size=32, progress=False, sample_grid=False, out=tmp_path / "r")
+    run = genzoo.train(
+        model, digits, steps=7, batch_size=32, progress=False, sample_grid=False, out=tmp_path / "r"
+    )
     dist = run.model.code_distribution
     scores = dist.choice["held_out_loglik"]
     assert max(scores, key=scores.get).startswith(dist.choice["kind"])
@@ -141,9 +151,20 @@ def test_code_distribution_is_refitted_at_checkpoints_and_time_limit_stops(digit
     weights it holds, also when a time limit ends the run between checkpoints."""
     from genzoo.training import checkpoint as ckpt
 
-    for extra in ({"checkpoint_every": 3, "steps": 7}, {"steps": 10**6, "time_limit": 0.5, "checkpoint_every": 10**6}):
+    for extra in (
+        {"checkpoint_every": 3, "steps": 7},
+        {"steps": 10**6, "time_limit": 0.5, "checkpoint_every": 10**6},
+    ):
         out = tmp_path / str(len(extra))
-        genzoo.train(create("ae", digits, seed=0, **TINY), digits, out=out, batch_size=32, progress=False, sample_grid=False, **extra)
+        genzoo.train(
+            create("ae", digits, seed=0, **TINY),
+            digits,
+            out=out,
+            batch_size=32,
+            progress=False,
+            sample_grid=False,
+            **extra,
+        )
         saved = genzoo.load(out)
         with torch.no_grad():
             codes = saved.encode(_kept(digits))
@@ -152,17 +173,38 @@ def test_code_distribution_is_refitted_at_checkpoints_and_time_limit_stops(digit
 
 
 def test_code_distribution_follows_the_ema_weights(digits, tmp_path):
-    run = genzoo.train(create("ae", digits, seed=0, **TINY), digits, out=tmp_path, steps=20, batch_size=32, ema=0.9, progress=False, sample_grid=False)
+    run = genzoo.train(
+        create("ae", digits, seed=0, **TINY),
+        digits,
+        out=tmp_path,
+        steps=20,
+        batch_size=32,
+        ema=0.9,
+        progress=False,
+        sample_grid=False,
+    )
     with torch.no_grad():
         codes = run.model.encode(_kept(digits))  # run.model holds the EMA weights
     torch.testing.assert_close(run.model.code_distribution.means[0], codes.mean(0), rtol=1e-5, atol=1e-6)
 
 
 def test_resume_equals_a_straight_run(digits, tmp_path):
-    straight = genzoo.train(create("sparse-ae", digits, seed=0, **TINY), digits, steps=6, batch_size=32, progress=False)
+    straight = genzoo.train(
+        create("sparse-ae", digits, seed=0, **TINY), digits, steps=6, batch_size=32, progress=False
+    )
     out = tmp_path / "run"
-    genzoo.train(create("sparse-ae", digits, seed=0, **TINY), digits, out=out, steps=3, batch_size=32, progress=False)
-    resumed = genzoo.train(create("sparse-ae", digits, seed=0, **TINY), digits, out=out, steps=6, batch_size=32, progress=False, resume=True)
+    genzoo.train(
+        create("sparse-ae", digits, seed=0, **TINY), digits, out=out, steps=3, batch_size=32, progress=False
+    )
+    resumed = genzoo.train(
+        create("sparse-ae", digits, seed=0, **TINY),
+        digits,
+        out=out,
+        steps=6,
+        batch_size=32,
+        progress=False,
+        resume=True,
+    )
     a, b = _state(straight.model), _state(resumed.model)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
@@ -179,22 +221,34 @@ def test_contraction_closed_form_and_autograd_equal_finite_differences(points):
     assert torch.equal(model.contraction(x), closed)  # auto picks the closed form
 
     # the same gradients in the parameters, so either could train the model
-    grads = [torch.autograd.grad(model.contraction(x, method=m).mean(), model.encoder[0].weight)[0] for m in ("closed-form", "autograd")]
+    grads = [
+        torch.autograd.grad(model.contraction(x, method=m).mean(), model.encoder[0].weight)[0]
+        for m in ("closed-form", "autograd")
+    ]
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu", "silu"])
 def test_contraction_of_a_one_hidden_layer_mlp_in_closed_form(points, activation):
     """sᵀ((W₂ᵀW₂) ⊙ (W₁W₁ᵀ))s, s = φ'(W₁x + b₁), against finite differences and autograd, values and gradients."""
-    model = create("contractive-ae", points, seed=0, arch="mlp", hidden=(5,), activation=activation, code_dim=3).double()
+    model = create(
+        "contractive-ae", points, seed=0, arch="mlp", hidden=(5,), activation=activation, code_dim=3
+    ).double()
     x = points.x[:6].double()
     fd = _fd_jacobian_norm2(model.encode, x)
     closed = model.contraction(x, method="closed-form")
     torch.testing.assert_close(closed, fd, rtol=1e-6, atol=1e-9)
     torch.testing.assert_close(model.contraction(x, method="autograd"), fd, rtol=1e-6, atol=1e-9)
     assert torch.equal(model.contraction(x), closed)  # auto picks the closed form
-    params = [model.encoder[0].weight, model.encoder[0].bias, model.encoder[2].weight]  # J does not depend on b₂
-    grads = [torch.autograd.grad(model.contraction(x, method=m).mean(), params) for m in ("closed-form", "autograd")]
+    params = [
+        model.encoder[0].weight,
+        model.encoder[0].bias,
+        model.encoder[2].weight,
+    ]  # J does not depend on b₂
+    grads = [
+        torch.autograd.grad(model.contraction(x, method=m).mean(), params)
+        for m in ("closed-form", "autograd")
+    ]
     for a, b in zip(*grads):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
     with torch.no_grad():
@@ -202,13 +256,19 @@ def test_contraction_of_a_one_hidden_layer_mlp_in_closed_form(points, activation
 
 
 def test_contraction_of_deeper_encoders_by_autograd(points, digits):
-    mlp = create("contractive-ae", points, seed=0, arch="mlp", hidden=(4, 3), activation="tanh", code_dim=3).double()
+    mlp = create(
+        "contractive-ae", points, seed=0, arch="mlp", hidden=(4, 3), activation="tanh", code_dim=3
+    ).double()
     x = points.x[:5].double()
     torch.testing.assert_close(mlp.contraction(x), _fd_jacobian_norm2(mlp.encode, x), rtol=1e-6, atol=1e-9)
-    conv = create("contractive-ae", digits, seed=0, arch="conv", channels=(2, 3), activation="tanh", code_dim=2).double()
+    conv = create(
+        "contractive-ae", digits, seed=0, arch="conv", channels=(2, 3), activation="tanh", code_dim=2
+    ).double()
     xi = digits.x[:2].double()
     flat = lambda v: conv.encode(v.reshape(len(v), 1, 8, 8))  # noqa: E731
-    torch.testing.assert_close(conv.contraction(xi), _fd_jacobian_norm2(flat, xi.flatten(1)), rtol=1e-6, atol=1e-9)
+    torch.testing.assert_close(
+        conv.contraction(xi), _fd_jacobian_norm2(flat, xi.flatten(1)), rtol=1e-6, atol=1e-9
+    )
     with pytest.raises(GenzooError, match="closed-form"):
         mlp.contraction(x, method="closed-form")
 
@@ -219,7 +279,9 @@ def test_contractive_loss_adds_the_weighted_mean_penalty(points):
     x = points.x[:8].double()
     terms = model.loss({"x": x})
     h = torch.sigmoid(x @ model.encoder[0].weight.T + model.encoder[0].bias)
-    j2 = torch.stack([(torch.diag(h[b] * (1 - h[b])) @ model.encoder[0].weight).pow(2).sum() for b in range(8)])
+    j2 = torch.stack(
+        [(torch.diag(h[b] * (1 - h[b])) @ model.encoder[0].weight).pow(2).sum() for b in range(8)]
+    )
     torch.testing.assert_close(terms["penalty"], j2.mean())
     torch.testing.assert_close(terms["loss"].detach(), terms["recon"] + 0.7 * j2.mean())
     torch.testing.assert_close(sigmoid_jacobian_norm2(h, model.encoder[0].weight), j2)
@@ -292,7 +354,9 @@ def test_dae_reconstructs_the_clean_input_from_the_corrupted_one(digits):
     torch.manual_seed(7)
     noisy = dae.corrupt(x)
     out = dae._output(dae.encode(noisy))
-    expected = torch.nn.functional.binary_cross_entropy_with_logits(out, x.flatten(1), reduction="sum") / len(x)
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(out, x.flatten(1), reduction="sum") / len(
+        x
+    )
     torch.testing.assert_close(terms["recon"], expected.detach())
     torch.testing.assert_close(dae.denoise(noisy), dae.reconstruct(noisy))
 
@@ -305,7 +369,9 @@ def test_linear_autoencoder_spans_the_pca_subspace(digits):
     x = data.x.flatten(1).numpy().astype(np.float64)
     pcs = PCA(5).fit(x).components_.T  # (64, 5)
     model.prepare(data)
-    assert np.degrees(subspace_angles(model.decoder_basis().detach().double().numpy(), pcs)).max() > 30  # untrained
+    assert (
+        np.degrees(subspace_angles(model.decoder_basis().detach().double().numpy(), pcs)).max() > 30
+    )  # untrained
     run = genzoo.train(model, data, steps=600, lr=1e-2, batch_size=len(data), progress=False)
     np.testing.assert_allclose(run.model.center.numpy(), x.mean(0), atol=1e-6)
     angles = np.degrees(subspace_angles(run.model.decoder_basis().detach().double().numpy(), pcs))
@@ -346,7 +412,9 @@ def test_linear_scale_changes_only_the_codes(points):
     x = points.x[:5]
     torch.testing.assert_close(scaled.encode(x) * math.sqrt(len(points)), plain.encode(x))
     torch.testing.assert_close(scaled.reconstruct(x), plain.reconstruct(x))
-    assert not hasattr(create("ae", points, arch="mlp"), "decoder_basis")  # the report's PCA panel: linear only
+    assert not hasattr(
+        create("ae", points, arch="mlp"), "decoder_basis"
+    )  # the report's PCA panel: linear only
 
 
 # --- bad input ------------------------------------------------------------------------------------
@@ -397,7 +465,9 @@ def test_report_compares_a_linear_autoencoder_with_pca(digits):
     _, _, vt = torch.linalg.svd(x - x.mean(0), full_matrices=False)
     untrained = pca_comparison(model, digits)
     with torch.no_grad():
-        model.decoder.weight.copy_((vt[:4].T @ torch.randn(4, 4, generator=torch.Generator().manual_seed(0)).double()).float())
+        model.decoder.weight.copy_(
+            (vt[:4].T @ torch.randn(4, 4, generator=torch.Generator().manual_seed(0)).double()).float()
+        )
     html = pca_comparison(model, digits)
     angle = float(re.search(r"largest principal angle ([0-9.]+)°", html).group(1))
     assert angle < 0.01 and "data:image/png;base64," in html
@@ -412,7 +482,13 @@ def test_novelty_detection_on_mnist_without_one_class():
 
     train = genzoo.datasets.load("mnist", split="train", exclude="2")
     test = genzoo.datasets.load("mnist", split="test")
-    run = genzoo.train(create("ae", train, seed=0, code_dim=32, code_distribution="gaussian"), train, steps=1500, seed=0, progress=False)
+    run = genzoo.train(
+        create("ae", train, seed=0, code_dim=32, code_distribution="gaussian"),
+        train,
+        steps=1500,
+        seed=0,
+        progress=False,
+    )
     with torch.no_grad():
         scores = run.model.anomaly_score(test.tensors())
     held = test.y == 2
@@ -426,7 +502,9 @@ def test_the_default_code_density_samples_better_digits_than_one_gaussian():
     from genzoo.models.codes import CodeDistribution
 
     train, test = genzoo.datasets.load("digits", split="train"), genzoo.datasets.load("digits", split="test")
-    run = genzoo.train(create("ae", train, seed=0), train, steps=1500, seed=0, progress=False, sample_grid=False)
+    run = genzoo.train(
+        create("ae", train, seed=0), train, steps=1500, seed=0, progress=False, sample_grid=False
+    )
     model = run.model
     assert model.code_dim == 16 and model.code_distribution.choice["kind"] != "gaussian"
     auto = genzoo.evaluate(model, test, metrics=["fd", "recognisable"])["metrics"]

@@ -70,7 +70,9 @@ def test_masked_convolution_sees_only_the_pixels_before_the_centre(kind):
     later = order >= order[i, j] if kind == "A" else order > order[i, j]
     assert not g[later].any()  # the pixel itself (A) and everything after it: no gradient
     assert g[i, j] == (kind == "B")
-    assert g[i - 2 : i + 1, j - 2 : j + 3][order[i - 2 : i + 1, j - 2 : j + 3] < order[i, j]].all()  # the 5×5's half before
+    assert g[i - 2 : i + 1, j - 2 : j + 3][
+        order[i - 2 : i + 1, j - 2 : j + 3] < order[i, j]
+    ].all()  # the 5×5's half before
 
 
 @pytest.mark.parametrize("name", AR)
@@ -118,7 +120,9 @@ def test_gated_stacks_have_no_blind_spot_and_pixelcnn_has_one():
     blind = causal & ~seen
     blind_in_reach = blind.clone()
     blind_in_reach[: r - 4] = False
-    assert blind_in_reach[r - 4 : r, c + 1 :].any(), "PixelCNN was expected to have a blind spot up and to the right"
+    assert blind_in_reach[r - 4 : r, c + 1 :].any(), (
+        "PixelCNN was expected to have a blind spot up and to the right"
+    )
     assert not seen[~causal].any()
 
 
@@ -140,7 +144,9 @@ def test_grey_levels_and_conditional_log_probs_sum_to_one():
         cond.label_freq.copy_(torch.tensor([0.2, 0.3, 0.5]))
     x = all_images(3, 3)
     for label in (None, 0, 2):
-        assert torch.logsumexp(cond.log_prob(x, label=label).double(), 0).exp().item() == pytest.approx(1.0, abs=1e-5)
+        assert torch.logsumexp(cond.log_prob(x, label=label).double(), 0).exp().item() == pytest.approx(
+            1.0, abs=1e-5
+        )
     per = torch.stack([cond.log_prob(x, label=c) for c in range(3)], 1)
     assert torch.allclose(cond.log_prob(x), torch.logsumexp(per + cond.label_freq.log(), 1), atol=1e-5)
     assert not torch.allclose(per[:, 0], per[:, 2])  # the label matters
@@ -238,7 +244,15 @@ def test_training_approaches_the_entropy_of_the_data(name, tmp_path):
     data = bars()
     model = create(name, data, seed=0)
     before = -model.log_prob(data.x[:256]).mean().item()
-    run = genzoo.train(model, data, out=tmp_path, steps=400, batch_size=64, lr=3e-2 if name == "fvsbn" else 5e-3, progress=False)
+    run = genzoo.train(
+        model,
+        data,
+        out=tmp_path,
+        steps=400,
+        batch_size=64,
+        lr=3e-2 if name == "fvsbn" else 5e-3,
+        progress=False,
+    )
     after = -run.model.log_prob(data.x[:256]).mean().item()
     assert before > 5 and after < 3.0, (before, after)
     assert after > np.log(8) - 0.05  # an exact likelihood cannot beat the data's entropy
@@ -262,7 +276,9 @@ def test_bad_input_is_one_line(name):
     colour = DataInfo("rgb", "image", (3, 4, 4), (0.0, 1.0), binarize="static")
     points = DataInfo("pts", "points", (2,), (float("-inf"), float("inf")))
     errors = []
-    for info, params in ((colour, {}), (points, {})) + (((grey, {}),) if name == "fvsbn" else ((grey, {"levels": 2}),)):
+    for info, params in ((colour, {}), (points, {})) + (
+        ((grey, {}),) if name == "fvsbn" else ((grey, {"levels": 2}),)
+    ):
         with pytest.raises(GenzooError) as err:
             create(name, info, **{**SMALL[name], **params})
         errors.append(str(err.value))
@@ -283,16 +299,57 @@ def test_bad_input_is_one_line(name):
 def test_condition_command_completes_images(tmp_path, capsys):
     data = bars(64)
     run_dir = tmp_path / "run"
-    genzoo.train(create("pixelcnn", data, seed=0, channels=8, blocks=1, head=8), data, out=run_dir, steps=3, progress=False)
+    genzoo.train(
+        create("pixelcnn", data, seed=0, channels=8, blocks=1, head=8),
+        data,
+        out=run_dir,
+        steps=3,
+        progress=False,
+    )
     inputs = tmp_path / "in.npy"
     np.save(inputs, data.x[:4].numpy())
     out = tmp_path / "filled.npz"
-    assert main(["condition", str(run_dir), "--mask", "bottom-half", "--input", str(inputs), "--out", str(out)]) == 0
+    assert (
+        main(["condition", str(run_dir), "--mask", "bottom-half", "--input", str(inputs), "--out", str(out)])
+        == 0
+    )
     with np.load(out) as z:
         filled, given = z["x"], z["input"]
     assert filled.shape == (4, 1, 4, 4) and np.array_equal(filled[:, :, :2], given[:, :, :2])
     assert set(np.unique(filled)) <= {0.0, 1.0}
-    assert main(["condition", str(run_dir), "--mask", "bottom-half", "--input", str(inputs), "--out", str(out), "--steps", "5"]) == 2
+    assert (
+        main(
+            [
+                "condition",
+                str(run_dir),
+                "--mask",
+                "bottom-half",
+                "--input",
+                str(inputs),
+                "--out",
+                str(out),
+                "--steps",
+                "5",
+            ]
+        )
+        == 2
+    )
     assert "--steps" in capsys.readouterr().err
-    assert main(["condition", str(run_dir), "--mask", "bottom-half", "--input", str(inputs), "--out", str(out), "--label", "1"]) == 2
+    assert (
+        main(
+            [
+                "condition",
+                str(run_dir),
+                "--mask",
+                "bottom-half",
+                "--input",
+                str(inputs),
+                "--out",
+                str(out),
+                "--label",
+                "1",
+            ]
+        )
+        == 2
+    )
     assert "not conditional" in capsys.readouterr().err

@@ -68,8 +68,25 @@ def conditioned(skewed_ring):
 def moons_run(tmp_path_factory):
     """A cgan trained on two labelled half moons through the CLI (one arc per class)."""
     out = tmp_path_factory.mktemp("runs") / "cgan-moons"
-    argv = ["train", "cgan", "--data", "moons", "--steps", "1000", "--lr", "1e-3", "--out", str(out), "--quiet",
-            "--set", "data.n=1000", "--set", "train.batch_size=64", "--set", "model.hidden=64,64"]
+    argv = [
+        "train",
+        "cgan",
+        "--data",
+        "moons",
+        "--steps",
+        "1000",
+        "--lr",
+        "1e-3",
+        "--out",
+        str(out),
+        "--quiet",
+        "--set",
+        "data.n=1000",
+        "--set",
+        "train.batch_size=64",
+        "--set",
+        "model.hidden=64,64",
+    ]
     assert main(argv) == 0
     return out
 
@@ -97,8 +114,14 @@ def test_the_label_reaches_generator_and_critic(digits, arch):
     assert x0.shape == (4, 1, 8, 8) and 0 <= x0.min() and x0.max() <= 1
     assert not torch.allclose(x0, x1)  # same z, another class: another image
     x = digits.x[:4]
-    assert not torch.allclose(model.score(x, torch.zeros(4, dtype=torch.long)), model.score(x, torch.ones(4, dtype=torch.long)))
-    assert model.encode(x).shape == (4, 64) and model.classify(x).shape == (4,) and model.edit(x, 2).shape == (4, 1, 8, 8)
+    assert not torch.allclose(
+        model.score(x, torch.zeros(4, dtype=torch.long)), model.score(x, torch.ones(4, dtype=torch.long))
+    )
+    assert (
+        model.encode(x).shape == (4, 64)
+        and model.classify(x).shape == (4,)
+        and model.edit(x, 2).shape == (4, 1, 8, 8)
+    )
 
 
 def test_label_frequencies_come_from_the_data(skewed_ring):
@@ -114,7 +137,9 @@ class Recorder(StepContext):
     """Snapshots every network after each optimiser step, keyed by the optimiser's index."""
 
     def __init__(self, model: ConditionalGAN, step: int) -> None:
-        super().__init__(model.configure_optimizers(lambda p: torch.optim.Adam(p, lr=1e-2)), step=step, total=10)
+        super().__init__(
+            model.configure_optimizers(lambda p: torch.optim.Adam(p, lr=1e-2)), step=step, total=10
+        )
         self.model = model
         self.snapshots: list[tuple[int, dict[str, list[torch.Tensor]]]] = [(-1, self.networks())]
 
@@ -210,8 +235,12 @@ def test_save_load_and_seeded_samples(tmp_path):
     for kwargs in ({}, {"label": 4}, {"label": torch.arange(6)}):
         s = run.model.sample(6, generator=gen(5), **kwargs)
         assert torch.equal(s, loaded.sample(6, generator=gen(5), **kwargs))
-        assert torch.equal(s, loaded.sample(6, generator=gen(5), **kwargs)) and not torch.equal(s, loaded.sample(6, generator=gen(6), **kwargs))
-    assert torch.equal(run.model.encode(x), loaded.encode(x)) and torch.equal(run.model.edit(x, 1), loaded.edit(x, 1))
+        assert torch.equal(s, loaded.sample(6, generator=gen(5), **kwargs)) and not torch.equal(
+            s, loaded.sample(6, generator=gen(6), **kwargs)
+        )
+    assert torch.equal(run.model.encode(x), loaded.encode(x)) and torch.equal(
+        run.model.edit(x, 1), loaded.edit(x, 1)
+    )
     assert torch.equal(run.model.reconstruct(x), loaded.reconstruct(x))
 
 
@@ -222,7 +251,9 @@ def test_reconstructions_beat_random_codes_on_held_out_data(moons_run):
     x, y = test.x, test.y
     with torch.no_grad():
         rec = ((model.reconstruct(x) - x) ** 2).sum(1).mean()
-        baseline = ((model.decode(model.sample_latent(len(x), generator=gen(0)), y) - x) ** 2).sum(1).mean()  # right class, random z
+        baseline = (
+            ((model.decode(model.sample_latent(len(x), generator=gen(0)), y) - x) ** 2).sum(1).mean()
+        )  # right class, random z
         assert (model.classify(x) == y).float().mean() > 0.95
     assert rec < 0.25 * baseline, (rec, baseline)  # measured: about 0.03 against 1.1
 
@@ -260,7 +291,11 @@ def test_refuses_unlabelled_data_and_bad_labels(ring):
     with pytest.raises(GenzooError, match="conditions on label only"):
         model.sample(3, code=1)
     plain = create("cgan", ring, seed=0, hidden=(8,), encoder=False)
-    for call in (lambda: plain.edit(ring.x[:3], 1), lambda: plain.encode(ring.x[:3]), lambda: plain.classify(ring.x[:3])):
+    for call in (
+        lambda: plain.edit(ring.x[:3], 1),
+        lambda: plain.encode(ring.x[:3]),
+        lambda: plain.classify(ring.x[:3]),
+    ):
         with pytest.raises(GenzooError, match="encoder=false"):
             call()
 
@@ -269,34 +304,157 @@ def test_refuses_unlabelled_data_and_bad_labels(ring):
 def test_cli_edit_and_sample_with_a_label(moons_run, tmp_path, capsys):
     x = genzoo.datasets.load("moons", split="test", n=100).x[:12].numpy()
     np.save(tmp_path / "x.npy", x)
-    assert main(["edit", str(moons_run), "--input", str(tmp_path / "x.npy"), "--label", "1", "--out", str(tmp_path / "e.npz")]) == 0
+    assert (
+        main(
+            [
+                "edit",
+                str(moons_run),
+                "--input",
+                str(tmp_path / "x.npy"),
+                "--label",
+                "1",
+                "--out",
+                str(tmp_path / "e.npz"),
+            ]
+        )
+        == 0
+    )
     saved = np.load(tmp_path / "e.npz", allow_pickle=False)
     model = genzoo.load(moons_run)
     with torch.no_grad():
         np.testing.assert_array_equal(saved["x"], model.edit(torch.from_numpy(x), 1).numpy())
     np.testing.assert_array_equal(saved["y"], np.ones(12))
-    assert main(["edit", str(moons_run), "--input", str(tmp_path / "x.npy"), "--label", "0", "--out", str(tmp_path / "e.png")]) == 0
+    assert (
+        main(
+            [
+                "edit",
+                str(moons_run),
+                "--input",
+                str(tmp_path / "x.npy"),
+                "--label",
+                "0",
+                "--out",
+                str(tmp_path / "e.png"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "e.png").stat().st_size > 0
-    assert main(["sample", str(moons_run), "-n", "7", "--label", "1", "--seed", "3", "--out", str(tmp_path / "s.npy")]) == 0
-    np.testing.assert_array_equal(np.load(tmp_path / "s.npy"), model.sample(7, generator=gen(3), label=1).numpy())
+    assert (
+        main(
+            [
+                "sample",
+                str(moons_run),
+                "-n",
+                "7",
+                "--label",
+                "1",
+                "--seed",
+                "3",
+                "--out",
+                str(tmp_path / "s.npy"),
+            ]
+        )
+        == 0
+    )
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "s.npy"), model.sample(7, generator=gen(3), label=1).numpy()
+    )
     capsys.readouterr()
 
-    assert main(["edit", str(moons_run), "--input", str(tmp_path / "x.npy"), "--label", "2", "--out", str(tmp_path / "bad.npz")]) == 2
+    assert (
+        main(
+            [
+                "edit",
+                str(moons_run),
+                "--input",
+                str(tmp_path / "x.npy"),
+                "--label",
+                "2",
+                "--out",
+                str(tmp_path / "bad.npz"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--label must be in [0, 1], got 2" in err and not (tmp_path / "bad.npz").exists()
+    assert (
+        err.count("\n") == 1
+        and "--label must be in [0, 1], got 2" in err
+        and not (tmp_path / "bad.npz").exists()
+    )
 
     gan = tmp_path / "gan"
-    assert main(["train", "gan", "--data", "moons", "--steps", "2", "--out", str(gan), "--quiet", "--set", "data.n=100"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "gan",
+                "--data",
+                "moons",
+                "--steps",
+                "2",
+                "--out",
+                str(gan),
+                "--quiet",
+                "--set",
+                "data.n=100",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
-    assert main(["edit", str(gan), "--input", str(tmp_path / "x.npy"), "--label", "1", "--out", str(tmp_path / "g.npz")]) == 2
+    assert (
+        main(
+            [
+                "edit",
+                str(gan),
+                "--input",
+                str(tmp_path / "x.npy"),
+                "--label",
+                "1",
+                "--out",
+                str(tmp_path / "g.npz"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "model 'gan' cannot edit examples" in err
 
     plain = tmp_path / "plain"
-    argv = ["train", "cgan", "--data", "moons", "--steps", "2", "--out", str(plain), "--quiet", "--set", "data.n=100", "--set", "model.encoder=false"]
+    argv = [
+        "train",
+        "cgan",
+        "--data",
+        "moons",
+        "--steps",
+        "2",
+        "--out",
+        str(plain),
+        "--quiet",
+        "--set",
+        "data.n=100",
+        "--set",
+        "model.encoder=false",
+    ]
     assert main(argv) == 0
     capsys.readouterr()
-    assert main(["edit", str(plain), "--input", str(tmp_path / "x.npy"), "--label", "1", "--out", str(tmp_path / "p.npz")]) == 2
+    assert (
+        main(
+            [
+                "edit",
+                str(plain),
+                "--input",
+                str(tmp_path / "x.npy"),
+                "--label",
+                "1",
+                "--out",
+                str(tmp_path / "p.npz"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "encoder=false" in err
 
@@ -316,7 +474,9 @@ def test_report_shows_edits_to_every_class():
     page = render_report(model, {"model": {"name": "cgan"}}, [], None, data=data)
     assert "<h2>Edits</h2>" in page and "could not draw the edits" not in page
     section = page[page.index("<h2>Edits</h2>") :]
-    grid = Image.open(io.BytesIO(base64.b64decode(re.search(r'src="data:image/png;base64,([^"]+)"', section).group(1))))
+    grid = Image.open(
+        io.BytesIO(base64.b64decode(re.search(r'src="data:image/png;base64,([^"]+)"', section).group(1)))
+    )
     tile = (grid.width - 2) / TRANSLATE_EXAMPLES
     assert grid.height - 2 == (1 + data.info.num_classes) * tile  # the examples, then one row per class
     plain = create("cgan", data, seed=0, hidden=(16,), latent_dim=4, encoder=False)

@@ -30,7 +30,25 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
 def vae_run(tmp_path_factory):
     """A VAE trained for a few steps on a small slice of mnist (module-scoped: shared by tests)."""
     out = tmp_path_factory.mktemp("runs") / "vae"
-    code = main(["train", "vae", "--data", "digits", "--steps", "30", "--out", str(out), "--set", "model.latent_dim=4", "--set", "model.hidden=32", "--set", "data.binarize=dynamic", *FAST])
+    code = main(
+        [
+            "train",
+            "vae",
+            "--data",
+            "digits",
+            "--steps",
+            "30",
+            "--out",
+            str(out),
+            "--set",
+            "model.latent_dim=4",
+            "--set",
+            "model.hidden=32",
+            "--set",
+            "data.binarize=dynamic",
+            *FAST,
+        ]
+    )
     assert code == 0
     return out
 
@@ -55,7 +73,9 @@ def test_train_writes_the_run_directory(vae_run):
 
 def test_sample_png_npy_npz(vae_run, tmp_path, capsys):
     for suffix in ("png", "npy", "npz"):
-        code, _, err = run_cli(capsys, "sample", str(vae_run), "-n", "9", "--out", str(tmp_path / f"s.{suffix}"), "--seed", "1")
+        code, _, err = run_cli(
+            capsys, "sample", str(vae_run), "-n", "9", "--out", str(tmp_path / f"s.{suffix}"), "--seed", "1"
+        )
         assert code == 0, err
     x = np.load(tmp_path / "s.npy", allow_pickle=False)
     assert x.shape == (9, 1, 8, 8)
@@ -84,7 +104,21 @@ def test_evaluate_interpolate_report(vae_run, tmp_path, capsys):
 
 def test_resume_continues_to_the_steps_now_given(vae_run, tmp_path, capsys):
     out = tmp_path / "r"
-    base = ["train", "vae", "--data", "digits", "--out", str(out), "--set", "model.latent_dim=4", "--set", "model.hidden=32", "--set", "data.binarize=dynamic", *FAST]
+    base = [
+        "train",
+        "vae",
+        "--data",
+        "digits",
+        "--out",
+        str(out),
+        "--set",
+        "model.latent_dim=4",
+        "--set",
+        "model.hidden=32",
+        "--set",
+        "data.binarize=dynamic",
+        *FAST,
+    ]
     assert main([*base, "--steps", "10"]) == 0
     assert main(["train", "vae", "--out", str(out), "--steps", "30", "--resume", "--quiet"]) == 0
     a = ckpt.read_weights(out / ckpt.WEIGHTS)
@@ -99,8 +133,28 @@ def test_metric_that_cannot_apply_is_skipped_or_refused(tmp_path, capsys):
     """A Gaussian decoder's density on binarised digits is no probability of them: the default
     suite records why and goes on; asking for nll by name is a one-line error."""
     out = tmp_path / "gauss"
-    assert main(["train", "vae", "--data", "digits", "--steps", "2", "--out", str(out), "--set", "model.hidden=8",
-                 "--set", "likelihood=gaussian", "--set", "data.binarize=static", *FAST]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "vae",
+                "--data",
+                "digits",
+                "--steps",
+                "2",
+                "--out",
+                str(out),
+                "--set",
+                "model.hidden=8",
+                "--set",
+                "likelihood=gaussian",
+                "--set",
+                "data.binarize=static",
+                *FAST,
+            ]
+        )
+        == 0
+    )
     code, _, err = run_cli(capsys, "evaluate", str(out), "--n", "20")
     assert code == 0, err
     result = json.loads((out / ckpt.METRICS).read_text())["metrics"]
@@ -114,7 +168,24 @@ def test_bernoulli_vae_on_grey_images_reports_its_likelihood(tmp_path, capsys):
     cross-entropy is their expected log-likelihood): evaluate scores one fixed such draw of the
     held-out images, says so, and gives what log_prob gives on it in Python."""
     out = tmp_path / "grey"
-    assert main(["train", "vae", "--data", "digits", "--steps", "2", "--out", str(out), "--set", "model.hidden=8", *FAST]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "vae",
+                "--data",
+                "digits",
+                "--steps",
+                "2",
+                "--out",
+                str(out),
+                "--set",
+                "model.hidden=8",
+                *FAST,
+            ]
+        )
+        == 0
+    )
     code, _, err = run_cli(capsys, "evaluate", str(out), "-n", "20", "--metrics", "nll")
     assert code == 0, err
     nll = json.loads((out / ckpt.METRICS).read_text())["metrics"]["nll"]
@@ -131,7 +202,9 @@ def test_bernoulli_vae_on_grey_images_reports_its_likelihood(tmp_path, capsys):
 
 def test_kde_on_points(tmp_path, capsys):
     out = tmp_path / "kde"
-    code, _, err = run_cli(capsys, "train", "kde", "--data", "ring8", "--out", str(out), "--set", "data.n=400", "--quiet")
+    code, _, err = run_cli(
+        capsys, "train", "kde", "--data", "ring8", "--out", str(out), "--set", "data.n=400", "--quiet"
+    )
     assert code == 0, err
     code, out_text, err = run_cli(capsys, "evaluate", str(out), "--metrics", "nll")
     assert code == 0, err
@@ -145,11 +218,20 @@ def test_kde_on_points(tmp_path, capsys):
     [
         (["train", "vea"], "unknown model 'vea'; did you mean 'vae'"),
         (["train", "vae", "--data", "mnits"], "did you mean 'mnist'"),
-        (["train", "vae", "--data", "digits", "--set", "model.latent_dims=3"], "did you mean 'model.latent_dim'"),
-        (["train", "vae", "--data", "digits", "--set", "model.latent_dim=abc"], "model.latent_dim: expected int >= 1"),
+        (
+            ["train", "vae", "--data", "digits", "--set", "model.latent_dims=3"],
+            "did you mean 'model.latent_dim'",
+        ),
+        (
+            ["train", "vae", "--data", "digits", "--set", "model.latent_dim=abc"],
+            "model.latent_dim: expected int >= 1",
+        ),
         (["train", "vae", "--data", "digits", "--set", "model.latent_dim=0"], "model.latent_dim"),
         (["train", "vae", "--data", "digits", "--set", "train.lr=-3"], "train.lr"),
-        (["train", "vae", "--data", "digits", "--set", "data.binarize=maybe"], "data.binarize: expected one of none, static, dynamic"),
+        (
+            ["train", "vae", "--data", "digits", "--set", "data.binarize=maybe"],
+            "data.binarize: expected one of none, static, dynamic",
+        ),
         (["train", "vae", "--data", "digits", "--set", "nokey"], "--set expects key=value"),
         (["train", "vae", "--data", "digits", "--set", "optim.lr=1"], "unknown section 'optim'"),
         (["train", "vae", "--data", "folder:/no/such/folder"], "/no/such/folder"),
@@ -190,32 +272,49 @@ def test_not_a_run_and_mismatched_checkpoint(vae_run, tmp_path, capsys):
 def test_sample_bad_suffix_and_label(vae_run, tmp_path, capsys):
     code, _, err = run_cli(capsys, "sample", str(vae_run), "-n", "2", "--out", str(tmp_path / "x.gif"))
     assert code == 2 and ".gif" in err
-    code, _, err = run_cli(capsys, "sample", str(vae_run), "-n", "2", "--out", str(tmp_path / "x.png"), "--label", "3")
+    code, _, err = run_cli(
+        capsys, "sample", str(vae_run), "-n", "2", "--out", str(tmp_path / "x.png"), "--label", "3"
+    )
     assert code == 2 and "not conditional" in err
     assert not (tmp_path / "x.png").exists() and not (tmp_path / "x.gif").exists()
 
 
 def test_existing_run_is_not_overwritten(vae_run, capsys):
-    code, _, err = run_cli(capsys, "train", "vae", "--data", "digits", "--out", str(vae_run), "--steps", "1", "--quiet")
+    code, _, err = run_cli(
+        capsys, "train", "vae", "--data", "digits", "--out", str(vae_run), "--steps", "1", "--quiet"
+    )
     assert code == 2 and "--resume" in err
 
 
 def test_toml_config(tmp_path, capsys):
     toml = tmp_path / "c.toml"
-    toml.write_text('[model]\nlatent_dim = 3\nhidden = [16]\n[data]\nname = "digits"\n[train]\nsteps = 5\nbatch_size = 32\n')
+    toml.write_text(
+        '[model]\nlatent_dim = 3\nhidden = [16]\n[data]\nname = "digits"\n[train]\nsteps = 5\nbatch_size = 32\n'
+    )
     out = tmp_path / "run"
     code, _, err = run_cli(capsys, "train", "vae", "--config", str(toml), "--out", str(out), "--quiet")
     assert code == 0, err
     cfg = json.loads((out / ckpt.CONFIG).read_text())
-    assert cfg["model"]["params"]["latent_dim"] == 3 and cfg["train"]["steps"] == 5 and cfg["data"]["name"] == "digits"
+    assert (
+        cfg["model"]["params"]["latent_dim"] == 3
+        and cfg["train"]["steps"] == 5
+        and cfg["data"]["name"] == "digits"
+    )
     toml.write_text("[model]\nlatent_dim = 'x'\n")
-    code, _, err = run_cli(capsys, "train", "vae", "--config", str(toml), "--out", str(tmp_path / "r2"), "--quiet")
+    code, _, err = run_cli(
+        capsys, "train", "vae", "--config", str(toml), "--out", str(tmp_path / "r2"), "--quiet"
+    )
     assert code == 2 and "model.latent_dim" in err
 
 
 def test_console_script_exit_codes(tmp_path):
     """The installed entry point: exit 2 and one line, no traceback, for a bad model name."""
-    proc = subprocess.run([sys.executable, "-m", "genzoo.cli", "train", "nosuchmodel"], capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "genzoo.cli", "train", "nosuchmodel"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "unknown model" in proc.stderr
 
@@ -227,12 +326,18 @@ def test_encode_score_denoise(vae_run, tmp_path, capsys):
     assert z["codes"].shape == (359, 4) and z["y"].shape == (359,)
     x = (np.random.default_rng(0).random((10, 1, 8, 8)) > 0.5).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
-    code, out, err = run_cli(capsys, "encode", str(vae_run), "--input", str(tmp_path / "x.npy"), "--out", str(tmp_path / "c2.npz"))
+    code, out, err = run_cli(
+        capsys, "encode", str(vae_run), "--input", str(tmp_path / "x.npy"), "--out", str(tmp_path / "c2.npz")
+    )
     assert code == 0 and np.load(tmp_path / "c2.npz")["codes"].shape == (10, 4)
-    code, out, err = run_cli(capsys, "score", str(vae_run), "--input", str(tmp_path / "x.npy"), "--out", str(tmp_path / "s.npz"))
+    code, out, err = run_cli(
+        capsys, "score", str(vae_run), "--input", str(tmp_path / "x.npy"), "--out", str(tmp_path / "s.npz")
+    )
     assert code == 0 and "anomaly scores of 10 examples" in out
     assert np.load(tmp_path / "s.npz")["scores"].shape == (10,)
-    code, out, err = run_cli(capsys, "denoise", str(vae_run), "--input", str(tmp_path / "x.npy"), "--out", str(tmp_path / "d.npz"))
+    code, out, err = run_cli(
+        capsys, "denoise", str(vae_run), "--input", str(tmp_path / "x.npy"), "--out", str(tmp_path / "d.npz")
+    )
     assert code == 0 and "was not trained to denoise" in err
     assert np.load(tmp_path / "d.npz")["x"].shape == (10, 1, 8, 8)
     np.save(tmp_path / "bad.npy", np.zeros((3, 5), dtype=np.float32))
@@ -244,20 +349,42 @@ def test_encode_score_denoise(vae_run, tmp_path, capsys):
 
 def test_encode_and_score_refused_without_an_encoder_or_likelihood(tmp_path, capsys):
     out = tmp_path / "kde"
-    assert main(["train", "kde", "--data", "swissroll", "--out", str(out), "--set", "data.n=200", "--quiet"]) == 0
+    assert (
+        main(["train", "kde", "--data", "swissroll", "--out", str(out), "--set", "data.n=200", "--quiet"])
+        == 0
+    )
     code, _, err = run_cli(capsys, "encode", str(out), "--out", str(tmp_path / "c.npz"))
     assert code == 2 and "has no encoder" in err
     np.save(tmp_path / "p.npy", np.zeros((4, 2), dtype=np.float32))
     code, out_text, err = run_cli(capsys, "score", str(out), "--input", str(tmp_path / "p.npy"))
     assert code == 0, err  # a KDE scores by its exact negative log-density
-    code, _, err = run_cli(capsys, "denoise", str(out), "--input", str(tmp_path / "p.npy"), "--out", str(tmp_path / "d.npz"))
+    code, _, err = run_cli(
+        capsys, "denoise", str(out), "--input", str(tmp_path / "p.npy"), "--out", str(tmp_path / "d.npz")
+    )
     assert code == 2 and "no encoder" in err
 
 
 def test_gan_run_reports_and_refuses_encoding(tmp_path, capsys):
     """A GAN has a latent space but no encoder: it interpolates and reports, encode is refused."""
     out = tmp_path / "gan"
-    assert main(["train", "gan", "--data", "ring8", "--steps", "20", "--out", str(out), "--set", "data.n=300", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "gan",
+                "--data",
+                "ring8",
+                "--steps",
+                "20",
+                "--out",
+                str(out),
+                "--set",
+                "data.n=300",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     code, _, err = run_cli(capsys, "interpolate", str(out), "--out", str(tmp_path / "i.png"))
     assert code == 0, err
     code, _, err = run_cli(capsys, "report", str(out))
@@ -274,8 +401,21 @@ def test_resume_with_the_command_that_made_the_run(vae_run, tmp_path, capsys):
     README's example); an option that differs from the saved one is refused naming the key, the
     saved value and the new one."""
     out = tmp_path / "again"
-    base = ["train", "vae", "--data", "digits", "--out", str(out), "--set", "model.latent_dim=4", "--set", "model.hidden=32",
-            "--set", "data.binarize=dynamic", *FAST]
+    base = [
+        "train",
+        "vae",
+        "--data",
+        "digits",
+        "--out",
+        str(out),
+        "--set",
+        "model.latent_dim=4",
+        "--set",
+        "model.hidden=32",
+        "--set",
+        "data.binarize=dynamic",
+        *FAST,
+    ]
     assert main([*base, "--steps", "10"]) == 0
     code, _, err = run_cli(capsys, *base, "--steps", "30", "--resume")
     assert code == 0, err
@@ -322,7 +462,10 @@ def test_list_models_name_shows_every_option(capsys):
         assert f"model.{name}=" in out
     for name, *_ in describe_fields(TrainConfig):
         assert f"train.{name}=" in out
-    assert "model.latent_dim=20\n      int >= 1. size of z" in out and "default data: mnist --set data.binarize=dynamic" in out
+    assert (
+        "model.latent_dim=20\n      int >= 1. size of z" in out
+        and "default data: mnist --set data.binarize=dynamic" in out
+    )
     code, out, _ = run_cli(capsys, "list", "datasets", "facies")
     assert code == 0 and "data.proportions=0.7,0.3" in out
     code, _, err = run_cli(capsys, "list", "models", "vea")
@@ -333,9 +476,11 @@ def test_list_models_name_shows_every_option(capsys):
 
 def test_help_does_not_import_torch():
     """`genzoo --help` and argument errors answer before torch (1.8 s to import) is loaded."""
-    code = ("import sys, genzoo.cli as c\n"
-            "try:\n    c.main(['--help'])\nexcept SystemExit:\n    pass\n"
-            "assert 'torch' not in sys.modules, 'torch was imported'\n")
+    code = (
+        "import sys, genzoo.cli as c\n"
+        "try:\n    c.main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "train" in done.stdout
@@ -352,7 +497,18 @@ def test_every_family_with_a_likelihood_reports_it_with_its_defaults(tmp_path, c
     assert {"vae", "kde", "pixelcnn", "rbm", "ddpm", "fft"} <= set(names)
     for name in names:
         run = tmp_path / name
-        code, _, err = run_cli(capsys, "train", name, "--steps", "2", "--out", str(run), "--quiet", "--set", "train.sample_grid=false")
+        code, _, err = run_cli(
+            capsys,
+            "train",
+            name,
+            "--steps",
+            "2",
+            "--out",
+            str(run),
+            "--quiet",
+            "--set",
+            "train.sample_grid=false",
+        )
         assert code == 0, f"{name}: {err}"
         code, _, err = run_cli(capsys, "evaluate", str(run), "--metrics", "nll", "-n", "20")
         assert code == 0, f"{name}: {err}"

@@ -38,7 +38,11 @@ def test_gmm_matches_scikit_learn_and_samples_every_component():
     order = np.argsort(gm.means_[:, 0])
     mine = np.argsort(dist.means[:, 0].numpy())
     np.testing.assert_allclose(dist.weights.numpy()[mine], gm.weights_[order], rtol=1e-4)
-    np.testing.assert_allclose(dist.log_prob(torch.tensor(codes[:5], dtype=torch.float32)).numpy(), gm.score_samples(codes[:5]), rtol=1e-4)
+    np.testing.assert_allclose(
+        dist.log_prob(torch.tensor(codes[:5], dtype=torch.float32)).numpy(),
+        gm.score_samples(codes[:5]),
+        rtol=1e-4,
+    )
     s = dist.sample(5000, generator=torch.Generator().manual_seed(0))
     assert 0.55 < float((s[:, 0] > 0).float().mean()) < 0.65
 
@@ -76,9 +80,16 @@ def test_kde_log_prob_is_the_brute_force_sum_of_kernels():
     cov = np.cov(codes.double().numpy().T, ddof=1)
     cov = cov + 1e-6 * np.trace(cov) / 4 * np.eye(4)
     x = _clusters(5, seed=1).double().numpy()
-    expected = [np.log(np.mean([multivariate_normal(c, h**2 * cov).pdf(xi) for c in codes.double().numpy()])) for xi in x]
-    np.testing.assert_allclose(dist.log_prob(torch.tensor(x, dtype=torch.float32)).numpy(), expected, rtol=1e-4)
-    s = dist.sample(4000, generator=torch.Generator().manual_seed(0))  # around the codes, at the kernel's scale
+    expected = [
+        np.log(np.mean([multivariate_normal(c, h**2 * cov).pdf(xi) for c in codes.double().numpy()]))
+        for xi in x
+    ]
+    np.testing.assert_allclose(
+        dist.log_prob(torch.tensor(x, dtype=torch.float32)).numpy(), expected, rtol=1e-4
+    )
+    s = dist.sample(
+        4000, generator=torch.Generator().manual_seed(0)
+    )  # around the codes, at the kernel's scale
     torch.testing.assert_close(torch.cov(s.T), torch.cov(codes.T) * (1 + h**2), atol=0.6, rtol=0.05)
 
 
@@ -87,8 +98,12 @@ def test_auto_chooses_by_held_out_likelihood_and_the_scores_are_right():
     dist = CodeDistribution(4, "auto", components=30, points=2000).fit(codes)
     scores = dist.choice["held_out_loglik"]
     assert {"gaussian", "gmm k=2", "gmm k=5", "kde h=0.3"} <= set(scores)
-    tried = [scores["gaussian"]] + [scores[f"gmm k={k}"] for k in (2, 5, 10, 20, 30) if f"gmm k={k}" in scores]
-    assert all(a <= b for a, b in zip(tried[:-2], tried[1:-1])) and tried[-1] < tried[-2]  # up to the best size, then one past it
+    tried = [scores["gaussian"]] + [
+        scores[f"gmm k={k}"] for k in (2, 5, 10, 20, 30) if f"gmm k={k}" in scores
+    ]
+    assert (
+        all(a <= b for a, b in zip(tried[:-2], tried[1:-1])) and tried[-1] < tried[-2]
+    )  # up to the best size, then one past it
     best = max(scores, key=scores.get)
     assert best.startswith(dist.choice["kind"]) and best.startswith("gmm")  # 8 clusters: a mixture wins
     assert dist.choice["k"] >= 8 and scores["gaussian"] < scores[best] - 1.0
@@ -101,12 +116,18 @@ def test_auto_chooses_by_held_out_likelihood_and_the_scores_are_right():
     dens = np.mean([multivariate_normal(f, 0.3**2 * cov).pdf(held) for f in fit], axis=0)
     assert scores["kde h=0.3"] == pytest.approx(np.mean(np.log(dens)), rel=1e-6)
     gm = GaussianMixture(8, covariance_type="full", random_state=0, reg_covar=1e-6).fit(fit)
-    assert scores["gmm k=10"] >= gm.score(held) - 0.05  # the mixture scores like scikit-learn's on the raw codes
+    assert (
+        scores["gmm k=10"] >= gm.score(held) - 0.05
+    )  # the mixture scores like scikit-learn's on the raw codes
     assert dist.describe().startswith("gmm")
     # the mixture sampled puts every cluster's share within 3 points of the data's
     s = dist.sample(8000, generator=torch.Generator().manual_seed(0))
-    centres = torch.stack([codes[torch.cdist(codes, codes[i : i + 1]).squeeze(1) < 3].mean(0) for i in range(0, 2000, 250)])
-    share = lambda x: torch.bincount(torch.cdist(x, centres).argmin(1), minlength=len(centres)).float() / len(x)  # noqa: E731
+    centres = torch.stack(
+        [codes[torch.cdist(codes, codes[i : i + 1]).squeeze(1) < 3].mean(0) for i in range(0, 2000, 250)]
+    )
+    share = lambda x: (  # noqa: E731
+        torch.bincount(torch.cdist(x, centres).argmin(1), minlength=len(centres)).float() / len(x)
+    )
     assert (share(s) - share(codes)).abs().max() < 0.03
 
 
@@ -136,8 +157,12 @@ def test_every_kind_is_saved_and_loaded(kind):
 
 
 def test_a_density_saved_before_the_kernel_density_existed_still_loads():
-    dist = CodeDistribution(3, "gaussian").fit(torch.randn(100, 3, generator=torch.Generator().manual_seed(0)))
-    old = {k: v for k, v in dist.state_dict().items() if not k.startswith(("kde_", "use_kde"))}  # what such a run saved
+    dist = CodeDistribution(3, "gaussian").fit(
+        torch.randn(100, 3, generator=torch.Generator().manual_seed(0))
+    )
+    old = {
+        k: v for k, v in dist.state_dict().items() if not k.startswith(("kde_", "use_kde"))
+    }  # what such a run saved
     copy = CodeDistribution(3, "gaussian")
     copy.load_state_dict(old)
     g = lambda: torch.Generator().manual_seed(1)  # noqa: E731

@@ -26,9 +26,17 @@ class Example:
 
 
 @settings(max_examples=60, deadline=None)
-@given(n=st.integers(1, 100), rate=st.floats(0.0, 1.0), widths=st.lists(st.integers(1, 10**6), min_size=1, max_size=5))
+@given(
+    n=st.integers(1, 100),
+    rate=st.floats(0.0, 1.0),
+    widths=st.lists(st.integers(1, 10**6), min_size=1, max_size=5),
+)
 def test_valid_strings_round_trip(n, rate, widths):
-    cfg = build(Example, {"n": str(n), "rate": repr(rate), "widths": ",".join(map(str, widths)), "flag": "true"}, section="model")
+    cfg = build(
+        Example,
+        {"n": str(n), "rate": repr(rate), "widths": ",".join(map(str, widths)), "flag": "true"},
+        section="model",
+    )
     assert cfg.n == n and cfg.rate == rate and cfg.widths == tuple(widths) and cfg.flag is True
     assert build(Example, to_dict(cfg)) == cfg  # the saved form (config.json) builds the same config
 
@@ -74,9 +82,14 @@ def test_every_registered_config_describes_and_rebuilds_its_defaults(name):
 
 
 def test_train_config_and_sets():
-    assert build(TrainConfig, {"steps": "10", "betas": "0.5,0.9", "ema": "0.99"}, section="train").betas == (0.5, 0.9)
+    assert build(TrainConfig, {"steps": "10", "betas": "0.5,0.9", "ema": "0.99"}, section="train").betas == (
+        0.5,
+        0.9,
+    )
     assert parse_sets(["latent_dim=3", "data.binarize=static", "train.lr=0.1"]) == {
-        "model": {"latent_dim": "3"}, "data": {"binarize": "static"}, "train": {"lr": "0.1"},
+        "model": {"latent_dim": "3"},
+        "data": {"binarize": "static"},
+        "train": {"lr": "0.1"},
     }
     with pytest.raises(GenzooError, match="key=value"):
         parse_sets(["oops"])
@@ -85,7 +98,7 @@ def test_train_config_and_sets():
 
 def test_toml(tmp_path):
     path = tmp_path / "c.toml"
-    path.write_text('[model]\nlatent_dim = 3\n[train]\nsteps = 5\n')
+    path.write_text("[model]\nlatent_dim = 3\n[train]\nsteps = 5\n")
     assert read_toml(path) == {"model": {"latent_dim": 3}, "train": {"steps": 5}}
     path.write_text("[modle]\nx = 1\n")
     with pytest.raises(GenzooError, match="unknown table \\[modle\\]; did you mean 'model'"):

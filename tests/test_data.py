@@ -280,7 +280,9 @@ def test_dynamic_binarisation():
     assert torch.equal(ds.subset(torch.arange(10, 20)).tensors(), seen[10:20])
     raw_test, test = load("mnist", split="test"), load("mnist", split="test", binarize="dynamic")
     assert torch.equal(test.x, binarize(raw_test.x)) and torch.equal(test.tensors(), test.x)
-    assert test.info == load("mnist", split="test", binarize="dynamic").info and torch.equal(test.y, raw_test.y)
+    assert test.info == load("mnist", split="test", binarize="dynamic").info and torch.equal(
+        test.y, raw_test.y
+    )
 
 
 def test_range_rescales_images():

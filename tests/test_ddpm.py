@@ -82,9 +82,45 @@ def test_cli_samples_with_chosen_steps_and_sampler(tmp_path, capsys):
     from genzoo.cli import main
 
     out = tmp_path / "d"
-    assert main(["train", "ddpm", "--data", "ring8", "--set", "data.n=300", "--set", "timesteps=40", "--set", "hidden=16",
-                 "--steps", "5", "--out", str(out), "--quiet"]) == 0
-    assert main(["sample", str(out), "-n", "3", "--steps", "8", "--sampler", "ddim", "--out", str(tmp_path / "s.npy")]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "ddpm",
+                "--data",
+                "ring8",
+                "--set",
+                "data.n=300",
+                "--set",
+                "timesteps=40",
+                "--set",
+                "hidden=16",
+                "--steps",
+                "5",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "sample",
+                str(out),
+                "-n",
+                "3",
+                "--steps",
+                "8",
+                "--sampler",
+                "ddim",
+                "--out",
+                str(tmp_path / "s.npy"),
+            ]
+        )
+        == 0
+    )
     model = genzoo.load(out)
     ref = model.sample(3, generator=torch.Generator().manual_seed(0), steps=8, sampler="ddim")
     assert np.allclose(np.load(tmp_path / "s.npy"), ref.numpy())
@@ -92,7 +128,24 @@ def test_cli_samples_with_chosen_steps_and_sampler(tmp_path, capsys):
     assert main(["sample", str(out), "-n", "3", "--steps", "41", "--out", str(tmp_path / "bad.npy")]) == 2
     assert "between 1 and the 40 training steps" in capsys.readouterr().err
     gan = tmp_path / "g"
-    assert main(["train", "gan", "--data", "ring8", "--set", "data.n=300", "--steps", "2", "--out", str(gan), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "gan",
+                "--data",
+                "ring8",
+                "--set",
+                "data.n=300",
+                "--steps",
+                "2",
+                "--out",
+                str(gan),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["sample", str(gan), "-n", "2", "--steps", "8", "--out", str(tmp_path / "g.npy")]) == 2
     assert "no reverse sampler" in capsys.readouterr().err
@@ -169,10 +222,15 @@ def test_bound_equals_the_elbo_of_sampled_forward_chains():
     for t in range(5, 0, -1):
         tt = torch.full((len(xr),), t)
         x0 = sch.predict_x0(zs[t], tt, model.predict_eps(zs[t], tt))
-        mean = math.sqrt(ab[t - 1]) * b[t] / (1 - ab[t]) * x0 + math.sqrt(1 - b[t]) * (1 - ab[t - 1]) / (1 - ab[t]) * zs[t]
+        mean = (
+            math.sqrt(ab[t - 1]) * b[t] / (1 - ab[t]) * x0
+            + math.sqrt(1 - b[t]) * (1 - ab[t - 1]) / (1 - ab[t]) * zs[t]
+        )
         log_p = log_p + log_normal(zs[t - 1], mean.float(), float((1 - ab[t - 1]) / (1 - ab[t]) * b[t]))
     t0 = torch.zeros(len(xr), dtype=torch.long)
-    log_p = log_p + log_normal(xr, sch.predict_x0(zs[0], t0, model.predict_eps(zs[0], t0)), float((1 - ab[0]) / (1 - ab[1]) * b[1]))
+    log_p = log_p + log_normal(
+        xr, sch.predict_x0(zs[0], t0, model.predict_eps(zs[0], t0)), float((1 - ab[0]) / (1 - ab[1]) * b[1])
+    )
     elbo = (log_p - log_q).reshape(4, N) - 2 * math.log(float(model.scale))
     ours = torch.stack([model.log_prob(data.x, generator=g) for _ in range(2000)]).double()
     se = (elbo.var(1) / N + ours.var(0) / 2000).sqrt()
@@ -225,7 +283,9 @@ def test_discretised_decoder_is_a_probability_over_the_grid():
             assert abs(float(logp.exp().sum()) - 1) < 1e-9
             edges = np.concatenate([[-np.inf], (grid[:-1] + grid[1:]).numpy() / 2, [np.inf]])
             lower, upper = norm.cdf(edges, loc=mean, scale=var**0.5), norm.sf(edges, loc=mean, scale=var**0.5)
-            ref = np.where(grid.numpy() < mean, np.diff(lower), -np.diff(upper))  # the tail that does not cancel
+            ref = np.where(
+                grid.numpy() < mean, np.diff(lower), -np.diff(upper)
+            )  # the tail that does not cancel
             mask = ref > 1e-300
             assert np.allclose(logp.numpy()[mask], np.log(ref[mask]), rtol=1e-6, atol=1e-9)
 
@@ -261,14 +321,23 @@ def test_conditional_model_follows_its_labels_and_guidance_mixes_the_two_predict
     labels = torch.arange(8).repeat_interleave(25)
     hits = {}
     for s in (1.0, 3.0, 0.0):
-        x = m.sample(200, generator=torch.Generator().manual_seed(0), label=labels, guidance=s, sampler="ddim", steps=25)
+        x = m.sample(
+            200,
+            generator=torch.Generator().manual_seed(0),
+            label=labels,
+            guidance=s,
+            sampler="ddim",
+            steps=25,
+        )
         hits[s] = float((torch.cdist(x, modes).argmin(1) == labels).float().mean())
     assert hits[1.0] > 0.95 and hits[3.0] > 0.95 and hits[0.0] < 0.4, hits  # s = 0: the unconditional model
     x_t, t = torch.randn(6, 2), torch.full((6,), 40)
     y = torch.arange(6)
     cond, uncond = m.predict_eps(x_t, t, y), m.predict_eps(x_t, t, torch.full_like(y, 8))
     assert torch.allclose(m.guided_eps(x_t, t, y, 2.5), uncond + 2.5 * (cond - uncond), atol=1e-5)
-    assert torch.allclose(m.guided_eps(x_t, t, y, 1.0), cond) and torch.allclose(m.guided_eps(x_t, t, y, 0.0), uncond)
+    assert torch.allclose(m.guided_eps(x_t, t, y, 1.0), cond) and torch.allclose(
+        m.guided_eps(x_t, t, y, 0.0), uncond
+    )
     with pytest.raises(GenzooError, match=r"label must be in \[0, 7\]"):
         m.sample(2, label=8)
     with pytest.raises(GenzooError, match="guidance must be"):
@@ -311,7 +380,9 @@ def test_repaint_fills_a_gaussian_with_its_exact_conditional():
     known = torch.tensor([[1.0, 0.0]]).repeat(4000, 1)
     errors = {}
     for r in (1, 20):
-        out = model.inpaint(known, torch.tensor([1.0, 0.0]), generator=torch.Generator().manual_seed(0), resample=r)
+        out = model.inpaint(
+            known, torch.tensor([1.0, 0.0]), generator=torch.Generator().manual_seed(0), resample=r
+        )
         assert (out[:, 0] == 1.0).all()  # the known part is kept exactly
         errors[r] = (abs(float(out[:, 1].mean()) - rho), abs(float(out[:, 1].std()) - math.sqrt(1 - rho**2)))
     assert errors[20][0] < 0.03 and errors[20][1] < 0.05, errors
@@ -343,25 +414,120 @@ def test_cli_condition_and_guidance(tmp_path, capsys):
     from genzoo.cli import main
 
     run = tmp_path / "c"
-    assert main(["train", "ddpm", "--data", "digits", "--set", "conditional=true", "--set", "timesteps=20", "--set", "channels=8",
-                 "--set", "attention=", "--steps", "3", "--out", str(run), "--quiet"]) == 0
-    assert main(["sample", str(run), "-n", "4", "--label", "3", "--guidance", "2", "--steps", "5", "--out", str(tmp_path / "s.npy")]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "ddpm",
+                "--data",
+                "digits",
+                "--set",
+                "conditional=true",
+                "--set",
+                "timesteps=20",
+                "--set",
+                "channels=8",
+                "--set",
+                "attention=",
+                "--steps",
+                "3",
+                "--out",
+                str(run),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "sample",
+                str(run),
+                "-n",
+                "4",
+                "--label",
+                "3",
+                "--guidance",
+                "2",
+                "--steps",
+                "5",
+                "--out",
+                str(tmp_path / "s.npy"),
+            ]
+        )
+        == 0
+    )
     model = genzoo.load(run)
     ref = model.sample(4, generator=torch.Generator().manual_seed(0), label=3, guidance=2.0, steps=5)
     assert np.allclose(np.load(tmp_path / "s.npy"), ref.numpy())
-    assert main(["condition", str(run), "--mask", "center", "-n", "3", "--steps", "5", "--out", str(tmp_path / "c.npz")]) == 0
+    assert (
+        main(
+            [
+                "condition",
+                str(run),
+                "--mask",
+                "center",
+                "-n",
+                "3",
+                "--steps",
+                "5",
+                "--out",
+                str(tmp_path / "c.npz"),
+            ]
+        )
+        == 0
+    )
     with np.load(tmp_path / "c.npz") as z:
         assert z["x"].shape == (3, 1, 8, 8) and np.array_equal(z["x"] * z["mask"], z["input"] * z["mask"])
-    assert main(["condition", str(run), "--mask", "center", "-n", "3", "--steps", "5", "--out", str(tmp_path / "c.png")]) == 0
+    assert (
+        main(
+            [
+                "condition",
+                str(run),
+                "--mask",
+                "center",
+                "-n",
+                "3",
+                "--steps",
+                "5",
+                "--out",
+                str(tmp_path / "c.png"),
+            ]
+        )
+        == 0
+    )
     np.save(tmp_path / "m.npy", np.ones((7, 8)))
     capsys.readouterr()
-    assert main(["condition", str(run), "--mask", str(tmp_path / "m.npy"), "--out", str(tmp_path / "x.png")]) == 2
+    assert (
+        main(["condition", str(run), "--mask", str(tmp_path / "m.npy"), "--out", str(tmp_path / "x.png")])
+        == 2
+    )
     err = capsys.readouterr().err
     assert "mask has shape (7, 8)" in err and err.count("\n") == 1
     assert not (tmp_path / "x.png").exists()
     plain = tmp_path / "u"
-    assert main(["train", "ddpm", "--data", "digits", "--set", "timesteps=20", "--set", "channels=8", "--set", "attention=",
-                 "--steps", "1", "--out", str(plain), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "ddpm",
+                "--data",
+                "digits",
+                "--set",
+                "timesteps=20",
+                "--set",
+                "channels=8",
+                "--set",
+                "attention=",
+                "--steps",
+                "1",
+                "--out",
+                str(plain),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["sample", str(plain), "-n", "2", "--guidance", "2", "--out", str(tmp_path / "g.png")]) == 2
     assert "unconditional" in capsys.readouterr().err

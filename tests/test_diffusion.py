@@ -56,7 +56,10 @@ def test_ddim_with_eta_one_is_the_ancestral_step():
         ddpm.set_timesteps(n)
         ddim.set_timesteps(n)
         assert torch.equal(ddpm.timesteps, ddim.timesteps) and ddpm.timesteps[-1] == 0
-        x, eps = torch.randn(64, 3, generator=gen(1), dtype=torch.float64), torch.randn(64, 3, generator=gen(2), dtype=torch.float64)
+        x, eps = (
+            torch.randn(64, 3, generator=gen(1), dtype=torch.float64),
+            torch.randn(64, 3, generator=gen(2), dtype=torch.float64),
+        )
         for i in range(len(ddpm.timesteps)):
             a = ddpm.step(eps, i, x, generator=gen(10 + i))
             b = ddim.step(eps, i, x, generator=gen(10 + i))
@@ -113,12 +116,17 @@ def test_clipping_keeps_the_predicted_x0_in_range(kind):
     sched = NoiseSchedule("linear", 50)
     smp = DDPMSampler(sched) if kind == "ddpm" else DDIMSampler(sched, eta=0.0)
     smp.set_timesteps(10)
-    x, eps = 3 * torch.randn(256, 4, generator=gen(0), dtype=torch.float64), torch.randn(256, 4, generator=gen(1), dtype=torch.float64)
+    x, eps = (
+        3 * torch.randn(256, 4, generator=gen(0), dtype=torch.float64),
+        torch.randn(256, 4, generator=gen(1), dtype=torch.float64),
+    )
     last = len(smp.timesteps) - 1
     out = smp.step(eps, last, x, generator=gen(2), clip=1.0)
     assert out.abs().max() <= 1.0 + 1e-12 and smp.step(eps, last, x, generator=gen(2)).abs().max() > 1.0
     for i in (0, 4):
-        assert torch.allclose(smp.step(eps, i, x, generator=gen(3), clip=1e9), smp.step(eps, i, x, generator=gen(3)))
+        assert torch.allclose(
+            smp.step(eps, i, x, generator=gen(3), clip=1e9), smp.step(eps, i, x, generator=gen(3))
+        )
     if kind == "ddim":  # x_{t'} = √ᾱ' x̂_0 + √(1 − ᾱ') ε̂ with ε̂ = (x_t − √ᾱ x̂_0)/√(1 − ᾱ), x̂_0 clamped
         t, t2 = int(smp.timesteps[0]), int(smp.timesteps[1])
         a, a2 = sched.alpha_bar[t], sched.alpha_bar[t2]

@@ -58,7 +58,16 @@ def ddp_runs(tmp_path_factory):
     script = out / "job.py"
     script.write_text(SCRIPT)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script), str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        str(script),
+        str(out),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out
@@ -84,7 +93,17 @@ def test_two_processes_equal_one_with_the_doubled_batch(ddp_runs) -> None:
     data = genzoo.datasets.load("digits", split="train")
     model = genzoo.models.create("ae", data, seed=0)
     with torch.random.fork_rng(devices=[]):
-        run = genzoo.train(model, data, steps=12, batch_size=32, seed=0, device="cpu", lr=1e-3, progress=False, sample_grid=False)
+        run = genzoo.train(
+            model,
+            data,
+            steps=12,
+            batch_size=32,
+            seed=0,
+            device="cpu",
+            lr=1e-3,
+            progress=False,
+            sample_grid=False,
+        )
     one = run.model.state_dict()
     two = load_file(ddp_runs / "ae-rank0.safetensors")
     start = genzoo.models.create("ae", data, seed=0).state_dict()
@@ -95,8 +114,20 @@ def test_two_processes_equal_one_with_the_doubled_batch(ddp_runs) -> None:
     # a different global batch (one process with the per-rank batch) ends elsewhere
     model = genzoo.models.create("ae", data, seed=0)
     with torch.random.fork_rng(devices=[]):
-        half = genzoo.train(model, data, steps=12, batch_size=16, seed=0, device="cpu", lr=1e-3, progress=False, sample_grid=False)
-    assert any(not torch.allclose(two[k], v, atol=1e-5, rtol=1e-4) for k, v in half.model.state_dict().items())
+        half = genzoo.train(
+            model,
+            data,
+            steps=12,
+            batch_size=16,
+            seed=0,
+            device="cpu",
+            lr=1e-3,
+            progress=False,
+            sample_grid=False,
+        )
+    assert any(
+        not torch.allclose(two[k], v, atol=1e-5, rtol=1e-4) for k, v in half.model.state_dict().items()
+    )
 
 
 def test_a_resumed_run_equals_an_uninterrupted_one(ddp_runs) -> None:
@@ -105,12 +136,17 @@ def test_a_resumed_run_equals_an_uninterrupted_one(ddp_runs) -> None:
         b = load_file(ddp_runs / f"vae-straight-rank{rank}.safetensors")
         assert all(torch.equal(a[k], b[k]) for k in a)
     state = torch.load(ddp_runs / "vae-resumed" / "train_state.pt", weights_only=True)
-    assert len(state["rng_ranks"]) == 2 and not torch.equal(state["rng_ranks"][0]["torch"], state["rng_ranks"][1]["torch"])
+    assert len(state["rng_ranks"]) == 2 and not torch.equal(
+        state["rng_ranks"][0]["torch"], state["rng_ranks"][1]["torch"]
+    )
 
 
 # --- evaluation -------------------------------------------------------------------------------
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-ENV = {**os.environ, "OMP_NUM_THREADS": "1"}  # torchrun's default; one process must use the same threads to agree bit for bit
+ENV = {
+    **os.environ,
+    "OMP_NUM_THREADS": "1",
+}  # torchrun's default; one process must use the same threads to agree bit for bit
 
 
 def _untimed(d):
@@ -134,15 +170,27 @@ def test_torchrun_evaluate_equals_one_process(tmp_path) -> None:
     """kde on ring8: 1250 samples (two chunks of the sampler, one per rank) and an exact
     likelihood over ten chunks of 250 (five per rank): metrics.json is the same, bit for bit."""
     one, two = tmp_path / "one", tmp_path / "two"
-    assert main(["train", "kde", "--data", "ring8", "--out", str(one), "--set", "data.n=12500", "--quiet"]) == 0  # 2,500 test points
+    assert (
+        main(["train", "kde", "--data", "ring8", "--out", str(one), "--set", "data.n=12500", "--quiet"]) == 0
+    )  # 2,500 test points
     shutil.copytree(one, two)
     flags = ["--metrics", "fd,mmd,pr,dc,1nn,modes,nll"]
-    proc = subprocess.run([sys.executable, "-m", "genzoo", "evaluate", str(one), "--n", "2500", *flags],
-                          capture_output=True, text=True, env=ENV, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "genzoo", "evaluate", str(one), "--n", "2500", *flags],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     # -n, not --n: torchrun's own parser reads --n as an abbreviation of its options
-    proc = subprocess.run([*TORCHRUN, "-m", "genzoo", "evaluate", str(two), "-n", "2500", *flags],
-                          capture_output=True, text=True, env=ENV, timeout=120)
+    proc = subprocess.run(
+        [*TORCHRUN, "-m", "genzoo", "evaluate", str(two), "-n", "2500", *flags],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("written:") == 1  # rank 0 alone prints and writes
     a = json.loads((one / "metrics.json").read_text())
@@ -196,9 +244,13 @@ def split_runs(tmp_path_factory):
     script = out / "job.py"
     script.write_text(EVAL_SCRIPT)
     for cmd in ([sys.executable], TORCHRUN):
-        proc = subprocess.run([*cmd, str(script), str(out)], capture_output=True, text=True, env=ENV, timeout=300)
+        proc = subprocess.run(
+            [*cmd, str(script), str(out)], capture_output=True, text=True, env=ENV, timeout=300
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
-    return {tag: json.loads((out / f"{tag}.json").read_text()) for tag in ("single", "ddp-rank0", "ddp-rank1")}
+    return {
+        tag: json.loads((out / f"{tag}.json").read_text()) for tag in ("single", "ddp-rank0", "ddp-rank1")
+    }
 
 
 def test_map_split_deals_items_round_robin_and_shares_errors(split_runs) -> None:

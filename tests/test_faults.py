@@ -60,14 +60,22 @@ def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_weights(t
     want = int(os.environ.get("GENZOO_KILL_CYCLES", "6"))
     steps = max(800, 40 * want)  # a cycle advances about 25 steps here: room for every kill before the end
     reference = tmp_path / "reference"
-    subprocess.run(_cmd(reference, steps, "--checkpoint-every", "2"), env=ENV, check=True, capture_output=True)
+    subprocess.run(
+        _cmd(reference, steps, "--checkpoint-every", "2"), env=ENV, check=True, capture_output=True
+    )
 
     run, rng, kills, resumes, mid_write = tmp_path / "killed", random.Random(0), 0, 0, 0
     while True:
         resume = (run / ckpt.STATE).is_file()
-        fresh = ["--overwrite"] if (run / ckpt.CONFIG).exists() and not resume else []  # killed before its first checkpoint
-        proc = subprocess.Popen(_cmd(run, steps, "--checkpoint-every", "2", *fresh, resume=resume),
-                                env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        fresh = (
+            ["--overwrite"] if (run / ckpt.CONFIG).exists() and not resume else []
+        )  # killed before its first checkpoint
+        proc = subprocess.Popen(
+            _cmd(run, steps, "--checkpoint-every", "2", *fresh, resume=resume),
+            env=ENV,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         resumes += resume
         if kills < want:
             # once this process has written a checkpoint (the imports are behind it), at a random moment
@@ -80,7 +88,9 @@ def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_weights(t
         if proc.returncode == -signal.SIGKILL:
             kills += 1
             temporaries = [p for p in run.glob("*.tmp")]
-            assert all(p.name.startswith(".") for p in temporaries), temporaries  # never under a run file's name
+            assert all(p.name.startswith(".") for p in temporaries), (
+                temporaries
+            )  # never under a run file's name
             mid_write += bool(temporaries)  # killed while a checkpoint was being written
             continue
         assert proc.returncode == 0, err.decode()[-2000:]
@@ -89,7 +99,10 @@ def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_weights(t
     print(f"\n{kills} SIGKILLs ({mid_write} during a checkpoint write), {resumes} resumes")
     assert kills == want and resumes >= want
     assert not list(run.glob(".*.tmp"))  # the resumes removed what the killed writes left
-    assert json.loads((run / ckpt.CONFIG).read_text())["model"] == json.loads((reference / ckpt.CONFIG).read_text())["model"]
+    assert (
+        json.loads((run / ckpt.CONFIG).read_text())["model"]
+        == json.loads((reference / ckpt.CONFIG).read_text())["model"]
+    )
     assert _equal(_weights(run), _weights(reference))
     state = ckpt.load_state(run / ckpt.STATE)
     assert state["step"] == steps
@@ -110,10 +123,17 @@ def test_sigint_stops_cleanly_saves_and_says_how_to_resume(tmp_path, sig) -> Non
     """Ctrl-C, or the SIGTERM a scheduler sends before it kills a job: the step ends, a checkpoint is
     written, the message says how to resume, and the resumed run ends where an uninterrupted one does."""
     run, reference, steps = tmp_path / "run", tmp_path / "reference", 3000
-    proc = subprocess.Popen(_cmd(run, steps, "--checkpoint-every", "100000"), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        _cmd(run, steps, "--checkpoint-every", "100000"),
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 60
     while proc.poll() is None and not _has_content(run / ckpt.LOG) and time.monotonic() < deadline:
-        time.sleep(0.02)  # training has begun (a signal during the imports is Python's default: no checkpoint yet)
+        time.sleep(
+            0.02
+        )  # training has begun (a signal during the imports is Python's default: no checkpoint yet)
     time.sleep(0.5)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
@@ -129,7 +149,9 @@ def test_sigint_stops_cleanly_saves_and_says_how_to_resume(tmp_path, sig) -> Non
 
 
 # --- a full disk -----------------------------------------------------------------------------------
-def test_a_full_disk_during_a_checkpoint_is_a_clear_error_and_the_last_checkpoint_loads(tmp_path, monkeypatch) -> None:
+def test_a_full_disk_during_a_checkpoint_is_a_clear_error_and_the_last_checkpoint_loads(
+    tmp_path, monkeypatch
+) -> None:
     data = genzoo.datasets.load("digits", split="train")
     model = genzoo.models.create("ae", data, seed=0, hidden=(32,))
     real_save = torch.save
@@ -143,14 +165,25 @@ def test_a_full_disk_during_a_checkpoint_is_a_clear_error_and_the_last_checkpoin
         return real_save(obj, f, *a, **k)
 
     monkeypatch.setattr(torch, "save", save_then_fill)
-    with pytest.raises(GenzooError, match=r"train_state\.pt: no space left on the device.*previous train_state\.pt, if any, is intact"):
+    with pytest.raises(
+        GenzooError,
+        match=r"train_state\.pt: no space left on the device.*previous train_state\.pt, if any, is intact",
+    ):
         genzoo.train(model, data, out=tmp_path, steps=20, checkpoint_every=10, batch_size=32, progress=False)
     monkeypatch.setattr(torch, "save", real_save)
     assert ckpt.load_state(tmp_path / ckpt.STATE)["step"] == 10
     assert ckpt.load(tmp_path) is not None
     assert not list(tmp_path.glob(".*.tmp"))  # no half-written leftovers
-    run = genzoo.train(genzoo.models.create("ae", data, seed=0, hidden=(32,)), data, out=tmp_path, resume=True, steps=20,
-                       checkpoint_every=10, batch_size=32, progress=False)
+    run = genzoo.train(
+        genzoo.models.create("ae", data, seed=0, hidden=(32,)),
+        data,
+        out=tmp_path,
+        resume=True,
+        steps=20,
+        checkpoint_every=10,
+        batch_size=32,
+        progress=False,
+    )
     assert run.step == 20
 
 
@@ -175,7 +208,9 @@ def test_divergence_stops_with_the_step_keeps_the_checkpoint_and_suggests_a_lowe
     data = genzoo.datasets.load("digits", split="train")
     model = genzoo.models.create("ae", data, seed=0, hidden=(32,))
     _Poison(model, {17})
-    with pytest.raises(TrainingDiverged, match=r"became nan at step 17; the last good checkpoint is kept in .*lower --lr"):
+    with pytest.raises(
+        TrainingDiverged, match=r"became nan at step 17; the last good checkpoint is kept in .*lower --lr"
+    ):
         genzoo.train(model, data, out=tmp_path, steps=30, checkpoint_every=5, batch_size=32, progress=False)
     assert ckpt.load_state(tmp_path / ckpt.STATE)["step"] == 15
 
@@ -203,8 +238,18 @@ def test_rollback_reloads_the_checkpoint_and_goes_on_with_a_lower_rate(tmp_path,
     data = genzoo.datasets.load("digits", split="train")
     model = genzoo.models.create("ae", data, seed=0, hidden=(32,))
     poison = _Poison(model, {17, 23})
-    run = genzoo.train(model, data, out=tmp_path, steps=30, checkpoint_every=5, batch_size=32, lr=1e-3, log_every=1,
-                       progress=False, on_diverge="rollback")
+    run = genzoo.train(
+        model,
+        data,
+        out=tmp_path,
+        steps=30,
+        checkpoint_every=5,
+        batch_size=32,
+        lr=1e-3,
+        log_every=1,
+        progress=False,
+        on_diverge="rollback",
+    )
     assert run.step == 30 and poison.calls == 30 + 2 + 3  # steps 16–17 and 21–23 ran twice
     err = capsys.readouterr().err
     assert "rolled back to step 15, learning rate × 0.5 (rollback 1 of 3)" in err
@@ -221,10 +266,21 @@ def test_rollback_gives_up_after_max_rollbacks(tmp_path) -> None:
     data = genzoo.datasets.load("digits", split="train")
     model = genzoo.models.create("ae", data, seed=0, hidden=(32,))
     inner = model.training_step
-    model.training_step = lambda batch, ctx: {**inner(batch, ctx), "loss": torch.tensor(float("inf"))} if ctx.step >= 7 else inner(batch, ctx)
+    model.training_step = lambda batch, ctx: (
+        {**inner(batch, ctx), "loss": torch.tensor(float("inf"))} if ctx.step >= 7 else inner(batch, ctx)
+    )
     with pytest.raises(TrainingDiverged, match=r"still after 2 rollbacks \(train.max_rollbacks\)"):
-        genzoo.train(model, data, out=tmp_path, steps=30, checkpoint_every=5, batch_size=32, progress=False,
-                     on_diverge="rollback", max_rollbacks=2)
+        genzoo.train(
+            model,
+            data,
+            out=tmp_path,
+            steps=30,
+            checkpoint_every=5,
+            batch_size=32,
+            progress=False,
+            on_diverge="rollback",
+            max_rollbacks=2,
+        )
     assert ckpt.load_state(tmp_path / ckpt.STATE)["step"] == 5
 
 
@@ -251,7 +307,9 @@ def test_a_pickle_with_code_in_train_state_is_refused_without_running_it(trained
         pickle.dump({"step": 1, "model": _Payload(str(marker))}, f)
     assert main(["train", "ae", "--steps", "20", "--out", str(trained), "--resume", "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert "train_state.pt: not a readable genzoo training state" in err and len(err.strip().splitlines()) == 1
+    assert (
+        "train_state.pt: not a readable genzoo training state" in err and len(err.strip().splitlines()) == 1
+    )
     assert not marker.exists()
 
 
@@ -265,14 +323,19 @@ def test_a_damaged_checkpoint_file_is_refused_with_its_name(trained, capsys, dam
     else:
         data[len(data) * 3 // 4] ^= 0x01  # one bit in the tensor data: only the checksum can tell
     path.write_bytes(bytes(data))
-    argv = ["sample", str(trained), "-n", "4", "--out", str(trained / "s.png")] if name == ckpt.WEIGHTS else \
-        ["train", "ae", "--steps", "20", "--out", str(trained), "--resume", "--quiet"]
+    argv = (
+        ["sample", str(trained), "-n", "4", "--out", str(trained / "s.png")]
+        if name == ckpt.WEIGHTS
+        else ["train", "ae", "--steps", "20", "--out", str(trained), "--resume", "--quiet"]
+    )
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert f"{path}: its checksum does not match" in err and len(err.splitlines()) == 1
 
 
-def test_without_the_manifest_a_truncated_weights_file_is_still_refused_with_its_name(trained, capsys) -> None:
+def test_without_the_manifest_a_truncated_weights_file_is_still_refused_with_its_name(
+    trained, capsys
+) -> None:
     (trained / ckpt.CHECKSUMS).unlink()
     path = trained / ckpt.WEIGHTS
     path.write_bytes(path.read_bytes()[:200])
@@ -297,7 +360,16 @@ def _moment_of_wrong_shape(state: dict) -> None:
         lambda s: s["optimizers"][0].pop("param_groups"),
         lambda s: s.clear(),
     ],
-    ids=["no-optimizers", "missing-weight", "bad-rng", "bad-batch-order", "moment-shape", "negative-step", "no-param-groups", "empty"],
+    ids=[
+        "no-optimizers",
+        "missing-weight",
+        "bad-rng",
+        "bad-batch-order",
+        "moment-shape",
+        "negative-step",
+        "no-param-groups",
+        "empty",
+    ],
 )
 def test_a_train_state_that_does_not_fit_the_run_is_refused_in_one_line(trained, capsys, edit) -> None:
     """A train_state.pt of the right format but the wrong content, where no checksums.json can tell
@@ -325,8 +397,17 @@ def test_a_train_state_that_does_not_fit_the_run_is_refused_in_one_line(trained,
         (lambda c: c["model"].update(params=[1, 2]), "params object"),
         (lambda c: c.update(train=[1]), "train must be an object"),
     ],
-    ids=["model-name", "unknown-key", "wrong-type", "missing-section", "bad-shape", "data-option-split", "data-list", "params-list",
-         "train-list"],
+    ids=[
+        "model-name",
+        "unknown-key",
+        "wrong-type",
+        "missing-section",
+        "bad-shape",
+        "data-option-split",
+        "data-list",
+        "params-list",
+        "train-list",
+    ],
 )
 def test_a_broken_config_is_refused_naming_the_key(trained, capsys, edit, message) -> None:
     path = trained / ckpt.CONFIG
@@ -346,14 +427,25 @@ def test_the_manifest_survives_a_kill_between_the_rename_and_its_update(trained)
     state = {k: v + 1 for k, v in load_file(str(trained / ckpt.WEIGHTS)).items()}
     ckpt.save_weights(trained / ckpt.WEIGHTS, state)
     new = ckpt.sha256(trained / ckpt.WEIGHTS)
-    (trained / ckpt.CHECKSUMS).write_text(json.dumps({**sums, ckpt.WEIGHTS: [new, old]}))  # the state mid-write
+    (trained / ckpt.CHECKSUMS).write_text(
+        json.dumps({**sums, ckpt.WEIGHTS: [new, old]})
+    )  # the state mid-write
     assert ckpt.read_weights(trained / ckpt.WEIGHTS).keys() == state.keys()
     assert json.loads((trained / ckpt.CHECKSUMS).read_text())[ckpt.WEIGHTS] == [new, old]
 
 
 def test_stale_temporaries_of_run_files_are_removed_and_nothing_else(tmp_path) -> None:
-    left = [tmp_path / f".{ckpt.WEIGHTS}.k2j4x.tmp", tmp_path / f".{ckpt.STATE}.0a9z.tmp", tmp_path / f".{ckpt.CHECKSUMS}.q.tmp"]
-    kept = [tmp_path / ".notes.txt.a1.tmp", tmp_path / "mine.tmp", tmp_path / ckpt.WEIGHTS, tmp_path / ".model.safetensors.tmp"]
+    left = [
+        tmp_path / f".{ckpt.WEIGHTS}.k2j4x.tmp",
+        tmp_path / f".{ckpt.STATE}.0a9z.tmp",
+        tmp_path / f".{ckpt.CHECKSUMS}.q.tmp",
+    ]
+    kept = [
+        tmp_path / ".notes.txt.a1.tmp",
+        tmp_path / "mine.tmp",
+        tmp_path / ckpt.WEIGHTS,
+        tmp_path / ".model.safetensors.tmp",
+    ]
     for p in left + kept:
         p.write_bytes(b"partial")
     assert sorted(ckpt.remove_stale_temporaries(tmp_path)) == sorted(left)
@@ -364,7 +456,11 @@ def test_stale_temporaries_of_run_files_are_removed_and_nothing_else(tmp_path) -
 def _start_training(run: Path, steps: int, *extra: str) -> subprocess.Popen:
     proc = subprocess.Popen(_cmd(run, steps, *extra), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
-    while proc.poll() is None and not (_has_content(run / ckpt.LOG) and (run / ckpt.WEIGHTS).is_file()) and time.monotonic() < deadline:
+    while (
+        proc.poll() is None
+        and not (_has_content(run / ckpt.LOG) and (run / ckpt.WEIGHTS).is_file())
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.02)
     assert proc.poll() is None, proc.communicate()[1].decode()
     return proc
@@ -378,7 +474,9 @@ def test_a_run_being_trained_is_refused_to_a_second_trainer_and_freed_by_sigkill
     proc = _start_training(run, 10**6, "--checkpoint-every", "50")
     try:
         for extra in (["--overwrite"], []):
-            code = main(["train", "ae", "--data", "digits", "--steps", "10", "--out", str(run), "--quiet", *extra])
+            code = main(
+                ["train", "ae", "--data", "digits", "--steps", "10", "--out", str(run), "--quiet", *extra]
+            )
             err = capsys.readouterr().err
             assert code == 2 and f"{run} is in use: process {proc.pid} is training it" in err, err
         code = main(["train", "ae", "--out", str(run), "--steps", "10", "--resume", "--quiet"])
@@ -405,9 +503,11 @@ def test_a_run_being_trained_can_be_sampled_and_evaluated_meanwhile(tmp_path, ca
         for _ in range(30):
             model = ckpt.load(run)  # weights checked against checksums.json while they are rewritten
             assert model.name == "ae"
-        for argv in (["sample", str(run), "-n", "8", "--out", str(tmp_path / "s.png")],
-                     ["evaluate", str(run), "-n", "40", "--metrics", "recon"],
-                     ["report", str(run)]):
+        for argv in (
+            ["sample", str(run), "-n", "8", "--out", str(tmp_path / "s.png")],
+            ["evaluate", str(run), "-n", "40", "--metrics", "recon"],
+            ["report", str(run)],
+        ):
             assert main(argv) == 0, capsys.readouterr().err
         assert proc.poll() is None  # it was training all along
     finally:

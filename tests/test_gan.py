@@ -127,7 +127,9 @@ def test_gradient_penalty_zero_for_unit_linear_critic():
     g = gen(0)
     gp = gradient_penalty(critic, torch.randn(32, 3, generator=g), torch.randn(32, 3, generator=g), g)
     assert gp.item() == pytest.approx(0.0, abs=1e-10)
-    gp2 = gradient_penalty(lambda x: 2 * critic(x), torch.randn(8, 3, generator=g), torch.randn(8, 3, generator=g), g)
+    gp2 = gradient_penalty(
+        lambda x: 2 * critic(x), torch.randn(8, 3, generator=g), torch.randn(8, 3, generator=g), g
+    )
     assert gp2.item() == pytest.approx(1.0, abs=1e-6)  # (‖2u‖ − 1)² = 1
 
 
@@ -182,7 +184,10 @@ def train_critic(real: torch.Tensor, fake: torch.Tensor, loss: str, steps: int =
 def test_optimal_discriminator(loss):
     g = gen(0)
     n = 4096
-    real, fake = torch.randn(n, 1, generator=g), torch.randn(n, 1, generator=g) + 1.0  # p = N(0,1), q = N(1,1)
+    real, fake = (
+        torch.randn(n, 1, generator=g),
+        torch.randn(n, 1, generator=g) + 1.0,
+    )  # p = N(0,1), q = N(1,1)
     model = train_critic(real, fake, loss)
     x = torch.tensor([[-1.0], [0.0], [0.5], [1.0], [2.0]])
     with torch.no_grad():
@@ -229,7 +234,9 @@ def test_saturating_generator_gradient_vanishes_when_the_critic_is_confident():
     with torch.no_grad():
         logit = model.score(x)
     assert torch.sigmoid(logit).mean() < 0.01  # D(G(z)) ≈ 0 on average: confident
-    assert torch.allclose(grads["minimax"][:, 0], grads["non-saturating"][:, 0] * logit.exp(), rtol=1e-4, atol=1e-12)
+    assert torch.allclose(
+        grads["minimax"][:, 0], grads["non-saturating"][:, 0] * logit.exp(), rtol=1e-4, atol=1e-12
+    )
     ratio = grads["minimax"].norm() / grads["non-saturating"].norm()
     assert ratio < 0.05 and grads["non-saturating"].norm() > 1e-3
 
@@ -265,7 +272,9 @@ def test_fcn_generator_draws_fields_of_any_size(patches):
     with pytest.raises(genzoo.GenzooError, match="only arch=fcn"):
         create("gan", patches, arch="conv", channels=(8,)).sample(1, size=32)
     with pytest.raises(genzoo.GenzooError, match="divisible by 16"):
-        create("gan", genzoo.datasets.load("digits").subset(torch.arange(4)), arch="fcn", channels=(4, 4, 4, 4))
+        create(
+            "gan", genzoo.datasets.load("digits").subset(torch.arange(4)), arch="fcn", channels=(4, 4, 4, 4)
+        )
 
 
 def _weights(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -277,9 +286,28 @@ def test_resume_restores_both_networks_and_both_optimisers(ring, tmp_path, loss)
     """20 steps straight = 10 steps, stop, resume to 20 (k = 2: the generator updates on odd
     steps); equality needs the critic's and the generator's Adam moments restored."""
     kw = dict(batch_size=32, seed=0, progress=False, lr=1e-3)
-    straight = genzoo.train(create("gan", ring, seed=0, loss=loss, critic_steps=2, hidden=(16,)), ring, out=tmp_path / "a", steps=20, **kw)
-    genzoo.train(create("gan", ring, seed=0, loss=loss, critic_steps=2, hidden=(16,)), ring, out=tmp_path / "b", steps=10, **kw)
-    resumed = genzoo.train(create("gan", ring, seed=0, loss=loss, critic_steps=2, hidden=(16,)), ring, out=tmp_path / "b", steps=20, resume=True, **kw)
+    straight = genzoo.train(
+        create("gan", ring, seed=0, loss=loss, critic_steps=2, hidden=(16,)),
+        ring,
+        out=tmp_path / "a",
+        steps=20,
+        **kw,
+    )
+    genzoo.train(
+        create("gan", ring, seed=0, loss=loss, critic_steps=2, hidden=(16,)),
+        ring,
+        out=tmp_path / "b",
+        steps=10,
+        **kw,
+    )
+    resumed = genzoo.train(
+        create("gan", ring, seed=0, loss=loss, critic_steps=2, hidden=(16,)),
+        ring,
+        out=tmp_path / "b",
+        steps=20,
+        resume=True,
+        **kw,
+    )
     a, b = _weights(straight.model), _weights(resumed.model)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     state = torch.load(tmp_path / "b" / "train_state.pt", weights_only=True)
@@ -290,8 +318,25 @@ def test_a_diverging_critic_is_one_line_naming_it(ring, tmp_path, capsys):
     from genzoo.cli import main
 
     out = tmp_path / "nan"
-    argv = ["train", "gan", "--data", "ring8", "--set", "data.n=300", "--set", "loss=wgan-gp", "--set", "hidden=16",
-            "--steps", "50", "--lr", "1e30", "--out", str(out), "--quiet"]
+    argv = [
+        "train",
+        "gan",
+        "--data",
+        "ring8",
+        "--set",
+        "data.n=300",
+        "--set",
+        "loss=wgan-gp",
+        "--set",
+        "hidden=16",
+        "--steps",
+        "50",
+        "--lr",
+        "1e30",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     assert main(argv) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "the critic's loss (d_loss) became nan at step" in err
@@ -303,8 +348,27 @@ def test_cli_samples_fields_larger_than_the_training_patches(tmp_path, capsys):
     from genzoo.cli import main
 
     out = tmp_path / "fcn"
-    argv = ["train", "gan", "--data", "textures", "--set", "data.patch=16", "--set", "data.n=8", "--set", "arch=fcn",
-            "--set", "channels=8,8", "--steps", "2", "--batch-size", "8", "--out", str(out), "--quiet"]
+    argv = [
+        "train",
+        "gan",
+        "--data",
+        "textures",
+        "--set",
+        "data.patch=16",
+        "--set",
+        "data.n=8",
+        "--set",
+        "arch=fcn",
+        "--set",
+        "channels=8,8",
+        "--steps",
+        "2",
+        "--batch-size",
+        "8",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     assert main(argv) == 0
     assert main(["sample", str(out), "-n", "2", "--size", "64", "--out", str(tmp_path / "big.npy")]) == 0
     assert np.load(tmp_path / "big.npy").shape == (2, 1, 64, 64)
@@ -312,7 +376,24 @@ def test_cli_samples_fields_larger_than_the_training_patches(tmp_path, capsys):
     assert main(["sample", str(out), "-n", "2", "--size", "30", "--out", str(tmp_path / "bad.npy")]) == 2
     assert "multiple of 4" in capsys.readouterr().err and not (tmp_path / "bad.npy").exists()
     ring = tmp_path / "ring"
-    assert main(["train", "gan", "--data", "ring8", "--set", "data.n=300", "--steps", "2", "--out", str(ring), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "gan",
+                "--data",
+                "ring8",
+                "--set",
+                "data.n=300",
+                "--steps",
+                "2",
+                "--out",
+                str(ring),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["sample", str(ring), "-n", "2", "--size", "64", "--out", str(tmp_path / "r.npy")]) == 2
     assert "only arch=fcn generates other sizes" in capsys.readouterr().err
@@ -340,7 +421,9 @@ def test_translation_and_cutout_against_a_loop():
     zeroed = (cut == 0).all(1)  # (B, H, W): pixels erased in every channel
     for b in range(6):
         rows, cols = torch.nonzero(zeroed[b], as_tuple=True)
-        assert 4 <= len(rows) <= 16 and len(rows) == (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)  # one square, clipped
+        assert 4 <= len(rows) <= 16 and len(rows) == (rows.max() - rows.min() + 1) * (
+            cols.max() - cols.min() + 1
+        )  # one square, clipped
         assert torch.equal(cut[b][:, ~zeroed[b]], x[b][:, ~zeroed[b]])
 
 
@@ -371,11 +454,23 @@ def test_r1_is_the_squared_gradient_norm_on_real_data():
 
 
 def test_r1_spectral_norm_ttur_and_batch_norm_options(digits):
-    model = create("gan", digits, seed=0, arch="conv", channels=(8, 16), r1=10.0, spectral_norm=True, critic_lr_scale=4.0, batch_norm=True)
+    model = create(
+        "gan",
+        digits,
+        seed=0,
+        arch="conv",
+        channels=(8, 16),
+        r1=10.0,
+        spectral_norm=True,
+        critic_lr_scale=4.0,
+        batch_norm=True,
+    )
     assert any(isinstance(m, nn.BatchNorm2d) for m in model.generator.modules())
     model.prepare(digits)
     opts = model.configure_optimizers(lambda p: torch.optim.Adam(p, lr=1e-3))
-    assert opts[0].param_groups[0]["lr"] == pytest.approx(4e-3) and opts[1].param_groups[0]["lr"] == pytest.approx(1e-3)
+    assert opts[0].param_groups[0]["lr"] == pytest.approx(4e-3) and opts[1].param_groups[0][
+        "lr"
+    ] == pytest.approx(1e-3)
     ctx = StepContext(opts, step=0, total=10)
     for step in range(3):
         ctx.step = step

@@ -41,7 +41,9 @@ class LinearG(nn.Module):
     latent = True
     name = "linear"
 
-    def __init__(self, A: Tensor, b: Tensor, h: int, w: int, value_range: tuple[float, float] = (-math.inf, math.inf)) -> None:
+    def __init__(
+        self, A: Tensor, b: Tensor, h: int, w: int, value_range: tuple[float, float] = (-math.inf, math.inf)
+    ) -> None:
         super().__init__()
         self.A, self.b = nn.Parameter(A.double()), nn.Parameter(b.double())
         self.info = DataInfo("linear", "field", (1, h, w), value_range)
@@ -62,7 +64,9 @@ def linear(h: int = 4, w: int = 4, latent: int = 3, seed: int = 0) -> LinearG:
     return LinearG(A, 0.3 * torch.randn(h * w, generator=g, dtype=torch.float64), h, w)
 
 
-def map_estimate(Ao: Tensor, bo: Tensor, d: Tensor, sigma: float, prior_weight: float = 1.0) -> tuple[Tensor, Tensor]:
+def map_estimate(
+    Ao: Tensor, bo: Tensor, d: Tensor, sigma: float, prior_weight: float = 1.0
+) -> tuple[Tensor, Tensor]:
     """z* = (AᵀA/σ² + w I)⁻¹ Aᵀ(d − b)/σ² and the precision Λ = AᵀA/σ² + w I of the data operator Ao."""
     lam = Ao.T @ Ao / sigma**2 + prior_weight * torch.eye(Ao.shape[1], dtype=torch.float64)
     return torch.linalg.solve(lam, Ao.T @ (d - bo) / sigma**2), lam
@@ -81,7 +85,18 @@ def test_points_converge_to_the_closed_form_map(prior_weight):
     d = Ao @ torch.tensor([0.5, -1.0, 0.8], dtype=torch.float64) + bo + noise
     sigma = 0.3
     z_star, _ = map_estimate(Ao, bo, d, sigma, prior_weight)
-    r = condition_points(model, ROWS, COLS, d, n=5, steps=1000, lr=0.05, sigma=sigma, prior_weight=prior_weight, generator=gen(0))
+    r = condition_points(
+        model,
+        ROWS,
+        COLS,
+        d,
+        n=5,
+        steps=1000,
+        lr=0.05,
+        sigma=sigma,
+        prior_weight=prior_weight,
+        generator=gen(0),
+    )
     assert (r.z - z_star).abs().max() < 1e-4  # every restart: the problem is convex
     torch.testing.assert_close(r.x, model.decode(r.z).detach())
     assert r.x.shape == (5, 1, 4, 4) and r.z.shape == (5, 3)
@@ -104,7 +119,9 @@ def test_super_resolution_converges_to_the_closed_form_map():
     d = Ao @ torch.tensor([1.0, 0.2, -0.5], dtype=torch.float64) + bo + noise
     z_star, _ = map_estimate(Ao, bo, d, 0.2)
     # a correlated valley (Λ's eigenvalues 1.3 … 75): restarts that start far out need the longer, larger-step run
-    r = condition_operator(model, block_average(2), d.reshape(1, 2, 2), n=4, steps=2000, lr=0.1, sigma=0.2, generator=gen(0))
+    r = condition_operator(
+        model, block_average(2), d.reshape(1, 2, 2), n=4, steps=2000, lr=0.1, sigma=0.2, generator=gen(0)
+    )
     assert (r.z - z_star).abs().max() < 1e-4
     assert r.num_data == 4
 
@@ -115,7 +132,9 @@ def test_block_average_by_hand():
     assert block_average(2)(x).tolist() == [[[[2.5, 4.5], [10.5, 12.5]]]]
     assert block_average((1, 2))(x)[0, 0, 1].tolist() == [4.5, 6.5]
     assert block_average(4)(torch.stack([x[0], 2 * x[0]])).reshape(-1).tolist() == [7.5, 15.0]
-    with pytest.raises(GenzooError, match=r"^block_average\(3\): the realisations' 4×4 sides are not multiples of 3×3$"):
+    with pytest.raises(
+        GenzooError, match=r"^block_average\(3\): the realisations' 4×4 sides are not multiples of 3×3$"
+    ):
         block_average(3)(x)
 
 
@@ -136,7 +155,9 @@ def test_proportions_by_hand():
     want = [sum(m[k] for m in z0) / 2 for k in range(3)] + [sum(m[k] for m in z1) / 4 for k in range(3)]
     torch.testing.assert_close(out, torch.tensor([want]))
     assert out.reshape(2, 3).sum(1).tolist() == pytest.approx([1.0, 1.0])
-    hard = proportions_operator(3, temperature=1e-4)(x)  # K = 3 means thresholds 0.5, 1.5: hard counts 2, 2, 2 of 6
+    hard = proportions_operator(3, temperature=1e-4)(
+        x
+    )  # K = 3 means thresholds 0.5, 1.5: hard counts 2, 2, 2 of 6
     torch.testing.assert_close(hard, torch.tensor([[1 / 3, 1 / 3, 1 / 3]]))
     with pytest.raises(GenzooError, match=r"zone 1 has no cells"):
         proportions_operator(2, torch.tensor([[0, 2], [2, 0]]))
@@ -167,10 +188,13 @@ def brute_force(r, rows, cols, values, tol, accept=0.95):
     return hon, mis, acc, (sum(dists) / len(dists) if dists else float("nan"))
 
 
-@pytest.mark.parametrize("name, params, rows, cols", [
-    ("gan", {"arch": "fcn"}, [0, 2, 5, 7, 3], [1, 6, 3, 0, 4]),  # a 16×2×2 noise field: 64 latent dims
-    ("vae", {"latent_dim": 4}, [0, 5, 7], [1, 3, 6]),  # 4 latent dims, 3 points: attainable on a manifold
-])
+@pytest.mark.parametrize(
+    "name, params, rows, cols",
+    [
+        ("gan", {"arch": "fcn"}, [0, 2, 5, 7, 3], [1, 6, 3, 0, 4]),  # a 16×2×2 noise field: 64 latent dims
+        ("vae", {"latent_dim": 4}, [0, 5, 7], [1, 3, 6]),  # 4 latent dims, 3 points: attainable on a manifold
+    ],
+)
 def test_real_model_honours_attainable_points(name, params, rows, cols):
     model = genzoo.models.create(name, FIELD, seed=0, **params)
     with torch.no_grad():
@@ -195,7 +219,9 @@ def test_real_model_honours_attainable_points(name, params, rows, cols):
 
 
 def test_scores_with_a_strict_tolerance_by_brute_force():
-    model = genzoo.models.create("vae", FIELD, latent_dim=4, seed=0)  # 6 points, 4 dims: mostly not attainable
+    model = genzoo.models.create(
+        "vae", FIELD, latent_dim=4, seed=0
+    )  # 6 points, 4 dims: mostly not attainable
     rows, cols, values = [0, 1, 2, 3, 4, 7], [0, 7, 2, 5, 1, 7], [0.3, -0.2, 0.1, 0.5, 0.0, 0.2]
     r = condition_points(model, rows, cols, values, n=6, steps=40, tol=0.05, accept=0.5, generator=gen(1))
     hon, mis, acc, div = brute_force(r, rows, cols, values, 0.05, accept=0.5)
@@ -208,15 +234,21 @@ def test_scores_with_a_strict_tolerance_by_brute_force():
 def test_critic_term_enters_the_energy():
     model = genzoo.models.create("gan", FIELD, arch="fcn", seed=0)
     rows, cols, values = [1, 4], [2, 6], [0.1, -0.1]
-    r = condition_points(model, rows, cols, values, n=3, steps=1, sigma=0.5, critic_weight=2.0, generator=gen(5))
+    r = condition_points(
+        model, rows, cols, values, n=3, steps=1, sigma=0.5, critic_weight=2.0, generator=gen(5)
+    )
     z0 = model.sample_latent(3, generator=gen(5))
     with torch.no_grad():
         x = model.decode(z0)
         misfit = ((x[:, 0, rows, cols] - torch.tensor(values)) ** 2).sum(1) / (2 * 0.25)
         u = misfit + 0.5 * (z0**2).flatten(1).sum(1) - 2.0 * model.score(x)
     assert r.history[0] == pytest.approx(float(u.mean()), rel=1e-5)
-    with pytest.raises(GenzooError, match=r"^critic_weight needs a model with a critic \(score\(x\)\); model 'vae' has none$"):
-        condition_points(genzoo.models.create("vae", FIELD, latent_dim=4, seed=0), rows, cols, values, critic_weight=1.0)
+    with pytest.raises(
+        GenzooError, match=r"^critic_weight needs a model with a critic \(score\(x\)\); model 'vae' has none$"
+    ):
+        condition_points(
+            genzoo.models.create("vae", FIELD, latent_dim=4, seed=0), rows, cols, values, critic_weight=1.0
+        )
 
 
 def test_fcn_size_and_refusals():
@@ -230,12 +262,16 @@ def test_fcn_size_and_refusals():
     points = DataInfo("plane", "points", (2,), (float("-inf"), float("inf")))
     with pytest.raises(GenzooError, match=r"condition_points needs fields or images"):
         condition_points(genzoo.models.create("gan", points, seed=0), [0], [0], [0.0])
-    with pytest.raises(GenzooError, match=r"^data has 3 values; the forward operator gives 4 per realisation$"):
+    with pytest.raises(
+        GenzooError, match=r"^data has 3 values; the forward operator gives 4 per realisation$"
+    ):
         condition_operator(model, block_average(4), [1.0, 2.0, 3.0])
 
 
 def test_default_tolerances():
-    facies = LinearG(torch.eye(16, 2, dtype=torch.float64), torch.zeros(16, dtype=torch.float64), 4, 4, (0.0, 2.0))
+    facies = LinearG(
+        torch.eye(16, 2, dtype=torch.float64), torch.zeros(16, dtype=torch.float64), 4, 4, (0.0, 2.0)
+    )
     r = condition_points(facies, [0, 1, 2], [0, 1, 2], [0.0, 1.0, 1.0], n=2, steps=0, generator=gen(0))
     assert r.tol == 0.5 and r.sigma == pytest.approx(0.01 * math.sqrt(2) / 3) and r.history == []
     r = condition_points(facies, [0, 1], [0, 1], [2.0, 1.0], n=2, steps=0)  # integer codes in a finite range
@@ -249,18 +285,24 @@ def test_default_tolerances():
 
 # --- points: checks and CSV ------------------------------------------------------------------------
 def test_check_points():
-    r, c, v = check_points([2, 0, 2, 1], [3, 1, 3, 1], [2, 0.5, 2, 1], (3, 4))  # (2, 3) twice, same value: merged, order kept
+    r, c, v = check_points(
+        [2, 0, 2, 1], [3, 1, 3, 1], [2, 0.5, 2, 1], (3, 4)
+    )  # (2, 3) twice, same value: merged, order kept
     assert r.tolist() == [2, 0, 1] and c.tolist() == [3, 1, 1] and v.tolist() == [2.0, 0.5, 1.0]
     assert r.dtype == c.dtype == torch.long and v.dtype == torch.float64
     with pytest.raises(GenzooError, match=r"^point \(3, 0\) lies outside the 3×4 grid$"):
         check_points([0, 3], [0, 0], [1, 1], (1, 3, 4))
     with pytest.raises(GenzooError, match=r"^point \(1, -1\) lies outside the 3×4 grid$"):
         check_points([1], [-1], [1], (3, 4))
-    with pytest.raises(GenzooError, match=r"^point \(1, 2\) is given more than once with different values \(0.25 and 0.5\)$"):
+    with pytest.raises(
+        GenzooError, match=r"^point \(1, 2\) is given more than once with different values \(0.25 and 0.5\)$"
+    ):
         check_points([0, 1, 1], [0, 2, 2], [1, 0.25, 0.5], (3, 4))
     with pytest.raises(GenzooError, match=r"^points: none given; give at least one \(row, col, value\)$"):
         check_points([], [], [], (3, 4))
-    with pytest.raises(GenzooError, match=r"^points: 2 rows, 2 cols and 1 values; give one row, col and value per point$"):
+    with pytest.raises(
+        GenzooError, match=r"^points: 2 rows, 2 cols and 1 values; give one row, col and value per point$"
+    ):
         check_points([0, 1], [0, 1], [1.0], (3, 4))
     with pytest.raises(GenzooError, match=r"^points: rows must be integer grid indices, got 1.5$"):
         check_points([1.5], [0], [1.0], (3, 4))
@@ -275,7 +317,9 @@ def test_read_points_csv(tmp_path: Path):
     assert r.tolist() == [2, 0, 4] and c.tolist() == [3, 7, 1] and v.tolist() == [1.5, -0.25, 0.3]
     assert r.dtype == torch.long and v.dtype == torch.float64
     f.write_text("row,col,porosity\n1,2,0.3\n")
-    with pytest.raises(GenzooError, match=rf"^{f}: missing column\(s\) value \(a points CSV needs row, col, value\)$"):
+    with pytest.raises(
+        GenzooError, match=rf"^{f}: missing column\(s\) value \(a points CSV needs row, col, value\)$"
+    ):
         read_points_csv(f)
     f.write_text("row,col,value\n1,2,0.3\n\n1,3,abc\n")
     with pytest.raises(GenzooError, match=rf"^{f}, line 4: cannot read value 'abc' as a number$"):
@@ -312,7 +356,11 @@ def test_inference_network_fits_the_mean_field_posterior():
     r = post.sample(400, generator=gen(1))
     torch.testing.assert_close(r.z.mean(0), z_star, atol=0.05, rtol=0)
     hon, mis, acc, _ = brute_force(r, rows, cols, d, r.tol)
-    assert r.honoured.tolist() == pytest.approx(hon) and r.misfit.tolist() == pytest.approx(mis) and r.accepted.tolist() == acc
+    assert (
+        r.honoured.tolist() == pytest.approx(hon)
+        and r.misfit.tolist() == pytest.approx(mis)
+        and r.accepted.tolist() == acc
+    )
     assert len(r.history) == 2000
 
 
@@ -321,10 +369,16 @@ def test_amortised_inference_network_on_the_prior_predictive():
     F, sigma = points_operator(ROWS, COLS), 0.3
     idx = torch.tensor(ROWS) * 4 + torch.tensor(COLS)
     Ao, bo = model.A.detach()[idx], model.b.detach()[idx]
-    post = fit_inference(model, F, prior_predictive(model, F, sigma), sigma=sigma, hidden=(), steps=2000, generator=gen(0))
+    post = fit_inference(
+        model, F, prior_predictive(model, F, sigma), sigma=sigma, hidden=(), steps=2000, generator=gen(0)
+    )
     g = gen(7)
     for _ in range(3):  # data sets never seen in training
-        d = Ao @ torch.randn(3, generator=g, dtype=torch.float64) + bo + sigma * torch.randn(6, generator=g, dtype=torch.float64)
+        d = (
+            Ao @ torch.randn(3, generator=g, dtype=torch.float64)
+            + bo
+            + sigma * torch.randn(6, generator=g, dtype=torch.float64)
+        )
         z_star, lam = map_estimate(Ao, bo, d, sigma)
         mu, sd = post.q(d)
         assert (mu - z_star).abs().max() < 1e-3
@@ -349,6 +403,7 @@ def test_inference_on_a_batch_of_data_sets():
 # --- repeatability ---------------------------------------------------------------------------------
 def test_seeded_runs_repeat_bit_for_bit():
     model = genzoo.models.create("gan", FIELD, arch="fcn", seed=0)
+
     def run(seed: int):
         return condition_points(model, [1, 5], [2, 6], [0.1, -0.1], n=3, steps=15, generator=gen(seed))
 
@@ -356,6 +411,7 @@ def test_seeded_runs_repeat_bit_for_bit():
     assert torch.equal(a.x, b.x) and torch.equal(a.z, b.z) and a.history == b.history
     assert not torch.equal(a.z, c.z)
     lin = linear()
+
     def fit(seed: int):
         return fit_inference(lin, block_average(2), torch.ones(4), steps=15, hidden=(8,), generator=gen(seed))
 

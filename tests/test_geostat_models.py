@@ -34,7 +34,9 @@ def test_grf_dataset_has_its_law_and_exact_density(grf) -> None:
     cov = grf.extras["cov"]
     assert cov == C.Matern(range=2.5, nu=1.5)
     sigma = C.covariance_matrix(cov, C.grid_points((16, 16)))
-    want = torch.distributions.MultivariateNormal(torch.zeros(256, dtype=torch.float64), sigma).log_prob(grf.x[:4].reshape(4, -1).double())
+    want = torch.distributions.MultivariateNormal(torch.zeros(256, dtype=torch.float64), sigma).log_prob(
+        grf.x[:4].reshape(4, -1).double()
+    )
     assert torch.allclose(grf.log_density(grf.x[:4]).double(), want, atol=1e-3)
 
 
@@ -43,7 +45,9 @@ def test_facies_dataset_proportions_and_options(facies) -> None:
     assert k == 2 and facies.info.value_range == (0.0, 1.0)
     share = torch.bincount(facies.x.long().reshape(-1)).double() / facies.x.numel()
     assert torch.allclose(share, torch.tensor([0.7, 0.3], dtype=torch.float64), atol=0.02)
-    pg = genzoo.datasets.load("facies", split="train", n=50, size=32, rule="plurigaussian", proportions=(0.5, 0.3, 0.2))
+    pg = genzoo.datasets.load(
+        "facies", split="train", n=50, size=32, rule="plurigaussian", proportions=(0.5, 0.3, 0.2)
+    )
     assert pg.extras["categories"] == 3 and set(pg.x.unique().tolist()) == {0.0, 1.0, 2.0}
     with pytest.raises(GenzooError, match="at least three facies"):
         genzoo.datasets.load("facies", split="train", n=10, rule="plurigaussian")
@@ -63,7 +67,11 @@ def test_field_models_fit_the_covariance_and_sample(grf, name) -> None:
     assert x.shape == (5, 1, 16, 16)
     big = model.sample(2, generator=g, size=(20, 24))
     assert big.shape == (2, 1, 20, 24)
-    rows, cols, vals = torch.tensor([1, 7]), torch.tensor([3, 12]), torch.tensor([1.5, -0.5], dtype=torch.float64)
+    rows, cols, vals = (
+        torch.tensor([1, 7]),
+        torch.tensor([3, 12]),
+        torch.tensor([1.5, -0.5], dtype=torch.float64),
+    )
     cond = model.sample(3, generator=g, points=(rows, cols, vals))
     assert float((cond[:, 0, rows, cols] - vals).abs().max()) < 1e-8
     with pytest.raises(GenzooError, match="unconditional"):
@@ -104,7 +112,17 @@ def test_latent_conditioning_of_a_linear_field_is_kriging_with_a_nugget(grf) -> 
     rows, cols = torch.tensor([2, 9, 13]), torch.tensor([4, 11, 2])
     vals = torch.tensor([1.0, -0.7, 0.4], dtype=torch.float64)
     sigma = 0.3
-    res = condition_points(model, rows, cols, vals, n=2, steps=1500, lr=0.05, sigma=sigma, generator=torch.Generator().manual_seed(0))
+    res = condition_points(
+        model,
+        rows,
+        cols,
+        vals,
+        n=2,
+        steps=1500,
+        lr=0.05,
+        sigma=sigma,
+        generator=torch.Generator().manual_seed(0),
+    )
     coords = torch.stack([rows, cols], 1).double()
     k = C.covariance_matrix(model.cov, coords) + sigma**2 * torch.eye(3, dtype=torch.float64)
     k0 = C.covariance_matrix(model.cov, C.grid_points((16, 16)), coords)
@@ -129,7 +147,9 @@ def test_field_models_refuse_other_data() -> None:
     with pytest.raises(GenzooError, match="models field data"):
         genzoo.models.create("fft", mnist)
     with pytest.raises(GenzooError, match="spde simulates the matern family"):
-        genzoo.models.create("spde", genzoo.datasets.DataInfo("f", "field", (1, 8, 8), (-math.inf, math.inf)), cov="spherical")
+        genzoo.models.create(
+            "spde", genzoo.datasets.DataInfo("f", "field", (1, 8, 8), (-math.inf, math.inf)), cov="spherical"
+        )
 
 
 # --- metrics ---------------------------------------------------------------------------------------
@@ -138,7 +158,9 @@ def test_gaussian_w2_against_the_closed_form_of_commuting_covariances() -> None:
     rng = np.random.default_rng(0)
     n, d = 2000, 5
     z = rng.standard_normal((n, d))
-    z = (z - z.mean(0)) @ np.linalg.inv(np.linalg.cholesky(np.cov(z, rowvar=False))).T  # exact identity covariance
+    z = (z - z.mean(0)) @ np.linalg.inv(
+        np.linalg.cholesky(np.cov(z, rowvar=False))
+    ).T  # exact identity covariance
     var_b = np.array([0.5, 1.0, 2.0, 4.0, 0.1])
     x = torch.from_numpy(z * np.sqrt(var_b) + 0.3)
     var_a = np.array([1.0, 1.0, 1.0, 2.0, 0.4])
@@ -173,8 +195,29 @@ def test_cli_simulate_writes_fields_and_a_figure(tmp_path, capsys) -> None:
     out = tmp_path / "f.npz"
     wells = tmp_path / "wells.csv"
     wells.write_text("row,col,value\n3,4,2.0\n10,12,-1.0\n")
-    rc = main(["simulate", "spde", "--cov", "matern", "--nu", "1.5", "--range", "4", "--shape", "24", "32", "-n", "3",
-               "--seed", "1", "--points", str(wells), "--out", str(out)])
+    rc = main(
+        [
+            "simulate",
+            "spde",
+            "--cov",
+            "matern",
+            "--nu",
+            "1.5",
+            "--range",
+            "4",
+            "--shape",
+            "24",
+            "32",
+            "-n",
+            "3",
+            "--seed",
+            "1",
+            "--points",
+            str(wells),
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     with np.load(out, allow_pickle=False) as z:
         f = z["x"]
@@ -182,8 +225,40 @@ def test_cli_simulate_writes_fields_and_a_figure(tmp_path, capsys) -> None:
     assert np.abs(f[:, 0, [3, 10], [4, 12]] - [2.0, -1.0]).max() < 1e-8
     assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
     assert "Chebyshev degree" in capsys.readouterr().out
-    rc = main(["simulate", "fft", "--range", "4", "--shape", "24", "32", "-n", "3", "--seed", "1", "--out", str(tmp_path / "g.npz")])
-    rc2 = main(["simulate", "fft", "--range", "4", "--shape", "24", "32", "-n", "3", "--seed", "1", "--out", str(tmp_path / "h.npz")])
+    rc = main(
+        [
+            "simulate",
+            "fft",
+            "--range",
+            "4",
+            "--shape",
+            "24",
+            "32",
+            "-n",
+            "3",
+            "--seed",
+            "1",
+            "--out",
+            str(tmp_path / "g.npz"),
+        ]
+    )
+    rc2 = main(
+        [
+            "simulate",
+            "fft",
+            "--range",
+            "4",
+            "--shape",
+            "24",
+            "32",
+            "-n",
+            "3",
+            "--seed",
+            "1",
+            "--out",
+            str(tmp_path / "h.npz"),
+        ]
+    )
     with np.load(tmp_path / "g.npz") as a, np.load(tmp_path / "h.npz") as b:
         assert rc == rc2 == 0 and np.array_equal(a["x"], b["x"])
 
@@ -192,9 +267,43 @@ def test_simulated_fields_train_directly(tmp_path, capsys) -> None:
     """`genzoo simulate` writes its fields under x, the key --data npz: reads: they train as they are,
     and the fitted covariance finds the range they were simulated with."""
     out = tmp_path / "f.npz"
-    assert main(["simulate", "fft", "--cov", "exponential", "--range", "5", "--shape", "32", "32", "-n", "200", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "simulate",
+                "fft",
+                "--cov",
+                "exponential",
+                "--range",
+                "5",
+                "--shape",
+                "32",
+                "32",
+                "-n",
+                "200",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     run = tmp_path / "run"
-    assert main(["train", "fft", "--data", f"npz:{out}", "--out", str(run), "--quiet", "--set", "model.cov=exponential"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "fft",
+                "--data",
+                f"npz:{out}",
+                "--out",
+                str(run),
+                "--quiet",
+                "--set",
+                "model.cov=exponential",
+            ]
+        )
+        == 0
+    )
     model = genzoo.load(run)
     assert model.info.kind == "field" and model.info.shape == (1, 32, 32)
     assert abs(model.cov.range - 5) < 1.0
@@ -206,11 +315,20 @@ def test_simulated_fields_train_directly(tmp_path, capsys) -> None:
     "args, message",
     [
         (["simulate", "fft", "--range", "0", "--shape", "8", "8"], "range must be positive"),
-        (["simulate", "fft", "--range", "2", "--ratio", "-1", "--shape", "8", "8"], "anisotropy ratio must be positive"),
-        (["simulate", "fft", "--range", "2", "--nu", "0", "--shape", "8", "8"], "nu must be a positive number"),
+        (
+            ["simulate", "fft", "--range", "2", "--ratio", "-1", "--shape", "8", "8"],
+            "anisotropy ratio must be positive",
+        ),
+        (
+            ["simulate", "fft", "--range", "2", "--nu", "0", "--shape", "8", "8"],
+            "nu must be a positive number",
+        ),
         (["simulate", "cholesky", "--range", "2", "--shape", "100", "100"], "above its limit"),
         (["simulate", "fft", "--shape", "8", "8"], "--range is required"),
-        (["simulate", "fft", "--range", "2", "--shape", "8", "8", "--modes", "10"], "--modes is an option of the spectral method"),
+        (
+            ["simulate", "fft", "--range", "2", "--shape", "8", "8", "--modes", "10"],
+            "--modes is an option of the spectral method",
+        ),
     ],
 )
 def test_cli_simulate_bad_input(tmp_path, capsys, args, message) -> None:
@@ -223,7 +341,23 @@ def test_cli_simulate_bad_input(tmp_path, capsys, args, message) -> None:
 
 def test_cli_condition_points(tmp_path, capsys) -> None:
     run = tmp_path / "run"
-    assert main(["train", "fft", "--data", "grf", "--set", "data.n=100", "--set", "data.size=16", "--out", str(run)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "fft",
+                "--data",
+                "grf",
+                "--set",
+                "data.n=100",
+                "--set",
+                "data.size=16",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
     wells = tmp_path / "wells.csv"
     wells.write_text(" value , row,col\n1.5,2,3\n-0.5,10,11\n")
     out = tmp_path / "c.npz"
@@ -249,12 +383,34 @@ def test_cli_condition_points(tmp_path, capsys) -> None:
 
 def test_cli_condition_points_by_latent_optimisation(tmp_path, capsys) -> None:
     run = tmp_path / "vae"
-    assert main(["train", "vae", "--data", "grf", "--set", "data.n=64", "--set", "data.size=8", "--steps", "5",
-                 "--set", "model.latent_dim=4", "--out", str(run)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "vae",
+                "--data",
+                "grf",
+                "--set",
+                "data.n=64",
+                "--set",
+                "data.size=8",
+                "--steps",
+                "5",
+                "--set",
+                "model.latent_dim=4",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
     wells = tmp_path / "wells.csv"
     wells.write_text("row,col,value\n1,1,0.2\n")
     out = tmp_path / "c.npz"
-    assert main(["condition", str(run), "--points", str(wells), "-n", "3", "--steps", "50", "--out", str(out)]) == 0
+    assert (
+        main(["condition", str(run), "--points", str(wells), "-n", "3", "--steps", "50", "--out", str(out)])
+        == 0
+    )
     with np.load(out) as z:
         assert z["x"].shape == (3, 1, 8, 8) and "z" in z.files and z["honoured"].shape == (3,)
     assert "latent optimisation, 50 steps" in capsys.readouterr().out

@@ -85,7 +85,23 @@ def test_kriging_with_a_large_nugget_matches_a_numpy_solve(mean: float | None) -
 
 
 # --- the bivariate normal probability ---------------------------------------------------------
-RHOS = [-0.999999, -0.99999, -0.9999, -0.999, -0.99, -0.9, -0.5, 0.0, 0.5, 0.9, 0.99, 0.999, 0.9999, 0.99999, 0.999999]
+RHOS = [
+    -0.999999,
+    -0.99999,
+    -0.9999,
+    -0.999,
+    -0.99,
+    -0.9,
+    -0.5,
+    0.0,
+    0.5,
+    0.9,
+    0.99,
+    0.999,
+    0.9999,
+    0.99999,
+    0.999999,
+]
 TS = [-2.0, -0.5, 0.0, 0.3, 1.5]
 
 
@@ -103,7 +119,9 @@ def scipy_bivariate(t: float, rho: float) -> float:
     """scipy's bivariate normal CDF (Genz's BVNU in 2-D: deterministic; the tolerances bind only
     its quasi-Monte Carlo path for three or more dimensions)."""
     cov = [[1.0, rho], [rho, 1.0]]
-    return float(scipy.stats.multivariate_normal.cdf([t, t], mean=[0.0, 0.0], cov=cov, abseps=1e-14, releps=1e-14))
+    return float(
+        scipy.stats.multivariate_normal.cdf([t, t], mean=[0.0, 0.0], cov=cov, abseps=1e-14, releps=1e-14)
+    )
 
 
 @pytest.mark.parametrize("rho", RHOS)
@@ -138,4 +156,8 @@ def test_indicator_covariance_inverts_to_the_latent_correlation(t: float, rho: f
     cov = torch.tensor(sheppard_mpmath(t, rho) - phi**2, dtype=torch.float64)
     got = float(gaussian_correlation_of_indicator(t, cov))
     assert abs(got - rho) <= 1e-6 * rho, (t, rho, got)
-    assert abs((1 - got) - (1 - rho)) <= 1e-8 * (1 - rho), (t, rho, got)  # and 1 − ρ, which the short lags fit
+    assert abs((1 - got) - (1 - rho)) <= 1e-8 * (1 - rho), (
+        t,
+        rho,
+        got,
+    )  # and 1 − ρ, which the short lags fit

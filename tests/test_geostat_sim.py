@@ -42,7 +42,9 @@ def assert_variogram(x: torch.Tensor, model_gamma, lags: range, what: str) -> No
     for axis, step in ((-2, (1.0, 0.0)), (-1, (0.0, 1.0))):
         g = per_field_variogram(x, lags, axis)
         mean, se = g.mean(0), g.std(0) / math.sqrt(len(g))
-        want = torch.stack([model_gamma(torch.tensor([k * step[0], k * step[1]], dtype=torch.float64)) for k in lags])
+        want = torch.stack(
+            [model_gamma(torch.tensor([k * step[0], k * step[1]], dtype=torch.float64)) for k in lags]
+        )
         z = (mean - want) / se
         assert bool((z.abs() < 3).all()), f"{what} axis {axis}: z = {[round(v, 2) for v in z.tolist()]}"
 
@@ -53,7 +55,9 @@ def assert_moments(x: torch.Tensor, mean: float, var: float, what: str) -> None:
     n = len(v)
     assert abs(float(v.mean()) - mean) < 3.5 * math.sqrt(var / n), f"{what}: mean {float(v.mean()):.4f}"
     # Var of the sample variance of a Gaussian: 2σ⁴/(n − 1)
-    assert abs(float(v.var()) - var) < 3.5 * math.sqrt(2 * var**2 / (n - 1)), f"{what}: variance {float(v.var()):.4f}"
+    assert abs(float(v.var()) - var) < 3.5 * math.sqrt(2 * var**2 / (n - 1)), (
+        f"{what}: variance {float(v.var()):.4f}"
+    )
 
 
 COVS = [
@@ -89,8 +93,11 @@ def lattice_variogram(sim: SPDE):
     return gamma
 
 
-@pytest.mark.parametrize("cov", [C.Matern(range=3.0, nu=1.0), C.Exponential(range=3.0), C.Matern(range=3.0, nu=1.5, angle=30, ratio=0.5)],
-                         ids=lambda c: c.describe())
+@pytest.mark.parametrize(
+    "cov",
+    [C.Matern(range=3.0, nu=1.0), C.Exponential(range=3.0), C.Matern(range=3.0, nu=1.5, angle=30, ratio=0.5)],
+    ids=lambda c: c.describe(),
+)
 def test_spde_simulates_the_lattice_matern(cov: C.Covariance) -> None:
     sim = simulator("spde", cov, (40, 40))
     x = sim.sample(N, generator=torch.Generator().manual_seed(5))
@@ -124,7 +131,10 @@ def test_chebyshev_error_falls_with_degree_against_a_dense_solve() -> None:
     assert float(evals.min()) > -1e-10 and float(evals.max()) <= sim.bound + 1e-10  # Gershgorin
     w = torch.randn(m * n, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     exact = evecs @ ((1 + evals) ** (-sim.alpha / 2) * (evecs.T @ w))
-    errors = [float((sim.apply(w.reshape(1, m, n), degree=k).reshape(-1) - exact).norm() / exact.norm()) for k in (2, 5, 10, 20, sim.degree)]
+    errors = [
+        float((sim.apply(w.reshape(1, m, n), degree=k).reshape(-1) - exact).norm() / exact.norm())
+        for k in (2, 5, 10, 20, sim.degree)
+    ]
     assert all(a > b for a, b in zip(errors, errors[1:])), errors
     assert errors[-1] < 1e-7
 
@@ -142,7 +152,11 @@ def test_fft_and_spectral_variance_converges_to_the_sill() -> None:
     cov = C.Matern(range=2.0, nu=1.0, sill=2.5)
     fft = simulate("fft", cov, (64, 64), 400, seed=1)
     assert abs(float(fft.var()) / 2.5 - 1) < 0.02
-    for k in (10, 100, 1000):  # the variance of one node is the sill for any K; the field's too as realisations add up
+    for k in (
+        10,
+        100,
+        1000,
+    ):  # the variance of one node is the sill for any K; the field's too as realisations add up
         x = simulate("spectral", cov, (32, 32), 400, seed=1, modes=k)
         assert abs(float(x.var()) / 2.5 - 1) < 0.05, k
 
@@ -168,7 +182,9 @@ def test_fft_matches_the_dense_covariance_exactly() -> None:
 
 
 def test_cholesky_refuses_large_grids_and_gives_exact_log_density() -> None:
-    with pytest.raises(GenzooError, match="cholesky: 10,000 points is above its limit of 6,000.*use fft or spde"):
+    with pytest.raises(
+        GenzooError, match="cholesky: 10,000 points is above its limit of 6,000.*use fft or spde"
+    ):
         simulator("cholesky", C.Exponential(range=2.0), (100, 100))
     cov = C.Exponential(range=2.0, nugget=0.1)
     pts = C.grid_points((3, 4))
@@ -234,7 +250,9 @@ def test_conditional_simulation_honours_the_data(method: str) -> None:
     x = simulate(method, cov, (12, 10), 6, seed=0, points=(rows, cols, values))
     assert x.dtype == torch.float64
     assert float((x[:, 0, rows, cols] - values).abs().max()) < 1e-8
-    ok = simulate(method, cov, (12, 10), 6, seed=0, points=(rows, cols, values), kriging="ordinary", neighbours=3)
+    ok = simulate(
+        method, cov, (12, 10), 6, seed=0, points=(rows, cols, values), kriging="ordinary", neighbours=3
+    )
     assert float((ok[:, 0, rows, cols] - values).abs().max()) < 1e-8
 
 
@@ -268,7 +286,13 @@ def test_conditioning_errors() -> None:
     with pytest.raises(GenzooError, match="outside"):
         simulate("fft", cov, (8, 8), 1, points=(torch.tensor([8]), torch.tensor([0]), torch.tensor([1.0])))
     with pytest.raises(GenzooError, match="duplicate|different values"):
-        simulate("fft", cov, (8, 8), 1, points=(torch.tensor([1, 1]), torch.tensor([2, 2]), torch.tensor([1.0, 2.0])))
+        simulate(
+            "fft",
+            cov,
+            (8, 8),
+            1,
+            points=(torch.tensor([1, 1]), torch.tensor([2, 2]), torch.tensor([1.0, 2.0])),
+        )
     with pytest.raises(GenzooError, match=r"\(m, 3\)"):
         condition(torch.zeros(1, 1, 8, 8), torch.zeros(4, 2), cov)
 
@@ -319,11 +343,15 @@ def test_covariance_functions_against_closed_forms_and_scipy() -> None:
     sph = C.Spherical(range=5.0).of_distance(torch.tensor([0.0, 2.5, 5.0, 6.0], dtype=torch.float64))
     assert torch.allclose(sph, torch.tensor([1.0, 1 - 0.75 + 0.0625, 0.0, 0.0], dtype=torch.float64))
     cub = C.Cubic(range=1.0).of_distance(torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64))
-    assert torch.allclose(cub, torch.tensor([1.0, 1 - 7 / 4 + 35 / 32 - 7 / 64 + 3 / 512, 0.0], dtype=torch.float64))
+    assert torch.allclose(
+        cub, torch.tensor([1.0, 1 - 7 / 4 + 35 / 32 - 7 / 64 + 3 / 512, 0.0], dtype=torch.float64)
+    )
     # anisotropy: range a along the major axis at `angle` from the columns, a·ratio across it
     cov = C.Exponential(range=4.0, angle=30.0, ratio=0.25)
     t = math.radians(30)
-    along = torch.tensor([math.sin(t), math.cos(t)], dtype=torch.float64) * 4.0  # (Δrow, Δcol) along the major axis
+    along = (
+        torch.tensor([math.sin(t), math.cos(t)], dtype=torch.float64) * 4.0
+    )  # (Δrow, Δcol) along the major axis
     across = torch.tensor([math.cos(t), -math.sin(t)], dtype=torch.float64) * 1.0
     assert math.isclose(float(cov(along)), math.exp(-1), rel_tol=1e-12)
     assert math.isclose(float(cov(across)), math.exp(-1), rel_tol=1e-12)
@@ -334,8 +362,17 @@ def test_covariance_functions_against_closed_forms_and_scipy() -> None:
     assert math.isclose(float(nug(torch.zeros(2))), 2.5)
 
 
-@pytest.mark.parametrize("cov", [C.Gaussian(range=1.5), C.Matern(range=1.5, nu=1.2), C.Spherical(range=3.0), C.Cubic(range=3.0),
-                                 C.Matern(range=2.0, nu=1.5, angle=30, ratio=0.5, sill=2.0)], ids=lambda c: c.describe())
+@pytest.mark.parametrize(
+    "cov",
+    [
+        C.Gaussian(range=1.5),
+        C.Matern(range=1.5, nu=1.2),
+        C.Spherical(range=3.0),
+        C.Cubic(range=3.0),
+        C.Matern(range=2.0, nu=1.5, angle=30, ratio=0.5, sill=2.0),
+    ],
+    ids=lambda c: c.describe(),
+)
 def test_spectral_density_is_the_fourier_transform_of_the_covariance(cov: C.Covariance) -> None:
     """C(h) = ∫ S(ω) cos(ω·h) dω — by a Riemann sum on a wide 2-D grid, or for the compact models
     (whose S decays like |ω|⁻³) by the radial integral ∫ 2πw S(w) J₀(w|h|) dw to |ω| = 1000 — and
@@ -361,14 +398,19 @@ def test_spectral_density_is_the_fourier_transform_of_the_covariance(cov: C.Cova
     freq = cov.sample_frequencies(k, torch.Generator().manual_seed(0))
     for h in ([0.7, 1.3], [2.0, -0.5]):
         c = torch.cos(freq @ torch.tensor(h, dtype=torch.float64))
-        assert abs(float(c.mean()) * cov.sill - float(cov(torch.tensor(h)))) < 4 * float(c.std()) / math.sqrt(k) * cov.sill
+        assert (
+            abs(float(c.mean()) * cov.sill - float(cov(torch.tensor(h))))
+            < 4 * float(c.std()) / math.sqrt(k) * cov.sill
+        )
 
 
 # --- facies ----------------------------------------------------------------------------------------
 def test_truncated_gaussian_proportions_match_the_threshold_probabilities() -> None:
     p = [0.5, 0.3, 0.2]
     t = thresholds(p)
-    assert torch.allclose(0.5 * (1 + torch.erf(t / math.sqrt(2))), torch.tensor([0.5, 0.8], dtype=torch.float64))
+    assert torch.allclose(
+        0.5 * (1 + torch.erf(t / math.sqrt(2))), torch.tensor([0.5, 0.8], dtype=torch.float64)
+    )
     y = simulate("fft", C.Matern(range=2.0, nu=1.5), (32, 32), 300, seed=2)
     codes = truncate(y, p)
     share = torch.bincount(codes.long().reshape(-1), minlength=3).double() / codes.numel()
@@ -395,7 +437,11 @@ def test_anamorphosis_to_a_law_and_to_data() -> None:
     assert bool((ranked[1:] >= ranked[:-1]).all())  # a monotone map keeps the order
     data = torch.tensor([0.0, 1.0, 1.0, 5.0, 10.0, 20.0])
     z = anamorphosis(torch.tensor([-10.0, 0.0, 10.0]), data)
-    assert z.tolist() == [0.0, pytest.approx(3.0), 20.0]  # the median of the data; the extremes clip to the data's range
+    assert z.tolist() == [
+        0.0,
+        pytest.approx(3.0),
+        20.0,
+    ]  # the median of the data; the extremes clip to the data's range
     # the empirical quantile function: linear between the order statistics at the Hazen levels (i + ½)/n
     u = stats.norm.cdf((y.double().numpy() - 1.0) / 2.0).clip(1e-12, 1 - 1e-12)
     want = np.interp(u, (np.arange(6) + 0.5) / 6, np.sort(data.numpy()))

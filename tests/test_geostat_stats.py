@@ -78,7 +78,14 @@ CHECKER = torch.tensor([[(r + c) % 2 for c in range(4)] for r in range(4)], dtyp
 # --- grid variograms ---------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "direction, step, kmax",
-    [("row", (1, 0), 4), ("col", (0, 1), 5), ((1, 1), (1, 1), 4), ((1, -1), (1, -1), 4), ((1, 2), (1, 2), 2), ((-2, 1), (-2, 1), 2)],
+    [
+        ("row", (1, 0), 4),
+        ("col", (0, 1), 5),
+        ((1, 1), (1, 1), 4),
+        ((1, -1), (1, -1), 4),
+        ((1, 2), (1, 2), 2),
+        ((-2, 1), (-2, 1), 2),
+    ],
 )
 def test_grid_variogram_matches_brute_force(direction, step, kmax):
     x = torch.randn(2, 1, 5, 6, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
@@ -110,14 +117,18 @@ def test_linear_trend_variogram_is_exact():
     rows = torch.arange(9, dtype=torch.float64)[:, None].expand(9, 7)
     x = a * rows
     k = torch.arange(1, 7, dtype=torch.float64)
-    np.testing.assert_allclose(S.grid_variogram(x, 6, "row").gamma.numpy(), (a**2 * k**2 / 2).numpy(), rtol=1e-13)
+    np.testing.assert_allclose(
+        S.grid_variogram(x, 6, "row").gamma.numpy(), (a**2 * k**2 / 2).numpy(), rtol=1e-13
+    )
     assert S.grid_variogram(x, 6, "col").gamma.abs().max() == 0
     diag = S.grid_variogram(x, 4, (1, 1))
     np.testing.assert_allclose(diag.gamma.numpy(), (a**2 * k[:4] ** 2 / 2).numpy(), rtol=1e-13)
     np.testing.assert_allclose(diag.lags.numpy(), (k[:4] * math.sqrt(2)).numpy())
     both = S.grid_variogram(x, 6, "both")
     n_row, n_col = (9 - k) * 7, 9 * (7 - k)
-    np.testing.assert_allclose(both.gamma.numpy(), (a**2 * k**2 * n_row / (2 * (n_row + n_col))).numpy(), rtol=1e-13)
+    np.testing.assert_allclose(
+        both.gamma.numpy(), (a**2 * k**2 * n_row / (2 * (n_row + n_col))).numpy(), rtol=1e-13
+    )
 
 
 # --- point variograms ----------------------------------------------------------------------------
@@ -136,11 +147,15 @@ def test_point_variogram_matches_brute_force():
     d, g, c = brute_points(xy, z, np.array(edges), direction=30.0)
     np.testing.assert_allclose(vg.gamma.numpy(), g, rtol=1e-12)
     np.testing.assert_array_equal(vg.pairs.numpy(), c)
-    np.testing.assert_allclose(vg.vectors.numpy(), d[:, None] * np.array([math.sin(math.pi / 6), math.cos(math.pi / 6)]))
+    np.testing.assert_allclose(
+        vg.vectors.numpy(), d[:, None] * np.array([math.sin(math.pi / 6), math.cos(math.pi / 6)])
+    )
     assert vg.pairs.sum() < S.point_variogram(xy, z, bins=edges).pairs.sum()
     # a tolerance of 90° keeps every pair
     full = S.point_variogram(xy, z, bins=edges, direction=-70.0, tolerance=90)
-    np.testing.assert_allclose(full.gamma.numpy(), S.point_variogram(xy, z, bins=edges).gamma.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(
+        full.gamma.numpy(), S.point_variogram(xy, z, bins=edges).gamma.numpy(), rtol=1e-12
+    )
 
 
 def test_point_variogram_bins_are_open_on_the_left():
@@ -168,7 +183,14 @@ def exact(cov, step=(1, 0), kmax=15) -> S.Variogram:
     k = torch.arange(1, kmax + 1, dtype=torch.float64)
     vec = k[:, None] * torch.tensor(step, dtype=torch.float64)
     pairs = torch.linspace(800, 200, kmax, dtype=torch.float64)
-    return S.Variogram(lags=vec.norm(dim=-1), gamma=cov.variogram(vec), pairs=pairs, per_field=None, direction=step, vectors=vec)
+    return S.Variogram(
+        lags=vec.norm(dim=-1),
+        gamma=cov.variogram(vec),
+        pairs=pairs,
+        per_field=None,
+        direction=step,
+        vectors=vec,
+    )
 
 
 def close(a: float, b: float, tol: float) -> bool:
@@ -222,7 +244,10 @@ def test_fit_minimises_the_stated_weighted_criterion():
             if getattr(fit, key) == 0:  # a nugget fitted to its bound, zero
                 continue
             for f in (1 - 1e-4, 1 + 1e-4):
-                other = make("exponential", **{**dict(range=fit.range, sill=fit.sill, nugget=fit.nugget), key: getattr(fit, key) * f})
+                other = make(
+                    "exponential",
+                    **{**dict(range=fit.range, sill=fit.sill, nugget=fit.nugget), key: getattr(fit, key) * f},
+                )
                 assert float(crit(other.variogram(vg.vectors))) > best, (weights, key, f)
     ranges = sorted(f.range for f in fits.values())
     assert ranges[-1] - ranges[0] > 1e-3 * ranges[0]
@@ -375,7 +400,9 @@ def test_facies_errors():
     assert same == {"proportion": 0.0, "indicator_variogram": 0.0, "connectivity": 0.0, "pattern_js": 0.0}
     e = S.facies_errors(torch.zeros(4, 4), CHECKER, max_lag=2)
     assert e["proportion"] == 0.5
-    assert e["indicator_variogram"] == pytest.approx(0.25)  # |0 − ½| at lag 1, 0 at lag 2, each facies and axis
+    assert e["indicator_variogram"] == pytest.approx(
+        0.25
+    )  # |0 − ½| at lag 1, 0 at lag 2, each facies and axis
     assert e["connectivity"] == 1.0  # facies 0 at lag 2: all connected (τ 1) vs isolated cells (τ 0)
     assert e["pattern_js"] == pytest.approx(1.0)
 
@@ -390,9 +417,14 @@ def test_cuda_matches_cpu():
         torch.testing.assert_close(a.gamma, b.gamma.cpu())
         torch.testing.assert_close(a.stderr, b.stderr.cpu())
     xy, z = torch.rand(40, 2, dtype=torch.float64) * 10, torch.randn(40, dtype=torch.float64)
-    torch.testing.assert_close(S.point_variogram(xy, z, 5, direction=45.0).gamma, S.point_variogram(xy.cuda(), z.cuda(), 5, direction=45.0).gamma.cpu())
+    torch.testing.assert_close(
+        S.point_variogram(xy, z, 5, direction=45.0).gamma,
+        S.point_variogram(xy.cuda(), z.cuda(), 5, direction=45.0).gamma.cpu(),
+    )
     f = (x > 0).double()
-    torch.testing.assert_close(S.connectivity(f, 1).tau, S.connectivity(f.cuda(), 1).tau.cpu(), equal_nan=True)
+    torch.testing.assert_close(
+        S.connectivity(f, 1).tau, S.connectivity(f.cuda(), 1).tau.cpu(), equal_nan=True
+    )
     ha, hb = S.pattern_histogram(f, 3), S.pattern_histogram(f.cuda(), 3)
     assert torch.equal(ha.codes, hb.codes.cpu()) and S.js_distance(ha, hb) == 0.0
     assert S.facies_errors(f.cuda(), f)["pattern_js"] == 0.0
@@ -462,7 +494,9 @@ def test_bad_input_is_one_line():
         S.fit_variogram(vg, "exponential", anisotropic=True)  # pooled: no lag vectors
     one_line(e)
     with pytest.raises(GenzooError) as e:
-        S.fit_variogram(S.grid_variogram(x, direction="row"), "exponential", anisotropic=True)  # one direction
+        S.fit_variogram(
+            S.grid_variogram(x, direction="row"), "exponential", anisotropic=True
+        )  # one direction
     one_line(e)
     with pytest.raises(GenzooError) as e:
         S.fit_variogram(vg, "exponential", weights="cressy")

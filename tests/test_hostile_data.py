@@ -43,7 +43,12 @@ def bomb_png(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 def good_images(folder, n=5, shape=(6, 5)):
@@ -73,7 +78,10 @@ BAD_IMAGES = {
     "garbage.png": (b"\x89PNG\r\n\x1a\n not really a png", "not a PNG or JPEG image"),
     "text.jpeg": (b"hello, world\n", "not a PNG or JPEG image"),
     "bomb.png": (bomb_png(100_000, 100_000), "decompression bomb"),  # above Pillow's own hard limit
-    "bomb9000.png": (bomb_png(9000, 9000), "claims 9000×9000 pixels, more than genzoo's limit"),  # under Pillow's, above genzoo's limit
+    "bomb9000.png": (
+        bomb_png(9000, 9000),
+        "claims 9000×9000 pixels, more than genzoo's limit",
+    ),  # under Pillow's, above genzoo's limit
     "zero-size.png": (bomb_png(0, 0), "not a PNG or JPEG image"),
 }
 
@@ -144,7 +152,9 @@ def test_non_image_files_are_skipped_and_named(tmp_path):
     (tmp_path / hostile("noext")).write_bytes(HALF_PNG)
     (tmp_path / hostile(".DS_Store")).write_bytes(b"\0\0\0\1Bud1")  # hidden: skipped silently
     (tmp_path / hostile("sub")).mkdir()  # a folder beside images: ignored
-    with pytest.warns(UserWarning, match=r"skipped 3 files that are not \.png/\.jpg/\.jpeg: arr\.npy, noext, notes\.txt$"):
+    with pytest.warns(
+        UserWarning, match=r"skipped 3 files that are not \.png/\.jpg/\.jpeg: arr\.npy, noext, notes\.txt$"
+    ):
         ds = load(f"folder:{tmp_path}", split="all")
     assert len(ds) == 5
 
@@ -157,7 +167,9 @@ def test_the_cli_says_what_it_skipped_in_one_line(tmp_path, capsys):
     (data / "notes.txt").write_text("not an image")
     assert main(["train", "kde", "--data", f"folder:{data}", "--out", str(tmp_path / "run"), "--quiet"]) == 0
     err = capsys.readouterr().err
-    assert err.splitlines() == [f"genzoo: warning: folder:{data}: skipped 1 file that is not .png/.jpg/.jpeg: notes.txt"]
+    assert err.splitlines() == [
+        f"genzoo: warning: folder:{data}: skipped 1 file that is not .png/.jpg/.jpeg: notes.txt"
+    ]
 
 
 def test_skipped_files_in_class_folders(tmp_path):
@@ -299,22 +311,27 @@ def zip_bytes(members: dict[str, bytes]) -> bytes:
 
 
 x4 = np.zeros((4, 3), np.float32)
-BAD_ARRAYS.update({
-    "object-y.npz": (zip_bytes({"x.npy": npy_bytes(x4), "y.npy": npy_bytes(np.array([Trap()] * 4, object), True)}), "pickled"),
-    "pickle-member.npz": (zip_bytes({"x.npy": pickle.dumps(Trap())}), "not a .npy array inside the .npz"),
-    "raw-member.npz": (zip_bytes({"x": b"just bytes"}), "not a .npy array inside the .npz"),
-    "truncated-member.npz": (zip_bytes({"x.npy": GOOD[:-10]}), "truncated"),
-    "huge-member.npz": (zip_bytes({"x.npy": npy_header((10**6, 10**6)) + b"\0" * 64}), "truncated"),
-    "truncated.npz": (npz_bytes(x=x4)[:40], "cannot read"),
-    "not-a-zip.npz": (b"PK\x03\x04 not a zip", "cannot read"),
-    "empty-zip.npz": (zip_bytes({}), "no array named 'x' among no arrays"),
-    "two-arrays.npz": (npz_bytes(a=x4, b=x4), "no array named 'x' among a, b"),
-    "nan-x.npz": (npz_bytes(x=np.full((4, 3), np.nan)), "12 values are NaN"),
-    "float-y.npz": (npz_bytes(x=x4, y=np.zeros(4)), "non-negative integers"),
-    "negative-y.npz": (npz_bytes(x=x4, y=-np.ones(4, int)), "non-negative integers"),
-    "huge-y.npz": (npz_bytes(x=x4, y=np.full(4, 2**40)), "classes 0..65535"),
-    "short-y.npz": (npz_bytes(x=x4, y=np.zeros(3, int)), "labels y have shape (3,)"),
-})
+BAD_ARRAYS.update(
+    {
+        "object-y.npz": (
+            zip_bytes({"x.npy": npy_bytes(x4), "y.npy": npy_bytes(np.array([Trap()] * 4, object), True)}),
+            "pickled",
+        ),
+        "pickle-member.npz": (zip_bytes({"x.npy": pickle.dumps(Trap())}), "not a .npy array inside the .npz"),
+        "raw-member.npz": (zip_bytes({"x": b"just bytes"}), "not a .npy array inside the .npz"),
+        "truncated-member.npz": (zip_bytes({"x.npy": GOOD[:-10]}), "truncated"),
+        "huge-member.npz": (zip_bytes({"x.npy": npy_header((10**6, 10**6)) + b"\0" * 64}), "truncated"),
+        "truncated.npz": (npz_bytes(x=x4)[:40], "cannot read"),
+        "not-a-zip.npz": (b"PK\x03\x04 not a zip", "cannot read"),
+        "empty-zip.npz": (zip_bytes({}), "no array named 'x' among no arrays"),
+        "two-arrays.npz": (npz_bytes(a=x4, b=x4), "no array named 'x' among a, b"),
+        "nan-x.npz": (npz_bytes(x=np.full((4, 3), np.nan)), "12 values are NaN"),
+        "float-y.npz": (npz_bytes(x=x4, y=np.zeros(4)), "non-negative integers"),
+        "negative-y.npz": (npz_bytes(x=x4, y=-np.ones(4, int)), "non-negative integers"),
+        "huge-y.npz": (npz_bytes(x=x4, y=np.full(4, 2**40)), "classes 0..65535"),
+        "short-y.npz": (npz_bytes(x=x4, y=np.zeros(3, int)), "labels y have shape (3,)"),
+    }
+)
 
 
 @pytest.mark.parametrize("file", sorted(BAD_ARRAYS))
@@ -377,14 +394,14 @@ def test_each_bad_points_file_is_refused_by_name(tmp_path, file):
 # found by `benchmarks/fuzz_loaders.py --target mask`: a zip member named mask.npy whose header
 # numpy's NpzFile does not recognise, which np.load returned as raw bytes
 FUZZED_MASK = bytes.fromhex(
-        "504b03042d00002d00000000210068344bedffffffffffffffff080014006d61736b2e6e707901001000c00000000000"
-        "0000c000000000000000934e554d5059010076007b276465736372273a20277c6231272c2027666f727472616e5f6f72"
-        "646572273a2046616c73652c20277368617065273a2028382c2038292c207d2020202020202020202020203220202020"
-        "20202020202020202020202020202020202020202020202020202020202020202020202020202020200a000000000000"
-        "000000000000000000000101010101010101010101010101010101010101010101010000000000000000000000000000"
-        "00000000000000000000504b01022d032d0000000000000000000000000000000000c000000008000000000000000000"
-        "00008001000000006d61736b2e6e7079504b0506000800000100010036000000fa0000000000"
-    )
+    "504b03042d00002d00000000210068344bedffffffffffffffff080014006d61736b2e6e707901001000c00000000000"
+    "0000c000000000000000934e554d5059010076007b276465736372273a20277c6231272c2027666f727472616e5f6f72"
+    "646572273a2046616c73652c20277368617065273a2028382c2038292c207d2020202020202020202020203220202020"
+    "20202020202020202020202020202020202020202020202020202020202020202020202020202020200a000000000000"
+    "000000000000000000000101010101010101010101010101010101010101010101010000000000000000000000000000"
+    "00000000000000000000504b01022d032d0000000000000000000000000000000000c000000008000000000000000000"
+    "00008001000000006d61736b2e6e7079504b0506000800000100010036000000fa0000000000"
+)
 BAD_MASKS = {
     "pickle.npy": (npy_bytes(np.array([Trap()] * 4, object), True), "pickled"),
     "truncated.npy": (npy_bytes(np.ones((8, 8)))[:-20], "truncated"),

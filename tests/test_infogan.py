@@ -63,16 +63,25 @@ def test_input_layout_and_code_distributions(ring):
     assert cont.min() >= -1 and cont.max() <= 1
     for j in range(3):  # each continuous code ~ U[−1, 1]: a KS test passes, and a normal one would fail it
         assert stats.kstest(cont[:, j].numpy(), "uniform", args=(-1, 2)).pvalue > 1e-3
-    assert stats.kstest(torch.randn(20_000, generator=gen(1)).numpy(), "uniform", args=(-1, 2)).statistic > 0.1
+    assert (
+        stats.kstest(torch.randn(20_000, generator=gen(1)).numpy(), "uniform", args=(-1, 2)).statistic > 0.1
+    )
     assert stats.kstest(z[:, 0].numpy(), "norm").pvalue > 1e-3
 
 
 def test_info_terms_by_hand():
     cfg = InfoGAN.Config(categories=3, continuous=2, lambda_cat=0.7, lambda_cont=0.3)
-    q = torch.tensor([[1.0, 2.0, 0.5, 0.1, -0.2, -1.0, 0.5], [0.0, -1.0, 3.0, 0.9, 0.4, 0.2, -7.0]])  # logits, μ, log σ
+    q = torch.tensor(
+        [[1.0, 2.0, 0.5, 0.1, -0.2, -1.0, 0.5], [0.0, -1.0, 3.0, 0.9, 0.4, 0.2, -7.0]]
+    )  # logits, μ, log σ
     cat, cont = torch.tensor([1, 2]), torch.tensor([[0.5, -0.5], [1.0, 0.0]])
     t = info_terms(q, cat, cont, cfg)
-    ce = -np.mean([2.0 - math.log(math.exp(1) + math.exp(2) + math.exp(0.5)), 3.0 - math.log(1 + math.exp(-1) + math.exp(3))])
+    ce = -np.mean(
+        [
+            2.0 - math.log(math.exp(1) + math.exp(2) + math.exp(0.5)),
+            3.0 - math.log(1 + math.exp(-1) + math.exp(3)),
+        ]
+    )
     nll = 0.0
     for i in range(2):
         for j in range(2):
@@ -111,7 +120,9 @@ def test_each_phase_updates_only_its_networks(ring, loss):
     terms = model.training_step(batch, make_ctx(model, step=0))  # critic and Q only (k = 2)
     assert "g_loss" not in terms and ("gp" in terms) == (loss == "wgan-gp")
     assert same(params(model.generator), g0)
-    assert not same(params(model.body), c0[: len(params(model.body))]) and not same(params(model.q_head), c0[-len(params(model.q_head)):])
+    assert not same(params(model.body), c0[: len(params(model.body))]) and not same(
+        params(model.q_head), c0[-len(params(model.q_head)) :]
+    )
 
     torch.manual_seed(3)
     terms = twin.training_step(batch, make_ctx(twin, step=1))  # critic, then generator
@@ -157,7 +168,10 @@ def test_categorical_code_takes_over_the_modes():
     genzoo.train(model, ring, steps=1500, lr=1e-3, progress=False)
     mi, acc, used = code_mode_agreement(model, modes)
     assert acc > 0.9 and acc_0 < 0.4, (acc_0, acc)  # chance is 1/8
-    assert mi > 0.8 * math.log(8) and mi_0 < 0.3 * math.log(8), (mi_0, mi)  # log 8 when each code owns one mode; measured 0.26 → 2.08
+    assert mi > 0.8 * math.log(8) and mi_0 < 0.3 * math.log(8), (
+        mi_0,
+        mi,
+    )  # log 8 when each code owns one mode; measured 0.26 → 2.08
     assert used >= 6
 
 
@@ -170,7 +184,9 @@ def test_chosen_codes_keep_the_noise(ring):
     assert torch.equal(fixed[:, 7:], torch.tensor([0.25, -3.0]).expand(5, 2))
     per_sample = model.sample_inputs(3, generator=gen(7), code=[0, 3, 1])
     assert per_sample[:, 3:7].argmax(1).tolist() == [0, 3, 1]
-    assert torch.equal(model.sample(5, generator=gen(7), code=2, continuous=[0.25, -3.0]), model.decode(fixed))
+    assert torch.equal(
+        model.sample(5, generator=gen(7), code=2, continuous=[0.25, -3.0]), model.decode(fixed)
+    )
 
 
 @pytest.mark.parametrize("kind", ["image", "points"])
@@ -192,7 +208,9 @@ def test_model_contract(kind, ring, digits, tmp_path):
 
 
 def test_conv_arch(digits):
-    model = create("infogan", digits, seed=0, arch="conv", channels=(8, 16), features=32, q_hidden=(16,), loss="wgan-gp")
+    model = create(
+        "infogan", digits, seed=0, arch="conv", channels=(8, 16), features=32, q_hidden=(16,), loss="wgan-gp"
+    )
     assert model.latent_shape() == (62 + 10 + 2,)
     model.prepare(digits)
     terms = model.training_step(digits.batch(torch.arange(16)), make_ctx(model, 0))
@@ -203,10 +221,22 @@ def test_conv_arch(digits):
 
 def test_bad_values(ring):
     model = create("infogan", ring, seed=0, categories=10, continuous=2, **SMALL)
-    for code, match in [(10, r"in \[0, 9\], got 10"), (-1, r"in \[0, 9\]"), (1.5, "category index"), (True, "category index"), ("x", "category index"), ([1, 2], "one category per sample")]:
+    for code, match in [
+        (10, r"in \[0, 9\], got 10"),
+        (-1, r"in \[0, 9\]"),
+        (1.5, "category index"),
+        (True, "category index"),
+        ("x", "category index"),
+        ([1, 2], "one category per sample"),
+    ]:
         with pytest.raises(GenzooError, match=match):
             model.sample(3, code=code)
-    for cont, match in [([0.1], "expected 2 values"), ([0.1, 0.2, 0.3], "expected 2 values"), ([0.0, float("nan")], "finite"), ("ab", "expected 2")]:
+    for cont, match in [
+        ([0.1], "expected 2 values"),
+        ([0.1, 0.2, 0.3], "expected 2 values"),
+        ([0.0, float("nan")], "finite"),
+        ("ab", "expected 2"),
+    ]:
         with pytest.raises(GenzooError, match=match):
             model.sample(3, continuous=cont)
     with pytest.raises(GenzooError, match="'infogan' is unconditional; cannot condition on label"):
@@ -225,9 +255,40 @@ def test_bad_values(ring):
 
 def test_cli_sample_with_codes(ring, tmp_path, capsys):
     run = tmp_path / "ig"
-    assert main(["train", "infogan", "--data", "ring8", "--steps", "5", "--out", str(run), "--quiet", "--set", "categories=8"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "infogan",
+                "--data",
+                "ring8",
+                "--steps",
+                "5",
+                "--out",
+                str(run),
+                "--quiet",
+                "--set",
+                "categories=8",
+            ]
+        )
+        == 0
+    )
     out = tmp_path / "s.npy"
-    code = main(["sample", str(run), "-n", "7", "--seed", "3", "--code", "5", "--continuous=0.5,-1", "--out", str(out)])
+    code = main(
+        [
+            "sample",
+            str(run),
+            "-n",
+            "7",
+            "--seed",
+            "3",
+            "--code",
+            "5",
+            "--continuous=0.5,-1",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     model = genzoo.load(run)
     expected = model.sample(7, generator=gen(3), code=5, continuous=[0.5, -1.0])

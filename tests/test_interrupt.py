@@ -13,17 +13,38 @@ import torch
 
 from genzoo.training import checkpoint as ckpt
 
-ARGS = ["--data", "digits", "--set", "model.hidden=16", "--set", "model.latent_dim=2", "--set", "data.binarize=static", "--set", "train.batch_size=32", "--quiet"]
+ARGS = [
+    "--data",
+    "digits",
+    "--set",
+    "model.hidden=16",
+    "--set",
+    "model.latent_dim=2",
+    "--set",
+    "data.binarize=static",
+    "--set",
+    "train.batch_size=32",
+    "--quiet",
+]
 
 
 def _genzoo(*argv: str, **kw) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", "genzoo.cli", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "genzoo.cli", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        **kw,
+    )
 
 
 def test_sigint_saves_and_resume_matches_straight_run(tmp_path):
     out = tmp_path / "r"
-    proc = _genzoo("train", "vae", "--out", str(out), "--steps", "1000000", "--checkpoint-every", "1000000", *ARGS)
+    proc = _genzoo(
+        "train", "vae", "--out", str(out), "--steps", "1000000", "--checkpoint-every", "1000000", *ARGS
+    )
     deadline = time.time() + 60
     while time.time() < deadline and not (out / ckpt.LOG).is_file():
         time.sleep(0.2)

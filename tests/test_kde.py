@@ -166,7 +166,9 @@ def test_rules_match_scipy_in_1d_and_sklearn_up_to_sigma(rule):
     x = np.random.default_rng(7).normal(2.0, 3.0, size=(50, 1))
     h = fitted(x, bandwidth=rule).bandwidth.item()
     # scipy: kernel variance = factor² · var(ddof=1), so its kernel std is our h in 1-D
-    assert math.sqrt(gaussian_kde(x[:, 0].astype(np.float32), bw_method=rule).covariance[0, 0]) == pytest.approx(h, rel=1e-6)
+    assert math.sqrt(
+        gaussian_kde(x[:, 0].astype(np.float32), bw_method=rule).covariance[0, 0]
+    ) == pytest.approx(h, rel=1e-6)
     # scikit-learn leaves out σ̂ (it assumes standardised data)
     sigma = x.astype(np.float32).std(ddof=1)
     assert KernelDensity(bandwidth=rule).fit(x).bandwidth_ * sigma == pytest.approx(h, rel=1e-6)
@@ -218,7 +220,9 @@ def test_cv_picks_an_interior_bandwidth_near_silverman_on_gaussian_data():
 
 def test_cv_warns_when_it_picks_the_edge_of_its_grid():
     # two tight clusters far apart: Scott's σ̂ is dominated by the gap, the best h is far below
-    x = torch.cat([torch.randn(40, 1, generator=torch.Generator().manual_seed(0)) * 1e-3, torch.full((40, 1), 100.0)])
+    x = torch.cat(
+        [torch.randn(40, 1, generator=torch.Generator().manual_seed(0)) * 1e-3, torch.full((40, 1), 100.0)]
+    )
     x[40:] += torch.randn(40, 1, generator=torch.Generator().manual_seed(1)) * 1e-3
     with pytest.warns(UserWarning, match="edge of its search"):
         fitted(x, bandwidth="cv", cv_grid=4)
@@ -256,7 +260,9 @@ def test_sampling_is_repeatable_with_a_seeded_generator():
 
 def test_sample_moments_match_theory():
     # mean = mean of the data; cov = (1/N) Σ (x_i − x̄)(x_i − x̄)ᵀ + h² I
-    x = np.random.default_rng(11).normal(size=(30, 3)) @ np.array([[1.0, 0.5, 0.0], [0.0, 1.0, 0.3], [0.0, 0.0, 0.7]])
+    x = np.random.default_rng(11).normal(size=(30, 3)) @ np.array(
+        [[1.0, 0.5, 0.0], [0.0, 1.0, 0.3], [0.0, 0.0, 0.7]]
+    )
     model = fitted(x, bandwidth="0.4")
     x = model.points.double().numpy()
     n = 200_000
@@ -344,8 +350,10 @@ def test_save_then_load_gives_identical_log_prob_and_samples(tmp_path):
     loaded.load_weights(load_file(str(tmp_path / "model.safetensors")))
     q = torch.rand(7, 1, 3, 3, generator=torch.Generator().manual_seed(1))
     assert torch.equal(loaded.log_prob(q), model.log_prob(q))
-    assert torch.equal(loaded.sample(9, generator=torch.Generator().manual_seed(2)),
-                       model.sample(9, generator=torch.Generator().manual_seed(2)))
+    assert torch.equal(
+        loaded.sample(9, generator=torch.Generator().manual_seed(2)),
+        model.sample(9, generator=torch.Generator().manual_seed(2)),
+    )
 
 
 def test_train_then_load_a_run(tmp_path):
@@ -373,7 +381,9 @@ def test_load_weights_refuses_a_mismatched_state():
 # --- errors --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("bad", ["gaussian", "0", "-0.5", "nan", "inf", ""])
 def test_bad_bandwidth_is_a_user_error_naming_the_key(bad):
-    with pytest.raises(GenzooError, match=r"^model\.bandwidth: expected scott, silverman, cv or a positive number"):
+    with pytest.raises(
+        GenzooError, match=r"^model\.bandwidth: expected scott, silverman, cv or a positive number"
+    ):
         create("kde", points_info(2), bandwidth=bad)
 
 
@@ -457,7 +467,9 @@ def test_bernoulli_samples_are_binary_with_the_kernels_pixel_probabilities():
     centres = torch.tensor([[0.0, 1.0, 0.25, 0.5]], dtype=torch.float64)
     model = bernoulli_fitted(centres, 0.1)
     s = model.sample(40_000, generator=torch.Generator().manual_seed(3))
-    assert s.shape == (40_000, 1, 2, 2) and s.dtype == torch.float32 and set(s.unique().tolist()) <= {0.0, 1.0}
+    assert (
+        s.shape == (40_000, 1, 2, 2) and s.dtype == torch.float32 and set(s.unique().tolist()) <= {0.0, 1.0}
+    )
     q = 0.1 + 0.8 * centres[0]  # 0.1, 0.9, 0.3, 0.5
     se = (q * (1 - q) / 40_000).sqrt()
     assert ((s.reshape(-1, 4).double().mean(0) - q).abs() < 5 * se).all()
@@ -479,8 +491,15 @@ def test_bernoulli_cv_scores_are_held_out_log_likelihoods():
     got = kde_module.bernoulli_cv_scores(queries, centres, grid, 3)
     torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-10)
     scored = torch.tensor([0, 5, 7])  # a subset of the examples scored, against all the centres
-    by_example = torch.stack([kde_module.bernoulli_cv_scores(queries, centres, grid, 3, scored=torch.tensor([i])) for i in range(12)])
-    torch.testing.assert_close(kde_module.bernoulli_cv_scores(queries, centres, grid, 3, scored=scored), by_example[scored].sum(0))
+    by_example = torch.stack(
+        [
+            kde_module.bernoulli_cv_scores(queries, centres, grid, 3, scored=torch.tensor([i]))
+            for i in range(12)
+        ]
+    )
+    torch.testing.assert_close(
+        kde_module.bernoulli_cv_scores(queries, centres, grid, 3, scored=scored), by_example[scored].sum(0)
+    )
 
 
 def test_bernoulli_prepare_keeps_the_grey_probabilities_and_picks_the_likeliest_flip():
@@ -488,7 +507,9 @@ def test_bernoulli_prepare_keeps_the_grey_probabilities_and_picks_the_likeliest_
     binarisation; the chosen λ beats its grid neighbours on held-out likelihood."""
     g = torch.Generator().manual_seed(5)
     protos = torch.rand(3, 16, generator=g).round()[torch.randint(3, (60,), generator=g)]
-    flips = torch.rand(60, 16, generator=g) < 0.15  # each example its prototype with 15 % of its pixels flipped
+    flips = (
+        torch.rand(60, 16, generator=g) < 0.15
+    )  # each example its prototype with 15 % of its pixels flipped
     grey = ((protos - flips.float()).abs() * 0.8 + 0.1).reshape(60, 1, 4, 4)
     data = Dataset(grey, binary_info(4))
     model = create("kde", data, kernel="bernoulli", bandwidth="cv", cv_grid=12)
@@ -505,7 +526,9 @@ def test_bernoulli_cv_warns_when_the_smallest_flip_is_best():
     """Grey centres that already explain every held-out draw (three prototypes at 0.1 / 0.9): no flip
     helps, λ goes to the bottom of the grid, and the user is told."""
     g = torch.Generator().manual_seed(5)
-    grey = (torch.rand(3, 16, generator=g).round()[torch.randint(3, (60,), generator=g)] * 0.8 + 0.1).reshape(60, 1, 4, 4)
+    grey = (torch.rand(3, 16, generator=g).round()[torch.randint(3, (60,), generator=g)] * 0.8 + 0.1).reshape(
+        60, 1, 4, 4
+    )
     data = Dataset(grey, binary_info(4))
     with pytest.warns(UserWarning, match=r"edge of its search \(flip probability = 0.0001\)"):
         create("kde", data, kernel="bernoulli", bandwidth="cv", cv_grid=12).prepare(data)
@@ -514,7 +537,9 @@ def test_bernoulli_cv_warns_when_the_smallest_flip_is_best():
 def test_bernoulli_kernel_refuses_grey_data_queries_and_gaussian_rules():
     grey = DataInfo("img", "image", (1, 2, 2), (0.0, 1.0))
     data = Dataset(torch.rand(5, 1, 2, 2), grey)
-    with pytest.raises(GenzooError, match="bernoulli models binarised images; load the data with data.binarize"):
+    with pytest.raises(
+        GenzooError, match="bernoulli models binarised images; load the data with data.binarize"
+    ):
         create("kde", grey, kernel="bernoulli", bandwidth="0.1").prepare(data)
     with pytest.raises(GenzooError, match="bernoulli kernel takes cv or a flip probability"):
         create("kde", binary_info(2), kernel="bernoulli")  # the default bandwidth, scott
@@ -532,14 +557,19 @@ def test_bernoulli_run_saves_loads_and_reports_a_discrete_nll(tmp_path):
 
     g = torch.Generator().manual_seed(6)
     grey = torch.rand(40, 1, 4, 4, generator=g)
-    data, test = Dataset(grey, binary_info(4)), Dataset(torch.bernoulli(grey[:10], generator=g), binary_info(4))
+    data, test = (
+        Dataset(grey, binary_info(4)),
+        Dataset(torch.bernoulli(grey[:10], generator=g), binary_info(4)),
+    )
     model = create("kde", data, kernel="bernoulli", bandwidth="0.2")
     genzoo.train(model, data, out=tmp_path / "run", seed=0)
     loaded = genzoo.load(tmp_path / "run")
     assert loaded.bernoulli and float(loaded.bandwidth) == float(model.bandwidth)
     assert torch.equal(loaded.log_prob(test.x), model.log_prob(test.x))
     nll = genzoo.evaluate(loaded, test, metrics=["nll"])["metrics"]["nll"]
-    assert nll["kind"] == "exact" and nll["nats"] == pytest.approx(-float(model.log_prob(test.x).mean()), rel=1e-9)
+    assert nll["kind"] == "exact" and nll["nats"] == pytest.approx(
+        -float(model.log_prob(test.x).mean()), rel=1e-9
+    )
 
 
 def test_the_bernoulli_kernel_draws_better_binarised_digits_than_the_gaussian():
@@ -565,4 +595,6 @@ def test_bernoulli_cv_refuses_grey_queries():
     model = create("kde", binary_info(2), kernel="bernoulli", bandwidth="cv")
     with pytest.raises(GenzooError, match="cv scores binary examples"):
         model.fit_bandwidth(torch.full((10, 4), 0.5))
-    assert 0 < model.fit_bandwidth(torch.rand(20, 4, generator=torch.Generator().manual_seed(0)).round()) <= 0.5
+    assert (
+        0 < model.fit_bandwidth(torch.rand(20, 4, generator=torch.Generator().manual_seed(0)).round()) <= 0.5
+    )

@@ -69,7 +69,9 @@ def test_frechet_matches_scipy_and_torchmetrics(n, m, d):
     fd = S.frechet_distance(x, y)
     assert isinstance(fd, float)
     assert fd == pytest.approx(fid_scipy(x, y), rel=1e-6)
-    stats = [torch.from_numpy(a) for a in (x.mean(0), np.cov(x, rowvar=False), y.mean(0), np.cov(y, rowvar=False))]
+    stats = [
+        torch.from_numpy(a) for a in (x.mean(0), np.cov(x, rowvar=False), y.mean(0), np.cov(y, rowvar=False))
+    ]
     assert fd == pytest.approx(float(_compute_fid(*stats)), rel=1e-6)
 
 
@@ -107,7 +109,9 @@ def torchmetrics_kid(x: np.ndarray, y: np.ndarray, subsets: int, subset_size: in
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "will save all extracted features in buffer"
-        metric = KernelInceptionDistance(feature=torch.nn.Identity(), subsets=subsets, subset_size=subset_size)
+        metric = KernelInceptionDistance(
+            feature=torch.nn.Identity(), subsets=subsets, subset_size=subset_size
+        )
     metric.update(torch.from_numpy(x), real=True)
     metric.update(torch.from_numpy(y), real=False)
     mean, std = metric.compute()
@@ -163,7 +167,9 @@ def test_kid_reports_no_spread_where_it_would_be_meaningless():
     assert "std" not in one and one["subset_size"] == 15 and one["spread"].startswith("none")
     tiny = S.kid(x[:3], y[:3])  # half of 3 is one example, too few for an unbiased MMD²: the whole sets, once
     assert "std" not in tiny and "subset_size" not in tiny and tiny["spread"].startswith("none")
-    assert tiny["mean"] == pytest.approx(float(poly_mmd(torch.from_numpy(x[:3]), torch.from_numpy(y[:3]))), rel=1e-9)
+    assert tiny["mean"] == pytest.approx(
+        float(poly_mmd(torch.from_numpy(x[:3]), torch.from_numpy(y[:3]))), rel=1e-9
+    )
 
 
 def test_kid_subsets_are_seeded_and_sized():
@@ -204,7 +210,9 @@ def mmd_loops(x: np.ndarray, y: np.ndarray, h: float) -> float:
 
 
 def median_loops(z: np.ndarray) -> float:
-    return float(np.median([np.linalg.norm(z[i] - z[j]) for i in range(len(z)) for j in range(i + 1, len(z))]))
+    return float(
+        np.median([np.linalg.norm(z[i] - z[j]) for i in range(len(z)) for j in range(i + 1, len(z))])
+    )
 
 
 @pytest.mark.parametrize("m", [20, 15])
@@ -286,7 +294,9 @@ def one_nn_loops(x: np.ndarray, y: np.ndarray) -> list[float]:
     return scores
 
 
-@pytest.mark.parametrize("make", [lambda s, n: gauss(n, 3, s), lambda s, n: binary(n, 3, s)], ids=["gauss", "binary"])
+@pytest.mark.parametrize(
+    "make", [lambda s, n: gauss(n, 3, s), lambda s, n: binary(n, 3, s)], ids=["gauss", "binary"]
+)
 def test_one_nn_matches_loop(make, small_blocks):
     x, y = make(27, 30), make(28, 25) + 0.0
     scores = one_nn_loops(x, y)
@@ -340,12 +350,20 @@ def test_memorization_nearest_matches_loop(small_blocks):
 def test_mode_coverage():
     modes, sigma = ring(), 0.02
     exact = np.repeat(modes, 5, axis=0)
-    assert S.mode_coverage(exact, modes, sigma) == {"modes_covered": 8, "high_quality_rate": 1.0, "counts": [5] * 8}
+    assert S.mode_coverage(exact, modes, sigma) == {
+        "modes_covered": 8,
+        "high_quality_rate": 1.0,
+        "counts": [5] * 8,
+    }
     near3 = mixture(300, modes[:3], sigma, 41)
     out = S.mode_coverage(near3, modes, sigma)
     assert out["modes_covered"] == 3 and out["high_quality_rate"] > 0.9 and sum(out["counts"][3:]) == 0
     far = gauss(100, 2, 42) * 0.1  # near the centre, 2 away from every mode
-    assert S.mode_coverage(far, modes, sigma) == {"modes_covered": 0, "high_quality_rate": 0.0, "counts": [0] * 8}
+    assert S.mode_coverage(far, modes, sigma) == {
+        "modes_covered": 0,
+        "high_quality_rate": 0.0,
+        "counts": [0] * 8,
+    }
     few = np.concatenate([np.repeat(modes[:7], 10, axis=0), modes[7:]])  # the 8th mode holds one sample
     assert S.mode_coverage(few, modes, sigma)["modes_covered"] == 8
     assert S.mode_coverage(few, modes, sigma, min_count=5)["modes_covered"] == 7
@@ -393,21 +411,57 @@ def test_refuses_nan_and_wrong_rank(name):
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: S.frechet_distance(gauss(16, 16, 0), gauss(100, 16, 1)), r"more samples than feature dimensions .* N=16 real and M=100 fake for D=16 .*biased in N"),
-        (lambda: S.frechet_distance(gauss(100, 16, 0), gauss(10, 16, 1)), r"N=100 real and M=10 fake for D=16"),
+        (
+            lambda: S.frechet_distance(gauss(16, 16, 0), gauss(100, 16, 1)),
+            r"more samples than feature dimensions .* N=16 real and M=100 fake for D=16 .*biased in N",
+        ),
+        (
+            lambda: S.frechet_distance(gauss(100, 16, 0), gauss(10, 16, 1)),
+            r"N=100 real and M=10 fake for D=16",
+        ),
         (lambda: S.kid(gauss(1, 4, 0), gauss(10, 4, 1)), r"KID needs at least 2 real samples; got 1"),
-        (lambda: S.kid(gauss(10, 4, 0), gauss(10, 4, 1), subset_size=1), r"subset_size must be an integer ≥ 2 or None; got 1"),
+        (
+            lambda: S.kid(gauss(10, 4, 0), gauss(10, 4, 1), subset_size=1),
+            r"subset_size must be an integer ≥ 2 or None; got 1",
+        ),
         (lambda: S.mmd(gauss(10, 4, 0), gauss(1, 4, 1)), r"MMD needs at least 2 fake samples; got 1"),
-        (lambda: S.mmd(gauss(10, 4, 0), gauss(10, 4, 1), bandwidth=0.0), r"bandwidth must be a positive finite number; got 0.0"),
+        (
+            lambda: S.mmd(gauss(10, 4, 0), gauss(10, 4, 1), bandwidth=0.0),
+            r"bandwidth must be a positive finite number; got 0.0",
+        ),
         (lambda: S.mmd(np.zeros((10, 2)), np.zeros((10, 2))), r"median heuristic gives bandwidth 0"),
-        (lambda: S.precision_recall(gauss(3, 4, 0), gauss(10, 4, 1)), r"k=3 needs more than k real samples \(k < N\); got N=3"),
-        (lambda: S.precision_recall(gauss(10, 4, 0), gauss(2, 4, 1)), r"k=3 needs more than k fake samples \(k < N\); got N=2"),
-        (lambda: S.density_coverage(gauss(5, 4, 0), gauss(10, 4, 1)), r"k=5 needs more than k real samples \(k < N\); got N=5"),
-        (lambda: S.density_coverage(gauss(10, 4, 0), gauss(10, 4, 1), k=0), r"k must be a positive integer; got 0"),
-        (lambda: S.mode_coverage(gauss(10, 2, 0), ring(), -1.0), r"sigma must be a positive finite number; got -1.0"),
-        (lambda: S.mode_coverage(gauss(10, 2, 0), ring(), 0.1, min_count=0), r"min_count must be a positive integer; got 0"),
-        (lambda: S.memorization(gauss(10, 2, 0), gauss(10, 2, 1), np.zeros((0, 2))), r"test is empty: shape \(0, 2\)"),
-        (lambda: S.memorization(gauss(10, 2, 0), gauss(10, 2, 1), gauss(10, 2, 2), n_closest=-1), r"n_closest must be a non-negative integer; got -1"),
+        (
+            lambda: S.precision_recall(gauss(3, 4, 0), gauss(10, 4, 1)),
+            r"k=3 needs more than k real samples \(k < N\); got N=3",
+        ),
+        (
+            lambda: S.precision_recall(gauss(10, 4, 0), gauss(2, 4, 1)),
+            r"k=3 needs more than k fake samples \(k < N\); got N=2",
+        ),
+        (
+            lambda: S.density_coverage(gauss(5, 4, 0), gauss(10, 4, 1)),
+            r"k=5 needs more than k real samples \(k < N\); got N=5",
+        ),
+        (
+            lambda: S.density_coverage(gauss(10, 4, 0), gauss(10, 4, 1), k=0),
+            r"k must be a positive integer; got 0",
+        ),
+        (
+            lambda: S.mode_coverage(gauss(10, 2, 0), ring(), -1.0),
+            r"sigma must be a positive finite number; got -1.0",
+        ),
+        (
+            lambda: S.mode_coverage(gauss(10, 2, 0), ring(), 0.1, min_count=0),
+            r"min_count must be a positive integer; got 0",
+        ),
+        (
+            lambda: S.memorization(gauss(10, 2, 0), gauss(10, 2, 1), np.zeros((0, 2))),
+            r"test is empty: shape \(0, 2\)",
+        ),
+        (
+            lambda: S.memorization(gauss(10, 2, 0), gauss(10, 2, 1), gauss(10, 2, 2), n_closest=-1),
+            r"n_closest must be a non-negative integer; got -1",
+        ),
     ],
 )
 def test_refusals_name_the_numbers(call, message):

@@ -54,7 +54,10 @@ def test_samples_equal_to_half_b_score_exactly_the_floor(ring_test):
     assert m["pr"]["precision"] == m["pr"]["precision_floor"] and m["pr"]["recall"] == m["pr"]["recall_floor"]
     assert m["dc"]["coverage"] == m["dc"]["coverage_floor"]
     assert m["1nn"]["accuracy"] == m["1nn"]["floor"]
-    assert m["modes"]["modes_covered"] == 8 and m["modes"]["high_quality_rate"] == m["modes"]["high_quality_rate_floor"]
+    assert (
+        m["modes"]["modes_covered"] == 8
+        and m["modes"]["high_quality_rate"] == m["modes"]["high_quality_rate_floor"]
+    )
 
 
 def test_samples_equal_to_half_a_are_perfect(ring_test):
@@ -126,7 +129,12 @@ def test_every_metric_is_listed_with_a_summary():
 
 
 def test_metrics_are_seeded_and_leave_the_global_rng_alone(ring_test):
-    model = genzoo.train(genzoo.models.create("vae", ring_test, seed=0, hidden=(16,), latent_dim=2), ring_test, steps=20, progress=False).model
+    model = genzoo.train(
+        genzoo.models.create("vae", ring_test, seed=0, hidden=(16,), latent_dim=2),
+        ring_test,
+        steps=20,
+        progress=False,
+    ).model
     torch.manual_seed(123)
     before = torch.random.get_rng_state()
     a = evaluate(model, ring_test, metrics=["anomaly", "nll", "fd"], seed=3)
@@ -149,7 +157,9 @@ def _notes(result: dict) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def ring_large() -> tuple[Dataset, Dataset]:
     """2000 held-out points (up to 1000 per half) and training data for memorisation."""
-    return genzoo.datasets.load("ring8", split="test", n=10_000), genzoo.datasets.load("ring8", split="train", n=2000)
+    return genzoo.datasets.load("ring8", split="test", n=10_000), genzoo.datasets.load(
+        "ring8", split="train", n=2000
+    )
 
 
 def test_twenty_against_twenty_is_noted_beside_every_sample_metric(ring_test, ring_large):
@@ -159,7 +169,10 @@ def test_twenty_against_twenty_is_noted_beside_every_sample_metric(ring_test, ri
     result = evaluate(model, ring_test, n=40, metrics=SAMPLE_METRICS, train_data=ring_large[1])
     notes = _notes(result)
     assert list(notes) == SAMPLE_METRICS
-    assert all(note.startswith("n = 20 real vs 20 generated: below ") and note.endswith("read as rough") for note in notes.values())
+    assert all(
+        note.startswith("n = 20 real vs 20 generated: below ") and note.endswith("read as rough")
+        for note in notes.values()
+    )
     assert "below 150 per set, the std of k-NN precision and recall" in notes["pr"]
     assert "below 200 per set" in notes["fd"] and "D = 2" in notes["fd"]  # max(200, 5·D)
     assert "below 54 per set" in notes["modes"] and "density and coverage" in notes["dc"]
@@ -171,7 +184,16 @@ def test_twenty_against_twenty_is_noted_beside_every_sample_metric(ring_test, ri
 
 @pytest.mark.parametrize(
     "name, minimum",
-    [("fd", 200), ("kid", 300), ("mmd", 300), ("pr", 150), ("dc", 1000), ("1nn", 200), ("memorization", 200), ("modes", 54)],
+    [
+        ("fd", 200),
+        ("kid", 300),
+        ("mmd", 300),
+        ("pr", 150),
+        ("dc", 1000),
+        ("1nn", 200),
+        ("memorization", 200),
+        ("modes", 54),
+    ],
 )
 def test_the_note_appears_below_each_minimum_and_not_at_it(ring_large, name, minimum):
     test, train = ring_large
@@ -179,8 +201,12 @@ def test_the_note_appears_below_each_minimum_and_not_at_it(ring_large, name, min
     at = evaluate(model, test, n=2 * minimum, metrics=[name], train_data=train)
     below = evaluate(model, test, n=2 * minimum - 2, metrics=[name], train_data=train)
     assert "note" not in at["metrics"][name] and "small_sample" not in at
-    assert below["metrics"][name]["note"].startswith(f"n = {minimum - 1} real vs {minimum - 1} generated: below {minimum} per set")
-    assert below["small_sample"].startswith(f"{minimum - 1} real vs {minimum - 1} generated: too few for {name} ")
+    assert below["metrics"][name]["note"].startswith(
+        f"n = {minimum - 1} real vs {minimum - 1} generated: below {minimum} per set"
+    )
+    assert below["small_sample"].startswith(
+        f"{minimum - 1} real vs {minimum - 1} generated: too few for {name} "
+    )
 
 
 def test_density_is_noted_longer_than_coverage(ring_large):
@@ -222,7 +248,9 @@ def test_recognisable_share_histogram_and_tv_against_loops():
         counts[max(range(10), key=lambda c: row[c])] += 1
     assert hist.tolist() == pytest.approx([c / len(probs) for c in counts], abs=0)
     q = np.full(10, 0.1)
-    assert S.total_variation(hist, q) == pytest.approx(sum(abs(a - b) for a, b in zip(hist, q)) / 2, rel=1e-12)
+    assert S.total_variation(hist, q) == pytest.approx(
+        sum(abs(a - b) for a, b in zip(hist, q)) / 2, rel=1e-12
+    )
     with pytest.raises(GenzooError, match="class probabilities"):
         S.recognisable(np.zeros((0, 10)))
 
@@ -260,15 +288,21 @@ def test_recognisable_shows_dropped_classes_and_noise(mnist_test):
     n = 400
     x, y = mnist_test.tensors(), mnist_test.y
     ones = x[y == 1][:200]
-    m = evaluate(Replay(mnist_test.info, ones), mnist_test, metrics=["recognisable"], n=n)["metrics"]["recognisable"]
+    m = evaluate(Replay(mnist_test.info, ones), mnist_test, metrics=["recognisable"], n=n)["metrics"][
+        "recognisable"
+    ]
     assert m["class_tv"] == pytest.approx(1 - m["class_share_data"][1], abs=0.02) and m["class_tv"] > 0.85
     assert m["class_tv_floor"] < 0.15
     noise = torch.rand(200, 1, 28, 28, generator=torch.Generator().manual_seed(0))
-    m = evaluate(Replay(mnist_test.info, noise), mnist_test, metrics=["recognisable"], n=n)["metrics"]["recognisable"]
+    m = evaluate(Replay(mnist_test.info, noise), mnist_test, metrics=["recognisable"], n=n)["metrics"][
+        "recognisable"
+    ]
     assert m["share"] < 0.2 < m["floor"]
 
 
 def test_recognisable_applies_only_where_a_classifier_ships(ring_test):
-    assert "recognisable" not in genzoo.metrics.default_metrics(Replay(ring_test.info, ring_test.tensors()), ring_test)
+    assert "recognisable" not in genzoo.metrics.default_metrics(
+        Replay(ring_test.info, ring_test.tensors()), ring_test
+    )
     with pytest.raises(GenzooError, match="recognisable.*does not apply"):
         evaluate(Replay(ring_test.info, ring_test.tensors()), ring_test, metrics=["recognisable"])

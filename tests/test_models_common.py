@@ -63,7 +63,9 @@ def test_model_contract(name, kind, data, tmp_path):
     before = _state(model)
     run = genzoo.train(model, ds, out=tmp_path, steps=3, batch_size=32, progress=False)
     after = _state(run.model)
-    changed = before.keys() != after.keys() or any(before[k].shape != after[k].shape or not torch.equal(before[k], after[k]) for k in before)
+    changed = before.keys() != after.keys() or any(
+        before[k].shape != after[k].shape or not torch.equal(before[k], after[k]) for k in before
+    )
     assert changed, "training left the model's state unchanged"
 
     x = ds.tensors()
@@ -88,7 +90,9 @@ def test_translators_refuse_one_image_per_example(name, kind, data):
     assert "\n" not in message and repr(name) in message and data[kind].info.name in message
 
 
-@pytest.mark.parametrize("name", [n for n in FAMILIES if set(MODELS.get(n).kinds) != {"image", "points", "field"}])
+@pytest.mark.parametrize(
+    "name", [n for n in FAMILIES if set(MODELS.get(n).kinds) != {"image", "points", "field"}]
+)
 def test_a_family_refuses_the_kinds_of_data_it_does_not_model(name, data):
     cls = MODELS.get(name)
     for other, ds in (("image", data["image"]), ("points", data["points"])):
@@ -99,7 +103,9 @@ def test_a_family_refuses_the_kinds_of_data_it_does_not_model(name, data):
             assert "\n" not in message and repr(name) in message and ds.info.name in message
 
 
-@pytest.mark.parametrize("name", [n for n in FAMILIES if MODELS.get(n).terms and not getattr(MODELS.get(n), "pairing", None)])
+@pytest.mark.parametrize(
+    "name", [n for n in FAMILIES if MODELS.get(n).terms and not getattr(MODELS.get(n), "pairing", None)]
+)
 def test_divergence_names_the_network_in_one_line(name, data, tmp_path):
     """A learning rate of 1e30 blows every network up at once; the error says which loss went first
     in the model's own words ("the critic's loss (d_loss)"), in one line, and keeps the run directory."""
@@ -132,9 +138,18 @@ def test_a_protocol_holds_exactly_where_its_methods_are(name):
     from genzoo.models.base import Classifies, Edits, HasFilters, Inpaints, Trajectories, Translates
 
     cls = MODELS.get(name)
-    for proto, methods in ((Inpaints, ["inpaint"]), (Edits, ["edit"]), (Translates, ["translate", "translation_shapes"]),
-                           (Classifies, ["classify"]), (HasFilters, ["filters"]), (Trajectories, ["trajectory"])):
-        assert issubclass(cls, proto) == all(callable(getattr(cls, m, None)) for m in methods), (name, proto.__name__)
+    for proto, methods in (
+        (Inpaints, ["inpaint"]),
+        (Edits, ["edit"]),
+        (Translates, ["translate", "translation_shapes"]),
+        (Classifies, ["classify"]),
+        (HasFilters, ["filters"]),
+        (Trajectories, ["trajectory"]),
+    ):
+        assert issubclass(cls, proto) == all(callable(getattr(cls, m, None)) for m in methods), (
+            name,
+            proto.__name__,
+        )
 
 
 def test_genzoo_list_models_shows_the_ability_table(capsys):
@@ -149,7 +164,14 @@ def test_genzoo_list_models_shows_the_ability_table(capsys):
     by_name = {r[0]: r[1:] for r in rows}
     assert by_name["ddpm"][0] == "bound" and by_name["kde"][0] == "exact" and by_name["gan"][0] == "·"
     inpaint = list(ABILITIES).index("inpaints")
-    assert [n for n, cells in by_name.items() if cells[inpaint] == "✓"] == ["ddpm", "fvsbn", "gated-pixelcnn", "pixelcnn", "pixelrnn", "rbm"]
+    assert [n for n, cells in by_name.items() if cells[inpaint] == "✓"] == [
+        "ddpm",
+        "fvsbn",
+        "gated-pixelcnn",
+        "pixelcnn",
+        "pixelrnn",
+        "rbm",
+    ]
 
 
 def test_a_command_refusing_a_family_names_those_that_can(tmp_path, capsys):
@@ -158,12 +180,32 @@ def test_a_command_refusing_a_family_names_those_that_can(tmp_path, capsys):
     from genzoo.cli import main
 
     run = tmp_path / "gan"
-    assert main(["train", "gan", "--data", "moons", "--steps", "2", "--out", str(run), "--quiet", "--set", "data.n=100"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "gan",
+                "--data",
+                "moons",
+                "--steps",
+                "2",
+                "--out",
+                str(run),
+                "--quiet",
+                "--set",
+                "data.n=100",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["condition", str(run), "--mask", "bottom-half", "--out", str(tmp_path / "f.npz")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert "model 'gan' cannot fill a masked part of an example (ddpm, fvsbn, gated-pixelcnn, pixelcnn, pixelrnn, rbm can)" in err
+    assert (
+        "model 'gan' cannot fill a masked part of an example (ddpm, fvsbn, gated-pixelcnn, pixelcnn, pixelrnn, rbm can)"
+        in err
+    )
 
 
 # --- sampling options, declared once -----------------------------------------------------------------
@@ -191,12 +233,29 @@ def test_the_sampling_options_of_ddpm_infogan_gan_and_the_gibbs_samplers():
     from genzoo.models.base import declared_options
 
     assert list(declared_options(MODELS.get("ddpm"), "sample")) == ["steps", "sampler", "eta", "guidance"]
-    assert list(declared_options(MODELS.get("ddpm"), "inpaint")) == ["steps", "sampler", "eta", "guidance", "resample"]
+    assert list(declared_options(MODELS.get("ddpm"), "inpaint")) == [
+        "steps",
+        "sampler",
+        "eta",
+        "guidance",
+        "resample",
+    ]
     assert list(declared_options(MODELS.get("infogan"), "sample")) == ["code", "continuous"]
     assert list(declared_options(MODELS.get("rbm"), "inpaint")) == ["steps"]
     assert [n for n in MODELS.names() if "size" in declared_options(MODELS.get(n), "sample")] == [
-        "cholesky", "facies", "fft", "gan", "spde", "spectral"]
-    assert [n for n in MODELS.names() if MODELS.get(n).exact_points] == ["cholesky", "fft", "spde", "spectral"]
+        "cholesky",
+        "facies",
+        "fft",
+        "gan",
+        "spde",
+        "spectral",
+    ]
+    assert [n for n in MODELS.names() if MODELS.get(n).exact_points] == [
+        "cholesky",
+        "fft",
+        "spde",
+        "spectral",
+    ]
 
 
 def test_a_new_family_s_option_becomes_a_flag_without_touching_the_cli(tmp_path, monkeypatch, capsys):
@@ -211,7 +270,9 @@ def test_a_new_family_s_option_becomes_a_flag_without_touching_the_cli(tmp_path,
 
     @dataclass
     class TemperatureOptions:
-        temperature: float | None = option(None, low=0.0, help="scale of the noise", missing="temperature to set")
+        temperature: float | None = option(
+            None, low=0.0, help="scale of the noise", missing="temperature to set"
+        )
 
     cls = MODELS.get("noisy-mean")
     seen = {}
@@ -227,16 +288,38 @@ def test_a_new_family_s_option_becomes_a_flag_without_touching_the_cli(tmp_path,
     flag = next(a for a in sub._actions if a.dest == "temperature")
     assert flag.help == "noisy-mean: scale of the noise" and flag.default is None
     run, kde = tmp_path / "nm", tmp_path / "kde"
-    assert main(["train", "noisy-mean", "--data", "moons", "--set", "data.n=64", "--steps", "1", "--out", str(run), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "noisy-mean",
+                "--data",
+                "moons",
+                "--set",
+                "data.n=64",
+                "--steps",
+                "1",
+                "--out",
+                str(run),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert main(["train", "kde", "--data", "moons", "--set", "data.n=64", "--out", str(kde), "--quiet"]) == 0
-    assert main(["sample", str(run), "-n", "2", "--temperature", "0.5", "--out", str(tmp_path / "s.npy")]) == 0
+    assert (
+        main(["sample", str(run), "-n", "2", "--temperature", "0.5", "--out", str(tmp_path / "s.npy")]) == 0
+    )
     assert seen == {"temperature": 0.5}
     capsys.readouterr()
     assert main(["sample", str(run), "--temperature", "-1", "--out", str(tmp_path / "t.npy")]) == 2
     assert "--temperature: expected float (or none) >= 0.0, got -1.0" in capsys.readouterr().err
     assert main(["sample", str(kde), "--temperature", "1", "--out", str(tmp_path / "k.npy")]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--temperature: model 'kde' has no temperature to set (noisy-mean has)" in err
+    assert (
+        err.count("\n") == 1
+        and "--temperature: model 'kde' has no temperature to set (noisy-mean has)" in err
+    )
 
 
 @pytest.mark.parametrize("name", MODELS.names())

@@ -12,8 +12,18 @@ from genzoo.errors import GenzooError
 def _losses(name: str, data, steps: int = 4, **options) -> tuple[list[float], dict[str, torch.Tensor]]:
     model = genzoo.models.create(name, data, seed=0, **({"hidden": (32,)} if name in ("vae", "gan") else {}))
     with torch.random.fork_rng(devices=[]):
-        run = genzoo.train(model, data, steps=steps, batch_size=32, seed=0, device="cpu", log_every=1,
-                           progress=False, sample_grid=False, **options)
+        run = genzoo.train(
+            model,
+            data,
+            steps=steps,
+            batch_size=32,
+            seed=0,
+            device="cpu",
+            log_every=1,
+            progress=False,
+            sample_grid=False,
+            **options,
+        )
     return [r["loss"] for r in run.log], run.model.state_dict()
 
 
@@ -56,15 +66,28 @@ def test_channels_last_gives_the_plain_losses_and_is_kept_on_load(digits, tmp_pa
     seen = []
 
     def nhwc(conv) -> bool:
-        return conv.weight.is_contiguous(memory_format=torch.channels_last) and not conv.weight.is_contiguous()
+        return (
+            conv.weight.is_contiguous(memory_format=torch.channels_last) and not conv.weight.is_contiguous()
+        )
 
     def run(out, **options):
         model = genzoo.models.create("gan", digits, seed=0, arch="conv")
         conv = next(m for m in model.critic.modules() if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1)
         handle = conv.register_forward_pre_hook(lambda module, args: seen.append(nhwc(module)))
         with torch.random.fork_rng(devices=[]):
-            result = genzoo.train(model, digits, out=out, steps=4, batch_size=32, seed=0, device="cpu", log_every=1,
-                                  progress=False, sample_grid=False, **options)
+            result = genzoo.train(
+                model,
+                digits,
+                out=out,
+                steps=4,
+                batch_size=32,
+                seed=0,
+                device="cpu",
+                log_every=1,
+                progress=False,
+                sample_grid=False,
+                **options,
+            )
         handle.remove()
         return [r["loss"] for r in result.log], result.model, conv
 
@@ -95,7 +118,11 @@ def test_auto_layout_follows_the_family(digits) -> None:
     gan = genzoo.models.create("gan", digits, seed=0, arch="conv")
     ae = genzoo.models.create("ae", digits, seed=0, arch="conv")
     mlp = genzoo.models.create("gan", digits, seed=0, arch="mlp")
-    assert use_channels_last("auto", gan) and not use_channels_last("auto", ae) and not use_channels_last("auto", mlp)
+    assert (
+        use_channels_last("auto", gan)
+        and not use_channels_last("auto", ae)
+        and not use_channels_last("auto", mlp)
+    )
     assert use_channels_last("on", ae) and not use_channels_last("off", gan)
 
 
@@ -103,7 +130,12 @@ def test_fused_adam_is_used_and_gives_the_plain_update(digits) -> None:
     from genzoo.training.trainer import TrainConfig, Trainer
 
     model = genzoo.models.create("ae", digits, seed=0, hidden=(32,))
-    trainer = Trainer(model, digits, genzoo.config.build(TrainConfig, {"device": "cpu", "progress": False}, section="train"), None)
+    trainer = Trainer(
+        model,
+        digits,
+        genzoo.config.build(TrainConfig, {"device": "cpu", "progress": False}, section="train"),
+        None,
+    )
     trainer._setup(False)
     cpu_fused = tuple(int(v) for v in torch.__version__.split("+")[0].split(".")[:2]) >= (2, 4)
     assert all(bool(o.defaults.get("fused")) == cpu_fused for o in trainer.optimizers)

@@ -36,7 +36,14 @@ class Terminal(io.StringIO):
 
 
 def test_duration_reads_like_a_person():
-    assert [duration(s) for s in (0, 44.6, 93, 599, 725, 3600 + 5 * 60 + 10)] == ["0 s", "45 s", "1 min 33 s", "9 min 59 s", "12 min", "1 h 5 min"]
+    assert [duration(s) for s in (0, 44.6, 93, 599, 725, 3600 + 5 * 60 + 10)] == [
+        "0 s",
+        "45 s",
+        "1 min 33 s",
+        "9 min 59 s",
+        "12 min",
+        "1 h 5 min",
+    ]
 
 
 def test_a_line_gives_position_rate_and_time_left(clock):
@@ -135,9 +142,14 @@ def test_training_off_a_terminal_prints_lines_with_the_time_left(points, capsys,
     model = genzoo.models.create("noisy-mean", points)
     genzoo.train(model, points, steps=30, batch_size=32, seed=0)
     lines = capsys.readouterr().err.splitlines()
-    assert any(re.fullmatch(r"noisy-mean: step \d+/30 \(\d+ %\), [\d.]+ (steps/s|s/step), about \d+ s left", ln) for ln in lines), lines
+    assert any(
+        re.fullmatch(r"noisy-mean: step \d+/30 \(\d+ %\), [\d.]+ (steps/s|s/step), about \d+ s left", ln)
+        for ln in lines
+    ), lines
     assert re.fullmatch(r"noisy-mean: 30 steps in \d+ s \([\d.]+ (steps/s|s/step)\)", lines[-1]), lines
-    genzoo.train(genzoo.models.create("noisy-mean", points), points, steps=30, batch_size=32, seed=0, progress=False)
+    genzoo.train(
+        genzoo.models.create("noisy-mean", points), points, steps=30, batch_size=32, seed=0, progress=False
+    )
     assert capsys.readouterr().err == ""
 
 
@@ -152,8 +164,13 @@ def test_waiting_reports_time_spent_and_left_off_a_terminal():
             time.sleep(0.4)
     lines = out.getvalue().splitlines()
     assert len(lines) >= 2, lines
-    assert all(re.fullmatch(r"\[3/6\] ddpm on mnist: evaluating, 0 s so far, about (2 min 0 s|1 min 59 s) left; tour: about 9 min left", ln)
-               for ln in lines), lines
+    assert all(
+        re.fullmatch(
+            r"\[3/6\] ddpm on mnist: evaluating, 0 s so far, about (2 min 0 s|1 min 59 s) left; tour: about 9 min left",
+            ln,
+        )
+        for ln in lines
+    ), lines
     quiet = io.StringIO()
     with waiting("evaluating", expected=120, interval=0.05, stream=quiet, enabled=False):
         time.sleep(0.2)

@@ -59,12 +59,22 @@ INT64 = st.integers(-(2**63), 2**63 - 1)
 @FEW
 @given(
     section=st.sampled_from(["", "model.", "data.", "train."]),
-    i=INT64, f=FINITE, b=st.booleans(), s=st.text(max_size=30).filter(lambda t: t.strip().lower() not in ("none", "null")),
-    t=st.lists(st.integers(-(10**6), 10**6), max_size=4), pair=st.none() | st.tuples(FINITE, FINITE),
+    i=INT64,
+    f=FINITE,
+    b=st.booleans(),
+    s=st.text(max_size=30).filter(lambda t: t.strip().lower() not in ("none", "null")),
+    t=st.lists(st.integers(-(10**6), 10**6), max_size=4),
+    pair=st.none() | st.tuples(FINITE, FINITE),
 )
 def test_set_round_trips(section, i, f, b, s, t, pair):
-    values = {"i": str(i), "f": repr(f), "b": str(b).lower(), "s": s, "t": ",".join(map(str, t)),
-              "pair": "none" if pair is None else f"{pair[0]!r},{pair[1]!r}"}
+    values = {
+        "i": str(i),
+        "f": repr(f),
+        "b": str(b).lower(),
+        "s": s,
+        "t": ",".join(map(str, t)),
+        "pair": "none" if pair is None else f"{pair[0]!r},{pair[1]!r}",
+    }
     items = [f"{section}{k}={v}" for k, v in values.items()]
     parsed = parse_sets(items)[section[:-1] or "model"]
     assert parsed == values
@@ -100,9 +110,31 @@ def test_read_toml_takes_any_bytes(tmp_path, data):
 
 
 TOML_TEXT = st.lists(
-    st.sampled_from(["[model]", "[data]", "[train]", "[x]", "a = 1", "b = 'q'", "c = [1, 2]", "d = {e = 1}",
-                     "f = 1e400", "g = nan", "h = 99999999999999999999999999", "= 3", '"k\\n" = 1', "[[model]]",
-                     "x.y = 1", "i = true", "[model.sub]", "z = 2024-01-01", "[" * 50, "\x00", "é = 1"]),
+    st.sampled_from(
+        [
+            "[model]",
+            "[data]",
+            "[train]",
+            "[x]",
+            "a = 1",
+            "b = 'q'",
+            "c = [1, 2]",
+            "d = {e = 1}",
+            "f = 1e400",
+            "g = nan",
+            "h = 99999999999999999999999999",
+            "= 3",
+            '"k\\n" = 1',
+            "[[model]]",
+            "x.y = 1",
+            "i = true",
+            "[model.sub]",
+            "z = 2024-01-01",
+            "[" * 50,
+            "\x00",
+            "é = 1",
+        ]
+    ),
     max_size=8,
 ).map("\n".join)
 
@@ -142,9 +174,23 @@ def test_read_toml_odd_files(tmp_path):
 
 NAMES = st.one_of(
     st.text(max_size=30),
-    st.builds(lambda p, rest: f"{p}:{rest}", st.sampled_from([*PREFIXES, "x", "mnist", ""]), st.text(max_size=30)),
-    st.sampled_from(["folder:", "npy:", "npz:~", "folder:~nobody_genzoo", "mnst", "C:\\data", "npy:/dev/null",
-                     "folder:/proc", "npy:" + "a" * 5000, "folder:\x00"]),
+    st.builds(
+        lambda p, rest: f"{p}:{rest}", st.sampled_from([*PREFIXES, "x", "mnist", ""]), st.text(max_size=30)
+    ),
+    st.sampled_from(
+        [
+            "folder:",
+            "npy:",
+            "npz:~",
+            "folder:~nobody_genzoo",
+            "mnst",
+            "C:\\data",
+            "npy:/dev/null",
+            "folder:/proc",
+            "npy:" + "a" * 5000,
+            "folder:\x00",
+        ]
+    ),
 )
 
 
@@ -165,9 +211,12 @@ def test_dataset_names(name):
 
 
 @FEW
-@given(prefix=st.sampled_from(sorted(PREFIXES)), key=st.sampled_from(["size", "channels", "binarize", "range", "labels",
-       "exclude", "path", "nope"]), value=st.text(max_size=12) | st.integers().map(str) | st.floats().map(repr),
-       split=st.text(max_size=6) | st.sampled_from(["train", "test", "all"]))
+@given(
+    prefix=st.sampled_from(sorted(PREFIXES)),
+    key=st.sampled_from(["size", "channels", "binarize", "range", "labels", "exclude", "path", "nope"]),
+    value=st.text(max_size=12) | st.integers().map(str) | st.floats().map(repr),
+    split=st.text(max_size=6) | st.sampled_from(["train", "test", "all"]),
+)
 def test_dataset_options(tmp_path, prefix, key, value, split):
     try:
         load(f"{prefix}:{tmp_path / 'missing'}", split=split, **{key: value})
@@ -179,23 +228,61 @@ def test_dataset_options(tmp_path, prefix, key, value, split):
 
 # (argv before the option, option): every option that takes a number or a shape
 NUMERIC = [
-    *[(["train", "kde", "--data", "folder:/no/such/dir"], o) for o in
-      ("--steps", "--epochs", "--batch-size", "--lr", "--seed", "--checkpoint-every")],
-    *[(["sample", "/no/such/run", "--out", "x.npy"], o) for o in
-      ("-n", "--seed", "--label", "--steps", "--eta", "--guidance", "--size", "--code")],
+    *[
+        (["train", "kde", "--data", "folder:/no/such/dir"], o)
+        for o in ("--steps", "--epochs", "--batch-size", "--lr", "--seed", "--checkpoint-every")
+    ],
+    *[
+        (["sample", "/no/such/run", "--out", "x.npy"], o)
+        for o in ("-n", "--seed", "--label", "--steps", "--eta", "--guidance", "--size", "--code")
+    ],
     *[(["evaluate", "/no/such/run"], o) for o in ("-n", "--n", "--seed")],
     *[(["tour", "--only", "nope", "--out", "/no/such/dir/t"], o) for o in ("--steps", "--seed")],
     *[(["interpolate", "/no/such/run", "--out", "x.png"], o) for o in ("--steps", "--seed")],
     (["score", "/no/such/run", "--input", "x.npy"], "--seed"),
     (["edit", "/no/such/run", "--input", "x.npy", "--out", "x.npy"], "--label"),
-    *[(["condition", "/no/such/run", "--mask", "center", "--out", "x.npy"], o) for o in
-      ("--size", "-n", "--seed", "--steps", "--eta", "--resample", "--label", "--guidance")],
+    *[
+        (["condition", "/no/such/run", "--mask", "center", "--out", "x.npy"], o)
+        for o in ("--size", "-n", "--seed", "--steps", "--eta", "--resample", "--label", "--guidance")
+    ],
 ]
-SIMULATE = ["--range", "--nu", "--sill", "--nugget", "--angle", "--ratio", "--mean", "-n", "--seed", "--modes", "--tol"]
+SIMULATE = [
+    "--range",
+    "--nu",
+    "--sill",
+    "--nugget",
+    "--angle",
+    "--ratio",
+    "--mean",
+    "-n",
+    "--seed",
+    "--modes",
+    "--tol",
+]
 NUMBERS = st.one_of(
-    st.integers().map(str), st.floats().map(repr), st.text(max_size=10),
-    st.sampled_from(["nan", "inf", "-inf", "1e400", "0x10", "1_000", " 7 ", "", "-0", str(2**63), str(-(2**63) - 1),
-                     str(2**64), "١٢", "1e-400", "--", "-n"]),
+    st.integers().map(str),
+    st.floats().map(repr),
+    st.text(max_size=10),
+    st.sampled_from(
+        [
+            "nan",
+            "inf",
+            "-inf",
+            "1e400",
+            "0x10",
+            "1_000",
+            " 7 ",
+            "",
+            "-0",
+            str(2**63),
+            str(-(2**63) - 1),
+            str(2**64),
+            "١٢",
+            "1e-400",
+            "--",
+            "-n",
+        ]
+    ),
 )
 
 
@@ -216,7 +303,14 @@ def test_cli_numeric_options(argv, opt, capsys):
     @FEW
     @given(NUMBERS)
     def check(value):
-        run_main(capsys, [*argv, f"{opt}={value}" if opt.startswith("--") else opt, *([] if opt.startswith("--") else [value])])
+        run_main(
+            capsys,
+            [
+                *argv,
+                f"{opt}={value}" if opt.startswith("--") else opt,
+                *([] if opt.startswith("--") else [value]),
+            ],
+        )
 
     check()
 
@@ -245,8 +339,12 @@ def test_cli_simulate_numbers_and_shape(tmp_path, capsys, opt, value, h, w):
 
 def test_parser_messages_are_one_line():
     p = build_parser()
-    for argv in (["simulate", "fft", "--shape", "0", "9", "--out", "x.npz"], ["sample", "r", "--out", "x", "--seed", "-1"],
-                 ["train", "vae", "--lr", "nan"], ["sample", "r", "--out", "x", "-n", str(2**40)]):
+    for argv in (
+        ["simulate", "fft", "--shape", "0", "9", "--out", "x.npz"],
+        ["sample", "r", "--out", "x", "--seed", "-1"],
+        ["train", "vae", "--lr", "nan"],
+        ["sample", "r", "--out", "x", "-n", str(2**40)],
+    ):
         with pytest.raises(SystemExit) as exc:
             p.parse_args(argv)
         assert exc.value.code == 2

@@ -276,9 +276,24 @@ def test_persistent_chains_resume_exactly(tmp_path):
     """PCD's chains are part of the saved state: 15 steps, then resumed to 30, equals 30 straight."""
     data = bars(100)
     options = {"batch_size": 20, "lr": 0.1, "progress": False, "sample_grid": False}
-    straight = genzoo.train(create("rbm", data, seed=0, hidden=8, persistent=True, chains=20), data, steps=30, **options)
-    genzoo.train(create("rbm", data, seed=0, hidden=8, persistent=True, chains=20), data, out=tmp_path, steps=15, **options)
-    resumed = genzoo.train(create("rbm", data, seed=0, hidden=8, persistent=True, chains=20), data, out=tmp_path, steps=30, resume=True, **options)
+    straight = genzoo.train(
+        create("rbm", data, seed=0, hidden=8, persistent=True, chains=20), data, steps=30, **options
+    )
+    genzoo.train(
+        create("rbm", data, seed=0, hidden=8, persistent=True, chains=20),
+        data,
+        out=tmp_path,
+        steps=15,
+        **options,
+    )
+    resumed = genzoo.train(
+        create("rbm", data, seed=0, hidden=8, persistent=True, chains=20),
+        data,
+        out=tmp_path,
+        steps=30,
+        resume=True,
+        **options,
+    )
     for key, value in straight.model.state_dict().items():
         assert torch.equal(value, resumed.model.state_dict()[key]), key
 
@@ -370,7 +385,9 @@ def test_dbn_persistent_top_layer_is_the_rbms_pcd():
     rbm_opt = rbm.configure_optimizers(lambda params: torch.optim.SGD(params, lr=0.1))
     for step in range(6, total):
         torch.manual_seed(step)
-        h = (dbn.layers[0].hidden_probs(batch.flatten(1)) > torch.rand(5, 6)).float()  # the up-pass draw the dbn makes
+        h = (
+            dbn.layers[0].hidden_probs(batch.flatten(1)) > torch.rand(5, 6)
+        ).float()  # the up-pass draw the dbn makes
         if step == 6:
             rbm.chains.copy_(h[torch.arange(8) % 5])
         torch.manual_seed(step)

@@ -74,13 +74,26 @@ def _inputs(folder: Path) -> None:
     """The example files the README's commands read (my_digits.npy, blurry.npy, gravel.npz)."""
     np.save(folder / "my_digits.npy", genzoo.datasets.load("digits", split="test").x[:8].numpy())
     np.save(folder / "blurry.npy", genzoo.datasets.load("mnist-sr", split="test").inputs()[:8].numpy())
-    np.savez(folder / "gravel.npz", x=genzoo.datasets.load("brick2gravel", split="test").tensors()[:4].numpy())
+    np.savez(
+        folder / "gravel.npz", x=genzoo.datasets.load("brick2gravel", split="test").tensors()[:4].numpy()
+    )
 
 
 def test_the_readme_has_examples_to_run() -> None:
     lines = command_lines()
     assert len(lines) >= 30 and any(w[0] == "torchrun" for w in lines)
-    assert ["genzoo", "train", "vae", "--data", "mnist", "--steps", "6000", "--resume", "--out", "runs/vae-mnist"] in lines
+    assert [
+        "genzoo",
+        "train",
+        "vae",
+        "--data",
+        "mnist",
+        "--steps",
+        "6000",
+        "--resume",
+        "--out",
+        "runs/vae-mnist",
+    ] in lines
 
 
 @pytest.mark.slow
@@ -92,7 +105,9 @@ def test_every_readme_command_line_runs_as_written(tmp_path, monkeypatch, capsys
     for words in command_lines():
         argv = tiny(words)
         if argv[0] == "torchrun":
-            done = subprocess.run([*torchrun, *argv[1:]], env=env, capture_output=True, text=True, timeout=600)
+            done = subprocess.run(
+                [*torchrun, *argv[1:]], env=env, capture_output=True, text=True, timeout=600
+            )
             assert done.returncode == 0, f"{shlex.join(words)}:\n{done.stderr[-3000:]}"
             continue
         code = main(argv[1:])
@@ -100,7 +115,9 @@ def test_every_readme_command_line_runs_as_written(tmp_path, monkeypatch, capsys
         assert code == 0, f"{shlex.join(words)}: {err}"
         for word in argv:
             if re.fullmatch(r"[\w./-]+\.(png|npz|npy|html|md)", word) and not (tmp_path / word).exists():
-                assert word in ("my_digits.npy", "blurry.npy", "gravel.npz"), f"{shlex.join(words)} wrote no {word}"
+                assert word in ("my_digits.npy", "blurry.npy", "gravel.npz"), (
+                    f"{shlex.join(words)} wrote no {word}"
+                )
 
 
 @pytest.mark.slow

@@ -44,7 +44,13 @@ LOCAL = ("file:", "data:", "about:")
 
 
 def chromium_binary() -> str:
-    for name in (os.environ.get("GENZOO_CHROMIUM"), "chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+    for name in (
+        os.environ.get("GENZOO_CHROMIUM"),
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+    ):
         path = name and shutil.which(name)
         if path:
             return path
@@ -64,15 +70,23 @@ class Browser:
         self._from_child, from_child_w = os.pipe()
         self.log = log
 
-        def child_fds() -> None:  # in the child, before exec: the pipe's ends as descriptors 3 (in) and 4 (out)
-            fd_in, fd_out = fcntl.fcntl(to_child_r, fcntl.F_DUPFD, 10), fcntl.fcntl(from_child_w, fcntl.F_DUPFD, 10)
+        def child_fds() -> (
+            None
+        ):  # in the child, before exec: the pipe's ends as descriptors 3 (in) and 4 (out)
+            fd_in, fd_out = (
+                fcntl.fcntl(to_child_r, fcntl.F_DUPFD, 10),
+                fcntl.fcntl(from_child_w, fcntl.F_DUPFD, 10),
+            )
             os.dup2(fd_in, 3)
             os.dup2(fd_out, 4)
 
         with open(log, "wb") as err:
             self.proc = subprocess.Popen(
                 [binary, *FLAGS, "--remote-debugging-pipe", f"--user-data-dir={profile}", "about:blank"],
-                stdin=subprocess.DEVNULL, stdout=err, stderr=err, preexec_fn=child_fds,
+                stdin=subprocess.DEVNULL,
+                stdout=err,
+                stderr=err,
+                preexec_fn=child_fds,
                 close_fds=False,  # Python's descriptors are not inheritable anyway; 3 and 4 must survive
                 start_new_session=True,  # its own process group: closed as one in `close`
             )
@@ -113,13 +127,17 @@ class Browser:
         try:
             os.write(self._to_child, json.dumps(msg).encode() + b"\0")
         except BrokenPipeError:
-            raise AssertionError(f"Chromium is not running (exit status {self.proc.poll()}){self._tail()}") from None
+            raise AssertionError(
+                f"Chromium is not running (exit status {self.proc.poll()}){self._tail()}"
+            ) from None
         deadline = time.monotonic() + TIMEOUT
         while True:
             try:
                 answer = self._answers.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
-                raise AssertionError(f"Chromium did not answer {method} within {TIMEOUT:.0f} s{self._tail()}") from None
+                raise AssertionError(
+                    f"Chromium did not answer {method} within {TIMEOUT:.0f} s{self._tail()}"
+                ) from None
             if answer.get("closed"):
                 raise AssertionError(f"Chromium closed the DevTools pipe during {method}{self._tail()}")
             if answer["id"] == self._next:
@@ -147,12 +165,19 @@ class Browser:
                 try:
                     self._answers = queue.Queue()
                     self._next += 1
-                    os.write(self._to_child, json.dumps({"id": self._next, "method": "Browser.close", "params": {}}).encode() + b"\0")
+                    os.write(
+                        self._to_child,
+                        json.dumps({"id": self._next, "method": "Browser.close", "params": {}}).encode()
+                        + b"\0",
+                    )
                     self.proc.wait(timeout=5)
                 except (OSError, subprocess.TimeoutExpired):
                     pass
         finally:
-            for sig in (signal.SIGTERM, signal.SIGKILL):  # the renderers and helpers too: the group we started
+            for sig in (
+                signal.SIGTERM,
+                signal.SIGKILL,
+            ):  # the renderers and helpers too: the group we started
                 try:
                     os.killpg(self.proc.pid, sig)
                 except ProcessLookupError:
@@ -179,7 +204,9 @@ class Browser:
         since = len(self.events)
         self.call("Page.navigate", session, url=path.resolve().as_uri())
         self.wait_event("Page.loadEventFired", session, since)
-        page.js("document.fonts.ready.then(() => Promise.all([...document.images].map(i => i.decode().catch(() => null))))")
+        page.js(
+            "document.fonts.ready.then(() => Promise.all([...document.images].map(i => i.decode().catch(() => null))))"
+        )
         return page
 
 
@@ -188,7 +215,9 @@ class Page:
         self.browser, self.session = browser, session
 
     def js(self, expression: str) -> Any:
-        out = self.browser.call("Runtime.evaluate", self.session, expression=expression, returnByValue=True, awaitPromise=True)
+        out = self.browser.call(
+            "Runtime.evaluate", self.session, expression=expression, returnByValue=True, awaitPromise=True
+        )
         if "exceptionDetails" in out:
             raise AssertionError(f"{expression!r} raised {out['exceptionDetails']}")
         return out["result"].get("value")
@@ -200,12 +229,15 @@ class Page:
     def requests(self) -> list[str]:
         with self.browser._lock:
             return [
-                ev["params"]["request"]["url"] for ev in self.browser.events
+                ev["params"]["request"]["url"]
+                for ev in self.browser.events
                 if ev.get("sessionId") == self.session and ev.get("method") == "Network.requestWillBeSent"
             ]
 
     def screenshot(self, path: Path, full: bool = False) -> Image.Image:
-        data = self.browser.call("Page.captureScreenshot", self.session, format="png", captureBeyondViewport=full)["data"]
+        data = self.browser.call(
+            "Page.captureScreenshot", self.session, format="png", captureBeyondViewport=full
+        )["data"]
         path.write_bytes(base64.b64decode(data))
         image = Image.open(io.BytesIO(path.read_bytes()))
         image.load()
@@ -232,15 +264,42 @@ def pages(tmp_path_factory):
     root = tmp_path_factory.mktemp("pages")
     vae = root / "vae"
     fast = ["--quiet", "--set", "train.batch_size=64"]
-    assert main(["train", "vae", "--data", "digits", "--steps", "30", "--out", str(vae), "--set", "model.latent_dim=4",
-                 "--set", "model.hidden=32", "--set", "data.binarize=dynamic", "--checkpoint-every", "10", *fast]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "vae",
+                "--data",
+                "digits",
+                "--steps",
+                "30",
+                "--out",
+                str(vae),
+                "--set",
+                "model.latent_dim=4",
+                "--set",
+                "model.hidden=32",
+                "--set",
+                "data.binarize=dynamic",
+                "--checkpoint-every",
+                "10",
+                *fast,
+            ]
+        )
+        == 0
+    )
     assert main(["evaluate", str(vae), "--n", "50"]) == 0
     assert main(["report", str(vae)]) == 0
     tour = run_tour(root / "tour", quick=True, only=["kde"], steps=5, eval_n=100, progress=False)
     kde = root / "tour" / "runs" / "kde-ring8"
     assert main(["compare", str(vae), str(kde), "--out", str(root / "board.html")]) == 0
-    return {"report": vae / "report.html", "run": vae, "tour": tour, "board": root / "board.html",
-            "board_runs": ["vae", "kde-ring8"]}
+    return {
+        "report": vae / "report.html",
+        "run": vae,
+        "tour": tour,
+        "board": root / "board.html",
+        "board_runs": ["vae", "kde-ring8"],
+    }
 
 
 # --- checks shared by every page ----------------------------------------------------------------
@@ -274,12 +333,17 @@ def check_page(browser: Browser, path: Path, shots: Path) -> Page:
     check_screenshot(page.screenshot(shots / f"{path.stem}-desktop.png"), DESKTOP)
 
     page.resize(PHONE)
-    assert page.js("document.querySelector('meta[name=viewport]')?.content") == "width=device-width, initial-scale=1"
+    assert (
+        page.js("document.querySelector('meta[name=viewport]')?.content")
+        == "width=device-width, initial-scale=1"
+    )
     wide = too_wide(page)
     assert wide == [], f"{path.name}: wider than a {PHONE['width']} px phone: {wide}"
     # a page wider than the phone makes mobile Chromium zoom out: the layout viewport grows with it
     width, page_width = page.js("innerWidth"), page.js("document.documentElement.scrollWidth")
-    assert width == PHONE["width"] and page_width <= width + 1, f"{path.name}: laid out {page_width} px wide on a {PHONE['width']} px phone"
+    assert width == PHONE["width"] and page_width <= width + 1, (
+        f"{path.name}: laid out {page_width} px wide on a {PHONE['width']} px phone"
+    )
     font = page.js("parseFloat(getComputedStyle(document.querySelector('td')).fontSize)")
     assert font >= 12, f"{path.name}: table text {font} px at phone width"
     check_screenshot(page.screenshot(shots / f"{path.stem}-phone.png"), PHONE)
@@ -290,26 +354,38 @@ def check_page(browser: Browser, path: Path, shots: Path) -> Page:
 
 def check_screenshot(image: Image.Image, metrics: dict[str, Any]) -> None:
     scale = metrics["deviceScaleFactor"]
-    assert image.format == "PNG" and image.width == metrics["width"] * scale and image.height >= metrics["height"] * scale // 2
+    assert (
+        image.format == "PNG"
+        and image.width == metrics["width"] * scale
+        and image.height >= metrics["height"] * scale // 2
+    )
     colours = image.convert("RGB").getcolors(maxcolors=1 << 16)
     assert colours is None or len(colours) > 50, f"a near-blank screenshot ({len(colours)} colours)"
 
 
 def table_rows(page: Page, selector: str) -> list[list[str]]:
-    return page.js(f"[...document.querySelectorAll({json.dumps(selector)})].map(r => [...r.cells].map(c => c.textContent))")
+    return page.js(
+        f"[...document.querySelectorAll({json.dumps(selector)})].map(r => [...r.cells].map(c => c.textContent))"
+    )
 
 
 # --- the tests -----------------------------------------------------------------------------------
 def test_the_harness_sees_broken_images_and_network_requests(browser, tmp_path):
     """The checks can fail: a remote image is both a request and an image that never loads."""
     bad = tmp_path / "bad.html"
-    bad.write_text('<!DOCTYPE html><meta name="viewport" content="width=device-width">'
-                   '<img src="http://127.0.0.1:9/x.png"><div style="width:900px">wide</div>', encoding="utf-8")
+    bad.write_text(
+        '<!DOCTYPE html><meta name="viewport" content="width=device-width">'
+        '<img src="http://127.0.0.1:9/x.png"><div style="width:900px">wide</div>',
+        encoding="utf-8",
+    )
     page = browser.open(bad, PHONE)
     assert "http://127.0.0.1:9/x.png" in page.requests()
     assert page.js("[...document.images].every(i => i.complete && i.naturalWidth > 0)") is False
     # too wide for the phone: mobile Chromium zooms out to fit it, so the layout viewport grows too
-    assert page.js("document.documentElement.scrollWidth") > PHONE["width"] and page.js("innerWidth") > PHONE["width"]
+    assert (
+        page.js("document.documentElement.scrollWidth") > PHONE["width"]
+        and page.js("innerWidth") > PHONE["width"]
+    )
     assert too_wide(page)
 
 
@@ -332,17 +408,33 @@ def test_report_in_a_browser(browser, pages, tmp_path):
     assert page.js("document.images.length") >= 7
     # samples over training: one frame per kept checkpoint, in step order, beside an animation of them
     assert sections[sections.index("Samples") + 1] == "Samples over training"
-    frames = page.js("[...document.querySelectorAll('figure.frame')].map(f => [+f.dataset.step, f.querySelector('img').naturalWidth])")
-    assert [step for step, _ in frames] == [step for step, _ in ckpt.read_frames(pages["run"])] == [10, 20, 30]
+    frames = page.js(
+        "[...document.querySelectorAll('figure.frame')].map(f => [+f.dataset.step, f.querySelector('img').naturalWidth])"
+    )
+    assert (
+        [step for step, _ in frames] == [step for step, _ in ckpt.read_frames(pages["run"])] == [10, 20, 30]
+    )
     assert all(width > 0 for _, width in frames)
-    gif = page.js("[...document.images].filter(i => i.src.startsWith('data:image/gif')).map(i => i.naturalWidth)")
+    gif = page.js(
+        "[...document.images].filter(i => i.src.startsWith('data:image/gif')).map(i => i.naturalWidth)"
+    )
     assert len(gif) == 1 and gif[0] > 0
     # the metrics by kind: a table per group, the memorisation's closest pairs drawn as a picture
-    groups = page.js("[...document.querySelectorAll('table.metrics')].map(t => t.closest('div').previousElementSibling.textContent)")
-    assert groups[:2] == ["Likelihood", "Sample quality — fidelity"] and "Memorisation" in groups and groups[-1] == "Timing"
-    picture = page.js("document.querySelector('tr[data-key=\"memorization.closest_pairs_png\"] img')?.naturalWidth")
+    groups = page.js(
+        "[...document.querySelectorAll('table.metrics')].map(t => t.closest('div').previousElementSibling.textContent)"
+    )
+    assert (
+        groups[:2] == ["Likelihood", "Sample quality — fidelity"]
+        and "Memorisation" in groups
+        and groups[-1] == "Timing"
+    )
+    picture = page.js(
+        "document.querySelector('tr[data-key=\"memorization.closest_pairs_png\"] img')?.naturalWidth"
+    )
     assert picture and picture > 0
-    assert page.js("document.querySelector('details.all').open") is False  # every value of metrics.json: one click away
+    assert (
+        page.js("document.querySelector('details.all').open") is False
+    )  # every value of metrics.json: one click away
 
 
 @pytest.mark.parametrize("which", ["tour", "board"])
@@ -351,16 +443,22 @@ def test_leaderboard_in_a_browser(browser, pages, tmp_path, which):
     order = page.js("[...document.querySelectorAll('section > h2')].map(h => h.textContent)")
     assert order[:3] == ["Gallery", "How to read this", "Leaderboard"]
     datasets = page.js("[...document.querySelectorAll('div.dataset')].map(d => d.dataset.dataset)")
-    runs = {"tour": {"mnist": ["kde on mnist"], "ring8": ["kde on ring8"]},
-            "board": {"digits": [pages["board_runs"][0]], "ring8": [pages["board_runs"][1]]}}[which]
+    runs = {
+        "tour": {"mnist": ["kde on mnist"], "ring8": ["kde on ring8"]},
+        "board": {"digits": [pages["board_runs"][0]], "ring8": [pages["board_runs"][1]]},
+    }[which]
     assert datasets == list(runs)
     if which == "tour":
         assert page.js("document.title") == "genzoo tour"
     for data, names in runs.items():
         block = f"div.dataset[data-dataset={json.dumps(data)}]"
-        head = page.js(f"[...document.querySelectorAll('{block} table.headline thead th')].map(c => c.textContent)")
+        head = page.js(
+            f"[...document.querySelectorAll('{block} table.headline thead th')].map(c => c.textContent)"
+        )
         assert head[0] == "run" and head[-1] == "train s" and {"precision", "recall"} <= set(head)
-        assert head[1:-1] == [c.header for c in HEADLINE if c.header in head]  # the headline columns, in their order
+        assert head[1:-1] == [
+            c.header for c in HEADLINE if c.header in head
+        ]  # the headline columns, in their order
         rows = table_rows(page, f"{block} table.headline tbody tr")
         assert [r[0] for r in rows] == names and all(len(r) == len(head) for r in rows)
         assert all(any(c not in ("", "—") for c in r[1:-1]) for r in rows), rows  # every run has scores
@@ -373,7 +471,12 @@ def test_leaderboard_in_a_browser(browser, pages, tmp_path, which):
         assert page.js(f"document.querySelector('{more} table.more').checkVisibility()") is True
         assert "copy rate" in page.js(f"document.querySelector('{more} table.more thead').textContent")
         # a table wider than a phone scrolls inside its own box
-        assert page.js(f"getComputedStyle(document.querySelector('{block} table.headline').parentElement).overflowX") == "auto"
+        assert (
+            page.js(
+                f"getComputedStyle(document.querySelector('{block} table.headline').parentElement).overflowX"
+            )
+            == "auto"
+        )
     # the gallery, before the board: per dataset its held-out examples, then each run's samples, all decoded
     tiles = page.js("""[...document.querySelectorAll('#gallery .gallery-group')].map(g => [g.dataset.dataset,
         [...g.querySelectorAll('figure.tile')].map(t => [t.classList.contains('real') ? 'real data' : t.dataset.run,
@@ -382,6 +485,11 @@ def test_leaderboard_in_a_browser(browser, pages, tmp_path, which):
     for data, shown in tiles:
         assert [name for name, _ in shown] == ["real data", *runs[data]]
         assert all(width > 0 for _, width in shown), shown
-    assert page.js("document.querySelector('#gallery').compareDocumentPosition(document.querySelector('#board')) & 4") == 4
+    assert (
+        page.js(
+            "document.querySelector('#gallery').compareDocumentPosition(document.querySelector('#board')) & 4"
+        )
+        == 4
+    )
     read = page.js("document.querySelector('#how-to-read').textContent")
     assert "two halves of the held-out data" in read and "copy rate" in read

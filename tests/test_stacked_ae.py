@@ -85,16 +85,25 @@ def test_a_stage_trains_only_its_own_layer(digits):
         for j in range(1, len(LAYERS) + 1):
             after = _layer_params(model, j)
             if j == k:
-                assert all(not torch.equal(before[j][n], after[n]) for n in after), f"stage {k} left layer {k} unchanged"
+                assert all(not torch.equal(before[j][n], after[n]) for n in after), (
+                    f"stage {k} left layer {k} unchanged"
+                )
             else:
                 assert _same(before[j], after), f"stage {k} changed layer {j}"
-                assert all(p.grad is None for p in model.stages[j - 1].parameters()), f"a gradient reached layer {j}"
+                assert all(p.grad is None for p in model.stages[j - 1].parameters()), (
+                    f"a gradient reached layer {j}"
+                )
     before = {j: _layer_params(model, j) for j in range(1, len(LAYERS) + 1)}
     for step in range(bounds[-2], bounds[-2] + 3):
-        assert model.training_step({"x": x}, StepContext(opts, step=step, total=total))["stage"] == len(LAYERS) + 1
+        assert (
+            model.training_step({"x": x}, StepContext(opts, step=step, total=total))["stage"]
+            == len(LAYERS) + 1
+        )
     for j in range(1, len(LAYERS) + 1):
         after = _layer_params(model, j)
-        assert all(not torch.equal(before[j][n], after[n]) for n in after), f"fine-tuning left layer {j} unchanged"
+        assert all(not torch.equal(before[j][n], after[n]) for n in after), (
+            f"fine-tuning left layer {j} unchanged"
+        )
 
 
 # --- resume, save → load, sampling --------------------------------------------------------------
@@ -115,7 +124,16 @@ def test_resume_across_a_stage_boundary_equals_a_straight_run(digits, tmp_path):
 
     model.training_step = dies_at_16
     with pytest.raises(genzoo.errors.TrainingDiverged):
-        genzoo.train(model, digits, out=tmp_path / "r", steps=40, batch_size=32, progress=False, sample_grid=False, checkpoint_every=16)
+        genzoo.train(
+            model,
+            digits,
+            out=tmp_path / "r",
+            steps=40,
+            batch_size=32,
+            progress=False,
+            sample_grid=False,
+            checkpoint_every=16,
+        )
     assert ckpt.load_state(tmp_path / "r" / ckpt.STATE)["step"] == 16
 
     resumed = _train(digits, tmp_path / "r", steps=40, layers=layers, checkpoint_every=16, resume=True)
@@ -128,7 +146,9 @@ def test_resume_across_a_stage_boundary_equals_a_straight_run(digits, tmp_path):
 @pytest.mark.parametrize("kind", ["gaussian", "gmm"])
 def test_save_load_and_seeded_sampling(digits, tmp_path, kind):
     model = create("stacked-ae", digits, seed=0, layers=LAYERS, code_distribution=kind, gmm_components=3)
-    run = genzoo.train(model, digits, out=tmp_path, steps=30, batch_size=32, progress=False, sample_grid=False)
+    run = genzoo.train(
+        model, digits, out=tmp_path, steps=30, batch_size=32, progress=False, sample_grid=False
+    )
     model = run.model
     loaded = genzoo.load(tmp_path)
     assert _same(_state(model), _state(loaded))

@@ -67,7 +67,9 @@ def test_only_the_free_cores_are_candidates(tmp_path, monkeypatch) -> None:
     step there could take longer than the whole run."""
     monkeypatch.setattr(Trainer, "PROBE_MIN_STEPS", 0)
     monkeypatch.setattr(threads, "by_load", lambda interval=0.1: 1)
-    monkeypatch.setattr(threads, "probe", lambda *a, **k: pytest.fail("timed although one count was possible"))
+    monkeypatch.setattr(
+        threads, "probe", lambda *a, **k: pytest.fail("timed although one count was possible")
+    )
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     data = genzoo.datasets.load("ring8")
     genzoo.train(genzoo.models.create("gan", data), data, out=tmp_path / "r", steps=20, progress=False)
@@ -76,7 +78,11 @@ def test_only_the_free_cores_are_candidates(tmp_path, monkeypatch) -> None:
 
 
 def test_candidates_and_cpu_count() -> None:
-    assert threads.candidates(1) == [1] and threads.candidates(2) == [1, 2] and threads.candidates(6) == [1, 2, 4, 6]
+    assert (
+        threads.candidates(1) == [1]
+        and threads.candidates(2) == [1, 2]
+        and threads.candidates(6) == [1, 2, 4, 6]
+    )
     assert 1 <= threads.cpu_count() <= (torch.multiprocessing.cpu_count() or 1)
 
 
@@ -96,7 +102,9 @@ def test_busy_cores_sees_a_busy_process() -> None:
 def test_the_load_is_measured_once_for_many_small_runs(monkeypatch) -> None:
     threads._LOAD.clear()
     first = threads.by_load(0.05)
-    monkeypatch.setattr(threads, "busy_cores", lambda interval=0.1: pytest.fail("measured again within LOAD_TTL"))
+    monkeypatch.setattr(
+        threads, "busy_cores", lambda interval=0.1: pytest.fail("measured again within LOAD_TTL")
+    )
     assert threads.by_load(0.05) == first
 
 
@@ -115,7 +123,9 @@ def always_probe(monkeypatch):
 def _conv_run(out, **options):
     data = genzoo.datasets.load("digits", split="train")
     model = genzoo.models.create("ddpm", data, seed=0, channels=(8, 16), timesteps=50)
-    return genzoo.train(model, data, out=out, steps=12, seed=0, batch_size=16, progress=False, log_every=2, **options)
+    return genzoo.train(
+        model, data, out=out, steps=12, seed=0, batch_size=16, progress=False, log_every=2, **options
+    )
 
 
 def test_the_probe_leaves_the_run_as_a_fixed_count_would(tmp_path, always_probe) -> None:
@@ -138,12 +148,18 @@ def test_the_probe_leaves_the_run_as_a_fixed_count_would(tmp_path, always_probe)
 def test_resume_keeps_the_runs_count(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     data = genzoo.datasets.load("ring8")
-    run = genzoo.train(genzoo.models.create("gan", data), data, out=tmp_path / "r", steps=5, threads=1, progress=False)
+    run = genzoo.train(
+        genzoo.models.create("gan", data), data, out=tmp_path / "r", steps=5, threads=1, progress=False
+    )
     assert ckpt.load_state(tmp_path / "r" / ckpt.STATE)["threads"] == 1
-    run = genzoo.train(genzoo.models.create("gan", data), data, out=tmp_path / "r", steps=300, resume=True, progress=False)
+    run = genzoo.train(
+        genzoo.models.create("gan", data), data, out=tmp_path / "r", steps=300, resume=True, progress=False
+    )
     assert run.step == 300
     assert [r["threads"] for r in ckpt.read_log(tmp_path / "r")][-1] == 1
-    assert json.loads((tmp_path / "r" / ckpt.CONFIG).read_text())["threads"]["how"].startswith("the run's count")
+    assert json.loads((tmp_path / "r" / ckpt.CONFIG).read_text())["threads"]["how"].startswith(
+        "the run's count"
+    )
 
 
 def test_a_change_of_load_times_the_counts_again(tmp_path, always_probe, monkeypatch) -> None:
@@ -167,8 +183,12 @@ def test_a_change_of_load_times_the_counts_again(tmp_path, always_probe, monkeyp
     monkeypatch.setattr(Trainer, "_probe_threads", counting)
     run = genzoo.train(genzoo.models.create("gan", data, seed=0), data, steps=80, seed=0, progress=False)
     assert probes == [0, 40]
-    fixed = genzoo.train(genzoo.models.create("gan", data, seed=0), data, steps=80, seed=0, progress=False, threads=1)
-    assert all(torch.equal(run.model.state_dict()[k], fixed.model.state_dict()[k]) for k in fixed.model.state_dict())
+    fixed = genzoo.train(
+        genzoo.models.create("gan", data, seed=0), data, steps=80, seed=0, progress=False, threads=1
+    )
+    assert all(
+        torch.equal(run.model.state_dict()[k], fixed.model.state_dict()[k]) for k in fixed.model.state_dict()
+    )
 
 
 def test_a_few_heavy_steps_are_not_timed(tmp_path, monkeypatch, points) -> None:
@@ -202,12 +222,28 @@ def test_omp_num_threads_is_respected(tmp_path, always_probe, monkeypatch) -> No
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     data = genzoo.datasets.load("ring8")
     genzoo.train(genzoo.models.create("gan", data), data, out=tmp_path / "r", steps=60, progress=False)
-    assert json.loads((tmp_path / "r" / ckpt.CONFIG).read_text())["threads"] == {"count": 1, "how": "OMP_NUM_THREADS"}
+    assert json.loads((tmp_path / "r" / ckpt.CONFIG).read_text())["threads"] == {
+        "count": 1,
+        "how": "OMP_NUM_THREADS",
+    }
 
 
 # --- the command line --------------------------------------------------------------------------
-COMPUTING = ("train", "sample", "evaluate", "interpolate", "encode", "score", "denoise", "edit", "translate",
-             "condition", "simulate", "report", "tour")
+COMPUTING = (
+    "train",
+    "sample",
+    "evaluate",
+    "interpolate",
+    "encode",
+    "score",
+    "denoise",
+    "edit",
+    "translate",
+    "condition",
+    "simulate",
+    "report",
+    "tour",
+)
 
 
 def test_every_command_that_computes_takes_threads() -> None:
@@ -227,7 +263,10 @@ def test_threads_applies_to_a_command(tmp_path, capsys, monkeypatch) -> None:
         return seen[-1]
 
     monkeypatch.setattr(threads, "resolve", spy)
-    assert main(["simulate", "fft", "--range", "4", "--shape", "16", "16", "--out", str(out), "--threads", "1"]) == 0
+    assert (
+        main(["simulate", "fft", "--range", "4", "--shape", "16", "16", "--out", str(out), "--threads", "1"])
+        == 0
+    )
     assert seen == [1] and torch.get_num_threads() == 1
     capsys.readouterr()
 

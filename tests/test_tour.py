@@ -22,10 +22,15 @@ def tour_dir(tmp_path_factory):
 
 def test_plan_reads_the_registry():
     families = {name for name, _ in plan()}
-    assert {"kde", "vae"} <= families and "noisy-mean" not in families  # a model without tour data is not toured
+    assert {
+        "kde",
+        "vae",
+    } <= families and "noisy-mean" not in families  # a model without tour data is not toured
     assert all(entry.data for _, entry in plan())
     full, quick = plan(["ddpm"]), plan(["ddpm"], quick=True)
-    assert [e.data for _, e in full] == ["ring8", "mnist"] and [e.data for _, e in quick] == ["ring8"]  # mnist: full tour only
+    assert [e.data for _, e in full] == ["ring8", "mnist"] and [e.data for _, e in quick] == [
+        "ring8"
+    ]  # mnist: full tour only
 
 
 def md_tables(md: str) -> dict[str, list[list[list[str]]]]:
@@ -63,7 +68,9 @@ def test_tour_report_table(tour_dir):
     assert re.fullmatch(r"\d+ \(\d+\)", modes), modes  # model (floor): the floor of real data is 8
     assert modes.endswith("(8)")
     (head, *rows), _ = tables["mnist"]
-    assert head[:6] == ["run", "recognisable", "class TV", "FD", "precision", "recall"] and "modes" not in head  # what a person sees, first
+    assert (
+        head[:6] == ["run", "recognisable", "class TV", "FD", "precision", "recall"] and "modes" not in head
+    )  # what a person sees, first
     assert "Mode coverage" in html and html.count("data:image/png;base64,") >= 5
     assert "http://" not in html and "https://" not in html
 
@@ -71,14 +78,24 @@ def test_tour_report_table(tour_dir):
 def test_tour_page_opens_with_a_gallery_of_real_data_and_each_run(tour_dir):
     html = (tour_dir / "index.html").read_text()
     assert html.index('id="gallery"') < html.index('id="how-to-read"') < html.index('id="board"')
-    groups = dict(re.findall(r'<div class="gallery-group" data-dataset="([^"]+)">(.*?)</div></div>', html, re.S))
+    groups = dict(
+        re.findall(r'<div class="gallery-group" data-dataset="([^"]+)">(.*?)</div></div>', html, re.S)
+    )
     assert sorted(groups) == ["mnist", "ring8"]
     for data, chunk in groups.items():
         tiles = re.findall(r'<figure class="tile (\w+)"(?: data-run="([^"]*)")?>(.*?)</figure>', chunk, re.S)
-        assert [(kind, run) for kind, run, _ in tiles] == [("real", ""), ("run", f"kde on {data}"), ("run", f"vae on {data}")]
-        assert all('src="data:image/png;base64,' in body for _, _, body in tiles)  # the real data and every run: a picture
+        assert [(kind, run) for kind, run, _ in tiles] == [
+            ("real", ""),
+            ("run", f"kde on {data}"),
+            ("run", f"vae on {data}"),
+        ]
+        assert all(
+            'src="data:image/png;base64,' in body for _, _, body in tiles
+        )  # the real data and every run: a picture
         assert "trained " in tiles[-1][2] and "(floor " in tiles[-1][2]
-    assert "modes↑" in groups["ring8"] and "recognisable↑" in groups["mnist"]  # digits: the recognisable share heads
+    assert (
+        "modes↑" in groups["ring8"] and "recognisable↑" in groups["mnist"]
+    )  # digits: the recognisable share heads
 
 
 def test_tour_metrics_protocol(tour_dir):
@@ -124,9 +141,16 @@ def test_compare_md_and_html(tour_dir, tmp_path, capsys):
 @pytest.mark.parametrize(
     "metrics, log",
     [
-        (json.dumps({"n": 9, "n_real": 9, "sample_seconds_per_1000": "fast", "metrics": [1, 2]}).encode(), b'{"step": "x"}\n[1]\n'),
-        (json.dumps({"split": {"a": 1}, "seed": [0], "metrics": {"fd": {"fd": "low", "floor": "n/a"}, "nll": 3}}).encode(),
-         b"\xff\xfe\n" + json.dumps({"step": 3, "time": "late", "loss": "high"}).encode()),
+        (
+            json.dumps({"n": 9, "n_real": 9, "sample_seconds_per_1000": "fast", "metrics": [1, 2]}).encode(),
+            b'{"step": "x"}\n[1]\n',
+        ),
+        (
+            json.dumps(
+                {"split": {"a": 1}, "seed": [0], "metrics": {"fd": {"fd": "low", "floor": "n/a"}, "nll": 3}}
+            ).encode(),
+            b"\xff\xfe\n" + json.dumps({"step": 3, "time": "late", "loss": "high"}).encode(),
+        ),
         (b"\xff\xfe not json", b"[" * 100_000),
     ],
     ids=["wrong-types", "odd-values", "not-utf8-and-deep"],
@@ -185,11 +209,17 @@ def test_progress_lines_off_a_terminal_carry_the_tour_time_left(tiny, tmp_path, 
     monkeypatch.setenv("GENZOO_PROGRESS_INTERVAL", "0")
     tiny(tmp_path)
     lines = capsys.readouterr().err.splitlines()
-    assert any(re.fullmatch(r"\[1/2\] kde on ring8 \(quick budget\); tour: about .+ left", ln) for ln in lines), lines
+    assert any(
+        re.fullmatch(r"\[1/2\] kde on ring8 \(quick budget\); tour: about .+ left", ln) for ln in lines
+    ), lines
     step = r"\[2/2\] vae on ring8: step \d+/20 \(\d+ %\), [\d.]+ (steps/s|s/step), about .+ left; tour: about .+ left"
     assert sum(bool(re.fullmatch(step, ln)) for ln in lines) >= 10, lines
-    assert any(re.fullmatch(r"\[2/2\] vae on ring8: 20 steps in .+; tour: about .+ left", ln) for ln in lines), lines
-    assert any(re.fullmatch(r"    evaluating on 100 examples \(about .+\); tour: about .+ left", ln) for ln in lines), lines
+    assert any(
+        re.fullmatch(r"\[2/2\] vae on ring8: 20 steps in .+; tour: about .+ left", ln) for ln in lines
+    ), lines
+    assert any(
+        re.fullmatch(r"    evaluating on 100 examples \(about .+\); tour: about .+ left", ln) for ln in lines
+    ), lines
 
 
 def test_an_interrupted_tour_shows_what_it_did_and_continues(tiny, tmp_path, capsys, monkeypatch):
@@ -224,7 +254,10 @@ def test_an_interrupted_tour_shows_what_it_did_and_continues(tiny, tmp_path, cap
     steps = _count_steps(monkeypatch)
     tiny(tmp_path)
     err = capsys.readouterr().err
-    assert f"continuing: 1 of 2 entries already done in {tmp_path}" in err and "continuing its interrupted training" in err
+    assert (
+        f"continuing: 1 of 2 entries already done in {tmp_path}" in err
+        and "continuing its interrupted training" in err
+    )
     assert _files(tmp_path / "runs" / "kde-ring8") == kde  # kept as it was
     assert steps == {"vae": 9}  # steps 12..20 only: resumed from the checkpoint of step 11
     html = (tmp_path / "index.html").read_text()
@@ -240,8 +273,16 @@ def test_a_finished_tour_is_kept_and_other_parameters_start_over(tiny, tmp_path,
 
     tiny(tmp_path)
     times = measured_times(tmp_path)  # what a tour_times.json is made of
-    assert times["vae-ring8"]["steps"] == 20 and times["vae-ring8"]["n"] == 100 and times["vae-ring8"]["train"] > 0
-    assert times["kde-ring8"]["steps"] == 0 and times["kde-ring8"]["train"] == 0 and times["kde-ring8"]["evaluate"] > 0
+    assert (
+        times["vae-ring8"]["steps"] == 20
+        and times["vae-ring8"]["n"] == 100
+        and times["vae-ring8"]["train"] > 0
+    )
+    assert (
+        times["kde-ring8"]["steps"] == 0
+        and times["kde-ring8"]["train"] == 0
+        and times["kde-ring8"]["evaluate"] > 0
+    )
     before = {k: _files(tmp_path / "runs" / k) for k in ("kde-ring8", "vae-ring8")}
     page = (tmp_path / "index.html").read_text()
     capsys.readouterr()
@@ -250,7 +291,10 @@ def test_a_finished_tour_is_kept_and_other_parameters_start_over(tiny, tmp_path,
     assert "continuing: 2 of 2 entries already done" in capsys.readouterr().err
     assert steps == {} and {k: _files(tmp_path / "runs" / k) for k in before} == before
     again = (tmp_path / "index.html").read_text()
-    assert again.count("data:image/png;base64,") == page.count("data:image/png;base64,") and "Mode coverage" in again
+    assert (
+        again.count("data:image/png;base64,") == page.count("data:image/png;base64,")
+        and "Mode coverage" in again
+    )
 
     tiny(tmp_path, eval_n=120)  # another evaluation size: both start over
     assert "0 of 2 entries already done in" in capsys.readouterr().err and steps == {"vae": 20}
@@ -274,8 +318,12 @@ def test_the_time_left_scales_the_reference_by_this_machines_speed():
     snap = Snapshot(done=45, total=100, elapsed=45.0, rate=1.0, left=55.0)
     w = 0.5 ** (9 / Clock.HALF_LIFE)
     rho = (w * 32 + 45) / (w * 16 + 9)
-    assert clock.speed(snap) == pytest.approx(rho) and rho > (32 + 45) / (16 + 9)  # the recent work counts more
-    assert clock.left(snap) == pytest.approx(55 + rho * (10 + 2))  # the rest of its training, then its evaluation
+    assert clock.speed(snap) == pytest.approx(rho) and rho > (32 + 45) / (
+        16 + 9
+    )  # the recent work counts more
+    assert clock.left(snap) == pytest.approx(
+        55 + rho * (10 + 2)
+    )  # the rest of its training, then its evaluation
     clock.train_done(50.0)  # its whole loop took 50 s for 20 reference seconds
     w = 0.5 ** (20 / Clock.HALF_LIFE)
     rho = (w * 32 + 50) / (w * 16 + 20)
@@ -288,10 +336,14 @@ def test_the_time_left_scales_the_reference_by_this_machines_speed():
 def test_reference_scales_by_steps_and_examples_and_knows_every_quick_entry():
     from genzoo.tour import Reference, reference, reference_times, run_key
 
-    table = {"x-mnist": {"steps": 100, "train": 10.0, "n": 1000, "test_n": 1000, "evaluate": 8.0, "other": 2.0}}
+    table = {
+        "x-mnist": {"steps": 100, "train": 10.0, "n": 1000, "test_n": 1000, "evaluate": 8.0, "other": 2.0}
+    }
     assert reference("x-mnist", 50, quick=True, eval_n=None, table=table) == Reference(5.0, 8.0, 2.0)
     assert reference("x-mnist", 100, quick=True, eval_n=250, table=table) == Reference(10.0, 2.0, 2.0)
-    assert reference("y-mnist", 10, quick=True, eval_n=None, table=table) == Reference(1.0, 8.0, 2.0)  # unknown: the median entry
+    assert reference("y-mnist", 10, quick=True, eval_n=None, table=table) == Reference(
+        1.0, 8.0, 2.0
+    )  # unknown: the median entry
     shipped = reference_times()
     missing = [run_key(n, e) for n, e in plan(quick=True) if run_key(n, e) not in shipped]
     assert not missing, f"tour_times.json lacks {missing}: measure them (see its 'about')"
@@ -303,7 +355,9 @@ def test_the_intro_counts_threads_in_words():
 
     assert "on 1 CPU thread (" in tour._intro(TINY, 2, 60.0, quick=True, counts=[1, 1])
     assert "on 4 CPU threads (" in tour._intro(TINY, 2, 60.0, quick=True, counts=[4])
-    assert "chosen per run (1 for 1 run, 2 for 3 runs)" in tour._intro(TINY, 2, 60.0, quick=True, counts=[2, 1, 2, 2])
+    assert "chosen per run (1 for 1 run, 2 for 3 runs)" in tour._intro(
+        TINY, 2, 60.0, quick=True, counts=[2, 1, 2, 2]
+    )
 
 
 def test_the_intro_reads_the_counts_from_the_runs(tmp_path):
@@ -311,7 +365,9 @@ def test_the_intro_reads_the_counts_from_the_runs(tmp_path):
 
     for name, count in (("a", 1), ("b", 2)):
         (tmp_path / name).mkdir()
-        (tmp_path / name / "config.json").write_text(json.dumps({"threads": {"count": count, "how": "timed"}}))
+        (tmp_path / name / "config.json").write_text(
+            json.dumps({"threads": {"count": count, "how": "timed"}})
+        )
     (tmp_path / "c").mkdir()  # no config: left out
     assert _thread_counts([tmp_path / "a", tmp_path / "b", tmp_path / "c"]) == [1, 2]
 
@@ -331,7 +387,9 @@ def test_the_mode_markers_lie_under_the_samples():
     fig, ax = plt.subplots()
     draw_modes(ax, "ring8 data", data.x[:500], data)
     circles = [p for p in ax.patches if isinstance(p, Circle)]
-    assert len(circles) == 8 and all(not c.get_fill() and c.get_radius() == pytest.approx(3 * 0.02) for c in circles)
+    assert len(circles) == 8 and all(
+        not c.get_fill() and c.get_radius() == pytest.approx(3 * 0.02) for c in circles
+    )
     assert max(c.get_zorder() for c in circles) < min(s.get_zorder() for s in ax.collections)
     plt.close(fig)
     png = mode_figure([("ring8 data", data.x[:500], data)])
@@ -347,9 +405,18 @@ def test_a_second_tour_into_the_same_folder_is_refused(tmp_path) -> None:
     from genzoo.errors import GenzooError
 
     out = tmp_path / "tour"
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time\nfrom genzoo.training.checkpoint import run_lock\n"
-        f"with run_lock({str(out)!r}):\n    print('held', flush=True)\n    time.sleep(60)\n")], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time\nfrom genzoo.training.checkpoint import run_lock\n"
+                f"with run_lock({str(out)!r}):\n    print('held', flush=True)\n    time.sleep(60)\n"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(GenzooError, match=f"is in use: process {holder.pid}"):
@@ -364,8 +431,17 @@ def test_a_second_tour_into_the_same_folder_is_refused(tmp_path) -> None:
 def test_the_full_tour_trains_with_the_entrys_full_training_options(tmp_path, monkeypatch):
     import genzoo.tour as tour
 
-    entry = TourEntry("ring8", 3, 4, params={"latent_dim": 2, "hidden": (8,)}, train={"lr": 1e-3}, full_train={"lr": 2e-4, "ema": 0.999})
-    assert entry.train_options(quick=True) == {"lr": 1e-3} and entry.train == {"lr": 1e-3}  # `train` is not changed
+    entry = TourEntry(
+        "ring8",
+        3,
+        4,
+        params={"latent_dim": 2, "hidden": (8,)},
+        train={"lr": 1e-3},
+        full_train={"lr": 2e-4, "ema": 0.999},
+    )
+    assert entry.train_options(quick=True) == {"lr": 1e-3} and entry.train == {
+        "lr": 1e-3
+    }  # `train` is not changed
     assert entry.train_options(quick=False) == {"lr": 2e-4, "ema": 0.999}
     monkeypatch.setattr(tour, "plan", lambda only=None, *, quick=False: [("vae", entry)])
     for quick, lr, ema, steps in ((True, 1e-3, None, 3), (False, 2e-4, 0.999, 4)):
@@ -373,5 +449,9 @@ def test_the_full_tour_trains_with_the_entrys_full_training_options(tmp_path, mo
         run_tour(out, quick=quick, eval_n=50, progress=False)
         config = json.loads((out / "runs" / "vae-ring8" / "config.json").read_text())["train"]
         assert (config["lr"], config["ema"], config["steps"]) == (lr, ema, steps)
-        recorded = json.loads((out / "tour.json").read_text())["entries"]["vae-ring8"]["run"]["entry"]["train"]
-        assert recorded == ({"lr": lr} if quick else {"lr": lr, "ema": ema})  # what the entry ran with, as tour.json keeps it
+        recorded = json.loads((out / "tour.json").read_text())["entries"]["vae-ring8"]["run"]["entry"][
+            "train"
+        ]
+        assert recorded == (
+            {"lr": lr} if quick else {"lr": lr, "ema": ema}
+        )  # what the entry ran with, as tour.json keeps it

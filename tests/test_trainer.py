@@ -27,7 +27,9 @@ def _same(a: dict, b: dict) -> bool:
 def _train(points, out, steps, *, resume=False, seed=0, **kw):
     model = create("noisy-mean", points, seed=seed)
     kw.setdefault("sample_grid", False)
-    return genzoo.train(model, points, out=out, steps=steps, batch_size=32, seed=seed, progress=False, resume=resume, **kw)
+    return genzoo.train(
+        model, points, out=out, steps=steps, batch_size=32, seed=seed, progress=False, resume=resume, **kw
+    )
 
 
 def test_training_changes_weights_and_lowers_loss(points):
@@ -71,7 +73,16 @@ def test_interrupted_between_checkpoints_resumes_exactly(points, tmp_path):
     straight = _train(points, tmp_path / "s", 60, checkpoint_every=20)
     model = create("noisy-mean", points, seed=0, fail_at=46)  # dies during step 46
     with pytest.raises(TrainingDiverged, match="step 46"):
-        genzoo.train(model, points, out=tmp_path / "r", steps=60, batch_size=32, seed=0, progress=False, checkpoint_every=20)
+        genzoo.train(
+            model,
+            points,
+            out=tmp_path / "r",
+            steps=60,
+            batch_size=32,
+            seed=0,
+            progress=False,
+            checkpoint_every=20,
+        )
     assert ckpt.load_state(tmp_path / "r" / ckpt.STATE)["step"] == 40
     resumed = _train(points, tmp_path / "r", 60, resume=True, checkpoint_every=20)
     assert _same(_weights(straight.model), _weights(resumed.model))
@@ -80,7 +91,9 @@ def test_interrupted_between_checkpoints_resumes_exactly(points, tmp_path):
 def test_divergence_names_the_step_and_keeps_last_checkpoint(points, tmp_path):
     model = create("noisy-mean", points, seed=0, fail_at=25)
     with pytest.raises(TrainingDiverged) as info:
-        genzoo.train(model, points, out=tmp_path, steps=100, batch_size=32, progress=False, checkpoint_every=10)
+        genzoo.train(
+            model, points, out=tmp_path, steps=100, batch_size=32, progress=False, checkpoint_every=10
+        )
     assert "step 25" in str(info.value) and "nan" in str(info.value)
     assert load_file(str(tmp_path / ckpt.WEIGHTS)) is not None
     assert ckpt.load_state(tmp_path / ckpt.STATE)["step"] == 20
@@ -153,11 +166,17 @@ def test_a_resumed_run_continues_the_series_and_a_new_one_starts_its_own(points,
 def test_a_run_killed_between_checkpoints_resumes_its_series_from_the_last_one(points, tmp_path):
     model = create("noisy-mean", points, seed=0, fail_at=46)  # dies during step 46
     with pytest.raises(TrainingDiverged):
-        genzoo.train(model, points, out=tmp_path, steps=60, batch_size=32, seed=0, progress=False, checkpoint_every=20)
+        genzoo.train(
+            model, points, out=tmp_path, steps=60, batch_size=32, seed=0, progress=False, checkpoint_every=20
+        )
     assert _frame_steps(tmp_path) == [20, 40]
-    stray = ckpt.frame_path(tmp_path, 45)  # a grid past the checkpoint (none is written so; put there by hand)
+    stray = ckpt.frame_path(
+        tmp_path, 45
+    )  # a grid past the checkpoint (none is written so; put there by hand)
     stray.write_bytes(b"not the run's")
-    (tmp_path / ckpt.FRAMES / ".step-000060.png.x1.tmp").write_bytes(b"half")  # a write killed before its rename
+    (tmp_path / ckpt.FRAMES / ".step-000060.png.x1.tmp").write_bytes(
+        b"half"
+    )  # a write killed before its rename
     _train(points, tmp_path, 60, checkpoint_every=20, sample_grid=True, resume=True)
     assert _frame_steps(tmp_path) == [20, 40, 60]
     assert not list((tmp_path / ckpt.FRAMES).glob(".*.tmp"))
@@ -255,20 +274,39 @@ def test_divergence_step_is_exact_with_deferred_checks(points, tmp_path, monkeyp
     monkeypatch.setattr(Trainer, "DEFER_SYNC", defer)
     model = create("noisy-mean", points, seed=0, fail_at=25)
     with pytest.raises(TrainingDiverged) as info:
-        genzoo.train(model, points, out=tmp_path, steps=100, batch_size=32, progress=False, checkpoint_every=10, log_every=7)
+        genzoo.train(
+            model,
+            points,
+            out=tmp_path,
+            steps=100,
+            batch_size=32,
+            progress=False,
+            checkpoint_every=10,
+            log_every=7,
+        )
     assert "step 25" in str(info.value) and "nan" in str(info.value)
     assert ckpt.load_state(tmp_path / ckpt.STATE)["step"] == 20
     # the deferred path logs the same numbers as the direct one
-    a = genzoo.train(create("noisy-mean", points, seed=0), points, steps=30, batch_size=32, seed=0, progress=False)
+    a = genzoo.train(
+        create("noisy-mean", points, seed=0), points, steps=30, batch_size=32, seed=0, progress=False
+    )
     monkeypatch.setattr(Trainer, "DEFER_SYNC", not defer)
-    b = genzoo.train(create("noisy-mean", points, seed=0), points, steps=30, batch_size=32, seed=0, progress=False)
+    b = genzoo.train(
+        create("noisy-mean", points, seed=0), points, steps=30, batch_size=32, seed=0, progress=False
+    )
     assert [r["loss"] for r in a.log] == pytest.approx([r["loss"] for r in b.log], rel=1e-6)
 
 
 def test_a_run_prints_in_one_line(tmp_path) -> None:
     """print(run) shows the model, the step, the last loss and where it is, not the whole log."""
     data = genzoo.datasets.load("ring8")
-    run = genzoo.train(genzoo.models.create("gan", data), data, out=tmp_path / "r", steps=30, progress=False, log_every=1)
+    run = genzoo.train(
+        genzoo.models.create("gan", data), data, out=tmp_path / "r", steps=30, progress=False, log_every=1
+    )
     text = repr(run)
     assert len(run.log) == 30 and "\n" not in text and len(text) < 200
-    assert text.startswith("Run('gan', step=30, loss=") and "log=[30 records]" in text and str(tmp_path / "r") in text
+    assert (
+        text.startswith("Run('gan', step=30, loss=")
+        and "log=[30 records]" in text
+        and str(tmp_path / "r") in text
+    )

@@ -110,6 +110,7 @@ def test_brick2gravel_domains():
         assert torch.equal(match.sum(1), torch.ones(40, dtype=torch.long))
         assert not torch.equal(ds.pair, gravel)
         assert torch.equal(ds.tensors(), ds.pair) and torch.equal(ds.inputs(), ds.x)
+
         # the domains differ: gravel is far busier than flat brick faces (mean |horizontal gradient|)
         def busy(x):
             return (x[..., 1:] - x[..., :-1]).abs().mean().item()
@@ -173,7 +174,10 @@ def test_cyclegan_full_step(b2g, loss):
 
 def test_one_domain_errors(b2g):
     digits = genzoo.datasets.load("digits", split="test")
-    with pytest.raises(genzoo.GenzooError, match=r"model 'cyclegan' needs two image domains \(e.g. --data brick2gravel\); digits has one"):
+    with pytest.raises(
+        genzoo.GenzooError,
+        match=r"model 'cyclegan' needs two image domains \(e.g. --data brick2gravel\); digits has one",
+    ):
         create("cyclegan", digits)
     with pytest.raises(genzoo.GenzooError, match="pix2pix.*paired.*brick2gravel is unpaired"):
         create("pix2pix", b2g)
@@ -184,7 +188,9 @@ def test_one_domain_errors(b2g):
 # ---------------------------------------------------------------- pix2pix
 
 
-@pytest.mark.parametrize(("c_in", "c_out", "h", "w"), [(1, 1, 28, 28), (3, 1, 32, 32), (1, 2, 13, 21), (2, 3, 8, 8), (1, 1, 1, 5)])
+@pytest.mark.parametrize(
+    ("c_in", "c_out", "h", "w"), [(1, 1, 28, 28), (3, 1, 32, 32), (1, 2, 13, 21), (2, 3, 8, 8), (1, 1, 1, 5)]
+)
 def test_generator_shapes_at_any_size(c_in, c_out, h, w):
     x = torch.rand(2, c_in, h, w, generator=gen(0))
     unet = UNet(c_in, c_out, (4, 8, 16), "instance", (0.0, 1.0))
@@ -254,7 +260,10 @@ def test_save_load_and_seeded_samples_from_the_pool(name, params, sr, b2g, tmp_p
     dist = torch.cdist(s.flatten(1).double(), translated.flatten(1).double())  # (10, pool)
     nearest = dist.min(1)
     assert float(nearest.values.max()) < 1e-4 and len(set(nearest.indices.tolist())) == 10
-    assert loaded.sample(40, generator=gen(3)).shape == (40, *data.info.shape)  # beyond the pool: with replacement
+    assert loaded.sample(40, generator=gen(3)).shape == (
+        40,
+        *data.info.shape,
+    )  # beyond the pool: with replacement
     x = data.inputs()[:5]
     assert torch.equal(run.model.translate(x), loaded.translate(x))
     with pytest.raises(genzoo.GenzooError, match="cannot condition"):
@@ -263,34 +272,80 @@ def test_save_load_and_seeded_samples_from_the_pool(name, params, sr, b2g, tmp_p
 
 def test_cli_translate(sr, b2g, tmp_path, capsys):
     cg = tmp_path / "cg"
-    genzoo.train(create("cyclegan", b2g, seed=0, **TINY_CG), b2g, out=cg, steps=1, batch_size=8, progress=False)
+    genzoo.train(
+        create("cyclegan", b2g, seed=0, **TINY_CG), b2g, out=cg, steps=1, batch_size=8, progress=False
+    )
     model = genzoo.load(cg)
     np.save(tmp_path / "a.npy", b2g.x[:6].numpy())
     np.savez(tmp_path / "b.npz", x=b2g.pair[:5].numpy().reshape(5, -1))  # flat rows are reshaped
-    assert main(["translate", str(cg), "--input", str(tmp_path / "a.npy"), "--out", str(tmp_path / "ab.npz")]) == 0
+    assert (
+        main(["translate", str(cg), "--input", str(tmp_path / "a.npy"), "--out", str(tmp_path / "ab.npz")])
+        == 0
+    )
     with np.load(tmp_path / "ab.npz") as f:
         np.testing.assert_array_equal(f["x"], model.translate(b2g.x[:6]).numpy())
-    assert main(["translate", str(cg), "--input", str(tmp_path / "b.npz"), "--direction", "b2a", "--out", str(tmp_path / "ba.npy")]) == 0
+    assert (
+        main(
+            [
+                "translate",
+                str(cg),
+                "--input",
+                str(tmp_path / "b.npz"),
+                "--direction",
+                "b2a",
+                "--out",
+                str(tmp_path / "ba.npy"),
+            ]
+        )
+        == 0
+    )
     np.testing.assert_array_equal(np.load(tmp_path / "ba.npy"), model.translate(b2g.pair[:5], "b2a").numpy())
-    assert main(["translate", str(cg), "--input", str(tmp_path / "a.npy"), "--out", str(tmp_path / "ab.png")]) == 0
+    assert (
+        main(["translate", str(cg), "--input", str(tmp_path / "a.npy"), "--out", str(tmp_path / "ab.png")])
+        == 0
+    )
     assert (tmp_path / "ab.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     p2p = tmp_path / "p2p"
     data = sr.subset(torch.arange(32))
-    genzoo.train(create("pix2pix", data, seed=0, **TINY_P2P), data, out=p2p, steps=1, batch_size=8, progress=False)
+    genzoo.train(
+        create("pix2pix", data, seed=0, **TINY_P2P), data, out=p2p, steps=1, batch_size=8, progress=False
+    )
     np.save(tmp_path / "lo.npy", data.pair[:4].numpy())
-    assert main(["translate", str(p2p), "--input", str(tmp_path / "lo.npy"), "--out", str(tmp_path / "hi.npy")]) == 0
-    np.testing.assert_array_equal(np.load(tmp_path / "hi.npy"), genzoo.load(p2p).translate(data.pair[:4]).numpy())
+    assert (
+        main(["translate", str(p2p), "--input", str(tmp_path / "lo.npy"), "--out", str(tmp_path / "hi.npy")])
+        == 0
+    )
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "hi.npy"), genzoo.load(p2p).translate(data.pair[:4]).numpy()
+    )
     capsys.readouterr()
 
     other = tmp_path / "other"
     ring = genzoo.datasets.load("ring8", n=64)
     genzoo.train(create("noisy-mean", ring, seed=0), ring, out=other, steps=1, progress=False)
     cases = [
-        ([str(p2p), "--input", str(tmp_path / "lo.npy"), "--direction", "b2a", "--out", str(tmp_path / "x.npy")], "one way"),
+        (
+            [
+                str(p2p),
+                "--input",
+                str(tmp_path / "lo.npy"),
+                "--direction",
+                "b2a",
+                "--out",
+                str(tmp_path / "x.npy"),
+            ],
+            "one way",
+        ),
         ([str(cg), "--input", str(tmp_path / "lo.npy"), "--out", str(tmp_path / "x.npy")], "shape"),
-        ([str(cg), "--input", str(tmp_path / "a.npy"), "--out", str(tmp_path / "x.txt")], "unsupported file type"),
-        ([str(other), "--input", str(tmp_path / "a.npy"), "--out", str(tmp_path / "x.npy")], "does not translate"),
+        (
+            [str(cg), "--input", str(tmp_path / "a.npy"), "--out", str(tmp_path / "x.txt")],
+            "unsupported file type",
+        ),
+        (
+            [str(other), "--input", str(tmp_path / "a.npy"), "--out", str(tmp_path / "x.npy")],
+            "does not translate",
+        ),
     ]
     for args, message in cases:
         assert main(["translate", *args]) == 2

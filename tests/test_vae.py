@@ -78,7 +78,9 @@ def curve_vae() -> VAE:
     return model.double()
 
 
-def quadrature(model: VAE, x: torch.Tensor, *, half_width: float = 10.0, n: int = 40_001) -> tuple[torch.Tensor, torch.Tensor]:
+def quadrature(
+    model: VAE, x: torch.Tensor, *, half_width: float = 10.0, n: int = 40_001
+) -> tuple[torch.Tensor, torch.Tensor]:
     """log p(x) = log ∫ p(x|z) p(z) dz and ELBO = ∫ q(z|x) log[p(x|z) p(z) / q(z|x)] dz on a
     fine grid over the 1-D latent (float64). Returns both, each (B,)."""
     z = torch.linspace(-half_width, half_width, n, dtype=torch.float64)  # (G,)
@@ -174,7 +176,9 @@ def test_iwae_increases_with_k_in_expectation(curve_vae):
     reps = 500
     means = []
     for k in (1, 10, 100):
-        est = curve_vae.log_prob(x.repeat(reps, 1), k=k, generator=gen(k)).view(reps, -1).mean()  # mean over R, B
+        est = (
+            curve_vae.log_prob(x.repeat(reps, 1), k=k, generator=gen(k)).view(reps, -1).mean()
+        )  # mean over R, B
         means.append(est.item())
     assert means[0] < means[1] < means[2] <= log_p.mean().item() + 0.01
     assert means[0] == pytest.approx(elbo.mean().item(), abs=0.03)  # K = 1 is the ELBO
@@ -182,8 +186,13 @@ def test_iwae_increases_with_k_in_expectation(curve_vae):
 
 def test_kl_closed_form_matches_monte_carlo():
     g = gen(4)
-    mu, logvar = torch.randn(3, 4, generator=g, dtype=torch.float64), torch.randn(3, 4, generator=g, dtype=torch.float64)
-    z = mu + torch.exp(0.5 * logvar) * torch.randn(200_000, 3, 4, generator=g, dtype=torch.float64)  # (S, B, L)
+    mu, logvar = (
+        torch.randn(3, 4, generator=g, dtype=torch.float64),
+        torch.randn(3, 4, generator=g, dtype=torch.float64),
+    )
+    z = mu + torch.exp(0.5 * logvar) * torch.randn(
+        200_000, 3, 4, generator=g, dtype=torch.float64
+    )  # (S, B, L)
     log_q = normal_log_density(z, mu, 0.5 * logvar).sum(-1)
     log_p = normal_log_density(z, torch.zeros(()), torch.zeros(())).sum(-1)
     kl_mc = (log_q - log_p).mean(0)
@@ -229,7 +238,9 @@ def test_gaussian_likelihood_has_the_full_normaliser():
         model.log_sigma.copy_(torch.tensor([-1.0, 0.5]))
     x, z = torch.randn(5, 2, generator=gen(6)), torch.randn(5, 2, generator=gen(7))
     with torch.no_grad():
-        expected = torch.distributions.Normal(model.decode(z), torch.tensor([-1.0, 0.5]).exp()).log_prob(x).sum(1)
+        expected = (
+            torch.distributions.Normal(model.decode(z), torch.tensor([-1.0, 0.5]).exp()).log_prob(x).sum(1)
+        )
         torch.testing.assert_close(model.log_likelihood(x, z), expected)
         model.log_sigma.fill_(-50.0)  # σ is floored at min_sigma
         floor = torch.distributions.Normal(model.decode(z), model.config.min_sigma).log_prob(x).sum(1)
@@ -274,7 +285,10 @@ def test_a_training_step_changes_the_weights():
     assert sorted(changed) == sorted(before)  # every parameter, the decoder's log σ included
 
 
-@pytest.mark.parametrize(("data", "estimator"), [(curve_data(), "reparam"), (bars_data(), "reparam"), (bars_data(), "score-function")])
+@pytest.mark.parametrize(
+    ("data", "estimator"),
+    [(curve_data(), "reparam"), (bars_data(), "reparam"), (bars_data(), "score-function")],
+)
 def test_training_lowers_the_loss(data, estimator):
     model = create("vae", data, seed=0, hidden=(32,), latent_dim=2, gradient_estimator=estimator)
     model.prepare(data)
@@ -352,7 +366,9 @@ def test_save_load_round_trip_gives_identical_samples_and_codes(tmp_path):
     fresh.load_weights(load_file(tmp_path / "model.safetensors"))
     assert torch.equal(fresh.sample(4, generator=gen(0)), model.sample(4, generator=gen(0)))
     assert torch.equal(fresh.encode(data.x[:5]), model.encode(data.x[:5]))
-    torch.testing.assert_close(fresh.log_prob(data.x[:5], k=20, generator=gen(1)), model.log_prob(data.x[:5], k=20, generator=gen(1)))
+    torch.testing.assert_close(
+        fresh.log_prob(data.x[:5], k=20, generator=gen(1)), model.log_prob(data.x[:5], k=20, generator=gen(1))
+    )
 
 
 def test_log_prob_is_repeatable_and_chunked(monkeypatch):
@@ -425,10 +441,14 @@ def test_the_default_samples_from_a_density_fitted_to_the_posterior_means():
     chol = gauss.code_distribution.chol[0].double()
     torch.testing.assert_close(chol @ chol.T, cov, rtol=1e-4, atol=1e-6)
     g = lambda: torch.Generator().manual_seed(3)  # noqa: E731
-    torch.testing.assert_close(run.model.sample(5, generator=g()), run.model.decode(dist.sample(5, generator=g())))
+    torch.testing.assert_close(
+        run.model.sample(5, generator=g()), run.model.decode(dist.sample(5, generator=g()))
+    )
     prior = create("vae", data, seed=0, latent_dim=4, hidden=(32,), code_distribution="prior")
     assert prior.code_distribution is None
-    prior.load_state_dict({k: v for k, v in run.model.state_dict().items() if not k.startswith("code_distribution.")})
+    prior.load_state_dict(
+        {k: v for k, v in run.model.state_dict().items() if not k.startswith("code_distribution.")}
+    )
     torch.testing.assert_close(prior.sample(5, generator=g()), prior.decode(torch.randn(5, 4, generator=g())))
 
 
@@ -436,14 +456,27 @@ def test_on_points_the_default_samples_the_prior():
     """On points the codes say which mode and the decoder's noise the spread; decoded means of
     fitted codes would sit on the centres, so auto keeps the prior there (a named kind still fits)."""
     data = curve_data()
-    assert data.info.kind == "points" and create("vae", data, seed=0, hidden=(8,), latent_dim=1).code_distribution is None
-    assert create("vae", data, seed=0, hidden=(8,), latent_dim=1, code_distribution="gmm").code_distribution is not None
+    assert (
+        data.info.kind == "points"
+        and create("vae", data, seed=0, hidden=(8,), latent_dim=1).code_distribution is None
+    )
+    assert (
+        create("vae", data, seed=0, hidden=(8,), latent_dim=1, code_distribution="gmm").code_distribution
+        is not None
+    )
 
 
 def test_runs_saved_before_the_code_distribution_load_and_sample_from_the_prior(tmp_path):
     data = genzoo.datasets.load("digits", split="train")
     kw = {"hidden": (16,), "latent_dim": 2}
-    run = genzoo.train(create("vae", data, seed=0, **kw), data, steps=3, out=tmp_path / "r", progress=False, sample_grid=False)
+    run = genzoo.train(
+        create("vae", data, seed=0, **kw),
+        data,
+        steps=3,
+        out=tmp_path / "r",
+        progress=False,
+        sample_grid=False,
+    )
     assert run.model.code_distribution is not None
     old = {k: v for k, v in run.model.state_dict().items() if not k.startswith("code_distribution.")}
     fresh = create("vae", data, seed=0, **kw)
@@ -459,7 +492,9 @@ def test_the_default_sampler_draws_better_digits_than_the_prior():
     """The new default against the old one (z ~ N(0, I)) on the same weights after a short run on
     digits: nearer the held-out digits in the shipped classifier's features, more recognisable."""
     train, test = genzoo.datasets.load("digits", split="train"), genzoo.datasets.load("digits", split="test")
-    run = genzoo.train(create("vae", train, seed=0), train, steps=1500, seed=0, progress=False, sample_grid=False)
+    run = genzoo.train(
+        create("vae", train, seed=0), train, steps=1500, seed=0, progress=False, sample_grid=False
+    )
     model = run.model
     fitted = genzoo.evaluate(model, test, metrics=["fd", "recognisable"])["metrics"]
     model.code_distribution = None

@@ -298,7 +298,11 @@ def test_walk_follows_its_recurrence_and_keeps_the_prior():
     assert z.shape == (3, 5, 2) and torch.equal(z[:, 0], z0)
     ref = z0.clone()
     for t in range(4):  # brute force: z_t = μ + 0.8 (z_{t-1} − μ) + 0.6 s ε_t
-        ref = torch.tensor([1.0, -1.0]) + 0.8 * (ref - torch.tensor([1.0, -1.0])) + 0.6 * torch.tensor([2.0, 0.5]) * noise[:, t]
+        ref = (
+            torch.tensor([1.0, -1.0])
+            + 0.8 * (ref - torch.tensor([1.0, -1.0]))
+            + 0.6 * torch.tensor([2.0, 0.5]) * noise[:, t]
+        )
         assert torch.allclose(z[:, t + 1], ref, atol=1e-6)
     assert torch.equal(walk(z0, noise, 1.0)[:, 1:], noise)  # β = 1: independent draws
     # from N(0, I) the walk stays N(0, I): every step has mean 0 and unit variance
@@ -362,7 +366,9 @@ def test_render_report_says_what_is_missing():
         LinearAE(DIGITS), {"model": {"name": "linear-ae"}}, [], None, notes={"data": "data gone"}
     )
     assert "no log.jsonl" in page and "no metrics.json" in page and "no reconstructions: data gone" in page
-    assert len(embedded_images(page)) == 4  # samples, slerp and linear interpolation of prior draws, latent walks
+    assert (
+        len(embedded_images(page)) == 4
+    )  # samples, slerp and linear interpolation of prior draws, latent walks
     assert "could not draw" not in page
 
 
@@ -413,7 +419,9 @@ def test_write_report_on_a_missing_run_is_a_user_error(tmp_path):
 
 
 # --- small-sample notes on the board and in the report ------------------------------------------
-NOTE_PR = "n = 20 real vs 20 generated: below 150 per set, the std of k-NN precision and recall <exceeds> 0.035"
+NOTE_PR = (
+    "n = 20 real vs 20 generated: below 150 per set, the std of k-NN precision and recall <exceeds> 0.035"
+)
 NOTE_FD = "n = 20 real vs 20 generated: below 200 per set, the Fréchet distance is dominated by its 1/N bias"
 
 
@@ -421,12 +429,28 @@ def small_entries() -> list:
     from genzoo.viz.board import Entry
 
     pr = {"precision": 1.0, "recall": 0.2, "precision_floor": 0.95, "recall_floor": 0.9}
-    small = {"pr": {**pr, "note": NOTE_PR}, "fd": {"fd": 3.0, "floor": 1.0, "note": NOTE_FD}, "mmd": {"mmd2": 0.1, "note": "mmd: no column"}}
-    odd = {"pr": {**pr, "note": 5}, "fd": {"fd": 3.0, "note": ["x"]}, "dc": {"coverage": 0.5, "note": ""}, "1nn": {"accuracy": 0.5, "note": {"a": 1}}}
-    protocol = {"n": 40, "n_real": 20, "n_fake": 20, "small_sample": "20 real vs 20 generated: too few for fd, pr"}
+    small = {
+        "pr": {**pr, "note": NOTE_PR},
+        "fd": {"fd": 3.0, "floor": 1.0, "note": NOTE_FD},
+        "mmd": {"mmd2": 0.1, "note": "mmd: no column"},
+    }
+    odd = {
+        "pr": {**pr, "note": 5},
+        "fd": {"fd": 3.0, "note": ["x"]},
+        "dc": {"coverage": 0.5, "note": ""},
+        "1nn": {"accuracy": 0.5, "note": {"a": 1}},
+    }
+    protocol = {
+        "n": 40,
+        "n_real": 20,
+        "n_fake": 20,
+        "small_sample": "20 real vs 20 generated: too few for fd, pr",
+    }
     return [
         Entry("tiny", "vae", "faces", small, protocol),
-        Entry("tiny2", "gan", "faces", {"pr": {**pr, "note": NOTE_PR}}, protocol),  # the same N: the same footnote
+        Entry(
+            "tiny2", "gan", "faces", {"pr": {**pr, "note": NOTE_PR}}, protocol
+        ),  # the same N: the same footnote
         Entry("large", "vae", "faces", {"pr": pr, "fd": {"fd": 2.0, "floor": 1.0}}, {"n": 4000}),
         Entry("odd", "vae", "faces", odd, {"n": 40}),  # hand-edited notes of the wrong type: no marks
         Entry("bare", "vae", "faces", {"pr": {"note": "a note on no figure"}}, {"n": 40}),  # nothing to mark
@@ -466,7 +490,9 @@ def test_board_markdown_footnotes_the_small_sample_notes():
 
     md = render_markdown(small_entries())
     rows = board_rows(md)
-    assert rows["tiny"]["precision"] == "1 (0.95) [2]" and rows["tiny"]["recall"] == "0.2 (0.9) [2]"  # numbered left to right
+    assert (
+        rows["tiny"]["precision"] == "1 (0.95) [2]" and rows["tiny"]["recall"] == "0.2 (0.9) [2]"
+    )  # numbered left to right
     assert rows["tiny"]["FD"] == "3 (1) [1]" and rows["tiny2"]["recall"] == "0.2 (0.9) [2]"
     assert rows["large"]["precision"] == "1 (0.95)" and rows["large"]["FD"] == "2 (1)"
     assert all("[" not in cell for cell in rows["odd"].values())
@@ -481,15 +507,23 @@ def test_board_html_footnotes_the_small_sample_notes():
     page = render_html(small_entries())
     assert '<td>1 (0.95)<sup><a href="#fn2">[2]</a></sup></td>' in page
     assert '<td>3 (1)<sup><a href="#fn1">[1]</a></sup></td>' in page
-    assert page.count('href="#fn2"') == 4 and page.count('href="#fn1"') == 1  # precision and recall of two runs; FD of one
-    assert '<p class="fn" id="fn2">[2] n = 20 real vs 20 generated: below 150 per set, the std of k-NN precision and recall &lt;exceeds&gt; 0.035</p>' in page
+    assert (
+        page.count('href="#fn2"') == 4 and page.count('href="#fn1"') == 1
+    )  # precision and recall of two runs; FD of one
+    assert (
+        '<p class="fn" id="fn2">[2] n = 20 real vs 20 generated: below 150 per set, the std of k-NN precision and recall &lt;exceeds&gt; 0.035</p>'
+        in page
+    )
     assert "small sample: 20 real vs 20 generated" in page and "<exceeds>" not in page
     assert "†: too few examples, see the notes under the tables" in page  # the bar chart's caption
 
 
 def test_report_shows_the_note_beside_the_figures_it_qualifies():
     metrics = {
-        "metrics": {"pr": {"precision": 1.0, "recall": 0.2, "k": 3, "note": NOTE_PR, "seconds": 0.1}, "fd": {"fd": 3.0}},
+        "metrics": {
+            "pr": {"precision": 1.0, "recall": 0.2, "k": 3, "note": NOTE_PR, "seconds": 0.1},
+            "fd": {"fd": 3.0},
+        },
         "n": 40,
         "small_sample": "20 real vs 20 generated: too few for pr",
     }
@@ -504,7 +538,9 @@ def test_report_shows_the_note_beside_the_figures_it_qualifies():
     # the list of every value keeps the old rows, the note beside its metric's figures
     flat = f'<tr><th>pr.k</th><td>3</td></tr><tr class="flag"><th>pr.note</th><td>{escaped}</td></tr><tr><th>pr.seconds</th>'
     assert flat in page
-    assert '<tr class="flag"><th>small_sample</th><td>20 real vs 20 generated: too few for pr</td></tr>' in page
+    assert (
+        '<tr class="flag"><th>small_sample</th><td>20 real vs 20 generated: too few for pr</td></tr>' in page
+    )
 
 
 # --- the page's structure, read with the standard library's HTML parser -----------------------------
@@ -593,7 +629,9 @@ def metric_groups(page: str) -> dict[str, list[tuple[str, list[str]]]]:
         elif node.tag == "div" and node.all("table", "metrics"):
             table = node.one("table", "metrics")
             assert header(table) == ["figure", "value", "floor", "unit", "what it means"]
-            groups[heading] = [(tr.attrs["data-key"], [c.text for c in tr.all("td")]) for tr in table.one("tbody").all("tr")]
+            groups[heading] = [
+                (tr.attrs["data-key"], [c.text for c in tr.all("td")]) for tr in table.one("tbody").all("tr")
+            ]
     return groups
 
 
@@ -604,25 +642,70 @@ def board_entries() -> list:
 
     pr = {"precision": 0.8, "recall": 0.5, "precision_floor": 0.9, "recall_floor": 0.9}
     digits_metrics = {
-        "recognisable": {"share": 0.81, "floor": 0.95, "class_tv": 0.12, "class_tv_floor": 0.03, "seconds": 0.5},
-        "fd": {"fd": 600.0, "floor": 50.0}, "pr": pr, "nll": {"nats": 100.5, "bits_per_dim": 0.18},
-        "memorization": {"copy_rate": 0.04}, "kid": {"mean": 5000.0, "floor": -250.0},
+        "recognisable": {
+            "share": 0.81,
+            "floor": 0.95,
+            "class_tv": 0.12,
+            "class_tv_floor": 0.03,
+            "seconds": 0.5,
+        },
+        "fd": {"fd": 600.0, "floor": 50.0},
+        "pr": pr,
+        "nll": {"nats": 100.5, "bits_per_dim": 0.18},
+        "memorization": {"copy_rate": 0.04},
+        "kid": {"mean": 5000.0, "floor": -250.0},
     }
     kde_digits = {**digits_metrics, "nll": {"skipped": "binary data"}, "memorization": {"copy_rate": 0.9}}
-    ring = {"fd": {"fd": 0.05, "floor": 0.02}, "pr": pr, "nll": {"nats": -2.9}, "modes": {"modes_covered": 8, "modes_covered_floor": 8,
-            "high_quality_rate": 0.97, "high_quality_rate_floor": 0.99}}
-    grf = {"w2": {"relative": 0.19, "relative_floor": 0.18}, "variogram": {"error": 0.006, "floor": 0.002}, "pr": pr, "nll": {"nats": -613.0}}
+    ring = {
+        "fd": {"fd": 0.05, "floor": 0.02},
+        "pr": pr,
+        "nll": {"nats": -2.9},
+        "modes": {
+            "modes_covered": 8,
+            "modes_covered_floor": 8,
+            "high_quality_rate": 0.97,
+            "high_quality_rate_floor": 0.99,
+        },
+    }
+    grf = {
+        "w2": {"relative": 0.19, "relative_floor": 0.18},
+        "variogram": {"error": 0.006, "floor": 0.002},
+        "pr": pr,
+        "nll": {"nats": -613.0},
+    }
     return [
-        Entry("vae on mnist", "vae", "mnist", digits_metrics, {"n": 1000}, params=10, train_seconds=26.7, samples_png=png(value=10)),
-        Entry("gan on ring8", "gan", "ring8", ring, {"n": 1000}, train_seconds=50.4, samples_png=png(value=20)),
-        Entry("kde on mnist", "kde", "mnist", kde_digits, {"n": 1000}, train_seconds=0.5, samples_png=png(value=30)),
+        Entry(
+            "vae on mnist",
+            "vae",
+            "mnist",
+            digits_metrics,
+            {"n": 1000},
+            params=10,
+            train_seconds=26.7,
+            samples_png=png(value=10),
+        ),
+        Entry(
+            "gan on ring8", "gan", "ring8", ring, {"n": 1000}, train_seconds=50.4, samples_png=png(value=20)
+        ),
+        Entry(
+            "kde on mnist",
+            "kde",
+            "mnist",
+            kde_digits,
+            {"n": 1000},
+            train_seconds=0.5,
+            samples_png=png(value=30),
+        ),
         Entry("fft on grf", "fft", "grf", grf, {"n": 1000}, train_seconds=0.1, samples_png=png(value=40)),
         Entry("dbn on mnist", "dbn", "mnist", {}, {}, error="RuntimeError: boom"),
     ]
 
 
-REAL = {"mnist": [("real data", png(value=200)), ("real data, binarised", png(value=190))], "ring8": [("real data", png(value=210))],
-        "grf": [("real data", "held-out examples could not be loaded (gone)")]}
+REAL = {
+    "mnist": [("real data", png(value=200)), ("real data, binarised", png(value=190))],
+    "ring8": [("real data", png(value=210))],
+    "grf": [("real data", "held-out examples could not be loaded (gone)")],
+}
 
 
 def test_board_page_opens_with_the_gallery_then_how_to_read_then_the_board():
@@ -632,23 +715,43 @@ def test_board_page_opens_with_the_gallery_then_how_to_read_then_the_board():
     assert list(sections(doc))[:3] == ["Gallery", "How to read this", "Leaderboard"]
     gallery = sections(doc)["Gallery"]
     groups = gallery.all("div", "gallery-group")
-    assert [g.attrs["data-dataset"] for g in groups] == ["mnist", "ring8", "grf"]  # the most runs first, then as they came
-    for group, runs in zip(groups, [["vae on mnist", "kde on mnist", "dbn on mnist"], ["gan on ring8"], ["fft on grf"]]):
+    assert [g.attrs["data-dataset"] for g in groups] == [
+        "mnist",
+        "ring8",
+        "grf",
+    ]  # the most runs first, then as they came
+    for group, runs in zip(
+        groups, [["vae on mnist", "kde on mnist", "dbn on mnist"], ["gan on ring8"], ["fft on grf"]]
+    ):
         tiles = group.all("figure", "tile")
         real = REAL[group.attrs["data-dataset"]]
-        assert [t.one("figcaption").all("b")[0].text for t in tiles[: len(real)]] == [caption for caption, _ in real]
+        assert [t.one("figcaption").all("b")[0].text for t in tiles[: len(real)]] == [
+            caption for caption, _ in real
+        ]
         assert all("real" in t.classes() for t in tiles[: len(real)])
-        assert [t.attrs.get("data-run") for t in tiles[len(real):]] == runs  # one picture per run, after the real data
+        assert [
+            t.attrs.get("data-run") for t in tiles[len(real) :]
+        ] == runs  # one picture per run, after the real data
     mnist, ring, grf = groups
     for tile, (_, picture) in zip(mnist.all("figure", "tile"), REAL["mnist"]):  # grey, then binarised
         assert base64.b64decode(tile.one("img").attrs["src"].split(",", 1)[1]) == picture
-    assert "could not be loaded (gone)" in grf.all("figure", "tile")[0].text and not grf.all("figure", "tile")[0].all("img")
+    assert "could not be loaded (gone)" in grf.all("figure", "tile")[0].text and not grf.all(
+        "figure", "tile"
+    )[0].all("img")
     vae = mnist.all("figure", "tile")[2]
     assert base64.b64decode(vae.one("img").attrs["src"].split(",", 1)[1]) == png(value=10)
     lines = [s.text for s in vae.one("figcaption").all("span")]
     assert lines == ["recognisable↑ 0.81 (floor 0.95)", "class TV↓ 0.12 (floor 0.03)", "trained 26.7 s"]
-    assert [s.text for s in ring.all("figure", "tile")[1].all("span")] == ["modes↑ 8 (floor 8)", "HQ rate↑ 0.97 (floor 0.99)", "trained 50.4 s"]
-    assert [s.text for s in grf.all("figure", "tile")[1].all("span")] == ["W₂/√trΣ↓ 0.19 (floor 0.18)", "variogram err.↓ 0.006 (floor 0.002)", "trained 0.1 s"]
+    assert [s.text for s in ring.all("figure", "tile")[1].all("span")] == [
+        "modes↑ 8 (floor 8)",
+        "HQ rate↑ 0.97 (floor 0.99)",
+        "trained 50.4 s",
+    ]
+    assert [s.text for s in grf.all("figure", "tile")[1].all("span")] == [
+        "W₂/√trΣ↓ 0.19 (floor 0.18)",
+        "variogram err.↓ 0.006 (floor 0.002)",
+        "trained 0.1 s",
+    ]
     failed = mnist.all("figure", "tile")[4]
     assert "failed: RuntimeError: boom" in failed.text and not failed.all("img")
 
@@ -673,9 +776,26 @@ def test_board_has_one_table_per_dataset_with_the_headline_columns_first_and_mor
         for table in block.all("table"):  # no table holds a run of another dataset
             assert {row[0] for row in body_rows(table)} == runs
     mnist_more = blocks[0].one("details", "more").one("table", "more")
-    assert header(mnist_more) == ["run", "copy rate", "bits/dim", "KID", "model", "parameters", "sample s/1000"]
+    assert header(mnist_more) == [
+        "run",
+        "copy rate",
+        "bits/dim",
+        "KID",
+        "model",
+        "parameters",
+        "sample s/1000",
+    ]
     rows = {r[0]: r for r in body_rows(blocks[0].one("table", "headline"))}
-    assert rows["vae on mnist"] == ["vae on mnist", "0.81 (0.95)", "0.12 (0.03)", "600 (50)", "0.8 (0.9)", "0.5 (0.9)", "100.5", "26.7"]
+    assert rows["vae on mnist"] == [
+        "vae on mnist",
+        "0.81 (0.95)",
+        "0.12 (0.03)",
+        "600 (50)",
+        "0.8 (0.9)",
+        "0.5 (0.9)",
+        "100.5",
+        "26.7",
+    ]
     assert rows["kde on mnist"][6] == "—" and rows["dbn on mnist"][1] == "failed: RuntimeError: boom"
     # bar charts: one per dataset, inside its own "more" — never two datasets on one axis
     assert len(sections(doc)["Leaderboard"].all("img")) == 3
@@ -690,7 +810,11 @@ def test_how_to_read_this_explains_the_headline_figures_the_floor_and_kde():
     terms = [dt.text for dt in read.all("dt")]
     assert terms[:3] == ["The pictures", "The floor", "One table per dataset"]
     assert "recognisable: higher is better" in terms and "class TV: lower is better" in terms
-    assert "FD: lower is better" in terms and "copy rate: lower is better" in terms and "Why KDE's FD can look good" in terms
+    assert (
+        "FD: lower is better" in terms
+        and "copy rate: lower is better" in terms
+        and "Why KDE's FD can look good" in terms
+    )
     text = read.text
     assert "two halves of the held-out data" in text and "training examples plus a little noise" in text
     assert "KID" not in terms  # only the headline figures (and the copy rate) are explained
@@ -702,13 +826,26 @@ def test_board_markdown_has_one_headline_and_one_more_table_per_dataset():
 
     md = render_markdown(board_entries(), title="t")
     tables = md_tables(md)
-    assert list(tables) == ["mnist", "ring8", "grf"]  # the notes, how to read it and the protocol hold no table
+    assert list(tables) == [
+        "mnist",
+        "ring8",
+        "grf",
+    ]  # the notes, how to read it and the protocol hold no table
     for data in ("mnist", "ring8", "grf"):
         head, more = tables[data]
         runs = {e.name for e in board_entries() if e.data == data}
         assert {r[0] for r in head[1:]} == runs and {r[0] for r in more[1:]} == runs
         assert head[0][-1] == "train s" and more[0][-3:] == ["model", "parameters", "sample s/1000"]
-    assert tables["mnist"][0][0] == ["run", "recognisable", "class TV", "FD", "precision", "recall", "NLL (nats)", "train s"]
+    assert tables["mnist"][0][0] == [
+        "run",
+        "recognisable",
+        "class TV",
+        "FD",
+        "precision",
+        "recall",
+        "NLL (nats)",
+        "train s",
+    ]
     assert md.index("## mnist") < md.index("## ring8") < md.index("## grf") < md.index("## How to read this")
 
 
@@ -719,9 +856,15 @@ def test_headline_takes_the_first_figure_group_a_dataset_has():
         return [c.header for c in headline([Entry("r", "m", "d", metrics, {})])]
 
     assert heads({"recognisable": {"share": 0.9}, "fd": {"fd": 1.0}}) == ["recognisable"]  # class TV absent
-    assert heads({"fd": {"fd": 1.0}, "modes": {"modes_covered": 8, "high_quality_rate": 0.9}}) == ["modes", "HQ rate"]
+    assert heads({"fd": {"fd": 1.0}, "modes": {"modes_covered": 8, "high_quality_rate": 0.9}}) == [
+        "modes",
+        "HQ rate",
+    ]
     assert heads({"variogram": {"error": 0.1}, "pr": {"precision": 0.5}}) == ["variogram err."]
-    assert heads({"facies": {"indicator_variogram": 0.1, "pattern_js": 0.2}}) == ["indicator γ err.", "pattern JS"]
+    assert heads({"facies": {"indicator_variogram": 0.1, "pattern_js": 0.2}}) == [
+        "indicator γ err.",
+        "pattern JS",
+    ]
     assert heads({"fd": {"fd": 1.0}, "pr": {"precision": 0.5}}) == ["FD"]
     assert heads({"pr": {"precision": 0.5, "recall": 0.4}}) == ["precision", "recall"]
     assert heads({"kid": {"mean": 1.0}}) == []
@@ -731,9 +874,13 @@ def test_real_tiles_draw_held_out_examples_like_samples_png_and_say_why_not():
     from genzoo.pictures import samples_png
     from genzoo.viz.gallery import real_tiles
 
-    tiles = real_tiles([("ring8", {}), ("folder:/no/such/folder", {}), ("ring8", {"range": None}), ("ring8", {})])
+    tiles = real_tiles(
+        [("ring8", {}), ("folder:/no/such/folder", {}), ("ring8", {"range": None}), ("ring8", {})]
+    )
     ring = genzoo.datasets.load("ring8", split="test")
-    assert tiles["ring8"] == [("real data", samples_png(ring.tensors()[:64], ring.info, what="examples"))]  # one picture, drawn once
+    assert tiles["ring8"] == [
+        ("real data", samples_png(ring.tensors()[:64], ring.info, what="examples"))
+    ]  # one picture, drawn once
     [(caption, reason)] = tiles["folder:/no/such/folder"]
     assert caption == "real data" and reason.startswith("held-out examples could not be loaded (")
 
@@ -742,60 +889,124 @@ def test_real_tiles_show_grey_and_binarised_digits_when_runs_of_both_share_a_dat
     from genzoo.pictures import samples_png
     from genzoo.viz.gallery import real_caption, real_tiles
 
-    tiles = real_tiles([("mnist", {"binarize": "none"}), ("mnist", {"binarize": "dynamic"}), ("mnist", {"binarize": "none"})])
+    tiles = real_tiles(
+        [("mnist", {"binarize": "none"}), ("mnist", {"binarize": "dynamic"}), ("mnist", {"binarize": "none"})]
+    )
     drawn = [genzoo.datasets.load("mnist", split="test", binarize=b) for b in ("none", "dynamic")]
-    assert tiles["mnist"] == [("real data", samples_png(drawn[0].tensors()[:64], drawn[0].info, what="examples")),
-                              ("real data, binarised", samples_png(drawn[1].tensors()[:64], drawn[1].info, what="examples"))]
+    assert tiles["mnist"] == [
+        ("real data", samples_png(drawn[0].tensors()[:64], drawn[0].info, what="examples")),
+        ("real data, binarised", samples_png(drawn[1].tensors()[:64], drawn[1].info, what="examples")),
+    ]
     assert real_caption({"binarize": "none"}, {"binarize": "static"}) == "real data, grey"
-    assert real_caption({"binarize": "none", "labels": False}, {"binarize": "none"}) == "real data, labels False"
+    assert (
+        real_caption({"binarize": "none", "labels": False}, {"binarize": "none"}) == "real data, labels False"
+    )
 
 
 # --- the report: metrics by kind, pictures as pictures, samples over training ------------------------
 GROUPED = {
     "metrics": {
         "fd": {"skipped": "needs more samples than feature dimensions"},
-        "memorization": {"copy_rate": 0.05, "ratio": 1.1, "threshold": 4.3, "closest_pairs_png": "memorization.png",
-                         "closest": [[0, 1, 2.0]], "seconds": 0.3},
+        "memorization": {
+            "copy_rate": 0.05,
+            "ratio": 1.1,
+            "threshold": 4.3,
+            "closest_pairs_png": "memorization.png",
+            "closest": [[0, 1, 2.0]],
+            "seconds": 0.3,
+        },
         "nll": {"nats": 93.25, "bits_per_dim": 0.17, "kind": "estimate", "n": 100, "seconds": 9.5},
-        "pr": {"precision": 0.8, "recall": 0.6, "precision_floor": 0.9, "recall_floor": 0.88, "k": 3, "seconds": 0.1},
-        "recognisable": {"share": 0.81, "floor": 0.95, "class_tv": 0.12, "class_tv_floor": 0.03, "seconds": 0.5},
+        "pr": {
+            "precision": 0.8,
+            "recall": 0.6,
+            "precision_floor": 0.9,
+            "recall_floor": 0.88,
+            "k": 3,
+            "seconds": 0.1,
+        },
+        "recognisable": {
+            "share": 0.81,
+            "floor": 0.95,
+            "class_tv": 0.12,
+            "class_tv_floor": 0.03,
+            "seconds": 0.5,
+        },
         "zeta": {"score": 1.5},  # a metric the catalogue does not know yet
     },
-    "n": 500, "seed": 0, "split": "test", "sample_seconds_per_1000": 0.25,
+    "n": 500,
+    "seed": 0,
+    "split": "test",
+    "sample_seconds_per_1000": 0.25,
 }
 
 
 def test_report_groups_the_metrics_by_kind_with_floor_unit_and_meaning():
     picture = png(24, 12, 99)
-    page = render_report(LinearAE(DIGITS), CONFIG, records(3), GROUPED, data=digits(), pictures={"memorization.png": picture})
+    page = render_report(
+        LinearAE(DIGITS), CONFIG, records(3), GROUPED, data=digits(), pictures={"memorization.png": picture}
+    )
     groups = metric_groups(page)
-    assert list(groups) == ["Likelihood", "Sample quality — fidelity", "Diversity", "Sample quality — fidelity and diversity together",
-                            "Memorisation", "Timing", "Other figures"]
+    assert list(groups) == [
+        "Likelihood",
+        "Sample quality — fidelity",
+        "Diversity",
+        "Sample quality — fidelity and diversity together",
+        "Memorisation",
+        "Timing",
+        "Other figures",
+    ]
     rows = {k: cells for rows in groups.values() for k, cells in rows}
-    assert [k for k, _ in groups["Likelihood"]] == ["nll.nats", "nll.bits_per_dim", "nll.kind"]  # n: a detail, in the full list
-    assert rows["nll.nats"][:3] == ["93.25", "—", "nats per example"] and "Lower is better." in rows["nll.nats"][3]
+    assert [k for k, _ in groups["Likelihood"]] == [
+        "nll.nats",
+        "nll.bits_per_dim",
+        "nll.kind",
+    ]  # n: a detail, in the full list
+    assert (
+        rows["nll.nats"][:3] == ["93.25", "—", "nats per example"]
+        and "Lower is better." in rows["nll.nats"][3]
+    )
     assert [k for k, _ in groups["Sample quality — fidelity"]] == ["recognisable.share", "pr.precision"]
-    assert rows["recognisable.share"][:3] == ["0.81", "0.95", "share (0–1)"] and "classifier" in rows["recognisable.share"][3]
+    assert (
+        rows["recognisable.share"][:3] == ["0.81", "0.95", "share (0–1)"]
+        and "classifier" in rows["recognisable.share"][3]
+    )
     assert [k for k, _ in groups["Diversity"]] == ["recognisable.class_tv", "pr.recall"]
     assert rows["recognisable.class_tv"][:2] == ["0.12", "0.03"] and rows["pr.recall"][:2] == ["0.6", "0.88"]
     assert rows["fd.skipped"] == ["not computed: needs more samples than feature dimensions"]
     assert rows["zeta.score"][0] == "1.5"
     timing = dict(groups["Timing"])
-    assert list(timing) == ["training", "sample_seconds_per_1000", "memorization.seconds", "nll.seconds", "pr.seconds", "recognisable.seconds"]
+    assert list(timing) == [
+        "training",
+        "sample_seconds_per_1000",
+        "memorization.seconds",
+        "nll.seconds",
+        "pr.seconds",
+        "recognisable.seconds",
+    ]
     assert timing["training"][0] == "0.6 s" and timing["nll.seconds"][:3] == ["9.5", "—", "seconds"]
-    assert "precision_floor" not in rows and "pr.k" not in rows  # floors beside their figures; settings in the full list
+    assert (
+        "precision_floor" not in rows and "pr.k" not in rows
+    )  # floors beside their figures; settings in the full list
 
 
 def test_report_shows_a_metric_s_picture_as_an_image_not_its_file_name():
     picture = png(24, 12, 99)
-    page = render_report(LinearAE(DIGITS), CONFIG, records(3), GROUPED, data=digits(), pictures={"memorization.png": picture})
+    page = render_report(
+        LinearAE(DIGITS), CONFIG, records(3), GROUPED, data=digits(), pictures={"memorization.png": picture}
+    )
     metrics = sections(parse(page))["Metrics"]
     row = next(tr for tr in metrics.all("tr") if tr.attrs.get("data-key") == "memorization.closest_pairs_png")
     image = row.one("img")
     assert base64.b64decode(image.attrs["src"].removeprefix("data:image/png;base64,")) == picture
     assert "memorization.png" not in row.text  # the picture, not its name
-    missing = render_report(LinearAE(DIGITS), CONFIG, records(3), GROUPED, data=digits())  # no such file given
-    row = next(tr for tr in sections(parse(missing))["Metrics"].all("tr") if tr.attrs.get("data-key") == "memorization.closest_pairs_png")
+    missing = render_report(
+        LinearAE(DIGITS), CONFIG, records(3), GROUPED, data=digits()
+    )  # no such file given
+    row = next(
+        tr
+        for tr in sections(parse(missing))["Metrics"].all("tr")
+        if tr.attrs.get("data-key") == "memorization.closest_pairs_png"
+    )
     assert not row.all("img") and "memorization.png (not in the run directory)" in row.text
 
 
@@ -808,13 +1019,19 @@ def test_write_report_reads_the_pictures_metrics_name_from_the_run_directory_onl
     (run / "fake.png").write_bytes(b"not a picture")
     (run / "memorization.png").write_bytes(png(24, 12, 99))
     doc = json.loads(json.dumps(GROUPED))
-    doc["metrics"]["zeta"] = {"a_png": "../outside.png", "b_png": str(tmp_path / "outside.png"), "c_png": "fake.png"}
+    doc["metrics"]["zeta"] = {
+        "a_png": "../outside.png",
+        "b_png": str(tmp_path / "outside.png"),
+        "c_png": "fake.png",
+    }
     (run / "metrics.json").write_text(json.dumps(doc))
     monkeypatch.setattr(ckpt, "load", lambda run_dir: LinearAE(DIGITS))
     metrics = sections(parse(write_report(run).read_text()))["Metrics"]
     keyed = {tr.attrs.get("data-key"): tr for tr in metrics.all("tr") if tr.attrs.get("data-key")}
     assert len(keyed["memorization.closest_pairs_png"].all("img")) == 1
-    assert not any(keyed[f"zeta.{k}"].all("img") for k in ("a_png", "b_png", "c_png"))  # outside the run, or no PNG inside
+    assert not any(
+        keyed[f"zeta.{k}"].all("img") for k in ("a_png", "b_png", "c_png")
+    )  # outside the run, or no PNG inside
     assert "fake.png (not in the run directory)" in keyed["zeta.c_png"].text
 
 
@@ -843,7 +1060,9 @@ def test_report_shows_the_sample_grid_of_each_checkpoint_in_step_order():
         assert grey == [0, 40, 80, 120]  # the frames in step order
     one = render_report(LinearAE(DIGITS), CONFIG, records(3), None, data=digits(), frames=frames[:1])
     assert "image/gif" not in one and "one checkpoint so far" in one
-    assert "Samples over training" not in render_report(LinearAE(DIGITS), CONFIG, records(3), None, data=digits())
+    assert "Samples over training" not in render_report(
+        LinearAE(DIGITS), CONFIG, records(3), None, data=digits()
+    )
 
 
 def test_write_report_reads_the_checkpoint_grids_in_step_order(tmp_path, monkeypatch):

@@ -34,7 +34,9 @@ def test_quantise_picks_the_nearest_codebook_entry():
     z = torch.randn(4, 3, 2, 2)
     k, z_q = model.quantise(z)
     flat = z.permute(0, 2, 3, 1).reshape(-1, 3)
-    brute = torch.tensor([min(range(7), key=lambda j: float(((v - model.codebook[j]) ** 2).sum())) for v in flat])
+    brute = torch.tensor(
+        [min(range(7), key=lambda j: float(((v - model.codebook[j]) ** 2).sum())) for v in flat]
+    )
     assert torch.equal(k.flatten(), brute)
     assert torch.equal(z_q.permute(0, 2, 3, 1).reshape(-1, 3), model.codebook[brute])
 
@@ -117,7 +119,10 @@ def test_bound_is_below_the_exact_likelihood_which_sums_to_one():
         log_pk = model.prior_log_prob(codes)  # (3,)
         logits = model.decoder(model.codebook[codes].permute(0, 3, 1, 2)).flatten(1)  # (3, 16)
         flat = x.flatten(1)
-        log_px_k = (flat @ torch.nn.functional.logsigmoid(logits).T + (1 - flat) @ torch.nn.functional.logsigmoid(-logits).T)
+        log_px_k = (
+            flat @ torch.nn.functional.logsigmoid(logits).T
+            + (1 - flat) @ torch.nn.functional.logsigmoid(-logits).T
+        )
         exact = torch.logsumexp(log_px_k + log_pk, 1)
     assert torch.logsumexp(exact.double(), 0).exp().item() == pytest.approx(1.0, abs=1e-4)
     bound = model.log_prob(x)
@@ -127,7 +132,9 @@ def test_bound_is_below_the_exact_likelihood_which_sums_to_one():
 
 def test_training_reconstructs_and_samples(tmp_path):
     data = bars(512)
-    model = create("vqvae", data, seed=0, codes=16, code_dim=4, channels=16, stages=1, prior_channels=16, prior_blocks=1)
+    model = create(
+        "vqvae", data, seed=0, codes=16, code_dim=4, channels=16, stages=1, prior_channels=16, prior_blocks=1
+    )
     run = genzoo.train(model, data, out=tmp_path, steps=300, batch_size=64, lr=3e-3, progress=False)
     m = run.model.eval()
     rec = m.decode(m.encode(data.x[:64]))

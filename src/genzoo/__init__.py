@@ -31,7 +31,18 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "set_threads": ("genzoo.threads", "set_threads"),
 }
 
-__all__ = ["GenzooError", "Run", "TrainConfig", "__version__", "datasets", "evaluate", "load", "models", "set_threads", "train"]
+__all__ = [
+    "GenzooError",
+    "Run",
+    "TrainConfig",
+    "__version__",
+    "datasets",
+    "evaluate",
+    "load",
+    "models",
+    "set_threads",
+    "train",
+]
 
 if TYPE_CHECKING:
     from genzoo import data as datasets

@@ -71,7 +71,13 @@ def _option_rows(cls: type, section: str) -> list[str]:
 
     rows = []
     for name, default, allowed, help_text in describe_fields(cls):
-        shown = "auto" if default is None and "auto" in allowed else shown_value(default) if default is not None else "none"
+        shown = (
+            "auto"
+            if default is None and "auto" in allowed
+            else shown_value(default)
+            if default is not None
+            else "none"
+        )
         rows.append(f"  {section}.{name}={shown}")
         rows.append(f"      {allowed}{'. ' + help_text if help_text else ''}")
     return rows
@@ -81,7 +87,10 @@ def _flag_rows(cls: type) -> list[str]:
     """One line per declared sampling option: --key, its type and range, its help."""
     from genzoo.config import describe_fields
 
-    return [f"  --{name:<12} {allowed.replace(' (or none)', '')}. {help_text}" for name, _, allowed, help_text in describe_fields(cls)]
+    return [
+        f"  --{name:<12} {allowed.replace(' (or none)', '')}. {help_text}"
+        for name, _, allowed, help_text in describe_fields(cls)
+    ]
 
 
 def ability_table() -> list[str]:
@@ -95,7 +104,10 @@ def ability_table() -> list[str]:
     for name in MODELS.names():
         cls = MODELS.get(name)
         has = set(abilities(cls))
-        rows.append([name] + [(cls.likelihood if key == "likelihood" else "✓") if key in has else "·" for key in ABILITIES])
+        rows.append(
+            [name]
+            + [(cls.likelihood if key == "likelihood" else "✓") if key in has else "·" for key in ABILITIES]
+        )
     widths = [max(len(r[i]) for r in [["model", *heads], *rows]) for i in range(len(heads) + 1)]
     fmt = lambda r: "  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
     return ["abilities:", fmt(["model", *heads]), *[fmt(r) for r in rows]]
@@ -110,10 +122,17 @@ def render_model(name: str) -> str:
 
     cls = MODELS.get(name)
     data, options = default_data(name)
-    abilities = [f"likelihood ({cls.likelihood})" if key == "likelihood" else ABILITIES[key][0] for key in model_abilities(cls)]
-    lines = [f"{name}: {cls.summary}",
-             f"  models {', '.join(cls.kinds)} data; default data: {data}{''.join(f' --set data.{k}={v}' for k, v in options.items())}",
-             f"  abilities: {', '.join(abilities) or 'sampling'}", "", "model options (--set model.KEY=VALUE, or KEY=VALUE):"]
+    abilities = [
+        f"likelihood ({cls.likelihood})" if key == "likelihood" else ABILITIES[key][0]
+        for key in model_abilities(cls)
+    ]
+    lines = [
+        f"{name}: {cls.summary}",
+        f"  models {', '.join(cls.kinds)} data; default data: {data}{''.join(f' --set data.{k}={v}' for k, v in options.items())}",
+        f"  abilities: {', '.join(abilities) or 'sampling'}",
+        "",
+        "model options (--set model.KEY=VALUE, or KEY=VALUE):",
+    ]
     lines += _option_rows(cls.Config, "model")
     for method, options in (("sample", cls.SampleOptions), ("condition --mask", cls.InpaintOptions)):
         if options is not None:
@@ -129,7 +148,14 @@ def render_dataset(name: str) -> str:
     from genzoo.data.registry import resolve
 
     spec, _ = resolve(name)
-    return "\n".join([f"{name}: {spec.summary}", "", "options (--set data.KEY=VALUE):", *_option_rows(spec.options, "data")])
+    return "\n".join(
+        [
+            f"{name}: {spec.summary}",
+            "",
+            "options (--set data.KEY=VALUE):",
+            *_option_rows(spec.options, "data"),
+        ]
+    )
 
 
 def render(what: str, name: str | None = None) -> str:
@@ -169,11 +195,17 @@ def render_options() -> dict[str, dict[str, dict[str, Any]]]:
             cls = MODELS.get(name)
             for key, f in declared_options(cls, method).items():
                 holder = cls.SampleOptions if method == "sample" else cls.InpaintOptions
-                tp = next(a for a in typing.get_args(typing.get_type_hints(holder)[key]) if a is not type(None))
+                tp = next(
+                    a for a in typing.get_args(typing.get_type_hints(holder)[key]) if a is not type(None)
+                )
                 kind = "floats" if typing.get_origin(tp) is tuple else tp.__name__
-                row = table.setdefault(key, {"type": kind, "choices": f.metadata["choices"], "help": {}, "missing": {}})
+                row = table.setdefault(
+                    key, {"type": kind, "choices": f.metadata["choices"], "help": {}, "missing": {}}
+                )
                 if (row["type"], row["choices"]) != (kind, f.metadata["choices"]):
-                    raise TypeError(f"{name}.{method}: option {key!r} is declared with another type or choices elsewhere")
+                    raise TypeError(
+                        f"{name}.{method}: option {key!r} is declared with another type or choices elsewhere"
+                    )
                 row["help"][name] = f.metadata["help"]
                 row["missing"][name] = f.metadata["missing"]
     return out
@@ -215,8 +247,15 @@ def write(path: Path = CATALOG) -> None:
     from genzoo.atomic import atomic_write
 
     about = "rendered by `python -m genzoo.catalog`; what `genzoo list` prints, and the sampling options of the command line"
-    body = json.dumps({"about": about, "pages": render_all(), "options": render_options()},
-                      indent=1, ensure_ascii=False, sort_keys=True) + "\n"
+    body = (
+        json.dumps(
+            {"about": about, "pages": render_all(), "options": render_options()},
+            indent=1,
+            ensure_ascii=False,
+            sort_keys=True,
+        )
+        + "\n"
+    )
     atomic_write(path, lambda tmp: tmp.write_text(body, encoding="utf-8"))
 
 

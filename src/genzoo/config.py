@@ -38,7 +38,14 @@ def option(
     `aliases` name values in words (``{"auto": None}``: the string "auto" stands for None). A
     model's sampling option says in `missing` what a model that does not take it lacks ("reverse
     sampler to set"), for the command line's error."""
-    meta = {"low": low, "high": high, "choices": choices, "aliases": aliases or {}, "help": help, "missing": missing}
+    meta = {
+        "low": low,
+        "high": high,
+        "choices": choices,
+        "aliases": aliases or {},
+        "help": help,
+        "missing": missing,
+    }
     if isinstance(default, (list, dict, set)):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -182,9 +189,7 @@ def build(cls: type, overrides: dict[str, Any] | None = None, *, section: str = 
 
 def to_dict(obj: Any) -> dict[str, Any]:
     """A JSON-ready dict of a config dataclass (tuples become lists)."""
-    return {
-        k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(obj).items()
-    }
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(obj).items()}
 
 
 def describe_fields(cls: type) -> list[tuple[str, Any, str, str]]:
@@ -192,7 +197,9 @@ def describe_fields(cls: type) -> list[tuple[str, Any, str, str]]:
     out = []
     for f in dataclasses.fields(cls):
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        out.append((f.name, default, _describe(f, typing.get_type_hints(cls)[f.name]), f.metadata.get("help", "")))
+        out.append(
+            (f.name, default, _describe(f, typing.get_type_hints(cls)[f.name]), f.metadata.get("help", ""))
+        )
     return out
 
 
@@ -231,17 +238,23 @@ def read_toml(path: str | Path) -> dict[str, dict[str, Any]]:
     except FileNotFoundError:
         raise GenzooError(f"config file not found: {where}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise GenzooError(f"{where}: not valid TOML ({shown(str(exc).splitlines()[0] if str(exc) else exc)})") from None
+        raise GenzooError(
+            f"{where}: not valid TOML ({shown(str(exc).splitlines()[0] if str(exc) else exc)})"
+        ) from None
     except UnicodeDecodeError as exc:
         raise GenzooError(f"{where}: not valid TOML (not UTF-8 text: byte {exc.start})") from None
     except RecursionError:
         raise GenzooError(f"{where}: not valid TOML (nested too deeply)") from None
     except (OSError, ValueError) as exc:  # a folder, no permission, a NUL in the name
-        raise GenzooError(f"cannot read config file {where}: {shown(getattr(exc, 'strerror', None) or exc)}") from None
+        raise GenzooError(
+            f"cannot read config file {where}: {shown(getattr(exc, 'strerror', None) or exc)}"
+        ) from None
     out: dict[str, dict[str, Any]] = {}
     for key, value in doc.items():
         if key not in ("model", "data", "train"):
-            raise GenzooError(f"{where}: unknown table [{shown(key)}]{suggest(key, ['model', 'data', 'train'])}")
+            raise GenzooError(
+                f"{where}: unknown table [{shown(key)}]{suggest(key, ['model', 'data', 'train'])}"
+            )
         if not isinstance(value, dict):
             raise GenzooError(f"{where}: {key} must be a table")
         out[key] = dict(value)

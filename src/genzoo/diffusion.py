@@ -40,14 +40,24 @@ SCHEDULES = ("linear", "cosine")
 class NoiseSchedule:
     """β_t, α_t, ᾱ_t of T noising steps (float64 tensors of length T)."""
 
-    def __init__(self, kind: str = "linear", steps: int = 1000, *, beta_start: float = 1e-4, beta_end: float = 0.02, s: float = 0.008) -> None:
+    def __init__(
+        self,
+        kind: str = "linear",
+        steps: int = 1000,
+        *,
+        beta_start: float = 1e-4,
+        beta_end: float = 0.02,
+        s: float = 0.008,
+    ) -> None:
         if kind not in SCHEDULES:
             raise GenzooError(f"schedule must be one of {', '.join(SCHEDULES)}, got {kind!r}")
         if steps < 1:
             raise GenzooError(f"a schedule needs at least 1 step, got {steps}")
         if kind == "linear":
             if not 0 < beta_start <= beta_end < 1:
-                raise GenzooError(f"linear schedule needs 0 < beta_start ≤ beta_end < 1, got {beta_start}, {beta_end}")
+                raise GenzooError(
+                    f"linear schedule needs 0 < beta_start ≤ beta_end < 1, got {beta_start}, {beta_end}"
+                )
             betas = torch.linspace(beta_start, beta_end, steps, dtype=torch.float64)
         else:
             u = torch.arange(steps + 1, dtype=torch.float64)
@@ -83,7 +93,9 @@ class NoiseSchedule:
 
 def _timesteps(schedule: NoiseSchedule, n: int) -> Tensor:
     if not 1 <= n <= schedule.steps:
-        raise GenzooError(f"sampling steps must be between 1 and the {schedule.steps} training steps, got {n}")
+        raise GenzooError(
+            f"sampling steps must be between 1 and the {schedule.steps} training steps, got {n}"
+        )
     # evenly spaced, always ending at the last training step T − 1 and including t = 0
     return torch.linspace(schedule.steps - 1, 0, n).round().long().unique_consecutive()
 
@@ -104,18 +116,30 @@ class DDPMSampler:
     def set_timesteps(self, n: int) -> None:
         self.timesteps = _timesteps(self.schedule, n)
         ab = self.schedule.alpha_bar[self.timesteps]  # visited ᾱ, descending t
-        prev = torch.cat([ab[1:], torch.ones(1, dtype=torch.float64)])  # ᾱ at the next visited t (1 after t = 0)
+        prev = torch.cat(
+            [ab[1:], torch.ones(1, dtype=torch.float64)]
+        )  # ᾱ at the next visited t (1 after t = 0)
         self._ab, self._ab_prev = ab, prev
         self._beta = 1 - ab / prev  # the respaced β (the schedule's own when every step is visited)
 
-    def step(self, eps: Tensor, i: int, x: Tensor, *, generator: torch.Generator | None = None, clip: float | None = None) -> Tensor:
+    def step(
+        self,
+        eps: Tensor,
+        i: int,
+        x: Tensor,
+        *,
+        generator: torch.Generator | None = None,
+        clip: float | None = None,
+    ) -> Tensor:
         """From x at the i-th visited timestep to the next, with the model's ε̂ there; `clip` = c
         clamps x̂_0 to [−c, c] first (bounded data: the posterior mean then stays in range)."""
         ab, ab_prev, beta = (float(v[i]) for v in (self._ab, self._ab_prev, self._beta))
         x0 = (x - math.sqrt(1 - ab) * eps) / math.sqrt(ab)
         if clip is not None:
             x0 = x0.clamp(-clip, clip)
-        mean = (math.sqrt(ab_prev) * beta / (1 - ab)) * x0 + (math.sqrt(1 - beta) * (1 - ab_prev) / (1 - ab)) * x
+        mean = (math.sqrt(ab_prev) * beta / (1 - ab)) * x0 + (
+            math.sqrt(1 - beta) * (1 - ab_prev) / (1 - ab)
+        ) * x
         if i == len(self.timesteps) - 1:
             return mean  # the last step returns the posterior mean (no noise at t = 0)
         var = (1 - ab_prev) / (1 - ab) * beta
@@ -134,7 +158,15 @@ class DDIMSampler:
     def set_timesteps(self, n: int) -> None:
         self.timesteps = _timesteps(self.schedule, n)
 
-    def step(self, eps: Tensor, i: int, x: Tensor, *, generator: torch.Generator | None = None, clip: float | None = None) -> Tensor:
+    def step(
+        self,
+        eps: Tensor,
+        i: int,
+        x: Tensor,
+        *,
+        generator: torch.Generator | None = None,
+        clip: float | None = None,
+    ) -> Tensor:
         """From x at the i-th visited timestep to the next; `clip` = c clamps x̂_0 to [−c, c] and
         recomputes ε̂ from it, so that the direction term agrees with the clamped x̂_0."""
         t = int(self.timesteps[i])

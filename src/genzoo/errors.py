@@ -24,7 +24,9 @@ def suggest(name: str, valid: Iterable[str]) -> str:
     valid = sorted(valid)
     # compare the last dotted part, so that a shared "model." prefix does not dominate the score
     tails = {v.rpartition(".")[2]: v for v in valid}
-    close = [tails[t] for t in difflib.get_close_matches(name.rpartition(".")[2], list(tails), n=3, cutoff=0.5)]
+    close = [
+        tails[t] for t in difflib.get_close_matches(name.rpartition(".")[2], list(tails), n=3, cutoff=0.5)
+    ]
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     return f"{hint} (valid: {', '.join(valid)})"
 

@@ -103,7 +103,10 @@ def animated_gif(frames: list[bytes], *, ms: int = 700, last_ms: int = 1600) -> 
     images = [Image.open(io.BytesIO(f)) for f in frames]
     size = images[0].size
     mode = "L" if all(im.mode in ("L", "1") for im in images) else "RGB"
-    images = [im.convert(mode) if im.size == size else im.convert(mode).resize(size, Image.Resampling.NEAREST) for im in images]
+    images = [
+        im.convert(mode) if im.size == size else im.convert(mode).resize(size, Image.Resampling.NEAREST)
+        for im in images
+    ]
     buf = io.BytesIO()
     durations = [ms] * (len(images) - 1) + [last_ms]
     images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0)

@@ -100,8 +100,16 @@ class Progress:
     Used like a tqdm bar: ``update(n)``, ``set_postfix(key=value)``, ``close()``."""
 
     def __init__(
-        self, total: int, *, initial: int = 0, desc: str = "", unit: str = "step", enabled: bool = True,
-        interval: float | None = None, stream: TextIO | None = None, brief: bool = False,
+        self,
+        total: int,
+        *,
+        initial: int = 0,
+        desc: str = "",
+        unit: str = "step",
+        enabled: bool = True,
+        interval: float | None = None,
+        stream: TextIO | None = None,
+        brief: bool = False,
     ) -> None:
         """`brief`: work that is often over in a moment (sampling pixel by pixel inside a checkpoint)
         writes its final line only if it wrote a periodic one, and its bar does not stay."""
@@ -123,8 +131,15 @@ class Progress:
     def _bar(self, initial: int) -> Any:
         from tqdm.auto import tqdm
 
-        return tqdm(total=self.total, initial=initial, desc=self.desc, unit=self.unit, dynamic_ncols=True, file=self.stream,
-                    leave=not self.brief)
+        return tqdm(
+            total=self.total,
+            initial=initial,
+            desc=self.desc,
+            unit=self.unit,
+            dynamic_ncols=True,
+            file=self.stream,
+            leave=not self.brief,
+        )
 
     # --- the tqdm-like surface ----------------------------------------------------------------
     def update(self, n: int = 1) -> None:
@@ -176,7 +191,9 @@ class Progress:
         parts = [f"{self.unit} {snap.done}/{snap.total} ({100 * snap.fraction:.0f} %)"]
         if snap.rate is not None:
             parts.append(self._rate(snap.rate))
-        parts.append(f"about {duration(snap.left)} left" if snap.left is not None else "estimating the time left")
+        parts.append(
+            f"about {duration(snap.left)} left" if snap.left is not None else "estimating the time left"
+        )
         return self._with_extra(", ".join(parts), snap)
 
     def final_line(self) -> str:
@@ -218,7 +235,12 @@ class Progress:
 
 @contextlib.contextmanager
 def waiting(
-    what: str, expected: float | None = None, *, enabled: bool = True, interval: float | None = None, stream: TextIO | None = None,
+    what: str,
+    expected: float | None = None,
+    *,
+    enabled: bool = True,
+    interval: float | None = None,
+    stream: TextIO | None = None,
 ) -> Iterator[None]:
     """Progress for work that counts no steps (an evaluation): while the block runs, a thread
     reports the time spent and, given `expected` seconds, the time left by that estimate — off a
@@ -240,7 +262,9 @@ def waiting(
         while not stop.wait(1.0 if bar is not None else every):
             spent = time.perf_counter() - t0
             left = max(0.0, total - spent) if total else None
-            tail = extra(Snapshot(min(round(spent), total or 0), total or 0, spent, 1.0, left)) if extra else ""
+            tail = (
+                extra(Snapshot(min(round(spent), total or 0), total or 0, spent, 1.0, left)) if extra else ""
+            )
             if bar is not None:
                 bar.set_postfix_str(tail, refresh=False)
                 bar.update(1)

@@ -148,12 +148,19 @@ class Probe:
         return min(c for c, s in self.seconds.items() if s <= 1.03 * fastest)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"steps_per_s": {str(c): round(1.0 / s, 3) for c, s in sorted(self.seconds.items())},
-                "probe_steps": self.steps, "probe_seconds": round(self.took, 3)}
+        return {
+            "steps_per_s": {str(c): round(1.0 / s, 3) for c, s in sorted(self.seconds.items())},
+            "probe_steps": self.steps,
+            "probe_seconds": round(self.took, 3),
+        }
 
 
 def probe(
-    step: Callable[[], None], counts: list[int], *, budget: float, min_rounds: int | None = None,
+    step: Callable[[], None],
+    counts: list[int],
+    *,
+    budget: float,
+    min_rounds: int | None = None,
     warm: dict[int, float] | None = None,
 ) -> Probe:
     """Time `step` at each thread count, alternating counts round by round (so a change of load

@@ -65,8 +65,11 @@ def plan(only: list[str] | None = None, *, quick: bool = False) -> list[tuple[st
         for name in only:
             MODELS.get(name)  # unknown names: one line with the closest valid ones
     return [
-        (name, entry) for name in MODELS.names() if not only or name in only
-        for entry in MODELS.get(name).tour if entry.quick or not quick
+        (name, entry)
+        for name in MODELS.names()
+        if not only or name in only
+        for entry in MODELS.get(name).tour
+        if entry.quick or not quick
     ]
 
 
@@ -87,7 +90,9 @@ def entry_steps(entry: TourEntry, *, quick: bool, steps: int | None = None) -> i
     return steps
 
 
-def run_params(entry: TourEntry, *, quick: bool, seed: int, steps: int | None, eval_n: int | None) -> dict[str, Any]:
+def run_params(
+    entry: TourEntry, *, quick: bool, seed: int, steps: int | None, eval_n: int | None
+) -> dict[str, Any]:
     """What an entry is run with, as tour.json records it (plain JSON values): a finished entry
     is kept, and an interrupted one continued, only when this is unchanged."""
     params = {
@@ -97,7 +102,11 @@ def run_params(entry: TourEntry, *, quick: bool, seed: int, steps: int | None, e
         "seed": seed,
         "eval_n": eval_n,
         "genzoo_version": __version__,
-        "entry": {"data_options": entry.data_options, "params": entry.params, "train": entry.train_options(quick=quick)},
+        "entry": {
+            "data_options": entry.data_options,
+            "params": entry.params,
+            "train": entry.train_options(quick=quick),
+        },
     }
     return json.loads(json.dumps(params, default=str))  # tuples → lists, as they read back
 
@@ -106,8 +115,8 @@ def run_params(entry: TourEntry, *, quick: bool, seed: int, steps: int | None, e
 class TourState:
     """OUT/tour.json, rewritten atomically at each change::
 
-        {"format": 1, "entries": {"vae-mnist": {"run": {<run_params>}, "status": "started" | "done" | "failed",
-                                                "seconds": {"train": …, "evaluate": …, "total": …}, "error": null}}}
+    {"format": 1, "entries": {"vae-mnist": {"run": {<run_params>}, "status": "started" | "done" | "failed",
+                                            "seconds": {"train": …, "evaluate": …, "total": …}, "error": null}}}
     """
 
     def __init__(self, path: Path, entries: dict[str, dict[str, Any]] | None = None) -> None:
@@ -139,9 +148,18 @@ class TourState:
         seconds = self.entries.get(key, {}).get("seconds")
         if not isinstance(seconds, dict):
             return {}
-        return {k: float(v) for k, v in seconds.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        return {
+            k: float(v) for k, v in seconds.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
 
-    def record(self, key: str, run: dict[str, Any], status: str, seconds: dict[str, float] | None = None, error: str | None = None) -> None:
+    def record(
+        self,
+        key: str,
+        run: dict[str, Any],
+        status: str,
+        seconds: dict[str, float] | None = None,
+        error: str | None = None,
+    ) -> None:
         self.entries[key] = {"run": run, "status": status, "seconds": seconds or {}, "error": error}
         ckpt.write_json(self.path, {"format": STATE_FORMAT, "entries": self.entries})
 
@@ -167,7 +185,11 @@ def reference_times() -> dict[str, dict[str, float]]:
     try:
         doc = json.loads(resources.files("genzoo").joinpath(TIMES).read_text(encoding="utf-8"))
         entries = doc["entries"]
-        return {k: t for k, t in entries.items() if all(isinstance(t.get(f), (int, float)) for f in ("steps", "train", "evaluate", "other"))}
+        return {
+            k: t
+            for k, t in entries.items()
+            if all(isinstance(t.get(f), (int, float)) for f in ("steps", "train", "evaluate", "other"))
+        }
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
 
@@ -182,12 +204,16 @@ def _typical(table: dict[str, dict[str, float]]) -> dict[str, float]:
     if not known:
         return {"steps": 1, "train": 0.05, "evaluate": 20.0, "other": 5.0}
     return {
-        "steps": 1, "train": statistics.median(_per_step(t) for t in known),
-        "evaluate": statistics.median(t["evaluate"] for t in known), "other": statistics.median(t["other"] for t in known),
+        "steps": 1,
+        "train": statistics.median(_per_step(t) for t in known),
+        "evaluate": statistics.median(t["evaluate"] for t in known),
+        "other": statistics.median(t["other"] for t in known),
     }
 
 
-def reference(key: str, steps: int, *, quick: bool, eval_n: int | None, table: dict[str, dict[str, float]]) -> Reference:
+def reference(
+    key: str, steps: int, *, quick: bool, eval_n: int | None, table: dict[str, dict[str, float]]
+) -> Reference:
     """An entry's :class:`Reference`: its measured seconds, training scaled by steps and evaluation
     by the number of examples scored; an entry the table lacks gets the median of the others."""
     t = table.get(key) or _typical(table)
@@ -214,7 +240,9 @@ class Clock:
     def __init__(self, refs: dict[str, Reference]) -> None:
         self.refs = refs
         self.pending = list(refs)
-        self.timed: list[tuple[float, float]] = []  # (observed, reference) seconds of each entry finished here
+        self.timed: list[
+            tuple[float, float]
+        ] = []  # (observed, reference) seconds of each entry finished here
         self.current: str | None = None
         self.t_start = self.t_trained = 0.0
         self.trained = False
@@ -291,20 +319,29 @@ def measured_times(out: str | Path) -> dict[str, dict[str, float]]:
         records = ckpt.read_log(run_dir)
         train = wall_time(records) or 0.0
         table[key] = {
-            "steps": records[-1]["step"] if records else 0, "train": round(train, 2),
+            "steps": records[-1]["step"] if records else 0,
+            "train": round(train, 2),
             "n": json.loads((run_dir / ckpt.METRICS).read_text())["n"],
             "test_n": len(load_data(entry.data, split="test", **entry.data_options)),
-            "evaluate": round(seconds["evaluate"], 2), "other": round(max(0.0, seconds["total"] - train - seconds["evaluate"]), 2),
+            "evaluate": round(seconds["evaluate"], 2),
+            "other": round(max(0.0, seconds["total"] - train - seconds["evaluate"]), 2),
         }
     return table
 
 
-def make_clock(todo: list[tuple[str, TourEntry]], *, quick: bool, steps: int | None, eval_n: int | None) -> Clock:
+def make_clock(
+    todo: list[tuple[str, TourEntry]], *, quick: bool, steps: int | None, eval_n: int | None
+) -> Clock:
     """The :class:`Clock` of a tour: each entry's reference for the steps and examples it runs now."""
     table = reference_times()
     refs = {
-        run_key(name, entry): reference(run_key(name, entry), entry_steps(entry, quick=quick, steps=steps), quick=quick,
-                                        eval_n=eval_n, table=table)
+        run_key(name, entry): reference(
+            run_key(name, entry),
+            entry_steps(entry, quick=quick, steps=steps),
+            quick=quick,
+            eval_n=eval_n,
+            table=table,
+        )
         for name, entry in todo
     }
     return Clock(refs)
@@ -322,8 +359,17 @@ class Outcome:
 
 
 def run_one(
-    name: str, entry: TourEntry, out: Path, *, quick: bool, seed: int = 0, progress: bool = True,
-    steps: int | None = None, eval_n: int | None = None, resume: bool = False, clock: Clock | None = None,
+    name: str,
+    entry: TourEntry,
+    out: Path,
+    *,
+    quick: bool,
+    seed: int = 0,
+    progress: bool = True,
+    steps: int | None = None,
+    eval_n: int | None = None,
+    resume: bool = False,
+    clock: Clock | None = None,
     threads: int | None = None,
 ) -> Outcome:
     """Train, evaluate and describe one family on one dataset; errors become a failed entry.
@@ -339,34 +385,69 @@ def run_one(
         test = load_data(entry.data, split="test", **entry.data_options)
         n_steps = entry_steps(entry, quick=quick, steps=steps)
         t_fit = time.perf_counter()
-        run = _fit(name, entry, run_dir, train, steps=n_steps, seed=seed, progress=progress, resume=resume, threads=threads,
-                   quick=quick)
+        run = _fit(
+            name,
+            entry,
+            run_dir,
+            train,
+            steps=n_steps,
+            seed=seed,
+            progress=progress,
+            resume=resume,
+            threads=threads,
+            quick=quick,
+        )
         seconds["train"] = time.perf_counter() - t_fit
         n = eval_n or (min(len(test), QUICK_EVAL_N) if quick else len(test))
         if clock is not None:
             clock.train_done(run.log[-1].get("time") if run.log else None)
-            _say(f"    evaluating on {n} examples (about {duration(clock.current_left())}); {clock.describe()}")
+            _say(
+                f"    evaluating on {n} examples (about {duration(clock.current_left())}); {clock.describe()}"
+            )
         t1 = time.perf_counter()
         set_threads("auto" if threads is None else threads)
-        with progress_waiting("evaluating", clock.current_left() if clock is not None else None, enabled=progress):
+        with progress_waiting(
+            "evaluating", clock.current_left() if clock is not None else None, enabled=progress
+        ):
             result = evaluate_run(run.model, test, n=n, seed=seed, train_data=train, artifacts_dir=run_dir)
         ckpt.write_json(run_dir / ckpt.METRICS, result)
         seconds["evaluate"] = time.perf_counter() - t1
-        board_entry, samples = describe(run_dir, entry, label, seed=seed, test=test, fit_seconds=seconds["train"])
+        board_entry, samples = describe(
+            run_dir, entry, label, seed=seed, test=test, fit_seconds=seconds["train"]
+        )
     except Exception as exc:  # one family failing must not stop the tour: report it and go on
         where = traceback.extract_tb(exc.__traceback__)[-1]
-        _say(f"tour: {label} failed: {type(exc).__name__}: {exc} ({Path(where.filename).name}:{where.lineno})")
+        _say(
+            f"tour: {label} failed: {type(exc).__name__}: {exc} ({Path(where.filename).name}:{where.lineno})"
+        )
         seconds["total"] = time.perf_counter() - t0
         error = f"{type(exc).__name__}: {exc}"
-        failed = Entry(name=label, model=name, data=entry.data, metrics={}, protocol={}, error=error, data_options=dict(entry.data_options))
+        failed = Entry(
+            name=label,
+            model=name,
+            data=entry.data,
+            metrics={},
+            protocol={},
+            error=error,
+            data_options=dict(entry.data_options),
+        )
         return Outcome(failed, seconds)
     seconds["total"] = time.perf_counter() - t0
     return Outcome(board_entry, seconds, samples)
 
 
 def _fit(
-    name: str, entry: TourEntry, run_dir: Path, train: Any, *, steps: int, seed: int, progress: bool, resume: bool,
-    threads: int | None = None, quick: bool = True,
+    name: str,
+    entry: TourEntry,
+    run_dir: Path,
+    train: Any,
+    *,
+    steps: int,
+    seed: int,
+    progress: bool,
+    resume: bool,
+    threads: int | None = None,
+    quick: bool = True,
 ) -> Any:
     """Train the entry into `run_dir` with the quick or the full tour's training options and return
     the run: continue its checkpoint where `resume` and it fits, else start over in an emptied directory."""
@@ -375,7 +456,9 @@ def _fit(
         options["threads"] = threads
     if resume and (run_dir / ckpt.STATE).is_file():
         try:
-            return train_model(create(name, train, seed=seed, **entry.params), train, out=run_dir, resume=True, **options)
+            return train_model(
+                create(name, train, seed=seed, **entry.params), train, out=run_dir, resume=True, **options
+            )
         except GenzooError as exc:  # a damaged or foreign checkpoint: this entry starts over
             _say(f"    cannot continue from {run_dir / ckpt.STATE} ({exc}); starting it over")
     if run_dir.exists():
@@ -384,7 +467,13 @@ def _fit(
 
 
 def describe(
-    run_dir: Path, entry: TourEntry, label: str, *, seed: int, model: Any = None, test: Any = None,
+    run_dir: Path,
+    entry: TourEntry,
+    label: str,
+    *,
+    seed: int,
+    model: Any = None,
+    test: Any = None,
     fit_seconds: float | None = None,
 ) -> tuple[Entry, torch.Tensor | None]:
     """A finished entry's board row, read from its run directory, with its figures (the latent
@@ -409,7 +498,9 @@ def _figures(model: Any, test: Any, label: str) -> list[tuple[bytes, str]]:
         from genzoo.viz import interpolation_strip, png_bytes
 
         with torch.no_grad():
-            strip = interpolation_strip(model, steps=8, generator=torch.Generator().manual_seed(0), info=test.info)
+            strip = interpolation_strip(
+                model, steps=8, generator=torch.Generator().manual_seed(0), info=test.info
+            )
         png = strip if isinstance(strip, bytes) else png_bytes(strip)
         figs.append((png, f"{label}: latent interpolation"))
     return figs
@@ -429,7 +520,16 @@ def mode_figure(runs: list[tuple[str, Any, Any]]) -> bytes | None:
     for ax, (label, samples, data) in zip(axes, runs):
         draw_modes(ax, label, samples, data)
     handles, _ = axes[0].get_legend_handles_labels()
-    ring = Line2D([], [], marker="o", linestyle="", markerfacecolor="none", markeredgecolor="#c0392b", markersize=3, label="3σ around a mode")
+    ring = Line2D(
+        [],
+        [],
+        marker="o",
+        linestyle="",
+        markerfacecolor="none",
+        markeredgecolor="#c0392b",
+        markersize=3,
+        label="3σ around a mode",
+    )
     axes[0].legend(handles=[*handles, ring], fontsize=7, loc="upper right", markerscale=2)
     return figure_png(fig)
 
@@ -465,7 +565,9 @@ def _where(counts: list[int]) -> str:
         return "on the CPU"
     if len(set(counts)) == 1:
         return f"on {counts[0]} CPU thread{'' if counts[0] == 1 else 's'}"
-    tally = ", ".join(f"{c} for {counts.count(c)} run{'' if counts.count(c) == 1 else 's'}" for c in sorted(set(counts)))
+    tally = ", ".join(
+        f"{c} for {counts.count(c)} run{'' if counts.count(c) == 1 else 's'}" for c in sorted(set(counts))
+    )
     return f"on CPU threads chosen per run ({tally})"
 
 
@@ -482,16 +584,29 @@ def _thread_counts(run_dirs: list[Path]) -> list[int]:
     return counts
 
 
-def _intro(todo: list[tuple[str, TourEntry]], done: int, seconds: float, *, quick: bool, counts: list[int] | None = None) -> str:
+def _intro(
+    todo: list[tuple[str, TourEntry]],
+    done: int,
+    seconds: float,
+    *,
+    quick: bool,
+    counts: list[int] | None = None,
+) -> str:
     kind = "Quick" if quick else "Full"
     families = len({n for n, _ in todo})
     where = f"{_where(counts or [])} (genzoo {__version__})"
-    tail = ("Each run directory under runs/ holds its config, weights, log, samples and metrics; "
-            "`genzoo report` on one gives its full page.")
+    tail = (
+        "Each run directory under runs/ holds its config, weights, log, samples and metrics; "
+        "`genzoo report` on one gives its full page."
+    )
     if done == len(todo):
-        return f"{kind} tour: {len(todo)} runs of {families} families in {seconds / 60:.1f} min {where}. {tail}"
-    return (f"{kind} tour, in progress: {done} of {len(todo)} runs finished ({seconds / 60:.1f} min so far) {where}; "
-            f"the {len(todo) - done} still to run are listed under “Still to run”. {tail}")
+        return (
+            f"{kind} tour: {len(todo)} runs of {families} families in {seconds / 60:.1f} min {where}. {tail}"
+        )
+    return (
+        f"{kind} tour, in progress: {done} of {len(todo)} runs finished ({seconds / 60:.1f} min so far) {where}; "
+        f"the {len(todo) - done} still to run are listed under “Still to run”. {tail}"
+    )
 
 
 class Pages:
@@ -513,21 +628,55 @@ class Pages:
         seconds = sum(r.seconds.get("total", 0.0) for r in rows.values())
         md = render_markdown(entries, title="genzoo tour")
         if pending:
-            md += "\n## Still to run\n\n" + (f"{note}\n\n" if note else "") + "".join(f"- {p}\n" for p in pending)
+            md += (
+                "\n## Still to run\n\n"
+                + (f"{note}\n\n" if note else "")
+                + "".join(f"- {p}\n" for p in pending)
+            )
         ckpt.atomic_write(self.out / "board.md", lambda p: p.write_text(md, encoding="utf-8"))
-        counts = _thread_counts([self.out / "runs" / run_key(n, e) for n, e in self.todo if run_key(n, e) in rows])
+        counts = _thread_counts(
+            [self.out / "runs" / run_key(n, e) for n, e in self.todo if run_key(n, e) in rows]
+        )
         intro = _intro(self.todo, len(entries), seconds, quick=self.quick, counts=counts)
         real = real_tiles([(e.data, e.data_options) for n, e in self.todo if run_key(n, e) in rows])
-        return write_board(entries, self.out / "index.html", title="genzoo tour", intro=intro, extra_sections=extra, real=real)
+        return write_board(
+            entries,
+            self.out / "index.html",
+            title="genzoo tour",
+            intro=intro,
+            extra_sections=extra,
+            real=real,
+        )
 
     def _mode_section(self, rows: dict[str, Outcome]) -> str | None:
-        keys = tuple(run_key(n, e) for n, e in self.todo if run_key(n, e) in rows and rows[run_key(n, e)].samples is not None)
+        keys = tuple(
+            run_key(n, e)
+            for n, e in self.todo
+            if run_key(n, e) in rows and rows[run_key(n, e)].samples is not None
+        )
         if keys != self._modes[0]:
-            runs = [(rows[run_key(n, e)].entry.name, rows[run_key(n, e)].samples, load_data(e.data, split="test", **e.data_options))
-                    for n, e in self.todo if run_key(n, e) in keys]
+            runs = [
+                (
+                    rows[run_key(n, e)].entry.name,
+                    rows[run_key(n, e)].samples,
+                    load_data(e.data, split="test", **e.data_options),
+                )
+                for n, e in self.todo
+                if run_key(n, e) in keys
+            ]
             fig = mode_figure(runs)
-            part = None if fig is None else section(
-                "Mode coverage on 2-D mixtures", figure(fig, "mode coverage", "2,000 samples per family; red circles: 3σ around the mixture's modes"))
+            part = (
+                None
+                if fig is None
+                else section(
+                    "Mode coverage on 2-D mixtures",
+                    figure(
+                        fig,
+                        "mode coverage",
+                        "2,000 samples per family; red circles: 3σ around the mixture's modes",
+                    ),
+                )
+            )
             self._modes = (keys, part)
         return self._modes[1]
 
@@ -541,8 +690,15 @@ def _pending_section(pending: list[str], note: str) -> str | None:
 
 # --- the tour ----------------------------------------------------------------------------------
 def run_tour(
-    out: str | Path = "runs/tour", *, quick: bool = False, only: list[str] | None = None, seed: int = 0,
-    progress: bool = True, steps: int | None = None, eval_n: int | None = None, overwrite: bool = False,
+    out: str | Path = "runs/tour",
+    *,
+    quick: bool = False,
+    only: list[str] | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    steps: int | None = None,
+    eval_n: int | None = None,
+    overwrite: bool = False,
     threads: int | None = None,
 ) -> Path:
     """Run the tour; returns the path of its report (OUT/index.html; OUT/board.md beside it).
@@ -556,8 +712,17 @@ def run_tour(
     if not todo:
         raise GenzooError("the tour has nothing to run (no registered family lists tour data)")
     with ckpt.run_lock(out):  # one tour writes OUT at a time (a second is refused naming the first's pid)
-        tour = Tour(out, todo, quick=quick, seed=seed, progress=progress, steps=steps, eval_n=eval_n, overwrite=overwrite,
-                    threads=threads)
+        tour = Tour(
+            out,
+            todo,
+            quick=quick,
+            seed=seed,
+            progress=progress,
+            steps=steps,
+            eval_n=eval_n,
+            overwrite=overwrite,
+            threads=threads,
+        )
         _run(tour)
     return out / "index.html"
 
@@ -574,7 +739,10 @@ def _run(tour: Tour) -> None:
             tour.run_entry(i, name, entry)
         except KeyboardInterrupt:
             label = _label(name, entry)
-            tour.pages.write(tour.rows, note=f"The tour was interrupted in {label}; the same command run again continues it.")
+            tour.pages.write(
+                tour.rows,
+                note=f"The tour was interrupted in {label}; the same command run again continues it.",
+            )
             raise KeyboardInterrupt(
                 f"the tour stopped in {label} with {len(tour.rows)} of {len(todo)} entries done ({out / 'index.html'} "
                 "shows them); run the same command again to continue"
@@ -586,13 +754,26 @@ class Tour:
     pages, and the rows finished so far."""
 
     def __init__(
-        self, out: Path, todo: list[tuple[str, TourEntry]], *, quick: bool, seed: int, progress: bool,
-        steps: int | None, eval_n: int | None, overwrite: bool, threads: int | None = None,
+        self,
+        out: Path,
+        todo: list[tuple[str, TourEntry]],
+        *,
+        quick: bool,
+        seed: int,
+        progress: bool,
+        steps: int | None,
+        eval_n: int | None,
+        overwrite: bool,
+        threads: int | None = None,
     ) -> None:
         self.out, self.todo = out, todo
-        self.options = dict(quick=quick, seed=seed, progress=progress, steps=steps, eval_n=eval_n, threads=threads)
+        self.options = dict(
+            quick=quick, seed=seed, progress=progress, steps=steps, eval_n=eval_n, threads=threads
+        )
         self.state = TourState(out / STATE) if overwrite else TourState.load(out / STATE)
-        self.params = {run_key(n, e): run_params(e, quick=quick, seed=seed, steps=steps, eval_n=eval_n) for n, e in todo}
+        self.params = {
+            run_key(n, e): run_params(e, quick=quick, seed=seed, steps=steps, eval_n=eval_n) for n, e in todo
+        }
         self.clock = make_clock(todo, quick=quick, steps=steps, eval_n=eval_n)
         self.pages = Pages(out, todo, quick=quick)
         self.rows: dict[str, Outcome] = {}
@@ -603,29 +784,50 @@ class Tour:
         redo = 0
         for name, entry in self.todo:
             key = run_key(name, entry)
-            if self.state.status(key, self.params[key]) != "done" or not (self.out / "runs" / key / ckpt.METRICS).is_file():
+            if (
+                self.state.status(key, self.params[key]) != "done"
+                or not (self.out / "runs" / key / ckpt.METRICS).is_file()
+            ):
                 redo += self.state.entries.get(key, {}).get("status") == "done"
                 continue
             seconds = self.state.seconds(key)
             try:
-                row, samples = describe(self.out / "runs" / key, entry, _label(name, entry), seed=self.options["seed"],
-                                        fit_seconds=seconds.get("train"))
+                row, samples = describe(
+                    self.out / "runs" / key,
+                    entry,
+                    _label(name, entry),
+                    seed=self.options["seed"],
+                    fit_seconds=seconds.get("train"),
+                )
             except Exception as exc:  # an unreadable run: it is run again
-                _say(f"tour: {_label(name, entry)} cannot be kept ({type(exc).__name__}: {exc}); running it again")
+                _say(
+                    f"tour: {_label(name, entry)} cannot be kept ({type(exc).__name__}: {exc}); running it again"
+                )
                 continue
             self.rows[key] = Outcome(row, seconds, samples)
             self.clock.skip(key)
         if self.rows or redo:
             other = f" ({redo} done with other parameters start over)" if redo else ""
-            _say(f"continuing: {len(self.rows)} of {len(self.todo)} entries already done in {self.out}{other}; --overwrite starts over")
+            _say(
+                f"continuing: {len(self.rows)} of {len(self.todo)} entries already done in {self.out}{other}; --overwrite starts over"
+            )
 
     def run_entry(self, i: int, name: str, entry: TourEntry) -> None:
         """Run one entry with its progress lines, then rewrite the pages and its record in tour.json."""
-        key, label, n, run = run_key(name, entry), _label(name, entry), len(self.todo), self.params[run_key(name, entry)]
+        key, label, n, run = (
+            run_key(name, entry),
+            _label(name, entry),
+            len(self.todo),
+            self.params[run_key(name, entry)],
+        )
         resume = self.state.status(key, run) == "started" and (self.out / "runs" / key / ckpt.STATE).is_file()
         self.clock.start(key)
-        budget = f"{'quick' if self.options['quick'] else 'full'} budget" + (f", {run['steps']} steps" if run["steps"] else "")
-        _say(f"[{i}/{n}] {label} ({budget}){'; continuing its interrupted training' if resume else ''}; {self.clock.describe()}")
+        budget = f"{'quick' if self.options['quick'] else 'full'} budget" + (
+            f", {run['steps']} steps" if run["steps"] else ""
+        )
+        _say(
+            f"[{i}/{n}] {label} ({budget}){'; continuing its interrupted training' if resume else ''}; {self.clock.describe()}"
+        )
         self.state.record(key, run, "started")
         with progress_scope(f"[{i}/{n}] {label}", self.clock.describe):
             outcome = run_one(name, entry, self.out, resume=resume, clock=self.clock, **self.options)
@@ -638,4 +840,6 @@ class Tour:
         self.clock.finish(outcome.seconds["total"], ok=not failed)
         self.state.record(key, run, "failed" if failed else "done", outcome.seconds, outcome.entry.error)
         parts = ", ".join(f"{k} {v:.1f} s" for k, v in outcome.seconds.items() if k != "total")
-        _say(f"    {'failed' if failed else 'done'} in {outcome.seconds['total']:.1f} s ({parts}); {self.clock.describe()}")
+        _say(
+            f"    {'failed' if failed else 'done'} in {outcome.seconds['total']:.1f} s ({parts}); {self.clock.describe()}"
+        )

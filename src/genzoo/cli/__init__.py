@@ -19,10 +19,21 @@ from genzoo.version import __version__
 
 # the order of `genzoo --help`
 COMMANDS = (
-    listing.register_list, train.register_train, generate.register_sample, evaluate.register_evaluate,
-    evaluate.register_compare, train.register_tour, generate.register_interpolate, latent.register_encode,
-    latent.register_score, latent.register_denoise, latent.register_edit, latent.register_translate,
-    condition.register_condition, geostat.register_simulate, evaluate.register_report,
+    listing.register_list,
+    train.register_train,
+    generate.register_sample,
+    evaluate.register_evaluate,
+    evaluate.register_compare,
+    train.register_tour,
+    generate.register_interpolate,
+    latent.register_encode,
+    latent.register_score,
+    latent.register_denoise,
+    latent.register_edit,
+    latent.register_translate,
+    condition.register_condition,
+    geostat.register_simulate,
+    evaluate.register_report,
 )
 
 
@@ -87,11 +98,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"genzoo: interrupted{': ' + str(exc) if str(exc) else ''}", file=sys.stderr)
         return 130
     except MemoryError:
-        print("genzoo: error: out of memory — ask for less (a smaller -n, --batch-size or size)", file=sys.stderr)
+        print(
+            "genzoo: error: out of memory — ask for less (a smaller -n, --batch-size or size)",
+            file=sys.stderr,
+        )
         return 2
     except RuntimeError as exc:  # torch's allocator failing on the CPU or the GPU
         if "out of memory" not in str(exc) and "DefaultCPUAllocator" not in str(exc):
             raise
-        print(f"genzoo: error: out of memory ({str(exc).splitlines()[0][:160]}) — ask for less (a smaller -n, --batch-size or size)",
-              file=sys.stderr)
+        print(
+            f"genzoo: error: out of memory ({str(exc).splitlines()[0][:160]}) — ask for less (a smaller -n, --batch-size or size)",
+            file=sys.stderr,
+        )
         return 2

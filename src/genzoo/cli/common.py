@@ -43,7 +43,9 @@ def _float(low: float = -float("inf"), high: float = float("inf")):
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text[:40]!r}") from None
         if not math.isfinite(value) or not low <= value <= high:
-            bounds = "a finite number" if (low, high) == (-math.inf, math.inf) else f"a number in [{low}, {high}]"
+            bounds = (
+                "a finite number" if (low, high) == (-math.inf, math.inf) else f"a number in [{low}, {high}]"
+            )
             raise argparse.ArgumentTypeError(f"expected {bounds}, got {text[:40]!r}")
         return value
 
@@ -70,9 +72,13 @@ FLOAT = _float()
 
 # --- flags declared once -------------------------------------------------------------------------
 def add_threads(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--threads", type=thread_count, metavar="N|auto",
-                        help="CPU threads for torch's operators (default auto: training times a few steps at each "
-                        "count; other commands take the cores other processes leave free)")
+    parser.add_argument(
+        "--threads",
+        type=thread_count,
+        metavar="N|auto",
+        help="CPU threads for torch's operators (default auto: training times a few steps at each "
+        "count; other commands take the cores other processes leave free)",
+    )
 
 
 def add_device(parser: argparse.ArgumentParser, default: str | None = "cpu") -> None:
@@ -100,7 +106,9 @@ def dataset_for(cfg: dict[str, Any], split: str):
     if not data.get("options") and data.get("options") is not None:
         data["options"] = {}
     if data.get("options") is None:
-        raise GenzooError(f"the run was trained on in-memory data ({data.get('name')!r}); evaluate it from Python with genzoo.evaluate")
+        raise GenzooError(
+            f"the run was trained on in-memory data ({data.get('name')!r}); evaluate it from Python with genzoo.evaluate"
+        )
     return load(data["name"], split=split, **data["options"])
 
 
@@ -125,7 +133,9 @@ def input_examples(path: str, model) -> torch.Tensor:
         if x[0].numel() == model.info.dim:
             x = x.reshape(len(x), *shape)
         else:
-            raise GenzooError(f"--input {path}: examples of shape {tuple(x.shape[1:])}, the model takes {shape}")
+            raise GenzooError(
+                f"--input {path}: examples of shape {tuple(x.shape[1:])}, the model takes {shape}"
+            )
     return x
 
 
@@ -137,17 +147,23 @@ def save_arrays(path: str, **arrays: Any) -> None:
 
     check_suffix(path, (".npz",))
     with atomic_path(path) as tmp, tmp.open("wb") as fh:
-        np.savez(fh, **{k: (v.detach().cpu().numpy() if torch.is_tensor(v) else v) for k, v in arrays.items()})
+        np.savez(
+            fh, **{k: (v.detach().cpu().numpy() if torch.is_tensor(v) else v) for k, v in arrays.items()}
+        )
 
 
 def check_suffix(path: str, allowed: tuple[str, ...]) -> None:
     suffix = Path(path).suffix.lower()
     if suffix not in allowed:
-        raise GenzooError(f"--out {path}: unsupported file type {suffix or '(none)'!r} (use {', '.join(allowed)})")
+        raise GenzooError(
+            f"--out {path}: unsupported file type {suffix or '(none)'!r} (use {', '.join(allowed)})"
+        )
 
 
 # --- the options the families declare ----------------------------------------------------------
-def add_model_options(parser: argparse.ArgumentParser, method: str, *, own: dict[str, str] | None = None) -> None:
+def add_model_options(
+    parser: argparse.ArgumentParser, method: str, *, own: dict[str, str] | None = None
+) -> None:
     """A flag for every option a family declares for `method` ("sample": SampleOptions, "inpaint":
     InpaintOptions; read from the shipped catalog, so no model is imported), its help naming the
     families that take it. `own`: {option: help} of flags the command declares itself, whose help
@@ -188,8 +204,10 @@ def model_options(args: argparse.Namespace, model: Any, method: str) -> dict[str
         if key not in declared:
             lacks = " or ".join(sorted(set(row["missing"].values()), key=str.lower, reverse=True))
             families = list(row["help"])
-            raise GenzooError(f"--{key}: model {model.name!r} has no {lacks} ({', '.join(families)} "
-                              f"{'has' if len(families) == 1 else 'have'})")
+            raise GenzooError(
+                f"--{key}: model {model.name!r} has no {lacks} ({', '.join(families)} "
+                f"{'has' if len(families) == 1 else 'have'})"
+            )
         if row["type"] == "floats":
             value = _numbers(key, value)
         try:
@@ -203,7 +221,9 @@ def _numbers(key: str, text: str) -> tuple[float, ...]:
     try:
         return tuple(float(v) for v in text.split(","))
     except ValueError:
-        raise GenzooError(f"--{key} expects comma-separated numbers such as --{key}=0.5,-1, got {text!r}") from None
+        raise GenzooError(
+            f"--{key} expects comma-separated numbers such as --{key}=0.5,-1, got {text!r}"
+        ) from None
 
 
 def by_chunks(fn: Any, x: torch.Tensor, model: Any, size: int = 500) -> torch.Tensor:

@@ -38,12 +38,16 @@ def cmd_condition(args: argparse.Namespace) -> int:
 
     check_suffix(args.out, (".png", ".npz", ".npy"))
     if (args.mask is None) == (args.points is None):
-        raise GenzooError("condition needs exactly one of --mask (fill a hole) and --points FILE.csv (honour point data)")
+        raise GenzooError(
+            "condition needs exactly one of --mask (fill a hole) and --points FILE.csv (honour point data)"
+        )
     model = load_run(args.run, args.device)
     if args.points is not None:
         return _condition_points(args, model)
     if not isinstance(model, Inpaints):
-        raise GenzooError(f"model {model.name!r} cannot fill a masked part of an example ({', '.join(able('inpaints'))} can)")
+        raise GenzooError(
+            f"model {model.name!r} cannot fill a masked part of an example ({', '.join(able('inpaints'))} can)"
+        )
     if args.input is not None:
         x = input_examples(args.input, model)
     else:
@@ -90,7 +94,9 @@ def _condition_points(args: argparse.Namespace, model) -> int:
 
     at_least_one("-n", args.n)
     if model.info.kind not in ("field", "image") or len(model.info.shape) != 3:
-        raise GenzooError(f"--points: model {model.name!r} models {model.info.kind} data; point data condition fields and images")
+        raise GenzooError(
+            f"--points: model {model.name!r} models {model.info.kind} data; point data condition fields and images"
+        )
     rows, cols, values = read_points_csv(args.points)
     shape = tuple(model.info.shape[1:]) if args.size is None else (args.size, args.size)
     rows, cols, values = check_points(rows, cols, values, shape)
@@ -103,9 +109,13 @@ def _condition_points(args: argparse.Namespace, model) -> int:
         extra = {}
     else:
         if not model.latent:
-            raise GenzooError(f"--points: model {model.name!r} has no latent space to optimise ({', '.join(able('latent'))} have)")
+            raise GenzooError(
+                f"--points: model {model.name!r} has no latent space to optimise ({', '.join(able('latent'))} have)"
+            )
         steps = args.steps or 500
-        res = condition_points(model, rows, cols, values, n=args.n, steps=steps, generator=gen, size=size, progress=True)
+        res = condition_points(
+            model, rows, cols, values, n=args.n, steps=steps, generator=gen, size=size, progress=True
+        )
         x, honoured, misfit = res.x.cpu(), res.honoured, res.misfit
         how = f"latent optimisation, {steps} steps"
         extra = {"z": res.z, "accepted": res.accepted}
@@ -113,13 +123,21 @@ def _condition_points(args: argparse.Namespace, model) -> int:
     _write_realisations(args, model, x, (rows, cols, values), how, (honoured, misfit), extra)
     share = float(honoured.mean())
     div = "n/a" if math.isnan(spread) else f"{spread:.4g}"
-    print(f"{args.out}: {len(x)} realisations by {how}; data honoured {100 * share:.1f} %, "
-          f"RMS misfit {float(misfit.mean()):.3g}, diversity (mean pairwise RMS distance) {div}")
+    print(
+        f"{args.out}: {len(x)} realisations by {how}; data honoured {100 * share:.1f} %, "
+        f"RMS misfit {float(misfit.mean()):.3g}, diversity (mean pairwise RMS distance) {div}"
+    )
     return 0
 
 
 def _write_realisations(
-    args: argparse.Namespace, model, x: torch.Tensor, points: tuple, how: str, fit: tuple, extra: dict,  # noqa: ANN001
+    args: argparse.Namespace,
+    model,
+    x: torch.Tensor,
+    points: tuple,
+    how: str,
+    fit: tuple,
+    extra: dict,  # noqa: ANN001
 ) -> None:
     """--out FILE.npz (x, honoured and misfit per realisation, the data, `extra`), FILE.npy (the
     realisations) or FILE.png (a figure)."""
@@ -131,8 +149,14 @@ def _write_realisations(
     rows, cols, values = points
     out = args.out.lower()
     if out.endswith(".npz"):
-        save_arrays(args.out, x=x, honoured=fit[0], misfit=fit[1],
-                    points=torch.stack([rows.double(), cols.double(), values.double()], 1), **extra)
+        save_arrays(
+            args.out,
+            x=x,
+            honoured=fit[0],
+            misfit=fit[1],
+            points=torch.stack([rows.double(), cols.double(), values.double()], 1),
+            **extra,
+        )
     elif out.endswith(".npy"):
         from genzoo.viz import save_samples
 
@@ -155,7 +179,9 @@ def read_mask(spec: str, model) -> torch.Tensor:
     path = Path(spec)
     suffix = path.suffix.lower()
     if suffix not in (".npy", ".npz", ".png"):
-        raise GenzooError(f"--mask {spec}: neither a named hole ({', '.join(HOLES)}) nor a .npy/.npz/.png file")
+        raise GenzooError(
+            f"--mask {spec}: neither a named hole ({', '.join(HOLES)}) nor a .npy/.npz/.png file"
+        )
     if not path.is_file():
         raise GenzooError(f"--mask {spec}: no such file")
     try:
@@ -178,17 +204,34 @@ def read_mask(spec: str, model) -> torch.Tensor:
 
 # --- the command's arguments -------------------------------------------------------------
 def register_condition(sub: argparse._SubParsersAction) -> None:
-    s = sub.add_parser("condition", help="fill the masked part of examples given the rest, or draw realisations that honour point data")
+    s = sub.add_parser(
+        "condition",
+        help="fill the masked part of examples given the rest, or draw realisations that honour point data",
+    )
     s.add_argument("run")
-    s.add_argument("--mask",
-                   help="FILE.npy/.npz/.png, shape (H, W), (C, H, W) or one per example, non-zero = known, 0 = fill; "
-                        "or a hole: bottom-half, top-half, left-half, right-half, center")
-    s.add_argument("--points", help="FILE.csv with columns row, col, value: -n realisations honouring these data "
-                   "(exactly, by kriging, where the model is a classical simulator; else by optimising the latent vector, --steps of it)")
-    s.add_argument("--size", type=COUNT, help="--points: the side of the conditioned fields (default the training size)")
-    s.add_argument("--input", help="FILE.npy/.npz of examples (default: the first -n held-out examples of the run's data)")
+    s.add_argument(
+        "--mask",
+        help="FILE.npy/.npz/.png, shape (H, W), (C, H, W) or one per example, non-zero = known, 0 = fill; "
+        "or a hole: bottom-half, top-half, left-half, right-half, center",
+    )
+    s.add_argument(
+        "--points",
+        help="FILE.csv with columns row, col, value: -n realisations honouring these data "
+        "(exactly, by kriging, where the model is a classical simulator; else by optimising the latent vector, --steps of it)",
+    )
+    s.add_argument(
+        "--size", type=COUNT, help="--points: the side of the conditioned fields (default the training size)"
+    )
+    s.add_argument(
+        "--input",
+        help="FILE.npy/.npz of examples (default: the first -n held-out examples of the run's data)",
+    )
     s.add_argument("-n", type=COUNT, default=8, help="held-out examples to fill when there is no --input")
-    s.add_argument("--out", required=True, help="FILE.png (originals / masked / filled), FILE.npz (x, input, mask) or FILE.npy")
+    s.add_argument(
+        "--out",
+        required=True,
+        help="FILE.png (originals / masked / filled), FILE.npz (x, input, mask) or FILE.npy",
+    )
     add_seed(s)
     s.add_argument("--label", type=INT, help="a conditional model: the class of the fills")
     add_model_options(s, "inpaint", own={"steps": "--points: steps of the latent optimisation (default 500)"})

@@ -40,7 +40,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         test = dataset_for(cfg, "test")
         train = dataset_for(cfg, "train")
         result = evaluate(
-            model, test, metrics=metrics, n=args.n, seed=args.seed, train_data=train, features=args.features,
+            model,
+            test,
+            metrics=metrics,
+            n=args.n,
+            seed=args.seed,
+            train_data=train,
+            features=args.features,
             artifacts_dir=args.run if rank == 0 else None,
         )
         if rank == 0:
@@ -59,7 +65,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def _print_metrics(result: dict[str, Any]) -> None:
     print(f"data {result['data']} ({result['split']} split, n={result['n']}, seed={result['seed']})")
     if "features" in result:
-        print(f"features: {result['features']}; {result['n_real']} real vs {result['n_fake']} generated; floor = two halves of real data")
+        print(
+            f"features: {result['features']}; {result['n_real']} real vs {result['n_fake']} generated; floor = two halves of real data"
+        )
     rows = []
     for name, values in result["metrics"].items():
         for key, value in values.items():
@@ -102,12 +110,21 @@ def register_evaluate(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("evaluate", help="score a run on its held-out data; writes RUN/metrics.json")
     s.add_argument("run")
     s.add_argument("--metrics", help="comma-separated names (default: every metric that applies)")
-    s.add_argument("-n", "--n", dest="n", type=COUNT,
-                   help="held-out examples to use (default all); under torchrun write -n N: torchrun's own "
-                   "parser takes --n for an abbreviation of its --nnodes/--nproc-per-node")
+    s.add_argument(
+        "-n",
+        "--n",
+        dest="n",
+        type=COUNT,
+        help="held-out examples to use (default all); under torchrun write -n N: torchrun's own "
+        "parser takes --n for an abbreviation of its --nnodes/--nproc-per-node",
+    )
     add_seed(s)
-    s.add_argument("--features", default="auto", choices=("auto", "classifier", "pca", "pixels"),
-                   help="feature space of the sample metrics (auto: genzoo's shipped classifier where one matches the data)")
+    s.add_argument(
+        "--features",
+        default="auto",
+        choices=("auto", "classifier", "pca", "pixels"),
+        help="feature space of the sample metrics (auto: genzoo's shipped classifier where one matches the data)",
+    )
     add_device(s)
     add_threads(s)
     s.set_defaults(fn=cmd_evaluate)

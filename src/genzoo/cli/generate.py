@@ -54,7 +54,9 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 
     check_suffix(args.out, (".png",))
     model = load_run(args.run, args.device)
-    img = interpolation_strip(model, steps=args.steps, generator=torch.Generator().manual_seed(args.seed), info=model.info)
+    img = interpolation_strip(
+        model, steps=args.steps, generator=torch.Generator().manual_seed(args.seed), info=model.info
+    )
     if isinstance(img, bytes):
         atomic_write(args.out, lambda p: p.write_bytes(img))
     else:

@@ -35,8 +35,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     at_least_one("-n", args.n)
     if args.range is None:
         raise GenzooError("--range is required: the range parameter a of the covariance, in cells")
-    cov = C.make(args.cov, range=args.range, sill=args.sill, nugget=args.nugget, angle=args.angle, ratio=args.ratio,
-                 nu=args.nu if args.cov == "matern" else None)
+    cov = C.make(
+        args.cov,
+        range=args.range,
+        sill=args.sill,
+        nugget=args.nugget,
+        angle=args.angle,
+        ratio=args.ratio,
+        nu=args.nu if args.cov == "matern" else None,
+    )
     shape = tuple(args.shape)
     options = _method_options(args)
     points = None
@@ -61,12 +68,17 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         np.savez(fh, x=x.numpy(), method=args.method, cov=cov.describe(), seed=args.seed)
     png = str(Path(args.out).with_suffix(".png"))
     with atomic_path(png) as tmp:
-        Path(tmp).write_bytes(fields_figure(x, cov, points=points, title=f"{args.method}: {cov.describe()}, {shape[0]}×{shape[1]}"))
+        Path(tmp).write_bytes(
+            fields_figure(
+                x, cov, points=points, title=f"{args.method}: {cov.describe()}, {shape[0]}×{shape[1]}"
+            )
+        )
     notes = _notes(sim)
     extra = f" ({', '.join(notes)})" if notes else ""
-    print(f"{args.out}: {args.n} fields {shape[0]}×{shape[1]} of {cov.describe()} by {args.method} in {seconds:.2f} s{extra}; figure {png}")
+    print(
+        f"{args.out}: {args.n} fields {shape[0]}×{shape[1]} of {cov.describe()} by {args.method} in {seconds:.2f} s{extra}; figure {png}"
+    )
     return 0
-
 
 
 def _method_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -98,23 +110,38 @@ def _notes(sim: Any) -> list[str]:
 
 # --- the commands' arguments ------------------------------------------------------------
 def register_simulate(sub: argparse._SubParsersAction) -> None:
-    s = sub.add_parser("simulate", help="Gaussian random fields by a classical simulator (cholesky, spectral, fft, spde)")
+    s = sub.add_parser(
+        "simulate", help="Gaussian random fields by a classical simulator (cholesky, spectral, fft, spde)"
+    )
     s.add_argument("method", choices=("cholesky", "spectral", "fft", "spde"))
-    s.add_argument("--cov", default="matern", choices=("matern", "exponential", "gaussian", "spherical", "cubic"))
-    s.add_argument("--range", type=FLOAT, help="range parameter a in cells (exp(-h/a), exp(-(h/a)^2), the Matérn scale)")
+    s.add_argument(
+        "--cov", default="matern", choices=("matern", "exponential", "gaussian", "spherical", "cubic")
+    )
+    s.add_argument(
+        "--range", type=FLOAT, help="range parameter a in cells (exp(-h/a), exp(-(h/a)^2), the Matérn scale)"
+    )
     s.add_argument("--nu", type=FLOAT, default=1.0, help="Matérn smoothness ν")
     s.add_argument("--sill", type=FLOAT, default=1.0, help="variance of the structured part")
     s.add_argument("--nugget", type=FLOAT, default=0.0, help="variance of the independent noise")
-    s.add_argument("--angle", type=FLOAT, default=0.0, help="anisotropy: major axis angle from the column axis, degrees")
+    s.add_argument(
+        "--angle", type=FLOAT, default=0.0, help="anisotropy: major axis angle from the column axis, degrees"
+    )
     s.add_argument("--ratio", type=FLOAT, default=1.0, help="anisotropy: minor / major range")
     s.add_argument("--mean", type=FLOAT, default=0.0)
     s.add_argument("--shape", type=SIDE, nargs=2, required=True, metavar=("H", "W"))
     s.add_argument("-n", type=COUNT, default=1, help="realisations")
     add_seed(s)
-    s.add_argument("--points", help="FILE.csv with columns row, col, value: condition every realisation to these data (exact)")
+    s.add_argument(
+        "--points",
+        help="FILE.csv with columns row, col, value: condition every realisation to these data (exact)",
+    )
     s.add_argument("--modes", type=COUNT, help="spectral: number of cosines (default 1000)")
     s.add_argument("--tol", type=FLOAT, help="spde: Chebyshev tolerance (default 1e-5)")
     add_device(s)
     add_threads(s)
-    s.add_argument("--out", required=True, help="FILE.npz (the fields under x, shape (n, 1, H, W): --data npz:FILE.npz trains on them); a figure goes to FILE.png")
+    s.add_argument(
+        "--out",
+        required=True,
+        help="FILE.npz (the fields under x, shape (n, 1, H, W): --data npz:FILE.npz trains on them); a figure goes to FILE.png",
+    )
     s.set_defaults(fn=cmd_simulate)

@@ -46,13 +46,16 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 def cmd_score(args: argparse.Namespace) -> int:
     import torch
+
     model = load_run(args.run, args.device)
     x = input_examples(args.input, model)
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(args.seed)
         scores = by_chunks(model.anomaly_score, x, model, 250).double()
     q = torch.quantile(scores, torch.tensor([0.0, 0.5, 0.95, 1.0], dtype=torch.float64)).tolist()
-    print(f"anomaly scores of {len(scores)} examples (higher = more anomalous): min {q[0]:.4g}, median {q[1]:.4g}, 95% {q[2]:.4g}, max {q[3]:.4g}")
+    print(
+        f"anomaly scores of {len(scores)} examples (higher = more anomalous): min {q[0]:.4g}, median {q[1]:.4g}, 95% {q[2]:.4g}, max {q[3]:.4g}"
+    )
     if args.out:
         save_arrays(args.out, scores=scores)
         print(f"written: {args.out}")
@@ -61,12 +64,16 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def cmd_denoise(args: argparse.Namespace) -> int:
     import torch
+
     check_suffix(args.out, (".npz", ".npy", ".png"))
     model = load_run(args.run, args.device)
     if not model.encodes:
         raise GenzooError(f"model {model.name!r} has no encoder and decoder to denoise with")
     if not model.denoising:
-        print(f"genzoo: warning: model {model.name!r} was not trained to denoise; this is its plain reconstruction", file=sys.stderr)
+        print(
+            f"genzoo: warning: model {model.name!r} was not trained to denoise; this is its plain reconstruction",
+            file=sys.stderr,
+        )
     x = input_examples(args.input, model)
     with torch.no_grad():
         clean = by_chunks(model.reconstruct, x, model).float()
@@ -87,9 +94,13 @@ def cmd_edit(args: argparse.Namespace) -> int:
     check_suffix(args.out, (".npz", ".npy", ".png"))
     model = load_run(args.run, args.device)
     if not isinstance(model, Edits):
-        raise GenzooError(f"model {model.name!r} cannot edit examples (edit needs a conditional model with an encoder: {', '.join(able('edits'))})")
+        raise GenzooError(
+            f"model {model.name!r} cannot edit examples (edit needs a conditional model with an encoder: {', '.join(able('edits'))})"
+        )
     if not model.encodes:
-        raise GenzooError(f"model {model.name!r} was trained without its encoder (encoder=false), so it cannot edit examples")
+        raise GenzooError(
+            f"model {model.name!r} was trained without its encoder (encoder=false), so it cannot edit examples"
+        )
     classes = model.info.num_classes
     if not 0 <= args.label < classes:
         raise GenzooError(f"--label must be in [0, {classes - 1}], got {args.label}")
@@ -114,15 +125,21 @@ def cmd_translate(args: argparse.Namespace) -> int:
     check_suffix(args.out, (".png", ".npz", ".npy"))
     model = load_run(args.run, args.device)
     if not isinstance(model, Translates):
-        raise GenzooError(f"model {model.name!r} does not translate images (translate needs {' or '.join(able('translates'))})")
+        raise GenzooError(
+            f"model {model.name!r} does not translate images (translate needs {' or '.join(able('translates'))})"
+        )
     shape_in, shape_out = model.translation_shapes(args.direction)  # one-line error for a direction it lacks
     suffix = Path(args.input).suffix.lower()
     if suffix not in (".npy", ".npz"):
-        raise GenzooError(f"--input {args.input}: unsupported file type {suffix or '(none)'!r} (use .npy or .npz)")
+        raise GenzooError(
+            f"--input {args.input}: unsupported file type {suffix or '(none)'!r} (use .npy or .npz)"
+        )
     x = load(f"{suffix[1:]}:{args.input}", split="all").x
     if tuple(x.shape[1:]) != tuple(shape_in):
         if x[0].numel() != math.prod(shape_in):
-            raise GenzooError(f"--input {args.input}: examples of shape {tuple(x.shape[1:])}, the model translates {tuple(shape_in)}")
+            raise GenzooError(
+                f"--input {args.input}: examples of shape {tuple(x.shape[1:])}, the model translates {tuple(shape_in)}"
+            )
         x = x.reshape(len(x), *shape_in)
     with torch.no_grad():
         out = model.translate(x, direction=args.direction).float().cpu()
@@ -145,7 +162,9 @@ def register_encode(sub: argparse._SubParsersAction) -> None:
 
 
 def register_score(sub: argparse._SubParsersAction) -> None:
-    s = sub.add_parser("score", help="anomaly score per example (negative log-likelihood or reconstruction error)")
+    s = sub.add_parser(
+        "score", help="anomaly score per example (negative log-likelihood or reconstruction error)"
+    )
     s.add_argument("run")
     s.add_argument("--input", required=True, help="FILE.npy/.npz of examples")
     s.add_argument("--out", help="FILE.npz for the scores")
@@ -156,7 +175,9 @@ def register_score(sub: argparse._SubParsersAction) -> None:
 
 
 def register_denoise(sub: argparse._SubParsersAction) -> None:
-    s = sub.add_parser("denoise", help="clean noisy examples with an autoencoder (best one trained to denoise)")
+    s = sub.add_parser(
+        "denoise", help="clean noisy examples with an autoencoder (best one trained to denoise)"
+    )
     s.add_argument("run")
     s.add_argument("--input", required=True, help="FILE.npy/.npz of noisy examples")
     s.add_argument("--out", required=True, help="FILE.npz, FILE.npy or FILE.png")
@@ -179,9 +200,15 @@ def register_edit(sub: argparse._SubParsersAction) -> None:
 def register_translate(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("translate", help="map images of one domain to another with a translation model")
     s.add_argument("run")
-    s.add_argument("--input", required=True, help="FILE.npy/.npz of input images (domain A, or B with --direction b2a)")
+    s.add_argument(
+        "--input", required=True, help="FILE.npy/.npz of input images (domain A, or B with --direction b2a)"
+    )
     s.add_argument("--out", required=True, help="FILE.png, FILE.npz or FILE.npy")
-    s.add_argument("--direction", default="a2b", help="a2b (default: input -> target) or b2a (models that translate both ways)")
+    s.add_argument(
+        "--direction",
+        default="a2b",
+        help="a2b (default: input -> target) or b2a (models that translate both ways)",
+    )
     add_device(s)
     add_threads(s)
     s.set_defaults(fn=cmd_translate)

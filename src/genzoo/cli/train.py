@@ -21,10 +21,23 @@ from genzoo.cli.common import (
 )
 from genzoo.errors import GenzooError
 
-TRAIN_FLAGS = ("steps", "epochs", "batch_size", "lr", "seed", "device", "checkpoint_every", "precision", "compile", "threads")
+TRAIN_FLAGS = (
+    "steps",
+    "epochs",
+    "batch_size",
+    "lr",
+    "seed",
+    "device",
+    "checkpoint_every",
+    "precision",
+    "compile",
+    "threads",
+)
 
 
-def _train_options(args: argparse.Namespace, sets: dict[str, dict[str, Any]], toml: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _train_options(
+    args: argparse.Namespace, sets: dict[str, dict[str, Any]], toml: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
     opts: dict[str, Any] = {**toml.get("train", {}), **sets.get("train", {})}
     for flag in TRAIN_FLAGS:
         value = getattr(args, flag, None)
@@ -71,10 +84,14 @@ def _resume_setup(args, out: Path, sets: dict[str, Any], toml: dict[str, Any]): 
     given_data = {k: v for k, v in {**toml.get("data", {}), **sets.get("data", {})}.items() if k != "name"}
     name = args.data or toml.get("data", {}).get("name")
     if name is not None and name != data_cfg.get("name"):
-        raise GenzooError(f"--resume: --data is {data_cfg.get('name')} in the saved run, {name} now; a run continues with its own data")
+        raise GenzooError(
+            f"--resume: --data is {data_cfg.get('name')} in the saved run, {name} now; a run continues with its own data"
+        )
     if given_data:
         if data_cfg.get("options") is None:
-            raise GenzooError("--resume: the run was trained on in-memory data; its data options cannot be given again")
+            raise GenzooError(
+                "--resume: the run was trained on in-memory data; its data options cannot be given again"
+            )
         full = resolved_options(data_cfg["name"], **given_data)  # checks and converts the values given
         _check_same("data", data_cfg["options"], {k: full[k] for k in given_data})
     given_model = {**toml.get("model", {}), **sets.get("model", {})}
@@ -87,7 +104,9 @@ def _resume_setup(args, out: Path, sets: dict[str, Any], toml: dict[str, Any]): 
     return data, create(args.model, data, **cfg["model"]["params"]), cfg
 
 
-def _data_choice(args: argparse.Namespace, sets: dict[str, Any], toml: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def _data_choice(
+    args: argparse.Namespace, sets: dict[str, Any], toml: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
     """The dataset and its options: --data or the TOML's [data] name, else the family's default data;
     options from [data] and --set data.KEY=VALUE over the default's."""
     data_name = args.data or toml.get("data", {}).get("name")
@@ -104,9 +123,13 @@ def _clear_for_a_new_run(out: Path, *, overwrite: bool) -> None:
     from genzoo.training import checkpoint as ckpt
 
     if not overwrite and not (out / ckpt.STATE).exists():
-        raise GenzooError(f"{out} holds a run stopped before its first checkpoint; start it again with --overwrite, or pass another --out")
+        raise GenzooError(
+            f"{out} holds a run stopped before its first checkpoint; start it again with --overwrite, or pass another --out"
+        )
     if not overwrite:
-        raise GenzooError(f"{out} already holds a run; continue it with --resume, or pass --overwrite or another --out")
+        raise GenzooError(
+            f"{out} already holds a run; continue it with --resume, or pass --overwrite or another --out"
+        )
     for name in (ckpt.STATE, ckpt.WEIGHTS, ckpt.CHECKSUMS, ckpt.LOG, ckpt.METRICS, ckpt.SAMPLES):
         (out / name).unlink(missing_ok=True)
 
@@ -168,8 +191,16 @@ def cmd_tour(args: argparse.Namespace) -> int:
     only = [m.strip() for m in args.only.split(",") if m.strip()] if args.only else None
     if args.steps is not None:
         at_least_one("--steps", args.steps)
-    path = run_tour(args.out, quick=args.quick, only=only, seed=args.seed, progress=not args.quiet, steps=args.steps,
-                    overwrite=args.overwrite, threads=args.threads)
+    path = run_tour(
+        args.out,
+        quick=args.quick,
+        only=only,
+        seed=args.seed,
+        progress=not args.quiet,
+        steps=args.steps,
+        overwrite=args.overwrite,
+        threads=args.threads,
+    )
     print(f"tour report: {path}")
     return 0
 
@@ -189,11 +220,25 @@ def register_train(sub: argparse._SubParsersAction) -> None:
     add_device(s, default=None)
     add_threads(s)
     s.add_argument("--checkpoint-every", dest="checkpoint_every", type=COUNT)
-    s.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), help="autocast: bf16 (CUDA or CPU), fp16 (CUDA, with a gradient scaler)")
-    s.add_argument("--compile", nargs="?", const="inductor", choices=("none", "inductor", "aot_eager"),
-                   help="torch.compile the model's networks (default backend inductor)")
+    s.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16", "fp16"),
+        help="autocast: bf16 (CUDA or CPU), fp16 (CUDA, with a gradient scaler)",
+    )
+    s.add_argument(
+        "--compile",
+        nargs="?",
+        const="inductor",
+        choices=("none", "inductor", "aot_eager"),
+        help="torch.compile the model's networks (default backend inductor)",
+    )
     s.add_argument("--config", help="TOML file with [model], [data], [train] tables")
-    s.add_argument("--set", action="append", metavar="KEY=VALUE", help="e.g. model.latent_dim=16, data.binarize=dynamic, train.ema=0.999")
+    s.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="e.g. model.latent_dim=16, data.binarize=dynamic, train.ema=0.999",
+    )
     s.add_argument("--resume", action="store_true", help="continue the run in --out up to --steps")
     s.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -207,7 +252,11 @@ def register_tour(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--only", help="comma-separated families to run (default all)")
     s.add_argument("--steps", type=COUNT, help="train every family for this many steps instead of its budget")
     add_seed(s)
-    s.add_argument("--overwrite", action="store_true", help="start every entry over instead of continuing the tour already in --out")
+    s.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start every entry over instead of continuing the tour already in --out",
+    )
     s.add_argument("--quiet", action="store_true", help="no progress bars or lines")
     add_threads(s)
     s.set_defaults(fn=cmd_tour)

@@ -4,4 +4,14 @@ from genzoo.data import fields, files, images, pairs, toy  # noqa: F401  (regist
 from genzoo.data.base import DataInfo, DataOptions, Dataset, binarize
 from genzoo.data.registry import DATASETS, PREFIXES, load, register_dataset, resolved_options
 
-__all__ = ["DATASETS", "PREFIXES", "DataInfo", "DataOptions", "Dataset", "binarize", "load", "register_dataset", "resolved_options"]
+__all__ = [
+    "DATASETS",
+    "PREFIXES",
+    "DataInfo",
+    "DataOptions",
+    "Dataset",
+    "binarize",
+    "load",
+    "register_dataset",
+    "resolved_options",
+]

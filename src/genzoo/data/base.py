@@ -39,7 +39,9 @@ def binarize(x: Tensor, seed: int = BINARIZE_SEED) -> Tensor:
     dynamic binarisations models, and also what a Bernoulli likelihood trained on grey images
     models: its cross-entropy −[x log p + (1 − x) log(1 − p)] is the expected log-likelihood of
     these draws."""
-    return torch.bernoulli(x.detach().float().cpu().clamp(0, 1), generator=torch.Generator().manual_seed(seed))
+    return torch.bernoulli(
+        x.detach().float().cpu().clamp(0, 1), generator=torch.Generator().manual_seed(seed)
+    )
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,9 @@ class DataOptions:
         None, help="rescale images from [0, 1] to this range, e.g. -1,1"
     )
     labels: bool = option(True, help="keep class labels where the data has them")
-    exclude: tuple[int, ...] = option((), low=0, help="drop the examples of these classes, e.g. 3 or 3,5 (novelty detection)")
+    exclude: tuple[int, ...] = option(
+        (), low=0, help="drop the examples of these classes, e.g. 3 or 3,5 (novelty detection)"
+    )
 
 
 class Dataset:
@@ -124,15 +128,25 @@ class Dataset:
         pair: Tensor | None = None,
     ) -> None:
         if tuple(x.shape[1:]) != tuple(info.shape):
-            raise GenzooError(f"dataset {info.name}: examples have shape {tuple(x.shape[1:])}, info says {info.shape}")
+            raise GenzooError(
+                f"dataset {info.name}: examples have shape {tuple(x.shape[1:])}, info says {info.shape}"
+            )
         if y is not None and len(y) != len(x):
             raise GenzooError(f"dataset {info.name}: {len(x)} examples but {len(y)} labels")
         if (pair is None) != (info.pairing is None):
-            raise GenzooError(f"dataset {info.name}: pairing {info.pairing!r} but {'no' if pair is None else 'a'} pair tensor")
+            raise GenzooError(
+                f"dataset {info.name}: pairing {info.pairing!r} but {'no' if pair is None else 'a'} pair tensor"
+            )
         if pair is not None:
             if info.pairing not in PAIRINGS:
-                raise GenzooError(f"dataset {info.name}: pairing must be one of {', '.join(PAIRINGS)}, got {info.pairing!r}")
-            if len(pair) != len(x) or info.pair_shape is None or tuple(pair.shape[1:]) != tuple(info.pair_shape):
+                raise GenzooError(
+                    f"dataset {info.name}: pairing must be one of {', '.join(PAIRINGS)}, got {info.pairing!r}"
+                )
+            if (
+                len(pair) != len(x)
+                or info.pair_shape is None
+                or tuple(pair.shape[1:]) != tuple(info.pair_shape)
+            ):
                 raise GenzooError(
                     f"dataset {info.name}: {len(x)} examples of shape {info.shape} but {len(pair)} pairs of shape "
                     f"{tuple(pair.shape[1:])} (info says {info.pair_shape})"
@@ -145,7 +159,9 @@ class Dataset:
         self.extras = extras or {}
         # {"name": ..., "options": {...}} when made by genzoo.datasets.load: enough to load it again
         self.source = source
-        self._fixed: dict[str, Tensor] = {}  # dynamic binarisation: the fixed draw evaluation sees, per tensor
+        self._fixed: dict[
+            str, Tensor
+        ] = {}  # dynamic binarisation: the fixed draw evaluation sees, per tensor
 
     def __len__(self) -> int:
         return len(self.x)
@@ -167,7 +183,9 @@ class Dataset:
             out["y"] = self.y[index]
         if self.pair is not None:
             pair = self.pair[index]
-            out["pair"] = torch.bernoulli(pair, generator=generator) if self.info.binarize == "dynamic" else pair
+            out["pair"] = (
+                torch.bernoulli(pair, generator=generator) if self.info.binarize == "dynamic" else pair
+            )
         return out
 
     def _seen(self, which: str) -> Tensor:
@@ -195,6 +213,14 @@ class Dataset:
     def subset(self, index: Tensor) -> Dataset:
         y = None if self.y is None else self.y[index]
         pair = None if self.pair is None else self.pair[index]
-        out = Dataset(self.x[index], self.info, y, log_density=self.log_density, extras=self.extras, source=self.source, pair=pair)
+        out = Dataset(
+            self.x[index],
+            self.info,
+            y,
+            log_density=self.log_density,
+            extras=self.extras,
+            source=self.source,
+            pair=pair,
+        )
         out._fixed = {k: v[index] for k, v in self._fixed.items()}  # the same draw for the same examples
         return out

@@ -32,7 +32,9 @@ class GRFOptions(DataOptions):
     n: int = option(2000, low=4, high=1_000_000, help="fields in the train split; the test split gets n // 2")
     size: int = option(32, low=4, high=4096, help="side of the square grid in cells")
     cov: str = option("matern", choices=COVS, help="covariance model")
-    corr_range: float = option(3.0, low=1e-6, help="range parameter a of the covariance, in cells (the Matérn scale 1/κ)")
+    corr_range: float = option(
+        3.0, low=1e-6, help="range parameter a of the covariance, in cells (the Matérn scale 1/κ)"
+    )
     nu: float = option(1.5, low=1e-6, high=50.0, help="Matérn smoothness")
     sill: float = option(1.0, low=1e-12, help="variance")
 
@@ -41,11 +43,19 @@ class GRFOptions(DataOptions):
 class FaciesOptions(DataOptions):
     n: int = option(2000, low=4, high=1_000_000, help="images in the train split; the test split gets n // 2")
     size: int = option(64, low=4, high=4096, help="side of the square images in cells")
-    rule: str = option("truncated", choices=("truncated", "plurigaussian"), help="one thresholded field, or two with the plurigaussian rule")
-    proportions: tuple[float, ...] = option((0.7, 0.3), low=0.0, high=1.0, help="share of each facies, e.g. 0.5,0.3,0.2")
+    rule: str = option(
+        "truncated",
+        choices=("truncated", "plurigaussian"),
+        help="one thresholded field, or two with the plurigaussian rule",
+    )
+    proportions: tuple[float, ...] = option(
+        (0.7, 0.3), low=0.0, high=1.0, help="share of each facies, e.g. 0.5,0.3,0.2"
+    )
     cov: str = option("matern", choices=COVS, help="covariance of the latent Gaussian field(s)")
     nu: float = option(1.5, low=1e-6, high=50.0, help="Matérn smoothness of the latent field(s)")
-    corr_range: float = option(6.0, low=1e-6, help="range a of the (first) latent field along its major axis, in cells")
+    corr_range: float = option(
+        6.0, low=1e-6, help="range a of the (first) latent field along its major axis, in cells"
+    )
     ratio: float = option(0.35, low=1e-3, high=1e3, help="anisotropy: range across / along the major axis")
     angle: float = option(0.0, help="angle of the major axis from the column axis, degrees")
     corr_range2: float = option(3.0, low=1e-6, help="plurigaussian: range a of the second, isotropic, field")
@@ -75,15 +85,22 @@ def gaussian_log_density(x: Tensor, cov: Any, size: int) -> Tensor:
     return _cholesky(cov, size).log_prob(x.reshape(len(x), -1)).to(torch.float32)
 
 
-@register_dataset("grf", options=GRFOptions, summary="Gaussian random fields with a known covariance (exact density, default Matérn ν=1.5, 32×32)")
+@register_dataset(
+    "grf",
+    options=GRFOptions,
+    summary="Gaussian random fields with a known covariance (exact density, default Matérn ν=1.5, 32×32)",
+)
 def grf(split: str, opts: GRFOptions) -> Dataset:
     from genzoo.geostat.simulators import simulate
 
     cov = _cov(opts.cov, range=opts.corr_range, nu=opts.nu, sill=opts.sill)
-    xs = [simulate("fft", cov, (opts.size, opts.size), n, seed=SEEDS[part]) for part, n in _sizes(split, opts.n)]
+    xs = [
+        simulate("fft", cov, (opts.size, opts.size), n, seed=SEEDS[part]) for part, n in _sizes(split, opts.n)
+    ]
     info = DataInfo("grf", "field", (1, opts.size, opts.size), (-math.inf, math.inf))
     log_density = None
     if opts.size <= 64:
+
         def log_density(x: Tensor) -> Tensor:
             return gaussian_log_density(x, cov, opts.size)
 
@@ -118,17 +135,22 @@ def facies_recipe(opts: FaciesOptions) -> FaciesRecipe:
     cov1 = _cov(opts.cov, range=opts.corr_range, nu=opts.nu, ratio=opts.ratio, angle=opts.angle)
     cov2 = _cov(opts.cov, range=opts.corr_range2, nu=opts.nu)
     if opts.rule == "plurigaussian" and len(p) < 3:
-        raise GenzooError("data.proportions: the plurigaussian rule needs at least three facies, e.g. 0.5,0.3,0.2")
+        raise GenzooError(
+            "data.proportions: the plurigaussian rule needs at least three facies, e.g. 0.5,0.3,0.2"
+        )
     return FaciesRecipe(opts.rule, p, cov1, cov2)
 
 
 @register_dataset(
-    "facies", options=FaciesOptions,
+    "facies",
+    options=FaciesOptions,
     summary="truncated-Gaussian / plurigaussian facies images (codes 0..K−1), 64×64, elongated bodies",
 )
 def facies(split: str, opts: FaciesOptions) -> Dataset:
     recipe = facies_recipe(opts)
-    xs = [recipe(n, opts.size, torch.Generator().manual_seed(SEEDS[part])) for part, n in _sizes(split, opts.n)]
+    xs = [
+        recipe(n, opts.size, torch.Generator().manual_seed(SEEDS[part])) for part, n in _sizes(split, opts.n)
+    ]
     k = len(recipe.proportions)
     info = DataInfo("facies", "field", (1, opts.size, opts.size), (0.0, float(k - 1)))
     return Dataset(torch.cat(xs), info, extras={"facies": recipe, "categories": k})

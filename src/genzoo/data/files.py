@@ -56,8 +56,15 @@ MAX_IMAGE_PIXELS = 8192 * 8192  # larger images are refused from their header, b
 MAX_CLASSES = 65536  # labels must lie in 0..MAX_CLASSES-1
 # what Pillow and zlib raise on a corrupt, truncated or hostile file
 _DECODE_ERRORS = (
-    OSError, ValueError, SyntaxError, EOFError, struct.error, zlib.error, MemoryError,
-    Image.DecompressionBombError, Image.DecompressionBombWarning,
+    OSError,
+    ValueError,
+    SyntaxError,
+    EOFError,
+    struct.error,
+    zlib.error,
+    MemoryError,
+    Image.DecompressionBombError,
+    Image.DecompressionBombWarning,
 )
 
 
@@ -384,8 +391,16 @@ def read_arrays(path: Path, key: str = "x") -> tuple[np.ndarray, np.ndarray | No
         raise GenzooError(f"cannot read {what}: not a .npy or .npz file (it starts with {head!r})")
     except GenzooError:
         raise
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error, NotImplementedError,
-            RuntimeError, struct.error) as exc:
+    except (
+        OSError,
+        EOFError,
+        ValueError,
+        zipfile.BadZipFile,
+        zlib.error,
+        NotImplementedError,
+        RuntimeError,
+        struct.error,
+    ) as exc:
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise GenzooError(f"cannot read {what}: {shown(text[:200])}") from None
 
@@ -412,8 +427,12 @@ def _npz_arrays(what: str, zf: zipfile.ZipFile, x_key: str = "x") -> tuple[np.nd
         return read(x_key), read("y") if "y" in keys and x_key == "x" else None
     if len(keys) == 1:
         return read(keys[0]), None
-    listed = ", ".join(shown(k) for k in keys[:10]) + (f" and {len(keys) - 10} more" if len(keys) > 10 else "")
-    raise GenzooError(f"{what}: no array named {x_key!r} among {listed or 'no arrays'}; save the data as {x_key}=...")
+    listed = ", ".join(shown(k) for k in keys[:10]) + (
+        f" and {len(keys) - 10} more" if len(keys) > 10 else ""
+    )
+    raise GenzooError(
+        f"{what}: no array named {x_key!r} among {listed or 'no arrays'}; save the data as {x_key}=..."
+    )
 
 
 def check_x(x: np.ndarray, what: str) -> None:
@@ -448,7 +467,9 @@ def check_y(y: np.ndarray, n: int, what: str) -> Tensor:
     if y.dtype.kind not in "biu" or (len(y) and y.min() < 0):
         raise GenzooError(f"{what}: labels y must be non-negative integers (got dtype {y.dtype})")
     if len(y) and int(y.max()) >= MAX_CLASSES:
-        raise GenzooError(f"{what}: labels y go up to {int(y.max())}; genzoo takes classes 0..{MAX_CLASSES - 1}")
+        raise GenzooError(
+            f"{what}: labels y go up to {int(y.max())}; genzoo takes classes 0..{MAX_CLASSES - 1}"
+        )
     return torch.from_numpy(y.astype(np.int64))
 
 

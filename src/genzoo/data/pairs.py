@@ -27,7 +27,9 @@ from genzoo.data.registry import register_dataset
 
 @dataclass
 class SuperResolutionOptions(DataOptions):
-    factor: int = option(4, choices=(2, 4, 7, 14), help="downscaling factor of the inputs: 28×28 → (28/factor)² → 28×28")
+    factor: int = option(
+        4, choices=(2, 4, 7, 14), help="downscaling factor of the inputs: 28×28 → (28/factor)² → 28×28"
+    )
 
 
 def low_resolution(x: Tensor, factor: int) -> Tensor:

@@ -80,8 +80,14 @@ def load(name: str, split: str = "train", **options: Any) -> Dataset:
     if opts.binarize == "dynamic" and split == "test":
         # held-out data are scored, not trained on: they are the one fixed stochastic binarisation
         # that a dynamically binarised model is evaluated on, so test.x is binary in Python as in the CLI
-        ds = Dataset(ds._seen("x"), ds.info, ds.y, log_density=ds.log_density, extras=ds.extras,
-                     pair=None if ds.pair is None else ds._seen("pair"))
+        ds = Dataset(
+            ds._seen("x"),
+            ds.info,
+            ds.y,
+            log_density=ds.log_density,
+            extras=ds.extras,
+            pair=None if ds.pair is None else ds._seen("pair"),
+        )
     from genzoo.config import to_dict
 
     opts_dict = to_dict(opts)
@@ -110,7 +116,9 @@ def _apply_common(ds: Dataset, opts: DataOptions) -> Dataset:
             raise GenzooError(f"data.exclude: {info.name} has no class labels")
         bad = [c for c in opts.exclude if c >= info.num_classes]
         if bad:
-            raise GenzooError(f"data.exclude: class {bad[0]} does not exist ({info.name} has classes 0..{info.num_classes - 1})")
+            raise GenzooError(
+                f"data.exclude: class {bad[0]} does not exist ({info.name} has classes 0..{info.num_classes - 1})"
+            )
         keep = ~torch.isin(y, torch.tensor(opts.exclude, dtype=y.dtype))
         if not bool(keep.any()):
             raise GenzooError("data.exclude: no examples are left")
@@ -133,7 +141,9 @@ def _apply_common(ds: Dataset, opts: DataOptions) -> Dataset:
         if not lo < hi:
             raise GenzooError(f"data.range: expected low < high, got {lo},{hi}")
         if info.kind != "image":
-            raise GenzooError(f"data.range: only image data can be rescaled ({info.name} is {info.kind} data)")
+            raise GenzooError(
+                f"data.range: only image data can be rescaled ({info.name} is {info.kind} data)"
+            )
         a, b = info.value_range
         x = lo + (x - a) * (hi - lo) / (b - a)
         pair = None if pair is None else lo + (pair - a) * (hi - lo) / (b - a)

@@ -70,9 +70,13 @@ class Covariance:
         if self.range <= 0:
             raise GenzooError(f"{self.name} covariance: range must be positive, got {self.range:g}")
         if self.ratio <= 0:
-            raise GenzooError(f"{self.name} covariance: anisotropy ratio must be positive, got {self.ratio:g}")
+            raise GenzooError(
+                f"{self.name} covariance: anisotropy ratio must be positive, got {self.ratio:g}"
+            )
         if self.sill < 0 or self.nugget < 0:
-            raise GenzooError(f"{self.name} covariance: sill and nugget must be non-negative, got {self.sill:g} and {self.nugget:g}")
+            raise GenzooError(
+                f"{self.name} covariance: sill and nugget must be non-negative, got {self.sill:g} and {self.nugget:g}"
+            )
 
     # --- geometry ----------------------------------------------------------------------------
     @property
@@ -85,7 +89,10 @@ class Covariance:
         t = math.radians(self.angle)
         c, s = math.cos(t), math.sin(t)
         rot = torch.tensor([[s, c], [c, -s]], dtype=torch.float64)  # (Δrow, Δcol) → (u, v)
-        return torch.diag(torch.tensor([1 / self.range, 1 / (self.range * self.ratio)], dtype=torch.float64)) @ rot
+        return (
+            torch.diag(torch.tensor([1 / self.range, 1 / (self.range * self.ratio)], dtype=torch.float64))
+            @ rot
+        )
 
     def reduced(self, lag: Tensor) -> Tensor:
         """r = |M h| for lags (..., 2) in (Δrow, Δcol) cells."""
@@ -158,7 +165,7 @@ class Gaussian(Covariance):
     name: ClassVar[str] = "gaussian"
 
     def correlation(self, r: Tensor) -> Tensor:
-        return torch.exp(-torch.as_tensor(r, dtype=torch.float64) ** 2)
+        return torch.exp(-(torch.as_tensor(r, dtype=torch.float64) ** 2))
 
     def spectral1(self, w: Tensor) -> Tensor:
         return torch.exp(-(w**2) / 4) / (4 * math.pi)
@@ -193,10 +200,16 @@ class Matern(Covariance):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if isinstance(self.nu, bool) or not isinstance(self.nu, (int, float)) or not (math.isfinite(self.nu) and self.nu > 0):
+        if (
+            isinstance(self.nu, bool)
+            or not isinstance(self.nu, (int, float))
+            or not (math.isfinite(self.nu) and self.nu > 0)
+        ):
             raise GenzooError(f"matern covariance: smoothness nu must be a positive number, got {self.nu!r}")
         if self.nu > 50:
-            raise GenzooError(f"matern covariance: nu = {self.nu:g} is beyond 50; use the gaussian model (the limit ν → ∞)")
+            raise GenzooError(
+                f"matern covariance: nu = {self.nu:g} is beyond 50; use the gaussian model (the limit ν → ∞)"
+            )
 
     def correlation(self, r: Tensor) -> Tensor:
         return matern_correlation(torch.as_tensor(r, dtype=torch.float64), self.nu)
@@ -231,7 +244,11 @@ def matern_correlation(r: Tensor, nu: float) -> Tensor:
         s = np.asarray(safe.cpu().numpy(), dtype=np.float64)
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):
             val = np.exp((1 - nu) * math.log(2) - gammaln(nu) + nu * np.log(s)) * kv(nu, s)
-        out = torch.from_numpy(np.asarray(np.nan_to_num(val, nan=0.0), dtype=np.float64)).reshape(r.shape).to(r.device)
+        out = (
+            torch.from_numpy(np.asarray(np.nan_to_num(val, nan=0.0), dtype=np.float64))
+            .reshape(r.shape)
+            .to(r.device)
+        )
     return torch.where(r > 0, out, torch.ones_like(r)).clamp(0, 1)
 
 
@@ -258,7 +275,9 @@ def _gamma(k: int, shape: float, generator: torch.Generator | None) -> Tensor:
         x = torch.randn(m, generator=generator, dtype=torch.float64)
         u = torch.rand(m, generator=generator, dtype=torch.float64)
         v = (1 + c * x) ** 3
-        ok = (v > 0) & (torch.log(u.clamp_min(1e-300)) < 0.5 * x**2 + d - d * v + d * torch.log(v.clamp_min(1e-300)))
+        ok = (v > 0) & (
+            torch.log(u.clamp_min(1e-300)) < 0.5 * x**2 + d - d * v + d * torch.log(v.clamp_min(1e-300))
+        )
         out = torch.cat([out, (d * v)[ok]])
     out = out[:k]
     if shape < 1:
@@ -386,7 +405,9 @@ def lag_grid(shape: tuple[int, int], device: torch.device | str = "cpu") -> Tens
 def grid_points(shape: tuple[int, int]) -> Tensor:
     """Coordinates (H·W, 2) of the nodes of a grid, row-major, as (row, col) floats."""
     h, w = shape
-    r, c = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij")
+    r, c = torch.meshgrid(
+        torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij"
+    )
     return torch.stack([r.reshape(-1), c.reshape(-1)], dim=-1)
 
 

@@ -36,7 +36,9 @@ from genzoo.errors import GenzooError
 def check_proportions(p: Any) -> Tensor:
     """Proportions (K,) float64, K ≥ 2, positive, summing to 1 (within 1e-6, then renormalised)."""
     try:
-        t = torch.as_tensor([float(v) for v in (p.tolist() if torch.is_tensor(p) else p)], dtype=torch.float64)
+        t = torch.as_tensor(
+            [float(v) for v in (p.tolist() if torch.is_tensor(p) else p)], dtype=torch.float64
+        )
     except (TypeError, ValueError):
         raise GenzooError(f"proportions must be a list of numbers, got {p!r}") from None
     if len(t) < 2 or not bool(torch.isfinite(t).all()) or bool((t <= 0).any()):
@@ -57,14 +59,18 @@ def truncate(y: Tensor, p: Any) -> Tensor:
     """Facies codes 0..K−1 (as y's float dtype) of a standard Gaussian field y by the thresholds
     of the proportions p."""
     t = thresholds(p).to(device=y.device, dtype=torch.float64)
-    return torch.bucketize(y.double().contiguous(), t, right=True).to(y.dtype if y.is_floating_point() else torch.float32)
+    return torch.bucketize(y.double().contiguous(), t, right=True).to(
+        y.dtype if y.is_floating_point() else torch.float32
+    )
 
 
 def plurigaussian(y1: Tensor, y2: Tensor, p: Any) -> Tensor:
     """Facies codes of the rule in the module docstring from two standard Gaussian fields."""
     p = check_proportions(p)
     if y1.shape != y2.shape:
-        raise GenzooError(f"plurigaussian: the two fields differ in shape, {tuple(y1.shape)} and {tuple(y2.shape)}")
+        raise GenzooError(
+            f"plurigaussian: the two fields differ in shape, {tuple(y1.shape)} and {tuple(y2.shape)}"
+        )
     t0 = float(thresholds(torch.stack([p[0], 1 - p[0]]))[0])
     rest = p[1:] / (1 - p[0])
     inner = truncate(y2, rest) + 1 if len(rest) > 1 else torch.ones_like(y2)
@@ -84,7 +90,9 @@ def bivariate_below(t: float, rho: Tensor) -> Tensor:
     r = rho.detach().cpu().numpy()
     bad = ~(np.abs(r) <= 1)  # NaN is bad too
     if bad.any():
-        raise GenzooError(f"bivariate_below: the correlation must lie in [-1, 1], got {r[bad].ravel()[:3].tolist()}")
+        raise GenzooError(
+            f"bivariate_below: the correlation must lie in [-1, 1], got {r[bad].ravel()[:3].tolist()}"
+        )
     with np.errstate(divide="ignore"):
         a = np.sqrt((1 - r) / (1 + r))  # 1 − ρ and 1 + ρ are exact in floating point; ∞ at ρ = −1
     p = np.clip(ndtr(float(t)) - 2 * owens_t(float(t), a), 0, 1)

@@ -68,7 +68,9 @@ def _solve(a: Tensor, b: Tensor) -> Tensor:
     try:
         return torch.linalg.solve(a, b)
     except RuntimeError:
-        raise GenzooError("kriging: the data covariance matrix is singular (duplicate or too-close points with a smooth model?)") from None
+        raise GenzooError(
+            "kriging: the data covariance matrix is singular (duplicate or too-close points with a smooth model?)"
+        ) from None
 
 
 def krige(

@@ -161,7 +161,15 @@ def honoured_exactly(x: Tensor, rows: Tensor, cols: Tensor, values: Tensor) -> t
 
 
 def _result(
-    x: Tensor, z: Tensor, pred: Tensor, d: Tensor, *, tol: float, accept: float, sigma: float, history: list[float]
+    x: Tensor,
+    z: Tensor,
+    pred: Tensor,
+    d: Tensor,
+    *,
+    tol: float,
+    accept: float,
+    sigma: float,
+    history: list[float],
 ) -> ConditionResult:
     """Score realisations x with F(x) = pred (n, m) against d (m,): the one scoring function of both paths."""
     err = (pred.detach().double() - d.detach().double()).abs().cpu()
@@ -169,8 +177,17 @@ def _result(
     accepted = honoured >= accept - 1e-12
     x, z = x.detach().cpu(), z.detach().cpu()
     return ConditionResult(
-        x=x, z=z, honoured=honoured, misfit=err.pow(2).mean(1).sqrt(), accepted=accepted, diversity=diversity(x[accepted]),
-        history=history, sigma=float(sigma), tol=float(tol), accept=float(accept), num_data=err.shape[1],
+        x=x,
+        z=z,
+        honoured=honoured,
+        misfit=err.pow(2).mean(1).sqrt(),
+        accepted=accepted,
+        diversity=diversity(x[accepted]),
+        history=history,
+        sigma=float(sigma),
+        tol=float(tol),
+        accept=float(accept),
+        num_data=err.shape[1],
     )
 
 
@@ -204,7 +221,9 @@ def check_points(rows: Any, cols: Any, values: Any, shape: Sequence[int]) -> tup
         raise GenzooError(f"points: values must be a list or a 1-D tensor, got shape {tuple(v.shape)}")
     v = v.reshape(-1).cpu()
     if not (len(r) == len(c) == len(v)):
-        raise GenzooError(f"points: {len(r)} rows, {len(c)} cols and {len(v)} values; give one row, col and value per point")
+        raise GenzooError(
+            f"points: {len(r)} rows, {len(c)} cols and {len(v)} values; give one row, col and value per point"
+        )
     if len(r) == 0:
         raise GenzooError("points: none given; give at least one (row, col, value)")
     outside = (r < 0) | (r >= h) | (c < 0) | (c >= w)
@@ -228,7 +247,9 @@ def check_points(rows: Any, cols: Any, values: Any, shape: Sequence[int]) -> tup
         raise GenzooError(
             f"point ({int(r[i])}, {int(c[i])}) is given more than once with different values ({float(v[i])} and {other})"
         )
-    first = torch.full((len(uniq),), len(r), dtype=torch.long).scatter_reduce(0, inv, torch.arange(len(r)), "amin")
+    first = torch.full((len(uniq),), len(r), dtype=torch.long).scatter_reduce(
+        0, inv, torch.arange(len(r)), "amin"
+    )
     keep = first.sort().values
     return r[keep], c[keep], v[keep]
 
@@ -254,7 +275,9 @@ def read_points_csv(path: str | Path) -> tuple[Tensor, Tensor, Tensor]:
         except UnicodeDecodeError as exc:
             raise GenzooError(f"{path}: not UTF-8 text (byte {exc.start}); save the CSV as UTF-8") from None
         except csv.Error as exc:
-            raise GenzooError(f"{path}: not a readable CSV ({str(exc).splitlines()[0] if str(exc) else 'csv.Error'})") from None
+            raise GenzooError(
+                f"{path}: not a readable CSV ({str(exc).splitlines()[0] if str(exc) else 'csv.Error'})"
+            ) from None
 
 
 MAX_INDEX = 2**31 - 1  # a row or column index beyond this fits no grid
@@ -268,7 +291,9 @@ def _read_points(reader: Any, path: str | Path) -> tuple[Tensor, Tensor, Tensor]
     names = [cell.strip().lower() for cell in header]
     missing = [k for k in need if k not in names]
     if missing:
-        raise GenzooError(f"{path}: missing column(s) {', '.join(missing)} (a points CSV needs row, col, value)")
+        raise GenzooError(
+            f"{path}: missing column(s) {', '.join(missing)} (a points CSV needs row, col, value)"
+        )
     where = {k: names.index(k) for k in need}
     rows: list[int] = []
     cols: list[int] = []
@@ -283,10 +308,14 @@ def _read_points(reader: Any, path: str | Path) -> tuple[Tensor, Tensor, Tensor]
             try:
                 num[k] = float(raw[k])
             except ValueError:
-                raise GenzooError(f"{path}, line {line}: cannot read {k} {raw[k][:40]!r} as a number") from None
+                raise GenzooError(
+                    f"{path}, line {line}: cannot read {k} {raw[k][:40]!r} as a number"
+                ) from None
         for k in ("row", "col"):
             if not math.isfinite(num[k]) or num[k] != round(num[k]):
-                raise GenzooError(f"{path}, line {line}: {k} must be an integer grid index, got {raw[k][:40]!r}")
+                raise GenzooError(
+                    f"{path}, line {line}: {k} must be an integer grid index, got {raw[k][:40]!r}"
+                )
             if abs(num[k]) > MAX_INDEX:
                 raise GenzooError(f"{path}, line {line}: {k} {raw[k][:40]!r} lies outside any grid")
         if not math.isfinite(num["value"]):
@@ -295,8 +324,14 @@ def _read_points(reader: Any, path: str | Path) -> tuple[Tensor, Tensor, Tensor]
         cols.append(int(num["col"]))
         values.append(num["value"])
     if not rows:
-        raise GenzooError(f"{path}: no points, only a header (a points CSV has one line row, col, value per point)")
-    return torch.tensor(rows, dtype=torch.long), torch.tensor(cols, dtype=torch.long), torch.tensor(values, dtype=torch.float64)
+        raise GenzooError(
+            f"{path}: no points, only a header (a points CSV has one line row, col, value per point)"
+        )
+    return (
+        torch.tensor(rows, dtype=torch.long),
+        torch.tensor(cols, dtype=torch.long),
+        torch.tensor(values, dtype=torch.float64),
+    )
 
 
 # --- forward operators -----------------------------------------------------------------------
@@ -330,10 +365,14 @@ def block_average(factor: int | tuple[int, int]) -> Forward:
 
     def forward(x: Tensor) -> Tensor:
         if x.dim() != 4:
-            raise GenzooError(f"block_average needs fields or images (B, C, H, W), got shape {tuple(x.shape)}")
+            raise GenzooError(
+                f"block_average needs fields or images (B, C, H, W), got shape {tuple(x.shape)}"
+            )
         if x.shape[2] % fh or x.shape[3] % fw:
             sides = f"{x.shape[2]}×{x.shape[3]}"
-            raise GenzooError(f"block_average({factor}): the realisations' {sides} sides are not multiples of {fh}×{fw}")
+            raise GenzooError(
+                f"block_average({factor}): the realisations' {sides} sides are not multiples of {fh}×{fw}"
+            )
         return F.avg_pool2d(x, (fh, fw))
 
     return forward
@@ -361,7 +400,9 @@ def proportions_operator(
         thresholds = [float(t) for t in k_or_thresholds]
         increasing = all(b > a for a, b in zip(thresholds, thresholds[1:]))
         if not thresholds or not all(math.isfinite(t) for t in thresholds) or not increasing:
-            raise GenzooError(f"proportions_operator: thresholds must be finite and strictly increasing, got {thresholds}")
+            raise GenzooError(
+                f"proportions_operator: thresholds must be finite and strictly increasing, got {thresholds}"
+            )
     if not temperature > 0:
         raise GenzooError(f"proportions_operator: temperature must be positive, got {temperature}")
     weights = None
@@ -378,14 +419,20 @@ def proportions_operator(
         counts = torch.bincount(lab.reshape(-1))
         if (counts == 0).any():
             empty = int((counts == 0).nonzero()[0])
-            raise GenzooError(f"proportions_operator: zone {empty} has no cells (labels must be 0, …, Z−1, each used)")
-        weights = F.one_hot(lab.reshape(-1), len(counts)).double().T / counts[:, None]  # (Z, H·W), rows sum to 1
+            raise GenzooError(
+                f"proportions_operator: zone {empty} has no cells (labels must be 0, …, Z−1, each used)"
+            )
+        weights = (
+            F.one_hot(lab.reshape(-1), len(counts)).double().T / counts[:, None]
+        )  # (Z, H·W), rows sum to 1
     t_cpu = torch.tensor(thresholds)
     zones_shape = tuple(torch.as_tensor(zones).shape) if zones is not None else ()
 
     def forward(x: Tensor) -> Tensor:
         if x.dim() != 4 or not 0 <= channel < x.shape[1]:
-            raise GenzooError(f"proportions need fields or images (B, C, H, W) with channel {channel}, got {tuple(x.shape)}")
+            raise GenzooError(
+                f"proportions need fields or images (B, C, H, W) with channel {channel}, got {tuple(x.shape)}"
+            )
         v = x[:, channel].reshape(len(x), -1, 1)  # (B, P, 1)
         s = torch.sigmoid((v - t_cpu.to(v)) / temperature)  # (B, P, K−1): soft 1[x > t_k]
         one, zero = torch.ones_like(v), torch.zeros_like(v)
@@ -394,7 +441,9 @@ def proportions_operator(
             return member.mean(1)
         if tuple(x.shape[2:]) != zones_shape:
             zh, zw = zones_shape
-            raise GenzooError(f"proportions_operator: zones are {zh}×{zw}, the realisations {x.shape[2]}×{x.shape[3]}")
+            raise GenzooError(
+                f"proportions_operator: zones are {zh}×{zw}, the realisations {x.shape[2]}×{x.shape[3]}"
+            )
         return torch.einsum("zp,bpk->bzk", weights.to(member), member).reshape(len(x), -1)
 
     return forward
@@ -420,14 +469,22 @@ def _frozen_eval(model: nn.Module) -> Iterator[None]:
 def _check_model(model: Any, critic_weight: float) -> None:
     if not getattr(model, "latent", False):
         name = getattr(model, "name", "") or type(model).__name__
-        raise GenzooError(f"model {name!r} has no latent space to condition through; use a GAN, a VAE or an autoencoder")
+        raise GenzooError(
+            f"model {name!r} has no latent space to condition through; use a GAN, a VAE or an autoencoder"
+        )
     if critic_weight and not callable(getattr(model, "score", None)):
         name = getattr(model, "name", "") or type(model).__name__
         raise GenzooError(f"critic_weight needs a model with a critic (score(x)); model {name!r} has none")
 
 
 def _check_settings(
-    n: int, steps: int, lr: float, prior_weight: float, critic_weight: float, accept: float, tol: float | None,
+    n: int,
+    steps: int,
+    lr: float,
+    prior_weight: float,
+    critic_weight: float,
+    accept: float,
+    tol: float | None,
     sigma: float | None,
 ) -> None:
     if n < 1:
@@ -437,7 +494,9 @@ def _check_settings(
     if not lr > 0:
         raise GenzooError(f"lr must be positive, got {lr}")
     if not prior_weight >= 0 or not critic_weight >= 0:
-        raise GenzooError(f"prior_weight and critic_weight must be ≥ 0, got {prior_weight} and {critic_weight}")
+        raise GenzooError(
+            f"prior_weight and critic_weight must be ≥ 0, got {prior_weight} and {critic_weight}"
+        )
     if not 0 <= accept <= 1:
         raise GenzooError(f"accept must be a share in [0, 1], got {accept}")
     if tol is not None and not tol >= 0:
@@ -463,10 +522,14 @@ def _latent_shape(model: Any, size: Size) -> tuple[int, ...]:
     try:
         return tuple(model.latent_shape(size))
     except TypeError:
-        raise GenzooError(f"size: model {getattr(model, 'name', type(model).__name__)!r} generates one size only") from None
+        raise GenzooError(
+            f"size: model {getattr(model, 'name', type(model).__name__)!r} generates one size only"
+        ) from None
 
 
-def _randn(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device, dtype: torch.dtype) -> Tensor:
+def _randn(
+    shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device, dtype: torch.dtype
+) -> Tensor:
     """N(0, I) draws from `generator` on its own device (or the global RNG on `device`), then moved."""
     return noise(torch.randn, shape, generator, device, dtype)
 
@@ -505,7 +568,13 @@ def _defaults(values: Tensor, info: Any, sigma: float | None, tol: float | None)
 
 
 def _energy(
-    model: Any, forward: Forward, z: Tensor, d: Tensor, sigma: float, prior_weight: float, critic_weight: float
+    model: Any,
+    forward: Forward,
+    z: Tensor,
+    d: Tensor,
+    sigma: float,
+    prior_weight: float,
+    critic_weight: float,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """U(z) per example (B,), with x = G(z) and F(x) (B, m); d is (m,) or (B, m)."""
     x = model.decode(z)
@@ -528,8 +597,21 @@ def _data_vector(data: Any, m: int, device: torch.device, dtype: torch.dtype) ->
 
 
 def _optimise(
-    model: Any, forward: Forward, data: Any, n: int, *, steps: int, lr: float, sigma: float | None, prior_weight: float,
-    critic_weight: float, tol: float | None, accept: float, generator: torch.Generator | None, size: Size, progress: bool,
+    model: Any,
+    forward: Forward,
+    data: Any,
+    n: int,
+    *,
+    steps: int,
+    lr: float,
+    sigma: float | None,
+    prior_weight: float,
+    critic_weight: float,
+    tol: float | None,
+    accept: float,
+    generator: torch.Generator | None,
+    size: Size,
+    progress: bool,
     desc: str,
 ) -> ConditionResult:
     """Minimise Σ_b U(z_b) with Adam (lr cosine-annealed to 0) from n prior draws; score the result."""
@@ -566,9 +648,23 @@ def _optimise(
 
 # --- optimisation ----------------------------------------------------------------------------
 def condition_points(
-    model: Any, rows: Any, cols: Any, values: Any, n: int = 16, *, steps: int = 500, lr: float = 0.05, sigma: float | None = None,
-    prior_weight: float = 1.0, critic_weight: float = 0.0, tol: float | None = None, accept: float = 0.95,
-    generator: torch.Generator | None = None, size: Size = None, channel: int = 0, progress: bool = False,
+    model: Any,
+    rows: Any,
+    cols: Any,
+    values: Any,
+    n: int = 16,
+    *,
+    steps: int = 500,
+    lr: float = 0.05,
+    sigma: float | None = None,
+    prior_weight: float = 1.0,
+    critic_weight: float = 0.0,
+    tol: float | None = None,
+    accept: float = 0.95,
+    generator: torch.Generator | None = None,
+    size: Size = None,
+    channel: int = 0,
+    progress: bool = False,
 ) -> ConditionResult:
     """n realisations of a latent model honouring point data (wells): x[channel, rows_j, cols_j] ≈ values_j.
 
@@ -582,23 +678,53 @@ def condition_points(
     info = getattr(model, "info", None)
     shape = tuple(getattr(info, "shape", ()))
     if len(shape) != 3:
-        what = f"{info.name} is {info.kind} data of shape {shape}" if info is not None else "this model has no grid"
-        raise GenzooError(f"condition_points needs fields or images (C, H, W); {what} — use condition_operator")
+        what = (
+            f"{info.name} is {info.kind} data of shape {shape}"
+            if info is not None
+            else "this model has no grid"
+        )
+        raise GenzooError(
+            f"condition_points needs fields or images (C, H, W); {what} — use condition_operator"
+        )
     if not 0 <= channel < shape[0]:
         raise GenzooError(f"channel must be in [0, {shape[0] - 1}], got {channel}")
     grid = shape[1:] if size is None else ((size, size) if isinstance(size, int) else tuple(size))
     r, c, v = check_points(rows, cols, values, grid)
     return _optimise(
-        model, points_operator(r, c, channel), v, n, steps=steps, lr=lr, sigma=sigma, prior_weight=prior_weight,
-        critic_weight=critic_weight, tol=tol, accept=accept, generator=generator, size=size, progress=progress,
+        model,
+        points_operator(r, c, channel),
+        v,
+        n,
+        steps=steps,
+        lr=lr,
+        sigma=sigma,
+        prior_weight=prior_weight,
+        critic_weight=critic_weight,
+        tol=tol,
+        accept=accept,
+        generator=generator,
+        size=size,
+        progress=progress,
         desc="condition points",
     )
 
 
 def condition_operator(
-    model: Any, forward: Forward, data: Any, n: int = 16, *, steps: int = 500, lr: float = 0.05, sigma: float | None = None,
-    prior_weight: float = 1.0, critic_weight: float = 0.0, tol: float | None = None, accept: float = 0.95,
-    generator: torch.Generator | None = None, size: Size = None, progress: bool = False,
+    model: Any,
+    forward: Forward,
+    data: Any,
+    n: int = 16,
+    *,
+    steps: int = 500,
+    lr: float = 0.05,
+    sigma: float | None = None,
+    prior_weight: float = 1.0,
+    critic_weight: float = 0.0,
+    tol: float | None = None,
+    accept: float = 0.95,
+    generator: torch.Generator | None = None,
+    size: Size = None,
+    progress: bool = False,
 ) -> ConditionResult:
     """n realisations of a latent model with F(G(z)) ≈ data, for a differentiable forward operator F.
 
@@ -607,8 +733,21 @@ def condition_operator(
     U(z) = ‖F(G(z)) − d‖²/(2σ²) + prior_weight·½‖z‖² − critic_weight·score(G(z)), as
     :func:`condition_points` does, with the same defaults for σ and tol computed from the data values."""
     return _optimise(
-        model, forward, data, n, steps=steps, lr=lr, sigma=sigma, prior_weight=prior_weight, critic_weight=critic_weight,
-        tol=tol, accept=accept, generator=generator, size=size, progress=progress, desc="condition",
+        model,
+        forward,
+        data,
+        n,
+        steps=steps,
+        lr=lr,
+        sigma=sigma,
+        prior_weight=prior_weight,
+        critic_weight=critic_weight,
+        tol=tol,
+        accept=accept,
+        generator=generator,
+        size=size,
+        progress=progress,
+        desc="condition",
     )
 
 
@@ -622,8 +761,13 @@ class InferenceNetwork(nn.Module):
     in d and covariance constant. The last layer starts at zero: q starts as the prior N(0, I)."""
 
     def __init__(
-        self, data_dim: int, latent_shape: Sequence[int], hidden: Sequence[int] = (128, 128), *,
-        shift: Tensor | None = None, scale: float = 1.0,
+        self,
+        data_dim: int,
+        latent_shape: Sequence[int],
+        hidden: Sequence[int] = (128, 128),
+        *,
+        shift: Tensor | None = None,
+        scale: float = 1.0,
     ) -> None:
         super().__init__()
         self.latent_shape = tuple(int(s) for s in latent_shape)
@@ -670,8 +814,18 @@ class AmortisedPosterior:
     (returned by :func:`fit_inference`): :meth:`sample` gives conditioned realisations in one forward pass."""
 
     def __init__(
-        self, model: Any, forward: Forward, network: InferenceNetwork, data: Tensor | None, *, sigma: float, tol: float,
-        accept: float, size: Size, history: list[float], num_sets: int | None,
+        self,
+        model: Any,
+        forward: Forward,
+        network: InferenceNetwork,
+        data: Tensor | None,
+        *,
+        sigma: float,
+        tol: float,
+        accept: float,
+        size: Size,
+        history: list[float],
+        num_sets: int | None,
     ) -> None:
         self.model, self.forward, self.network, self.data = model, forward, network, data
         self.sigma, self.tol, self.accept, self.size, self.history = sigma, tol, accept, size, history
@@ -682,7 +836,9 @@ class AmortisedPosterior:
         if data is None:
             if self.data is None:
                 how = f"{self.num_sets} data sets" if self.num_sets else "a sampler of data sets"
-                raise GenzooError(f"this inference network was trained on {how}; pass data= (the data set to condition on)")
+                raise GenzooError(
+                    f"this inference network was trained on {how}; pass data= (the data set to condition on)"
+                )
             return self.data
         return _data_vector(data, p.numel(), p.device, p.dtype)
 
@@ -693,7 +849,9 @@ class AmortisedPosterior:
         shape = self.network.latent_shape
         return mu.reshape(shape), log_std.exp().reshape(shape)
 
-    def sample(self, n: int, data: Any = None, *, generator: torch.Generator | None = None) -> ConditionResult:
+    def sample(
+        self, n: int, data: Any = None, *, generator: torch.Generator | None = None
+    ) -> ConditionResult:
         """n conditioned realisations x = G(z), z ~ q(z | d), in one forward pass, scored against d as
         the optimisation path scores them; `data` defaults to the one data set trained on."""
         if n < 1:
@@ -704,7 +862,9 @@ class AmortisedPosterior:
             z = z.to(dtype=_dtype(self.model))
             x = self.model.decode(z)
             pred = self.forward(x).reshape(n, -1)
-        return _result(x, z, pred, d, tol=self.tol, accept=self.accept, sigma=self.sigma, history=list(self.history))
+        return _result(
+            x, z, pred, d, tol=self.tol, accept=self.accept, sigma=self.sigma, history=list(self.history)
+        )
 
 
 def prior_predictive(model: Any, forward: Forward, sigma: float, *, size: Size = None) -> Sampler:
@@ -724,10 +884,23 @@ def prior_predictive(model: Any, forward: Forward, sigma: float, *, size: Size =
 
 
 def fit_inference(
-    model: Any, forward: Forward, data: Tensor | Sampler, *, steps: int = 2000, lr: float = 1e-2, sigma: float | None = None,
-    prior_weight: float = 1.0, critic_weight: float = 0.0, draws: int = 16, batch_size: int = 64,
-    hidden: Sequence[int] = (128, 128), tol: float | None = None, accept: float = 0.95, generator: torch.Generator | None = None,
-    size: Size = None, progress: bool = False,
+    model: Any,
+    forward: Forward,
+    data: Tensor | Sampler,
+    *,
+    steps: int = 2000,
+    lr: float = 1e-2,
+    sigma: float | None = None,
+    prior_weight: float = 1.0,
+    critic_weight: float = 0.0,
+    draws: int = 16,
+    batch_size: int = 64,
+    hidden: Sequence[int] = (128, 128),
+    tol: float | None = None,
+    accept: float = 0.95,
+    generator: torch.Generator | None = None,
+    size: Size = None,
+    progress: bool = False,
 ) -> AmortisedPosterior:
     """Train an inference network q_φ(z | d) = N(μ_φ(d), diag σ_φ(d)²) for a latent model and forward operator F.
 
@@ -745,7 +918,9 @@ def fit_inference(
     _check_model(model, critic_weight)
     _check_settings(1, steps, lr, prior_weight, critic_weight, accept, tol, sigma)
     if draws < 2 or draws % 2 or batch_size < 1:
-        raise GenzooError(f"draws must be even and ≥ 2 (antithetic pairs) and batch_size ≥ 1, got {draws} and {batch_size}")
+        raise GenzooError(
+            f"draws must be even and ≥ 2 (antithetic pairs) and batch_size ≥ 1, got {draws} and {batch_size}"
+        )
     device, dtype = _device(model), _dtype(model)
     latent = _latent_shape(model, size)
     with _frozen_eval(model):
@@ -769,7 +944,9 @@ def fit_inference(
                 )
             num_sets = len(pool)
         if pool.shape[1] != m:
-            raise GenzooError(f"the data sampler gives {pool.shape[1]} values per data set; the forward operator gives {m}")
+            raise GenzooError(
+                f"the data sampler gives {pool.shape[1]} values per data set; the forward operator gives {m}"
+            )
         if not bool(torch.isfinite(pool).all()):
             raise GenzooError("data must be finite (no nan or inf)")
         sigma, tol = _defaults(pool, getattr(model, "info", None), sigma, tol)
@@ -778,8 +955,12 @@ def fit_inference(
         scale = spread if spread > 0 else _scale(pool)
         with torch.random.fork_rng(devices=[]):
             if generator is not None:
-                torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator, device=generator.device)))
-            network = InferenceNetwork(m, latent, hidden, shift=shift, scale=scale).to(device=device, dtype=dtype)
+                torch.manual_seed(
+                    int(torch.randint(2**62, (1,), generator=generator, device=generator.device))
+                )
+            network = InferenceNetwork(m, latent, hidden, shift=shift, scale=scale).to(
+                device=device, dtype=dtype
+            )
         opt = torch.optim.Adam(network.parameters(), lr=lr, betas=(0.9, 0.99))
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1))
         order, at = torch.empty(0, dtype=torch.long), 0
@@ -787,7 +968,11 @@ def fit_inference(
         with Progress(steps, enabled=progress, desc="fit inference", unit="step", brief=True) as bar:
             for step in range(steps):
                 if sampler is not None:
-                    batch = torch.as_tensor(sampler(batch_size, generator)).to(device=device, dtype=dtype).reshape(batch_size, m)
+                    batch = (
+                        torch.as_tensor(sampler(batch_size, generator))
+                        .to(device=device, dtype=dtype)
+                        .reshape(batch_size, m)
+                    )
                 elif len(pool) <= batch_size:
                     batch = pool
                 else:
@@ -796,7 +981,9 @@ def fit_inference(
                         order, at = torch.randperm(len(pool), generator=generator, device=dev).cpu(), 0
                     batch, at = pool[order[at : at + batch_size].to(device)], at + batch_size
                 z, mu, log_std = network.rsample(batch, draws, generator, antithetic=True)
-                u, _, _ = _energy(model, forward, z, batch.repeat_interleave(draws, 0), sigma, prior_weight, critic_weight)
+                u, _, _ = _energy(
+                    model, forward, z, batch.repeat_interleave(draws, 0), sigma, prior_weight, critic_weight
+                )
                 # log q(z) with q's parameters held fixed: its expectation is −H(q), its gradient only the path
                 # through z — the "sticking the landing" estimator, of zero variance where q = p(z | d)
                 flat = z.reshape(len(batch), draws, -1)
@@ -815,6 +1002,14 @@ def fit_inference(
     history = torch.stack(logged).tolist() if logged else []
     single = pool[0] if num_sets == 1 else None
     return AmortisedPosterior(
-        model, forward, network, single, sigma=sigma, tol=tol, accept=accept, size=size, history=history, num_sets=num_sets
+        model,
+        forward,
+        network,
+        single,
+        sigma=sigma,
+        tol=tol,
+        accept=accept,
+        size=size,
+        history=history,
+        num_sets=num_sets,
     )
-

@@ -55,7 +55,9 @@ _CACHE_BYTES = 1 << 25  # spde: batches whose four work arrays stay near the cac
 
 def shape2(shape: Any) -> tuple[int, int]:
     try:
-        h, w = (int(shape), int(shape)) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
+        h, w = (
+            (int(shape), int(shape)) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
+        )
     except (TypeError, ValueError):
         raise GenzooError(f"shape must be two positive integers H W, got {shape!r}") from None
     if h < 1 or w < 1:
@@ -69,7 +71,9 @@ def _device(generator: torch.Generator | None, device: Any) -> torch.device:
     return generator.device if generator is not None else torch.device("cpu")
 
 
-def _randn(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device, dtype=torch.float32) -> Tensor:
+def _randn(
+    shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device, dtype=torch.float32
+) -> Tensor:
     return noise(torch.randn, shape, generator, device, dtype)
 
 
@@ -110,12 +114,16 @@ class Cholesky:
         eps = 1e-12 * scale
         while int(info) != 0:
             if eps > 1e-4 * scale:
-                raise GenzooError(f"cholesky: the covariance matrix of {self.cov.describe()} is not positive definite")
+                raise GenzooError(
+                    f"cholesky: the covariance matrix of {self.cov.describe()} is not positive definite"
+                )
             factor, info = torch.linalg.cholesky_ex(sigma + eps * torch.eye(m, dtype=sigma.dtype))
             self.jitter, eps = eps, eps * 10
         self.factor = factor  # nugget included in C(0): no separate noise
 
-    def sample(self, n: int, *, generator: torch.Generator | None = None, mean: float = 0.0, device: Any = None) -> Tensor:
+    def sample(
+        self, n: int, *, generator: torch.Generator | None = None, mean: float = 0.0, device: Any = None
+    ) -> Tensor:
         """(n, m) fields at the points, float32."""
         dev = _device(generator, device)
         z = _randn((len(self.points), n), generator, dev, torch.float64)
@@ -212,7 +220,9 @@ class FFTEmbedding:
         self.torus = (m, n)
         self.sqrt_lambda = lam.clamp_min_(0).div_(m * n).sqrt_().float()
 
-    def sample(self, n: int, *, generator: torch.Generator | None = None, mean: float = 0.0, device: Any = None) -> Tensor:
+    def sample(
+        self, n: int, *, generator: torch.Generator | None = None, mean: float = 0.0, device: Any = None
+    ) -> Tensor:
         """(n, 1, H, W) float32 fields; each complex FFT gives two."""
         dev = _device(generator, device)
         h, w = self.shape
@@ -255,7 +265,9 @@ class Spectral:
         if self.modes < 1:
             raise GenzooError(f"spectral: modes must be a positive integer, got {self.modes}")
 
-    def sample(self, n: int, *, generator: torch.Generator | None = None, mean: float = 0.0, device: Any = None) -> Tensor:
+    def sample(
+        self, n: int, *, generator: torch.Generator | None = None, mean: float = 0.0, device: Any = None
+    ) -> Tensor:
         dev = _device(generator, device)
         h, w = self.shape
         k = self.modes
@@ -263,10 +275,14 @@ class Spectral:
         cols = torch.arange(w, device=dev, dtype=torch.float32)
         out = []
         for size in _chunks(n, 4 * 2 * k * (h + w) + 4 * h * w):
-            omega = torch.stack([self.cov.sample_frequencies(k, generator) for _ in range(size)])  # (B, K, 2) float64 CPU
+            omega = torch.stack(
+                [self.cov.sample_frequencies(k, generator) for _ in range(size)]
+            )  # (B, K, 2) float64 CPU
             omega = omega.to(dev)
             if self.amplitudes == "uniform":
-                phase = (2 * math.pi) * torch.rand(size, 1, k, generator=generator, dtype=torch.float64).to(dev)
+                phase = (2 * math.pi) * torch.rand(size, 1, k, generator=generator, dtype=torch.float64).to(
+                    dev
+                )
                 a = (rows.double()[None, :, None] * omega[:, None, :, 0] + phase).float()  # (B, H, K)
                 scale = math.sqrt(2 * self.cov.sill / k)
                 ca, sa = torch.cos(a), torch.sin(a)
@@ -300,7 +316,9 @@ def chebyshev_coefficients(f: Any, b: float, tol: float, max_degree: int = 10_00
         if len(ok) and ok[0] < n // 2:  # converged well inside the interpolation degree
             return c[: max(1, ok[0])]
         if n > max_degree:
-            raise GenzooError(f"spde: no Chebyshev degree below {max_degree:,} meets the tolerance {tol:g}; raise tol")
+            raise GenzooError(
+                f"spde: no Chebyshev degree below {max_degree:,} meets the tolerance {tol:g}; raise tol"
+            )
         n *= 2
 
 
@@ -318,7 +336,9 @@ class SPDE:
 
     def __post_init__(self) -> None:
         if not isinstance(self.cov, Matern) and self.cov.name != "exponential":
-            raise GenzooError(f"spde simulates the matern family (exponential = matern with nu=0.5); got {self.cov.name}")
+            raise GenzooError(
+                f"spde simulates the matern family (exponential = matern with nu=0.5); got {self.cov.name}"
+            )
         if not 0 < self.tol < 1:
             raise GenzooError(f"spde: tol must be in (0, 1), got {self.tol:g}")
         self.nu = float(getattr(self.cov, "nu", 0.5))
@@ -349,7 +369,9 @@ class SPDE:
             + 2 * self.g_rc * torch.sin(wr) * torch.sin(wc)
         )
 
-    def apply_stencil(self, x: Tensor, out: Tensor | None = None, *, diag: float | None = None, scale: float = 1.0) -> Tensor:
+    def apply_stencil(
+        self, x: Tensor, out: Tensor | None = None, *, diag: float | None = None, scale: float = 1.0
+    ) -> Tensor:
         """S x on the torus for x (..., M, N), in place into `out` (allocated if None) without
         temporaries: out = scale·(d·x − G_rr(x↑ + x↓) − G_cc(x← + x→) − (G_rc/2)·cross), where the
         diagonal d is 2(G_rr + G_cc) unless given (S̃ = (2/b)S − I uses scale 2/b and d − b/2)."""
@@ -363,7 +385,12 @@ class SPDE:
             out.narrow(dim, n - 1, 1).sub_(x.narrow(dim, 0, 1), alpha=coef)
         if self.g_rc:
             up, down = torch.roll(x, 1, -2), torch.roll(x, -1, -2)
-            cross = torch.roll(down, -1, -1) - torch.roll(down, 1, -1) - torch.roll(up, -1, -1) + torch.roll(up, 1, -1)
+            cross = (
+                torch.roll(down, -1, -1)
+                - torch.roll(down, 1, -1)
+                - torch.roll(up, -1, -1)
+                + torch.roll(up, 1, -1)
+            )
             out.sub_(cross, alpha=self.g_rc / 2 * scale)
         return out
 
@@ -389,7 +416,9 @@ class SPDE:
             prev, cur = cur, prev
         return y
 
-    def sample(self, n: int, *, generator: torch.Generator | None = None, mean: float = 0.0, device: Any = None) -> Tensor:
+    def sample(
+        self, n: int, *, generator: torch.Generator | None = None, mean: float = 0.0, device: Any = None
+    ) -> Tensor:
         dev = _device(generator, device)
         h, w = self.shape
         m, k = self.torus
@@ -417,7 +446,9 @@ def simulator(method: str, cov: Covariance, shape: Any, **options: Any) -> Any:
     eigenvalues, Chebyshev coefficients) is done once and `sample(n, generator=)` repeats."""
     h, w = shape2(shape)
     if not isinstance(cov, Covariance):
-        raise GenzooError(f"cov must be a covariance model such as genzoo.geostat.Matern(range=10), got {cov!r}")
+        raise GenzooError(
+            f"cov must be a covariance model such as genzoo.geostat.Matern(range=10), got {cov!r}"
+        )
     build = SIMULATORS.get(str(method).lower())
     if build is None:
         raise GenzooError(f"unknown simulation method {method!r} (valid: {', '.join(METHODS)})")
@@ -429,7 +460,9 @@ class _GridCholesky:
     chol: Cholesky
     shape: tuple[int, int]
 
-    def sample(self, n: int, *, generator: torch.Generator | None = None, mean: float = 0.0, device: Any = None) -> Tensor:
+    def sample(
+        self, n: int, *, generator: torch.Generator | None = None, mean: float = 0.0, device: Any = None
+    ) -> Tensor:
         return self.chol.sample(n, generator=generator, mean=mean, device=device).reshape(n, 1, *self.shape)
 
     def log_prob(self, x: Tensor, mean: float = 0.0) -> Tensor:
@@ -446,7 +479,9 @@ class _GridCholesky:
 
 # method name -> (covariance, (H, W), **options) -> simulator
 SIMULATORS: dict[str, Callable[..., Any]] = {
-    "cholesky": lambda cov, shape, **options: _GridCholesky(Cholesky(cov, grid_points(shape), **options), shape),
+    "cholesky": lambda cov, shape, **options: _GridCholesky(
+        Cholesky(cov, grid_points(shape), **options), shape
+    ),
     "spectral": lambda cov, shape, **options: Spectral(cov, shape, **options),
     "fft": lambda cov, shape, **options: FFTEmbedding(cov, shape, **options),
     "spde": lambda cov, shape, **options: SPDE(cov, shape, **options),

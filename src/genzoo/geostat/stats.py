@@ -155,7 +155,9 @@ def _as_fields(fields: Tensor | np.ndarray, what: str = "fields") -> Tensor:
     elif t.dim() == 4 and t.shape[1] == 1:
         t = t[:, 0]
     else:
-        raise GenzooError(f"{what} must be a field (H, W) or a batch (n, 1, H, W), got shape {tuple(t.shape)}")
+        raise GenzooError(
+            f"{what} must be a field (H, W) or a batch (n, 1, H, W), got shape {tuple(t.shape)}"
+        )
     if t.numel() == 0:
         raise GenzooError(f"{what} are empty: shape {tuple(t.shape)}")
     t = t.to(torch.float64)
@@ -190,9 +192,17 @@ def _check_facies(facies: int, k: int) -> int:
 def _steps(direction: Direction) -> list[tuple[int, int]]:
     if isinstance(direction, str):
         key = direction.strip().lower()
-        table = {"both": [(1, 0), (0, 1)], "row": [(1, 0)], "rows": [(1, 0)], "col": [(0, 1)], "cols": [(0, 1)]}
+        table = {
+            "both": [(1, 0), (0, 1)],
+            "row": [(1, 0)],
+            "rows": [(1, 0)],
+            "col": [(0, 1)],
+            "cols": [(0, 1)],
+        }
         if key not in table:
-            raise GenzooError(f"direction must be 'both', 'row', 'col' or an integer step (drow, dcol), got {direction!r}")
+            raise GenzooError(
+                f"direction must be 'both', 'row', 'col' or an integer step (drow, dcol), got {direction!r}"
+            )
         return table[key]
     if (
         isinstance(direction, (tuple, list))
@@ -201,7 +211,9 @@ def _steps(direction: Direction) -> list[tuple[int, int]]:
         and any(direction)
     ):
         return [(int(direction[0]), int(direction[1]))]
-    raise GenzooError(f"direction must be 'both', 'row', 'col' or a nonzero integer step (drow, dcol), got {direction!r}")
+    raise GenzooError(
+        f"direction must be 'both', 'row', 'col' or a nonzero integer step (drow, dcol), got {direction!r}"
+    )
 
 
 def _max_lag(shape: tuple[int, int], steps: list[tuple[int, int]], max_lag: int | None) -> int:
@@ -234,7 +246,9 @@ def _pair_slices(x: Tensor, dr: int, dc: int) -> tuple[Tensor, Tensor]:
 
 
 # --- variograms ------------------------------------------------------------------------------
-def grid_variogram(fields: Tensor | np.ndarray, max_lag: int | None = None, direction: Direction = "both") -> Variogram:
+def grid_variogram(
+    fields: Tensor | np.ndarray, max_lag: int | None = None, direction: Direction = "both"
+) -> Variogram:
     """The empirical (Matheron) variogram of gridded fields along rows, columns, both or a step.
 
     γ̂(k) = 1 / (2 N(k)) · Σ (x(u + k·e) − x(u))² for k = 1..max_lag, over every pair with both
@@ -266,7 +280,9 @@ def grid_variogram(fields: Tensor | np.ndarray, max_lag: int | None = None, dire
         vectors, lags = None, ks
     pairs = torch.tensor(counts, dtype=torch.float64, device=x.device)
     label = direction if isinstance(direction, str) else tuple(steps[0])
-    return Variogram(lags=lags, gamma=per.mean(0), pairs=pairs, per_field=per, direction=label, vectors=vectors)
+    return Variogram(
+        lags=lags, gamma=per.mean(0), pairs=pairs, per_field=per, direction=label, vectors=vectors
+    )
 
 
 def point_variogram(
@@ -298,7 +314,11 @@ def point_variogram(
     if not (bool(torch.isfinite(xy).all()) and bool(torch.isfinite(z).all())):
         raise GenzooError("coords and values must be finite")
     if direction is not None:
-        if not isinstance(direction, (int, float)) or isinstance(direction, bool) or not math.isfinite(direction):
+        if (
+            not isinstance(direction, (int, float))
+            or isinstance(direction, bool)
+            or not math.isfinite(direction)
+        ):
             raise GenzooError(f"direction must be an angle in degrees, got {direction!r}")
         if not 0 < tolerance <= 90:
             raise GenzooError(f"tolerance must be an angle in (0, 90] degrees, got {tolerance!r}")
@@ -345,9 +365,16 @@ def point_variogram(
     vectors = None
     if direction is not None:
         t = math.radians(direction)
-        vectors = lags[:, None] * torch.tensor([math.sin(t), math.cos(t)], dtype=torch.float64, device=xy.device)
+        vectors = lags[:, None] * torch.tensor(
+            [math.sin(t), math.cos(t)], dtype=torch.float64, device=xy.device
+        )
     return Variogram(
-        lags=lags, gamma=sums[seen] / (2 * cnt[seen]), pairs=cnt[seen], per_field=None, direction=direction, vectors=vectors
+        lags=lags,
+        gamma=sums[seen] / (2 * cnt[seen]),
+        pairs=cnt[seen],
+        per_field=None,
+        direction=direction,
+        vectors=vectors,
     )
 
 
@@ -386,7 +413,9 @@ def fit_variogram(
     """
     vgs = [variogram] if isinstance(variogram, Variogram) else list(variogram)
     if not vgs or not all(isinstance(v, Variogram) for v in vgs):
-        raise GenzooError("fit_variogram needs a Variogram or a list of them (from grid_variogram or point_variogram)")
+        raise GenzooError(
+            "fit_variogram needs a Variogram or a list of them (from grid_variogram or point_variogram)"
+        )
     key = str(model).strip().lower()
     if key not in MODELS:
         raise GenzooError(f"unknown covariance model {model!r} (valid: {', '.join(MODELS)})")
@@ -400,14 +429,21 @@ def fit_variogram(
     npairs = np.concatenate([v.pairs.detach().cpu().numpy() for v in vgs])
     if anisotropic:
         if any(v.vectors is None for v in vgs):
-            raise GenzooError("an anisotropic fit needs directional variograms (direction 'row', 'col' or a step), not pooled ones")
+            raise GenzooError(
+                "an anisotropic fit needs directional variograms (direction 'row', 'col' or a step), not pooled ones"
+            )
         vec = np.concatenate([v.vectors.detach().cpu().numpy() for v in vgs])
     else:
         vec = np.stack([np.zeros_like(d), d], axis=-1)
     ok = (npairs > 0) & np.isfinite(g) & (d > 0)
     d, g, npairs, vec = d[ok], g[ok], npairs[ok], vec[ok]
-    if anisotropic and np.linalg.matrix_rank(vec, tol=1e-9 * max(1.0, float(np.abs(vec).max(initial=0.0)))) < 2:
-        raise GenzooError("an anisotropic fit needs variograms along at least two directions (e.g. 'row' and 'col')")
+    if (
+        anisotropic
+        and np.linalg.matrix_rank(vec, tol=1e-9 * max(1.0, float(np.abs(vec).max(initial=0.0)))) < 2
+    ):
+        raise GenzooError(
+            "an anisotropic fit needs variograms along at least two directions (e.g. 'row' and 'col')"
+        )
     free_nu = key == "matern" and nu is None
     n_par = (2 if anisotropic else 1) + 1 + int(nugget) + int(free_nu)
     if len(g) < n_par:
@@ -453,7 +489,9 @@ def fit_variogram(
 
         big = math.log(1e4)
         n_a = 2 if two else 1
-        lo = [-big] * (n_a + 1) + ([math.log(1e-10)] if nugget else []) + ([math.log(0.05)] if free_nu else [])
+        lo = (
+            [-big] * (n_a + 1) + ([math.log(1e-10)] if nugget else []) + ([math.log(0.05)] if free_nu else [])
+        )
         hi = [big] * (n_a + 1) + ([math.log(10.0)] if nugget else []) + ([math.log(20.0)] if free_nu else [])
 
         def resid(p: np.ndarray) -> np.ndarray:
@@ -463,11 +501,17 @@ def fit_variogram(
             return sw * (gn - gm)
 
         x = np.clip(np.asarray(x0, dtype=np.float64), np.asarray(lo) + 1e-9, np.asarray(hi) - 1e-9)
-        r = least_squares(resid, x, bounds=(lo, hi), jac="3-point", xtol=1e-14, ftol=1e-14, gtol=1e-14, max_nfev=3000)
+        r = least_squares(
+            resid, x, bounds=(lo, hi), jac="3-point", xtol=1e-14, ftol=1e-14, gtol=1e-14, max_nfev=3000
+        )
         return float(r.cost), r.x
 
     nug0 = 0.1 * float(gn[np.argmin(d)]) if nugget else 0.0
-    tail = [math.log(max(1.0 - nug0, 0.05))] + ([math.log(max(nug0, 1e-6))] if nugget else []) + ([0.0] if free_nu else [])
+    tail = (
+        [math.log(max(1.0 - nug0, 0.05))]
+        + ([math.log(max(nug0, 1e-6))] if nugget else [])
+        + ([0.0] if free_nu else [])
+    )
     best = min((solve([math.log(a0)] + tail, False) for a0 in (0.05, 0.2, 0.6, 2.0)), key=lambda t: t[0])
     if not anisotropic:
         return build(best[1], False, False)
@@ -608,7 +652,9 @@ def _histogram(codes: Tensor, k: int, size: tuple[int, int]) -> Patterns:
     return Patterns(codes=uniq, counts=counts, freq=counts.to(torch.float64) / counts.sum(), k=k, size=size)
 
 
-def pattern_histogram(images: Tensor | np.ndarray, size: int | tuple[int, int] = 3, k: int | None = None) -> Patterns:
+def pattern_histogram(
+    images: Tensor | np.ndarray, size: int | tuple[int, int] = 3, k: int | None = None
+) -> Patterns:
     """The multiple-point histogram of every size × size (or sh × sw) window lying fully inside an
     image, pooled over the images: the distinct patterns seen and their relative frequencies (see
     :class:`Patterns` for the base-K code). K = k, or the largest code + 1; K^(sh·sw) < 2^63."""
@@ -626,7 +672,9 @@ def _as_patterns(h: Patterns | Mapping[int, float], what: str) -> tuple[Tensor, 
         if len(freq) == 0 or bool((freq < 0).any()) or not freq.sum() > 0:
             raise GenzooError(f"{what} must hold non-negative frequencies, not all zero")
         return codes, freq / freq.sum()
-    raise GenzooError(f"{what} must be a pattern histogram (from pattern_histogram) or a {{code: frequency}} dict")
+    raise GenzooError(
+        f"{what} must be a pattern histogram (from pattern_histogram) or a {{code: frequency}} dict"
+    )
 
 
 def js_distance(hist_a: Patterns | Mapping[int, float], hist_b: Patterns | Mapping[int, float]) -> float:
@@ -745,5 +793,7 @@ def facies_errors(
         "proportion": float((pg - pr).abs().max()),
         "indicator_variogram": float(torch.cat(vg_err).mean()),
         "connectivity": float(ce.mean()) if len(ce) else float("nan"),
-        "pattern_js": js_distance(pattern_histogram(xg[:, None], sz, kk), pattern_histogram(xr[:, None], sz, kk)),
+        "pattern_js": js_distance(
+            pattern_histogram(xg[:, None], sz, kk), pattern_histogram(xr[:, None], sz, kk)
+        ),
     }

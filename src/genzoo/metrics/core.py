@@ -163,7 +163,11 @@ METRICS: Registry[MetricSpec] = Registry("metric")
 
 
 def register_metric(
-    name: str, summary: str, *, applies: Callable[[GenerativeModel, Dataset], bool] | None = None, why_not: str = ""
+    name: str,
+    summary: str,
+    *,
+    applies: Callable[[GenerativeModel, Dataset], bool] | None = None,
+    why_not: str = "",
 ):
     def deco(fn: Callable[[EvalContext], dict[str, Any]]) -> Callable[[EvalContext], dict[str, Any]]:
         METRICS.register(name)(MetricSpec(name, fn, summary, applies or (lambda m, d: True), why_not))
@@ -204,12 +208,19 @@ def evaluate(
     specs = [METRICS.get(name) for name in names]
     for spec in specs:
         if not spec.applies(model, data):
-            raise GenzooError(f"metric {spec.name!r} does not apply to model {model.name!r} on {data.info.name!r}: {spec.why_not}")
+            raise GenzooError(
+                f"metric {spec.name!r} does not apply to model {model.name!r} on {data.info.name!r}: {spec.why_not}"
+            )
     n_used = len(data) if n is None else min(n, len(data))
     if n_used < 1:
         raise GenzooError("evaluation needs at least one held-out example (--n must be >= 1)")
     ctx = EvalContext(
-        model, data, n=n_used, seed=seed, train=train_data, features=features,
+        model,
+        data,
+        n=n_used,
+        seed=seed,
+        train=train_data,
+        features=features,
         artifacts_dir=Path(artifacts_dir) if artifacts_dir is not None else None,
     )
     results: dict[str, Any] = {}
@@ -242,7 +253,9 @@ def evaluate(
     return protocol
 
 
-def _run_metric(spec: MetricSpec, ctx: EvalContext, results: dict[str, Any], *, explicit: bool, progress: bool) -> None:
+def _run_metric(
+    spec: MetricSpec, ctx: EvalContext, results: dict[str, Any], *, explicit: bool, progress: bool
+) -> None:
     if progress:
         print(f"  {spec.name} ...", end="", flush=True)
     t0 = time.perf_counter()

@@ -29,7 +29,11 @@ def gaussian_w2(x: torch.Tensor, mean: np.ndarray, cov: np.ndarray) -> float:
     """W₂ between N(x̄, Σ̂) of the rows of x (N, D) (unbiased Σ̂) and N(mean, cov), float64."""
     f = x.reshape(len(x), -1).double().numpy()
     s = np.atleast_2d(np.cov(f, rowvar=False))
-    return math.sqrt(frechet_from_moments(np.asarray(mean, dtype=np.float64), np.asarray(cov, dtype=np.float64), f.mean(0), s))
+    return math.sqrt(
+        frechet_from_moments(
+            np.asarray(mean, dtype=np.float64), np.asarray(cov, dtype=np.float64), f.mean(0), s
+        )
+    )
 
 
 def _true_gaussian(ctx: EvalContext) -> tuple[np.ndarray, np.ndarray]:
@@ -51,7 +55,13 @@ def w2(ctx: EvalContext) -> dict[str, Any]:
     model = gaussian_w2(ctx.samples, mean, cov)
     floor = gaussian_w2(ctx.real_b, mean, cov)
     scale = math.sqrt(float(np.trace(cov)))  # W₂ between N(0, Σ) and a point mass at 0
-    return {"w2": model, "floor": floor, "relative": model / scale, "relative_floor": floor / scale, "n": len(ctx.samples)}
+    return {
+        "w2": model,
+        "floor": floor,
+        "relative": model / scale,
+        "relative_floor": floor / scale,
+        "n": len(ctx.samples),
+    }
 
 
 def _variogram_gap(x: torch.Tensor, ref: torch.Tensor, lag: int) -> float:
@@ -104,4 +114,7 @@ def facies(ctx: EvalContext) -> dict[str, Any]:
     fake = to_codes(ctx.samples, k, low)
     model = facies_errors(fake, real_a, k=k)
     floor = facies_errors(real_b, real_a, k=k)
-    return {**{k_: float(v) for k_, v in model.items()}, **{f"{k_}_floor": float(v) for k_, v in floor.items()}}
+    return {
+        **{k_: float(v) for k_, v in model.items()},
+        **{f"{k_}_floor": float(v) for k_, v in floor.items()},
+    }

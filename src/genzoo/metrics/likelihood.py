@@ -45,11 +45,17 @@ def nll(ctx: EvalContext, *, batch_size: int = 250) -> dict[str, Any]:
         from genzoo.data.base import BINARIZE_SEED, binarize
 
         if ctx.test.info.kind != "image" or tuple(ctx.test.info.value_range) != (0.0, 1.0):
-            raise GenzooError(f"the model's likelihood is over binary values; {ctx.test.info.name} is not images in [0, 1]")
+            raise GenzooError(
+                f"the model's likelihood is over binary values; {ctx.test.info.name} is not images in [0, 1]"
+            )
         real = binarize(real, BINARIZE_SEED)
-        extra["scored_on"] = f"one stochastic binarisation of the held-out images (seed {BINARIZE_SEED}), the data a Bernoulli likelihood models"
+        extra["scored_on"] = (
+            f"one stochastic binarisation of the held-out images (seed {BINARIZE_SEED}), the data a Bernoulli likelihood models"
+        )
     chunks = torch.split(real, batch_size)
-    stochastic = "generator" in inspect.signature(model.log_prob).parameters  # Monte-Carlo estimates and bounds
+    stochastic = (
+        "generator" in inspect.signature(model.log_prob).parameters
+    )  # Monte-Carlo estimates and bounds
 
     def log_prob(chunk: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return model.log_prob(chunk.to(model.device), **kwargs).double().cpu()
@@ -64,7 +70,9 @@ def nll(ctx: EvalContext, *, batch_size: int = 250) -> dict[str, Any]:
         # weights) is fixed alike on every rank. Chunk i ≥ 1 then draws from its own generator.
         values = [log_prob(chunks[0], generator=generator)]
         rest = list(range(1, len(chunks)))
-        values += distributed.map_split(lambda i: log_prob(chunks[i], generator=ctx.generator(7 + 1000 * i)), rest)
+        values += distributed.map_split(
+            lambda i: log_prob(chunks[i], generator=ctx.generator(7 + 1000 * i)), rest
+        )
         extra["draws"] = "per chunk"
     logp = torch.cat(values)
     nats = float(-logp.mean())

@@ -24,7 +24,11 @@ def reconstruction_error(ctx: EvalContext, *, batch_size: int = 500) -> dict[str
         rec = model.reconstruct(chunk).to(chunk.dtype)
         errs.append(((rec - chunk) ** 2).flatten(1).sum(1).double().cpu())
     err = torch.cat(errs)
-    return {"mse_per_example": float(err.mean()), "mse_per_dim": float(err.mean() / ctx.test.info.dim), "n": len(err)}
+    return {
+        "mse_per_example": float(err.mean()),
+        "mse_per_dim": float(err.mean() / ctx.test.info.dim),
+        "n": len(err),
+    }
 
 
 def _has_score(model, data) -> bool:
@@ -61,9 +65,15 @@ def anomaly(ctx: EvalContext, *, batch_size: int = 250) -> dict[str, Any]:
     shuffled example scores as more anomalous than every real one, 0.5 means no separation."""
     model, x = ctx.model, ctx.real
     g = ctx.generator(11)
-    shuffled = torch.stack([row.flatten()[torch.randperm(row.numel(), generator=g)].reshape(row.shape) for row in x])
-    real = torch.cat([model.anomaly_score(c.to(model.device)).double().cpu() for c in torch.split(x, batch_size)])
-    fake = torch.cat([model.anomaly_score(c.to(model.device)).double().cpu() for c in torch.split(shuffled, batch_size)])
+    shuffled = torch.stack(
+        [row.flatten()[torch.randperm(row.numel(), generator=g)].reshape(row.shape) for row in x]
+    )
+    real = torch.cat(
+        [model.anomaly_score(c.to(model.device)).double().cpu() for c in torch.split(x, batch_size)]
+    )
+    fake = torch.cat(
+        [model.anomaly_score(c.to(model.device)).double().cpu() for c in torch.split(shuffled, batch_size)]
+    )
     return {
         "mean_score": float(real.mean()),
         "mean_score_shuffled": float(fake.mean()),
@@ -72,11 +82,12 @@ def anomaly(ctx: EvalContext, *, batch_size: int = 250) -> dict[str, Any]:
     }
 
 
-
 @register_metric(
     "classify",
     "accuracy of the model's own classifier (an RBM on [x, one-hot y]: the label of lowest free energy) on held-out labelled data",
-    applies=lambda model, data: isinstance(model, Classifies) and getattr(model, "num_labels", 0) > 0 and data.y is not None,
+    applies=lambda model, data: (
+        isinstance(model, Classifies) and getattr(model, "num_labels", 0) > 0 and data.y is not None
+    ),
     why_not="it is no classifier, or the data have no labels",
 )
 def classification_accuracy(ctx: EvalContext, *, batch_size: int = 500) -> dict[str, Any]:
@@ -86,6 +97,12 @@ def classification_accuracy(ctx: EvalContext, *, batch_size: int = 500) -> dict[
 
         raise GenzooError(f"classify: {test.info.name} has no labels")
     x = test.tensors()
-    predicted = torch.cat([model.classify(chunk.to(model.device)).cpu() for chunk in torch.split(x, batch_size)])
+    predicted = torch.cat(
+        [model.classify(chunk.to(model.device)).cpu() for chunk in torch.split(x, batch_size)]
+    )
     correct = (predicted == test.y).double()
-    return {"accuracy": float(correct.mean()), "std_err": float(correct.std() / len(correct) ** 0.5), "n": len(correct)}
+    return {
+        "accuracy": float(correct.mean()),
+        "std_err": float(correct.std() / len(correct) ** 0.5),
+        "n": len(correct),
+    }

@@ -45,7 +45,9 @@ def _features(x: Features, name: str) -> np.ndarray:
     return a
 
 
-def _pair(a: Features, b: Features, names: tuple[str, str] = ("real", "fake")) -> tuple[np.ndarray, np.ndarray]:
+def _pair(
+    a: Features, b: Features, names: tuple[str, str] = ("real", "fake")
+) -> tuple[np.ndarray, np.ndarray]:
     x, y = _features(a, names[0]), _features(b, names[1])
     if x.shape[1] != y.shape[1]:
         raise GenzooError(
@@ -190,7 +192,9 @@ def _poly_kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a @ b.T / a.shape[1] + 1.0) ** 3
 
 
-def kid_subsets(n_real: int, n_fake: int, m: int, subsets: int, *, seed: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def kid_subsets(
+    n_real: int, n_fake: int, m: int, subsets: int, *, seed: int = 0
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The (real, fake) index pairs `kid` scores: for each subset, the first m of a torch.randperm
     of the real indices, then of the fake ones, from one generator seeded `seed` — the draws of
     torchmetrics' KernelInceptionDistance after torch.manual_seed(seed)."""
@@ -233,7 +237,11 @@ def kid(
         raise GenzooError(f"KID: subset_size must be an integer ≥ 2 or None; got {subset_size!r}")
     half = min(len(x), len(y)) // 2
     if subset_size is None or half < 2:
-        why = "one estimate on the whole sets" if subset_size is None else "a set of fewer than 4 examples, too few for subsets; one estimate on the whole sets"
+        why = (
+            "one estimate on the whole sets"
+            if subset_size is None
+            else "a set of fewer than 4 examples, too few for subsets; one estimate on the whole sets"
+        )
         return {"mean": _mmd2_unbiased(x, y, _poly_kernel), "spread": f"none: {why}"}
     m = min(int(subset_size), half)
     draws = kid_subsets(len(x), len(y), m, int(subsets), seed=seed)
@@ -282,7 +290,9 @@ def mmd(real: Features, fake: Features, *, bandwidth: float | None = None) -> di
     if bandwidth is None:
         h = _median_pairwise_distance(np.concatenate([x, y]))
         if h <= 0:
-            raise GenzooError("MMD: the median heuristic gives bandwidth 0 (most pooled points coincide); pass bandwidth=")
+            raise GenzooError(
+                "MMD: the median heuristic gives bandwidth 0 (most pooled points coincide); pass bandwidth="
+            )
     else:
         h = float(bandwidth)
         if not np.isfinite(h) or h <= 0:
@@ -445,7 +455,9 @@ def recognisable(probs: np.ndarray, *, threshold: float = 0.9) -> float:
     probabilities (N, C) — the share a classifier "recognises" as one class."""
     p = np.asarray(probs, dtype=np.float64)
     if p.ndim != 2 or len(p) == 0:
-        raise GenzooError(f"recognisable: expected class probabilities (N, C) with N ≥ 1, got shape {p.shape}")
+        raise GenzooError(
+            f"recognisable: expected class probabilities (N, C) with N ≥ 1, got shape {p.shape}"
+        )
     return float((p.max(axis=1) >= threshold).mean())
 
 

@@ -51,7 +51,9 @@ DENSITY_MIN = 1000
 ONE_NN_MIN = 200
 MEMORIZATION_MIN = 200
 _SPREAD = "the std of {} between two draws of real data exceeds 0.035 (measured)"
-_KERNEL_WHY = "two draws of real data differ in {} by more than half the value of a visibly imperfect model (measured)"
+_KERNEL_WHY = (
+    "two draws of real data differ in {} by more than half the value of a visibly imperfect model (measured)"
+)
 
 
 def _has_classifier(model, data) -> bool:
@@ -73,8 +75,14 @@ RECOGNISED = 0.9  # the class probability from which a sample counts as recognis
 def recognisable(ctx: EvalContext) -> dict[str, Any]:
     """What a person sees: a recognisable digit is one the classifier is sure of; a model that draws only
     some digits shows it in the class histogram (classes = the argmax over every sample, sure or not)."""
-    probs = {name: ctx.extractor.class_probabilities(x) for name, x in
-             (("fake", samples_as_data(ctx.samples, ctx.test)), ("a", ctx.real_a), ("b", ctx.real_b))}
+    probs = {
+        name: ctx.extractor.class_probabilities(x)
+        for name, x in (
+            ("fake", samples_as_data(ctx.samples, ctx.test)),
+            ("a", ctx.real_a),
+            ("b", ctx.real_b),
+        )
+    }
     hist = {name: S.class_histogram(p) for name, p in probs.items()}
     return {
         "share": S.recognisable(probs["fake"], threshold=RECOGNISED),
@@ -91,18 +99,29 @@ def recognisable(ctx: EvalContext) -> dict[str, Any]:
 def fd(ctx: EvalContext) -> dict[str, Any]:
     dim = ctx.feats_a.shape[1]
     note = small_sample(
-        ctx, max(FD_MIN, 5 * dim),
+        ctx,
+        max(FD_MIN, 5 * dim),
         f"the Fréchet distance is dominated by its 1/N bias (Chong & Forsyth 2020; Heusel et al. advise 10,000 "
         f"samples for 2,048-d features, about 5·D; here D = {dim}): compare it only at equal N",
     )
-    return {"fd": S.frechet_distance(ctx.feats_a, ctx.feats_fake), "floor": S.frechet_distance(ctx.feats_a, ctx.feats_b), **note}
+    return {
+        "fd": S.frechet_distance(ctx.feats_a, ctx.feats_fake),
+        "floor": S.frechet_distance(ctx.feats_a, ctx.feats_b),
+        **note,
+    }
 
 
-@register_metric("kid", "kernel inception distance: unbiased MMD² with the cubic polynomial kernel, over subsets (0 ideal)")
+@register_metric(
+    "kid", "kernel inception distance: unbiased MMD² with the cubic polynomial kernel, over subsets (0 ideal)"
+)
 def kid(ctx: EvalContext) -> dict[str, Any]:
     model = S.kid(ctx.feats_a, ctx.feats_fake, seed=ctx.seed)
     floor = S.kid(ctx.feats_a, ctx.feats_b, seed=ctx.seed)
-    return {**model, "floor": floor["mean"], **small_sample(ctx, KERNEL_MIN, _KERNEL_WHY.format("KID") + "; see its std")}
+    return {
+        **model,
+        "floor": floor["mean"],
+        **small_sample(ctx, KERNEL_MIN, _KERNEL_WHY.format("KID") + "; see its std"),
+    }
 
 
 @register_metric("mmd", "unbiased MMD² with a Gaussian kernel, bandwidth by the median heuristic (0 ideal)")
@@ -116,11 +135,15 @@ def mmd(ctx: EvalContext) -> dict[str, Any]:
 def precision_recall(ctx: EvalContext) -> dict[str, Any]:
     model = S.precision_recall(ctx.feats_a, ctx.feats_fake, k=3)
     floor = S.precision_recall(ctx.feats_a, ctx.feats_b, k=3)
-    note = small_sample(ctx, PR_MIN, _SPREAD.format("k-NN precision and recall") + ", and wide k-NN balls push them towards 1")
+    note = small_sample(
+        ctx, PR_MIN, _SPREAD.format("k-NN precision and recall") + ", and wide k-NN balls push them towards 1"
+    )
     return {**model, **{f"{k}_floor": v for k, v in floor.items()}, "k": 3, **note}
 
 
-@register_metric("dc", "density (fidelity) and coverage (diversity) of k-NN balls around real data, k = 5 (1 ideal)")
+@register_metric(
+    "dc", "density (fidelity) and coverage (diversity) of k-NN balls around real data, k = 5 (1 ideal)"
+)
 def density_coverage(ctx: EvalContext) -> dict[str, Any]:
     model = S.density_coverage(ctx.feats_a, ctx.feats_fake, k=5)
     floor = S.density_coverage(ctx.feats_a, ctx.feats_b, k=5)
@@ -130,11 +153,17 @@ def density_coverage(ctx: EvalContext) -> dict[str, Any]:
     return {**model, **{f"{k}_floor": v for k, v in floor.items()}, "k": 5, **note}
 
 
-@register_metric("1nn", "leave-one-out 1-nearest-neighbour accuracy on real ∪ generated (0.5 ideal, 1 = separable)")
+@register_metric(
+    "1nn", "leave-one-out 1-nearest-neighbour accuracy on real ∪ generated (0.5 ideal, 1 = separable)"
+)
 def one_nn(ctx: EvalContext) -> dict[str, Any]:
     model = S.one_nn_accuracy(ctx.feats_a, ctx.feats_fake)
     floor = S.one_nn_accuracy(ctx.feats_a, ctx.feats_b)
-    return {**model, "floor": floor["accuracy"], **small_sample(ctx, ONE_NN_MIN, _SPREAD.format("the 1-NN accuracy"))}
+    return {
+        **model,
+        "floor": floor["accuracy"],
+        **small_sample(ctx, ONE_NN_MIN, _SPREAD.format("the 1-NN accuracy")),
+    }
 
 
 @register_metric(
@@ -149,7 +178,9 @@ def memorization(ctx: EvalContext) -> dict[str, Any]:
     fake = samples_as_data(ctx.samples, ctx.test).flatten(1).double().numpy()
     result = S.memorization(fake, train, ctx.real_a.flatten(1).double().numpy())
     result |= small_sample(
-        ctx, MEMORIZATION_MIN, "the copy threshold (the 5th percentile of the held-out distances) rests on fewer "
+        ctx,
+        MEMORIZATION_MIN,
+        "the copy threshold (the 5th percentile of the held-out distances) rests on fewer "
         "than 10 of them, and " + _SPREAD.format("the median distance ratio"),
     )
     closest = result.pop("closest")
@@ -194,8 +225,18 @@ def modes(ctx: EvalContext) -> dict[str, Any]:
     model = S.mode_coverage(ctx.samples.double().numpy(), centres, sigma)
     floor = S.mode_coverage(ctx.real_b.double().numpy(), centres, sigma)
     k = len(centres)
-    note = small_sample(ctx, modes_min(k), f"even a perfect sampler leaves one of the {k} modes empty with probability above 1%")
-    return {**model, "modes_total": k, "modes_covered_floor": floor["modes_covered"], "high_quality_rate_floor": floor["high_quality_rate"], **note}
+    note = small_sample(
+        ctx,
+        modes_min(k),
+        f"even a perfect sampler leaves one of the {k} modes empty with probability above 1%",
+    )
+    return {
+        **model,
+        "modes_total": k,
+        "modes_covered_floor": floor["modes_covered"],
+        "high_quality_rate_floor": floor["high_quality_rate"],
+        **note,
+    }
 
 
 def modes_min(k: int) -> int:

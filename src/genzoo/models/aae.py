@@ -53,9 +53,15 @@ PRIORS = ("gaussian", "mixture")
 
 @dataclass
 class AAEConfig:
-    arch: str = option("mlp", choices=("mlp", "conv"), help="MLP encoder/decoder on flattened inputs, or the conv pair (images, fields)")
+    arch: str = option(
+        "mlp",
+        choices=("mlp", "conv"),
+        help="MLP encoder/decoder on flattened inputs, or the conv pair (images, fields)",
+    )
     code_dim: int | None = option(None, low=1, help="size of the code z; default 2 for points, 8 otherwise")
-    hidden: tuple[int, ...] = option((256, 256), low=1, help="mlp: hidden widths of the encoder; the decoder mirrors them")
+    hidden: tuple[int, ...] = option(
+        (256, 256), low=1, help="mlp: hidden widths of the encoder; the decoder mirrors them"
+    )
     channels: tuple[int, ...] = option((32, 64), low=1, help="conv: channels, one stride-2 stage each")
     activation: str = option("relu", choices=tuple(ACTIVATIONS), help="encoder and decoder activation")
     upsample: str = option("transposed", choices=UPSAMPLE, help="conv: decoder upsampling")
@@ -64,11 +70,19 @@ class AAEConfig:
         choices=("auto", "linear", "sigmoid"),
         help="auto = sigmoid + binary cross-entropy for images in [0, 1], linear + squared error otherwise",
     )
-    disc_hidden: tuple[int, ...] = option((128, 128), low=1, help="hidden widths of the code discriminator (leaky ReLU 0.2)")
-    prior: str = option("gaussian", choices=PRIORS, help="p(z): N(0, I), or K Gaussians on a circle in the first two code dimensions")
+    disc_hidden: tuple[int, ...] = option(
+        (128, 128), low=1, help="hidden widths of the code discriminator (leaky ReLU 0.2)"
+    )
+    prior: str = option(
+        "gaussian",
+        choices=PRIORS,
+        help="p(z): N(0, I), or K Gaussians on a circle in the first two code dimensions",
+    )
     prior_modes: int = option(10, low=1, help="mixture: number K of components")
     prior_radius: float = option(4.0, low=0.0, help="mixture: radius r of the circle of component means")
-    prior_std: float = option(0.5, low=0.0, help="mixture: standard deviation σ of every component, in every dimension")
+    prior_std: float = option(
+        0.5, low=0.0, help="mixture: standard deviation σ of every component, in every dimension"
+    )
 
     def __post_init__(self) -> None:
         if self.prior == "mixture" and self.prior_std <= 0:
@@ -86,7 +100,9 @@ def mixture_means(modes: int, radius: float, dim: int) -> Tensor:
 def _code_dim(config: AAEConfig, info: DataInfo) -> int:
     dim = config.code_dim if config.code_dim is not None else (2 if info.kind == "points" else 8)
     if config.prior == "mixture" and dim < 2:
-        raise GenzooError(f"model.code_dim: the mixture prior lies on a circle in the first two code dimensions; needs code_dim >= 2, got {dim}")
+        raise GenzooError(
+            f"model.code_dim: the mixture prior lies on a circle in the first two code dimensions; needs code_dim >= 2, got {dim}"
+        )
     return dim
 
 
@@ -94,13 +110,19 @@ def _networks(config: AAEConfig, info: DataInfo, code_dim: int) -> tuple[nn.Modu
     """Encoder x → z (B, d) and decoder z → output before its nonlinearity (B, D) or (B, C, H, W)."""
     act = config.activation
     if config.arch == "mlp":
-        return MLP(info.dim, config.hidden, code_dim, act=act), MLP(code_dim, tuple(reversed(config.hidden)), info.dim, act=act)
+        return MLP(info.dim, config.hidden, code_dim, act=act), MLP(
+            code_dim, tuple(reversed(config.hidden)), info.dim, act=act
+        )
     if len(info.shape) != 3:
-        raise GenzooError(f"model.arch: conv needs images or fields of shape (C, H, W), {info.name} has shape {info.shape}")
+        raise GenzooError(
+            f"model.arch: conv needs images or fields of shape (C, H, W), {info.name} has shape {info.shape}"
+        )
     if not config.channels:
         raise GenzooError("model.channels: conv needs at least one stage")
     encoder = ConvEncoder(info.shape, config.channels, code_dim, act=act)
-    decoder = ConvDecoder(info.shape, config.channels, code_dim, act=act, upsample=config.upsample, final_conv=True)
+    decoder = ConvDecoder(
+        info.shape, config.channels, code_dim, act=act, upsample=config.upsample, final_conv=True
+    )
     return encoder, decoder
 
 
@@ -113,9 +135,18 @@ class AdversarialAutoencoder(GenerativeModel):
     latent = True
     encodes = True
     default_train = {"lr": 1e-3, "betas": (0.5, 0.9), "batch_size": 128}
-    terms = {"loss": "the reconstruction loss", "recon": "the reconstruction loss", "d_loss": "the code discriminator's loss", "g_loss": "the encoder's adversarial loss"}
-    tour = (TourEntry("mnist", quick_steps=5000, steps=15000, data_options={"binarize": "none"}),)  # quick: 1,500 steps gave FD 738, 5,000 give 230
-    summary = "adversarial autoencoder (a code discriminator matches the codes to a Gaussian or ring-mixture prior)"
+    terms = {
+        "loss": "the reconstruction loss",
+        "recon": "the reconstruction loss",
+        "d_loss": "the code discriminator's loss",
+        "g_loss": "the encoder's adversarial loss",
+    }
+    tour = (
+        TourEntry("mnist", quick_steps=5000, steps=15000, data_options={"binarize": "none"}),
+    )  # quick: 1,500 steps gave FD 738, 5,000 give 230
+    summary = (
+        "adversarial autoencoder (a code discriminator matches the codes to a Gaussian or ring-mixture prior)"
+    )
 
     def __init__(self, config: AAEConfig, info: DataInfo) -> None:
         super().__init__(config, info)
@@ -124,7 +155,9 @@ class AdversarialAutoencoder(GenerativeModel):
         self.encoder, self.decoder = _networks(config, info, self.code_dim)
         self.discriminator = MLP(self.code_dim, config.disc_hidden, 1, act="leaky_relu")
         if config.prior == "mixture":
-            self.register_buffer("prior_means", mixture_means(config.prior_modes, config.prior_radius, self.code_dim))  # (K, d)
+            self.register_buffer(
+                "prior_means", mixture_means(config.prior_modes, config.prior_radius, self.code_dim)
+            )  # (K, d)
 
     # --- the networks -----------------------------------------------------------------------
     def _net_input(self, x: Tensor) -> Tensor:
@@ -184,7 +217,13 @@ class AdversarialAutoencoder(GenerativeModel):
             g_loss = generator_loss("non-saturating", self.disc_score(self.encoder(self._net_input(x))))
             ctx.optimize(g_loss, 2)
         recon = terms["recon"].detach()
-        return {"loss": recon, "recon": recon, "mse": terms["mse"], "d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
+        return {
+            "loss": recon,
+            "recon": recon,
+            "mse": terms["mse"],
+            "d_loss": d_loss.detach(),
+            "g_loss": g_loss.detach(),
+        }
 
     # --- the prior --------------------------------------------------------------------------
     def _prior(self, n: int, generator: torch.Generator | None, like: Tensor) -> Tensor:
@@ -209,7 +248,9 @@ class AdversarialAutoencoder(GenerativeModel):
     def sample(self, n: int, *, generator: torch.Generator | None = None, **condition: Any) -> Tensor:
         """g(z) for z ~ p(z) drawn from `generator`: (n, *shape)."""
         if any(v is not None for v in condition.values()):
-            raise GenzooError(f"model 'aae' is unconditional; cannot condition on {', '.join(sorted(condition))}")
+            raise GenzooError(
+                f"model 'aae' is unconditional; cannot condition on {', '.join(sorted(condition))}"
+            )
         return self.decode(self.sample_latent(n, generator=generator))
 
     def encode(self, x: Tensor) -> Tensor:

@@ -50,7 +50,9 @@ from genzoo.models.registry import register_model
 from genzoo.nn.blocks import ACTIVATIONS, MLP, UPSAMPLE, ConvDecoder, ConvEncoder, init_output_bias
 
 ARCHS = ("linear", "mlp", "conv", "sigmoid")
-AUTO_CODE_DIM = 16  # code_dim=none: min(16, D); 16 samples better than 32 from a density on the codes (BENCHMARKS.md)
+AUTO_CODE_DIM = (
+    16  # code_dim=none: min(16, D); 16 samples better than 32 from a density on the codes (BENCHMARKS.md)
+)
 KL_EPS = 1e-6  # ρ̂ is clamped to [ε, 1 − ε] inside the KL sparsity penalty
 MNIST = {"binarize": "none"}  # the tour trains every variant on grey (not binarised) digits
 # `ae` with arch=linear trains full-batch (the batch is clamped to the training set: 4096 is all of
@@ -77,28 +79,47 @@ class AEConfig:
         "sigmoid: one sigmoid layer h = σ(Wx + b) as the code (the classic shallow autoencoder)",
     )
     code_dim: int | None = option(None, low=1, help=f"size d of the code; none = min({AUTO_CODE_DIM}, D)")
-    hidden: tuple[int, ...] = option((256,), low=1, help="mlp: hidden widths of the encoder; the decoder mirrors them")
-    channels: tuple[int, ...] = option((32, 64), low=1, help="conv: channels, one stride-2 stage each (28 → 14 → 7)")
-    activation: str = option("relu", choices=tuple(ACTIVATIONS), help="mlp, conv: activation of the hidden layers")
+    hidden: tuple[int, ...] = option(
+        (256,), low=1, help="mlp: hidden widths of the encoder; the decoder mirrors them"
+    )
+    channels: tuple[int, ...] = option(
+        (32, 64), low=1, help="conv: channels, one stride-2 stage each (28 → 14 → 7)"
+    )
+    activation: str = option(
+        "relu", choices=tuple(ACTIVATIONS), help="mlp, conv: activation of the hidden layers"
+    )
     upsample: str = option("transposed", choices=UPSAMPLE, help="conv: decoder upsampling")
     output: str = option(
         "auto",
         choices=("auto", "linear", "sigmoid"),
         help="auto = sigmoid + binary cross-entropy for images in [0, 1], linear + squared error otherwise",
     )
-    scale: bool = option(False, help="linear: divide the centred data by √M (M training examples), so that X̃ᵀX̃ is the covariance")
+    scale: bool = option(
+        False,
+        help="linear: divide the centred data by √M (M training examples), so that X̃ᵀX̃ is the covariance",
+    )
     code_distribution: str = option("auto", choices=KINDS, help=CODES_HELP)
     gmm_components: int = option(40, low=1, help="gmm: its components; auto: the largest mixture it tries")
-    fit_examples: int = option(4000, low=2, help="training examples (a fixed seed-0 subset) whose codes the code distribution is fitted to")
+    fit_examples: int = option(
+        4000,
+        low=2,
+        help="training examples (a fixed seed-0 subset) whose codes the code distribution is fitted to",
+    )
 
 
 @dataclass
 class DAEConfig(AEConfig):
     """Options of `dae`."""
 
-    noise: str = option("gaussian", choices=("gaussian", "dropout"), help="corruption: additive Gaussian noise, or erasures (zeros)")
+    noise: str = option(
+        "gaussian",
+        choices=("gaussian", "dropout"),
+        help="corruption: additive Gaussian noise, or erasures (zeros)",
+    )
     sigma: float = option(0.3, low=0.0, help="gaussian: standard deviation of the noise")
-    drop_rate: float = option(0.3, low=0.0, high=1.0, help="dropout: probability of erasing each input dimension, in [0, 1)")
+    drop_rate: float = option(
+        0.3, low=0.0, high=1.0, help="dropout: probability of erasing each input dimension, in [0, 1)"
+    )
 
     def __post_init__(self) -> None:
         if self.drop_rate >= 1.0:
@@ -109,9 +130,13 @@ class DAEConfig(AEConfig):
 class SparseAEConfig(AEConfig):
     """Options of `sparse-ae`."""
 
-    penalty: str = option("kl", choices=("l1", "kl"), help="l1: λ Σ|c_j|; kl: λ Σ KL(ρ ‖ ρ̂_j) on a sigmoid code")
+    penalty: str = option(
+        "kl", choices=("l1", "kl"), help="l1: λ Σ|c_j|; kl: λ Σ KL(ρ ‖ ρ̂_j) on a sigmoid code"
+    )
     weight: float = option(1.0, low=0.0, help="λ, the weight of the sparsity penalty")
-    rho: float = option(0.05, low=0.0, high=1.0, help="kl: target mean activation ρ of each code unit, in (0, 1)")
+    rho: float = option(
+        0.05, low=0.0, high=1.0, help="kl: target mean activation ρ of each code unit, in (0, 1)"
+    )
 
     def __post_init__(self) -> None:
         if not 0.0 < self.rho < 1.0:
@@ -191,12 +216,16 @@ def output_kind(output: str, info: DataInfo, *, arch: str = "") -> str:
     else — always linear for arch=linear, which has no output nonlinearity. Shared with stacked-ae."""
     if arch == "linear":
         if output == "sigmoid":
-            raise GenzooError("model.output: arch=linear has no output nonlinearity (it is the PCA model); use output=linear or auto")
+            raise GenzooError(
+                "model.output: arch=linear has no output nonlinearity (it is the PCA model); use output=linear or auto"
+            )
         return "linear"
     if output == "auto":
         return "sigmoid" if info.kind == "image" and tuple(info.value_range) == (0.0, 1.0) else "linear"
     if output == "sigmoid" and not (0.0 <= info.value_range[0] and info.value_range[1] <= 1.0):
-        raise GenzooError(f"model.output: sigmoid needs data in [0, 1], {info.name} has range {info.value_range}")
+        raise GenzooError(
+            f"model.output: sigmoid needs data in [0, 1], {info.name} has range {info.value_range}"
+        )
     return output
 
 
@@ -212,7 +241,9 @@ def _code_dim(config: AEConfig, info: DataInfo, *, overcomplete: bool) -> int:
     return config.code_dim
 
 
-def _networks(config: AEConfig, info: DataInfo, code_dim: int, *, sigmoid_code: bool) -> tuple[nn.Module, nn.Module]:
+def _networks(
+    config: AEConfig, info: DataInfo, code_dim: int, *, sigmoid_code: bool
+) -> tuple[nn.Module, nn.Module]:
     """Encoder x → code (B, d) and decoder code → output before its nonlinearity (B, D) or (B, C, H, W)."""
     dim, act = info.dim, config.activation
     if config.arch == "sigmoid":
@@ -224,12 +255,16 @@ def _networks(config: AEConfig, info: DataInfo, code_dim: int, *, sigmoid_code: 
         decoder = MLP(code_dim, tuple(reversed(config.hidden)), dim, act=act)
     else:
         if len(info.shape) != 3:
-            raise GenzooError(f"model.arch: conv needs images or fields of shape (C, H, W), {info.name} has shape {info.shape}")
+            raise GenzooError(
+                f"model.arch: conv needs images or fields of shape (C, H, W), {info.name} has shape {info.shape}"
+            )
         if not config.channels:
             raise GenzooError("model.channels: conv needs at least one stage")
         # the classic MNIST layout: 28×28×1 → 14×14×32 → 7×7×64 → d → 7×7×64 → 14×14×64 → 28×28×32 → 28×28×1
         encoder = ConvEncoder(info.shape, config.channels, code_dim, act=act)
-        decoder = ConvDecoder(info.shape, config.channels, code_dim, act=act, upsample=config.upsample, final_conv=True)
+        decoder = ConvDecoder(
+            info.shape, config.channels, code_dim, act=act, upsample=config.upsample, final_conv=True
+        )
     if sigmoid_code:
         encoder = nn.Sequential(encoder, nn.Sigmoid())
     return encoder, decoder
@@ -257,7 +292,9 @@ class Autoencoder(GenerativeModel):
     likelihood = None
     overcomplete: ClassVar[bool] = False  # may have code_dim > D (regularised variants)
     default_train = {"lr": 1e-3, "batch_size": 128}
-    linear_train: ClassVar[dict[str, Any] | None] = LINEAR_TRAIN  # arch=linear's defaults (None: default_train)
+    linear_train: ClassVar[dict[str, Any] | None] = (
+        LINEAR_TRAIN  # arch=linear's defaults (None: default_train)
+    )
     tour = (TourEntry("mnist", quick_steps=8000, steps=24000, data_options=MNIST),)
     summary = "autoencoder (linear = PCA subspace, MLP or conv; samples from a density fitted to its codes)"
 
@@ -271,7 +308,9 @@ class Autoencoder(GenerativeModel):
             self.register_buffer("scale", torch.ones(()))  # s = √M with scale=true, else 1
             if self.linear_train is not None:  # the budget that reaches PCA's subspace (see LINEAR_TRAIN)
                 self.default_train = self.linear_train
-        self.code_distribution = CodeDistribution(self.code_dim, config.code_distribution, config.gmm_components, config.fit_examples)
+        self.code_distribution = CodeDistribution(
+            self.code_dim, config.code_distribution, config.gmm_components, config.fit_examples
+        )
 
     @property
     def sigmoid_code(self) -> bool:
@@ -342,7 +381,10 @@ class Autoencoder(GenerativeModel):
         target = x.flatten(1)  # (B, D)
         if self.output == "sigmoid":
             recon = F.binary_cross_entropy_with_logits(out, target, reduction="none").sum(1).mean()
-            terms = {"bce": recon.detach(), "mse": (torch.sigmoid(out.detach()) - target).pow(2).sum(1).mean()}
+            terms = {
+                "bce": recon.detach(),
+                "mse": (torch.sigmoid(out.detach()) - target).pow(2).sum(1).mean(),
+            }
         else:
             recon = (out - target).pow(2).sum(1).mean()
             terms = {"mse": recon.detach()}
@@ -365,7 +407,9 @@ class Autoencoder(GenerativeModel):
         `select=False` keeps the kind (and K or h) chosen last (see CodeDistribution.fit)."""
         x = data.tensors() if isinstance(data, Dataset) else data
         if len(x) < 2:
-            raise GenzooError(f"{self.name}: fitting the code distribution needs at least 2 examples, got {len(x)}")
+            raise GenzooError(
+                f"{self.name}: fitting the code distribution needs at least 2 examples, got {len(x)}"
+            )
         weight = next(self.encoder.parameters())
         with torch.autocast(self.device.type, enabled=False):
             codes = torch.cat([self._code(c.to(weight)) for c in torch.split(x, 1000)])
@@ -380,7 +424,9 @@ class Autoencoder(GenerativeModel):
     def sample(self, n: int, *, generator: torch.Generator | None = None, **condition: Any) -> Tensor:
         """Codes drawn from the fitted code distribution (from `generator`), decoded: (n, *shape)."""
         if any(v is not None for v in condition.values()):
-            raise GenzooError(f"model {self.name!r} is unconditional; cannot condition on {', '.join(sorted(condition))}")
+            raise GenzooError(
+                f"model {self.name!r} is unconditional; cannot condition on {', '.join(sorted(condition))}"
+            )
         return self.decode(self.sample_latent(n, generator=generator))
 
     def encode(self, x: Tensor) -> Tensor:

@@ -74,7 +74,9 @@ class StepContext:
         torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
 
 
-def class_labels(label: Any, n: int, freq: Tensor, info: DataInfo, generator: torch.Generator | None = None) -> Tensor:
+def class_labels(
+    label: Any, n: int, freq: Tensor, info: DataInfo, generator: torch.Generator | None = None
+) -> Tensor:
     """Labels (n,) int64 for a conditional model: `label` (an int, or a tensor of n or one),
     checked to lie in [0, K); None draws them from the class frequencies `freq` (K,)."""
     k = info.num_classes
@@ -83,14 +85,21 @@ def class_labels(label: Any, n: int, freq: Tensor, info: DataInfo, generator: to
         return torch.multinomial(freq.to(dev), n, replacement=True, generator=generator)
     if isinstance(label, Integral) and not isinstance(label, bool):
         y = torch.full((n,), int(label), dtype=torch.long)
-    elif torch.is_tensor(label) and not label.is_floating_point() and not label.is_complex() and label.dtype != torch.bool:
+    elif (
+        torch.is_tensor(label)
+        and not label.is_floating_point()
+        and not label.is_complex()
+        and label.dtype != torch.bool
+    ):
         y = label.reshape(-1).long()
         if len(y) == 1:
             y = y.expand(n)
         elif len(y) != n:
             raise GenzooError(f"label: {len(y)} labels for {n} examples; give one label or one per example")
     else:
-        raise GenzooError(f"label must be an integer class in [0, {k - 1}] or a tensor of them, got {label!r}")
+        raise GenzooError(
+            f"label must be an integer class in [0, {k - 1}] or a tensor of them, got {label!r}"
+        )
     if len(y) and (y.min() < 0 or y.max() >= k):
         bad = int(y[(y < 0) | (y >= k)][0])
         raise GenzooError(f"label must be in [0, {k - 1}] ({info.name} has {k} classes), got {bad}")
@@ -103,12 +112,16 @@ def expand_mask(mask: Any, x: Tensor, info: DataInfo) -> Tensor:
     (*shape); for images also (H, W) or (n, H, W), the same on every channel."""
     shape = tuple(info.shape)
     if tuple(x.shape[1:]) != shape:
-        raise GenzooError(f"examples have shape {tuple(x.shape[1:])}, {info.name} examples have shape {shape}")
+        raise GenzooError(
+            f"examples have shape {tuple(x.shape[1:])}, {info.name} examples have shape {shape}"
+        )
     m = torch.as_tensor(mask)
     allowed = [shape, (len(x), *shape)] + ([shape[1:], (len(x), *shape[1:])] if len(shape) == 3 else [])
     if tuple(m.shape) not in allowed:
         want = " or ".join(str(a) for a in allowed)
-        raise GenzooError(f"mask has shape {tuple(m.shape)}; for {len(x)} {info.name} examples it must be {want} (1 = known, 0 = fill)")
+        raise GenzooError(
+            f"mask has shape {tuple(m.shape)}; for {len(x)} {info.name} examples it must be {want} (1 = known, 0 = fill)"
+        )
     if len(shape) == 3 and tuple(m.shape[-2:]) == shape[1:] and tuple(m.shape[-3:]) != shape:
         m = m.unsqueeze(-3)  # (H, W) or (n, H, W): the same mask on every channel
     m = (m != 0).float().to(x.device)  # all 0: plain sampling; all 1: x itself
@@ -130,7 +143,9 @@ def hole_mask(name: str, shape: tuple[int, ...]) -> Tensor:
     """A named mask for images (C, H, W): 1 where pixels are known, 0 in the hole to fill —
     the bottom/top/left/right half, or the central square of half the side."""
     if len(shape) != 3:
-        raise GenzooError(f"mask {name!r}: named holes are for images and fields; give a mask file for data of shape {tuple(shape)}")
+        raise GenzooError(
+            f"mask {name!r}: named holes are for images and fields; give a mask file for data of shape {tuple(shape)}"
+        )
     _, h, w = shape
     m = torch.ones(shape)
     if name == "bottom-half":
@@ -161,7 +176,9 @@ class TourEntry:
     params: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
     quick: bool = True  # False: only the full tour runs it (a budget the quick tour cannot afford)
-    full_train: dict[str, Any] = field(default_factory=dict)  # the full tour's training options on top of `train`
+    full_train: dict[str, Any] = field(
+        default_factory=dict
+    )  # the full tour's training options on top of `train`
 
     def train_options(self, *, quick: bool) -> dict[str, Any]:
         """The training options of the quick or the full tour: `train`, and in the full one
@@ -180,13 +197,19 @@ class GenerativeModel(nn.Module):
     latent: ClassVar[bool] = False  # has a latent space: decode / sample_latent / latent_shape
     encodes: ClassVar[bool] = False  # also maps data to it: encode (autoencoders, VAEs; not GANs)
     conditional: ClassVar[bool] = False  # sample() takes label=
-    denoising: ClassVar[bool] = False  # trained to reconstruct clean examples from corrupted ones (`genzoo denoise`)
-    exact_points: ClassVar[bool] = False  # sample(points=(rows, cols, values)) honours point data exactly (kriging)
+    denoising: ClassVar[bool] = (
+        False  # trained to reconstruct clean examples from corrupted ones (`genzoo denoise`)
+    )
+    exact_points: ClassVar[bool] = (
+        False  # sample(points=(rows, cols, values)) honours point data exactly (kriging)
+    )
     kinds: ClassVar[tuple[str, ...]] = ("image", "points", "field")  # the kinds of data it models
     trainable: ClassVar[bool] = True  # False: fitted once in prepare(), no optimisation loop
     channels_last: ClassVar[bool] = False  # its convolutions measured faster NHWC (train.channels_last=auto)
     default_train: ClassVar[dict[str, Any]] = {}  # per-model defaults for the trainer (steps, lr, ...)
-    terms: ClassVar[dict[str, str]] = {}  # what logged loss terms mean, for messages: {"d_loss": "the critic's loss"}
+    terms: ClassVar[
+        dict[str, str]
+    ] = {}  # what logged loss terms mean, for messages: {"d_loss": "the critic's loss"}
     summary: ClassVar[str] = ""
     tour: ClassVar[tuple[TourEntry, ...]] = ()  # what `genzoo tour` trains this family on
     # what `genzoo train NAME` trains on without --data: (dataset, options); None = the first tour entry's
@@ -200,7 +223,9 @@ class GenerativeModel(nn.Module):
     def __init__(self, config: Any, info: DataInfo) -> None:
         super().__init__()
         if info.kind not in self.kinds:
-            raise GenzooError(f"model {self.name!r} models {' and '.join(k for k in self.kinds)} data; {info.name} is {info.kind} data")
+            raise GenzooError(
+                f"model {self.name!r} models {' and '.join(k for k in self.kinds)} data; {info.name} is {info.kind} data"
+            )
         self.config = config
         self.info = info
 
@@ -225,7 +250,9 @@ class GenerativeModel(nn.Module):
         ctx.optimize(terms["loss"])
         return terms
 
-    def configure_optimizers(self, make: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]) -> list[torch.optim.Optimizer]:
+    def configure_optimizers(
+        self, make: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+    ) -> list[torch.optim.Optimizer]:
         """The optimisers, built by the trainer's factory `make(params)` (Adam/AdamW at its lr)."""
         return [make(self.parameters())]
 
@@ -262,7 +289,9 @@ class GenerativeModel(nn.Module):
             return -self.log_prob(x)
         if self.encodes:
             return ((self.reconstruct(x).to(x.dtype) - x) ** 2).flatten(1).sum(1)
-        raise GenzooError(f"model {self.name!r} has neither a likelihood nor an encoder to score anomalies with")
+        raise GenzooError(
+            f"model {self.name!r} has neither a likelihood nor an encoder to score anomalies with"
+        )
 
     # --- weights ---------------------------------------------------------------------------
     def load_weights(self, state: dict[str, Tensor]) -> None:
@@ -272,7 +301,9 @@ class GenerativeModel(nn.Module):
         except RuntimeError as exc:
             first = str(exc).strip().splitlines()
             detail = " ".join(line.strip() for line in first[1:3]) or first[0]
-            raise GenzooError(f"checkpoint does not match the config of model {self.name!r}: {detail}") from None
+            raise GenzooError(
+                f"checkpoint does not match the config of model {self.name!r}: {detail}"
+            ) from None
 
     @property
     def device(self) -> torch.device:
@@ -329,7 +360,9 @@ class Trajectories(Protocol):
     """Samples by a chain of states from noise to data, and returns the whole chain (the report's
     Denoising trajectory section)."""
 
-    def trajectory(self, n: int, *, generator: torch.Generator | None = None, steps: int | None = None) -> Tensor: ...
+    def trajectory(
+        self, n: int, *, generator: torch.Generator | None = None, steps: int | None = None
+    ) -> Tensor: ...
 
 
 # ability -> (its heading in `genzoo list models`, whether a model class has it); the class

@@ -39,8 +39,10 @@ from genzoo.errors import GenzooError
 KINDS = ("auto", "gaussian", "gmm", "kde")
 GMM_SIZES = (2, 5, 10, 20, 30, 40, 50, 100)  # the mixture sizes `auto` tries, up to `components`
 BANDWIDTHS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)  # h in units of the codes' covariance
-CODES_HELP = ("density fitted to the training codes, for sampling: auto = the one of gaussian, gmm (2 to gmm_components "
-              "components) and kde with the highest likelihood of held-out codes")
+CODES_HELP = (
+    "density fitted to the training codes, for sampling: auto = the one of gaussian, gmm (2 to gmm_components "
+    "components) and kde with the highest likelihood of held-out codes"
+)
 HELD_OUT = 0.2  # share of the codes that scores the candidates
 RIDGE = 1e-6  # added to the variances of sphered codes (scikit-learn's reg_covar)
 EM_TOL = 1e-2  # EM stops when the mean log-likelihood gains less (scikit-learn's 1e-3 took 1.4-4× the
@@ -93,7 +95,9 @@ class CodeDistribution(nn.Module):
         if n < need:
             raise GenzooError(f"fitting the code distribution needs at least {need} codes, got {n}")
         if self.kind in ("kde", "auto") and n > self.points:
-            raise GenzooError(f"the {self.kind} code distribution holds at most {self.points} codes (model.fit_examples), got {n}")
+            raise GenzooError(
+                f"the {self.kind} code distribution holds at most {self.points} codes (model.fit_examples), got {n}"
+            )
         mu, L = _sphering(c)
         frame = _Frame(mu, L, float(np.sqrt(np.mean(np.diag(L @ L.T)))))
         if select or not self.choice:
@@ -147,7 +151,9 @@ class CodeDistribution(nn.Module):
         chol = frame.scale * np.linalg.cholesky(covs)
         pad = len(self.weights) - k
         self.weights.copy_(torch.as_tensor(np.concatenate([weights, np.zeros(pad)])))
-        self.means.copy_(torch.as_tensor(np.concatenate([frame.mu + frame.scale * means, np.zeros((pad, d))])))
+        self.means.copy_(
+            torch.as_tensor(np.concatenate([frame.mu + frame.scale * means, np.zeros((pad, d))]))
+        )
         self.chol.copy_(torch.as_tensor(np.concatenate([chol, np.broadcast_to(np.eye(d), (pad, d, d))])))
         self.kde_weights.zero_()  # the unused kind's buffers are cleared, so that the state depends on
         self.kde_points.zero_()  # the last fit alone (a resumed run saves what a straight one does)
@@ -187,11 +193,17 @@ class CodeDistribution(nn.Module):
         """log p(c) per code (N,) — for anomaly scores in code space."""
         d = self.means.shape[1]
         if bool(self.use_kde):
-            ws = torch.linalg.solve_triangular(self.kde_chol, codes.T.to(self.kde_chol), upper=False).T  # (N, d)
+            ws = torch.linalg.solve_triangular(
+                self.kde_chol, codes.T.to(self.kde_chol), upper=False
+            ).T  # (N, d)
             wp = torch.linalg.solve_triangular(self.kde_chol, self.kde_points.T, upper=False).T  # (M, d)
             sq = torch.cdist(ws, wp).pow(2)  # (N, M)
             logdet = torch.log(torch.diagonal(self.kde_chol)).sum()
-            return torch.logsumexp(torch.log(self.kde_weights) - 0.5 * sq, dim=1) - logdet - 0.5 * d * math.log(2 * math.pi)
+            return (
+                torch.logsumexp(torch.log(self.kde_weights) - 0.5 * sq, dim=1)
+                - logdet
+                - 0.5 * d * math.log(2 * math.pi)
+            )
         diff = codes[:, None, :] - self.means[None]  # (N, K, d)
         sol = torch.linalg.solve_triangular(self.chol[None], diff.unsqueeze(-1), upper=False).squeeze(-1)
         logdet = torch.log(torch.diagonal(self.chol, dim1=-2, dim2=-1)).sum(-1)  # (K,)
@@ -256,7 +268,11 @@ def _mixture(w: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray, 
     Each covariance carries the ridge RIDGE·I (scikit-learn's reg_covar), so it is positive definite."""
     d = w.shape[1]
     if k == 1:
-        return np.ones(1), w.mean(0, keepdims=True), (np.cov(w.T, ddof=1).reshape(d, d) + RIDGE * np.eye(d))[None]
+        return (
+            np.ones(1),
+            w.mean(0, keepdims=True),
+            (np.cov(w.T, ddof=1).reshape(d, d) + RIDGE * np.eye(d))[None],
+        )
     from sklearn.mixture import GaussianMixture
 
     gm = GaussianMixture(k, covariance_type="full", random_state=seed, reg_covar=RIDGE, tol=EM_TOL).fit(w)
@@ -278,7 +294,12 @@ def _kde_loglik(fit: np.ndarray, x: np.ndarray, h: float) -> float:
     """Mean log-likelihood of sphered codes `x` under (1/n) Σ_i N(fit_i, h² I)."""
     d = x.shape[1]
     sq = ((x**2).sum(1)[:, None] + (fit**2).sum(1)[None] - 2 * x @ fit.T).clip(min=0)  # (N, n)
-    ll = _logsumexp(-0.5 * sq / h**2, axis=1) - math.log(len(fit)) - d * math.log(h) - 0.5 * d * math.log(2 * math.pi)
+    ll = (
+        _logsumexp(-0.5 * sq / h**2, axis=1)
+        - math.log(len(fit))
+        - d * math.log(h)
+        - 0.5 * d * math.log(2 * math.pi)
+    )
     return float(ll.mean())
 
 

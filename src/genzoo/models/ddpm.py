@@ -72,53 +72,107 @@ SAMPLERS = ("ddpm", "ddim")
 
 @dataclass
 class DDPMConfig:
-    schedule: str = option("linear", choices=SCHEDULES, help="β schedule: linear 1e-4 … 0.02 (Ho et al.) or cosine (Nichol & Dhariwal)")
+    schedule: str = option(
+        "linear",
+        choices=SCHEDULES,
+        help="β schedule: linear 1e-4 … 0.02 (Ho et al.) or cosine (Nichol & Dhariwal)",
+    )
     timesteps: int = option(1000, low=1, high=100_000, help="T: noising steps of the forward chain")
     prediction: str = option("eps", choices=PREDICTIONS, help="what the network predicts: ε, v or x_0")
-    arch: str = option("auto", choices=("auto", "mlp", "unet"), help="denoiser: auto = unet for images and fields, mlp for points")
+    arch: str = option(
+        "auto",
+        choices=("auto", "mlp", "unet"),
+        help="denoiser: auto = unet for images and fields, mlp for points",
+    )
     hidden: tuple[int, ...] = option((256, 256, 256), low=1, help="MLP denoiser: hidden widths")
-    channels: tuple[int, ...] = option((32, 64, 64), low=1, help="U-Net: channels per level (the size halves between levels)")
-    attention: tuple[int, ...] = option((2,), low=0, help="U-Net: levels with self-attention (0 = full resolution)")
+    channels: tuple[int, ...] = option(
+        (32, 64, 64), low=1, help="U-Net: channels per level (the size halves between levels)"
+    )
+    attention: tuple[int, ...] = option(
+        (2,), low=0, help="U-Net: levels with self-attention (0 = full resolution)"
+    )
     time_dim: int = option(64, low=2, help="size of the sinusoidal time embedding (even)")
     activation: str = option("silu", choices=tuple(ACTIVATIONS), help="MLP activation")
     sampler: str = option("ddpm", choices=SAMPLERS, help="default reverse sampler")
     sample_steps: int | None = option(None, low=1, help="default number of sampling steps (default all T)")
     eta: float = option(0.0, low=0.0, high=1.0, help="DDIM: 0 deterministic, 1 the ancestral variance")
-    conditional: bool = option(False, help="class-conditional on the data's labels (classifier-free guidance at sampling)")
-    label_dropout: float = option(0.1, low=0.0, high=1.0, help="conditional: probability of training on the null label instead of y")
-    guidance: float = option(1.0, low=0.0, high=100.0, help="default guidance scale s: 1 conditional, 0 unconditional, > 1 sharper classes")
-    bound_steps: int = option(100, low=1, help="log_prob: stratified timesteps per example estimating the bound's sum (≥ T − 1: all)")
-    resample: int = option(1, low=1, high=100, help="inpainting: RePaint resamplings per step (1: replacement only)")
-    clip_denoised: bool = option(True, help="bounded data (images): clamp each step's x̂_0 to the data range, as Ho et al. do")
+    conditional: bool = option(
+        False, help="class-conditional on the data's labels (classifier-free guidance at sampling)"
+    )
+    label_dropout: float = option(
+        0.1, low=0.0, high=1.0, help="conditional: probability of training on the null label instead of y"
+    )
+    guidance: float = option(
+        1.0,
+        low=0.0,
+        high=100.0,
+        help="default guidance scale s: 1 conditional, 0 unconditional, > 1 sharper classes",
+    )
+    bound_steps: int = option(
+        100,
+        low=1,
+        help="log_prob: stratified timesteps per example estimating the bound's sum (≥ T − 1: all)",
+    )
+    resample: int = option(
+        1, low=1, high=100, help="inpainting: RePaint resamplings per step (1: replacement only)"
+    )
+    clip_denoised: bool = option(
+        True, help="bounded data (images): clamp each step's x̂_0 to the data range, as Ho et al. do"
+    )
 
 
 @dataclass
 class DDPMSampleOptions:
     """What `DDPM.sample` takes beyond n, generator= and label= (`genzoo sample --steps 50 --sampler ddim`)."""
 
-    steps: int | None = option(None, low=1, help="sampling steps (default sample_steps, else all the training steps)",
-                               missing="reverse sampler to set")
-    sampler: str | None = option(None, choices=SAMPLERS, help="the reverse sampler (default the config's)",
-                                 missing="reverse sampler to set")
-    eta: float | None = option(None, low=0.0, high=1.0, help="with sampler ddim: 0 deterministic, 1 ancestral noise",
-                               missing="reverse sampler to set")
-    guidance: float | None = option(None, low=0.0, high=100.0, missing="classifier-free guidance",
-                                    help="conditional: classifier-free guidance scale (1 conditional, 0 unconditional, >1 sharper)")
+    steps: int | None = option(
+        None,
+        low=1,
+        help="sampling steps (default sample_steps, else all the training steps)",
+        missing="reverse sampler to set",
+    )
+    sampler: str | None = option(
+        None,
+        choices=SAMPLERS,
+        help="the reverse sampler (default the config's)",
+        missing="reverse sampler to set",
+    )
+    eta: float | None = option(
+        None,
+        low=0.0,
+        high=1.0,
+        help="with sampler ddim: 0 deterministic, 1 ancestral noise",
+        missing="reverse sampler to set",
+    )
+    guidance: float | None = option(
+        None,
+        low=0.0,
+        high=100.0,
+        missing="classifier-free guidance",
+        help="conditional: classifier-free guidance scale (1 conditional, 0 unconditional, >1 sharper)",
+    )
 
 
 @dataclass
 class DDPMInpaintOptions(DDPMSampleOptions):
     """What `DDPM.inpaint` takes beyond the examples, the mask, generator= and label=."""
 
-    resample: int | None = option(None, low=1, high=100, help="RePaint: resamplings per step (1: replacement only)",
-                                  missing="reverse sampler to set")
+    resample: int | None = option(
+        None,
+        low=1,
+        high=100,
+        help="RePaint: resamplings per step (1: replacement only)",
+        missing="reverse sampler to set",
+    )
 
 
 def time_embedding(t: Tensor, dim: int, T: int) -> Tensor:
     """Sinusoidal embedding of integer timesteps (Vaswani et al. 2017; Ho et al. 2020): (B,) → (B, dim),
     frequencies from 1 to 1/10⁴ on t scaled to [0, 1000)."""
     half = dim // 2
-    freqs = torch.exp(-math.log(10_000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / max(half - 1, 1))
+    freqs = torch.exp(
+        -math.log(10_000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / max(half - 1, 1)
+    )
     angles = (t.float() * (1000.0 / T))[:, None] * freqs[None]
     return torch.cat([angles.sin(), angles.cos()], dim=1)
 
@@ -137,7 +191,12 @@ class DDPM(GenerativeModel):
     InpaintOptions = DDPMInpaintOptions
     channels_last = True  # NHWC convolutions measured faster (see checkpoint.use_channels_last)
     likelihood = "bound"
-    default_train = {"lr": 1e-3, "batch_size": 128, "ema": 0.999, "schedule": "cosine"}  # 128: more images/s than 256 on CPU
+    default_train = {
+        "lr": 1e-3,
+        "batch_size": 128,
+        "ema": 0.999,
+        "schedule": "cosine",
+    }  # 128: more images/s than 256 on CPU
     terms = {"loss": "the denoising loss"}
     tour = (
         TourEntry("ring8", quick_steps=10000, steps=40000),
@@ -146,8 +205,12 @@ class DDPM(GenerativeModel):
         # beats η = 0: FD 79 / 69 on seeds 0 / 1 (η = 0: 104 on seed 1) against 233 and 263 for the entry of 1,800 steps at batch 128 with
         # cosine decay (BENCHMARKS.md, "Diffusion"; benchmarks/bench_ddpm.py --parts tour)
         TourEntry(
-            "mnist", quick_steps=600, steps=3600, params={"conditional": True, "sampler": "ddim", "sample_steps": 50, "eta": 1.0},
-            train={"batch_size": 64, "schedule": "constant"}, quick=False,
+            "mnist",
+            quick_steps=600,
+            steps=3600,
+            params={"conditional": True, "sampler": "ddim", "sample_steps": 50, "eta": 1.0},
+            train={"batch_size": 64, "schedule": "constant"},
+            quick=False,
         ),
     )
     summary = "denoising diffusion model (ε/v/x₀ prediction; DDPM and DDIM samplers; classifier-free guidance; inpainting; bound in bits/dim)"
@@ -157,7 +220,9 @@ class DDPM(GenerativeModel):
         if config.time_dim % 2:
             raise GenzooError(f"model.time_dim must be even, got {config.time_dim}")
         if config.sample_steps is not None and config.sample_steps > config.timesteps:
-            raise GenzooError(f"model.sample_steps ({config.sample_steps}) cannot exceed model.timesteps ({config.timesteps})")
+            raise GenzooError(
+                f"model.sample_steps ({config.sample_steps}) cannot exceed model.timesteps ({config.timesteps})"
+            )
         self.schedule = NoiseSchedule(config.schedule, config.timesteps)
         self.conditional = bool(config.conditional)
         if self.conditional and info.num_classes < 1:
@@ -167,11 +232,15 @@ class DDPM(GenerativeModel):
         self.arch = config.arch if config.arch != "auto" else ("unet" if len(info.shape) == 3 else "mlp")
         if self.arch == "unet":
             if len(info.shape) != 3:
-                raise GenzooError(f"model.arch: unet needs images or fields of shape (C, H, W), {info.name} has shape {info.shape}")
+                raise GenzooError(
+                    f"model.arch: unet needs images or fields of shape (C, H, W), {info.name} has shape {info.shape}"
+                )
             if not config.channels:
                 raise GenzooError("model.channels: the U-Net needs at least one level")
             t_dim = 4 * config.time_dim
-            self.time_mlp = nn.Sequential(nn.Linear(config.time_dim, t_dim), nn.SiLU(), nn.Linear(t_dim, t_dim))
+            self.time_mlp = nn.Sequential(
+                nn.Linear(config.time_dim, t_dim), nn.SiLU(), nn.Linear(t_dim, t_dim)
+            )
             self.net = UNet(info.shape[0], config.channels, t_dim, attention=config.attention)
         else:
             t_dim = config.time_dim
@@ -256,25 +325,39 @@ class DDPM(GenerativeModel):
         return {"loss": loss}
 
     # --- the user's API ---------------------------------------------------------------------
-    def sampler(self, kind: str | None = None, steps: int | None = None, eta: float | None = None) -> DDPMSampler | DDIMSampler:
+    def sampler(
+        self, kind: str | None = None, steps: int | None = None, eta: float | None = None
+    ) -> DDPMSampler | DDIMSampler:
         kind = kind or self.config.sampler
         if kind not in SAMPLERS:
             raise GenzooError(f"sampler must be one of {', '.join(SAMPLERS)}, got {kind!r}")
-        smp = DDPMSampler(self.schedule) if kind == "ddpm" else DDIMSampler(self.schedule, self.config.eta if eta is None else eta)
+        smp = (
+            DDPMSampler(self.schedule)
+            if kind == "ddpm"
+            else DDIMSampler(self.schedule, self.config.eta if eta is None else eta)
+        )
         smp.set_timesteps(steps if steps is not None else self.config.sample_steps or self.config.timesteps)
         return smp
 
-    def _labels(self, n: int, label: Any, guidance: float | None, generator: torch.Generator | None) -> tuple[Tensor | None, float]:
+    def _labels(
+        self, n: int, label: Any, guidance: float | None, generator: torch.Generator | None
+    ) -> tuple[Tensor | None, float]:
         """(labels (n,) or None, guidance scale), checked: a label or guidance needs a conditional model."""
         if not self.conditional:
             if label is not None:
-                raise GenzooError("label: this ddpm is unconditional (train it with --set model.conditional=true)")
+                raise GenzooError(
+                    "label: this ddpm is unconditional (train it with --set model.conditional=true)"
+                )
             if guidance is not None:
-                raise GenzooError("guidance: this ddpm is unconditional; classifier-free guidance needs one trained with --set model.conditional=true")
+                raise GenzooError(
+                    "guidance: this ddpm is unconditional; classifier-free guidance needs one trained with --set model.conditional=true"
+                )
             return None, 1.0
         s = self.config.guidance if guidance is None else float(guidance)
         if not (math.isfinite(s) and s >= 0):
-            raise GenzooError(f"guidance must be a finite number ≥ 0 (1 = the conditional model), got {guidance}")
+            raise GenzooError(
+                f"guidance must be a finite number ≥ 0 (1 = the conditional model), got {guidance}"
+            )
         return class_labels(label, n, self.label_freq, self.info, generator).to(self.shift.device), s
 
     def guided_eps(self, x_t: Tensor, t: Tensor, y: Tensor | None, guidance: float = 1.0) -> Tensor:
@@ -303,9 +386,17 @@ class DDPM(GenerativeModel):
 
     @torch.no_grad()
     def sample(
-        self, n: int, *, generator: torch.Generator | None = None, steps: int | None = None,
-        sampler: str | None = None, eta: float | None = None, trajectory: bool = False,
-        label: Any = None, guidance: float | None = None, **condition: Any,
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        steps: int | None = None,
+        sampler: str | None = None,
+        eta: float | None = None,
+        trajectory: bool = False,
+        label: Any = None,
+        guidance: float | None = None,
+        **condition: Any,
     ) -> Tensor:
         """n samples by the reverse sampler (default: the config's, all T steps) from x_T ~ N(0, I)
         drawn from `generator`: (n, *shape); with `trajectory`, (n, S + 1, *shape): x_T, …, x_0.
@@ -331,15 +422,25 @@ class DDPM(GenerativeModel):
             parts.append(torch.stack(path, dim=1) if trajectory else x)
         return self._out(torch.cat(parts))
 
-    def trajectory(self, n: int, *, generator: torch.Generator | None = None, steps: int | None = None) -> Tensor:
+    def trajectory(
+        self, n: int, *, generator: torch.Generator | None = None, steps: int | None = None
+    ) -> Tensor:
         """The reverse chain of n samples, (n, S + 1, *shape): x_T, …, x_0 (`sample(trajectory=True)`)."""
         return self.sample(n, generator=generator, steps=steps, trajectory=True)
 
     @torch.no_grad()
     def inpaint(
-        self, x: Tensor, mask: Tensor, *, generator: torch.Generator | None = None, steps: int | None = None,
-        sampler: str | None = None, eta: float | None = None, resample: int | None = None,
-        label: Any = None, guidance: float | None = None,
+        self,
+        x: Tensor,
+        mask: Tensor,
+        *,
+        generator: torch.Generator | None = None,
+        steps: int | None = None,
+        sampler: str | None = None,
+        eta: float | None = None,
+        resample: int | None = None,
+        label: Any = None,
+        guidance: float | None = None,
     ) -> Tensor:
         """Fill the unknown part of x (n, *shape) where `mask` is 0, keeping x where it is 1: the
         reverse chain with the known pixels replaced at every step by x noised to that step, each
@@ -356,15 +457,24 @@ class DDPM(GenerativeModel):
         ts = smp.timesteps.tolist()
         ab = self.schedule.alpha_bar
         cur = self._noise(known.shape, generator)
-        cur = mask * self.schedule.q_sample(known, ts[0], self._noise(known.shape, generator)) + (1 - mask) * cur
+        cur = (
+            mask * self.schedule.q_sample(known, ts[0], self._noise(known.shape, generator))
+            + (1 - mask) * cur
+        )
         for i, t in enumerate(ts):
             tt = torch.full((n,), t, device=cur.device, dtype=torch.long)
             for j in range(r):
                 nxt = smp.step(self.guided_eps(cur, tt, y, s), i, cur, generator=generator, clip=self._clip)
                 last = i == len(ts) - 1
-                seen = known if last else self.schedule.q_sample(known, ts[i + 1], self._noise(known.shape, generator))
+                seen = (
+                    known
+                    if last
+                    else self.schedule.q_sample(known, ts[i + 1], self._noise(known.shape, generator))
+                )
                 nxt = mask * seen + (1 - mask) * nxt
-                if j < r - 1 and not last:  # back from t' to t: q(x_t | x_t') = N(√(ᾱ_t/ᾱ_t') x_t', (1 − ᾱ_t/ᾱ_t') I)
+                if (
+                    j < r - 1 and not last
+                ):  # back from t' to t: q(x_t | x_t') = N(√(ᾱ_t/ᾱ_t') x_t', (1 − ᾱ_t/ᾱ_t') I)
                     a = float(ab[t] / ab[ts[i + 1]])
                     cur = math.sqrt(a) * nxt + math.sqrt(1 - a) * self._noise(known.shape, generator)
                 else:
@@ -378,14 +488,23 @@ class DDPM(GenerativeModel):
 
     # --- the likelihood bound ----------------------------------------------------------------
     @torch.no_grad()
-    def log_prob(self, x: Tensor, *, steps: int | None = None, generator: torch.Generator | None = None, label: Any = None) -> Tensor:
+    def log_prob(
+        self,
+        x: Tensor,
+        *,
+        steps: int | None = None,
+        generator: torch.Generator | None = None,
+        label: Any = None,
+    ) -> Tensor:
         """The variational lower bound on log p(x) per example, in nats (module docstring): exact
         prior and decoder terms, the sum of the T − 1 denoising terms estimated from `steps`
         stratified timesteps (default `bound_steps`; unbiased, exact in expectation over ε when
         steps ≥ T − 1). A probability of the data's grid bins for gridded data (8-bit images), a
         density otherwise. A conditional model scores with the null label unless `label` is given."""
         if tuple(x.shape[1:]) != tuple(self.info.shape):
-            raise GenzooError(f"log_prob: examples have shape {tuple(x.shape[1:])}, {self.info.name} examples have shape {tuple(self.info.shape)}")
+            raise GenzooError(
+                f"log_prob: examples have shape {tuple(x.shape[1:])}, {self.info.name} examples have shape {tuple(self.info.shape)}"
+            )
         T = self.config.timesteps
         k = min(self.config.bound_steps if steps is None else int(steps), T - 1)
         if k < 1 and T > 1:
@@ -400,7 +519,9 @@ class DDPM(GenerativeModel):
         a = float(ab[T - 1])
         total = 0.5 * (a * x0.double() ** 2 + (1 - a) - 1 - math.log(1 - a)).flatten(1).sum(1)
 
-        def x0_hat(t: Tensor) -> Tensor:  # x̂_0 from x_t ~ q(x_t | x_0), one ε per example, clamped as in sampling
+        def x0_hat(
+            t: Tensor,
+        ) -> Tensor:  # x̂_0 from x_t ~ q(x_t | x_0), one ε per example, clamped as in sampling
             x_t = sch.q_sample(x0, t.cpu(), self._noise(x0.shape, generator))
             xh = sch.predict_x0(x_t, t.cpu(), self.predict_eps(x_t, t, y))
             return xh if self._clip is None else xh.clamp(-self._clip, self._clip)
@@ -411,7 +532,9 @@ class DDPM(GenerativeModel):
             for lo, hi in zip(edges[:-1].tolist(), edges[1:].tolist()):
                 if hi <= lo:
                     continue
-                u = torch.rand(n, generator=generator, device=generator.device if generator is not None else "cpu")
+                u = torch.rand(
+                    n, generator=generator, device=generator.device if generator is not None else "cpu"
+                )
                 t = (lo + (u * (hi - lo)).long().clamp(max=hi - lo - 1)).to(dev)
                 xh = x0_hat(t)
                 tc = t.cpu()
@@ -425,7 +548,9 @@ class DDPM(GenerativeModel):
         if levels > 0:
             ll = discretised_gaussian_log_prob(x0.double(), mean, var, levels)
         else:
-            ll = -0.5 * ((x0.double() - mean) ** 2 / var + math.log(2 * math.pi * var)) - torch.log(self.scale.double())
+            ll = -0.5 * ((x0.double() - mean) ** 2 / var + math.log(2 * math.pi * var)) - torch.log(
+                self.scale.double()
+            )
         return (ll.flatten(1).sum(1) - total).float()
 
 

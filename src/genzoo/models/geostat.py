@@ -41,7 +41,9 @@ class FieldConfig:
     """Options of the Gaussian field simulators (`--set model.KEY=VALUE`)."""
 
     cov: str = option("matern", choices=COVS, help="covariance model")
-    range: float | None = option(None, low=1e-9, help="range a in cells (Matérn scale 1/κ); default: fitted to the training fields")
+    range: float | None = option(
+        None, low=1e-9, help="range a in cells (Matérn scale 1/κ); default: fitted to the training fields"
+    )
     sill: float | None = option(None, low=0.0, help="variance of the structured part; default: fitted")
     nugget: float | None = option(0.0, low=0.0, help="nugget variance; give none to fit it")
     nu: float = option(1.5, low=1e-6, high=50.0, help="Matérn smoothness (fixed, not fitted)")
@@ -54,19 +56,25 @@ class FieldConfig:
 @dataclass
 class SpectralConfig(FieldConfig):
     modes: int = option(1000, low=1, high=1_000_000, help="K random cosines per realisation")
-    amplitudes: str = option("uniform", choices=("uniform", "gaussian"), help="random phases, or Gaussian amplitudes (RandMeth)")
+    amplitudes: str = option(
+        "uniform", choices=("uniform", "gaussian"), help="random phases, or Gaussian amplitudes (RandMeth)"
+    )
 
 
 @dataclass
 class SPDEConfig(FieldConfig):
-    tol: float = option(1e-5, low=1e-12, high=0.5, help="Chebyshev: sup error of the polynomial, relative to f(0)")
+    tol: float = option(
+        1e-5, low=1e-12, high=0.5, help="Chebyshev: sup error of the polynomial, relative to f(0)"
+    )
 
 
 @dataclass
 class FieldSampleOptions:
     """What a simulator's sample() takes beyond n and generator= on the command line."""
 
-    size: int | None = option(None, low=1, help="side of the fields (default the training size)", missing="other size to draw")
+    size: int | None = option(
+        None, low=1, help="side of the fields (default the training size)", missing="other size to draw"
+    )
 
 
 class Field(GenerativeModel):
@@ -88,10 +96,14 @@ class Field(GenerativeModel):
 
     def __init__(self, config: FieldConfig, info: DataInfo) -> None:
         if self.covariances is not None and config.cov not in self.covariances:
-            raise GenzooError(f"model.cov: {self.name} simulates the matern family (and exponential); got {config.cov}")
+            raise GenzooError(
+                f"model.cov: {self.name} simulates the matern family (and exponential); got {config.cov}"
+            )
         super().__init__(config, info)
         if info.shape[0] != 1:
-            raise GenzooError(f"model {self.name!r} simulates one-channel fields; {info.name} has {info.shape[0]} channels")
+            raise GenzooError(
+                f"model {self.name!r} simulates one-channel fields; {info.name} has {info.shape[0]} channels"
+            )
         self.register_buffer("params", torch.zeros(len(_PARAMS), dtype=torch.float64))
         self._sims: dict[tuple[int, int], Any] = {}
 
@@ -106,7 +118,10 @@ class Field(GenerativeModel):
         free = [k for k in ("range", "sill", "nugget") if getattr(c, k) is None]
         if free or c.anisotropic:
             fitted = fit_field(
-                x - mean, model=c.cov, nu=c.nu if c.cov == "matern" else None, nugget=c.nugget is None,
+                x - mean,
+                model=c.cov,
+                nu=c.nu if c.cov == "matern" else None,
+                nugget=c.nugget is None,
                 anisotropic=c.anisotropic,
             )
             cov = make(
@@ -119,7 +134,15 @@ class Field(GenerativeModel):
                 nu=c.nu if c.cov == "matern" else None,
             )
         else:
-            cov = make(c.cov, range=c.range, sill=c.sill, nugget=c.nugget, angle=c.angle, ratio=c.ratio, nu=c.nu if c.cov == "matern" else None)
+            cov = make(
+                c.cov,
+                range=c.range,
+                sill=c.sill,
+                nugget=c.nugget,
+                angle=c.angle,
+                ratio=c.ratio,
+                nu=c.nu if c.cov == "matern" else None,
+            )
         self.set_covariance(cov, mean)
 
     def set_covariance(self, cov: Any, mean: float = 0.0) -> None:
@@ -134,9 +157,19 @@ class Field(GenerativeModel):
 
         p = dict(zip(_PARAMS, self.params.tolist()))
         if p["range"] <= 0:
-            raise GenzooError(f"model {self.name!r} has no covariance yet: train it (genzoo train {self.name} --data grf)")
+            raise GenzooError(
+                f"model {self.name!r} has no covariance yet: train it (genzoo train {self.name} --data grf)"
+            )
         nu = p["nu"] if self.config.cov == "matern" else None
-        return make(self.config.cov, range=p["range"], sill=p["sill"], nugget=p["nugget"], angle=p["angle"], ratio=p["ratio"], nu=nu)
+        return make(
+            self.config.cov,
+            range=p["range"],
+            sill=p["sill"],
+            nugget=p["nugget"],
+            angle=p["angle"],
+            ratio=p["ratio"],
+            nu=nu,
+        )
 
     @property
     def mean(self) -> float:
@@ -161,13 +194,22 @@ class Field(GenerativeModel):
     # --- the user's API ---------------------------------------------------------------------
     @torch.no_grad()
     def sample(
-        self, n: int, *, generator: torch.Generator | None = None, size: Any = None, points: Any = None,
-        kriging: str = "simple", neighbours: int | None = None, **condition: Any,
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        size: Any = None,
+        points: Any = None,
+        kriging: str = "simple",
+        neighbours: int | None = None,
+        **condition: Any,
     ) -> Tensor:
         """n fields (n, 1, H, W): of the training size or any `size` (an int or (H, W)); with
         `points` (rows, cols, values) they honour the data exactly (kriging of the residuals)."""
         if any(v is not None for v in condition.values()):
-            raise GenzooError(f"model {self.name!r} is unconditional; cannot condition on {', '.join(sorted(condition))}")
+            raise GenzooError(
+                f"model {self.name!r} is unconditional; cannot condition on {', '.join(sorted(condition))}"
+            )
         x = self.simulator(size).sample(n, generator=generator, mean=self.mean, device=self.params.device)
         if points is None:
             return x
@@ -212,7 +254,9 @@ class CholeskyField(Field):
     method = "cholesky"
     likelihood = "exact"
     latent = True
-    summary = "Gaussian field by the Cholesky factor of its covariance matrix, x = μ + Lz (exact; ≤ 6,000 nodes)"
+    summary = (
+        "Gaussian field by the Cholesky factor of its covariance matrix, x = μ + Lz (exact; ≤ 6,000 nodes)"
+    )
     tour = _TOUR_FULL
 
 
@@ -247,7 +291,9 @@ class SPDEField(Field):
     simulator_options = ("tol",)
     covariances = ("matern", "exponential")
     latent = True
-    summary = "Matérn field solving the SPDE by a Chebyshev polynomial of a 3×3 stencil (a deep linear conv net)"
+    summary = (
+        "Matérn field solving the SPDE by a Chebyshev polynomial of a 3×3 stencil (a deep linear conv net)"
+    )
     tour = _TOUR
 
 
@@ -256,10 +302,16 @@ class SPDEField(Field):
 class FaciesConfig:
     cov: str = option("matern", choices=COVS, help="covariance of the latent Gaussian field")
     nu: float = option(1.5, low=1e-6, high=50.0, help="Matérn smoothness of the latent field")
-    range: float | None = option(None, low=1e-9, help="range of the latent field along its major axis; default: fitted")
-    ratio: float | None = option(None, low=1e-6, help="anisotropy ratio; default: fitted (major axis along rows or columns)")
+    range: float | None = option(
+        None, low=1e-9, help="range of the latent field along its major axis; default: fitted"
+    )
+    ratio: float | None = option(
+        None, low=1e-6, help="anisotropy ratio; default: fitted (major axis along rows or columns)"
+    )
     angle: float | None = option(None, help="angle of the major axis; default: fitted (0 or 90)")
-    proportions: tuple[float, ...] | None = option(None, low=0.0, high=1.0, help="facies shares; default: the training images'")
+    proportions: tuple[float, ...] | None = option(
+        None, low=0.0, high=1.0, help="facies shares; default: the training images'"
+    )
     max_lag: int = option(12, low=2, help="lags used to fit the latent range")
 
 
@@ -272,13 +324,17 @@ class FaciesModel(GenerativeModel):
     kinds = ("field",)
     trainable = False
     latent = False
-    summary = "truncated-Gaussian facies: a latent Gaussian field cut at the thresholds of the facies proportions"
+    summary = (
+        "truncated-Gaussian facies: a latent Gaussian field cut at the thresholds of the facies proportions"
+    )
     tour = (TourEntry("facies", quick_steps=0, steps=0),)
 
     def __init__(self, config: FaciesConfig, info: DataInfo) -> None:
         super().__init__(config, info)
         if info.shape[0] != 1:
-            raise GenzooError(f"model 'facies' simulates one-channel images; {info.name} has {info.shape[0]} channels")
+            raise GenzooError(
+                f"model 'facies' simulates one-channel images; {info.name} has {info.shape[0]} channels"
+            )
         k = int(info.value_range[1] - info.value_range[0]) + 1 if math.isfinite(info.value_range[1]) else 2
         self.register_buffer("proportions", torch.zeros(max(2, k), dtype=torch.float64))
         self.register_buffer("latent_params", torch.zeros(4, dtype=torch.float64))  # range, ratio, angle, nu
@@ -294,11 +350,15 @@ class FaciesModel(GenerativeModel):
         k = len(self.proportions)
         counts = torch.bincount(codes.long().reshape(-1), minlength=k).double()
         if len(counts) > k:
-            raise GenzooError(f"model 'facies': the data hold {len(counts)} facies, the model was built for {k}")
+            raise GenzooError(
+                f"model 'facies': the data hold {len(counts)} facies, the model was built for {k}"
+            )
         c = self.config
         p = check_proportions(c.proportions) if c.proportions is not None else counts / counts.sum()
         if len(p) != k or bool((p <= 0).any()):
-            raise GenzooError(f"model 'facies': need {k} positive proportions, got {[round(v, 4) for v in p.tolist()]}")
+            raise GenzooError(
+                f"model 'facies': need {k} positive proportions, got {[round(v, 4) for v in p.tolist()]}"
+            )
         self.proportions.copy_(p)
         rng, ratio, angle = c.range, c.ratio, c.angle
         if rng is None or ratio is None or angle is None:
@@ -315,20 +375,32 @@ class FaciesModel(GenerativeModel):
 
         rng, ratio, angle, nu = self.latent_params.tolist()
         if rng <= 0:
-            raise GenzooError("model 'facies' has not been fitted: train it (genzoo train facies --data facies)")
-        return make(self.config.cov, range=rng, ratio=ratio, angle=angle, nu=nu if self.config.cov == "matern" else None)
+            raise GenzooError(
+                "model 'facies' has not been fitted: train it (genzoo train facies --data facies)"
+            )
+        return make(
+            self.config.cov,
+            range=rng,
+            ratio=ratio,
+            angle=angle,
+            nu=nu if self.config.cov == "matern" else None,
+        )
 
     def load_weights(self, state: dict[str, Tensor]) -> None:
         super().load_weights(state)
         self._sims.clear()
 
     @torch.no_grad()
-    def sample(self, n: int, *, generator: torch.Generator | None = None, size: Any = None, **condition: Any) -> Tensor:
+    def sample(
+        self, n: int, *, generator: torch.Generator | None = None, size: Any = None, **condition: Any
+    ) -> Tensor:
         from genzoo.geostat.facies import truncate
         from genzoo.geostat.simulators import FFTEmbedding, shape2
 
         if any(v is not None for v in condition.values()):
-            raise GenzooError(f"model 'facies' is unconditional; cannot condition on {', '.join(sorted(condition))}")
+            raise GenzooError(
+                f"model 'facies' is unconditional; cannot condition on {', '.join(sorted(condition))}"
+            )
         shape = tuple(self.info.shape[1:]) if size is None else shape2(size)
         if shape not in self._sims:
             self._sims[shape] = FFTEmbedding(self.latent_cov, shape)
@@ -354,14 +426,30 @@ def fit_latent_range(codes: Tensor, p: Tensor, cov: str, nu: float, max_lag: int
     ranges = []
     unit = make(cov, range=1.0, nu=nu if cov == "matern" else None)
     for axis in (-2, -1):
-        gam = torch.stack([0.5 * ((ind.narrow(axis, int(k), ind.shape[axis] - int(k)) - ind.narrow(axis, 0, ind.shape[axis] - int(k))) ** 2).mean() for k in lags])
+        gam = torch.stack(
+            [
+                0.5
+                * (
+                    (
+                        ind.narrow(axis, int(k), ind.shape[axis] - int(k))
+                        - ind.narrow(axis, 0, ind.shape[axis] - int(k))
+                    )
+                    ** 2
+                ).mean()
+                for k in lags
+            ]
+        )
         rho = gaussian_correlation_of_indicator(t0, (p0 * (1 - p0) - gam).clamp_min(0))
 
         def loss(log_a: float, rho=rho) -> float:
             model = unit.correlation(lags.double() / math.exp(log_a))
             return float(((model - rho) ** 2).sum())
 
-        ranges.append(math.exp(minimize_scalar(loss, bounds=(math.log(0.05), math.log(10 * max(h, w))), method="bounded").x))
+        ranges.append(
+            math.exp(
+                minimize_scalar(loss, bounds=(math.log(0.05), math.log(10 * max(h, w))), method="bounded").x
+            )
+        )
     along_rows, along_cols = ranges
     if along_rows > along_cols:
         return {"range": along_rows, "ratio": along_cols / along_rows, "angle": 90.0}

@@ -95,12 +95,15 @@ class KDEConfig:
         "bernoulli kernel: cv or the flip probability λ in (0, 0.5]",
     )
     cv_grid: int = option(
-        20, low=2, help="cv: number of log-spaced bandwidths in [h_scott/10, 10·h_scott] (bernoulli: λ in [1e-4, 0.5])"
+        20,
+        low=2,
+        help="cv: number of log-spaced bandwidths in [h_scott/10, 10·h_scott] (bernoulli: λ in [1e-4, 0.5])",
     )
     cv_folds: int = option(5, low=2, help="cv: number of folds")
     max_train: int = option(0, low=0, help="store at most this many examples (a fixed-seed subset); 0 = all")
     cv_max: int = option(
-        2000, low=0,
+        2000,
+        low=0,
         help="cv on at most this many examples (a fixed-seed subset), rescaled to n; 0 = all "
         "(bernoulli: this many scored against all the centres)",
     )
@@ -112,7 +115,9 @@ class KDEConfig:
                 f"model.bandwidth={rule}: a Gaussian rule of thumb; the bernoulli kernel takes cv or a flip probability in (0, 0.5]"
             )
         if self.kernel == "bernoulli" and isinstance(rule, float) and rule > 0.5:
-            raise GenzooError(f"model.bandwidth: the bernoulli kernel's flip probability must be in (0, 0.5], got {rule:g}")
+            raise GenzooError(
+                f"model.bandwidth: the bernoulli kernel's flip probability must be in (0, 0.5], got {rule:g}"
+            )
 
 
 # --- bandwidth rules ---------------------------------------------------------------------------
@@ -275,8 +280,7 @@ def bernoulli_kde_log_prob(x: Tensor, centres: Tensor, flip: float) -> Tensor:
     n, d = centres.shape
     logit, base = bernoulli_terms(centres, flip)
     out = [
-        _logsumexp_(torch.addmm(base, x[rows], logit.T)) - math.log(n)
-        for rows in _row_chunks(len(x), n, d)
+        _logsumexp_(torch.addmm(base, x[rows], logit.T)) - math.log(n) for rows in _row_chunks(len(x), n, d)
     ]
     return torch.cat(out) if out else x.new_zeros(0)
 
@@ -308,11 +312,15 @@ def bernoulli_cv_scores(
     return total
 
 
-def cv_flip(queries: Tensor, centres: Tensor, size: int, folds: int, *, scored: Tensor | None = None) -> float:
+def cv_flip(
+    queries: Tensor, centres: Tensor, size: int, folds: int, *, scored: Tensor | None = None
+) -> float:
     """The flip probability of :func:`flip_grid` with the largest K-fold held-out log-likelihood
     (:func:`bernoulli_cv_scores`); ties go to the smaller one. Warns when the best is an edge."""
     grid = flip_grid(size)
-    return _best_of(grid, bernoulli_cv_scores(queries, centres, grid, folds, scored=scored), "flip probability")
+    return _best_of(
+        grid, bernoulli_cv_scores(queries, centres, grid, folds, scored=scored), "flip probability"
+    )
 
 
 # --- the model -----------------------------------------------------------------------------------
@@ -332,7 +340,10 @@ class KDE(GenerativeModel):
     summary = "kernel density estimate (Gaussian, or Bernoulli for binarised images); bandwidth by Scott, Silverman or cross-validation"
     tour = (
         TourEntry(
-            "mnist", quick_steps=0, steps=0, data_options={"binarize": "dynamic"},
+            "mnist",
+            quick_steps=0,
+            steps=0,
+            data_options={"binarize": "dynamic"},
             params={"kernel": "bernoulli", "bandwidth": "cv"},
         ),
         TourEntry("ring8", quick_steps=0, steps=0, params={"bandwidth": "cv"}),
@@ -371,7 +382,11 @@ class KDE(GenerativeModel):
         centres = data.x.reshape(len(data), -1).float() if self.bernoulli else x
         cap = self.config.max_train
         if 0 < cap < len(x):
-            keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(MAX_TRAIN_SEED))[:cap].sort().values
+            keep = (
+                torch.randperm(len(x), generator=torch.Generator().manual_seed(MAX_TRAIN_SEED))[:cap]
+                .sort()
+                .values
+            )
             x, centres = x[keep], centres[keep]
         self.points = centres.to(self.points.device).clone()
         h = self.fit_bandwidth(self.points, x.to(self.points.device))
@@ -386,7 +401,9 @@ class KDE(GenerativeModel):
                 return float(rule)
             queries = points if queries is None else queries
             if not ((queries == 0) | (queries == 1)).all():
-                raise GenzooError("kde: the bernoulli kernel's cv scores binary examples (pixels 0 or 1); pass one binarisation as queries")
+                raise GenzooError(
+                    "kde: the bernoulli kernel's cv scores binary examples (pixels 0 or 1); pass one binarisation as queries"
+                )
             return self._cv_flip(points, queries)
         if rule == "scott":
             return scott_bandwidth(points)
@@ -432,7 +449,9 @@ class KDE(GenerativeModel):
         if not self.bernoulli:
             return kde_log_prob(flat, self.points, float(self.bandwidth))
         if not ((flat == 0) | (flat == 1)).all():
-            raise GenzooError("kde: the bernoulli kernel scores binary images (pixels 0 or 1); binarise them first")
+            raise GenzooError(
+                "kde: the bernoulli kernel scores binary images (pixels 0 or 1); binarise them first"
+            )
         return bernoulli_kde_log_prob(flat, self.points, float(self.bandwidth))
 
     def sample(self, n: int, *, generator: torch.Generator | None = None, **condition: Any) -> Tensor:
@@ -475,8 +494,12 @@ class KDE(GenerativeModel):
                 f"checkpoint does not match model 'kde': points have shape {tuple(points.shape)}, expected (N, {self.info.dim})"
             )
         if h.numel() != 1 or not (math.isfinite(float(h)) and (float(h) > 0 or len(points) == 0)):
-            raise GenzooError(f"checkpoint does not match model 'kde': bandwidth must be a positive scalar, got {h.tolist()}")
-        if self.bernoulli and (float(h) > 0.5 or len(points) and not (points.min() >= 0 and points.max() <= 1)):
+            raise GenzooError(
+                f"checkpoint does not match model 'kde': bandwidth must be a positive scalar, got {h.tolist()}"
+            )
+        if self.bernoulli and (
+            float(h) > 0.5 or len(points) and not (points.min() >= 0 and points.max() <= 1)
+        ):
             raise GenzooError(
                 "checkpoint does not match model 'kde' with the bernoulli kernel: "
                 "the flip probability must be at most 0.5 and the centres in [0, 1]"

@@ -156,7 +156,12 @@ class RBMLayer(nn.Module):
 
 
 def cd_gradient(
-    layer: RBMLayer, v_data: Tensor, v_neg: Tensor, weights: Tensor | None = None, *, hidden: tuple[Tensor, Tensor] | None = None
+    layer: RBMLayer,
+    v_data: Tensor,
+    v_neg: Tensor,
+    weights: Tensor | None = None,
+    *,
+    hidden: tuple[Tensor, Tensor] | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """The estimate of ∂ mean log p(v_data) / ∂(W, b, c): the statistics of the data v_data (B, V)
     minus those of the negative samples v_neg (N, V), each weighted by `weights` (N,), summing to
@@ -164,15 +169,23 @@ def cd_gradient(
     exact gradient. `hidden`: p(h|v_data) and p(h|v_neg) where the caller has them already.
     Returns (V, H), (V,), (H,)."""
     with torch.no_grad():
-        ph_data, ph_neg = hidden if hidden is not None else (layer.hidden_probs(v_data), layer.hidden_probs(v_neg))
-        w = v_neg.new_full((len(v_neg), 1), 1.0 / len(v_neg)) if weights is None else weights[:, None].to(v_neg)
+        ph_data, ph_neg = (
+            hidden if hidden is not None else (layer.hidden_probs(v_data), layer.hidden_probs(v_neg))
+        )
+        w = (
+            v_neg.new_full((len(v_neg), 1), 1.0 / len(v_neg))
+            if weights is None
+            else weights[:, None].to(v_neg)
+        )
         d_w = v_data.T @ ph_data / len(v_data) - (w * v_neg).T @ ph_neg
         d_b = v_data.mean(0) - (w * v_neg).sum(0)
         d_c = ph_data.mean(0) - (w * ph_neg).sum(0)
     return d_w, d_b, d_c
 
 
-def _cd_step(layer: RBMLayer, v0: Tensor, k: int, chains: Tensor | None, ctx: StepContext, weight_decay: float) -> tuple[Tensor, Tensor, Tensor]:
+def _cd_step(
+    layer: RBMLayer, v0: Tensor, k: int, chains: Tensor | None, ctx: StepContext, weight_decay: float
+) -> tuple[Tensor, Tensor, Tensor]:
     """One CD-k (chains None) or PCD-k update of `layer` on the data v0 (B, V). Returns the negative
     samples (CD-k: k Gibbs steps from the data; PCD: k steps from `chains`), the one-step
     reconstruction error Σ_i (v_i − E[v_i | h])², h ~ p(h|v0), averaged over the batch, and the
@@ -203,7 +216,12 @@ def _free_energy(layer: RBMLayer, v: Tensor, pre: Tensor) -> Tensor:
 
 
 def _descend(
-    layer: RBMLayer, v_data: Tensor, v_neg: Tensor, ctx: StepContext, weight_decay: float, hidden: tuple[Tensor, Tensor] | None = None
+    layer: RBMLayer,
+    v_data: Tensor,
+    v_neg: Tensor,
+    ctx: StepContext,
+    weight_decay: float,
+    hidden: tuple[Tensor, Tensor] | None = None,
 ) -> None:
     """Set the layer's gradients to −(the CD estimate) + λW on W, clip them like
     :meth:`StepContext.optimize` does, and step the first optimiser; every other parameter's
@@ -220,7 +238,9 @@ def _descend(
     opt.step()
 
 
-def _sgd(model: nn.Module, make: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer], momentum: float) -> list[torch.optim.Optimizer]:
+def _sgd(
+    model: nn.Module, make: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer], momentum: float
+) -> list[torch.optim.Optimizer]:
     """SGD with momentum at the trainer's learning rate (read from the optimiser `make` builds)."""
     lr = make(model.parameters()).param_groups[0]["lr"]
     return [torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)]
@@ -262,7 +282,9 @@ def exact_log_partition(layer: RBMLayer) -> Tensor:
         for start in range(0, 2**n_pixels, _ENUM_CHUNK):
             x = _states(start, min(start + _ENUM_CHUNK, 2**n_pixels), n_pixels).to(dev)  # (S, D)
             if k:  # every x with every label: (S·K, D + K)
-                x = torch.cat([x.repeat_interleave(k, 0), torch.eye(k, dtype=x.dtype, device=dev).repeat(len(x), 1)], 1)
+                x = torch.cat(
+                    [x.repeat_interleave(k, 0), torch.eye(k, dtype=x.dtype, device=dev).repeat(len(x), 1)], 1
+                )
             terms.append(x @ b + F.softplus(c + x @ W).sum(1))
     else:
         for start in range(0, 2**n_hidden, _ENUM_CHUNK):
@@ -325,19 +347,26 @@ def ais_log_partition(
 class GibbsOptions:
     """What sample() (and an RBM's inpaint()) take beyond n, generator= and label=."""
 
-    steps: int | None = option(None, low=1, help="block-Gibbs steps (default the config's gibbs_steps)", missing="Gibbs chain to set")
+    steps: int | None = option(
+        None, low=1, help="block-Gibbs steps (default the config's gibbs_steps)", missing="Gibbs chain to set"
+    )
 
 
 @dataclass
 class RBMConfig:
     hidden: int = option(500, low=1, help="number of hidden units H")
     k: int = option(1, low=1, help="Gibbs steps of the negative phase (CD-k, or PCD's steps per update)")
-    persistent: bool = option(True, help="persistent CD (Tieleman 2008): the negative chains carry over between updates; false: CD-k from the data")
+    persistent: bool = option(
+        True,
+        help="persistent CD (Tieleman 2008): the negative chains carry over between updates; false: CD-k from the data",
+    )
     chains: int = option(100, low=1, help="persistent=true: number of fantasy particles")
     momentum: float = option(0.5, low=0.0, high=0.99, help="SGD momentum")
     weight_decay: float = option(1e-4, low=0.0, help="L2 weight cost λ on W (not the biases)")
     init_std: float = option(0.01, low=0.0, help="standard deviation of the initial weights W")
-    classifier: bool = option(False, help="visible = [x, one-hot y] (needs labels): classify, sample by class")
+    classifier: bool = option(
+        False, help="visible = [x, one-hot y] (needs labels): classify, sample by class"
+    )
     gibbs_steps: int = option(1000, low=1, help="block-Gibbs steps of sample() and inpaint()")
     ais_betas: int = option(10000, low=2, help="AIS: number of intermediate distributions β_1..β_K")
     ais_runs: int = option(100, low=2, help="AIS: number of independent runs")
@@ -361,14 +390,24 @@ class RBM(GenerativeModel):
     # puts 57 % of its samples on sevens (92 % after 10,000 Gibbs steps: the model, not the sampler); decayed,
     # every class gets 7-16 %, FD 333 against 3,222 (benchmarks/bench_rbm_sampling.py). Not the family's
     # default: on 3×3 bars (1,000 steps at lr 0.1) the decay undertrains (exact log-likelihood −5.1 against −3.8)
-    tour = (TourEntry("mnist", quick_steps=2500, steps=6000, data_options={"binarize": "dynamic"}, train={"schedule": "cosine"}),)
+    tour = (
+        TourEntry(
+            "mnist",
+            quick_steps=2500,
+            steps=6000,
+            data_options={"binarize": "dynamic"},
+            train={"schedule": "cosine"},
+        ),
+    )
     summary = "restricted Boltzmann machine (Bernoulli units; CD-k or persistent CD; AIS log-likelihood; Gibbs completion)"
 
     def __init__(self, config: RBMConfig, info: DataInfo) -> None:
         super().__init__(config, info)
         k = info.num_classes if config.classifier else 0
         if config.classifier and k < 2:
-            raise GenzooError(f"model.classifier: needs labelled data with at least 2 classes; {info.name} has {info.num_classes}")
+            raise GenzooError(
+                f"model.classifier: needs labelled data with at least 2 classes; {info.name} has {info.num_classes}"
+            )
         self.num_labels = k
         self.conditional = config.classifier  # sample(label=...) clamps the label units
         n_visible = info.dim + k
@@ -378,7 +417,9 @@ class RBM(GenerativeModel):
         if k:
             self.register_buffer("label_freq", torch.full((k,), 1.0 / k))  # p(y) of the training labels
         if config.persistent:
-            self.register_buffer("chains", torch.zeros(config.chains, n_visible), persistent=True)  # PCD's particles
+            self.register_buffer(
+                "chains", torch.zeros(config.chains, n_visible), persistent=True
+            )  # PCD's particles
         self._log_z_cache: tuple[tuple[str, int, int], float] | None = None
 
     # --- visible vectors --------------------------------------------------------------------------
@@ -386,7 +427,9 @@ class RBM(GenerativeModel):
         """x (B, *shape) or (B, D) as (B, D) in the weights' dtype and device, or a one-line error."""
         x = x.to(self.rbm.W)
         if x.ndim < 2 or math.prod(x.shape[1:]) != self.info.dim:
-            raise GenzooError(f"examples have shape {tuple(x.shape[1:])}, {self.info.name} examples have shape {self.info.shape}")
+            raise GenzooError(
+                f"examples have shape {tuple(x.shape[1:])}, {self.info.name} examples have shape {self.info.shape}"
+            )
         return x.reshape(len(x), self.info.dim)
 
     def _joint(self, x: Tensor, y: Tensor | None) -> Tensor:
@@ -395,7 +438,9 @@ class RBM(GenerativeModel):
         if not self.num_labels:
             return v
         if y is None:
-            raise GenzooError("model 'rbm' with classifier=true trains on labelled data; this batch has no labels y")
+            raise GenzooError(
+                "model 'rbm' with classifier=true trains on labelled data; this batch has no labels y"
+            )
         return torch.cat([v, F.one_hot(y.to(v.device), self.num_labels).to(v)], 1)
 
     def _label_scores(self, v: Tensor) -> Tensor:
@@ -443,7 +488,9 @@ class RBM(GenerativeModel):
         label_bias = logits.new_zeros(self.num_labels)
         if self.num_labels:
             if data.y is None:
-                raise GenzooError(f"model 'rbm' with classifier=true needs labelled data; {data.info.name} has no labels")
+                raise GenzooError(
+                    f"model 'rbm' with classifier=true needs labelled data; {data.info.name} has no labels"
+                )
             counts = torch.bincount(data.y, minlength=self.num_labels).double()
             self.label_freq.copy_(counts / counts.sum())
             label_bias = self.label_freq.clamp_min(1e-3).log().to(logits)
@@ -453,7 +500,9 @@ class RBM(GenerativeModel):
             if self.config.persistent:
                 self.chains.copy_(self.rbm.draw_visible(self.rbm.b.expand(len(self.chains), -1)))
 
-    def configure_optimizers(self, make: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]) -> list[torch.optim.Optimizer]:
+    def configure_optimizers(
+        self, make: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+    ) -> list[torch.optim.Optimizer]:
         """SGD with momentum `momentum` at the trainer's lr; train.optimizer, betas and
         weight_decay are not used (model.weight_decay is the weight cost)."""
         return _sgd(self, make, self.config.momentum)
@@ -470,7 +519,9 @@ class RBM(GenerativeModel):
         return {"loss": recon, "recon": recon, "free_energy_gap": gap}
 
     # --- sampling and completion ------------------------------------------------------------------
-    def _gibbs(self, v: Tensor, known: Tensor, value: Tensor, steps: int, generator: torch.Generator | None) -> Tensor:
+    def _gibbs(
+        self, v: Tensor, known: Tensor, value: Tensor, steps: int, generator: torch.Generator | None
+    ) -> Tensor:
         """`steps` block-Gibbs steps from v (B, V) with the units where `known` is 1 clamped to `value`."""
         keep = known.bool()
         v = torch.where(keep, value, v)
@@ -484,7 +535,9 @@ class RBM(GenerativeModel):
         k = self.num_labels
         if y is None:
             return F.pad(known, (0, k)), F.pad(value, (0, k))
-        return F.pad(known, (0, k), value=1.0), torch.cat([value, F.one_hot(y.to(value.device), k).to(value)], 1)
+        return F.pad(known, (0, k), value=1.0), torch.cat(
+            [value, F.one_hot(y.to(value.device), k).to(value)], 1
+        )
 
     def _labels(self, n: int, label: Any, generator: torch.Generator | None) -> Tensor:
         """Labels (n,) for `label` (an int, or one per example), or drawn from p(y) where None."""
@@ -494,11 +547,19 @@ class RBM(GenerativeModel):
         if any(v is not None for v in condition.values()):
             raise GenzooError(f"model 'rbm' cannot condition on {', '.join(sorted(condition))}")
         if label is not None and not self.num_labels:
-            raise GenzooError("model 'rbm' was built with classifier=false: it has no label units to condition on")
+            raise GenzooError(
+                "model 'rbm' was built with classifier=false: it has no label units to condition on"
+            )
 
     @torch.no_grad()
     def sample(
-        self, n: int, *, generator: torch.Generator | None = None, steps: int | None = None, label: Any = None, **condition: Any
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        steps: int | None = None,
+        label: Any = None,
+        **condition: Any,
     ) -> Tensor:
         """n binary samples (n, *shape): `steps` (default gibbs_steps) block-Gibbs steps from
         independent units at the visible biases, v ~ Bern(σ(b)). A classifier clamps the label
@@ -520,7 +581,13 @@ class RBM(GenerativeModel):
 
     @torch.no_grad()
     def inpaint(
-        self, x: Tensor, mask: Any, *, generator: torch.Generator | None = None, steps: int | None = None, label: Any = None
+        self,
+        x: Tensor,
+        mask: Any,
+        *,
+        generator: torch.Generator | None = None,
+        steps: int | None = None,
+        label: Any = None,
     ) -> Tensor:
         """Complete x (n, *shape): the known units (mask 1) stay clamped to x, which must be binary
         there; the others are Gibbs-sampled for `steps` (default gibbs_steps) steps from
@@ -534,7 +601,9 @@ class RBM(GenerativeModel):
         n = len(x)
         known, value = m.reshape(n, -1).to(self.rbm.W), self._flat(x)
         if self.num_labels:
-            known, value = self._clamp_labels(known, value, None if label is None else self._labels(n, label, generator))
+            known, value = self._clamp_labels(
+                known, value, None if label is None else self._labels(n, label, generator)
+            )
         v = self.rbm.draw_visible(self.rbm.b.expand(n, -1), generator)
         v = self._gibbs(v, known, value, steps, generator)
         return v[:, : self.info.dim].reshape(n, *self.info.shape)
@@ -618,10 +687,14 @@ def load_sklearn(model: RBM, fitted: Any) -> None:
     """Copy a fitted scikit-learn BernoulliRBM into `model` (a plain rbm of the same sizes):
     components_ (H, V) → Wᵀ, intercept_hidden_ → c, intercept_visible_ → b."""
     if model.num_labels:
-        raise GenzooError("load_sklearn: a BernoulliRBM has no label units; build the rbm with classifier=false")
+        raise GenzooError(
+            "load_sklearn: a BernoulliRBM has no label units; build the rbm with classifier=false"
+        )
     weights = torch.as_tensor(fitted.components_).T
     if tuple(weights.shape) != tuple(model.rbm.W.shape):
-        raise GenzooError(f"load_sklearn: the BernoulliRBM has weights {tuple(weights.shape)} (V, H), the rbm {tuple(model.rbm.W.shape)}")
+        raise GenzooError(
+            f"load_sklearn: the BernoulliRBM has weights {tuple(weights.shape)} (V, H), the rbm {tuple(model.rbm.W.shape)}"
+        )
     with torch.no_grad():
         model.rbm.W.copy_(weights)
         model.rbm.c.copy_(torch.as_tensor(fitted.intercept_hidden_))
@@ -631,9 +704,18 @@ def load_sklearn(model: RBM, fitted: Any) -> None:
 # --- the DBN -------------------------------------------------------------------------------------
 @dataclass
 class DBNConfig:
-    hidden: tuple[int, ...] = option((500, 500), low=1, help="hidden layer sizes, bottom to top; each layer is an RBM on the one below")
-    k: int = option(1, low=1, help="Gibbs steps of each layer's CD-k (the top layer's PCD steps per update when persistent)")
-    persistent: bool = option(False, help="train the top layer by persistent CD (Tieleman 2008), the lower ones by CD-k; false: CD-k everywhere")
+    hidden: tuple[int, ...] = option(
+        (500, 500), low=1, help="hidden layer sizes, bottom to top; each layer is an RBM on the one below"
+    )
+    k: int = option(
+        1,
+        low=1,
+        help="Gibbs steps of each layer's CD-k (the top layer's PCD steps per update when persistent)",
+    )
+    persistent: bool = option(
+        False,
+        help="train the top layer by persistent CD (Tieleman 2008), the lower ones by CD-k; false: CD-k everywhere",
+    )
     chains: int = option(100, low=1, help="persistent=true: number of the top layer's fantasy particles")
     momentum: float = option(0.5, low=0.0, high=0.99, help="SGD momentum")
     weight_decay: float = option(1e-4, low=0.0, help="L2 weight cost λ on each W (not the biases)")
@@ -663,7 +745,16 @@ class DBN(GenerativeModel):
     # the tour trains the top layer by PCD with the rate decayed to 0 (cosine), as the rbm's entry: FD 304-414 on
     # seeds 0-2 against 2,741 at the defaults (CD-1 everywhere, constant rate: 52 % sixes, 35 % eights); either
     # change alone is worse (PCD: 94 % fives, FD 5,217; the decay: 77 % eights, 2,047) (bench_rbm_sampling.py)
-    tour = (TourEntry("mnist", quick_steps=2000, steps=6000, data_options={"binarize": "dynamic"}, params={"persistent": True}, train={"schedule": "cosine"}),)
+    tour = (
+        TourEntry(
+            "mnist",
+            quick_steps=2000,
+            steps=6000,
+            data_options={"binarize": "dynamic"},
+            params={"persistent": True},
+            train={"schedule": "cosine"},
+        ),
+    )
     summary = "deep belief network (RBMs stacked and trained greedily with CD-k; top-RBM Gibbs sampling)"
 
     def __init__(self, config: DBNConfig, info: DataInfo) -> None:
@@ -671,8 +762,12 @@ class DBN(GenerativeModel):
         if not config.hidden:
             raise GenzooError("model.hidden: a DBN needs at least one hidden layer, e.g. 500,500")
         widths = (info.dim, *config.hidden)
-        self.layers = nn.ModuleList(RBMLayer(a, b, init_std=config.init_std) for a, b in zip(widths[:-1], widths[1:]))
-        if config.persistent:  # the top layer's PCD particles (states of the layer below it), set when it starts
+        self.layers = nn.ModuleList(
+            RBMLayer(a, b, init_std=config.init_std) for a, b in zip(widths[:-1], widths[1:])
+        )
+        if (
+            config.persistent
+        ):  # the top layer's PCD particles (states of the layer below it), set when it starts
             self.register_buffer("chains", torch.zeros(config.chains, widths[-2]), persistent=True)
             self.register_buffer("chains_ready", torch.zeros((), dtype=torch.bool), persistent=True)
 
@@ -686,7 +781,9 @@ class DBN(GenerativeModel):
         with torch.no_grad():
             self.layers[0].b.copy_(_pixel_logits(data))
 
-    def configure_optimizers(self, make: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]) -> list[torch.optim.Optimizer]:
+    def configure_optimizers(
+        self, make: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+    ) -> list[torch.optim.Optimizer]:
         """One SGD with momentum over all layers at the trainer's lr; a frozen layer has no gradient
         (None), so neither the step nor the momentum moves it."""
         return _sgd(self, make, self.config.momentum)
@@ -711,10 +808,17 @@ class DBN(GenerativeModel):
             v_neg, recon, gap = _cd_step(layer, v, self.config.k, chains, ctx, self.config.weight_decay)
             if chains is not None:
                 self.chains.copy_(v_neg)
-        return {"loss": recon, "layer": float(index + 1), f"layer{index + 1}_recon": recon, "free_energy_gap": gap}
+        return {
+            "loss": recon,
+            "layer": float(index + 1),
+            f"layer{index + 1}_recon": recon,
+            "free_energy_gap": gap,
+        }
 
     @torch.no_grad()
-    def sample(self, n: int, *, generator: torch.Generator | None = None, steps: int | None = None, **condition: Any) -> Tensor:
+    def sample(
+        self, n: int, *, generator: torch.Generator | None = None, steps: int | None = None, **condition: Any
+    ) -> Tensor:
         """n binary samples (n, *shape): `steps` (default gibbs_steps) block-Gibbs steps in the top
         RBM, then one top-down pass drawing binary states from p(v | h) through each lower layer,
         down to the data (states, not probabilities, like the rbm). The top chain starts from an
@@ -722,7 +826,9 @@ class DBN(GenerativeModel):
         instead, far from the states the top RBM was trained on, a 3,000-step mnist DBN's chains
         stayed there for 1,000 steps and drew blank images."""
         if any(v is not None for v in condition.values()):
-            raise GenzooError(f"model 'dbn' is unconditional; cannot condition on {', '.join(sorted(condition))}")
+            raise GenzooError(
+                f"model 'dbn' is unconditional; cannot condition on {', '.join(sorted(condition))}"
+            )
         steps = _check_steps(self.config.gibbs_steps if steps is None else steps)
         bottom, top = self.layers[0], self.layers[-1]
         v = bottom.draw_visible(bottom.b.expand(n, -1), generator)

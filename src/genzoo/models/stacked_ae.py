@@ -61,23 +61,42 @@ class StackedAEConfig:
         help="code sizes of the stack, each smaller than the layer below, e.g. 256,64,16; "
         "none = 256,64,16 for inputs of more than 256 dimensions, else D/2, D/4, D/8",
     )
-    activation: str = option("sigmoid", choices=STAGE_ACTIVATIONS, help="activation of the hidden codes (the top code is linear)")
-    output: str = option("auto", choices=("auto", "linear", "sigmoid"), help="auto = sigmoid + BCE for images in [0, 1], linear + MSE otherwise")
+    activation: str = option(
+        "sigmoid", choices=STAGE_ACTIVATIONS, help="activation of the hidden codes (the top code is linear)"
+    )
+    output: str = option(
+        "auto",
+        choices=("auto", "linear", "sigmoid"),
+        help="auto = sigmoid + BCE for images in [0, 1], linear + MSE otherwise",
+    )
     weight_decay: float = option(0.0, low=0.0, help="L2 penalty on the weight matrices being trained")
     sparsity: float = option(0.0, low=0.0, help="L1 penalty on the codes being trained")
-    finetune_fraction: float = option(0.4, low=0.0, high=1.0, help="share of the steps for end-to-end fine-tuning; the rest is split equally among the stages")
+    finetune_fraction: float = option(
+        0.4,
+        low=0.0,
+        high=1.0,
+        help="share of the steps for end-to-end fine-tuning; the rest is split equally among the stages",
+    )
     code_distribution: str = option("auto", choices=KINDS, help=CODES_HELP)
     gmm_components: int = option(40, low=1, help="gmm: its components; auto: the largest mixture it tries")
-    fit_examples: int = option(4000, low=2, help="training examples whose codes the code distribution is fitted to")
+    fit_examples: int = option(
+        4000, low=2, help="training examples whose codes the code distribution is fitted to"
+    )
 
 
 def resolve_layers(layers: tuple[int, ...] | None, dim: int) -> tuple[int, ...]:
     """The code sizes of the stack for inputs of `dim` dimensions; `None` picks them from `dim`."""
     if layers is None:
-        layers = AUTO_LAYERS if dim > AUTO_LAYERS[0] else tuple(w for w in (dim // 2, dim // 4, dim // 8) if w >= 1)
+        layers = (
+            AUTO_LAYERS
+            if dim > AUTO_LAYERS[0]
+            else tuple(w for w in (dim // 2, dim // 4, dim // 8) if w >= 1)
+        )
         layers = tuple(dict.fromkeys(layers))  # drop repeats (dim = 3 gives 1, 0, 0 → 1)
         if not layers:
-            raise GenzooError(f"model.layers: a stacked autoencoder needs inputs of at least 2 dimensions, got {dim}")
+            raise GenzooError(
+                f"model.layers: a stacked autoencoder needs inputs of at least 2 dimensions, got {dim}"
+            )
         return layers
     layers = tuple(int(w) for w in layers)
     if not layers:
@@ -136,7 +155,14 @@ class StackedAE(GenerativeModel):
     default_train = {"lr": 1e-3, "batch_size": 128}
     # ReLU stages and 60 % of the steps fine-tuning end to end: FD 127.5 / 118.5 on seeds 0 / 1 at the
     # full budget, against 181.5 / 184.7 with the classic sigmoid stages and 40 % (BENCHMARKS.md, "Autoencoders")
-    tour = (TourEntry("mnist", quick_steps=6000, steps=20000, params={"layers": (256, 64, 16), "activation": "relu", "finetune_fraction": 0.6}),)
+    tour = (
+        TourEntry(
+            "mnist",
+            quick_steps=6000,
+            steps=20000,
+            params={"layers": (256, 64, 16), "activation": "relu", "finetune_fraction": 0.6},
+        ),
+    )
     summary = "stacked autoencoder (greedy layer-wise training, then end-to-end fine-tuning)"
 
     def __init__(self, config: StackedAEConfig, info: DataInfo) -> None:
@@ -150,11 +176,15 @@ class StackedAE(GenerativeModel):
                 widths[k - 1],
                 widths[k],
                 nn.Identity() if k == top else activation(config.activation),  # the top code is linear
-                nn.Identity() if k == 1 else activation(config.activation),  # stage 1 outputs logits / the mean
+                nn.Identity()
+                if k == 1
+                else activation(config.activation),  # stage 1 outputs logits / the mean
             )
             for k in range(1, top + 1)
         )
-        self.codes = CodeDistribution(self.layers[-1], config.code_distribution, config.gmm_components, config.fit_examples)
+        self.codes = CodeDistribution(
+            self.layers[-1], config.code_distribution, config.gmm_components, config.fit_examples
+        )
 
     # --- the networks ---------------------------------------------------------------------
     def _codes(self, x: Tensor, depth: int) -> Tensor:
@@ -183,7 +213,9 @@ class StackedAE(GenerativeModel):
         """1..L for the greedy stages, L + 1 for fine-tuning; see :func:`stage_bounds`."""
         return stage_at(step, total, len(self.stages), self.config.finetune_fraction)
 
-    def configure_optimizers(self, make: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]) -> list[torch.optim.Optimizer]:
+    def configure_optimizers(
+        self, make: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+    ) -> list[torch.optim.Optimizer]:
         """One optimiser per stage (its own encoder and decoder layer), then one for fine-tuning (all)."""
         return [make(stage.parameters()) for stage in self.stages] + [make(self.stages.parameters())]
 
@@ -253,7 +285,9 @@ class StackedAE(GenerativeModel):
     def sample(self, n: int, *, generator: torch.Generator | None = None, **condition: Any) -> Tensor:
         """Top codes drawn from the fitted code distribution (from `generator`), decoded: (n, *shape)."""
         if any(v is not None for v in condition.values()):
-            raise GenzooError(f"model 'stacked-ae' is unconditional; cannot condition on {', '.join(sorted(condition))}")
+            raise GenzooError(
+                f"model 'stacked-ae' is unconditional; cannot condition on {', '.join(sorted(condition))}"
+            )
         return self.decode(self.codes.sample(n, generator=generator))
 
     def encode(self, x: Tensor) -> Tensor:

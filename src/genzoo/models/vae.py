@@ -58,9 +58,15 @@ _CHUNK_ELEMENTS = 2**24  # log_prob decodes at most about this many output value
 
 @dataclass
 class VAEConfig:
-    arch: str = option("mlp", choices=("mlp", "conv"), help="MLP on flattened inputs, or the conv encoder/decoder (images, fields)")
+    arch: str = option(
+        "mlp",
+        choices=("mlp", "conv"),
+        help="MLP on flattened inputs, or the conv encoder/decoder (images, fields)",
+    )
     latent_dim: int = option(20, low=1, help="size of z")
-    hidden: tuple[int, ...] = option((400,), low=1, help="MLP hidden widths of the encoder; the decoder mirrors them")
+    hidden: tuple[int, ...] = option(
+        (400,), low=1, help="MLP hidden widths of the encoder; the decoder mirrors them"
+    )
     channels: tuple[int, ...] = option((32, 64), low=1, help="conv channels, one stride-2 stage each")
     activation: str = option("relu", choices=tuple(ACTIVATIONS))
     upsample: str = option("transposed", choices=UPSAMPLE, help="conv decoder upsampling")
@@ -71,11 +77,16 @@ class VAEConfig:
     )
     min_sigma: float = option(1e-3, low=1e-6, help="floor of the Gaussian decoder's learned σ")
     init_sigma: float = option(
-        0.1, low=1e-6, high=10.0, help="Gaussian decoder: initial σ as a fraction of the data's std per dimension"
+        0.1,
+        low=1e-6,
+        high=10.0,
+        help="Gaussian decoder: initial σ as a fraction of the data's std per dimension",
     )
     beta: float = option(1.0, low=0.0, help="weight of the KL term (β-VAE when ≠ 1)")
     gradient_estimator: str = option("reparam", choices=ESTIMATORS, help="encoder gradient estimator")
-    iwae_k: int = option(1000, low=1, help="importance samples K for log_prob (5000 is the published convention)")
+    iwae_k: int = option(
+        1000, low=1, help="importance samples K for log_prob (5000 is the published convention)"
+    )
     code_distribution: str = option(
         "auto",
         choices=SAMPLERS,
@@ -83,8 +94,14 @@ class VAEConfig:
         "else draws from a density fitted to the posterior means μ(x) of training data (as the autoencoders sample; "
         "auto = the one of gaussian, gmm and kde with the highest held-out likelihood on images and fields, the prior on points)",
     )
-    gmm_components: int = option(40, low=1, help="code_distribution gmm: its components; auto: the largest mixture it tries")
-    fit_examples: int = option(4000, low=2, help="training examples (a fixed seed-0 subset) whose posterior means the code distribution is fitted to")
+    gmm_components: int = option(
+        40, low=1, help="code_distribution gmm: its components; auto: the largest mixture it tries"
+    )
+    fit_examples: int = option(
+        4000,
+        low=2,
+        help="training examples (a fixed seed-0 subset) whose posterior means the code distribution is fitted to",
+    )
 
 
 def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
@@ -113,7 +130,9 @@ def _decoder_likelihood(config: VAEConfig, info: DataInfo) -> str:
     if config.likelihood == "auto":
         return "bernoulli" if info.kind == "image" and in_unit else "gaussian"
     if config.likelihood == "bernoulli" and not (0.0 <= info.value_range[0] and info.value_range[1] <= 1.0):
-        raise GenzooError(f"model.likelihood: bernoulli needs data in [0, 1], {info.name} has range {info.value_range}")
+        raise GenzooError(
+            f"model.likelihood: bernoulli needs data in [0, 1], {info.name} has range {info.value_range}"
+        )
     return config.likelihood
 
 
@@ -125,7 +144,9 @@ def _networks(config: VAEConfig, info: DataInfo) -> tuple[nn.Module, nn.Module]:
         decoder = MLP(latent, tuple(reversed(config.hidden)), info.dim, act=act)
         return encoder, decoder
     if len(info.shape) != 3:
-        raise GenzooError(f"model.arch: conv needs images or fields of shape (C, H, W), {info.name} has shape {info.shape}")
+        raise GenzooError(
+            f"model.arch: conv needs images or fields of shape (C, H, W), {info.name} has shape {info.shape}"
+        )
     if not config.channels:
         raise GenzooError("model.channels: conv needs at least one stage")
     encoder = ConvEncoder(info.shape, config.channels, 2 * latent, act=act)
@@ -157,8 +178,12 @@ class VAE(GenerativeModel):
         if self.decoder_likelihood == "gaussian":
             self.log_sigma = nn.Parameter(torch.zeros(info.dim))  # (D,) log σ of p(x|z) per dimension
         self.code_distribution: CodeDistribution | None = None
-        if config.code_distribution != "prior" and not (config.code_distribution == "auto" and info.kind == "points"):
-            self.code_distribution = CodeDistribution(config.latent_dim, config.code_distribution, config.gmm_components, config.fit_examples)
+        if config.code_distribution != "prior" and not (
+            config.code_distribution == "auto" and info.kind == "points"
+        ):
+            self.code_distribution = CodeDistribution(
+                config.latent_dim, config.code_distribution, config.gmm_components, config.fit_examples
+            )
 
     # --- the distributions ----------------------------------------------------------------
     def posterior(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -191,7 +216,9 @@ class VAE(GenerativeModel):
         """log p(x|z) per example (B,), for x (B, *shape) and z (B, L)."""
         return self._log_px(x.flatten(1), self._output(z))
 
-    def _sample_posterior(self, x: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    def _sample_posterior(
+        self, x: Tensor, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
         """z = μ + σ·ε with ε ~ N(0, I), and μ, log σ² — each (B, L)."""
         mu, logvar = self.posterior(x)
         z = mu + torch.exp(0.5 * logvar) * _randn(mu.shape, generator, mu)
@@ -233,7 +260,9 @@ class VAE(GenerativeModel):
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
         """Runs saved before the code distribution existed sample from the prior, as they did."""
-        if self.code_distribution is not None and not any(k.startswith(prefix + "code_distribution.") for k in state_dict):
+        if self.code_distribution is not None and not any(
+            k.startswith(prefix + "code_distribution.") for k in state_dict
+        ):
             self.code_distribution = None
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
@@ -272,13 +301,17 @@ class VAE(GenerativeModel):
 
     # --- the user's API --------------------------------------------------------------------
     @torch.no_grad()
-    def sample(self, n: int, *, generator: torch.Generator | None = None, mean: bool = True, **condition: Any) -> Tensor:
+    def sample(
+        self, n: int, *, generator: torch.Generator | None = None, mean: bool = True, **condition: Any
+    ) -> Tensor:
         """z from `generator`, decoded: the mean of p(x|z) (Bernoulli probabilities or the Gaussian
         mean) by default, a draw from p(x|z) with `mean=False`. (n, *shape). z is drawn from the
         density fitted to the posterior means (the default, code_distribution=auto, on images and fields), or
         from the prior N(0, I) with code_distribution=prior or before anything was fitted."""
         if any(v is not None for v in condition.values()):
-            raise GenzooError(f"model 'vae' is unconditional; cannot condition on {', '.join(sorted(condition))}")
+            raise GenzooError(
+                f"model 'vae' is unconditional; cannot condition on {', '.join(sorted(condition))}"
+            )
         weight = next(self.decoder.parameters())
         dist = self.code_distribution
         if dist is not None and bool(dist.fitted):
@@ -294,7 +327,9 @@ class VAE(GenerativeModel):
         return x.reshape(n, *self.info.shape)
 
     @torch.no_grad()
-    def log_prob(self, x: Tensor, *, k: int | None = None, generator: torch.Generator | None = None) -> Tensor:
+    def log_prob(
+        self, x: Tensor, *, k: int | None = None, generator: torch.Generator | None = None
+    ) -> Tensor:
         """IWAE estimate of log p(x) per example, in nats (Burda et al. 2016):
 
             log (1/K) Σ_k p(x|z_k) p(z_k) / q(z_k|x),   z_k ~ q(z|x),  K = `k` or config.iwae_k.
@@ -320,7 +355,9 @@ class VAE(GenerativeModel):
         log_w = torch.cat([self._log_weights(x_flat, mu, logvar, s, generator) for s in sizes])  # (K, B)
         return torch.logsumexp(log_w, dim=0) - math.log(k)
 
-    def _log_weights(self, x: Tensor, mu: Tensor, logvar: Tensor, n: int, generator: torch.Generator | None) -> Tensor:
+    def _log_weights(
+        self, x: Tensor, mu: Tensor, logvar: Tensor, n: int, generator: torch.Generator | None
+    ) -> Tensor:
         """log p(x|z) + log p(z) − log q(z|x) for n draws z ~ q(z|x) per example: (n, B)."""
         eps = _randn((n, *mu.shape), generator, mu)  # (n, B, L)
         z = mu + torch.exp(0.5 * logvar) * eps
@@ -353,7 +390,12 @@ class VAE(GenerativeModel):
 
 
 def encoder_gradients(
-    model: VAE, batch: dict[str, Tensor], *, estimator: str, n_draws: int, generator: torch.Generator | None = None
+    model: VAE,
+    batch: dict[str, Tensor],
+    *,
+    estimator: str,
+    n_draws: int,
+    generator: torch.Generator | None = None,
 ) -> Tensor:
     """The gradient of the loss in the encoder's P parameters for `n_draws` fresh draws of z
     on the same batch, one row each: (n_draws, P)."""
@@ -376,7 +418,9 @@ def gradient_variance(
         raise GenzooError(f"gradient_variance: n_draws must be >= 2, got {n_draws}")
     out: dict[str, float] = {}
     for estimator in ESTIMATORS:
-        g = encoder_gradients(model, batch, estimator=estimator, n_draws=n_draws, generator=generator)  # (n, P)
+        g = encoder_gradients(
+            model, batch, estimator=estimator, n_draws=n_draws, generator=generator
+        )  # (n, P)
         out[estimator] = g.var(dim=0).sum().item()
         out[f"{estimator} mean norm"] = g.mean(dim=0).norm().item()
     out["ratio"] = out["score-function"] / out["reparam"]

@@ -50,9 +50,16 @@ class VQVAEConfig:
     channels: int = option(64, low=1, help="feature maps of the encoder and decoder")
     stages: int = option(2, low=1, high=5, help="stride-2 stages: the code grid is (H/2^s) × (W/2^s)")
     beta: float = option(0.25, low=0.0, help="weight of the commitment loss")
-    codebook: str = option("ema", choices=("ema", "loss"), help="codebook learned by moving averages (ema) or by its loss term")
+    codebook: str = option(
+        "ema", choices=("ema", "loss"), help="codebook learned by moving averages (ema) or by its loss term"
+    )
     decay: float = option(0.99, low=0.0, high=0.9999, help="codebook=ema: decay of the moving averages")
-    prior_fraction: float = option(0.4, low=0.0, high=1.0, help="share of the training steps, at the end, that train the prior on frozen codes")
+    prior_fraction: float = option(
+        0.4,
+        low=0.0,
+        high=1.0,
+        help="share of the training steps, at the end, that train the prior on frozen codes",
+    )
     prior_channels: int = option(64, low=2, help="PixelCNN prior: feature maps")
     prior_blocks: int = option(4, low=0, help="PixelCNN prior: residual blocks")
 
@@ -71,16 +78,28 @@ class VQVAE(GenerativeModel):
     summary = "VQ-VAE (discrete codes, straight-through gradient, EMA codebook) with a PixelCNN prior on the code grid"
     # the prior gets the last 60 % of the steps (the default 40 %): at 6,000 steps FD 307 against 352;
     # 10,000 steps (about 3.5 minutes on 2 cores) 241; the old 2,000 steps 552
-    tour = (TourEntry("mnist", quick_steps=3000, steps=10000, data_options={"binarize": "dynamic"}, params={"prior_fraction": 0.6}),)
+    tour = (
+        TourEntry(
+            "mnist",
+            quick_steps=3000,
+            steps=10000,
+            data_options={"binarize": "dynamic"},
+            params={"prior_fraction": 0.6},
+        ),
+    )
 
     def __init__(self, config: VQVAEConfig, info: DataInfo) -> None:
         super().__init__(config, info)
         if len(info.shape) != 3:
-            raise GenzooError(f"model 'vqvae' needs images or fields (C, H, W); {info.name} has shape {tuple(info.shape)}")
+            raise GenzooError(
+                f"model 'vqvae' needs images or fields (C, H, W); {info.name} has shape {tuple(info.shape)}"
+            )
         c, h, w = info.shape
         f = 2**config.stages
         if h % f or w % f:
-            raise GenzooError(f"model.stages={config.stages}: {info.name} images of {h}×{w} do not halve {config.stages} times; use fewer stages")
+            raise GenzooError(
+                f"model.stages={config.stages}: {info.name} images of {h}×{w} do not halve {config.stages} times; use fewer stages"
+            )
         self.bernoulli = info.binary
         if not self.bernoulli:
             self.likelihood = None
@@ -88,14 +107,18 @@ class VQVAE(GenerativeModel):
         down: list[nn.Module] = []
         for s in range(config.stages):
             down += [nn.Conv2d(c if s == 0 else ch, ch, 4, stride=2, padding=1), nn.ReLU()]
-        self.encoder = nn.Sequential(*down, ReluResidualBlock(ch), ReluResidualBlock(ch), nn.ReLU(), nn.Conv2d(ch, d, 1))
+        self.encoder = nn.Sequential(
+            *down, ReluResidualBlock(ch), ReluResidualBlock(ch), nn.ReLU(), nn.Conv2d(ch, d, 1)
+        )
         up: list[nn.Module] = [nn.Conv2d(d, ch, 3, padding=1), ReluResidualBlock(ch), ReluResidualBlock(ch)]
         for s in range(config.stages):
             last = s == config.stages - 1
             up += [nn.ReLU(), nn.ConvTranspose2d(ch, c if last else ch, 4, stride=2, padding=1)]
         self.decoder = nn.Sequential(*up)
         self.grid = (h // f, w // f)
-        self.register_buffer("codebook", torch.randn(k, d) / math.sqrt(d) if config.codebook == "ema" else torch.empty(0))
+        self.register_buffer(
+            "codebook", torch.randn(k, d) / math.sqrt(d) if config.codebook == "ema" else torch.empty(0)
+        )
         if config.codebook == "ema":
             self.register_buffer("ema_count", torch.ones(k))
             self.register_buffer("ema_sum", self.codebook.clone())
@@ -215,12 +238,22 @@ class VQVAE(GenerativeModel):
         usage = torch.bincount(k.flatten(), minlength=self.config.codes).float() / k.numel()
         perplexity = torch.exp(-(usage * (usage + 1e-10).log()).sum())
         loss = recon + loss_book + self.config.beta * commit
-        return {"loss": loss, "recon": recon.detach(), "commitment": commit.detach(), "perplexity": perplexity}
+        return {
+            "loss": loss,
+            "recon": recon.detach(),
+            "commitment": commit.detach(),
+            "perplexity": perplexity,
+        }
 
     # --- the user's API ----------------------------------------------------------------------------
     def row_sampler(self) -> RowSampler:
         k = self.config.codes
-        return WindowSampler(lambda v: self.prior(F.one_hot((v[:, 0] * (k - 1)).round().long(), k).permute(0, 3, 1, 2).float()), 3 + self.config.prior_blocks)
+        return WindowSampler(
+            lambda v: self.prior(
+                F.one_hot((v[:, 0] * (k - 1)).round().long(), k).permute(0, 3, 1, 2).float()
+            ),
+            3 + self.config.prior_blocks,
+        )
 
     @torch.no_grad()
     def sample_codes(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
@@ -232,14 +265,18 @@ class VQVAE(GenerativeModel):
     def sample(self, n: int, *, generator: torch.Generator | None = None, **condition: Any) -> Tensor:
         """Codes from the prior, decoded to the mean of p(x | z_q): (n, *shape)."""
         if any(v is not None for v in condition.values()):
-            raise GenzooError(f"model 'vqvae' is unconditional; cannot condition on {', '.join(sorted(condition))}")
+            raise GenzooError(
+                f"model 'vqvae' is unconditional; cannot condition on {', '.join(sorted(condition))}"
+            )
         return self.decode_codes(self.sample_codes(n, generator=generator))
 
     @torch.no_grad()
     def log_prob(self, x: Tensor) -> Tensor:
         """log p(k(x)) + log p(x | z_q(x)) ≤ log p(x) per example, in nats (Bernoulli decoder only)."""
         if not self.bernoulli:
-            raise GenzooError("model 'vqvae' has a likelihood bound only for binarised data (a Bernoulli decoder)")
+            raise GenzooError(
+                "model 'vqvae' has a likelihood bound only for binarised data (a Bernoulli decoder)"
+            )
         x = x.to(self.device)
         require_binary(x, "model 'vqvae'")
         k, z_q = self.quantise(self.encoder(x))

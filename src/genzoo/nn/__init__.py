@@ -14,4 +14,13 @@ from genzoo.nn.blocks import (
     init_output_bias,
 )
 
-__all__ = ["MLP", "UPSAMPLE", "ConvDecoder", "ConvEncoder", "activation", "conv_sizes", "flat_dim", "init_output_bias"]
+__all__ = [
+    "MLP",
+    "UPSAMPLE",
+    "ConvDecoder",
+    "ConvEncoder",
+    "activation",
+    "conv_sizes",
+    "flat_dim",
+    "init_output_bias",
+]

@@ -64,7 +64,12 @@ def cutout(x: Tensor, ratio: float = 0.5, generator: torch.Generator | None = No
     cx = _randint(w + (1 - cw % 2), (b, 1, 1), x, generator)
     rows = torch.arange(h, device=x.device).view(1, h, 1)
     cols = torch.arange(w, device=x.device).view(1, 1, w)
-    inside = (rows >= cy - ch // 2) & (rows < cy - ch // 2 + ch) & (cols >= cx - cw // 2) & (cols < cx - cw // 2 + cw)
+    inside = (
+        (rows >= cy - ch // 2)
+        & (rows < cy - ch // 2 + ch)
+        & (cols >= cx - cw // 2)
+        & (cols < cx - cw // 2 + cw)
+    )
     return x * (~inside).unsqueeze(1).to(x.dtype)
 
 

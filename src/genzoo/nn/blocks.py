@@ -14,7 +14,14 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import Tensor, nn
 
-ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU, "sigmoid": nn.Sigmoid}
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "leaky_relu": lambda: nn.LeakyReLU(0.2),
+    "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+    "silu": nn.SiLU,
+    "sigmoid": nn.Sigmoid,
+}
 
 
 def activation(name: str) -> nn.Module:
@@ -47,7 +54,9 @@ def conv_sizes(size: tuple[int, int], depth: int) -> list[tuple[int, int]]:
 class ConvEncoder(nn.Module):
     """(B, C, H, W) → (B, out_dim): stride-2 convolutions, then a linear layer."""
 
-    def __init__(self, shape: Sequence[int], channels: Sequence[int], out_dim: int, *, act: str = "relu") -> None:
+    def __init__(
+        self, shape: Sequence[int], channels: Sequence[int], out_dim: int, *, act: str = "relu"
+    ) -> None:
         super().__init__()
         c, h, w = shape
         layers: list[nn.Module] = []
@@ -114,7 +123,9 @@ class ConvDecoder(nn.Module):
         return self.body(h)  # (B, C, H, W)
 
 
-def _up_stage(c_in: int, c_out: int, src: tuple[int, int], target: tuple[int, int], upsample: str) -> list[nn.Module]:
+def _up_stage(
+    c_in: int, c_out: int, src: tuple[int, int], target: tuple[int, int], upsample: str
+) -> list[nn.Module]:
     """One stage from spatial size `src` to `target` (= 2·src or 2·src − 1)."""
     if upsample == "transposed":
         pad = (target[0] - (2 * src[0] - 1), target[1] - (2 * src[1] - 1))
@@ -144,7 +155,13 @@ class FieldGenerator(nn.Module):
     arXiv:1611.08207). No activation on the output."""
 
     def __init__(
-        self, z_channels: int, channels: Sequence[int], c_out: int, *, act: str = "relu", upsample: str = "transposed"
+        self,
+        z_channels: int,
+        channels: Sequence[int],
+        c_out: int,
+        *,
+        act: str = "relu",
+        upsample: str = "transposed",
     ) -> None:
         super().__init__()
         layers: list[nn.Module] = []

@@ -33,8 +33,12 @@ def norm_layer(kind: str, channels: int) -> nn.Module:
     return InstanceNorm(channels) if kind == "instance" else nn.Identity()
 
 
-def conv_block(c_in: int, c_out: int, norm: str, act: nn.Module, *, stride: int = 1, k: int = 3) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, k, stride=stride, padding=k // 2), norm_layer(norm, c_out), act)
+def conv_block(
+    c_in: int, c_out: int, norm: str, act: nn.Module, *, stride: int = 1, k: int = 3
+) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, k, stride=stride, padding=k // 2), norm_layer(norm, c_out), act
+    )
 
 
 class OutputMap(nn.Module):
@@ -60,7 +64,9 @@ class ResidualBlock(nn.Module):
     def __init__(self, channels: int, norm: str) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            conv_block(channels, channels, norm, nn.ReLU()), nn.Conv2d(channels, channels, 3, padding=1), norm_layer(norm, channels)
+            conv_block(channels, channels, norm, nn.ReLU()),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            norm_layer(norm, channels),
         )
 
     def forward(self, x: Tensor) -> Tensor:
@@ -72,15 +78,28 @@ class ResnetGenerator(nn.Module):
     `blocks` residual blocks, nearest upsampling back to each stage's exact size, 7×7 output
     convolution and the output map. (B, c_in, H, W) → (B, c_out, H, W) for any H, W."""
 
-    def __init__(self, c_in: int, c_out: int, width: int, down: int, blocks: int, norm: str, value_range: tuple[float, float]) -> None:
+    def __init__(
+        self,
+        c_in: int,
+        c_out: int,
+        width: int,
+        down: int,
+        blocks: int,
+        norm: str,
+        value_range: tuple[float, float],
+    ) -> None:
         super().__init__()
         self.stem = nn.Sequential(
             nn.Conv2d(c_in, width, 7, padding=3, padding_mode="replicate"), norm_layer(norm, width), nn.ReLU()
         )
         chans = [width * 2**i for i in range(down + 1)]
-        self.down = nn.ModuleList(conv_block(a, b, norm, nn.ReLU(), stride=2) for a, b in zip(chans[:-1], chans[1:]))
+        self.down = nn.ModuleList(
+            conv_block(a, b, norm, nn.ReLU(), stride=2) for a, b in zip(chans[:-1], chans[1:])
+        )
         self.blocks = nn.Sequential(*(ResidualBlock(chans[-1], norm) for _ in range(blocks)))
-        self.up = nn.ModuleList(conv_block(b, a, norm, nn.ReLU()) for a, b in reversed(list(zip(chans[:-1], chans[1:]))))
+        self.up = nn.ModuleList(
+            conv_block(b, a, norm, nn.ReLU()) for a, b in reversed(list(zip(chans[:-1], chans[1:])))
+        )
         self.head = nn.Conv2d(width, c_out, 7, padding=3, padding_mode="replicate")
         self.out = OutputMap(value_range)
 
@@ -102,11 +121,15 @@ class TranslationUNet(nn.Module):
     matching encoder stage, concatenates its features (the skip connection) and convolves, and
     a 1×1 convolution and the output map give the image. (B, c_in, H, W) → (B, c_out, H, W)."""
 
-    def __init__(self, c_in: int, c_out: int, channels: tuple[int, ...], norm: str, value_range: tuple[float, float]) -> None:
+    def __init__(
+        self, c_in: int, c_out: int, channels: tuple[int, ...], norm: str, value_range: tuple[float, float]
+    ) -> None:
         super().__init__()
         act = nn.LeakyReLU(0.2)
         self.stem = nn.Sequential(nn.Conv2d(c_in, channels[0], 3, padding=1), act)
-        self.down = nn.ModuleList(conv_block(a, b, norm, act, stride=2) for a, b in zip(channels[:-1], channels[1:]))
+        self.down = nn.ModuleList(
+            conv_block(a, b, norm, act, stride=2) for a, b in zip(channels[:-1], channels[1:])
+        )
         pairs = list(zip(channels[:-1], channels[1:]))
         self.up = nn.ModuleList(conv_block(b + a, a, norm, nn.ReLU()) for a, b in reversed(pairs))
         self.head = nn.Conv2d(channels[0], c_out, 1)

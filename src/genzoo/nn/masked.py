@@ -32,7 +32,12 @@ class MaskedResidualBlock(nn.Module):
     def __init__(self, h: int) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            nn.ReLU(), nn.Conv2d(h, h // 2, 1), nn.ReLU(), MaskedConv2d(h // 2, h // 2, 3, "B"), nn.ReLU(), nn.Conv2d(h // 2, h, 1)
+            nn.ReLU(),
+            nn.Conv2d(h, h // 2, 1),
+            nn.ReLU(),
+            MaskedConv2d(h // 2, h // 2, 3, "B"),
+            nn.ReLU(),
+            nn.Conv2d(h // 2, h, 1),
         )
 
     def forward(self, x: Tensor) -> Tensor:
@@ -95,7 +100,9 @@ class GatedLayer(nn.Module):
 
     def forward(self, v: Tensor, h: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
         vf, v_out = self.vertical(v, y)
-        h_out, skip = self.horizontal(h, F.pad(vf, (0, 0, 1, 0))[:, :, :-1], y)  # the vertical stack, a row down
+        h_out, skip = self.horizontal(
+            h, F.pad(vf, (0, 0, 1, 0))[:, :, :-1], y
+        )  # the vertical stack, a row down
         return v_out, h_out, skip
 
 
@@ -123,7 +130,9 @@ class RowLSTM(nn.Module):
             c = c + torch.sigmoid(f) * state[1]
         return torch.sigmoid(o) * torch.tanh(c), c
 
-    def step(self, gates_in: Tensor, x_row: Tensor, state: tuple[Tensor, Tensor] | None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+    def step(
+        self, gates_in: Tensor, x_row: Tensor, state: tuple[Tensor, Tensor] | None
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         """One row: gates_in (B, 4h, W), x_row (B, h, W), state (h, c) of the row above or None."""
         hid, c = self.cell(gates_in, state)
         return x_row + self.out(hid[:, :, None])[:, :, 0], (hid, c)

@@ -11,7 +11,10 @@ from torch import Tensor
 
 
 def noise(
-    fn: Any, shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device | str,
+    fn: Any,
+    shape: tuple[int, ...],
+    generator: torch.Generator | None,
+    device: torch.device | str,
     dtype: torch.dtype = torch.float32,
 ) -> Tensor:
     """Draws of `fn` (torch.randn or torch.rand) of `shape` and `dtype` on `device`: from the global

@@ -32,12 +32,18 @@ class SelfAttention(nn.Module):
 
     def __init__(self, c: int) -> None:
         super().__init__()
-        self.norm, self.qkv, self.out = nn.GroupNorm(_groups(c), c), nn.Conv2d(c, 3 * c, 1), nn.Conv2d(c, c, 1)
+        self.norm, self.qkv, self.out = (
+            nn.GroupNorm(_groups(c), c),
+            nn.Conv2d(c, 3 * c, 1),
+            nn.Conv2d(c, c, 1),
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         b, c, h, w = x.shape
         q, k, v = self.qkv(self.norm(x)).reshape(b, 3, c, h * w).unbind(1)  # each (B, C, HW)
-        a = nn.functional.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+        a = nn.functional.scaled_dot_product_attention(
+            q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+        )
         return x + self.out(a.transpose(1, 2).reshape(b, c, h, w))
 
 
@@ -53,14 +59,20 @@ class UNet(nn.Module):
     concatenated (skip connections). Self-attention on the levels listed in `attention` (0 = full
     resolution). Any H × W: odd sizes round up on the way down and are cropped back exactly."""
 
-    def __init__(self, c_in: int, channels: Sequence[int], t_dim: int, *, attention: Sequence[int] = ()) -> None:
+    def __init__(
+        self, c_in: int, channels: Sequence[int], t_dim: int, *, attention: Sequence[int] = ()
+    ) -> None:
         super().__init__()
         self.stem = nn.Conv2d(c_in, channels[0], 3, padding=1)
         self.down = nn.ModuleList()
         self.pool = nn.ModuleList()
         c = channels[0]
         for i, ch in enumerate(channels):
-            self.down.append(nn.ModuleList([TimeResBlock(c, ch, t_dim), SelfAttention(ch) if i in attention else nn.Identity()]))
+            self.down.append(
+                nn.ModuleList(
+                    [TimeResBlock(c, ch, t_dim), SelfAttention(ch) if i in attention else nn.Identity()]
+                )
+            )
             c = ch
             if i < len(channels) - 1:
                 self.pool.append(nn.Conv2d(c, c, 3, stride=2, padding=1))
@@ -69,7 +81,14 @@ class UNet(nn.Module):
         self.upconv = nn.ModuleList()
         for i in reversed(range(len(channels) - 1)):
             self.upconv.append(nn.Conv2d(c, channels[i], 3, padding=1))
-            self.up.append(nn.ModuleList([TimeResBlock(2 * channels[i], channels[i], t_dim), SelfAttention(channels[i]) if i in attention else nn.Identity()]))
+            self.up.append(
+                nn.ModuleList(
+                    [
+                        TimeResBlock(2 * channels[i], channels[i], t_dim),
+                        SelfAttention(channels[i]) if i in attention else nn.Identity(),
+                    ]
+                )
+            )
             c = channels[i]
         self.head = nn.Sequential(nn.GroupNorm(_groups(c), c), nn.SiLU(), nn.Conv2d(c, c_in, 3, padding=1))
 

@@ -197,8 +197,12 @@ def _read_checksums(run_dir: Path) -> dict[str, list[str]]:
     except FileNotFoundError:
         return {}
     except (OSError, ValueError):
-        raise GenzooError(f"{path}: not a readable checksum manifest (delete it to load the run unchecked)") from None
-    if not isinstance(data, dict) or not all(isinstance(v, list) and all(isinstance(d, str) for d in v) for v in data.values()):
+        raise GenzooError(
+            f"{path}: not a readable checksum manifest (delete it to load the run unchecked)"
+        ) from None
+    if not isinstance(data, dict) or not all(
+        isinstance(v, list) and all(isinstance(d, str) for d in v) for v in data.values()
+    ):
         raise GenzooError(f"{path}: not a genzoo checksum manifest (delete it to load the run unchecked)")
     return data
 
@@ -214,7 +218,9 @@ def _write_checked(path: str | Path, write: Callable[[Path], None]) -> None:
         # the file now on disk matches one of the digests listed for it (each write leaves that
         # true), so they stay valid until the rename, without hashing the old file again
         old = [d for d in sums.get(path.name, []) if d != digest] if path.exists() else []
-        write_json(path.parent / CHECKSUMS, {**sums, path.name: [digest, *old]})  # before the rename: both valid
+        write_json(
+            path.parent / CHECKSUMS, {**sums, path.name: [digest, *old]}
+        )  # before the rename: both valid
     write_json(path.parent / CHECKSUMS, {**sums, path.name: [digest]})  # after it: the new one alone
 
 
@@ -257,7 +263,9 @@ def read_checked(path: str | Path, *, tries: int = 20) -> bytes:
     )
 
 
-def save_weights(path: str | Path, state: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+def save_weights(
+    path: str | Path, state: dict[str, torch.Tensor], metadata: dict[str, str] | None = None
+) -> None:
     tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
     _write_checked(path, lambda p: save_file(tensors, str(p), metadata=metadata))
 
@@ -297,19 +305,33 @@ def read_config(run_dir: str | Path) -> dict[str, Any]:
         if not isinstance(cfg, dict) or key not in cfg:
             raise GenzooError(f"{path}: not a genzoo run config (no {key!r})")
     model = cfg["model"]
-    if not isinstance(model, dict) or not isinstance(model.get("name"), str) or not isinstance(model.get("params", {}), dict):
+    if (
+        not isinstance(model, dict)
+        or not isinstance(model.get("name"), str)
+        or not isinstance(model.get("params", {}), dict)
+    ):
         raise GenzooError(f"{path}: model must be an object with a name and a params object")
     if not isinstance(cfg.get("train", {}), dict):
         raise GenzooError(f"{path}: train must be an object of training options")
     data = cfg.get("data")
     if data is not None:  # what `evaluate`, `report`, ... reload the data from
         options = data.get("options") if isinstance(data, dict) else None
-        if not isinstance(data, dict) or not isinstance(data.get("name"), str) or not (
-            options is None or (isinstance(options, dict) and all(isinstance(k, str) and k.isidentifier() for k in options))
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("name"), str)
+            or not (
+                options is None
+                or (
+                    isinstance(options, dict)
+                    and all(isinstance(k, str) and k.isidentifier() for k in options)
+                )
+            )
         ):
             raise GenzooError(f"{path}: data must be an object with a dataset name and an options object")
         if options and {"name", "split"} & options.keys():
-            raise GenzooError(f"{path}: data.options.{sorted({'name', 'split'} & options.keys())[0]} is not a dataset option")
+            raise GenzooError(
+                f"{path}: data.options.{sorted({'name', 'split'} & options.keys())[0]} is not a dataset option"
+            )
     return cfg
 
 
@@ -383,4 +405,6 @@ def use_channels_last(setting: str, model: torch.nn.Module) -> bool:
     CycleGAN, pix2pix, the gated PixelCNN and the PixelRNN measured 0.87–0.96×: see BENCHMARKS.md)."""
     if setting != "auto":
         return setting == "on"
-    return getattr(model, "channels_last", False) and any(isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d) for m in model.modules())
+    return getattr(model, "channels_last", False) and any(
+        isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d) for m in model.modules()
+    )

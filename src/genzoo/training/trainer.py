@@ -42,56 +42,72 @@ from genzoo.version import __version__
 class TrainConfig:
     """Training options (`--set train.KEY=VALUE`; `--steps`, `--lr`, ... are shortcuts)."""
 
-    steps: int | None = option(None, low=0, help="total optimisation steps (default 1000 when neither steps nor epochs is given)")
+    steps: int | None = option(
+        None, low=0, help="total optimisation steps (default 1000 when neither steps nor epochs is given)"
+    )
     epochs: int | None = option(None, low=0, help="total epochs; converted to steps")
     batch_size: int = option(128, low=1)
     lr: float = option(1e-3, low=0.0)
     optimizer: str = option("adam", choices=("adam", "adamw"))
     betas: tuple[float, float] = option((0.9, 0.999), low=0.0, high=1.0)
     weight_decay: float = option(0.0, low=0.0)
-    schedule: str = option("constant", choices=("constant", "cosine", "linear"), help="learning-rate decay after warm-up")
+    schedule: str = option(
+        "constant", choices=("constant", "cosine", "linear"), help="learning-rate decay after warm-up"
+    )
     warmup: int = option(0, low=0, help="linear warm-up steps")
     grad_clip: float | None = option(None, low=0.0, help="clip the gradient norm to this value")
-    ema: float | None = option(None, low=0.0, high=1.0, help="EMA decay of the weights, e.g. 0.999; the EMA weights are saved")
+    ema: float | None = option(
+        None, low=0.0, high=1.0, help="EMA decay of the weights, e.g. 0.999; the EMA weights are saved"
+    )
     seed: int = option(0, low=0)
     device: str = option("auto", choices=("auto", "cpu", "cuda"))
     precision: str = option(
-        "auto", choices=("auto", "fp32", "bf16", "fp16"),
+        "auto",
+        choices=("auto", "fp32", "bf16", "fp16"),
         help="auto = bf16 on CUDA where supported, fp32 on CPU; bf16 also on the CPU (autocast), fp16 on CUDA only",
     )
     fused: bool = option(
-        True, help="Adam/AdamW's fused update (one kernel for all parameters; CUDA, and the CPU from torch 2.4): "
+        True,
+        help="Adam/AdamW's fused update (one kernel for all parameters; CUDA, and the CPU from torch 2.4): "
         "1.1–1.3× faster steps for the small MLP families here; the same update up to rounding",
     )
     compile: str = option(
-        "none", choices=("none", "inductor", "aot_eager"),
+        "none",
+        choices=("none", "inductor", "aot_eager"),
         help="torch.compile every submodule of the model with this backend (inductor: generated kernels, "
         "needs a C++ compiler on the CPU; aot_eager: traced graphs, no code generation)",
     )
     channels_last: str = option(
-        "auto", choices=("auto", "on", "off"),
+        "auto",
+        choices=("auto", "on", "off"),
         help="keep 4-D convolution weights channels-last (NHWC), the layout oneDNN and cuDNN run fastest, in "
         "training and when the run is loaded; auto = on for the conv families that measured faster so "
         "(conv GAN, DDPM, PixelCNN, VQ-VAE)",
     )
     time_limit: float | None = option(
-        None, low=0.0,
+        None,
+        low=0.0,
         help="stop (and save) after this many seconds of training; schedules that depend on the total "
         "(cosine/linear decay, stacked-ae's stages) still follow steps",
     )
     on_diverge: str = option(
-        "stop", choices=("stop", "rollback"),
+        "stop",
+        choices=("stop", "rollback"),
         help="when a loss term or a weight becomes NaN/inf: stop (the last good checkpoint is kept), or roll back "
         "to the last checkpoint and go on with the learning rate times rollback_factor (at most max_rollbacks times)",
     )
-    rollback_factor: float = option(0.5, low=0.0, high=1.0, help="on_diverge=rollback: the learning rate's factor at each rollback")
+    rollback_factor: float = option(
+        0.5, low=0.0, high=1.0, help="on_diverge=rollback: the learning rate's factor at each rollback"
+    )
     max_rollbacks: int = option(3, low=0, help="on_diverge=rollback: how many rollbacks before the run stops")
     checkpoint_every: int = option(1000, low=1)
     log_every: int = option(10, low=1)
     sample_grid: bool = option(True, help="write samples.png at every checkpoint")
     progress: bool = option(True, help="show a progress bar")
     threads: int | None = option(
-        None, low=1, aliases={"auto": None},
+        None,
+        low=1,
+        aliases={"auto": None},
         help="intra-op CPU threads (--threads N); auto: chosen by timing a few steps at each count on a copy of "
         "the model at the start, and again when the rate changes (the machine's load); the count is recorded in "
         "config.json and train_state.pt, and --resume keeps it. A seeded run is bit-identical for a given count",
@@ -126,7 +142,9 @@ def _precision(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
     """The autocast dtype, or None for plain fp32."""
     if device.type != "cuda" or cfg.precision == "fp32":
         if cfg.precision == "fp16" and device.type != "cuda":
-            raise GenzooError("train.precision=fp16: float16 autocast needs CUDA; use bf16, fp32 or auto on the CPU")
+            raise GenzooError(
+                "train.precision=fp16: float16 autocast needs CUDA; use bf16, fp32 or auto on the CPU"
+            )
         if cfg.precision == "bf16" and device.type != "cuda":
             return torch.bfloat16  # CPU autocast in bfloat16 (no gradient scaler needed)
         return None
@@ -202,8 +220,13 @@ class _Batches:
     def load(self, state: dict[str, Any]) -> None:
         perm, pos = state["perm"], int(state["pos"])
         n = len(self.data)
-        if not (torch.is_tensor(perm) and perm.dtype == torch.long and perm.shape == (n,)
-                and torch.equal(perm.sort().values, torch.arange(n)) and 0 <= pos <= n):
+        if not (
+            torch.is_tensor(perm)
+            and perm.dtype == torch.long
+            and perm.shape == (n,)
+            and torch.equal(perm.sort().values, torch.arange(n))
+            and 0 <= pos <= n
+        ):
             raise ValueError(f"its batch order is not a permutation of the {n} examples")
         self.generator.set_state(state["generator"])
         self.perm, self.pos = perm, pos
@@ -242,7 +265,9 @@ def _total_steps(cfg: TrainConfig, model: GenerativeModel, n: int) -> int:
     return 1000 if cfg.steps is None else cfg.steps
 
 
-def _run_config(model: GenerativeModel, data: Dataset, cfg: TrainConfig, threads: dict[str, Any] | None = None) -> dict[str, Any]:
+def _run_config(
+    model: GenerativeModel, data: Dataset, cfg: TrainConfig, threads: dict[str, Any] | None = None
+) -> dict[str, Any]:
     source = data.source or {"name": data.info.name, "options": None}
     out = {
         "genzoo_version": __version__,
@@ -274,14 +299,18 @@ class Trainer:
         self.model, self.data, self.cfg, self.out = model, data, cfg, out
         self.rank, self.world, self.device = dd.setup(resolve_device(cfg.device))
         self.main = self.rank == 0  # writes the checkpoints, the log and the samples
-        if self.world > 1 and cfg.batch_size * self.world > len(data):  # one process clamps the batch to the data
+        if self.world > 1 and cfg.batch_size * self.world > len(
+            data
+        ):  # one process clamps the batch to the data
             raise GenzooError(
                 f"batch size {cfg.batch_size} per process × {self.world} processes is more than the {len(data)} examples of {data.info.name}"
             )
         self.dtype = _precision(cfg, self.device)
         self.total = _total_steps(cfg, model, len(data))
         self.step = 0
-        self._bad: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # deferred checks: first non-finite step per term
+        self._bad: dict[
+            str, tuple[torch.Tensor, torch.Tensor]
+        ] = {}  # deferred checks: first non-finite step per term
         self.defer_sync = self.DEFER_SYNC if self.DEFER_SYNC is not None else self.device.type == "cuda"
         self.log: list[dict[str, Any]] = []
         self.time_offset = 0.0  # training time before a resume, from the log
@@ -343,7 +372,9 @@ class Trainer:
             self.threads = {"count": threads.from_environment(), "how": "OMP_NUM_THREADS"}
         elif self.device.type != "cpu" or self.world > 1 or cfg.compile != "none" or not self.optimizers:
             self.threads = {"count": torch.get_num_threads(), "how": "torch's default"}
-        elif self.total - self.step < self.PROBE_MIN_STEPS:  # too short to time: the cores other processes leave free
+        elif (
+            self.total - self.step < self.PROBE_MIN_STEPS
+        ):  # too short to time: the cores other processes leave free
             self.threads = {"count": threads.by_load(0.05), "how": "free cores (a short run)"}
         else:
             self.threads = self._probe_threads(first=True)
@@ -362,7 +393,11 @@ class Trainer:
         counts = [c for c in threads.candidates() if c <= free] or [1]
         self.tuner = self.tuner or threads.Tuner()
         self.tuner.reset()
-        loaded = {"count": counts[-1], "how": f"free cores ({free} of {threads.cpu_count()})", "at_step": self.step}
+        loaded = {
+            "count": counts[-1],
+            "how": f"free cores ({free} of {threads.cpu_count()})",
+            "at_step": self.step,
+        }
         if len(counts) == 1:
             return loaded
         try:
@@ -372,10 +407,14 @@ class Trainer:
         old = torch.get_num_threads()
         with torch.random.fork_rng(devices=[]):
             opts = twin.configure_optimizers(self._make_optimizer)
-            batch = self.data.batch(torch.arange(self.batches.batch_size), generator=torch.Generator().manual_seed(0))
+            batch = self.data.batch(
+                torch.arange(self.batches.batch_size), generator=torch.Generator().manual_seed(0)
+            )
             batch = {k: v[: self.cfg.batch_size].to(self.device) for k, v in batch.items()}
             ctx = StepContext(opts, grad_clip=self.cfg.grad_clip, step=self.step, total=self.total)
-            autocast = torch.autocast(self.device.type, dtype=self.dtype) if self.dtype else contextlib.nullcontext()
+            autocast = (
+                torch.autocast(self.device.type, dtype=self.dtype) if self.dtype else contextlib.nullcontext()
+            )
 
             def step() -> None:
                 with autocast:
@@ -398,11 +437,21 @@ class Trainer:
             if smallest > self.PROBE_MAX_SHARE * expected:
                 if first:
                     self.tuner = None
-                return {**loaded, "how": loaded["how"] + f"; timing would cost over {self.PROBE_MAX_SHARE * 100:g} % of the run"}
+                return {
+                    **loaded,
+                    "how": loaded["how"]
+                    + f"; timing would cost over {self.PROBE_MAX_SHARE * 100:g} % of the run",
+                }
             budget = min(5.0, max(0.2, 0.02 * expected))  # about 2 % of the run
             result = threads.probe(step, counts, budget=budget, warm={1: per_step})
-        return {"count": result.best, "how": "timed", "at_step": self.step, "free_cores": free, **result.to_dict(),
-                "probe_seconds": round(time.perf_counter() - t0, 3)}
+        return {
+            "count": result.best,
+            "how": "timed",
+            "at_step": self.step,
+            "free_cores": free,
+            **result.to_dict(),
+            "probe_seconds": round(time.perf_counter() - t0, 3),
+        }
 
     def _retune(self) -> None:
         """The rate moved (the machine's load changed): time the counts again, from the current weights."""
@@ -439,12 +488,16 @@ class Trainer:
                 for p in group["params"]:
                     for key, v in opt.state.get(p, {}).items():
                         if torch.is_tensor(v) and v.dim() > 0 and v.shape != p.shape:
-                            raise ValueError(f"optimiser state {key!r} of shape {tuple(v.shape)} for a parameter of shape {tuple(p.shape)}")
+                            raise ValueError(
+                                f"optimiser state {key!r} of shape {tuple(v.shape)} for a parameter of shape {tuple(p.shape)}"
+                            )
         if self.ema is not None:
             if state.get("ema") is None:
                 raise GenzooError("cannot resume with train.ema: the run was trained without EMA")
             shadow = {k: v.to(self.device) for k, v in state["ema"].items()}
-            if {k: tuple(v.shape) for k, v in shadow.items()} != {k: tuple(v.shape) for k, v in self.ema.shadow.items()}:
+            if {k: tuple(v.shape) for k, v in shadow.items()} != {
+                k: tuple(v.shape) for k, v in self.ema.shadow.items()
+            }:
                 raise ValueError("its EMA weights do not match the model's")
             self.ema.shadow = shadow
         if self.scaler is not None and state.get("scaler"):
@@ -465,7 +518,10 @@ class Trainer:
     def save(self) -> None:
         if self.out is None:
             return
-        rng = {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None}
+        rng = {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
+        }
         rng_ranks = dd.gather_objects(rng) if self.world > 1 else None  # a collective: every rank saves
         if not self.main:
             return
@@ -553,7 +609,9 @@ class Trainer:
                 self.out.mkdir(parents=True, exist_ok=True)
                 ckpt.remove_stale_temporaries(self.out)  # what a killed write left behind
                 ckpt.drop_frames(self.out, self.step if resume else -1)  # the sample grids go on from here
-                ckpt.write_json(self.out / ckpt.CONFIG, _run_config(self.model, self.data, self.cfg, self.threads))
+                ckpt.write_json(
+                    self.out / ckpt.CONFIG, _run_config(self.model, self.data, self.cfg, self.threads)
+                )
             self._trim_log()
         if self.step >= self.total:
             if not resume:
@@ -574,16 +632,26 @@ class Trainer:
         """train.on_diverge=rollback: reload the last checkpoint and go on with the learning rate
         times rollback_factor; False where that is not possible (then the error stands)."""
         cfg = self.cfg
-        if cfg.on_diverge != "rollback" or self.world > 1 or self.out is None or not (self.out / ckpt.STATE).is_file():
+        if (
+            cfg.on_diverge != "rollback"
+            or self.world > 1
+            or self.out is None
+            or not (self.out / ckpt.STATE).is_file()
+        ):
             return False
         if self.rollbacks >= cfg.max_rollbacks:
-            raise TrainingDiverged(f"{exc} — still after {self.rollbacks} rollbacks (train.max_rollbacks)") from None
+            raise TrainingDiverged(
+                f"{exc} — still after {self.rollbacks} rollbacks (train.max_rollbacks)"
+            ) from None
         scale, count = self.lr_scale * cfg.rollback_factor, self.rollbacks + 1
         self._restore(ckpt.load_state(self.out / ckpt.STATE))
         self.lr_scale, self.rollbacks, self._bad = scale, count, {}
         self._trim_log()
-        print(f"genzoo: {exc}; rolled back to step {self.step}, learning rate × {scale:g} "
-              f"(rollback {count} of {cfg.max_rollbacks})", file=sys.stderr)
+        print(
+            f"genzoo: {exc}; rolled back to step {self.step}, learning rate × {scale:g} "
+            f"(rollback {count} of {cfg.max_rollbacks})",
+            file=sys.stderr,
+        )
         return True
 
     def _finish(self) -> Run:
@@ -596,7 +664,13 @@ class Trainer:
     def _loop(self, stop: _StopFlag) -> None:
         cfg = self.cfg
         # a bar on a terminal; in a log file or a pipe, a line with the time left every few seconds
-        bar = Progress(self.total, initial=self.step, enabled=cfg.progress and self.main, desc=self.model.name, unit="step")
+        bar = Progress(
+            self.total,
+            initial=self.step,
+            enabled=cfg.progress and self.main,
+            desc=self.model.name,
+            unit="step",
+        )
         sums: dict[str, float] = {}
         counts: dict[str, int] = {}  # per term: a staged model logs some terms in some steps only
         count, t_last, t0 = 0, time.perf_counter(), time.perf_counter()
@@ -605,7 +679,11 @@ class Trainer:
                 t_step = time.perf_counter()
                 terms = self._one_step()
                 self.step += 1
-                if self.tuner is not None and self.step < self.total and self.tuner.observe(time.perf_counter() - t_step):
+                if (
+                    self.tuner is not None
+                    and self.step < self.total
+                    and self.tuner.observe(time.perf_counter() - t_step)
+                ):
                     self._retune()
                 for k, v in terms.items():
                     sums[k] = sums.get(k, 0.0) + v
@@ -652,14 +730,23 @@ class Trainer:
             for group, lr in zip(opt.param_groups, base):
                 group["lr"] = lr * factor * self.lr_scale
         ctx = StepContext(
-            self.optimizers, scaler=self.scaler, grad_clip=self.cfg.grad_clip, step=self.step, total=self.total,
+            self.optimizers,
+            scaler=self.scaler,
+            grad_clip=self.cfg.grad_clip,
+            step=self.step,
+            total=self.total,
             reduce=dd.average_gradients if self.world > 1 else None,
         )
-        autocast = torch.autocast(self.device.type, dtype=self.dtype) if self.dtype else contextlib.nullcontext()
+        autocast = (
+            torch.autocast(self.device.type, dtype=self.dtype) if self.dtype else contextlib.nullcontext()
+        )
         with autocast:
             terms = self.model.training_step(batch, ctx)
         if self.defer_sync:  # no host–device synchronisation: see _watch
-            values = {k: v.detach().float() if torch.is_tensor(v) else torch.tensor(float(v), device=self.device) for k, v in terms.items()}
+            values = {
+                k: v.detach().float() if torch.is_tensor(v) else torch.tensor(float(v), device=self.device)
+                for k, v in terms.items()
+            }
             self._watch(values)
         else:
             values = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in terms.items()}
@@ -681,7 +768,9 @@ class Trainer:
         kept = f"; the last good checkpoint is kept in {self.out}" if self.out else ""
         what = getattr(self.model, "terms", {}).get(key)
         name = f"{what} ({key})" if what else key
-        raise TrainingDiverged(f"{name} became {value} at step {step}{kept} (try a lower --lr or train.grad_clip)")
+        raise TrainingDiverged(
+            f"{name} became {value} at step {step}{kept} (try a lower --lr or train.grad_clip)"
+        )
 
     def _watch(self, values: dict[str, torch.Tensor]) -> None:
         """On CUDA the loss terms stay on the device: per term, the first step at which it was not
@@ -705,7 +794,9 @@ class Trainer:
     def _trim_log(self) -> None:
         """Keep the records up to the step we start from, so a resumed log never repeats a step."""
         path = self.out / ckpt.LOG
-        records = [r for r in ckpt.read_log(self.out) if r.get("step", 0) <= self.step] if self.out.is_dir() else []
+        records = (
+            [r for r in ckpt.read_log(self.out) if r.get("step", 0) <= self.step] if self.out.is_dir() else []
+        )
         self.log = records
         self.time_offset = float(records[-1].get("time", 0.0)) if records else 0.0
         if self.main:
@@ -733,7 +824,9 @@ def _compile_children(model: torch.nn.Module, backend: str) -> None:
 def _check_compatible(model: GenerativeModel, data: Dataset) -> None:
     a, b = model.info, data.info
     if tuple(a.shape) != tuple(b.shape) or a.kind != b.kind:
-        raise GenzooError(f"the model was built for {a.kind} data of shape {a.shape}, but {b.name!r} is {b.kind} data of shape {b.shape}")
+        raise GenzooError(
+            f"the model was built for {a.kind} data of shape {a.shape}, but {b.name!r} is {b.kind} data of shape {b.shape}"
+        )
 
 
 def train(
@@ -752,5 +845,3 @@ def train(
     cfg = build(TrainConfig, {**model.default_train, **options}, section="train")
     trainer = Trainer(model, data, cfg, Path(out) if out is not None else None)
     return trainer.fit(resume=resume)
-
-

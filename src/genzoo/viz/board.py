@@ -52,7 +52,9 @@ MODES = Column(("modes", "modes_covered"), "modes", "higher", ("modes", "modes_c
 HQ = Column(("modes", "high_quality_rate"), "HQ rate", "higher", ("modes", "high_quality_rate_floor"))
 W2 = Column(("w2", "relative"), "W₂/√trΣ", "lower", ("w2", "relative_floor"))
 VARIOGRAM = Column(("variogram", "error"), "variogram err.", "lower", ("variogram", "floor"))
-INDICATOR = Column(("facies", "indicator_variogram"), "indicator γ err.", "lower", ("facies", "indicator_variogram_floor"))
+INDICATOR = Column(
+    ("facies", "indicator_variogram"), "indicator γ err.", "lower", ("facies", "indicator_variogram_floor")
+)
 PATTERN = Column(("facies", "pattern_js"), "pattern JS", "lower", ("facies", "pattern_js_floor"))
 COPY_RATE = Column(("memorization", "copy_rate"), "copy rate", "lower")
 
@@ -70,7 +72,15 @@ MORE = (
 )
 COLUMNS = HEADLINE + MORE
 # the figures under a gallery picture: the first group whose first column some run of the dataset has
-GALLERY = ((RECOGNISABLE, CLASS_TV), (MODES, HQ), (W2, VARIOGRAM), (VARIOGRAM,), (INDICATOR, PATTERN), (FD,), (PRECISION, RECALL))
+GALLERY = (
+    (RECOGNISABLE, CLASS_TV),
+    (MODES, HQ),
+    (W2, VARIOGRAM),
+    (VARIOGRAM,),
+    (INDICATOR, PATTERN),
+    (FD,),
+    (PRECISION, RECALL),
+)
 TRAIN = "train s"
 MORE_FIXED = ["model", "parameters", "sample s/1000"]
 
@@ -120,8 +130,15 @@ def entry_from_run(run_dir: str | Path, name: str | None = None) -> Entry:
             metrics = doc.get("metrics", {}) if isinstance(doc, dict) else {}
             metrics = metrics if isinstance(metrics, dict) else {}
             # the protocol's plain values only: a metrics.json edited by hand cannot break the table
-            protocol = {k: v for k, v in doc.items() if k != "metrics" and (v is None or isinstance(v, (str, int, float)))} \
-                if isinstance(doc, dict) else {}
+            protocol = (
+                {
+                    k: v
+                    for k, v in doc.items()
+                    if k != "metrics" and (v is None or isinstance(v, (str, int, float)))
+                }
+                if isinstance(doc, dict)
+                else {}
+            )
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
             protocol = {"unreadable": f"{ckpt.METRICS} is not valid JSON; run `genzoo evaluate` again"}
     log = ckpt.read_log(run_dir)
@@ -197,7 +214,9 @@ def cell(entry: Entry, col: Column) -> str:
     return f"{text} ({fmt(float(floor))})" if floor is not None else text
 
 
-def footnotes(blocks: Sequence[tuple[Sequence[Entry], Sequence[Column]]]) -> tuple[list[str], dict[tuple[int, str], int]]:
+def footnotes(
+    blocks: Sequence[tuple[Sequence[Entry], Sequence[Column]]],
+) -> tuple[list[str], dict[tuple[int, str], int]]:
     """The distinct notes of the figures shown, numbered from 1 in order of appearance (block by
     block, row by row), and the number each (id of the entry, metric) points to; runs evaluated at
     the same N share a note."""
@@ -226,10 +245,15 @@ class Table:
 
 def tables(entries: Sequence[Entry]) -> list[Table]:
     """One :class:`Table` per dataset."""
-    return [Table(data, group, present(group, HEADLINE), present(group, MORE)) for data, group in by_dataset(entries)]
+    return [
+        Table(data, group, present(group, HEADLINE), present(group, MORE))
+        for data, group in by_dataset(entries)
+    ]
 
 
-def _marked(e: Entry, cols: Sequence[Column], marks: Mapping[tuple[int, str], int]) -> list[tuple[str, int | None]]:
+def _marked(
+    e: Entry, cols: Sequence[Column], marks: Mapping[tuple[int, str], int]
+) -> list[tuple[str, int | None]]:
     """(text, footnote number or None) for each metric column of a run."""
     out = []
     for c in cols:
@@ -328,9 +352,17 @@ def render_markdown(entries: Sequence[Entry], *, title: str = "genzoo leaderboar
     parts = [f"# {title}"]
     for t in ts:
         parts.append(f"## {t.data}")
-        parts.append(_md_table(["run", *(c.header for c in t.head), TRAIN], [_head_row(e, t, marks) for e in t.entries]))
+        parts.append(
+            _md_table(
+                ["run", *(c.header for c in t.head), TRAIN], [_head_row(e, t, marks) for e in t.entries]
+            )
+        )
         parts.append(f"More on {t.data}:")
-        parts.append(_md_table(["run", *(c.header for c in t.more), *MORE_FIXED], [_more_row(e, t, marks) for e in t.entries]))
+        parts.append(
+            _md_table(
+                ["run", *(c.header for c in t.more), *MORE_FIXED], [_more_row(e, t, marks) for e in t.entries]
+            )
+        )
     parts.append("## Notes")
     parts.extend(f"[{k}] {text}" for k, text in enumerate(texts, 1))
     parts.append(_legend(_shown(ts)))
@@ -344,7 +376,9 @@ def render_markdown(entries: Sequence[Entry], *, title: str = "genzoo leaderboar
 # --- HTML --------------------------------------------------------------------------------------
 def _html_table(cls: str, head: Sequence[str], rows: Sequence[Sequence[tuple[str, int | None]]]) -> str:
     thead = "".join(f"<th>{escape(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{escape(t)}{_sup(k)}</td>" for t, k in row) + "</tr>" for row in rows)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(t)}{_sup(k)}</td>" for t, k in row) + "</tr>" for row in rows
+    )
     return f'<div class="wide"><table class="board {cls}"><thead><tr>{thead}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
@@ -355,13 +389,21 @@ def slug(name: str) -> str:
 
 def _dataset_block(t: Table, marks: Mapping[tuple[int, str], int]) -> str:
     """A dataset's headline table and, collapsed, its other columns and its bar chart."""
-    head = _html_table("headline", ["run", *(c.header for c in t.head), TRAIN], [_head_row(e, t, marks) for e in t.entries])
-    more = _html_table("more", ["run", *(c.header for c in t.more), *MORE_FIXED], [_more_row(e, t, marks) for e in t.entries])
+    head = _html_table(
+        "headline", ["run", *(c.header for c in t.head), TRAIN], [_head_row(e, t, marks) for e in t.entries]
+    )
+    more = _html_table(
+        "more", ["run", *(c.header for c in t.more), *MORE_FIXED], [_more_row(e, t, marks) for e in t.entries]
+    )
     names = ", ".join(c.header for c in t.more[:4]) + (", …" if len(t.more) > 4 else "")
-    summary = f"more on {t.data}" + (f": {names}" if names else "") + ", the model, its size and sampling time"
+    summary = (
+        f"more on {t.data}" + (f": {names}" if names else "") + ", the model, its size and sampling time"
+    )
     chart = _chart(t)
-    return (f'<div class="dataset" id="board-{escape(slug(t.data))}" data-dataset="{escape(t.data)}"><h3>{escape(t.data)}</h3>{head}'
-            f'<details class="more"><summary>{escape(summary)}</summary>{more}{chart}</details></div>')
+    return (
+        f'<div class="dataset" id="board-{escape(slug(t.data))}" data-dataset="{escape(t.data)}"><h3>{escape(t.data)}</h3>{head}'
+        f'<details class="more"><summary>{escape(summary)}</summary>{more}{chart}</details></div>'
+    )
 
 
 def _chart(t: Table) -> str:
@@ -370,13 +412,18 @@ def _chart(t: Table) -> str:
     if png is None:
         return ""
     noted = any(e.note(c.key[0]) and e.value(c.key) is not None for e in ok for c in t.head)
-    caption = (f"{t.data}: bars, the runs; dashed red, the noise floor of real data"
-               + ("; †: too few examples, see the notes under the tables" if noted else ""))
+    caption = f"{t.data}: bars, the runs; dashed red, the noise floor of real data" + (
+        "; †: too few examples, see the notes under the tables" if noted else ""
+    )
     return figure(png, f"headline figures on {t.data}", caption)
 
 
 def render_html(
-    entries: Sequence[Entry], *, title: str = "genzoo leaderboard", intro: str = "", extra_sections: Sequence[str] = (),
+    entries: Sequence[Entry],
+    *,
+    title: str = "genzoo leaderboard",
+    intro: str = "",
+    extra_sections: Sequence[str] = (),
     real: Mapping[str, Sequence[tuple[str, bytes | str]]] | None = None,
 ) -> str:
     """The board as one self-contained page: the gallery (`real` maps a dataset to (caption,
@@ -388,7 +435,11 @@ def render_html(
     board = "".join(_dataset_block(t, marks) for t in ts)
     board += "".join(f'<p class="fn" id="fn{k}">[{k}] {escape(text)}</p>' for k, text in enumerate(texts, 1))
     board += note(_legend(_shown(ts)))
-    proto = "<h3>Protocol</h3><ul>" + "".join(f"<li>{escape(line)}</li>" for line in protocol_lines(entries)) + "</ul>"
+    proto = (
+        "<h3>Protocol</h3><ul>"
+        + "".join(f"<li>{escape(line)}</li>" for line in protocol_lines(entries))
+        + "</ul>"
+    )
     groups = [(t.data, t.entries, headline(t.entries)) for t in ts]
     sections = [
         section("Gallery", gallery.render(groups, real or {}), ident="gallery"),
@@ -397,7 +448,12 @@ def render_html(
     ]
     figs = [figure(png, cap, cap) for e in entries for png, cap in e.figures]
     if figs:
-        sections.append(section("Figures", '<div class="grid">' + "".join(f'<div class="cell">{f}</div>' for f in figs) + "</div>"))
+        sections.append(
+            section(
+                "Figures",
+                '<div class="grid">' + "".join(f'<div class="cell">{f}</div>' for f in figs) + "</div>",
+            )
+        )
     sections.extend(extra_sections)
     header = f"<h1>{escape(title)}</h1>" + (f'<p class="sub">{escape(intro)}</p>' if intro else "")
     return document(title, header, sections, css=BOARD_CSS + gallery.CSS)
@@ -440,7 +496,9 @@ def _bars(names: tuple[str, ...], spec: tuple[tuple[str, tuple[Any, ...], tuple[
     return figure_png(fig)
 
 
-def write_board(entries: Sequence[Entry], out: str | Path, *, title: str = "genzoo leaderboard", **kw: Any) -> Path:
+def write_board(
+    entries: Sequence[Entry], out: str | Path, *, title: str = "genzoo leaderboard", **kw: Any
+) -> Path:
     """Write the board as Markdown (.md) or HTML (.html), atomically; an HTML board without `real`
     given draws each dataset's held-out examples itself (:func:`gallery.real_tiles`)."""
     from genzoo.errors import GenzooError

@@ -44,7 +44,17 @@ def fields_figure(
         ax.set_title(f"realisation {i + 1}", fontsize=8)
         if points is not None:
             rows, cols, values = points
-            ax.scatter(cols.numpy(), rows.numpy(), c=values.numpy(), cmap=FIELD_CMAP, vmin=lo, vmax=hi, s=14, edgecolors="white", linewidths=0.8)
+            ax.scatter(
+                cols.numpy(),
+                rows.numpy(),
+                c=values.numpy(),
+                cmap=FIELD_CMAP,
+                vmin=lo,
+                vmax=hi,
+                s=14,
+                edgecolors="white",
+                linewidths=0.8,
+            )
     ax = axes[-1]
     h, w = x.shape[-2:]
     lag = max_lag or max(1, min(min(h, w) // 3, MAX_LAG))
@@ -58,8 +68,16 @@ def fields_figure(
             se = np.asarray(se, dtype=float)
             ax.fill_between(d, g - 2 * se, g + 2 * se, color=colour, alpha=0.2, lw=0)
         if reference is not None:
-            ref = grid_variogram(reference.detach().float().cpu()[:VARIOGRAM_FIELDS], max_lag=lag, direction=direction)
-            ax.plot(np.asarray(ref.lags, dtype=float), np.asarray(ref.gamma, dtype=float), "--", color=colour, lw=1)
+            ref = grid_variogram(
+                reference.detach().float().cpu()[:VARIOGRAM_FIELDS], max_lag=lag, direction=direction
+            )
+            ax.plot(
+                np.asarray(ref.lags, dtype=float),
+                np.asarray(ref.gamma, dtype=float),
+                "--",
+                color=colour,
+                lw=1,
+            )
         if cov is not None:
             hh = np.linspace(0, d.max(), 200)
             step = torch.tensor([[1.0, 0.0]] if direction == "row" else [[0.0, 1.0]], dtype=torch.float64)
@@ -67,7 +85,11 @@ def fields_figure(
             ax.plot(hh, model, "-", color=colour, lw=1)
     ax.set_xlabel("lag (cells)", fontsize=8)
     ax.set_ylabel("γ(h)", fontsize=8)
-    what = "samples (dots)" + (", model (lines)" if cov is not None else "") + (", held-out data (dashed)" if reference is not None else "")
+    what = (
+        "samples (dots)"
+        + (", model (lines)" if cov is not None else "")
+        + (", held-out data (dashed)" if reference is not None else "")
+    )
     ax.set_title(f"variogram: {what}", fontsize=7)
     ax.legend(fontsize=7, frameon=False)
     ax.tick_params(labelsize=7)

@@ -38,11 +38,17 @@ def real_data_png(name: str, options_json: str = "{}") -> bytes:
 
 
 def real_caption(options: Mapping[str, Any], first: Mapping[str, Any]) -> str:
-    """"real data", with what sets these options apart from the dataset's first ones: "real data,
+    """ "real data", with what sets these options apart from the dataset's first ones: "real data,
     binarised" where binary models sit beside grey ones, so that each is seen beside its own data."""
-    changed = [k for k in sorted(options) if options.get(k) != first.get(k)] + [k for k in sorted(first) if k not in options]
-    words = [("binarised" if options.get(k) in ("static", "dynamic") else "grey") if k == "binarize" else f"{k} {options.get(k)}"
-             for k in changed]
+    changed = [k for k in sorted(options) if options.get(k) != first.get(k)] + [
+        k for k in sorted(first) if k not in options
+    ]
+    words = [
+        ("binarised" if options.get(k) in ("static", "dynamic") else "grey")
+        if k == "binarize"
+        else f"{k} {options.get(k)}"
+        for k in changed
+    ]
     return ", ".join(["real data", *words])
 
 
@@ -67,12 +73,14 @@ def real_tiles(datasets: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, l
 
 # --- the gallery -------------------------------------------------------------------------------------
 def figure_line(entry: Entry, col: Column) -> str | None:
-    """"FD↓ 634 (floor 51)": a figure, which way is better and its floor; None where the run lacks it."""
+    """ "FD↓ 634 (floor 51)": a figure, which way is better and its floor; None where the run lacks it."""
     v = entry.value(col.key)
     if v is None:
         return None
     floor = entry.value(col.floor) if col.floor else None
-    return f"{col.header}{ARROWS.get(col.better, '')} {short(v)}" + (f" (floor {short(floor)})" if floor is not None else "")
+    return f"{col.header}{ARROWS.get(col.better, '')} {short(v)}" + (
+        f" (floor {short(floor)})" if floor is not None else ""
+    )
 
 
 def short(v: float) -> str:
@@ -96,9 +104,13 @@ def run_tile(entry: Entry, cols: Sequence[Column]) -> str:
         picture = img(entry.samples_png, f"samples of {entry.name}")
     else:
         picture = '<div class="blank">no samples.png</div>'
-    lines = [] if entry.error else [
-        _span(line, BETTER.get(c.better, "")) for c in cols if (line := figure_line(entry, c)) is not None
-    ]
+    lines = (
+        []
+        if entry.error
+        else [
+            _span(line, BETTER.get(c.better, "")) for c in cols if (line := figure_line(entry, c)) is not None
+        ]
+    )
     if entry.train_seconds is not None and not entry.error:
         lines.append(_span(f"trained {entry.train_seconds:.1f} s"))
     caption = f"<b>{escape(short)}</b>" + "".join(lines)
@@ -114,18 +126,26 @@ def real_tile(name: str, real: bytes | str | None, caption: str = "real data") -
     return f'<figure class="tile real">{picture}<figcaption><b>{escape(caption)}</b>{_span(line)}</figcaption></figure>'
 
 
-def render(groups: Sequence[tuple[str, Sequence[Entry], Sequence[Column]]],
-           real: Mapping[str, Sequence[tuple[str, bytes | str]]]) -> str:
+def render(
+    groups: Sequence[tuple[str, Sequence[Entry], Sequence[Column]]],
+    real: Mapping[str, Sequence[tuple[str, bytes | str]]],
+) -> str:
     """The gallery: per (dataset, its runs, its headline columns) a row of pictures — the real
     data first (as each set of the runs' data options draws it: grey and binarised digits), then
     each run's samples."""
-    intro = ('<p class="sub">Each row is one dataset: first 64 of its held-out examples, then 64 samples of each model '
-             "trained on it (the same seed for all). Look first; the figures under each picture say the rest.</p>")
+    intro = (
+        '<p class="sub">Each row is one dataset: first 64 of its held-out examples, then 64 samples of each model '
+        "trained on it (the same seed for all). Look first; the figures under each picture say the rest.</p>"
+    )
     rows = []
     for data, entries, cols in groups:
         shown = real.get(data) or [("real data", None)]
-        tiles = "".join(real_tile(data, pic, caption) for caption, pic in shown) + "".join(run_tile(e, cols) for e in entries)
-        rows.append(f'<div class="gallery-group" data-dataset="{escape(data)}"><h3>{escape(data)}</h3><div class="tiles">{tiles}</div></div>')
+        tiles = "".join(real_tile(data, pic, caption) for caption, pic in shown) + "".join(
+            run_tile(e, cols) for e in entries
+        )
+        rows.append(
+            f'<div class="gallery-group" data-dataset="{escape(data)}"><h3>{escape(data)}</h3><div class="tiles">{tiles}</div></div>'
+        )
     return intro + "".join(rows)
 
 
@@ -134,13 +154,21 @@ def how_to_read(cols: Sequence[Column], entries: Sequence[Entry]) -> list[tuple[
     """(term, explanation) pairs: the pictures, the floor, each of `cols` (which way is better,
     what it means), the training time, and why a model that copies its training data looks good."""
     items = [
-        ("The pictures", "each gallery row is one dataset: 64 real held-out examples (grey and binarised where "
-         "models of both kinds share the row: each model is trained on one of them), then 64 samples of each model. "
-         "Good samples look like the real ones and vary as much."),
-        ("The floor", "the number in brackets: the same metric between two halves of the held-out data — what a "
-         "perfect model scores with this many examples. Compare each figure with its floor, not with 0 or 1."),
-        ("One table per dataset", "figures of different datasets measure different things: they never share a "
-         "column or an axis."),
+        (
+            "The pictures",
+            "each gallery row is one dataset: 64 real held-out examples (grey and binarised where "
+            "models of both kinds share the row: each model is trained on one of them), then 64 samples of each model. "
+            "Good samples look like the real ones and vary as much.",
+        ),
+        (
+            "The floor",
+            "the number in brackets: the same metric between two halves of the held-out data — what a "
+            "perfect model scores with this many examples. Compare each figure with its floor, not with 0 or 1.",
+        ),
+        (
+            "One table per dataset",
+            "figures of different datasets measure different things: they never share a column or an axis.",
+        ),
     ]
     for c in cols:
         fig = glossary.lookup(*c.key[:2]) if len(c.key) >= 2 else None
@@ -150,10 +178,15 @@ def how_to_read(cols: Sequence[Column], entries: Sequence[Entry]) -> list[tuple[
     items.append(("train s", "seconds of training on this machine."))
     copies = "kde" in {e.model for e in entries} or any(c.key == ("memorization", "copy_rate") for c in cols)
     if copies:
-        items.append(("Why KDE's FD can look good", "a KDE's samples are training examples plus a little noise (a few pixels flipped on binary images). FD, "
-                      "precision and recall compare distributions, so a sampler that reproduces its training set scores "
-                      "like real data, near the floor, without learning anything beyond it. Its copy rate (under "
-                      "“more”) and the closest pairs in its report show how near it stays to the training set."))
+        items.append(
+            (
+                "Why KDE's FD can look good",
+                "a KDE's samples are training examples plus a little noise (a few pixels flipped on binary images). FD, "
+                "precision and recall compare distributions, so a sampler that reproduces its training set scores "
+                "like real data, near the floor, without learning anything beyond it. Its copy rate (under "
+                "“more”) and the closest pairs in its report show how near it stays to the training set.",
+            )
+        )
     return items
 
 
@@ -163,7 +196,9 @@ def _sentence(text: str) -> str:
 
 def how_to_read_html(cols: Sequence[Column], entries: Sequence[Entry]) -> str:
     """:func:`how_to_read` as a definition list."""
-    items = "".join(f"<dt>{escape(term)}</dt><dd>{escape(text)}</dd>" for term, text in how_to_read(cols, entries))
+    items = "".join(
+        f"<dt>{escape(term)}</dt><dd>{escape(text)}</dd>" for term, text in how_to_read(cols, entries)
+    )
     return f'<dl class="read">{items}</dl>'
 
 

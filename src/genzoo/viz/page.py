@@ -49,13 +49,17 @@ def note(text: str) -> str:
 
 
 def table(
-    rows: Sequence[tuple[str, Any]], head: tuple[str, str] | None = None, *, flag: Callable[[str], bool] | None = None
+    rows: Sequence[tuple[str, Any]],
+    head: tuple[str, str] | None = None,
+    *,
+    flag: Callable[[str], bool] | None = None,
 ) -> str:
     """Two-column rows; those whose key `flag` picks are drawn as notes (class "flag")."""
     thead = f"<thead><tr><th>{escape(head[0])}</th><th>{escape(head[1])}</th></tr></thead>" if head else ""
     flagged = ' class="flag"'
     body = "".join(
-        f"<tr{flagged if flag and flag(k) else ''}><th>{escape(k)}</th><td>{escape(fmt(v))}</td></tr>" for k, v in rows
+        f"<tr{flagged if flag and flag(k) else ''}><th>{escape(k)}</th><td>{escape(fmt(v))}</td></tr>"
+        for k, v in rows
     )
     return f'<div class="wide"><table>{thead}<tbody>{body}</tbody></table></div>'  # scrolls on its own if too wide
 

@@ -42,7 +42,6 @@ NOT_LOSSES = frozenset({"step", "epoch", "lr", "steps_per_s", "time"})  # logged
 SMOOTH_FROM = 50  # records; longer logs get an EMA line over the raw one
 
 
-
 def panels(count: int, *, max_cols: int, width: float, height: float) -> tuple[Figure, list[Any]]:
     """A figure of `count` panels in rows of at most `max_cols`, each `width` × `height` inches;
     returns the figure and the `count` axes in use (the spare ones are hidden)."""
@@ -201,7 +200,13 @@ def interpolation_strip(
     return image_grid(x, info, nrow=steps)
 
 
-def walk(z0: torch.Tensor, noise: torch.Tensor, step: float, mean: torch.Tensor | float = 0.0, scale: torch.Tensor | float = 1.0) -> torch.Tensor:
+def walk(
+    z0: torch.Tensor,
+    noise: torch.Tensor,
+    step: float,
+    mean: torch.Tensor | float = 0.0,
+    scale: torch.Tensor | float = 1.0,
+) -> torch.Tensor:
     """Random walks from z0 (W, *L) driven by noise (W, T − 1, *L) ~ N(0, I): (W, T, *L) with
 
         z_t = μ + √(1 − β²)·(z_{t−1} − μ) + β·s·ε_t,
@@ -245,18 +250,29 @@ def latent_walk(
         if generator is None:
             noise = torch.randn((walks, steps - 1, *z0.shape[1:]))
         else:
-            noise = torch.randn((walks, steps - 1, *z0.shape[1:]), generator=generator, device=generator.device).cpu()
+            noise = torch.randn(
+                (walks, steps - 1, *z0.shape[1:]), generator=generator, device=generator.device
+            ).cpu()
         z = walk(z0, noise, step, mean, scale)  # (W, T, *L)
         x = model.decode(z.flatten(0, 1).to(model.device)).float().cpu()
     if info.kind == "points":
         paths = list(x.reshape(walks, steps, -1))
         title = f"{model.name}: {walks} latent walks of {steps} steps (β = {step})"
-        return _png_image(points_figure(x.reshape(-1, x.shape[-1]), reference=reference, paths=paths, title=title, label="decodes"))
+        return _png_image(
+            points_figure(
+                x.reshape(-1, x.shape[-1]), reference=reference, paths=paths, title=title, label="decodes"
+            )
+        )
     return image_grid(x, info, nrow=steps)
 
 
 def trajectory_figure(
-    model: GenerativeModel, *, n: int = 8, frames: int = 8, generator: torch.Generator | None = None, steps: int | None = None
+    model: GenerativeModel,
+    *,
+    n: int = 8,
+    frames: int = 8,
+    generator: torch.Generator | None = None,
+    steps: int | None = None,
 ) -> bytes:
     """The denoising trajectory x_T … x_0 of a diffusion model (`model.trajectory`),
     `frames` evenly spaced states from pure noise to the samples: for images one row per sample,
@@ -273,14 +289,18 @@ def trajectory_figure(
     for ax, i in zip(axes, idx.tolist()):
         ax.scatter(*path[:, i].T.numpy(), s=1.5, linewidths=0, alpha=0.6)
         ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xticks=[], yticks=[])
-        ax.set_title("x_T (noise)" if i == 0 else ("x_0" if i == path.shape[1] - 1 else f"state {i}"), fontsize=8)
+        ax.set_title(
+            "x_T (noise)" if i == 0 else ("x_0" if i == path.shape[1] - 1 else f"state {i}"), fontsize=8
+        )
     return figure_png(fig)
 
 
 def codes_figure(model: GenerativeModel, x: torch.Tensor, labels: torch.Tensor) -> bytes:
     """Scatter of the 2-D codes encode(x), coloured by label (dimension reduction at a glance)."""
     with inference(model):
-        codes = torch.cat([model.encode(c.to(model.device)).float().cpu() for c in torch.split(x, 500)]).numpy()
+        codes = torch.cat(
+            [model.encode(c.to(model.device)).float().cpu() for c in torch.split(x, 500)]
+        ).numpy()
     fig = Figure(figsize=(5.2, 4.6), layout="constrained")
     ax = fig.add_subplot()
     labels = np.asarray(labels)

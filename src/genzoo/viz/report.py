@@ -70,8 +70,17 @@ def write_report(
     frames = _read_frames(run_dir)
     train = _load_data(config, ("train",))[0] if hasattr(model, "decoder_basis") else None
     page = render_report(
-        model, config, records, metrics, data=data, n_samples=n_samples, seed=seed, notes=notes, train=train,
-        pictures=pictures, frames=frames,
+        model,
+        config,
+        records,
+        metrics,
+        data=data,
+        n_samples=n_samples,
+        seed=seed,
+        notes=notes,
+        train=train,
+        pictures=pictures,
+        frames=frames,
     )
     out = Path(out) if out is not None else run_dir / REPORT
     ckpt.atomic_write(out, lambda p: p.write_text(page, encoding="utf-8"))
@@ -103,7 +112,9 @@ def _read_metrics(run_dir: Path) -> tuple[dict[str, Any] | None, dict[str, str]]
     return metrics, {}
 
 
-def _load_data(config: Mapping[str, Any], splits: Sequence[str] = ("test", "train")) -> tuple[Dataset | None, str | None]:
+def _load_data(
+    config: Mapping[str, Any], splits: Sequence[str] = ("test", "train")
+) -> tuple[Dataset | None, str | None]:
     """The run's dataset (the first of `splits` that loads), or None and the reason."""
     spec = config.get("data") or {}
     name = spec.get("name") if isinstance(spec, Mapping) else None
@@ -163,19 +174,45 @@ def render_report(
     if model.latent:
         sections.append(_latent_section(model, data, seed, notes.get("data"), train))
     if model.info.kind == "field" and len(model.info.shape) == 3:
-        caption = ("four samples and the variograms along rows and columns of 32 samples (dots, ± 2 standard errors) "
-                   "against held-out fields (dashed)" + (" and the fitted model (lines)" if isinstance(model, Field) else ""))
-        sections.append(section("Fields", _try_figure(lambda: field_figure(model, data, seed), "fields and variograms", caption)))
+        caption = (
+            "four samples and the variograms along rows and columns of 32 samples (dots, ± 2 standard errors) "
+            "against held-out fields (dashed)"
+            + (" and the fitted model (lines)" if isinstance(model, Field) else "")
+        )
+        sections.append(
+            section(
+                "Fields",
+                _try_figure(lambda: field_figure(model, data, seed), "fields and variograms", caption),
+            )
+        )
     if model.conditional and model.info.kind != "points" and model.info.num_classes:
         caption = f"one row per class, {CLASS_EXAMPLES} samples each, seed {seed}"
-        sections.append(section("Samples by class", _try_figure(lambda: class_grid(model, seed), "samples by class", caption)))
+        sections.append(
+            section(
+                "Samples by class", _try_figure(lambda: class_grid(model, seed), "samples by class", caption)
+            )
+        )
     if isinstance(model, Trajectories):
-        caption = "the reverse process from pure noise x_T (left) to samples x_0 (right), evenly spaced states"
-        sections.append(section("Denoising trajectory", _try_figure(
-            lambda: trajectory_figure(model, generator=torch.Generator().manual_seed(seed)), "denoising trajectory", caption)))
+        caption = (
+            "the reverse process from pure noise x_T (left) to samples x_0 (right), evenly spaced states"
+        )
+        sections.append(
+            section(
+                "Denoising trajectory",
+                _try_figure(
+                    lambda: trajectory_figure(model, generator=torch.Generator().manual_seed(seed)),
+                    "denoising trajectory",
+                    caption,
+                ),
+            )
+        )
     if isinstance(model, Inpaints) and data is not None and model.info.kind != "points":
         caption = "held-out examples (row 1), the bottom half hidden (row 2), the model's fills (row 3)"
-        sections.append(section("Inpainting", _try_figure(lambda: inpainting_figure(model, data, seed), "inpainting", caption)))
+        sections.append(
+            section(
+                "Inpainting", _try_figure(lambda: inpainting_figure(model, data, seed), "inpainting", caption)
+            )
+        )
     if isinstance(model, HasFilters) and model.info.kind != "points":
         caption = f"the weights into the first {FILTERS} hidden units as images, each scaled to its own range (dark negative, light positive)"
         sections.append(section("Filters", _try_figure(lambda: filter_grid(model), "filters", caption)))
@@ -183,8 +220,19 @@ def render_report(
         caption = "held-out examples (row 1) redrawn as each class in turn (rows 2…): G(E_z(x), y) keeps their style"
         sections.append(section("Edits", _try_figure(lambda: edit_grid(model, data), "edits", caption)))
     if isinstance(model, Translates) and data is not None and data.pair is not None:
-        sections.append(section("Translations", _try_figure(lambda: translation_grid(model, data), "translations", _translation_caption(data))))
-    sections.append(_metrics_section(metrics, notes.get("metrics"), figures, pictures=pictures, train_seconds=wall_time(records)))
+        sections.append(
+            section(
+                "Translations",
+                _try_figure(
+                    lambda: translation_grid(model, data), "translations", _translation_caption(data)
+                ),
+            )
+        )
+    sections.append(
+        _metrics_section(
+            metrics, notes.get("metrics"), figures, pictures=pictures, train_seconds=wall_time(records)
+        )
+    )
     version = config.get("genzoo_version", "unknown")
     by = "" if version == __version__ else f"; report by genzoo {__version__}"
     header = f'<h1>{escape(title)}</h1><p class="sub">trained with genzoo {escape(version)}{escape(by)}</p>'
@@ -297,7 +345,13 @@ def _samples_section(model: GenerativeModel, data: Dataset | None, n: int, seed:
     return section("Samples", _try_figure(draw, "samples", f"drawn with seed {seed}"))
 
 
-def _latent_section(model: GenerativeModel, data: Dataset | None, seed: int, data_note: str | None, train: Dataset | None = None) -> str:
+def _latent_section(
+    model: GenerativeModel,
+    data: Dataset | None,
+    seed: int,
+    data_note: str | None,
+    train: Dataset | None = None,
+) -> str:
     parts = []
     pairs, steps = INTERP_PAIRS, INTERP_STEPS
     points = model.info.kind == "points"
@@ -308,7 +362,9 @@ def _latent_section(model: GenerativeModel, data: Dataset | None, seed: int, dat
         else "originals (rows 1, 3) with their reconstructions decode(encode(x)) beneath"
     )
     if not model.encodes:
-        parts.append(note(f"{model.name} has no encoder: no reconstructions, interpolation between latent draws only"))
+        parts.append(
+            note(f"{model.name} has no encoder: no reconstructions, interpolation between latent draws only")
+        )
     elif data is None:
         parts.append(note(f"no reconstructions: {data_note or 'no data given'}"))
     else:
@@ -356,7 +412,11 @@ def _latent_section(model: GenerativeModel, data: Dataset | None, seed: int, dat
         _try_figure(
             lambda: png_bytes(
                 interpolation_strip(
-                    model, pairs=pairs, steps=steps, method="linear", reference=reference,
+                    model,
+                    pairs=pairs,
+                    steps=steps,
+                    method="linear",
+                    reference=reference,
                     generator=torch.Generator().manual_seed(seed),
                 )
             ),
@@ -368,7 +428,13 @@ def _latent_section(model: GenerativeModel, data: Dataset | None, seed: int, dat
     parts.append(
         _try_figure(
             lambda: png_bytes(
-                latent_walk(model, walks=pairs, steps=steps, reference=reference, generator=torch.Generator().manual_seed(seed + 1))
+                latent_walk(
+                    model,
+                    walks=pairs,
+                    steps=steps,
+                    reference=reference,
+                    generator=torch.Generator().manual_seed(seed + 1),
+                )
             ),
             "latent walks",
             f"{pairs} random walks z_t = √(1 − β²) z_(t−1) + β ε_t (β = 0.35) that keep to the latent distribution{per_row}",
@@ -396,7 +462,13 @@ def class_grid(model: GenerativeModel, seed: int) -> bytes:
     k = model.info.num_classes
     labels = torch.arange(k).repeat_interleave(CLASS_EXAMPLES)
     with inference(model):
-        x = model.sample(len(labels), generator=torch.Generator().manual_seed(seed), label=labels.to(model.device)).float().cpu()
+        x = (
+            model.sample(
+                len(labels), generator=torch.Generator().manual_seed(seed), label=labels.to(model.device)
+            )
+            .float()
+            .cpu()
+        )
     return png_bytes(image_grid(x, model.info, nrow=CLASS_EXAMPLES))
 
 
@@ -404,7 +476,11 @@ def field_figure(model: GenerativeModel, data: Dataset | None, seed: int) -> byt
     from genzoo.viz.fields import VARIOGRAM_FIELDS, fields_figure
 
     with inference(model):
-        x = model.sample(VARIOGRAM_FIELDS, generator=torch.Generator(device=model.device).manual_seed(seed)).float().cpu()
+        x = (
+            model.sample(VARIOGRAM_FIELDS, generator=torch.Generator(device=model.device).manual_seed(seed))
+            .float()
+            .cpu()
+        )
     cov = model.cov if isinstance(model, Field) else None
     return fields_figure(x, cov, reference=None if data is None else data.tensors()[:VARIOGRAM_FIELDS])
 
@@ -416,7 +492,11 @@ def inpainting_figure(model: GenerativeModel, data: Dataset, seed: int) -> bytes
     x = data.tensors()[:TRANSLATE_EXAMPLES]
     mask = hole_mask("bottom-half", tuple(model.info.shape))
     with inference(model):
-        filled = model.inpaint(x.to(model.device), mask, generator=torch.Generator().manual_seed(seed)).float().cpu()
+        filled = (
+            model.inpaint(x.to(model.device), mask, generator=torch.Generator().manual_seed(seed))
+            .float()
+            .cpu()
+        )
     return png_bytes(inpainting_grid(x, mask, filled, model.info))
 
 
@@ -453,9 +533,15 @@ def translation_grid(model: GenerativeModel, data: Dataset) -> bytes:
     inputs = data.inputs()[:TRANSLATE_EXAMPLES]
     with inference(model):
         out = model.translate(inputs.to(model.device)).float().cpu()
-        third = data.tensors()[: len(inputs)] if data.info.pairing == "paired" else model.translate(out.to(model.device), direction="b2a").float().cpu()
+        third = (
+            data.tensors()[: len(inputs)]
+            if data.info.pairing == "paired"
+            else model.translate(out.to(model.device), direction="b2a").float().cpu()
+        )
     if not (inputs.shape == out.shape == third.shape):
-        raise GenzooError(f"inputs {tuple(inputs.shape[1:])} and outputs {tuple(out.shape[1:])} differ in shape: no side-by-side grid")
+        raise GenzooError(
+            f"inputs {tuple(inputs.shape[1:])} and outputs {tuple(out.shape[1:])} differ in shape: no side-by-side grid"
+        )
     return png_bytes(image_grid(torch.cat([inputs, out, third]), model.info, nrow=len(inputs)))
 
 
@@ -481,14 +567,24 @@ def pca_comparison(model: GenerativeModel, data: Dataset | None) -> str:
     if model.info.kind == "points":
         return text
     tiles = torch.tensor(np.concatenate([q.T, pca.T])).float().reshape(2 * d, *model.info.shape)
-    tiles = (tiles - tiles.amin(dim=(1, 2, 3), keepdim=True)) / (tiles.amax(dim=(1, 2, 3), keepdim=True) - tiles.amin(dim=(1, 2, 3), keepdim=True) + 1e-12)
+    tiles = (tiles - tiles.amin(dim=(1, 2, 3), keepdim=True)) / (
+        tiles.amax(dim=(1, 2, 3), keepdim=True) - tiles.amin(dim=(1, 2, 3), keepdim=True) + 1e-12
+    )
     png = png_bytes(image_grid(tiles, None, nrow=d))
-    return text + figure(png, "linear autoencoder against PCA", "top: an orthonormal basis of the decoder's columns; bottom: the principal components (each rescaled to [0, 1])")
+    return text + figure(
+        png,
+        "linear autoencoder against PCA",
+        "top: an orthonormal basis of the decoder's columns; bottom: the principal components (each rescaled to [0, 1])",
+    )
 
 
 def _metrics_section(
-    metrics: Mapping[str, Any] | None, missing: str | None, figures: Sequence[tuple[bytes, str]] = (), *,
-    pictures: Mapping[str, bytes] | None = None, train_seconds: float | None = None,
+    metrics: Mapping[str, Any] | None,
+    missing: str | None,
+    figures: Sequence[tuple[bytes, str]] = (),
+    *,
+    pictures: Mapping[str, bytes] | None = None,
+    train_seconds: float | None = None,
 ) -> str:
     """The run's scores grouped by kind with floor, unit and meaning (:mod:`genzoo.viz.scores`);
     every value of metrics.json in a collapsed table beneath, then what they were evaluated on."""
@@ -501,26 +597,53 @@ def _metrics_section(
         body = table(flatten(metrics), head=("metric", "value"))
         return section("Metrics", body + "".join(figure(png, caption, caption) for png, caption in figures))
     rest = {k: v for k, v in metrics.items() if k != "metrics"}
-    timing = [Row("training", "training", _duration(train_seconds), meaning="the optimisation loop, from log.jsonl")] \
-        if train_seconds is not None else []
+    timing = (
+        [
+            Row(
+                "training",
+                "training",
+                _duration(train_seconds),
+                meaning="the optimisation loop, from log.jsonl",
+            )
+        ]
+        if train_seconds is not None
+        else []
+    )
     sampling = rest.get("sample_seconds_per_1000")
     if _number(sampling):
-        timing.append(Row("sample_seconds_per_1000", "sampling", sampling, unit="seconds per 1,000 samples",
-                          meaning="drawing samples, measured during evaluation"))
-    body = (_note_floor() + render_groups(grouped(scores, timing), pictures)
-            + "".join(figure(png, caption, caption) for png, caption in figures))
+        timing.append(
+            Row(
+                "sample_seconds_per_1000",
+                "sampling",
+                sampling,
+                unit="seconds per 1,000 samples",
+                meaning="drawing samples, measured during evaluation",
+            )
+        )
+    body = (
+        _note_floor()
+        + render_groups(grouped(scores, timing), pictures)
+        + "".join(figure(png, caption, caption) for png, caption in figures)
+    )
     # per-example lists (closest pairs, mode counts) are in metrics.json; the table keeps the numbers
-    shown = {k: {kk: vv for kk, vv in v.items() if kk not in LISTS} if isinstance(v, Mapping) else v for k, v in scores.items()}
-    body += ('<details class="all"><summary>every value in metrics.json</summary>'
-             f'{table(flatten(shown), head=("metric", "value"), flag=_is_note)}</details>')
+    shown = {
+        k: {kk: vv for kk, vv in v.items() if kk not in LISTS} if isinstance(v, Mapping) else v
+        for k, v in scores.items()
+    }
+    body += (
+        '<details class="all"><summary>every value in metrics.json</summary>'
+        f"{table(flatten(shown), head=('metric', 'value'), flag=_is_note)}</details>"
+    )
     if rest:
         body += f"<h3>Evaluated on</h3>{table(flatten(rest), flag=_is_note)}"
     return section("Metrics", body)
 
 
 def _note_floor() -> str:
-    return ('<p class="sub">Floor: the same metric between two halves of the held-out data — what a perfect model '
-            "scores at this number of examples. Read each figure against its floor, not against 0 or 1.</p>")
+    return (
+        '<p class="sub">Floor: the same metric between two halves of the held-out data — what a perfect model '
+        "scores at this number of examples. Read each figure against its floor, not against 0 or 1.</p>"
+    )
 
 
 PROGRESS_MS = 700  # each grid of the animation, in milliseconds
@@ -537,14 +660,23 @@ def _progress_section(frames: Sequence[tuple[int, bytes]]) -> str:
     if len(frames) > 1:
         try:
             gif = animated_gif([png for _, png in frames], ms=PROGRESS_MS)
-            parts.append(figure(gif, "samples over training, animated", f"the {len(frames)} grids below in a loop", mime="image/gif"))
+            parts.append(
+                figure(
+                    gif,
+                    "samples over training, animated",
+                    f"the {len(frames)} grids below in a loop",
+                    mime="image/gif",
+                )
+            )
         except (OSError, ValueError) as exc:  # a damaged frame: the strip still shows the others
             parts.append(note(f"could not animate the grids: {type(exc).__name__}: {exc}"))
     else:
         parts.append(note("one checkpoint so far: train with a smaller --checkpoint-every for more frames"))
     parts.append(f'<div class="wide"><div class="strip">{strip}</div></div>')
-    caption = (f"64 samples drawn with the same noise at each of {len(frames)} checkpoints "
-               f"(RUN/{ckpt.FRAMES}/, at most {ckpt.MAX_FRAMES} spread over the run)")
+    caption = (
+        f"64 samples drawn with the same noise at each of {len(frames)} checkpoints "
+        f"(RUN/{ckpt.FRAMES}/, at most {ckpt.MAX_FRAMES} spread over the run)"
+    )
     return section("Samples over training", "".join(parts) + f'<p class="sub">{escape(caption)}</p>')
 
 

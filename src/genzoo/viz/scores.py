@@ -34,8 +34,12 @@ class Row:
 
 def is_picture_name(value: Any) -> bool:
     """A plain file name of a PNG or GIF (no folder in it): what a metric writes for a picture it left."""
-    return (isinstance(value, str) and value.lower().endswith((".png", ".gif")) and Path(value).name == value
-            and not value.startswith("."))
+    return (
+        isinstance(value, str)
+        and value.lower().endswith((".png", ".gif"))
+        and Path(value).name == value
+        and not value.startswith(".")
+    )
 
 
 def picture_files(run_dir: str | Path, scores: Mapping[str, Any]) -> dict[str, bytes]:
@@ -46,7 +50,12 @@ def picture_files(run_dir: str | Path, scores: Mapping[str, Any]) -> dict[str, b
     for out in scores.values():
         for value in out.values() if isinstance(out, Mapping) else ():
             path = run_dir / value if is_picture_name(value) else None
-            if path is None or value in found or not path.is_file() or path.stat().st_size > MAX_PICTURE_BYTES:
+            if (
+                path is None
+                or value in found
+                or not path.is_file()
+                or path.stat().st_size > MAX_PICTURE_BYTES
+            ):
                 continue
             data = path.read_bytes()
             if picture_mime(data):
@@ -117,9 +126,15 @@ def grouped(scores: Mapping[str, Any], timing: Sequence[Row] = ()) -> dict[str, 
     for order, (metric, out) in enumerate(scores.items()):
         for group, rows in metric_blocks(str(metric), out).items():
             groups[group].append((_metric_rank(str(metric), group), order, rows))
-    result = {g: [row for _, _, rows in sorted(blocks, key=lambda b: b[:2]) for row in rows] for g, blocks in groups.items()}
-    seconds = [Row(f"{m}.seconds", m, out["seconds"], unit="seconds", meaning=f"time to compute {m}")
-               for m, out in scores.items() if isinstance(out, Mapping) and _number(out.get("seconds"))]
+    result = {
+        g: [row for _, _, rows in sorted(blocks, key=lambda b: b[:2]) for row in rows]
+        for g, blocks in groups.items()
+    }
+    seconds = [
+        Row(f"{m}.seconds", m, out["seconds"], unit="seconds", meaning=f"time to compute {m}")
+        for m, out in scores.items()
+        if isinstance(out, Mapping) and _number(out.get("seconds"))
+    ]
     result[glossary.TIMING] = [*timing, *seconds]
     return {g: rows for g, rows in result.items() if rows}
 
@@ -128,7 +143,9 @@ def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-HEAD = "<thead><tr><th>figure</th><th>value</th><th>floor</th><th>unit</th><th>what it means</th></tr></thead>"
+HEAD = (
+    "<thead><tr><th>figure</th><th>value</th><th>floor</th><th>unit</th><th>what it means</th></tr></thead>"
+)
 
 
 def render_row(row: Row, pictures: Mapping[str, bytes]) -> str:
@@ -142,12 +159,17 @@ def render_row(row: Row, pictures: Mapping[str, bytes]) -> str:
     if row.kind == "picture":
         data = pictures.get(row.value)
         mime = picture_mime(data) if data else None
-        shown = (img(data, row.value, mime=mime, cls="metric-picture") if data and mime
-                 else f"{escape(row.value)} (not in the run directory)")
+        shown = (
+            img(data, row.value, mime=mime, cls="metric-picture")
+            if data and mime
+            else f"{escape(row.value)} (not in the run directory)"
+        )
         return f'<tr class="picture"{key}><th>{escape(row.label)}</th><td colspan="4">{shown}<div>{escape(row.meaning)}</div></td></tr>'
     floor = "—" if row.floor is None else fmt(row.floor)
     cells = [fmt(row.value), floor, row.unit, row.meaning]
-    return f"<tr{key}><th>{escape(row.label)}</th>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>"
+    return (
+        f"<tr{key}><th>{escape(row.label)}</th>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>"
+    )
 
 
 def render_groups(groups: Mapping[str, Sequence[Row]], pictures: Mapping[str, bytes] | None = None) -> str:
@@ -156,5 +178,7 @@ def render_groups(groups: Mapping[str, Sequence[Row]], pictures: Mapping[str, by
     parts = []
     for group, rows in groups.items():
         body = "".join(render_row(r, pictures) for r in rows)
-        parts.append(f'<h3>{escape(group)}</h3><div class="wide"><table class="metrics">{HEAD}<tbody>{body}</tbody></table></div>')
+        parts.append(
+            f'<h3>{escape(group)}</h3><div class="wide"><table class="metrics">{HEAD}<tbody>{body}</tbody></table></div>'
+        )
     return "".join(parts)

@@ -67,8 +67,12 @@ class GatedPixelCNNConfig:
     first_kernel: int = option(7, low=3, help="kernel side of the first layer; odd")
     kernel: int = option(3, low=3, help="kernel side of the later layers; odd")
     skip: int = option(64, low=1, help="width of the skip connections and the output layers")
-    levels: int = option(0, low=0, high=256, help="values per pixel: 0 = auto (2 for binarised data, else 256)")
-    conditional: bool = option(False, help="class-conditional on the data's labels (a learned bias per class on every gate)")
+    levels: int = option(
+        0, low=0, high=256, help="values per pixel: 0 = auto (2 for binarised data, else 256)"
+    )
+    conditional: bool = option(
+        False, help="class-conditional on the data's labels (a learned bias per class on every gate)"
+    )
 
 
 @register_model("gated-pixelcnn")
@@ -83,12 +87,23 @@ class GatedPixelCNN(GenerativeModel):
     default_train = {"lr": 1e-3, "batch_size": 64}
     summary = "gated PixelCNN (vertical + horizontal stacks, tanh ⊙ σ gates, optional classes; exact NLL)"
     # pixel-by-pixel sampling of the evaluation's samples is what costs: full tour only
-    tour = (TourEntry("mnist", quick_steps=50, steps=250, data_options={"binarize": "dynamic"}, params={"conditional": True}, quick=False),)
+    tour = (
+        TourEntry(
+            "mnist",
+            quick_steps=50,
+            steps=250,
+            data_options={"binarize": "dynamic"},
+            params={"conditional": True},
+            quick=False,
+        ),
+    )
 
     def __init__(self, config: GatedPixelCNNConfig, info: DataInfo) -> None:
         super().__init__(config, info)
         if config.first_kernel % 2 == 0 or config.kernel % 2 == 0:
-            raise GenzooError(f"model.first_kernel and model.kernel must be odd, got {config.first_kernel} and {config.kernel}")
+            raise GenzooError(
+                f"model.first_kernel and model.kernel must be odd, got {config.first_kernel} and {config.kernel}"
+            )
         self.levels = resolve_levels(self.name, config.levels, info)
         self.conditional = bool(config.conditional)
         if self.conditional and not info.num_classes:
@@ -96,7 +111,14 @@ class GatedPixelCNN(GenerativeModel):
         classes = info.num_classes if self.conditional else 0
         p = config.channels
         self.layers = nn.ModuleList(
-            GatedLayer(1 if i == 0 else p, p, config.first_kernel if i == 0 else config.kernel, i == 0, classes, config.skip)
+            GatedLayer(
+                1 if i == 0 else p,
+                p,
+                config.first_kernel if i == 0 else config.kernel,
+                i == 0,
+                classes,
+                config.skip,
+            )
             for i in range(config.layers)
         )
         self.head = pixel_head(config.skip, config.skip, 1 if self.levels == 2 else self.levels)
@@ -135,7 +157,9 @@ class GatedPixelCNN(GenerativeModel):
     def _labels(self, n: int, label: Any, generator: torch.Generator | None) -> Tensor | None:
         if not self.conditional:
             if label is not None:
-                raise GenzooError("label: this gated-pixelcnn is unconditional (train it with --set model.conditional=true)")
+                raise GenzooError(
+                    "label: this gated-pixelcnn is unconditional (train it with --set model.conditional=true)"
+                )
             return None
         return class_labels(label, n, self.label_freq, self.info, generator).to(self.device)
 
@@ -146,17 +170,33 @@ class GatedPixelCNN(GenerativeModel):
         x = checked(self, x)
         if not self.conditional or label is not None:
             return index_log_prob(self, x, self._labels(len(x), label, None))
-        per_class = torch.stack([index_log_prob(self, x, torch.full((len(x),), c, device=self.device)) for c in range(self.info.num_classes)], 1)
+        per_class = torch.stack(
+            [
+                index_log_prob(self, x, torch.full((len(x),), c, device=self.device))
+                for c in range(self.info.num_classes)
+            ],
+            1,
+        )
         return torch.logsumexp(per_class + self.label_freq.log(), dim=1)
 
     def row_sampler(self, y: Tensor | None = None, window: bool = True) -> RowSampler:
         return _GatedRowSampler(self, y) if window else WindowSampler(lambda v: self(v, y), None)
 
     @torch.no_grad()
-    def sample(self, n: int, *, generator: torch.Generator | None = None, label: Any = None, window: bool = True, **condition: Any) -> Tensor:
+    def sample(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        label: Any = None,
+        window: bool = True,
+        **condition: Any,
+    ) -> Tensor:
         no_condition(self.name, condition)
         return sample_model(self, n, self._labels(n, label, generator), window, generator)
 
     @torch.no_grad()
-    def inpaint(self, x: Tensor, mask: Any, *, generator: torch.Generator | None = None, label: Any = None) -> Tensor:
+    def inpaint(
+        self, x: Tensor, mask: Any, *, generator: torch.Generator | None = None, label: Any = None
+    ) -> Tensor:
         return inpaint_model(self, x, mask, self._labels(len(x), label, generator), generator)

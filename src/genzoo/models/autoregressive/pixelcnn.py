@@ -33,7 +33,9 @@ class PixelCNNConfig:
     blocks: int = option(6, low=0, help="residual blocks (1×1 → masked 3×3 → 1×1) after the first 7×7 layer")
     first_kernel: int = option(7, low=3, help="side of the first (type A) masked convolution; odd")
     head: int = option(64, low=1, help="width of the 1×1 output layers")
-    levels: int = option(0, low=0, high=256, help="values per pixel: 0 = auto (2 for binarised data, else 256)")
+    levels: int = option(
+        0, low=0, high=256, help="values per pixel: 0 = auto (2 for binarised data, else 256)"
+    )
 
 
 @register_model("pixelcnn")
@@ -78,7 +80,9 @@ class PixelCNN(GenerativeModel):
         return _PixelCNNRowSampler(self) if window else WindowSampler(self, None)
 
     @torch.no_grad()
-    def sample(self, n: int, *, generator: torch.Generator | None = None, window: bool = True, **condition: Any) -> Tensor:
+    def sample(
+        self, n: int, *, generator: torch.Generator | None = None, window: bool = True, **condition: Any
+    ) -> Tensor:
         """n images drawn pixel by pixel (`window=False`: the whole image through the network for
         every pixel, the reference the window must match)."""
         no_condition(self.name, condition)

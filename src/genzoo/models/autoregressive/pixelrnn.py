@@ -33,7 +33,9 @@ class PixelRNNConfig:
     hidden: int = option(32, low=1, help="feature maps and LSTM state size h")
     layers: int = option(2, low=1, help="Row LSTM layers")
     head: int = option(64, low=1, help="width of the 1×1 output layers")
-    levels: int = option(0, low=0, high=256, help="values per pixel: 0 = auto (2 for binarised data, else 256)")
+    levels: int = option(
+        0, low=0, high=256, help="values per pixel: 0 = auto (2 for binarised data, else 256)"
+    )
 
 
 class _RowLSTMSampler(RowSampler):
@@ -81,7 +83,9 @@ class PixelRNN(GenerativeModel):
             x = layer(x)
         return self.head(x)
 
-    def row_logits(self, v: Tensor, i: int, states: list[tuple[Tensor, Tensor] | None]) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:
+    def row_logits(
+        self, v: Tensor, i: int, states: list[tuple[Tensor, Tensor] | None]
+    ) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:
         """Logits of row i (B, L|1, W) and every layer's (h, c) at row i, given their states at row i − 1."""
         x = self.first(v[:, :, max(0, i - 3) : i + 4])[:, :, min(i, 3)]  # row i of the first layer: (B, h, W)
         new = []
@@ -102,7 +106,9 @@ class PixelRNN(GenerativeModel):
         return _RowLSTMSampler(self) if window else WindowSampler(self, None)
 
     @torch.no_grad()
-    def sample(self, n: int, *, generator: torch.Generator | None = None, window: bool = True, **condition: Any) -> Tensor:
+    def sample(
+        self, n: int, *, generator: torch.Generator | None = None, window: bool = True, **condition: Any
+    ) -> Tensor:
         """n images drawn pixel by pixel (`window=False`: the whole network for every pixel)."""
         no_condition(self.name, condition)
         return sample_model(self, n, None, window, generator)

@@ -22,12 +22,18 @@ from genzoo.progress import Progress
 def resolve_levels(name: str, levels: int, info: DataInfo) -> int:
     """The number of values per pixel: `levels` (0 = auto: 2 for binarised data, else 256)."""
     if info.kind not in ("image", "field") or len(info.shape) != 3:
-        raise GenzooError(f"model {name!r} models images of shape (1, H, W); {info.name} is {info.kind} data of shape {tuple(info.shape)}")
+        raise GenzooError(
+            f"model {name!r} models images of shape (1, H, W); {info.name} is {info.kind} data of shape {tuple(info.shape)}"
+        )
     if info.shape[0] != 1:
-        raise GenzooError(f"model {name!r} models one-channel images; {info.name} has {info.shape[0]} channels")
+        raise GenzooError(
+            f"model {name!r} models one-channel images; {info.name} has {info.shape[0]} channels"
+        )
     low, high = info.value_range
     if not (math.isfinite(low) and math.isfinite(high) and high > low):
-        raise GenzooError(f"model {name!r} needs values in a bounded range (images); {info.name} has range {info.value_range}")
+        raise GenzooError(
+            f"model {name!r} needs values in a bounded range (images); {info.name} has range {info.value_range}"
+        )
     levels = levels or (2 if info.binary else 256)
     if levels == 2 and not info.binary and info.kind == "image":
         raise GenzooError(
@@ -94,7 +100,13 @@ class WindowSampler(RowSampler):
 
 @torch.no_grad()
 def sample_pixels(
-    rows: RowSampler, k: Tensor, known: Tensor | None, levels: int, generator: torch.Generator | None, *, progress: bool = False
+    rows: RowSampler,
+    k: Tensor,
+    known: Tensor | None,
+    levels: int,
+    generator: torch.Generator | None,
+    *,
+    progress: bool = False,
 ) -> Tensor:
     """Raster-order sampling: k (n, 1, H, W) level indices, where `known` (n, 1, H, W, bool) is
     True they are kept, elsewhere drawn from the model one pixel at a time. Returns k filled."""
@@ -121,7 +133,9 @@ def sample_pixels(
 
 def check_shape(model: GenerativeModel, x: Tensor) -> Tensor:
     if tuple(x.shape[1:]) != tuple(model.info.shape):
-        raise GenzooError(f"examples have shape {tuple(x.shape[1:])}, {model.info.name} examples have shape {tuple(model.info.shape)}")
+        raise GenzooError(
+            f"examples have shape {tuple(x.shape[1:])}, {model.info.name} examples have shape {tuple(model.info.shape)}"
+        )
     return x
 
 
@@ -149,16 +163,24 @@ def nll_terms(model: GenerativeModel, logp: Tensor) -> dict[str, Tensor]:
     return {"loss": nll, "bits_per_dim": nll.detach() / (model.info.dim * math.log(2))}
 
 
-def sample_model(model: Any, n: int, y: Tensor | None, window: bool, generator: torch.Generator | None) -> Tensor:
+def sample_model(
+    model: Any, n: int, y: Tensor | None, window: bool, generator: torch.Generator | None
+) -> Tensor:
     k = torch.zeros(n, *model.info.shape, dtype=torch.long, device=model.device)
-    k = sample_pixels(model.row_sampler(y, window), k, None, model.levels, generator, progress=n * model.info.dim > 20_000)
+    k = sample_pixels(
+        model.row_sampler(y, window), k, None, model.levels, generator, progress=n * model.info.dim > 20_000
+    )
     return from_index(k, model.levels, model.info)
 
 
-def inpaint_model(model: Any, x: Tensor, mask: Any, y: Tensor | None, generator: torch.Generator | None) -> Tensor:
+def inpaint_model(
+    model: Any, x: Tensor, mask: Any, y: Tensor | None, generator: torch.Generator | None
+) -> Tensor:
     x = check_shape(model, x.to(model.device).float())
     known = expand_mask(mask, x, model.info).bool()
     given = torch.where(known, x, torch.full_like(x, model.info.value_range[0]))
     check_binary(model.name, model.levels, given)
-    k = sample_pixels(model.row_sampler(y), to_index(given, model.levels, model.info), known, model.levels, generator)
+    k = sample_pixels(
+        model.row_sampler(y), to_index(given, model.levels, model.info), known, model.levels, generator
+    )
     return from_index(k, model.levels, model.info)

@@ -17,6 +17,16 @@ from genzoo.models.gan.losses import (
 from genzoo.models.gan.translation import CycleGAN, Pix2Pix
 
 __all__ = [
-    "GAN", "LOSSES", "ConditionalGAN", "CycleGAN", "InfoGAN", "Pix2Pix", "clip_weights", "critic_loss", "generator_loss",
-    "gradient_penalty", "interpolate", "r1_penalty",
+    "GAN",
+    "LOSSES",
+    "ConditionalGAN",
+    "CycleGAN",
+    "InfoGAN",
+    "Pix2Pix",
+    "clip_weights",
+    "critic_loss",
+    "generator_loss",
+    "gradient_penalty",
+    "interpolate",
+    "r1_penalty",
 ]

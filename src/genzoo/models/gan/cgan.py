@@ -60,19 +60,37 @@ from genzoo.nn.noise import draw_noise
 @dataclass
 class CGANConfig:
     loss: str = option("non-saturating", choices=LOSSES, help="critic and generator losses (as in gan)")
-    critic_steps: int = option(1, low=1, help="k: critic updates per generator update (the generator updates every k-th step)")
+    critic_steps: int = option(
+        1, low=1, help="k: critic updates per generator update (the generator updates every k-th step)"
+    )
     latent_dim: int | None = option(None, low=1, help="size of z; default 2 for points, 64 otherwise")
     arch: str = option(
-        "mlp", choices=("mlp", "conv"),
+        "mlp",
+        choices=("mlp", "conv"),
         help="mlp: the one-hot label concatenated to z and to x; conv: DCGAN-style pair, the label as K constant critic input channels",
     )
-    hidden: tuple[int, ...] = option((128, 128), low=1, help="MLP hidden widths of the generator, critic and encoders")
-    channels: tuple[int, ...] = option((64, 128), low=1, help="conv channels, one stride-2 stage each (critic, encoders; the generator mirrors them)")
-    activation: str = option("relu", choices=tuple(ACTIVATIONS), help="generator and encoder activation (the critic uses leaky ReLU 0.2)")
+    hidden: tuple[int, ...] = option(
+        (128, 128), low=1, help="MLP hidden widths of the generator, critic and encoders"
+    )
+    channels: tuple[int, ...] = option(
+        (64, 128),
+        low=1,
+        help="conv channels, one stride-2 stage each (critic, encoders; the generator mirrors them)",
+    )
+    activation: str = option(
+        "relu",
+        choices=tuple(ACTIVATIONS),
+        help="generator and encoder activation (the critic uses leaky ReLU 0.2)",
+    )
     upsample: str = option("transposed", choices=UPSAMPLE, help="conv generator upsampling")
-    clip: float = option(0.01, low=0.0, help="wgan: clip every critic weight to [-clip, clip] after each critic update")
+    clip: float = option(
+        0.01, low=0.0, help="wgan: clip every critic weight to [-clip, clip] after each critic update"
+    )
     gp_weight: float = option(10.0, low=0.0, help="wgan-gp: weight λ of the gradient penalty")
-    encoder: bool = option(True, help="also train the IcGAN encoder E_z: x → z and the label classifier E_y (encode, classify, edit)")
+    encoder: bool = option(
+        True,
+        help="also train the IcGAN encoder E_z: x → z and the label classifier E_y (encode, classify, edit)",
+    )
 
 
 def _latent_dim(config: CGANConfig, info: DataInfo) -> int:
@@ -98,7 +116,10 @@ class ConditionalGAN(GenerativeModel):
     # 0.83-0.88 (`python benchmarks/bench_gan.py --parts cgan`; BENCHMARKS.md)
     tour = (
         TourEntry(
-            "digits", quick_steps=3000, steps=20000, params={"hidden": (256, 256), "latent_dim": 16, "loss": "wgan-gp"},
+            "digits",
+            quick_steps=3000,
+            steps=20000,
+            params={"hidden": (256, 256), "latent_dim": 16, "loss": "wgan-gp"},
             train={"lr": 1e-3, "batch_size": 64, "ema": 0.999},
         ),
     )
@@ -116,11 +137,15 @@ class ConditionalGAN(GenerativeModel):
             self.critic = MLP(info.dim + k, tuple(reversed(config.hidden)), 1, act="leaky_relu")
         else:
             if len(info.shape) != 3:
-                raise GenzooError(f"model.arch: conv needs images or fields of shape (C, H, W), {info.name} has shape {info.shape}")
+                raise GenzooError(
+                    f"model.arch: conv needs images or fields of shape (C, H, W), {info.name} has shape {info.shape}"
+                )
             if not config.channels:
                 raise GenzooError("model.channels: conv needs at least one stage")
             c, h, w = info.shape
-            self.generator = ConvDecoder(info.shape, config.channels, d + k, act=config.activation, upsample=config.upsample)
+            self.generator = ConvDecoder(
+                info.shape, config.channels, d + k, act=config.activation, upsample=config.upsample
+            )
             self.critic = ConvEncoder((c + k, h, w), config.channels, 1, act="leaky_relu")
         if config.encoder:
             self.encoder = self._encoder_net(d)  # E_z
@@ -128,7 +153,9 @@ class ConditionalGAN(GenerativeModel):
         # p(y) of the training labels, for sampling without a label; uniform until prepare()
         self.register_buffer("label_freq", torch.full((k,), 1.0 / k))
         low, high = info.value_range
-        self.bounded = math.isfinite(low) and math.isfinite(high) and high > low  # sigmoid output into [low, high]
+        self.bounded = (
+            math.isfinite(low) and math.isfinite(high) and high > low
+        )  # sigmoid output into [low, high]
 
     def _encoder_net(self, out: int) -> nn.Module:
         """x → (B, out): the critic's shape of network, without the label (the generator's activation)."""
@@ -239,7 +266,9 @@ class ConditionalGAN(GenerativeModel):
         out = {k: v.detach() for k, v in terms.items()}
         if (ctx.step + 1) % self.config.critic_steps == 0:
             with frozen(self.critic):  # the generator's loss puts no gradient on the critic
-                g_loss = generator_loss(self.config.loss, self.score(self.decode(self._noise(len(x), x), y), y))
+                g_loss = generator_loss(
+                    self.config.loss, self.score(self.decode(self._noise(len(x), x), y), y)
+                )
                 ctx.optimize(g_loss, 1)
             out["g_loss"] = g_loss.detach()
         if self.config.encoder:

@@ -77,41 +77,64 @@ from genzoo.nn.noise import draw_noise
 ARCHS = ("mlp", "conv", "fcn")
 
 
-
 @dataclass
 class GANConfig:
     loss: str = option("non-saturating", choices=LOSSES, help="critic and generator losses")
     critic_steps: int | None = option(
-        None, low=1,
+        None,
+        low=1,
         help="k: critic updates per generator update (the generator updates every k-th step); default 5 for "
         "wgan and wgan-gp (Arjovsky et al.; Gulrajani et al.), 1 otherwise",
     )
     latent_dim: int | None = option(
-        None, low=1, help="size of z; default 2 for points, 64 for images; fcn: channels of the noise field (default 16)"
+        None,
+        low=1,
+        help="size of z; default 2 for points, 64 for images; fcn: channels of the noise field (default 16)",
     )
     arch: str = option(
-        "mlp", choices=ARCHS,
+        "mlp",
+        choices=ARCHS,
         help="MLPs on flattened inputs; a DCGAN-style conv pair (images); or fcn, a fully convolutional "
         "generator and patch critic for stationary fields and textures, sampled at any size",
     )
-    hidden: tuple[int, ...] = option((256, 256, 256), low=1, help="MLP hidden widths of the generator and of the critic")
-    channels: tuple[int, ...] = option((64, 128), low=1, help="conv channels, one stride-2 stage each (critic; the generator mirrors them)")
-    activation: str = option("relu", choices=tuple(ACTIVATIONS), help="generator activation (the critic uses leaky ReLU 0.2)")
+    hidden: tuple[int, ...] = option(
+        (256, 256, 256), low=1, help="MLP hidden widths of the generator and of the critic"
+    )
+    channels: tuple[int, ...] = option(
+        (64, 128), low=1, help="conv channels, one stride-2 stage each (critic; the generator mirrors them)"
+    )
+    activation: str = option(
+        "relu", choices=tuple(ACTIVATIONS), help="generator activation (the critic uses leaky ReLU 0.2)"
+    )
     upsample: str = option("transposed", choices=UPSAMPLE, help="conv generator upsampling")
-    clip: float = option(0.01, low=0.0, help="wgan: clip every critic weight to [-clip, clip] after each critic update")
+    clip: float = option(
+        0.01, low=0.0, help="wgan: clip every critic weight to [-clip, clip] after each critic update"
+    )
     gp_weight: float | None = option(
-        None, low=0.0,
+        None,
+        low=0.0,
         help="wgan-gp: weight λ of the gradient penalty; default 10 for images and fields, 0.1 for 2-D points "
         "(the value of Gulrajani et al.'s toy experiments)",
     )
     augment: str = option(
-        "none", choices=POLICIES,
+        "none",
+        choices=POLICIES,
         help="conv: differentiable augmentation of what the critic sees, real and fake alike (Zhao et al. 2020)",
     )
-    r1: float = option(0.0, low=0.0, help="γ of the R1 penalty γ/2·E‖∇D(x)‖² on real data (Mescheder et al. 2018); 0 = none")
-    spectral_norm: bool = option(False, help="spectral normalisation of every critic layer (Miyato et al. 2018)")
-    critic_lr_scale: float = option(1.0, low=0.0, help="the critic's learning rate over the generator's (two time-scale rule, Heusel et al. 2017)")
-    batch_norm: bool = option(False, help="conv: batch normalisation in the generator's hidden stages (DCGAN)")
+    r1: float = option(
+        0.0, low=0.0, help="γ of the R1 penalty γ/2·E‖∇D(x)‖² on real data (Mescheder et al. 2018); 0 = none"
+    )
+    spectral_norm: bool = option(
+        False, help="spectral normalisation of every critic layer (Miyato et al. 2018)"
+    )
+    critic_lr_scale: float = option(
+        1.0,
+        low=0.0,
+        help="the critic's learning rate over the generator's (two time-scale rule, Heusel et al. 2017)",
+    )
+    batch_norm: bool = option(
+        False, help="conv: batch normalisation in the generator's hidden stages (DCGAN)"
+    )
 
 
 def _latent_dim(config: GANConfig, info: DataInfo) -> int:
@@ -129,7 +152,9 @@ def _networks(config: GANConfig, info: DataInfo, latent: int) -> tuple[nn.Module
         critic = MLP(info.dim, tuple(reversed(config.hidden)), 1, act="leaky_relu")
         return generator, critic
     if len(info.shape) != 3:
-        raise GenzooError(f"model.arch: {config.arch} needs images or fields of shape (C, H, W), {info.name} has shape {info.shape}")
+        raise GenzooError(
+            f"model.arch: {config.arch} needs images or fields of shape (C, H, W), {info.name} has shape {info.shape}"
+        )
     if not config.channels:
         raise GenzooError(f"model.channels: {config.arch} needs at least one stage")
     if config.arch == "fcn":
@@ -139,10 +164,18 @@ def _networks(config: GANConfig, info: DataInfo, latent: int) -> tuple[nn.Module
                 f"model.arch: fcn with {len(config.channels)} stages needs sides divisible by {factor}; "
                 f"{info.name} is {info.shape[1]}×{info.shape[2]}"
             )
-        generator = FieldGenerator(latent, config.channels, info.shape[0], act=config.activation, upsample=config.upsample)
+        generator = FieldGenerator(
+            latent, config.channels, info.shape[0], act=config.activation, upsample=config.upsample
+        )
         return generator, PatchCritic(info.shape[0], config.channels)
-    generator = ConvDecoder(info.shape, config.channels, latent, act=config.activation, upsample=config.upsample,
-                            batch_norm=config.batch_norm)
+    generator = ConvDecoder(
+        info.shape,
+        config.channels,
+        latent,
+        act=config.activation,
+        upsample=config.upsample,
+        batch_norm=config.batch_norm,
+    )
     critic = ConvEncoder(info.shape, config.channels, 1, act="leaky_relu")
     return generator, critic
 
@@ -165,7 +198,9 @@ def start_at_data_mean(generator: nn.Module, arch: str, data: Dataset, *, bounde
     x = data.x
     conv = arch in ("conv", "fcn")
     mean = x.mean((0, 2, 3)) if conv else x.flatten(1).mean(0)  # (C,) or (D,)
-    last = {"conv": lambda: generator.body[-1], "fcn": lambda: generator.out}.get(arch, lambda: generator[-1])()
+    last = {"conv": lambda: generator.body[-1], "fcn": lambda: generator.out}.get(
+        arch, lambda: generator[-1]
+    )()
     if bounded:
         low, high = data.info.value_range
         mean = (mean - low) / (high - low)
@@ -183,8 +218,12 @@ POINTS_TRAIN = {"steps": 20000, "lr": 5e-4, "betas": (0.5, 0.9), "batch_size": 2
 class GANSampleOptions:
     """What `GAN.sample` takes beyond n and generator=."""
 
-    size: int | None = option(None, low=1, missing="other size to draw",
-                              help="arch=fcn: side of the generated fields, e.g. 256 after training on 64×64 patches")
+    size: int | None = option(
+        None,
+        low=1,
+        missing="other size to draw",
+        help="arch=fcn: side of the generated fields, e.g. 256 after training on 64×64 patches",
+    )
 
 
 @register_model("gan")
@@ -196,8 +235,13 @@ class GAN(GenerativeModel):
     channels_last = True  # NHWC convolutions measured faster (see checkpoint.use_channels_last)
     latent = True  # decode(z) = G(z); there is no encoder
     default_train = {"lr": 2e-4, "betas": (0.5, 0.9), "batch_size": 128}
-    terms = {"d_loss": "the critic's loss", "loss": "the critic's loss", "gp": "the gradient penalty", "r1": "the R1 penalty",
-             "g_loss": "the generator's loss"}
+    terms = {
+        "d_loss": "the critic's loss",
+        "loss": "the critic's loss",
+        "gp": "the gradient penalty",
+        "r1": "the R1 penalty",
+        "g_loss": "the generator's loss",
+    }
     # ring8 with the points budget (batch 256, EMA 0.999, lr 5e-4): the full tour runs the default 20,000 steps
     # (8/8 modes, ≥ 95 % high quality for every loss but wgan; BENCHMARKS.md), the quick one 8,000
     # mnist (grey): a DCGAN pair narrowed to 32-64 channels (2.2× the steps per second of 64-128, which
@@ -205,10 +249,18 @@ class GAN(GenerativeModel):
     # equal time), spectral norm in the critic and an EMA of the weights; BENCHMARKS.md, "GANs"
     tour = (
         TourEntry("ring8", quick_steps=8000, steps=20000, params={"loss": "non-saturating"}),
-        TourEntry("mnist", quick_steps=3000, steps=20000, data_options={"binarize": "none"},
-                  params=MNIST_PARAMS, train={"batch_size": 64, "ema": 0.999}),
+        TourEntry(
+            "mnist",
+            quick_steps=3000,
+            steps=20000,
+            data_options={"binarize": "none"},
+            params=MNIST_PARAMS,
+            train={"batch_size": 64, "ema": 0.999},
+        ),
     )
-    summary = "generative adversarial network (minimax, non-saturating, WGAN with clipping or gradient penalty)"
+    summary = (
+        "generative adversarial network (minimax, non-saturating, WGAN with clipping or gradient penalty)"
+    )
 
     def __init__(self, config: GANConfig, info: DataInfo) -> None:
         super().__init__(config, info)
@@ -223,9 +275,13 @@ class GAN(GenerativeModel):
         if config.spectral_norm:
             spectral_normed(self.critic)
         if config.augment != "none" and len(info.shape) != 3:
-            raise GenzooError(f"model.augment: augmentation needs images (C, H, W); {info.name} has shape {info.shape}")
+            raise GenzooError(
+                f"model.augment: augmentation needs images (C, H, W); {info.name} has shape {info.shape}"
+            )
         low, high = info.value_range
-        self.bounded = math.isfinite(low) and math.isfinite(high) and high > low  # sigmoid output into [low, high]
+        self.bounded = (
+            math.isfinite(low) and math.isfinite(high) and high > low
+        )  # sigmoid output into [low, high]
 
     # --- the networks -----------------------------------------------------------------------
     def _shaped(self, x: Tensor) -> Tensor:
@@ -258,12 +314,18 @@ class GAN(GenerativeModel):
         (default the training size)."""
         if self.config.arch != "fcn":
             if size is not None:
-                raise GenzooError(f"size: only arch=fcn generates other sizes; this gan is arch={self.config.arch}")
+                raise GenzooError(
+                    f"size: only arch=fcn generates other sizes; this gan is arch={self.config.arch}"
+                )
             return (self.latent_dim,)
-        h, w = self.info.shape[1:] if size is None else ((size, size) if isinstance(size, int) else tuple(size))
+        h, w = (
+            self.info.shape[1:] if size is None else ((size, size) if isinstance(size, int) else tuple(size))
+        )
         f = self.generator.factor
         if h < f or w < f or h % f or w % f:
-            raise GenzooError(f"size must be a positive multiple of {f} on each side for this generator; got {h}×{w}")
+            raise GenzooError(
+                f"size must be a positive multiple of {f} on each side for this generator; got {h}×{w}"
+            )
         return (self.latent_dim, h // f, w // f)
 
     # --- training ---------------------------------------------------------------------------
@@ -331,17 +393,25 @@ class GAN(GenerativeModel):
     # --- the user's API ---------------------------------------------------------------------
     @torch.no_grad()
     def sample(
-        self, n: int, *, generator: torch.Generator | None = None, size: int | tuple[int, int] | None = None,
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        size: int | tuple[int, int] | None = None,
         **condition: Any,
     ) -> Tensor:
         """G(z) for z ~ N(0, I) drawn from `generator`: (n, *shape); arch=fcn draws fields of any
         `size` (a multiple of 2^stages per side), e.g. 256 after training on 64×64 patches."""
         if any(v is not None for v in condition.values()):
-            raise GenzooError(f"model 'gan' is unconditional; cannot condition on {', '.join(sorted(condition))}")
+            raise GenzooError(
+                f"model 'gan' is unconditional; cannot condition on {', '.join(sorted(condition))}"
+            )
         weight = next(self.generator.parameters())
         return self.decode(draw_noise(torch.randn, (n, *self.latent_shape(size)), generator, weight))
 
     @torch.no_grad()
     def sample_latent(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
         """n codes from the prior N(0, I): (n, *latent_shape())."""
-        return draw_noise(torch.randn, (n, *self.latent_shape()), generator, next(self.generator.parameters()))
+        return draw_noise(
+            torch.randn, (n, *self.latent_shape()), generator, next(self.generator.parameters())
+        )

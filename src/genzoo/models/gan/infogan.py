@@ -68,31 +68,61 @@ HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 @dataclass
 class InfoGANConfig:
-    loss: str = option("non-saturating", choices=LOSSES, help="critic and generator losses (genzoo.models.gan)")
+    loss: str = option(
+        "non-saturating", choices=LOSSES, help="critic and generator losses (genzoo.models.gan)"
+    )
     critic_steps: int = option(1, low=1, help="k: critic updates per generator update")
-    latent_dim: int | None = option(None, low=0, help="size of the noise z; default 2 for points, 62 otherwise (the paper's MNIST)")
-    categories: int = option(10, low=0, help="K of the categorical code c_cat (one-hot); 0 = no categorical code")
+    latent_dim: int | None = option(
+        None, low=0, help="size of the noise z; default 2 for points, 62 otherwise (the paper's MNIST)"
+    )
+    categories: int = option(
+        10, low=0, help="K of the categorical code c_cat (one-hot); 0 = no categorical code"
+    )
     continuous: int = option(2, low=0, help="number of continuous codes, each ~ Uniform[-1, 1]")
     lambda_cat: float = option(1.0, low=0.0, help="weight of the categorical code's cross-entropy")
-    lambda_cont: float = option(0.1, low=0.0, help="weight of the continuous codes' loss (smaller than λ_cat, as the paper advises)")
-    cont_loss: str = option("gaussian", choices=CONT_LOSSES, help="gaussian: NLL with Q's learned μ, σ; mse: squared error of Q's μ")
-    arch: str = option("mlp", choices=("mlp", "conv"), help="MLPs on flattened inputs, or a DCGAN-style conv pair (images, fields)")
-    hidden: tuple[int, ...] = option((128, 128), low=1, help="mlp: hidden widths of the generator; the critic body mirrors them")
-    channels: tuple[int, ...] = option((64, 128), low=1, help="conv: channels, one stride-2 stage each (critic; the generator mirrors them)")
+    lambda_cont: float = option(
+        0.1, low=0.0, help="weight of the continuous codes' loss (smaller than λ_cat, as the paper advises)"
+    )
+    cont_loss: str = option(
+        "gaussian",
+        choices=CONT_LOSSES,
+        help="gaussian: NLL with Q's learned μ, σ; mse: squared error of Q's μ",
+    )
+    arch: str = option(
+        "mlp",
+        choices=("mlp", "conv"),
+        help="MLPs on flattened inputs, or a DCGAN-style conv pair (images, fields)",
+    )
+    hidden: tuple[int, ...] = option(
+        (128, 128), low=1, help="mlp: hidden widths of the generator; the critic body mirrors them"
+    )
+    channels: tuple[int, ...] = option(
+        (64, 128), low=1, help="conv: channels, one stride-2 stage each (critic; the generator mirrors them)"
+    )
     features: int = option(128, low=1, help="conv: width of the critic body's fully connected feature layer")
-    q_hidden: tuple[int, ...] = option((128,), low=1, help="hidden widths of the head Q on the critic's features (leaky ReLU)")
-    activation: str = option("relu", choices=tuple(ACTIVATIONS), help="generator activation (the critic and Q use leaky ReLU 0.2)")
+    q_hidden: tuple[int, ...] = option(
+        (128,), low=1, help="hidden widths of the head Q on the critic's features (leaky ReLU)"
+    )
+    activation: str = option(
+        "relu", choices=tuple(ACTIVATIONS), help="generator activation (the critic and Q use leaky ReLU 0.2)"
+    )
     upsample: str = option("transposed", choices=UPSAMPLE, help="conv generator upsampling")
     gp_weight: float = option(10.0, low=0.0, help="wgan-gp: weight of the gradient penalty")
 
     def __post_init__(self) -> None:
         if self.categories == 1:
-            raise GenzooError("model.categories: a categorical code needs at least 2 categories (0 disables it), got 1")
+            raise GenzooError(
+                "model.categories: a categorical code needs at least 2 categories (0 disables it), got 1"
+            )
         if self.categories == 0 and self.continuous == 0:
-            raise GenzooError("model.categories, model.continuous: InfoGAN needs at least one code (without codes use the model 'gan')")
+            raise GenzooError(
+                "model.categories, model.continuous: InfoGAN needs at least one code (without codes use the model 'gan')"
+            )
 
 
-def info_terms(q_out: Tensor, category: Tensor | None, continuous: Tensor | None, config: InfoGANConfig) -> dict[str, Tensor]:
+def info_terms(
+    q_out: Tensor, category: Tensor | None, continuous: Tensor | None, config: InfoGANConfig
+) -> dict[str, Tensor]:
     """The information loss of Q's outputs (B, Q) for the codes that made the examples: category
     (B,) indices or None, continuous (B, C) or None. Returns "info" = λ_cat·cat + λ_cont·cont and
     its unweighted parts "cat" (cross-entropy) and "cont" (Σ_j ℓ_j), all batch means."""
@@ -121,7 +151,9 @@ def _latent_dim(config: InfoGANConfig, info: DataInfo) -> int:
     return 2 if info.kind == "points" else 62
 
 
-def _networks(config: InfoGANConfig, info: DataInfo, in_dim: int, q_out: int) -> tuple[nn.Module, nn.Module, nn.Module, nn.Module]:
+def _networks(
+    config: InfoGANConfig, info: DataInfo, in_dim: int, q_out: int
+) -> tuple[nn.Module, nn.Module, nn.Module, nn.Module]:
     """Generator [z, c] → (B, D) or (B, C, H, W) before the output map; critic body x → features;
     score head features → (B, 1); Q head features → (B, q_out)."""
     if config.arch == "mlp":
@@ -133,11 +165,17 @@ def _networks(config: InfoGANConfig, info: DataInfo, in_dim: int, q_out: int) ->
         feat = widths[-1]
     else:
         if len(info.shape) != 3:
-            raise GenzooError(f"model.arch: conv needs images or fields of shape (C, H, W), {info.name} has shape {info.shape}")
+            raise GenzooError(
+                f"model.arch: conv needs images or fields of shape (C, H, W), {info.name} has shape {info.shape}"
+            )
         if not config.channels:
             raise GenzooError("model.channels: conv needs at least one stage")
-        generator = ConvDecoder(info.shape, config.channels, in_dim, act=config.activation, upsample=config.upsample)
-        body = nn.Sequential(ConvEncoder(info.shape, config.channels, config.features, act="leaky_relu"), nn.LeakyReLU(0.2))
+        generator = ConvDecoder(
+            info.shape, config.channels, in_dim, act=config.activation, upsample=config.upsample
+        )
+        body = nn.Sequential(
+            ConvEncoder(info.shape, config.channels, config.features, act="leaky_relu"), nn.LeakyReLU(0.2)
+        )
         feat = config.features
     return generator, body, nn.Linear(feat, 1), MLP(feat, config.q_hidden, q_out, act="leaky_relu")
 
@@ -146,9 +184,14 @@ def _networks(config: InfoGANConfig, info: DataInfo, in_dim: int, q_out: int) ->
 class InfoGANSampleOptions:
     """What `InfoGAN.sample` takes beyond n and generator=: the codes of every sample."""
 
-    code: int | None = option(None, low=0, help="the categorical code of every sample", missing="latent codes to choose")
-    continuous: tuple[float, ...] | None = option(None, missing="latent codes to choose",
-                                                  help="the continuous codes of every sample, e.g. --continuous=0.5,-1")
+    code: int | None = option(
+        None, low=0, help="the categorical code of every sample", missing="latent codes to choose"
+    )
+    continuous: tuple[float, ...] | None = option(
+        None,
+        missing="latent codes to choose",
+        help="the continuous codes of every sample, e.g. --continuous=0.5,-1",
+    )
 
 
 @register_model("infogan")
@@ -160,14 +203,23 @@ class InfoGAN(GenerativeModel):
     SampleOptions = InfoGANSampleOptions
     latent = True  # decode(v) = G(v), v = [z, one-hot c_cat, c_cont]; there is no encoder
     default_train = {"lr": 2e-4, "betas": (0.5, 0.9), "batch_size": 128}
-    terms = {"loss": "the critic's loss", "d_loss": "the critic's loss", "gp": "the gradient penalty", "info": "the information loss",
-             "g_loss": "the generator's loss", "g_info": "the generator's information loss", "g_total": "the generator's loss"}
+    terms = {
+        "loss": "the critic's loss",
+        "d_loss": "the critic's loss",
+        "gp": "the gradient penalty",
+        "info": "the information loss",
+        "g_loss": "the generator's loss",
+        "g_info": "the generator's information loss",
+        "g_total": "the generator's loss",
+    }
     # mnist gave nothing in a quick budget (one CPU thread): 1,500 MLP steps (18 s), or 1,500 at lr 1e-3 with 256-wide
     # layers (35 s), or 600 conv steps (50 s) all left Q at chance (CE = log 10, accuracy 0.09-0.13). On ring8 with
     # K = 8 and lr 1e-3, 3,000 steps (18 s) give one mode per category: Q accuracy 1.0, I(code; mode) = log 8 nats,
     # every sample within 0.2 of its mode
     tour = (TourEntry("ring8", quick_steps=3000, steps=10000, params={"categories": 8}, train={"lr": 1e-3}),)
-    summary = "InfoGAN (a GAN with categorical and uniform continuous codes recovered by a head Q on the critic)"
+    summary = (
+        "InfoGAN (a GAN with categorical and uniform continuous codes recovered by a head Q on the critic)"
+    )
 
     def __init__(self, config: InfoGANConfig, info: DataInfo) -> None:
         super().__init__(config, info)
@@ -198,7 +250,9 @@ class InfoGAN(GenerativeModel):
     def decode(self, v: Tensor) -> Tensor:
         """G(v) for whole inputs v = [z, one-hot c_cat, c_cont] (B, input_dim): (B, *shape)."""
         if v.dim() != 2 or v.shape[1] != self.input_dim:
-            raise GenzooError(f"infogan.decode: expected inputs of shape (B, {self.input_dim}) = [z, one-hot code, continuous codes], got {tuple(v.shape)}")
+            raise GenzooError(
+                f"infogan.decode: expected inputs of shape (B, {self.input_dim}) = [z, one-hot code, continuous codes], got {tuple(v.shape)}"
+            )
         out = self.generator(v.to(self.device))
         if self.bounded:
             low, high = self.info.value_range
@@ -209,7 +263,9 @@ class InfoGAN(GenerativeModel):
         return (self.input_dim,)
 
     # --- the codes --------------------------------------------------------------------------
-    def _draw_codes(self, n: int, generator: torch.Generator | None, like: Tensor) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    def _draw_codes(
+        self, n: int, generator: torch.Generator | None, like: Tensor
+    ) -> tuple[Tensor, Tensor | None, Tensor | None]:
         """z ~ N(0, I) (n, latent_dim), c_cat ~ uniform on {0..K−1} (n,) or None, c_cont ~ U[−1, 1]
         (n, C) or None, drawn in that order from `generator` (or the global RNG)."""
         z = draw_noise(torch.randn, (n, self.latent_dim), generator, like)
@@ -237,7 +293,13 @@ class InfoGAN(GenerativeModel):
             values = torch.as_tensor(code) if not isinstance(code, bool) else None
         except (TypeError, ValueError, RuntimeError):
             values = None
-        if values is None or values.is_floating_point() or values.is_complex() or values.dtype == torch.bool or values.dim() > 1:
+        if (
+            values is None
+            or values.is_floating_point()
+            or values.is_complex()
+            or values.dtype == torch.bool
+            or values.dim() > 1
+        ):
             raise GenzooError(f"code must be a category index (an int) or one per sample, got {code!r}")
         if values.dim() == 1 and len(values) != n:
             raise GenzooError(f"code: expected one category per sample ({n}), got {len(values)}")
@@ -253,9 +315,16 @@ class InfoGAN(GenerativeModel):
             values = torch.as_tensor(continuous, dtype=torch.float32)
         except (TypeError, ValueError, RuntimeError):
             raise GenzooError(f"continuous: expected {c} numbers, got {continuous!r}") from None
-        if values.dim() == 0 or values.dim() > 2 or values.shape[-1] != c or (values.dim() == 2 and len(values) != n):
+        if (
+            values.dim() == 0
+            or values.dim() > 2
+            or values.shape[-1] != c
+            or (values.dim() == 2 and len(values) != n)
+        ):
             got = values.shape[-1] if values.dim() == 1 else tuple(values.shape)
-            raise GenzooError(f"continuous: expected {c} values (one per continuous code), or an ({n}, {c}) array, got {got}")
+            raise GenzooError(
+                f"continuous: expected {c} values (one per continuous code), or an ({n}, {c}) array, got {got}"
+            )
         if not torch.isfinite(values).all():
             raise GenzooError(f"continuous: values must be finite, got {continuous!r}")
         return values.expand(n, c)
@@ -355,7 +424,9 @@ class InfoGAN(GenerativeModel):
         """G(z, c) for z ~ N(0, I) and codes from their distributions, or the given `code`
         (a category) and `continuous` values: (n, *shape). See :meth:`sample_inputs`."""
         if any(v is not None for v in condition.values()):
-            raise GenzooError(f"model 'infogan' is unconditional; cannot condition on {', '.join(sorted(condition))}")
+            raise GenzooError(
+                f"model 'infogan' is unconditional; cannot condition on {', '.join(sorted(condition))}"
+            )
         return self.decode(self.sample_inputs(n, generator=generator, code=code, continuous=continuous))
 
     @torch.no_grad()

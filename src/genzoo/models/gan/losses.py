@@ -17,13 +17,17 @@ LOSSES = ("minimax", "non-saturating", "wgan", "wgan-gp")
 _GP_EPS = 1e-12  # inside the norm's square root: a finite gradient where ∇D(x̂) = 0
 
 
-def interpolate(real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+def interpolate(
+    real: Tensor, fake: Tensor, generator: torch.Generator | None = None
+) -> tuple[Tensor, Tensor]:
     """x̂ = εx + (1 − ε)G(z) with one ε ~ U[0, 1] per example: returns x̂ (B, ...) and ε (B, 1, ..., 1)."""
     eps = draw_noise(torch.rand, (len(real),) + (1,) * (real.dim() - 1), generator, real).to(real.dtype)
     return eps * real + (1 - eps) * fake, eps
 
 
-def gradient_penalty(critic: Any, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
+def gradient_penalty(
+    critic: Any, real: Tensor, fake: Tensor, generator: torch.Generator | None = None
+) -> Tensor:
     """E[(‖∇D(x̂)‖₂ − 1)²] over the batch (Gulrajani et al. 2017), differentiable in the critic."""
     x_hat, _ = interpolate(real.detach(), fake.detach(), generator)
     x_hat.requires_grad_(True)
@@ -49,7 +53,9 @@ def r1_penalty(real_score: Tensor, x: Tensor) -> Tensor:
 def critic_loss(loss: str, real_score: Tensor, fake_score: Tensor) -> Tensor:
     """The critic's loss from its outputs on real and fake examples (logits, or WGAN scores)."""
     if loss in ("minimax", "non-saturating"):
-        return F.softplus(-real_score).mean() + F.softplus(fake_score).mean()  # −[log D(x) + log(1 − D(G(z)))]
+        return (
+            F.softplus(-real_score).mean() + F.softplus(fake_score).mean()
+        )  # −[log D(x) + log(1 − D(G(z)))]
     return fake_score.mean() - real_score.mean()
 
 

@@ -102,21 +102,27 @@ def _shapes(name: str, info: DataInfo, need: str) -> tuple[tuple[int, ...], tupl
             raise GenzooError(
                 f"model {name!r} needs paired examples (an input image for each target, e.g. --data mnist-sr); {info.name} has one image per example"
             )
-        raise GenzooError(f"model {name!r} needs two image domains (e.g. --data brick2gravel); {info.name} has one")
+        raise GenzooError(
+            f"model {name!r} needs two image domains (e.g. --data brick2gravel); {info.name} has one"
+        )
     if need == "paired" and info.pairing != "paired":
         raise GenzooError(
             f"model {name!r} needs paired examples (e.g. --data mnist-sr); {info.name} is unpaired (its domains do not correspond example by example)"
         )
     shape, pair = tuple(info.shape), tuple(info.pair_shape or ())
     if len(shape) != 3 or len(pair) != 3:
-        raise GenzooError(f"model {name!r} translates images of shape (C, H, W); {info.name} has shapes {shape} and {pair}")
+        raise GenzooError(
+            f"model {name!r} translates images of shape (C, H, W); {info.name} has shapes {shape} and {pair}"
+        )
     return (pair, shape) if info.pairing == "paired" else (shape, pair)
 
 
 def _split(batch: dict[str, Tensor], info: DataInfo) -> tuple[Tensor, Tensor]:
     """(input / domain A, target / domain B) of a batch."""
     if "pair" not in batch:
-        raise GenzooError("a translation model needs batches with a 'pair' (use a paired or unpaired dataset)")
+        raise GenzooError(
+            "a translation model needs batches with a 'pair' (use a paired or unpaired dataset)"
+        )
     return (batch["pair"], batch["x"]) if info.pairing == "paired" else (batch["x"], batch["pair"])
 
 
@@ -144,14 +150,18 @@ def _pick(pool: Tensor, n: int, generator: torch.Generator | None) -> Tensor:
 
 def _run(net: nn.Module, x: Tensor, shape: tuple[int, ...], device: torch.device, what: str) -> Tensor:
     if tuple(x.shape[1:]) != shape:
-        raise GenzooError(f"{what}: expected inputs of shape (N, {', '.join(map(str, shape))}), got {tuple(x.shape)}")
+        raise GenzooError(
+            f"{what}: expected inputs of shape (N, {', '.join(map(str, shape))}), got {tuple(x.shape)}"
+        )
     x = x.to(device=device, dtype=torch.float32)
     return torch.cat([net(c) for c in torch.split(x, _CHUNK)]) if len(x) else x.new_zeros((0, *shape))
 
 
 def _no_condition(name: str, condition: dict[str, Any]) -> None:
     if any(v is not None for v in condition.values()):
-        raise GenzooError(f"model {name!r} cannot condition on {', '.join(sorted(condition))}; it translates stored inputs")
+        raise GenzooError(
+            f"model {name!r} cannot condition on {', '.join(sorted(condition))}; it translates stored inputs"
+        )
 
 
 # ---------------------------------------------------------------- CycleGAN
@@ -159,15 +169,29 @@ def _no_condition(name: str, condition: dict[str, Any]) -> None:
 
 @dataclass
 class CycleGANConfig:
-    loss: str = option("lsgan", choices=LOSSES, help="adversarial loss: least squares (the paper's) or non-saturating logistic")
+    loss: str = option(
+        "lsgan",
+        choices=LOSSES,
+        help="adversarial loss: least squares (the paper's) or non-saturating logistic",
+    )
     cycle_weight: float = option(10.0, low=0.0, help="λ_cyc: weight of the cycle-consistency L1 terms")
-    identity_weight: float = option(0.0, low=0.0, help="λ_id: weight of the identity terms ‖G(b) − b‖₁ + ‖F(a) − a‖₁ (0: off)")
-    width: int = option(16, low=1, help="channels of the generators' first stage (doubled at each stride-2 stage)")
+    identity_weight: float = option(
+        0.0, low=0.0, help="λ_id: weight of the identity terms ‖G(b) − b‖₁ + ‖F(a) − a‖₁ (0: off)"
+    )
+    width: int = option(
+        16, low=1, help="channels of the generators' first stage (doubled at each stride-2 stage)"
+    )
     down: int = option(2, low=0, high=6, help="stride-2 stages of each generator")
     blocks: int = option(2, low=0, help="residual blocks of each generator, at the lowest resolution")
-    disc_channels: tuple[int, ...] = option((32, 64), low=1, help="patch discriminators: channels of the stride-2 stages")
-    norm: str = option("instance", choices=NORMS, help="instance normalisation in generators and discriminators, or none")
-    pool: int = option(256, low=1, high=100_000, help="training inputs (domain A) stored for sample(), which translates them")
+    disc_channels: tuple[int, ...] = option(
+        (32, 64), low=1, help="patch discriminators: channels of the stride-2 stages"
+    )
+    norm: str = option(
+        "instance", choices=NORMS, help="instance normalisation in generators and discriminators, or none"
+    )
+    pool: int = option(
+        256, low=1, high=100_000, help="training inputs (domain A) stored for sample(), which translates them"
+    )
 
 
 @register_model("cyclegan")
@@ -175,15 +199,31 @@ class CycleGAN(GenerativeModel):
     """Unpaired image-to-image translation with two generators and cycle consistency."""
 
     Config = CycleGANConfig
-    pairing: ClassVar[str] = "unpaired"  # the data it is checked on; paired data work too (correspondence unused)
+    pairing: ClassVar[str] = (
+        "unpaired"  # the data it is checked on; paired data work too (correspondence unused)
+    )
     default_train = {"lr": 2e-4, "betas": (0.5, 0.999), "batch_size": 8}
-    terms = {"loss": "the generators' loss", "g_adv": "the generators' adversarial loss", "cycle": "the cycle loss",
-             "d_a": "discriminator A's loss", "d_b": "discriminator B's loss", "d_loss": "the discriminators' loss"}
+    terms = {
+        "loss": "the generators' loss",
+        "g_adv": "the generators' adversarial loss",
+        "cycle": "the cycle loss",
+        "d_a": "discriminator A's loss",
+        "d_b": "discriminator B's loss",
+        "d_loss": "the discriminators' loss",
+    }
     # brick2gravel (32×32), batch 8, lr 1e-3 (2e-4 gives grey blotches after 250 steps): 250 steps take
     # ~30 s on one CPU thread and turn brick faces into stones; F turns gravel into bright mortar lines.
     # The full tour's 5,000 steps at the paper's 2e-4 with an EMA of the weights: recall 0.43 (seed 1: 0.33) against 0.16 at 1e-3
     # (0.38 at 1e-3 with the EMA; BENCHMARKS.md, "Sample quality at the full tour's budget")
-    tour = (TourEntry("brick2gravel", quick_steps=250, steps=5000, train={"lr": 1e-3}, full_train={"lr": 2e-4, "ema": 0.999}),)
+    tour = (
+        TourEntry(
+            "brick2gravel",
+            quick_steps=250,
+            steps=5000,
+            train={"lr": 1e-3},
+            full_train={"lr": 2e-4, "ema": 0.999},
+        ),
+    )
     summary = "CycleGAN: unpaired translation A ↔ B, two generators, patch discriminators, cycle consistency"
 
     def __init__(self, config: CycleGANConfig, info: DataInfo) -> None:
@@ -191,7 +231,9 @@ class CycleGAN(GenerativeModel):
         self.shape_a, self.shape_b = _shapes(self.name, info, "two domains")
         ca, cb = self.shape_a[0], self.shape_b[0]
         if config.identity_weight > 0 and ca != cb:
-            raise GenzooError(f"model.identity_weight: the identity terms need domains with equal channels, {info.name} has {ca} and {cb}")
+            raise GenzooError(
+                f"model.identity_weight: the identity terms need domains with equal channels, {info.name} has {ca} and {cb}"
+            )
         if not config.disc_channels:
             raise GenzooError("model.disc_channels: the discriminators need at least one stage")
         c = config
@@ -240,14 +282,18 @@ class CycleGAN(GenerativeModel):
         db = d_loss(loss, self.D_B(b), self.D_B(fake_b.detach()))
         return {"d_a": da, "d_b": db, "d_loss": da + db}
 
-    def generator_step(self, a: Tensor, b: Tensor, ctx: StepContext) -> tuple[dict[str, Tensor], Tensor, Tensor]:
+    def generator_step(
+        self, a: Tensor, b: Tensor, ctx: StepContext
+    ) -> tuple[dict[str, Tensor], Tensor, Tensor]:
         """One update of G and F (optimiser 0); the discriminators get no gradient."""
         with frozen(self.D_A, self.D_B):
             terms, fake_a, fake_b = self.generator_terms(a, b)
             ctx.optimize(terms["loss"], 0)
         return terms, fake_a.detach(), fake_b.detach()
 
-    def discriminator_step(self, a: Tensor, b: Tensor, fake_a: Tensor, fake_b: Tensor, ctx: StepContext) -> dict[str, Tensor]:
+    def discriminator_step(
+        self, a: Tensor, b: Tensor, fake_a: Tensor, fake_b: Tensor, ctx: StepContext
+    ) -> dict[str, Tensor]:
         """One update of D_A and D_B (optimiser 1) against the given fakes."""
         terms = self.discriminator_terms(a, b, fake_a, fake_b)
         ctx.optimize(terms["d_loss"], 1)
@@ -270,7 +316,9 @@ class CycleGAN(GenerativeModel):
     def translate(self, x: Tensor, direction: str = "a2b") -> Tensor:
         """G(x) for direction a2b (domain A → B), F(x) for b2a: (N, *shape) → (N, *other shape)."""
         shape, _ = self.translation_shapes(direction)
-        return _run(self.G if direction == "a2b" else self.F, x, shape, self.device, f"cyclegan translate {direction}")
+        return _run(
+            self.G if direction == "a2b" else self.F, x, shape, self.device, f"cyclegan translate {direction}"
+        )
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, **condition: Any) -> Tensor:
@@ -284,12 +332,24 @@ class CycleGAN(GenerativeModel):
 
 @dataclass
 class Pix2PixConfig:
-    loss: str = option("non-saturating", choices=LOSSES, help="adversarial loss: non-saturating logistic (the paper's) or least squares")
+    loss: str = option(
+        "non-saturating",
+        choices=LOSSES,
+        help="adversarial loss: non-saturating logistic (the paper's) or least squares",
+    )
     l1_weight: float = option(100.0, low=0.0, help="λ_L1: weight of ‖G(x_in) − x‖₁")
-    channels: tuple[int, ...] = option((16, 32, 64), low=1, help="U-Net widths: full resolution, then one stride-2 stage per further width")
-    disc_channels: tuple[int, ...] = option((32, 64), low=1, help="patch discriminator: channels of the stride-2 stages")
-    norm: str = option("instance", choices=NORMS, help="instance normalisation in the U-Net and the discriminator, or none")
-    pool: int = option(256, low=1, high=100_000, help="training inputs stored for sample(), which translates them")
+    channels: tuple[int, ...] = option(
+        (16, 32, 64), low=1, help="U-Net widths: full resolution, then one stride-2 stage per further width"
+    )
+    disc_channels: tuple[int, ...] = option(
+        (32, 64), low=1, help="patch discriminator: channels of the stride-2 stages"
+    )
+    norm: str = option(
+        "instance", choices=NORMS, help="instance normalisation in the U-Net and the discriminator, or none"
+    )
+    pool: int = option(
+        256, low=1, high=100_000, help="training inputs stored for sample(), which translates them"
+    )
 
 
 @register_model("pix2pix")
@@ -299,8 +359,12 @@ class Pix2Pix(GenerativeModel):
     Config = Pix2PixConfig
     pairing: ClassVar[str] = "paired"
     default_train = {"lr": 2e-4, "betas": (0.5, 0.999), "batch_size": 32}
-    terms = {"loss": "the generator's loss", "g_adv": "the generator's adversarial loss", "l1": "the L1 loss",
-             "d_loss": "the discriminator's loss"}
+    terms = {
+        "loss": "the generator's loss",
+        "g_adv": "the generator's adversarial loss",
+        "l1": "the L1 loss",
+        "d_loss": "the discriminator's loss",
+    }
     # mnist-sr, batch 32, lr 1e-3: 300 steps take ~20 s on one CPU thread; sharp digits, held-out L1
     # about half that of the blocky input
     tour = (TourEntry("mnist-sr", quick_steps=300, steps=5000, train={"lr": 1e-3}),)
@@ -348,7 +412,9 @@ class Pix2Pix(GenerativeModel):
     def translation_shapes(self, direction: str = "a2b") -> tuple[tuple[int, ...], tuple[int, ...]]:
         """(input shape, output shape) of one example; pix2pix maps one way only (a2b)."""
         if direction != "a2b":
-            raise GenzooError(f"model 'pix2pix' translates one way (input → target, a2b); direction {direction!r} is not available")
+            raise GenzooError(
+                f"model 'pix2pix' translates one way (input → target, a2b); direction {direction!r} is not available"
+            )
         return self.shape_in, self.shape_out
 
     @torch.no_grad()
