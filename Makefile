@@ -33,8 +33,10 @@ test: $(VENV)/.installed
 	  echo "note: chromium is not installed and could not be; tests/test_report_browser.py will say so"
 	$(BIN)/python -m pytest
 
+# the linter's rules (line length 110 included) and the formatter's layout, as CI checks them
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 # what `genzoo list` prints, rendered from the registries (tests/test_catalog.py checks it is current)
 catalog: $(VENV)/.installed

@@ -48,7 +48,10 @@ VARIANTS = {
 
 
 def machine() -> str:
-    return f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), {datetime.date.today()}"
+    return (
+        f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), {datetime.date.today()}"
+    )
 
 
 STAGED = {"stacked-ae"}  # schedules that need the run's total steps: a step budget, not a time limit
@@ -89,7 +92,8 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 def part_variants(train, test, seconds: float, only: set[str] | None = None) -> None:
     print(f"\n### Variants at {seconds:.0f} s of training each (mnist, grey; test split, 1,000 digits)\n")
     print(
-        "| model | steps/s | recon MSE / image | recon BCE / image (nats) | FD (floor) | precision | recall | density | coverage |"
+        "| model | steps/s | recon MSE / image | recon BCE / image (nats) | FD (floor) "
+        "| precision | recall | density | coverage |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     x = test.tensors()
@@ -100,8 +104,10 @@ def part_variants(train, test, seconds: float, only: set[str] | None = None) -> 
         mse, bce = recon_errors(run.model, x)
         m = genzoo.evaluate(run.model, test, metrics=["fd", "pr", "dc"], seed=0)["metrics"]
         print(
-            f"| {label} | {rate:.0f} | {mse.mean():.2f} | {bce.mean():.1f} | {m['fd']['fd']:.1f} ({m['fd']['floor']:.1f}) "
-            f"| {m['pr']['precision']:.3f} | {m['pr']['recall']:.3f} | {m['dc']['density']:.3f} | {m['dc']['coverage']:.3f} |",
+            f"| {label} | {rate:.0f} | {mse.mean():.2f} | {bce.mean():.1f} "
+            f"| {m['fd']['fd']:.1f} ({m['fd']['floor']:.1f}) "
+            f"| {m['pr']['precision']:.3f} | {m['pr']['recall']:.3f} "
+            f"| {m['dc']['density']:.3f} | {m['dc']['coverage']:.3f} |",
             flush=True,
         )
 
@@ -126,7 +132,8 @@ def _score(model, test, train) -> dict:
 
 def _row(name: str, seed: int, how: str, r: dict, seconds: str = "") -> None:
     print(
-        f"| {name} | {seed} | {how} | {seconds} | {r['fd']:.1f} ({r['fd_floor']:.1f}) | {r['rec']:.3f} ({r['rec_floor']:.3f}) "
+        f"| {name} | {seed} | {how} | {seconds} | {r['fd']:.1f} ({r['fd_floor']:.1f}) "
+        f"| {r['rec']:.3f} ({r['rec_floor']:.3f}) "
         f"| {r['precision']:.3f} | {r['recall']:.3f} | {r['copy']:.3f} |",
         flush=True,
     )
@@ -143,7 +150,8 @@ def _with_density(model, kind: str, data) -> None:
 
 
 def _reconstructions(model, test):
-    """The model with its code sampler replaced by the codes of held-out half B (what evaluate compares with half A)."""
+    """The model with its code sampler replaced by the codes of held-out half B (what evaluate compares
+    with half A)."""
     x = test.tensors()
     with torch.no_grad():
         codes = model.encode(x[len(x) // 2 :])
@@ -158,10 +166,12 @@ def part_sampling(seeds: list[int], only: set[str] | None = None) -> None:
     from genzoo.models import MODELS
 
     print(
-        "\n### Sampling at the full tour's budget: the code density chosen by held-out likelihood (mnist: grey; binarised for the vae)\n"
+        "\n### Sampling at the full tour's budget: the code density chosen by held-out likelihood "
+        "(mnist: grey; binarised for the vae)\n"
     )
     print(
-        "| model | seed | codes sampled from | train s | FD (floor) | recognisable (floor) | precision | recall | copy rate |"
+        "| model | seed | codes sampled from | train s | FD (floor) | recognisable (floor) "
+        "| precision | recall | copy rate |"
     )
     print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
     for name in SAMPLED:
@@ -204,7 +214,8 @@ def part_novelty(test, seconds: float, digit: int) -> None:
     auc = auroc(scores[~held], scores[held])
     print(f"\n### Novelty detection: `ae` trained without the digit {digit} ({seconds:.0f} s)\n")
     print(
-        f"ROC AUC of the reconstruction error, {int(held.sum())} test digits {digit} against the other {int((~held).sum())}: **{auc:.3f}**"
+        f"ROC AUC of the reconstruction error, {int(held.sum())} test digits {digit} "
+        f"against the other {int((~held).sum())}: **{auc:.3f}**"
     )
 
 

@@ -152,17 +152,21 @@ def main() -> int:
     ]
     root = Path(args.dir)
     print(
-        f"### Checkpoint cost ({torch.__version__}, {args.threads} threads, {args.repeats} alternated writes, folder {root})\n"
+        f"### Checkpoint cost ({torch.__version__}, {args.threads} threads, "
+        f"{args.repeats} alternated writes, folder {root})\n"
     )
     print(
-        "| family | MB | genzoo write ms | plain write ms | ratio | of which fsync ms | SHA-256 ms | load + check ms | share of training |"
+        "| family | MB | genzoo write ms | plain write ms | ratio | of which fsync ms | SHA-256 ms | "
+        "load + check ms | share of training |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in names:
         r = measure(name, root, args.repeats, args.steps)
         print(
-            f"| {name} | {r['mb']:.2f} | {r['safe_ms']:.1f} | {r['plain_ms']:.1f} | {r['safe_ms'] / r['plain_ms']:.2f}× | "
-            f"{r['fsync_ms']:.1f} | {r['hash_ms']:.1f} | {r['load_ms']:.1f} | {100 * r['share']:.2g}% per {r['every']} steps |",
+            f"| {name} | {r['mb']:.2f} | {r['safe_ms']:.1f} | {r['plain_ms']:.1f} | "
+            f"{r['safe_ms'] / r['plain_ms']:.2f}× | "
+            f"{r['fsync_ms']:.1f} | {r['hash_ms']:.1f} | {r['load_ms']:.1f} | "
+            f"{100 * r['share']:.2g}% per {r['every']} steps |",
             flush=True,
         )
     shutil.rmtree(root, ignore_errors=True)

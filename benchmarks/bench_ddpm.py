@@ -20,8 +20,9 @@ mnist   `create("ddpm", mnist, conditional=True)` with every other option at its
 tour    the full tour's mnist entry at its budget (at most 10 minutes of training on 2 cores): the
         conditional ddpm trained as the entry was (batch 128, 1,800 steps, cosine decay), at a
         constant rate (the EMA does the averaging), and at batch 64 and a constant rate for 3,000,
-        3,600 (the entry now) and 4,400 steps; each scored like the tour (1,000 held-out digits: 500 samples against 500
-        real) with the samplers of --tour-samplers, so that the sampler is chosen by measurement.
+        3,600 (the entry now) and 4,400 steps; each scored like the tour (1,000 held-out digits: 500
+        samples against 500 real) with the samplers of --tour-samplers, so that the sampler is chosen
+        by measurement.
 speed   one U-Net — denoising-diffusion-pytorch's `Unet(dim=32, dim_mults=(1, 2, 2))` — trained on
         mnist with the same linear schedule (T = 1000), ε-prediction, batch, Adam and data by
         `genzoo.train` (the network plugged into genzoo's ddpm) and by that library's
@@ -63,7 +64,8 @@ GUIDANCE = (0.0, 1.0, 2.0, 4.0)
 
 def machine() -> str:
     return (
-        f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores, torch "
+        f"{torch.__version__}, "
         f"{datetime.date.today()}"
     )
 
@@ -226,20 +228,24 @@ def _find(curve: list[dict], sampler: str, steps: int, eta: float = 0.0) -> dict
 
 def print_mnist(r: dict, seconds: float) -> None:
     print(
-        f"\n### mnist: conditional ddpm (U-Net, {r['params']:,} parameters), {r['steps']} steps in {seconds / 60:.0f} min of training\n"
+        f"\n### mnist: conditional ddpm (U-Net, {r['params']:,} parameters), {r['steps']} steps in "
+        f"{seconds / 60:.0f} min of training\n"
     )
     floor = r["curve"][0].get("fd_floor")
     half = r["n_eval"] // 2
     print(
-        f"{half} samples against {half} held-out digits, LeNet features (Fréchet distance noise floor, real A against real B: {floor:.3g}).\n"
+        f"{half} samples against {half} held-out digits, LeNet features (Fréchet distance noise floor, real "
+        f"A against real B: {floor:.3g}).\n"
     )
     print(
-        "| sampler | η | steps | s/sample | Fréchet distance | precision | recall | density | coverage |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "| sampler | η | steps | s/sample | Fréchet distance | precision | recall | density | coverage |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     )
     for c in r["curve"]:
         eta = f"{c['eta']:g}" if c["sampler"] == "ddim" else "—"
         print(
-            f"| {c['sampler']} | {eta} | {c['steps']} | {c['s_per_sample']:.3f} | {c['fd']:.3g} | {c['precision']:.3f} | {c['recall']:.3f} | "
+            f"| {c['sampler']} | {eta} | {c['steps']} | {c['s_per_sample']:.3f} | {c['fd']:.3g} | "
+            f"{c['precision']:.3f} | {c['recall']:.3f} | "
             f"{c['density']:.3f} | {c['coverage']:.3f} |"
         )
     chain = _find(r["curve"], "ddpm", 1000)
@@ -247,28 +253,35 @@ def print_mnist(r: dict, seconds: float) -> None:
     for eta in (0.0, 1.0):
         d50 = _find(r["curve"], "ddim", 50, eta)
         print(
-            f"DDIM-50 (η = {eta:g}) against the 1000-step ancestral chain: {chain['s_per_sample'] / d50['s_per_sample']:.1f}× faster, "
-            f"Fréchet distance {d50['fd']:.3g} against {chain['fd']:.3g} ({100 * (d50['fd'] / chain['fd'] - 1):+.0f} %)."
+            f"DDIM-50 (η = {eta:g}) against the 1000-step ancestral chain: "
+            f"{chain['s_per_sample'] / d50['s_per_sample']:.1f}× faster, "
+            f"Fréchet distance {d50['fd']:.3g} against {chain['fd']:.3g} "
+            f"({100 * (d50['fd'] / chain['fd'] - 1):+.0f} %)."
         )
     print("\nClassifier-free guidance (DDIM 50 with η = 1, labels drawn from the training frequencies):\n")
     print(
-        "| s | Fréchet distance | precision | recall | density | coverage | s/sample |\n|---:|---:|---:|---:|---:|---:|---:|"
+        "| s | Fréchet distance | precision | recall | density | coverage | s/sample |\n"
+        "|---:|---:|---:|---:|---:|---:|---:|"
     )
     for g in r["guidance"]:
         print(
-            f"| {g['guidance']:g} | {g['fd']:.3g} | {g['precision']:.3f} | {g['recall']:.3f} | {g['density']:.3f} | {g['coverage']:.3f} | {g['s_per_sample']:.3f} |"
+            f"| {g['guidance']:g} | {g['fd']:.3g} | {g['precision']:.3f} | {g['recall']:.3f} | "
+            f"{g['density']:.3f} | {g['coverage']:.3f} | {g['s_per_sample']:.3f} |"
         )
     b = r["bound"]
     print(
         f"\nVariational bound (null label, {r['n_eval']:,} held-out digits, 100 stratified timesteps each): "
-        f"{b['bits_per_dim']:.3f} bits/dim ({b['nats']:.1f} ± {b['std_err_nats']:.1f} nats), {b['seconds']:.0f} s.\n"
+        f"{b['bits_per_dim']:.3f} bits/dim ({b['nats']:.1f} ± {b['std_err_nats']:.1f} nats), "
+        f"{b['seconds']:.0f} s.\n"
     )
     print("![DDIM curve](benchmarks/figures/ddpm-mnist-ddim-curve.png)\n")
     print(
-        "![s = 1](benchmarks/figures/ddpm-mnist-guidance-1.png) ![s = 3](benchmarks/figures/ddpm-mnist-guidance-3.png)\n"
+        "![s = 1](benchmarks/figures/ddpm-mnist-guidance-1.png) "
+        "![s = 3](benchmarks/figures/ddpm-mnist-guidance-3.png)\n"
     )
     print(
-        "![replacement](benchmarks/figures/ddpm-mnist-inpaint-r1.png) ![RePaint r = 5](benchmarks/figures/ddpm-mnist-inpaint-r5.png)"
+        "![replacement](benchmarks/figures/ddpm-mnist-inpaint-r1.png) "
+        "![RePaint r = 5](benchmarks/figures/ddpm-mnist-inpaint-r5.png)"
     )
 
 
@@ -423,24 +436,28 @@ def _ref_sample(GaussianDiffusion, unet, n_steps: int) -> torch.Tensor:
 
 def print_speed(r: dict) -> None:
     print(
-        f"\n### Against denoising-diffusion-pytorch {r['ref_version']}: one U-Net ({r['params']:,} parameters), one schedule\n"
+        f"\n### Against denoising-diffusion-pytorch {r['ref_version']}: one U-Net ({r['params']:,} "
+        f"parameters), one schedule\n"
     )
     print(
-        f"Training: batch {r['batch']}, {r['steps']} steps per round, median of {r['rounds']} alternated rounds.\n"
+        f"Training: batch {r['batch']}, {r['steps']} steps per round, median of {r['rounds']} alternated "
+        f"rounds.\n"
     )
     print("| | genzoo | denoising-diffusion-pytorch | ratio |\n|---|---:|---:|---:|")
     g, ref = r["genzoo_steps_s"], r["ref_steps_s"]
     print(f"| training steps/s | {g:.2f} | {ref:.2f} | {g / ref:.2f} |")
     s = r["sampling_s"]
     print(
-        f"| DDIM-50, 64 images (s) | {s['genzoo ddim-50']:.1f} | {s['reference ddim-50']:.1f} | {s['reference ddim-50'] / s['genzoo ddim-50']:.2f} |"
+        f"| DDIM-50, 64 images (s) | {s['genzoo ddim-50']:.1f} | {s['reference ddim-50']:.1f} | "
+        f"{s['reference ddim-50'] / s['genzoo ddim-50']:.2f} |"
     )
     print(
         f"| 1000-step chain, 64 images (s) | {s['genzoo ddpm-1000']:.1f} | {s['reference ddpm-1000']:.1f} | "
         f"{s['reference ddpm-1000'] / s['genzoo ddpm-1000']:.2f} |"
     )
     print(
-        f"\nRatios > 1: genzoo faster. genzoo's DDIM-50 against its 1000-step chain: {s['genzoo ddpm-1000'] / s['genzoo ddim-50']:.1f}× faster."
+        f"\nRatios > 1: genzoo faster. genzoo's DDIM-50 against its 1000-step chain: "
+        f"{s['genzoo ddpm-1000'] / s['genzoo ddim-50']:.1f}× faster."
     )
 
 
@@ -499,7 +516,8 @@ def part_tour(out: Path, configs: list[str], samplers, n_eval: int = 1000, seed:
             f" η = {r['eta']:g}" if r["sampler"] == "ddim" else ""
         )
         print(
-            f"| {r['config']} | {r['steps']} | {r['train_seconds']:.0f} | {label} | {r['fd']:.1f} | {r['recognisable']:.3f} | "
+            f"| {r['config']} | {r['steps']} | {r['train_seconds']:.0f} | {label} | {r['fd']:.1f} | "
+            f"{r['recognisable']:.3f} | "
             f"{r['precision']:.3f} | {r['recall']:.3f} | {r['s_per_sample']:.3f} |"
         )
     return rows

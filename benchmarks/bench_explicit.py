@@ -205,7 +205,8 @@ def print_tables(r: dict) -> None:
         for name, v in r["nll"].items():
             se = f" ± {v['std_err']:.2f}" if v.get("std_err") else ""
             print(
-                f"| {name} | {v['kind']} | {v['nats']:.2f}{se} | {v['bits_per_dim']:.4f} | {v['steps']} | {v['train_seconds']:.0f} | {v['eval_seconds']:.0f} | {v['params']:,} |"
+                f"| {name} | {v['kind']} | {v['nats']:.2f}{se} | {v['bits_per_dim']:.4f} | {v['steps']} | "
+                f"{v['train_seconds']:.0f} | {v['eval_seconds']:.0f} | {v['params']:,} |"
             )
     if "rbm" in r:
         g, s = r["rbm"]["genzoo"], r["rbm"]["sklearn"]
@@ -215,7 +216,8 @@ def print_tables(r: dict) -> None:
         print("| | s/epoch | pseudo-likelihood | test NLL (AIS) |\n|---|---:|---:|---:|")
         for label, v in (("genzoo", g), ("scikit-learn", s)):
             print(
-                f"| {label} | {v['s_per_epoch']:.3f} | {v['pseudo_likelihood']:.2f} | {v['test_nll_ais']:.2f} |"
+                f"| {label} | {v['s_per_epoch']:.3f} | {v['pseudo_likelihood']:.2f} | "
+                f"{v['test_nll_ais']:.2f} |"
             )
         print(
             f"speed ratio (sklearn / genzoo s per epoch): {s['s_per_epoch'] / g['s_per_epoch']:.2f}; "
@@ -223,7 +225,8 @@ def print_tables(r: dict) -> None:
         )
     for label, c in r.get("classifier", {}).items():
         print(
-            f"\nrbm classifier, {label} ({c['steps']} steps, {c['train_seconds']:.0f} s): test accuracy {c['accuracy']:.3f} ± {c['std_err']:.3f} on {c['n']} digits"
+            f"\nrbm classifier, {label} ({c['steps']} steps, {c['train_seconds']:.0f} s): test accuracy "
+            f"{c['accuracy']:.3f} ± {c['std_err']:.3f} on {c['n']} digits"
         )
     if "sampling" in r:
         print("\n| model | window (s) | full (s) | speed-up | same samples |\n|---|---:|---:|---:|---|")

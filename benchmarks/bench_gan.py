@@ -56,7 +56,8 @@ LOSSES = ("minimax", "non-saturating", "wgan", "wgan-gp")
 
 def machine() -> str:
     return (
-        f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores, "
+        f"torch {torch.__version__}, "
         f"{datetime.date.today()}"
     )
 
@@ -119,7 +120,8 @@ def part_modes(seeds: list[int], datasets: list[str], losses: list[str]) -> None
         f"\n### Mode coverage per loss, default budget of point data (seeds {', '.join(map(str, seeds))})\n"
     )
     print(
-        "| data | loss | steps | train s | modes covered | high-quality samples |\n|---|---|---:|---:|---:|---:|"
+        "| data | loss | steps | train s | modes covered | high-quality samples |\n"
+        "|---|---|---:|---:|---:|---:|"
     )
     for r in results:
         k = len(r["counts"])
@@ -174,7 +176,8 @@ def part_mnist(seconds: float) -> None:
     with mp.get_context("spawn").Pool(2) as pool:
         results = pool.map(_mnist_job, [(loss, seconds) for loss in LOSSES], chunksize=1)
     print(
-        f"\n### mnist: conv GAN per loss, {seconds:.0f} s of training each (one thread), 1,000 held-out digits\n"
+        f"\n### mnist: conv GAN per loss, {seconds:.0f} s of training each (one thread), "
+        f"1,000 held-out digits\n"
     )
     print("Each cell: the model's value (the A/B noise floor of real against real).\n")
     flat = [flatten(r["metrics"]) for r in results]
@@ -348,7 +351,8 @@ def _remedy_run(label: str, params: dict, train_kw: dict, budget: tuple[str, int
     ]
     r = m["recognisable"]
     print(
-        f"| {label} | {seed} | {run.step} | {seconds:.0f} | {m['fd']['fd']:.1f} | {r['share']:.3f} | {r['class_tv']:.3f} "
+        f"| {label} | {seed} | {run.step} | {seconds:.0f} | {m['fd']['fd']:.1f} | {r['share']:.3f} "
+        f"| {r['class_tv']:.3f} "
         f"| {m['pr']['precision']:.3f} | {m['pr']['recall']:.3f} |",
         flush=True,
     )
@@ -366,7 +370,8 @@ def part_remedies(screen: bool, seeds: list[int]) -> None:
 
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     print(
-        "\n| remedy | seed | steps | wall s | FD | recognisable | class TV | precision | recall |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "\n| remedy | seed | steps | wall s | FD | recognisable | class TV | precision | recall |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     )
     if screen:
         for label, (params, train_kw, budget) in REMEDIES.items():
@@ -376,7 +381,8 @@ def part_remedies(screen: bool, seeds: list[int]) -> None:
         _remedy_run("the tour's entry", entry.params, entry.train, ("steps", entry.steps), seed)
 
 
-CGAN_VARIANTS = {  # label: (model options, training options), on top of the tour entry's MLP 256-256, z 16, lr 1e-3, batch 64
+# label: (model options, training options), on top of the tour entry's MLP 256-256, z 16, lr 1e-3, batch 64
+CGAN_VARIANTS = {
     "non-saturating (the old entry)": ({"loss": "non-saturating"}, {"ema": None}),
     "non-saturating + EMA 0.999": ({"loss": "non-saturating"}, {"ema": 0.999}),
     "wgan-gp": ({"loss": "wgan-gp"}, {"ema": None}),
@@ -391,7 +397,8 @@ def part_cgan(seeds: list[int]) -> None:
     entry = MODELS.get("cgan").tour[0]
     train, test = genzoo.datasets.load("digits", split="train"), genzoo.datasets.load("digits", split="test")
     print(
-        "\n| cgan on digits, 3,000 steps | seed | wall s | FD (floor) | recognisable (floor) | precision | recall (floor) |\n|---|---:|---:|---:|---:|---:|---:|"
+        "\n| cgan on digits, 3,000 steps | seed | wall s | FD (floor) | recognisable (floor) "
+        "| precision | recall (floor) |\n|---|---:|---:|---:|---:|---:|---:|"
     )
     for label, (params, train_kw) in CGAN_VARIANTS.items():
         for seed in seeds:
@@ -406,8 +413,10 @@ def part_cgan(seeds: list[int]) -> None:
                 "metrics"
             ]
             print(
-                f"| {label} | {seed} | {seconds:.0f} | {m['fd']['fd']:.1f} ({m['fd']['floor']:.1f}) | {m['recognisable']['share']:.3f} "
-                f"({m['recognisable']['floor']:.3f}) | {m['pr']['precision']:.3f} | {m['pr']['recall']:.3f} ({m['pr']['recall_floor']:.3f}) |",
+                f"| {label} | {seed} | {seconds:.0f} | {m['fd']['fd']:.1f} ({m['fd']['floor']:.1f}) "
+                f"| {m['recognisable']['share']:.3f} "
+                f"({m['recognisable']['floor']:.3f}) | {m['pr']['precision']:.3f} | {m['pr']['recall']:.3f} "
+                f"({m['pr']['recall_floor']:.3f}) |",
                 flush=True,
             )
 

@@ -32,8 +32,9 @@ learned    (= facies, grf) On `facies` (64×64 truncated-Gaussian images): an fc
 condition  20 wells (grid nodes and values of one held-out field): share honoured (|error| < 1e-6 for
            the exact methods; for facies codes, the rounded value equal to the well's), the mean
            pairwise RMS distance between 16 realisations (diversity; GAN outputs rounded to facies
-           codes first) beside that of 16 unconditional ones; the fcn GAN of `learned` on `facies` by latent optimisation (1000
-           Adam steps) and by the inference network (fit once, then one forward pass), with time.
+           codes first) beside that of 16 unconditional ones; the fcn GAN of `learned` on `facies`
+           by latent optimisation (1000 Adam steps) and by the inference network (fit once, then one
+           forward pass), with time.
 """
 
 from __future__ import annotations
@@ -417,23 +418,27 @@ def print_tables(r: dict) -> None:
             ]
             print(f"| {key} | " + " | ".join(cells) + " | " + " | ".join(f"{v:.1f}×" for v in ratios) + " |")
         print(
-            f"\nspde: Chebyshev degree {s['spde_degree']}, torus {s['spde_torus_1000']} at 1000². Versions: {s['versions']}. "
+            f"\nspde: Chebyshev degree {s['spde_degree']}, torus {s['spde_torus_1000']} at 1000². "
+            f"Versions: {s['versions']}. "
             f"Conventions (max |Δρ|): {s['conventions']}"
         )
     if "accuracy" in r:
         a = r["accuracy"]
         print(f"\n### Accuracy: {a['n']} realisations, worst |z| over lags 1–16 on both axes\n")
         print(
-            "| method | covariance | grid | worst z (model) | worst z (lattice) | z mean | z variance |\n|---|---|---|---:|---:|---:|---:|"
+            "| method | covariance | grid | worst z (model) | worst z (lattice) | z mean | z variance |\n"
+            "|---|---|---|---:|---:|---:|---:|"
         )
         for row in a["rows"]:
             lat = f"{row['z_lattice']:.2f}" if "z_lattice" in row else "—"
             print(
-                f"| {row['method']} | {row['cov']} | {row['grid']} | {row['z_model']:.2f} | {lat} | {row['z_mean']:.2f} | {row['z_var']:.2f} |"
+                f"| {row['method']} | {row['cov']} | {row['grid']} | {row['z_model']:.2f} | {lat} "
+                f"| {row['z_mean']:.2f} | {row['z_var']:.2f} |"
             )
         c = a["chebyshev"]
         print(
-            f"\nChebyshev, {c['cov']} on a {c['torus'][0]}×{c['torus'][1]} torus: ‖p_K(S)w − f(S)w‖/‖f(S)w‖ = "
+            f"\nChebyshev, {c['cov']} on a {c['torus'][0]}×{c['torus'][1]} torus: "
+            f"‖p_K(S)w − f(S)w‖/‖f(S)w‖ = "
             + ", ".join(f"{v:.1e} (K={k})" for k, v in c["errors"].items())
             + f"; degree chosen per tolerance: {c['degree_for_tol']}"
         )
@@ -441,18 +446,22 @@ def print_tables(r: dict) -> None:
         f = r["learned"]["facies"]
         print("\n### facies: 256×256 samples against 500 held-out 64×64 images\n")
         print(
-            "| generator | proportions | prop. error | indicator γ error | connectivity error | pattern JS | inconsistency | diversity |\n|---|---|---:|---:|---:|---:|---:|---:|"
+            "| generator | proportions | prop. error | indicator γ error | connectivity error | pattern JS "
+            "| inconsistency | diversity |\n|---|---|---:|---:|---:|---:|---:|---:|"
         )
         for name in ("truth", "facies-model", "gan", "held-out"):
             v = f[name]
             label = f"gan ({v['steps']} steps)" if name == "gan" else name
             print(
-                f"| {label} | {', '.join(f'{p:.3f}' for p in v['proportions'])} | {v['proportion']:.4f} | {v['indicator_variogram']:.4f} | "
-                f"{v['connectivity']:.4f} | {v['pattern_js']:.4f} | {v['inconsistency']:.4f} | {v['diversity']:.4f} |"
+                f"| {label} | {', '.join(f'{p:.3f}' for p in v['proportions'])} | {v['proportion']:.4f} "
+                f"| {v['indicator_variogram']:.4f} | "
+                f"{v['connectivity']:.4f} | {v['pattern_js']:.4f} | {v['inconsistency']:.4f} "
+                f"| {v['diversity']:.4f} |"
             )
         g = r["learned"]["grf"]
         print(
-            f"\n### grf: W₂ to the true Gaussian / √tr Σ, {g['n']} fields of {g['shape'][0]}×{g['shape'][1]}, {g['cov']}\n"
+            f"\n### grf: W₂ to the true Gaussian / √tr Σ, "
+            f"{g['n']} fields of {g['shape'][0]}×{g['shape'][1]}, {g['cov']}\n"
         )
         print("| generator | W₂ (relative) |\n|---|---:|")
         for name, v in g["w2_relative"].items():
@@ -461,20 +470,24 @@ def print_tables(r: dict) -> None:
         c = r["condition"]
         print("\n### Conditioning to 20 wells, 16 realisations\n")
         print(
-            "| generator | honoured | accepted (≥ 95 %) | diversity | unconditional diversity | seconds |\n|---|---:|---:|---:|---:|---:|"
+            "| generator | honoured | accepted (≥ 95 %) | diversity | unconditional diversity | seconds |\n"
+            "|---|---:|---:|---:|---:|---:|"
         )
         for name, v in c.get("exact", {}).items():
             print(
-                f"| {name} (kriging) | {100 * v['honoured']:.1f} % | — | {v['diversity']:.3f} | {v['diversity_unconditional']:.3f} | {v['seconds']:.2f} |"
+                f"| {name} (kriging) | {100 * v['honoured']:.1f} % | — | {v['diversity']:.3f} "
+                f"| {v['diversity_unconditional']:.3f} | {v['seconds']:.2f} |"
             )
         if "gan_latent" in c:
             v = c["gan_latent"]
             print(
-                f"| fcn GAN, latent optimisation | {100 * v['honoured']:.1f} % | {100 * v['accepted']:.0f} % | {v['diversity']:.3f} | {v['diversity_unconditional']:.3f} | {v['seconds']:.1f} |"
+                f"| fcn GAN, latent optimisation | {100 * v['honoured']:.1f} % | {100 * v['accepted']:.0f} % "
+                f"| {v['diversity']:.3f} | {v['diversity_unconditional']:.3f} | {v['seconds']:.1f} |"
             )
             v = c["gan_inference"]
             print(
-                f"| fcn GAN, inference network | {100 * v['honoured']:.1f} % | {100 * v['accepted']:.0f} % | {v['diversity']:.3f} | — | {v['seconds']:.3f} (+ {v['fit_seconds']:.0f} fit) |"
+                f"| fcn GAN, inference network | {100 * v['honoured']:.1f} % | {100 * v['accepted']:.0f} % "
+                f"| {v['diversity']:.3f} | — | {v['seconds']:.3f} (+ {v['fit_seconds']:.0f} fit) |"
             )
 
 

@@ -12,8 +12,8 @@ Our convention (genzoo.geostat.covariance), a = `range`, unit sill:
 
 How each peer is given that same model (verified by `check_conventions`, which evaluates the peers'
 own covariance functions at h = 0, 1, 5, 20, 50 against the formulas above, computed with scipy):
-    GSTools 1.7   Matern(dim=2, var=1, len_scale=a·√ν, nu=ν)  — GSTools' ρ = 2^{1−ν}/Γ(ν)(√ν h/ℓ)^ν K_ν(√ν h/ℓ)
-                  Gaussian(dim=2, var=1, len_scale=a·√π/2)     — GSTools' ρ = exp(−(π/4)(h/ℓ)²) (rescale = √π/2)
+    GSTools 1.7   Matern(dim=2, var=1, len_scale=a·√ν, nu=ν) — GSTools' ρ = 2^{1−ν}/Γ(ν)(√ν h/ℓ)^ν K_ν(√ν h/ℓ)
+                  Gaussian(dim=2, var=1, len_scale=a·√π/2)   — GSTools' ρ = exp(−(π/4)(h/ℓ)²) (rescale = √π/2)
     gstlearn 1.11 Model.createFromParam(ECov.MATERN, range=a, sill=1, param=ν, flagRange=False)
                   Model.createFromParam(ECov.GAUSSIAN, range=a, sill=1, flagRange=False)
                   flagRange=False makes `range` the scale a; the default (True) reads it as a practical
@@ -183,7 +183,8 @@ def _grid_shape(shape: tuple[int, int]) -> tuple[int, int]:
 def gstools_fields(
     a: float, nu: float, shape: tuple[int, int], n: int, seed: int, model: str = "matern", mode_no: int = 1000
 ) -> np.ndarray:
-    """n GSTools RandMeth realisations (n, H, W) on x = arange(H), y = arange(W); realisation i uses seed + i."""
+    """n GSTools RandMeth realisations (n, H, W) on x = arange(H), y = arange(W); realisation i
+    uses seed + i."""
     H, W = _grid_shape(shape)
     gs = _gstools()
     # seeding the constructor draws realisation 0's modes there (SRF() without a seed would draw a

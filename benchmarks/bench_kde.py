@@ -137,7 +137,8 @@ def run_case(d: int, args: argparse.Namespace) -> list[str]:
 
     size = f"{len(train)} × {len(test)} × {train.shape[1]}"
     rows = [
-        f"| {name} | {size} | {h:.4g} | log p of {len(test)} queries | {t_gz:.4f} | {t_sk:.4f} | {t_sk / t_gz:.1f} | {diff:.1e} | {err_gz:.1e} | {err_sk:.1e} ({off_sk}/{len(test)} off) |",
+        f"| {name} | {size} | {h:.4g} | log p of {len(test)} queries | {t_gz:.4f} | {t_sk:.4f} "
+        f"| {t_sk / t_gz:.1f} | {diff:.1e} | {err_gz:.1e} | {err_sk:.1e} ({off_sk}/{len(test)} off) |",
         f"| {name} | {size} | {h:.4g} | sample {m} | {s_gz:.4f} | {s_sk:.4f} | {s_sk / s_gz:.1f} | | | |",
     ]
     print(
@@ -151,7 +152,8 @@ def machine() -> str:
     cpu = platform.processor() or _cpu_model()
     return (
         f"{datetime.datetime.now().isoformat(timespec='seconds')} · {platform.platform()} · {cpu} · "
-        f"{os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.2f}) · torch {torch.__version__} ({torch.get_num_threads()} threads) · "
+        f"{os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.2f}) · torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads) · "
         f"scikit-learn {sklearn.__version__} · numpy {np.__version__}"
     )
 
@@ -177,7 +179,8 @@ def main() -> None:
         rows += run_case(d, args)
     print()
     print(
-        f"Times in seconds, best of {args.repeats}; same data, same bandwidth h (genzoo's {args.bandwidth} rule)."
+        f"Times in seconds, best of {args.repeats}; same data, same bandwidth h "
+        f"(genzoo's {args.bandwidth} rule)."
     )
     print()
     print(

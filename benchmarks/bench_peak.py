@@ -112,11 +112,13 @@ def main() -> None:
     print(f"\n<!-- {result['machine']}, {result['date']}, {args.threads} threads -->")
     print(f"\nfp32 matrix-multiply peak (2048², best of 10): **{peak:.0f} GFLOP/s**\n")
     print(
-        "| family | data | batch | GFLOP per step | ms per step | GFLOP/s | share of peak |\n|---|---|---:|---:|---:|---:|---:|"
+        "| family | data | batch | GFLOP per step | ms per step | GFLOP/s | share of peak |\n"
+        "|---|---|---:|---:|---:|---:|---:|"
     )
     for name, r in sorted(rows.items(), key=lambda kv: -kv[1]["gflops"]):
         print(
-            f"| {name} | {r['data']} | {r['batch']} | {r['gflop_per_step']:.3g} | {r['ms_per_step']:.1f} | {r['gflops']:.1f} | {100 * r['gflops'] / peak:.1f} % |"
+            f"| {name} | {r['data']} | {r['batch']} | {r['gflop_per_step']:.3g} | {r['ms_per_step']:.1f} "
+            f"| {r['gflops']:.1f} | {100 * r['gflops'] / peak:.1f} % |"
         )
 
 

@@ -6,8 +6,8 @@ regression per pixel — at 1,000 to 30,000 steps, to tell the budget from the m
 `genzoo.evaluate` on the 1,000 test digits: exact NLL of one stochastic binarisation, FD,
 recognisable share, class TV, precision, recall.
 
-    python benchmarks/bench_pixelcnn_paradox.py                  # about 25 minutes on 2 cores
-    python benchmarks/bench_pixelcnn_paradox.py --only fvsbn     # the rows whose label contains "fvsbn" (about 5 minutes)
+    python benchmarks/bench_pixelcnn_paradox.py  # about 25 minutes on 2 cores
+    python benchmarks/bench_pixelcnn_paradox.py --only fvsbn  # rows whose label has "fvsbn" (about 5 min)
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     print(
-        f"machine: {platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, {datetime.date.today()}\n"
+        f"machine: {platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"{datetime.date.today()}\n"
     )
     train = genzoo.datasets.load("mnist", split="train", binarize="dynamic")
     test = genzoo.datasets.load("mnist", split="test", binarize="dynamic")
@@ -60,8 +61,10 @@ def main() -> None:
         )["metrics"]
         r = m["recognisable"]
         print(
-            f"| {label} | {seconds:.0f} | {m['nll']['nats']:.2f} | {m['fd']['fd']:.1f} ({m['fd']['floor']:.1f}) | {r['share']:.3f} "
-            f"({r['floor']:.3f}) | {r['class_tv']:.3f} | {m['pr']['precision']:.3f} | {m['pr']['recall']:.3f} |",
+            f"| {label} | {seconds:.0f} | {m['nll']['nats']:.2f} "
+            f"| {m['fd']['fd']:.1f} ({m['fd']['floor']:.1f}) "
+            f"| {r['share']:.3f} ({r['floor']:.3f}) | {r['class_tv']:.3f} "
+            f"| {m['pr']['precision']:.3f} | {m['pr']['recall']:.3f} |",
             flush=True,
         )
 

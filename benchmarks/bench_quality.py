@@ -1,10 +1,10 @@
 """Time to quality against the peers: genzoo's default for a family and that family's best-known
 peer, each given the same wall-clock budget, the same data and the same evaluation, at three budgets.
 
-    python benchmarks/bench_quality.py                 # every family at 30, 75 and 150 s (about 40 minutes on 2 cores)
+    python benchmarks/bench_quality.py  # every family at 30, 75 and 150 s (about 40 minutes on 2 cores)
     python benchmarks/bench_quality.py --families vae,dcgan --budgets 60,120 --seeds 0,1
     python benchmarks/bench_quality.py --families vae --pythae-sampler gmm
-    python benchmarks/bench_quality.py --quick         # a smoke run of every path (2 and 3 s, n 300; about a minute)
+    python benchmarks/bench_quality.py --quick  # a smoke run of every path (2 and 3 s, n 300; about a minute)
 
 For each family, seed and budget, genzoo and the peer train one after the other, each stopping
 when its budget of training-loop time runs out (the clock is read after every step: genzoo's by
@@ -123,7 +123,8 @@ class Size:
 
 
 FULL = Size()
-# no warm-up (the first budget measures the rate); the code distribution on 500 digits: its fit on 4,000 takes 5–100 s
+# no warm-up (the first budget measures the rate); the code distribution on 500 digits: its fit on 4,000
+# takes 5–100 s
 QUICK = Size(budgets=(2.0, 3.0), n=300, warmup=0.0, ddim_steps=5, vae_fit_examples=500)
 
 
@@ -144,7 +145,9 @@ class Result:
     side: str  # "genzoo" | "peer"
     steps: int
     seconds: float  # the training loop's, the budget's clock
-    wall: float  # the whole training call's: set-up, the loop and what follows it (genzoo's vae: fitting its code distribution)
+    # the whole training call's: set-up, the loop and what follows it (genzoo's vae: fitting its code
+    # distribution)
+    wall: float
     metrics: dict[str, Any]
 
     @property
@@ -451,7 +454,8 @@ def run_family(fam: Family, size: Size, seeds: list[int]) -> list[Result]:
                 r = Result(fam.name, budget, seed, name, trained.steps, trained.seconds, wall, metrics)
                 results.append(r)
                 print(
-                    f"  {fam.name} {budget:g} s seed {seed} {name}: {r.steps} steps in {r.seconds:.1f} s ({wall:.1f} s in all), FD {r.fd:.4g}, "
+                    f"  {fam.name} {budget:g} s seed {seed} {name}: {r.steps} steps in {r.seconds:.1f} s "
+                    f"({wall:.1f} s in all), FD {r.fd:.4g}, "
                     f"recognisable {r.share:.3f} (evaluation {time.perf_counter() - t0:.0f} s)",
                     file=sys.stderr,
                     flush=True,
@@ -471,8 +475,13 @@ def target(results: list[Result]) -> tuple[bool, str]:
     last = ratios[budgets[-1]]
     holds = not lower and last <= TARGET
     why = (
-        f"FD ratio genzoo/peer {', '.join(f'{ratios[b]:.2f}' for b in budgets)} at {', '.join(f'{b / 60:.3g}' for b in budgets)} min"
-        f"; {'lower at every budget' if not lower else 'not lower at ' + ', '.join(f'{b / 60:.3g} min' for b in lower)}"
+        f"FD ratio genzoo/peer {', '.join(f'{ratios[b]:.2f}' for b in budgets)} "
+        f"at {', '.join(f'{b / 60:.3g}' for b in budgets)} min"
+        f"""; {
+            "lower at every budget"
+            if not lower
+            else "not lower at " + ", ".join(f"{b / 60:.3g} min" for b in lower)
+        }"""
         f"; {last:.2f} {'≤' if last <= TARGET else '>'} {TARGET} at the largest"
     )
     return holds, why
@@ -487,7 +496,8 @@ def markdown(fam: Family, results: list[Result], size: Size) -> str:
     first = results[0].metrics
     out = [
         f"\n### {fam.name}: {fam.ours_label} against {fam.peer}\n",
-        "| budget (min) | seed | genzoo FD | peer FD | ratio | genzoo recognisable | peer recognisable | genzoo P / R | peer P / R "
+        "| budget (min) | seed | genzoo FD | peer FD | ratio | genzoo recognisable | peer recognisable "
+        "| genzoo P / R | peer P / R "
         "| steps genzoo / peer | s in all genzoo / peer |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -495,16 +505,20 @@ def markdown(fam: Family, results: list[Result], size: Size) -> str:
         for seed in sorted({r.seed for r in results}):
             ours, theirs = by[(budget, seed, "genzoo")], by[(budget, seed, "peer")]
             out.append(
-                f"| {budget / 60:.3g} | {seed} | {ours.fd:.4g} | {theirs.fd:.4g} | **{ours.fd / theirs.fd:.2f}** | {ours.share:.3f} | "
-                f"{theirs.share:.3f} | {_pr(ours.metrics)} | {_pr(theirs.metrics)} | {ours.steps:,} / {theirs.steps:,} | "
+                f"| {budget / 60:.3g} | {seed} | {ours.fd:.4g} | {theirs.fd:.4g} "
+                f"| **{ours.fd / theirs.fd:.2f}** "
+                f"| {ours.share:.3f} | {theirs.share:.3f} | {_pr(ours.metrics)} | {_pr(theirs.metrics)} "
+                f"| {ours.steps:,} / {theirs.steps:,} | "
                 f"{ours.wall:.0f} / {theirs.wall:.0f} |"
             )
     holds, why = target(results)
     out += [
         "",
-        f"Noise floor (real against real, {size.n // 2} digits each): FD {first['fd']['floor']:.3g}, recognisable share "
-        f"{first['recognisable']['floor']:.3f}, precision / recall {first['pr']['precision_floor']:.2f} / {first['pr']['recall_floor']:.2f}.",
-        f"Target (FD lower at every budget, ≤ {TARGET} × the peer's at the largest): **{'holds' if holds else 'does not hold'}** ({why}).",
+        f"Noise floor (real against real, {size.n // 2} digits each): FD {first['fd']['floor']:.3g}, "
+        f"recognisable share {first['recognisable']['floor']:.3f}, "
+        f"precision / recall {first['pr']['precision_floor']:.2f} / {first['pr']['recall_floor']:.2f}.",
+        f"Target (FD lower at every budget, ≤ {TARGET} × the peer's at the largest): "
+        f"**{'holds' if holds else 'does not hold'}** ({why}).",
     ]
     return "\n".join(out)
 
@@ -615,16 +629,22 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown families {unknown}; choose from {', '.join(table)}")
     print(
-        f"<!-- python benchmarks/bench_quality.py {' '.join(argv if argv is not None else sys.argv[1:])} — {bench_suite.machine()} -->"
+        f"<!-- python benchmarks/bench_quality.py {' '.join(argv if argv is not None else sys.argv[1:])} "
+        f"— {bench_suite.machine()} -->"
     )
     if args.quick:
         print("\n**Quick smoke run: budgets of seconds, tiny evaluation; not figures.**")
     print(
-        f"\nEach side trains for the same wall-clock budget ({', '.join(f'{b:g}' for b in size.budgets)} s of training loop, one "
-        f"after the other, {args.threads} threads), then `genzoo.evaluate` scores {size.n // 2} samples against {size.n // 2} held-out "
-        "mnist digits (LeNet features). Ratio = genzoo FD / peer FD (< 1: genzoo better); P / R = precision / recall; "
-        "s in all = the whole training call: set-up, the loop, and what follows it (genzoo's vae fits its code distribution "
-        "after the loop, inside its budget: its loop gets the budget less that fit's time, measured in the warm-up)."
+        f"\nEach side trains for the same wall-clock budget "
+        f"({', '.join(f'{b:g}' for b in size.budgets)} s of training loop, one "
+        f"after the other, {args.threads} threads), then `genzoo.evaluate` scores {size.n // 2} samples "
+        f"against {size.n // 2} held-out "
+        "mnist digits (LeNet features). Ratio = genzoo FD / peer FD (< 1: genzoo better); "
+        "P / R = precision / recall; "
+        "s in all = the whole training call: set-up, the loop, and what follows it "
+        "(genzoo's vae fits its code distribution "
+        "after the loop, inside its budget: its loop gets the budget less that fit's time, "
+        "measured in the warm-up)."
     )
     t0, done, failed = time.perf_counter(), {}, []
     for name in wanted:
@@ -636,7 +656,8 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
             failed.append(name)
             print(
-                f"\n### {name}: failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+                f"\n### {name}: failed: {type(exc).__name__}: "
+                f"{str(exc).splitlines()[0][:200] if str(exc) else ''}"
             )
             continue
         done[name] = (fam, results)

@@ -43,7 +43,8 @@ def score(model, test, train, label: str, fn) -> None:
     rec = r["recognisable"]
     hist = " ".join(f"{v:.2f}" for v in rec["class_share"])
     print(
-        f"| {label} | {r['fd']['fd']:.1f} | {rec['share']:.3f} | {rec['class_tv']:.3f} | {hist} | {r['pr']['precision']:.3f} "
+        f"| {label} | {r['fd']['fd']:.1f} | {rec['share']:.3f} | {rec['class_tv']:.3f} | {hist} "
+        f"| {r['pr']['precision']:.3f} "
         f"| {r['pr']['recall']:.3f} | {r['memorization']['copy_rate']:.3f} | {time.time() - t:.0f} |",
         flush=True,
     )
@@ -69,7 +70,8 @@ def part_training(seeds: list[int]) -> None:
     train = genzoo.datasets.load("mnist", split="train", binarize="dynamic")
     test = genzoo.datasets.load("mnist", split="test", binarize="dynamic")
     print(
-        "\n| training | seed | s | FD (floor 54.9) | recognisable (floor 0.977) | class TV | class shares 0-9 | precision | recall | copy rate | s |"
+        "\n| training | seed | s | FD (floor 54.9) | recognisable (floor 0.977) | class TV "
+        "| class shares 0-9 | precision | recall | copy rate | s |"
     )
     print("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|")
     for label, (family, params, options) in TRAINING.items():
@@ -100,7 +102,8 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     print(
-        f"machine: {platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, {datetime.date.today()}"
+        f"machine: {platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"{datetime.date.today()}"
     )
     if "training" in args.parts.split(","):
         part_training([int(v) for v in args.seeds.split(",")])
@@ -114,7 +117,8 @@ def main() -> None:
     layer, shape = model.rbm, model.info.shape
 
     print(
-        "\n| sampler | FD (floor 54.9) | recognisable (floor 0.977) | class TV | class shares 0-9 | precision | recall | copy rate | s |"
+        "\n| sampler | FD (floor 54.9) | recognisable (floor 0.977) | class TV | class shares 0-9 "
+        "| precision | recall | copy rate | s |"
     )
     print("|---|---:|---:|---:|---|---:|---:|---:|---:|")
 
@@ -129,7 +133,8 @@ def main() -> None:
 
     @torch.no_grad()
     def annealed(n: int, g: torch.Generator | None, steps: int, extra: int = 0) -> torch.Tensor:
-        """From the data's pixel means (β = 0) to the RBM (β = 1) on the AIS schedule, then `extra` Gibbs steps."""
+        """From the data's pixel means (β = 0) to the RBM (β = 1) on the AIS schedule, then `extra`
+        Gibbs steps."""
         base = torch.logit(train.x.flatten(1).mean(0).clamp(1e-3, 1 - 1e-3)).to(layer.W)
         beta = ais_schedule(steps).tolist()
         v = layer.draw_visible(base.expand(n, -1), g)

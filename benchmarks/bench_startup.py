@@ -45,7 +45,8 @@ def main() -> int:
     args = p.parse_args()
     sources = [HERE] + ([args.src.resolve()] if args.src else [])
     print(
-        f"# Start-up\n\n`python benchmarks/bench_startup.py {' '.join(sys.argv[1:])}` — {time.strftime('%Y-%m-%d')}, "
+        f"# Start-up\n\n`python benchmarks/bench_startup.py {' '.join(sys.argv[1:])}` — "
+        f"{time.strftime('%Y-%m-%d')}, "
         f"{os.cpu_count()} cores; median wall seconds of {args.repeats} fresh processes after a warm-up.\n"
     )
     header = "| command | this checkout (s) |" + (" other (s) | ratio |" if args.src else "")

@@ -12,7 +12,8 @@ machine hits both alike). The ratio of a repeat is peer time / genzoo time for t
 (> 1: genzoo faster); a row reports the median ratio and its range [min, max] over the R
 repeats, and the median times. Rows:
 
-    vae       MLP VAE 784-400-20, Bernoulli decoder, batch 128, Adam 1e-3, mnist   genzoo.train | pythae TrainingPipeline
+    vae       MLP VAE 784-400-20, Bernoulli decoder, batch 128, Adam 1e-3, mnist
+              genzoo.train | pythae TrainingPipeline
     dcgan     conv GAN 64-128 (DCGAN-style), z 64, non-saturating, batch 64, Adam 2e-4 (0.5, 0.999)
               genzoo.train | the PyTorch DCGAN example's loop on the same networks (torchgan 0.1.0
               imports torchvision, and torchvision 0.28.0, the release for torch 2.13, fails to
@@ -207,7 +208,8 @@ def row_vae(s: Size) -> Row:
     steps = s.vae_epochs * -(-len(data) // 128)
     row = Row(
         "vae",
-        f"MLP VAE 784-400-20, batch 128, Adam 1e-3, {len(data)} digits, {s.vae_epochs} epochs ({steps} steps)",
+        f"MLP VAE 784-400-20, batch 128, Adam 1e-3, {len(data)} digits, "
+        f"{s.vae_epochs} epochs ({steps} steps)",
         f"pythae {importlib.metadata.version('pythae')}",
         "s per step",
     )
@@ -431,7 +433,8 @@ def _kde(name: str, d: int, n_train: int, n_test: int, s: Size) -> Row:
         raise AssertionError(f"{name}: genzoo's log-density is off the exact sum by {err:.3g}")
     row = Row(
         name,
-        f"{label}: log p of {len(test)} queries, {len(train)} centres in {train.shape[1]}-D, Scott's h = {h:.3g}",
+        f"{label}: log p of {len(test)} queries, {len(train)} centres in {train.shape[1]}-D, "
+        f"Scott's h = {h:.3g}",
         f"scikit-learn {importlib.metadata.version('scikit-learn')} KernelDensity",
         "s per call",
     )
@@ -543,7 +546,8 @@ def markdown(rows: list[Row], peak_result: dict[str, Any] | None, quick: bool) -
             continue
         m = row.summary()
         out.append(
-            f"| {row.name} | {row.workload} | {row.peer} | {m['genzoo']:.4g} {row.unit} | {m['peer_time']:.4g} {row.unit} | "
+            f"| {row.name} | {row.workload} | {row.peer} | {m['genzoo']:.4g} {row.unit} | "
+            f"{m['peer_time']:.4g} {row.unit} | "
             f"**{m['ratio']:.2f}** | [{m['ratio_min']:.2f}, {m['ratio_max']:.2f}] over {m['repeats']} |"
         )
     out += ["", "Ratio = peer time / genzoo time for the same work (> 1: genzoo faster)."]
@@ -558,7 +562,8 @@ def markdown(rows: list[Row], peak_result: dict[str, Any] | None, quick: bool) -
         ]
         for name, r in sorted(peak_result["rows"].items(), key=lambda kv: -kv[1]["gflops"]):
             out.append(
-                f"| {name} | {r['data']} | {r['batch']} | {r['gflop_per_step']:.3g} | {r['ms_per_step']:.1f} | "
+                f"| {name} | {r['data']} | {r['batch']} | {r['gflop_per_step']:.3g} | "
+                f"{r['ms_per_step']:.1f} | "
                 f"{r['gflops']:.1f} | {100 * r['gflops'] / p:.1f} % |"
             )
     return "\n".join(out) + "\n"

@@ -179,7 +179,8 @@ def main() -> int:
         f"medians of {repeats}, about {seconds:g} s of one-thread training per figure.\n"
     )
     print(
-        "| family | data | steps | alone: 1 | 2 | auto (count) | auto / best | busy: 1 | 2 | auto (count) | auto / best |"
+        "| family | data | steps | alone: 1 | 2 | auto (count) | auto / best | "
+        "busy: 1 | 2 | auto (count) | auto / best |"
     )
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     worst = {False: 1.0, True: 1.0}
@@ -206,7 +207,8 @@ def main() -> int:
         data = build(name, index)[2].data
         print(f"| {name} | {data} | {steps} | " + " | ".join(cells) + " |", flush=True)
     print(
-        f"\nThe automatic choice's worst share of the best fixed count: {worst[False]:.2f} alone, {worst[True]:.2f} "
+        f"\nThe automatic choice's worst share of the best fixed count: {worst[False]:.2f} alone, "
+        f"{worst[True]:.2f} "
         "beside a busy process (target: 0.90 or more)."
     )
     return 0

@@ -68,8 +68,10 @@ def main() -> int:
             return proc.returncode
     shown = " ".join(["genzoo", *command[3:]]).replace(str(out), "TMP")
     print(
-        f"# The tour's estimate of the time left\n\n`python benchmarks/bench_tour_eta.py {' '.join(sys.argv[1:])}` "
-        f"({shown}, GENZOO_PROGRESS_INTERVAL={args.interval:g}) — {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores\n"
+        f"# The tour's estimate of the time left\n\n`python benchmarks/bench_tour_eta.py "
+        f"{' '.join(sys.argv[1:])}` "
+        f"({shown}, GENZOO_PROGRESS_INTERVAL={args.interval:g}) — {time.strftime('%Y-%m-%d')}, "
+        f"{os.cpu_count()} cores\n"
     )
     print(f"tour wall time: {total:.0f} s\n")
     print("| entry | started at (s) | estimate then (s) | actual left (s) | error |")
@@ -88,7 +90,8 @@ def main() -> int:
             if actual >= 30:
                 at_start.append(error)
             print(
-                f"| [{start.group(1)}/{start.group(2)}] {start.group(3)} | {t:.0f} | {estimate:.0f} | {actual:.0f} | {error:+.0%} |"
+                f"| [{start.group(1)}/{start.group(2)}] {start.group(3)} | {t:.0f} | {estimate:.0f} | "
+                f"{actual:.0f} | {error:+.0%} |"
             )
 
     def summary(errors: list[float]) -> str:
@@ -97,7 +100,8 @@ def main() -> int:
         absolute = sorted(abs(e) for e in errors)
         return (
             f"{len(errors)} estimates: from {min(errors):+.0%} to {max(errors):+.0%}, median |error| "
-            f"{statistics.median(absolute):.0%}, 90th percentile {absolute[int(0.9 * (len(absolute) - 1))]:.0%}"
+            f"{statistics.median(absolute):.0%}, 90th percentile "
+            f"{absolute[int(0.9 * (len(absolute) - 1))]:.0%}"
         )
 
     print(f"\nAt the start of each entry: {summary(at_start)}.")

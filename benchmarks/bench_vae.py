@@ -31,7 +31,10 @@ VAE_ARGS = dict(arch="mlp", hidden=(400,), latent_dim=20, likelihood="bernoulli"
 
 
 def machine() -> str:
-    return f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), {datetime.date.today()}"
+    return (
+        f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores, "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads), {datetime.date.today()}"
+    )
 
 
 # --- the bare loop: the whole VAE in 20 lines, no genzoo ------------------------------------
@@ -225,7 +228,8 @@ def part_quality(data, test, seconds: float, k: int) -> None:
     print(f"\n### Quality at a budget: {seconds:.0f} s of training ({run.step} steps, {dt:.1f} s wall)\n")
     print(
         f"test NLL (IWAE, K = {k}, {nll['n']} statically binarised test digits): "
-        f"**{nll['nats']:.2f} ± {nll['std_err_nats']:.2f} nats** ({nll['bits_per_dim']:.4f} bits/dim; evaluation {t_eval:.1f} s)"
+        f"**{nll['nats']:.2f} ± {nll['std_err_nats']:.2f} nats** "
+        f"({nll['bits_per_dim']:.4f} bits/dim; evaluation {t_eval:.1f} s)"
     )
 
 

@@ -87,11 +87,13 @@ def _has_conv(model: torch.nn.Module) -> bool:
 
 def compare(names: list[str], key: str, values: list[str], n: int, rounds: int, conv_only: bool) -> None:
     print(
-        f"<!-- python benchmarks/profile_step.py --compare {key}={','.join(values)} --steps {n} --rounds {rounds}"
+        f"<!-- python benchmarks/profile_step.py --compare {key}={','.join(values)} "
+        f"--steps {n} --rounds {rounds}"
         f"{' --conv-only' if conv_only else ''}; torch {torch.__version__} -->\n"
     )
     print(
-        f"| family | data | {' | '.join(f'{key}={v} (ms per step)' for v in values)} | {values[0]} / {values[-1]} |"
+        f"| family | data | {' | '.join(f'{key}={v} (ms per step)' for v in values)} "
+        f"| {values[0]} / {values[-1]} |"
     )
     print("|---|---|" + "---:|" * (len(values) + 1))
     seen = set()
@@ -139,17 +141,20 @@ def main() -> None:
         compare(names, key, values.split(","), args.steps, args.rounds, args.conv_only)
         return
     print(
-        f"<!-- python benchmarks/profile_step.py --steps {args.steps}; torch {torch.__version__}, {args.threads} threads -->\n"
+        f"<!-- python benchmarks/profile_step.py --steps {args.steps}; torch {torch.__version__}, "
+        f"{args.threads} threads -->\n"
     )
     print(
-        "| family | ms per step | in operators | outside (Python) | operator calls per step | top operators (ms per step) |"
+        "| family | ms per step | in operators | outside (Python) | operator calls per step "
+        "| top operators (ms per step) |"
     )
     print("|---|---:|---:|---:|---:|---|")
     for name in names:
         r = profile_family(name, args.steps, args.top, Path(args.trace) if args.trace else None)
         tops = ", ".join(f"{k} {v:.2f}" for k, v in r["top"])
         print(
-            f"| {name} | {r['ms_per_step']:.2f} | {r['ops_ms_per_step']:.2f} | {100 * r['outside_share']:.0f} % | "
+            f"| {name} | {r['ms_per_step']:.2f} | {r['ops_ms_per_step']:.2f} "
+            f"| {100 * r['outside_share']:.0f} % | "
             f"{r['calls_per_step']:.0f} | {tops} |",
             flush=True,
         )

@@ -98,7 +98,8 @@ def test_no_module_imports_from_a_layer_above_its_own():
             other = _top(target.split("."))
             if LAYERS[other] > LAYERS[own]:
                 upward.append(
-                    f"{_where(path, line)}: {own} (layer {LAYERS[own]}) imports {target} (layer {LAYERS[other]})"
+                    f"{_where(path, line)}: {own} (layer {LAYERS[own]}) imports {target} (layer "
+                    f"{LAYERS[other]})"
                 )
     assert upward == []
 

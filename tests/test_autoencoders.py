@@ -230,7 +230,8 @@ def test_contraction_closed_form_and_autograd_equal_finite_differences(points):
 
 @pytest.mark.parametrize("activation", ["tanh", "relu", "silu"])
 def test_contraction_of_a_one_hidden_layer_mlp_in_closed_form(points, activation):
-    """sᵀ((W₂ᵀW₂) ⊙ (W₁W₁ᵀ))s, s = φ'(W₁x + b₁), against finite differences and autograd, values and gradients."""
+    """sᵀ((W₂ᵀW₂) ⊙ (W₁W₁ᵀ))s, s = φ'(W₁x + b₁), against finite differences and autograd, values and
+    gradients."""
     model = create(
         "contractive-ae", points, seed=0, arch="mlp", hidden=(5,), activation=activation, code_dim=3
     ).double()
@@ -394,7 +395,8 @@ def test_linear_autoencoder_reaches_the_pca_subspace_with_its_default_training(c
 
 
 def test_only_the_linear_ae_changes_the_training_defaults(digits):
-    """arch=linear of `ae` has its own training defaults; the other archs and the variants keep the family's."""
+    """arch=linear of `ae` has its own training defaults; the other archs and the variants keep the
+    family's."""
     family = {"lr": 1e-3, "batch_size": 128}
     assert create("ae", digits, arch="linear").default_train != family
     for arch in ("mlp", "conv", "sigmoid"):

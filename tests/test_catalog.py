@@ -35,7 +35,8 @@ def test_the_shipped_catalog_is_what_the_registries_render_now():
     "argv", [["list"], ["list", "models", "vae"], ["list", "datasets", "mnist"], ["list", "metrics"]]
 )
 def test_list_does_not_import_torch(argv):
-    """Importing torch takes over a second: `genzoo list` took 1.3 s, it takes about 0.05 s (BENCHMARKS.md)."""
+    """Importing torch takes over a second: `genzoo list` took 1.3 s, it takes about 0.05 s
+    (BENCHMARKS.md)."""
     code = (
         "import sys, genzoo.cli as c\n"
         f"assert c.main({argv!r}) == 0\n"

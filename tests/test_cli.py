@@ -289,7 +289,8 @@ def test_existing_run_is_not_overwritten(vae_run, capsys):
 def test_toml_config(tmp_path, capsys):
     toml = tmp_path / "c.toml"
     toml.write_text(
-        '[model]\nlatent_dim = 3\nhidden = [16]\n[data]\nname = "digits"\n[train]\nsteps = 5\nbatch_size = 32\n'
+        '[model]\nlatent_dim = 3\nhidden = [16]\n[data]\nname = "digits"\n'
+        "[train]\nsteps = 5\nbatch_size = 32\n"
     )
     out = tmp_path / "run"
     code, _, err = run_cli(capsys, "train", "vae", "--config", str(toml), "--out", str(out), "--quiet")

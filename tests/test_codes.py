@@ -1,4 +1,5 @@
-"""The code density an autoencoder samples from: fits against closed forms, scikit-learn and brute-force sums."""
+"""The code density an autoencoder samples from: fits against closed forms, scikit-learn and brute-force
+sums."""
 
 from __future__ import annotations
 

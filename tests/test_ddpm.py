@@ -197,8 +197,9 @@ def _gaussian_denoiser(model, mu, sd):
 
 
 def test_bound_equals_the_elbo_of_sampled_forward_chains():
-    """The closed-form KL terms against a brute-force Monte-Carlo ELBO, E_q[log p(x_{0:T}) − log q(x_{1:T} | x_0)]
-    over sampled forward chains, with every Gaussian density written out — for a model that is not exact."""
+    """The closed-form KL terms against a brute-force Monte-Carlo ELBO,
+    E_q[log p(x_{0:T}) − log q(x_{1:T} | x_0)] over sampled forward chains, with every Gaussian density
+    written out — for a model that is not exact."""
     data = _gaussian_data(4)
     model = create("ddpm", data, seed=0, hidden=(8,), timesteps=6, schedule="cosine")
     model.prepare(data)

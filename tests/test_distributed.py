@@ -31,7 +31,8 @@ SCRIPT = textwrap.dedent(
     out, rank = sys.argv[1], int(os.environ["RANK"])
     digits = genzoo.datasets.load("digits", split="train")
     binary = genzoo.datasets.load("digits", split="train", binarize="static")
-    jobs = [("ae", digits, {}), ("gan", digits, {"arch": "mlp", "hidden": (32,)}), ("rbm", binary, {"hidden": 16})]
+    jobs = [("ae", digits, {}), ("gan", digits, {"arch": "mlp", "hidden": (32,)}),
+            ("rbm", binary, {"hidden": 16})]
     for name, data, params in jobs:
         model = genzoo.models.create(name, data, seed=0, **params)
         run = genzoo.train(model, data, steps=12, batch_size=16, seed=0, device="cpu", lr=1e-3,
@@ -47,7 +48,8 @@ SCRIPT = textwrap.dedent(
     straight = genzoo.train(model, digits, steps=12, batch_size=16, seed=0, device="cpu", progress=False,
                             sample_grid=False, out=f"{out}/vae-straight")
     for tag, r in (("resumed", run), ("straight", straight)):
-        save_file({k: v.detach().contiguous() for k, v in r.model.state_dict().items()}, f"{out}/vae-{tag}-rank{rank}.safetensors")
+        save_file({k: v.detach().contiguous() for k, v in r.model.state_dict().items()},
+                  f"{out}/vae-{tag}-rank{rank}.safetensors")
     """
 )
 

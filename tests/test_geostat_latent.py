@@ -36,7 +36,8 @@ def gen(seed: int) -> torch.Generator:
 
 
 class LinearG(nn.Module):
-    """G(z) = A z + b on an H×W grid, in float64: the posterior of z given linear data is Gaussian in closed form."""
+    """G(z) = A z + b on an H×W grid, in float64: the posterior of z given linear data is Gaussian in
+    closed form."""
 
     latent = True
     name = "linear"
@@ -101,7 +102,8 @@ def test_points_converge_to_the_closed_form_map(prior_weight):
     torch.testing.assert_close(r.x, model.decode(r.z).detach())
     assert r.x.shape == (5, 1, 4, 4) and r.z.shape == (5, 3)
     assert len(r.history) == 1000 and r.history[-1] < r.history[0]
-    # the energy at the optimum, U(z*) = ‖A z* + b − d‖²/(2σ²) + w/2 ‖z*‖², is the last logged mean (within the last step)
+    # the energy at the optimum, U(z*) = ‖A z* + b − d‖²/(2σ²) + w/2 ‖z*‖², is the last logged mean
+    # (within the last step)
     u_star = ((Ao @ z_star + bo - d) ** 2).sum() / (2 * sigma**2) + prior_weight * 0.5 * (z_star**2).sum()
     assert r.history[-1] == pytest.approx(float(u_star), rel=1e-6)
 
@@ -118,7 +120,8 @@ def test_super_resolution_converges_to_the_closed_form_map():
     noise = 0.05 * torch.randn(4, generator=gen(3), dtype=torch.float64)
     d = Ao @ torch.tensor([1.0, 0.2, -0.5], dtype=torch.float64) + bo + noise
     z_star, _ = map_estimate(Ao, bo, d, 0.2)
-    # a correlated valley (Λ's eigenvalues 1.3 … 75): restarts that start far out need the longer, larger-step run
+    # a correlated valley (Λ's eigenvalues 1.3 … 75): restarts that start far out need the longer,
+    # larger-step run
     r = condition_operator(
         model, block_average(2), d.reshape(1, 2, 2), n=4, steps=2000, lr=0.1, sigma=0.2, generator=gen(0)
     )

@@ -203,8 +203,8 @@ def test_a_command_refusing_a_family_names_those_that_can(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert (
-        "model 'gan' cannot fill a masked part of an example (ddpm, fvsbn, gated-pixelcnn, pixelcnn, pixelrnn, rbm can)"
-        in err
+        "model 'gan' cannot fill a masked part of an example "
+        "(ddpm, fvsbn, gated-pixelcnn, pixelcnn, pixelrnn, rbm can)" in err
     )
 
 

@@ -166,7 +166,8 @@ def test_waiting_reports_time_spent_and_left_off_a_terminal():
     assert len(lines) >= 2, lines
     assert all(
         re.fullmatch(
-            r"\[3/6\] ddpm on mnist: evaluating, 0 s so far, about (2 min 0 s|1 min 59 s) left; tour: about 9 min left",
+            r"\[3/6\] ddpm on mnist: evaluating, 0 s so far, about (2 min 0 s|1 min 59 s) left; "
+            r"tour: about 9 min left",
             ln,
         )
         for ln in lines

@@ -6,8 +6,9 @@ torchrun). Lines with placeholders (RUN, MODEL, [options], HOST, ...) are the sy
 checked to parse nowhere; `make` lines are the set-up itself. The budget is cut, never the command:
 --steps N becomes N/2000 (2 to 4; a --resume still goes further than the run it continues), a
 train line without --steps gets 2, ddpm trains 20 noise levels (its sampling and inpainting then
-take 20 steps, not 1,000; a sampling --steps is cut to 10), evaluate looks at 300 held-out examples unless it says -n (100 for likelihoods alone), and the
-Python examples train for 20 steps and draw 4 fields where they say n=100.
+take 20 steps, not 1,000; a sampling --steps is cut to 10), evaluate looks at 300 held-out examples
+unless it says -n (100 for likelihoods alone), and the Python examples train for 20 steps and draw 4
+fields where they say n=100.
 """
 
 from __future__ import annotations

@@ -205,7 +205,8 @@ class Browser:
         self.call("Page.navigate", session, url=path.resolve().as_uri())
         self.wait_event("Page.loadEventFired", session, since)
         page.js(
-            "document.fonts.ready.then(() => Promise.all([...document.images].map(i => i.decode().catch(() => null))))"
+            "document.fonts.ready.then(() => "
+            "Promise.all([...document.images].map(i => i.decode().catch(() => null))))"
         )
         return page
 
@@ -303,15 +304,21 @@ def pages(tmp_path_factory):
 
 
 # --- checks shared by every page ----------------------------------------------------------------
-IMAGES = """[...document.images].map(i => ({src: i.src.slice(0, 40), alt: i.alt, complete: i.complete, w: i.naturalWidth, h: i.naturalHeight}))"""
+IMAGES = (
+    "[...document.images].map(i => ({src: i.src.slice(0, 40), alt: i.alt, complete: i.complete, "
+    "w: i.naturalWidth, h: i.naturalHeight}))"
+)
 
 # elements sticking out to the right of the screen that are not inside a box that scrolls on its own
 OVERFLOW = """(w => {
   const scrolls = el => { for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
-      const s = getComputedStyle(p).overflowX; if (s === 'auto' || s === 'scroll' || s === 'hidden') return true; } return false; };
+      const s = getComputedStyle(p).overflowX; if (s === 'auto' || s === 'scroll' || s === 'hidden') \
+return true; } return false; };
   const wide = el => el.getBoundingClientRect().right > w + 1 && !scrolls(el);
-  return [...document.body.querySelectorAll('*')].filter(el => wide(el) && ![...el.children].some(wide))  // the innermost
-    .slice(0, 10).map(el => `${el.tagName.toLowerCase()} "${el.textContent.slice(0, 40)}" right=${Math.round(el.getBoundingClientRect().right)}`);
+  return [...document.body.querySelectorAll('*')].filter(el => \
+wide(el) && ![...el.children].some(wide))  // the innermost
+    .slice(0, 10).map(el => `${el.tagName.toLowerCase()} "${el.textContent.slice(0, 40)}" \
+right=${Math.round(el.getBoundingClientRect().right)}`);
 })"""
 
 
@@ -365,7 +372,8 @@ def check_screenshot(image: Image.Image, metrics: dict[str, Any]) -> None:
 
 def table_rows(page: Page, selector: str) -> list[list[str]]:
     return page.js(
-        f"[...document.querySelectorAll({json.dumps(selector)})].map(r => [...r.cells].map(c => c.textContent))"
+        f"[...document.querySelectorAll({json.dumps(selector)})]"
+        ".map(r => [...r.cells].map(c => c.textContent))"
     )
 
 
@@ -398,18 +406,21 @@ def test_report_in_a_browser(browser, pages, tmp_path):
     # the metrics table: one row per number in metrics.json, per-example lists left out
     doc = json.loads((pages["run"] / ckpt.METRICS).read_text())
     expected = [k for k, _ in flatten(doc["metrics"]) if k.split(".")[-1] not in ("closest", "counts")]
-    metrics = page.js("""(() => { const t = [...document.querySelectorAll('table')].find(t => t.tHead && t.tHead.textContent === 'metricvalue');
+    metrics = page.js("""(() => { const t = [...document.querySelectorAll('table')].find(t => t.tHead && \
+t.tHead.textContent === 'metricvalue');
         return t ? [...t.tBodies[0].rows].map(r => r.cells[0].textContent) : null; })()""")
     assert metrics == expected
     assert {"nll.nats", "kid.mean", "pr.precision", "recon.mse_per_dim"} <= set(metrics)
     summary = dict(r for r in table_rows(page, "section:first-of-type tbody tr"))
     assert summary["steps"] == "30" and summary["likelihood"] != "none"
-    # pictures: samples, loss curves, reconstructions, interpolations, walks, memorisation, the checkpoints' grids
+    # pictures: samples, loss curves, reconstructions, interpolations, walks, memorisation, the
+    # checkpoints' grids
     assert page.js("document.images.length") >= 7
     # samples over training: one frame per kept checkpoint, in step order, beside an animation of them
     assert sections[sections.index("Samples") + 1] == "Samples over training"
     frames = page.js(
-        "[...document.querySelectorAll('figure.frame')].map(f => [+f.dataset.step, f.querySelector('img').naturalWidth])"
+        "[...document.querySelectorAll('figure.frame')]"
+        ".map(f => [+f.dataset.step, f.querySelector('img').naturalWidth])"
     )
     assert (
         [step for step, _ in frames] == [step for step, _ in ckpt.read_frames(pages["run"])] == [10, 20, 30]
@@ -421,7 +432,8 @@ def test_report_in_a_browser(browser, pages, tmp_path):
     assert len(gif) == 1 and gif[0] > 0
     # the metrics by kind: a table per group, the memorisation's closest pairs drawn as a picture
     groups = page.js(
-        "[...document.querySelectorAll('table.metrics')].map(t => t.closest('div').previousElementSibling.textContent)"
+        "[...document.querySelectorAll('table.metrics')]"
+        ".map(t => t.closest('div').previousElementSibling.textContent)"
     )
     assert (
         groups[:2] == ["Likelihood", "Sample quality — fidelity"]
@@ -479,7 +491,8 @@ def test_leaderboard_in_a_browser(browser, pages, tmp_path, which):
         )
     # the gallery, before the board: per dataset its held-out examples, then each run's samples, all decoded
     tiles = page.js("""[...document.querySelectorAll('#gallery .gallery-group')].map(g => [g.dataset.dataset,
-        [...g.querySelectorAll('figure.tile')].map(t => [t.classList.contains('real') ? 'real data' : t.dataset.run,
+        [...g.querySelectorAll('figure.tile')].map(t => \
+[t.classList.contains('real') ? 'real data' : t.dataset.run,
                                                         t.querySelector('img')?.naturalWidth || 0])])""")
     assert [data for data, _ in tiles] == list(runs)
     for data, shown in tiles:

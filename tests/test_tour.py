@@ -212,7 +212,10 @@ def test_progress_lines_off_a_terminal_carry_the_tour_time_left(tiny, tmp_path, 
     assert any(
         re.fullmatch(r"\[1/2\] kde on ring8 \(quick budget\); tour: about .+ left", ln) for ln in lines
     ), lines
-    step = r"\[2/2\] vae on ring8: step \d+/20 \(\d+ %\), [\d.]+ (steps/s|s/step), about .+ left; tour: about .+ left"
+    step = (
+        r"\[2/2\] vae on ring8: step \d+/20 \(\d+ %\), [\d.]+ (steps/s|s/step), "
+        r"about .+ left; tour: about .+ left"
+    )
     assert sum(bool(re.fullmatch(step, ln)) for ln in lines) >= 10, lines
     assert any(
         re.fullmatch(r"\[2/2\] vae on ring8: 20 steps in .+; tour: about .+ left", ln) for ln in lines

@@ -511,8 +511,8 @@ def test_board_html_footnotes_the_small_sample_notes():
         page.count('href="#fn2"') == 4 and page.count('href="#fn1"') == 1
     )  # precision and recall of two runs; FD of one
     assert (
-        '<p class="fn" id="fn2">[2] n = 20 real vs 20 generated: below 150 per set, the std of k-NN precision and recall &lt;exceeds&gt; 0.035</p>'
-        in page
+        '<p class="fn" id="fn2">[2] n = 20 real vs 20 generated: below 150 per set, the std of k-NN '
+        "precision and recall &lt;exceeds&gt; 0.035</p>" in page
     )
     assert "small sample: 20 real vs 20 generated" in page and "<exceeds>" not in page
     assert "†: too few examples, see the notes under the tables" in page  # the bar chart's caption
@@ -536,7 +536,10 @@ def test_report_shows_the_note_beside_the_figures_it_qualifies():
     assert [k for k, _ in groups["Diversity"]] == ["pr.recall", "pr.note"]
     assert page.count(note_row) == 2
     # the list of every value keeps the old rows, the note beside its metric's figures
-    flat = f'<tr><th>pr.k</th><td>3</td></tr><tr class="flag"><th>pr.note</th><td>{escaped}</td></tr><tr><th>pr.seconds</th>'
+    flat = (
+        f'<tr><th>pr.k</th><td>3</td></tr><tr class="flag"><th>pr.note</th><td>{escaped}</td></tr>'
+        "<tr><th>pr.seconds</th>"
+    )
     assert flat in page
     assert (
         '<tr class="flag"><th>small_sample</th><td>20 real vs 20 generated: too few for pr</td></tr>' in page

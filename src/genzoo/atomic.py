@@ -42,7 +42,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise GenzooError(
-                f"{path}: no space left on the device while writing it; the previous {path.name}, if any, is intact — "
+                f"{path}: no space left on the device while writing it; the previous {path.name}, "
+                f"if any, is intact — "
                 "free some space and run again (a training run: --resume)"
             ) from None
         raise

@@ -128,7 +128,8 @@ def render_model(name: str) -> str:
     ]
     lines = [
         f"{name}: {cls.summary}",
-        f"  models {', '.join(cls.kinds)} data; default data: {data}{''.join(f' --set data.{k}={v}' for k, v in options.items())}",
+        f"  models {', '.join(cls.kinds)} data; default data: {data}"
+        f"{''.join(f' --set data.{k}={v}' for k, v in options.items())}",
         f"  abilities: {', '.join(abilities) or 'sampling'}",
         "",
         "model options (--set model.KEY=VALUE, or KEY=VALUE):",
@@ -246,7 +247,10 @@ def write(path: Path = CATALOG) -> None:
     """Render every page and write catalog.json (through a temporary name)."""
     from genzoo.atomic import atomic_write
 
-    about = "rendered by `python -m genzoo.catalog`; what `genzoo list` prints, and the sampling options of the command line"
+    about = (
+        "rendered by `python -m genzoo.catalog`; what `genzoo list` prints, "
+        "and the sampling options of the command line"
+    )
     body = (
         json.dumps(
             {"about": about, "pages": render_all(), "options": render_options()},

@@ -217,7 +217,8 @@ def parse_sets(items: list[str]) -> dict[str, dict[str, str]]:
         section = section or "model"
         if section not in ("model", "data", "train"):
             raise GenzooError(
-                f"--set {shown(key)}: unknown section {section!r}{suggest(section, ['model', 'data', 'train'])}"
+                f"--set {shown(key)}: unknown section "
+                f"{section!r}{suggest(section, ['model', 'data', 'train'])}"
             )
         if not name:
             raise GenzooError(f"--set expects key=value, got {item!r}")

@@ -16,10 +16,12 @@ Samplers follow the interface of the best diffusion libraries: `set_timesteps(n)
 timesteps to visit (`timesteps`, descending), and `step(eps, t, x)` maps x_t to the next x with the
 model's prediction ε̂ at t:
 
-    DDPM   x_{t−1} ~ N(μ̃_t(x_t, x̂_0), β̃_t I),  μ̃_t = √ᾱ_{t−1} β_t/(1 − ᾱ_t) · x̂_0 + √α_t (1 − ᾱ_{t−1})/(1 − ᾱ_t) · x_t,
+    DDPM   x_{t−1} ~ N(μ̃_t(x_t, x̂_0), β̃_t I),
+           μ̃_t = √ᾱ_{t−1} β_t/(1 − ᾱ_t) · x̂_0 + √α_t (1 − ᾱ_{t−1})/(1 − ᾱ_t) · x_t,
            β̃_t = (1 − ᾱ_{t−1})/(1 − ᾱ_t) · β_t  — the ancestral chain; with n < T steps the schedule is
            respaced (Nichol & Dhariwal 2021): β'_i = 1 − ᾱ_{t_i}/ᾱ_{t_{i−1}} over the visited t_i.
-    DDIM   x_{t'} = √ᾱ_{t'} x̂_0 + √(1 − ᾱ_{t'} − σ²) ε̂ + σ z,  σ = η √((1 − ᾱ_{t'})/(1 − ᾱ_t)) √(1 − ᾱ_t/ᾱ_{t'})
+    DDIM   x_{t'} = √ᾱ_{t'} x̂_0 + √(1 − ᾱ_{t'} − σ²) ε̂ + σ z,
+           σ = η √((1 − ᾱ_{t'})/(1 − ᾱ_t)) √(1 − ᾱ_t/ᾱ_{t'})
            (Song, Meng & Ermon 2020, arXiv:2010.02502): η = 0 deterministic, η = 1 the ancestral
            variance; t' is the next visited timestep, and ᾱ = 1 after the last.
 """

@@ -116,7 +116,8 @@ class TourState:
     """OUT/tour.json, rewritten atomically at each change::
 
     {"format": 1, "entries": {"vae-mnist": {"run": {<run_params>}, "status": "started" | "done" | "failed",
-                                            "seconds": {"train": …, "evaluate": …, "total": …}, "error": null}}}
+                                            "seconds": {"train": …, "evaluate": …, "total": …},
+                                            "error": null}}}
     """
 
     def __init__(self, path: Path, entries: dict[str, dict[str, Any]] | None = None) -> None:
@@ -604,8 +605,8 @@ def _intro(
             f"{kind} tour: {len(todo)} runs of {families} families in {seconds / 60:.1f} min {where}. {tail}"
         )
     return (
-        f"{kind} tour, in progress: {done} of {len(todo)} runs finished ({seconds / 60:.1f} min so far) {where}; "
-        f"the {len(todo) - done} still to run are listed under “Still to run”. {tail}"
+        f"{kind} tour, in progress: {done} of {len(todo)} runs finished ({seconds / 60:.1f} min so far) "
+        f"{where}; the {len(todo) - done} still to run are listed under “Still to run”. {tail}"
     )
 
 
@@ -621,7 +622,8 @@ class Pages:
         self._modes: tuple[tuple[str, ...], str | None] = ((), None)
 
     def write(self, rows: dict[str, Outcome], note: str = "") -> Path:
-        """Rewrite both pages from `rows`; `note` goes above the entries still to run. Returns the HTML page."""
+        """Rewrite both pages from `rows`; `note` goes above the entries still to run. Returns the HTML
+        page."""
         entries = [rows[run_key(n, e)].entry for n, e in self.todo if run_key(n, e) in rows]
         pending = [_label(n, e) for n, e in self.todo if run_key(n, e) not in rows]
         extra = [s for s in (self._mode_section(rows), _pending_section(pending, note)) if s]
@@ -744,7 +746,8 @@ def _run(tour: Tour) -> None:
                 note=f"The tour was interrupted in {label}; the same command run again continues it.",
             )
             raise KeyboardInterrupt(
-                f"the tour stopped in {label} with {len(tour.rows)} of {len(todo)} entries done ({out / 'index.html'} "
+                f"the tour stopped in {label} with {len(tour.rows)} of {len(todo)} entries done "
+                f"({out / 'index.html'} "
                 "shows them); run the same command again to continue"
             ) from None
 
@@ -801,7 +804,8 @@ class Tour:
                 )
             except Exception as exc:  # an unreadable run: it is run again
                 _say(
-                    f"tour: {_label(name, entry)} cannot be kept ({type(exc).__name__}: {exc}); running it again"
+                    f"tour: {_label(name, entry)} cannot be kept ({type(exc).__name__}: {exc}); "
+                    f"running it again"
                 )
                 continue
             self.rows[key] = Outcome(row, seconds, samples)
@@ -809,7 +813,8 @@ class Tour:
         if self.rows or redo:
             other = f" ({redo} done with other parameters start over)" if redo else ""
             _say(
-                f"continuing: {len(self.rows)} of {len(self.todo)} entries already done in {self.out}{other}; --overwrite starts over"
+                f"continuing: {len(self.rows)} of {len(self.todo)} entries already done in "
+                f"{self.out}{other}; --overwrite starts over"
             )
 
     def run_entry(self, i: int, name: str, entry: TourEntry) -> None:
@@ -826,7 +831,8 @@ class Tour:
             f", {run['steps']} steps" if run["steps"] else ""
         )
         _say(
-            f"[{i}/{n}] {label} ({budget}){'; continuing its interrupted training' if resume else ''}; {self.clock.describe()}"
+            f"[{i}/{n}] {label} ({budget}){'; continuing its interrupted training' if resume else ''}; "
+            f"{self.clock.describe()}"
         )
         self.state.record(key, run, "started")
         with progress_scope(f"[{i}/{n}] {label}", self.clock.describe):
@@ -841,5 +847,6 @@ class Tour:
         self.state.record(key, run, "failed" if failed else "done", outcome.seconds, outcome.entry.error)
         parts = ", ".join(f"{k} {v:.1f} s" for k, v in outcome.seconds.items() if k != "total")
         _say(
-            f"    {'failed' if failed else 'done'} in {outcome.seconds['total']:.1f} s ({parts}); {self.clock.describe()}"
+            f"    {'failed' if failed else 'done'} in {outcome.seconds['total']:.1f} s ({parts}); "
+            f"{self.clock.describe()}"
         )

@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         if "out of memory" not in str(exc) and "DefaultCPUAllocator" not in str(exc):
             raise
         print(
-            f"genzoo: error: out of memory ({str(exc).splitlines()[0][:160]}) — ask for less (a smaller -n, --batch-size or size)",
+            f"genzoo: error: out of memory ({str(exc).splitlines()[0][:160]}) — "
+            "ask for less (a smaller -n, --batch-size or size)",
             file=sys.stderr,
         )
         return 2

@@ -107,7 +107,8 @@ def dataset_for(cfg: dict[str, Any], split: str):
         data["options"] = {}
     if data.get("options") is None:
         raise GenzooError(
-            f"the run was trained on in-memory data ({data.get('name')!r}); evaluate it from Python with genzoo.evaluate"
+            f"the run was trained on in-memory data ({data.get('name')!r}); "
+            "evaluate it from Python with genzoo.evaluate"
         )
     return load(data["name"], split=split, **data["options"])
 

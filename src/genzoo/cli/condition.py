@@ -46,7 +46,8 @@ def cmd_condition(args: argparse.Namespace) -> int:
         return _condition_points(args, model)
     if not isinstance(model, Inpaints):
         raise GenzooError(
-            f"model {model.name!r} cannot fill a masked part of an example ({', '.join(able('inpaints'))} can)"
+            f"model {model.name!r} cannot fill a masked part of an example "
+            f"({', '.join(able('inpaints'))} can)"
         )
     if args.input is not None:
         x = input_examples(args.input, model)
@@ -95,7 +96,8 @@ def _condition_points(args: argparse.Namespace, model) -> int:
     at_least_one("-n", args.n)
     if model.info.kind not in ("field", "image") or len(model.info.shape) != 3:
         raise GenzooError(
-            f"--points: model {model.name!r} models {model.info.kind} data; point data condition fields and images"
+            f"--points: model {model.name!r} models {model.info.kind} data; "
+            "point data condition fields and images"
         )
     rows, cols, values = read_points_csv(args.points)
     shape = tuple(model.info.shape[1:]) if args.size is None else (args.size, args.size)
@@ -110,7 +112,8 @@ def _condition_points(args: argparse.Namespace, model) -> int:
     else:
         if not model.latent:
             raise GenzooError(
-                f"--points: model {model.name!r} has no latent space to optimise ({', '.join(able('latent'))} have)"
+                f"--points: model {model.name!r} has no latent space to optimise "
+                f"({', '.join(able('latent'))} have)"
             )
         steps = args.steps or 500
         res = condition_points(
@@ -217,7 +220,8 @@ def register_condition(sub: argparse._SubParsersAction) -> None:
     s.add_argument(
         "--points",
         help="FILE.csv with columns row, col, value: -n realisations honouring these data "
-        "(exactly, by kriging, where the model is a classical simulator; else by optimising the latent vector, --steps of it)",
+        "(exactly, by kriging, where the model is a classical simulator; "
+        "else by optimising the latent vector, --steps of it)",
     )
     s.add_argument(
         "--size", type=COUNT, help="--points: the side of the conditioned fields (default the training size)"

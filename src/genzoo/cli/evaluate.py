@@ -66,7 +66,8 @@ def _print_metrics(result: dict[str, Any]) -> None:
     print(f"data {result['data']} ({result['split']} split, n={result['n']}, seed={result['seed']})")
     if "features" in result:
         print(
-            f"features: {result['features']}; {result['n_real']} real vs {result['n_fake']} generated; floor = two halves of real data"
+            f"features: {result['features']}; {result['n_real']} real vs {result['n_fake']} generated; floor "
+            f"= two halves of real data"
         )
     rows = []
     for name, values in result["metrics"].items():
@@ -123,7 +124,8 @@ def register_evaluate(sub: argparse._SubParsersAction) -> None:
         "--features",
         default="auto",
         choices=("auto", "classifier", "pca", "pixels"),
-        help="feature space of the sample metrics (auto: genzoo's shipped classifier where one matches the data)",
+        help="feature space of the sample metrics (auto: genzoo's shipped classifier where one matches the "
+        "data)",
     )
     add_device(s)
     add_threads(s)

@@ -76,7 +76,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     notes = _notes(sim)
     extra = f" ({', '.join(notes)})" if notes else ""
     print(
-        f"{args.out}: {args.n} fields {shape[0]}×{shape[1]} of {cov.describe()} by {args.method} in {seconds:.2f} s{extra}; figure {png}"
+        f"{args.out}: {args.n} fields {shape[0]}×{shape[1]} of {cov.describe()} by {args.method} "
+        f"in {seconds:.2f} s{extra}; figure {png}"
     )
     return 0
 
@@ -142,6 +143,7 @@ def register_simulate(sub: argparse._SubParsersAction) -> None:
     s.add_argument(
         "--out",
         required=True,
-        help="FILE.npz (the fields under x, shape (n, 1, H, W): --data npz:FILE.npz trains on them); a figure goes to FILE.png",
+        help="FILE.npz (the fields under x, shape (n, 1, H, W): --data npz:FILE.npz trains on them); "
+        "a figure goes to FILE.png",
     )
     s.set_defaults(fn=cmd_simulate)

@@ -54,7 +54,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         scores = by_chunks(model.anomaly_score, x, model, 250).double()
     q = torch.quantile(scores, torch.tensor([0.0, 0.5, 0.95, 1.0], dtype=torch.float64)).tolist()
     print(
-        f"anomaly scores of {len(scores)} examples (higher = more anomalous): min {q[0]:.4g}, median {q[1]:.4g}, 95% {q[2]:.4g}, max {q[3]:.4g}"
+        f"anomaly scores of {len(scores)} examples (higher = more anomalous): "
+        f"min {q[0]:.4g}, median {q[1]:.4g}, 95% {q[2]:.4g}, max {q[3]:.4g}"
     )
     if args.out:
         save_arrays(args.out, scores=scores)
@@ -71,7 +72,8 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         raise GenzooError(f"model {model.name!r} has no encoder and decoder to denoise with")
     if not model.denoising:
         print(
-            f"genzoo: warning: model {model.name!r} was not trained to denoise; this is its plain reconstruction",
+            f"genzoo: warning: model {model.name!r} was not trained to denoise; "
+            f"this is its plain reconstruction",
             file=sys.stderr,
         )
     x = input_examples(args.input, model)
@@ -95,11 +97,13 @@ def cmd_edit(args: argparse.Namespace) -> int:
     model = load_run(args.run, args.device)
     if not isinstance(model, Edits):
         raise GenzooError(
-            f"model {model.name!r} cannot edit examples (edit needs a conditional model with an encoder: {', '.join(able('edits'))})"
+            f"model {model.name!r} cannot edit examples "
+            f"(edit needs a conditional model with an encoder: {', '.join(able('edits'))})"
         )
     if not model.encodes:
         raise GenzooError(
-            f"model {model.name!r} was trained without its encoder (encoder=false), so it cannot edit examples"
+            f"model {model.name!r} was trained without its encoder (encoder=false), "
+            f"so it cannot edit examples"
         )
     classes = model.info.num_classes
     if not 0 <= args.label < classes:
@@ -126,7 +130,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
     model = load_run(args.run, args.device)
     if not isinstance(model, Translates):
         raise GenzooError(
-            f"model {model.name!r} does not translate images (translate needs {' or '.join(able('translates'))})"
+            f"model {model.name!r} does not translate images "
+            f"(translate needs {' or '.join(able('translates'))})"
         )
     shape_in, shape_out = model.translation_shapes(args.direction)  # one-line error for a direction it lacks
     suffix = Path(args.input).suffix.lower()
@@ -138,7 +143,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
     if tuple(x.shape[1:]) != tuple(shape_in):
         if x[0].numel() != math.prod(shape_in):
             raise GenzooError(
-                f"--input {args.input}: examples of shape {tuple(x.shape[1:])}, the model translates {tuple(shape_in)}"
+                f"--input {args.input}: examples of shape {tuple(x.shape[1:])}, "
+                f"the model translates {tuple(shape_in)}"
             )
         x = x.reshape(len(x), *shape_in)
     with torch.no_grad():

@@ -60,7 +60,8 @@ def _check_same(what: str, saved: dict[str, Any], given: dict[str, Any]) -> None
         if _jsonish(value) != _jsonish(old):
             raise GenzooError(
                 f"--resume: {what}.{key} is {shown_value(old)} in the saved run, {shown_value(value)} now; "
-                "a run continues with its own model and data (start a new run with another --out to change it)"
+                "a run continues with its own model and data (start a new run with another --out to change "
+                "it)"
             )
 
 
@@ -85,7 +86,8 @@ def _resume_setup(args, out: Path, sets: dict[str, Any], toml: dict[str, Any]): 
     name = args.data or toml.get("data", {}).get("name")
     if name is not None and name != data_cfg.get("name"):
         raise GenzooError(
-            f"--resume: --data is {data_cfg.get('name')} in the saved run, {name} now; a run continues with its own data"
+            f"--resume: --data is {data_cfg.get('name')} in the saved run, {name} now; a run continues with "
+            f"its own data"
         )
     if given_data:
         if data_cfg.get("options") is None:
@@ -124,7 +126,8 @@ def _clear_for_a_new_run(out: Path, *, overwrite: bool) -> None:
 
     if not overwrite and not (out / ckpt.STATE).exists():
         raise GenzooError(
-            f"{out} holds a run stopped before its first checkpoint; start it again with --overwrite, or pass another --out"
+            f"{out} holds a run stopped before its first checkpoint; start it again with --overwrite, or "
+            f"pass another --out"
         )
     if not overwrite:
         raise GenzooError(

@@ -135,7 +135,8 @@ class Dataset:
             raise GenzooError(f"dataset {info.name}: {len(x)} examples but {len(y)} labels")
         if (pair is None) != (info.pairing is None):
             raise GenzooError(
-                f"dataset {info.name}: pairing {info.pairing!r} but {'no' if pair is None else 'a'} pair tensor"
+                f"dataset {info.name}: pairing {info.pairing!r} "
+                f"but {'no' if pair is None else 'a'} pair tensor"
             )
         if pair is not None:
             if info.pairing not in PAIRINGS:
@@ -148,7 +149,8 @@ class Dataset:
                 or tuple(pair.shape[1:]) != tuple(info.pair_shape)
             ):
                 raise GenzooError(
-                    f"dataset {info.name}: {len(x)} examples of shape {info.shape} but {len(pair)} pairs of shape "
+                    f"dataset {info.name}: {len(x)} examples of shape {info.shape} "
+                    f"but {len(pair)} pairs of shape "
                     f"{tuple(pair.shape[1:])} (info says {info.pair_shape})"
                 )
         self.x = x.float().contiguous()
@@ -170,7 +172,10 @@ class Dataset:
         i = self.info
         cls = f", {i.num_classes} classes" if i.num_classes else ""
         pair = f", pairing={i.pairing}, pair_shape={i.pair_shape}" if i.pairing else ""
-        return f"Dataset({i.name!r}, {i.kind}, n={len(self)}, shape={i.shape}, range={i.value_range}{cls}{pair}, binarize={i.binarize})"
+        return (
+            f"Dataset({i.name!r}, {i.kind}, n={len(self)}, shape={i.shape}, "
+            f"range={i.value_range}{cls}{pair}, binarize={i.binarize})"
+        )
 
     def batch(self, index: Tensor, generator: torch.Generator | None = None) -> dict[str, Tensor]:
         """The examples at `index` as {"x": ..., "y": ..., "pair": ...} (the keys the data has);

@@ -356,7 +356,8 @@ def _npy_header(fh, what: str, available: int) -> None:
     memory = _memory_bytes()
     if memory is not None and need > memory // 2:
         raise GenzooError(
-            f"{what}: array of shape {shape} needs {need / 2**30:.1f} GiB, more than half this machine's memory"
+            f"{what}: array of shape {shape} needs {need / 2**30:.1f} GiB, "
+            f"more than half this machine's memory"
         )
 
 

@@ -51,7 +51,8 @@ def mnist_sr(split: str, opts: SuperResolutionOptions) -> Dataset:
 @register_dataset(
     "brick2gravel",
     options=TextureOptions,
-    summary="unpaired: grey brick patches (domain A) and gravel patches (domain B) from the textures photographs",
+    summary="unpaired: grey brick patches (domain A) and gravel patches (domain B) "
+    "from the textures photographs",
 )
 def brick2gravel(split: str, opts: TextureOptions) -> Dataset:
     a_label, b_label = TEXTURES.index("brick"), TEXTURES.index("gravel")

@@ -117,7 +117,8 @@ def _apply_common(ds: Dataset, opts: DataOptions) -> Dataset:
         bad = [c for c in opts.exclude if c >= info.num_classes]
         if bad:
             raise GenzooError(
-                f"data.exclude: class {bad[0]} does not exist ({info.name} has classes 0..{info.num_classes - 1})"
+                f"data.exclude: class {bad[0]} does not exist "
+                f"({info.name} has classes 0..{info.num_classes - 1})"
             )
         keep = ~torch.isin(y, torch.tensor(opts.exclude, dtype=y.dtype))
         if not bool(keep.any()):

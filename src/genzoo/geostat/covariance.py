@@ -75,7 +75,8 @@ class Covariance:
             )
         if self.sill < 0 or self.nugget < 0:
             raise GenzooError(
-                f"{self.name} covariance: sill and nugget must be non-negative, got {self.sill:g} and {self.nugget:g}"
+                f"{self.name} covariance: sill and nugget must be non-negative, got {self.sill:g} and "
+                f"{self.nugget:g}"
             )
 
     # --- geometry ----------------------------------------------------------------------------

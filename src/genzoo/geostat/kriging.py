@@ -69,7 +69,8 @@ def _solve(a: Tensor, b: Tensor) -> Tensor:
         return torch.linalg.solve(a, b)
     except RuntimeError:
         raise GenzooError(
-            "kriging: the data covariance matrix is singular (duplicate or too-close points with a smooth model?)"
+            "kriging: the data covariance matrix is singular "
+            "(duplicate or too-close points with a smooth model?)"
         ) from None
 
 

@@ -136,8 +136,10 @@ class ConditionResult:
         n, k = len(self.x), int(self.accepted.sum())
         div = "n/a (fewer than 2 accepted)" if math.isnan(self.diversity) else f"{self.diversity:.4g}"
         return (
-            f"{k}/{n} realisations accepted (≥ {self.accept:.0%} of {self.num_data} data within ±{self.tol:.3g}); "
-            f"honoured {self.honoured.mean().item():.1%} on average, RMS misfit {self.misfit.mean().item():.3g} "
+            f"{k}/{n} realisations accepted (≥ {self.accept:.0%} of {self.num_data} data "
+            f"within ±{self.tol:.3g}); "
+            f"honoured {self.honoured.mean().item():.1%} on average, "
+            f"RMS misfit {self.misfit.mean().item():.3g} "
             f"(σ = {self.sigma:.3g}), diversity {div}"
         )
 
@@ -245,7 +247,8 @@ def check_points(rows: Any, cols: Any, values: Any, shape: Sequence[int]) -> tup
         same = (inv == inv[i]).nonzero().reshape(-1)
         other = next(float(v[j]) for j in same if v[j] != v[i])
         raise GenzooError(
-            f"point ({int(r[i])}, {int(c[i])}) is given more than once with different values ({float(v[i])} and {other})"
+            f"point ({int(r[i])}, {int(c[i])}) is given more than once with different values "
+            f"({float(v[i])} and {other})"
         )
     first = torch.full((len(uniq),), len(r), dtype=torch.long).scatter_reduce(
         0, inv, torch.arange(len(r)), "amin"
@@ -794,7 +797,8 @@ class InferenceNetwork(nn.Module):
     def rsample(
         self, d: Tensor, draws: int, generator: torch.Generator | None = None, *, antithetic: bool = False
     ) -> tuple[Tensor, Tensor, Tensor]:
-        """z = μ + σ ⊙ ε, `draws` per data set: z (B·draws, *latent_shape) (data set-major), μ and log σ (B, L).
+        """z = μ + σ ⊙ ε, `draws` per data set: z (B·draws, *latent_shape) (data set-major), μ and
+        log σ (B, L).
         `antithetic`: ε in pairs (ε, −ε) (the second half of each data set's draws negates the first;
         `draws` even) — the draws are then not independent, but their mean is unbiased."""
         mu, log_std = self(d)
@@ -902,19 +906,20 @@ def fit_inference(
     size: Size = None,
     progress: bool = False,
 ) -> AmortisedPosterior:
-    """Train an inference network q_φ(z | d) = N(μ_φ(d), diag σ_φ(d)²) for a latent model and forward operator F.
+    """Train an inference network q_φ(z | d) = N(μ_φ(d), diag σ_φ(d)²) for a latent model and forward
+    operator F.
 
     Minimises L(φ) = mean over data sets d of E_{z ~ q(·|d)} [U(z; d) + log q(z | d)], the negative
     ELBO up to a constant (U as in :func:`condition_operator`), estimated with `draws` (even)
     reparameterised z = μ + σ⊙ε per data set in antithetic pairs, log q's gradient taken through z
     only (see the module docstring), with Adam (β = 0.9, 0.99) at `lr` cosine-annealed to 0 over
     `steps`. `hidden` sets the MLP's widths (() for an affine map). `data`: one data set (F's
-    output shape or m values), a batch (K, m) — each step takes the next `batch_size` of a random permutation, cycling — or a
-    sampler (k, generator) → (k, m) called for `batch_size` fresh data sets per step (e.g.
-    :func:`prior_predictive`). σ and tol default as in :func:`condition_points`, from the data values
-    (for a sampler, from 256 draws). The network's weights are initialised from `generator` too, so
-    a seeded fit is repeatable. Returns an :class:`AmortisedPosterior`; its `history` is the estimate
-    of L at each step (log q without its constant −(L/2)·log 2π)."""
+    output shape or m values), a batch (K, m) — each step takes the next `batch_size` of a random
+    permutation, cycling — or a sampler (k, generator) → (k, m) called for `batch_size` fresh data sets
+    per step (e.g. :func:`prior_predictive`). σ and tol default as in :func:`condition_points`, from the
+    data values (for a sampler, from 256 draws). The network's weights are initialised from `generator`
+    too, so a seeded fit is repeatable. Returns an :class:`AmortisedPosterior`; its `history` is the
+    estimate of L at each step (log q without its constant −(L/2)·log 2π)."""
     _check_model(model, critic_weight)
     _check_settings(1, steps, lr, prior_weight, critic_weight, accept, tol, sigma)
     if draws < 2 or draws % 2 or batch_size < 1:
@@ -939,8 +944,8 @@ def fit_inference(
                 pool = t.reshape(t.shape[0], m)
             else:
                 raise GenzooError(
-                    f"data has shape {tuple(t.shape)}; the forward operator gives {m} values per realisation: "
-                    "give m values or a (K, m) batch"
+                    f"data has shape {tuple(t.shape)}; the forward operator gives {m} values "
+                    "per realisation: give m values or a (K, m) batch"
                 )
             num_sets = len(pool)
         if pool.shape[1] != m:
@@ -984,8 +989,8 @@ def fit_inference(
                 u, _, _ = _energy(
                     model, forward, z, batch.repeat_interleave(draws, 0), sigma, prior_weight, critic_weight
                 )
-                # log q(z) with q's parameters held fixed: its expectation is −H(q), its gradient only the path
-                # through z — the "sticking the landing" estimator, of zero variance where q = p(z | d)
+                # log q(z) with q's parameters held fixed: its expectation is −H(q), its gradient only the
+                # path through z — the "sticking the landing" estimator, of zero variance where q = p(z | d)
                 flat = z.reshape(len(batch), draws, -1)
                 m0, s0 = mu.detach()[:, None], log_std.detach()[:, None]
                 log_q = (-0.5 * ((flat - m0) / s0.exp()) ** 2 - s0).sum(2)  # + const, dropped

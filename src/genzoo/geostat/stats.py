@@ -232,7 +232,8 @@ def _max_lag(shape: tuple[int, int], steps: list[tuple[int, int]], max_lag: int 
         raise GenzooError(f"max_lag must be a positive integer, got {max_lag!r}")
     if max_lag > feasible:
         raise GenzooError(
-            f"max_lag = {max_lag} is too large for {h}×{w} fields along {steps if len(steps) > 1 else steps[0]}: at most {feasible}"
+            f"max_lag = {max_lag} is too large for {h}×{w} fields along "
+            f"{steps if len(steps) > 1 else steps[0]}: at most {feasible}"
         )
     return int(max_lag)
 
@@ -430,7 +431,8 @@ def fit_variogram(
     if anisotropic:
         if any(v.vectors is None for v in vgs):
             raise GenzooError(
-                "an anisotropic fit needs directional variograms (direction 'row', 'col' or a step), not pooled ones"
+                "an anisotropic fit needs directional variograms "
+                "(direction 'row', 'col' or a step), not pooled ones"
             )
         vec = np.concatenate([v.vectors.detach().cpu().numpy() for v in vgs])
     else:
@@ -463,7 +465,8 @@ def fit_variogram(
     lag_t = torch.from_numpy(vecn)
 
     def build(p: np.ndarray, two: bool, scaled: bool) -> Covariance:
-        """The model of log-parameters p = [log a (or log a_row, log a_col), log sill, (log nugget), (log ν)]."""
+        """The model of log-parameters p = [log a (or log a_row, log a_col), log sill, (log nugget),
+        (log ν)]."""
         e = np.exp(p)
         a_row, a_col = (e[0], e[1]) if two else (e[0], e[0])
         i = 2 if two else 1
@@ -689,7 +692,8 @@ def js_distance(hist_a: Patterns | Mapping[int, float], hist_b: Patterns | Mappi
     if isinstance(hist_a, Patterns) and isinstance(hist_b, Patterns):
         if hist_a.k != hist_b.k or hist_a.size != hist_b.size:
             raise GenzooError(
-                f"pattern histograms differ in K or size ({hist_a.k}, {hist_a.size}) vs ({hist_b.k}, {hist_b.size}): their codes are not comparable"
+                f"pattern histograms differ in K or size "
+                f"({hist_a.k}, {hist_a.size}) vs ({hist_b.k}, {hist_b.size}): their codes are not comparable"
             )
     ca, pa = _as_patterns(hist_a, "hist_a")
     cb, pb = _as_patterns(hist_b, "hist_b")

@@ -209,7 +209,8 @@ def evaluate(
     for spec in specs:
         if not spec.applies(model, data):
             raise GenzooError(
-                f"metric {spec.name!r} does not apply to model {model.name!r} on {data.info.name!r}: {spec.why_not}"
+                f"metric {spec.name!r} does not apply to model {model.name!r} on {data.info.name!r}: "
+                f"{spec.why_not}"
             )
     n_used = len(data) if n is None else min(n, len(data))
     if n_used < 1:
@@ -247,7 +248,8 @@ def evaluate(
         noted = [name for name, out in results.items() if "note" in out]
         if noted:
             protocol["small_sample"] = (
-                f"{ctx.half} real vs {len(ctx.samples)} generated: too few for {', '.join(noted)} to mean much "
+                f"{ctx.half} real vs {len(ctx.samples)} generated: "
+                f"too few for {', '.join(noted)} to mean much "
                 "(see the note beside each)"
             )
     return protocol

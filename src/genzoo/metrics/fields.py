@@ -101,7 +101,8 @@ def to_codes(x: torch.Tensor, k: int, low: float = 0.0) -> torch.Tensor:
 
 @register_metric(
     "facies",
-    "facies images: errors of proportions, indicator variograms, connectivity and 3×3 pattern histograms (0 ideal)",
+    "facies images: errors of proportions, indicator variograms, connectivity and "
+    "3×3 pattern histograms (0 ideal)",
     applies=lambda model, data: "categories" in data.extras and data.info.kind == "field",
     why_not="the data are not facies images (facies are)",
 )

@@ -14,7 +14,8 @@ from genzoo.metrics.core import EvalContext, register_metric
 
 @register_metric(
     "nll",
-    "negative log-likelihood of held-out data: nats/example and bits/dim (exact, bound or estimate, as the model says)",
+    "negative log-likelihood of held-out data: nats/example and bits/dim (exact, bound or estimate, as the "
+    "model says)",
     applies=lambda model, data: model.likelihood is not None,
     why_not="it has no tractable or bounded likelihood",
 )
@@ -50,7 +51,8 @@ def nll(ctx: EvalContext, *, batch_size: int = 250) -> dict[str, Any]:
             )
         real = binarize(real, BINARIZE_SEED)
         extra["scored_on"] = (
-            f"one stochastic binarisation of the held-out images (seed {BINARIZE_SEED}), the data a Bernoulli likelihood models"
+            f"one stochastic binarisation of the held-out images (seed {BINARIZE_SEED}), the data a "
+            f"Bernoulli likelihood models"
         )
     chunks = torch.split(real, batch_size)
     stochastic = (

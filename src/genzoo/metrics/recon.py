@@ -84,7 +84,10 @@ def anomaly(ctx: EvalContext, *, batch_size: int = 250) -> dict[str, Any]:
 
 @register_metric(
     "classify",
-    "accuracy of the model's own classifier (an RBM on [x, one-hot y]: the label of lowest free energy) on held-out labelled data",
+    (
+        "accuracy of the model's own classifier (an RBM on [x, one-hot y]: the label of lowest free energy) "
+        "on held-out labelled data"
+    ),
     applies=lambda model, data: (
         isinstance(model, Classifies) and getattr(model, "num_labels", 0) > 0 and data.y is not None
     ),

@@ -67,8 +67,9 @@ RECOGNISED = 0.9  # the class probability from which a sample counts as recognis
 
 @register_metric(
     "recognisable",
-    f"share of samples the shipped classifier assigns to one class with probability ≥ {RECOGNISED} (held-out data's "
-    "share is the floor), and the total-variation distance of their class histogram to the data's",
+    f"share of samples the shipped classifier assigns to one class with probability ≥ {RECOGNISED} "
+    "(held-out data's share is the floor), and the total-variation distance of their class "
+    "histogram to the data's",
     applies=_has_classifier,
     why_not="genzoo ships a digit classifier for mnist-like and digits images only",
 )
@@ -101,8 +102,8 @@ def fd(ctx: EvalContext) -> dict[str, Any]:
     note = small_sample(
         ctx,
         max(FD_MIN, 5 * dim),
-        f"the Fréchet distance is dominated by its 1/N bias (Chong & Forsyth 2020; Heusel et al. advise 10,000 "
-        f"samples for 2,048-d features, about 5·D; here D = {dim}): compare it only at equal N",
+        f"the Fréchet distance is dominated by its 1/N bias (Chong & Forsyth 2020; Heusel et al. advise "
+        f"10,000 samples for 2,048-d features, about 5·D; here D = {dim}): compare it only at equal N",
     )
     return {
         "fd": S.frechet_distance(ctx.feats_a, ctx.feats_fake),

@@ -101,7 +101,8 @@ def _code_dim(config: AAEConfig, info: DataInfo) -> int:
     dim = config.code_dim if config.code_dim is not None else (2 if info.kind == "points" else 8)
     if config.prior == "mixture" and dim < 2:
         raise GenzooError(
-            f"model.code_dim: the mixture prior lies on a circle in the first two code dimensions; needs code_dim >= 2, got {dim}"
+            f"model.code_dim: the mixture prior lies on a circle in the first two code dimensions; "
+            f"needs code_dim >= 2, got {dim}"
         )
     return dim
 
@@ -171,12 +172,14 @@ class AdversarialAutoencoder(GenerativeModel):
         return self.decoder.body[-1] if self.config.arch == "conv" else self.decoder[-1]
 
     def disc_score(self, z: Tensor) -> Tensor:
-        """The code discriminator's logit ℓ(z) per code, D(z) = σ(ℓ(z)) the probability of a prior draw: (B,)."""
+        """The code discriminator's logit ℓ(z) per code, D(z) = σ(ℓ(z)) the probability of a prior
+        draw: (B,)."""
         return self.discriminator(z).reshape(len(z))
 
     # --- training ---------------------------------------------------------------------------
     def prepare(self, data: Dataset) -> None:
-        """Start the decoder's output at the data mean (as logits for a sigmoid output; per channel for conv)."""
+        """Start the decoder's output at the data mean (as logits for a sigmoid output; per channel
+        for conv)."""
         mean = data.x.mean((0, 2, 3)) if self.config.arch == "conv" else data.x.flatten(1).mean(0)
         layer = self._output_layer()
         init_output_bias(layer, mean.to(layer.bias), logit=self.output == "sigmoid")

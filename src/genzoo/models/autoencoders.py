@@ -75,7 +75,8 @@ class AEConfig:
     arch: str = option(
         "mlp",
         choices=ARCHS,
-        help="linear: one linear map each way on centred data (spans the PCA subspace); mlp; conv (images, fields); "
+        help="linear: one linear map each way on centred data (spans the PCA subspace); "
+        "mlp; conv (images, fields); "
         "sigmoid: one sigmoid layer h = σ(Wx + b) as the code (the classic shallow autoencoder)",
     )
     code_dim: int | None = option(None, low=1, help=f"size d of the code; none = min({AUTO_CODE_DIM}, D)")
@@ -150,7 +151,8 @@ class ContractiveAEConfig(AEConfig):
     arch: str = option(
         "sigmoid",
         choices=ARCHS,
-        help="sigmoid (default): h = σ(Wx + b), penalty in closed form; mlp: in closed form with one hidden layer; linear, deeper mlp, conv: by autograd",
+        help="sigmoid (default): h = σ(Wx + b), penalty in closed form; "
+        "mlp: in closed form with one hidden layer; linear, deeper mlp, conv: by autograd",
     )
     weight: float = option(0.1, low=0.0, help="λ, the weight of the contraction penalty ‖∂f/∂x‖²_F")
 
@@ -217,7 +219,8 @@ def output_kind(output: str, info: DataInfo, *, arch: str = "") -> str:
     if arch == "linear":
         if output == "sigmoid":
             raise GenzooError(
-                "model.output: arch=linear has no output nonlinearity (it is the PCA model); use output=linear or auto"
+                "model.output: arch=linear has no output nonlinearity (it is the PCA model); "
+                "use output=linear or auto"
             )
         return "linear"
     if output == "auto":
@@ -235,8 +238,9 @@ def _code_dim(config: AEConfig, info: DataInfo, *, overcomplete: bool) -> int:
         return min(AUTO_CODE_DIM, info.dim)
     if config.code_dim > info.dim and not overcomplete:
         raise GenzooError(
-            f"model.code_dim: a plain autoencoder's code must not be larger than its input ({info.dim} dimensions "
-            f"for {info.name}), got {config.code_dim}; an overcomplete code needs a regulariser: dae, sparse-ae or contractive-ae"
+            f"model.code_dim: a plain autoencoder's code must not be larger than its input "
+            f"({info.dim} dimensions for {info.name}), got {config.code_dim}; "
+            f"an overcomplete code needs a regulariser: dae, sparse-ae or contractive-ae"
         )
     return config.code_dim
 
@@ -256,7 +260,8 @@ def _networks(
     else:
         if len(info.shape) != 3:
             raise GenzooError(
-                f"model.arch: conv needs images or fields of shape (C, H, W), {info.name} has shape {info.shape}"
+                f"model.arch: conv needs images or fields of shape (C, H, W), "
+                f"{info.name} has shape {info.shape}"
             )
         if not config.channels:
             raise GenzooError("model.channels: conv needs at least one stage")
@@ -319,7 +324,8 @@ class Autoencoder(GenerativeModel):
 
     # --- the networks ---------------------------------------------------------------------
     def _net_input(self, x: Tensor) -> Tensor:
-        """x (B, *shape) as the encoder takes it: (B, C, H, W) for conv, else (B, D), centred and scaled for linear."""
+        """x (B, *shape) as the encoder takes it: (B, C, H, W) for conv, else (B, D), centred and scaled
+        for linear."""
         if self.config.arch == "conv":
             return x.reshape(len(x), *self.info.shape)
         x = x.reshape(len(x), -1)
@@ -332,7 +338,8 @@ class Autoencoder(GenerativeModel):
         return self.encoder(self._net_input(x))
 
     def _output(self, code: Tensor) -> Tensor:
-        """The decoder's output in data units before its nonlinearity (logits for a sigmoid output): (B, D)."""
+        """The decoder's output in data units before its nonlinearity (logits for a sigmoid output):
+        (B, D)."""
         out = self.decoder(code).reshape(len(code), -1)
         if self.config.arch == "linear":
             out = out * self.scale + self.center
@@ -511,12 +518,14 @@ class ContractiveAutoencoder(Autoencoder):
     which makes the code insensitive to directions off the data manifold. Exact in every case: in
     closed form for the default arch=sigmoid (h = σ(Wx + b): Σ_j (h_j(1 − h_j))² Σ_i W_ji²) and for
     an mlp with one hidden layer (:func:`mlp_jacobian_norm2`), by autograd (each example's full
-    Jacobian, d vector-Jacobian products) for the other archs — not a stochastic estimate. May be overcomplete (code_dim > D)."""
+    Jacobian, d vector-Jacobian products) for the other archs — not a stochastic estimate. May be
+    overcomplete (code_dim > D)."""
 
     Config = ContractiveAEConfig
     overcomplete = True
-    # the tour's entry is an mlp (one hidden layer of 256, penalty in closed form): FD 89.0 / 107.3 on seeds 0 / 1 at
-    # 24,000 steps, where the classic sigmoid layer's own reconstructions already score 380 (BENCHMARKS.md)
+    # the tour's entry is an mlp (one hidden layer of 256, penalty in closed form): FD 89.0 / 107.3 on seeds
+    # 0 / 1 at 24,000 steps, where the classic sigmoid layer's own reconstructions already score 380
+    # (BENCHMARKS.md)
     tour = (TourEntry("mnist", quick_steps=4000, steps=24000, data_options=MNIST, params={"arch": "mlp"}),)
     linear_train = None  # the noise or penalty moves its optimum off PCA's: the shared defaults
     summary = "contractive autoencoder (penalty on the encoder's Jacobian, closed form or autograd)"
@@ -539,7 +548,8 @@ class ContractiveAutoencoder(Autoencoder):
             return jacobian_norm2(self._code, x)
         if method != "closed-form" or not self.closed_form:
             raise GenzooError(
-                f"contraction: method must be auto, autograd or closed-form (arch=sigmoid, or mlp with one hidden layer), got {method!r}"
+                f"contraction: method must be auto, autograd or closed-form "
+                f"(arch=sigmoid, or mlp with one hidden layer), got {method!r}"
             )
         if self.config.arch == "mlp":
             first, act, last = self.encoder

@@ -120,7 +120,8 @@ def expand_mask(mask: Any, x: Tensor, info: DataInfo) -> Tensor:
     if tuple(m.shape) not in allowed:
         want = " or ".join(str(a) for a in allowed)
         raise GenzooError(
-            f"mask has shape {tuple(m.shape)}; for {len(x)} {info.name} examples it must be {want} (1 = known, 0 = fill)"
+            f"mask has shape {tuple(m.shape)}; for {len(x)} {info.name} examples it must be {want} "
+            f"(1 = known, 0 = fill)"
         )
     if len(shape) == 3 and tuple(m.shape[-2:]) == shape[1:] and tuple(m.shape[-3:]) != shape:
         m = m.unsqueeze(-3)  # (H, W) or (n, H, W): the same mask on every channel
@@ -144,7 +145,8 @@ def hole_mask(name: str, shape: tuple[int, ...]) -> Tensor:
     the bottom/top/left/right half, or the central square of half the side."""
     if len(shape) != 3:
         raise GenzooError(
-            f"mask {name!r}: named holes are for images and fields; give a mask file for data of shape {tuple(shape)}"
+            f"mask {name!r}: named holes are for images and fields; "
+            f"give a mask file for data of shape {tuple(shape)}"
         )
     _, h, w = shape
     m = torch.ones(shape)
@@ -224,7 +226,8 @@ class GenerativeModel(nn.Module):
         super().__init__()
         if info.kind not in self.kinds:
             raise GenzooError(
-                f"model {self.name!r} models {' and '.join(k for k in self.kinds)} data; {info.name} is {info.kind} data"
+                f"model {self.name!r} models {' and '.join(k for k in self.kinds)} data; "
+                f"{info.name} is {info.kind} data"
             )
         self.config = config
         self.info = info

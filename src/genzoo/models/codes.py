@@ -40,8 +40,8 @@ KINDS = ("auto", "gaussian", "gmm", "kde")
 GMM_SIZES = (2, 5, 10, 20, 30, 40, 50, 100)  # the mixture sizes `auto` tries, up to `components`
 BANDWIDTHS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)  # h in units of the codes' covariance
 CODES_HELP = (
-    "density fitted to the training codes, for sampling: auto = the one of gaussian, gmm (2 to gmm_components "
-    "components) and kde with the highest likelihood of held-out codes"
+    "density fitted to the training codes, for sampling: auto = the one of gaussian, gmm (2 to "
+    "gmm_components components) and kde with the highest likelihood of held-out codes"
 )
 HELD_OUT = 0.2  # share of the codes that scores the candidates
 RIDGE = 1e-6  # added to the variances of sphered codes (scikit-learn's reg_covar)
@@ -96,7 +96,8 @@ class CodeDistribution(nn.Module):
             raise GenzooError(f"fitting the code distribution needs at least {need} codes, got {n}")
         if self.kind in ("kde", "auto") and n > self.points:
             raise GenzooError(
-                f"the {self.kind} code distribution holds at most {self.points} codes (model.fit_examples), got {n}"
+                f"the {self.kind} code distribution holds at most {self.points} codes (model.fit_examples), "
+                f"got {n}"
             )
         mu, L = _sphering(c)
         frame = _Frame(mu, L, float(np.sqrt(np.mean(np.diag(L @ L.T)))))
@@ -144,7 +145,8 @@ class CodeDistribution(nn.Module):
         return choice
 
     def _set_mixture(self, weights: np.ndarray, means: np.ndarray, covs: np.ndarray, frame: _Frame) -> None:
-        """Store a mixture of scaled codes u = (c − μ)/s mapped back: μ + s m_k, s² S_k; unused slots weigh 0."""
+        """Store a mixture of scaled codes u = (c − μ)/s mapped back: μ + s m_k, s² S_k; unused slots
+        weigh 0."""
         k, d = len(weights), len(frame.mu)
         if k > len(self.weights):
             raise GenzooError(f"the code distribution holds at most {len(self.weights)} components, got {k}")

@@ -123,7 +123,8 @@ class DDPMConfig:
 
 @dataclass
 class DDPMSampleOptions:
-    """What `DDPM.sample` takes beyond n, generator= and label= (`genzoo sample --steps 50 --sampler ddim`)."""
+    """What `DDPM.sample` takes beyond n, generator= and label=
+    (`genzoo sample --steps 50 --sampler ddim`)."""
 
     steps: int | None = option(
         None,
@@ -200,10 +201,11 @@ class DDPM(GenerativeModel):
     terms = {"loss": "the denoising loss"}
     tour = (
         TourEntry("ring8", quick_steps=10000, steps=40000),
-        # class-conditional digits; the full tour only (about 9 minutes of training on 2 cores). At this budget batch 64
-        # at a constant rate (the EMA averages) beats the family's batch 128 with cosine decay, and DDIM with η = 1
-        # beats η = 0: FD 79 / 69 on seeds 0 / 1 (η = 0: 104 on seed 1) against 233 and 263 for the entry of 1,800 steps at batch 128 with
-        # cosine decay (BENCHMARKS.md, "Diffusion"; benchmarks/bench_ddpm.py --parts tour)
+        # class-conditional digits; the full tour only (about 9 minutes of training on 2 cores). At this
+        # budget batch 64 at a constant rate (the EMA averages) beats the family's batch 128 with cosine
+        # decay, and DDIM with η = 1 beats η = 0: FD 79 / 69 on seeds 0 / 1 (η = 0: 104 on seed 1) against 233
+        # and 263 for the entry of 1,800 steps at batch 128 with cosine decay (BENCHMARKS.md, "Diffusion";
+        # benchmarks/bench_ddpm.py --parts tour)
         TourEntry(
             "mnist",
             quick_steps=600,
@@ -213,7 +215,10 @@ class DDPM(GenerativeModel):
             quick=False,
         ),
     )
-    summary = "denoising diffusion model (ε/v/x₀ prediction; DDPM and DDIM samplers; classifier-free guidance; inpainting; bound in bits/dim)"
+    summary = (
+        "denoising diffusion model (ε/v/x₀ prediction; DDPM and DDIM samplers; classifier-free guidance; "
+        "inpainting; bound in bits/dim)"
+    )
 
     def __init__(self, config: DDPMConfig, info: DataInfo) -> None:
         super().__init__(config, info)
@@ -221,7 +226,8 @@ class DDPM(GenerativeModel):
             raise GenzooError(f"model.time_dim must be even, got {config.time_dim}")
         if config.sample_steps is not None and config.sample_steps > config.timesteps:
             raise GenzooError(
-                f"model.sample_steps ({config.sample_steps}) cannot exceed model.timesteps ({config.timesteps})"
+                f"model.sample_steps ({config.sample_steps}) cannot exceed "
+                f"model.timesteps ({config.timesteps})"
             )
         self.schedule = NoiseSchedule(config.schedule, config.timesteps)
         self.conditional = bool(config.conditional)
@@ -233,7 +239,8 @@ class DDPM(GenerativeModel):
         if self.arch == "unet":
             if len(info.shape) != 3:
                 raise GenzooError(
-                    f"model.arch: unet needs images or fields of shape (C, H, W), {info.name} has shape {info.shape}"
+                    f"model.arch: unet needs images or fields of shape (C, H, W), "
+                    f"{info.name} has shape {info.shape}"
                 )
             if not config.channels:
                 raise GenzooError("model.channels: the U-Net needs at least one level")
@@ -350,7 +357,8 @@ class DDPM(GenerativeModel):
                 )
             if guidance is not None:
                 raise GenzooError(
-                    "guidance: this ddpm is unconditional; classifier-free guidance needs one trained with --set model.conditional=true"
+                    "guidance: this ddpm is unconditional; classifier-free guidance needs one trained with "
+                    "--set model.conditional=true"
                 )
             return None, 1.0
         s = self.config.guidance if guidance is None else float(guidance)
@@ -503,7 +511,8 @@ class DDPM(GenerativeModel):
         density otherwise. A conditional model scores with the null label unless `label` is given."""
         if tuple(x.shape[1:]) != tuple(self.info.shape):
             raise GenzooError(
-                f"log_prob: examples have shape {tuple(x.shape[1:])}, {self.info.name} examples have shape {tuple(self.info.shape)}"
+                f"log_prob: examples have shape {tuple(x.shape[1:])}, "
+                f"{self.info.name} examples have shape {tuple(self.info.shape)}"
             )
         T = self.config.timesteps
         k = min(self.config.bound_steps if steps is None else int(steps), T - 1)

@@ -112,7 +112,8 @@ class KDEConfig:
         rule = parse_bandwidth(self.bandwidth)
         if self.kernel == "bernoulli" and rule in ("scott", "silverman"):
             raise GenzooError(
-                f"model.bandwidth={rule}: a Gaussian rule of thumb; the bernoulli kernel takes cv or a flip probability in (0, 0.5]"
+                f"model.bandwidth={rule}: a Gaussian rule of thumb; "
+                "the bernoulli kernel takes cv or a flip probability in (0, 0.5]"
             )
         if self.kernel == "bernoulli" and isinstance(rule, float) and rule > 0.5:
             raise GenzooError(
@@ -337,7 +338,10 @@ class KDE(GenerativeModel):
     likelihood = "exact"
     trainable = False
     default_train = {"steps": 0}
-    summary = "kernel density estimate (Gaussian, or Bernoulli for binarised images); bandwidth by Scott, Silverman or cross-validation"
+    summary = (
+        "kernel density estimate (Gaussian, or Bernoulli for binarised images); "
+        "bandwidth by Scott, Silverman or cross-validation"
+    )
     tour = (
         TourEntry(
             "mnist",
@@ -372,7 +376,8 @@ class KDE(GenerativeModel):
         binarisation) and fits λ on the binary examples that evaluation sees (`data.tensors()`)."""
         if self.bernoulli and not data.info.binary:
             raise GenzooError(
-                "kde: model.kernel=bernoulli models binarised images; load the data with data.binarize=dynamic or static"
+                "kde: model.kernel=bernoulli models binarised images; "
+                "load the data with data.binarize=dynamic or static"
             )
         x = data.tensors().reshape(len(data), -1).float()
         if x.shape[1] != self.info.dim:
@@ -402,7 +407,8 @@ class KDE(GenerativeModel):
             queries = points if queries is None else queries
             if not ((queries == 0) | (queries == 1)).all():
                 raise GenzooError(
-                    "kde: the bernoulli kernel's cv scores binary examples (pixels 0 or 1); pass one binarisation as queries"
+                    "kde: the bernoulli kernel's cv scores binary examples (pixels 0 or 1); "
+                    "pass one binarisation as queries"
                 )
             return self._cv_flip(points, queries)
         if rule == "scott":
@@ -486,16 +492,19 @@ class KDE(GenerativeModel):
         """Load `points` (any N, D = info.dim) and a positive scalar `bandwidth`."""
         if set(state) != {"points", "bandwidth"}:
             raise GenzooError(
-                f"checkpoint does not match model 'kde': expected keys bandwidth, points, got {', '.join(sorted(state)) or 'none'}"
+                f"checkpoint does not match model 'kde': expected keys bandwidth, points, "
+                f"got {', '.join(sorted(state)) or 'none'}"
             )
         points, h = state["points"], state["bandwidth"]
         if points.dim() != 2 or points.shape[1] != self.info.dim:
             raise GenzooError(
-                f"checkpoint does not match model 'kde': points have shape {tuple(points.shape)}, expected (N, {self.info.dim})"
+                f"checkpoint does not match model 'kde': points have shape {tuple(points.shape)}, "
+                f"expected (N, {self.info.dim})"
             )
         if h.numel() != 1 or not (math.isfinite(float(h)) and (float(h) > 0 or len(points) == 0)):
             raise GenzooError(
-                f"checkpoint does not match model 'kde': bandwidth must be a positive scalar, got {h.tolist()}"
+                f"checkpoint does not match model 'kde': bandwidth must be a positive scalar, "
+                f"got {h.tolist()}"
             )
         if self.bernoulli and (
             float(h) > 0.5 or len(points) and not (points.min() >= 0 and points.max() <= 1)

@@ -358,7 +358,10 @@ class RBMConfig:
     k: int = option(1, low=1, help="Gibbs steps of the negative phase (CD-k, or PCD's steps per update)")
     persistent: bool = option(
         True,
-        help="persistent CD (Tieleman 2008): the negative chains carry over between updates; false: CD-k from the data",
+        help=(
+            "persistent CD (Tieleman 2008): the negative chains carry over between updates; "
+            "false: CD-k from the data"
+        ),
     )
     chains: int = option(100, low=1, help="persistent=true: number of fantasy particles")
     momentum: float = option(0.5, low=0.0, high=0.99, help="SGD momentum")
@@ -389,7 +392,8 @@ class RBM(GenerativeModel):
     # the tour decays the learning rate to 0 (cosine): at a constant rate the model that 6,000 PCD steps leave
     # puts 57 % of its samples on sevens (92 % after 10,000 Gibbs steps: the model, not the sampler); decayed,
     # every class gets 7-16 %, FD 333 against 3,222 (benchmarks/bench_rbm_sampling.py). Not the family's
-    # default: on 3×3 bars (1,000 steps at lr 0.1) the decay undertrains (exact log-likelihood −5.1 against −3.8)
+    # default: on 3×3 bars (1,000 steps at lr 0.1) the decay undertrains (exact log-likelihood −5.1 against
+    # −3.8)
     tour = (
         TourEntry(
             "mnist",
@@ -399,14 +403,18 @@ class RBM(GenerativeModel):
             train={"schedule": "cosine"},
         ),
     )
-    summary = "restricted Boltzmann machine (Bernoulli units; CD-k or persistent CD; AIS log-likelihood; Gibbs completion)"
+    summary = (
+        "restricted Boltzmann machine (Bernoulli units; CD-k or persistent CD; AIS log-likelihood; "
+        "Gibbs completion)"
+    )
 
     def __init__(self, config: RBMConfig, info: DataInfo) -> None:
         super().__init__(config, info)
         k = info.num_classes if config.classifier else 0
         if config.classifier and k < 2:
             raise GenzooError(
-                f"model.classifier: needs labelled data with at least 2 classes; {info.name} has {info.num_classes}"
+                f"model.classifier: needs labelled data with at least 2 classes; "
+                f"{info.name} has {info.num_classes}"
             )
         self.num_labels = k
         self.conditional = config.classifier  # sample(label=...) clamps the label units
@@ -428,7 +436,8 @@ class RBM(GenerativeModel):
         x = x.to(self.rbm.W)
         if x.ndim < 2 or math.prod(x.shape[1:]) != self.info.dim:
             raise GenzooError(
-                f"examples have shape {tuple(x.shape[1:])}, {self.info.name} examples have shape {self.info.shape}"
+                f"examples have shape {tuple(x.shape[1:])}, "
+                f"{self.info.name} examples have shape {self.info.shape}"
             )
         return x.reshape(len(x), self.info.dim)
 
@@ -693,7 +702,8 @@ def load_sklearn(model: RBM, fitted: Any) -> None:
     weights = torch.as_tensor(fitted.components_).T
     if tuple(weights.shape) != tuple(model.rbm.W.shape):
         raise GenzooError(
-            f"load_sklearn: the BernoulliRBM has weights {tuple(weights.shape)} (V, H), the rbm {tuple(model.rbm.W.shape)}"
+            f"load_sklearn: the BernoulliRBM has weights {tuple(weights.shape)} (V, H), "
+            f"the rbm {tuple(model.rbm.W.shape)}"
         )
     with torch.no_grad():
         model.rbm.W.copy_(weights)
@@ -714,7 +724,10 @@ class DBNConfig:
     )
     persistent: bool = option(
         False,
-        help="train the top layer by persistent CD (Tieleman 2008), the lower ones by CD-k; false: CD-k everywhere",
+        help=(
+            "train the top layer by persistent CD (Tieleman 2008), the lower ones by CD-k; "
+            "false: CD-k everywhere"
+        ),
     )
     chains: int = option(100, low=1, help="persistent=true: number of the top layer's fantasy particles")
     momentum: float = option(0.5, low=0.0, high=0.99, help="SGD momentum")
@@ -742,9 +755,10 @@ class DBN(GenerativeModel):
     likelihood = None
     kinds = ("image", "field")  # binary ones: prepare() checks the values
     default_train = {"lr": 0.05, "batch_size": 100}
-    # the tour trains the top layer by PCD with the rate decayed to 0 (cosine), as the rbm's entry: FD 304-414 on
-    # seeds 0-2 against 2,741 at the defaults (CD-1 everywhere, constant rate: 52 % sixes, 35 % eights); either
-    # change alone is worse (PCD: 94 % fives, FD 5,217; the decay: 77 % eights, 2,047) (bench_rbm_sampling.py)
+    # the tour trains the top layer by PCD with the rate decayed to 0 (cosine), as the rbm's entry: FD 304-414
+    # on seeds 0-2 against 2,741 at the defaults (CD-1 everywhere, constant rate: 52 % sixes, 35 % eights);
+    # either change alone is worse (PCD: 94 % fives, FD 5,217; the decay: 77 % eights, 2,047)
+    # (bench_rbm_sampling.py)
     tour = (
         TourEntry(
             "mnist",

@@ -105,7 +105,8 @@ def resolve_layers(layers: tuple[int, ...] | None, dim: int) -> tuple[int, ...]:
     if any(b < 1 or b >= a for a, b in zip(widths[:-1], widths[1:])):
         chain = " → ".join(map(str, widths))
         raise GenzooError(
-            f"model.layers: each code size must be at least 1 and smaller than the layer below; got {chain} (input dimension {dim})"
+            f"model.layers: each code size must be at least 1 and smaller than the layer below; got {chain} "
+            f"(input dimension {dim})"
         )
     return layers
 
@@ -154,7 +155,8 @@ class StackedAE(GenerativeModel):
     likelihood = None
     default_train = {"lr": 1e-3, "batch_size": 128}
     # ReLU stages and 60 % of the steps fine-tuning end to end: FD 127.5 / 118.5 on seeds 0 / 1 at the
-    # full budget, against 181.5 / 184.7 with the classic sigmoid stages and 40 % (BENCHMARKS.md, "Autoencoders")
+    # full budget, against 181.5 / 184.7 with the classic sigmoid stages and 40 % (BENCHMARKS.md,
+    # "Autoencoders")
     tour = (
         TourEntry(
             "mnist",

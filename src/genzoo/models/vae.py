@@ -90,9 +90,14 @@ class VAEConfig:
     code_distribution: str = option(
         "auto",
         choices=SAMPLERS,
-        help="what `sample` decodes: prior = z ~ N(0, I), the model's own prior (the distribution log_prob scores); "
-        "else draws from a density fitted to the posterior means μ(x) of training data (as the autoencoders sample; "
-        "auto = the one of gaussian, gmm and kde with the highest held-out likelihood on images and fields, the prior on points)",
+        help=(
+            "what `sample` decodes: prior = z ~ N(0, I), the model's own prior "
+            "(the distribution log_prob scores); "
+            "else draws from a density fitted to the posterior means μ(x) of training data "
+            "(as the autoencoders sample; "
+            "auto = the one of gaussian, gmm and kde with the highest held-out likelihood "
+            "on images and fields, the prior on points)"
+        ),
     )
     gmm_components: int = option(
         40, low=1, help="code_distribution gmm: its components; auto: the largest mixture it tries"
@@ -100,7 +105,10 @@ class VAEConfig:
     fit_examples: int = option(
         4000,
         low=2,
-        help="training examples (a fixed seed-0 subset) whose posterior means the code distribution is fitted to",
+        help=(
+            "training examples (a fixed seed-0 subset) whose posterior means "
+            "the code distribution is fitted to"
+        ),
     )
 
 
@@ -344,9 +352,11 @@ class VAE(GenerativeModel):
         x = x.to(self.device)
         if self.decoder_likelihood == "bernoulli" and not bool(((x == 0) | (x == 1)).all()):
             raise GenzooError(
-                "log_prob: a Bernoulli decoder gives probabilities of binary images, and x has grey values; trained on "
+                "log_prob: a Bernoulli decoder gives probabilities of binary images, and x has grey values; "
+                "trained on "
                 "grey images it models their stochastic binarisations: score genzoo.datasets.binarize(x), as "
-                "`genzoo evaluate` does (or train with model.likelihood=gaussian for a density of grey values)"
+                "`genzoo evaluate` does "
+                "(or train with model.likelihood=gaussian for a density of grey values)"
             )
         mu, logvar = self.posterior(x)  # (B, L)
         x_flat = x.flatten(1)  # (B, D)

@@ -75,7 +75,10 @@ class VQVAE(GenerativeModel):
     discrete = True
     likelihood = "bound"  # binarised data (a Bernoulli decoder); none for grey levels
     default_train = {"lr": 1e-3, "batch_size": 64}
-    summary = "VQ-VAE (discrete codes, straight-through gradient, EMA codebook) with a PixelCNN prior on the code grid"
+    summary = (
+        "VQ-VAE (discrete codes, straight-through gradient, EMA codebook) "
+        "with a PixelCNN prior on the code grid"
+    )
     # the prior gets the last 60 % of the steps (the default 40 %): at 6,000 steps FD 307 against 352;
     # 10,000 steps (about 3.5 minutes on 2 cores) 241; the old 2,000 steps 552
     tour = (
@@ -98,7 +101,8 @@ class VQVAE(GenerativeModel):
         f = 2**config.stages
         if h % f or w % f:
             raise GenzooError(
-                f"model.stages={config.stages}: {info.name} images of {h}×{w} do not halve {config.stages} times; use fewer stages"
+                f"model.stages={config.stages}: {info.name} images of {h}×{w} do not halve "
+                f"{config.stages} times; use fewer stages"
             )
         self.bernoulli = info.binary
         if not self.bernoulli:

@@ -330,7 +330,8 @@ def read_config(run_dir: str | Path) -> dict[str, Any]:
             raise GenzooError(f"{path}: data must be an object with a dataset name and an options object")
         if options and {"name", "split"} & options.keys():
             raise GenzooError(
-                f"{path}: data.options.{sorted({'name', 'split'} & options.keys())[0]} is not a dataset option"
+                f"{path}: data.options.{sorted({'name', 'split'} & options.keys())[0]} "
+                "is not a dataset option"
             )
     return cfg
 

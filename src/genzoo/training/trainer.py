@@ -64,7 +64,8 @@ class TrainConfig:
     precision: str = option(
         "auto",
         choices=("auto", "fp32", "bf16", "fp16"),
-        help="auto = bf16 on CUDA where supported, fp32 on CPU; bf16 also on the CPU (autocast), fp16 on CUDA only",
+        help="auto = bf16 on CUDA where supported, fp32 on CPU; bf16 also on the CPU (autocast), fp16 on "
+        "CUDA only",
     )
     fused: bool = option(
         True,
@@ -93,8 +94,9 @@ class TrainConfig:
     on_diverge: str = option(
         "stop",
         choices=("stop", "rollback"),
-        help="when a loss term or a weight becomes NaN/inf: stop (the last good checkpoint is kept), or roll back "
-        "to the last checkpoint and go on with the learning rate times rollback_factor (at most max_rollbacks times)",
+        help="when a loss term or a weight becomes NaN/inf: stop (the last good checkpoint is kept), or roll "
+        "back to the last checkpoint and go on with the learning rate times rollback_factor (at most "
+        "max_rollbacks times)",
     )
     rollback_factor: float = option(
         0.5, low=0.0, high=1.0, help="on_diverge=rollback: the learning rate's factor at each rollback"
@@ -108,9 +110,10 @@ class TrainConfig:
         None,
         low=1,
         aliases={"auto": None},
-        help="intra-op CPU threads (--threads N); auto: chosen by timing a few steps at each count on a copy of "
-        "the model at the start, and again when the rate changes (the machine's load); the count is recorded in "
-        "config.json and train_state.pt, and --resume keeps it. A seeded run is bit-identical for a given count",
+        help="intra-op CPU threads (--threads N); auto: chosen by timing a few steps at each count on a copy "
+        "of the model at the start, and again when the rate changes (the machine's load); the count is "
+        "recorded in config.json and train_state.pt, and --resume keeps it. A seeded run is bit-identical "
+        "for a given count",
     )
 
 
@@ -303,7 +306,8 @@ class Trainer:
             data
         ):  # one process clamps the batch to the data
             raise GenzooError(
-                f"batch size {cfg.batch_size} per process × {self.world} processes is more than the {len(data)} examples of {data.info.name}"
+                f"batch size {cfg.batch_size} per process × {self.world} processes is more than the "
+                f"{len(data)} examples of {data.info.name}"
             )
         self.dtype = _precision(cfg, self.device)
         self.total = _total_steps(cfg, model, len(data))
@@ -489,7 +493,8 @@ class Trainer:
                     for key, v in opt.state.get(p, {}).items():
                         if torch.is_tensor(v) and v.dim() > 0 and v.shape != p.shape:
                             raise ValueError(
-                                f"optimiser state {key!r} of shape {tuple(v.shape)} for a parameter of shape {tuple(p.shape)}"
+                                f"optimiser state {key!r} of shape {tuple(v.shape)} for a parameter of shape "
+                                f"{tuple(p.shape)}"
                             )
         if self.ema is not None:
             if state.get("ema") is None:
@@ -695,7 +700,8 @@ class Trainer:
                     ending = dd.any_rank(ending, self.device)
                 checkpoint = self.step % cfg.checkpoint_every == 0 or ending
                 if self.step % cfg.log_every == 0 or checkpoint:
-                    self._check()  # CUDA: the one host–device synchronisation, at logging and checkpoint steps
+                    # CUDA: the one host–device synchronisation, at logging and checkpoint steps
+                    self._check()
                 if self.step % cfg.log_every == 0 or ending:
                     now = time.perf_counter()
                     record = {"step": self.step, **{k: float(v) / counts[k] for k, v in sums.items()}}
@@ -825,7 +831,8 @@ def _check_compatible(model: GenerativeModel, data: Dataset) -> None:
     a, b = model.info, data.info
     if tuple(a.shape) != tuple(b.shape) or a.kind != b.kind:
         raise GenzooError(
-            f"the model was built for {a.kind} data of shape {a.shape}, but {b.name!r} is {b.kind} data of shape {b.shape}"
+            f"the model was built for {a.kind} data of shape {a.shape}, but {b.name!r} is {b.kind} data of "
+            f"shape {b.shape}"
         )
 
 

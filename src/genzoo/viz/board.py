@@ -286,7 +286,10 @@ def _better(c: Column) -> str:
     return {"lower": "lower", "higher": "higher", "half": "closer to 0.5"}.get(c.better, "")
 
 
-FLOOR_NOTE = "Figures in brackets: the same metric between two halves of the held-out data — the noise floor at that N."
+FLOOR_NOTE = (
+    "Figures in brackets: the same metric between two halves of the held-out data — "
+    "the noise floor at that N."
+)
 
 
 def _legend(cols: Sequence[Column]) -> str:
@@ -379,7 +382,10 @@ def _html_table(cls: str, head: Sequence[str], rows: Sequence[Sequence[tuple[str
     body = "".join(
         "<tr>" + "".join(f"<td>{escape(t)}{_sup(k)}</td>" for t, k in row) + "</tr>" for row in rows
     )
-    return f'<div class="wide"><table class="board {cls}"><thead><tr>{thead}</tr></thead><tbody>{body}</tbody></table></div>'
+    return (
+        f'<div class="wide"><table class="board {cls}"><thead><tr>{thead}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
+    )
 
 
 def slug(name: str) -> str:
@@ -401,7 +407,8 @@ def _dataset_block(t: Table, marks: Mapping[tuple[int, str], int]) -> str:
     )
     chart = _chart(t)
     return (
-        f'<div class="dataset" id="board-{escape(slug(t.data))}" data-dataset="{escape(t.data)}"><h3>{escape(t.data)}</h3>{head}'
+        f'<div class="dataset" id="board-{escape(slug(t.data))}" data-dataset="{escape(t.data)}">'
+        f"<h3>{escape(t.data)}</h3>{head}"
         f'<details class="more"><summary>{escape(summary)}</summary>{more}{chart}</details></div>'
     )
 

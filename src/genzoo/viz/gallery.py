@@ -114,7 +114,10 @@ def run_tile(entry: Entry, cols: Sequence[Column]) -> str:
     if entry.train_seconds is not None and not entry.error:
         lines.append(_span(f"trained {entry.train_seconds:.1f} s"))
     caption = f"<b>{escape(short)}</b>" + "".join(lines)
-    return f'<figure class="tile run" data-run="{escape(entry.name)}">{picture}<figcaption>{caption}</figcaption></figure>'
+    return (
+        f'<figure class="tile run" data-run="{escape(entry.name)}">{picture}'
+        f"<figcaption>{caption}</figcaption></figure>"
+    )
 
 
 def real_tile(name: str, real: bytes | str | None, caption: str = "real data") -> str:
@@ -123,7 +126,10 @@ def real_tile(name: str, real: bytes | str | None, caption: str = "real data") -
         picture, line = img(real, f"held-out examples of {name}"), f"{REAL_EXAMPLES} held-out examples"
     else:
         picture, line = '<div class="blank">—</div>', real or "held-out examples not drawn"
-    return f'<figure class="tile real">{picture}<figcaption><b>{escape(caption)}</b>{_span(line)}</figcaption></figure>'
+    return (
+        f'<figure class="tile real">{picture}<figcaption><b>{escape(caption)}</b>'
+        f"{_span(line)}</figcaption></figure>"
+    )
 
 
 def render(
@@ -134,7 +140,8 @@ def render(
     data first (as each set of the runs' data options draws it: grey and binarised digits), then
     each run's samples."""
     intro = (
-        '<p class="sub">Each row is one dataset: first 64 of its held-out examples, then 64 samples of each model '
+        '<p class="sub">Each row is one dataset: first 64 of its held-out examples, '
+        "then 64 samples of each model "
         "trained on it (the same seed for all). Look first; the figures under each picture say the rest.</p>"
     )
     rows = []
@@ -144,7 +151,8 @@ def render(
             run_tile(e, cols) for e in entries
         )
         rows.append(
-            f'<div class="gallery-group" data-dataset="{escape(data)}"><h3>{escape(data)}</h3><div class="tiles">{tiles}</div></div>'
+            f'<div class="gallery-group" data-dataset="{escape(data)}"><h3>{escape(data)}</h3>'
+            f'<div class="tiles">{tiles}</div></div>'
         )
     return intro + "".join(rows)
 
@@ -157,13 +165,15 @@ def how_to_read(cols: Sequence[Column], entries: Sequence[Entry]) -> list[tuple[
         (
             "The pictures",
             "each gallery row is one dataset: 64 real held-out examples (grey and binarised where "
-            "models of both kinds share the row: each model is trained on one of them), then 64 samples of each model. "
+            "models of both kinds share the row: each model is trained on one of them), "
+            "then 64 samples of each model. "
             "Good samples look like the real ones and vary as much.",
         ),
         (
             "The floor",
             "the number in brackets: the same metric between two halves of the held-out data — what a "
-            "perfect model scores with this many examples. Compare each figure with its floor, not with 0 or 1.",
+            "perfect model scores with this many examples. "
+            "Compare each figure with its floor, not with 0 or 1.",
         ),
         (
             "One table per dataset",
@@ -181,8 +191,10 @@ def how_to_read(cols: Sequence[Column], entries: Sequence[Entry]) -> list[tuple[
         items.append(
             (
                 "Why KDE's FD can look good",
-                "a KDE's samples are training examples plus a little noise (a few pixels flipped on binary images). FD, "
-                "precision and recall compare distributions, so a sampler that reproduces its training set scores "
+                "a KDE's samples are training examples plus a little noise "
+                "(a few pixels flipped on binary images). FD, "
+                "precision and recall compare distributions, "
+                "so a sampler that reproduces its training set scores "
                 "like real data, near the floor, without learning anything beyond it. Its copy rate (under "
                 "“more”) and the closest pairs in its report show how near it stays to the training set.",
             )
@@ -202,17 +214,21 @@ def how_to_read_html(cols: Sequence[Column], entries: Sequence[Entry]) -> str:
     return f'<dl class="read">{items}</dl>'
 
 
-CSS = """
+CSS = (
+    """
 .tiles{display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start}
 .tile{margin:0;width:200px;flex:0 0 auto}
 .tile img{display:block;width:100%;height:auto;image-rendering:pixelated;border:1px solid #dde2e8}
 .tile.real img{border-color:#2e6bb0}
 .tile figcaption{display:flex;flex-direction:column;font-size:13px;color:#3a4656}
 .tile figcaption b{color:#1d2733;font-size:14px}
-.tile .blank{width:100%;aspect-ratio:1;display:flex;align-items:center;justify-content:center;text-align:center;background:#f0f2f5;color:#6b5200;font-size:13px;overflow-wrap:anywhere;padding:6px;box-sizing:border-box}
+.tile .blank{width:100%;aspect-ratio:1;display:flex;align-items:center;justify-content:center;"""
+    """text-align:center;background:#f0f2f5;color:#6b5200;font-size:13px;overflow-wrap:anywhere;"""
+    """padding:6px;box-sizing:border-box}
 .gallery-group{margin:6px 0 16px}
 dl.read{margin:0;display:grid;grid-template-columns:minmax(9em,max-content) 1fr;gap:6px 18px}
 dl.read dt{font-weight:600}
 dl.read dd{margin:0;color:#3a4656}
 @media (max-width:600px){.tile{width:calc(50% - 7px)}dl.read{display:block}dl.read dt{margin-top:8px}}
 """
+)

@@ -118,7 +118,8 @@ FIGURES: tuple[Figure, ...] = (
         "share",
         "recognisable",
         FIDELITY,
-        "share of samples the shipped classifier puts in one class with probability ≥ 0.9: do they look like digits?",
+        "share of samples the shipped classifier puts in one class with probability ≥ 0.9: do they look like "
+        "digits?",
         SHARE,
         "higher",
         "floor",
@@ -128,7 +129,8 @@ FIGURES: tuple[Figure, ...] = (
         "precision",
         "precision",
         FIDELITY,
-        "share of samples that land among real examples (within a real example's k-nearest-neighbour ball): they look real",
+        "share of samples that land among real examples (within a real example's k-nearest-neighbour ball): "
+        "they look real",
         SHARE,
         "higher",
         "precision_floor",
@@ -149,7 +151,8 @@ FIGURES: tuple[Figure, ...] = (
         "class_tv",
         "class TV",
         DIVERSITY,
-        "distance between the mix of classes in the samples and in held-out data: 0 = every class as often as in the data",
+        "distance between the mix of classes in the samples and in held-out data: 0 = every class as often "
+        "as in the data",
         "distance (0–1)",
         "lower",
         "class_tv_floor",
@@ -195,7 +198,8 @@ FIGURES: tuple[Figure, ...] = (
         "fd",
         "FD",
         OVERALL,
-        "Fréchet distance between the feature statistics of samples and of held-out data: low only when samples are realistic and varied; compare at equal N",
+        "Fréchet distance between the feature statistics of samples and of held-out data: low only when "
+        "samples are realistic and varied; compare at equal N",
         "squared feature units",
         "lower",
         "floor",
@@ -268,7 +272,8 @@ FIGURES: tuple[Figure, ...] = (
         "copy_rate",
         "copy rate",
         MEMORISATION,
-        "share of samples nearer a training example than 95 % of held-out examples are: about 0.05 without copying, up to 1 for copies",
+        "share of samples nearer a training example than 95 % of held-out examples are: about 0.05 without "
+        "copying, up to 1 for copies",
         SHARE,
         "lower",
     ),
@@ -338,7 +343,8 @@ FIGURES: tuple[Figure, ...] = (
         "anomaly AUROC",
         RECONSTRUCTION,
         "how well the model's anomaly score (NLL or "
-        "reconstruction error) tells held-out data from the same data with shuffled pixels: 0.5 chance, 1 perfect",
+        "reconstruction error) tells held-out data from the same data with shuffled pixels: 0.5 chance, 1 "
+        "perfect",
         SHARE,
         "higher",
     ),

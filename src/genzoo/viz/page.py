@@ -61,7 +61,8 @@ def table(
         f"<tr{flagged if flag and flag(k) else ''}><th>{escape(k)}</th><td>{escape(fmt(v))}</td></tr>"
         for k, v in rows
     )
-    return f'<div class="wide"><table>{thead}<tbody>{body}</tbody></table></div>'  # scrolls on its own if too wide
+    # scrolls on its own if too wide
+    return f'<div class="wide"><table>{thead}<tbody>{body}</tbody></table></div>'
 
 
 def data_uri(data: bytes, mime: str = "image/png") -> str:
@@ -101,7 +102,8 @@ def document(title: str, header: str, sections: Sequence[str], *, css: str = "")
 
 
 CSS = """
-body{margin:0;background:#f5f6f8;color:#1d2733;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif}
+body{margin:0;background:#f5f6f8;color:#1d2733;font:15px/1.5 system-ui,-apple-system,"Segoe UI",\
+Roboto,Helvetica,Arial,sans-serif}
 main{max-width:1100px;margin:0 auto;padding:24px 32px 48px}
 h1{margin:0 0 2px;font-size:26px}
 .sub{margin:0;color:#5b6776}
@@ -122,5 +124,6 @@ figcaption{margin-top:4px;color:#5b6776;font-size:13px}
 tr.flag th,tr.flag td{background:#fff6dc;color:#6b5200;font-size:13px}
 .note{margin:6px 0;padding:6px 10px;border-radius:4px;background:#fff6dc;color:#6b5200;overflow-wrap:anywhere}
 details>summary{cursor:pointer;color:#2e5d9a;margin:6px 0}
-@media (max-width:600px){main{padding:12px 10px 32px}section{padding:10px 12px 12px}h1{font-size:22px}th,td{padding-right:10px}}
+@media (max-width:600px){main{padding:12px 10px 32px}section{padding:10px 12px 12px}\
+h1{font-size:22px}th,td{padding-right:10px}}
 """.strip()

@@ -376,7 +376,8 @@ def save_samples(
     suffix = path.suffix.lower()
     if suffix not in SAMPLE_SUFFIXES:
         raise GenzooError(
-            f"{path}: cannot write samples as {suffix or 'a file without a suffix'!r} (use {', '.join(SAMPLE_SUFFIXES)})"
+            f"{path}: cannot write samples as {suffix or 'a file without a suffix'!r} "
+            f"(use {', '.join(SAMPLE_SUFFIXES)})"
         )
     arr = as_array(x)
     if suffix == ".png":

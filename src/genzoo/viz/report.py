@@ -175,8 +175,8 @@ def render_report(
         sections.append(_latent_section(model, data, seed, notes.get("data"), train))
     if model.info.kind == "field" and len(model.info.shape) == 3:
         caption = (
-            "four samples and the variograms along rows and columns of 32 samples (dots, ± 2 standard errors) "
-            "against held-out fields (dashed)"
+            "four samples and the variograms along rows and columns of 32 samples "
+            "(dots, ± 2 standard errors) against held-out fields (dashed)"
             + (" and the fitted model (lines)" if isinstance(model, Field) else "")
         )
         sections.append(
@@ -214,10 +214,16 @@ def render_report(
             )
         )
     if isinstance(model, HasFilters) and model.info.kind != "points":
-        caption = f"the weights into the first {FILTERS} hidden units as images, each scaled to its own range (dark negative, light positive)"
+        caption = (
+            f"the weights into the first {FILTERS} hidden units as images, each scaled to its own range "
+            "(dark negative, light positive)"
+        )
         sections.append(section("Filters", _try_figure(lambda: filter_grid(model), "filters", caption)))
     if isinstance(model, Edits) and model.encodes and data is not None and model.info.kind != "points":
-        caption = "held-out examples (row 1) redrawn as each class in turn (rows 2…): G(E_z(x), y) keeps their style"
+        caption = (
+            "held-out examples (row 1) redrawn as each class in turn (rows 2…): "
+            "G(E_z(x), y) keeps their style"
+        )
         sections.append(section("Edits", _try_figure(lambda: edit_grid(model, data), "edits", caption)))
     if isinstance(model, Translates) and data is not None and data.pair is not None:
         sections.append(
@@ -250,7 +256,10 @@ def _summary_section(
     rows.append(("likelihood", model.likelihood or "none"))
     if model.latent:
         rows.append(("latent shape", _try_text(lambda: " × ".join(str(s) for s in model.latent_shape()))))
-    data = f"{info.kind}, {' × '.join(str(s) for s in info.shape)}, values in [{fmt(info.value_range[0])}, {fmt(info.value_range[1])}]"
+    data = (
+        f"{info.kind}, {' × '.join(str(s) for s in info.shape)}, "
+        f"values in [{fmt(info.value_range[0])}, {fmt(info.value_range[1])}]"
+    )
     if info.num_classes:
         data += f", {info.num_classes} classes"
     if info.binary:
@@ -405,7 +414,8 @@ def _latent_section(
                 )
             ),
             "interpolation between prior draws",
-            f"slerp between {pairs} pairs of codes z₀, z₁ drawn from the model's latent distribution (seed {seed}){per_row}",
+            f"slerp between {pairs} pairs of codes z₀, z₁ drawn from the model's latent distribution "
+            f"(seed {seed}){per_row}",
         )
     )
     parts.append(
@@ -421,8 +431,8 @@ def _latent_section(
                 )
             ),
             "linear interpolation between the same draws",
-            "straight lines between the same pairs: in high dimensions their midpoints have a smaller norm than "
-            "Gaussian draws (the prior's mass lies near a sphere), which slerp avoids",
+            "straight lines between the same pairs: in high dimensions their midpoints have a smaller "
+            "norm than Gaussian draws (the prior's mass lies near a sphere), which slerp avoids",
         )
     )
     parts.append(
@@ -437,7 +447,8 @@ def _latent_section(
                 )
             ),
             "latent walks",
-            f"{pairs} random walks z_t = √(1 − β²) z_(t−1) + β ε_t (β = 0.35) that keep to the latent distribution{per_row}",
+            f"{pairs} random walks z_t = √(1 − β²) z_(t−1) + β ε_t (β = 0.35) "
+            f"that keep to the latent distribution{per_row}",
         )
     )
     if model.encodes and data is not None and data.y is not None and tuple(model.latent_shape()) == (2,):
@@ -540,7 +551,8 @@ def translation_grid(model: GenerativeModel, data: Dataset) -> bytes:
         )
     if not (inputs.shape == out.shape == third.shape):
         raise GenzooError(
-            f"inputs {tuple(inputs.shape[1:])} and outputs {tuple(out.shape[1:])} differ in shape: no side-by-side grid"
+            f"inputs {tuple(inputs.shape[1:])} and outputs {tuple(out.shape[1:])} differ in shape: "
+            "no side-by-side grid"
         )
     return png_bytes(image_grid(torch.cat([inputs, out, third]), model.info, nrow=len(inputs)))
 
@@ -561,8 +573,8 @@ def pca_comparison(model: GenerativeModel, data: Dataset | None) -> str:
     angles = np.degrees(subspace_angles(basis, pca))
     q, _ = np.linalg.qr(basis)
     text = (
-        f"<p>Decoder column space against the {d} leading principal components of the {len(x)} training examples: "
-        f"largest principal angle {angles.max():.2f}°, mean {angles.mean():.2f}°.</p>"
+        f"<p>Decoder column space against the {d} leading principal components of the {len(x)} "
+        f"training examples: largest principal angle {angles.max():.2f}°, mean {angles.mean():.2f}°.</p>"
     )
     if model.info.kind == "points":
         return text
@@ -574,7 +586,8 @@ def pca_comparison(model: GenerativeModel, data: Dataset | None) -> str:
     return text + figure(
         png,
         "linear autoencoder against PCA",
-        "top: an orthonormal basis of the decoder's columns; bottom: the principal components (each rescaled to [0, 1])",
+        "top: an orthonormal basis of the decoder's columns; "
+        "bottom: the principal components (each rescaled to [0, 1])",
     )
 
 
@@ -641,8 +654,8 @@ def _metrics_section(
 
 def _note_floor() -> str:
     return (
-        '<p class="sub">Floor: the same metric between two halves of the held-out data — what a perfect model '
-        "scores at this number of examples. Read each figure against its floor, not against 0 or 1.</p>"
+        '<p class="sub">Floor: the same metric between two halves of the held-out data — what a perfect '
+        "model scores at this number of examples. Read each figure against its floor, not against 0 or 1.</p>"
     )
 
 
@@ -653,7 +666,8 @@ def _progress_section(frames: Sequence[tuple[int, bytes]]) -> str:
     """The sample grid of each kept checkpoint (the same noise each time), as a looping animation
     and as a strip of frames in step order."""
     strip = "".join(
-        f'<figure class="frame" data-step="{step}">{img(png, f"samples at step {step}")}<figcaption>step {step:,}</figcaption></figure>'
+        f'<figure class="frame" data-step="{step}">{img(png, f"samples at step {step}")}'
+        f"<figcaption>step {step:,}</figcaption></figure>"
         for step, png in frames
     )
     parts = []
@@ -743,7 +757,8 @@ REPORT_CSS = """
 .strip img{width:150px;height:auto;image-rendering:pixelated}
 table.metrics td:last-child{min-width:16em;color:#3a4656;font-size:13px}
 table.metrics tr.picture td{font-size:13px;color:#3a4656}
-table.metrics img.metric-picture{display:block;max-width:100%;height:auto;image-rendering:pixelated;border:1px solid #dde2e8;margin-bottom:4px}
+table.metrics img.metric-picture{display:block;max-width:100%;height:auto;image-rendering:pixelated;\
+border:1px solid #dde2e8;margin-bottom:4px}
 table.metrics tr.skip td{color:#5b6776}
 details.all{margin-top:10px}
 """

@@ -155,7 +155,10 @@ def render_row(row: Row, pictures: Mapping[str, bytes]) -> str:
     if row.kind == "note":
         return f'<tr class="flag"{key}><th>note</th><td colspan="4">{escape(row.value)}</td></tr>'
     if row.kind == "skipped":
-        return f'<tr class="skip"{key}><th>{escape(row.label)}</th><td colspan="4">not computed: {escape(fmt(row.value))}</td></tr>'
+        return (
+            f'<tr class="skip"{key}><th>{escape(row.label)}</th>'
+            f'<td colspan="4">not computed: {escape(fmt(row.value))}</td></tr>'
+        )
     if row.kind == "picture":
         data = pictures.get(row.value)
         mime = picture_mime(data) if data else None
@@ -164,7 +167,10 @@ def render_row(row: Row, pictures: Mapping[str, bytes]) -> str:
             if data and mime
             else f"{escape(row.value)} (not in the run directory)"
         )
-        return f'<tr class="picture"{key}><th>{escape(row.label)}</th><td colspan="4">{shown}<div>{escape(row.meaning)}</div></td></tr>'
+        return (
+            f'<tr class="picture"{key}><th>{escape(row.label)}</th>'
+            f'<td colspan="4">{shown}<div>{escape(row.meaning)}</div></td></tr>'
+        )
     floor = "—" if row.floor is None else fmt(row.floor)
     cells = [fmt(row.value), floor, row.unit, row.meaning]
     return (
@@ -179,6 +185,7 @@ def render_groups(groups: Mapping[str, Sequence[Row]], pictures: Mapping[str, by
     for group, rows in groups.items():
         body = "".join(render_row(r, pictures) for r in rows)
         parts.append(
-            f'<h3>{escape(group)}</h3><div class="wide"><table class="metrics">{HEAD}<tbody>{body}</tbody></table></div>'
+            f'<h3>{escape(group)}</h3><div class="wide"><table class="metrics">'
+            f"{HEAD}<tbody>{body}</tbody></table></div>"
         )
     return "".join(parts)

@@ -29,10 +29,11 @@ than the whole network on the whole image for every pixel (`window=False`, the r
 model caches what the rows above give once they are complete and recomputes only the current row
 per pixel: PixelCNN each residual block's input at the previous row (a masked 3×3 reaches one row
 up), the gated PixelCNN the vertical stack's features of the previous row (the horizontal stack
-alone runs per pixel), the Row LSTM its states. The samples are the same (tested). Completion (`inpaint`, `genzoo condition
---mask`) keeps the given pixels and samples the others in raster order: an exact draw from
-p(x_missing | x_given) when every given pixel comes before every missing one (the top half given),
-otherwise the fills see only the given pixels above and to the left of them.
+alone runs per pixel), the Row LSTM its states. The samples are the same (tested). Completion
+(`inpaint`, `genzoo condition --mask`) keeps the given pixels and samples the others in raster
+order: an exact draw from p(x_missing | x_given) when every given pixel comes before every missing
+one (the top half given), otherwise the fills see only the given pixels above and to the left of
+them.
 
 Images with one channel (grey or binary) only: colour would need masks across the channels.
 """

@@ -36,8 +36,9 @@ class FVSBN(GenerativeModel):
     kinds = ("image", "field")
     default_train = {"lr": 1e-3, "batch_size": 100}
     summary = "fully visible sigmoid belief network (the chain rule with logistic conditionals; exact NLL)"
-    # FD 1,419 / 860 / 693 / 661 after 1,000 / 3,000 / 10,000 / 30,000 steps, test NLL 122 / 106 / 101.1 / 101.7:
-    # by 10,000 the model, not the budget, limits its samples (BENCHMARKS.md, "PixelCNN paradox")
+    # FD 1,419 / 860 / 693 / 661 after 1,000 / 3,000 / 10,000 / 30,000 steps,
+    # test NLL 122 / 106 / 101.1 / 101.7: by 10,000 the model, not the budget, limits its samples
+    # (BENCHMARKS.md, "PixelCNN paradox")
     tour = (TourEntry("mnist", quick_steps=3000, steps=10000, data_options={"binarize": "dynamic"}),)
 
     def __init__(self, config: FVSBNConfig, info: DataInfo) -> None:

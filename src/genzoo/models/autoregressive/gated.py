@@ -1,4 +1,5 @@
-"""The gated PixelCNN (van den Oord et al. 2016): vertical and horizontal stacks, optionally class-conditional; see the package's docstring."""
+"""The gated PixelCNN (van den Oord et al. 2016): vertical and horizontal stacks, optionally
+class-conditional; see the package's docstring."""
 
 from __future__ import annotations
 
@@ -102,7 +103,8 @@ class GatedPixelCNN(GenerativeModel):
         super().__init__(config, info)
         if config.first_kernel % 2 == 0 or config.kernel % 2 == 0:
             raise GenzooError(
-                f"model.first_kernel and model.kernel must be odd, got {config.first_kernel} and {config.kernel}"
+                f"model.first_kernel and model.kernel must be odd, "
+                f"got {config.first_kernel} and {config.kernel}"
             )
         self.levels = resolve_levels(self.name, config.levels, info)
         self.conditional = bool(config.conditional)

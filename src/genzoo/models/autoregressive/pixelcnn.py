@@ -1,4 +1,5 @@
-"""PixelCNN (van den Oord et al. 2016): masked convolutions and residual blocks; see the package's docstring."""
+"""PixelCNN (van den Oord et al. 2016): masked convolutions and residual blocks; see the package's
+docstring."""
 
 from __future__ import annotations
 
@@ -49,7 +50,8 @@ class PixelCNN(GenerativeModel):
     kinds = ("image", "field")
     default_train = {"lr": 1e-3, "batch_size": 64}
     summary = "PixelCNN (masked convolutions A/B; exact NLL, raster-order sampling)"
-    # FD 1,365 after 400 steps, 771 after 1,600 (about 3 minutes of the full tour; BENCHMARKS.md, "PixelCNN paradox")
+    # FD 1,365 after 400 steps, 771 after 1,600 (about 3 minutes of the full tour; BENCHMARKS.md,
+    # "PixelCNN paradox")
     tour = (TourEntry("mnist", quick_steps=100, steps=1600, data_options={"binarize": "dynamic"}),)
 
     def __init__(self, config: PixelCNNConfig, info: DataInfo) -> None:

@@ -23,7 +23,8 @@ def resolve_levels(name: str, levels: int, info: DataInfo) -> int:
     """The number of values per pixel: `levels` (0 = auto: 2 for binarised data, else 256)."""
     if info.kind not in ("image", "field") or len(info.shape) != 3:
         raise GenzooError(
-            f"model {name!r} models images of shape (1, H, W); {info.name} is {info.kind} data of shape {tuple(info.shape)}"
+            f"model {name!r} models images of shape (1, H, W); "
+            f"{info.name} is {info.kind} data of shape {tuple(info.shape)}"
         )
     if info.shape[0] != 1:
         raise GenzooError(
@@ -32,7 +33,8 @@ def resolve_levels(name: str, levels: int, info: DataInfo) -> int:
     low, high = info.value_range
     if not (math.isfinite(low) and math.isfinite(high) and high > low):
         raise GenzooError(
-            f"model {name!r} needs values in a bounded range (images); {info.name} has range {info.value_range}"
+            f"model {name!r} needs values in a bounded range (images); "
+            f"{info.name} has range {info.value_range}"
         )
     levels = levels or (2 if info.binary else 256)
     if levels == 2 and not info.binary and info.kind == "image":
@@ -134,7 +136,8 @@ def sample_pixels(
 def check_shape(model: GenerativeModel, x: Tensor) -> Tensor:
     if tuple(x.shape[1:]) != tuple(model.info.shape):
         raise GenzooError(
-            f"examples have shape {tuple(x.shape[1:])}, {model.info.name} examples have shape {tuple(model.info.shape)}"
+            f"examples have shape {tuple(x.shape[1:])}, "
+            f"{model.info.name} examples have shape {tuple(model.info.shape)}"
         )
     return x
 
@@ -152,7 +155,8 @@ def index_log_prob(model: Any, x: Tensor, y: Tensor | None = None) -> Tensor:
 
 
 def checked(model: Any, x: Tensor) -> Tensor:
-    """x on the model's device, of its shape, binary where the output is a Bernoulli; else a one-line error."""
+    """x on the model's device, of its shape, binary where the output is a Bernoulli; else a one-line
+    error."""
     x = check_shape(model, x.to(model.device))
     check_binary(model.name, model.levels, x)
     return x

@@ -67,7 +67,10 @@ class CGANConfig:
     arch: str = option(
         "mlp",
         choices=("mlp", "conv"),
-        help="mlp: the one-hot label concatenated to z and to x; conv: DCGAN-style pair, the label as K constant critic input channels",
+        help=(
+            "mlp: the one-hot label concatenated to z and to x; "
+            "conv: DCGAN-style pair, the label as K constant critic input channels"
+        ),
     )
     hidden: tuple[int, ...] = option(
         (128, 128), low=1, help="MLP hidden widths of the generator, critic and encoders"
@@ -109,11 +112,11 @@ class ConditionalGAN(GenerativeModel):
     conditional = True
     terms = {**GAN.terms, "z_loss": "the encoder's loss", "y_loss": "the classifier's loss"}
     default_train = {"lr": 2e-4, "betas": (0.5, 0.9), "batch_size": 128}
-    # digits (8×8 grey, 1,438 training images), MLP 256-256, z of 16, lr 1e-3, batch 64, 3,000 steps (15-28 s on
-    # 2 cores). Non-saturating (the entry until 2026-12): legible digits of the asked class but few styles per class,
-    # recall 0.045 / 0.134 / 0.089 on seeds 0-2 (FD 60 / 31 / 49, floor 8); + EMA 0.999: recall 0.09-0.22; wgan-gp
-    # (one critic step): recall 0.34-0.75; wgan-gp + EMA 0.999: recall 0.70 / 0.88 / 0.69, FD 18 / 15 / 19, precision
-    # 0.83-0.88 (`python benchmarks/bench_gan.py --parts cgan`; BENCHMARKS.md)
+    # digits (8×8 grey, 1,438 training images), MLP 256-256, z of 16, lr 1e-3, batch 64, 3,000 steps (15-28 s
+    # on 2 cores). Non-saturating (the entry until 2026-12): legible digits of the asked class but few styles
+    # per class, recall 0.045 / 0.134 / 0.089 on seeds 0-2 (FD 60 / 31 / 49, floor 8); + EMA 0.999: recall
+    # 0.09-0.22; wgan-gp (one critic step): recall 0.34-0.75; wgan-gp + EMA 0.999: recall 0.70 / 0.88 / 0.69,
+    # FD 18 / 15 / 19, precision 0.83-0.88 (`python benchmarks/bench_gan.py --parts cgan`; BENCHMARKS.md)
     tour = (
         TourEntry(
             "digits",
@@ -123,7 +126,10 @@ class ConditionalGAN(GenerativeModel):
             train={"lr": 1e-3, "batch_size": 64, "ema": 0.999},
         ),
     )
-    summary = "conditional GAN G(z, y) with an inverting encoder and classifier (IcGAN): sample by label, edit a class"
+    summary = (
+        "conditional GAN G(z, y) with an inverting encoder and classifier (IcGAN): "
+        "sample by label, edit a class"
+    )
 
     def __init__(self, config: CGANConfig, info: DataInfo) -> None:
         super().__init__(config, info)
@@ -138,7 +144,8 @@ class ConditionalGAN(GenerativeModel):
         else:
             if len(info.shape) != 3:
                 raise GenzooError(
-                    f"model.arch: conv needs images or fields of shape (C, H, W), {info.name} has shape {info.shape}"
+                    f"model.arch: conv needs images or fields of shape (C, H, W), "
+                    f"{info.name} has shape {info.shape}"
                 )
             if not config.channels:
                 raise GenzooError("model.channels: conv needs at least one stage")

@@ -20,8 +20,9 @@ example; `wgan` instead clips every critic weight to [−c, c] after each critic
 Training alternates as in Goodfellow et al. 2014, Algorithm 1: `critic_steps` = k critic updates
 per generator update. The trainer gives one batch per step, so every step updates the critic on
 that batch and every k-th step (steps k − 1, 2k − 1, … counted from 0) also updates the
-generator, on the same fakes the critic just saw (drawn once, as the PyTorch DCGAN example does). Each update touches only its own network: the critic sees G(z)
-detached, and during the generator update the critic's parameters do not require gradients.
+generator, on the same fakes the critic just saw (drawn once, as the PyTorch DCGAN example does).
+Each update touches only its own network: the critic sees G(z) detached, and during the generator
+update the critic's parameters do not require gradients.
 
 Optimisers: [critic, generator], both the trainer's (Adam at its lr); `default_train` sets
 Adam's betas to (0.5, 0.9) (Radford et al. 2016; Gulrajani et al. 2017) and lr 2e-4. WGAN
@@ -113,13 +114,14 @@ class GANConfig:
     gp_weight: float | None = option(
         None,
         low=0.0,
-        help="wgan-gp: weight λ of the gradient penalty; default 10 for images and fields, 0.1 for 2-D points "
-        "(the value of Gulrajani et al.'s toy experiments)",
+        help="wgan-gp: weight λ of the gradient penalty; default 10 for images and fields, 0.1 for 2-D "
+        "points (the value of Gulrajani et al.'s toy experiments)",
     )
     augment: str = option(
         "none",
         choices=POLICIES,
-        help="conv: differentiable augmentation of what the critic sees, real and fake alike (Zhao et al. 2020)",
+        help="conv: differentiable augmentation of what the critic sees, real and fake alike (Zhao et al. "
+        "2020)",
     )
     r1: float = option(
         0.0, low=0.0, help="γ of the R1 penalty γ/2·E‖∇D(x)‖² on real data (Mescheder et al. 2018); 0 = none"
@@ -153,7 +155,8 @@ def _networks(config: GANConfig, info: DataInfo, latent: int) -> tuple[nn.Module
         return generator, critic
     if len(info.shape) != 3:
         raise GenzooError(
-            f"model.arch: {config.arch} needs images or fields of shape (C, H, W), {info.name} has shape {info.shape}"
+            f"model.arch: {config.arch} needs images or fields of shape (C, H, W), {info.name} has shape "
+            f"{info.shape}"
         )
     if not config.channels:
         raise GenzooError(f"model.channels: {config.arch} needs at least one stage")
@@ -242,8 +245,9 @@ class GAN(GenerativeModel):
         "r1": "the R1 penalty",
         "g_loss": "the generator's loss",
     }
-    # ring8 with the points budget (batch 256, EMA 0.999, lr 5e-4): the full tour runs the default 20,000 steps
-    # (8/8 modes, ≥ 95 % high quality for every loss but wgan; BENCHMARKS.md), the quick one 8,000
+    # ring8 with the points budget (batch 256, EMA 0.999, lr 5e-4): the full tour runs the default
+    # 20,000 steps (8/8 modes, ≥ 95 % high quality for every loss but wgan; BENCHMARKS.md), the
+    # quick one 8,000
     # mnist (grey): a DCGAN pair narrowed to 32-64 channels (2.2× the steps per second of 64-128, which
     # reached a worse FD in the same time), batch norm in the generator (FD 829 against 1,526 without at
     # equal time), spectral norm in the critic and an EMA of the weights; BENCHMARKS.md, "GANs"

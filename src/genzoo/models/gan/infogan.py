@@ -116,7 +116,8 @@ class InfoGANConfig:
             )
         if self.categories == 0 and self.continuous == 0:
             raise GenzooError(
-                "model.categories, model.continuous: InfoGAN needs at least one code (without codes use the model 'gan')"
+                "model.categories, model.continuous: InfoGAN needs at least one code (without codes use the "
+                "model 'gan')"
             )
 
 
@@ -166,7 +167,8 @@ def _networks(
     else:
         if len(info.shape) != 3:
             raise GenzooError(
-                f"model.arch: conv needs images or fields of shape (C, H, W), {info.name} has shape {info.shape}"
+                f"model.arch: conv needs images or fields of shape (C, H, W), {info.name} has shape "
+                f"{info.shape}"
             )
         if not config.channels:
             raise GenzooError("model.channels: conv needs at least one stage")
@@ -212,10 +214,10 @@ class InfoGAN(GenerativeModel):
         "g_info": "the generator's information loss",
         "g_total": "the generator's loss",
     }
-    # mnist gave nothing in a quick budget (one CPU thread): 1,500 MLP steps (18 s), or 1,500 at lr 1e-3 with 256-wide
-    # layers (35 s), or 600 conv steps (50 s) all left Q at chance (CE = log 10, accuracy 0.09-0.13). On ring8 with
-    # K = 8 and lr 1e-3, 3,000 steps (18 s) give one mode per category: Q accuracy 1.0, I(code; mode) = log 8 nats,
-    # every sample within 0.2 of its mode
+    # mnist gave nothing in a quick budget (one CPU thread): 1,500 MLP steps (18 s), or 1,500 at lr
+    # 1e-3 with 256-wide layers (35 s), or 600 conv steps (50 s) all left Q at chance (CE = log 10,
+    # accuracy 0.09-0.13). On ring8 with K = 8 and lr 1e-3, 3,000 steps (18 s) give one mode per
+    # category: Q accuracy 1.0, I(code; mode) = log 8 nats, every sample within 0.2 of its mode
     tour = (TourEntry("ring8", quick_steps=3000, steps=10000, params={"categories": 8}, train={"lr": 1e-3}),)
     summary = (
         "InfoGAN (a GAN with categorical and uniform continuous codes recovered by a head Q on the critic)"
@@ -251,7 +253,8 @@ class InfoGAN(GenerativeModel):
         """G(v) for whole inputs v = [z, one-hot c_cat, c_cont] (B, input_dim): (B, *shape)."""
         if v.dim() != 2 or v.shape[1] != self.input_dim:
             raise GenzooError(
-                f"infogan.decode: expected inputs of shape (B, {self.input_dim}) = [z, one-hot code, continuous codes], got {tuple(v.shape)}"
+                f"infogan.decode: expected inputs of shape (B, {self.input_dim}) = [z, one-hot code, "
+                f"continuous codes], got {tuple(v.shape)}"
             )
         out = self.generator(v.to(self.device))
         if self.bounded:
@@ -323,7 +326,8 @@ class InfoGAN(GenerativeModel):
         ):
             got = values.shape[-1] if values.dim() == 1 else tuple(values.shape)
             raise GenzooError(
-                f"continuous: expected {c} values (one per continuous code), or an ({n}, {c}) array, got {got}"
+                f"continuous: expected {c} values (one per continuous code), or an ({n}, {c}) array, got "
+                f"{got}"
             )
         if not torch.isfinite(values).all():
             raise GenzooError(f"continuous: values must be finite, got {continuous!r}")
@@ -369,7 +373,8 @@ class InfoGAN(GenerativeModel):
         return [make(self.critic_parameters()), make(self.generator.parameters())]
 
     def critic_terms(self, x: Tensor) -> dict[str, Tensor]:
-        """The critic's loss on real x and fresh fakes G(z, c) (detached), plus Q's information loss on those fakes."""
+        """The critic's loss on real x and fresh fakes G(z, c) (detached), plus Q's information loss on
+        those fakes."""
         loss = self.config.loss
         z, cat, cont = self._draw_codes(len(x), None, x)
         with torch.no_grad():
@@ -390,7 +395,8 @@ class InfoGAN(GenerativeModel):
         return terms
 
     def generator_terms(self, n: int, like: Tensor) -> dict[str, Tensor]:
-        """The generator's adversarial loss and information loss on n fresh samples ("g_total" is minimised)."""
+        """The generator's adversarial loss and information loss on n fresh samples ("g_total" is
+        minimised)."""
         z, cat, cont = self._draw_codes(n, None, like)
         fake_score, q = self.critic_outputs(self.decode(self._assemble(z, cat, cont)))
         g_loss = generator_loss(self.config.loss, fake_score)

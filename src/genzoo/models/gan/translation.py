@@ -100,14 +100,16 @@ def _shapes(name: str, info: DataInfo, need: str) -> tuple[tuple[int, ...], tupl
     if info.pairing is None:
         if need == "paired":
             raise GenzooError(
-                f"model {name!r} needs paired examples (an input image for each target, e.g. --data mnist-sr); {info.name} has one image per example"
+                f"model {name!r} needs paired examples (an input image for each target, "
+                f"e.g. --data mnist-sr); {info.name} has one image per example"
             )
         raise GenzooError(
             f"model {name!r} needs two image domains (e.g. --data brick2gravel); {info.name} has one"
         )
     if need == "paired" and info.pairing != "paired":
         raise GenzooError(
-            f"model {name!r} needs paired examples (e.g. --data mnist-sr); {info.name} is unpaired (its domains do not correspond example by example)"
+            f"model {name!r} needs paired examples (e.g. --data mnist-sr); {info.name} is unpaired "
+            f"(its domains do not correspond example by example)"
         )
     shape, pair = tuple(info.shape), tuple(info.pair_shape or ())
     if len(shape) != 3 or len(pair) != 3:
@@ -213,8 +215,9 @@ class CycleGAN(GenerativeModel):
     }
     # brick2gravel (32×32), batch 8, lr 1e-3 (2e-4 gives grey blotches after 250 steps): 250 steps take
     # ~30 s on one CPU thread and turn brick faces into stones; F turns gravel into bright mortar lines.
-    # The full tour's 5,000 steps at the paper's 2e-4 with an EMA of the weights: recall 0.43 (seed 1: 0.33) against 0.16 at 1e-3
-    # (0.38 at 1e-3 with the EMA; BENCHMARKS.md, "Sample quality at the full tour's budget")
+    # The full tour's 5,000 steps at the paper's 2e-4 with an EMA of the weights: recall 0.43
+    # (seed 1: 0.33) against 0.16 at 1e-3 (0.38 at 1e-3 with the EMA; BENCHMARKS.md, "Sample quality
+    # at the full tour's budget")
     tour = (
         TourEntry(
             "brick2gravel",
@@ -232,7 +235,8 @@ class CycleGAN(GenerativeModel):
         ca, cb = self.shape_a[0], self.shape_b[0]
         if config.identity_weight > 0 and ca != cb:
             raise GenzooError(
-                f"model.identity_weight: the identity terms need domains with equal channels, {info.name} has {ca} and {cb}"
+                f"model.identity_weight: the identity terms need domains with equal channels, "
+                f"{info.name} has {ca} and {cb}"
             )
         if not config.disc_channels:
             raise GenzooError("model.disc_channels: the discriminators need at least one stage")
@@ -413,7 +417,8 @@ class Pix2Pix(GenerativeModel):
         """(input shape, output shape) of one example; pix2pix maps one way only (a2b)."""
         if direction != "a2b":
             raise GenzooError(
-                f"model 'pix2pix' translates one way (input → target, a2b); direction {direction!r} is not available"
+                f"model 'pix2pix' translates one way (input → target, a2b); "
+                f"direction {direction!r} is not available"
             )
         return self.shape_in, self.shape_out
 
