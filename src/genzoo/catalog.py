@@ -16,15 +16,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from genzoo.config import shown_value
+
 CATALOG = Path(__file__).with_name("catalog.json")
 LISTS = ("all", "models", "datasets", "metrics")
-
-
-def shown_value(value: Any) -> str:
-    """A value as one would write it after --set: 400,200 for a tuple, true for True."""
-    if isinstance(value, bool):
-        return str(value).lower()
-    return ",".join(map(shown_value, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
 def default_data(model: str) -> tuple[str, dict[str, Any]]:

@@ -51,6 +51,13 @@ def option(
     return dataclasses.field(default=default, metadata=meta)
 
 
+def shown_value(value: Any) -> str:
+    """A value as one would write it after --set: 400,200 for a tuple, true for True."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return ",".join(map(shown_value, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
 def _parse_bool(text: str) -> bool:
     low = text.strip().lower()
     if low in ("1", "true", "yes", "on"):

@@ -100,17 +100,10 @@ def at_least_one(flag: str, value: int) -> None:
 
 # --- runs, data and files ------------------------------------------------------------------------
 def dataset_for(cfg: dict[str, Any], split: str):
-    from genzoo.data import load
+    """The dataset a run was trained on (genzoo.training.resume.run_data)."""
+    from genzoo.training.resume import run_data
 
-    data = cfg.get("data") or {}
-    if not data.get("options") and data.get("options") is not None:
-        data["options"] = {}
-    if data.get("options") is None:
-        raise GenzooError(
-            f"the run was trained on in-memory data ({data.get('name')!r}); "
-            "evaluate it from Python with genzoo.evaluate"
-        )
-    return load(data["name"], split=split, **data["options"])
+    return run_data(cfg, split)
 
 
 def load_run(run: str, device: str = "cpu"):

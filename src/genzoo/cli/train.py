@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from genzoo.catalog import default_data, shown_value
+from genzoo.catalog import default_data
 from genzoo.cli.common import (
     COUNT,
     FLOAT,
@@ -17,7 +17,6 @@ from genzoo.cli.common import (
     add_seed,
     add_threads,
     at_least_one,
-    dataset_for,
 )
 from genzoo.errors import GenzooError
 
@@ -53,57 +52,19 @@ def _train_options(
     return opts
 
 
-def _check_same(what: str, saved: dict[str, Any], given: dict[str, Any]) -> None:
-    """--resume: every option given again must equal the saved one; a different one is named."""
-    for key, value in given.items():
-        old = saved.get(key)
-        if _jsonish(value) != _jsonish(old):
-            raise GenzooError(
-                f"--resume: {what}.{key} is {shown_value(old)} in the saved run, {shown_value(value)} now; "
-                "a run continues with its own model and data (start a new run with another --out to change "
-                "it)"
-            )
-
-
-def _jsonish(value: Any) -> Any:
-    return [_jsonish(v) for v in value] if isinstance(value, (list, tuple)) else value
-
-
 def _resume_setup(args, out: Path, sets: dict[str, Any], toml: dict[str, Any]):  # noqa: ANN001, ANN202
-    """The saved run's data and model for --resume. Options given again must equal the saved ones
-    (so repeating the command that made the run, with a larger --steps, works); a differing one is
-    refused naming the key, the saved value and the new one."""
-    from genzoo.config import build
-    from genzoo.data import resolved_options
-    from genzoo.models import MODELS, create
-    from genzoo.training import checkpoint as ckpt
+    """The saved run's data and model for --resume (genzoo.training.resume.saved_run checks what is
+    given again against it)."""
+    from genzoo.training.resume import saved_run
 
-    cfg = ckpt.read_config(out)
-    if cfg["model"]["name"] != args.model:
-        raise GenzooError(f"--resume: {out} holds a {cfg['model']['name']!r} run, not {args.model!r}")
-    data_cfg = cfg.get("data") or {}
-    given_data = {k: v for k, v in {**toml.get("data", {}), **sets.get("data", {})}.items() if k != "name"}
-    name = args.data or toml.get("data", {}).get("name")
-    if name is not None and name != data_cfg.get("name"):
-        raise GenzooError(
-            f"--resume: --data is {data_cfg.get('name')} in the saved run, {name} now; a run continues with "
-            f"its own data"
-        )
-    if given_data:
-        if data_cfg.get("options") is None:
-            raise GenzooError(
-                "--resume: the run was trained on in-memory data; its data options cannot be given again"
-            )
-        full = resolved_options(data_cfg["name"], **given_data)  # checks and converts the values given
-        _check_same("data", data_cfg["options"], {k: full[k] for k in given_data})
-    given_model = {**toml.get("model", {}), **sets.get("model", {})}
-    if given_model:
-        config = build(MODELS.get(args.model).Config, given_model, section="model")
-        from genzoo.config import to_dict
-
-        _check_same("model", cfg["model"]["params"], {k: to_dict(config)[k] for k in given_model})
-    data = dataset_for(cfg, "train")
-    return data, create(args.model, data, **cfg["model"]["params"]), cfg
+    data_options = {k: v for k, v in {**toml.get("data", {}), **sets.get("data", {})}.items() if k != "name"}
+    return saved_run(
+        out,
+        args.model,
+        data=args.data or toml.get("data", {}).get("name"),
+        data_options=data_options,
+        model_options={**toml.get("model", {}), **sets.get("model", {})},
+    )
 
 
 def _data_choice(
@@ -154,12 +115,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     data_name, data_opts = _data_choice(args, sets, toml)
     out = Path(args.out or f"runs/{args.model}-{data_name.replace(':', '_').replace('/', '_')}")
     if args.resume:
+        from genzoo.training.resume import train_options
+
         data, model, cfg = _resume_setup(args, out, sets, toml)
-        saved = dict(cfg["train"])
-        if "steps" in train_opts or "epochs" in train_opts:  # the length given now replaces the saved one
-            saved.pop("steps", None)
-            saved.pop("epochs", None)
-        train_opts = {k: v for k, v in {**saved, **train_opts}.items() if v is not None}
+        train_opts = train_options(cfg["train"], train_opts)
     else:
         model_params = {**toml.get("model", {}), **sets.get("model", {})}
         data = load(data_name, split="train", **data_opts)
