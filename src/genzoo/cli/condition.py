@@ -86,12 +86,9 @@ def _condition_points(args: argparse.Namespace, model) -> int:
 
     from genzoo.geostat.latent import (
         check_points,
-        condition_points,
         diversity,
-        honoured_exactly,
         read_points_csv,
     )
-    from genzoo.models.registry import able
 
     at_least_one("-n", args.n)
     if model.info.kind not in ("field", "image") or len(model.info.shape) != 3:
@@ -103,25 +100,7 @@ def _condition_points(args: argparse.Namespace, model) -> int:
     shape = tuple(model.info.shape[1:]) if args.size is None else (args.size, args.size)
     rows, cols, values = check_points(rows, cols, values, shape)
     gen = torch.Generator(device=model.device).manual_seed(args.seed)
-    size = None if args.size is None else args.size
-    if model.exact_points:
-        x = model.sample(args.n, generator=gen, points=(rows, cols, values), size=size).cpu()
-        honoured, misfit = honoured_exactly(x, rows, cols, values)
-        how = "kriging of the residuals (exact)"
-        extra = {}
-    else:
-        if not model.latent:
-            raise GenzooError(
-                f"--points: model {model.name!r} has no latent space to optimise "
-                f"({', '.join(able('latent'))} have)"
-            )
-        steps = args.steps or 500
-        res = condition_points(
-            model, rows, cols, values, n=args.n, steps=steps, generator=gen, size=size, progress=True
-        )
-        x, honoured, misfit = res.x.cpu(), res.honoured, res.misfit
-        how = f"latent optimisation, {steps} steps"
-        extra = {"z": res.z, "accepted": res.accepted}
+    x, honoured, misfit, how, extra = _realisations(args, model, (rows, cols, values), gen)
     spread = diversity(x)
     _write_realisations(args, model, x, (rows, cols, values), how, (honoured, misfit), extra)
     share = float(honoured.mean())
@@ -131,6 +110,29 @@ def _condition_points(args: argparse.Namespace, model) -> int:
         f"RMS misfit {float(misfit.mean()):.3g}, diversity (mean pairwise RMS distance) {div}"
     )
     return 0
+
+
+def _realisations(args: argparse.Namespace, model, points: tuple, gen: torch.Generator) -> tuple:  # noqa: ANN001
+    """(x, honoured, misfit, how, extra): exactly by kriging where the model honours point data
+    exactly (the classical simulators), else by optimising the latent vector (--steps of it)."""
+    from genzoo.geostat.latent import condition_points, honoured_exactly
+    from genzoo.models.registry import able
+
+    rows, cols, values = points
+    if model.exact_points:
+        x = model.sample(args.n, generator=gen, points=points, size=args.size).cpu()
+        return (x, *honoured_exactly(x, rows, cols, values), "kriging of the residuals (exact)", {})
+    if not model.latent:
+        raise GenzooError(
+            f"--points: model {model.name!r} has no latent space to optimise "
+            f"({', '.join(able('latent'))} have)"
+        )
+    steps = args.steps or 500
+    res = condition_points(
+        model, rows, cols, values, n=args.n, steps=steps, generator=gen, size=args.size, progress=True
+    )
+    extra = {"z": res.z, "accepted": res.accepted}
+    return res.x.cpu(), res.honoured, res.misfit, f"latent optimisation, {steps} steps", extra
 
 
 def _write_realisations(

@@ -23,27 +23,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     """genzoo simulate METHOD --cov MODEL --range R --shape H W -n N --out FILE.npz (+ FILE.png)."""
     import time
 
-    import numpy as np
     import torch
 
-    from genzoo.atomic import atomic_path
-    from genzoo.geostat import covariance as C
     from genzoo.geostat.simulators import simulator
-    from genzoo.viz.fields import fields_figure
 
     check_suffix(args.out, (".npz",))
     at_least_one("-n", args.n)
-    if args.range is None:
-        raise GenzooError("--range is required: the range parameter a of the covariance, in cells")
-    cov = C.make(
-        args.cov,
-        range=args.range,
-        sill=args.sill,
-        nugget=args.nugget,
-        angle=args.angle,
-        ratio=args.ratio,
-        nu=args.nu if args.cov == "matern" else None,
-    )
+    cov = _covariance(args)
     shape = tuple(args.shape)
     options = _method_options(args)
     points = None
@@ -63,16 +49,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
         x = condition(x, points, cov, mean=args.mean)
     seconds = time.perf_counter() - t0
-    x = x.cpu()
-    with atomic_path(args.out) as tmp, tmp.open("wb") as fh:
-        np.savez(fh, x=x.numpy(), method=args.method, cov=cov.describe(), seed=args.seed)
-    png = str(Path(args.out).with_suffix(".png"))
-    with atomic_path(png) as tmp:
-        Path(tmp).write_bytes(
-            fields_figure(
-                x, cov, points=points, title=f"{args.method}: {cov.describe()}, {shape[0]}×{shape[1]}"
-            )
-        )
+    png = _write_fields(args, x.cpu(), cov, points, shape)
     notes = _notes(sim)
     extra = f" ({', '.join(notes)})" if notes else ""
     print(
@@ -80,6 +57,40 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         f"in {seconds:.2f} s{extra}; figure {png}"
     )
     return 0
+
+
+def _covariance(args: argparse.Namespace) -> Any:
+    from genzoo.geostat import covariance as C
+
+    if args.range is None:
+        raise GenzooError("--range is required: the range parameter a of the covariance, in cells")
+    nu = args.nu if args.cov == "matern" else None
+    return C.make(
+        args.cov,
+        range=args.range,
+        sill=args.sill,
+        nugget=args.nugget,
+        angle=args.angle,
+        ratio=args.ratio,
+        nu=nu,
+    )
+
+
+def _write_fields(args: argparse.Namespace, x: Any, cov: Any, points: Any, shape: tuple[int, int]) -> str:
+    """FILE.npz (the fields, the method, the covariance, the seed) and its figure FILE.png;
+    returns the figure's name."""
+    import numpy as np
+
+    from genzoo.atomic import atomic_path
+    from genzoo.viz.fields import fields_figure
+
+    with atomic_path(args.out) as tmp, tmp.open("wb") as fh:
+        np.savez(fh, x=x.numpy(), method=args.method, cov=cov.describe(), seed=args.seed)
+    png = str(Path(args.out).with_suffix(".png"))
+    title = f"{args.method}: {cov.describe()}, {shape[0]}×{shape[1]}"
+    with atomic_path(png) as tmp:
+        Path(tmp).write_bytes(fields_figure(x, cov, points=points, title=title))
+    return png
 
 
 def _method_options(args: argparse.Namespace) -> dict[str, Any]:
