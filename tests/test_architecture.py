@@ -38,6 +38,7 @@ LAYERS: dict[str, int] = {
     "catalog": 4,
     # 5: the main job and the command line
     "tour": 5,
+    "lab": 5,
     "cli": 5,
     # 6: the package's public API (`import genzoo`), which no module of it imports
     "__init__": 6,

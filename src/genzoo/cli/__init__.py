@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from genzoo.cli import condition, evaluate, generate, geostat, latent, listing, train
+from genzoo.cli import condition, evaluate, generate, geostat, lab, latent, listing, train
 from genzoo.errors import GenzooError
 from genzoo.version import __version__
 
@@ -34,6 +34,7 @@ COMMANDS = (
     condition.register_condition,
     geostat.register_simulate,
     evaluate.register_report,
+    lab.register_lab,
 )
 
 

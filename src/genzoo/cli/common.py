@@ -67,6 +67,7 @@ INT = _int()  # any int64; the command checks its meaning
 SEED = _int(0, INT_MAX)  # torch, numpy and the trainer take seeds >= 0
 COUNT = _int(INT_MIN, 2**31 - 1)  # -n, --size, --steps, ...: past 2**31 no tensor could hold them
 SIDE = _int(1, 65536)  # --shape H W
+PORT = _int(0, 65535)  # a TCP port; 0: a free one
 FLOAT = _float()
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import json
 import math
 import signal
@@ -632,6 +633,47 @@ class Trainer:
                     if not self._roll_back(exc):
                         raise
         return self._finish()
+
+    # --- a step at a time (genzoo lab) ------------------------------------------------------
+    def begin(self) -> None:
+        """Set up a fresh run to be driven one step at a time with :meth:`advance`, as fit() sets
+        it up (the model prepared, its optimisers built, the seeded batch order), without a run
+        directory; give `threads` in the config to skip timing the thread counts."""
+        self._setup(False)
+        self.configured_lrs = [list(lrs) for lrs in self.base_lrs]
+
+    def advance(self) -> dict[str, float]:
+        """One training step, exactly as fit() takes it: the loss terms of the step (floats). A
+        non-finite term raises TrainingDiverged."""
+        values = self._one_step()
+        self.step += 1
+        return {k: float(v) for k, v in values.items()}
+
+    def save_to(self, out: str | Path) -> Path:
+        """The run so far as a run directory `out` — config.json (its length the steps taken), the
+        weights, the training state and samples.png — on which `genzoo evaluate`, `report`,
+        `sample` and `train --resume` work. One writer at a time (the run lock)."""
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        cfg = dataclasses.replace(self.cfg, steps=self.step, epochs=None, sample_grid=True)
+        with ckpt.run_lock(out):
+            ckpt.write_json(out / ckpt.CONFIG, _run_config(self.model, self.data, cfg, self.threads))
+            kept = self.out, self.cfg
+            self.out, self.cfg = out, cfg
+            try:
+                self._refresh()
+                self.save()
+            finally:
+                self.out, self.cfg = kept
+        return out
+
+    def set_learning_rate(self, lr: float) -> None:
+        """Change the base learning rate of every optimiser from the next step on (each parameter
+        group keeps its ratio to the configured rate: a critic's two-time-scale factor stays)."""
+        if not (math.isfinite(lr) and lr > 0):
+            raise GenzooError(f"learning rate must be a positive number, got {lr}")
+        ratio = lr / self.cfg.lr
+        self.base_lrs = [[base * ratio for base in lrs] for lrs in self.configured_lrs]
 
     def _roll_back(self, exc: TrainingDiverged) -> bool:
         """train.on_diverge=rollback: reload the last checkpoint and go on with the learning rate

@@ -1,0 +1,43 @@
+"""`genzoo lab`: the playground in the browser (genzoo.lab)."""
+
+from __future__ import annotations
+
+import argparse
+
+from genzoo.cli.common import PORT, add_seed, add_threads
+from genzoo.lab import DATASETS, FAMILIES
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    from genzoo.lab.server import serve
+
+    serve(
+        args.model,
+        args.data,
+        host=args.host,
+        port=args.port,
+        seed=args.seed,
+        browser=not args.no_browser,
+        threads=args.threads or 1,
+        save_dir=args.save_dir,
+    )
+    return 0
+
+
+# --- the command's arguments -------------------------------------------------------------
+def register_lab(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("lab", help="a playground in the browser: models training live on 2-D data")
+    s.add_argument("--model", default=FAMILIES[0], choices=FAMILIES)
+    s.add_argument("--data", default=DATASETS[0], choices=DATASETS)
+    s.add_argument("--port", type=PORT, default=0, help="default: a free port")
+    s.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the address to listen on (default the loopback address; another one is reachable "
+        "by others on the network, guarded by the token alone)",
+    )
+    s.add_argument("--no-browser", action="store_true", help="print the address instead of opening it")
+    s.add_argument("--save-dir", default="runs", help="where the page's save button writes run directories")
+    add_seed(s)
+    add_threads(s)
+    s.set_defaults(fn=cmd_lab)

@@ -1,0 +1,296 @@
+"""The lab's server: the standard library's threading HTTP server (no dependency, nothing to
+download; a page, three assets, one stream and one command route do not need more), the page's
+snapshots streamed as Server-Sent Events (one-way, as the stream is; the browser reconnects by
+itself), commands as JSON POSTs.
+
+Safe by default: it binds to 127.0.0.1; every request and the stream need the session's random
+token (in the URL, as Jupyter's); the Host header must name the loopback address and the port
+(a web page that rebinds a domain name to 127.0.0.1 is refused); a command's values are checked by
+the session, and a bad one is a message, not a crash. One thread trains and draws; the request
+threads only read the latest snapshot, so a slow or vanished client never holds training back.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+import threading
+import time
+from datetime import datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from genzoo.errors import GenzooError
+from genzoo.lab.session import Session
+
+FPS = 20.0  # snapshots per second while training
+SPEED_MAX = 100  # the speed control's top: as fast as the machine trains
+KEEPALIVE = 10.0  # seconds between comments on an idle stream
+MAX_BODY = 2 * 1024 * 1024  # bytes of a command
+ASSETS = {"lab.js": "text/javascript", "lab.css": "text/css"}
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class Broadcast:
+    """The latest snapshot and a counter; streams wait for the counter to move."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.seq = 0
+        self.data = ""
+        self.version = -1
+        self.session = ""
+
+    def publish(self, data: str, version: int, session: str) -> None:
+        with self.cond:
+            self.seq += 1
+            self.data, self.version, self.session = data, version, session
+            self.cond.notify_all()
+
+    def wait(self, seq: int, timeout: float) -> tuple[int, str, int, str]:
+        with self.cond:
+            self.cond.wait_for(lambda: self.seq != seq, timeout=timeout)
+            return self.seq, self.data, self.version, self.session
+
+
+class Lab:
+    """A session, its training thread and its HTTP server."""
+
+    def __init__(
+        self, session: Session, *, host: str = "127.0.0.1", port: int = 0, save_dir: str | Path = "runs"
+    ) -> None:
+        self.session = session
+        self.token = secrets.token_urlsafe(24)
+        self.save_dir = Path(save_dir)
+        self.broadcast = Broadcast()
+        self.dirty = threading.Event()
+        self.dirty.set()
+        self.message: str | None = None
+        self.stopping = threading.Event()
+        self.httpd = ThreadingHTTPServer((host, port), _handler(self))
+        self.httpd.daemon_threads = True
+        self.host = host
+        self.port = self.httpd.server_address[1]
+        # the Host header names the loopback address (DNS rebinding is refused); a server asked to
+        # listen on another address (--host) is reached by other names, and the token alone guards it
+        self.loopback = host in LOOPBACK
+        self.allowed_hosts = {f"{h}:{self.port}" for h in ("127.0.0.1", "localhost", "[::1]")}
+        self.playing = threading.Event()  # set by a command that may start training
+        self.trainer = threading.Thread(target=self._train, name="genzoo-lab-train", daemon=True)
+        self.drawer = threading.Thread(target=self._draw, name="genzoo-lab-draw", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}/?token={self.token}"
+
+    def start(self) -> None:
+        self.trainer.start()
+        self.drawer.start()
+        threading.Thread(target=self.httpd.serve_forever, name="genzoo-lab-http", daemon=True).start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.dirty.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.playing.set()
+        self.trainer.join(timeout=10)
+        self.drawer.join(timeout=10)
+
+    # --- the training thread --------------------------------------------------------------------
+    def _train(self) -> None:
+        """While playing, train step after step — `speed` steps per picture at most (fewer: slow
+        motion) — and keep the wall-clock rate; the pictures are drawn on another thread."""
+        s = self.session
+        counted, since = 0, time.perf_counter()
+        while not self.stopping.is_set():
+            if not s.playing:
+                self.playing.wait(timeout=0.5)
+                counted, since = 0, time.perf_counter()
+                continue
+            try:
+                s.train_steps(1)
+            except GenzooError as exc:
+                self.message = str(exc)
+                self.dirty.set()
+            counted += 1
+            now = time.perf_counter()
+            if now - since >= 1.0:
+                s.rate, counted, since = counted / (now - since), 0, now
+            if s.speed < SPEED_MAX:  # slow motion: speed steps per picture
+                time.sleep(max(0.0, 1.0 / (FPS * s.speed) - (time.perf_counter() - now)))
+
+    def _draw(self) -> None:
+        """FPS pictures a second while training; one after each command while paused."""
+        s = self.session
+        while not self.stopping.is_set():
+            t0 = time.perf_counter()
+            if not s.playing and not self.dirty.wait(timeout=0.5):
+                continue
+            self.dirty.clear()
+            self._publish()
+            rest = 1.0 / FPS - (time.perf_counter() - t0)
+            if rest > 0 and s.playing:
+                time.sleep(rest)
+
+    def _publish(self) -> None:
+        s = self.session
+        try:
+            snap = s.snapshot()
+        except Exception as exc:  # noqa: BLE001 - a drawing failure is shown, not fatal to the server
+            snap = {"step": s.trainer.step, "playing": False, "message": f"cannot draw the model: {exc}"}
+            s.playing = False
+        if self.message is not None:
+            snap["message"], self.message = self.message, None
+        self.broadcast.publish(json.dumps(snap), s.version, json.dumps(s.session_info()))
+
+    def command(self, cmd: Any) -> str:
+        """A command of the page; "save" writes the session as a run directory under save_dir."""
+        if isinstance(cmd, dict) and cmd.get("action") == "save":
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            out = self.save_dir / f"lab-{self.session.family}-{self.session.data_name}-{stamp}"
+            path = self.session.save(out)
+            return f"saved to {path} (genzoo evaluate {path})"
+        try:
+            return self.session.command(cmd)
+        finally:
+            self.dirty.set()
+            if self.session.playing:
+                self.playing.set()
+            else:
+                self.playing.clear()
+
+
+def _handler(lab: Lab) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "genzoo-lab"
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+            pass
+
+        def _allowed(self) -> bool:
+            query = parse_qs(urlsplit(self.path).query)
+            token = (query.get("token") or [""])[0]
+            if lab.loopback and self.headers.get("Host", "") not in lab.allowed_hosts:
+                self._send(HTTPStatus.FORBIDDEN, b"host not allowed\n", "text/plain")
+                return False
+            if not hmac.compare_digest(token.encode(), lab.token.encode()):
+                self._send(HTTPStatus.FORBIDDEN, b"a valid token is required\n", "text/plain")
+                return False
+            return True
+
+        def _send(self, status: int, body: bytes, kind: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", f"{kind}; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("X-Content-Type-Options", "nosniff")
+            self.send_header("Content-Security-Policy", "default-src 'self'; img-src 'self' data:")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:  # noqa: N802
+            if not self._allowed():
+                return
+            path = urlsplit(self.path).path
+            static = resources.files("genzoo.lab") / "static"
+            if path == "/":
+                page = (static / "index.html").read_text(encoding="utf-8").replace("{{TOKEN}}", lab.token)
+                self._send(HTTPStatus.OK, page.encode(), "text/html")
+            elif path.startswith("/static/") and path[len("/static/") :] in ASSETS:
+                name = path[len("/static/") :]
+                self._send(HTTPStatus.OK, (static / name).read_bytes(), ASSETS[name])
+            elif path == "/events":
+                self._stream()
+            else:
+                self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")
+
+        def do_POST(self) -> None:  # noqa: N802
+            if not self._allowed():
+                return
+            if urlsplit(self.path).path != "/command":
+                self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            if not 0 < length <= MAX_BODY:
+                self._reply(
+                    HTTPStatus.BAD_REQUEST, {"ok": False, "error": "a command is a JSON body of at most 2 MB"}
+                )
+                return
+            try:
+                cmd = json.loads(self.rfile.read(length))
+                message = lab.command(cmd)
+            except (ValueError, GenzooError) as exc:
+                self._reply(HTTPStatus.BAD_REQUEST, {"ok": False, "error": str(exc).splitlines()[0][:300]})
+                return
+            self._reply(HTTPStatus.OK, {"ok": True, "message": message})
+
+        def _reply(self, status: int, payload: dict[str, Any]) -> None:
+            self._send(status, json.dumps(payload).encode(), "application/json")
+
+        def _stream(self) -> None:
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            seq, version = 0, None  # 0: nothing published yet
+            try:
+                while not lab.stopping.is_set():
+                    new, data, ver, session = lab.broadcast.wait(seq, KEEPALIVE)
+                    if new == seq:
+                        self.wfile.write(b": keep-alive\n\n")
+                    else:
+                        if ver != version:
+                            self.wfile.write(f"event: session\ndata: {session}\n\n".encode())
+                            version = ver
+                        self.wfile.write(f"event: snapshot\ndata: {data}\n\n".encode())
+                        seq = new
+                    self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError, TimeoutError, OSError):
+                return  # the page went away: its thread ends, the session goes on
+
+    return Handler
+
+
+def serve(
+    model: str = "gan",
+    data: str = "ring8",
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    seed: int = 0,
+    browser: bool = True,
+    threads: int = 1,
+    save_dir: str | Path = "runs",
+) -> None:
+    """`genzoo lab`: serve a session until Ctrl-C."""
+    import sys
+    import webbrowser
+
+    lab = Lab(Session(model, data, seed=seed, threads=threads), host=host, port=port, save_dir=save_dir)
+    if host not in LOOPBACK:
+        print(
+            f"genzoo: warning: the lab listens on {host}: anyone who can reach it and has the token "
+            "can drive it",
+            file=sys.stderr,
+        )
+    lab.start()
+    print(f"genzoo lab: {lab.url}\n(Ctrl-C stops it)", flush=True)
+    if browser:
+        webbrowser.open(lab.url)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("genzoo lab: stopped", file=sys.stderr)
+    finally:
+        lab.stop()

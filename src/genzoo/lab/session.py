@@ -1,0 +1,399 @@
+"""One lab session: a family training on 2-D points a step at a time, on genzoo's own models and
+trainer (Trainer.begin / advance), and the snapshots the page draws — samples from fixed noise, the
+critic's values or the density over the plane, the generator's image of a latent grid, the
+gradient of the generator's loss at each fake point — with the losses and the known-truth figures
+(modes covered, the high-quality share, MMD to the data).
+
+Every value a page sends is checked here (`Session.command`): a bad one is a one-line message,
+and training goes on. One lock guards the model: the training thread and the commands take turns.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genzoo.errors import GenzooError
+from genzoo.lab import DATASETS, FAMILIES, views
+
+N_POINTS = 2_000  # examples of each dataset
+N_SHOWN = 500  # real and fake points drawn
+HEAT = 32  # the heat map's cells per side
+GRID_LINES, GRID_POINTS = 11, 25  # the latent grid: lines per direction, points per line
+ARROWS = 120
+METRICS_EVERY = 1.0  # seconds between the known-truth figures
+
+
+@dataclass(frozen=True)
+class Control:
+    """A knob of the page: a model option (section "model") or a training option ("train")."""
+
+    key: str
+    label: str
+    section: str
+    type: str  # "int" | "float" | "choice"
+    value: Any
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: tuple[str, ...] = ()
+
+    def describe(self, value: Any) -> dict[str, Any]:
+        out = {"key": self.key, "label": self.label, "type": self.type, "value": value}
+        if self.type == "choice":
+            out["choices"] = list(self.choices)
+        else:
+            step = 1 if self.type == "int" else (self.low or 1e-6)
+            out.update(min=self.low, max=self.high, step=step, log=self.log)
+        return out
+
+    def check(self, value: Any) -> Any:
+        """The value as this control's type, within its range; else a GenzooError in one line."""
+        if self.type == "choice":
+            if value not in self.choices:
+                raise GenzooError(f"{self.label}: expected one of {', '.join(self.choices)}, got {value!r}")
+            return value
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise GenzooError(f"{self.label}: expected a number, got {value!r}") from None
+        if not math.isfinite(number) or not self.low <= number <= self.high:
+            raise GenzooError(
+                f"{self.label}: expected a number in [{self.low:g}, {self.high:g}], got {value!r}"
+            )
+        if self.type == "int":
+            if number != int(number):
+                raise GenzooError(f"{self.label}: expected an integer, got {value!r}")
+            return int(number)
+        return number
+
+
+def _lr(value: float) -> Control:
+    return Control("lr", "learning rate", "train", "float", value, 1e-5, 1e-1, log=True)
+
+
+def _width_depth(width: int, depth: int) -> list[Control]:
+    return [
+        Control("width", "hidden width", "model", "int", width, 4, 512),
+        Control("depth", "hidden layers", "model", "int", depth, 1, 6),
+    ]
+
+
+def _batch(value: int) -> Control:
+    return Control("batch_size", "batch size", "train", "int", value, 8, 1024)
+
+
+CONTROLS: dict[str, tuple[Control, ...]] = {
+    "gan": (
+        _lr(5e-4),
+        Control(
+            "loss",
+            "loss",
+            "model",
+            "choice",
+            "non-saturating",
+            choices=("minimax", "non-saturating", "wgan", "wgan-gp"),
+        ),
+        Control("critic_steps", "critic steps per generator step", "model", "int", 1, 1, 10),
+        Control("latent_dim", "latent size", "model", "int", 2, 1, 16),
+        *_width_depth(256, 3),
+        _batch(256),
+    ),
+    "vae": (
+        _lr(1e-3),
+        Control("beta", "β (KL weight)", "model", "float", 1.0, 0.0, 10.0),
+        Control("latent_dim", "latent size", "model", "int", 2, 1, 16),
+        *_width_depth(128, 2),
+        _batch(128),
+    ),
+    "ddpm": (
+        _lr(1e-3),
+        Control("timesteps", "noise levels T", "model", "int", 100, 10, 1000),
+        Control("schedule", "noise schedule", "model", "choice", "linear", choices=("linear", "cosine")),
+        *_width_depth(128, 3),
+        _batch(128),
+    ),
+    "kde": (Control("bandwidth", "bandwidth", "model", "float", 0.2, 0.01, 2.0, log=True),),
+}
+SUMMARIES = {
+    "gan": "a generator and a critic in a two-player game",
+    "vae": "an encoder and a decoder trained on the ELBO",
+    "ddpm": "a denoiser trained to reverse a noising chain",
+    "kde": "a Gaussian bump on every training point",
+}
+LAYERS = {
+    "gan": ("real", "fake", "heat", "grid", "arrows"),
+    "vae": ("real", "fake", "grid"),
+    "ddpm": ("real", "fake"),
+    "kde": ("real", "fake", "heat"),
+}
+
+
+def points_data(name: str, drawn: torch.Tensor | None = None) -> Any:
+    """The training points: one of DATASETS (N_POINTS of its training split), or the drawn ones."""
+    from genzoo.data import load
+    from genzoo.data.base import DataInfo, Dataset
+
+    if name != "drawn":
+        return load(name, split="train", n=N_POINTS)
+    if drawn is None or len(drawn) < 2:
+        raise GenzooError("draw at least two points first")
+    return Dataset(drawn.float(), DataInfo("drawn", "points", (2,), (-math.inf, math.inf)))
+
+
+class Session:
+    """The lab's state — family, data, options, model, trainer — and what the page asks of it."""
+
+    def __init__(self, model: str = "gan", data: str = "ring8", *, seed: int = 0, threads: int = 1) -> None:
+        if model not in FAMILIES:
+            raise GenzooError(f"the lab plays {', '.join(FAMILIES)}; got {model!r}")
+        if data not in DATASETS:
+            raise GenzooError(f"the lab's data are {', '.join(DATASETS)} (or points you draw); got {data!r}")
+        self.lock = threading.RLock()
+        self.family, self.data_name, self.seed, self.threads = model, data, seed, threads
+        self.values = {f: {c.key: c.value for c in CONTROLS[f]} for f in FAMILIES}
+        self.drawn: torch.Tensor | None = None
+        self.playing = False
+        self.speed = 100  # training steps per snapshot at most (fewer: slow motion)
+        self.losses: dict[str, float] = {}
+        self.metrics: dict[str, Any] | None = None
+        self.metrics_at = 0.0
+        self.rate = 0.0  # training steps per second of wall time, smoothed (set by whoever drives it)
+        self.busy = 0.0  # seconds spent training
+        self.version = 0  # bumped when the family or the data change: the page re-reads the session
+        self.build()
+
+    # --- building -------------------------------------------------------------------------------
+    def build(self) -> None:
+        """A fresh model and trainer from the current family, data, options and seed (step 0)."""
+        from genzoo.config import build
+        from genzoo.models import create
+        from genzoo.training.trainer import TrainConfig, Trainer
+
+        with self.lock:
+            self.data = points_data(self.data_name, self.drawn)
+            params, train = self.options()
+            self.model = create(self.family, self.data, seed=self.seed, **params)
+            cfg = build(TrainConfig, {**self.model.default_train, **train}, section="train")
+            self.trainer = Trainer(self.model, self.data, cfg, None)
+            self.trainer.begin()
+            self.losses, self.metrics, self.metrics_at = {}, None, 0.0
+            self.view = copy.deepcopy(self.model).eval()  # the pictures' copy (see snapshot)
+            x = self.data.tensors()
+            self.real = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:N_SHOWN]]
+            self.real_shown = views.rounded(self.real)
+            lo, hi = x.min(0).values, x.max(0).values
+            pad = 0.15 * float((hi - lo).max()) + 1e-3
+            centre = (lo + hi) / 2
+            half = float((hi - lo).max()) / 2 + pad
+            self.bounds = [
+                float(centre[0]) - half,
+                float(centre[0]) + half,
+                float(centre[1]) - half,
+                float(centre[1]) + half,
+            ]
+
+    def options(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(model options, training options) from the controls' values."""
+        values = self.values[self.family]
+        params: dict[str, Any] = {}
+        train: dict[str, Any] = {
+            "seed": self.seed,
+            "threads": self.threads,
+            "progress": False,
+            "sample_grid": False,
+            "steps": 10**9,
+            "schedule": "constant",
+            "warmup": 0,
+        }
+        for c in CONTROLS[self.family]:
+            if c.key in ("width", "depth"):
+                continue
+            (train if c.section == "train" else params)[c.key] = values[c.key]
+        if "width" in values:
+            params["hidden"] = (values["width"],) * values["depth"]
+        if self.family == "kde":
+            train = {k: v for k, v in train.items() if k not in ("steps", "schedule", "warmup")}
+        return params, train
+
+    # --- the page's commands ----------------------------------------------------------------------
+    def command(self, cmd: dict[str, Any]) -> str:
+        """Carry out one command of the page; returns what to tell the user. A bad command or value
+        raises GenzooError (one line); the session is unchanged and training goes on."""
+        if not isinstance(cmd, dict):
+            raise GenzooError("a command is a JSON object with an action")
+        action = cmd.get("action")
+        handler = {
+            "play": self._play,
+            "pause": self._pause,
+            "step": self._step,
+            "reset": self._reset,
+            "set": self._set,
+            "speed": self._speed,
+            "seed": self._seed,
+            "model": self._model,
+            "data": self._data,
+            "points": self._points,
+        }.get(action)
+        if handler is None:
+            raise GenzooError(f"unknown action {action!r}")
+        with self.lock:
+            return handler(cmd)
+
+    def _play(self, cmd: dict[str, Any]) -> str:
+        self.playing = self.model.trainable
+        return "playing" if self.playing else f"{self.family} is fitted, not trained: move its sliders"
+
+    def _pause(self, cmd: dict[str, Any]) -> str:
+        self.playing = False
+        return "paused"
+
+    def _step(self, cmd: dict[str, Any]) -> str:
+        self.playing = False
+        if not self.model.trainable:
+            return f"{self.family} is fitted, not trained: move its sliders"
+        self.train_steps(1)
+        return f"step {self.trainer.step}"
+
+    def _reset(self, cmd: dict[str, Any]) -> str:
+        self.build()
+        return "new weights, step 0"
+
+    def _set(self, cmd: dict[str, Any]) -> str:
+        key = cmd.get("key")
+        control = next((c for c in CONTROLS[self.family] if c.key == key), None)
+        if control is None:
+            raise GenzooError(f"{self.family} has no control {key!r}")
+        value = control.check(cmd.get("value"))
+        old = self.values[self.family][key]
+        self.values[self.family][key] = value
+        if key == "lr":
+            self.trainer.set_learning_rate(value)
+            return f"learning rate {value:g} from the next step"
+        try:
+            self.build()
+        except GenzooError:
+            self.values[self.family][key] = old
+            raise
+        return f"{control.label} {value}: new weights, step 0"
+
+    def _speed(self, cmd: dict[str, Any]) -> str:
+        self.speed = Control("speed", "speed", "train", "int", 1, 1, 100).check(cmd.get("value"))
+        return f"{self.speed} steps per picture"
+
+    def _seed(self, cmd: dict[str, Any]) -> str:
+        self.seed = Control("seed", "seed", "train", "int", 0, 0, 2**31 - 1).check(cmd.get("value"))
+        self.build()
+        return f"seed {self.seed}: new weights, step 0"
+
+    def _model(self, cmd: dict[str, Any]) -> str:
+        name = Control("model", "model", "model", "choice", "gan", choices=FAMILIES).check(cmd.get("name"))
+        self.family, self.playing = name, False
+        self.version += 1
+        self.build()
+        return f"{name}: {SUMMARIES[name]}"
+
+    def _data(self, cmd: dict[str, Any]) -> str:
+        names = (*DATASETS, "drawn") if self.drawn is not None else DATASETS
+        self.data_name = Control("data", "data", "train", "choice", "ring8", choices=names).check(
+            cmd.get("name")
+        )
+        self.version += 1
+        self.build()
+        return f"data {self.data_name}"
+
+    def _points(self, cmd: dict[str, Any]) -> str:
+        pts = cmd.get("points")
+        try:
+            x = torch.tensor(pts, dtype=torch.float64)
+        except (TypeError, ValueError):
+            raise GenzooError("points: expected a list of [x, y] pairs") from None
+        if x.ndim != 2 or x.shape[1] != 2 or not 2 <= len(x) <= 20_000 or not torch.isfinite(x).all():
+            raise GenzooError("points: expected 2 to 20,000 finite [x, y] pairs")
+        self.drawn, self.data_name = x.float(), "drawn"
+        self.version += 1
+        self.build()
+        return f"{len(x)} drawn points are the data now"
+
+    # --- training --------------------------------------------------------------------------------
+    def train_steps(self, n: int) -> None:
+        """n training steps (under the lock), the losses of the last kept."""
+        from genzoo.errors import TrainingDiverged
+
+        with self.lock:
+            t0 = time.perf_counter()
+            try:
+                for _ in range(n):
+                    self.losses = self.trainer.advance()
+            except TrainingDiverged as exc:
+                self.playing = False
+                raise GenzooError(f"training diverged ({exc}); reset, or lower the learning rate") from None
+            self.busy += time.perf_counter() - t0
+
+    # --- what the page draws ------------------------------------------------------------------------
+    def session_info(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "models": {
+                    f: {
+                        "summary": SUMMARIES[f],
+                        "controls": [c.describe(self.values[f][c.key]) for c in CONTROLS[f]],
+                    }
+                    for f in FAMILIES
+                },
+                "datasets": [*DATASETS, *(["drawn"] if self.drawn is not None else [])],
+                "model": self.family,
+                "data": self.data_name,
+                "seed": self.seed,
+                "speed": self.speed,
+                "layers": list(LAYERS[self.family]),
+            }
+
+    def snapshot(self) -> dict[str, Any]:
+        """What the page draws now (see the module docstring). Only copying the weights into the
+        session's drawing copy of the model holds the lock; the pictures are computed from the
+        copy, so that training (on another thread) goes on meanwhile."""
+        with self.lock:
+            view, version = self.view, self.version
+            view.load_state_dict(self.model.state_dict())
+            head = {
+                "step": self.trainer.step,
+                "playing": self.playing,
+                "steps_per_second": round(self.rate, 1),
+                "bounds": self.bounds,
+                "real": self.real_shown,
+                "losses": {k: round(v, 5) for k, v in self.losses.items()},
+            }
+            data, family = self.data, self.family
+            layers = LAYERS[family]
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            fake = views.samples(view, N_SHOWN)
+            out = {
+                **head,
+                "fake": views.rounded(fake),
+                "heat": views.heat(view, self.bounds, HEAT) if "heat" in layers else None,
+                "grid": views.latent_grid(view, GRID_LINES, GRID_POINTS) if "grid" in layers else None,
+                "arrows": None,
+                "metrics": None,
+                "message": None,
+            }
+            if family == "gan":
+                with torch.enable_grad():
+                    out["arrows"] = views.generator_arrows(view, ARROWS, self.bounds)
+            if time.perf_counter() - self.metrics_at >= METRICS_EVERY and version == self.version:
+                out["metrics"] = self.metrics = views.known_truth(data, fake)
+                self.metrics_at = time.perf_counter()
+        return out
+
+    def save(self, out: str | Path) -> Path:
+        """The session as a genzoo run directory (config.json, the weights, a log): `genzoo evaluate`,
+        `report` and `sample` work on it."""
+        with self.lock:
+            return views.save_run(self, Path(out))
