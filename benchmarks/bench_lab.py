@@ -16,7 +16,6 @@ import argparse
 import datetime
 import os
 import platform
-import socket
 import statistics
 import time
 
@@ -39,28 +38,51 @@ def cli_rate(session: Session, steps: int) -> float:
     return steps / (time.perf_counter() - t0)
 
 
+CLIENT = r"""
+import socket, sys, time
+port, token, seconds = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+sock.sendall(f"GET /events?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+buf, count, t0, started = b"", 0, None, time.perf_counter()
+while True:
+    buf += sock.recv(1 << 20)
+    end = buf.rfind(b"\n\n")
+    if end >= 0:
+        if t0 is not None:
+            count += buf[: end + 2].count(b"event: snapshot\n")
+        buf = buf[end + 2 :]
+    now = time.perf_counter()
+    if t0 is None and now - started >= 1.0:
+        t0 = now
+    if t0 is not None and now - t0 >= seconds:
+        break
+print(count / (now - t0))
+"""
+
+
 def lab_rates(family: str, seconds: float) -> tuple[float, float]:
-    """(snapshots received per second, training steps per second) of a playing lab with one client."""
+    """(snapshots per second that a client in another process receives, training steps per second
+    of wall time) of a playing lab; the first second (the first pictures) is left out."""
+    import subprocess
+    import sys
+
     lab = Lab(Session(family, "ring8"), port=0)
     lab.start()
     try:
-        sock = socket.create_connection(("127.0.0.1", lab.port), timeout=10)
-        sock.sendall(f"GET /events?token={lab.token} HTTP/1.1\r\nHost: 127.0.0.1:{lab.port}\r\n\r\n".encode())
-        lab.session.command({"action": "play"})
-        time.sleep(1.0)  # the first pictures and the first steps
-        step0, t0, count, buf = lab.session.trainer.step, time.perf_counter(), 0, b""
-        while time.perf_counter() - t0 < seconds:
-            buf += sock.recv(1 << 20)
-            end = buf.rfind(b"\n\n")
-            if end >= 0:  # count complete events only
-                count += buf[: end + 2].count(b"event: snapshot\n")
-                buf = buf[end + 2 :]
-        elapsed = time.perf_counter() - t0
-        steps = lab.session.trainer.step - step0
-        sock.close()
+        lab.command({"action": "play"})
+        client = subprocess.Popen(
+            [sys.executable, "-c", CLIENT, str(lab.port), lab.token, str(seconds)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(1.0)
+        step0, t0 = lab.session.trainer.step, time.perf_counter()
+        time.sleep(seconds)
+        steps, elapsed = lab.session.trainer.step - step0, time.perf_counter() - t0
+        fps = float(client.communicate(timeout=60)[0])
     finally:
         lab.stop()
-    return count / elapsed, steps / elapsed
+    return fps, steps / elapsed
 
 
 def main() -> None:
@@ -69,10 +91,15 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--repeats", type=int, default=3, help="lab measurements per family (the median is kept)")
     ap.add_argument("--quick", action="store_true", help="a smoke run: 2 s, one repeat")
+    ap.add_argument("--switch", type=float, default=None, help="sys.setswitchinterval (experiment)")
     args = ap.parse_args()
     if args.quick:
         args.seconds, args.repeats = 2.0, 1
     torch.set_num_threads(1)
+    if args.switch:
+        import sys
+
+        sys.setswitchinterval(args.switch)
     print(
         f"machine: {platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, "
         f"{datetime.date.today()}; one training thread (the lab's default)\n"

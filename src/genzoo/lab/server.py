@@ -29,7 +29,6 @@ from genzoo.errors import GenzooError
 from genzoo.lab.session import Session
 
 FPS = 20.0  # snapshots per second while training
-SPEED_MAX = 100  # the speed control's top: as fast as the machine trains
 KEEPALIVE = 10.0  # seconds between comments on an idle stream
 MAX_BODY = 2 * 1024 * 1024  # bytes of a command
 ASSETS = {"lab.js": "text/javascript", "lab.css": "text/css"}
@@ -80,9 +79,10 @@ class Lab:
         # listen on another address (--host) is reached by other names, and the token alone guards it
         self.loopback = host in LOOPBACK
         self.allowed_hosts = {f"{h}:{self.port}" for h in ("127.0.0.1", "localhost", "[::1]")}
-        self.playing = threading.Event()  # set by a command that may start training
+        self.draw_time = 0.0  # seconds a picture takes, smoothed
+        self.step_time = 0.01  # seconds a training step takes, smoothed
+        self.session_json: tuple[Any, str] = (None, "")
         self.trainer = threading.Thread(target=self._train, name="genzoo-lab-train", daemon=True)
-        self.drawer = threading.Thread(target=self._draw, name="genzoo-lab-draw", daemon=True)
 
     @property
     def url(self) -> str:
@@ -91,7 +91,6 @@ class Lab:
 
     def start(self) -> None:
         self.trainer.start()
-        self.drawer.start()
         threading.Thread(target=self.httpd.serve_forever, name="genzoo-lab-http", daemon=True).start()
 
     def stop(self) -> None:
@@ -99,45 +98,46 @@ class Lab:
         self.dirty.set()
         self.httpd.shutdown()
         self.httpd.server_close()
-        self.playing.set()
         self.trainer.join(timeout=10)
-        self.drawer.join(timeout=10)
 
     # --- the training thread --------------------------------------------------------------------
     def _train(self) -> None:
-        """While playing, train step after step — `speed` steps per picture at most (fewer: slow
-        motion) — and keep the wall-clock rate; the pictures are drawn on another thread."""
+        """Train and draw in turn on one thread: FPS pictures a second while playing, the time
+        between them spent training (`speed` steps per picture at most: slow motion); while
+        paused, a picture after each command. (A second thread drawing from a copy of the weights
+        was slower on 2 cores: the two threads' Python fights over the interpreter lock.)"""
         s = self.session
         counted, since = 0, time.perf_counter()
         while not self.stopping.is_set():
+            start = time.perf_counter()
             if not s.playing:
-                self.playing.wait(timeout=0.5)
-                counted, since = 0, time.perf_counter()
-                continue
+                counted, since = 0, start
+                if not self.dirty.wait(timeout=0.5):
+                    continue
+            elif start - since >= 1.0:  # steps per second of wall time, the pictures' included
+                s.rate, counted, since = counted / (start - since), 0, start
+            due, taken = start + 1.0 / FPS - self.draw_time, 0
             try:
-                s.train_steps(1)
+                while s.playing and taken < s.speed and (taken == 0 or time.perf_counter() < due):
+                    # in chunks that fill half the time left, by the steps' own pace
+                    left = due - time.perf_counter()
+                    chunk = max(1, min(s.speed - taken, int(0.5 * left / self.step_time)))
+                    t0 = time.perf_counter()
+                    s.train_steps(chunk)
+                    self.step_time = 0.8 * self.step_time + 0.2 * (time.perf_counter() - t0) / chunk
+                    taken += chunk
             except GenzooError as exc:
                 self.message = str(exc)
-                self.dirty.set()
-            counted += 1
-            now = time.perf_counter()
-            if now - since >= 1.0:
-                s.rate, counted, since = counted / (now - since), 0, now
-            if s.speed < SPEED_MAX:  # slow motion: speed steps per picture
-                time.sleep(max(0.0, 1.0 / (FPS * s.speed) - (time.perf_counter() - now)))
-
-    def _draw(self) -> None:
-        """FPS pictures a second while training; one after each command while paused."""
-        s = self.session
-        while not self.stopping.is_set():
-            t0 = time.perf_counter()
-            if not s.playing and not self.dirty.wait(timeout=0.5):
-                continue
+            counted += taken
             self.dirty.clear()
+            t0 = time.perf_counter()
             self._publish()
-            rest = 1.0 / FPS - (time.perf_counter() - t0)
+            self.draw_time = 0.8 * self.draw_time + 0.2 * (time.perf_counter() - t0)
+            rest = start + 1.0 / FPS - time.perf_counter()
+            if rest > 0 and s.playing and taken < s.speed:
+                continue  # training filled the time
             if rest > 0 and s.playing:
-                time.sleep(rest)
+                time.sleep(rest)  # slow motion
 
     def _publish(self) -> None:
         s = self.session
@@ -148,7 +148,10 @@ class Lab:
             s.playing = False
         if self.message is not None:
             snap["message"], self.message = self.message, None
-        self.broadcast.publish(json.dumps(snap), s.version, json.dumps(s.session_info()))
+        key = (s.version, s.seed, s.speed, repr(s.values[s.family]))
+        if self.session_json[0] != key:  # the session's description, again only after a change
+            self.session_json = (key, json.dumps(s.session_info()))
+        self.broadcast.publish(json.dumps(snap), s.version, self.session_json[1])
 
     def command(self, cmd: Any) -> str:
         """A command of the page; "save" writes the session as a run directory under save_dir."""
@@ -161,10 +164,6 @@ class Lab:
             return self.session.command(cmd)
         finally:
             self.dirty.set()
-            if self.session.playing:
-                self.playing.set()
-            else:
-                self.playing.clear()
 
 
 def _handler(lab: Lab) -> type[BaseHTTPRequestHandler]:

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from genzoo.errors import GenzooError
+from genzoo.errors import GenzooError, TrainingDiverged
 from genzoo.lab import DATASETS, FAMILIES, views
 
 N_POINTS = 2_000  # examples of each dataset
@@ -146,6 +146,15 @@ def points_data(name: str, drawn: torch.Tensor | None = None) -> Any:
     if drawn is None or len(drawn) < 2:
         raise GenzooError("draw at least two points first")
     return Dataset(drawn.float(), DataInfo("drawn", "points", (2,), (-math.inf, math.inf)))
+
+
+def shown_losses(terms: dict[str, float]) -> dict[str, float | None]:
+    """The loss terms for the chart: rounded, None for a non-finite one (JSON has no NaN), and
+    without "loss" where it repeats another term (a GAN's "loss" is its critic's)."""
+    out = {k: round(v, 5) if math.isfinite(v) else None for k, v in terms.items()}
+    if "loss" in out and any(v == out["loss"] for k, v in out.items() if k != "loss"):
+        del out["loss"]
+    return out
 
 
 class Session:
@@ -325,8 +334,6 @@ class Session:
     # --- training --------------------------------------------------------------------------------
     def train_steps(self, n: int) -> None:
         """n training steps (under the lock), the losses of the last kept."""
-        from genzoo.errors import TrainingDiverged
-
         with self.lock:
             t0 = time.perf_counter()
             try:
@@ -336,6 +343,19 @@ class Session:
                 self.playing = False
                 raise GenzooError(f"training diverged ({exc}); reset, or lower the learning rate") from None
             self.busy += time.perf_counter() - t0
+
+    def copy_view(self) -> None:
+        """Copy the weights and what goes with them into the pictures' copy (under the lock)."""
+        with self.lock:
+            self.view.load_state_dict(self.model.state_dict())
+            self.view_state = {
+                "step": self.trainer.step,
+                "playing": self.playing,
+                "steps_per_second": round(self.rate, 1),
+                "bounds": self.bounds,
+                "real": self.real_shown,
+                "losses": shown_losses(self.losses),
+            }, self.view, self.data, self.family, self.version
 
     # --- what the page draws ------------------------------------------------------------------------
     def session_info(self) -> dict[str, Any]:
@@ -357,22 +377,11 @@ class Session:
             }
 
     def snapshot(self) -> dict[str, Any]:
-        """What the page draws now (see the module docstring). Only copying the weights into the
-        session's drawing copy of the model holds the lock; the pictures are computed from the
-        copy, so that training (on another thread) goes on meanwhile."""
-        with self.lock:
-            view, version = self.view, self.version
-            view.load_state_dict(self.model.state_dict())
-            head = {
-                "step": self.trainer.step,
-                "playing": self.playing,
-                "steps_per_second": round(self.rate, 1),
-                "bounds": self.bounds,
-                "real": self.real_shown,
-                "losses": {k: round(v, 5) for k, v in self.losses.items()},
-            }
-            data, family = self.data, self.family
-            layers = LAYERS[family]
+        """What the page draws now (see the module docstring), computed from a copy of the weights
+        taken under the lock: the pictures never touch the trained model (its mode, its RNG)."""
+        self.copy_view()
+        head, view, data, family, version = self.view_state
+        layers = LAYERS[family]
         with torch.no_grad(), torch.random.fork_rng(devices=[]):
             fake = views.samples(view, N_SHOWN)
             out = {
