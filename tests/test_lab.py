@@ -96,7 +96,7 @@ def test_every_family_draws_its_layers(family):
         s.train_steps(3)
     snap = s.snapshot()
     json.dumps(snap)  # what the stream sends
-    assert len(snap["real"]) == len(snap["fake"]) == 500
+    assert len(s.session_info()["real"]) == len(snap["fake"]) == 500  # the data with the session
     assert snap["metrics"]["modes covered"].endswith("/8")
     if family in ("gan", "kde"):
         heat = snap["heat"]

@@ -108,6 +108,7 @@ class Lab:
         was slower on 2 cores: the two threads' Python fights over the interpreter lock.)"""
         s = self.session
         counted, since = 0, time.perf_counter()
+        frame = since  # when the next picture is due: on a fixed clock, so that late ones catch up
         while not self.stopping.is_set():
             start = time.perf_counter()
             if not s.playing:
@@ -116,7 +117,8 @@ class Lab:
                     continue
             elif start - since >= 1.0:  # steps per second of wall time, the pictures' included
                 s.rate, counted, since = counted / (start - since), 0, start
-            due, taken = start + 1.0 / FPS - self.draw_time, 0
+            frame = max(frame + 1.0 / FPS, start - 1.0 / FPS) if s.playing else start + 1.0 / FPS
+            due, taken = frame - self.draw_time, 0
             try:
                 while s.playing and taken < s.speed and (taken == 0 or time.perf_counter() < due):
                     # in chunks that fill half the time left, by the steps' own pace
@@ -133,11 +135,9 @@ class Lab:
             t0 = time.perf_counter()
             self._publish()
             self.draw_time = 0.8 * self.draw_time + 0.2 * (time.perf_counter() - t0)
-            rest = start + 1.0 / FPS - time.perf_counter()
-            if rest > 0 and s.playing and taken < s.speed:
-                continue  # training filled the time
-            if rest > 0 and s.playing:
-                time.sleep(rest)  # slow motion
+            rest = frame - time.perf_counter()
+            if rest > 0 and s.playing and taken >= s.speed:
+                time.sleep(rest)  # slow motion: the steps of this picture are taken
 
     def _publish(self) -> None:
         s = self.session

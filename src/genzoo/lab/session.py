@@ -353,7 +353,6 @@ class Session:
                 "playing": self.playing,
                 "steps_per_second": round(self.rate, 1),
                 "bounds": self.bounds,
-                "real": self.real_shown,
                 "losses": shown_losses(self.losses),
             }, self.view, self.data, self.family, self.version
 
@@ -371,6 +370,8 @@ class Session:
                 "datasets": [*DATASETS, *(["drawn"] if self.drawn is not None else [])],
                 "model": self.family,
                 "data": self.data_name,
+                "real": self.real_shown,  # the data's points drawn, sent with the session, not each picture
+                "bounds": self.bounds,
                 "seed": self.seed,
                 "speed": self.speed,
                 "layers": list(LAYERS[self.family]),

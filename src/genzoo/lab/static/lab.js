@@ -121,6 +121,7 @@ function syncHeader() {
 function onSession(s) {
   const old = state.session;
   state.session = s;
+  if (s.real) state.snap = { ...(state.snap || {}), real: s.real, bounds: s.bounds };   // sent once per data
   if (!old || old.model !== s.model || old.data !== s.data) {   // a new run: forget the old curves
     lossHistory.clear();
     lastStep = -1;
