@@ -348,13 +348,19 @@ class Session:
         """Copy the weights and what goes with them into the pictures' copy (under the lock)."""
         with self.lock:
             self.view.load_state_dict(self.model.state_dict())
-            self.view_state = {
-                "step": self.trainer.step,
-                "playing": self.playing,
-                "steps_per_second": round(self.rate, 1),
-                "bounds": self.bounds,
-                "losses": shown_losses(self.losses),
-            }, self.view, self.data, self.family, self.version
+            self.view_state = (
+                {
+                    "step": self.trainer.step,
+                    "playing": self.playing,
+                    "steps_per_second": round(self.rate, 1),
+                    "bounds": self.bounds,
+                    "losses": shown_losses(self.losses),
+                },
+                self.view,
+                self.data,
+                self.family,
+                self.version,
+            )
 
     # --- what the page draws ------------------------------------------------------------------------
     def session_info(self) -> dict[str, Any]:
