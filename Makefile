@@ -68,6 +68,7 @@ bench-quick: $(VENV)/.bench
 	$(BIN)/python benchmarks/bench_checkpoint.py --only vae --repeats 1 --steps 1
 	$(BIN)/python benchmarks/bench_threads.py --quick
 	$(BIN)/python benchmarks/bench_startup.py --repeats 1
+	$(BIN)/python benchmarks/bench_lab.py --quick
 	$(BIN)/python benchmarks/bench_tour_eta.py --quick-smoke
 
 # atheris fuzzing of genzoo's file readers (config, --set, run config, .npy/.npz, images, --points CSV,

@@ -17,6 +17,7 @@ SCRIPTS = [
     "bench_checkpoint.py",
     "bench_threads.py",
     "bench_startup.py",
+    "bench_lab.py",
     "bench_tour_eta.py",
     "bench_vae.py",
     "bench_kde.py",

@@ -245,6 +245,7 @@ COMPUTING = (
     "condition",
     "simulate",
     "report",
+    "lab",
     "tour",
 )
 
