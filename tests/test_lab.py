@@ -217,3 +217,15 @@ def test_clients_that_leave_or_come_together_do_not_stop_the_lab(lab):
     assert len(steps) == 6 and max(steps) > 0
     request(lab, "POST", "/command", {"action": "pause"})
     assert lab.trainer.is_alive()
+
+
+def test_a_port_in_use_is_one_line(capsys):
+    from genzoo.cli import main
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["lab", "--no-browser", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"cannot listen on 127.0.0.1:{port}: Address already in use" in err

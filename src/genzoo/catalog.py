@@ -182,7 +182,7 @@ def render_options() -> dict[str, dict[str, dict[str, Any]]]:
     import typing
 
     from genzoo.models import MODELS
-    from genzoo.models.base import declared_options
+    from genzoo.models.base import declared_options, options_class
 
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for method in METHODS:
@@ -190,7 +190,7 @@ def render_options() -> dict[str, dict[str, dict[str, Any]]]:
         for name in MODELS.names():
             cls = MODELS.get(name)
             for key, f in declared_options(cls, method).items():
-                holder = cls.SampleOptions if method == "sample" else cls.InpaintOptions
+                holder = options_class(cls, method)
                 tp = next(
                     a for a in typing.get_args(typing.get_type_hints(holder)[key]) if a is not type(None)
                 )

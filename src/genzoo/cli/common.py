@@ -186,11 +186,11 @@ def model_options(args: argparse.Namespace, model: Any, method: str) -> dict[str
     the declaration (type and range); the model checks the rest (e.g. steps ≤ its training steps)."""
     from genzoo import catalog
     from genzoo.config import coerce
-    from genzoo.models.base import declared_options
+    from genzoo.models.base import declared_options, options_class
 
     table = catalog.options()[method]
     declared = declared_options(type(model), method)
-    holder = type(model).SampleOptions if method == "sample" else type(model).InpaintOptions
+    holder = options_class(type(model), method)
     out = {}
     for key, row in table.items():
         value = getattr(args, key, None)

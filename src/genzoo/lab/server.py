@@ -71,7 +71,10 @@ class Lab:
         self.dirty.set()
         self.message: str | None = None
         self.stopping = threading.Event()
-        self.httpd = ThreadingHTTPServer((host, port), _handler(self))
+        try:
+            self.httpd = ThreadingHTTPServer((host, port), _handler(self))
+        except OSError as exc:  # a port in use, an address this machine does not have
+            raise GenzooError(f"the lab cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         self.httpd.daemon_threads = True
         self.host = host
         self.port = self.httpd.server_address[1]

@@ -175,7 +175,6 @@ class Session:
         self.metrics: dict[str, Any] | None = None
         self.metrics_at = 0.0
         self.rate = 0.0  # training steps per second of wall time, smoothed (set by whoever drives it)
-        self.busy = 0.0  # seconds spent training
         self.version = 0  # bumped when the family or the data change: the page re-reads the session
         self.build()
 
@@ -335,14 +334,12 @@ class Session:
     def train_steps(self, n: int) -> None:
         """n training steps (under the lock), the losses of the last kept."""
         with self.lock:
-            t0 = time.perf_counter()
             try:
                 for _ in range(n):
                     self.losses = self.trainer.advance()
             except TrainingDiverged as exc:
                 self.playing = False
                 raise GenzooError(f"training diverged ({exc}); reset, or lower the learning rate") from None
-            self.busy += time.perf_counter() - t0
 
     def copy_view(self) -> None:
         """Copy the weights and what goes with them into the pictures' copy (under the lock)."""
@@ -409,7 +406,7 @@ class Session:
         return out
 
     def save(self, out: str | Path) -> Path:
-        """The session as a genzoo run directory (config.json, the weights, a log): `genzoo evaluate`,
-        `report` and `sample` work on it."""
+        """The session as a genzoo run directory (Trainer.save_to: config.json, the weights, the
+        training state, samples.png), which `genzoo evaluate`, `report` and `sample` take."""
         with self.lock:
-            return views.save_run(self, Path(out))
+            return self.trainer.save_to(out)

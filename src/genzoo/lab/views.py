@@ -5,7 +5,6 @@ generator loss at its fake points, and the known-truth figures of the data."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -111,7 +110,3 @@ def known_truth(data: Any, fake: torch.Tensor) -> dict[str, Any]:
         out["high quality"] = round(cov["high_quality_rate"], 3)
     out["MMD²"] = round(float(mmd(real, fake.double().numpy())["mmd2"]), 5)
     return out
-
-
-def save_run(session: Any, out: Path) -> Path:
-    return session.trainer.save_to(out)

@@ -382,12 +382,17 @@ ABILITIES: dict[str, tuple[str, Callable[[type], bool]]] = {
 }
 
 
-def declared_options(cls: type, method: str) -> dict[str, Any]:
-    """{name: dataclasses.Field} of the options a model class declares for `method` ("sample" or
-    "inpaint"): its SampleOptions or InpaintOptions."""
+def options_class(cls: type, method: str) -> type | None:
+    """The dataclass of the options a model class declares for `method` ("sample" or "inpaint"):
+    its SampleOptions or InpaintOptions (None: it takes none)."""
     if method not in ("sample", "inpaint"):
         raise ValueError(f"method must be sample or inpaint, got {method!r}")
-    options = cls.SampleOptions if method == "sample" else cls.InpaintOptions
+    return cls.SampleOptions if method == "sample" else cls.InpaintOptions
+
+
+def declared_options(cls: type, method: str) -> dict[str, Any]:
+    """{name: dataclasses.Field} of the options a model class declares for `method` (options_class)."""
+    options = options_class(cls, method)
     return {} if options is None else {f.name: f for f in dataclasses.fields(options)}
 
 
