@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import socket
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,7 +17,7 @@ import torch
 import genzoo
 from genzoo.errors import GenzooError
 from genzoo.lab.server import Lab
-from genzoo.lab.session import CONTROLS, Session
+from genzoo.lab.session import CONTROLS, LAYERS, Session
 from genzoo.training.trainer import TrainConfig, Trainer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -95,20 +97,89 @@ def test_every_family_draws_its_layers(family):
     if s.model.trainable:
         s.train_steps(3)
     snap = s.snapshot()
-    json.dumps(snap)  # what the stream sends
+    json.dumps(snap, allow_nan=False)  # what the stream sends
     assert len(s.session_info()["real"]) == len(snap["fake"]) == 500  # the data with the session
     assert snap["metrics"]["modes covered"].endswith("/8")
-    if family in ("gan", "kde"):
+    layers = set(LAYERS[family])
+    assert ("heat" in snap) == ("heat" in layers) and ("grid" in snap) == ("grid" in layers)
+    assert ("arrows" in snap) == ("arrows" in layers) and ("latent" in snap) == ("posterior" in layers)
+    assert ("paths" in snap) == ("trajectories" in layers) and ("codes" in snap) == (family == "infogan")
+    if "heat" in layers:
         heat = snap["heat"]
         assert (
             len(heat["values"]) == heat["nx"] * heat["ny"]
             and 0 <= min(heat["values"]) <= max(heat["values"]) <= 1
         )
-    if family in ("gan", "vae"):
+    if "grid" in layers:
         assert len(snap["grid"]) == 22 and all(len(line) == 25 for line in snap["grid"])
-    if family == "gan":
+    if "arrows" in layers:
         longest = max((dx * dx + dy * dy) ** 0.5 for _, _, dx, dy in snap["arrows"])
         assert longest == pytest.approx(0.06 * (snap["bounds"][1] - snap["bounds"][0]), rel=1e-3)
+
+
+def test_the_pictures_are_the_models_own():
+    """What the page draws is the model's: an InfoGAN's samples are model.sample's with the
+    categories of their codes, a DDPM's reverse paths end at its samples and start at its noise
+    level, an autoencoder's latent plane holds its posterior means and its decoder's values."""
+    from genzoo.lab import views
+
+    seeded = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    s = small("infogan")
+    s.train_steps(3)
+    fake, codes = views.coded_samples(s.model, 64)
+    inputs = s.model.sample_inputs(64, generator=seeded())
+    assert torch.equal(fake, s.model.sample(64, generator=seeded()))
+    k = s.model.config.categories
+    assert k == 8 and codes == inputs[:, 2 : 2 + k].argmax(1).tolist() and len(set(codes)) > 1
+
+    s = small("ddpm")
+    s.train_steps(3)
+    final, paths = views.reverse_paths(s.model, 64, 10)
+    assert torch.equal(final, views.samples(s.model, 64))
+    frames = torch.tensor(paths["frames"])
+    assert frames.shape == (11, 10, 2) and torch.allclose(frames[-1], final[:10], atol=1e-4)
+    ts = [level["t"] for level in paths["levels"]]
+    assert ts[0] == s.model.config.timesteps and ts[-1] == 0 and ts == sorted(ts, reverse=True)
+    assert paths["levels"][-1]["alpha_bar"] == 1.0 and paths["levels"][0]["alpha_bar"] < 0.01
+
+    for family in ("vae", "aae"):
+        s = small(family)
+        s.train_steps(3)
+        x = s.real[:5]
+        plane = views.latent_plane(s.model, x, 7)
+        encoded = torch.tensor(plane["encoded"])
+        mu = s.model.posterior(x)[0] if family == "vae" else s.model.encode(x)
+        assert torch.allclose(encoded[:, :2], mu, atol=1e-4) and len(plane["prior"]) == 7
+        assert (encoded[:, 2:] > 0).all() if family == "vae" else (encoded[:, 2:] == 0).all()
+        n, (z0, z1, _, _) = plane["decoded"]["n"], plane["bounds"]
+        corners = s.model.decode(torch.tensor([[z0, z0], [z1, z0], [z1, z1]]))  # row by row from the bottom
+        decoded = torch.tensor(plane["decoded"]["points"])[[0, n - 1, n * n - 1]]
+        assert torch.allclose(decoded, corners, atol=1e-4)
+        assert (plane["heat"] is None) == (family == "vae")
+
+
+def test_a_critic_step_and_a_generator_step_move_one_network_each():
+    """The GAN's one-critic-step and one-generator-step buttons: each is one step, and moves
+    that network's weights alone (StepContext.phase); a family without phases refuses them."""
+    s = small("gan")
+
+    def moved():
+        now = {k: v.clone() for k, v in s.model.state_dict().items()}
+        out = {k.split(".")[0] for k in now if not torch.equal(now[k], before[k])}
+        return out, now
+
+    before = {k: v.clone() for k, v in s.model.state_dict().items()}
+    assert s.command({"action": "step", "phase": "critic"}) == "step 1: the critic alone"
+    changed, before = moved()
+    assert changed == {"critic"} and "d_loss" in s.losses and "g_loss" not in s.losses
+    assert s.command({"action": "step", "phase": "generator"}) == "step 2: the generator alone"
+    changed, before = moved()
+    assert changed == {"generator"} and set(s.losses) == {"g_loss"}
+    with pytest.raises(GenzooError, match="model 'gan' has no training phase 'both'"):
+        s.command({"action": "step", "phase": "both"})
+    with pytest.raises(GenzooError, match=r"model 'vae' has no training phase 'critic' \(it has none\)"):
+        small("vae").command({"action": "step", "phase": "critic"})
+    assert s.trainer.step == 2
 
 
 def test_the_generator_arrows_point_down_the_generator_loss():
@@ -229,3 +300,57 @@ def test_a_port_in_use_is_one_line(capsys):
         assert main(["lab", "--no-browser", "--port", str(port)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"cannot listen on 127.0.0.1:{port}: Address already in use" in err
+
+
+# --- recording and export ------------------------------------------------------------------------
+def test_a_recording_keeps_frames_evenly_and_starts_again_with_a_new_run():
+    from genzoo.lab.export import Recording
+
+    rec = Recording(max_frames=8)
+    for step in range(0, 100):
+        metrics = {"m": step} if step == 63 else None
+        rec.add(1, {"model": "gan"}, {"step": step, "fake": [], "metrics": metrics})
+    steps = [f["step"] for f in rec.frames]
+    # every step until 8 were kept, then every other one, ... : 0, 16, 32, ..., evenly over the run
+    assert len(steps) <= 8 and steps[0] == 0 and len({b - a for a, b in zip(steps, steps[1:])}) == 1
+    assert steps[-1] >= 100 - rec.every
+    assert [f["metrics"] for f in rec.frames if f["metrics"]] == [{"m": 63}]  # passed on, not lost
+    rec.add(1, {}, {"step": 101, "message": "diverged"})  # a bare message: nothing to draw
+    rec.add(2, {"model": "vae"}, {"step": 0, "fake": [], "playing": True})
+    assert [f["step"] for f in rec.frames] == [0] and "playing" not in rec.frames[0]
+
+
+def test_an_exported_page_holds_its_script_style_and_frames_and_asks_for_nothing(tmp_path, capsys):
+    """`genzoo lab --export`: one file with the page's style and script inline, the frames as
+    JSON that a "</script>" in the data cannot break out of, and a policy that allows no request."""
+    from genzoo.cli import main
+    from genzoo.lab import export
+
+    out = tmp_path / "gan.html"
+    assert main(["lab", "--export", str(out), "--steps", "20", "--frames", "4", "--model", "gan"]) == 0
+    html = out.read_text()
+    assert "Content-Security-Policy" in html and "default-src 'none'" in html and "connect-src 'none'" in html
+    assert not re.search(r"""(src|href)=["'](?!data:)""", html), "a reference to a file or a server"
+    assert "{{TOKEN}}" not in html and "<style>" in html and "function connect" in html
+    start = html.index("window.GENZOO_REPLAY = ") + len("window.GENZOO_REPLAY = ")
+    data = json.loads(html[start : html.index(";</script>", start)].replace("<\\/", "</"))
+    assert [f["step"] for f in data["frames"]] == [0, 5, 10, 15, 20] and data["session"]["model"] == "gan"
+    assert all(f["metrics"]["modes covered"].endswith("/8") for f in data["frames"])
+
+    rec = export.Recording()
+    rec.add(0, {"model": "</script><script>alert(1)</script>"}, {"step": 0, "fake": []})
+    assert "</script><script>alert" not in export.page(rec)
+    capsys.readouterr()
+    assert main(["lab", "--export", str(tmp_path / "x.png")]) == 2
+    assert "--export" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
+
+
+def test_the_export_button_writes_the_run_so_far(tmp_path):
+    lab = Lab(small("kde"), port=0, save_dir=tmp_path)
+    with pytest.raises(GenzooError, match="nothing to export yet"):
+        lab.command({"action": "export"})
+    lab._publish()
+    message = lab.command({"action": "export"})
+    path = Path(re.search(r"^exported 1 picture to (\S+\.html) \(opens without a server\)$", message)[1])
+    assert path.is_file() and path.parent == tmp_path and path.name.startswith("lab-kde-ring8-")
+    lab.httpd.server_close()

@@ -68,6 +68,7 @@ SEED = _int(0, INT_MAX)  # torch, numpy and the trainer take seeds >= 0
 COUNT = _int(INT_MIN, 2**31 - 1)  # -n, --size, --steps, ...: past 2**31 no tensor could hold them
 SIDE = _int(1, 65536)  # --shape H W
 PORT = _int(0, 65535)  # a TCP port; 0: a free one
+POSITIVE = _int(1, 2**31 - 1)  # a count of at least one
 FLOAT = _float()
 
 
@@ -147,11 +148,11 @@ def save_arrays(path: str, **arrays: Any) -> None:
         )
 
 
-def check_suffix(path: str, allowed: tuple[str, ...]) -> None:
+def check_suffix(path: str, allowed: tuple[str, ...], flag: str = "--out") -> None:
     suffix = Path(path).suffix.lower()
     if suffix not in allowed:
         raise GenzooError(
-            f"--out {path}: unsupported file type {suffix or '(none)'!r} (use {', '.join(allowed)})"
+            f"{flag} {path}: unsupported file type {suffix or '(none)'!r} (use {', '.join(allowed)})"
         )
 
 

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import argparse
 
-from genzoo.cli.common import PORT, add_seed, add_threads
+from genzoo.cli.common import PORT, POSITIVE, add_seed, add_threads
 from genzoo.lab import DATASETS, FAMILIES
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
+    if args.export:
+        from genzoo.cli.common import check_suffix
+        from genzoo.lab import export
+
+        check_suffix(args.export, (".html",), "--export")
+        from genzoo.lab.session import Session
+
+        session = Session(args.model, args.data, seed=args.seed, threads=args.threads or 1)
+        recording = export.record(session, args.steps, frames=args.frames)
+        path = export.write(recording, args.export)
+        print(f"genzoo lab: {export.count(recording)} of {args.model} on {args.data} in {path}")
+        return 0
     from genzoo.lab.server import serve
 
     serve(
@@ -38,6 +50,13 @@ def register_lab(sub: argparse._SubParsersAction) -> None:
     )
     s.add_argument("--no-browser", action="store_true", help="print the address instead of opening it")
     s.add_argument("--save-dir", default="runs", help="where the page's save button writes run directories")
+    s.add_argument(
+        "--export",
+        metavar="FILE.html",
+        help="no server: train --steps steps and write them as one page that replays them without a server",
+    )
+    s.add_argument("--steps", type=POSITIVE, default=3000, help="--export: training steps to record")
+    s.add_argument("--frames", type=POSITIVE, default=100, help="--export: pictures to record")
     add_seed(s)
     add_threads(s)
     s.set_defaults(fn=cmd_lab)

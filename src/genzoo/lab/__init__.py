@@ -3,5 +3,5 @@
 `views` computes the pictures; `server` serves the page and its stream on the loopback address,
 with a token. This module imports no torch: the command line reads the lab's choices from it."""
 
-FAMILIES = ("gan", "vae", "ddpm", "kde")  # the families the lab plays
+FAMILIES = ("gan", "vae", "aae", "ddpm", "kde", "infogan")  # the families the lab plays
 DATASETS = ("ring8", "grid25", "moons", "swissroll")  # its data (and the points a user draws)

@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from genzoo.errors import GenzooError
+from genzoo.lab import export
 from genzoo.lab.session import Session
 
 FPS = 20.0  # snapshots per second while training
@@ -84,7 +85,8 @@ class Lab:
         self.allowed_hosts = {f"{h}:{self.port}" for h in ("127.0.0.1", "localhost", "[::1]")}
         self.draw_time = 0.0  # seconds a picture takes, smoothed
         self.step_time = 0.01  # seconds a training step takes, smoothed
-        self.session_json: tuple[Any, str] = (None, "")
+        self.session_json: tuple[Any, dict[str, Any], str] = (None, {}, "")
+        self.recording = export.Recording()  # the current run's pictures, for the export button
         self.trainer = threading.Thread(target=self._train, name="genzoo-lab-train", daemon=True)
 
     @property
@@ -153,16 +155,26 @@ class Lab:
             snap["message"], self.message = self.message, None
         key = (s.version, s.seed, s.speed, repr(s.values[s.family]))
         if self.session_json[0] != key:  # the session's description, again only after a change
-            self.session_json = (key, json.dumps(s.session_info()))
-        self.broadcast.publish(json.dumps(snap), s.version, self.session_json[1])
+            info = s.session_info()
+            self.session_json = (key, info, json.dumps(info))
+        self.recording.add(snap.get("run"), self.session_json[1], snap)
+        self.broadcast.publish(json.dumps(snap), s.version, self.session_json[2])
 
     def command(self, cmd: Any) -> str:
-        """A command of the page; "save" writes the session as a run directory under save_dir."""
-        if isinstance(cmd, dict) and cmd.get("action") == "save":
+        """A command of the page; "save" writes the session as a run directory under save_dir,
+        "export" the current run's recording as a page that replays it without a server."""
+        action = cmd.get("action") if isinstance(cmd, dict) else None
+        if action in ("save", "export"):
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             out = self.save_dir / f"lab-{self.session.family}-{self.session.data_name}-{stamp}"
-            path = self.session.save(out)
-            return f"saved to {path} (genzoo evaluate {path})"
+            if action == "save":
+                path = self.session.save(out)
+                return f"saved to {path} (genzoo evaluate {path})"
+            if not self.recording.frames:
+                raise GenzooError("nothing to export yet: press play first")
+            self.save_dir.mkdir(parents=True, exist_ok=True)
+            path = export.write(self.recording, out.with_suffix(".html"))
+            return f"exported {export.count(self.recording)} to {path} (opens without a server)"
         try:
             return self.session.command(cmd)
         finally:

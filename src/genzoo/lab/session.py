@@ -28,6 +28,9 @@ N_SHOWN = 500  # real and fake points drawn
 HEAT = 32  # the heat map's cells per side
 GRID_LINES, GRID_POINTS = 11, 25  # the latent grid: lines per direction, points per line
 ARROWS = 120
+N_ENCODED = 200  # the first N_ENCODED real points shown: their posteriors on an autoencoder's latent plane
+N_PRIOR = 200  # prior draws on the latent plane
+N_PATHS = 200  # ddpm: the samples whose reverse paths are sent (the noise-level slider moves them)
 METRICS_EVERY = 1.0  # seconds between the known-truth figures
 
 
@@ -90,6 +93,7 @@ def _batch(value: int) -> Control:
     return Control("batch_size", "batch size", "train", "int", value, 8, 1024)
 
 
+LOSSES = ("minimax", "non-saturating", "wgan", "wgan-gp")
 CONTROLS: dict[str, tuple[Control, ...]] = {
     "gan": (
         _lr(5e-4),
@@ -99,7 +103,7 @@ CONTROLS: dict[str, tuple[Control, ...]] = {
             "model",
             "choice",
             "non-saturating",
-            choices=("minimax", "non-saturating", "wgan", "wgan-gp"),
+            choices=LOSSES,
         ),
         Control("critic_steps", "critic steps per generator step", "model", "int", 1, 1, 10),
         Control("latent_dim", "latent size", "model", "int", 2, 1, 16),
@@ -115,24 +119,46 @@ CONTROLS: dict[str, tuple[Control, ...]] = {
     ),
     "ddpm": (
         _lr(1e-3),
-        Control("timesteps", "noise levels T", "model", "int", 100, 10, 1000),
+        Control("timesteps", "noise levels T", "model", "int", 1000, 10, 5000),
         Control("schedule", "noise schedule", "model", "choice", "linear", choices=("linear", "cosine")),
         *_width_depth(128, 3),
         _batch(128),
     ),
+    "aae": (
+        _lr(1e-3),
+        Control("prior", "prior p(z)", "model", "choice", "gaussian", choices=("gaussian", "mixture")),
+        Control("prior_modes", "mixture components", "model", "int", 8, 1, 16),
+        Control("code_dim", "code size", "model", "int", 2, 2, 16),
+        *_width_depth(128, 2),
+        _batch(128),
+    ),
     "kde": (Control("bandwidth", "bandwidth", "model", "float", 0.2, 0.01, 2.0, log=True),),
+    "infogan": (
+        _lr(1e-3),
+        Control("loss", "loss", "model", "choice", "non-saturating", choices=LOSSES[:2] + LOSSES[3:]),
+        Control("categories", "categories of the code", "model", "int", 8, 2, 16),
+        Control("continuous", "continuous codes", "model", "int", 0, 0, 4),
+        Control("lambda_cat", "λ (categorical code)", "model", "float", 1.0, 0.0, 10.0),
+        Control("latent_dim", "noise size", "model", "int", 2, 1, 16),
+        *_width_depth(128, 2),
+        _batch(128),
+    ),
 }
 SUMMARIES = {
     "gan": "a generator and a critic in a two-player game",
     "vae": "an encoder and a decoder trained on the ELBO",
     "ddpm": "a denoiser trained to reverse a noising chain",
+    "aae": "an autoencoder whose codes a discriminator pushes towards the prior",
     "kde": "a Gaussian bump on every training point",
+    "infogan": "a GAN whose critic also reads back a code the generator was given",
 }
-LAYERS = {
+LAYERS = {  # the data plane's layers, then the latent plane's ("posterior", "prior")
     "gan": ("real", "fake", "heat", "grid", "arrows"),
-    "vae": ("real", "fake", "grid"),
-    "ddpm": ("real", "fake"),
-    "kde": ("real", "fake", "heat"),
+    "vae": ("real", "fake", "grid", "posterior", "prior"),
+    "aae": ("real", "fake", "grid", "posterior", "prior"),
+    "ddpm": ("real", "fake", "trajectories"),
+    "kde": ("real", "fake", "heat", "contours"),
+    "infogan": ("real", "fake", "heat", "arrows"),
 }
 
 
@@ -176,6 +202,7 @@ class Session:
         self.metrics_at = 0.0
         self.rate = 0.0  # training steps per second of wall time, smoothed (set by whoever drives it)
         self.version = 0  # bumped when the family or the data change: the page re-reads the session
+        self.run = 0  # bumped by every build: new weights at step 0 (a recording starts again)
         self.build()
 
     # --- building -------------------------------------------------------------------------------
@@ -192,6 +219,7 @@ class Session:
             cfg = build(TrainConfig, {**self.model.default_train, **train}, section="train")
             self.trainer = Trainer(self.model, self.data, cfg, None)
             self.trainer.begin()
+            self.run += 1
             self.losses, self.metrics, self.metrics_at = {}, None, 0.0
             self.view = copy.deepcopy(self.model).eval()  # the pictures' copy (see snapshot)
             x = self.data.tensors()
@@ -229,6 +257,11 @@ class Session:
             params["hidden"] = (values["width"],) * values["depth"]
         if self.family == "kde":
             train = {k: v for k, v in train.items() if k not in ("steps", "schedule", "warmup")}
+        if self.family == "aae":
+            params["disc_hidden"] = params["hidden"]
+            params["prior_radius"] = 2.0
+        if self.family == "infogan":
+            params["q_hidden"] = params["hidden"][:1]
         return params, train
 
     # --- the page's commands ----------------------------------------------------------------------
@@ -264,9 +297,14 @@ class Session:
         return "paused"
 
     def _step(self, cmd: dict[str, Any]) -> str:
+        """One training step, or one of its phases alone (a GAN's critic or generator update)."""
         self.playing = False
         if not self.model.trainable:
             return f"{self.family} is fitted, not trained: move its sliders"
+        phase = cmd.get("phase")
+        if phase is not None:  # Trainer.advance refuses a phase the model does not have
+            self.train_steps(1, phase)
+            return f"step {self.trainer.step}: the {phase} alone"
         self.train_steps(1)
         return f"step {self.trainer.step}"
 
@@ -331,12 +369,12 @@ class Session:
         return f"{len(x)} drawn points are the data now"
 
     # --- training --------------------------------------------------------------------------------
-    def train_steps(self, n: int) -> None:
-        """n training steps (under the lock), the losses of the last kept."""
+    def train_steps(self, n: int, phase: str | None = None) -> None:
+        """n training steps (under the lock; a phase of the step alone), the losses of the last kept."""
         with self.lock:
             try:
                 for _ in range(n):
-                    self.losses = self.trainer.advance()
+                    self.losses = self.trainer.advance(phase)
             except TrainingDiverged as exc:
                 self.playing = False
                 raise GenzooError(f"training diverged ({exc}); reset, or lower the learning rate") from None
@@ -347,6 +385,7 @@ class Session:
             self.view.load_state_dict(self.model.state_dict())
             self.view_state = (
                 {
+                    "run": self.run,
                     "step": self.trainer.step,
                     "playing": self.playing,
                     "steps_per_second": round(self.rate, 1),
@@ -357,6 +396,7 @@ class Session:
                 self.data,
                 self.family,
                 self.version,
+                self.real[:N_ENCODED],
             )
 
     # --- what the page draws ------------------------------------------------------------------------
@@ -378,26 +418,31 @@ class Session:
                 "seed": self.seed,
                 "speed": self.speed,
                 "layers": list(LAYERS[self.family]),
+                "phases": list(self.model.phases),
             }
 
     def snapshot(self) -> dict[str, Any]:
         """What the page draws now (see the module docstring), computed from a copy of the weights
         taken under the lock: the pictures never touch the trained model (its mode, its RNG)."""
         self.copy_view()
-        head, view, data, family, version = self.view_state
+        head, view, data, family, version, encoded = self.view_state
         layers = LAYERS[family]
+        out: dict[str, Any] = {**head, "message": None, "metrics": None}
         with torch.no_grad(), torch.random.fork_rng(devices=[]):
-            fake = views.samples(view, N_SHOWN)
-            out = {
-                **head,
-                "fake": views.rounded(fake),
-                "heat": views.heat(view, self.bounds, HEAT) if "heat" in layers else None,
-                "grid": views.latent_grid(view, GRID_LINES, GRID_POINTS) if "grid" in layers else None,
-                "arrows": None,
-                "metrics": None,
-                "message": None,
-            }
-            if family == "gan":
+            if family == "infogan":
+                fake, out["codes"] = views.coded_samples(view, N_SHOWN)
+            elif family == "ddpm":
+                fake, out["paths"] = views.reverse_paths(view, N_SHOWN, N_PATHS)
+            else:
+                fake = views.samples(view, N_SHOWN)
+            out["fake"] = views.rounded(fake)
+            if "heat" in layers:
+                out["heat"] = views.heat(view, self.bounds, HEAT)
+            if "grid" in layers:
+                out["grid"] = views.latent_grid(view, GRID_LINES, GRID_POINTS)
+            if "posterior" in layers:
+                out["latent"] = views.latent_plane(view, encoded, N_PRIOR)
+            if "arrows" in layers:
                 with torch.enable_grad():
                     out["arrows"] = views.generator_arrows(view, ARROWS, self.bounds)
             if time.perf_counter() - self.metrics_at >= METRICS_EVERY and version == self.version:

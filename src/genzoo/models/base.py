@@ -36,6 +36,7 @@ class StepContext:
         step: int = 0,
         total: int = 0,
         reduce: Callable[[Iterable[nn.Parameter]], None] | None = None,
+        phase: str | None = None,
     ) -> None:
         self.optimizers = optimizers
         self.scaler = scaler
@@ -43,6 +44,7 @@ class StepContext:
         self.step = step  # steps done before this one (0-based index of this step)
         self.total = total  # the run's total number of steps (for staged training)
         self.reduce = reduce  # data-parallel training: averages gradients over the ranks
+        self.phase = phase  # one of the model's `phases` alone (the lab's half steps), or None: all
 
     def reduce_gradients(self, opt: torch.optim.Optimizer) -> None:
         """Average the gradients of `opt`'s parameters over the ranks of a data-parallel run
@@ -207,6 +209,9 @@ class GenerativeModel(nn.Module):
     )
     kinds: ClassVar[tuple[str, ...]] = ("image", "points", "field")  # the kinds of data it models
     trainable: ClassVar[bool] = True  # False: fitted once in prepare(), no optimisation loop
+    # the parts of a training step that can be taken alone (StepContext.phase), e.g. a GAN's
+    # ("critic", "generator"): the lab's one-critic-step and one-generator-step buttons
+    phases: ClassVar[tuple[str, ...]] = ()
     channels_last: ClassVar[bool] = False  # its convolutions measured faster NHWC (train.channels_last=auto)
     default_train: ClassVar[dict[str, Any]] = {}  # per-model defaults for the trainer (steps, lr, ...)
     terms: ClassVar[

@@ -642,10 +642,14 @@ class Trainer:
         self._setup(False)
         self.configured_lrs = [list(lrs) for lrs in self.base_lrs]
 
-    def advance(self) -> dict[str, float]:
+    def advance(self, phase: str | None = None) -> dict[str, float]:
         """One training step, exactly as fit() takes it: the loss terms of the step (floats). A
-        non-finite term raises TrainingDiverged."""
-        values = self._one_step()
+        non-finite term raises TrainingDiverged. `phase`: one of the model's `phases` alone (a
+        GAN's "critic" or "generator" update), counted as a step."""
+        if phase is not None and phase not in self.model.phases:
+            have = ", ".join(self.model.phases) or "none"
+            raise GenzooError(f"model {self.model.name!r} has no training phase {phase!r} (it has {have})")
+        values = self._one_step(phase)
         self.step += 1
         return {k: float(v) for k, v in values.items()}
 
@@ -767,7 +771,7 @@ class Trainer:
             where = f"; resume with --resume from {self.out}" if self.out else ""
             raise KeyboardInterrupt(f"stopped at step {self.step}{where}")
 
-    def _one_step(self) -> dict[str, Any]:
+    def _one_step(self, phase: str | None = None) -> dict[str, Any]:
         batch = self.batches.next()
         if self.world > 1:  # this rank's part of the global batch
             b = self.cfg.batch_size
@@ -784,6 +788,7 @@ class Trainer:
             step=self.step,
             total=self.total,
             reduce=dd.average_gradients if self.world > 1 else None,
+            phase=phase,
         )
         autocast = (
             torch.autocast(self.device.type, dtype=self.dtype) if self.dtype else contextlib.nullcontext()

@@ -237,6 +237,7 @@ class GAN(GenerativeModel):
     SampleOptions = GANSampleOptions
     channels_last = True  # NHWC convolutions measured faster (see checkpoint.use_channels_last)
     latent = True  # decode(z) = G(z); there is no encoder
+    phases = ("critic", "generator")
     default_train = {"lr": 2e-4, "betas": (0.5, 0.9), "batch_size": 128}
     terms = {
         "d_loss": "the critic's loss",
@@ -378,15 +379,21 @@ class GAN(GenerativeModel):
         On a step that updates both, one batch of fakes serves both updates, as in the PyTorch
         DCGAN example: G(z) is drawn once with its graph, the critic learns from it detached,
         then the generator's loss is taken through the updated critic on the same G(z) — one
-        generator forward pass per step instead of two."""
+        generator forward pass per step instead of two. A `ctx.phase` of "critic" or "generator"
+        takes that update alone."""
         x = batch["x"]
-        generator_step = (ctx.step + 1) % self.critic_steps == 0
+        if ctx.phase is None:
+            generator_step = (ctx.step + 1) % self.critic_steps == 0
+        else:  # one part alone (the lab's half steps)
+            generator_step = ctx.phase == "generator"
         fake = self.decode(self._noise(len(x), x)) if generator_step else None
-        terms = self.critic_terms(x, fake)
-        ctx.optimize(terms["loss"], 0)
-        if self.config.loss == "wgan":
-            clip_weights(self.critic, self.config.clip)
-        out = {k: v.detach() for k, v in terms.items()}
+        out = {}
+        if ctx.phase != "generator":
+            terms = self.critic_terms(x, fake)
+            ctx.optimize(terms["loss"], 0)
+            if self.config.loss == "wgan":
+                clip_weights(self.critic, self.config.clip)
+            out = {k: v.detach() for k, v in terms.items()}
         if generator_step:
             with frozen(self.critic):  # the generator's loss puts no gradient on the critic
                 g_loss = generator_loss(self.config.loss, self._critic_view(fake))

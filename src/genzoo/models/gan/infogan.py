@@ -204,6 +204,7 @@ class InfoGAN(GenerativeModel):
     Config = InfoGANConfig
     SampleOptions = InfoGANSampleOptions
     latent = True  # decode(v) = G(v), v = [z, one-hot c_cat, c_cont]; there is no encoder
+    phases = ("critic", "generator")
     default_train = {"lr": 2e-4, "betas": (0.5, 0.9), "batch_size": 128}
     terms = {
         "loss": "the critic's loss",
@@ -404,12 +405,15 @@ class InfoGAN(GenerativeModel):
         return {"g_loss": g_loss, "g_info": info["info"], "g_total": g_loss + info["info"]}
 
     def training_step(self, batch: dict[str, Tensor], ctx: StepContext) -> dict[str, Tensor]:
-        """A critic (+ Q) update on the batch, then every `critic_steps`-th step a generator update."""
+        """A critic (+ Q) update on the batch, then every `critic_steps`-th step a generator update; a
+        `ctx.phase` of "critic" or "generator" takes that update alone."""
         x = batch["x"]
-        terms = self.critic_terms(x)
-        ctx.optimize(terms["loss"], 0)
-        out = {k: v.detach() for k, v in terms.items()}
-        if (ctx.step + 1) % self.config.critic_steps == 0:
+        out = {}
+        if ctx.phase != "generator":
+            terms = self.critic_terms(x)
+            ctx.optimize(terms["loss"], 0)
+            out = {k: v.detach() for k, v in terms.items()}
+        if ctx.phase == "generator" or (ctx.phase is None and (ctx.step + 1) % self.config.critic_steps == 0):
             with frozen(self.body, self.d_head, self.q_head):  # no gradient on the critic or Q
                 g_terms = self.generator_terms(len(x), x)
                 ctx.optimize(g_terms["g_total"], 1)
