@@ -26,11 +26,12 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch
 demo: $(VENV)/.installed
 	$(BIN)/genzoo tour --quick --out runs/tour
 
-# tests/test_report_browser.py opens the reports in headless Chromium, from the system's packages
+# tests/test_report_browser.py and tests/test_lab_browser.py open the reports and the lab in headless
+# Chromium, from the system's packages
 test: $(VENV)/.installed
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
 	  (apt-get install -y chromium >/dev/null 2>&1 || sudo apt-get install -y chromium >/dev/null 2>&1) || \
-	  echo "note: chromium is not installed and could not be; tests/test_report_browser.py will say so"
+	  echo "note: chromium is not installed and could not be; the browser tests will say so"
 	$(BIN)/python -m pytest
 
 # the linter's rules (line length 110 included) and the formatter's layout, as CI checks them

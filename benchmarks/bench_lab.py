@@ -4,9 +4,12 @@ family trained by genzoo.train (the CLI's loop) on the same data, options and th
 For each family: genzoo.train for a fixed number of steps (steps/s of its loop); then a lab session
 with the same options, playing for --seconds while one client reads the stream (the snapshots it
 receives per second, and the steps the session advanced per second of wall time, pictures
-included). Target (issue 24): ≥ 20 snapshots/s and ≥ 80 % of the CLI's steps/s.
+included) — with the pictures drawn by the drawing process (the lab's default) and, side by side,
+drawn in the server's training thread between the steps (as before the drawing process, and as the
+lab does while that process starts). Target (issue 24): ≥ 20 snapshots/s and ≥ 80 % of the CLI's
+steps/s.
 
-    python benchmarks/bench_lab.py                 # gan, vae, ddpm; 20 s each (about 2 minutes)
+    python benchmarks/bench_lab.py                 # 5 families, 3 × 20 s each way (about 12 minutes)
     python benchmarks/bench_lab.py --quick         # a smoke run: 2 s each
 """
 
@@ -39,8 +42,22 @@ def cli_rate(session: Session, steps: int) -> float:
 
 
 CLIENT = r"""
-import socket, sys, time
+import http.client, json, socket, sys, threading, time
 port, token, seconds = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+waits, done = [], threading.Event()
+
+
+def commands():  # a command twice a second, on its own thread: how long until it is answered
+    while not done.wait(0.5):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        body = json.dumps({"action": "speed", "value": 100})
+        asked = time.perf_counter()
+        conn.request("POST", f"/command?token={token}", body, {"Content-Type": "application/json"})
+        conn.getresponse().read()
+        waits.append(time.perf_counter() - asked)
+        conn.close()
+
+
 sock = socket.create_connection(("127.0.0.1", port), timeout=10)
 sock.sendall(f"GET /events?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
 buf, count, t0, started = b"", 0, None, time.perf_counter()
@@ -54,21 +71,31 @@ while True:
     now = time.perf_counter()
     if t0 is None and now - started >= 1.0:
         t0 = now
+        threading.Thread(target=commands, daemon=True).start()
     if t0 is not None and now - t0 >= seconds:
         break
-print(count / (now - t0))
+done.set()
+print(count / (now - t0), " ".join(f"{1000 * w:.1f}" for w in waits))
 """
 
 
-def lab_rates(family: str, seconds: float) -> tuple[float, float]:
+def lab_rates(family: str, seconds: float, draw_process: bool) -> tuple[float, float, list[float]]:
     """(snapshots per second that a client in another process receives, training steps per second
-    of wall time) of a playing lab; the first second (the first pictures) is left out."""
+    of wall time, the times in ms until each command the client sends twice a second is answered)
+    of a playing lab; the first second (the first pictures) is left out."""
     import subprocess
     import sys
 
-    lab = Lab(Session(family, "ring8"), port=0)
+    lab = Lab(Session(family, "ring8"), port=0, draw_process=draw_process)
     lab.start()
     try:
+        t0 = time.perf_counter()
+        while draw_process and not (lab.drawer.usable or lab.drawer.failed):
+            time.sleep(0.05)  # the drawing process has started (the training thread polls it)
+            if time.perf_counter() - t0 > 60:
+                raise RuntimeError("the drawing process did not start")
+        if draw_process and lab.drawer.failed:
+            raise RuntimeError(lab.drawer.failed)
         lab.command({"action": "play"})
         client = subprocess.Popen(
             [sys.executable, "-c", CLIENT, str(lab.port), lab.token, str(seconds)],
@@ -79,15 +106,15 @@ def lab_rates(family: str, seconds: float) -> tuple[float, float]:
         step0, t0 = lab.session.trainer.step, time.perf_counter()
         time.sleep(seconds)
         steps, elapsed = lab.session.trainer.step - step0, time.perf_counter() - t0
-        fps = float(client.communicate(timeout=60)[0])
+        fps, *waits = map(float, client.communicate(timeout=60)[0].split())
     finally:
         lab.stop()
-    return fps, steps / elapsed
+    return fps, steps / elapsed, waits
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--families", default="gan,vae,ddpm")
+    ap.add_argument("--families", default="gan,vae,aae,ddpm,infogan")
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--repeats", type=int, default=3, help="lab measurements per family (the median is kept)")
     ap.add_argument("--quick", action="store_true", help="a smoke run: 2 s, one repeat")
@@ -104,15 +131,25 @@ def main() -> None:
         f"machine: {platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, "
         f"{datetime.date.today()}; one training thread (the lab's default)\n"
     )
-    print("| family | CLI steps/s | lab steps/s (share of the CLI's) | snapshots/s |")
-    print("|---|---:|---:|---:|")
+    print(
+        "| family | CLI steps/s | lab steps/s, drawing process (share of the CLI's) | snapshots/s "
+        "| command answered, ms (median / 95th percentile / longest) "
+        "| lab steps/s, drawn in the training thread | snapshots/s | command answered, ms |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for family in args.families.split(","):
         session = Session(family, "ring8")
         cli = cli_rate(session, 100 if args.quick else 2000)
-        runs = [lab_rates(family, args.seconds) for _ in range(args.repeats)]
-        fps = statistics.median(r[0] for r in runs)
-        rate = statistics.median(r[1] for r in runs)
-        print(f"| {family} | {cli:.0f} | {rate:.0f} ({100 * rate / cli:.0f} %) | {fps:.1f} |", flush=True)
+        cells = [family, f"{cli:.0f}"]
+        for draw_process in (True, False):
+            runs = [lab_rates(family, args.seconds, draw_process) for _ in range(args.repeats)]
+            fps = statistics.median(r[0] for r in runs)
+            rate = statistics.median(r[1] for r in runs)
+            waits = sorted(w for r in runs for w in r[2])
+            p95 = waits[int(0.95 * (len(waits) - 1))]
+            waits = f"{statistics.median(waits):.0f} / {p95:.0f} / {waits[-1]:.0f}"
+            cells += [f"{rate:.0f} ({100 * rate / cli:.0f} %)", f"{fps:.1f}", waits]
+        print("| " + " | ".join(cells) + " |", flush=True)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import torch
 import genzoo
 from genzoo.errors import GenzooError
 from genzoo.lab.server import Lab
-from genzoo.lab.session import CONTROLS, LAYERS, Session
+from genzoo.lab.session import CHART, CONTROLS, LAYERS, Session
 from genzoo.training.trainer import TrainConfig, Trainer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -80,13 +80,16 @@ def test_one_step_is_one_step_and_a_bad_value_changes_nothing():
     assert s.trainer.step == 2 and all(torch.equal(after_two[k], v) for k, v in s.model.state_dict().items())
 
 
-def test_a_learning_rate_reaches_the_optimisers_and_options_rebuild_the_model():
+def test_a_learning_rate_reaches_the_optimisers_and_options_rebuild_the_model(tmp_path):
     s = small("gan")
     base = [g["lr"] for o in s.trainer.optimizers for g in o.param_groups]
     s.command({"action": "set", "key": "lr", "value": 1e-3})
+    s.command({"action": "set", "key": "lr", "value": 2e-3})  # a second change, from the first
     s.command({"action": "step"})
     now = [g["lr"] for o in s.trainer.optimizers for g in o.param_groups]
-    assert now == pytest.approx([lr * 1e-3 / 5e-4 for lr in base])  # the critic's own scale kept
+    assert now == pytest.approx([lr * 2e-3 / 5e-4 for lr in base])  # the critic's own scale kept
+    config = json.loads((s.save(tmp_path / "run") / "config.json").read_text())
+    assert config["train"]["lr"] == 2e-3 and config["train"]["ema"] in (0, None)  # saved as drawn
     s.command({"action": "set", "key": "latent_dim", "value": 3})
     assert s.trainer.step == 0 and s.model.latent_shape() == (3,)
 
@@ -100,6 +103,8 @@ def test_every_family_draws_its_layers(family):
     json.dumps(snap, allow_nan=False)  # what the stream sends
     assert len(s.session_info()["real"]) == len(snap["fake"]) == 500  # the data with the session
     assert snap["metrics"]["modes covered"].endswith("/8")
+    assert list(snap["losses"]) == [k for k in CHART[family] if k in s.losses]  # the charted terms, each once
+    assert all(k in s.losses for k in CHART[family] if (k, family) != ("gp", "gan"))  # none misnamed
     layers = set(LAYERS[family])
     assert ("heat" in snap) == ("heat" in layers) and ("grid" in snap) == ("grid" in layers)
     assert ("arrows" in snap) == ("arrows" in layers) and ("latent" in snap) == ("posterior" in layers)
@@ -233,19 +238,28 @@ def request(lab, method, path, body=None, host=None, token=True):
     return resp.status, data
 
 
-def events(lab, n, timeout=10.0):
-    """The first n events of the stream, as (name, data) pairs."""
+def stream(lab, timeout=10.0):
+    """The stream's events, as (name, data) pairs, as they come."""
     sock = socket.create_connection(("127.0.0.1", lab.port), timeout=timeout)
     sock.sendall(f"GET /events?token={lab.token} HTTP/1.1\r\nHost: 127.0.0.1:{lab.port}\r\n\r\n".encode())
-    buf, out, t0 = b"", [], time.time()
-    while len(out) < n and time.time() - t0 < timeout:
-        buf += sock.recv(65536)
-        while b"\n\n" in buf and len(out) < n:
-            block, buf = buf.split(b"\n\n", 1)
-            lines = dict(line.split(": ", 1) for line in block.decode().splitlines() if ": " in line)
-            if "event" in lines:
-                out.append((lines["event"], json.loads(lines["data"])))
-    sock.close()
+    buf = b""
+    try:
+        while True:
+            buf += sock.recv(65536)
+            while b"\n\n" in buf:
+                block, buf = buf.split(b"\n\n", 1)
+                lines = dict(line.split(": ", 1) for line in block.decode().splitlines() if ": " in line)
+                if "event" in lines:
+                    yield lines["event"], json.loads(lines["data"])
+    finally:
+        sock.close()
+
+
+def events(lab, n, timeout=10.0):
+    """The first n events of a new stream."""
+    events = stream(lab, timeout)
+    out = [next(events) for _ in range(n)]
+    events.close()
     return out
 
 
@@ -270,6 +284,13 @@ def test_commands_answer_and_the_stream_shows_them(lab):
     assert request(lab, "POST", "/command", b"not json")[0] == 400
     first = events(lab, 2)
     assert [name for name, _ in first] == ["session", "snapshot"] and first[0][1]["model"] == "gan"
+    tab = stream(lab)  # an open tab hears of another tab's change
+    assert next(tab)[0] == "session"
+    request(lab, "POST", "/command", {"action": "speed", "value": 7})
+    t0 = time.time()
+    while (event := next(tab)) and not (event[0] == "session" and event[1]["speed"] == 7):
+        assert time.time() - t0 < 5, "the open stream never told of the new speed"
+    tab.close()
     t0 = time.time()  # the picture after the step is drawn within a moment
     while events(lab, 2)[1][1]["step"] != 1:
         assert time.time() - t0 < 5, "the stream never showed step 1"
@@ -302,6 +323,32 @@ def test_a_port_in_use_is_one_line(capsys):
     assert err.count("\n") == 1 and f"cannot listen on 127.0.0.1:{port}: Address already in use" in err
 
 
+def test_the_drawing_process_draws_what_the_server_would():
+    """The pictures drawn in the drawing process (from the weights copied into shared memory when
+    asked) are the very JSON the server's own thread draws, for every family; a run's Drawing is
+    sent once; the process ends when closed."""
+    from genzoo.lab.drawer import Drawer
+
+    drawer = Drawer(threads=1)
+    try:
+        t0 = time.time()
+        while not drawer.ready:
+            drawer.poll(0.1)
+            assert drawer.failed is None and time.time() - t0 < 60, "the drawing process did not start"
+        for family in CONTROLS:
+            s = small(family)
+            for _ in range(2):
+                if s.model.trainable:
+                    s.train_steps(3)
+                drawer.ask(s)
+                head, metrics, text = next(filter(None, (drawer.poll(0.1) for _ in range(300))))
+                assert head["step"] == s.trainer.step and not drawer.busy
+                assert text == json.dumps(s.drawing.picture(metrics), allow_nan=False), family
+    finally:
+        drawer.close()
+    assert not drawer.proc.is_alive()
+
+
 # --- recording and export ------------------------------------------------------------------------
 def test_a_recording_keeps_frames_evenly_and_starts_again_with_a_new_run():
     from genzoo.lab.export import Recording
@@ -309,15 +356,17 @@ def test_a_recording_keeps_frames_evenly_and_starts_again_with_a_new_run():
     rec = Recording(max_frames=8)
     for step in range(0, 100):
         metrics = {"m": step} if step == 63 else None
-        rec.add(1, {"model": "gan"}, {"step": step, "fake": [], "metrics": metrics})
-    steps = [f["step"] for f in rec.frames]
+        rec.add(1, {"model": "gan"}, step, json.dumps({"step": step, "playing": True}), metrics)
+    steps = [f["step"] for f in rec.data()["frames"]]
     # every step until 8 were kept, then every other one, ... : 0, 16, 32, ..., evenly over the run
     assert len(steps) <= 8 and steps[0] == 0 and len({b - a for a, b in zip(steps, steps[1:])}) == 1
     assert steps[-1] >= 100 - rec.every
-    assert [f["metrics"] for f in rec.frames if f["metrics"]] == [{"m": 63}]  # passed on, not lost
-    rec.add(1, {}, {"step": 101, "message": "diverged"})  # a bare message: nothing to draw
-    rec.add(2, {"model": "vae"}, {"step": 0, "fake": [], "playing": True})
-    assert [f["step"] for f in rec.frames] == [0] and "playing" not in rec.frames[0]
+    frames = rec.data()["frames"]
+    assert [f["metrics"] for f in frames if f["metrics"]] == [{"m": 63}]  # passed on, not lost
+    assert "playing" not in frames[0]  # a live page's, not a replay's
+    rec.add(1, {}, None, '{"message": "diverged"}', None)  # nothing drawn: not kept
+    rec.add(2, {"model": "vae"}, 0, '{"step": 0}', None)
+    assert [f["step"] for f in rec.data()["frames"]] == [0] and rec.data()["session"] == {"model": "vae"}
 
 
 def test_an_exported_page_holds_its_script_style_and_frames_and_asks_for_nothing(tmp_path, capsys):
@@ -338,7 +387,7 @@ def test_an_exported_page_holds_its_script_style_and_frames_and_asks_for_nothing
     assert all(f["metrics"]["modes covered"].endswith("/8") for f in data["frames"])
 
     rec = export.Recording()
-    rec.add(0, {"model": "</script><script>alert(1)</script>"}, {"step": 0, "fake": []})
+    rec.add(0, {"model": "</script><script>alert(1)</script>"}, 0, '{"step": 0}', None)
     assert "</script><script>alert" not in export.page(rec)
     capsys.readouterr()
     assert main(["lab", "--export", str(tmp_path / "x.png")]) == 2
@@ -349,7 +398,9 @@ def test_the_export_button_writes_the_run_so_far(tmp_path):
     lab = Lab(small("kde"), port=0, save_dir=tmp_path)
     with pytest.raises(GenzooError, match="nothing to export yet"):
         lab.command({"action": "export"})
-    lab._publish()
+    lab._ask()
+    saved = {lab.command({"action": "save"}).split()[2] for _ in range(2)}  # two in one second
+    assert len(saved) == 2 and all(Path(p, "config.json").is_file() for p in saved)
     message = lab.command({"action": "export"})
     path = Path(re.search(r"^exported 1 picture to (\S+\.html) \(opens without a server\)$", message)[1])
     assert path.is_file() and path.parent == tmp_path and path.name.startswith("lab-kde-ring8-")

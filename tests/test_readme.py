@@ -6,9 +6,9 @@ torchrun). Lines with placeholders (RUN, MODEL, [options], HOST, ...) are the sy
 checked to parse nowhere; `make` lines are the set-up itself. The budget is cut, never the command:
 --steps N becomes N/2000 (2 to 4; a --resume still goes further than the run it continues), a
 train line without --steps gets 2, ddpm trains 20 noise levels (its sampling and inpainting then
-take 20 steps, not 1,000; a sampling --steps is cut to 10), evaluate looks at 300 held-out examples
-unless it says -n (100 for likelihoods alone), and the Python examples train for 20 steps and draw 4
-fields where they say n=100.
+take 20 steps, not 1,000; a sampling --steps is cut to 10), `genzoo lab --export` records 20 steps,
+evaluate looks at 300 held-out examples unless it says -n (100 for likelihoods alone), and the
+Python examples train for 20 steps and draw 4 fields where they say n=100.
 """
 
 from __future__ import annotations
@@ -65,6 +65,9 @@ def tiny(words: list[str]) -> list[str]:
     if command in ("sample", "condition") and "--steps" in words:  # sampling steps, within ddpm's 20
         k = words.index("--steps") + 1
         words[k] = str(min(int(words[k]), 10))
+    if command == "lab":  # only --export lines run (a lab otherwise serves until Ctrl-C): 20 steps
+        assert "--export" in words, "a `genzoo lab` line that would serve forever"
+        words += ["--steps", "20", "--frames", "4"]
     if command == "evaluate" and "-n" not in words:  # FD on 128 features needs more than 128 per half
         metrics = words[words.index("--metrics") + 1] if "--metrics" in words else "fd"
         words += ["-n", "300" if re.search(r"fd|pr|dc|kid|1nn", metrics) else "100"]

@@ -6,256 +6,34 @@ the rows they should, and at phone width (390 CSS px) the page is laid out at th
 and nothing but a table's own scroll box is wider than the screen. Screenshots at desktop and
 phone width are written to the test's tmp_path.
 
-The browser is driven over `--remote-debugging-pipe` (NUL-separated JSON on file descriptors
-3 and 4), so the test needs no driver package and opens no port. Chromium comes from the
-system's packages (`apt-get install chromium`); without it these tests fail, they do not skip.
+The browser (tests/browser.py, shared with the lab's browser tests) is driven over
+`--remote-debugging-pipe` (NUL-separated JSON on file descriptors 3 and 4), so the test needs no
+driver package and opens no port. Chromium comes from the system's packages
+(`apt-get install chromium`); without it these tests fail, they do not skip.
 """
 
 from __future__ import annotations
 
-import base64
-import fcntl
-import io
 import json
-import os
-import queue
-import shutil
-import signal
-import subprocess
-import threading
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
-from PIL import Image
 
+from browser import DESKTOP, PHONE, Browser, Page, check_screenshot, launch
 from genzoo.cli import main
 from genzoo.tour import run_tour
 from genzoo.training import checkpoint as ckpt
 from genzoo.viz.board import HEADLINE
 from genzoo.viz.report import flatten
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
-DESKTOP = {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False}
-PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True}
-TIMEOUT = 30.0
 LOCAL = ("file:", "data:", "about:")
-
-
-def chromium_binary() -> str:
-    for name in (
-        os.environ.get("GENZOO_CHROMIUM"),
-        "chromium",
-        "chromium-browser",
-        "google-chrome",
-        "google-chrome-stable",
-    ):
-        path = name and shutil.which(name)
-        if path:
-            return path
-    pytest.fail(
-        "headless Chromium is needed to check the HTML report in a browser: `apt-get install chromium` "
-        "(or set GENZOO_CHROMIUM to a Chromium/Chrome binary)",
-        pytrace=False,
-    )
-
-
-class Browser:
-    """Chromium spoken to over the DevTools pipe: `call` sends a command and waits for its answer;
-    events (method, params, sessionId) pile up in `events`."""
-
-    def __init__(self, binary: str, profile: Path, log: Path) -> None:
-        to_child_r, self._to_child = os.pipe()
-        self._from_child, from_child_w = os.pipe()
-        self.log = log
-
-        def child_fds() -> (
-            None
-        ):  # in the child, before exec: the pipe's ends as descriptors 3 (in) and 4 (out)
-            fd_in, fd_out = (
-                fcntl.fcntl(to_child_r, fcntl.F_DUPFD, 10),
-                fcntl.fcntl(from_child_w, fcntl.F_DUPFD, 10),
-            )
-            os.dup2(fd_in, 3)
-            os.dup2(fd_out, 4)
-
-        with open(log, "wb") as err:
-            self.proc = subprocess.Popen(
-                [binary, *FLAGS, "--remote-debugging-pipe", f"--user-data-dir={profile}", "about:blank"],
-                stdin=subprocess.DEVNULL,
-                stdout=err,
-                stderr=err,
-                preexec_fn=child_fds,
-                close_fds=False,  # Python's descriptors are not inheritable anyway; 3 and 4 must survive
-                start_new_session=True,  # its own process group: closed as one in `close`
-            )
-        os.close(to_child_r)
-        os.close(from_child_w)
-        self._next = 0
-        self._answers: queue.Queue[dict[str, Any]] = queue.Queue()
-        self.events: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        buf = b""
-        while True:
-            try:
-                chunk = os.read(self._from_child, 1 << 16)
-            except OSError:
-                chunk = b""
-            if not chunk:
-                self._answers.put({"id": None, "closed": True})
-                return
-            buf += chunk
-            *messages, buf = buf.split(b"\0")
-            for raw in messages:
-                msg = json.loads(raw)
-                if "id" in msg:
-                    self._answers.put(msg)
-                else:
-                    with self._lock:
-                        self.events.append(msg)
-
-    def call(self, method: str, session: str | None = None, **params: Any) -> dict[str, Any]:
-        self._next += 1
-        msg: dict[str, Any] = {"id": self._next, "method": method, "params": params}
-        if session:
-            msg["sessionId"] = session
-        try:
-            os.write(self._to_child, json.dumps(msg).encode() + b"\0")
-        except BrokenPipeError:
-            raise AssertionError(
-                f"Chromium is not running (exit status {self.proc.poll()}){self._tail()}"
-            ) from None
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            try:
-                answer = self._answers.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(
-                    f"Chromium did not answer {method} within {TIMEOUT:.0f} s{self._tail()}"
-                ) from None
-            if answer.get("closed"):
-                raise AssertionError(f"Chromium closed the DevTools pipe during {method}{self._tail()}")
-            if answer["id"] == self._next:
-                if "error" in answer:
-                    raise AssertionError(f"{method}: {answer['error']}")
-                return answer.get("result", {})
-
-    def wait_event(self, method: str, session: str, since: int) -> dict[str, Any]:
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            with self._lock:
-                for ev in self.events[since:]:
-                    if ev.get("method") == method and ev.get("sessionId") == session:
-                        return ev
-            time.sleep(0.02)
-        raise AssertionError(f"no {method} within {TIMEOUT:.0f} s{self._tail()}")
-
-    def _tail(self) -> str:
-        text = self.log.read_text(errors="replace").strip() if self.log.is_file() else ""
-        return f"; Chromium's log ends:\n{text[-2000:]}" if text else ""
-
-    def close(self) -> None:
-        try:
-            if self.proc.poll() is None:
-                try:
-                    self._answers = queue.Queue()
-                    self._next += 1
-                    os.write(
-                        self._to_child,
-                        json.dumps({"id": self._next, "method": "Browser.close", "params": {}}).encode()
-                        + b"\0",
-                    )
-                    self.proc.wait(timeout=5)
-                except (OSError, subprocess.TimeoutExpired):
-                    pass
-        finally:
-            for sig in (
-                signal.SIGTERM,
-                signal.SIGKILL,
-            ):  # the renderers and helpers too: the group we started
-                try:
-                    os.killpg(self.proc.pid, sig)
-                except ProcessLookupError:
-                    break
-                try:
-                    self.proc.wait(timeout=5)
-                    time.sleep(0.2)
-                except subprocess.TimeoutExpired:
-                    continue
-            for fd in (self._to_child, self._from_child):
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-
-    # --- one page -------------------------------------------------------------------------------
-    def open(self, path: Path, metrics: dict[str, Any]) -> Page:
-        target = self.call("Target.createTarget", url="about:blank")["targetId"]
-        session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
-        page = Page(self, session)
-        self.call("Network.enable", session)
-        self.call("Page.enable", session)
-        page.resize(metrics)
-        since = len(self.events)
-        self.call("Page.navigate", session, url=path.resolve().as_uri())
-        self.wait_event("Page.loadEventFired", session, since)
-        page.js(
-            "document.fonts.ready.then(() => "
-            "Promise.all([...document.images].map(i => i.decode().catch(() => null))))"
-        )
-        return page
-
-
-class Page:
-    def __init__(self, browser: Browser, session: str) -> None:
-        self.browser, self.session = browser, session
-
-    def js(self, expression: str) -> Any:
-        out = self.browser.call(
-            "Runtime.evaluate", self.session, expression=expression, returnByValue=True, awaitPromise=True
-        )
-        if "exceptionDetails" in out:
-            raise AssertionError(f"{expression!r} raised {out['exceptionDetails']}")
-        return out["result"].get("value")
-
-    def resize(self, metrics: dict[str, Any]) -> None:
-        self.browser.call("Emulation.setDeviceMetricsOverride", self.session, **metrics)
-        self.js("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")  # laid out again
-
-    def requests(self) -> list[str]:
-        with self.browser._lock:
-            return [
-                ev["params"]["request"]["url"]
-                for ev in self.browser.events
-                if ev.get("sessionId") == self.session and ev.get("method") == "Network.requestWillBeSent"
-            ]
-
-    def screenshot(self, path: Path, full: bool = False) -> Image.Image:
-        data = self.browser.call(
-            "Page.captureScreenshot", self.session, format="png", captureBeyondViewport=full
-        )["data"]
-        path.write_bytes(base64.b64decode(data))
-        image = Image.open(io.BytesIO(path.read_bytes()))
-        image.load()
-        return image
 
 
 # --- fixtures ----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    binary = chromium_binary()
-    home = tmp_path_factory.mktemp("chromium")
-    b = Browser(binary, home / "profile", home / "chromium.log")
-    try:
-        assert b.call("Browser.getVersion")["product"], "Chromium did not report its version"
+    with launch(tmp_path_factory.mktemp("chromium")) as b:
         yield b
-    finally:
-        b.close()
 
 
 @pytest.fixture(scope="module")
@@ -357,17 +135,6 @@ def check_page(browser: Browser, path: Path, shots: Path) -> Page:
     check_screenshot(page.screenshot(shots / f"{path.stem}-phone-full.png", full=True), PHONE)
     assert not [u for u in page.requests() if not u.startswith(LOCAL)]
     return page
-
-
-def check_screenshot(image: Image.Image, metrics: dict[str, Any]) -> None:
-    scale = metrics["deviceScaleFactor"]
-    assert (
-        image.format == "PNG"
-        and image.width == metrics["width"] * scale
-        and image.height >= metrics["height"] * scale // 2
-    )
-    colours = image.convert("RGB").getcolors(maxcolors=1 << 16)
-    assert colours is None or len(colours) > 50, f"a near-blank screenshot ({len(colours)} colours)"
 
 
 def table_rows(page: Page, selector: str) -> list[list[str]]:

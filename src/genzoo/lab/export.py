@@ -25,7 +25,9 @@ CSP = (
 class Recording:
     """The snapshots of one run (Session.run): one every `every` steps, `every` doubling (every
     other frame dropped) whenever more than `max_frames` are kept; a frame skipped for its step
-    passes its known-truth figures on to the next one kept."""
+    passes its known-truth figures on to the next one kept. Frames are kept as the JSON text the
+    stream sent (not as Python objects: a few hundred frames of points would be millions of
+    objects for the garbage collector to walk, a pause of a tenth of a second in the pictures)."""
 
     def __init__(self, max_frames: int = MAX_FRAMES) -> None:
         if max_frames < 2:
@@ -33,31 +35,50 @@ class Recording:
         self.max_frames = max_frames
         self.run: Any = None
         self.session: dict[str, Any] | None = None
-        self.frames: list[dict[str, Any]] = []
+        self.frames: list[tuple[int, str, dict[str, Any] | None]] = []  # (step, snapshot, metrics)
         self.every = 1
         self.metrics: dict[str, Any] | None = None
 
-    def add(self, run: Any, session: dict[str, Any], snap: dict[str, Any]) -> None:
-        """Record a snapshot of run `run` (a new run starts the recording again)."""
+    def add(
+        self, run: Any, session: dict[str, Any], step: Any, text: str, metrics: dict[str, Any] | None
+    ) -> None:
+        """Record the snapshot `text` (JSON) of run `run` at `step`, with its known-truth figures if
+        it has them (a new run starts the recording again; a step that is not an int, a frame with
+        nothing to draw, is not kept)."""
         if run != self.run:
             self.run, self.frames, self.every, self.metrics = run, [], 1, None
         self.session = session
-        if snap.get("metrics"):
-            self.metrics = snap["metrics"]
-        step = snap.get("step")
-        if not isinstance(step, int) or "fake" not in snap:  # a bare message: nothing to draw
+        if metrics:
+            self.metrics = metrics
+        if not self.wants(run, step) or not isinstance(step, int):
             return
-        if self.frames and step - self.frames[-1]["step"] < self.every:
-            return
-        frame = {k: v for k, v in snap.items() if k not in DROPPED}
-        frame["metrics"], self.metrics = self.metrics, None
-        self.frames.append(frame)
+        self.frames.append((step, text, self.metrics))
+        self.metrics = None
         if len(self.frames) > self.max_frames:
             self.frames = self.frames[::2]
             self.every *= 2
 
+    def wants(self, run: Any, step: Any) -> bool:
+        """Whether a snapshot of `run` at `step` would be kept."""
+        if run != self.run or not self.frames:
+            return True
+        return isinstance(step, int) and step - self.frames[-1][0] >= self.every
+
     def data(self) -> dict[str, Any]:
-        return {"session": self.session, "frames": self.frames}
+        """{"session": the session's description, "frames": the snapshots, each with the known-truth
+        figures passed on to it (or None), without what only a live page needs}."""
+        frames = []
+        for _, text, metrics in self.frames:
+            frame = {k: v for k, v in json.loads(text).items() if k not in DROPPED}
+            frame["metrics"] = metrics
+            frames.append(frame)
+        return {"session": self.session, "frames": frames}
+
+    def copy(self) -> Recording:
+        """The recording as it stands (the training thread goes on adding to this one)."""
+        out = Recording(self.max_frames)
+        out.run, out.session, out.frames, out.every = self.run, self.session, list(self.frames), self.every
+        return out
 
 
 def count(recording: Recording) -> str:
@@ -105,8 +126,9 @@ def record(session: Any, steps: int, *, frames: int = 100, progress: bool = True
     info = session.session_info()
 
     def snap() -> None:
-        session.metrics_at = -float("inf")  # every frame with its figures
-        rec.add(session.run, info, session.snapshot())
+        session.metrics_at = -float("inf")  # every frame with its known-truth figures
+        frame = session.snapshot()
+        rec.add(session.run, info, frame["step"], json.dumps(frame, allow_nan=False), frame["metrics"])
 
     snap()
     if not session.model.trainable:

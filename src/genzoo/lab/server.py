@@ -27,6 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from genzoo.errors import GenzooError
 from genzoo.lab import export
+from genzoo.lab.drawer import Drawer
 from genzoo.lab.session import Session
 
 FPS = 20.0  # snapshots per second while training
@@ -37,32 +38,39 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class Broadcast:
-    """The latest snapshot and a counter; streams wait for the counter to move."""
+    """The latest snapshot, the session's latest description and its count, and a counter of
+    snapshots; streams wait for the counter to move."""
 
     def __init__(self) -> None:
         self.cond = threading.Condition()
         self.seq = 0
         self.data = ""
-        self.version = -1
+        self.described = -1
         self.session = ""
 
-    def publish(self, data: str, version: int, session: str) -> None:
+    def publish(self, data: str, described: int, session: str) -> None:
         with self.cond:
             self.seq += 1
-            self.data, self.version, self.session = data, version, session
+            self.data, self.described, self.session = data, described, session
             self.cond.notify_all()
 
     def wait(self, seq: int, timeout: float) -> tuple[int, str, int, str]:
         with self.cond:
             self.cond.wait_for(lambda: self.seq != seq, timeout=timeout)
-            return self.seq, self.data, self.version, self.session
+            return self.seq, self.data, self.described, self.session
 
 
 class Lab:
     """A session, its training thread and its HTTP server."""
 
     def __init__(
-        self, session: Session, *, host: str = "127.0.0.1", port: int = 0, save_dir: str | Path = "runs"
+        self,
+        session: Session,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        save_dir: str | Path = "runs",
+        draw_process: bool = True,
     ) -> None:
         self.session = session
         self.token = secrets.token_urlsafe(24)
@@ -83,9 +91,11 @@ class Lab:
         # listen on another address (--host) is reached by other names, and the token alone guards it
         self.loopback = host in LOOPBACK
         self.allowed_hosts = {f"{h}:{self.port}" for h in ("127.0.0.1", "localhost", "[::1]")}
-        self.draw_time = 0.0  # seconds a picture takes, smoothed
         self.step_time = 0.01  # seconds a training step takes, smoothed
+        self.draw_process = draw_process
+        self.drawer: Drawer | None = None
         self.session_json: tuple[Any, dict[str, Any], str] = (None, {}, "")
+        self.described = 0  # counts the session's descriptions: a stream sends a new one when it moves
         self.recording = export.Recording()  # the current run's pictures, for the export button
         self.trainer = threading.Thread(target=self._train, name="genzoo-lab-train", daemon=True)
 
@@ -95,6 +105,8 @@ class Lab:
         return f"http://{host}:{self.port}/?token={self.token}"
 
     def start(self) -> None:
+        if self.draw_process:
+            self.drawer = Drawer(self.session.threads)
         self.trainer.start()
         threading.Thread(target=self.httpd.serve_forever, name="genzoo-lab-http", daemon=True).start()
 
@@ -104,77 +116,140 @@ class Lab:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.trainer.join(timeout=10)
+        if self.drawer is not None:
+            self.drawer.close()
 
     # --- the training thread --------------------------------------------------------------------
     def _train(self) -> None:
-        """Train and draw in turn on one thread: FPS pictures a second while playing, the time
-        between them spent training (`speed` steps per picture at most: slow motion); while
-        paused, a picture after each command. (A second thread drawing from a copy of the weights
-        was slower on 2 cores: the two threads' Python fights over the interpreter lock.)"""
+        """Train, and ask for FPS pictures a second on a fixed clock (late ones catch up), one in
+        flight at a time: drawn by the drawing process beside training, or — before it has
+        started, or without one — in this thread between the steps. The steps between two
+        pictures are taken in chunks that fill half the time left, by the steps' own pace, at most
+        `speed` of them (slow motion). While paused: a picture after each command."""
         s = self.session
         counted, since = 0, time.perf_counter()
-        frame = since  # when the next picture is due: on a fixed clock, so that late ones catch up
+        due, taken = since, 0  # when the next picture is asked for; steps since the last one was
         while not self.stopping.is_set():
-            start = time.perf_counter()
+            self._collect()
+            now = time.perf_counter()
             if not s.playing:
-                counted, since = 0, start
-                if not self.dirty.wait(timeout=0.5):
-                    continue
-            elif start - since >= 1.0:  # steps per second of wall time, the pictures' included
-                s.rate, counted, since = counted / (start - since), 0, start
-            frame = max(frame + 1.0 / FPS, start - 1.0 / FPS) if s.playing else start + 1.0 / FPS
-            due, taken = frame - self.draw_time, 0
+                counted, since, taken, s.rate = 0, now, 0, 0.0
+                if self._drawing():
+                    self._collect(0.05)
+                elif self.dirty.wait(timeout=0.5):
+                    self.dirty.clear()
+                    self._ask()
+                    due = time.perf_counter() + 1.0 / FPS
+                continue
+            if now - since >= 1.0:  # steps per second of wall time, the pictures' included
+                s.rate, counted, since = counted / (now - since), 0, now
+            if now >= due and not self._drawing():
+                self._ask()
+                due, taken = max(due, now - 1.0 / FPS) + 1.0 / FPS, 0
+                continue
+            if taken >= s.speed:  # slow motion: the steps of this picture are taken
+                wait = min(max(due - now, 0.0), 0.01)
+                if self._drawing():
+                    self._collect(wait)
+                else:
+                    time.sleep(wait)
+                continue
+            chunk = max(1, min(s.speed - taken, int(0.5 * (due - now) / self.step_time)))
+            t0 = time.perf_counter()
             try:
-                while s.playing and taken < s.speed and (taken == 0 or time.perf_counter() < due):
-                    # in chunks that fill half the time left, by the steps' own pace
-                    left = due - time.perf_counter()
-                    chunk = max(1, min(s.speed - taken, int(0.5 * left / self.step_time)))
-                    t0 = time.perf_counter()
-                    s.train_steps(chunk)
-                    self.step_time = 0.8 * self.step_time + 0.2 * (time.perf_counter() - t0) / chunk
-                    taken += chunk
+                s.train_steps(chunk)
             except GenzooError as exc:
                 self.message = str(exc)
-            counted += taken
-            self.dirty.clear()
-            t0 = time.perf_counter()
-            self._publish()
-            self.draw_time = 0.8 * self.draw_time + 0.2 * (time.perf_counter() - t0)
-            rest = frame - time.perf_counter()
-            if rest > 0 and s.playing and taken >= s.speed:
-                time.sleep(rest)  # slow motion: the steps of this picture are taken
+                self.dirty.set()
+                continue
+            self.step_time = 0.8 * self.step_time + 0.2 * (time.perf_counter() - t0) / chunk
+            taken += chunk
+            counted += chunk
 
-    def _publish(self) -> None:
+    def _drawing(self) -> bool:
+        return self.drawer is not None and self.drawer.busy
+
+    def _ask(self) -> None:
+        """A picture of the session now: asked of the drawing process, or drawn here."""
         s = self.session
+        if self.drawer is not None and self.drawer.usable:
+            self.drawer.ask(s)
+            return
         try:
-            snap = s.snapshot()
+            head, metrics, drawing = s.copy_view()
+            picture = drawing.picture(metrics)
+            text = json.dumps(picture, allow_nan=False)
         except Exception as exc:  # noqa: BLE001 - a drawing failure is shown, not fatal to the server
-            snap = {"step": s.trainer.step, "playing": False, "message": f"cannot draw the model: {exc}"}
-            s.playing = False
+            self._failed(exc)
+            return
+        self._publish(head, picture["metrics"], text)
+
+    def _collect(self, timeout: float = 0.0) -> None:
+        """Publish the drawing process's picture if it is done (waiting up to `timeout` for it)."""
+        if self.drawer is None or self.drawer.failed is not None:
+            return
+        try:
+            done = self.drawer.poll(timeout)
+        except RuntimeError as exc:
+            self._failed(exc)
+            return
+        if done is None:
+            return
+        head, metrics, picture = done
+        if head["run"] != self.session.run:  # drawn from weights a reset has since replaced
+            self.dirty.set()
+            return
+        self._publish(head, metrics, picture)
+
+    def _failed(self, exc: BaseException) -> None:
+        s = self.session
+        s.playing = False
+        head = {"run": s.run, "step": s.trainer.step, "playing": False}
+        self._publish(head, None, json.dumps({"message": f"cannot draw the model: {exc}"}), drawn=False)
+
+    def _publish(
+        self, head: dict[str, Any], metrics: dict[str, Any] | None, picture: str, drawn: bool = True
+    ) -> None:
+        """Send a frame — its head and its picture, JSON text — to every stream, with the session's
+        description after a change, and record it (the export button's recording)."""
+        s = self.session
         if self.message is not None:
-            snap["message"], self.message = self.message, None
-        key = (s.version, s.seed, s.speed, repr(s.values[s.family]))
+            head, self.message = {**head, "message": self.message}, None
+        text = json.dumps(head)[:-1] + ", " + picture[1:] if picture != "{}" else json.dumps(head)
+        key = (s.version, s.seed, s.speed, repr(s.values[s.family]), s.drawn is not None)
         if self.session_json[0] != key:  # the session's description, again only after a change
             info = s.session_info()
             self.session_json = (key, info, json.dumps(info))
-        self.recording.add(snap.get("run"), self.session_json[1], snap)
-        self.broadcast.publish(json.dumps(snap), s.version, self.session_json[2])
+            self.described += 1
+        if drawn:
+            self.recording.add(head["run"], self.session_json[1], head["step"], text, metrics)
+        self.broadcast.publish(text, self.described, self.session_json[2])
+
+    def _unused(self, suffix: str) -> Path:
+        """save_dir/lab-FAMILY-DATA-STAMP[-k]SUFFIX, a name not yet taken (two saves in a second)."""
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        base = f"lab-{self.session.family}-{self.session.data_name}-{stamp}"
+        for k in range(1, 10_000):
+            out = self.save_dir / f"{base}{'' if k == 1 else f'-{k}'}{suffix}"
+            if not out.exists():
+                return out
+        raise GenzooError(f"no free name for {base} in {self.save_dir}")
 
     def command(self, cmd: Any) -> str:
         """A command of the page; "save" writes the session as a run directory under save_dir,
         "export" the current run's recording as a page that replays it without a server."""
         action = cmd.get("action") if isinstance(cmd, dict) else None
         if action in ("save", "export"):
-            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-            out = self.save_dir / f"lab-{self.session.family}-{self.session.data_name}-{stamp}"
+            out = self._unused(".html" if action == "export" else "")
             if action == "save":
                 path = self.session.save(out)
                 return f"saved to {path} (genzoo evaluate {path})"
-            if not self.recording.frames:
+            recording = self.recording.copy()
+            if not recording.frames:
                 raise GenzooError("nothing to export yet: press play first")
             self.save_dir.mkdir(parents=True, exist_ok=True)
-            path = export.write(self.recording, out.with_suffix(".html"))
-            return f"exported {export.count(self.recording)} to {path} (opens without a server)"
+            path = export.write(recording, out)
+            return f"exported {export.count(recording)} to {path} (opens without a server)"
         try:
             return self.session.command(cmd)
         finally:
@@ -200,13 +275,30 @@ def _handler(lab: Lab) -> type[BaseHTTPRequestHandler]:
                 return False
             return True
 
+        def parse_request(self) -> bool:  # each request of a kept-alive connection: its body unread
+            self._read: bytes | None | bool = False
+            return super().parse_request()
+
+        def _body(self) -> bytes | None:
+            """The request's body, read once (None: longer than MAX_BODY, left unread)."""
+            if self._read is False:
+                length = int(self.headers.get("Content-Length") or 0)
+                self._read = self.rfile.read(length) if 0 <= length <= MAX_BODY else None
+            return self._read
+
         def _send(self, status: int, body: bytes, kind: str) -> None:
+            # a refused request's body is read and dropped, so that the connection serves the next
+            # request (a browser sends it on the same one); one too long to read closes it
+            if status >= 400 and self._body() is None:
+                self.close_connection = True
             self.send_response(status)
             self.send_header("Content-Type", f"{kind}; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")
             self.send_header("X-Content-Type-Options", "nosniff")
             self.send_header("Content-Security-Policy", "default-src 'self'; img-src 'self' data:")
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(body)
 
@@ -232,14 +324,14 @@ def _handler(lab: Lab) -> type[BaseHTTPRequestHandler]:
             if urlsplit(self.path).path != "/command":
                 self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")
                 return
-            length = int(self.headers.get("Content-Length") or 0)
-            if not 0 < length <= MAX_BODY:
+            body = self._body()
+            if not body:
                 self._reply(
                     HTTPStatus.BAD_REQUEST, {"ok": False, "error": "a command is a JSON body of at most 2 MB"}
                 )
                 return
             try:
-                cmd = json.loads(self.rfile.read(length))
+                cmd = json.loads(body)
                 message = lab.command(cmd)
             except (ValueError, GenzooError) as exc:
                 self._reply(HTTPStatus.BAD_REQUEST, {"ok": False, "error": str(exc).splitlines()[0][:300]})
@@ -256,16 +348,16 @@ def _handler(lab: Lab) -> type[BaseHTTPRequestHandler]:
             self.send_header("Connection", "close")
             self.end_headers()
             self.close_connection = True
-            seq, version = 0, None  # 0: nothing published yet
+            seq, described = 0, None  # 0: nothing published yet
             try:
                 while not lab.stopping.is_set():
-                    new, data, ver, session = lab.broadcast.wait(seq, KEEPALIVE)
+                    new, data, count, session = lab.broadcast.wait(seq, KEEPALIVE)
                     if new == seq:
                         self.wfile.write(b": keep-alive\n\n")
                     else:
-                        if ver != version:
+                        if count != described:  # the session's description changed (or the stream is new)
                             self.wfile.write(f"event: session\ndata: {session}\n\n".encode())
-                            version = ver
+                            described = count
                         self.wfile.write(f"event: snapshot\ndata: {data}\n\n".encode())
                         seq = new
                     self.wfile.flush()

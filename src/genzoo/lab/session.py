@@ -24,13 +24,8 @@ from genzoo.errors import GenzooError, TrainingDiverged
 from genzoo.lab import DATASETS, FAMILIES, views
 
 N_POINTS = 2_000  # examples of each dataset
-N_SHOWN = 500  # real and fake points drawn
-HEAT = 32  # the heat map's cells per side
-GRID_LINES, GRID_POINTS = 11, 25  # the latent grid: lines per direction, points per line
-ARROWS = 120
+N_SHOWN = 500  # real and fake points drawn (views.Drawing has the sizes of the other pictures)
 N_ENCODED = 200  # the first N_ENCODED real points shown: their posteriors on an autoencoder's latent plane
-N_PRIOR = 200  # prior draws on the latent plane
-N_PATHS = 200  # ddpm: the samples whose reverse paths are sent (the noise-level slider moves them)
 METRICS_EVERY = 1.0  # seconds between the known-truth figures
 
 
@@ -174,13 +169,20 @@ def points_data(name: str, drawn: torch.Tensor | None = None) -> Any:
     return Dataset(drawn.float(), DataInfo("drawn", "points", (2,), (-math.inf, math.inf)))
 
 
-def shown_losses(terms: dict[str, float]) -> dict[str, float | None]:
-    """The loss terms for the chart: rounded, None for a non-finite one (JSON has no NaN), and
-    without "loss" where it repeats another term (a GAN's "loss" is its critic's)."""
-    out = {k: round(v, 5) if math.isfinite(v) else None for k, v in terms.items()}
-    if "loss" in out and any(v == out["loss"] for k, v in out.items() if k != "loss"):
-        del out["loss"]
-    return out
+CHART = {  # the loss terms charted, of those a family's step returns (the others repeat these)
+    "gan": ("d_loss", "g_loss", "gp"),
+    "vae": ("loss", "recon", "kl"),
+    "aae": ("recon", "d_loss", "g_loss"),
+    "ddpm": ("loss",),
+    "kde": (),
+    "infogan": ("d_loss", "g_loss", "info", "q_acc"),
+}
+
+
+def shown_losses(terms: dict[str, float], family: str) -> dict[str, float | None]:
+    """The family's charted terms of a step (CHART; a phase of a step has fewer), rounded; None for a
+    non-finite one (JSON has no NaN)."""
+    return {k: round(terms[k], 5) if math.isfinite(terms[k]) else None for k in CHART[family] if k in terms}
 
 
 class Session:
@@ -198,8 +200,7 @@ class Session:
         self.playing = False
         self.speed = 100  # training steps per snapshot at most (fewer: slow motion)
         self.losses: dict[str, float] = {}
-        self.metrics: dict[str, Any] | None = None
-        self.metrics_at = 0.0
+        self.metrics_at = 0.0  # when the last known-truth figures were asked for
         self.rate = 0.0  # training steps per second of wall time, smoothed (set by whoever drives it)
         self.version = 0  # bumped when the family or the data change: the page re-reads the session
         self.run = 0  # bumped by every build: new weights at step 0 (a recording starts again)
@@ -220,8 +221,7 @@ class Session:
             self.trainer = Trainer(self.model, self.data, cfg, None)
             self.trainer.begin()
             self.run += 1
-            self.losses, self.metrics, self.metrics_at = {}, None, 0.0
-            self.view = copy.deepcopy(self.model).eval()  # the pictures' copy (see snapshot)
+            self.losses, self.metrics_at = {}, 0.0
             x = self.data.tensors()
             self.real = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:N_SHOWN]]
             self.real_shown = views.rounded(self.real)
@@ -235,6 +235,10 @@ class Session:
                 float(centre[1]) - half,
                 float(centre[1]) + half,
             ]
+            # the pictures' copy of the model, in shared memory (a drawing process reads it there)
+            view = copy.deepcopy(self.model).eval().share_memory()
+            truth = views.truth_of(self.data, N_SHOWN)
+            self.drawing = views.Drawing(view, LAYERS[self.family], self.bounds, self.real[:N_ENCODED], truth)
 
     def options(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """(model options, training options) from the controls' values."""
@@ -248,6 +252,7 @@ class Session:
             "steps": 10**9,
             "schedule": "constant",
             "warmup": 0,
+            "ema": 0,  # the weights drawn are the weights saved (an EMA's average would be saved instead)
         }
         for c in CONTROLS[self.family]:
             if c.key in ("width", "depth"):
@@ -379,25 +384,23 @@ class Session:
                 self.playing = False
                 raise GenzooError(f"training diverged ({exc}); reset, or lower the learning rate") from None
 
-    def copy_view(self) -> None:
-        """Copy the weights and what goes with them into the pictures' copy (under the lock)."""
+    def copy_view(self) -> tuple[dict[str, Any], bool, views.Drawing]:
+        """Copy the weights into the pictures' copy (under the lock): (the frame's head — run,
+        step, losses, ... —, whether its known-truth figures are due, the run's Drawing)."""
         with self.lock:
-            self.view.load_state_dict(self.model.state_dict())
-            self.view_state = (
-                {
-                    "run": self.run,
-                    "step": self.trainer.step,
-                    "playing": self.playing,
-                    "steps_per_second": round(self.rate, 1),
-                    "bounds": self.bounds,
-                    "losses": shown_losses(self.losses),
-                },
-                self.view,
-                self.data,
-                self.family,
-                self.version,
-                self.real[:N_ENCODED],
-            )
+            self.drawing.view.load_state_dict(self.model.state_dict())
+            head = {
+                "run": self.run,
+                "step": self.trainer.step,
+                "playing": self.playing,
+                "steps_per_second": round(self.rate, 1),
+                "bounds": self.bounds,
+                "losses": shown_losses(self.losses, self.family),
+            }
+            metrics = time.perf_counter() - self.metrics_at >= METRICS_EVERY
+            if metrics:
+                self.metrics_at = time.perf_counter()
+            return head, metrics, self.drawing
 
     # --- what the page draws ------------------------------------------------------------------------
     def session_info(self) -> dict[str, Any]:
@@ -424,31 +427,8 @@ class Session:
     def snapshot(self) -> dict[str, Any]:
         """What the page draws now (see the module docstring), computed from a copy of the weights
         taken under the lock: the pictures never touch the trained model (its mode, its RNG)."""
-        self.copy_view()
-        head, view, data, family, version, encoded = self.view_state
-        layers = LAYERS[family]
-        out: dict[str, Any] = {**head, "message": None, "metrics": None}
-        with torch.no_grad(), torch.random.fork_rng(devices=[]):
-            if family == "infogan":
-                fake, out["codes"] = views.coded_samples(view, N_SHOWN)
-            elif family == "ddpm":
-                fake, out["paths"] = views.reverse_paths(view, N_SHOWN, N_PATHS)
-            else:
-                fake = views.samples(view, N_SHOWN)
-            out["fake"] = views.rounded(fake)
-            if "heat" in layers:
-                out["heat"] = views.heat(view, self.bounds, HEAT)
-            if "grid" in layers:
-                out["grid"] = views.latent_grid(view, GRID_LINES, GRID_POINTS)
-            if "posterior" in layers:
-                out["latent"] = views.latent_plane(view, encoded, N_PRIOR)
-            if "arrows" in layers:
-                with torch.enable_grad():
-                    out["arrows"] = views.generator_arrows(view, ARROWS, self.bounds)
-            if time.perf_counter() - self.metrics_at >= METRICS_EVERY and version == self.version:
-                out["metrics"] = self.metrics = views.known_truth(data, fake)
-                self.metrics_at = time.perf_counter()
-        return out
+        head, metrics, drawing = self.copy_view()
+        return {**head, "message": None, **drawing.picture(metrics)}
 
     def save(self, out: str | Path) -> Path:
         """The session as a genzoo run directory (Trainer.save_to: config.json, the weights, the

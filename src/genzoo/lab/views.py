@@ -7,6 +7,7 @@ the plane), and the known-truth figures of the data."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -156,7 +157,12 @@ def latent_plane(model: Any, x: torch.Tensor, n_prior: int) -> dict[str, Any] | 
         cells = torch.zeros(LATENT_HEAT**2, d)
         cells[:, :2] = cell_centres(bounds, LATENT_HEAT)
         values = torch.sigmoid(model.disc_score(cells).reshape(-1).double())
-        out["heat"] = {"nx": LATENT_HEAT, "ny": LATENT_HEAT, "values": rounded(values), "label": "D(z)"}
+        out["heat"] = {
+            "nx": LATENT_HEAT,
+            "ny": LATENT_HEAT,
+            "values": rounded(values),
+            "label": "code discriminator D(z)",
+        }
     return out
 
 
@@ -178,17 +184,77 @@ def generator_arrows(model: Any, n: int, bounds: list[float]) -> list[list[float
     ]
 
 
-def known_truth(data: Any, fake: torch.Tensor) -> dict[str, Any]:
+def truth_of(data: Any, n: int) -> dict[str, Any]:
+    """What known_truth needs of the data: n of its points, the MMD's bandwidth — their median
+    distance, fixed for the run so that the figure is comparable from picture to picture (and
+    not computed again every time) — and its modes and their σ where known."""
+    real = data.tensors()[:n].double()
+    out: dict[str, Any] = {"real": real, "bandwidth": float(torch.pdist(real).median())}
+    if "modes" in data.extras:
+        out["modes"] = np.asarray(data.extras["modes"], dtype=np.float64)
+        out["sigma"] = float(data.extras["sigma"])
+    return out
+
+
+def known_truth(truth: dict[str, Any], fake: torch.Tensor) -> dict[str, Any]:
     """Modes covered and the high-quality share where the data's modes are known (ring8, grid25),
-    and the MMD² between the drawn samples and as many training points."""
+    and the MMD² between the drawn samples and as many training points, with the Gaussian kernel
+    at the data's median distance (`truth_of`)."""
     from genzoo.metrics.samples import mmd, mode_coverage
 
-    real = data.tensors()[: len(fake)].double().numpy()
+    fake64 = fake.double().numpy()
     out: dict[str, Any] = {}
-    if "modes" in data.extras:
-        modes = np.asarray(data.extras["modes"], dtype=np.float64)
-        cov = mode_coverage(fake.double().numpy(), modes, float(data.extras["sigma"]))
-        out["modes covered"] = f"{cov['modes_covered']}/{len(modes)}"
+    if "modes" in truth:
+        cov = mode_coverage(fake64, truth["modes"], truth["sigma"])
+        out["modes covered"] = f"{cov['modes_covered']}/{len(truth['modes'])}"
         out["high quality"] = round(cov["high_quality_rate"], 3)
-    out["MMD²"] = round(float(mmd(real, fake.double().numpy())["mmd2"]), 5)
+    real = truth["real"][: len(fake)].numpy()
+    out["MMD²"] = round(float(mmd(real, fake64, bandwidth=truth["bandwidth"])["mmd2"]), 5)
     return out
+
+
+@dataclass
+class Drawing:
+    """What the pictures of one run need besides its weights: the pictures' copy of the model
+    (`view`, into which the weights are copied before each picture), the layers of its family,
+    the plane's bounds, the real points shown on a latent plane, and the data's known truth. Built
+    once per run; `picture` is all the lab computes for a frame, in the server's process or in a
+    drawing process (genzoo.lab.drawer) alike."""
+
+    view: Any
+    layers: tuple[str, ...]
+    bounds: list[float]
+    encoded: torch.Tensor
+    truth: dict[str, Any]
+    shown: int = 500  # samples drawn
+    heat_cells: int = 32  # the heat map's cells per side
+    grid: tuple[int, int] = (11, 25)  # the latent grid: lines per direction, points per line
+    arrows: int = 120
+    paths: int = 200  # ddpm: the samples whose reverse paths are sent
+    prior: int = 200  # prior draws on the latent plane
+
+    def picture(self, metrics: bool) -> dict[str, Any]:
+        """The frame's pictures (and the known-truth figures if `metrics`), from the view's weights;
+        the global RNG left as it was."""
+        view, layers = self.view, self.layers
+        out: dict[str, Any] = {"metrics": None}
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            if view.name == "infogan":
+                fake, out["codes"] = coded_samples(view, self.shown)
+            elif view.name == "ddpm":
+                fake, out["paths"] = reverse_paths(view, self.shown, self.paths)
+            else:
+                fake = samples(view, self.shown)
+            out["fake"] = rounded(fake)
+            if "heat" in layers:
+                out["heat"] = heat(view, self.bounds, self.heat_cells)
+            if "grid" in layers:
+                out["grid"] = latent_grid(view, *self.grid)
+            if "posterior" in layers:
+                out["latent"] = latent_plane(view, self.encoded, self.prior)
+            if "arrows" in layers:
+                with torch.enable_grad():
+                    out["arrows"] = generator_arrows(view, self.arrows, self.bounds)
+            if metrics:
+                out["metrics"] = known_truth(self.truth, fake)
+        return out

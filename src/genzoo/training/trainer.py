@@ -678,6 +678,9 @@ class Trainer:
             raise GenzooError(f"learning rate must be a positive number, got {lr}")
         ratio = lr / self.cfg.lr
         self.base_lrs = [[base * ratio for base in lrs] for lrs in self.configured_lrs]
+        # the run's rate from now on: what save_to writes, and the base of the next change
+        self.cfg = dataclasses.replace(self.cfg, lr=lr)
+        self.configured_lrs = [list(lrs) for lrs in self.base_lrs]
 
     def _roll_back(self, exc: TrainingDiverged) -> bool:
         """train.on_diverge=rollback: reload the last checkpoint and go on with the learning rate
