@@ -4,7 +4,10 @@ One `genzoo lab` process (the command line, as a user starts it, on a free port)
 the module; the tests run in order on the same session, as a user would: the page loads from the
 lab alone, play changes the picture and a GAN covers ring8's 8 modes, a reload keeps the session,
 step and "s" take one step each, a bad value is a message, the sliders reach the model, save
-writes a run that loads, drawn points become the data, and Ctrl-C stops the server cleanly.
+writes a run that loads, the critic and generator buttons take one half step each, every family
+draws (its own plane, slider or legend shown), the export button writes a page of the run, an
+exported page replays in the browser with no request, drawn points become the data, and Ctrl-C
+stops the server cleanly. The tests that switch the model bring the GAN back for those after them.
 Buttons, sliders, keys and drawing are real input events (Input.dispatchMouseEvent/KeyEvent);
 every wait polls with its own time budget. Screenshots go to each test's tmp_path. A refused
 command leaves its kept-alive connection usable for the next request.
@@ -33,6 +36,7 @@ import torch
 
 import genzoo
 from browser import DESKTOP, Page, check_screenshot, launch
+from genzoo.lab import FAMILIES
 from genzoo.training import checkpoint as ckpt
 
 # Measured here (2 shared cores, Chromium drawing 20 pictures a second beside the training): the
@@ -120,6 +124,7 @@ def page(lab, tmp_path_factory):
             BUDGET,
             "the session's controls and a first picture",
         )
+        watch_console(p)
         yield p
 
 
@@ -156,6 +161,14 @@ def pause(page: Page) -> int:
     return last
 
 
+def halt(page: Page) -> None:
+    """Press the play button to pause, and wait for the server's answer (not for the pictures on
+    their way, as `pause` does)."""
+    page.click("#play")
+    page.wait_for(f"!({PLAYING})", BUDGET, "the play button showing a paused session")
+    message(page, "^paused$")
+
+
 def server_state(page: Page) -> dict[str, Any]:
     return page.js(SERVER_STATE)
 
@@ -187,6 +200,99 @@ def ink(page: Page) -> dict[str, int] | None:
           x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y); }
       }
       return x1 < 0 ? null : {x0, x1, y0, y1, w: c.width, h: c.height}; })()""")
+
+
+# a family's own marks on the page, all set from the pictures it draws (a session event sets none
+# of them): its heat map's label, the latent plane, the noise-level slider, the code legend
+LOOK = """(() => { const $ = id => document.getElementById(id), seen = id => $(id).checkVisibility();
+  return {model: $('model-name').textContent, step: +$('stepcount').textContent,
+          latent: seen('latent'), noise: seen('noise'), codes: seen('codes'),
+          critic: seen('step-critic'), generator: seen('step-generator'),
+          heat: $('heat-label').textContent, latentHeat: $('latent-heat-label').textContent,
+          hint: $('latent-hint').textContent}; })()"""
+# what a picture of this family alone shows (`l`: LOOK): the last family's is not taken for it
+OWN = {
+    "gan": "l.heat.startsWith('critic D(x)') && !l.codes && !l.latent && !l.noise",
+    "vae": "l.latent && l.hint.includes('ellipses') && l.latentHeat === ''",
+    "aae": "l.latent && l.latentHeat === 'code discriminator D(z)'",
+    "ddpm": "l.noise",
+    "kde": "l.heat.startsWith('density (scaled)')",
+    "infogan": "l.codes && l.heat.startsWith('critic D(x)')",
+}
+LEGEND = (  # the loss chart's legend: each term's latest value ("–" where the last step sent none)
+    "Object.fromEntries([...document.querySelectorAll('#legend .term')]"
+    ".map(e => [e.children[1].textContent, e.children[2].textContent]))"
+)
+PHASED = ("gan", "infogan")  # the families whose step has phases: the critic and generator buttons
+LOCAL = ("file:", "data:", "about:")  # all that an exported page may load: itself
+TYPE_AHEAD = 1.1  # s: a select joins the letters typed within a second into one word to find
+last_typed = {"model": 0.0}
+
+
+def watch_console(page: Page) -> None:
+    """Report the page's console and log to the browser's events (what it logged before comes too)."""
+    page.browser.call("Runtime.enable", page.session)
+    page.browser.call("Log.enable", page.session)
+
+
+def console_errors(page: Page, since: int = 0) -> list[str]:
+    """The page's errors among the browser's events from number `since` on (watch_console): an
+    uncaught exception, console.error, and the browser's own error entries (a resource that did
+    not load, a request the content security policy refused)."""
+    out = []
+    for ev in page.browser.events[since:]:
+        method, params = ev.get("method"), ev.get("params", {})
+        if ev.get("sessionId") != page.session:
+            continue
+        if method == "Runtime.exceptionThrown":
+            details = params["exceptionDetails"]
+            out.append(details.get("exception", {}).get("description") or details["text"])
+        elif method == "Runtime.consoleAPICalled" and params["type"] in ("error", "assert"):
+            out.append(" ".join(str(a.get("value", a.get("description"))) for a in params["args"]))
+        elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
+            out.append(params["entry"]["text"])
+    return out
+
+
+def choose_model(page: Page, family: str) -> None:
+    """Choose `family` in the model select from the keyboard, as a user can: the select focused and
+    the family's first letter typed (each family's is its own); the server answers "FAMILY: ..."
+    and the page shows the family's session."""
+    wait = last_typed["model"] + TYPE_AHEAD - time.monotonic()
+    if wait > 0:  # a letter typed within a second of the last would be read as the word's next one
+        time.sleep(wait)
+    page.js("document.getElementById('model').focus()")
+    page.press(family[0], f"Key{family[0].upper()}", ord(family[0].upper()), family[0])
+    last_typed["model"] = time.monotonic()
+    page.js("document.getElementById('model').blur()")
+    message(page, f"^{family}: ")
+    page.wait_for(
+        f"document.getElementById('model').value === '{family}' "
+        f"&& document.getElementById('model-name').textContent === '{family}'",
+        BUDGET,
+        f"the page showing the {family}'s session",
+        show="document.getElementById('model-name').textContent",
+    )
+
+
+def steady_plane(page: Page) -> str:
+    """The plane's picture once it has held still for 0.2 s (paused: the pictures already on their
+    way come in first)."""
+    deadline = time.monotonic() + BUDGET
+    last = page.js(PLANE)
+    while True:
+        time.sleep(0.2)
+        now = page.js(PLANE)
+        if now == last:
+            return now
+        assert time.monotonic() < deadline, "the plane still changes while paused"
+        last = now
+
+
+def replay_data(html: str) -> dict[str, Any]:
+    """The recording an exported page holds (`window.GENZOO_REPLAY = {...};`)."""
+    start = html.index("window.GENZOO_REPLAY = ") + len("window.GENZOO_REPLAY = ")
+    return json.loads(html[start : html.index(";</script>", start)].replace("<\\/", "</"))
 
 
 # --- the tests, in the order a user goes ---------------------------------------------------------
@@ -393,6 +499,232 @@ def test_save_writes_a_run_that_loads(lab, page):
     with torch.no_grad():
         samples = model.sample(500, generator=torch.Generator().manual_seed(0)).reshape(500, 2)
     assert torch.allclose(samples.double(), torch.tensor(shown["fake"], dtype=torch.float64), atol=2e-4)
+
+
+def test_a_critic_step_and_a_generator_step_take_one_step_each(lab, page):
+    """Paused, the GAN's "critic step" and "generator step" buttons each take one step, a half of a
+    training step: the step count moves by one, the message names the half, and the server's
+    latest picture carries that half's losses alone (the critic's d_loss without the generator's
+    g_loss, then g_loss alone); the chart's legend shows a dash for the half not taken. (Hidden
+    for a family without phases, and shown again for the GAN: the next test.)"""
+    if page.js(PLAYING):
+        pause(page)
+    since = len(page.browser.events)
+    look = page.js(LOOK)
+    assert look["critic"] and look["generator"], f"the GAN's half-step buttons are not shown: {look}"
+    start = step_count(page)
+    for n, phase, other in ((start + 1, "critic", "g_loss"), (start + 2, "generator", "d_loss")):
+        page.click(f"#step-{phase}")
+        message(page, f"^step {n}: the {phase} alone$")
+        page.wait_for(f"{STEPCOUNT} === {n}", BUDGET, f"step {n} shown", show=STEPCOUNT)
+        state = server_agrees(page, lambda state, n=n: state["snapshot"]["step"] == n, f"step {n}")
+        losses = state["snapshot"]["losses"]
+        if phase == "critic":
+            assert "d_loss" in losses and "g_loss" not in losses, f"a critic step's losses: {losses}"
+        else:
+            assert set(losses) == {"g_loss"}, f"a generator step's losses: {losses}"
+        assert all(isinstance(v, float) for v in losses.values()), losses
+        legend = page.wait_for(
+            f"(t => t[{json.dumps(other)}] === '–' && t)({LEGEND})",
+            BUDGET,
+            f"a dash for {other} in the legend after the {phase} step",
+            show=LEGEND,
+        )
+        taken = "d_loss" if phase == "critic" else "g_loss"
+        assert re.fullmatch(r"-?[\d.]+(e[-+]\d+)?", legend[taken]), f"the legend after the {phase}: {legend}"
+    assert not page.js(PLAYING) and server_state(page)["snapshot"]["step"] == start + 2
+    assert console_errors(page, since) == []
+
+
+def test_every_family_draws_in_the_browser(lab, page, tmp_path):
+    """Each family, chosen in the model select from the keyboard, draws on the page: a picture of
+    that family arrives (its own mark: the GAN's critic D(x), the VAE's latent plane with its σ
+    ellipses, the AAE's latent plane with its code discriminator, the DDPM's noise-level slider, the
+    KDE's density, the InfoGAN's code legend) at step 0, the plane changes, and only that family's
+    element is shown: the latent plane for vae and aae, the noise slider for ddpm, the code legend
+    for infogan, the critic and generator buttons for gan and infogan. Play trains it and changes
+    the picture again (the KDE is fitted, not trained: play says so and stays off); the DDPM's
+    noise slider, clicked at its middle, noises the picture. No console error; a screenshot each.
+    The GAN comes last: the session is a GAN again for the tests after this one. Each family is
+    paused before the next is chosen: chosen while one plays, the new model can be handed a chunk
+    of the old one's steps by the training thread, which dies of it when the new one is the KDE."""
+    since = len(page.browser.events)
+    assert len({f[0] for f in FAMILIES}) == len(FAMILIES), "choose_model types each family's first letter"
+    for family in [f for f in FAMILIES if f != "gan"] + ["gan"]:
+        if page.js(PLAYING):
+            halt(page)
+        before = page.js(PLANE)
+        choose_model(page, family)
+        look = page.wait_for(
+            f"(l => l.model === '{family}' && ({OWN[family]}) && l)({LOOK})",
+            BUDGET,
+            f"a picture of the {family}",
+            show=LOOK,
+        )
+        page.wait_for(f"{PLANE} !== {json.dumps(before)}", BUDGET, f"the plane redrawn for the {family}")
+        assert look["step"] == 0, f"the {family} at step {look['step']}, not 0: not a new model"
+        shown = {k: look[k] for k in ("latent", "noise", "codes", "critic", "generator")}
+        assert shown == {
+            "latent": family in ("vae", "aae"),
+            "noise": family == "ddpm",
+            "codes": family == "infogan",
+            "critic": family in PHASED,
+            "generator": family in PHASED,
+        }, f"{family}: {look}"
+        if family == "infogan":
+            categories = int(page.js("document.getElementById('control-categories-value').value"))
+            swatches = page.js("document.querySelectorAll('#codes i').length")
+            assert swatches == categories, f"{swatches} colours in the legend of {categories} codes"
+        page.wait_for(f"!({PLAYING})", BUDGET, f"the {family} paused")
+        if family == "ddpm":
+            still = steady_plane(page)
+            noise = (
+                "(n => ({value: +n.value, max: +n.max, t: document.getElementById('noise-out').textContent}))"
+            )
+            noise += "(document.getElementById('noise'))"
+            clean = page.js(noise)
+            assert (
+                clean["max"] >= 2 and clean["value"] == clean["max"] and clean["t"] == "t = 0 · ᾱ = 1.00"
+            ), clean
+            page.click("#noise")
+            moved = page.wait_for(
+                f"(n => n.value < n.max && n.t !== {json.dumps(clean['t'])} && n)({noise})",
+                BUDGET,
+                "the noise slider and its readout moved",
+                show=noise,
+            )
+            assert abs(moved["value"] - moved["max"] / 2) <= 1, f"a click at the middle: {moved}"
+            level = re.fullmatch(r"t = (\d+) · ᾱ = ([\d.]+)", moved["t"])
+            assert level, moved
+            timesteps = int(page.js("document.getElementById('control-timesteps-value').value"))
+            assert 0 < int(level[1]) < timesteps and 0 < float(level[2]) < 1, moved
+            page.wait_for(
+                f"{PLANE} !== {json.dumps(still)}", BUDGET, "the plane noised to the slider's level"
+            )
+        still = page.js(PLANE)
+        page.click("#play")
+        if family == "kde":
+            message(page, "^kde is fitted, not trained")
+            page.wait_for(f"!({PLAYING})", BUDGET, "the play button back off for the kde")
+        else:
+            page.wait_for(f"{STEPCOUNT} > 0", BUDGET, f"the {family} training", show=STEPCOUNT)
+            page.wait_for(f"{PLANE} !== {json.dumps(still)}", BUDGET, f"the {family}'s picture moving")
+        check_screenshot(page.screenshot(tmp_path / f"lab-{family}.png"), DESKTOP)
+        assert console_errors(page, since) == [], family
+    assert page.js(PLAYING)
+    halt(page)
+
+
+def test_the_export_button_writes_a_page_of_the_run(lab, page):
+    """While the lab plays, the export button writes the run so far as one page under --save-dir:
+    the message names it and the pictures recorded, and the page holds them as
+    window.GENZOO_REPLAY (the GAN's current run, its steps in order)."""
+    if not page.js(PLAYING):
+        page.click("#play")
+    page.wait_for(PLAYING, BUDGET, "the play button showing play")
+    start = step_count(page)
+    page.wait_for(f"{STEPCOUNT} >= {start + 100}", BUDGET, "training", show=STEPCOUNT)
+    page.click("#export")
+    found = message(page, r"^exported (\d+) pictures? to (.+) \(opens without a server\)$")
+    n, path = int(found.group(1)), Path(found.group(2))
+    assert path.parent == lab.save_dir and path.name.startswith("lab-gan-ring8-") and path.suffix == ".html"
+    html = path.read_text(encoding="utf-8")
+    assert "window.GENZOO_REPLAY = " in html
+    data = replay_data(html)
+    steps = [f["step"] for f in data["frames"]]
+    assert len(steps) == n >= 2 and data["session"]["model"] == "gan", (n, steps)
+    assert steps == sorted(set(steps)) and steps[-1] >= steps[0] + 100, steps
+    assert len({f["run"] for f in data["frames"]}) == 1, "frames of more than one run"
+    halt(page)
+
+
+def test_an_exported_page_replays_offline(page, tmp_path, capsys):
+    """`genzoo lab --export FILE.html` (a VAE, 200 steps, 10 pictures) opened from the disk in a
+    new tab: it asks nothing of the network (every request file:, data: or about:; one refused by
+    its content security policy would be a console error) and logs no error; the banner says it is
+    a replay, the frame slider has the recorded frames, the VAE's latent plane is shown, play walks
+    through every frame in order to the last step and changes the plane, and dragging the frame
+    slider back to its start shows step 0 and the first picture again. (The error check can fail:
+    an error thrown and a request refused at the end are seen.)"""
+    from genzoo.cli import main
+
+    out = tmp_path / "vae.html"
+    assert (
+        main(["lab", "--export", str(out), *"--steps 200 --frames 10 --model vae --threads 1".split()]) == 0
+    )
+    found = re.search(r"^genzoo lab: (\d+) pictures of vae on ring8 in (.+)$", capsys.readouterr().out, re.M)
+    assert found and Path(found.group(2)) == out, found
+    steps = [f["step"] for f in replay_data(out.read_text(encoding="utf-8"))["frames"]]
+    n = int(found.group(1))
+    assert len(steps) == n == 11 and steps[0] == 0 and steps[-1] == 200, steps
+
+    replay = page.browser.open(out, DESKTOP)
+    target = page.browser.call("Target.getTargetInfo", replay.session)["targetInfo"]["targetId"]
+    try:
+        watch_console(replay)
+        frame_out = "document.getElementById('frame-out').textContent"
+        banner = replay.js("(b => b.checkVisibility() && b.textContent)(document.getElementById('banner'))")
+        assert banner and "replay" in banner, f"the banner: {banner!r}"
+        slider = replay.js(
+            "(f => [f.checkVisibility(), +f.min, +f.max, +f.value])(document.getElementById('frame'))"
+        )
+        assert slider == [True, 0, n - 1, 0], f"the frame slider (shown, min, max, value): {slider}"
+        assert replay.js(frame_out) == f"frame 1 / {n} · step 0" and replay.js(STEPCOUNT) == 0
+        assert replay.js("document.getElementById('latent').checkVisibility()"), "no latent plane for the vae"
+        assert replay.js("(m => m.value === 'vae' && m.disabled)(document.getElementById('model'))")
+        replay.js("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        first = replay.js(PLANE)
+        replay.js(f"""window.seen = [];   // every frame the readout shows, in order
+          new MutationObserver(() => window.seen.push({frame_out})).observe(
+            document.getElementById('frame-out'), {{childList: true, characterData: true, subtree: true}})""")
+        replay.click("#play")
+        last = f"frame {n} / {n} · step {steps[-1]}"
+        replay.wait_for(
+            f"{frame_out} === {json.dumps(last)} && !({PLAYING})",
+            BUDGET,
+            "the replay played to its last frame and stopped",
+            show=frame_out,
+        )
+        assert replay.js("window.seen") == [f"frame {i + 1} / {n} · step {steps[i]}" for i in range(1, n)]
+        assert replay.js(STEPCOUNT) == steps[-1]
+        replay.js("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        assert replay.js(PLANE) != first, "the plane did not change over the replay"
+        check_screenshot(replay.screenshot(tmp_path / "replay-end.png"), DESKTOP)
+
+        left, right, y = replay.js(
+            "(r => [r.left, r.right, r.top + r.height / 2])"
+            "(document.getElementById('frame').getBoundingClientRect())"
+        )
+        # the thumb (at the right end after play) dragged past the slider's left end
+        replay.drag([(right - 5 - (right - left + 20) * k / 6, y) for k in range(7)])
+        replay.wait_for(
+            f"{frame_out} === 'frame 1 / {n} · step 0' && {STEPCOUNT} === 0 && "
+            "document.getElementById('frame').value === '0'",
+            BUDGET,
+            "the replay back at its first frame",
+            show=f"[{frame_out}, {STEPCOUNT}]",
+        )
+        replay.js("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        assert replay.js(PLANE) == first, "the first frame's picture is not the one shown at the start"
+
+        asked = replay.requests()
+        assert out.resolve().as_uri() in asked, f"the request log lacks the page's own load: {asked}"
+        assert [u for u in asked if not u.startswith(LOCAL)] == [], f"network requests: {asked}"
+        assert console_errors(replay) == []
+        replay.js(
+            "setTimeout(() => { throw new Error('probe'); }); fetch('http://127.0.0.1:1/').catch(() => null)"
+        )
+        deadline = time.monotonic() + BUDGET
+        while True:
+            errors = console_errors(replay)
+            if any("Error: probe" in e for e in errors) and any(
+                "Content Security Policy" in e for e in errors
+            ):
+                break
+            assert time.monotonic() < deadline, f"the probe's error and refused request not seen: {errors}"
+            time.sleep(0.05)
+    finally:
+        page.browser.call("Target.closeTarget", targetId=target)
 
 
 def test_drawn_points_become_the_data(lab, page, tmp_path):

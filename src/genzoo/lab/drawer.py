@@ -117,6 +117,6 @@ def serve(conn: Any, threads: int) -> None:
             continue
         try:
             picture = drawing.picture(rest[0])
-            conn.send(("picture", json.dumps(picture, allow_nan=False), picture["metrics"]))
+            conn.send(("picture", json.dumps(picture, allow_nan=False), picture.get("metrics")))
         except Exception as exc:  # noqa: BLE001 - shown on the page, the process goes on
             conn.send(("error", f"{type(exc).__name__}: {exc}"))

@@ -128,7 +128,7 @@ def record(session: Any, steps: int, *, frames: int = 100, progress: bool = True
     def snap() -> None:
         session.metrics_at = -float("inf")  # every frame with its known-truth figures
         frame = session.snapshot()
-        rec.add(session.run, info, frame["step"], json.dumps(frame, allow_nan=False), frame["metrics"])
+        rec.add(session.run, info, frame["step"], json.dumps(frame, allow_nan=False), frame.get("metrics"))
 
     snap()
     if not session.model.trainable:

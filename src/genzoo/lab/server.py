@@ -32,6 +32,7 @@ from genzoo.lab.session import Session
 
 FPS = 20.0  # snapshots per second while training
 KEEPALIVE = 10.0  # seconds between comments on an idle stream
+HISTORY = 300  # the losses of the last pictures, sent to a page that opens (as many as its chart holds)
 MAX_BODY = 2 * 1024 * 1024  # bytes of a command
 ASSETS = {"lab.js": "text/javascript", "lab.css": "text/css"}
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -95,6 +96,8 @@ class Lab:
         self.draw_process = draw_process
         self.drawer: Drawer | None = None
         self.session_json: tuple[Any, dict[str, Any], str] = (None, {}, "")
+        self.metrics: tuple[Any, dict[str, Any] | None] = (None, None)  # (run, its last known-truth figures)
+        self.history: tuple[Any, tuple[dict[str, Any], ...]] = (None, ())  # (run, its last steps' losses)
         self.described = 0  # counts the session's descriptions: a stream sends a new one when it moves
         self.recording = export.Recording()  # the current run's pictures, for the export button
         self.trainer = threading.Thread(target=self._train, name="genzoo-lab-train", daemon=True)
@@ -157,12 +160,14 @@ class Lab:
             chunk = max(1, min(s.speed - taken, int(0.5 * (due - now) / self.step_time)))
             t0 = time.perf_counter()
             try:
-                s.train_steps(chunk)
-            except GenzooError as exc:
-                self.message = str(exc)
+                chunk = s.train_steps(chunk, run=s.run)  # none if a command paused or rebuilt it since
+            except Exception as exc:  # noqa: BLE001 - shown on the page; the lab goes on
+                s.playing = False
+                self.message = str(exc) if isinstance(exc, GenzooError) else f"{type(exc).__name__}: {exc}"
                 self.dirty.set()
                 continue
-            self.step_time = 0.8 * self.step_time + 0.2 * (time.perf_counter() - t0) / chunk
+            if chunk:
+                self.step_time = 0.8 * self.step_time + 0.2 * (time.perf_counter() - t0) / chunk
             taken += chunk
             counted += chunk
 
@@ -182,7 +187,7 @@ class Lab:
         except Exception as exc:  # noqa: BLE001 - a drawing failure is shown, not fatal to the server
             self._failed(exc)
             return
-        self._publish(head, picture["metrics"], text)
+        self._publish(head, picture.get("metrics"), text)
 
     def _collect(self, timeout: float = 0.0) -> None:
         """Publish the drawing process's picture if it is done (waiting up to `timeout` for it)."""
@@ -215,6 +220,10 @@ class Lab:
         s = self.session
         if self.message is not None:
             head, self.message = {**head, "message": self.message}, None
+        if metrics is not None:
+            self.metrics = (head["run"], metrics)
+        elif self.metrics[0] == head["run"]:  # the run's last figures: a page that opens now shows them
+            head = {**head, "metrics": self.metrics[1]}
         text = json.dumps(head)[:-1] + ", " + picture[1:] if picture != "{}" else json.dumps(head)
         key = (s.version, s.seed, s.speed, repr(s.values[s.family]), s.drawn is not None)
         if self.session_json[0] != key:  # the session's description, again only after a change
@@ -223,6 +232,12 @@ class Lab:
             self.described += 1
         if drawn:
             self.recording.add(head["run"], self.session_json[1], head["step"], text, metrics)
+            run, points = self.history
+            if run != head["run"]:
+                run, points = head["run"], ()
+            if not points or points[-1]["step"] != head["step"]:  # replaced whole: streams read it as it is
+                point = {"step": head["step"], "losses": head["losses"]}
+                self.history = (run, (*points[-(HISTORY - 1) :], point))
         self.broadcast.publish(text, self.described, self.session_json[2])
 
     def _unused(self, suffix: str) -> Path:
@@ -357,6 +372,10 @@ def _handler(lab: Lab) -> type[BaseHTTPRequestHandler]:
                     else:
                         if count != described:  # the session's description changed (or the stream is new)
                             self.wfile.write(f"event: session\ndata: {session}\n\n".encode())
+                            if described is None:  # a page that opens (or reloads): the chart so far
+                                run, points = lab.history
+                                history = json.dumps({"run": run, "points": points})
+                                self.wfile.write(f"event: history\ndata: {history}\n\n".encode())
                             described = count
                         self.wfile.write(f"event: snapshot\ndata: {data}\n\n".encode())
                         seq = new

@@ -234,10 +234,10 @@ class Drawing:
     prior: int = 200  # prior draws on the latent plane
 
     def picture(self, metrics: bool) -> dict[str, Any]:
-        """The frame's pictures (and the known-truth figures if `metrics`), from the view's weights;
-        the global RNG left as it was."""
+        """The frame's pictures (and, if `metrics`, the known-truth figures: "metrics"), from the
+        view's weights; the global RNG left as it was."""
         view, layers = self.view, self.layers
-        out: dict[str, Any] = {"metrics": None}
+        out: dict[str, Any] = {}
         with torch.no_grad(), torch.random.fork_rng(devices=[]):
             if view.name == "infogan":
                 fake, out["codes"] = coded_samples(view, self.shown)

@@ -319,6 +319,14 @@ function onSnapshot(snap) {
   scheduleFrame();
 }
 
+// A page that opens (or reloads) while a run goes on gets its chart so far: the losses of its last pictures.
+function onHistory(h) {
+  state.run = h.run;
+  clearHistory();
+  for (const point of h.points || []) recordLosses(point);
+  scheduleFrame();
+}
+
 function clearHistory() {
   lossHistory.clear();
   termColors.clear();
@@ -840,7 +848,7 @@ function renderLegend(terms) {
 // ---------- the stream ----------
 function connect() {
   const source = new EventSource("/events?token=" + encodeURIComponent(token));
-  for (const [name, handler] of [["session", onSession], ["snapshot", onSnapshot]]) {
+  for (const [name, handler] of [["session", onSession], ["history", onHistory], ["snapshot", onSnapshot]]) {
     source.addEventListener(name, (e) => {
       let data;
       try { data = JSON.parse(e.data); } catch { return showMessage(`unreadable ${name} event from the server`, "error"); }
