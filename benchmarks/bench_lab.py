@@ -9,8 +9,18 @@ drawn in the server's training thread between the steps (as before the drawing p
 lab does while that process starts). Target (issue 24): ≥ 20 snapshots/s and ≥ 80 % of the CLI's
 steps/s.
 
-    python benchmarks/bench_lab.py                 # 5 families, 3 × 20 s each way (about 12 minutes)
-    python benchmarks/bench_lab.py --quick         # a smoke run: 2 s each
+    python benchmarks/bench_lab.py                   # 5 families, 3 × 20 s each way (about 12 minutes)
+    python benchmarks/bench_lab.py --quick           # a smoke run: 2 s each
+    python benchmarks/bench_lab.py --part coverage   # the defaults on ring8 (about 7 minutes)
+    python benchmarks/bench_lab.py --part defaults   # why those defaults (about 3 minutes)
+
+`--part coverage`: what a first-time user sees of each family's defaults (the session the page
+starts, ring8, seeds 0-2): the step at which the pictures' samples first cover the 8 modes (the
+page's "modes covered", from the same 500 samples), and the figures at 1,000, 3,000 and 6,000
+steps. No server: the session alone, the figures after every 100 steps.
+
+`--part defaults`: the settings that ddpm's and the AAE's defaults were chosen from, seed 0, the
+same figures at 1,500, 3,000 and 6,000 steps.
 """
 
 from __future__ import annotations
@@ -112,6 +122,66 @@ def lab_rates(family: str, seconds: float, draw_process: bool) -> tuple[float, f
     return fps, steps / elapsed, waits
 
 
+def coverage(families: list[str], seeds: list[int], last: int) -> None:
+    marks = (1000, 3000, last)
+    print(
+        "| family | seed | first 8/8 at step | "
+        + " | ".join(f"step {m:,}: modes, high quality" for m in marks)
+        + " |"
+    )
+    print("|---|---:|---:|" + "---|" * len(marks))
+    for family in families:
+        for seed in seeds:
+            session = Session(family, "ring8", seed=seed)
+            first, cells = None, []
+            while session.trainer.step < last:
+                session.train_steps(100)
+                session.metrics_at = -float("inf")  # the figures now
+                metrics = session.snapshot()["metrics"]
+                if first is None and metrics["modes covered"] == "8/8":
+                    first = session.trainer.step
+                if session.trainer.step in marks:
+                    cells.append(f"{metrics['modes covered']}, {metrics['high quality']:.2f}")
+            print(f"| {family} | {seed} | {first or f'> {last:,}'} | " + " | ".join(cells) + " |", flush=True)
+
+
+VARIANTS = {  # family: [(label, the page's commands), ...], the lab's default first
+    "ddpm": [
+        ("T = 200, linear (default)", []),
+        ("T = 1,000, linear (the family's default)", [("timesteps", 1000)]),
+        ("T = 100, linear", [("timesteps", 100)]),
+        ("T = 200, cosine", [("schedule", "cosine")]),
+    ],
+    "aae": [
+        ("mixture of 8, σ = 0.05 (default)", []),
+        ("mixture of 8, σ = 0.15", [("prior_std", 0.15)]),
+        ("mixture of 8, σ = 0.5", [("prior_std", 0.5)]),
+        ("N(0, I)", [("prior", "gaussian")]),
+    ],
+}
+
+
+def defaults(last: int) -> None:
+    marks = (last // 4, last // 2, last)
+    heads = " | ".join(f"step {m:,}: modes, high quality" for m in marks)
+    print(f"| family | setting | {heads} | ᾱ_T |")
+    print("|---|---|" + "---|" * len(marks) + "---:|")
+    for family, variants in VARIANTS.items():
+        for label, sets in variants:
+            session = Session(family, "ring8", seed=0)
+            for key, value in sets:
+                session.command({"action": "set", "key": key, "value": value})
+            cells = []
+            for mark in marks:
+                session.train_steps(mark - session.trainer.step)
+                session.metrics_at = -float("inf")
+                metrics = session.snapshot()["metrics"]
+                cells.append(f"{metrics['modes covered']}, {metrics['high quality']:.2f}")
+            schedule = getattr(session.model, "schedule", None)
+            alpha = f"{float(schedule.alpha_bar[-1]):.2g}" if schedule is not None else ""
+            print(f"| {family} | {label} | " + " | ".join(cells) + f" | {alpha} |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--families", default="gan,vae,aae,ddpm,infogan")
@@ -119,6 +189,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="lab measurements per family (the median is kept)")
     ap.add_argument("--quick", action="store_true", help="a smoke run: 2 s, one repeat")
     ap.add_argument("--switch", type=float, default=None, help="sys.setswitchinterval (experiment)")
+    ap.add_argument("--part", choices=("speed", "coverage", "defaults"), default="speed")
+    ap.add_argument("--seeds", default="0,1,2", help="coverage: the seeds")
     args = ap.parse_args()
     if args.quick:
         args.seconds, args.repeats = 2.0, 1
@@ -131,6 +203,13 @@ def main() -> None:
         f"machine: {platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, "
         f"{datetime.date.today()}; one training thread (the lab's default)\n"
     )
+    if args.part == "defaults":
+        defaults(600 if args.quick else 6000)
+        return
+    if args.part == "coverage":
+        last = 600 if args.quick else 6000
+        coverage(args.families.split(","), [int(s) for s in args.seeds.split(",")], last)
+        return
     print(
         "| family | CLI steps/s | lab steps/s, drawing process (share of the CLI's) | snapshots/s "
         "| command answered, ms (median / 95th percentile / longest) "

@@ -114,9 +114,8 @@ CONTROLS: dict[str, tuple[Control, ...]] = {
     ),
     "ddpm": (
         _lr(1e-3),
-        # T = 200 (linear β, ᾱ_T = 0.13): 8/8 modes of ring8 and high quality 0.55 after 6,000 steps with
-        # the pictures' 10 DDIM steps; the family's T = 1,000: 7/8 and 0.13 (0.16 even with 1,000 ancestral
-        # steps); T = 100: 8/8, 0.47 but ᾱ_T = 0.36; cosine (T = 100, 200, 1,000): 5/8, 8/8 and 1/8, ≤ 0.1
+        # T = 200 reaches ring8's 8 modes in the lab's first minute (the family's T = 1,000 learns more slowly
+        # at this budget): BENCHMARKS.md, "The lab", `python benchmarks/bench_lab.py --part defaults`
         Control("timesteps", "noise levels T", "model", "int", 200, 10, 5000),
         Control("schedule", "noise schedule", "model", "choice", "linear", choices=("linear", "cosine")),
         *_width_depth(128, 3),
@@ -124,9 +123,8 @@ CONTROLS: dict[str, tuple[Control, ...]] = {
     ),
     "aae": (
         _lr(1e-3),
-        # a mixture of 8 narrow Gaussians on a circle of radius 2: 8/8 modes of ring8 from 1,500 steps on
-        # (high quality 0.13-0.27 by 4,500); N(0, I) covered 6/8, then 1/8 and 0/8 (its mass between the
-        # modes decodes between them), σ = 0.15: 6/8, σ = 0.5: 3/8 to 5/8 (benchmarks in the note of issue 24)
+        # a mixture of 8 narrow Gaussians on a circle of radius 2 (N(0, I) puts mass between ring8's modes):
+        # BENCHMARKS.md, "The lab", `python benchmarks/bench_lab.py --part defaults`
         Control("prior", "prior p(z)", "model", "choice", "mixture", choices=("gaussian", "mixture")),
         Control("prior_modes", "mixture components", "model", "int", 8, 1, 16),
         Control("prior_std", "mixture σ", "model", "float", 0.05, 0.01, 1.0, log=True),
