@@ -6,7 +6,8 @@ torchrun). Lines with placeholders (RUN, MODEL, [options], HOST, ...) are the sy
 checked to parse nowhere; `make` lines are the set-up itself. The budget is cut, never the command:
 --steps N becomes N/2000 (2 to 4; a --resume still goes further than the run it continues), a
 train line without --steps gets 2, ddpm trains 20 noise levels (its sampling and inpainting then
-take 20 steps, not 1,000; a sampling --steps is cut to 10), `genzoo lab --export` records 20 steps,
+take 20 steps, not 1,000; a sampling --steps is cut to 10), an RBM estimates its likelihood with 500
+AIS temperatures, not 10,000, `genzoo lab --export` records 20 steps,
 evaluate looks at 300 held-out examples unless it says -n (100 for likelihoods alone), and the
 Python examples train for 20 steps and draw 4 fields where they say n=100.
 """
@@ -62,6 +63,8 @@ def tiny(words: list[str]) -> list[str]:
         words += ["--quiet"]
         if words[i + 1] == "ddpm":
             words += ["--set", "model.timesteps=20"]
+        if words[i + 1] == "rbm":  # its likelihood by 500 AIS temperatures, not 10,000 (30 s of evaluate)
+            words += ["--set", "model.ais_betas=500"]
     if command in ("sample", "condition") and "--steps" in words:  # sampling steps, within ddpm's 20
         k = words.index("--steps") + 1
         words[k] = str(min(int(words[k]), 10))
