@@ -240,6 +240,14 @@ class Session:
                 float(centre[1]) - half,
                 float(centre[1]) + half,
             ]
+            # the true density where it is known (ring8, grid25: equal Gaussians N(μ_k, σ²I)), drawn
+            # by the page as each component's 1σ, 2σ and 3σ circles (within 3σ: "high quality")
+            extras = self.data.extras
+            self.truth = (
+                {"modes": views.rounded(torch.as_tensor(extras["modes"])), "sigma": float(extras["sigma"])}
+                if "modes" in extras
+                else None
+            )
             # the pictures' copy of the model, in shared memory (a drawing process reads it there)
             view = copy.deepcopy(self.model).eval().share_memory()
             truth = views.truth_of(self.data, N_SHOWN)
@@ -430,8 +438,9 @@ class Session:
                 "bounds": self.bounds,
                 "seed": self.seed,
                 "speed": self.speed,
-                "layers": list(LAYERS[self.family]),
+                "layers": [*LAYERS[self.family], *(["truth"] if self.truth else [])],
                 "phases": list(self.model.phases),
+                "truth": self.truth,
             }
 
     def snapshot(self) -> dict[str, Any]:

@@ -7,7 +7,7 @@
 const replay = window.GENZOO_REPLAY || null;   // {session, frames}: a recording, or null on a live page
 const token = new URLSearchParams(location.search).get("token") || "";
 const $ = (id) => document.getElementById(id);
-const LAYERS = ["heat", "contours", "grid", "real", "fake", "trajectories", "arrows"];  // the data plane's, bottom to top
+const LAYERS = ["heat", "contours", "truth", "grid", "real", "fake", "trajectories", "arrows"];  // the data plane's, bottom to top
 const LATENT_LAYERS = ["posterior", "prior"];   // the latent plane's (the session lists them with the others)
 const HISTORY = 300;        // loss values kept per term
 const LOG_STEPS = 1000;     // positions of a logarithmic slider
@@ -512,8 +512,10 @@ function drawPlane(latent, noise) {
   const snap = state.snap || {}, heat = heatOk(snap.heat) ? snap.heat : null;
   const heatOn = heat && shown("heat"), contoursOn = heat && shown("contours");
   const boundary = heatOn && heat.label === CRITIC_LABEL;   // GAN Lab's decision boundary, D = 0.5
+  const truth = state.session && state.session.truth, truthOn = Boolean(truth) && shown("truth");
   setText($("heat-label"), [heatOn && heat.label, boundary && "dashed: D = 0.5",
-    contoursOn && `lines: ${CONTOUR_LEVELS.join(", ")}`].filter(Boolean).join(" · "));
+    contoursOn && `lines: ${CONTOUR_LEVELS.join(", ")}`,
+    truthOn && "green: the true density, 1σ–3σ (within 3σ: high quality)"].filter(Boolean).join(" · "));
   if (heatOn) drawHeat(ctx, heat, w, h, heatCanvas);
   if (contoursOn) {
     drawContours(ctx, heat, w, h, CONTOUR_LEVELS);
@@ -525,6 +527,7 @@ function drawPlane(latent, noise) {
     stroke(ctx, "rgba(33, 37, 41, 0.9)", 1.4);
     ctx.setLineDash([]);
   }
+  if (truthOn) drawTruth(ctx, truth, map);
   if (shown("grid") && Array.isArray(snap.grid)) {
     drawPolylines(ctx, snap.grid, map);
     stroke(ctx, "rgba(110, 110, 110, 0.55)", 0.7);
@@ -535,6 +538,23 @@ function drawPlane(latent, noise) {
   if (shown("arrows") && Array.isArray(snap.arrows)) drawArrows(ctx, snap.arrows, map);
   if (state.drawing && state.drawn.length) drawDots(ctx, state.drawn, map, 4.5, "rgba(240, 140, 0, 0.85)", "#5c3b00");
   if (latent && state.hover) drawDecoded(ctx, decodeAt(latent.decoded, latent.bounds, state.hover), map);
+}
+
+// The true density where the data's is known: each component N(μ_k, σ²I)'s 1σ, 2σ and 3σ circles, the
+// outermost dashed (a sample within it counts as "high quality"), never thinner than a few pixels.
+function drawTruth(ctx, truth, map) {
+  const [ox] = map.px(0, 0), [sx] = map.px(truth.sigma, 0), r = Math.abs(sx - ox);
+  for (const k of [1, 2, 3]) {
+    ctx.beginPath();
+    for (const [mx, my] of truth.modes) {
+      const [a, b] = map.px(mx, my), radius = Math.max(k * 1.5, k * r);
+      ctx.moveTo(a + radius, b);
+      ctx.arc(a, b, radius, 0, 2 * Math.PI);
+    }
+    if (k === 3) ctx.setLineDash([3, 3]);
+    stroke(ctx, "rgba(43, 138, 62, 0.8)", 1);
+    ctx.setLineDash([]);
+  }
 }
 
 // The data's points: noised to the ddpm slider's level; coloured by position where the latent plane shows
