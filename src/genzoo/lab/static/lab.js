@@ -110,7 +110,7 @@ function gaussianPairs(n, seed) {
 }
 
 // ---------- commands ----------
-async function command(cmd) {
+async function command(cmd, quiet = false) {   // quiet: no message unless it fails
   if (replay) return { ok: false };   // a recording has no server to ask
   let body;
   try {
@@ -130,7 +130,7 @@ async function command(cmd) {
   const kept = cmd.action === "seed" || cmd.action === "speed";   // no new `session` event need follow
   if (kept && state.session) state.session[cmd.action] = cmd.value;
   const long = cmd.action === "save" || cmd.action === "export";   // a path to read and copy
-  if (body.message) showMessage(body.message, "info", long ? 10000 : 4000);
+  if (body.message && !quiet) showMessage(body.message, "info", long ? 10000 : 4000);
   return body;
 }
 
@@ -212,6 +212,21 @@ function buildControls() {
   $("controls").replaceChildren(...controls.map(makeControl));
 }
 
+// A live control sends its value while the slider moves: one command in flight at a time, the newest value
+// next, so that a fast drag never queues stale values behind each other.
+const live = { busy: false, next: null };
+async function liveControl(c, read) {
+  live.next = [c, read()];
+  if (live.busy) return;
+  live.busy = true;
+  while (live.next) {
+    const [control, value] = live.next;
+    live.next = null;
+    if (value !== control.value) await command({ action: "set", key: control.key, value }, true);
+  }
+  live.busy = false;
+}
+
 async function setControl(c, value) {
   const r = await command({ action: "set", key: c.key, value });
   if (r.ok === false) { state.controlSig = null; buildControls(); }   // back to the last good value
@@ -252,7 +267,10 @@ function makeControl(c) {
       return isInt ? Math.round(v) : log ? Number(v.toPrecision(3)) : v;
     };
     show(c.value);
-    input.addEventListener("input", () => { readout.value = fmt(read()); });
+    input.addEventListener("input", () => {
+      readout.value = fmt(read());
+      if (c.live) liveControl(c, read);   // cheap to apply (a KDE's bandwidth): follow the slider as it moves
+    });
     input.addEventListener("change", () => setControl(c, read()));
     readout.addEventListener("change", () => {   // typed values go to the server as they are
       const v = Number(readout.value);
