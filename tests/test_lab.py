@@ -203,6 +203,20 @@ def test_the_generator_arrows_point_down_the_generator_loss():
         assert loss(x + 1e-3 * d) < loss(x) < loss(x - 1e-3 * d)
 
 
+def test_the_true_density_is_shown_where_it_is_known():
+    """ring8 and grid25 are mixtures of N(μ_k, σ²I) with known μ_k and σ: the session sends them (the
+    page draws each component's 1σ-3σ circles) and a "truth" layer; moons has no such density."""
+    from genzoo.data.toy import GRID25_MODES, RING8_MODES
+
+    for data, modes in (("ring8", RING8_MODES), ("grid25", GRID25_MODES)):
+        session = Session("kde", data)
+        info = session.session_info()
+        assert torch.allclose(torch.tensor(info["truth"]["modes"]), modes, atol=1e-4)
+        assert info["truth"]["sigma"] == session.data.extras["sigma"] and "truth" in info["layers"]
+    info = Session("kde", "moons").session_info()
+    assert info["truth"] is None and "truth" not in info["layers"]
+
+
 def test_drawn_points_are_the_data_and_a_saved_session_is_a_run(tmp_path):
     s = small("vae")
     s.command({"action": "points", "points": [[0, 0], [1, 1], [2, 0.5], [0.5, 2]]})

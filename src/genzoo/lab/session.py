@@ -42,6 +42,7 @@ class Control:
     high: float | None = None
     log: bool = False
     choices: tuple[str, ...] = ()
+    live: bool = False  # cheap to apply: the page sends it while its slider moves
 
     def describe(self, value: Any) -> dict[str, Any]:
         out = {"key": self.key, "label": self.label, "type": self.type, "value": value}
@@ -49,7 +50,7 @@ class Control:
             out["choices"] = list(self.choices)
         else:
             step = 1 if self.type == "int" else (self.low or 1e-6)
-            out.update(min=self.low, max=self.high, step=step, log=self.log)
+            out.update(min=self.low, max=self.high, step=step, log=self.log, live=self.live)
         return out
 
     def check(self, value: Any) -> Any:
@@ -132,7 +133,7 @@ CONTROLS: dict[str, tuple[Control, ...]] = {
         *_width_depth(128, 2),
         _batch(128),
     ),
-    "kde": (Control("bandwidth", "bandwidth", "model", "float", 0.2, 0.01, 2.0, log=True),),
+    "kde": (Control("bandwidth", "bandwidth", "model", "float", 0.2, 0.01, 2.0, log=True, live=True),),
     "infogan": (
         _lr(1e-3),
         Control("loss", "loss", "model", "choice", "non-saturating", choices=LOSSES[:2] + LOSSES[3:]),
@@ -240,6 +241,14 @@ class Session:
                 float(centre[1]) - half,
                 float(centre[1]) + half,
             ]
+            # the true density where it is known (ring8, grid25: equal Gaussians N(μ_k, σ²I)), drawn
+            # by the page as each component's 1σ, 2σ and 3σ circles (within 3σ: "high quality")
+            extras = self.data.extras
+            self.truth = (
+                {"modes": views.rounded(torch.as_tensor(extras["modes"])), "sigma": float(extras["sigma"])}
+                if "modes" in extras
+                else None
+            )
             # the pictures' copy of the model, in shared memory (a drawing process reads it there)
             view = copy.deepcopy(self.model).eval().share_memory()
             truth = views.truth_of(self.data, N_SHOWN)
@@ -430,8 +439,9 @@ class Session:
                 "bounds": self.bounds,
                 "seed": self.seed,
                 "speed": self.speed,
-                "layers": list(LAYERS[self.family]),
+                "layers": [*LAYERS[self.family], *(["truth"] if self.truth else [])],
                 "phases": list(self.model.phases),
+                "truth": self.truth,
             }
 
     def snapshot(self) -> dict[str, Any]:

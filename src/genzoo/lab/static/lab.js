@@ -7,7 +7,7 @@
 const replay = window.GENZOO_REPLAY || null;   // {session, frames}: a recording, or null on a live page
 const token = new URLSearchParams(location.search).get("token") || "";
 const $ = (id) => document.getElementById(id);
-const LAYERS = ["heat", "contours", "grid", "real", "fake", "trajectories", "arrows"];  // the data plane's, bottom to top
+const LAYERS = ["heat", "contours", "truth", "grid", "real", "fake", "trajectories", "arrows"];  // the data plane's, bottom to top
 const LATENT_LAYERS = ["posterior", "prior"];   // the latent plane's (the session lists them with the others)
 const HISTORY = 300;        // loss values kept per term
 const LOG_STEPS = 1000;     // positions of a logarithmic slider
@@ -110,7 +110,7 @@ function gaussianPairs(n, seed) {
 }
 
 // ---------- commands ----------
-async function command(cmd) {
+async function command(cmd, quiet = false) {   // quiet: no message unless it fails
   if (replay) return { ok: false };   // a recording has no server to ask
   let body;
   try {
@@ -130,7 +130,7 @@ async function command(cmd) {
   const kept = cmd.action === "seed" || cmd.action === "speed";   // no new `session` event need follow
   if (kept && state.session) state.session[cmd.action] = cmd.value;
   const long = cmd.action === "save" || cmd.action === "export";   // a path to read and copy
-  if (body.message) showMessage(body.message, "info", long ? 10000 : 4000);
+  if (body.message && !quiet) showMessage(body.message, "info", long ? 10000 : 4000);
   return body;
 }
 
@@ -212,6 +212,21 @@ function buildControls() {
   $("controls").replaceChildren(...controls.map(makeControl));
 }
 
+// A live control sends its value while the slider moves: one command in flight at a time, the newest value
+// next, so that a fast drag never queues stale values behind each other.
+const live = { busy: false, next: null };
+async function liveControl(c, read) {
+  live.next = [c, read()];
+  if (live.busy) return;
+  live.busy = true;
+  while (live.next) {
+    const [control, value] = live.next;
+    live.next = null;
+    if (value !== control.value) await command({ action: "set", key: control.key, value }, true);
+  }
+  live.busy = false;
+}
+
 async function setControl(c, value) {
   const r = await command({ action: "set", key: c.key, value });
   if (r.ok === false) { state.controlSig = null; buildControls(); }   // back to the last good value
@@ -252,7 +267,10 @@ function makeControl(c) {
       return isInt ? Math.round(v) : log ? Number(v.toPrecision(3)) : v;
     };
     show(c.value);
-    input.addEventListener("input", () => { readout.value = fmt(read()); });
+    input.addEventListener("input", () => {
+      readout.value = fmt(read());
+      if (c.live) liveControl(c, read);   // cheap to apply (a KDE's bandwidth): follow the slider as it moves
+    });
     input.addEventListener("change", () => setControl(c, read()));
     readout.addEventListener("change", () => {   // typed values go to the server as they are
       const v = Number(readout.value);
@@ -512,8 +530,10 @@ function drawPlane(latent, noise) {
   const snap = state.snap || {}, heat = heatOk(snap.heat) ? snap.heat : null;
   const heatOn = heat && shown("heat"), contoursOn = heat && shown("contours");
   const boundary = heatOn && heat.label === CRITIC_LABEL;   // GAN Lab's decision boundary, D = 0.5
+  const truth = state.session && state.session.truth, truthOn = Boolean(truth) && shown("truth");
   setText($("heat-label"), [heatOn && heat.label, boundary && "dashed: D = 0.5",
-    contoursOn && `lines: ${CONTOUR_LEVELS.join(", ")}`].filter(Boolean).join(" · "));
+    contoursOn && `lines: ${CONTOUR_LEVELS.join(", ")}`,
+    truthOn && "green: the true density, 1σ–3σ (within 3σ: high quality)"].filter(Boolean).join(" · "));
   if (heatOn) drawHeat(ctx, heat, w, h, heatCanvas);
   if (contoursOn) {
     drawContours(ctx, heat, w, h, CONTOUR_LEVELS);
@@ -525,6 +545,7 @@ function drawPlane(latent, noise) {
     stroke(ctx, "rgba(33, 37, 41, 0.9)", 1.4);
     ctx.setLineDash([]);
   }
+  if (truthOn) drawTruth(ctx, truth, map);
   if (shown("grid") && Array.isArray(snap.grid)) {
     drawPolylines(ctx, snap.grid, map);
     stroke(ctx, "rgba(110, 110, 110, 0.55)", 0.7);
@@ -535,6 +556,23 @@ function drawPlane(latent, noise) {
   if (shown("arrows") && Array.isArray(snap.arrows)) drawArrows(ctx, snap.arrows, map);
   if (state.drawing && state.drawn.length) drawDots(ctx, state.drawn, map, 4.5, "rgba(240, 140, 0, 0.85)", "#5c3b00");
   if (latent && state.hover) drawDecoded(ctx, decodeAt(latent.decoded, latent.bounds, state.hover), map);
+}
+
+// The true density where the data's is known: each component N(μ_k, σ²I)'s 1σ, 2σ and 3σ circles, the
+// outermost dashed (a sample within it counts as "high quality"), never thinner than a few pixels.
+function drawTruth(ctx, truth, map) {
+  const [ox] = map.px(0, 0), [sx] = map.px(truth.sigma, 0), r = Math.abs(sx - ox);
+  for (const k of [1, 2, 3]) {
+    ctx.beginPath();
+    for (const [mx, my] of truth.modes) {
+      const [a, b] = map.px(mx, my), radius = Math.max(k * 1.5, k * r);
+      ctx.moveTo(a + radius, b);
+      ctx.arc(a, b, radius, 0, 2 * Math.PI);
+    }
+    if (k === 3) ctx.setLineDash([3, 3]);
+    stroke(ctx, "rgba(43, 138, 62, 0.8)", 1);
+    ctx.setLineDash([]);
+  }
 }
 
 // The data's points: noised to the ddpm slider's level; coloured by position where the latent plane shows
