@@ -601,6 +601,18 @@ def test_every_family_draws_in_the_browser(lab, page, tmp_path):
             page.wait_for(
                 f"{PLANE} !== {json.dumps(still)}", BUDGET, "the plane noised to the slider's level"
             )
+        if family == "kde":  # the bandwidth follows its slider while the mouse still holds it
+            still = page.js(PLANE)
+            x, y = page.centre("#control-bandwidth")
+            width = page.js("document.getElementById('control-bandwidth').getBoundingClientRect().width")
+            page.mouse("mouseMoved", x, y)
+            page.mouse("mousePressed", x, y, 1, button="left", clickCount=1)
+            for dx in (0.1, 0.2, 0.3):
+                page.mouse("mouseMoved", x + dx * width, y, 1, button="left")
+            live = server_agrees(page, lambda state: control(state, "bandwidth") > 0.25, "a wider bandwidth")
+            page.wait_for(f"{PLANE} !== {json.dumps(still)}", BUDGET, "the density redrawn while dragging")
+            page.mouse("mouseReleased", x + 0.3 * width, y, 0, button="left", clickCount=1)
+            assert control(live, "bandwidth") > 0.25
         still = page.js(PLANE)
         page.click("#play")
         if family == "kde":
