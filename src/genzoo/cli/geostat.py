@@ -20,14 +20,14 @@ from genzoo.errors import GenzooError
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    """genzoo simulate METHOD --cov MODEL --range R --shape H W -n N --out FILE.npz (+ FILE.png)."""
+    """genzoo simulate METHOD --cov MODEL --range R --shape H W -n N --out FILE.npz|.gslib (+ FILE.png)."""
     import time
 
     import torch
 
     from genzoo.geostat.simulators import simulator
 
-    check_suffix(args.out, (".npz",))
+    check_suffix(args.out, (".npz", ".gslib"))
     at_least_one("-n", args.n)
     cov = _covariance(args)
     shape = tuple(args.shape)
@@ -84,8 +84,14 @@ def _write_fields(args: argparse.Namespace, x: Any, cov: Any, points: Any, shape
     from genzoo.atomic import atomic_path
     from genzoo.viz.fields import fields_figure
 
-    with atomic_path(args.out) as tmp, tmp.open("wb") as fh:
-        np.savez(fh, x=x.numpy(), method=args.method, cov=cov.describe(), seed=args.seed)
+    if Path(args.out).suffix.lower() == ".gslib":  # GSLIB's grid format, for the geoscientist's tools
+        from genzoo.geostat.formats import write_grid
+
+        title = f"genzoo simulate {args.method} {cov.describe()} seed {args.seed}".replace("ν", "nu")
+        write_grid(args.out, x.numpy(), ["value"], title=title)
+    else:
+        with atomic_path(args.out) as tmp, tmp.open("wb") as fh:
+            np.savez(fh, x=x.numpy(), method=args.method, cov=cov.describe(), seed=args.seed)
     png = str(Path(args.out).with_suffix(".png"))
     title = f"{args.method}: {cov.describe()}, {shape[0]}×{shape[1]}"
     with atomic_path(png) as tmp:
@@ -154,7 +160,7 @@ def register_simulate(sub: argparse._SubParsersAction) -> None:
     s.add_argument(
         "--out",
         required=True,
-        help="FILE.npz (the fields under x, shape (n, 1, H, W): --data npz:FILE.npz trains on them); "
-        "a figure goes to FILE.png",
+        help="FILE.npz (the fields under x, shape (n, 1, H, W): --data npz:FILE.npz trains on them) or "
+        "FILE.gslib (a GSLIB grid file: x fastest, the realisations in turn); a figure goes to FILE.png",
     )
     s.set_defaults(fn=cmd_simulate)

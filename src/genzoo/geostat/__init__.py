@@ -38,6 +38,10 @@ _LAZY = {
     "fit_inference": "latent",
     "read_points_csv": "latent",
     "check_points": "latent",
+    "read_grid": "formats",
+    "write_grid": "formats",
+    "read_geoeas": "formats",
+    "write_geoeas": "formats",
 }
 
 
