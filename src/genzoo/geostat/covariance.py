@@ -59,20 +59,26 @@ class Covariance:
     nugget: float = 0.0
     angle: float = 0.0  # degrees from the column axis towards the row axis, of the major axis
     ratio: float = 1.0  # range across the major axis / range along it
+    # in 3-D (lags (Δlayer, Δrow, Δcol)): the second and third rotations and the third axis' range /
+    # range; see `matrix`
+    dip: float = 0.0
+    roll: float = 0.0
+    ratio3: float = 1.0
 
     name: ClassVar[str] = ""
 
     def __post_init__(self) -> None:
-        for key in ("range", "sill", "nugget", "angle", "ratio"):
+        for key in ("range", "sill", "nugget", "angle", "ratio", "dip", "roll", "ratio3"):
             v = getattr(self, key)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
                 raise GenzooError(f"{self.name} covariance: {key} must be a finite number, got {v!r}")
         if self.range <= 0:
             raise GenzooError(f"{self.name} covariance: range must be positive, got {self.range:g}")
-        if self.ratio <= 0:
-            raise GenzooError(
-                f"{self.name} covariance: anisotropy ratio must be positive, got {self.ratio:g}"
-            )
+        for key in ("ratio", "ratio3"):
+            if getattr(self, key) <= 0:
+                raise GenzooError(
+                    f"{self.name} covariance: anisotropy {key} must be positive, got {getattr(self, key):g}"
+                )
         if self.sill < 0 or self.nugget < 0:
             raise GenzooError(
                 f"{self.name} covariance: sill and nugget must be non-negative, got {self.sill:g} and "
@@ -85,20 +91,48 @@ class Covariance:
         """sill + nugget: the variance of one value."""
         return self.sill + self.nugget
 
-    def matrix(self) -> Tensor:
-        """M (2×2, float64) with r = |M h| for h = (Δrow, Δcol)."""
-        t = math.radians(self.angle)
-        c, s = math.cos(t), math.sin(t)
-        rot = torch.tensor([[s, c], [c, -s]], dtype=torch.float64)  # (Δrow, Δcol) → (u, v)
-        return (
-            torch.diag(torch.tensor([1 / self.range, 1 / (self.range * self.ratio)], dtype=torch.float64))
-            @ rot
+    @property
+    def three_d(self) -> bool:
+        """Whether the model has 3-D anisotropy (a dip, a roll or a third ratio): no 2-D lags then."""
+        return bool(self.dip or self.roll or self.ratio3 != 1)
+
+    def matrix(self, dim: int = 2) -> Tensor:
+        """M (dim × dim, float64) with r = |M h| for h = (Δrow, Δcol), or (Δlayer, Δrow, Δcol) in 3-D.
+
+        In 3-D, with x the column, y the row and z the layer axis, the principal axes are those of
+        x, y, z rotated by R = G_yz(roll) · G_xz(−dip) · G_xy(angle) (G_ab(θ) turns axis a towards b
+        by θ) — GSTools' Tait–Bryan rotation with angles (angle, dip, roll) in radians — and
+        r = |diag(1/a, 1/(a·ratio), 1/(a·ratio3)) Rᵀ (x, y, z)|: GSTools' anis = [ratio, ratio3].
+        With dip = roll = 0 and ratio3 = 1 a layer's section is the 2-D model."""
+        if dim == 2:
+            if self.three_d:
+                raise GenzooError(
+                    f"{self.describe()}: dip, roll and ratio3 are 3-D anisotropy; a 2-D grid takes angle and "
+                    "ratio only"
+                )
+            t = math.radians(self.angle)
+            c, s = math.cos(t), math.sin(t)
+            rot = torch.tensor([[s, c], [c, -s]], dtype=torch.float64)  # (Δrow, Δcol) → (u, v)
+            scale = torch.tensor([1 / self.range, 1 / (self.range * self.ratio)], dtype=torch.float64)
+            return torch.diag(scale) @ rot
+        if dim != 3:
+            raise GenzooError(f"covariance models are for 2-D or 3-D lags, got {dim}-D")
+        rot = (
+            _givens(1, 2, math.radians(self.roll))
+            @ _givens(0, 2, -math.radians(self.dip))
+            @ _givens(0, 1, math.radians(self.angle))
         )
+        flip = torch.eye(3, dtype=torch.float64).flip(0)  # (Δlayer, Δrow, Δcol) → (x, y, z)
+        scale = torch.tensor(
+            [1 / self.range, 1 / (self.range * self.ratio), 1 / (self.range * self.ratio3)],
+            dtype=torch.float64,
+        )
+        return torch.diag(scale) @ rot.T @ flip
 
     def reduced(self, lag: Tensor) -> Tensor:
-        """r = |M h| for lags (..., 2) in (Δrow, Δcol) cells."""
+        """r = |M h| for lags (..., 2) in (Δrow, Δcol) cells, or (..., 3) in (Δlayer, Δrow, Δcol)."""
         lag = torch.as_tensor(lag, dtype=torch.float64)
-        return (lag @ self.matrix().T.to(lag.device)).norm(dim=-1)
+        return (lag @ self.matrix(lag.shape[-1]).T.to(lag.device)).norm(dim=-1)
 
     # --- the functions ---------------------------------------------------------------------
     def correlation(self, r: Tensor) -> Tensor:
@@ -152,8 +186,22 @@ class Covariance:
     def describe(self) -> str:
         extra = f", ν={self.nu:g}" if isinstance(self, Matern) else ""
         aniso = f", angle={self.angle:g}°, ratio={self.ratio:g}" if self.ratio != 1 else ""
+        if self.three_d:
+            aniso = (
+                f", angle={self.angle:g}°, dip={self.dip:g}°, roll={self.roll:g}°, ratio={self.ratio:g}, "
+                f"ratio3={self.ratio3:g}"
+            )
         nug = f", nugget={self.nugget:g}" if self.nugget else ""
         return f"{self.name}(range={self.range:g}, sill={self.sill:g}{extra}{nug}{aniso})"
+
+
+def _givens(a: int, b: int, theta: float) -> Tensor:
+    """The 3 × 3 rotation turning axis a towards axis b by theta (radians)."""
+    g = torch.eye(3, dtype=torch.float64)
+    c, s = math.cos(theta), math.sin(theta)
+    g[a, a] = g[b, b] = c
+    g[a, b], g[b, a] = -s, s
+    return g
 
 
 def _radial_directions(k: int, radius: Tensor, generator: torch.Generator | None) -> Tensor:
