@@ -411,6 +411,8 @@ def test_an_exported_page_holds_its_script_style_and_frames_and_asks_for_nothing
     capsys.readouterr()
     assert main(["lab", "--export", str(tmp_path / "x.png")]) == 2
     assert "--export" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
+    assert main(["lab", "--steps", "5"]) == 2  # not a server's option: said, not ignored
+    assert capsys.readouterr().err.count("\n") == 1
 
 
 def test_the_export_button_writes_the_run_so_far(tmp_path):

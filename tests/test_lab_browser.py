@@ -613,6 +613,7 @@ def test_every_family_draws_in_the_browser(lab, page, tmp_path):
             page.wait_for(f"{PLANE} !== {json.dumps(still)}", BUDGET, "the density redrawn while dragging")
             page.mouse("mouseReleased", x + 0.3 * width, y, 0, button="left", clickCount=1)
             assert control(live, "bandwidth") > 0.25
+            message(page, r"^bandwidth \S+: new weights, step 0$")  # the release's own command answered
         still = page.js(PLANE)
         page.click("#play")
         if family == "kde":

@@ -5,22 +5,28 @@ from __future__ import annotations
 import argparse
 
 from genzoo.cli.common import PORT, POSITIVE, add_seed, add_threads
+from genzoo.errors import GenzooError
 from genzoo.lab import DATASETS, FAMILIES
+
+STEPS, FRAMES = 3000, 100  # --export's defaults
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
     if args.export:
         from genzoo.cli.common import check_suffix
         from genzoo.lab import export
-
-        check_suffix(args.export, (".html",), "--export")
         from genzoo.lab.session import Session
 
+        check_suffix(args.export, (".html",), "--export")
         session = Session(args.model, args.data, seed=args.seed, threads=args.threads or 1)
-        recording = export.record(session, args.steps, frames=args.frames)
+        recording = export.record(session, args.steps or STEPS, frames=args.frames or FRAMES)
         path = export.write(recording, args.export)
         print(f"genzoo lab: {export.count(recording)} of {args.model} on {args.data} in {path}")
         return 0
+    if args.steps or args.frames:
+        raise GenzooError(
+            "--steps and --frames set what --export records; a lab in the browser trains until paused"
+        )
     from genzoo.lab.server import serve
 
     serve(
@@ -55,8 +61,8 @@ def register_lab(sub: argparse._SubParsersAction) -> None:
         metavar="FILE.html",
         help="no server: train --steps steps and write them as one page that replays them without a server",
     )
-    s.add_argument("--steps", type=POSITIVE, default=3000, help="--export: training steps to record")
-    s.add_argument("--frames", type=POSITIVE, default=100, help="--export: pictures to record")
+    s.add_argument("--steps", type=POSITIVE, help=f"--export: training steps to record (default {STEPS})")
+    s.add_argument("--frames", type=POSITIVE, help=f"--export: pictures to record (default {FRAMES})")
     add_seed(s)
     add_threads(s)
     s.set_defaults(fn=cmd_lab)

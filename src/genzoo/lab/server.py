@@ -225,7 +225,7 @@ class Lab:
         elif self.metrics[0] == head["run"]:  # the run's last figures: a page that opens now shows them
             head = {**head, "metrics": self.metrics[1]}
         text = json.dumps(head)[:-1] + ", " + picture[1:] if picture != "{}" else json.dumps(head)
-        key = (s.version, s.seed, s.speed, repr(s.values[s.family]), s.drawn is not None)
+        key = (s.run, s.speed, repr(s.values[s.family]))  # a new run: new family, data, seed or options
         if self.session_json[0] != key:  # the session's description, again only after a change
             info = s.session_info()
             self.session_json = (key, info, json.dumps(info))

@@ -208,7 +208,6 @@ class Session:
         self.losses: dict[str, float] = {}
         self.metrics_at = 0.0  # when the last known-truth figures were asked for
         self.rate = 0.0  # training steps per second of wall time, smoothed (set by whoever drives it)
-        self.version = 0  # bumped when the family or the data change: the page re-reads the session
         self.run = 0  # bumped by every build: new weights at step 0 (a recording starts again)
         self.build()
 
@@ -252,7 +251,9 @@ class Session:
             # the pictures' copy of the model, in shared memory (a drawing process reads it there)
             view = copy.deepcopy(self.model).eval().share_memory()
             truth = views.truth_of(self.data, N_SHOWN)
-            self.drawing = views.Drawing(view, LAYERS[self.family], self.bounds, self.real[:N_ENCODED], truth)
+            self.drawing = views.Drawing(
+                view, LAYERS[self.family], self.bounds, self.real[:N_ENCODED], truth, shown=N_SHOWN
+            )
 
     def options(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """(model options, training options) from the controls' values."""
@@ -361,7 +362,6 @@ class Session:
     def _model(self, cmd: dict[str, Any]) -> str:
         name = Control("model", "model", "model", "choice", "gan", choices=FAMILIES).check(cmd.get("name"))
         self.family, self.playing = name, False
-        self.version += 1
         self.build()
         return f"{name}: {SUMMARIES[name]}"
 
@@ -370,7 +370,6 @@ class Session:
         self.data_name = Control("data", "data", "train", "choice", "ring8", choices=names).check(
             cmd.get("name")
         )
-        self.version += 1
         self.build()
         return f"data {self.data_name}"
 
@@ -383,7 +382,6 @@ class Session:
         if x.ndim != 2 or x.shape[1] != 2 or not 2 <= len(x) <= 20_000 or not torch.isfinite(x).all():
             raise GenzooError("points: expected 2 to 20,000 finite [x, y] pairs")
         self.drawn, self.data_name = x.float(), "drawn"
-        self.version += 1
         self.build()
         return f"{len(x)} drawn points are the data now"
 
