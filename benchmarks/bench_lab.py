@@ -13,6 +13,7 @@ steps/s.
     python benchmarks/bench_lab.py --quick           # a smoke run: 2 s each
     python benchmarks/bench_lab.py --part coverage   # the defaults on ring8 (about 7 minutes)
     python benchmarks/bench_lab.py --part defaults   # why those defaults (about 3 minutes)
+    python benchmarks/bench_lab.py --part pictures   # what one picture costs (under a minute)
 
 `--part coverage`: what a first-time user sees of each family's defaults (the session the page
 starts, ring8, seeds 0-2): the step at which the pictures' samples first cover the 8 modes (the
@@ -182,6 +183,43 @@ def defaults(last: int) -> None:
             print(f"| {family} | {label} | " + " | ".join(cells) + f" | {alpha} |", flush=True)
 
 
+def pictures(families: list[str], repeats: int) -> None:
+    """Median ms of one picture (Drawing.picture and its JSON) per family after 200 steps, of its
+    known-truth figures, and of the MMD with the median heuristic the figures used before."""
+    import json
+
+    from genzoo.lab import views
+    from genzoo.metrics.samples import mmd
+
+    def median_ms(fn, *args) -> float:
+        fn(*args)
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn(*args)
+            times.append(time.perf_counter() - t0)
+        return 1000 * statistics.median(times)
+
+    def picture(drawing) -> str:
+        return json.dumps(drawing.picture(False))
+
+    print("| family | picture, ms | known-truth figures, ms | MMD² with the median heuristic, ms |")
+    print("|---|---:|---:|---:|")
+    for family in families:
+        session = Session(family, "ring8")
+        if session.model.trainable:
+            session.train_steps(200)
+        _, _, drawing = session.copy_view()
+        fake = views.samples(drawing.view, 500)
+        real, fake64 = drawing.truth["real"].numpy(), fake.double().numpy()
+        cells = [
+            median_ms(picture, drawing),
+            median_ms(views.known_truth, drawing.truth, fake),
+            median_ms(mmd, real, fake64),
+        ]
+        print(f"| {family} | " + " | ".join(f"{c:.1f}" for c in cells) + " |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--families", default="gan,vae,aae,ddpm,infogan")
@@ -189,7 +227,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="lab measurements per family (the median is kept)")
     ap.add_argument("--quick", action="store_true", help="a smoke run: 2 s, one repeat")
     ap.add_argument("--switch", type=float, default=None, help="sys.setswitchinterval (experiment)")
-    ap.add_argument("--part", choices=("speed", "coverage", "defaults"), default="speed")
+    ap.add_argument("--part", choices=("speed", "coverage", "defaults", "pictures"), default="speed")
     ap.add_argument("--seeds", default="0,1,2", help="coverage: the seeds")
     args = ap.parse_args()
     if args.quick:
@@ -203,6 +241,9 @@ def main() -> None:
         f"machine: {platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, "
         f"{datetime.date.today()}; one training thread (the lab's default)\n"
     )
+    if args.part == "pictures":
+        pictures(["gan", "vae", "aae", "ddpm", "kde", "infogan"], 5 if args.quick else 30)
+        return
     if args.part == "defaults":
         defaults(600 if args.quick else 6000)
         return
