@@ -12,6 +12,7 @@ import torch
 
 import genzoo.geostat as gs
 from genzoo.errors import GenzooError
+from test_geostat_sim import per_field_variogram
 
 CASES = [  # (angle, dip, roll) in degrees, (ratio, ratio3)
     ((0.0, 0.0, 0.0), (1.0, 1.0)),
@@ -83,3 +84,149 @@ def test_3d_anisotropy_refuses_2d_lags_and_bad_values_in_one_line():
     with pytest.raises(GenzooError, match=r"covariance models are for 2-D or 3-D lags, got 4-D"):
         gs.Gaussian(range=5.0).reduced(torch.zeros(1, 4))
     assert "dip=10°" in tilted.describe()
+
+
+# --- spectral densities in 3-D ------------------------------------------------------------------
+TILTED = dict(angle=30.0, dip=20.0, roll=10.0, ratio=0.7, ratio3=0.5)
+
+
+@pytest.mark.parametrize(
+    "cov",
+    [gs.Gaussian(range=1.5, **TILTED), gs.Matern(range=2.0, nu=1.5, sill=2.0, **TILTED)],
+    ids=lambda c: c.name,
+)
+def test_3d_spectral_density_is_the_fourier_transform_of_the_covariance(cov):
+    """C(h) = ∫ S(ω) cos(ω·h) dω over R³ by a Riemann sum on a wide grid (an anisotropic, rotated
+    model), and the Monte Carlo mean of cos(ω·h) over `sample_frequencies(dim=3)` (4 SE)."""
+    w = torch.linspace(-24, 24, 161, dtype=torch.float64)  # step 0.3: the aliases C(h + 2πk/0.3) are < 1e-3
+    dw = float(w[1] - w[0])
+    ww = torch.stack(torch.meshgrid(w, w, w, indexing="ij"), -1)
+    s = cov.spectral_density(ww)
+    k = 100_000
+    freq = cov.sample_frequencies(k, torch.Generator().manual_seed(0), dim=3)
+    assert freq.shape == (k, 3)
+    for h in ([0.0, 0.0, 0.0], [0.7, 1.3, -0.4], [-1.0, 0.5, 2.0]):
+        ht = torch.tensor(h, dtype=torch.float64)
+        want = float(cov(ht))
+        assert float((s * torch.cos(ww @ ht)).sum()) * dw**3 == pytest.approx(want, abs=2e-3 * cov.sill)
+        c = torch.cos(freq @ ht)
+        assert abs(float(c.mean()) * cov.sill - want) <= 4 * float(c.std()) / math.sqrt(k) * cov.sill + 1e-12
+
+
+def test_3d_spectral_density_of_the_spherical_model_is_the_balls_transform():
+    """The spherical model is the overlap of two balls of diameter a at distance |h|, so in 3-D its
+    S₁ is |B̂(w)|² / ((2π)³ |B|) with B̂(w) = 4π (sin(w/2) − (w/2) cos(w/2)) / w³ (a closed form
+    the quadrature does not use); the cubic's integrates back to its covariance."""
+    w = torch.tensor([0.01, 0.5, 2.0, 7.5, 20.0, 60.0], dtype=torch.float64)
+    x = w / 2
+    ball = 4 * math.pi * (torch.sin(x) - x * torch.cos(x)) / w**3
+    want = ball**2 / ((2 * math.pi) ** 3 * math.pi / 6)
+    got = gs.Spherical(range=1.0).spectral1(w, 3)
+    assert torch.allclose(got, want, rtol=2e-3)
+    cub = gs.Cubic(range=1.0)
+    t = np.linspace(0, 400, 400_001)
+    for h in (0.0, 0.3, 0.7):
+        total = float(
+            np.trapezoid(
+                4 * math.pi * t**2 * cub.spectral1(torch.from_numpy(t), 3).numpy() * np.sinc(t * h / math.pi),
+                t,
+            )
+        )
+        assert total == pytest.approx(float(cub.correlation(torch.tensor(h))), abs=3e-3)
+    freq = gs.Spherical(range=3.0).sample_frequencies(50_000, torch.Generator().manual_seed(1), dim=3)
+    ht = torch.tensor([1.0, -0.5, 1.5], dtype=torch.float64)
+    c = torch.cos(freq @ ht)
+    assert abs(float(c.mean()) - float(gs.Spherical(range=3.0)(ht))) < 4 * float(c.std()) / math.sqrt(50_000)
+
+
+# --- the simulators in 3-D -----------------------------------------------------------------------
+def assert_axis_variograms(x, gamma, lags, what):
+    """The mean over realisations within 3 SE of the model at every lag along each of the 3 axes."""
+    for axis in (-3, -2, -1):
+        g = per_field_variogram(x, lags, axis)  # the brute force of test_geostat_sim, any axis
+        mean, se = g.mean(0), g.std(0) / math.sqrt(len(g))
+        want = torch.stack([gamma(torch.tensor([k * (axis == a) for a in (-3, -2, -1)])) for k in lags])
+        z = (mean - want) / se
+        assert bool((z.abs() < 3).all()), f"{what} axis {axis}: z = {[round(v, 2) for v in z.tolist()]}"
+
+
+ANISO = gs.Matern(range=3.0, nu=1.5, angle=30.0, dip=20.0, ratio=0.6, ratio3=0.5)
+
+
+@pytest.mark.parametrize(
+    ("method", "cov", "shape"),
+    [
+        ("fft", ANISO, (12, 16, 20)),
+        ("fft", gs.Spherical(range=6.0, sill=2.0), (12, 16, 20)),
+        ("spectral", ANISO, (12, 16, 20)),
+        ("cholesky", ANISO, (8, 9, 10)),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_3d_variograms_along_the_three_axes_within_three_standard_errors(method, cov, shape):
+    x = gs.simulate(method, cov, shape, 100, seed=2, mean=0.5)
+    assert x.shape == (100, 1, *shape) and x.dtype == torch.float32
+    assert_axis_variograms(x, cov.variogram, range(1, 6), f"{method} {cov.describe()}")
+    v = x[:, 0, 3, 4, 5].double()
+    assert abs(float(v.mean()) - 0.5) < 3.5 * math.sqrt(cov.variance / 100)
+
+
+def test_3d_spde_simulates_the_lattice_matern():
+    """The 3-D SPDE's variograms along the three axes are those of its lattice Matérn (the
+    covariance from the stencil's symbol on the torus); the stencil is the symbol's operator."""
+    cov = gs.Matern(range=2.5, nu=1.0, angle=30.0, dip=20.0, ratio=0.6)
+    sim = gs.simulator("spde", cov, (10, 12, 14))
+    spec = (1 + sim.symbol(sim.torus)) ** (-sim.alpha)
+    c = torch.fft.ifftn(spec).real
+    c = c / c[0, 0, 0] * cov.sill
+
+    def gamma(lag):
+        return cov.sill - c[tuple(int(v) % s for v, s in zip(lag, c.shape))]
+
+    x = sim.sample(100, generator=torch.Generator().manual_seed(4))
+    assert x.shape == (100, 1, 10, 12, 14)
+    assert_axis_variograms(x, gamma, range(1, 6), "spde 3-D")
+    w = torch.randn(2, *sim.torus, dtype=torch.float64)
+    by_fft = torch.fft.ifftn(sim.symbol(sim.torus) * torch.fft.fftn(w, dim=(-3, -2, -1)), dim=(-3, -2, -1))
+    assert torch.allclose(sim.apply_stencil(w), by_fft.real, atol=1e-10)
+
+
+def test_3d_fft_matches_the_dense_covariance_exactly():
+    """The 3-D embedding's implied covariance on the block (the torus covariance of the cropped
+    nodes, rebuilt from √λ) equals the model's covariance matrix, for a rotated model and one
+    symmetric about the axes (the eighth-of-the-torus path)."""
+    for cov in (
+        gs.Matern(range=2.0, nu=0.8, angle=40.0, dip=-25.0, roll=15.0, ratio=0.5, ratio3=0.7),
+        gs.Exponential(range=2.0, ratio=0.5, ratio3=0.8),
+    ):
+        emb = gs.simulators.FFTEmbedding(cov, (4, 5, 6))
+        lam = emb.sqrt_lambda.double() ** 2 * math.prod(emb.torus)
+        c = torch.fft.ifftn(lam).real
+        pts = gs.covariance.grid_points((4, 5, 6)).long()
+        d = pts[:, None, :] - pts[None, :, :]
+        implied = c[d[..., 0] % emb.torus[0], d[..., 1] % emb.torus[1], d[..., 2] % emb.torus[2]]
+        assert torch.allclose(implied, gs.covariance.covariance_matrix(cov, pts.double()), atol=1e-5)
+        z = torch.randn(3, *emb.latent_shape())
+        assert emb.decode(z).shape == (3, 1, 4, 5, 6)
+
+
+def test_3d_cholesky_log_density_and_seeded_repeats():
+    cov = gs.Exponential(range=2.0, nugget=0.1, dip=30.0)
+    sim = gs.simulator("cholesky", cov, (3, 4, 5))
+    x = sim.sample(4, generator=torch.Generator().manual_seed(0)).double()
+    sigma = gs.covariance.covariance_matrix(cov, gs.covariance.grid_points((3, 4, 5)))
+    want = torch.distributions.MultivariateNormal(torch.zeros(60, dtype=torch.float64), sigma)
+    assert torch.allclose(sim.log_prob(x), want.log_prob(x.reshape(4, -1)), atol=1e-8)
+    for method in ("fft", "spectral", "spde", "cholesky"):
+        a = gs.simulate(method, ANISO, (5, 6, 7), 2, seed=9)
+        assert torch.equal(a, gs.simulate(method, ANISO, (5, 6, 7), 2, seed=9)), method
+
+
+def test_3d_shape_errors_in_one_line():
+    with pytest.raises(GenzooError, match=r"shape must be H W \(a 2-D grid\) or D H W .* got 1 2 3 4") as err:
+        gs.simulate("fft", ANISO, (1, 2, 3, 4))
+    assert "\n" not in str(err.value)
+    with pytest.raises(GenzooError, match=r"got 0 4 4"):
+        gs.simulate("fft", gs.Gaussian(range=2.0), (0, 4, 4))
+    with pytest.raises(GenzooError, match=r"dip, roll and ratio3 are 3-D anisotropy; a 2-D grid takes"):
+        gs.simulate("spectral", ANISO, (8, 8))

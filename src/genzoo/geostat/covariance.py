@@ -21,17 +21,19 @@ partial sill) and `nugget` an independent white noise added to it: the total var
 sill + nugget, and the variogram γ(h) = sill · (1 − ρ(r)) + nugget for h ≠ 0, γ(0) = 0.
 
 The spectral density S (structured part only) is normalised so that C(h) = ∫ S(ω) e^{iω·h} dω
-over ω ∈ R² (angular frequency, radians per cell), S(ω) = (2π)^{−2} ∫ C(h) e^{−iω·h} dh; for the
-isotropic unit-range correlation
+over ω ∈ R^d (angular frequency, radians per cell; d = 2, or 3 for lags (Δlayer, Δrow, Δcol)),
+S(ω) = (2π)^{−d} ∫ C(h) e^{−iω·h} dh; for the isotropic unit-range correlation
 
-    gaussian      S₁(ω) = exp(−|ω|²/4) / (4π)
-    matern        S₁(ω) = ν / π · (1 + |ω|²)^{−(ν+1)}          (exponential: ν = 1/2)
-    spherical, cubic   S₁(ω) = (1/2π) ∫₀¹ ρ(r) J₀(|ω| r) r dr   (the Hankel transform, by quadrature)
+    gaussian      S₁(ω) = (4π)^{−d/2} exp(−|ω|²/4)
+    matern        S₁(ω) = Γ(ν + d/2) / (Γ(ν) π^{d/2}) · (1 + |ω|²)^{−(ν+d/2)}    (2-D: ν/π; exponential ν = ½)
+    spherical, cubic   the radial Fourier transform, by quadrature:
+                  2-D  S₁(ω) = (1/2π) ∫₀¹ ρ(r) J₀(|ω| r) r dr                (the Hankel transform)
+                  3-D  S₁(ω) = (1/2π²) ∫₀¹ ρ(r) sin(|ω| r) / (|ω| r) r² dr
 
-and with anisotropy S(ω) = sill · a² · ratio · S₁(Aᵀ... ) — precisely S(ω) = sill · |det M|⁻¹ S₁(M⁻ᵀω)
-for the linear map r = |M h|. Spectral sampling draws ω = Mᵀ ω₁ with ω₁ from S₁: a Gaussian
-N(0, 2I), a Student t with 2ν degrees of freedom (ω₁ = ε / √(2G), G ~ Gamma(ν, 1)), or the
-tabulated radial law of the compact models.
+and with anisotropy S(ω) = sill · |det M|⁻¹ S₁(|M⁻ᵀω|) for the linear map r = |M h|. Spectral
+sampling draws ω = Mᵀ ω₁ with ω₁ from S₁: a Gaussian N(0, 2I), a multivariate Student t with 2ν
+degrees of freedom (ω₁ = ε / √(2G), ε ~ N(0, I_d), G ~ Gamma(ν, 1): its density is the Matérn S₁
+in any d), or the tabulated radial law of the compact models with a uniform direction.
 """
 
 from __future__ import annotations
@@ -160,22 +162,25 @@ class Covariance:
         return self.sill * self.correlation(torch.as_tensor(d, dtype=torch.float64) / self.range)
 
     def spectral_density(self, omega: Tensor) -> Tensor:
-        """S(ω) for angular frequencies (..., 2) in (rows, cols) order, radians per cell."""
+        """S(ω) for angular frequencies (..., 2) in (rows, cols) order, or (..., 3) in (layers, rows,
+        cols) order, radians per cell."""
         omega = torch.as_tensor(omega, dtype=torch.float64)
-        m = self.matrix().to(omega.device)
+        dim = omega.shape[-1]
+        m = self.matrix(dim).to(omega.device)
         w1 = omega @ torch.linalg.inv(m)  # M⁻ᵀω as a row vector: ωᵀ M⁻¹
-        return self.sill * self.spectral1(w1.norm(dim=-1)) / abs(float(torch.linalg.det(m)))
+        return self.sill * self.spectral1(w1.norm(dim=-1), dim) / abs(float(torch.linalg.det(m)))
 
-    def spectral1(self, w: Tensor) -> Tensor:
-        """S₁(|ω|) of the unit-range isotropic model."""
+    def spectral1(self, w: Tensor, dim: int = 2) -> Tensor:
+        """S₁(|ω|) of the unit-range isotropic model in `dim` dimensions."""
         raise NotImplementedError
 
-    def sample_frequencies(self, k: int, generator: torch.Generator | None = None) -> Tensor:
-        """k frequencies (k, 2) drawn from S / sill (a probability density on R²), float64."""
-        w1 = self.sample_unit(k, generator)
-        return w1 @ self.matrix()  # ω = Mᵀω₁ as rows: ω₁ᵀ M
+    def sample_frequencies(self, k: int, generator: torch.Generator | None = None, dim: int = 2) -> Tensor:
+        """k frequencies (k, dim) drawn from S / sill (a probability density on R^dim), float64."""
+        m = self.matrix(dim)  # first: a 3-D model refuses 2-D before any draw
+        w1 = self.sample_unit(k, generator, dim)
+        return w1 @ m  # ω = Mᵀω₁ as rows: ω₁ᵀ M
 
-    def sample_unit(self, k: int, generator: torch.Generator | None) -> Tensor:
+    def sample_unit(self, k: int, generator: torch.Generator | None, dim: int = 2) -> Tensor:
         raise NotImplementedError
 
     @property
@@ -204,9 +209,14 @@ def _givens(a: int, b: int, theta: float) -> Tensor:
     return g
 
 
-def _radial_directions(k: int, radius: Tensor, generator: torch.Generator | None) -> Tensor:
-    phi = 2 * math.pi * torch.rand(k, generator=generator, dtype=torch.float64)
-    return torch.stack([radius * torch.sin(phi), radius * torch.cos(phi)], dim=-1)
+def _radial_directions(k: int, radius: Tensor, generator: torch.Generator | None, dim: int = 2) -> Tensor:
+    """Vectors of the given lengths in uniformly random directions: an angle on the circle, or a
+    normalised N(0, I₃) on the sphere."""
+    if dim == 2:
+        phi = 2 * math.pi * torch.rand(k, generator=generator, dtype=torch.float64)
+        return torch.stack([radius * torch.sin(phi), radius * torch.cos(phi)], dim=-1)
+    u = torch.randn(k, dim, generator=generator, dtype=torch.float64)
+    return u / u.norm(dim=-1, keepdim=True).clamp_min(1e-300) * radius[:, None]
 
 
 @dataclass(frozen=True)
@@ -216,11 +226,11 @@ class Gaussian(Covariance):
     def correlation(self, r: Tensor) -> Tensor:
         return torch.exp(-(torch.as_tensor(r, dtype=torch.float64) ** 2))
 
-    def spectral1(self, w: Tensor) -> Tensor:
-        return torch.exp(-(w**2) / 4) / (4 * math.pi)
+    def spectral1(self, w: Tensor, dim: int = 2) -> Tensor:
+        return torch.exp(-(w**2) / 4) / (4 * math.pi) ** (dim / 2)
 
-    def sample_unit(self, k: int, generator: torch.Generator | None) -> Tensor:
-        return math.sqrt(2.0) * torch.randn(k, 2, generator=generator, dtype=torch.float64)
+    def sample_unit(self, k: int, generator: torch.Generator | None, dim: int = 2) -> Tensor:
+        return math.sqrt(2.0) * torch.randn(k, dim, generator=generator, dtype=torch.float64)
 
     @property
     def smooth(self) -> bool:
@@ -235,11 +245,11 @@ class Exponential(Covariance):
     def correlation(self, r: Tensor) -> Tensor:
         return torch.exp(-torch.as_tensor(r, dtype=torch.float64))
 
-    def spectral1(self, w: Tensor) -> Tensor:
-        return _matern_spectral1(w, 0.5)
+    def spectral1(self, w: Tensor, dim: int = 2) -> Tensor:
+        return _matern_spectral1(w, 0.5, dim)
 
-    def sample_unit(self, k: int, generator: torch.Generator | None) -> Tensor:
-        return _student(k, 0.5, generator)
+    def sample_unit(self, k: int, generator: torch.Generator | None, dim: int = 2) -> Tensor:
+        return _student(k, 0.5, generator, dim)
 
 
 @dataclass(frozen=True)
@@ -263,11 +273,11 @@ class Matern(Covariance):
     def correlation(self, r: Tensor) -> Tensor:
         return matern_correlation(torch.as_tensor(r, dtype=torch.float64), self.nu)
 
-    def spectral1(self, w: Tensor) -> Tensor:
-        return _matern_spectral1(w, self.nu)
+    def spectral1(self, w: Tensor, dim: int = 2) -> Tensor:
+        return _matern_spectral1(w, self.nu, dim)
 
-    def sample_unit(self, k: int, generator: torch.Generator | None) -> Tensor:
-        return _student(k, self.nu, generator)
+    def sample_unit(self, k: int, generator: torch.Generator | None, dim: int = 2) -> Tensor:
+        return _student(k, self.nu, generator, dim)
 
     @property
     def smooth(self) -> bool:
@@ -301,13 +311,18 @@ def matern_correlation(r: Tensor, nu: float) -> Tensor:
     return torch.where(r > 0, out, torch.ones_like(r)).clamp(0, 1)
 
 
-def _matern_spectral1(w: Tensor, nu: float) -> Tensor:
-    return nu / math.pi * (1 + torch.as_tensor(w, dtype=torch.float64) ** 2) ** (-(nu + 1))
+def _matern_spectral1(w: Tensor, nu: float, dim: int = 2) -> Tensor:
+    w2 = torch.as_tensor(w, dtype=torch.float64) ** 2
+    if dim == 2:
+        return nu / math.pi * (1 + w2) ** (-(nu + 1))
+    const = math.exp(math.lgamma(nu + dim / 2) - math.lgamma(nu)) / math.pi ** (dim / 2)
+    return const * (1 + w2) ** (-(nu + dim / 2))
 
 
-def _student(k: int, nu: float, generator: torch.Generator | None) -> Tensor:
-    """ω₁ = ε / √(2G), ε ~ N(0, I₂), G ~ Gamma(ν, 1): density ν/π (1 + |ω|²)^{−(ν+1)}."""
-    eps = torch.randn(k, 2, generator=generator, dtype=torch.float64)
+def _student(k: int, nu: float, generator: torch.Generator | None, dim: int = 2) -> Tensor:
+    """ω₁ = ε / √(2G), ε ~ N(0, I_d), G ~ Gamma(ν, 1): density Γ(ν+d/2)/(Γ(ν)π^{d/2}) (1 + |ω|²)^{−(ν+d/2)}
+    (in 2-D ν/π (1 + |ω|²)^{−(ν+1)})."""
+    eps = torch.randn(k, dim, generator=generator, dtype=torch.float64)
     g = _gamma(k, nu, generator)
     return eps / torch.sqrt(2 * g).unsqueeze(-1)
 
@@ -335,12 +350,12 @@ def _gamma(k: int, shape: float, generator: torch.Generator | None) -> Tensor:
 
 
 class _Compact(Covariance):
-    """Models with compact support r < 1: the spectral density by a Hankel transform."""
+    """Models with compact support r < 1: the spectral density by a radial Fourier transform."""
 
-    def spectral1(self, w: Tensor) -> Tensor:
+    def spectral1(self, w: Tensor, dim: int = 2) -> Tensor:
         """S₁ interpolated (log-linearly) in a table of the quadrature on |ω| ≤ 400, with the
         fitted power-law tail beyond."""
-        grid, dens, _, q, _ = _radial_table(type(self))
+        grid, dens, _, q, _ = _radial_table(type(self), dim)
         wn = torch.as_tensor(w, dtype=torch.float64)
         x = wn.reshape(-1).cpu().numpy()
         val = np.exp(np.interp(x, grid, np.log(np.maximum(dens, 1e-300))))
@@ -348,21 +363,22 @@ class _Compact(Covariance):
         val[tail] = dens[-1] * (x[tail] / grid[-1]) ** q
         return torch.from_numpy(val).reshape(wn.shape).to(wn.device)
 
-    def sample_unit(self, k: int, generator: torch.Generator | None) -> Tensor:
+    def sample_unit(self, k: int, generator: torch.Generator | None, dim: int = 2) -> Tensor:
         """|ω₁| by inverting the tabulated CDF, or with the tail's probability from the Pareto law
-        of the power-law tail (|ω₁| = W·V^{1/(2+q)}); a uniform direction."""
-        grid, _, cdf, q, tail = _radial_table(type(self))
+        of the power-law tail (|ω₁| = W·V^{1/(d+q)}); a uniform direction."""
+        grid, _, cdf, q, tail = _radial_table(type(self), dim)
         u = torch.rand(k, generator=generator, dtype=torch.float64)
         v = torch.rand(k, generator=generator, dtype=torch.float64).clamp_min(1e-300)
         radius = torch.from_numpy(np.interp((u / (1 - tail)).clamp_max(1).numpy(), cdf, grid))
         if tail > 0:
             far = u >= 1 - tail
-            radius[far] = grid[-1] * v[far] ** (1 / (2 + q))
-        return _radial_directions(k, radius, generator)
+            radius[far] = grid[-1] * v[far] ** (1 / (dim + q))
+        return _radial_directions(k, radius, generator, dim)
 
-    def hankel(self, w: Tensor) -> Tensor:
-        """S₁(w) = (1/2π) ∫₀¹ ρ(r) J₀(w r) r dr by Gauss–Legendre quadrature, with at least 2 nodes
-        per oscillation of J₀ (128 to 4,096 nodes; |w| up to a few thousand)."""
+    def hankel(self, w: Tensor, dim: int = 2) -> Tensor:
+        """S₁(w) by Gauss–Legendre quadrature with at least 2 nodes per oscillation (128 to 4,096
+        nodes; |w| up to a few thousand): in 2-D (1/2π) ∫₀¹ ρ(r) J₀(w r) r dr, in 3-D
+        (1/2π²) ∫₀¹ ρ(r) sin(w r)/(w r) r² dr."""
         from scipy.special import j0
 
         wn = np.asarray(torch.as_tensor(w, dtype=torch.float64).reshape(-1).cpu().numpy())
@@ -372,8 +388,12 @@ class _Compact(Covariance):
             x, wt = _legendre(int(nodes))
             rho = self.correlation(torch.from_numpy(x)).numpy()
             sel = need == nodes
-            out[sel] = j0(np.outer(wn[sel], x)) @ (wt * rho * x)
-        return torch.from_numpy(out / (2 * math.pi)).clamp_min(0)
+            if dim == 2:
+                out[sel] = j0(np.outer(wn[sel], x)) @ (wt * rho * x)
+            else:  # np.sinc(t) = sin(πt)/(πt)
+                out[sel] = np.sinc(np.outer(wn[sel], x) / np.pi) @ (wt * rho * x**2)
+        norm = 2 * math.pi if dim == 2 else 2 * math.pi**2
+        return torch.from_numpy(out / norm).clamp_min(0)
 
 
 @lru_cache(maxsize=4)
@@ -386,18 +406,21 @@ _TABLE_MAX = 400.0  # |ω₁| of the quadrature table; a power-law tail beyond
 
 
 @lru_cache(maxsize=8)
-def _radial_table(cls: type) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
-    """S₁ by quadrature on a grid to |ω₁| = 400 and the CDF of |ω₁| (radial density 2π w S₁(w))
-    over it, with the tail beyond as the power law S₁ ~ w^q fitted to the last decade: returns
-    (grid, S₁, CDF on the grid normalised to the table's mass, q, the tail's share of the mass)."""
+def _radial_table(cls: type, dim: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+    """S₁ by quadrature on a grid to |ω₁| = 400 and the CDF of |ω₁| (radial density 2π w S₁(w) in
+    2-D, 4π w² S₁(w) in 3-D) over it, with the tail beyond as the power law S₁ ~ w^q fitted to the
+    last decade: returns (grid, S₁, CDF on the grid normalised to the table's mass, q, the tail's
+    share of the mass)."""
     model = cls(range=1.0)
     w = np.concatenate([np.linspace(0, 20, 801)[:-1], np.geomspace(20, _TABLE_MAX, 700)])
-    s1 = model.hankel(torch.from_numpy(w)).numpy()
-    dens = 2 * math.pi * w * s1
+    s1 = model.hankel(torch.from_numpy(w), dim).numpy()
+    sphere = 2 * math.pi if dim == 2 else 4 * math.pi  # the unit sphere's surface
+    dens = sphere * w ** (dim - 1) * s1
     cdf = np.concatenate([[0.0], np.cumsum((dens[1:] + dens[:-1]) / 2 * np.diff(w))])
     last = w >= _TABLE_MAX / 10
     q = float(np.polyfit(np.log(w[last]), np.log(np.maximum(s1[last], 1e-300)), 1)[0])
-    tail = 2 * math.pi * s1[-1] * w[-1] ** 2 / -(2 + q) if q < -2 else 0.0  # ∫_W^∞ 2π w S₁(W)(w/W)^q dw
+    # ∫_W^∞ |S^{d−1}| w^{d−1} S₁(W)(w/W)^q dw
+    tail = sphere * s1[-1] * w[-1] ** dim / -(dim + q) if q < -dim else 0.0
     return w, s1, cdf / cdf[-1], q, tail / (cdf[-1] + tail)
 
 
@@ -443,25 +466,23 @@ def make(name: str, **params: float) -> Covariance:
     return MODELS[key](**params)
 
 
-def lag_grid(shape: tuple[int, int], device: torch.device | str = "cpu") -> Tensor:
-    """The lags (H, W, 2) of a torus of `shape` by the minimum image: Δ ∈ (−H/2, H/2]."""
-    h, w = shape
-    dr = torch.fft.fftfreq(h, 1 / h, dtype=torch.float64, device=device)  # 0, 1, …, −1
-    dc = torch.fft.fftfreq(w, 1 / w, dtype=torch.float64, device=device)
-    return torch.stack(torch.meshgrid(dr, dc, indexing="ij"), dim=-1)
+def lag_grid(shape: tuple[int, ...], device: torch.device | str = "cpu") -> Tensor:
+    """The lags (H, W, 2) — or (D, H, W, 3) — of a torus of `shape` by the minimum image:
+    Δ ∈ (−H/2, H/2]."""
+    axes = [torch.fft.fftfreq(s, 1 / s, dtype=torch.float64, device=device) for s in shape]  # 0, 1, …, −1
+    return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1)
 
 
-def grid_points(shape: tuple[int, int]) -> Tensor:
-    """Coordinates (H·W, 2) of the nodes of a grid, row-major, as (row, col) floats."""
-    h, w = shape
-    r, c = torch.meshgrid(
-        torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij"
-    )
-    return torch.stack([r.reshape(-1), c.reshape(-1)], dim=-1)
+def grid_points(shape: tuple[int, ...]) -> Tensor:
+    """Coordinates (H·W, 2) of the nodes of a grid, row-major, as (row, col) floats; of a block
+    (D, H, W): (D·H·W, 3) as (layer, row, col)."""
+    axes = [torch.arange(s, dtype=torch.float64) for s in shape]
+    return torch.stack([a.reshape(-1) for a in torch.meshgrid(*axes, indexing="ij")], dim=-1)
 
 
 def covariance_matrix(cov: Covariance, a: Tensor, b: Tensor | None = None) -> Tensor:
-    """C(a_i − b_j) (n, m) for points (n, 2), (m, 2) in (row, col) cells; b = a by default."""
+    """C(a_i − b_j) (n, m) for points (n, 2), (m, 2) in (row, col) cells — or (n, 3), (m, 3) in
+    (layer, row, col) cells; b = a by default."""
     a = torch.as_tensor(a, dtype=torch.float64)
     b = a if b is None else torch.as_tensor(b, dtype=torch.float64)
     return cov(a[:, None, :] - b[None, :, :])

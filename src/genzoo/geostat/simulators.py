@@ -65,6 +65,24 @@ def shape2(shape: Any) -> tuple[int, int]:
     return h, w
 
 
+def grid_shape(shape: Any) -> tuple[int, ...]:
+    """A grid's sides: H W, or D H W (layers, rows, cols) for a 3-D block; a single integer is a
+    square."""
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        return shape2(shape)
+    try:
+        sides = tuple(int(s) for s in shape)
+        whole = all(float(s) == int(s) for s in shape)
+    except (TypeError, ValueError):
+        raise GenzooError(f"shape must be H W or D H W positive integers, got {shape!r}") from None
+    if len(sides) not in (2, 3) or not whole or min(sides) < 1:
+        raise GenzooError(
+            f"shape must be H W (a 2-D grid) or D H W (a 3-D block) positive integers, got "
+            f"{' '.join(str(s) for s in shape) or 'nothing'}"
+        )
+    return sides
+
+
 def _device(generator: torch.Generator | None, device: Any) -> torch.device:
     if device is not None:
         return torch.device(device)
@@ -91,9 +109,9 @@ def _chunks(n: int, per_field_bytes: int) -> list[int]:
 # --- Cholesky --------------------------------------------------------------------------------
 @dataclass
 class Cholesky:
-    """x = μ + Lz on the points (m, 2) (row, col), with LLᵀ = C(p_i − p_j) + εI; ε is 0 unless
-    the factorisation fails in float64 (a smooth model on dense points), then the smallest of
-    1e-12·σ², 1e-11·σ², … that succeeds, reported in `jitter`."""
+    """x = μ + Lz on the points (m, 2) (row, col) or (m, 3) (layer, row, col), with
+    LLᵀ = C(p_i − p_j) + εI; ε is 0 unless the factorisation fails in float64 (a smooth model on
+    dense points), then the smallest of 1e-12·σ², 1e-11·σ², … that succeeds, reported in `jitter`."""
 
     cov: Covariance
     points: Tensor
@@ -156,11 +174,14 @@ def _fast_size(n: int) -> int:
     return best
 
 
-def torus_covariance(cov: Covariance, shape: tuple[int, int]) -> Tensor:
-    """c(Δ) (M, N) float64 on a torus by the minimum image, exactly point-symmetric
-    (c[−i, −j] = c[i, j], so the embedding is a symmetric matrix): the upper half is evaluated and
-    the lower half mirrored; at an even M the ambiguous lag ±M/2 takes the mean of both. A model
-    symmetric about the axes (isotropic, or anisotropic at 0° or 90°) is evaluated on a quarter."""
+def torus_covariance(cov: Covariance, shape: tuple[int, ...]) -> Tensor:
+    """c(Δ) (M, N) or (L, M, N) float64 on a torus by the minimum image, exactly point-symmetric
+    (c[−i, −j] = c[i, j], so the embedding is a symmetric matrix). 2-D: the upper half is evaluated
+    and the lower half mirrored; at an even M the ambiguous lag ±M/2 takes the mean of both. A model
+    symmetric about the axes (isotropic, or anisotropic at 0° or 90°) is evaluated on a quarter, in
+    3-D on an eighth (when G = MᵀM is diagonal), else on the whole torus in slabs, symmetrised."""
+    if len(shape) == 3:
+        return _torus_covariance3(cov, shape)
     m, n = shape
     half = m // 2 + 1
     rest = m - half  # rows with Δrow = −rest..−1, i.e. c(−i, Δcol) = c(i, −Δcol), i = rest..1
@@ -180,60 +201,90 @@ def torus_covariance(cov: Covariance, shape: tuple[int, int]) -> Tensor:
     return out
 
 
-def torus_eigenvalues(cov: Covariance, shape: tuple[int, int]) -> Tensor:
-    """The eigenvalues λ (M, N) of the torus covariance: its real 2-D DFT (real and even: one
-    half-spectrum rfft2, the other half by λ[−k] = λ[k])."""
-    m, n = shape
-    half = torch.fft.rfft2(torus_covariance(cov, shape)).real  # (M, N//2 + 1): columns 0..N/2
-    tail = half[:, 1 : n - n // 2]  # columns N−j for j = N/2+1..N−1, as λ[i, j] = λ[−i, N − j]
-    tail = torch.roll(tail.flip(0), 1, 0).flip(1)
-    return torch.cat([half, tail], 1)
+def _negate(x: Tensor, dims: tuple[int, ...]) -> Tensor:
+    """x[−i, −j, …] (indices modulo the sides) along `dims`."""
+    for d in dims:
+        x = torch.roll(x.flip(d), 1, d)
+    return x
+
+
+def _torus_covariance3(cov: Covariance, shape: tuple[int, ...]) -> Tensor:
+    g = cov.matrix(3).T @ cov.matrix(3)
+    out = torch.empty(shape, dtype=torch.float64)
+    if (g - torch.diag(torch.diagonal(g))).abs().max() <= 1e-14 * g.abs().max():  # even in each axis
+        axes = [torch.arange(s // 2 + 1, dtype=torch.float64) for s in shape]
+        lags = torch.stack(torch.meshgrid(*axes, indexing="ij"), -1)
+        part = cov(lags)  # lags 0..s/2 along each axis
+        for d, s in enumerate(shape):  # mirror: index s − i holds lag −i, i = 1..s − s//2 − 1
+            part = torch.cat([part, part.narrow(d, 1, s - s // 2 - 1).flip(d)], d)
+        return out.copy_(part)
+    lags = [torch.fft.fftfreq(s, 1 / s, dtype=torch.float64) for s in shape]
+    rc = torch.stack(torch.meshgrid(lags[1], lags[2], indexing="ij"), -1)  # (M, N, 2)
+    step = max(1, (1 << 22) // (shape[1] * shape[2]))
+    for i in range(0, shape[0], step):
+        layer = lags[0][i : i + step]
+        lag = torch.cat(
+            [layer[:, None, None, None].expand(-1, *rc.shape[:2], 1), rc.expand(len(layer), -1, -1, -1)], -1
+        )
+        out[i : i + step] = cov(lag)
+    return out.add_(_negate(out, (0, 1, 2))).mul_(0.5)  # c(h) = c(−h) but at the ambiguous ±s/2 lags
+
+
+def torus_eigenvalues(cov: Covariance, shape: tuple[int, ...]) -> Tensor:
+    """The eigenvalues λ (M, N) or (L, M, N) of the torus covariance: its real DFT (real and even:
+    one half-spectrum rfftn, the other half by λ[−k] = λ[k])."""
+    n = shape[-1]
+    half = torch.fft.rfftn(torus_covariance(cov, shape)).real  # (…, N//2 + 1): last index 0..N/2
+    tail = half[..., 1 : n - n // 2]  # last index N−j for j = N/2+1..N−1, as λ[i, j] = λ[−i, N − j]
+    tail = _negate(tail, tuple(range(len(shape) - 1))).flip(-1)
+    return torch.cat([half, tail], -1)
 
 
 @dataclass
 class FFTEmbedding:
-    """Circulant embedding of an H × W grid in a torus (see the module docstring)."""
+    """Circulant embedding of an H × W grid, or a D × H × W block, in a torus (see the module
+    docstring)."""
 
     cov: Covariance
-    shape: tuple[int, int]
+    shape: tuple[int, ...]
     max_nodes: int = MAX_TORUS
-    torus: tuple[int, int] = field(init=False)
+    torus: tuple[int, ...] = field(init=False)
     negative_mass: float = field(init=False, default=0.0)
     sqrt_lambda: Tensor = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        h, w = self.shape
-        m, n = _fast_size(2 * h), _fast_size(2 * w)
+        sides = tuple(_fast_size(2 * s) for s in self.shape)
         while True:
-            lam = torus_eigenvalues(self.cov, (m, n))
+            lam = torus_eigenvalues(self.cov, sides)
             if self.cov.nugget:
                 lam = lam - self.cov.nugget  # the nugget is added as separate noise
             lo, hi = float(lam.min()), float(lam.max())
             if lo >= -1e-9 * hi:
                 break
-            m2, n2 = _fast_size(int(m * 1.5)), _fast_size(int(n * 1.5))
-            if m2 * n2 > self.max_nodes:
+            grown = tuple(_fast_size(int(s * 1.5)) for s in sides)
+            if math.prod(grown) > self.max_nodes:
                 neg = lam.clamp_max(0).abs().sum()
                 self.negative_mass = float(neg / lam.abs().sum())
                 break
-            m, n = m2, n2
-        self.torus = (m, n)
-        self.sqrt_lambda = lam.clamp_min_(0).div_(m * n).sqrt_().float()
+            sides = grown
+        self.torus = sides
+        self.sqrt_lambda = lam.clamp_min_(0).div_(math.prod(sides)).sqrt_().float()
 
     def sample(
         self, n: int, *, generator: torch.Generator | None = None, mean: float = 0.0, device: Any = None
     ) -> Tensor:
-        """(n, 1, H, W) float32 fields; each complex FFT gives two."""
+        """(n, 1, H, W) or (n, 1, D, H, W) float32 fields; each complex FFT gives two."""
         dev = _device(generator, device)
-        h, w = self.shape
-        m, k = self.torus
+        dims = tuple(range(-len(self.shape), 0))
+        crop = (slice(None), *(slice(0, s) for s in self.shape))
         root = self.sqrt_lambda.to(dev)
         out = []
         pairs = (n + 1) // 2
-        for size in _chunks(pairs, 16 * m * k):
-            eps = _randn((size, 2, m, k), generator, dev)
-            y = torch.fft.fft2(root * torch.complex(eps[:, 0], eps[:, 1]))
-            out.append(torch.stack([y.real[:, :h, :w], y.imag[:, :h, :w]], dim=1).reshape(2 * size, 1, h, w))
+        for size in _chunks(pairs, 16 * math.prod(self.torus)):
+            eps = _randn((size, 2, *self.torus), generator, dev)
+            y = torch.fft.fftn(root * torch.complex(eps[:, 0], eps[:, 1]), dim=dims)
+            del eps
+            out.append(torch.stack([y.real[crop], y.imag[crop]], dim=1).reshape(2 * size, 1, *self.shape))
         x = torch.cat(out)[:n]
         return _finish(x, self.cov, mean, generator)
 
@@ -242,11 +293,13 @@ class FFTEmbedding:
 
     def decode(self, z: Tensor, mean: float = 0.0) -> Tensor:
         """x = G(z), linear in z: the real part of DFT(√(λ/MN) ⊙ (z₀ + iz₁)), cropped, plus the mean:
-        z (B, 2, M, N) → (B, 1, H, W) (the nugget's noise, if any, is not part of G)."""
-        h, w = self.shape
+        z (B, 2, M, N) → (B, 1, H, W) (3-D: z (B, 2, L, M, N) → (B, 1, D, H, W); the nugget's
+        noise, if any, is not part of G)."""
+        dims = tuple(range(-len(self.shape), 0))
+        crop = (slice(None), *(slice(0, s) for s in self.shape))
         root = self.sqrt_lambda.to(z.device)
-        y = torch.fft.fft2(root * torch.complex(z[:, 0].float(), z[:, 1].float())).real[:, None, :h, :w]
-        return y + mean
+        y = torch.fft.fftn(root * torch.complex(z[:, 0].float(), z[:, 1].float()), dim=dims).real[crop]
+        return y[:, None] + mean
 
 
 # --- spectral (Shinozuka) -----------------------------------------------------------------------
@@ -269,6 +322,9 @@ class Spectral:
         self, n: int, *, generator: torch.Generator | None = None, mean: float = 0.0, device: Any = None
     ) -> Tensor:
         dev = _device(generator, device)
+        if len(self.shape) == 3:
+            x = torch.cat([self._block(generator, dev) for _ in range(n)])
+            return _finish(x, self.cov, mean, generator)
         h, w = self.shape
         k = self.modes
         rows = torch.arange(h, device=dev, dtype=torch.float32)
@@ -299,6 +355,34 @@ class Spectral:
             out.append(scale * x.unsqueeze(1))
         return _finish(torch.cat(out), self.cov, mean, generator)
 
+    def _block(self, generator: torch.Generator | None, dev: torch.device) -> Tensor:
+        """One (1, 1, D, H, W) realisation: x = scale · Re Σₖ bₖ e^{iωₖ·u} with bₖ = e^{2πiφₖ} (random
+        phases) or Aₖ − iBₖ (Gaussian amplitudes); e^{iω·u} = e^{iω_l l} e^{iω_r r} e^{iω_c c}
+        factorises, so the sum over K is a (slab of D·H, K) × (K, W) complex matrix product."""
+        d, h, w = self.shape
+        k = self.modes
+        omega = self.cov.sample_frequencies(k, generator, dim=3)  # (K, 3) float64 CPU
+        if self.amplitudes == "uniform":
+            phase = 2 * math.pi * torch.rand(k, generator=generator, dtype=torch.float64)
+            coef = torch.polar(torch.ones_like(phase), phase)
+            scale = math.sqrt(2 * self.cov.sill / k)
+        else:
+            amp = torch.randn(2, k, generator=generator, dtype=torch.float64)
+            coef = torch.complex(amp[0], -amp[1])
+            scale = math.sqrt(self.cov.sill / k)
+
+        def waves(size: int, axis: int) -> Tensor:  # e^{iω_axis·t} (size, K), complex64
+            t = torch.arange(size, dtype=torch.float64)[:, None] * omega[:, axis]
+            return torch.polar(torch.ones_like(t), t).to(dev, torch.complex64)
+
+        lay, row, col = waves(d, 0) * coef.to(dev, torch.complex64), waves(h, 1), waves(w, 2).T
+        out = torch.empty(1, 1, d, h, w, device=dev)
+        slab = max(1, (1 << 24) // max(1, h * k))  # layers per product: about 128 MB of complex64
+        for i in range(0, d, slab):
+            part = (lay[i : i + slab, None, :] * row[None]).reshape(-1, k)  # (layers·H, K)
+            out[0, 0, i : i + slab] = (part @ col).real.reshape(-1, h, w) * scale
+        return out
+
 
 # --- SPDE / Chebyshev ---------------------------------------------------------------------------
 def chebyshev_coefficients(f: Any, b: float, tol: float, max_degree: int = 10_000) -> np.ndarray:
@@ -322,17 +406,24 @@ def chebyshev_coefficients(f: Any, b: float, tol: float, max_degree: int = 10_00
         n *= 2
 
 
+def _along(i: int, dim: int) -> list[int]:
+    """The view shape of a vector along axis i of a dim-D array."""
+    return [-1 if j == i else 1 for j in range(dim)]
+
+
 @dataclass
 class SPDE:
-    """The Matérn field by a Chebyshev polynomial of the SPDE's stencil (see the module docstring)."""
+    """The Matérn field by a Chebyshev polynomial of the SPDE's stencil (see the module docstring);
+    on a 2-D grid or a 3-D block (α = ν + 3/2, the 7-point Laplacian plus the cross terms of a
+    rotated anisotropy: a 3 × 3 × 3 stencil)."""
 
     cov: Covariance
-    shape: tuple[int, int]
+    shape: tuple[int, ...]
     tol: float = 1e-5
     pad: int | None = None  # cells of torus around the grid; default ⌈4·range⌉ (≥ 4) per side
     degree: int = field(init=False)
     coefficients: Tensor = field(init=False, repr=False)
-    torus: tuple[int, int] = field(init=False)
+    torus: tuple[int, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.cov, Matern) and self.cov.name != "exponential":
@@ -341,57 +432,65 @@ class SPDE:
             )
         if not 0 < self.tol < 1:
             raise GenzooError(f"spde: tol must be in (0, 1), got {self.tol:g}")
+        dim = len(self.shape)
         self.nu = float(getattr(self.cov, "nu", 0.5))
-        self.alpha = self.nu + 1.0  # ν + d/2 in 2-D
-        m = self.cov.matrix()
-        g = torch.linalg.inv(m) @ torch.linalg.inv(m).T  # G = M⁻¹M⁻ᵀ, (row, col) order
-        self.g_rr, self.g_cc, self.g_rc = float(g[0, 0]), float(g[1, 1]), float(g[0, 1])
-        self.bound = 4 * (self.g_rr + self.g_cc) + 2 * abs(self.g_rc)  # Gershgorin: max row sum of |stencil|
+        self.alpha = self.nu + dim / 2  # ν + d/2
+        m = self.cov.matrix(dim)
+        g = torch.linalg.inv(m) @ torch.linalg.inv(m).T  # G = M⁻¹M⁻ᵀ, (row, col) or (layer, row, col) order
+        self.g = g
+        # the stencil's terms: G_ii along each axis, and G_ij for each pair of axes (i < j)
+        self.axes = [(float(g[i, i]), i - dim) for i in range(dim)]
+        self.pairs = [(float(g[i, j]), i - dim, j - dim) for i in range(dim) for j in range(i + 1, dim)]
+        diag = sum(c for c, _ in self.axes)
+        self.bound = 4 * diag + 2 * sum(abs(c) for c, _, _ in self.pairs)  # Gershgorin: max row sum of |S|
         a = self.alpha / 2
         c = chebyshev_coefficients(lambda s: (1 + s) ** (-a), self.bound, self.tol)
         self.coefficients = torch.from_numpy(c)
         self.degree = len(c) - 1
-        h, w = self.shape
-        reach = self.cov.range * max(1.0, self.cov.ratio)
+        reach = self.cov.range * max(1.0, self.cov.ratio, self.cov.ratio3)
         pad = self.pad if self.pad is not None else max(4, math.ceil(4 * reach))
-        self.torus = (_fast_size(h + pad), _fast_size(w + pad))
+        self.torus = tuple(_fast_size(s + pad) for s in self.shape)
         # the lattice field's variance: (1/MN) Σ f(λ)² over the stencil's eigenvalues on the torus
         lam = self.symbol(self.torus)
         self.lattice_variance = float(((1 + lam) ** (-self.alpha)).mean())
 
-    def symbol(self, torus: tuple[int, int]) -> Tensor:
-        """Eigenvalues of S on the torus: G_rr·4sin²(ω_r/2) + G_cc·4sin²(ω_c/2) + 2G_rc·sin ω_r sin ω_c."""
-        wr = 2 * math.pi * torch.fft.fftfreq(torus[0], dtype=torch.float64)[:, None]
-        wc = 2 * math.pi * torch.fft.fftfreq(torus[1], dtype=torch.float64)[None, :]
-        return (
-            self.g_rr * 4 * torch.sin(wr / 2) ** 2
-            + self.g_cc * 4 * torch.sin(wc / 2) ** 2
-            + 2 * self.g_rc * torch.sin(wr) * torch.sin(wc)
-        )
+    def symbol(self, torus: tuple[int, ...]) -> Tensor:
+        """Eigenvalues of S on the torus: Σᵢ G_ii·4sin²(ωᵢ/2) + Σ_{i<j} 2G_ij·sin ωᵢ sin ωⱼ."""
+        dim = len(torus)
+        w = [
+            2 * math.pi * torch.fft.fftfreq(t, dtype=torch.float64).reshape(_along(i, dim))
+            for i, t in enumerate(torus)
+        ]
+        out = 0
+        for coef, axis in self.axes:
+            out = out + coef * 4 * torch.sin(w[axis] / 2) ** 2
+        for coef, a, b in self.pairs:
+            out = out + 2 * coef * torch.sin(w[a]) * torch.sin(w[b])
+        return out
 
     def apply_stencil(
         self, x: Tensor, out: Tensor | None = None, *, diag: float | None = None, scale: float = 1.0
     ) -> Tensor:
-        """S x on the torus for x (..., M, N), in place into `out` (allocated if None) without
-        temporaries: out = scale·(d·x − G_rr(x↑ + x↓) − G_cc(x← + x→) − (G_rc/2)·cross), where the
-        diagonal d is 2(G_rr + G_cc) unless given (S̃ = (2/b)S − I uses scale 2/b and d − b/2)."""
-        d = 2 * (self.g_rr + self.g_cc) if diag is None else diag
+        """S x on the torus for x (..., M, N) or (..., L, M, N), in place into `out` (allocated if
+        None) without temporaries: out = scale·(d·x − Σᵢ Gᵢᵢ(x₊ᵢ + x₋ᵢ) − Σ_{i<j} (Gᵢⱼ/2)·crossᵢⱼ),
+        where the diagonal d is 2 Σᵢ Gᵢᵢ unless given (S̃ = (2/b)S − I uses scale 2/b and d − b/2)
+        and crossᵢⱼ = x₊₊ − x₊₋ − x₋₊ + x₋₋ (the four diagonal neighbours in the plane of i and j)."""
+        d = 2 * sum(c for c, _ in self.axes) if diag is None else diag
         out = torch.mul(x, d * scale, out=out) if out is not None else x * (d * scale)
-        for coef, dim in ((self.g_rr * scale, -2), (self.g_cc * scale, -1)):
+        for coef, dim in self.axes:
+            coef = coef * scale
             n = x.shape[dim]
             out.narrow(dim, 1, n - 1).sub_(x.narrow(dim, 0, n - 1), alpha=coef)  # neighbour before
             out.narrow(dim, 0, 1).sub_(x.narrow(dim, n - 1, 1), alpha=coef)
             out.narrow(dim, 0, n - 1).sub_(x.narrow(dim, 1, n - 1), alpha=coef)  # neighbour after
             out.narrow(dim, n - 1, 1).sub_(x.narrow(dim, 0, 1), alpha=coef)
-        if self.g_rc:
-            up, down = torch.roll(x, 1, -2), torch.roll(x, -1, -2)
-            cross = (
-                torch.roll(down, -1, -1)
-                - torch.roll(down, 1, -1)
-                - torch.roll(up, -1, -1)
-                + torch.roll(up, 1, -1)
-            )
-            out.sub_(cross, alpha=self.g_rc / 2 * scale)
+        for coef, a, b in self.pairs:
+            if not coef:
+                continue
+            up, down = torch.roll(x, 1, a), torch.roll(x, -1, a)
+            cross = torch.roll(down, -1, b) - torch.roll(down, 1, b)
+            cross = cross - torch.roll(up, -1, b) + torch.roll(up, 1, b)
+            out.sub_(cross, alpha=coef / 2 * scale)
         return out
 
     def apply(self, w: Tensor, degree: int | None = None) -> Tensor:
@@ -402,7 +501,7 @@ class SPDE:
         if degree is not None:
             c = c[: degree + 1]
         s = 2 / self.bound
-        diag = 2 * (self.g_rr + self.g_cc) - self.bound / 2  # S̃ = s·(S − (b/2)I)
+        diag = 2 * sum(coef for coef, _ in self.axes) - self.bound / 2  # S̃ = s·(S − (b/2)I)
         y = w * c[0]
         if len(c) == 1:
             return y
@@ -416,17 +515,19 @@ class SPDE:
             prev, cur = cur, prev
         return y
 
+    def _crop(self, x: Tensor) -> Tensor:
+        return x[(..., *(slice(0, s) for s in self.shape))]
+
     def sample(
         self, n: int, *, generator: torch.Generator | None = None, mean: float = 0.0, device: Any = None
     ) -> Tensor:
         dev = _device(generator, device)
-        h, w = self.shape
-        m, k = self.torus
+        nodes = math.prod(self.torus)
         scale = math.sqrt(self.cov.sill / self.lattice_variance)
         out = []
-        for size in _chunks(n, 16 * m * k * (_CHUNK_BYTES // _CACHE_BYTES)):
-            z = _randn((size, 1, m, k), generator, dev)
-            out.append(scale * self.apply(z)[..., :h, :w])
+        for size in _chunks(n, 16 * nodes * (_CHUNK_BYTES // _CACHE_BYTES)):
+            z = _randn((size, 1, *self.torus), generator, dev)
+            out.append(scale * self._crop(self.apply(z)))
         return _finish(torch.cat(out), self.cov, mean, generator)
 
     def latent_shape(self) -> tuple[int, ...]:
@@ -434,17 +535,17 @@ class SPDE:
 
     def decode(self, z: Tensor, mean: float = 0.0) -> Tensor:
         """x = G(z), linear in z: the Chebyshev polynomial applied to white noise on the torus,
-        scaled to the sill and cropped, plus the mean: z (B, 1, M, N) → (B, 1, H, W)."""
-        h, w = self.shape
+        scaled to the sill and cropped, plus the mean: z (B, 1, M, N) → (B, 1, H, W), or
+        z (B, 1, L, M, N) → (B, 1, D, H, W)."""
         scale = math.sqrt(self.cov.sill / self.lattice_variance)
-        return scale * self.apply(z.float())[..., :h, :w] + mean
+        return scale * self._crop(self.apply(z.float())) + mean
 
 
 # --- the front door ----------------------------------------------------------------------------
 def simulator(method: str, cov: Covariance, shape: Any, **options: Any) -> Any:
     """A reusable simulator for `method` on a grid of `shape`; its set-up (a factor, FFT
     eigenvalues, Chebyshev coefficients) is done once and `sample(n, generator=)` repeats."""
-    h, w = shape2(shape)
+    sides = grid_shape(shape)
     if not isinstance(cov, Covariance):
         raise GenzooError(
             f"cov must be a covariance model such as genzoo.geostat.Matern(range=10), got {cov!r}"
@@ -452,13 +553,15 @@ def simulator(method: str, cov: Covariance, shape: Any, **options: Any) -> Any:
     build = SIMULATORS.get(str(method).lower())
     if build is None:
         raise GenzooError(f"unknown simulation method {method!r} (valid: {', '.join(METHODS)})")
-    return build(cov, (h, w), **options)
+    if len(sides) == 2 and cov.three_d:
+        cov.matrix(2)  # its one-line refusal: dip, roll and ratio3 need a 3-D block
+    return build(cov, sides, **options)
 
 
 @dataclass
 class _GridCholesky:
     chol: Cholesky
-    shape: tuple[int, int]
+    shape: tuple[int, ...]
 
     def sample(
         self, n: int, *, generator: torch.Generator | None = None, mean: float = 0.0, device: Any = None
@@ -472,12 +575,12 @@ class _GridCholesky:
         return (math.prod(self.shape),)
 
     def decode(self, z: Tensor, mean: float = 0.0) -> Tensor:
-        """x = μ + Lz in float64, back in z's dtype: z (B, H·W) → (B, 1, H, W)."""
+        """x = μ + Lz in float64, back in z's dtype: z (B, H·W) → (B, 1, H, W) (or (B, 1, D, H, W))."""
         f = self.chol.factor.to(z.device, torch.float64)
         return (z.double() @ f.T + mean).to(z.dtype).reshape(len(z), 1, *self.shape)
 
 
-# method name -> (covariance, (H, W), **options) -> simulator
+# method name -> (covariance, (H, W) or (D, H, W), **options) -> simulator
 SIMULATORS: dict[str, Callable[..., Any]] = {
     "cholesky": lambda cov, shape, **options: _GridCholesky(
         Cholesky(cov, grid_points(shape), **options), shape
