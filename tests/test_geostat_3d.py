@@ -12,6 +12,7 @@ import torch
 
 import genzoo.geostat as gs
 from genzoo.errors import GenzooError
+from genzoo.geostat import stats
 from test_geostat_sim import per_field_variogram
 
 CASES = [  # (angle, dip, roll) in degrees, (ratio, ratio3)
@@ -230,3 +231,98 @@ def test_3d_shape_errors_in_one_line():
         gs.simulate("fft", gs.Gaussian(range=2.0), (0, 4, 4))
     with pytest.raises(GenzooError, match=r"dip, roll and ratio3 are 3-D anisotropy; a 2-D grid takes"):
         gs.simulate("spectral", ANISO, (8, 8))
+
+
+# --- spatial statistics of blocks -------------------------------------------------------------------
+def brute_variogram(x: np.ndarray, step, lag: int) -> float:
+    """½ mean of (x(u + k·e) − x(u))² over every pair inside the block, in every realisation, by loops."""
+    n, d, h, w = x.shape
+    total, count = 0.0, 0
+    for i in range(n):
+        for a in range(d):
+            for b in range(h):
+                for c in range(w):
+                    p = (a + lag * step[0], b + lag * step[1], c + lag * step[2])
+                    if 0 <= p[0] < d and 0 <= p[1] < h and 0 <= p[2] < w:
+                        total += (x[i, p[0], p[1], p[2]] - x[i, a, b, c]) ** 2
+                        count += 1
+    return total / (2 * count)
+
+
+def test_block_variograms_equal_a_brute_force_sum():
+    x = torch.randn(2, 1, 4, 5, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    xn = x[:, 0].numpy()
+    for direction, steps in (
+        ("layer", [(1, 0, 0)]),
+        ("row", [(0, 1, 0)]),
+        ("col", [(0, 0, 1)]),
+        ((1, 1, -1), [(1, 1, -1)]),
+    ):
+        v = stats.grid_variogram(x, max_lag=2, direction=direction)
+        want = [brute_variogram(xn, steps[0], k) for k in (1, 2)]
+        assert np.allclose(v.gamma.numpy(), want, rtol=1e-12), direction
+        assert v.lags[0] == pytest.approx(math.sqrt(sum(s * s for s in steps[0])))
+    pooled = stats.grid_variogram(x, max_lag=1, direction="all")  # pairs of the three axes together
+    n_pairs = [3 * 5 * 6, 4 * 4 * 6, 4 * 5 * 5]
+    want = sum(c * brute_variogram(xn, s, 1) for c, s in zip(n_pairs, [(1, 0, 0), (0, 1, 0), (0, 0, 1)]))
+    assert float(pooled.gamma[0]) == pytest.approx(want / sum(n_pairs), rel=1e-12)
+    assert stats.grid_variogram(x, direction="layer").lags.tolist() == [1.0, 2.0]  # D // 2 by default
+
+
+def brute_components(mask: np.ndarray) -> np.ndarray:
+    """6-connected components of a boolean block by a breadth-first search."""
+    lab = np.zeros(mask.shape, dtype=int)
+    nxt = 0
+    for start in zip(*np.nonzero(mask)):
+        if lab[start]:
+            continue
+        nxt += 1
+        lab[start] = nxt
+        queue = [start]
+        while queue:
+            p = queue.pop()
+            for axis in range(3):
+                for sgn in (-1, 1):
+                    q = list(p)
+                    q[axis] += sgn
+                    q = tuple(q)
+                    if all(0 <= q[i] < mask.shape[i] for i in range(3)) and mask[q] and not lab[q]:
+                        lab[q] = nxt
+                        queue.append(q)
+    return lab
+
+
+def test_block_connectivity_and_layer_proportions_equal_brute_force():
+    """Two bodies joined only through the layer above are one 6-connected component (in a layer's
+    section they are two); τ along each axis and the vertical proportion curve by brute force."""
+    rng = np.random.default_rng(3)
+    x = (rng.random((2, 4, 6, 7)) < 0.45).astype(np.int64)
+    x[0] = 0
+    x[0, 1, 2, 0:3] = 1  # body A in layer 1
+    x[0, 1, 2, 4:7] = 1  # body B in layer 1, apart from A within the layer
+    x[0, 0, 2, 0:7] = 1  # the bridge in layer 0
+    t = torch.from_numpy(x)[:, None].double()
+    for direction, step in (("layer", (1, 0, 0)), ("row", (0, 1, 0)), ("col", (0, 0, 1))):
+        con = stats.connectivity(t, 1, max_lag=2, direction=direction)
+        for k in (1, 2):
+            both = same = 0
+            for i in range(2):
+                lab = brute_components(x[i] == 1)
+                a = lab[tuple(slice(0, s - k * d) for s, d in zip(lab.shape, step))]
+                b = lab[tuple(slice(k * d, s) for s, d in zip(lab.shape, step))]
+                both += int(((a > 0) & (b > 0)).sum())
+                same += int(((a > 0) & (b > 0) & (a == b)).sum())
+            assert int(con.pairs[k - 1]) == both and int(con.connected[k - 1]) == same, (direction, k)
+    col = stats.connectivity(t[:1], 1, max_lag=6, direction="col")
+    assert float(col.tau[5]) == 1.0  # columns 0 and 6 of layer 1: joined through the bridge
+    curve = stats.proportions(t, 2, per_layer=True)
+    want = np.stack([np.bincount(x[:, d].ravel(), minlength=2) / x[:, d].size for d in range(4)])
+    assert curve.shape == (4, 2) and np.allclose(curve.numpy(), want)
+    with pytest.raises(GenzooError, match=r"per_layer proportions need 3-D blocks"):
+        stats.proportions(t[:, :, 0], per_layer=True)
+    with pytest.raises(GenzooError, match=r"direction must be 'all', 'both', 'layer'"):
+        stats.grid_variogram(t, direction=(1, 0))
+    with pytest.raises(
+        GenzooError, match=r"or a batch of 3-D blocks \(n, 1, D, H, W\), got shape \(4, 6, 7\)"
+    ):
+        stats.grid_variogram(t[0, 0])

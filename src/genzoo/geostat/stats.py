@@ -6,6 +6,11 @@ Conventions (those of :mod:`genzoo.geostat.covariance`):
   cells. The direction ``"row"`` is the step (1, 0) — the row index changes, i.e. vertically in an
   image — and ``"col"`` the step (0, 1); an arbitrary integer step (drow, dcol), e.g. the diagonal
   (1, 1) or the knight's move (1, 2), gives the lags k·(drow, dcol) at distances k·|(drow, dcol)|.
+* A *block* is a 3-D field, given as a batch (n, 1, D, H, W) (n = 1 for one), lags (Δlayer, Δrow, Δcol): the
+  grid statistics (variograms, indicator variograms, connectivity with 6-connected components,
+  proportions — also per layer) take blocks. ``"layer"`` is the step (1, 0, 0) (the vertical of a
+  geological block), ``"row"`` (0, 1, 0), ``"col"`` (0, 0, 1), ``"both"`` the two horizontal axes
+  pooled, ``"all"`` the three, and any integer step (dlayer, drow, dcol) a direction.
 * An angle θ (degrees) is measured from the column axis towards the row axis: the unit lag of
   direction θ is (Δrow, Δcol) = (sin θ, cos θ).
 * A *facies image* holds integer codes 0..K−1 (as floats or integers) in the same shapes.
@@ -145,19 +150,22 @@ class Patterns:
 
 
 # --- input checks ----------------------------------------------------------------------------
-def _as_fields(fields: Tensor | np.ndarray, what: str = "fields") -> Tensor:
-    """(n, H, W) float64 from (H, W) or (n, 1, H, W); finite values."""
+def _as_fields(fields: Tensor | np.ndarray, what: str = "fields", blocks: bool = False) -> Tensor:
+    """(n, H, W) float64 from (H, W) or (n, 1, H, W) — and with `blocks`, (n, D, H, W) from a batch
+    of 3-D blocks (n, 1, D, H, W) (a 3-D tensor is refused: (n, H, W) and (D, H, W) look alike);
+    finite values."""
     t = torch.as_tensor(fields)
     if t.is_complex():
         raise GenzooError(f"{what} must be real, got {t.dtype}")
     if t.dim() == 2:
         t = t[None]
-    elif t.dim() == 4 and t.shape[1] == 1:
+    elif t.dim() == 4 and t.shape[1] == 1 or (blocks and t.dim() == 5 and t.shape[1] == 1):
         t = t[:, 0]
     else:
-        raise GenzooError(
-            f"{what} must be a field (H, W) or a batch (n, 1, H, W), got shape {tuple(t.shape)}"
-        )
+        kinds = "a field (H, W) or a batch (n, 1, H, W)"
+        if blocks:
+            kinds += " or a batch of 3-D blocks (n, 1, D, H, W)"
+        raise GenzooError(f"{what} must be {kinds}, got shape {tuple(t.shape)}")
     if t.numel() == 0:
         raise GenzooError(f"{what} are empty: shape {tuple(t.shape)}")
     t = t.to(torch.float64)
@@ -166,9 +174,12 @@ def _as_fields(fields: Tensor | np.ndarray, what: str = "fields") -> Tensor:
     return t
 
 
-def _as_facies(images: Tensor | np.ndarray, k: int | None, what: str = "images") -> tuple[Tensor, int]:
-    """(n, H, W) int64 codes and K, checking that the codes are integers in 0..K−1."""
-    x = _as_fields(images, what)
+def _as_facies(
+    images: Tensor | np.ndarray, k: int | None, what: str = "images", blocks: bool = False
+) -> tuple[Tensor, int]:
+    """(n, H, W) — or with `blocks` also (n, D, H, W) — int64 codes and K, checking that the codes
+    are integers in 0..K−1."""
+    x = _as_fields(images, what, blocks)
     if not bool((x == torch.round(x)).all()):
         raise GenzooError(f"{what} must hold integer facies codes 0..K−1; found non-integer values")
     lo, hi = int(x.min()), int(x.max())
@@ -189,60 +200,70 @@ def _check_facies(facies: int, k: int) -> int:
     return int(facies)
 
 
-def _steps(direction: Direction) -> list[tuple[int, int]]:
+_AXES2 = {"both": [(1, 0), (0, 1)], "row": [(1, 0)], "rows": [(1, 0)], "col": [(0, 1)], "cols": [(0, 1)]}
+_AXES3 = {
+    "all": [(1, 0, 0), (0, 1, 0), (0, 0, 1)],
+    "both": [(0, 1, 0), (0, 0, 1)],
+    "layer": [(1, 0, 0)],
+    "layers": [(1, 0, 0)],
+    "row": [(0, 1, 0)],
+    "rows": [(0, 1, 0)],
+    "col": [(0, 0, 1)],
+    "cols": [(0, 0, 1)],
+}
+
+
+def _steps(direction: Direction, dim: int = 2) -> list[tuple[int, ...]]:
+    table = _AXES2 if dim == 2 else _AXES3
+    names = "'both', 'row', 'col'" if dim == 2 else "'all', 'both', 'layer', 'row', 'col'"
+    step = "(drow, dcol)" if dim == 2 else "(dlayer, drow, dcol)"
     if isinstance(direction, str):
         key = direction.strip().lower()
-        table = {
-            "both": [(1, 0), (0, 1)],
-            "row": [(1, 0)],
-            "rows": [(1, 0)],
-            "col": [(0, 1)],
-            "cols": [(0, 1)],
-        }
         if key not in table:
-            raise GenzooError(
-                f"direction must be 'both', 'row', 'col' or an integer step (drow, dcol), got {direction!r}"
-            )
+            raise GenzooError(f"direction must be {names} or an integer step {step}, got {direction!r}")
         return table[key]
     if (
         isinstance(direction, (tuple, list))
-        and len(direction) == 2
+        and len(direction) == dim
         and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in direction)
         and any(direction)
     ):
-        return [(int(direction[0]), int(direction[1]))]
-    raise GenzooError(
-        f"direction must be 'both', 'row', 'col' or a nonzero integer step (drow, dcol), got {direction!r}"
-    )
+        return [tuple(int(v) for v in direction)]
+    raise GenzooError(f"direction must be {names} or a nonzero integer step {step}, got {direction!r}")
 
 
-def _max_lag(shape: tuple[int, int], steps: list[tuple[int, int]], max_lag: int | None) -> int:
-    """The default min(H, W) // 2 // max(|drow|, |dcol|) (at least 1), or the given one, checked:
-    every lag k·step, k ≤ max_lag, must fit in the grid."""
-    h, w = shape
-    feasible = min(
-        min((h - 1) // abs(dr) if dr else h * w, (w - 1) // abs(dc) if dc else h * w) for dr, dc in steps
-    )
+def _max_lag(shape: tuple[int, ...], steps: list[tuple[int, ...]], max_lag: int | None) -> int:
+    """The default min(H, W) // 2 // max(|drow|, |dcol|) (at least 1) — in a block, the smallest
+    side the steps move along —, or the given one, checked: every lag k·step, k ≤ max_lag, must
+    fit in the grid."""
+    big = math.prod(shape)
+    feasible = min(min((s - 1) // abs(d) if d else big for s, d in zip(shape, st)) for st in steps)
+    sides = "×".join(str(s) for s in shape)
     if feasible < 1:
-        raise GenzooError(f"the {h}×{w} fields are too small for a lag of direction {steps[0]}")
+        raise GenzooError(f"the {sides} fields are too small for a lag of direction {steps[0]}")
     if max_lag is None:
-        longest = max(max(abs(dr), abs(dc)) for dr, dc in steps)
-        return max(1, min(feasible, min(h, w) // 2 // longest))
+        longest = max(max(abs(d) for d in st) for st in steps)
+        if len(shape) == 2:
+            side = min(shape)
+        else:
+            side = min(s for i, s in enumerate(shape) if any(st[i] for st in steps))
+        return max(1, min(feasible, side // 2 // longest))
     if isinstance(max_lag, bool) or not isinstance(max_lag, (int, np.integer)) or max_lag < 1:
         raise GenzooError(f"max_lag must be a positive integer, got {max_lag!r}")
     if max_lag > feasible:
         raise GenzooError(
-            f"max_lag = {max_lag} is too large for {h}×{w} fields along "
+            f"max_lag = {max_lag} is too large for {sides} fields along "
             f"{steps if len(steps) > 1 else steps[0]}: at most {feasible}"
         )
     return int(max_lag)
 
 
-def _pair_slices(x: Tensor, dr: int, dc: int) -> tuple[Tensor, Tensor]:
-    """The values at u and u + (dr, dc) over every u with both inside: two views (n, H−|dr|, W−|dc|)."""
-    h, w = x.shape[-2:]
-    a = x[..., max(0, -dr) : h - max(0, dr), max(0, -dc) : w - max(0, dc)]
-    b = x[..., max(0, dr) : h - max(0, -dr), max(0, dc) : w - max(0, -dc)]
+def _pair_slices(x: Tensor, *step: int) -> tuple[Tensor, Tensor]:
+    """The values at u and u + step over every u with both inside: two views (n, H−|dr|, W−|dc|)
+    (or (n, D−|dl|, H−|dr|, W−|dc|) for a 3-D step)."""
+    sides = x.shape[-len(step) :]
+    a = x[(..., *(slice(max(0, -d), s - max(0, d)) for s, d in zip(sides, step)))]
+    b = x[(..., *(slice(max(0, d), s - max(0, -d)) for s, d in zip(sides, step)))]
     return a, b
 
 
@@ -250,26 +271,30 @@ def _pair_slices(x: Tensor, dr: int, dc: int) -> tuple[Tensor, Tensor]:
 def grid_variogram(
     fields: Tensor | np.ndarray, max_lag: int | None = None, direction: Direction = "both"
 ) -> Variogram:
-    """The empirical (Matheron) variogram of gridded fields along rows, columns, both or a step.
+    """The empirical (Matheron) variogram of gridded fields — or 3-D blocks — along rows, columns,
+    both, (in a block) layers or all three axes, or a step.
 
     γ̂(k) = 1 / (2 N(k)) · Σ (x(u + k·e) − x(u))² for k = 1..max_lag, over every pair with both
     ends in the grid, in every realisation; e = (1, 0) for "row", (0, 1) for "col", both pooled
     (pairs of either axis together) for "both", or the integer step (drow, dcol) given, at
-    distance k·|e|. max_lag defaults to min(H, W) // 2 (divided by the step's largest component).
-    The field is not detrended: for a stationary field γ̂ is unbiased.
+    distance k·|e| (in a block: (1, 0, 0) "layer", (0, 1, 0) "row", (0, 0, 1) "col", "both" the
+    two horizontal ones, "all" the three, or a step (dlayer, drow, dcol)). max_lag defaults to
+    min(H, W) // 2 (divided by the step's largest component; in a block the smallest side the
+    steps move along). The field is not detrended: for a stationary field γ̂ is unbiased.
     """
-    x = _as_fields(fields)
-    n, h, w = x.shape
-    steps = _steps(direction)
-    lmax = _max_lag((h, w), steps, max_lag)
+    x = _as_fields(fields, blocks=True)
+    n, *shape = x.shape
+    steps = _steps(direction, len(shape))
+    lmax = _max_lag(tuple(shape), steps, max_lag)
     per = torch.zeros(n, lmax, dtype=torch.float64, device=x.device)
     counts = []
+    spatial = tuple(range(-len(shape), 0))
     for i, k in enumerate(range(1, lmax + 1)):
         total, count = 0.0, 0
-        for dr, dc in steps:
-            a, b = _pair_slices(x, k * dr, k * dc)
-            total = total + ((b - a) ** 2).sum((-2, -1))
-            count += (h - abs(k * dr)) * (w - abs(k * dc))
+        for st in steps:
+            a, b = _pair_slices(x, *(k * d for d in st))
+            total = total + ((b - a) ** 2).sum(spatial)
+            count += math.prod(s - abs(k * d) for s, d in zip(shape, st))
         per[:, i] = total / (2 * count)
         counts.append(count * n)
     ks = torch.arange(1, lmax + 1, dtype=torch.float64, device=x.device)
@@ -544,11 +569,23 @@ def fit_field(
 
 
 # --- facies statistics -----------------------------------------------------------------------
-def proportions(images: Tensor | np.ndarray, k: int | None = None, per_image: bool = False) -> Tensor:
+def proportions(
+    images: Tensor | np.ndarray, k: int | None = None, per_image: bool = False, per_layer: bool = False
+) -> Tensor:
     """The share of each facies 0..K−1 (float64): (K,) over all pixels of all images, or (n, K)
-    for each image when `per_image`. K = k, or the largest code + 1."""
-    x, k = _as_facies(images, k)
+    for each image when `per_image`; for 3-D blocks with `per_layer`, (D, K) for each layer over
+    all blocks (the vertical proportion curve). K = k, or the largest code + 1."""
+    x, k = _as_facies(images, k, blocks=True)
     n = x.shape[0]
+    if per_layer:
+        if x.dim() != 4:
+            raise GenzooError(
+                f"per_layer proportions need 3-D blocks (n, 1, D, H, W), got {x.dim() - 1}-D images"
+            )
+        flat = x.transpose(0, 1).reshape(x.shape[1], -1)  # (D, n·H·W)
+        counts = torch.zeros(len(flat), k, dtype=torch.float64, device=x.device)
+        counts.scatter_add_(1, flat, torch.ones_like(flat, dtype=torch.float64))
+        return counts / flat.shape[1]
     flat = x.reshape(n, -1)
     counts = torch.zeros(n, k, dtype=torch.float64, device=x.device)
     counts.scatter_add_(1, flat, torch.ones_like(flat, dtype=torch.float64))
@@ -565,20 +602,21 @@ def indicator_variogram(
     k: int | None = None,
 ) -> Variogram:
     """The grid variogram (see :func:`grid_variogram`) of the indicator 1[x = facies]:
-    γ_I(k) = P(exactly one of u, u + k·e in the facies) / 2."""
-    x, kk = _as_facies(images, k)
+    γ_I(k) = P(exactly one of u, u + k·e in the facies) / 2; images or 3-D blocks."""
+    x, kk = _as_facies(images, k, blocks=True)
     f = _check_facies(facies, kk)
     return grid_variogram((x == f).to(torch.float64)[:, None], max_lag, direction)
 
 
 def _labels(x: Tensor, facies: int) -> Tensor:
-    """4-connected components of x == facies, per image (0 outside), on x's device."""
+    """Connected components of x == facies, per image (0 outside), on x's device: 4-connected in
+    2-D, 6-connected (faces) in 3-D."""
     from scipy import ndimage
 
     mask = (x == facies).cpu().numpy()
     out = np.zeros(mask.shape, dtype=np.int64)
     for i in range(mask.shape[0]):
-        out[i] = ndimage.label(mask[i])[0]  # default structure: the 4-neighbour cross
+        out[i] = ndimage.label(mask[i])[0]  # default structure: the cross of face neighbours
     return torch.from_numpy(out).to(x.device)
 
 
@@ -589,24 +627,26 @@ def connectivity(
     direction: Direction = "both",
     k: int | None = None,
 ) -> Connectivity:
-    """The connectivity function of a facies along rows, columns, both (pooled) or a step:
+    """The connectivity function of a facies along rows, columns, both (pooled) or a step — in 3-D
+    blocks also layers or all three axes:
 
-    τ(k) = #{pairs (u, u + k·e): both in the facies and in the same 4-connected component}
+    τ(k) = #{pairs (u, u + k·e): both in the facies and in the same connected component}
            / #{pairs (u, u + k·e): both in the facies},
 
-    over all images (components are found per image; NaN where no pair has both ends in the facies).
+    over all images (components are found per image, 4-connected in 2-D, 6-connected in 3-D; NaN
+    where no pair has both ends in the facies).
     """
-    x, kk = _as_facies(images, k)
+    x, kk = _as_facies(images, k, blocks=True)
     f = _check_facies(facies, kk)
-    _, h, w = x.shape
-    steps = _steps(direction)
-    lmax = _max_lag((h, w), steps, max_lag)
+    shape = tuple(x.shape[1:])
+    steps = _steps(direction, len(shape))
+    lmax = _max_lag(shape, steps, max_lag)
     lab = _labels(x, f)
     both_n, conn_n = [], []
     for k_ in range(1, lmax + 1):
         nb = nc = 0
-        for dr, dc in steps:
-            a, b = _pair_slices(lab, k_ * dr, k_ * dc)
+        for st in steps:
+            a, b = _pair_slices(lab, *(k_ * d for d in st))
             both = (a > 0) & (b > 0)
             nb += int(both.sum())
             nc += int((both & (a == b)).sum())
