@@ -34,23 +34,27 @@ from genzoo.geostat.covariance import Covariance, covariance_matrix, grid_points
 _NODE_CHUNK = 1 << 16  # grid nodes per block of the node × data covariance
 
 
-def as_points(points: Any, shape: tuple[int, int]) -> tuple[Tensor, Tensor, Tensor]:
+def as_points(points: Any, shape: tuple[int, ...]) -> tuple[Tensor, ...]:
     """(rows, cols, values) from an (m, 3) array, a (rows, cols, values) triple or a CSV path,
-    checked against the grid `shape` (see :func:`genzoo.geostat.latent.check_points`)."""
+    checked against the grid `shape` (see :func:`genzoo.geostat.latent.check_points`); for a
+    3-D block (D, H, W), (layers, rows, cols, values) from an (m, 4) array, a quadruple or a CSV
+    path with a layer column (see :func:`~genzoo.geostat.latent.check_block_points`)."""
     from pathlib import Path
 
-    from genzoo.geostat.latent import check_points, read_points_csv
+    from genzoo.geostat.latent import check_block_points, check_points, read_points_csv
 
+    k = len(shape) + 1  # the index columns and the value
+    names = "(row, col, value)" if k == 3 else "(layer, row, col, value)"
     if isinstance(points, (str, Path)):
-        rows, cols, values = read_points_csv(points)
-    elif isinstance(points, (tuple, list)) and len(points) == 3 and not torch.is_tensor(points):
-        rows, cols, values = points
+        cols = read_points_csv(points, layers=k == 4)
+    elif isinstance(points, (tuple, list)) and len(points) == k and not torch.is_tensor(points):
+        cols = tuple(points)
     else:
         t = torch.as_tensor(points, dtype=torch.float64)
-        if t.dim() != 2 or t.shape[1] != 3:
-            raise GenzooError(f"points must be (m, 3) rows of (row, col, value), got shape {tuple(t.shape)}")
-        rows, cols, values = t[:, 0], t[:, 1], t[:, 2]
-    return check_points(rows, cols, values, shape)
+        if t.dim() != 2 or t.shape[1] != k:
+            raise GenzooError(f"points must be (m, {k}) rows of {names}, got shape {tuple(t.shape)}")
+        cols = tuple(t[:, i] for i in range(k))
+    return check_points(*cols, shape) if k == 3 else check_block_points(*cols, shape)
 
 
 def _system(cov: Covariance, coords: Tensor, ordinary: bool) -> Tensor:
@@ -78,17 +82,23 @@ def krige(
     coords: Tensor,
     values: Tensor,
     cov: Covariance,
-    shape: tuple[int, int],
+    shape: tuple[int, ...],
     *,
     mean: float | None = 0.0,
     neighbours: int | None = None,
     variance: bool = False,
 ) -> Tensor | tuple[Tensor, Tensor]:
     """The kriging of `values` (m,) or (m, n) — n data sets at the same points (m, 2) — onto the
-    grid: (H, W) or (n, H, W) float64. `mean` a number: simple kriging with that mean; None:
-    ordinary kriging. `neighbours`: a moving neighbourhood of that many nearest data. With
-    `variance`, also the kriging variance (H, W)."""
+    grid: (H, W) or (n, H, W) float64; in a 3-D block, points (m, 3) (layer, row, col) onto
+    (D, H, W) or (n, D, H, W). `mean` a number: simple kriging with that mean; None: ordinary
+    kriging. `neighbours`: a moving neighbourhood of that many nearest data. With `variance`, also
+    the kriging variance (H, W) or (D, H, W)."""
     coords = torch.as_tensor(coords, dtype=torch.float64)
+    if coords.dim() != 2 or coords.shape[1] != len(shape):
+        raise GenzooError(
+            f"kriging on a {'×'.join(map(str, shape))} grid takes points (m, {len(shape)}), got shape "
+            f"{tuple(coords.shape)}"
+        )
     v = torch.as_tensor(values, dtype=torch.float64)
     single = v.dim() == 1
     v = v.reshape(len(coords), -1)  # (m, n)
@@ -165,15 +175,19 @@ def condition(
     mean: float | None = 0.0,
     neighbours: int | None = None,
 ) -> Tensor:
-    """Condition unconditional realisations (n, 1, H, W) to `points` by kriging their residuals
-    (simple kriging with `mean`, ordinary with mean=None): every realisation honours the data.
-    The result is float64, so that the data are honoured to rounding (1e-12), not to float32's 1e-7."""
-    if fields.dim() != 4 or fields.shape[1] != 1:
-        raise GenzooError(f"fields must have shape (n, 1, H, W), got {tuple(fields.shape)}")
-    shape = tuple(fields.shape[-2:])
-    rows, cols, values = as_points(points, shape)
-    at = fields[:, 0, rows, cols].double().cpu().T  # (m, n) the realisations at the data
+    """Condition unconditional realisations (n, 1, H, W) — or 3-D blocks (n, 1, D, H, W), with
+    points (layer, row, col, value), wells being vertical lines of them — to `points` by kriging
+    their residuals (simple kriging with `mean`, ordinary with mean=None): every realisation
+    honours the data. The result is float64, so that the data are honoured to rounding (1e-12),
+    not to float32's 1e-7."""
+    if fields.dim() not in (4, 5) or fields.shape[1] != 1:
+        raise GenzooError(
+            f"fields must have shape (n, 1, H, W) or (n, 1, D, H, W), got {tuple(fields.shape)}"
+        )
+    shape = tuple(fields.shape[2:])
+    *index, values = as_points(points, shape)
+    at = fields[(slice(None), 0, *index)].double().cpu().T  # (m, n) the realisations at the data
     residual = values[:, None] - at
-    coords = torch.stack([rows, cols], 1).double()
+    coords = torch.stack(index, 1).double()
     kr = krige(coords, residual, cov, shape, mean=None if mean is None else 0.0, neighbours=neighbours)
     return fields.double() + kr.reshape(len(fields), 1, *shape).to(fields.device)

@@ -216,29 +216,59 @@ def check_points(rows: Any, cols: Any, values: Any, shape: Sequence[int]) -> tup
     One-line GenzooErrors: no points; lengths that differ; non-integer rows/cols; non-finite
     values; "point (r, c) lies outside the H×W grid"; "point (r, c) is given more than once with
     different values (a and b)"."""
-    h, w = (int(s) for s in tuple(shape)[-2:])
-    r, c = _indices(rows, "rows"), _indices(cols, "cols")
+    sides = tuple(int(s) for s in tuple(shape)[-2:])
+    (r, c), v = _check_nodes([rows, cols], values, sides, ("rows", "cols"), "grid")
+    return r, c, v
+
+
+def check_block_points(
+    layers: Any, rows: Any, cols: Any, values: Any, shape: Sequence[int]
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Validate point data in a D×H×W block (`shape` (D, H, W), or (C, D, H, W)): as
+    :func:`check_points`, with layer indices; returns layers, rows, cols (LongTensors), values.
+    A well is a vertical line of such points: one (row, col) at many layers."""
+    sides = tuple(int(s) for s in tuple(shape)[-3:])
+    (ll, r, c), v = _check_nodes([layers, rows, cols], values, sides, ("layers", "rows", "cols"), "block")
+    return ll, r, c, v
+
+
+def _check_nodes(
+    index: list[Any], values: Any, sides: tuple[int, ...], names: tuple[str, ...], kind: str
+) -> tuple[list[Tensor], Tensor]:
+    idx = [_indices(a, name) for a, name in zip(index, names)]
     v = torch.as_tensor(values, dtype=torch.float64)
     if v.dim() > 1:
         raise GenzooError(f"points: values must be a list or a 1-D tensor, got shape {tuple(v.shape)}")
     v = v.reshape(-1).cpu()
-    if not (len(r) == len(c) == len(v)):
+    singular = [n[:-1] for n in names]
+    if len({len(t) for t in idx} | {len(v)}) > 1:
+        counts = ", ".join(f"{len(t)} {n}" for t, n in zip(idx[:-1], names[:-1]))
         raise GenzooError(
-            f"points: {len(r)} rows, {len(c)} cols and {len(v)} values; give one row, col and value per point"
+            f"points: {counts}, {len(idx[-1])} {names[-1]} and {len(v)} values; give one "
+            f"{', '.join(singular)} and value per point"
         )
-    if len(r) == 0:
-        raise GenzooError("points: none given; give at least one (row, col, value)")
-    outside = (r < 0) | (r >= h) | (c < 0) | (c >= w)
+    if len(v) == 0:
+        raise GenzooError(f"points: none given; give at least one ({', '.join(singular)}, value)")
+
+    def where(i: int) -> str:
+        return ", ".join(str(int(t[i])) for t in idx)
+
+    outside = torch.zeros(len(v), dtype=torch.bool)
+    for t, side in zip(idx, sides):
+        outside |= (t < 0) | (t >= side)
     if outside.any():
         i = int(outside.nonzero()[0])
-        raise GenzooError(f"point ({int(r[i])}, {int(c[i])}) lies outside the {h}×{w} grid")
+        raise GenzooError(f"point ({where(i)}) lies outside the {'×'.join(map(str, sides))} {kind}")
     bad = ~torch.isfinite(v)
     if bad.any():
         i = int(bad.nonzero()[0])
-        raise GenzooError(f"point ({int(r[i])}, {int(c[i])}) has value {float(v[i])}; values must be finite")
-    uniq, inv = torch.unique(r * w + c, return_inverse=True)
-    if len(uniq) == len(r):
-        return r, c, v
+        raise GenzooError(f"point ({where(i)}) has value {float(v[i])}; values must be finite")
+    flat = idx[0]
+    for t, side in zip(idx[1:], sides[1:]):
+        flat = flat * side + t
+    uniq, inv = torch.unique(flat, return_inverse=True)
+    if len(uniq) == len(v):
+        return idx, v
     vmin = torch.full((len(uniq),), math.inf, dtype=v.dtype).scatter_reduce(0, inv, v, "amin")
     vmax = torch.full((len(uniq),), -math.inf, dtype=v.dtype).scatter_reduce(0, inv, v, "amax")
     conflict = (vmin != vmax)[inv]
@@ -247,21 +277,22 @@ def check_points(rows: Any, cols: Any, values: Any, shape: Sequence[int]) -> tup
         same = (inv == inv[i]).nonzero().reshape(-1)
         other = next(float(v[j]) for j in same if v[j] != v[i])
         raise GenzooError(
-            f"point ({int(r[i])}, {int(c[i])}) is given more than once with different values "
-            f"({float(v[i])} and {other})"
+            f"point ({where(i)}) is given more than once with different values ({float(v[i])} and {other})"
         )
-    first = torch.full((len(uniq),), len(r), dtype=torch.long).scatter_reduce(
-        0, inv, torch.arange(len(r)), "amin"
+    first = torch.full((len(uniq),), len(v), dtype=torch.long).scatter_reduce(
+        0, inv, torch.arange(len(v)), "amin"
     )
     keep = first.sort().values
-    return r[keep], c[keep], v[keep]
+    return [t[keep] for t in idx], v[keep]
 
 
-def read_points_csv(path: str | Path) -> tuple[Tensor, Tensor, Tensor]:
+def read_points_csv(path: str | Path, layers: bool = False) -> tuple[Tensor, ...]:
     """Point data from a CSV file with a header naming the columns row, col and value (in any order,
     case and surrounding whitespace ignored; other columns ignored; blank lines skipped).
 
-    Returns rows, cols (LongTensors) and values (float64), unchecked against a grid — pass them to
+    Returns rows, cols (LongTensors) and values (float64) — with `layers`, a column layer as well
+    and layers, rows, cols, values (points in a 3-D block; a well is one row, col at many layers) —,
+    unchecked against a grid — pass them to
     :func:`check_points` or :func:`condition_points`. One-line GenzooErrors: "FILE: missing
     column(s) value (a points CSV needs row, col, value)"; "FILE, line N: cannot read value 'x' as a
     number"; "FILE, line N: row must be an integer grid index, got '1.5'"; a non-finite value; a
@@ -274,7 +305,7 @@ def read_points_csv(path: str | Path) -> tuple[Tensor, Tensor, Tensor]:
         raise GenzooError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     with f:
         try:
-            return _read_points(csv.reader(f), path)
+            return _read_points(csv.reader(f), path, ("layer", "row", "col", "value") if layers else NEED)
         except UnicodeDecodeError as exc:
             raise GenzooError(f"{path}: not UTF-8 text (byte {exc.start}); save the CSV as UTF-8") from None
         except csv.Error as exc:
@@ -286,20 +317,20 @@ def read_points_csv(path: str | Path) -> tuple[Tensor, Tensor, Tensor]:
 MAX_INDEX = 2**31 - 1  # a row or column index beyond this fits no grid
 
 
-def _read_points(reader: Any, path: str | Path) -> tuple[Tensor, Tensor, Tensor]:
-    need = ("row", "col", "value")
+NEED = ("row", "col", "value")
+
+
+def _read_points(reader: Any, path: str | Path, need: tuple[str, ...] = NEED) -> tuple[Tensor, ...]:
+    names_of = ", ".join(need)
     header = next((rec for rec in reader if any(cell.strip() for cell in rec)), None)
     if header is None:
-        raise GenzooError(f"{path}: empty file (a points CSV needs a header row, col, value)")
+        raise GenzooError(f"{path}: empty file (a points CSV needs a header {names_of})")
     names = [cell.strip().lower() for cell in header]
     missing = [k for k in need if k not in names]
     if missing:
-        raise GenzooError(
-            f"{path}: missing column(s) {', '.join(missing)} (a points CSV needs row, col, value)"
-        )
+        raise GenzooError(f"{path}: missing column(s) {', '.join(missing)} (a points CSV needs {names_of})")
     where = {k: names.index(k) for k in need}
-    rows: list[int] = []
-    cols: list[int] = []
+    index: list[list[int]] = [[] for _ in need[:-1]]
     values: list[float] = []
     for rec in reader:
         if not any(cell.strip() for cell in rec):
@@ -314,7 +345,7 @@ def _read_points(reader: Any, path: str | Path) -> tuple[Tensor, Tensor, Tensor]
                 raise GenzooError(
                     f"{path}, line {line}: cannot read {k} {raw[k][:40]!r} as a number"
                 ) from None
-        for k in ("row", "col"):
+        for k in need[:-1]:
             if not math.isfinite(num[k]) or num[k] != round(num[k]):
                 raise GenzooError(
                     f"{path}, line {line}: {k} must be an integer grid index, got {raw[k][:40]!r}"
@@ -323,18 +354,14 @@ def _read_points(reader: Any, path: str | Path) -> tuple[Tensor, Tensor, Tensor]
                 raise GenzooError(f"{path}, line {line}: {k} {raw[k][:40]!r} lies outside any grid")
         if not math.isfinite(num["value"]):
             raise GenzooError(f"{path}, line {line}: value {raw['value'][:40]!r} is not a finite number")
-        rows.append(int(num["row"]))
-        cols.append(int(num["col"]))
+        for out, k in zip(index, need[:-1]):
+            out.append(int(num[k]))
         values.append(num["value"])
-    if not rows:
+    if not values:
         raise GenzooError(
-            f"{path}: no points, only a header (a points CSV has one line row, col, value per point)"
+            f"{path}: no points, only a header (a points CSV has one line {names_of} per point)"
         )
-    return (
-        torch.tensor(rows, dtype=torch.long),
-        torch.tensor(cols, dtype=torch.long),
-        torch.tensor(values, dtype=torch.float64),
-    )
+    return (*(torch.tensor(t, dtype=torch.long) for t in index), torch.tensor(values, dtype=torch.float64))
 
 
 # --- forward operators -----------------------------------------------------------------------
