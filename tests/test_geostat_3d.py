@@ -401,3 +401,31 @@ def test_3d_points_errors_in_one_line(tmp_path):
         GenzooError, match=r"missing column\(s\) layer \(a points CSV needs layer, row, col, value\)"
     ):
         condition(x, str(bad), gs.Exponential(range=2.0))
+
+
+def test_cli_simulates_a_conditioned_block_with_its_sections(tmp_path, capsys):
+    from genzoo.cli import main
+
+    wells = tmp_path / "wells.csv"
+    wells.write_text("layer,row,col,value\n" + "".join(f"{k},3,4,{0.1 * k}\n" for k in range(6)))
+    out = tmp_path / "b.npz"
+    argv = ["simulate", "fft", "--range", "3", "--dip", "20", "--ratio3", "0.5", "--shape", "6", "10", "12"]
+    assert main([*argv, "-n", "2", "--points", str(wells), "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "2 blocks 6×10×12" in said and "dip=20°" in said
+    with np.load(out, allow_pickle=False) as z:
+        x = z["x"]
+    assert x.shape == (2, 1, 6, 10, 12)
+    assert np.abs(x[:, 0, range(6), 3, 4] - 0.1 * np.arange(6)).max() < 1e-8
+    assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
+    for args, message in (
+        (
+            ["--shape", "4", "5", "6", "7"],
+            "--shape takes H W (a 2-D grid) or D H W (a 3-D block), got 4 numbers",
+        ),
+        (["--shape", "8", "8", "--dip", "10"], "dip, roll and ratio3 are 3-D anisotropy"),
+        (["--shape", "4", "5", "6", "--points", str(tmp_path / "missing.csv")], "no such file"),
+    ):
+        assert main(["simulate", "spectral", "--range", "2", *args, "--out", str(tmp_path / "x.npz")]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err

@@ -20,23 +20,30 @@ from genzoo.errors import GenzooError
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    """genzoo simulate METHOD --cov MODEL --range R --shape H W -n N --out FILE.npz|.gslib (+ FILE.png)."""
+    """genzoo simulate METHOD --range R --shape [D] H W -n N --out FILE.npz|.gslib (+ FILE.png)."""
     import time
 
     import torch
 
-    from genzoo.geostat.simulators import simulator
+    from genzoo.geostat.simulators import grid_shape, simulator
 
     check_suffix(args.out, (".npz", ".gslib"))
     at_least_one("-n", args.n)
+    if len(args.shape) not in (2, 3):
+        raise GenzooError(
+            f"--shape takes H W (a 2-D grid) or D H W (a 3-D block), got {len(args.shape)} numbers"
+        )
+    shape = grid_shape(args.shape)
     cov = _covariance(args)
-    shape = tuple(args.shape)
     options = _method_options(args)
     points = None
     if args.points:
-        from genzoo.geostat.latent import check_points, read_points_csv
+        from genzoo.geostat.latent import check_block_points, check_points, read_points_csv
 
-        points = check_points(*read_points_csv(args.points), shape)
+        if len(shape) == 3:
+            points = check_block_points(*read_points_csv(args.points, layers=True), shape)
+        else:
+            points = check_points(*read_points_csv(args.points), shape)
     from genzoo.training.trainer import resolve_device
 
     device = resolve_device(args.device)
@@ -52,8 +59,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     png = _write_fields(args, x.cpu(), cov, points, shape)
     notes = _notes(sim)
     extra = f" ({', '.join(notes)})" if notes else ""
+    kind = "fields" if len(shape) == 2 else "blocks"
     print(
-        f"{args.out}: {args.n} fields {shape[0]}×{shape[1]} of {cov.describe()} by {args.method} "
+        f"{args.out}: {args.n} {kind} {'×'.join(map(str, shape))} of {cov.describe()} by {args.method} "
         f"in {seconds:.2f} s{extra}; figure {png}"
     )
     return 0
@@ -72,17 +80,20 @@ def _covariance(args: argparse.Namespace) -> Any:
         nugget=args.nugget,
         angle=args.angle,
         ratio=args.ratio,
+        dip=args.dip,
+        roll=args.roll,
+        ratio3=args.ratio3,
         nu=nu,
     )
 
 
-def _write_fields(args: argparse.Namespace, x: Any, cov: Any, points: Any, shape: tuple[int, int]) -> str:
+def _write_fields(args: argparse.Namespace, x: Any, cov: Any, points: Any, shape: tuple[int, ...]) -> str:
     """FILE.npz (the fields, the method, the covariance, the seed) and its figure FILE.png;
     returns the figure's name."""
     import numpy as np
 
     from genzoo.atomic import atomic_path
-    from genzoo.viz.fields import fields_figure
+    from genzoo.viz.fields import block_figure, fields_figure
 
     if Path(args.out).suffix.lower() == ".gslib":  # GSLIB's grid format, for the geoscientist's tools
         from genzoo.geostat.formats import write_grid
@@ -93,9 +104,10 @@ def _write_fields(args: argparse.Namespace, x: Any, cov: Any, points: Any, shape
         with atomic_path(args.out) as tmp, tmp.open("wb") as fh:
             np.savez(fh, x=x.numpy(), method=args.method, cov=cov.describe(), seed=args.seed)
     png = str(Path(args.out).with_suffix(".png"))
-    title = f"{args.method}: {cov.describe()}, {shape[0]}×{shape[1]}"
+    title = f"{args.method}: {cov.describe()}, {'×'.join(map(str, shape))}"
+    draw = fields_figure if len(shape) == 2 else block_figure
     with atomic_path(png) as tmp:
-        Path(tmp).write_bytes(fields_figure(x, cov, points=points, title=title))
+        Path(tmp).write_bytes(draw(x, cov, points=points, title=title))
     return png
 
 
@@ -120,7 +132,7 @@ def _notes(sim: Any) -> list[str]:
     if getattr(sim, "degree", None) is not None:
         notes.append(f"Chebyshev degree {sim.degree}")
     if getattr(sim, "torus", None) is not None:
-        notes.append(f"torus {sim.torus[0]}×{sim.torus[1]}")
+        notes.append(f"torus {'×'.join(map(str, sim.torus))}")
     if getattr(sim, "negative_mass", 0.0):
         notes.append(f"negative eigenvalue mass {sim.negative_mass:.2e} clipped")
     return notes
@@ -145,13 +157,26 @@ def register_simulate(sub: argparse._SubParsersAction) -> None:
         "--angle", type=FLOAT, default=0.0, help="anisotropy: major axis angle from the column axis, degrees"
     )
     s.add_argument("--ratio", type=FLOAT, default=1.0, help="anisotropy: minor / major range")
+    s.add_argument("--dip", type=FLOAT, default=0.0, help="3-D anisotropy: second rotation, degrees")
+    s.add_argument("--roll", type=FLOAT, default=0.0, help="3-D anisotropy: third rotation, degrees")
+    s.add_argument(
+        "--ratio3", type=FLOAT, default=1.0, help="3-D anisotropy: third axis' range / major range"
+    )
     s.add_argument("--mean", type=FLOAT, default=0.0)
-    s.add_argument("--shape", type=SIDE, nargs=2, required=True, metavar=("H", "W"))
+    s.add_argument(
+        "--shape",
+        type=SIDE,
+        nargs="+",
+        required=True,
+        metavar="SIDE",
+        help="H W for a 2-D grid, or D H W for a 3-D block (layers, rows, cols)",
+    )
     s.add_argument("-n", type=COUNT, default=1, help="realisations")
     add_seed(s)
     s.add_argument(
         "--points",
-        help="FILE.csv with columns row, col, value: condition every realisation to these data (exact)",
+        help="FILE.csv with columns row, col, value (and layer for a 3-D block; a well: one row, col at many "
+        "layers): condition every realisation to these data (exact)",
     )
     s.add_argument("--modes", type=COUNT, help="spectral: number of cosines (default 1000)")
     s.add_argument("--tol", type=FLOAT, help="spde: Chebyshev tolerance (default 1e-5)")
@@ -160,7 +185,8 @@ def register_simulate(sub: argparse._SubParsersAction) -> None:
     s.add_argument(
         "--out",
         required=True,
-        help="FILE.npz (the fields under x, shape (n, 1, H, W): --data npz:FILE.npz trains on them) or "
-        "FILE.gslib (a GSLIB grid file: x fastest, the realisations in turn); a figure goes to FILE.png",
+        help="FILE.npz (the fields under x, shape (n, 1, H, W) or (n, 1, D, H, W): --data npz:FILE.npz "
+        "trains on them) or FILE.gslib (a GSLIB grid file: x fastest, then y, z, the realisations in "
+        "turn); a figure goes to FILE.png (3-D: sections and the variograms along the three axes)",
     )
     s.set_defaults(fn=cmd_simulate)

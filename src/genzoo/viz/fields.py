@@ -96,3 +96,110 @@ def fields_figure(
     if title:
         fig.suptitle(title, fontsize=9)
     return figure_png(fig)
+
+
+def block_figure(
+    blocks: torch.Tensor,
+    cov: Any = None,
+    *,
+    points: tuple[torch.Tensor, ...] | None = None,
+    reference: torch.Tensor | None = None,
+    count: int = 3,
+    title: str = "",
+) -> bytes:
+    """PNG of 3-D blocks (n, 1, D, H, W): for each of `count` realisations, three sections through
+    its centre on one colour scale — the horizontal one (a layer: rows × columns) and the two
+    vertical ones (layers × columns at the middle row, layers × rows at the middle column), layer 0
+    at the top —, the data (layer, row, col, value) within a cell of a section drawn on it; and
+    the variograms along layers, rows and columns (the mean over the first `VARIOGRAM_FIELDS`
+    blocks ± 2 standard errors) beside the model's γ(h) when `cov` is given and those of
+    `reference` blocks (dashed) when given."""
+    from genzoo.geostat.stats import grid_variogram
+
+    x = blocks.detach().float().cpu()
+    if x.dim() != 5 or x.shape[1] != 1:
+        raise ValueError(f"blocks must be (n, 1, D, H, W), got {tuple(x.shape)}")
+    shown = min(count, len(x))
+    d, h, w = x.shape[-3:]
+    mid = (d // 2, h // 2, w // 2)
+    fig, axes = panels(3 * shown + 1, max_cols=3, width=2.6, height=2.4)
+    lo, hi = np.percentile(x[:shown].numpy(), [1, 99])
+    sections = (
+        ("layer", lambda b: b[mid[0]], (1, 2), f"layer {mid[0]}: rows × cols"),
+        ("row", lambda b: b[:, mid[1]], (0, 2), f"row {mid[1]}: layers × cols"),
+        ("col", lambda b: b[:, :, mid[2]], (0, 1), f"col {mid[2]}: layers × rows"),
+    )
+    for i in range(shown):
+        for j, (axis, cut, (ya, xa), label) in enumerate(sections):
+            ax = axes[3 * i + j]
+            ax.imshow(
+                cut(x[i, 0]).numpy(),
+                cmap=FIELD_CMAP,
+                vmin=lo,
+                vmax=hi,
+                interpolation="nearest",
+                aspect="auto",
+            )
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"{i + 1}: {label}", fontsize=7)
+            if points is not None:
+                idx = [t.numpy() for t in points[:3]]
+                fixed = {"layer": 0, "row": 1, "col": 2}[axis]
+                on = idx[fixed] == mid[fixed]
+                if on.any():
+                    ax.scatter(
+                        idx[xa][on],
+                        idx[ya][on],
+                        c=points[3].numpy()[on],
+                        cmap=FIELD_CMAP,
+                        vmin=lo,
+                        vmax=hi,
+                        s=10,
+                        edgecolors="white",
+                        linewidths=0.6,
+                    )
+    ax = axes[-1]
+    colours = {"layer": "#2ca02c", "row": "#1f5fa8", "col": "#d62728"}
+    steps = {"layer": (1.0, 0.0, 0.0), "row": (0.0, 1.0, 0.0), "col": (0.0, 0.0, 1.0)}
+    for direction, colour in colours.items():
+        side = {"layer": d, "row": h, "col": w}[direction]
+        if side < 2:
+            continue
+        lag = max(1, min(side // 3, MAX_LAG))
+        v = grid_variogram(x[:VARIOGRAM_FIELDS], max_lag=lag, direction=direction)
+        dd, g = np.asarray(v.lags, dtype=float), np.asarray(v.gamma, dtype=float)
+        ax.plot(dd, g, "o", ms=3, color=colour, label=f"along {direction}s")
+        se = v.stderr
+        if se is not None:
+            se = np.asarray(se, dtype=float)
+            ax.fill_between(dd, g - 2 * se, g + 2 * se, color=colour, alpha=0.2, lw=0)
+        if reference is not None:
+            ref = grid_variogram(
+                reference.detach().float().cpu()[:VARIOGRAM_FIELDS], max_lag=lag, direction=direction
+            )
+            ax.plot(
+                np.asarray(ref.lags, dtype=float),
+                np.asarray(ref.gamma, dtype=float),
+                "--",
+                color=colour,
+                lw=1,
+            )
+        if cov is not None:
+            hh = np.linspace(0, dd.max(), 200)
+            step = torch.tensor([steps[direction]], dtype=torch.float64)
+            ax.plot(
+                hh,
+                cov.variogram(torch.from_numpy(hh)[:, None].double() * step).numpy(),
+                "-",
+                color=colour,
+                lw=1,
+            )
+    ax.set_xlabel("lag (cells)", fontsize=8)
+    ax.set_ylabel("γ(h)", fontsize=8)
+    ax.set_title("variograms" + (": samples (dots), model (lines)" if cov is not None else ""), fontsize=7)
+    ax.legend(fontsize=7, frameon=False)
+    ax.tick_params(labelsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return figure_png(fig)
