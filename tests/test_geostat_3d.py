@@ -192,6 +192,22 @@ def test_3d_spde_simulates_the_lattice_matern():
     assert torch.allclose(sim.apply_stencil(w), by_fft.real, atol=1e-10)
 
 
+@pytest.mark.parametrize("shape", [(20, 24), (10, 12, 14)], ids=["2-D", "3-D"])
+def test_spde_fft_solver_is_the_chebyshev_polynomial_without_its_error(shape):
+    """Both solvers give the lattice field f(S)w of the same noise: ‖p_K(S)w − f(S)w‖ ≤ tol·f(0)‖w‖
+    (the polynomial's sup error on the spectrum), and the 3-D default is the DFT solver."""
+    cov = gs.Matern(range=2.5, nu=1.0, angle=30.0, ratio=0.6, **({"dip": 20.0} if len(shape) == 3 else {}))
+    cheb = gs.simulators.SPDE(cov, shape, tol=1e-6, solver="chebyshev")
+    fft = gs.simulators.SPDE(cov, shape, tol=1e-6, solver="fft")
+    assert gs.simulators.SPDE(cov, shape).solver == ("chebyshev" if len(shape) == 2 else "fft")
+    z = torch.randn(2, *cheb.latent_shape(), generator=torch.Generator().manual_seed(0))
+    a, b = cheb.decode(z).double(), fft.decode(z).double()
+    scale = math.sqrt(cov.sill / cheb.lattice_variance)
+    assert float((a - b).norm()) <= 1e-6 * scale * float(z.norm()) + 1e-5 * float(b.norm())
+    with pytest.raises(GenzooError, match="spde: solver must be auto, chebyshev or fft, got 'lu'"):
+        gs.simulators.SPDE(cov, shape, solver="lu")
+
+
 def test_3d_fft_matches_the_dense_covariance_exactly():
     """The 3-D embedding's implied covariance on the block (the torus covariance of the cropped
     nodes, rebuilt from √λ) equals the model's covariance matrix, for a rotated model and one
@@ -209,6 +225,15 @@ def test_3d_fft_matches_the_dense_covariance_exactly():
         assert torch.allclose(implied, gs.covariance.covariance_matrix(cov, pts.double()), atol=1e-5)
         z = torch.randn(3, *emb.latent_shape())
         assert emb.decode(z).shape == (3, 1, 4, 5, 6)
+
+
+def test_3d_octant_eigenvalues_by_dct_equal_the_full_fft():
+    """For a model even in each axis, the DCT-I of the octant is the torus' DFT on the octant."""
+    from genzoo.geostat.simulators import octant_eigenvalues, torus_eigenvalues
+
+    cov = gs.Matern(range=2.5, nu=1.5, ratio=0.5, ratio3=0.3, nugget=0.1)
+    full = torus_eigenvalues(cov, (8, 12, 10))
+    assert torch.allclose(octant_eigenvalues(cov, (8, 12, 10)), full[:5, :7, :6], rtol=0, atol=1e-11)
 
 
 def test_3d_cholesky_log_density_and_seeded_repeats():

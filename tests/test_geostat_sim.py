@@ -162,10 +162,18 @@ def test_fft_and_spectral_variance_converges_to_the_sill() -> None:
 
 
 def test_fft_embedding_grows_until_nonnegative_and_reports_the_cap() -> None:
+    exact = FFTEmbedding(C.Gaussian(range=12.0), (32, 32), tol=0.0)
+    assert exact.torus[0] > 96 and exact.negative_mass == 0.0  # a smooth model needs a larger torus
+    # by default the torus stops growing once the clipped negative mass is at most 1e-6, a bound on
+    # the error of every covariance value relative to C(0): here 5e-8 on a torus 4/9 the size
     smooth = FFTEmbedding(C.Gaussian(range=12.0), (32, 32))
-    assert smooth.torus[0] > 64 and smooth.negative_mass == 0.0  # a smooth model needs a larger torus
+    assert smooth.torus[0] < exact.torus[0] and 0 < smooth.negative_mass <= 1e-6
+    lam = smooth.sqrt_lambda.double() ** 2 * smooth.torus[0] * smooth.torus[1]
+    c = torch.fft.ifft2(lam).real
+    want = C.Gaussian(range=12.0)(C.lag_grid(smooth.torus))
+    assert float((c - want).abs().max()) <= smooth.negative_mass * 1.0 + 1e-7  # float32 √λ rounding
     capped = FFTEmbedding(C.Gaussian(range=12.0), (32, 32), max_nodes=64 * 64)
-    assert capped.torus == (64, 64) and capped.negative_mass > 0
+    assert capped.torus == (64, 64) and capped.negative_mass > 1e-6
 
 
 def test_fft_matches_the_dense_covariance_exactly() -> None:
