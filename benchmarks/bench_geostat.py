@@ -7,6 +7,8 @@ learned generators (fcn GAN, VAE) on `facies` and `grf` against the known truth,
 
 Parts (results merge into runs/bench-geostat/bench.json; `--parts table` reprints them):
 
+speed3d    3-D blocks of 128³ and 256³ (see `part_speed3d`): fft against GSTools, spde against gstlearn's
+           SPDE, and the peers' fidelity (variance, γ(1)) on 128³.
 speed      One covariance for all — Matérn ν = 1, a = 10 cells (gstlearn's SPDE needs an integer ν) —
            on square grids of 256², 512² and 1000², one realisation and 100, timed in this process with
            time.perf_counter, set-up included (FFT eigenvalues, Chebyshev coefficients, GSTools' modes,
@@ -143,6 +145,105 @@ def part_speed(peer_budget: float) -> dict:
             "spde_degree": sim.degree,
             "spde_torus_1000": list(sim.torus),
             "cov": cov.describe(),
+        }
+    }
+    return _merge(out)
+
+
+# --- speed in 3-D --------------------------------------------------------------------------------
+GRIDS3 = (128, 256)
+COUNTS3 = (1, 10)
+NUS3 = (0.5, 1.5)  # gstlearn's SPDE in 3-D needs an integer α = ν + 3/2
+
+
+def _fidelity(x: np.ndarray, cov) -> dict[str, float]:
+    """The mean within-block variance and γ̂(1) along columns over realisations (n, D, H, W), beside
+    the model's γ(1) (the block variance is below the sill by the variance of a block's mean)."""
+    g1 = 0.5 * np.mean((x[..., 1:] - x[..., :-1]) ** 2)
+    return {
+        "var": float(np.mean(x.var(axis=(1, 2, 3)))),
+        "gamma1": float(g1),
+        "model_gamma1": float(cov.variogram(torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64))),
+    }
+
+
+def part_speed3d(peer_budget: float) -> dict:
+    """3-D Matérn blocks, a = 10 cells, ν = 0.5 and 1.5, on 128³ and 256³, one realisation and ten,
+    set-up included: genzoo fft, spde (its default DFT solver, and the Chebyshev recurrence for one
+    realisation) and spectral (1000 modes, one realisation), GSTools RandMeth (1000 modes) and
+    gstlearn's SPDE as shipped. A peer run estimated above `peer_budget` seconds is timed on a part
+    and scaled (marked "*"): GSTools on one realisation of 64 layers (RandMeth costs the same per node),
+    ten realisations of either peer from one (the cost per realisation is constant)."""
+    sys.path.insert(0, str(HERE))
+    import bench_geostat_peers as peers
+
+    torch.set_num_threads(2)
+    peers.set_threads(2)
+    rows: dict[str, dict[str, Any]] = {}
+    fidelity: dict[str, dict[str, Any]] = {}
+    simulator("fft", C.Matern(range=A, nu=1.5), (16, 16, 16)).sample(1)  # warm-up, not timed
+    for nu in NUS3:
+        cov = C.Matern(range=A, nu=nu)
+        for size in GRIDS3:
+            shape = (size, size, size)
+            for n in COUNTS3:
+                key = f"ν={nu:g} {size}³×{n}"
+                r: dict[str, Any] = {}
+                kept: dict[str, np.ndarray] = {}
+
+                def timed(name: str, draw, kept=kept) -> float:
+                    t0 = time.perf_counter()
+                    kept[name] = draw()
+                    return time.perf_counter() - t0
+
+                def ours(method: str, n=n, shape=shape, cov=cov, **kw):
+                    sim = simulator(method, cov, shape, **kw)
+                    return sim.sample(n, generator=torch.Generator().manual_seed(0))[:, 0].numpy()
+
+                r["fft"] = (timed("fft", lambda: ours("fft")), "")
+                r["spde"] = (timed("spde", lambda: ours("spde")), "")
+                if n == 1:
+                    r["spde-chebyshev"] = (
+                        timed("spde-chebyshev", lambda: ours("spde", solver="chebyshev")),
+                        "",
+                    )
+                    r["spectral"] = (timed("spectral", lambda: ours("spectral")), "")
+                one = rows.get(f"ν={nu:g} {size}³×1", {})
+                # GSTools: per node constant; gstlearn: per realisation constant
+                if n == 1 and size >= 256:
+                    part = (64, size, size)
+                    t = timed("gstools-part", lambda nu=nu, part=part: peers.gstools_block(A, nu, part, 1, 1))
+                    r["gstools"] = (t * size / 64, "*")
+                elif n > 1 and one.get("gstools", (0,))[0] * n > peer_budget:
+                    r["gstools"] = (one["gstools"][0] * n, "*")
+                else:
+                    r["gstools"] = (
+                        timed(
+                            "gstools", lambda nu=nu, n=n, shape=shape: peers.gstools_block(A, nu, shape, n, 1)
+                        ),
+                        "",
+                    )
+                if n > 1 and one.get("gstlearn-spde", (0,))[0] * n > peer_budget:
+                    r["gstlearn-spde"] = (one["gstlearn-spde"][0] * n, "*")
+                else:
+                    r["gstlearn-spde"] = (
+                        timed(
+                            "gstlearn-spde",
+                            lambda nu=nu, n=n, shape=shape: peers.gstlearn_spde_block(A, nu, shape, n, 1),
+                        ),
+                        "",
+                    )
+                if size == GRIDS3[0] and n == COUNTS3[-1]:
+                    fidelity[f"ν={nu:g} {size}³"] = {k: _fidelity(v, cov) for k, v in kept.items()}
+                rows[key] = r
+                print(key, {k: (round(v[0], 3), v[1]) for k, v in r.items()}, flush=True)
+                kept.clear()
+    out = {
+        "speed3d": {
+            "rows": {k: {m: list(v) for m, v in r.items()} for k, r in rows.items()},
+            "fidelity": fidelity,
+            "versions": peers.versions(),
+            "a": A,
         }
     }
     return _merge(out)
@@ -422,6 +523,21 @@ def print_tables(r: dict) -> None:
             f"Versions: {s['versions']}. "
             f"Conventions (max |Δρ|): {s['conventions']}"
         )
+    if "speed3d" in r:
+        s3 = r["speed3d"]
+        names = ["fft", "spde", "spde-chebyshev", "spectral", "gstools", "gstlearn-spde"]
+        print(f"\n### Speed in 3-D: Matérn, a = {s3['a']:g} cells, seconds (set-up included)\n")
+        print("| block × n | " + " | ".join(names) + " | GSTools / fft | gstlearn SPDE / spde |")
+        print("|---|" + "---:|" * (len(names) + 2))
+        for key, row in s3["rows"].items():
+            cells = [f"{row[m][0]:.3g}{row[m][1]}" if m in row else "—" for m in names]
+            ratios = [row["gstools"][0] / row["fft"][0], row["gstlearn-spde"][0] / row["spde"][0]]
+            print(f"| {key} | " + " | ".join(cells) + " | " + " | ".join(f"{v:.0f}×" for v in ratios) + " |")
+        print("\nFidelity (10 blocks of 128³): mean within-block variance, γ̂(1) along columns (model γ(1))\n")
+        print("| ν | method | variance | γ̂(1) | model γ(1) |\n|---|---|---:|---:|---:|")
+        for key, methods in s3["fidelity"].items():
+            for m, f in methods.items():
+                print(f"| {key} | {m} | {f['var']:.3f} | {f['gamma1']:.4f} | {f['model_gamma1']:.4f} |")
     if "accuracy" in r:
         a = r["accuracy"]
         print(f"\n### Accuracy: {a['n']} realisations, worst |z| over lags 1–16 on both axes\n")
@@ -496,7 +612,7 @@ def main() -> None:
     ap.add_argument(
         "--parts",
         default="speed,accuracy,learned,condition",
-        help="speed, accuracy, learned (= facies, grf), condition, table",
+        help="speed, speed3d, accuracy, learned (= facies, grf), condition, table",
     )
     ap.add_argument("--seconds", type=float, default=300, help="learned: training time of each neural model")
     ap.add_argument("--peer-budget", type=float, default=120, help="speed: longest peer run timed in full")
@@ -505,6 +621,8 @@ def main() -> None:
     r = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     if "speed" in parts:
         r = part_speed(args.peer_budget)
+    if "speed3d" in parts:
+        r = part_speed3d(args.peer_budget)
     if "accuracy" in parts:
         r = part_accuracy()
     if "learned" in parts or "facies" in parts:

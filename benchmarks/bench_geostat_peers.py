@@ -274,6 +274,44 @@ def gstlearn_tub(
     return _read_columns(db, _new_columns(db, before), n, H, W)
 
 
+# --- in 3-D ------------------------------------------------------------------------------------
+def gstools_block(
+    a: float, nu: float, shape: tuple[int, int, int], n: int, seed: int, mode_no: int = 1000
+) -> np.ndarray:
+    """n GSTools RandMeth realisations (n, D, H, W) of the 3-D Matérn(a, ν) (dim=3, the same
+    len_scale = a·√ν), on the unit grid; realisation i uses seed + i."""
+    d, h, w = (int(s) for s in shape)
+    gs = _gstools()
+    model = gs.Matern(dim=3, var=1.0, len_scale=a * math.sqrt(nu), nu=nu)
+    srf = gs.SRF(model, seed=seed, mode_no=mode_no)
+    axes = [np.arange(k, dtype=np.float64) for k in (d, h, w)]
+    srf.set_pos(axes, "structured")
+    out = np.empty((n, d, h, w), dtype=np.float64)
+    for i in range(n):
+        out[i] = srf(store=False) if i == 0 else srf(seed=seed + i, store=False)
+    return out
+
+
+def gstlearn_spde_block(a: float, nu: float, shape: tuple[int, int, int], n: int, seed: int) -> np.ndarray:
+    """n gstlearn SPDE realisations (n, D, H, W) of the 3-D Matérn(a, ν) in one `simulateSPDE` call on
+    gstlearn's own mesh (as shipped); ν + 3/2 must be an integer (ν = 0.5, 1.5, …) for its SPDE."""
+    d, h, w = (int(s) for s in shape)
+    if float(nu + 1.5) != round(nu + 1.5):
+        raise ValueError(f"gstlearn's SPDE in 3-D needs an integer nu + 3/2, got nu = {nu:g}")
+    gl = _gstlearn()
+    model = gl.Model.createFromParam(
+        gl.ECov.MATERN, range=a, sill=1.0, param=nu, flagRange=False, space=gl.SpaceRN.create(3)
+    )
+    db = gl.DbGrid.create(nx=[w, h, d], dx=[1.0, 1.0, 1.0])  # x1 = columns fastest, x3 = layers
+    before = db.getAllNames()
+    gl.law_set_random_seed(int(seed))
+    rc = gl.simulateSPDE(None, db, model, nbsimu=n, namconv=gl.NamingConvention("spde"))
+    if rc != 0:
+        raise RuntimeError(f"gstlearn.simulateSPDE failed (return code {rc})")
+    names = _new_columns(db, before)
+    return np.asarray(db.getColumns(names), dtype=np.float64).reshape(n, d, h, w)
+
+
 PEERS: dict[str, Callable[..., np.ndarray]] = {
     "gstools-randmeth": gstools_fields,
     "gstlearn-spde": gstlearn_spde,

@@ -51,10 +51,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     sim = simulator(args.method, cov, shape, **options)
     gen = torch.Generator(device=device).manual_seed(args.seed)
     x = sim.sample(args.n, generator=gen, mean=args.mean, device=device)
+    if args.drift and points is None:
+        raise GenzooError("--drift is the trend of kriging the --points; give --points too")
     if points is not None:
         from genzoo.geostat.kriging import condition
 
-        x = condition(x, points, cov, mean=args.mean)
+        mean = None if args.drift else args.mean
+        x = condition(x, points, cov, mean=mean, drift=args.drift)
     seconds = time.perf_counter() - t0
     png = _write_fields(args, x.cpu(), cov, points, shape)
     notes = _notes(sim)
@@ -177,6 +180,11 @@ def register_simulate(sub: argparse._SubParsersAction) -> None:
         "--points",
         help="FILE.csv with columns row, col, value (and layer for a 3-D block; a well: one row, col at many "
         "layers): condition every realisation to these data (exact)",
+    )
+    s.add_argument(
+        "--drift",
+        choices=("linear", "quadratic"),
+        help="condition by universal kriging with this polynomial trend in the coordinates (with --points)",
     )
     s.add_argument("--modes", type=COUNT, help="spectral: number of cosines (default 1000)")
     s.add_argument("--tol", type=FLOAT, help="spde: Chebyshev tolerance (default 1e-5)")

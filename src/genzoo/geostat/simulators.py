@@ -677,19 +677,28 @@ def simulate(
     device: Any = None,
     kriging: str = "simple",
     neighbours: int | None = None,
+    drift: Any = None,
     **options: Any,
 ) -> Tensor:
-    """n realisations (n, 1, H, W) float32 of a Gaussian field with covariance `cov` and mean
-    `mean` by `method` (cholesky, spectral, fft, spde), drawn from `seed` (or `generator`).
+    """n realisations (n, 1, H, W) — or blocks (n, 1, D, H, W) for a shape D H W — float32 of a
+    Gaussian field with covariance `cov` and mean `mean` by `method` (cholesky, spectral, fft, spde),
+    drawn from `seed` (or `generator`).
 
-    `points` — conditioning data (rows, cols, values), an (m, 3) array or a CSV path — makes
+    `points` — conditioning data (rows, cols, values), an (m, 3) array or a CSV path (in a block
+    (layers, rows, cols, values), (m, 4) or a CSV with a layer column) — makes
     every realisation honour them exactly: the unconditional field plus the kriged residuals
-    (see :mod:`genzoo.geostat.kriging`; `kriging` simple or ordinary, `neighbours` for a
+    (see :mod:`genzoo.geostat.kriging`; `kriging` simple or ordinary, or universal with `drift` —
+    "linear", "quadratic" or external drift fields — `neighbours` for a
     moving neighbourhood). Other keywords go to the simulator (modes=, amplitudes=, tol=, ...)."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise GenzooError(f"n must be a positive integer, got {n!r}")
-    if kriging not in ("simple", "ordinary"):
-        raise GenzooError(f"kriging must be simple or ordinary, got {kriging!r}")
+    if kriging not in ("simple", "ordinary", "universal"):
+        raise GenzooError(f"kriging must be simple, ordinary or universal, got {kriging!r}")
+    if (kriging == "universal") != (drift is not None):
+        raise GenzooError(
+            "kriging='universal' goes with drift= ('linear', 'quadratic' or external drift fields), and "
+            "drift= with kriging='universal'"
+        )
     if generator is None:
         generator = torch.Generator(device=device or "cpu").manual_seed(0 if seed is None else int(seed))
     sim = simulator(method, cov, shape, **options)
@@ -698,4 +707,6 @@ def simulate(
         return x
     from genzoo.geostat.kriging import condition
 
-    return condition(x, points, cov, mean=mean if kriging == "simple" else None, neighbours=neighbours)
+    return condition(
+        x, points, cov, mean=mean if kriging == "simple" else None, neighbours=neighbours, drift=drift
+    )
