@@ -122,3 +122,119 @@ def test_genzoo_simulate_writes_a_gslib_grid_of_the_same_fields(tmp_path):
     assert fields.shape == (3, 1, 12, 20)
     assert np.array_equal(fields, np.load(tmp_path / "f.npz")["x"].astype(np.float64))
     assert (tmp_path / "f.png").is_file() and "seed 4" in (tmp_path / "f.gslib").read_text().splitlines()[0]
+
+
+# --- point files -----------------------------------------------------------------------------------
+def test_gslib_point_files_give_grid_indices_and_values(tmp_path):
+    """x is the column, y the row, z the layer; a column named value (or the only other one) holds
+    the data; missing values are trimmed as GSLIB does; write_points reads back."""
+    from genzoo.geostat.formats import read_points, write_points
+
+    two = tmp_path / "wells.dat"
+    two.write_text("wells\n3\nX\nY\nporosity\n4 1 0.25\n0 2 -999\n6 3 1.5\n")
+    rows, cols, values = read_points(two)
+    assert rows.tolist() == [1, 3] and cols.tolist() == [4, 6] and values.tolist() == [0.25, 1.5]
+    three = write_points(tmp_path / "w3.dat", np.array([[0, 1, 2], [5, 1, 2]]), np.array([0.5, -2.0]))
+    assert three.read_text().splitlines()[2:6] == ["x", "y", "z", "value"]
+    layers, rows, cols, values = read_points(three, layers=True)
+    assert layers.tolist() == [0, 5] and rows.tolist() == [1, 1] and cols.tolist() == [2, 2]
+    named = tmp_path / "named.dat"
+    named.write_text("t\n4\nlayer\nrow\ncol\nvalue\n1 2 3 4.5\n")
+    assert [a.tolist() for a in read_points(named, layers=True)] == [[1], [2], [3], [4.5]]
+    csv = tmp_path / "p.csv"
+    csv.write_text("row,col,value\n1,2,3.5\n")
+    assert [a.tolist() for a in read_points(csv)] == [[1], [2], [3.5]]
+    for text, message in (
+        ("t\n2\nx\nvalue\n1 2\n", "no column row or y"),
+        ("t\n4\nx\ny\na\nb\n1 2 3 4\n", r"which column holds the data\? name it value"),
+        ("t\n3\nx\ny\nvalue\n1.5 2 3\n", "x must be integer grid indices"),
+        ("t\n3\nx\ny\nvalue\n1 2 -999\n", "no points with a value"),
+    ):
+        bad = tmp_path / "bad.dat"
+        bad.write_text(text)
+        with pytest.raises(GenzooError, match=message) as err:
+            read_points(bad)
+        assert "\n" not in str(err.value)
+
+
+def test_genzoo_condition_and_simulate_read_gslib_point_files(tmp_path, capsys):
+    from genzoo.cli import main
+    from genzoo.geostat.formats import write_points
+
+    pts = write_points(
+        tmp_path / "wells.dat", np.array([[2, 3, 4], [2, 3, 5], [0, 6, 1]]), np.array([1.0, 1.2, -0.5])
+    )
+    out = tmp_path / "b.npz"
+    argv = [
+        "simulate",
+        "fft",
+        "--range",
+        "3",
+        "--shape",
+        "4",
+        "8",
+        "9",
+        "--points",
+        str(pts),
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0
+    with np.load(out, allow_pickle=False) as z:
+        x = z["x"]
+    assert np.abs(x[0, 0, [2, 2, 0], [3, 3, 6], [4, 5, 1]] - [1.0, 1.2, -0.5]).max() < 1e-8
+    from genzoo.geostat.formats import read_vti
+
+    vti = tmp_path / "b.vti"
+    assert main([*argv[:-1], str(vti)]) == 0  # the same seed, to VTK image data
+    assert np.array_equal(read_vti(vti)["value"], x[0, 0])  # float64: conditioned fields
+    capsys.readouterr()
+
+
+# --- VTK -----------------------------------------------------------------------------------------
+def test_vtk_image_and_point_data_round_trip(tmp_path):
+    from genzoo.geostat.formats import read_vti, read_vtp, write_vti, write_vtp
+
+    rng = np.random.default_rng(1)
+    block = rng.standard_normal((2, 1, 3, 4, 5)).astype(np.float32)
+    arrays = read_vti(write_vti(tmp_path / "b.vti", block, ["porosity"]))
+    assert sorted(arrays) == ["porosity_0", "porosity_1"]
+    assert np.array_equal(arrays["porosity_1"], block[1, 0]) and arrays["porosity_1"].dtype == np.float32
+    flat = read_vti(write_vti(tmp_path / "f.vti", rng.standard_normal((1, 2, 4, 6))))
+    assert sorted(flat) == ["value1", "value2"] and flat["value2"].shape == (1, 4, 6)
+    wells = np.array([[0, 1, 2], [1, 1, 2], [2, 1, 2]])
+    xyz, data = read_vtp(write_vtp(tmp_path / "w.vtp", wells, {"porosity": np.array([0.1, 0.2, 0.3])}))
+    assert np.array_equal(xyz, wells) and np.array_equal(data["porosity"], [0.1, 0.2, 0.3])
+    with pytest.raises(GenzooError, match="a VTK PolyData file, not ImageData"):
+        read_vti(tmp_path / "w.vtp")
+
+
+def test_vtks_own_readers_read_what_genzoo_writes(tmp_path):
+    """ParaView reads .vti/.vtp through VTK's XML readers: VTK's Python package opens the files and
+    finds the same grid, spacing, values (x fastest) and points."""
+    import vtkmodules.all as vtk  # a test dependency (the dev extra): no skip
+    from vtkmodules.util.numpy_support import vtk_to_numpy
+
+    from genzoo.geostat.formats import write_vti, write_vtp
+
+    block = np.arange(2 * 3 * 4 * 5, dtype=np.float64).reshape(2, 1, 3, 4, 5)
+    reader = vtk.vtkXMLImageDataReader()
+    reader.SetFileName(str(write_vti(tmp_path / "b.vti", block)))
+    reader.Update()
+    image = reader.GetOutput()
+    assert image.GetDimensions() == (5, 4, 3) and image.GetSpacing() == (1.0, 1.0, 1.0)
+    got = vtk_to_numpy(image.GetPointData().GetArray("value_1"))
+    assert np.array_equal(got, block[1, 0].ravel())  # VTK's point order: x fastest, then y, z
+    assert (
+        image.GetPointData().GetArray("value_1").GetTuple1(image.ComputePointId([4, 1, 2]))
+        == block[1, 0, 2, 1, 4]
+    )
+    reader = vtk.vtkXMLPolyDataReader()
+    reader.SetFileName(
+        str(write_vtp(tmp_path / "w.vtp", np.array([[0, 1, 2], [3, 1, 2]]), np.array([0.5, 1.5])))
+    )
+    reader.Update()
+    poly = reader.GetOutput()
+    assert poly.GetNumberOfPoints() == 2 and poly.GetNumberOfVerts() == 2
+    assert np.array_equal(vtk_to_numpy(poly.GetPoints().GetData()), [[2, 1, 0], [2, 1, 3]])
+    assert np.array_equal(vtk_to_numpy(poly.GetPointData().GetArray("value")), [0.5, 1.5])

@@ -80,15 +80,13 @@ def cmd_condition(args: argparse.Namespace) -> int:
 
 
 def _condition_points(args: argparse.Namespace, model) -> int:
-    """--points FILE.csv (columns row, col, value): -n realisations that honour the data — exactly
+    """--points FILE.csv (columns row, col, value) or a GSLIB point file: -n realisations that honour
+    the data — exactly
     by kriging for the classical simulators, by optimising the latent vector for other generators."""
     import torch
 
-    from genzoo.geostat.latent import (
-        check_points,
-        diversity,
-        read_points_csv,
-    )
+    from genzoo.geostat.formats import read_points
+    from genzoo.geostat.latent import check_points, diversity
 
     at_least_one("-n", args.n)
     if model.info.kind not in ("field", "image") or len(model.info.shape) != 3:
@@ -96,7 +94,7 @@ def _condition_points(args: argparse.Namespace, model) -> int:
             f"--points: model {model.name!r} models {model.info.kind} data; "
             "point data condition fields and images"
         )
-    rows, cols, values = read_points_csv(args.points)
+    rows, cols, values = read_points(args.points)
     shape = tuple(model.info.shape[1:]) if args.size is None else (args.size, args.size)
     rows, cols, values = check_points(rows, cols, values, shape)
     gen = torch.Generator(device=model.device).manual_seed(args.seed)
@@ -221,7 +219,8 @@ def register_condition(sub: argparse._SubParsersAction) -> None:
     )
     s.add_argument(
         "--points",
-        help="FILE.csv with columns row, col, value: -n realisations honouring these data "
+        help="FILE.csv with columns row, col, value, or a GSLIB point file (columns x, y or row, col, and "
+        "value): -n realisations honouring these data "
         "(exactly, by kriging, where the model is a classical simulator; "
         "else by optimising the latent vector, --steps of it)",
     )

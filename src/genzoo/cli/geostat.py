@@ -20,14 +20,14 @@ from genzoo.errors import GenzooError
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    """genzoo simulate METHOD --range R --shape [D] H W -n N --out FILE.npz|.gslib (+ FILE.png)."""
+    """genzoo simulate METHOD --range R --shape [D] H W -n N --out FILE.npz|.gslib|.vti (+ FILE.png)."""
     import time
 
     import torch
 
     from genzoo.geostat.simulators import grid_shape, simulator
 
-    check_suffix(args.out, (".npz", ".gslib"))
+    check_suffix(args.out, (".npz", ".gslib", ".vti"))
     at_least_one("-n", args.n)
     if len(args.shape) not in (2, 3):
         raise GenzooError(
@@ -38,12 +38,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     options = _method_options(args)
     points = None
     if args.points:
-        from genzoo.geostat.latent import check_block_points, check_points, read_points_csv
+        from genzoo.geostat.formats import read_points
+        from genzoo.geostat.latent import check_block_points, check_points
 
         if len(shape) == 3:
-            points = check_block_points(*read_points_csv(args.points, layers=True), shape)
+            points = check_block_points(*read_points(args.points, layers=True), shape)
         else:
-            points = check_points(*read_points_csv(args.points), shape)
+            points = check_points(*read_points(args.points), shape)
     from genzoo.training.trainer import resolve_device
 
     device = resolve_device(args.device)
@@ -98,11 +99,16 @@ def _write_fields(args: argparse.Namespace, x: Any, cov: Any, points: Any, shape
     from genzoo.atomic import atomic_path
     from genzoo.viz.fields import block_figure, fields_figure
 
-    if Path(args.out).suffix.lower() == ".gslib":  # GSLIB's grid format, for the geoscientist's tools
+    suffix = Path(args.out).suffix.lower()
+    if suffix == ".gslib":  # GSLIB's grid format, for the geoscientist's tools
         from genzoo.geostat.formats import write_grid
 
         title = f"genzoo simulate {args.method} {cov.describe()} seed {args.seed}".replace("ν", "nu")
         write_grid(args.out, x.numpy(), ["value"], title=title)
+    elif suffix == ".vti":  # VTK image data, for ParaView
+        from genzoo.geostat.formats import write_vti
+
+        write_vti(args.out, x.numpy(), ["value"])
     else:
         with atomic_path(args.out) as tmp, tmp.open("wb") as fh:
             np.savez(fh, x=x.numpy(), method=args.method, cov=cov.describe(), seed=args.seed)
@@ -179,7 +185,8 @@ def register_simulate(sub: argparse._SubParsersAction) -> None:
     s.add_argument(
         "--points",
         help="FILE.csv with columns row, col, value (and layer for a 3-D block; a well: one row, col at many "
-        "layers): condition every realisation to these data (exact)",
+        "layers), or a GSLIB point file (columns x, y[, z] or row, col[, layer], and value): condition every "
+        "realisation to these data (exact)",
     )
     s.add_argument(
         "--drift",
@@ -195,6 +202,7 @@ def register_simulate(sub: argparse._SubParsersAction) -> None:
         required=True,
         help="FILE.npz (the fields under x, shape (n, 1, H, W) or (n, 1, D, H, W): --data npz:FILE.npz "
         "trains on them) or FILE.gslib (a GSLIB grid file: x fastest, then y, z, the realisations in "
-        "turn); a figure goes to FILE.png (3-D: sections and the variograms along the three axes)",
+        "turn) or FILE.vti (VTK image data for ParaView: one array per realisation); a figure goes to "
+        "FILE.png (3-D: sections and the variograms along the three axes)",
     )
     s.set_defaults(fn=cmd_simulate)

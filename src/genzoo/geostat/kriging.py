@@ -46,18 +46,20 @@ _NODE_CHUNK = 1 << 16  # grid nodes per block of the node × data covariance
 
 
 def as_points(points: Any, shape: tuple[int, ...]) -> tuple[Tensor, ...]:
-    """(rows, cols, values) from an (m, 3) array, a (rows, cols, values) triple or a CSV path,
+    """(rows, cols, values) from an (m, 3) array, a (rows, cols, values) triple or the path of a CSV
+    or GSLIB point file,
     checked against the grid `shape` (see :func:`genzoo.geostat.latent.check_points`); for a
     3-D block (D, H, W), (layers, rows, cols, values) from an (m, 4) array, a quadruple or a CSV
     path with a layer column (see :func:`~genzoo.geostat.latent.check_block_points`)."""
     from pathlib import Path
 
-    from genzoo.geostat.latent import check_block_points, check_points, read_points_csv
+    from genzoo.geostat.formats import read_points
+    from genzoo.geostat.latent import check_block_points, check_points
 
     k = len(shape) + 1  # the index columns and the value
     names = "(row, col, value)" if k == 3 else "(layer, row, col, value)"
     if isinstance(points, (str, Path)):
-        cols = read_points_csv(points, layers=k == 4)
+        cols = read_points(points, layers=k == 4)  # a CSV or a GSLIB point file
     elif isinstance(points, (tuple, list)) and len(points) == k and not torch.is_tensor(points):
         cols = tuple(points)
     else:

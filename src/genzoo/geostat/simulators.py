@@ -12,9 +12,11 @@
   covariance matrix is block circulant, diagonalised by the 2-D DFT with eigenvalues λ = DFT(c)
   of the torus covariance c (minimum-image lags). With w = ε₁ + iε₂ complex white noise,
   y = DFT(√(λ / MN) ⊙ w) has independent real and imaginary parts, each an exact realisation
-  on the torus; cropped to the grid, exact for the model. The torus grows (×1.5 per side, FFT-
-  friendly sizes) until min λ ≥ −1e-9·max λ; if a cap is reached the negative eigenvalues are
-  set to 0 and the share of negative mass Σ|λ₋| / Σ|λ| is reported (`negative_mass`).
+  on the torus; cropped to the grid, exact for the model. The torus grows (×1.1 per side, FFT-
+  friendly sizes) until min λ ≥ −1e-9·max λ or the negative eigenvalues' share of the mass
+  Σ|λ₋| / Σ|λ| is at most `tol` (1e-6: clipping them to 0 then changes every covariance value by
+  at most about tol·C(0)); if a cap is reached they are clipped whatever their share, which is
+  reported (`negative_mass`).
 - `spde` (Lindgren, Rue & Lindström 2011; Pereira & Desassis 2019): the Matérn field solves
   (κ² − ∇·H∇)^{α/2} x = W / τ with α = ν + 1 in 2-D. In reduced coordinates r = Mh (unit range,
   κ = 1) the operator is S = −∇ᵀG∇ with G = M⁻¹M⁻ᵀ, discretised as a 3 × 3 stencil (the 5-point
@@ -50,6 +52,7 @@ from genzoo.nn.noise import noise
 MAX_CHOLESKY = 6000  # points: a dense factor of 6,000² float64 is 288 MB
 MAX_TORUS = 1 << 26  # FFT torus nodes at most (64 M: 0.5 GB of complex64 per field)
 _CHUNK_BYTES = 1 << 28  # work memory of one batch of fields
+GROWTH = 1.1  # fft: the torus' growth per side while too much negative eigenvalue mass is left
 _CACHE_BYTES = 1 << 25  # spde: batches whose four work arrays stay near the cache (one field at least)
 
 
@@ -299,7 +302,7 @@ class FFTEmbedding:
             if mass <= self.tol:  # the clipped mass bounds the covariance error by mass · C(0)
                 self.negative_mass = mass
                 break
-            grown = tuple(_fast_size(int(s * 1.5)) for s in sides)
+            grown = tuple(_fast_size(math.ceil(s * GROWTH)) for s in sides)
             if math.prod(grown) > self.max_nodes:
                 self.negative_mass = mass
                 break
