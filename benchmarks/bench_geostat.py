@@ -9,6 +9,8 @@ Parts (results merge into runs/bench-geostat/bench.json; `--parts table` reprint
 
 speed3d    3-D blocks of 128³ and 256³ (see `part_speed3d`): fft against GSTools, spde against gstlearn's
            SPDE, and the peers' fidelity (variance, γ(1)) on 128³.
+accuracy3d 100 realisations of 3-D blocks per simulator and covariance (rotated, layered, compact,
+           smooth): the worst |z| of the variogram along each axis (see `part_accuracy3d`).
 speed      One covariance for all — Matérn ν = 1, a = 10 cells (gstlearn's SPDE needs an integer ν) —
            on square grids of 256², 512² and 1000², one realisation and 100, timed in this process with
            time.perf_counter, set-up included (FFT eigenvalues, Chebyshev coefficients, GSTools' modes,
@@ -333,6 +335,53 @@ def part_accuracy(n: int = 200) -> dict:
     )
 
 
+def _zscores3(x: torch.Tensor, gamma, lags: range) -> dict[str, float]:
+    """The worst |z| of the mean variogram against `gamma` over `lags` along each axis of blocks."""
+    from genzoo.geostat.stats import grid_variogram
+
+    out = {}
+    for axis, step in (("layer", (1.0, 0, 0)), ("row", (0, 1.0, 0)), ("col", (0, 0, 1.0))):
+        g = grid_variogram(x, max_lag=lags[-1], direction=axis).per_field[:, lags[0] - 1 :]
+        want = torch.stack([gamma(torch.tensor([k * v for v in step], dtype=torch.float64)) for k in lags])
+        z = (g.mean(0) - want) / (g.std(0) / math.sqrt(len(g)))
+        out[axis] = float(z.abs().max())
+    return out
+
+
+def part_accuracy3d(n: int = 100) -> dict:
+    """100 realisations of 3-D blocks per generator and covariance (cholesky on 8×10×12, the others
+    on 24×32×32): the worst |z| over lags 1..8 (1..6 for cholesky) along each axis of the mean
+    variogram against the model's (spde: also against its lattice model)."""
+    torch.set_num_threads(2)
+    covs = [
+        C.Matern(range=3.0, nu=1.5, angle=30.0, dip=20.0, ratio=0.6, ratio3=0.4),
+        C.Exponential(range=4.0, ratio3=0.5),
+        C.Spherical(range=8.0, sill=2.0),
+        C.Gaussian(range=3.0, roll=30.0, ratio3=0.6),
+    ]
+    rows = []
+    for cov in covs:
+        for method in ("cholesky", "fft", "spectral", "spde"):
+            if method == "spde" and cov.name not in ("matern", "exponential"):
+                continue
+            shape, lags = ((8, 10, 12), range(1, 7)) if method == "cholesky" else ((24, 32, 32), range(1, 9))
+            sim = simulator(method, cov, shape)
+            x = sim.sample(n, generator=torch.Generator().manual_seed(1))
+            row = {"method": method, "cov": cov.describe(), "block": "×".join(map(str, shape))}
+            row["z_model"] = _zscores3(x, cov.variogram, lags)
+            if method == "spde":
+                c = torch.fft.ifftn((1 + sim.symbol(sim.torus)) ** (-sim.alpha)).real
+                c = c / c[0, 0, 0] * cov.sill
+
+                def lattice(lag, c=c, sill=cov.sill):
+                    return sill - c[tuple(int(v) % s for v, s in zip(lag, c.shape))]
+
+                row["z_lattice"] = _zscores3(x, lattice, lags)
+            rows.append(row)
+            print(row, flush=True)
+    return _merge({"accuracy3d": {"rows": rows, "n": n}})
+
+
 # --- learned -----------------------------------------------------------------------------------
 def _facies_scores(x: torch.Tensor, ref: torch.Tensor, k: int) -> dict:
     from genzoo.geostat.stats import facies_errors, pattern_scores
@@ -538,6 +587,19 @@ def print_tables(r: dict) -> None:
         for key, methods in s3["fidelity"].items():
             for m, f in methods.items():
                 print(f"| {key} | {m} | {f['var']:.3f} | {f['gamma1']:.4f} | {f['model_gamma1']:.4f} |")
+    if "accuracy3d" in r:
+        a3 = r["accuracy3d"]
+        print(f"\n### Accuracy in 3-D: {a3['n']} realisations, worst |z| of the variogram along each axis\n")
+        print("| method | covariance | block | layers | rows | cols | spde against its lattice model |")
+        print("|---|---|---|---:|---:|---:|---|")
+        for row in a3["rows"]:
+            z = row["z_model"]
+            lat = row.get("z_lattice")
+            lat_s = ", ".join(f"{lat[k]:.2f}" for k in ("layer", "row", "col")) if lat else "—"
+            print(
+                f"| {row['method']} | {row['cov']} | {row['block']} | {z['layer']:.2f} | {z['row']:.2f} "
+                f"| {z['col']:.2f} | {lat_s} |"
+            )
     if "accuracy" in r:
         a = r["accuracy"]
         print(f"\n### Accuracy: {a['n']} realisations, worst |z| over lags 1–16 on both axes\n")
@@ -612,7 +674,7 @@ def main() -> None:
     ap.add_argument(
         "--parts",
         default="speed,accuracy,learned,condition",
-        help="speed, speed3d, accuracy, learned (= facies, grf), condition, table",
+        help="speed, speed3d, accuracy, accuracy3d, learned (= facies, grf), condition, table",
     )
     ap.add_argument("--seconds", type=float, default=300, help="learned: training time of each neural model")
     ap.add_argument("--peer-budget", type=float, default=120, help="speed: longest peer run timed in full")
@@ -625,6 +687,8 @@ def main() -> None:
         r = part_speed3d(args.peer_budget)
     if "accuracy" in parts:
         r = part_accuracy()
+    if "accuracy3d" in parts:
+        r = part_accuracy3d()
     if "learned" in parts or "facies" in parts:
         r = part_facies(args.seconds)
     if "learned" in parts or "grf" in parts:

@@ -51,6 +51,15 @@ def to_uint8(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return np.rint(np.clip(scaled, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
+def block_cards(a: np.ndarray) -> np.ndarray:
+    """Blocks (N, C, D, H, W) as 2-D cards (N, C, H + 1 + D, W): the horizontal section through the
+    middle layer above the vertical section through the middle row (layers × columns, layer 0 at
+    the top), one row of the blocks' minimum between them."""
+    n, c, d, h, w = a.shape
+    gap = np.full((n, c, 1, w), np.nanmin(a) if a.size else 0.0, dtype=a.dtype)
+    return np.concatenate([a[:, :, d // 2], gap, a[:, :, :, h // 2]], axis=2)
+
+
 def image_grid(
     x: torch.Tensor | np.ndarray,
     info: DataInfo | None = None,
@@ -59,7 +68,8 @@ def image_grid(
     pad: int = 2,
     scale: int | None = None,
 ) -> Image.Image:
-    """Tile `x` (N, C, H, W) into one picture: grey for C = 1, RGB for C = 3.
+    """Tile `x` (N, C, H, W) into one picture: grey for C = 1, RGB for C = 3; 3-D blocks
+    (N, C, D, H, W) are tiled as their sections (see :func:`block_cards`).
 
     `nrow` is the number of images per row (torchvision's meaning), ceil(√N) by default.
     `scale` is an integer nearest-neighbour upscaling factor; by default the smallest one
@@ -68,6 +78,8 @@ def image_grid(
     a = as_numpy(x)
     if a.ndim == 3:  # (N, H, W): single-channel
         a = a[:, None]
+    if a.ndim == 5 and a.shape[0] > 0:  # 3-D blocks: each as its sections, one card per block
+        a = block_cards(a)
     if a.ndim != 4 or a.shape[0] == 0 or a.shape[1] not in (1, 3):
         raise GenzooError(
             f"image_grid needs a non-empty (N, C, H, W) batch with C = 1 or 3, got shape {tuple(a.shape)}"

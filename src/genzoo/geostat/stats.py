@@ -414,7 +414,7 @@ def fit_variogram(
     *,
     nu: float | None = None,
     nugget: bool = False,
-    anisotropic: bool = False,
+    anisotropic: bool | str = False,
     weights: str = "cressie",
 ) -> Covariance:
     """Fit a covariance model to one or several empirical variograms by weighted least squares.
@@ -434,8 +434,13 @@ def fit_variogram(
     anisotropy aligned with the grid, r = √((Δrow / a_row)² + (Δcol / a_col)²)) from directional
     variograms (their lag vectors, which need at least two directions); the result has the larger
     range as `range`, `ratio` = smaller / larger, and `angle` = 90 when the rows' range is the
-    larger (the major axis along the row axis), else 0. Only the lags with pairs and h > 0 count;
-    the fit works in units of the largest lag and the largest γ̂, so it does not depend on scale.
+    larger (the major axis along the row axis), else 0. With variograms of 3-D blocks (lag vectors
+    (Δlayer, Δrow, Δcol), along three directions) it fits a range along each axis: the horizontal
+    ones as in 2-D and the layers' as `ratio3` = a_layer / `range` (the vertical anisotropy of a
+    layered block); `anisotropic="vertical"` fits one horizontal range (`range`, ratio 1) and the
+    vertical one (`ratio3`): r = √((Δrow² + Δcol²) / a_h² + Δlayer² / a_v²). Only the lags with
+    pairs and h > 0 count; the fit works in units of the largest lag and the largest γ̂, so it does
+    not depend on scale.
     """
     vgs = [variogram] if isinstance(variogram, Variogram) else list(variogram)
     if not vgs or not all(isinstance(v, Variogram) for v in vgs):
@@ -453,6 +458,8 @@ def fit_variogram(
     d = np.concatenate([v.lags.detach().cpu().numpy() for v in vgs])
     g = np.concatenate([v.gamma.detach().cpu().numpy() for v in vgs])
     npairs = np.concatenate([v.pairs.detach().cpu().numpy() for v in vgs])
+    if anisotropic not in (False, True, "vertical"):
+        raise GenzooError(f"anisotropic must be True, False or 'vertical', got {anisotropic!r}")
     if anisotropic:
         if any(v.vectors is None for v in vgs):
             raise GenzooError(
@@ -462,17 +469,24 @@ def fit_variogram(
         vec = np.concatenate([v.vectors.detach().cpu().numpy() for v in vgs])
     else:
         vec = np.stack([np.zeros_like(d), d], axis=-1)
+    dims = vec.shape[1]  # 2, or 3 for the variograms of blocks
+    vertical = anisotropic == "vertical"
+    if vertical and dims != 3:
+        raise GenzooError("anisotropic='vertical' fits the variograms of 3-D blocks (layer, row, col)")
     ok = (npairs > 0) & np.isfinite(g) & (d > 0)
     d, g, npairs, vec = d[ok], g[ok], npairs[ok], vec[ok]
     if (
         anisotropic
-        and np.linalg.matrix_rank(vec, tol=1e-9 * max(1.0, float(np.abs(vec).max(initial=0.0)))) < 2
+        and np.linalg.matrix_rank(vec, tol=1e-9 * max(1.0, float(np.abs(vec).max(initial=0.0)))) < dims
     ):
         raise GenzooError(
             "an anisotropic fit needs variograms along at least two directions (e.g. 'row' and 'col')"
+            if dims == 2
+            else "an anisotropic fit of blocks needs variograms along the three axes ('layer', 'row', 'col')"
         )
     free_nu = key == "matern" and nu is None
-    n_par = (2 if anisotropic else 1) + 1 + int(nugget) + int(free_nu)
+    n_axes = (2 if vertical else dims) if anisotropic else 1
+    n_par = n_axes + 1 + int(nugget) + int(free_nu)
     if len(g) < n_par:
         raise GenzooError(f"{len(g)} variogram values are too few to fit {n_par} parameters")
     gscale = float(g.max())
@@ -490,11 +504,15 @@ def fit_variogram(
     lag_t = torch.from_numpy(vecn)
 
     def build(p: np.ndarray, two: bool, scaled: bool) -> Covariance:
-        """The model of log-parameters p = [log a (or log a_row, log a_col), log sill, (log nugget),
-        (log ν)]."""
+        """The model of log-parameters p = [log a (or log a_row, log a_col, or log a_layer, log
+        a_row, log a_col), log sill, (log nugget), (log ν)]."""
         e = np.exp(p)
-        a_row, a_col = (e[0], e[1]) if two else (e[0], e[0])
-        i = 2 if two else 1
+        n_a = n_axes if two else 1
+        a_row, a_col = (e[n_a - 2], e[n_a - 1]) if two else (e[0], e[0])
+        a_layer = e[0] if two and n_a == 3 else None
+        if two and vertical:  # p = [log a_v, log a_h]
+            a_layer, a_row, a_col = e[0], e[1], e[1]
+        i = n_a
         sill = e[i]
         nug = e[i + 1] if nugget else 0.0
         if not scaled and nug <= 1.001e-10:  # a nugget fitted to its lower bound is none
@@ -509,6 +527,7 @@ def fit_variogram(
             nugget=float(nug * gs),
             angle=90.0 if a_row > a_col else 0.0,
             ratio=float(minor / major),
+            **({"ratio3": float(a_layer / major)} if a_layer is not None else {}),
             nu=None if nu_v is None else float(nu_v),
         )
 
@@ -516,7 +535,7 @@ def fit_variogram(
         from scipy.optimize import least_squares
 
         big = math.log(1e4)
-        n_a = 2 if two else 1
+        n_a = n_axes if two else 1
         lo = (
             [-big] * (n_a + 1) + ([math.log(1e-10)] if nugget else []) + ([math.log(0.05)] if free_nu else [])
         )
@@ -545,7 +564,11 @@ def fit_variogram(
         return build(best[1], False, False)
     # anisotropic: start from the isotropic solution, as it is and nudged both ways
     a, rest = best[1][0], list(best[1][1:])
-    best = min((solve([a + s, a - s] + rest, True) for s in (0.0, 0.4, -0.4)), key=lambda t: t[0])
+    if n_axes == 3:
+        starts = ([a + s, a, a - s] for s in (0.0, 0.4, -0.4, 0.8))
+    else:
+        starts = ([a + s, a - s] for s in (0.0, 0.4, -0.4))
+    best = min((solve(x0 + rest, True) for x0 in starts), key=lambda t: t[0])
     return build(best[1], True, False)
 
 
@@ -555,17 +578,21 @@ def fit_field(
     *,
     nu: float | None = None,
     nugget: bool = False,
-    anisotropic: bool = False,
+    anisotropic: bool | str = False,
     max_lag: int | None = None,
     weights: str = "cressie",
 ) -> Covariance:
     """Fit a covariance model to gridded fields: the row and column variograms (lags 1..max_lag)
     fitted jointly by :func:`fit_variogram` — one range (isotropic) or, with `anisotropic`, a range
-    along each axis (angle 0 or 90, ratio = minor / major). The fields are not detrended: a mean
-    that varies between realisations is fine (increments ignore it), a trend within one is not."""
-    rows = grid_variogram(fields, max_lag, "row")
-    cols = grid_variogram(fields, max_lag, "col")
-    return fit_variogram([rows, cols], model, nu=nu, nugget=nugget, anisotropic=anisotropic, weights=weights)
+    along each axis (angle 0 or 90, ratio = minor / major). For 3-D blocks (n, 1, D, H, W) the
+    layers' variogram joins them (and, anisotropic, gives `ratio3` = the vertical range / range;
+    "vertical": one horizontal range and the vertical one).
+    The fields are not detrended: a mean that varies between realisations is fine (increments
+    ignore it), a trend within one is not."""
+    x = _as_fields(fields, blocks=True)
+    directions = ["row", "col"] if x.dim() == 3 else ["layer", "row", "col"]
+    vgs = [grid_variogram(x[:, None], max_lag, d) for d in directions]
+    return fit_variogram(vgs, model, nu=nu, nugget=nugget, anisotropic=anisotropic, weights=weights)
 
 
 # --- facies statistics -----------------------------------------------------------------------

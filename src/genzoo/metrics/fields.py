@@ -6,7 +6,8 @@
   the floor is the same figure for held-out fields (half B): the bias of Σ̂ at that N.
 - `variogram` on continuous fields: the mean absolute difference between the samples' and the
   held-out fields' empirical variograms along rows and columns (lags 1..⌊min(H, W)/4⌋), divided
-  by the held-out variance.
+  by the held-out variance; for 3-D blocks along layers, rows and columns, each to a quarter of
+  its side (`max_lag` reports the horizontal one).
 - `facies` on categorical images (`facies`): errors of the facies proportions, indicator
   variograms, connectivity functions and 3 × 3 pattern histograms (Jensen–Shannon divergence)
   of the samples against half A (:func:`genzoo.geostat.stats.facies_errors`), with the samples
@@ -65,10 +66,15 @@ def w2(ctx: EvalContext) -> dict[str, Any]:
 
 
 def _variogram_gap(x: torch.Tensor, ref: torch.Tensor, lag: int) -> float:
+    """The mean gap over lags 1..lag along rows and columns — and for 3-D blocks also layers, along
+    each axis to a quarter of its side."""
     from genzoo.geostat.stats import grid_variogram
 
     gaps = []
-    for direction in ("row", "col"):
+    axes = {"row": lag, "col": lag}
+    if x.dim() == 5:
+        axes = {d: max(1, side // 4) for d, side in zip(("layer", "row", "col"), x.shape[2:])}
+    for direction, lag in axes.items():
         a = grid_variogram(x.double(), max_lag=lag, direction=direction).gamma
         b = grid_variogram(ref.double(), max_lag=lag, direction=direction).gamma
         gaps.append((torch.as_tensor(a) - torch.as_tensor(b)).abs().mean())
@@ -86,7 +92,7 @@ def _continuous_field(model, data) -> bool:
     why_not="only for continuous fields of at least 4×4 cells",
 )
 def variogram(ctx: EvalContext) -> dict[str, Any]:
-    lag = max(1, min(ctx.test.info.shape[1:]) // 4)
+    lag = max(1, min(ctx.test.info.shape[-2:]) // 4)
     return {
         "error": _variogram_gap(ctx.samples, ctx.real_a, lag),
         "floor": _variogram_gap(ctx.real_b, ctx.real_a, lag),

@@ -34,6 +34,7 @@ from genzoo.models.registry import register_model
 
 COVS = ("matern", "exponential", "gaussian", "spherical", "cubic")
 _PARAMS = ("range", "sill", "nugget", "angle", "ratio", "nu", "mean")
+_PARAMS3 = ("dip", "roll", "ratio3")  # a 3-D model's (blocks (1, D, H, W)): a second buffer
 
 
 @dataclass
@@ -49,7 +50,17 @@ class FieldConfig:
     nu: float = option(1.5, low=1e-6, high=50.0, help="Matérn smoothness (fixed, not fitted)")
     angle: float = option(0.0, help="anisotropy: angle of the major axis from the column axis, degrees")
     ratio: float = option(1.0, low=1e-6, help="anisotropy: range across / range along the major axis")
-    anisotropic: bool = option(False, help="fit separate ranges along rows and columns (angle 0° or 90°)")
+    dip: float = option(0.0, help="3-D anisotropy: the second rotation, degrees (blocks only)")
+    roll: float = option(0.0, help="3-D anisotropy: the third rotation, degrees (blocks only)")
+    ratio3: float | None = option(
+        None,
+        low=1e-6,
+        help="3-D anisotropy: the third (vertical) axis' range / range (blocks only); default: fitted to "
+        "the layers' variogram",
+    )
+    anisotropic: bool = option(
+        False, help="fit separate ranges along rows and columns (angle 0° or 90°), and layers in blocks"
+    )
     mean: float | None = option(None, help="field mean; default: the training fields' mean")
 
 
@@ -105,25 +116,25 @@ class Field(GenerativeModel):
                 f"model {self.name!r} simulates one-channel fields; {info.name} has {info.shape[0]} channels"
             )
         self.register_buffer("params", torch.zeros(len(_PARAMS), dtype=torch.float64))
-        self._sims: dict[tuple[int, int], Any] = {}
+        self.blocks = len(info.shape) == 4  # 3-D fields (1, D, H, W)
+        if self.blocks:
+            self.register_buffer("params3", torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64))
+        elif config.dip or config.roll or config.ratio3 not in (None, 1):
+            raise GenzooError(
+                f"model.dip, model.roll and model.ratio3 are 3-D anisotropy; {info.name} holds 2-D fields"
+            )
+        self._sims: dict[tuple[int, ...], Any] = {}
 
     # --- the fitted covariance --------------------------------------------------------------
     def prepare(self, data: Dataset) -> None:
         from genzoo.geostat.covariance import make
-        from genzoo.geostat.stats import fit_field
 
         c = self.config
         x = data.x.double()
         mean = float(x.mean()) if c.mean is None else float(c.mean)
         free = [k for k in ("range", "sill", "nugget") if getattr(c, k) is None]
-        if free or c.anisotropic:
-            fitted = fit_field(
-                x - mean,
-                model=c.cov,
-                nu=c.nu if c.cov == "matern" else None,
-                nugget=c.nugget is None,
-                anisotropic=c.anisotropic,
-            )
+        if free or c.anisotropic or (self.blocks and c.ratio3 is None):
+            fitted = self._fit(x - mean)
             cov = make(
                 c.cov,
                 range=c.range if c.range is not None and not c.anisotropic else fitted.range,
@@ -131,6 +142,7 @@ class Field(GenerativeModel):
                 nugget=c.nugget if c.nugget is not None else fitted.nugget,
                 angle=fitted.angle if c.anisotropic else c.angle,
                 ratio=fitted.ratio if c.anisotropic else c.ratio,
+                **self._geometry3(fitted),
                 nu=c.nu if c.cov == "matern" else None,
             )
         else:
@@ -141,14 +153,42 @@ class Field(GenerativeModel):
                 nugget=c.nugget,
                 angle=c.angle,
                 ratio=c.ratio,
+                **self._geometry3(None),
                 nu=c.nu if c.cov == "matern" else None,
             )
         self.set_covariance(cov, mean)
+
+    def _fit(self, x: Tensor) -> Any:
+        """The covariance fitted to the centred training fields: for blocks, the layers', rows' and
+        columns' variograms — three ranges with `anisotropic`, else one horizontal range and the
+        vertical one (ratio3), or with ratio3 given, the horizontal range from rows and columns."""
+        from genzoo.geostat.stats import fit_field, fit_variogram, grid_variogram
+
+        c = self.config
+        kw = {"model": c.cov, "nu": c.nu if c.cov == "matern" else None, "nugget": c.nugget is None}
+        if not self.blocks:
+            return fit_field(x, anisotropic=c.anisotropic, **kw)
+        if c.anisotropic or c.ratio3 is None:
+            return fit_field(x, anisotropic=True if c.anisotropic else "vertical", **kw)
+        return fit_variogram([grid_variogram(x, None, "row"), grid_variogram(x, None, "col")], **kw)
+
+    def _geometry3(self, fitted: Any) -> dict[str, float]:
+        """The 3-D anisotropy for make(): none for 2-D fields; the config's, with the fitted vertical
+        ratio where the config leaves it to the fit (ratio3 None, or anisotropic)."""
+        if not self.blocks:
+            return {}
+        c = self.config
+        fit3 = fitted is not None and (c.anisotropic or c.ratio3 is None)
+        return {"dip": c.dip, "roll": c.roll, "ratio3": fitted.ratio3 if fit3 else (c.ratio3 or 1.0)}
 
     def set_covariance(self, cov: Any, mean: float = 0.0) -> None:
         nu = float(getattr(cov, "nu", 0.0))
         vals = [cov.range, cov.sill, cov.nugget, cov.angle, cov.ratio, nu, mean]
         self.params.copy_(torch.tensor(vals, dtype=torch.float64))
+        if self.blocks:
+            self.params3.copy_(torch.tensor([cov.dip, cov.roll, cov.ratio3], dtype=torch.float64))
+        elif cov.three_d:
+            raise GenzooError(f"model {self.name!r} simulates 2-D fields; {cov.describe()} is a 3-D model")
         self._sims.clear()
 
     @property
@@ -161,6 +201,7 @@ class Field(GenerativeModel):
                 f"model {self.name!r} has no covariance yet: train it (genzoo train {self.name} --data grf)"
             )
         nu = p["nu"] if self.config.cov == "matern" else None
+        geometry = dict(zip(_PARAMS3, self.params3.tolist())) if self.blocks else {}
         return make(
             self.config.cov,
             range=p["range"],
@@ -168,6 +209,7 @@ class Field(GenerativeModel):
             nugget=p["nugget"],
             angle=p["angle"],
             ratio=p["ratio"],
+            **geometry,
             nu=nu,
         )
 
@@ -184,12 +226,24 @@ class Field(GenerativeModel):
         return {key: getattr(self.config, key) for key in self.simulator_options}
 
     def simulator(self, size: Any = None) -> Any:
-        from genzoo.geostat.simulators import shape2, simulator
+        from genzoo.geostat.simulators import simulator
 
-        shape = tuple(self.info.shape[1:]) if size is None else shape2(size)
+        shape = tuple(self.info.shape[1:]) if size is None else self.grid(size)
         if shape not in self._sims:
             self._sims[shape] = simulator(self.method, self.cov, shape, **self.options())
         return self._sims[shape]
+
+    def grid(self, size: Any) -> tuple[int, ...]:
+        """The grid of `size`: an int is a square (a cube for a model of blocks), a tuple the sides
+        (H, W), or (D, H, W) for blocks."""
+        from genzoo.geostat.simulators import grid_shape
+
+        dims = len(self.info.shape) - 1
+        sides = grid_shape((size,) * dims if isinstance(size, int) and not isinstance(size, bool) else size)
+        if len(sides) != dims:
+            kind = "(D, H, W) blocks" if dims == 3 else "(H, W) fields"
+            raise GenzooError(f"size: model {self.name!r} simulates {kind}; got the sides {sides}")
+        return sides
 
     # --- the user's API ---------------------------------------------------------------------
     @torch.no_grad()
@@ -205,7 +259,9 @@ class Field(GenerativeModel):
         **condition: Any,
     ) -> Tensor:
         """n fields (n, 1, H, W): of the training size or any `size` (an int or (H, W)); with
-        `points` (rows, cols, values) they honour the data exactly (kriging of the residuals)."""
+        `points` (rows, cols, values) they honour the data exactly (kriging of the residuals).
+        A model of 3-D blocks draws (n, 1, D, H, W) (`size` an int for a cube, or (D, H, W)) and
+        takes points (layers, rows, cols, values)."""
         if any(v is not None for v in condition.values()):
             raise GenzooError(
                 f"model {self.name!r} is unconditional; cannot condition on {', '.join(sorted(condition))}"
@@ -229,7 +285,7 @@ class Field(GenerativeModel):
         from genzoo.geostat.covariance import grid_points
         from genzoo.geostat.simulators import Cholesky
 
-        shape = tuple(x.shape[-2:])
+        shape = tuple(x.shape[2:])
         key = ("chol",) + shape
         if key not in self._sims:
             self._sims[key] = Cholesky(self.cov, grid_points(shape))
@@ -244,6 +300,7 @@ class Field(GenerativeModel):
 
 
 _TOUR = (TourEntry("grf", quick_steps=0, steps=0),)  # fitted in seconds; evaluation is most of the time
+_TOUR3 = (*_TOUR, TourEntry("grf3d", quick_steps=0, steps=0))  # and on 3-D blocks
 _TOUR_FULL = (TourEntry("grf", quick_steps=0, steps=0, quick=False),)  # the quick tour keeps fft and spde
 
 
@@ -268,7 +325,7 @@ class FFTField(Field):
     likelihood = "exact"
     latent = True
     summary = "Gaussian field by FFT circulant embedding (exact on grids, O(N log N))"
-    tour = _TOUR
+    tour = _TOUR3
 
 
 @register_model("spectral")
@@ -294,7 +351,7 @@ class SPDEField(Field):
     summary = (
         "Matérn field solving the SPDE by a Chebyshev polynomial of a 3×3 stencil (a deep linear conv net)"
     )
-    tour = _TOUR
+    tour = _TOUR3
 
 
 # --- facies --------------------------------------------------------------------------------------
