@@ -9,6 +9,8 @@ Parts (results merge into runs/bench-geostat/bench.json; `--parts table` reprint
 
 speed3d    3-D blocks of 128³ and 256³ (see `part_speed3d`): fft against GSTools, spde against gstlearn's
            SPDE, and the peers' fidelity (variance, γ(1)) on 128³.
+mps        Direct sampling (genzoo.geostat.mps) on `facies` against the fcn GAN of `learned` (if its run is
+           there) and the fitted facies model: facies errors, time per realisation, wells honoured.
 accuracy3d 100 realisations of 3-D blocks per simulator and covariance (rotated, layered, compact,
            smooth): the worst |z| of the variogram along each axis (see `part_accuracy3d`).
 speed      One covariance for all — Matérn ν = 1, a = 10 cells (gstlearn's SPDE needs an integer ν) —
@@ -441,6 +443,71 @@ def part_facies(seconds: float) -> dict:
     return _merge({"learned": {**learned, **out}})
 
 
+def part_mps(realisations: int = 8) -> dict:
+    """Direct sampling (Mariethoz et al. 2010) against the fcn GAN of `learned` (loaded from its run,
+    if there is one) and the fitted `facies` model on `facies`: a 256² training image drawn from the
+    data's recipe, `realisations` unconditional 256² realisations scored like the others against 500
+    held-out images, time per realisation, and 20 wells of a held-out 256² image honoured."""
+    from genzoo.geostat.mps import DirectSampling
+
+    torch.set_num_threads(2)
+    train = genzoo.datasets.load("facies", split="train")
+    test = genzoo.datasets.load("facies", split="test")
+    k = int(train.extras["categories"])
+    ref = test.x[:500]
+    recipe = train.extras["facies"]
+    ti = recipe(1, 256, torch.Generator().manual_seed(98))[0, 0]
+    ds = DirectSampling(ti, neighbours=30, threshold=0.05, fraction=0.3)
+    g = torch.Generator().manual_seed(0)
+    t0 = time.perf_counter()
+    ds_x = ds.sample(realisations, 256, generator=g)
+    ds_seconds = (time.perf_counter() - t0) / realisations
+    out: dict[str, Any] = {"ds": {**_facies_scores(ds_x, ref, k), "seconds_per_realisation": ds_seconds}}
+    truth = recipe(100, 256, torch.Generator().manual_seed(99))
+    out["truth"] = _facies_scores(truth, ref, k)
+    out["held-out"] = _facies_scores(test.x[500:1000], ref, k)
+    gan_run = OUT / "gan-facies"
+    if (gan_run / "model.safetensors").exists():
+        gan = genzoo.load(gan_run)
+        t0 = time.perf_counter()
+        gan_x = gan.sample(realisations, generator=torch.Generator().manual_seed(0), size=256)
+        out["gan"] = {
+            **_facies_scores(gan_x, ref, k),
+            "seconds_per_realisation": (time.perf_counter() - t0) / realisations,
+        }
+    fac = genzoo.models.create("facies", train)
+    genzoo.train(fac, train, progress=False, sample_grid=False)
+    t0 = time.perf_counter()
+    fac_x = fac.sample(realisations, generator=torch.Generator().manual_seed(1), size=256)
+    out["facies-model"] = {
+        **_facies_scores(fac_x, ref, k),
+        "seconds_per_realisation": (time.perf_counter() - t0) / realisations,
+    }
+    # conditioning: 20 wells of a held-out 256² image
+    field = recipe(1, 256, torch.Generator().manual_seed(97))[0, 0]
+    rng = np.random.default_rng(0)
+    flat = rng.choice(256 * 256, 20, replace=False)
+    rows, cols = np.unravel_index(flat, (256, 256))
+    pts = np.c_[rows, cols, field.numpy()[rows, cols]]
+    t0 = time.perf_counter()
+    cond = ds.sample(4, 256, points=pts, generator=torch.Generator().manual_seed(2))
+    honoured = float((cond[:, 0, rows, cols] == torch.from_numpy(pts[:, 2])).double().mean())
+    out["ds_conditioned"] = {"honoured": honoured, "seconds_per_realisation": (time.perf_counter() - t0) / 4}
+    # 3-D: one 16 × 64 × 64 block of facies3d from a 32 × 96 × 96 training block
+    block_ti = genzoo.datasets.load("facies3d", split="train", n=4, depth=32, size=96).x[0, 0]
+    t0 = time.perf_counter()
+    block = DirectSampling(block_ti, neighbours=30).sample(
+        1, (16, 64, 64), generator=torch.Generator().manual_seed(3)
+    )
+    out["ds3d"] = {
+        "seconds_per_realisation": time.perf_counter() - t0,
+        "proportion": float(block.mean()),
+        "ti_proportion": float(block_ti.mean()),
+    }
+    print(json.dumps(out, indent=1), flush=True)
+    return _merge({"mps": {**out, "realisations": realisations}})
+
+
 def part_grf(seconds: float) -> dict:
     torch.set_num_threads(2)
     out: dict[str, Any] = {}
@@ -587,6 +654,29 @@ def print_tables(r: dict) -> None:
         for key, methods in s3["fidelity"].items():
             for m, f in methods.items():
                 print(f"| {key} | {m} | {f['var']:.3f} | {f['gamma1']:.4f} | {f['model_gamma1']:.4f} |")
+    if "mps" in r:
+        m = r["mps"]
+        print(
+            f"\n### Direct sampling, the GAN and the facies model: {m['realisations']} realisations of 256²\n"
+        )
+        print(
+            "| generator | proportion | indicator variogram | connectivity | pattern JS | s / realisation |"
+        )
+        print("|---|---:|---:|---:|---:|---:|")
+        for name in ("ds", "gan", "facies-model", "truth", "held-out"):
+            if name in m:
+                e = m[name]
+                sec = e.get("seconds_per_realisation")
+                sec_s = "—" if sec is None else f"{sec:.3g}"
+                print(
+                    f"| {name} | {e['proportion']:.3f} | {e['indicator_variogram']:.4f} "
+                    f"| {e['connectivity']:.3f} | {e['pattern_js']:.4f} | {sec_s} |"
+                )
+        c = m["ds_conditioned"]
+        print(
+            f"\nDS with 20 wells: {c['honoured']:.0%} honoured, {c['seconds_per_realisation']:.3g} s per "
+            f"realisation; 3-D 16×64×64: {m['ds3d']['seconds_per_realisation']:.3g} s"
+        )
     if "accuracy3d" in r:
         a3 = r["accuracy3d"]
         print(f"\n### Accuracy in 3-D: {a3['n']} realisations, worst |z| of the variogram along each axis\n")
@@ -674,7 +764,7 @@ def main() -> None:
     ap.add_argument(
         "--parts",
         default="speed,accuracy,learned,condition",
-        help="speed, speed3d, accuracy, accuracy3d, learned (= facies, grf), condition, table",
+        help="speed, speed3d, accuracy, accuracy3d, learned (= facies, grf), mps, condition, table",
     )
     ap.add_argument("--seconds", type=float, default=300, help="learned: training time of each neural model")
     ap.add_argument("--peer-budget", type=float, default=120, help="speed: longest peer run timed in full")
@@ -693,6 +783,8 @@ def main() -> None:
         r = part_facies(args.seconds)
     if "learned" in parts or "grf" in parts:
         r = part_grf(args.seconds)
+    if "mps" in parts:
+        r = part_mps()
     if "condition" in parts:
         r = part_condition()
     print_tables(r)

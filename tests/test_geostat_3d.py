@@ -532,3 +532,66 @@ def test_blocks_are_pictured_by_their_sections():
     assert np.array_equal(cards[:, :, :4], x[:, :, 1]) and np.array_equal(cards[:, :, 5:], x[:, :, :, 2])
     assert np.all(cards[:, :, 4] == x.min())
     assert image_grid(torch.from_numpy(x)).size[0] > 0
+
+
+def test_facies3d_blocks_and_the_facies_model_on_them():
+    """facies3d: thin elongated bodies in the declared proportions; the truncated-Gaussian model fits
+    the proportions and the latent field's horizontal and vertical ranges from the indicator
+    covariances and draws blocks of the same law (facies errors near those of held-out blocks)."""
+    import genzoo
+
+    data = genzoo.datasets.load("facies3d", split="train", n=60, depth=8, size=24)
+    assert data.x.shape == (60, 1, 8, 24, 24) and data.extras["categories"] == 2
+    share = float((data.x == 1).double().mean())
+    assert share == pytest.approx(0.3, abs=0.03)
+    model = genzoo.models.create("facies", data)
+    genzoo.train(model, data, progress=False, sample_grid=False)
+    cov = model.latent_cov
+    assert cov.ratio3 == pytest.approx(0.2, rel=0.25) and cov.range == pytest.approx(6.0, rel=0.25), cov
+    x = model.sample(60, generator=torch.Generator().manual_seed(0))
+    assert x.shape == (60, 1, 8, 24, 24)
+    held = genzoo.datasets.load("facies3d", split="test", n=120, depth=8, size=24)
+    err = stats.facies_errors(x, held.x, k=2)
+    floor = stats.facies_errors(data.x, held.x, k=2)
+    for key in (
+        "proportion",
+        "indicator_variogram",
+        "connectivity",
+        "pattern_js",
+    ):  # train vs held-out: the floor
+        assert err[key] < 2 * floor[key] + 0.02, (key, err[key], floor[key])
+    assert cov.ratio == pytest.approx(0.35, rel=0.15)
+    assert model.sample(1, size=(4, 10, 12)).shape == (1, 1, 4, 10, 12)
+
+
+def test_a_fully_convolutional_gan_on_blocks_trains_and_samples_larger_blocks():
+    """arch=fcn on 3-D blocks: Conv3d generator and patch critic; a few steps move the weights, the
+    samples are blocks of the training size and, from a larger noise field, of a larger size; the
+    2-D networks are unchanged (same parameter shapes as before)."""
+    import genzoo
+    from genzoo.nn.blocks import FieldGenerator, PatchCritic
+
+    data = genzoo.datasets.load("facies3d", split="train", n=16, depth=8, size=16)
+    model = genzoo.models.create(
+        "gan", data, arch="fcn", channels=(8, 16), loss="wgan-gp", upsample="nearest"
+    )
+    assert any(isinstance(m, torch.nn.Conv3d) for m in model.generator.modules())
+    before = [p.detach().clone() for p in model.generator.parameters()]
+    genzoo.train(model, data, steps=3, batch_size=4, progress=False, sample_grid=False)
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.generator.parameters()))
+    g = torch.Generator().manual_seed(0)
+    x = model.sample(2, generator=g)
+    assert x.shape == (2, 1, 8, 16, 16) and float(x.min()) >= 0 and float(x.max()) <= 1
+    assert model.sample(1, generator=g, size=(16, 32, 32)).shape == (1, 1, 16, 32, 32)
+    with pytest.raises(GenzooError, match=r"size must be a positive multiple of 4 on each of the 3 sides"):
+        model.sample(1, size=(6, 16, 16))
+    two = FieldGenerator(16, (8, 16), 1)
+    assert [tuple(p.shape) for p in two.parameters()] == [
+        (16, 16, 4, 4),
+        (16,),
+        (16, 8, 4, 4),
+        (8,),
+        (1, 8, 3, 3),
+        (1,),
+    ]
+    assert PatchCritic(1, (8, 16))(torch.zeros(2, 1, 16, 16)).shape == (2, 1)

@@ -839,27 +839,39 @@ def facies_errors(
     * "connectivity": mean |τ_gen − τ_ref| likewise, over the lags where both are defined (NaN if none);
     * "pattern_js": the JS divergence between the pooled size × size pattern histograms.
 
-    max_lag defaults to min(H, W) // 2 of the smaller images.
+    max_lag defaults to min(H, W) // 2 of the smaller images. 3-D blocks (n, 1, D, H, W): the
+    variograms and connectivity along layers too (to D // 2 at most), the patterns those of every
+    horizontal section (each layer an image).
     """
-    xg, k1 = _as_facies(generated, k, "generated images")
-    xr, k2 = _as_facies(reference, k, "reference images")
+    xg, k1 = _as_facies(generated, k, "generated images", blocks=True)
+    xr, k2 = _as_facies(reference, k, "reference images", blocks=True)
+    if xg.dim() != xr.dim():
+        raise GenzooError(
+            f"generated and reference must both be images or both blocks, got {xg.dim() - 1}-D and "
+            f"{xr.dim() - 1}-D"
+        )
     kk = max(k1, k2)
     xr = xr.to(xg.device)
     if max_lag is None:
-        max_lag = max(1, min(*xg.shape[1:], *xr.shape[1:]) // 2)
+        max_lag = max(1, min(*xg.shape[-2:], *xr.shape[-2:]) // 2)
     pg, pr = proportions(xg[:, None], kk), proportions(xr[:, None], kk)
+    lags = {"row": max_lag, "col": max_lag}
+    if xg.dim() == 4:
+        lags = {"layer": max(1, min(max_lag, min(xg.shape[1], xr.shape[1]) // 2)), **lags}
     vg_err, con_err = [], []
     for f in range(kk):
-        for d in ("row", "col"):
-            a = indicator_variogram(xg[:, None], f, max_lag, d, kk).gamma
-            b = indicator_variogram(xr[:, None], f, max_lag, d, kk).gamma
+        for d, lag in lags.items():
+            a = indicator_variogram(xg[:, None], f, lag, d, kk).gamma
+            b = indicator_variogram(xr[:, None], f, lag, d, kk).gamma
             vg_err.append((a - b).abs())
-            ta = connectivity(xg[:, None], f, max_lag, d, kk).tau
-            tb = connectivity(xr[:, None], f, max_lag, d, kk).tau
+            ta = connectivity(xg[:, None], f, lag, d, kk).tau
+            tb = connectivity(xr[:, None], f, lag, d, kk).tau
             con_err.append((ta - tb).abs())
     ce = torch.cat(con_err)
     ce = ce[torch.isfinite(ce)]
     sz = _size(size)
+    if xg.dim() == 4:  # the layers as images
+        xg, xr = xg.reshape(-1, *xg.shape[-2:]), xr.reshape(-1, *xr.shape[-2:])
     return {
         "proportion": float((pg - pr).abs().max()),
         "indicator_variogram": float(torch.cat(vg_err).mean()),

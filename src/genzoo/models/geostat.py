@@ -88,6 +88,19 @@ class FieldSampleOptions:
     )
 
 
+def grid_of(model: GenerativeModel, size: Any) -> tuple[int, ...]:
+    """The grid of `size` for a model of fields or blocks: an int is a square (a cube for a model
+    of blocks), a tuple the sides (H, W), or (D, H, W) for blocks."""
+    from genzoo.geostat.simulators import grid_shape
+
+    dims = len(model.info.shape) - 1
+    sides = grid_shape((size,) * dims if isinstance(size, int) and not isinstance(size, bool) else size)
+    if len(sides) != dims:
+        kind = "(D, H, W) blocks" if dims == 3 else "(H, W) fields"
+        raise GenzooError(f"size: model {model.name!r} simulates {kind}; got the sides {sides}")
+    return sides
+
+
 class Field(GenerativeModel):
     """A Gaussian field as a model: the covariance fitted to the training fields, and the
     simulator of `method` (from the table genzoo.geostat.simulators.SIMULATORS) built for it at
@@ -234,16 +247,7 @@ class Field(GenerativeModel):
         return self._sims[shape]
 
     def grid(self, size: Any) -> tuple[int, ...]:
-        """The grid of `size`: an int is a square (a cube for a model of blocks), a tuple the sides
-        (H, W), or (D, H, W) for blocks."""
-        from genzoo.geostat.simulators import grid_shape
-
-        dims = len(self.info.shape) - 1
-        sides = grid_shape((size,) * dims if isinstance(size, int) and not isinstance(size, bool) else size)
-        if len(sides) != dims:
-            kind = "(D, H, W) blocks" if dims == 3 else "(H, W) fields"
-            raise GenzooError(f"size: model {self.name!r} simulates {kind}; got the sides {sides}")
-        return sides
+        return grid_of(self, size)
 
     # --- the user's API ---------------------------------------------------------------------
     @torch.no_grad()
@@ -366,6 +370,9 @@ class FaciesConfig:
         None, low=1e-6, help="anisotropy ratio; default: fitted (major axis along rows or columns)"
     )
     angle: float | None = option(None, help="angle of the major axis; default: fitted (0 or 90)")
+    ratio3: float | None = option(
+        None, low=1e-6, help="3-D blocks: vertical range / range of the latent field; default: fitted"
+    )
     proportions: tuple[float, ...] | None = option(
         None, low=0.0, high=1.0, help="facies shares; default: the training images'"
     )
@@ -384,7 +391,7 @@ class FaciesModel(GenerativeModel):
     summary = (
         "truncated-Gaussian facies: a latent Gaussian field cut at the thresholds of the facies proportions"
     )
-    tour = (TourEntry("facies", quick_steps=0, steps=0),)
+    tour = (TourEntry("facies", quick_steps=0, steps=0), TourEntry("facies3d", quick_steps=0, steps=0))
 
     def __init__(self, config: FaciesConfig, info: DataInfo) -> None:
         super().__init__(config, info)
@@ -395,6 +402,13 @@ class FaciesModel(GenerativeModel):
         k = int(info.value_range[1] - info.value_range[0]) + 1 if math.isfinite(info.value_range[1]) else 2
         self.register_buffer("proportions", torch.zeros(max(2, k), dtype=torch.float64))
         self.register_buffer("latent_params", torch.zeros(4, dtype=torch.float64))  # range, ratio, angle, nu
+        self.blocks = len(info.shape) == 4  # 3-D blocks (1, D, H, W): the latent field's vertical ratio too
+        if self.blocks:
+            self.register_buffer("latent_ratio3", torch.ones(1, dtype=torch.float64))
+        elif config.ratio3 is not None:
+            raise GenzooError(
+                f"model.ratio3 is the vertical anisotropy of 3-D blocks; {info.name} holds 2-D images"
+            )
         self._sims: dict[Any, Any] = {}
 
     def prepare(self, data: Dataset) -> None:
@@ -418,12 +432,16 @@ class FaciesModel(GenerativeModel):
             )
         self.proportions.copy_(p)
         rng, ratio, angle = c.range, c.ratio, c.angle
-        if rng is None or ratio is None or angle is None:
+        ratio3 = c.ratio3 if self.blocks else 1.0
+        if rng is None or ratio is None or angle is None or ratio3 is None:
             fit = fit_latent_range(codes, p, c.cov, c.nu, c.max_lag)
             rng = fit["range"] if rng is None else rng
             ratio = fit["ratio"] if ratio is None else ratio
             angle = fit["angle"] if angle is None else angle
+            ratio3 = fit.get("ratio3", 1.0) if ratio3 is None else ratio3
         self.latent_params.copy_(torch.tensor([rng, ratio, angle, c.nu], dtype=torch.float64))
+        if self.blocks:
+            self.latent_ratio3.fill_(ratio3)
         self._sims.clear()
 
     @property
@@ -440,6 +458,7 @@ class FaciesModel(GenerativeModel):
             range=rng,
             ratio=ratio,
             angle=angle,
+            **({"ratio3": float(self.latent_ratio3)} if self.blocks else {}),
             nu=nu if self.config.cov == "matern" else None,
         )
 
@@ -452,13 +471,13 @@ class FaciesModel(GenerativeModel):
         self, n: int, *, generator: torch.Generator | None = None, size: Any = None, **condition: Any
     ) -> Tensor:
         from genzoo.geostat.facies import truncate
-        from genzoo.geostat.simulators import FFTEmbedding, shape2
+        from genzoo.geostat.simulators import FFTEmbedding
 
         if any(v is not None for v in condition.values()):
             raise GenzooError(
                 f"model 'facies' is unconditional; cannot condition on {', '.join(sorted(condition))}"
             )
-        shape = tuple(self.info.shape[1:]) if size is None else shape2(size)
+        shape = tuple(self.info.shape[1:]) if size is None else grid_of(self, size)
         if shape not in self._sims:
             self._sims[shape] = FFTEmbedding(self.latent_cov, shape)
         y = self._sims[shape].sample(n, generator=generator, device=self.proportions.device)
@@ -469,7 +488,8 @@ def fit_latent_range(codes: Tensor, p: Tensor, cov: str, nu: float, max_lag: int
     """The latent Gaussian field's range (and axis anisotropy) of truncated-Gaussian images: the
     facies-0 indicator covariance along rows and columns, C_I(h) = p₀(1 − p₀) − γ_I(h), mapped to
     the latent correlation ρ(h) (see :func:`genzoo.geostat.facies.gaussian_correlation_of_indicator`),
-    then ρ(h) = ρ_model(h / a) fitted by least squares in log a, per axis."""
+    then ρ(h) = ρ_model(h / a) fitted by least squares in log a, per axis. For 3-D blocks
+    (n, 1, D, H, W) also along layers: the result then has `ratio3`, the vertical range / range."""
     from scipy.optimize import minimize_scalar
 
     from genzoo.geostat.covariance import make
@@ -478,11 +498,12 @@ def fit_latent_range(codes: Tensor, p: Tensor, cov: str, nu: float, max_lag: int
     ind = (codes == 0).double()
     p0 = float(p[0])
     t0 = float(thresholds(torch.stack([p[0], 1 - p[0]]))[0])
-    h, w = codes.shape[-2:]
-    lags = torch.arange(1, max(2, min(max_lag, min(h, w) // 2)) + 1)
-    ranges = []
+    blocks = codes.dim() == 5
+    sides = codes.shape[2:]
     unit = make(cov, range=1.0, nu=nu if cov == "matern" else None)
-    for axis in (-2, -1):
+
+    def axis_range(axis: int) -> float:
+        lags = torch.arange(1, max(2, min(max_lag, ind.shape[axis] // 2)) + 1)
         gam = torch.stack(
             [
                 0.5
@@ -502,12 +523,18 @@ def fit_latent_range(codes: Tensor, p: Tensor, cov: str, nu: float, max_lag: int
             model = unit.correlation(lags.double() / math.exp(log_a))
             return float(((model - rho) ** 2).sum())
 
-        ranges.append(
-            math.exp(
-                minimize_scalar(loss, bounds=(math.log(0.05), math.log(10 * max(h, w))), method="bounded").x
-            )
+        return math.exp(
+            minimize_scalar(loss, bounds=(math.log(0.05), math.log(10 * max(sides))), method="bounded").x
         )
-    along_rows, along_cols = ranges
+
+    if not blocks:  # the 2-D lags as before: min(H, W) // 2 along both axes
+        h, w = sides
+        max_lag = min(max_lag, min(h, w) // 2)
+    along_rows, along_cols = axis_range(-2), axis_range(-1)
     if along_rows > along_cols:
-        return {"range": along_rows, "ratio": along_cols / along_rows, "angle": 90.0}
-    return {"range": along_cols, "ratio": along_rows / along_cols, "angle": 0.0}
+        out = {"range": along_rows, "ratio": along_cols / along_rows, "angle": 90.0}
+    else:
+        out = {"range": along_cols, "ratio": along_rows / along_cols, "angle": 0.0}
+    if blocks:
+        out["ratio3"] = axis_range(-3) / out["range"]
+    return out

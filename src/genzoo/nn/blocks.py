@@ -146,13 +146,17 @@ def init_output_bias(layer: nn.Module, mean: Tensor, *, logit: bool) -> None:
         layer.bias.copy_(target.reshape(layer.bias.shape))
 
 
+_CONV = {2: (nn.Conv2d, nn.ConvTranspose2d), 3: (nn.Conv3d, nn.ConvTranspose3d)}
+
+
 class FieldGenerator(nn.Module):
     """A fully convolutional generator (B, Z, h, w) → (B, C, h·2^d, w·2^d): d stages that double
     the size (transposed 4×4 convolutions of stride 2, or nearest upsampling and a 3×3
     convolution), then a 3×3 convolution to C channels. Every layer is a convolution, so the
     noise field's size sets the output's: trained on 64×64 patches from an 8×8 noise field, it
     draws 256×256 fields from a 32×32 one (the spatial GAN of Jetchev, Bergmann & Vollgraf 2016,
-    arXiv:1611.08207). No activation on the output."""
+    arXiv:1611.08207). No activation on the output. `dims=3`: the same with 3-D convolutions,
+    (B, Z, l, h, w) → (B, C, l·2^d, h·2^d, w·2^d) blocks (bilinear upsampling becomes trilinear)."""
 
     def __init__(
         self,
@@ -162,21 +166,23 @@ class FieldGenerator(nn.Module):
         *,
         act: str = "relu",
         upsample: str = "transposed",
+        dims: int = 2,
     ) -> None:
         super().__init__()
+        conv, conv_t = _CONV[dims]
         layers: list[nn.Module] = []
         c = z_channels
         for ch in reversed(channels):
             if upsample == "transposed":
-                layers.append(nn.ConvTranspose2d(c, ch, 4, stride=2, padding=1))
+                layers.append(conv_t(c, ch, 4, stride=2, padding=1))
             else:
-                mode = {"nearest": "nearest", "bilinear": "bilinear"}[upsample]
-                extra = {"align_corners": False} if mode == "bilinear" else {}
-                layers += [nn.Upsample(scale_factor=2, mode=mode, **extra), nn.Conv2d(c, ch, 3, padding=1)]
+                mode = {"nearest": "nearest", "bilinear": "bilinear" if dims == 2 else "trilinear"}[upsample]
+                extra = {"align_corners": False} if mode != "nearest" else {}
+                layers += [nn.Upsample(scale_factor=2, mode=mode, **extra), conv(c, ch, 3, padding=1)]
             layers.append(activation(act))
             c = ch
         self.body = nn.Sequential(*layers)
-        self.out = nn.Conv2d(c, c_out, 3, padding=1)
+        self.out = conv(c, c_out, 3, padding=1)
         self.factor = 2 ** len(channels)
 
     def forward(self, z: Tensor) -> Tensor:
@@ -186,20 +192,22 @@ class FieldGenerator(nn.Module):
 class PatchCritic(nn.Module):
     """A fully convolutional critic (B, C, H, W) → (B, 1): stride-2 4×4 convolutions, a 3×3
     convolution to one score per patch, averaged over the patches (PatchGAN, Isola et al. 2017):
-    it judges local texture at any image size."""
+    it judges local texture at any image size. `dims=3`: on blocks (B, C, D, H, W), 3-D convolutions."""
 
-    def __init__(self, c_in: int, channels: Sequence[int], *, act: str = "leaky_relu") -> None:
+    def __init__(self, c_in: int, channels: Sequence[int], *, act: str = "leaky_relu", dims: int = 2) -> None:
         super().__init__()
+        conv = _CONV[dims][0]
         layers: list[nn.Module] = []
         c = c_in
         for ch in channels:
-            layers += [nn.Conv2d(c, ch, 4, stride=2, padding=1), activation(act)]
+            layers += [conv(c, ch, 4, stride=2, padding=1), activation(act)]
             c = ch
         self.features = nn.Sequential(*layers)
-        self.head = nn.Conv2d(c, 1, 3, padding=1)
+        self.head = conv(c, 1, 3, padding=1)
+        self.spatial = tuple(range(2, 2 + dims))
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.features(x)).mean((2, 3))  # (B, 1)
+        return self.head(self.features(x)).mean(self.spatial)  # (B, 1)
 
 
 @contextlib.contextmanager

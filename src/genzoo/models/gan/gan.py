@@ -153,24 +153,25 @@ def _networks(config: GANConfig, info: DataInfo, latent: int) -> tuple[nn.Module
         generator = MLP(latent, config.hidden, info.dim, act=config.activation)
         critic = MLP(info.dim, tuple(reversed(config.hidden)), 1, act="leaky_relu")
         return generator, critic
-    if len(info.shape) != 3:
+    if len(info.shape) != 3 and not (config.arch == "fcn" and len(info.shape) == 4):
         raise GenzooError(
-            f"model.arch: {config.arch} needs images or fields of shape (C, H, W), {info.name} has shape "
-            f"{info.shape}"
+            f"model.arch: {config.arch} needs images or fields of shape (C, H, W) (fcn also 3-D blocks "
+            f"(C, D, H, W)), {info.name} has shape {info.shape}"
         )
     if not config.channels:
         raise GenzooError(f"model.channels: {config.arch} needs at least one stage")
     if config.arch == "fcn":
         factor = 2 ** len(config.channels)
-        if info.shape[1] % factor or info.shape[2] % factor:
+        if any(side % factor for side in info.shape[1:]):
             raise GenzooError(
                 f"model.arch: fcn with {len(config.channels)} stages needs sides divisible by {factor}; "
-                f"{info.name} is {info.shape[1]}×{info.shape[2]}"
+                f"{info.name} is {'×'.join(map(str, info.shape[1:]))}"
             )
+        dims = len(info.shape) - 1  # 2, or 3 for blocks: Conv3d
         generator = FieldGenerator(
-            latent, config.channels, info.shape[0], act=config.activation, upsample=config.upsample
+            latent, config.channels, info.shape[0], act=config.activation, upsample=config.upsample, dims=dims
         )
-        return generator, PatchCritic(info.shape[0], config.channels)
+        return generator, PatchCritic(info.shape[0], config.channels, dims=dims)
     generator = ConvDecoder(
         info.shape,
         config.channels,
@@ -187,7 +188,7 @@ def spectral_normed(module: nn.Module) -> nn.Module:
     """Every convolution and linear layer of `module` with its weight divided by its largest singular
     value, estimated by one power iteration per forward pass (Miyato et al. 2018)."""
     for name, child in module.named_children():
-        if isinstance(child, (nn.Conv2d, nn.Linear)):
+        if isinstance(child, (nn.Conv2d, nn.Conv3d, nn.Linear)):
             setattr(module, name, nn.utils.parametrizations.spectral_norm(child))
         else:
             spectral_normed(child)
@@ -200,7 +201,7 @@ def start_at_data_mean(generator: nn.Module, arch: str, data: Dataset, *, bounde
     a sigmoid into the data's range. Shared by the GAN family (gan, cgan, infogan)."""
     x = data.x
     conv = arch in ("conv", "fcn")
-    mean = x.mean((0, 2, 3)) if conv else x.flatten(1).mean(0)  # (C,) or (D,)
+    mean = x.mean((0, *range(2, x.dim()))) if conv else x.flatten(1).mean(0)  # (C,) or (D,)
     last = {"conv": lambda: generator.body[-1], "fcn": lambda: generator.out}.get(
         arch, lambda: generator[-1]
     )()
@@ -215,6 +216,8 @@ def start_at_data_mean(generator: nn.Module, arch: str, data: Dataset, *, bounde
 # (BENCHMARKS.md): 8/8 modes, ≥ 90 % of samples within 3σ for non-saturating and wgan-gp.
 MNIST_PARAMS = {"arch": "conv", "channels": (32, 64), "batch_norm": True, "spectral_norm": True}
 POINTS_TRAIN = {"steps": 20000, "lr": 5e-4, "betas": (0.5, 0.9), "batch_size": 256, "ema": 0.999}
+FACIES3D_PARAMS = {"arch": "fcn", "channels": (16, 32), "loss": "wgan-gp", "upsample": "nearest"}
+FACIES3D_STEPS = 3000
 
 
 @dataclass
@@ -262,6 +265,15 @@ class GAN(GenerativeModel):
             params=MNIST_PARAMS,
             train={"batch_size": 64, "ema": 0.999},
         ),
+        # 3-D blocks of facies (16×32×32): the fully convolutional pair in Conv3d (full tour only)
+        TourEntry(
+            "facies3d",
+            quick_steps=200,
+            steps=FACIES3D_STEPS,
+            params=FACIES3D_PARAMS,
+            train={"batch_size": 8},
+            quick=False,
+        ),
     )
     summary = (
         "generative adversarial network (minimax, non-saturating, WGAN with clipping or gradient penalty)"
@@ -291,7 +303,7 @@ class GAN(GenerativeModel):
     # --- the networks -----------------------------------------------------------------------
     def _shaped(self, x: Tensor) -> Tensor:
         if self.config.arch == "fcn":
-            return x if x.dim() == 4 else x.reshape(len(x), *self.info.shape)
+            return x if x.dim() == len(self.info.shape) + 1 else x.reshape(len(x), *self.info.shape)
         return x.reshape(len(x), *self.info.shape) if self.config.arch == "conv" else x.reshape(len(x), -1)
 
     def score(self, x: Tensor) -> Tensor:
@@ -311,27 +323,31 @@ class GAN(GenerativeModel):
             low, high = self.info.value_range
             out = low + (high - low) * torch.sigmoid(out)
         if self.config.arch == "fcn":
-            return out  # (B, C, h·2^d, w·2^d): the noise field's size sets the output's
+            return out  # (B, C, h·2^d, w·2^d) (or a block): the noise field's size sets the output's
         return out.reshape(len(z), *self.info.shape)
 
-    def latent_shape(self, size: int | tuple[int, int] | None = None) -> tuple[int, ...]:
-        """(latent_dim,), or for fcn the noise field (Z, H/2^d, W/2^d) of an output of `size`
-        (default the training size)."""
+    def latent_shape(self, size: int | tuple[int, ...] | None = None) -> tuple[int, ...]:
+        """(latent_dim,), or for fcn the noise field (Z, H/2^d, W/2^d) — (Z, D/2^d, H/2^d, W/2^d) for
+        blocks — of an output of `size` (default the training size; an int for every side)."""
         if self.config.arch != "fcn":
             if size is not None:
                 raise GenzooError(
                     f"size: only arch=fcn generates other sizes; this gan is arch={self.config.arch}"
                 )
             return (self.latent_dim,)
-        h, w = (
-            self.info.shape[1:] if size is None else ((size, size) if isinstance(size, int) else tuple(size))
+        dims = len(self.info.shape) - 1
+        sides = tuple(
+            self.info.shape[1:]
+            if size is None
+            else ((size,) * dims if isinstance(size, int) else tuple(size))
         )
         f = self.generator.factor
-        if h < f or w < f or h % f or w % f:
+        if len(sides) != dims or any(s < f or s % f for s in sides):
             raise GenzooError(
-                f"size must be a positive multiple of {f} on each side for this generator; got {h}×{w}"
+                f"size must be a positive multiple of {f} on each of the {dims} sides for this generator; "
+                f"got {'×'.join(map(str, sides))}"
             )
-        return (self.latent_dim, h // f, w // f)
+        return (self.latent_dim, *(s // f for s in sides))
 
     # --- training ---------------------------------------------------------------------------
     def prepare(self, data: Dataset) -> None:

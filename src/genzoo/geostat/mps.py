@@ -1,0 +1,201 @@
+"""Multiple-point simulation by direct sampling (Mariethoz, Renard & Straubhaar 2010): the
+classical generator of facies from a training image, the baseline a GAN on facies must beat.
+
+Each realisation visits the nodes of the simulation grid in a random order. At a node x it takes
+the data event — the values z(x + hᵢ) at the `neighbours` nearest informed nodes (conditioning data
+or nodes already simulated), at lags hᵢ — and scans the training image (TI) from a random position
+in a random order; at each scanned position y it compares the TI's values at y + hᵢ with the data
+event,
+
+    d(y) = (1/N) Σᵢ 1[TI(y + hᵢ) ≠ z(x + hᵢ)]                    (categorical variables)
+    d(y) = √((1/N) Σᵢ (TI(y + hᵢ) − z(x + hᵢ))²) / (max TI − min TI)   (continuous ones),
+
+lags falling outside the TI counting as mismatches (1, or the full range), and pastes TI(y) at x at
+the first y with d(y) ≤ `threshold`, or the best one seen once a share `fraction` of the TI has been
+scanned. The data are placed first and never changed: every realisation honours them exactly.
+
+The neighbours are searched within a template of lags sorted by distance (up to `radius` cells,
+ties broken at random once per realisation), so the cost per node is that of one gather over the
+template and one over a batch of scanned positions; the scan runs in batches of `batch`
+positions (vectorised), in random order. 2-D images (H, W) and 3-D blocks (D, H, W).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from genzoo.errors import GenzooError
+
+
+@dataclass
+class DirectSampling:
+    """Direct sampling from a training image `ti` (H, W) or (D, H, W) (see the module docstring).
+
+    neighbours: N, the size of the data event; threshold: t, the distance accepted; fraction: f,
+    the share of the TI scanned at most; radius: the largest lag searched for neighbours (cells);
+    categorical: whether the values are codes (default: whether the TI holds integers only)."""
+
+    ti: Tensor
+    neighbours: int = 30
+    threshold: float = 0.05
+    fraction: float = 0.3
+    radius: int | None = None
+    categorical: bool | None = None
+    batch: int = 512
+
+    def __post_init__(self) -> None:
+        ti = torch.as_tensor(self.ti)
+        if ti.dim() == 4 and ti.shape[0] == 1:
+            ti = ti[0]
+        if ti.dim() not in (2, 3) or min(ti.shape) < 1:
+            raise GenzooError(
+                "direct sampling: the training image must be (H, W) or (D, H, W), got shape "
+                f"{tuple(ti.shape)}"
+            )
+        ti = ti.double()
+        if not bool(torch.isfinite(ti).all()):
+            raise GenzooError("direct sampling: the training image holds NaN or infinite values")
+        if isinstance(self.neighbours, bool) or not isinstance(self.neighbours, int) or self.neighbours < 1:
+            raise GenzooError(
+                f"direct sampling: neighbours must be a positive integer, got {self.neighbours!r}"
+            )
+        if not 0 <= self.threshold <= 1:
+            raise GenzooError(f"direct sampling: threshold must be in [0, 1], got {self.threshold!r}")
+        if not 0 < self.fraction <= 1:
+            raise GenzooError(f"direct sampling: fraction must be in (0, 1], got {self.fraction!r}")
+        self.ti = ti
+        self.dim = ti.dim()
+        if self.categorical is None:
+            self.categorical = bool((ti == ti.round()).all())
+        self.span = float(ti.max() - ti.min()) or 1.0
+        r = self.radius if self.radius is not None else max(ti.shape) // 2
+        self.radius = max(1, int(r))
+
+    # --- the template of lags ----------------------------------------------------------------
+    def _template(self, generator: torch.Generator | None) -> Tensor:
+        """Every lag within `radius` but 0, by distance, ties in a random order: (L, dim) int64."""
+        r = self.radius
+        axes = [torch.arange(-r, r + 1)] * self.dim
+        lags = torch.stack(torch.meshgrid(*axes, indexing="ij"), -1).reshape(-1, self.dim)
+        dist = lags.double().norm(dim=1)
+        keep = (dist > 0) & (dist <= r)
+        lags, dist = lags[keep], dist[keep]
+        jitter = torch.rand(len(dist), generator=generator, dtype=torch.float64) * 1e-6
+        return lags[torch.argsort(dist + jitter)]
+
+    # --- one realisation -----------------------------------------------------------------------
+    def simulate(
+        self,
+        shape: tuple[int, ...],
+        *,
+        points: tuple[Tensor, Tensor] | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """One realisation (shape) float64; `points` (index (m, dim) int64, values (m,)) are honoured."""
+        shape = tuple(int(s) for s in shape)
+        if len(shape) != self.dim:
+            raise GenzooError(
+                f"direct sampling: a {self.dim}-D training image simulates {self.dim}-D grids, got the "
+                f"shape {shape}"
+            )
+        grid = torch.full(shape, math.nan, dtype=torch.float64)
+        known = torch.zeros(shape, dtype=torch.bool)
+        if points is not None:
+            idx, values = points
+            grid[tuple(idx.T)] = values.double()
+            known[tuple(idx.T)] = True
+        template = self._template(generator)
+        ti = self.ti
+        ti_shape = torch.tensor(ti.shape)
+        ti_flat = ti.reshape(-1)
+        ti_count = ti.numel()
+        strides = torch.tensor([math.prod(ti.shape[i + 1 :]) for i in range(self.dim)])
+        g_shape = torch.tensor(shape)
+        todo = (~known).reshape(-1).nonzero().reshape(-1)
+        path = todo[torch.randperm(len(todo), generator=generator)]
+        scan_max = max(1, int(self.fraction * ti_count))
+        coords = torch.stack(torch.unravel_index(path, shape), -1) if len(path) else path.reshape(0, self.dim)
+        for node in coords:
+            at = node[None] + template  # (L, dim) the template around the node
+            inside = ((at >= 0) & (at < g_shape)).all(1)
+            cand = at[inside]
+            informed = known[tuple(cand.T)]
+            lags = template[inside][informed][: self.neighbours]  # the N nearest informed lags
+            if len(lags) == 0:  # nothing known yet: a random TI value
+                pick = int(torch.randint(ti_count, (1,), generator=generator))
+                grid[tuple(node)] = ti_flat[pick]
+                known[tuple(node)] = True
+                continue
+            event = grid[tuple((node[None] + lags).T)]  # (N,)
+            value = self._scan(lags, event, ti_shape, ti_flat, strides, scan_max, generator)
+            grid[tuple(node)] = value
+            known[tuple(node)] = True
+        return grid
+
+    def _scan(self, lags, event, ti_shape, ti_flat, strides, scan_max, generator) -> float:
+        """The TI's value at the first scanned position whose pattern is within the threshold, or at
+        the best one after `scan_max` positions (random start, random order, in batches)."""
+        n = len(lags)
+        order = torch.randperm(len(ti_flat), generator=generator)[:scan_max]
+        best_d, best_v = math.inf, float(ti_flat[order[0]])
+        for i in range(0, len(order), self.batch):
+            flat = order[i : i + self.batch]
+            pos = torch.stack(torch.unravel_index(flat, tuple(ti_shape.tolist())), -1)  # (B, dim)
+            at = pos[:, None, :] + lags[None]  # (B, N, dim)
+            ok = ((at >= 0) & (at < ti_shape)).all(-1)
+            vals = ti_flat[(at.clamp_min(0).minimum(ti_shape - 1) * strides).sum(-1)]  # (B, N)
+            if self.categorical:
+                d = torch.where(ok, (vals != event).double(), torch.ones_like(vals)).sum(1) / n
+            else:
+                diff = torch.where(ok, (vals - event) / self.span, torch.ones_like(vals))
+                d = (diff**2).sum(1).div(n).sqrt()
+            hit = (d <= self.threshold).nonzero()
+            if len(hit):
+                return float(ti_flat[flat[int(hit[0])]])
+            j = int(d.argmin())
+            if float(d[j]) < best_d:
+                best_d, best_v = float(d[j]), float(ti_flat[flat[j]])
+        return best_v
+
+    def sample(
+        self,
+        n: int,
+        shape: Any,
+        *,
+        points: Any = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """n realisations (n, 1, *shape) float32 (float64 where `points` must be honoured to
+        rounding); `points` as for kriging: (rows, cols, values) or (layers, rows, cols, values),
+        an array or a CSV / GSLIB point file."""
+        from genzoo.geostat.simulators import grid_shape
+
+        sides = grid_shape(shape)
+        data = None
+        if points is not None:
+            from genzoo.geostat.kriging import as_points
+
+            *index, values = as_points(points, sides)
+            data = (torch.stack(index, 1), values)
+        out = torch.stack([self.simulate(sides, points=data, generator=generator) for _ in range(int(n))])
+        return out[:, None] if data is not None else out[:, None].float()
+
+
+def direct_sampling(
+    ti: Any,
+    shape: Any,
+    n: int = 1,
+    *,
+    seed: int | None = 0,
+    points: Any = None,
+    **options: Any,
+) -> Tensor:
+    """n direct-sampling realisations (n, 1, *shape) of the training image `ti` (see
+    :class:`DirectSampling` for the options: neighbours, threshold, fraction, radius, categorical)."""
+    gen = torch.Generator().manual_seed(0 if seed is None else int(seed))
+    return DirectSampling(torch.as_tensor(ti), **options).sample(n, shape, points=points, generator=gen)
