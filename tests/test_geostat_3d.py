@@ -595,3 +595,60 @@ def test_a_fully_convolutional_gan_on_blocks_trains_and_samples_larger_blocks():
         (1,),
     ]
     assert PatchCritic(1, (8, 16))(torch.zeros(2, 1, 16, 16)).shape == (2, 1)
+
+
+def test_the_report_of_a_model_of_blocks_shows_sections_and_a_sweep_through_the_layers(grf3d):
+    """A run on blocks has a "Blocks" section: held-out and generated sections with the variograms
+    along the three axes, and an animated GIF through the layers (no script, no network)."""
+    import genzoo
+    from genzoo.viz.fields import layer_sweep
+    from genzoo.viz.report import render_report
+
+    model = genzoo.models.create("fft", grf3d)
+    genzoo.train(model, grf3d, progress=False, sample_grid=False)
+    page = render_report(model, {"model": {"name": "fft"}}, [], None, data=grf3d)
+    assert "<h2>Blocks</h2>" in page and "could not" not in page.split("<h2>Blocks</h2>")[1].split("<h2>")[0]
+    assert "data:image/gif;base64," in page.split("<h2>Blocks</h2>")[1]
+    gif = layer_sweep(grf3d.x[:2], ["a", "b"])
+    import io
+
+    from PIL import Image
+
+    frames = Image.open(io.BytesIO(gif))
+    assert frames.format == "GIF" and frames.n_frames == 8  # one frame per layer
+
+
+def test_genzoo_condition_honours_wells_in_blocks_exactly_and_by_the_latent_vector(tmp_path, capsys):
+    """`genzoo condition RUN --points wells.csv` on a run of blocks: a classical simulator honours
+    the wells exactly (kriging), a 3-D fcn GAN by optimising its noise field (layers= in
+    condition_points)."""
+    import genzoo
+    from genzoo.cli import main
+    from genzoo.geostat.latent import condition_points
+
+    wells = tmp_path / "wells.csv"
+    wells.write_text("layer,row,col,value\n" + "".join(f"{k},5,9,{0.2 * k - 0.5}\n" for k in range(8)))
+    run = tmp_path / "fft"
+    assert main(["train", "fft", "--data", "grf3d", "--set", "data.n=40", "--out", str(run), "--quiet"]) == 0
+    out = tmp_path / "c.npz"
+    assert main(["condition", str(run), "--points", str(wells), "-n", "3", "--out", str(out)]) == 0
+    assert "data honoured 100.0 %" in capsys.readouterr().out
+    with np.load(out, allow_pickle=False) as z:
+        assert z["x"].shape == (3, 1, 8, 16, 16) and z["points"].shape == (8, 4)
+    png = tmp_path / "c.png"
+    assert main(["condition", str(run), "--points", str(wells), "-n", "2", "--out", str(png)]) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    data = genzoo.datasets.load("facies3d", split="train", n=8, depth=8, size=16)
+    gan = genzoo.models.create("gan", data, arch="fcn", channels=(8, 16), loss="wgan-gp")
+    layers, rows, cols = torch.arange(8), torch.full((8,), 5), torch.full((8,), 9)
+    values = (torch.arange(8) % 2).double()
+    res = condition_points(
+        gan, rows, cols, values, n=4, steps=60, layers=layers, generator=torch.Generator().manual_seed(0)
+    )
+    assert res.x.shape == (4, 1, 8, 16, 16) and res.misfit.shape == (4,)
+    start = condition_points(
+        gan, rows, cols, values, n=4, steps=0, layers=layers, generator=torch.Generator().manual_seed(0)
+    )
+    assert float(res.misfit.mean()) < float(start.misfit.mean())  # the optimisation moves towards the wells
+    with pytest.raises(GenzooError, match=r"facies3d holds 3-D blocks: give the points' layers as well"):
+        condition_points(gan, rows, cols, values, n=1, steps=1)

@@ -86,21 +86,25 @@ def _condition_points(args: argparse.Namespace, model) -> int:
     import torch
 
     from genzoo.geostat.formats import read_points
-    from genzoo.geostat.latent import check_points, diversity
+    from genzoo.geostat.latent import check_block_points, check_points, diversity
 
     at_least_one("-n", args.n)
-    if model.info.kind not in ("field", "image") or len(model.info.shape) != 3:
+    blocks = model.info.kind == "field" and len(model.info.shape) == 4
+    if model.info.kind not in ("field", "image") or len(model.info.shape) != 3 and not blocks:
         raise GenzooError(
             f"--points: model {model.name!r} models {model.info.kind} data; "
-            "point data condition fields and images"
+            "point data condition fields, blocks and images"
         )
-    rows, cols, values = read_points(args.points)
-    shape = tuple(model.info.shape[1:]) if args.size is None else (args.size, args.size)
-    rows, cols, values = check_points(rows, cols, values, shape)
+    dims = len(model.info.shape) - 1
+    shape = tuple(model.info.shape[1:]) if args.size is None else (args.size,) * dims
+    if blocks:  # wells: (layer, row, col, value)
+        points = check_block_points(*read_points(args.points, layers=True), shape)
+    else:
+        points = check_points(*read_points(args.points), shape)
     gen = torch.Generator(device=model.device).manual_seed(args.seed)
-    x, honoured, misfit, how, extra = _realisations(args, model, (rows, cols, values), gen)
+    x, honoured, misfit, how, extra = _realisations(args, model, points, gen)
     spread = diversity(x)
-    _write_realisations(args, model, x, (rows, cols, values), how, (honoured, misfit), extra)
+    _write_realisations(args, model, x, points, how, (honoured, misfit), extra)
     share = float(honoured.mean())
     div = "n/a" if math.isnan(spread) else f"{spread:.4g}"
     print(
@@ -116,18 +120,29 @@ def _realisations(args: argparse.Namespace, model, points: tuple, gen: torch.Gen
     from genzoo.geostat.latent import condition_points, honoured_exactly
     from genzoo.models.registry import able
 
-    rows, cols, values = points
+    *index, values = points
     if model.exact_points:
         x = model.sample(args.n, generator=gen, points=points, size=args.size).cpu()
-        return (x, *honoured_exactly(x, rows, cols, values), "kriging of the residuals (exact)", {})
+        return (x, *honoured_exactly(x, *points), "kriging of the residuals (exact)", {})
     if not model.latent:
         raise GenzooError(
             f"--points: model {model.name!r} has no latent space to optimise "
             f"({', '.join(able('latent'))} have)"
         )
     steps = args.steps or 500
+    rows, cols = index[-2:]
+    layers = index[0] if len(index) == 3 else None
     res = condition_points(
-        model, rows, cols, values, n=args.n, steps=steps, generator=gen, size=args.size, progress=True
+        model,
+        rows,
+        cols,
+        values,
+        n=args.n,
+        steps=steps,
+        generator=gen,
+        size=args.size,
+        progress=True,
+        layers=layers,
     )
     extra = {"z": res.z, "accepted": res.accepted}
     return res.x.cpu(), res.honoured, res.misfit, f"latent optimisation, {steps} steps", extra
@@ -147,9 +162,9 @@ def _write_realisations(
     import torch
 
     from genzoo.atomic import atomic_path
-    from genzoo.viz.fields import fields_figure
+    from genzoo.viz.fields import block_figure, fields_figure
 
-    rows, cols, values = points
+    *index, values = points
     out = args.out.lower()
     if out.endswith(".npz"):
         save_arrays(
@@ -157,7 +172,7 @@ def _write_realisations(
             x=x,
             honoured=fit[0],
             misfit=fit[1],
-            points=torch.stack([rows.double(), cols.double(), values.double()], 1),
+            points=torch.stack([*(t.double() for t in index), values.double()], 1),
             **extra,
         )
     elif out.endswith(".npy"):
@@ -165,7 +180,8 @@ def _write_realisations(
 
         save_samples(x.float(), model.info, args.out)
     else:
-        data = fields_figure(x, points=points, title=f"{args.run}: {len(values)} data, {how}")
+        draw = block_figure if x.dim() == 5 else fields_figure
+        data = draw(x, points=points, title=f"{args.run}: {len(values)} data, {how}")
         with atomic_path(args.out) as tmp:
             Path(tmp).write_bytes(data)
 

@@ -154,10 +154,12 @@ def diversity(x: Tensor) -> float:
     return float(dist[i, j].mean())
 
 
-def honoured_exactly(x: Tensor, rows: Tensor, cols: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
-    """For fields (n, 1, H, W) meant to honour the data exactly (kriging): per realisation, the
-    share of the data within 1e-6 of their scale (max(1, max |d|)) and the RMS misfit."""
-    err = (x[:, 0, rows, cols].double() - values).abs()
+def honoured_exactly(x: Tensor, *points: Tensor) -> tuple[Tensor, Tensor]:
+    """For fields (n, 1, H, W) meant to honour the data (rows, cols, values) exactly (kriging) — or
+    blocks (n, 1, D, H, W) the data (layers, rows, cols, values): per realisation, the share of the
+    data within 1e-6 of their scale (max(1, max |d|)) and the RMS misfit."""
+    *index, values = points
+    err = (x[(slice(None), 0, *index)].double() - values).abs()
     honoured = (err <= 1e-6 * max(1.0, float(values.abs().max()))).double().mean(1)
     return honoured, err.pow(2).mean(1).sqrt()
 
@@ -365,22 +367,29 @@ def _read_points(reader: Any, path: str | Path, need: tuple[str, ...] = NEED) ->
 
 
 # --- forward operators -----------------------------------------------------------------------
-def points_operator(rows: Any, cols: Any, channel: int = 0) -> Forward:
-    """F(x) = x[:, channel, rows, cols]: the field's values at the m points, (B, C, H, W) → (B, m)."""
+def points_operator(rows: Any, cols: Any, channel: int = 0, layers: Any = None) -> Forward:
+    """F(x) = x[:, channel, rows, cols]: the field's values at the m points, (B, C, H, W) → (B, m);
+    with `layers`, x[:, channel, layers, rows, cols] of blocks (B, C, D, H, W) (wells)."""
     r, c = _indices(rows, "rows"), _indices(cols, "cols")
     if len(r) != len(c):
         raise GenzooError(f"points: {len(r)} rows and {len(c)} cols; give one row and col per point")
-    top = (int(r.max()) if len(r) else -1, int(c.max()) if len(c) else -1)
+    index = [r, c] if layers is None else [_indices(layers, "layers"), r, c]
+    if len(index[0]) != len(r):
+        raise GenzooError(f"points: {len(index[0])} layers and {len(r)} rows; give one layer per point")
+    top = tuple(int(t.max()) if len(t) else -1 for t in index)
+    dims = len(index) + 2
 
     def forward(x: Tensor) -> Tensor:
-        if x.dim() != 4:
-            raise GenzooError(f"points need fields or images (B, C, H, W), got shape {tuple(x.shape)}")
-        if top[0] >= x.shape[2] or top[1] >= x.shape[3] or not 0 <= channel < x.shape[1]:
+        if x.dim() != dims:
+            kind = "fields or images (B, C, H, W)" if dims == 4 else "blocks (B, C, D, H, W)"
+            raise GenzooError(f"points need {kind}, got shape {tuple(x.shape)}")
+        if any(t >= side for t, side in zip(top, x.shape[2:])) or not 0 <= channel < x.shape[1]:
+            where = ", ".join(f"{n} {t}" for n, t in zip(("layer", "row", "col")[-len(top) :], top))
             raise GenzooError(
-                f"points (up to row {top[0]}, col {top[1]}, channel {channel}) "
-                f"do not fit realisations of shape {tuple(x.shape[1:])}"
+                f"points (up to {where}, channel {channel}) do not fit realisations of shape "
+                f"{tuple(x.shape[1:])}"
             )
-        return x[:, channel, r.to(x.device), c.to(x.device)]
+        return x[(slice(None), channel, *(t.to(x.device) for t in index))]
 
     return forward
 
@@ -695,8 +704,10 @@ def condition_points(
     size: Size = None,
     channel: int = 0,
     progress: bool = False,
+    layers: Any = None,
 ) -> ConditionResult:
-    """n realisations of a latent model honouring point data (wells): x[channel, rows_j, cols_j] ≈ values_j.
+    """n realisations of a latent model honouring point data (wells): x[channel, rows_j, cols_j] ≈ values_j
+    (for a model of 3-D blocks, x[channel, layers_j, rows_j, cols_j] with `layers`).
 
     Minimises, per restart, U(z) = Σ_j (G(z)[channel, r_j, c_j] − v_j)² / (2σ²) + prior_weight·½‖z‖²
     − critic_weight·score(G(z)) with Adam from z₀ ~ model.sample_latent(n, generator=generator), the
@@ -707,7 +718,15 @@ def condition_points(
     the points are checked against. The points are validated by :func:`check_points`."""
     info = getattr(model, "info", None)
     shape = tuple(getattr(info, "shape", ()))
-    if len(shape) != 3:
+    if len(shape) == 4:  # blocks (C, D, H, W): wells need layers
+        if layers is None:
+            raise GenzooError(f"{info.name} holds 3-D blocks: give the points' layers as well (layers=)")
+        if not 0 <= channel < shape[0]:
+            raise GenzooError(f"channel must be in [0, {shape[0] - 1}], got {channel}")
+        grid = shape[1:] if size is None else ((size,) * 3 if isinstance(size, int) else tuple(size))
+        ll, r, c, v = check_block_points(layers, rows, cols, values, grid)
+        forward = points_operator(r, c, channel, layers=ll)
+    elif len(shape) != 3:
         what = (
             f"{info.name} is {info.kind} data of shape {shape}"
             if info is not None
@@ -716,13 +735,17 @@ def condition_points(
         raise GenzooError(
             f"condition_points needs fields or images (C, H, W); {what} — use condition_operator"
         )
-    if not 0 <= channel < shape[0]:
-        raise GenzooError(f"channel must be in [0, {shape[0] - 1}], got {channel}")
-    grid = shape[1:] if size is None else ((size, size) if isinstance(size, int) else tuple(size))
-    r, c, v = check_points(rows, cols, values, grid)
+    else:
+        if layers is not None:
+            raise GenzooError(f"layers= are for 3-D blocks; {info.name} holds 2-D fields or images")
+        if not 0 <= channel < shape[0]:
+            raise GenzooError(f"channel must be in [0, {shape[0] - 1}], got {channel}")
+        grid = shape[1:] if size is None else ((size, size) if isinstance(size, int) else tuple(size))
+        r, c, v = check_points(rows, cols, values, grid)
+        forward = points_operator(r, c, channel)
     return _optimise(
         model,
-        points_operator(r, c, channel),
+        forward,
         v,
         n,
         steps=steps,

@@ -15,9 +15,11 @@ the first y with d(y) ≤ `threshold`, or the best one seen once a share `fracti
 scanned. The data are placed first and never changed: every realisation honours them exactly.
 
 The neighbours are searched within a template of lags sorted by distance (up to `radius` cells,
-ties broken at random once per realisation), so the cost per node is that of one gather over the
-template and one over a batch of scanned positions; the scan runs in batches of `batch`
-positions (vectorised), in random order. 2-D images (H, W) and 3-D blocks (D, H, W).
+ties broken at random once per realisation), ring by growing ring (4N, 16N, … lags) until N are
+found, so that the cost per node is a gather over the first ring once the grid fills up; the TI's
+positions are put in one random order per realisation, and each node's scan starts at a random
+place in it and runs on in batches of `batch` positions (vectorised). 2-D images (H, W) and 3-D
+blocks (D, H, W).
 """
 
 from __future__ import annotations
@@ -75,6 +77,15 @@ class DirectSampling:
         self.span = float(ti.max() - ti.min()) or 1.0
         r = self.radius if self.radius is not None else max(ti.shape) // 2
         self.radius = max(1, int(r))
+        # the TI padded by `radius` with NaN (never equal to a datum: a lag outside the TI is a
+        # mismatch), flattened: a pattern's values are then one gather at base + the lags' offsets
+        padded = torch.nn.functional.pad(ti[None, None], (self.radius,) * (2 * self.dim), value=math.nan)[
+            0, 0
+        ]
+        self._pad_flat = padded.reshape(-1)
+        self._pad_strides = torch.tensor([math.prod(padded.shape[i + 1 :]) for i in range(self.dim)])
+        pos = torch.stack(torch.unravel_index(torch.arange(ti.numel()), tuple(ti.shape)), -1)
+        self._base = (pos + self.radius) @ self._pad_strides  # each TI position in the padded array
 
     # --- the template of lags ----------------------------------------------------------------
     def _template(self, generator: torch.Generator | None) -> Tensor:
@@ -110,49 +121,59 @@ class DirectSampling:
             grid[tuple(idx.T)] = values.double()
             known[tuple(idx.T)] = True
         template = self._template(generator)
-        ti = self.ti
-        ti_shape = torch.tensor(ti.shape)
-        ti_flat = ti.reshape(-1)
-        ti_count = ti.numel()
-        strides = torch.tensor([math.prod(ti.shape[i + 1 :]) for i in range(self.dim)])
+        ti_flat = self.ti.reshape(-1)
+        ti_count = len(ti_flat)
         g_shape = torch.tensor(shape)
         todo = (~known).reshape(-1).nonzero().reshape(-1)
         path = todo[torch.randperm(len(todo), generator=generator)]
         scan_max = max(1, int(self.fraction * ti_count))
+        # the TI's positions in one random order for the realisation; each node's scan starts at a
+        # random place in it (cyclically)
+        order = torch.randperm(ti_count, generator=generator)
+        starts = torch.randint(ti_count, (len(path),), generator=generator)
+        # the template searched in growing rings: most nodes find their N neighbours in the first
+        rings = sorted({min(len(template), self.neighbours * 4**k) for k in range(1, 12)} | {len(template)})
         coords = torch.stack(torch.unravel_index(path, shape), -1) if len(path) else path.reshape(0, self.dim)
-        for node in coords:
-            at = node[None] + template  # (L, dim) the template around the node
-            inside = ((at >= 0) & (at < g_shape)).all(1)
-            cand = at[inside]
-            informed = known[tuple(cand.T)]
-            lags = template[inside][informed][: self.neighbours]  # the N nearest informed lags
+        for node, start in zip(coords, starts.tolist()):
+            lags = template[:0]
+            lo = 0
+            for hi in rings:
+                ring = template[lo:hi]
+                at = node[None] + ring
+                inside = ((at >= 0) & (at < g_shape)).all(1)
+                found = ring[inside][known[tuple(at[inside].T)]]
+                lags = torch.cat([lags, found])
+                lo = hi
+                if len(lags) >= self.neighbours:
+                    break
+            lags = lags[: self.neighbours]  # the N nearest informed lags
             if len(lags) == 0:  # nothing known yet: a random TI value
-                pick = int(torch.randint(ti_count, (1,), generator=generator))
-                grid[tuple(node)] = ti_flat[pick]
+                grid[tuple(node)] = ti_flat[int(order[start])]
                 known[tuple(node)] = True
                 continue
             event = grid[tuple((node[None] + lags).T)]  # (N,)
-            value = self._scan(lags, event, ti_shape, ti_flat, strides, scan_max, generator)
-            grid[tuple(node)] = value
+            offsets = lags @ self._pad_strides
+            grid[tuple(node)] = self._scan(offsets, event, ti_flat, order, start, scan_max)
             known[tuple(node)] = True
         return grid
 
-    def _scan(self, lags, event, ti_shape, ti_flat, strides, scan_max, generator) -> float:
-        """The TI's value at the first scanned position whose pattern is within the threshold, or at
-        the best one after `scan_max` positions (random start, random order, in batches)."""
-        n = len(lags)
-        order = torch.randperm(len(ti_flat), generator=generator)[:scan_max]
-        best_d, best_v = math.inf, float(ti_flat[order[0]])
-        for i in range(0, len(order), self.batch):
-            flat = order[i : i + self.batch]
-            pos = torch.stack(torch.unravel_index(flat, tuple(ti_shape.tolist())), -1)  # (B, dim)
-            at = pos[:, None, :] + lags[None]  # (B, N, dim)
-            ok = ((at >= 0) & (at < ti_shape)).all(-1)
-            vals = ti_flat[(at.clamp_min(0).minimum(ti_shape - 1) * strides).sum(-1)]  # (B, N)
+    def _scan(
+        self, offsets: Tensor, event: Tensor, ti_flat: Tensor, order: Tensor, start: int, count: int
+    ) -> float:
+        """The TI's value at the first of the `count` positions of `order` from `start` on (cyclically)
+        whose pattern is within the threshold, or at the best one of them (in batches)."""
+        n = len(offsets)
+        total = len(order)
+        best_d, best_v = math.inf, float(ti_flat[order[start]])
+        for i in range(0, count, self.batch):
+            k = min(self.batch, count - i)
+            a = (start + i) % total
+            flat = order[a : a + k] if a + k <= total else torch.cat([order[a:], order[: a + k - total]])
+            vals = self._pad_flat[self._base[flat][:, None] + offsets[None]]  # (B, N), NaN outside the TI
             if self.categorical:
-                d = torch.where(ok, (vals != event).double(), torch.ones_like(vals)).sum(1) / n
+                d = (vals != event).sum(1).double() / n
             else:
-                diff = torch.where(ok, (vals - event) / self.span, torch.ones_like(vals))
+                diff = torch.nan_to_num((vals - event) / self.span, nan=1.0)
                 d = (diff**2).sum(1).div(n).sqrt()
             hit = (d <= self.threshold).nonzero()
             if len(hit):

@@ -106,8 +106,11 @@ def block_figure(
     reference: torch.Tensor | None = None,
     count: int = 3,
     title: str = "",
+    show: torch.Tensor | None = None,
+    labels: list[str] | None = None,
 ) -> bytes:
-    """PNG of 3-D blocks (n, 1, D, H, W): for each of `count` realisations, three sections through
+    """PNG of 3-D blocks (n, 1, D, H, W): for each of `count` realisations (or of the blocks `show`,
+    named by `labels` — e.g. held-out and generated ones side by side), three sections through
     its centre on one colour scale — the horizontal one (a layer: rows × columns) and the two
     vertical ones (layers × columns at the middle row, layers × rows at the middle column), layer 0
     at the top —, the data (layer, row, col, value) within a cell of a section drawn on it; and
@@ -119,11 +122,13 @@ def block_figure(
     x = blocks.detach().float().cpu()
     if x.dim() != 5 or x.shape[1] != 1:
         raise ValueError(f"blocks must be (n, 1, D, H, W), got {tuple(x.shape)}")
-    shown = min(count, len(x))
+    pictured = x[:count] if show is None else show.detach().float().cpu()
+    names = labels or [str(i + 1) for i in range(len(pictured))]
+    shown = len(pictured)
     d, h, w = x.shape[-3:]
     mid = (d // 2, h // 2, w // 2)
     fig, axes = panels(3 * shown + 1, max_cols=3, width=2.6, height=2.4)
-    lo, hi = np.percentile(x[:shown].numpy(), [1, 99])
+    lo, hi = np.percentile(pictured.numpy(), [1, 99])
     sections = (
         ("layer", lambda b: b[mid[0]], (1, 2), f"layer {mid[0]}: rows × cols"),
         ("row", lambda b: b[:, mid[1]], (0, 2), f"row {mid[1]}: layers × cols"),
@@ -133,7 +138,7 @@ def block_figure(
         for j, (axis, cut, (ya, xa), label) in enumerate(sections):
             ax = axes[3 * i + j]
             ax.imshow(
-                cut(x[i, 0]).numpy(),
+                cut(pictured[i, 0]).numpy(),
                 cmap=FIELD_CMAP,
                 vmin=lo,
                 vmax=hi,
@@ -142,7 +147,7 @@ def block_figure(
             )
             ax.set_xticks([])
             ax.set_yticks([])
-            ax.set_title(f"{i + 1}: {label}", fontsize=7)
+            ax.set_title(f"{names[i]}: {label}", fontsize=7)
             if points is not None:
                 idx = [t.numpy() for t in points[:3]]
                 fixed = {"layer": 0, "row": 1, "col": 2}[axis]
@@ -203,3 +208,29 @@ def block_figure(
     if title:
         fig.suptitle(title, fontsize=9)
     return figure_png(fig)
+
+
+def layer_sweep(blocks: torch.Tensor, labels: list[str], *, ms: int = 250) -> bytes:
+    """An animated GIF through the layers of blocks (k, 1, D, H, W) side by side on one grey scale —
+    a 3-D view that any browser plays without a script or a network: frame d shows layer d of each
+    block (layer 0 first, the top of the block), with the layer's number."""
+    from PIL import Image, ImageDraw
+
+    from genzoo.pictures import animated_gif, png_bytes
+
+    x = blocks.detach().float().cpu().numpy()[:, 0]  # (k, D, H, W)
+    lo, hi = np.percentile(x, [1, 99])
+    k, d, h, w = x.shape
+    scale = max(1, 96 // max(h, w))
+    frames = []
+    for layer in range(d):
+        canvas = Image.new("L", (k * (w * scale + 4) + 4, h * scale + 18), 128)
+        for i in range(k):
+            grey = np.clip((x[i, layer] - lo) / (hi - lo or 1.0), 0, 1)
+            tile = Image.fromarray((grey * 255).astype(np.uint8)).resize(
+                (w * scale, h * scale), Image.NEAREST
+            )
+            canvas.paste(tile, (4 + i * (w * scale + 4), 16))
+            ImageDraw.Draw(canvas).text((4 + i * (w * scale + 4), 2), f"{labels[i]}, layer {layer}", fill=255)
+        frames.append(png_bytes(canvas.convert("RGB")))
+    return animated_gif(frames, ms=ms, last_ms=ms)

@@ -185,6 +185,8 @@ def render_report(
                 _try_figure(lambda: field_figure(model, data, seed), "fields and variograms", caption),
             )
         )
+    if model.info.kind == "field" and len(model.info.shape) == 4:
+        sections.append(section("Blocks", _blocks_body(model, data, seed)))
     if model.conditional and model.info.kind != "points" and model.info.num_classes:
         caption = f"one row per class, {CLASS_EXAMPLES} samples each, seed {seed}"
         sections.append(
@@ -494,6 +496,48 @@ def field_figure(model: GenerativeModel, data: Dataset | None, seed: int) -> byt
         )
     cov = model.cov if isinstance(model, Field) else None
     return fields_figure(x, cov, reference=None if data is None else data.tensors()[:VARIOGRAM_FIELDS])
+
+
+def _blocks_body(model: GenerativeModel, data: Dataset | None, seed: int) -> str:
+    """3-D blocks: held-out and generated blocks' sections side by side with the variograms along
+    layers, rows and columns, and an animated sweep through their layers."""
+    from genzoo.viz.fields import VARIOGRAM_FIELDS, block_figure, layer_sweep
+
+    with inference(model):
+        gen = torch.Generator(device=model.device).manual_seed(seed)
+        x = model.sample(VARIOGRAM_FIELDS, generator=gen).float().cpu()
+    real = None if data is None else data.tensors()[:VARIOGRAM_FIELDS].float()
+    cov = model.cov if isinstance(model, Field) else None
+
+    def sections_png() -> bytes:
+        if real is None:
+            return block_figure(x, cov, count=2)
+        names = ["held-out 1", "held-out 2", "sample 1", "sample 2"]
+        return block_figure(x, cov, reference=real, show=torch.cat([real[:2], x[:2]]), labels=names)
+
+    caption = (
+        "the horizontal section through the middle layer and the vertical sections through the middle row "
+        "and column of held-out and generated blocks, and the variograms along layers, rows and columns of "
+        f"{VARIOGRAM_FIELDS} samples (dots, ± 2 standard errors) against held-out blocks (dashed)"
+        + (" and the fitted model (lines)" if isinstance(model, Field) else "")
+    )
+    parts = [_try_figure(sections_png, "sections and variograms", caption)]
+    shown, names = (
+        (x[:2], ["sample 1", "sample 2"])
+        if real is None
+        else (
+            torch.cat([real[:1], x[:2]]),
+            ["held-out", "sample 1", "sample 2"],
+        )
+    )
+    try:
+        gif = layer_sweep(shown, names)
+        parts.append(
+            figure(gif, "the layers, animated", "a sweep through the layers, top to bottom", mime="image/gif")
+        )
+    except (GenzooError, RuntimeError, ValueError) as exc:
+        parts.append(note(f"could not animate the layers: {type(exc).__name__}: {exc}"))
+    return "".join(parts)
 
 
 def inpainting_figure(model: GenerativeModel, data: Dataset, seed: int) -> bytes:
