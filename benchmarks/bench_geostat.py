@@ -726,6 +726,7 @@ def print_tables(r: dict) -> None:
                 f"{v['connectivity']:.4f} | {v['pattern_js']:.4f} | {v['inconsistency']:.4f} "
                 f"| {v['diversity']:.4f} |"
             )
+    if "grf" in r.get("learned", {}):
         g = r["learned"]["grf"]
         print(
             f"\n### grf: W₂ to the true Gaussian / √tr Σ, "

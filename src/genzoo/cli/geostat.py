@@ -20,14 +20,14 @@ from genzoo.errors import GenzooError
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    """genzoo simulate METHOD --range R --shape [D] H W -n N --out FILE.npz|.gslib|.vti (+ FILE.png)."""
+    """genzoo simulate METHOD --range R --shape [D] H W -n N --out FILE.npz|.gslib|.vti|.tif (+ FILE.png)."""
     import time
 
     import torch
 
     from genzoo.geostat.simulators import grid_shape, simulator
 
-    check_suffix(args.out, (".npz", ".gslib", ".vti"))
+    check_suffix(args.out, (".npz", ".gslib", ".vti", ".tif", ".tiff"))
     at_least_one("-n", args.n)
     if len(args.shape) not in (2, 3):
         raise GenzooError(
@@ -109,6 +109,10 @@ def _write_fields(args: argparse.Namespace, x: Any, cov: Any, points: Any, shape
         from genzoo.geostat.formats import write_vti
 
         write_vti(args.out, x.numpy(), ["value"])
+    elif suffix in (".tif", ".tiff"):  # GeoTIFF, for GIS (2-D grids; rasterio, an optional dependency)
+        from genzoo.geostat.formats import write_geotiff
+
+        write_geotiff(args.out, x.numpy())
     else:
         with atomic_path(args.out) as tmp, tmp.open("wb") as fh:
             np.savez(fh, x=x.numpy(), method=args.method, cov=cov.describe(), seed=args.seed)
@@ -202,7 +206,8 @@ def register_simulate(sub: argparse._SubParsersAction) -> None:
         required=True,
         help="FILE.npz (the fields under x, shape (n, 1, H, W) or (n, 1, D, H, W): --data npz:FILE.npz "
         "trains on them) or FILE.gslib (a GSLIB grid file: x fastest, then y, z, the realisations in "
-        "turn) or FILE.vti (VTK image data for ParaView: one array per realisation); a figure goes to "
-        "FILE.png (3-D: sections and the variograms along the three axes)",
+        "turn), FILE.vti (VTK image data for ParaView: one array per realisation) or FILE.tif (GeoTIFF, "
+        "2-D: one band per realisation; needs rasterio); a figure goes to FILE.png (3-D: sections and the "
+        "variograms along the three axes)",
     )
     s.set_defaults(fn=cmd_simulate)

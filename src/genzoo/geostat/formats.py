@@ -442,3 +442,69 @@ def read_vtp(path: str | Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     arrays.pop("connectivity", None)
     arrays.pop("offsets", None)
     return xyz[:, ::-1].copy(), arrays
+
+
+# --- GeoTIFF (optional: rasterio) ------------------------------------------------------------------
+def _rasterio():
+    try:
+        import rasterio
+    except ImportError:
+        raise GenzooError(
+            "GeoTIFF files need rasterio: pip install 'genzoo[geotiff]' (or rasterio)"
+        ) from None
+    return rasterio
+
+
+def write_geotiff(
+    path: str | Path,
+    fields: np.ndarray,
+    *,
+    cell: float = 1.0,
+    origin: tuple[float, float] = (0.0, 0.0),
+    crs: str | None = None,
+) -> Path:
+    """Write 2-D fields (H, W), (C, H, W) or (N, C, H, W) as a GeoTIFF, one band per realisation and
+    variable (float32 or float64 as given; NaN stays NaN, the nodata value): the grid's row 0 is its
+    north edge, cells of `cell` units, the south-west corner at `origin` (x, y), in `crs` if given
+    (e.g. "EPSG:32631"). An optional dependency: rasterio (`pip install 'genzoo[geotiff]'`)."""
+    a = np.asarray(fields)
+    if a.ndim == 5 or a.ndim < 2:
+        raise GenzooError(
+            f"GeoTIFF holds 2-D grids (H, W), (C, H, W) or (N, C, H, W); got shape {tuple(a.shape)} "
+            "(write blocks as .vti or GSLIB)"
+        )
+    a = a.reshape(-1, *a.shape[-2:])
+    if a.dtype not in (np.float32, np.float64):
+        a = a.astype(np.float64)
+    rasterio = _rasterio()
+    from rasterio.transform import Affine
+
+    bands, h, w = a.shape
+    out = Path(path)
+    with atomic_path(out) as tmp:
+        profile = {
+            "driver": "GTiff",
+            "height": h,
+            "width": w,
+            "count": bands,
+            "dtype": a.dtype.name,
+            "transform": Affine(cell, 0.0, origin[0], 0.0, -cell, origin[1] + h * cell),  # row 0 north
+            "nodata": float("nan"),
+        }
+        if crs is not None:
+            profile["crs"] = crs
+        with rasterio.open(tmp, "w", **profile) as dst:
+            dst.write(a)
+    return out
+
+
+def read_geotiff(path: str | Path) -> np.ndarray:
+    """The bands of a GeoTIFF as an array (bands, H, W), row 0 the north edge."""
+    rasterio = _rasterio()
+    if not Path(path).is_file():
+        raise GenzooError(f"{path}: no such file")
+    try:
+        with rasterio.open(path) as src:
+            return src.read()
+    except rasterio.errors.RasterioIOError as exc:
+        raise GenzooError(f"{path}: not a readable GeoTIFF ({str(exc).splitlines()[0]})") from None
