@@ -11,6 +11,8 @@ speed3d    3-D blocks of 128³ and 256³ (see `part_speed3d`): fft against GSToo
            SPDE, and the peers' fidelity (variance, γ(1)) on 128³.
 mps        Direct sampling (genzoo.geostat.mps) on `facies` against the fcn GAN of `learned` (if its run is
            there) and the fitted facies model: facies errors, time per realisation, wells honoured.
+facies3d   The 3-D fcn GAN trained `--seconds` on `facies3d`, sampled at 16×64×64, against held-out blocks,
+           beside the fitted facies model and the data's law (see `part_facies3d`).
 accuracy3d 100 realisations of 3-D blocks per simulator and covariance (rotated, layered, compact,
            smooth): the worst |z| of the variogram along each axis (see `part_accuracy3d`).
 speed      One covariance for all — Matérn ν = 1, a = 10 cells (gstlearn's SPDE needs an integer ν) —
@@ -508,6 +510,54 @@ def part_mps(realisations: int = 8) -> dict:
     return _merge({"mps": {**out, "realisations": realisations}})
 
 
+def part_facies3d(seconds: float) -> dict:
+    """The 3-D fcn GAN (Conv3d; the tour's parameters) trained for `seconds` on `facies3d` (16×32×32
+    blocks), sampled at 16×64×64, against 100 held-out blocks: facies errors (variograms and
+    connectivity along layers, rows and columns; patterns of the horizontal sections) beside the
+    fitted facies model and the data's own law at the same size, and the held-out floor."""
+    from genzoo.models.gan.gan import FACIES3D_PARAMS
+
+    torch.set_num_threads(2)
+    train = genzoo.datasets.load("facies3d", split="train")
+    test = genzoo.datasets.load("facies3d", split="test")
+    k = int(train.extras["categories"])
+    ref = test.x[:100]
+    gan = genzoo.models.create("gan", train, seed=0, **FACIES3D_PARAMS)
+    t0 = time.perf_counter()
+    run = genzoo.train(
+        gan,
+        train,
+        steps=10**6,
+        time_limit=seconds,
+        batch_size=8,
+        progress=False,
+        sample_grid=False,
+        out=OUT / "gan-facies3d",
+    )
+    gan_seconds = time.perf_counter() - t0
+    shape = (16, 64, 64)
+    gan_x = run.model.sample(20, generator=torch.Generator().manual_seed(0), size=shape)
+    fac = genzoo.models.create("facies", train)
+    genzoo.train(fac, train, progress=False, sample_grid=False)
+    fac_x = fac.sample(20, generator=torch.Generator().manual_seed(1), size=shape)
+    truth = train.extras["facies"](20, shape, torch.Generator().manual_seed(99))
+
+    def scores(x: torch.Tensor) -> dict:
+        from genzoo.geostat.stats import facies_errors
+        from genzoo.metrics.fields import to_codes
+
+        return facies_errors(to_codes(x, k), ref, k=k)
+
+    out = {
+        "gan": {**scores(gan_x), "steps": run.step, "seconds": gan_seconds},
+        "facies-model": {**scores(fac_x), "fitted": fac.latent_cov.describe()},
+        "truth": scores(truth),
+        "held-out": scores(test.x[100:200]),
+    }
+    print(json.dumps(out, indent=1), flush=True)
+    return _merge({"facies3d": out})
+
+
 def part_grf(seconds: float) -> dict:
     torch.set_num_threads(2)
     out: dict[str, Any] = {}
@@ -765,7 +815,7 @@ def main() -> None:
     ap.add_argument(
         "--parts",
         default="speed,accuracy,learned,condition",
-        help="speed, speed3d, accuracy, accuracy3d, learned (= facies, grf), mps, condition, table",
+        help="speed, speed3d, accuracy, accuracy3d, learned (= facies, grf), mps, facies3d, condition, table",
     )
     ap.add_argument("--seconds", type=float, default=300, help="learned: training time of each neural model")
     ap.add_argument("--peer-budget", type=float, default=120, help="speed: longest peer run timed in full")
@@ -786,6 +836,8 @@ def main() -> None:
         r = part_grf(args.seconds)
     if "mps" in parts:
         r = part_mps()
+    if "facies3d" in parts:
+        r = part_facies3d(args.seconds)
     if "condition" in parts:
         r = part_condition()
     print_tables(r)

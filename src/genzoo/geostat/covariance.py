@@ -119,17 +119,32 @@ class Covariance:
             return torch.diag(scale) @ rot
         if dim != 3:
             raise GenzooError(f"covariance models are for 2-D or 3-D lags, got {dim}-D")
-        rot = (
-            _givens(1, 2, math.radians(self.roll))
-            @ _givens(0, 2, -math.radians(self.dip))
-            @ _givens(0, 1, math.radians(self.angle))
-        )
+        rot = self.rotation()
         flip = torch.eye(3, dtype=torch.float64).flip(0)  # (Δlayer, Δrow, Δcol) → (x, y, z)
         scale = torch.tensor(
             [1 / self.range, 1 / (self.range * self.ratio), 1 / (self.range * self.ratio3)],
             dtype=torch.float64,
         )
         return torch.diag(scale) @ rot.T @ flip
+
+    def rotation(self) -> Tensor:
+        """The 3-D rotation R = G_yz(roll) · G_xz(−dip) · G_xy(angle) (3 × 3, float64) of `matrix`."""
+        return (
+            _givens(1, 2, math.radians(self.roll))
+            @ _givens(0, 2, -math.radians(self.dip))
+            @ _givens(0, 1, math.radians(self.angle))
+        )
+
+    def gstlearn_angles(self) -> tuple[float, float, float]:
+        """The angles (degrees) that give gstlearn the same 3-D model: gstlearn composes its rotation
+        the other way round, R = G_xy(θ₁) · G_xz(−θ₂) · G_yz(θ₃) (with the ranges (a, a·ratio, a·ratio3)
+        as scales, flagRange=False), so (θ₁, θ₂, θ₃) is our R decomposed in that order — equal to
+        (angle, dip, roll) when at most one of them is not 0."""
+        r = self.rotation()  # = Rz(θ₁) Ry(θ₂) Rx(θ₃) in the usual matrices: a yaw-pitch-roll decomposition
+        theta2 = math.degrees(-math.asin(max(-1.0, min(1.0, float(r[2, 0])))))
+        theta1 = math.degrees(math.atan2(float(r[1, 0]), float(r[0, 0])))
+        theta3 = math.degrees(math.atan2(float(r[2, 1]), float(r[2, 2])))
+        return theta1, theta2, theta3
 
     def reduced(self, lag: Tensor) -> Tensor:
         """r = |M h| for lags (..., 2) in (Δrow, Δcol) cells, or (..., 3) in (Δlayer, Δrow, Δcol)."""
