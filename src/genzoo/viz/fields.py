@@ -202,7 +202,9 @@ def block_figure(
             )
     ax.set_xlabel("lag (cells)", fontsize=8)
     ax.set_ylabel("γ(h)", fontsize=8)
-    ax.set_title("variograms" + (": samples (dots), model (lines)" if cov is not None else ""), fontsize=7)
+    parts = ["samples (dots)"] + (["model (lines)"] if cov is not None else [])
+    parts += ["held-out (dashed)"] if reference is not None else []
+    ax.set_title("variograms: " + ", ".join(parts), fontsize=7)
     ax.legend(fontsize=7, frameon=False)
     ax.tick_params(labelsize=7)
     if title:
