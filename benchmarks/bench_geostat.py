@@ -398,6 +398,23 @@ def _facies_scores(x: torch.Tensor, ref: torch.Tensor, k: int) -> dict:
     return {**err, **sc, "proportions": share.tolist()}
 
 
+def _train_gan(train: Any, params: dict, seconds: float, batch_size: int, name: str) -> tuple[Any, float]:
+    """A GAN of `params` (seed 0) trained on `train` for `seconds`, its run in OUT/name: (run, seconds)."""
+    gan = genzoo.models.create("gan", train, seed=0, **params)
+    t0 = time.perf_counter()
+    run = genzoo.train(
+        gan,
+        train,
+        steps=10**6,
+        time_limit=seconds,
+        batch_size=batch_size,
+        progress=False,
+        sample_grid=False,
+        out=OUT / name,
+    )
+    return run, time.perf_counter() - t0
+
+
 def part_facies(seconds: float) -> dict:
     from genzoo.viz import save_samples
 
@@ -409,21 +426,8 @@ def part_facies(seconds: float) -> dict:
     test = genzoo.datasets.load("facies", split="test")
     k = int(train.extras["categories"])
     ref = test.x[:500]
-    gan = genzoo.models.create(
-        "gan", train, seed=0, arch="fcn", channels=(32, 64, 128), loss="wgan-gp", upsample="nearest"
-    )
-    t0 = time.perf_counter()
-    run = genzoo.train(
-        gan,
-        train,
-        steps=10**6,
-        time_limit=seconds,
-        batch_size=32,
-        progress=False,
-        sample_grid=False,
-        out=OUT / "gan-facies",
-    )
-    gan_seconds = time.perf_counter() - t0
+    params = {"arch": "fcn", "channels": (32, 64, 128), "loss": "wgan-gp", "upsample": "nearest"}
+    run, gan_seconds = _train_gan(train, params, seconds, 32, "gan-facies")
     g = torch.Generator().manual_seed(0)
     gan_x = run.model.sample(100, generator=g, size=256)
     truth = train.extras["facies"](100, 256, torch.Generator().manual_seed(99))
@@ -522,19 +526,7 @@ def part_facies3d(seconds: float) -> dict:
     test = genzoo.datasets.load("facies3d", split="test")
     k = int(train.extras["categories"])
     ref = test.x[:50]  # the test split holds 100 blocks: 50 as the reference, 50 as the floor
-    gan = genzoo.models.create("gan", train, seed=0, **FACIES3D_PARAMS)
-    t0 = time.perf_counter()
-    run = genzoo.train(
-        gan,
-        train,
-        steps=10**6,
-        time_limit=seconds,
-        batch_size=8,
-        progress=False,
-        sample_grid=False,
-        out=OUT / "gan-facies3d",
-    )
-    gan_seconds = time.perf_counter() - t0
+    run, gan_seconds = _train_gan(train, FACIES3D_PARAMS, seconds, 8, "gan-facies3d")
     shape = (16, 64, 64)
     gan_x = run.model.sample(20, generator=torch.Generator().manual_seed(0), size=shape)
     fac = genzoo.models.create("facies", train)

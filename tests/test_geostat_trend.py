@@ -36,6 +36,9 @@ def gamma(params, d):
     return SILL * (1 - np.exp(-np.asarray(d) / A))
 
 
+PYKRIGE = {"variogram_model": "custom", "variogram_parameters": [], "variogram_function": gamma}  # ours
+
+
 def nodes(shape):
     return gs.covariance.grid_points(shape).numpy()
 
@@ -59,9 +62,7 @@ def test_universal_kriging_2d_equals_pykrige_and_gstools():
         pts[:, 1],
         pts[:, 0],
         vals,
-        variogram_model="custom",
-        variogram_parameters=[],
-        variogram_function=gamma,
+        **PYKRIGE,
         drift_terms=["regional_linear"],
     )
     z, ss = uk.execute("points", g[:, 1], g[:, 0])
@@ -102,9 +103,7 @@ def test_kriging_with_an_external_drift_2d_equals_pykrige_and_gstools():
         pts[:, 1],
         pts[:, 0],
         vals,
-        variogram_model="custom",
-        variogram_parameters=[],
-        variogram_function=gamma,
+        **PYKRIGE,
         drift_terms=["specified"],
         specified_drift=[at],
     )
@@ -131,9 +130,7 @@ def test_universal_kriging_3d_equals_pykrige_and_gstools():
         pts[:, 1],
         pts[:, 0],
         vals,
-        variogram_model="custom",
-        variogram_parameters=[],
-        variogram_function=gamma,
+        **PYKRIGE,
         drift_terms=["regional_linear"],
     )
     z, ss = uk.execute("points", g[:, 2], g[:, 1], g[:, 0])

@@ -30,7 +30,6 @@ def fields_figure(
     over the first `VARIOGRAM_FIELDS` realisations ± 2 standard errors, lags up to a third of the
     side and at most `MAX_LAG`) beside the model's γ(h) when `cov` is given, and the variograms of
     `reference` fields (held-out data) as dashed lines when given."""
-    from genzoo.geostat.stats import grid_variogram
 
     x = fields.detach().float().cpu()
     shown = min(count, len(x))
@@ -59,30 +58,8 @@ def fields_figure(
     h, w = x.shape[-2:]
     lag = max_lag or max(1, min(min(h, w) // 3, MAX_LAG))
     for direction, colour in (("row", "#1f5fa8"), ("col", "#d62728")):
-        v = grid_variogram(x[:VARIOGRAM_FIELDS], max_lag=lag, direction=direction)
-        d = np.asarray(v.lags, dtype=float)
-        g = np.asarray(v.gamma, dtype=float)
-        ax.plot(d, g, "o", ms=3, color=colour, label=f"along {direction}s")
-        se = getattr(v, "stderr", None)
-        if se is not None:
-            se = np.asarray(se, dtype=float)
-            ax.fill_between(d, g - 2 * se, g + 2 * se, color=colour, alpha=0.2, lw=0)
-        if reference is not None:
-            ref = grid_variogram(
-                reference.detach().float().cpu()[:VARIOGRAM_FIELDS], max_lag=lag, direction=direction
-            )
-            ax.plot(
-                np.asarray(ref.lags, dtype=float),
-                np.asarray(ref.gamma, dtype=float),
-                "--",
-                color=colour,
-                lw=1,
-            )
-        if cov is not None:
-            hh = np.linspace(0, d.max(), 200)
-            step = torch.tensor([[1.0, 0.0]] if direction == "row" else [[0.0, 1.0]], dtype=torch.float64)
-            model = cov.variogram(torch.from_numpy(hh)[:, None].double() * step).numpy()
-            ax.plot(hh, model, "-", color=colour, lw=1)
+        step = (1.0, 0.0) if direction == "row" else (0.0, 1.0)
+        _variogram_curves(ax, x, reference, cov, direction, step, lag, colour)
     ax.set_xlabel("lag (cells)", fontsize=8)
     ax.set_ylabel("γ(h)", fontsize=8)
     what = (
@@ -96,6 +73,34 @@ def fields_figure(
     if title:
         fig.suptitle(title, fontsize=9)
     return figure_png(fig)
+
+
+def _variogram_curves(
+    ax: Any, x: torch.Tensor, reference: Any, cov: Any, direction: str, step: tuple, lag: int, colour: str
+) -> None:
+    """Along `direction` (the lag `step`): the variogram of the first `VARIOGRAM_FIELDS` of `x` as
+    dots ± 2 standard errors, the reference's dashed and the model's as a line."""
+    from genzoo.geostat.stats import grid_variogram
+
+    v = grid_variogram(x[:VARIOGRAM_FIELDS], max_lag=lag, direction=direction)
+    d = np.asarray(v.lags, dtype=float)
+    g = np.asarray(v.gamma, dtype=float)
+    ax.plot(d, g, "o", ms=3, color=colour, label=f"along {direction}s")
+    se = v.stderr
+    if se is not None:
+        se = np.asarray(se, dtype=float)
+        ax.fill_between(d, g - 2 * se, g + 2 * se, color=colour, alpha=0.2, lw=0)
+    if reference is not None:
+        ref = grid_variogram(
+            reference.detach().float().cpu()[:VARIOGRAM_FIELDS], max_lag=lag, direction=direction
+        )
+        ax.plot(
+            np.asarray(ref.lags, dtype=float), np.asarray(ref.gamma, dtype=float), "--", color=colour, lw=1
+        )
+    if cov is not None:
+        hh = np.linspace(0, d.max(), 200)
+        lags = torch.from_numpy(hh)[:, None].double() * torch.tensor([step], dtype=torch.float64)
+        ax.plot(hh, cov.variogram(lags).numpy(), "-", color=colour, lw=1)
 
 
 def block_figure(
@@ -117,7 +122,6 @@ def block_figure(
     the variograms along layers, rows and columns (the mean over the first `VARIOGRAM_FIELDS`
     blocks ± 2 standard errors) beside the model's γ(h) when `cov` is given and those of
     `reference` blocks (dashed) when given."""
-    from genzoo.geostat.stats import grid_variogram
 
     x = blocks.detach().float().cpu()
     if x.dim() != 5 or x.shape[1] != 1:
@@ -172,34 +176,7 @@ def block_figure(
         if side < 2:
             continue
         lag = max(1, min(side // 3, MAX_LAG))
-        v = grid_variogram(x[:VARIOGRAM_FIELDS], max_lag=lag, direction=direction)
-        dd, g = np.asarray(v.lags, dtype=float), np.asarray(v.gamma, dtype=float)
-        ax.plot(dd, g, "o", ms=3, color=colour, label=f"along {direction}s")
-        se = v.stderr
-        if se is not None:
-            se = np.asarray(se, dtype=float)
-            ax.fill_between(dd, g - 2 * se, g + 2 * se, color=colour, alpha=0.2, lw=0)
-        if reference is not None:
-            ref = grid_variogram(
-                reference.detach().float().cpu()[:VARIOGRAM_FIELDS], max_lag=lag, direction=direction
-            )
-            ax.plot(
-                np.asarray(ref.lags, dtype=float),
-                np.asarray(ref.gamma, dtype=float),
-                "--",
-                color=colour,
-                lw=1,
-            )
-        if cov is not None:
-            hh = np.linspace(0, dd.max(), 200)
-            step = torch.tensor([steps[direction]], dtype=torch.float64)
-            ax.plot(
-                hh,
-                cov.variogram(torch.from_numpy(hh)[:, None].double() * step).numpy(),
-                "-",
-                color=colour,
-                lw=1,
-            )
+        _variogram_curves(ax, x, reference, cov, direction, steps[direction], lag, colour)
     ax.set_xlabel("lag (cells)", fontsize=8)
     ax.set_ylabel("γ(h)", fontsize=8)
     parts = ["samples (dots)"] + (["model (lines)"] if cov is not None else [])
