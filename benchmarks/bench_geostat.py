@@ -11,8 +11,10 @@ speed3d    3-D blocks of 128³ and 256³ (see `part_speed3d`): fft against GSToo
            SPDE, and the peers' fidelity (variance, γ(1)) on 128³.
 mps        Direct sampling (genzoo.geostat.mps) on `facies` against the fcn GAN of `learned` (if its run is
            there) and the fitted facies model: facies errors, time per realisation, wells honoured.
+ds3d       Direct sampling's settings (neighbours, threshold) in 3-D on `facies3d` (see `part_ds3d`).
 facies3d   The 3-D fcn GAN trained `--seconds` on `facies3d`, sampled at 16×64×64, against held-out blocks,
-           beside the fitted facies model and the data's law (see `part_facies3d`).
+           beside the fitted facies model and the data's law; at 16×32×32 beside direct sampling; both
+           conditioned on 4 wells (see `part_facies3d`).
 accuracy3d 100 realisations of 3-D blocks per simulator and covariance (rotated, layered, compact,
            smooth): the worst |z| of the variogram along each axis (see `part_accuracy3d`).
 speed      One covariance for all — Matérn ν = 1, a = 10 cells (gstlearn's SPDE needs an integer ν) —
@@ -540,14 +542,133 @@ def part_facies3d(seconds: float) -> dict:
 
         return facies_errors(to_codes(x, k), ref, k=k)
 
-    out = {
+    out: dict[str, Any] = {
         "gan": {**scores(gan_x), "steps": run.step, "seconds": gan_seconds},
         "facies-model": {**scores(fac_x), "fitted": fac.latent_cov.describe()},
         "truth": scores(truth),
         "held-out": scores(test.x[50:100]),
     }
     print(json.dumps(out, indent=1), flush=True)
+    out["small"] = _facies3d_small(run.model, fac, test, scores)
+    out["wells"] = _facies3d_wells(run.model, test)
     return _merge({"facies3d": out})
+
+
+DS3D: dict[str, Any] = {}  # direct sampling's 3-D defaults (N = 16, t = 0; chosen by --parts ds3d)
+
+
+def part_ds3d(blocks: int = 4, seeds: tuple[int, ...] = (3, 7)) -> dict:
+    """Direct sampling's settings in 3-D: for each (neighbours N, threshold t), `blocks` blocks of
+    16×32×32 from a 32×96×96 training block of `facies3d`'s recipe, per seed, scored against 50
+    held-out blocks (facies errors, averaged over the seeds), with the seconds per block; the floor
+    is groups of `blocks` held-out blocks scored alike (averaged over the groups)."""
+    from genzoo.geostat.mps import DirectSampling
+    from genzoo.geostat.stats import facies_errors
+    from genzoo.metrics.fields import to_codes
+
+    torch.set_num_threads(2)
+    ti = genzoo.datasets.load("facies3d", split="train", n=4, depth=32, size=96).x[0, 0]
+    test = genzoo.datasets.load("facies3d", split="test")
+    ref = test.x[:50]
+    shape = tuple(test.x.shape[2:])
+
+    def mean_scores(groups: list) -> dict:
+        rows = [facies_errors(to_codes(x, 2), ref, k=2) for x in groups]
+        return {key: float(np.mean([r[key] for r in rows])) for key in rows[0]}
+
+    out: dict[str, Any] = {"blocks": blocks, "seeds": list(seeds), "ti_proportion": float(ti.mean())}
+    floor_groups = [test.x[i : i + blocks] for i in range(50, 50 + blocks * len(seeds), blocks)]
+    out["held-out"] = mean_scores(floor_groups)
+    rows = []
+    for n, t in ((30, 0.05), (20, 0.0), (16, 0.0), (12, 0.0)):
+        t0 = time.perf_counter()
+        groups = [
+            DirectSampling(ti, neighbours=n, threshold=t).sample(
+                blocks, shape, generator=torch.Generator().manual_seed(seed)
+            )
+            for seed in seeds
+        ]
+        seconds = (time.perf_counter() - t0) / (blocks * len(seeds))
+        row = {"neighbours": n, "threshold": t, **mean_scores(groups), "seconds_per_block": seconds}
+        rows.append(row)
+        print(row, flush=True)
+    out["rows"] = rows
+    return _merge({"ds3d": out})
+
+
+def _facies3d_small(gan: Any, fac: Any, test: Any, scores: Any, n: int = 8) -> dict:
+    """`n` blocks of the training size (16×32×32) from each generator — direct sampling (DS3D) on a
+    32×96×96 training block drawn from the data's recipe, the GAN, the facies model — and `n` held-out
+    blocks, scored alike against the 50 reference blocks, with the seconds per block."""
+    from genzoo.geostat.mps import DirectSampling
+
+    ti = genzoo.datasets.load("facies3d", split="train", n=4, depth=32, size=96).x[0, 0]
+    shape = tuple(test.x.shape[2:])
+    out: dict[str, Any] = {"n": n, "ti_proportion": float(ti.mean())}
+    for name, draw in (
+        ("ds", lambda g: DirectSampling(ti, **DS3D).sample(n, shape, generator=g)),
+        ("gan", lambda g: gan.sample(n, generator=g)),
+        ("facies-model", lambda g: fac.sample(n, generator=g)),
+    ):
+        t0 = time.perf_counter()
+        x = draw(torch.Generator().manual_seed(4))
+        out[name] = {**scores(x), "seconds_per_block": (time.perf_counter() - t0) / n}
+        print(name, out[name], flush=True)
+    out["held-out"] = scores(test.x[50 : 50 + n])
+    return out
+
+
+def _facies3d_wells(gan: Any, test: Any, wells: int = 4, n: int = 16) -> dict:
+    """`wells` vertical wells (every layer) of the last held-out block: the GAN conditioned by its
+    noise field (condition_points, 1,000 steps, `n` restarts) and 4 direct-sampling blocks
+    conditioned on them: the share of data honoured, the diversity of the conditioned blocks
+    against unconditional ones, and the seconds per block."""
+    from genzoo.geostat.latent import condition_points
+    from genzoo.geostat.latent import diversity as _diversity
+    from genzoo.geostat.mps import DirectSampling
+
+    block = test.x[-1, 0]
+    d, h, w = block.shape
+    g = torch.Generator().manual_seed(6)
+    flat = torch.randperm(h * w, generator=g)[:wells]
+    rows, cols = (flat // w).repeat_interleave(d), (flat % w).repeat_interleave(d)
+    layers = torch.arange(d).repeat(wells)
+    values = block[layers, rows, cols].double()
+    un = gan.sample(n, generator=torch.Generator().manual_seed(0))
+    chance = float((un[:, 0, layers, rows, cols].round() == values).double().mean())
+    t0 = time.perf_counter()
+    res = condition_points(
+        gan, rows, cols, values, n=n, steps=1000, layers=layers, generator=torch.Generator().manual_seed(0)
+    )
+    out: dict[str, Any] = {
+        "wells": wells,
+        "data": len(values),
+        "proportion_at_wells": float(values.mean()),
+        "gan": {
+            "honoured": float(res.honoured.mean()),
+            "accepted": float(res.accepted.double().mean()),
+            "unconditional_honoured": chance,
+            "diversity": _diversity(res.x.round()),
+            "diversity_unconditional": _diversity(un.round()),
+            "seconds_per_block": (time.perf_counter() - t0) / n,
+        },
+    }
+    ti = genzoo.datasets.load("facies3d", split="train", n=4, depth=32, size=96).x[0, 0]
+    pts = torch.stack([layers.double(), rows.double(), cols.double(), values], 1).numpy()
+    t0 = time.perf_counter()
+    x = DirectSampling(ti, **DS3D).sample(
+        4, (d, h, w), points=pts, generator=torch.Generator().manual_seed(5)
+    )
+    seconds = (time.perf_counter() - t0) / 4
+    free = DirectSampling(ti, **DS3D).sample(4, (d, h, w), generator=torch.Generator().manual_seed(5))
+    out["ds"] = {
+        "honoured": float((x[:, 0, layers, rows, cols] == values).double().mean()),
+        "diversity": _diversity(x),
+        "diversity_unconditional": _diversity(free),
+        "seconds_per_block": seconds,
+    }
+    print(json.dumps(out, indent=1), flush=True)
+    return out
 
 
 def part_grf(seconds: float) -> dict:
@@ -719,6 +840,53 @@ def print_tables(r: dict) -> None:
             f"\nDS with 20 wells: {c['honoured']:.0%} honoured, {c['seconds_per_realisation']:.3g} s per "
             f"realisation; 3-D 16×64×64: {m['ds3d']['seconds_per_realisation']:.3g} s"
         )
+    if "ds3d" in r:
+        d3 = r["ds3d"]
+        cols = ("proportion", "indicator_variogram", "connectivity", "pattern_js")
+        print(
+            f"\n### Direct sampling in 3-D: {d3['blocks']} blocks of 16×32×32 × seeds {d3['seeds']} "
+            f"(TI proportion {d3['ti_proportion']:.3f})\n"
+        )
+        print("| N | t | " + " | ".join(cols) + " | s / block |\n|---:|---:|" + "---:|" * (len(cols) + 1))
+        for row in d3["rows"]:
+            print(
+                f"| {row['neighbours']} | {row['threshold']:g} | "
+                + " | ".join(f"{row[c]:.4f}" for c in cols)
+                + f" | {row['seconds_per_block']:.3g} |"
+            )
+        e = d3["held-out"]
+        print("| held-out (floor) | | " + " | ".join(f"{e[c]:.4f}" for c in cols) + " | — |")
+    if "facies3d" in r:
+        f3 = r["facies3d"]
+        cols = ("proportion", "indicator_variogram", "connectivity", "pattern_js")
+        print("\n### facies3d: 20 blocks of 16×64×64 against 50 held-out blocks\n")
+        print("| generator | " + " | ".join(cols) + " |\n|---|" + "---:|" * len(cols))
+        for name in ("gan", "facies-model", "truth", "held-out"):
+            e = f3[name]
+            label = f"gan ({e['steps']} steps)" if name == "gan" else name
+            print(f"| {label} | " + " | ".join(f"{e[c]:.4f}" for c in cols) + " |")
+        if "small" in f3:
+            sm = f3["small"]
+            print(f"\n{sm['n']} blocks of 16×32×32 each (TI proportion {sm['ti_proportion']:.3f}):\n")
+            print("| generator | " + " | ".join(cols) + " | s / block |\n|---|" + "---:|" * (len(cols) + 1))
+            for name in ("ds", "gan", "facies-model", "held-out"):
+                e = sm[name]
+                sec = f"{e['seconds_per_block']:.3g}" if "seconds_per_block" in e else "—"
+                print(f"| {name} | " + " | ".join(f"{e[c]:.4f}" for c in cols) + f" | {sec} |")
+        if "wells" in f3:
+            w = f3["wells"]
+            print(
+                f"\n{w['wells']} wells ({w['data']} data, facies 1 at {w['proportion_at_wells']:.0%}):\n\n"
+                "| generator | honoured | unconditional honoured | diversity | unconditional diversity "
+                "| s / block |\n|---|---:|---:|---:|---:|---:|"
+            )
+            for name in ("gan", "ds"):
+                e = w[name]
+                un = f"{e['unconditional_honoured']:.1%}" if "unconditional_honoured" in e else "—"
+                print(
+                    f"| {name} | {e['honoured']:.1%} | {un} | {e['diversity']:.3f} "
+                    f"| {e['diversity_unconditional']:.3f} | {e['seconds_per_block']:.3g} |"
+                )
     if "accuracy3d" in r:
         a3 = r["accuracy3d"]
         print(f"\n### Accuracy in 3-D: {a3['n']} realisations, worst |z| of the variogram along each axis\n")
@@ -807,7 +975,8 @@ def main() -> None:
     ap.add_argument(
         "--parts",
         default="speed,accuracy,learned,condition",
-        help="speed, speed3d, accuracy, accuracy3d, learned (= facies, grf), mps, facies3d, condition, table",
+        help="speed, speed3d, accuracy, accuracy3d, learned (= facies, grf), mps, ds3d, facies3d, condition, "
+        "table",
     )
     ap.add_argument("--seconds", type=float, default=300, help="learned: training time of each neural model")
     ap.add_argument("--peer-budget", type=float, default=120, help="speed: longest peer run timed in full")
@@ -828,6 +997,8 @@ def main() -> None:
         r = part_grf(args.seconds)
     if "mps" in parts:
         r = part_mps()
+    if "ds3d" in parts:
+        r = part_ds3d()
     if "facies3d" in parts:
         r = part_facies3d(args.seconds)
     if "condition" in parts:

@@ -443,6 +443,7 @@ def test_cli_simulates_a_conditioned_block_with_its_sections(tmp_path, capsys):
     assert x.shape == (2, 1, 6, 10, 12)
     assert np.abs(x[:, 0, range(6), 3, 4] - 0.1 * np.arange(6)).max() < 1e-8
     assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "b-3d.png").read_bytes()[:4] == b"\x89PNG" and "b-3d.png" in said
     for args, message in (
         (
             ["--shape", "4", "5", "6", "7"],
@@ -608,7 +609,8 @@ def test_the_report_of_a_model_of_blocks_shows_sections_and_a_sweep_through_the_
     genzoo.train(model, grf3d, progress=False, sample_grid=False)
     page = render_report(model, {"model": {"name": "fft"}}, [], None, data=grf3d)
     assert "<h2>Blocks</h2>" in page and "could not" not in page.split("<h2>Blocks</h2>")[1].split("<h2>")[0]
-    assert "data:image/gif;base64," in page.split("<h2>Blocks</h2>")[1]
+    blocks = page.split("<h2>Blocks</h2>")[1].split("<h2>")[0]
+    assert "data:image/gif;base64," in blocks and 'alt="the blocks in 3-D"' in blocks
     gif = layer_sweep(grf3d.x[:2], ["a", "b"])
     import io
 
@@ -674,3 +676,44 @@ def test_gstlearn_angles_compose_its_way_to_our_rotation(angles, ratios):
         assert np.allclose(
             single.gstlearn_angles(), [one.get("angle", 0.0), one.get("dip", 0.0), one.get("roll", 0.0)]
         )
+
+
+def test_the_3d_view_places_faces_and_bodies_where_the_cells_are():
+    """block_faces and block_isosurface share one frame: x east along the columns, y north (row 0
+    farthest), z up (layer 0 on top). A box of facies code 1 at layers 2–4, rows 3–6, columns 0–1
+    (touching the west side) gives a closed surface (every edge in two triangles) spanning exactly
+    the box's cells; the faces show layer 0, the last row and the last column."""
+    from genzoo.viz.fields import block_faces, block_isosurface, block_view
+
+    d, h, w = 7, 9, 5
+    block = np.zeros((d, h, w))
+    block[2:5, 3:7, 0:2] = 1.0
+    tris = block_isosurface(block, 0.5)
+    pts = tris.reshape(-1, 3)
+    assert np.allclose(pts.min(0), [0, h - 7, d - 5]) and np.allclose(pts.max(0), [2, h - 3, d - 2])
+    keys = np.round(tris * 1e6).astype(np.int64)
+    edges: dict = {}
+    for t in keys:
+        for a, b in ((0, 1), (1, 2), (2, 0)):
+            e = tuple(sorted((tuple(t[a]), tuple(t[b]))))
+            edges[e] = edges.get(e, 0) + 1
+    assert set(edges.values()) == {2}  # closed, also where the box meets the block's side
+    assert len(block_isosurface(block, 1.5)) == 0  # no cell above the level
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(d, h, w))
+    (tx, ty, tz, top), (sx, sy, sz, south), (ex, ey, ez, east) = block_faces(values)
+    assert (tz == d).all() and (sy == 0).all() and (ex == w).all()
+    # the patch with first corner (i, j) spans [x, x+1] × … and carries one cell's value
+    for r, c in ((0, 0), (3, 4), (8, 2)):
+        assert top[r, c] == values[0, r, c] and (tx[r, c], ty[r, c]) == (c, h - r)
+        assert south[2, c] == values[2, -1, c] and (sx[2, c], sz[2, c]) == (c, d - 2)
+        assert east[2, r] == values[2, r, -1] and (ey[2, r], ez[2, r]) == (h - r, d - 2)
+    # the top-left cell of layer 0 as a body lies under the top face's patch of that cell
+    one = np.zeros((d, h, w))
+    one[0, 0, 0] = 1.0
+    p = block_isosurface(one, 0.5).reshape(-1, 3)
+    assert p[:, 0].max() <= 1 and p[:, 1].min() >= h - 1 and p[:, 2].min() >= d - 1
+    png = block_view(torch.from_numpy(block)[None, None].float(), ["box"])
+    assert png[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match=r"blocks must be \(k, 1, D, H, W\)"):
+        block_view(torch.zeros(2, 1, 4, 4))

@@ -76,3 +76,22 @@ def test_continuous_training_images_and_bad_input():
         assert "\n" not in str(err.value)
     with pytest.raises(GenzooError, match=r"a 2-D training image simulates 2-D grids"):
         sim.sample(1, (4, 4, 4))
+
+
+def test_defaults_by_dimension_and_the_byte_path_equals_the_float_one():
+    """N = 30, t = 0.05 in 2-D and N = 16, t = 0 in 3-D unless given; categorical codes are
+    compared as bytes — the same realisations, to the bit, as comparing them as floats."""
+    rng = np.random.default_rng(1)
+    ti2 = torch.from_numpy((rng.random((30, 30)) < 0.35).astype(np.float64))
+    ti3 = torch.from_numpy(rng.integers(0, 3, (8, 16, 16)).astype(np.float64))
+    two, three = DirectSampling(ti2), DirectSampling(ti3)
+    assert (two.neighbours, two.threshold, three.neighbours, three.threshold) == (30, 0.05, 16, 0.0)
+    assert DirectSampling(ti3, neighbours=5, threshold=0.1).neighbours == 5
+    wells = np.array([[k, 2, 3, k % 3] for k in range(5)], dtype=float)
+    for sim, shape, pts in ((two, (14, 12), None), (three, (5, 9, 8), wells)):
+        assert sim._pad_codes is not None and sim._pad_codes.dtype == torch.uint8
+        fast = sim.sample(2, shape, points=pts, generator=torch.Generator().manual_seed(4))
+        sim._pad_codes = None  # the float path
+        slow = sim.sample(2, shape, points=pts, generator=torch.Generator().manual_seed(4))
+        assert torch.equal(fast, slow)
+    assert DirectSampling(ti2 + 300)._pad_codes is None  # codes beyond a byte: floats

@@ -66,7 +66,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     kind = "fields" if len(shape) == 2 else "blocks"
     print(
         f"{args.out}: {args.n} {kind} {'×'.join(map(str, shape))} of {cov.describe()} by {args.method} "
-        f"in {seconds:.2f} s{extra}; figure {png}"
+        f"in {seconds:.2f} s{extra}; {'figures' if len(shape) == 3 else 'figure'} {png}"
     )
     return 0
 
@@ -92,12 +92,12 @@ def _covariance(args: argparse.Namespace) -> Any:
 
 
 def _write_fields(args: argparse.Namespace, x: Any, cov: Any, points: Any, shape: tuple[int, ...]) -> str:
-    """FILE.npz (the fields, the method, the covariance, the seed) and its figure FILE.png;
-    returns the figure's name."""
+    """FILE.npz (the fields, the method, the covariance, the seed) and its figure FILE.png (for
+    blocks also a 3-D view FILE-3d.png); returns the figures' names."""
     import numpy as np
 
     from genzoo.atomic import atomic_path
-    from genzoo.viz.fields import block_figure, fields_figure
+    from genzoo.viz.fields import block_figure, block_view, fields_figure
 
     suffix = Path(args.out).suffix.lower()
     if suffix == ".gslib":  # GSLIB's grid format, for the geoscientist's tools
@@ -121,6 +121,14 @@ def _write_fields(args: argparse.Namespace, x: Any, cov: Any, points: Any, shape
     draw = fields_figure if len(shape) == 2 else block_figure
     with atomic_path(png) as tmp:
         Path(tmp).write_bytes(draw(x, cov, points=points, title=title))
+    if len(shape) == 3:
+        view = str(Path(args.out).with_name(Path(args.out).stem + "-3d.png"))
+        count = min(3, len(x))
+        with atomic_path(view) as tmp:
+            Path(tmp).write_bytes(
+                block_view(x[:count], [f"block {i + 1}" for i in range(count)], title=title)
+            )
+        png = f"{png} and {view}"
     return png
 
 

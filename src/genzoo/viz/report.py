@@ -501,7 +501,7 @@ def field_figure(model: GenerativeModel, data: Dataset | None, seed: int) -> byt
 def _blocks_body(model: GenerativeModel, data: Dataset | None, seed: int) -> str:
     """3-D blocks: held-out and generated blocks' sections side by side with the variograms along
     layers, rows and columns, and an animated sweep through their layers."""
-    from genzoo.viz.fields import VARIOGRAM_FIELDS, block_figure, layer_sweep
+    from genzoo.viz.fields import VARIOGRAM_FIELDS, block_figure, block_view, layer_sweep
 
     with inference(model):
         gen = torch.Generator(device=model.device).manual_seed(seed)
@@ -528,6 +528,14 @@ def _blocks_body(model: GenerativeModel, data: Dataset | None, seed: int) -> str
         else (
             torch.cat([real[:1], x[:2]]),
             ["held-out", "sample 1", "sample 2"],
+        )
+    )
+    parts.append(
+        _try_figure(
+            lambda: block_view(shown, names),
+            "the blocks in 3-D",
+            "each block's outer faces seen from the south-east and above (layer 0 on top), and below "
+            "the bodies of its facies codes ≥ 1 or of its values above the 80th percentile (an isosurface)",
         )
     )
     try:
