@@ -501,10 +501,10 @@ def part_mps(realisations: int = 8) -> dict:
     cond = ds.sample(4, 256, points=pts, generator=torch.Generator().manual_seed(2))
     honoured = float((cond[:, 0, rows, cols] == torch.from_numpy(pts[:, 2])).double().mean())
     out["ds_conditioned"] = {"honoured": honoured, "seconds_per_realisation": (time.perf_counter() - t0) / 4}
-    # 3-D: one 16 × 64 × 64 block of facies3d from a 32 × 96 × 96 training block
+    # 3-D: one 16 × 64 × 64 block of facies3d from a 32 × 96 × 96 training block (the 3-D defaults)
     block_ti = genzoo.datasets.load("facies3d", split="train", n=4, depth=32, size=96).x[0, 0]
     t0 = time.perf_counter()
-    block = DirectSampling(block_ti, neighbours=30).sample(
+    block = DirectSampling(block_ti, **DS3D).sample(
         1, (16, 64, 64), generator=torch.Generator().manual_seed(3)
     )
     out["ds3d"] = {

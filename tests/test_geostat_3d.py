@@ -565,6 +565,27 @@ def test_facies3d_blocks_and_the_facies_model_on_them():
     assert model.sample(1, size=(4, 10, 12)).shape == (1, 1, 4, 10, 12)
 
 
+def test_plurigaussian_blocks_hold_the_declared_proportions_and_their_layering():
+    """facies3d with the plurigaussian rule: three facies in the declared proportions; both latent
+    fields are layered (ratio3 0.2), so each facies' indicator variogram rises faster along the
+    layers than along the rows; two facies are refused in one line."""
+    import genzoo
+
+    data = genzoo.datasets.load(
+        "facies3d", split="train", n=24, depth=8, size=24, rule="plurigaussian", proportions=(0.5, 0.3, 0.2)
+    )
+    assert data.extras["categories"] == 3 and data.x.shape == (24, 1, 8, 24, 24)
+    share = torch.bincount(data.x.long().reshape(-1), minlength=3).double() / data.x.numel()
+    assert torch.allclose(share, torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64), atol=0.04), share
+    for f in range(3):
+        up = stats.indicator_variogram(data.x, f, 2, "layer", 3).gamma[0]
+        across = stats.indicator_variogram(data.x, f, 2, "row", 3).gamma[0]
+        assert float(up) > 1.5 * float(across), (f, float(up), float(across))
+    with pytest.raises(GenzooError, match="the plurigaussian rule needs at least three facies") as err:
+        genzoo.datasets.load("facies3d", split="train", n=4, rule="plurigaussian")
+    assert "\n" not in str(err.value)
+
+
 def test_a_fully_convolutional_gan_on_blocks_trains_and_samples_larger_blocks():
     """arch=fcn on 3-D blocks: Conv3d generator and patch critic; a few steps move the weights, the
     samples are blocks of the training size and, from a larger noise field, of a larger size; the
