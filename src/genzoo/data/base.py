@@ -107,8 +107,9 @@ class DataOptions:
     )
 
 
-class Dataset:
-    """Examples in memory with their :class:`DataInfo`.
+class Dataset(torch.utils.data.Dataset):
+    """Examples in memory with their :class:`DataInfo`; a map-style PyTorch dataset (`len(ds)`,
+    `ds[i]`), so a `DataLoader` takes it.
 
     `log_density`, where the true distribution is known (the 2-D toy sets), maps (N, D)
     points to their exact log-density under the generating distribution. `pair`, for
@@ -167,6 +168,14 @@ class Dataset:
 
     def __len__(self) -> int:
         return len(self.x)
+
+    def __getitem__(self, i: int) -> Any:
+        """Example i as PyTorch's map-style datasets give one: `x[i]`, or `(x[i], y[i])` with labels;
+        translation data as (input, target) — `(pair[i], x[i])` when paired, `(x[i], pair[i])`
+        (domain A, domain B) when unpaired. The stored values: grey for dynamically binarised data."""
+        if self.pair is not None:
+            return (self.pair[i], self.x[i]) if self.info.pairing == "paired" else (self.x[i], self.pair[i])
+        return self.x[i] if self.y is None else (self.x[i], self.y[i])
 
     def __repr__(self) -> str:
         i = self.info

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from genzoo.config import build
-from genzoo.data.base import DataInfo, Dataset
+from genzoo.data.base import DataInfo
 from genzoo.models.base import GenerativeModel
 from genzoo.registry import Registry
 
@@ -25,14 +25,21 @@ def register_model(name: str):
     return deco
 
 
-def create(name: str, data: Dataset | DataInfo, *, seed: int | None = None, **params: Any) -> GenerativeModel:
-    """Build model `name` for `data` (its DataInfo supplies the shapes).
+def create(name: str, data: Any, *, seed: int | None = None, **params: Any) -> GenerativeModel:
+    """Build model `name` for `data` (its DataInfo supplies the shapes): a Dataset or DataInfo, or
+    a tensor, a NumPy array, an (x, y) pair or a map-style PyTorch dataset (see
+    :func:`genzoo.data.python.as_dataset`, which says what it inferred).
 
     `params` override the model's config defaults and are type-checked like `--set` values.
     With `seed`, the initial weights are drawn from that seed without touching the global RNG."""
     cls = MODELS.get(name)
     config = build(cls.Config, params, section="model")
-    info = data if isinstance(data, DataInfo) else data.info
+    if isinstance(data, DataInfo):
+        info = data
+    else:
+        from genzoo.data.python import as_dataset
+
+        info = as_dataset(data).info
     if seed is None:
         return cls(config, info)
     with torch.random.fork_rng(devices=[]):

@@ -888,17 +888,22 @@ def _check_compatible(model: GenerativeModel, data: Dataset) -> None:
 
 def train(
     model: GenerativeModel,
-    data: Dataset,
+    data: Any,
     *,
     out: str | Path | None = None,
     resume: bool = False,
     **options: Any,
 ) -> Run:
-    """Train `model` on `data`; options are :class:`TrainConfig` fields (steps, lr, seed, ...).
+    """Train `model` on `data` — a Dataset, or a tensor, a NumPy array, an (x, y) pair or a
+    map-style PyTorch dataset (:func:`genzoo.data.python.as_dataset`); options are
+    :class:`TrainConfig` fields (steps, lr, seed, ...).
 
     With `out`, the run directory gets config.json, model.safetensors, train_state.pt,
     log.jsonl and samples.png; `resume=True` continues from its last checkpoint up to the
     `steps` given now. Model-specific defaults (`model.default_train`) fill options not given."""
+    from genzoo.data.python import as_dataset
+
+    data = as_dataset(data)
     cfg = build(TrainConfig, {**model.default_train, **options}, section="train")
     trainer = Trainer(model, data, cfg, Path(out) if out is not None else None)
     return trainer.fit(resume=resume)
