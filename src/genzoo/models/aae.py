@@ -132,6 +132,8 @@ class AdversarialAutoencoder(GenerativeModel):
     """Adversarial autoencoder: reconstruction, plus a code discriminator that makes the codes
     f(x) follow the prior; samples by decoding prior draws."""
 
+    accumulates = False  # several updates in a step (train.accumulate refused)
+
     Config = AAEConfig
     latent = True
     encodes = True

@@ -37,6 +37,7 @@ class StepContext:
         total: int = 0,
         reduce: Callable[[Iterable[nn.Parameter]], None] | None = None,
         phase: str | None = None,
+        accumulate: tuple[int, int, float] | None = None,
     ) -> None:
         self.optimizers = optimizers
         self.scaler = scaler
@@ -45,6 +46,10 @@ class StepContext:
         self.total = total  # the run's total number of steps (for staged training)
         self.reduce = reduce  # data-parallel training: averages gradients over the ranks
         self.phase = phase  # one of the model's `phases` alone (the lab's half steps), or None: all
+        # train.accumulate: (part j, of k, its share of the batch): gradients add up over the parts,
+        # the update is taken after the last
+        self.accumulate = accumulate
+        self.updates = 0  # optimize() calls in this (part of a) step
 
     def reduce_gradients(self, opt: torch.optim.Optimizer) -> None:
         """Average the gradients of `opt`'s parameters over the ranks of a data-parallel run
@@ -53,9 +58,26 @@ class StepContext:
             self.reduce([p for group in opt.param_groups for p in group["params"]])
 
     def optimize(self, loss: Tensor, index: int = 0) -> None:
-        """zero_grad, backward, clip, step for optimiser `index`."""
+        """zero_grad, backward, clip, step for optimiser `index`. Under train.accumulate each part of
+        the batch adds its share of the gradient (zero_grad before the first part), and the last
+        part takes the update: the update of the whole batch for a loss that is a mean over it."""
         opt = self.optimizers[index]
-        opt.zero_grad(set_to_none=True)
+        self.updates += 1
+        acc = self.accumulate
+        if acc is not None:
+            if self.updates > 1 or index != 0:
+                raise GenzooError(
+                    "train.accumulate: this model takes several updates in a step; accumulation needs one"
+                )
+            part, parts, share = acc
+            if part == 0:
+                opt.zero_grad(set_to_none=True)
+            loss = loss * share
+            if part < parts - 1:
+                (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+                return
+        else:
+            opt.zero_grad(set_to_none=True)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
             self.reduce_gradients(opt)
@@ -212,6 +234,9 @@ class GenerativeModel(nn.Module):
     # the parts of a training step that can be taken alone (StepContext.phase), e.g. a GAN's
     # ("critic", "generator"): the lab's one-critic-step and one-generator-step buttons
     phases: ClassVar[tuple[str, ...]] = ()
+    # one update per step through ctx.optimize, of a loss that is a mean over the batch: the batch
+    # can be split by train.accumulate (False for adversarial pairs, CD-trained RBMs)
+    accumulates: ClassVar[bool] = True
     channels_last: ClassVar[bool] = False  # its convolutions measured faster NHWC (train.channels_last=auto)
     default_train: ClassVar[dict[str, Any]] = {}  # per-model defaults for the trainer (steps, lr, ...)
     terms: ClassVar[

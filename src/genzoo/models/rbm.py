@@ -380,6 +380,8 @@ class RBM(GenerativeModel):
     """Bernoulli–Bernoulli RBM trained by CD-k or persistent CD; `log_prob` uses the AIS estimate
     of log Z (an estimate: see the module docstring); completion by clamped Gibbs sampling."""
 
+    accumulates = False  # CD updates, not ctx.optimize (train.accumulate refused)
+
     Config = RBMConfig
     SampleOptions = GibbsOptions
     InpaintOptions = GibbsOptions
@@ -749,6 +751,8 @@ class DBN(GenerativeModel):
     states h ~ p(h | v) of the frozen layers below it.
     No tractable likelihood (`likelihood` is None): the lower layers form a directed model whose
     marginal sums over every configuration of the layers above."""
+
+    accumulates = False  # CD updates, not ctx.optimize (train.accumulate refused)
 
     Config = DBNConfig
     SampleOptions = GibbsOptions

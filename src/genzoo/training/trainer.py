@@ -48,6 +48,12 @@ class TrainConfig:
     )
     epochs: int | None = option(None, low=0, help="total epochs; converted to steps")
     batch_size: int = option(128, low=1)
+    accumulate: int = option(
+        1,
+        low=1,
+        help="split each batch into this many parts whose gradients add up before one update: the "
+        "update of the whole batch with the memory of a part",
+    )
     lr: float = option(1e-3, low=0.0)
     optimizer: str = option("adam", choices=("adam", "adamw"))
     betas: tuple[float, float] = option((0.9, 0.999), low=0.0, high=1.0)
@@ -339,6 +345,16 @@ class Trainer:
         if self.world > 1:
             dd.broadcast_module(model)  # one set of initial weights
             torch.manual_seed(cfg.seed + self.rank)  # independent model noise per rank
+        if cfg.accumulate > 1:
+            if not model.accumulates:
+                raise GenzooError(
+                    f"train.accumulate={cfg.accumulate}: {model.name} takes several updates in a step "
+                    "(or its own CD update); accumulation is for models with one update per step"
+                )
+            if cfg.accumulate > cfg.batch_size:
+                raise GenzooError(
+                    f"train.accumulate={cfg.accumulate} is more than train.batch_size={cfg.batch_size}"
+                )
         self.optimizers = model.configure_optimizers(self._make_optimizer) if model.trainable else []
         self.base_lrs = [[g["lr"] for g in o.param_groups] for o in self.optimizers]
         use_scaler = self.dtype == torch.float16
@@ -784,20 +800,39 @@ class Trainer:
             factor = _lr_factor(self.cfg, self.step, self.total)
             for group, lr in zip(opt.param_groups, base):
                 group["lr"] = lr * factor * self.lr_scale
-        ctx = StepContext(
-            self.optimizers,
-            scaler=self.scaler,
-            grad_clip=self.cfg.grad_clip,
-            step=self.step,
-            total=self.total,
-            reduce=dd.average_gradients if self.world > 1 else None,
-            phase=phase,
-        )
         autocast = (
             torch.autocast(self.device.type, dtype=self.dtype) if self.dtype else contextlib.nullcontext()
         )
-        with autocast:
-            terms = self.model.training_step(batch, ctx)
+        k = self.cfg.accumulate if phase is None else 1
+        size = len(next(iter(batch.values())))
+        parts = torch.tensor_split(torch.arange(size), k) if k > 1 else [None]
+        terms: dict[str, Any] = {}
+        for j, idx in enumerate(parts):
+            share = 1.0 if idx is None else len(idx) / size
+            ctx = StepContext(
+                self.optimizers,
+                scaler=self.scaler,
+                grad_clip=self.cfg.grad_clip,
+                step=self.step,
+                total=self.total,
+                reduce=dd.average_gradients if self.world > 1 else None,
+                phase=phase,
+                accumulate=None if idx is None else (j, k, share),
+            )
+            part = batch if idx is None else {key: v[idx.to(v.device)] for key, v in batch.items()}
+            with autocast:
+                got = self.model.training_step(part, ctx)
+            if idx is None:
+                terms = got
+                break
+            if ctx.updates != 1:
+                raise GenzooError(
+                    f"train.accumulate: {self.model.name} took {ctx.updates} updates through its step "
+                    "context in one step; accumulation needs exactly one"
+                )
+            for key, v in got.items():  # the whole batch's terms: the parts' weighted by their shares
+                v = v.detach() if torch.is_tensor(v) else v
+                terms[key] = terms.get(key, 0.0) + share * v
         if self.defer_sync:  # no host–device synchronisation: see _watch
             values = {
                 k: v.detach().float() if torch.is_tensor(v) else torch.tensor(float(v), device=self.device)

@@ -106,6 +106,8 @@ def _latent_dim(config: CGANConfig, info: DataInfo) -> int:
 class ConditionalGAN(GenerativeModel):
     """Conditional GAN G(z, y), D(x, y) with an IcGAN encoder (x → z) and label classifier (x → y)."""
 
+    accumulates = False  # several updates in a step (train.accumulate refused)
+
     Config = CGANConfig
     latent = True
     encodes = True  # with encoder=false the instance says False

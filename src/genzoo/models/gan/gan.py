@@ -236,6 +236,8 @@ class GANSampleOptions:
 class GAN(GenerativeModel):
     """Generative adversarial network: minimax, non-saturating, WGAN or WGAN-GP."""
 
+    accumulates = False  # several updates in a step (train.accumulate refused)
+
     Config = GANConfig
     SampleOptions = GANSampleOptions
     channels_last = True  # NHWC convolutions measured faster (see checkpoint.use_channels_last)

@@ -201,6 +201,8 @@ class InfoGAN(GenerativeModel):
     """InfoGAN: a GAN whose categorical and continuous input codes are made recoverable from its
     samples by a head Q on the critic (a lower bound on the mutual information)."""
 
+    accumulates = False  # several updates in a step (train.accumulate refused)
+
     Config = InfoGANConfig
     SampleOptions = InfoGANSampleOptions
     latent = True  # decode(v) = G(v), v = [z, one-hot c_cat, c_cont]; there is no encoder

@@ -200,6 +200,8 @@ class CycleGANConfig:
 class CycleGAN(GenerativeModel):
     """Unpaired image-to-image translation with two generators and cycle consistency."""
 
+    accumulates = False  # several updates in a step (train.accumulate refused)
+
     Config = CycleGANConfig
     pairing: ClassVar[str] = (
         "unpaired"  # the data it is checked on; paired data work too (correspondence unused)
@@ -359,6 +361,8 @@ class Pix2PixConfig:
 @register_model("pix2pix")
 class Pix2Pix(GenerativeModel):
     """Paired image-to-image translation: U-Net generator, conditional PatchGAN, L1 loss."""
+
+    accumulates = False  # several updates in a step (train.accumulate refused)
 
     Config = Pix2PixConfig
     pairing: ClassVar[str] = "paired"
