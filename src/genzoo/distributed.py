@@ -22,6 +22,10 @@ on the CPU) and:
 chunks, each computed by one rank exactly as one process computes it, gathered in order, so the
 results equal one process's.
 
+Under SLURM, `srun -n N genzoo train ...` (one task per process) works without torchrun: where
+torchrun's variables are absent, SLURM's task id, task count and local id give RANK, WORLD_SIZE
+and LOCAL_RANK, the first host of the job's node list MASTER_ADDR (see :func:`from_slurm`).
+
 This is what DistributedDataParallel does, without its bucketing and its overlap of
 communication with the backward pass, and without wrapping a model whose training step calls
 its own submodules (a GAN's generator and critic) in ways DDP's forward hook cannot see.
@@ -41,8 +45,59 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+SLURM_PORT_BASE = 29500  # MASTER_PORT under SLURM (when not set): this + the job id mod 1000
+
+
+def first_host(nodelist: str) -> str:
+    """The first host of a SLURM node list: "gpu[003-004,010],cpu1" → "gpu003" (zero padding kept)."""
+    depth, end = 0, len(nodelist)
+    for i, ch in enumerate(nodelist):  # the first top-level item: commas inside brackets don't split
+        depth += {"[": 1, "]": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            end = i
+            break
+    item = nodelist[:end].strip()
+    if "[" not in item:
+        return item
+    head, rest = item.split("[", 1)
+    ranges, tail = rest.split("]", 1)
+    return head + ranges.split(",")[0].split("-")[0] + tail
+
+
+def from_slurm(environ: Any = None) -> bool:
+    """In a task that `srun` started (SLURM_STEP_ID set), without torchrun's variables: RANK,
+    WORLD_SIZE, LOCAL_RANK from SLURM_PROCID, SLURM_STEP_NUM_TASKS (or SLURM_NTASKS),
+    SLURM_LOCALID, and MASTER_ADDR (the first host of SLURM_JOB_NODELIST) and MASTER_PORT (29500 +
+    the job id mod 1000) where not set, written into `environ` (os.environ) for the process group
+    to read. True where it mapped them. A batch script's own shell (no job step) also carries
+    SLURM_PROCID = 0 and the job's SLURM_NTASKS: a `genzoo train` run there, not under srun, stays
+    one process instead of waiting for ranks that never start."""
+    env = os.environ if environ is None else environ
+    if "WORLD_SIZE" in env or "RANK" in env or "SLURM_PROCID" not in env:
+        return False
+    if "SLURM_STEP_ID" not in env and "SLURM_STEPID" not in env:
+        return False
+    try:
+        rank = int(env["SLURM_PROCID"])
+        world = int(env.get("SLURM_STEP_NUM_TASKS", env.get("SLURM_NTASKS", "1")))
+    except ValueError:
+        return False
+    if world <= 1:
+        return False
+    env["RANK"], env["WORLD_SIZE"] = str(rank), str(world)
+    env["LOCAL_RANK"] = env.get("SLURM_LOCALID", "0")
+    if "MASTER_ADDR" not in env:
+        env["MASTER_ADDR"] = first_host(env.get("SLURM_JOB_NODELIST", env.get("SLURM_NODELIST", "localhost")))
+    if "MASTER_PORT" not in env:
+        job = env.get("SLURM_JOB_ID", "0")
+        env["MASTER_PORT"] = str(SLURM_PORT_BASE + (int(job) % 1000 if job.isdigit() else 0))
+    return True
+
+
 def env_world_size() -> int:
-    """WORLD_SIZE from the environment (torchrun sets it), 1 otherwise."""
+    """WORLD_SIZE from the environment (torchrun sets it; mapped from SLURM's under srun), 1
+    otherwise."""
+    from_slurm()
     try:
         return int(os.environ.get("WORLD_SIZE", "1"))
     except ValueError:
@@ -50,6 +105,7 @@ def env_world_size() -> int:
 
 
 def env_rank() -> int:
+    from_slurm()
     try:
         return int(os.environ.get("RANK", "0"))
     except ValueError:
