@@ -54,7 +54,8 @@ class _GenzooEstimator(BaseEstimator):
         return {}
 
     def _train_params(self) -> dict[str, Any]:
-        return {}
+        """The training options among the estimator's parameters (steps, lr, batch_size)."""
+        return {k: getattr(self, k) for k in ("steps", "lr", "batch_size") if hasattr(self, k)}
 
     def _dataset(self, x: np.ndarray) -> Dataset:
         from genzoo.data.python import as_dataset
@@ -168,9 +169,6 @@ class BernoulliRBM(_GenzooEstimator):
             "ais_betas": self.ais_betas,
         }
 
-    def _train_params(self) -> dict[str, Any]:
-        return {"steps": self.steps, "lr": self.lr, "batch_size": self.batch_size}
-
     def _dataset(self, x: np.ndarray) -> Dataset:
         flat = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).reshape(len(x), 1, 1, -1)
         info = DataInfo("sklearn", "image", tuple(flat.shape[1:]), (0.0, 1.0), binarize="static")
@@ -231,6 +229,3 @@ class VAE(_GenzooEstimator):
 
     def _model_params(self) -> dict[str, Any]:
         return {"arch": "mlp", "latent_dim": self.latent_dim, "hidden": tuple(self.hidden)}
-
-    def _train_params(self) -> dict[str, Any]:
-        return {"steps": self.steps, "lr": self.lr, "batch_size": self.batch_size}
