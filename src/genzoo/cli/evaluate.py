@@ -51,6 +51,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         )
         if rank == 0:
             ckpt.write_json(Path(args.run) / ckpt.METRICS, result)
+            from genzoo.hub import write_card
+
+            write_card(args.run)  # the model card with its metrics
             _print_metrics(result)
             print(f"written: {Path(args.run) / ckpt.METRICS}")
         distributed.barrier()  # no rank leaves before metrics.json is written

@@ -94,7 +94,7 @@ def _clear_for_a_new_run(out: Path, *, overwrite: bool) -> None:
         raise GenzooError(
             f"{out} already holds a run; continue it with --resume, or pass --overwrite or another --out"
         )
-    for name in (ckpt.STATE, ckpt.WEIGHTS, ckpt.CHECKSUMS, ckpt.LOG, ckpt.METRICS, ckpt.SAMPLES):
+    for name in (ckpt.STATE, ckpt.WEIGHTS, ckpt.CHECKSUMS, ckpt.LOG, ckpt.METRICS, ckpt.SAMPLES, ckpt.CARD):
         (out / name).unlink(missing_ok=True)
 
 

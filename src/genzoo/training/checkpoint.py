@@ -46,7 +46,8 @@ MAX_FRAMES = 12  # kept checkpoints' grids: at most this many, spread evenly ove
 CHECKSUMS = "checksums.json"
 
 
-RUN_FILES = (CONFIG, WEIGHTS, STATE, LOG, METRICS, SAMPLES, CHECKSUMS)
+CARD = "README.md"  # the model card (genzoo.hub)
+RUN_FILES = (CONFIG, WEIGHTS, STATE, LOG, METRICS, SAMPLES, CHECKSUMS, CARD)
 LOCK = ".lock"  # held (flock) by the process training the run; holds its process id
 
 _HELD: dict[Path, tuple[int, int]] = {}  # run directory -> (file descriptor, depth) held by this process

@@ -568,6 +568,9 @@ class Trainer:
         ckpt.save_weights(self.out / ckpt.WEIGHTS, sampling_state, meta)
         if self.cfg.sample_grid:
             self._write_samples(sampling_state)
+        from genzoo.hub import write_card
+
+        write_card(self.out)  # README.md: the model card of the run as it stands
 
     def _write_samples(self, state: dict[str, torch.Tensor]) -> None:
         """samples.png: 64 samples of the saved weights (seed 0, the same noise at every checkpoint),
