@@ -41,7 +41,8 @@ def test_save_pretrained_and_from_pretrained(tmp_path):
     model = genzoo.models.create("vae", data, seed=0, hidden=(32,))
     genzoo.train(model, data, steps=30, progress=False, sample_grid=False)
     folder = model.save_pretrained(tmp_path / "ring-vae")
-    assert {p.name for p in folder.iterdir()} >= {"config.json", "model.safetensors", "samples.png", "README.md"}
+    written = {p.name for p in folder.iterdir()}
+    assert written >= {"config.json", "model.safetensors", "samples.png", "README.md"}
     vae = type(model)
     for loaded in (genzoo.load(folder), vae.from_pretrained(folder), GenerativeModel.from_pretrained(folder)):
         assert isinstance(loaded, vae) and not loaded.training
