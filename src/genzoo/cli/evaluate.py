@@ -54,6 +54,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             from genzoo.hub import write_card
 
             write_card(args.run)  # the model card with its metrics
+            if cfg.get("train", {}).get("log_to") == "tensorboard":  # the metrics at the run's last step
+                from genzoo.training.callbacks import TensorBoard
+
+                log = ckpt.read_log(args.run)
+                board = TensorBoard(args.run)
+                board.on_evaluate(Path(args.run), {**result, "step": log[-1]["step"] if log else 0})
+                board.on_end(None, None)
             _print_metrics(result)
             print(f"written: {Path(args.run) / ckpt.METRICS}")
         distributed.barrier()  # no rank leaves before metrics.json is written

@@ -44,6 +44,8 @@ def _train_options(
             opts[flag] = value
     if args.quiet:
         opts["progress"] = False
+    if getattr(args, "tensorboard", False):
+        opts["log_to"] = "tensorboard"
     if "steps" in opts and "epochs" in opts:
         if getattr(args, "steps", None) is not None:
             opts.pop("epochs")
@@ -204,6 +206,11 @@ def register_train(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--resume", action="store_true", help="continue the run in --out up to --steps")
     s.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="also write TensorBoard events in RUN/tensorboard (train.log_to=tensorboard)",
+    )
     s.set_defaults(fn=cmd_train)
 
 

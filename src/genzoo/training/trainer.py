@@ -112,6 +112,12 @@ class TrainConfig:
     checkpoint_every: int = option(1000, low=1)
     log_every: int = option(10, low=1)
     sample_grid: bool = option(True, help="write samples.png at every checkpoint")
+    log_to: str = option(
+        "none",
+        choices=("none", "tensorboard"),
+        help="also write the losses, sample grids and metrics as TensorBoard events in RUN/tensorboard "
+        "(needs the tensorboard package)",
+    )
     progress: bool = option(True, help="show a progress bar")
     threads: int | None = option(
         None,
@@ -301,7 +307,15 @@ class Trainer:
     PROBE_MIN_SECONDS = 5.0  # ... in runs expected to take less than this (timed by two steps) ...
     PROBE_MAX_SHARE = 0.03  # ... and where the smallest timing would cost more than this share of the run
 
-    def __init__(self, model: GenerativeModel, data: Dataset, cfg: TrainConfig, out: Path | None) -> None:
+    def __init__(
+        self,
+        model: GenerativeModel,
+        data: Dataset,
+        cfg: TrainConfig,
+        out: Path | None,
+        callbacks: list[Any] | None = None,
+    ) -> None:
+        self.callbacks = list(callbacks or [])
         if len(data) == 0:
             raise GenzooError(f"dataset {data.info.name!r} is empty")
         if data.info != model.info:
@@ -617,13 +631,25 @@ class Trainer:
         """Train to the total steps (from the last checkpoint with `resume`), holding the run
         directory's lock (rank 0) so that no other process trains into it meanwhile; torch's thread
         count is restored afterwards."""
+        from genzoo.training.callbacks import for_run
+
         old_threads = torch.get_num_threads()
         lock = ckpt.run_lock(self.out) if self.out is not None and self.main else contextlib.nullcontext()
+        kept = self.callbacks
+        if self.main:
+            self.callbacks = kept + for_run(self.cfg.log_to, self.out)
+        else:
+            self.callbacks = []  # the process that writes the run calls them
+        run = None
         try:
             with lock:
-                return self._fit(resume)
+                run = self._fit(resume)
+                return run
         finally:
             torch.set_num_threads(old_threads)
+            for cb in self.callbacks:
+                cb.on_end(self, run)
+            self.callbacks = kept
 
     def _fit(self, resume: bool) -> Run:
         if resume and (self.out is None or not (self.out / ckpt.STATE).is_file()):
@@ -752,6 +778,8 @@ class Trainer:
                 t_step = time.perf_counter()
                 terms = self._one_step()
                 self.step += 1
+                for cb in self.callbacks:
+                    cb.on_step(self, self.step, terms)
                 if (
                     self.tuner is not None
                     and self.step < self.total
@@ -778,6 +806,8 @@ class Trainer:
                     record["threads"] = torch.get_num_threads()
                     record["time"] = self.time_offset + now - t0  # seconds of training, across resumes
                     self._append_log(record)
+                    for cb in self.callbacks:
+                        cb.on_log(self, record)
                     bar.set_postfix(loss=f"{record.get('loss', float('nan')):.4g}", refresh=False)
                     sums, counts, count, t_last = {}, {}, 0, now
                 bar.update(1)
@@ -785,6 +815,8 @@ class Trainer:
                     self._check_weights()
                     self._refresh(final=ending)
                     self.save()
+                    for cb in self.callbacks:
+                        cb.on_checkpoint(self, self.step)
                 if ending:
                     break
         finally:
@@ -930,11 +962,14 @@ def train(
     *,
     out: str | Path | None = None,
     resume: bool = False,
+    callbacks: list[Any] | None = None,
     **options: Any,
 ) -> Run:
     """Train `model` on `data` — a Dataset, or a tensor, a NumPy array, an (x, y) pair or a
     map-style PyTorch dataset (:func:`genzoo.data.python.as_dataset`); options are
-    :class:`TrainConfig` fields (steps, lr, seed, ...).
+    :class:`TrainConfig` fields (steps, lr, seed, ...); `callbacks`: objects of
+    :class:`genzoo.training.callbacks.Callback` whose hooks the trainer calls (on_step, on_log,
+    on_checkpoint, on_end).
 
     With `out`, the run directory gets config.json, model.safetensors, train_state.pt,
     log.jsonl and samples.png; `resume=True` continues from its last checkpoint up to the
@@ -943,5 +978,5 @@ def train(
 
     data = as_dataset(data)
     cfg = build(TrainConfig, {**model.default_train, **options}, section="train")
-    trainer = Trainer(model, data, cfg, Path(out) if out is not None else None)
+    trainer = Trainer(model, data, cfg, Path(out) if out is not None else None, callbacks)
     return trainer.fit(resume=resume)
