@@ -44,6 +44,33 @@ def binarize(x: Tensor, seed: int = BINARIZE_SEED) -> Tensor:
     )
 
 
+def augment(
+    x: Tensor, pair: Tensor | None, flip: bool, shift: int, *, generator: torch.Generator | None = None
+) -> tuple[Tensor, Tensor | None]:
+    """Training-batch augmentation of images (B, C, H, W): each example flipped left-right with
+    probability ½ (`flip`) and translated by (dy, dx) uniform in [−shift, shift]² with its edge
+    pixels replicated; a paired input (`pair`, the same height and width) gets the same flip and
+    translation. Draws from `generator` (the batch order's: resumable)."""
+    b, _, h, w = x.shape
+    tensors = [x] if pair is None else [x, pair]
+    if flip:
+        mask = torch.rand(b, generator=generator) < 0.5
+        tensors = [torch.where(mask[:, None, None, None], t.flip(-1), t) for t in tensors]
+    if shift:
+        dy = torch.randint(-shift, shift + 1, (b,), generator=generator)
+        dx = torch.randint(-shift, shift + 1, (b,), generator=generator)
+        rows = (torch.arange(h)[None] + shift + dy[:, None]).to(x.device)  # (B, H) in the padded image
+        cols = (torch.arange(w)[None] + shift + dx[:, None]).to(x.device)
+        moved = []
+        for t in tensors:
+            padded = torch.nn.functional.pad(t, (shift, shift, shift, shift), mode="replicate")
+            bi = torch.arange(b, device=t.device)[:, None, None, None]
+            ci = torch.arange(t.shape[1], device=t.device)[None, :, None, None]
+            moved.append(padded[bi, ci, rows[:, None, :, None], cols[:, None, None, :]])
+        tensors = moved
+    return tensors[0], (tensors[1] if pair is not None else None)
+
+
 @dataclass(frozen=True)
 class DataInfo:
     """What a model needs to know about its data; saved in every run's config.json."""
@@ -105,6 +132,18 @@ class DataOptions:
     exclude: tuple[int, ...] = option(
         (), low=0, help="drop the examples of these classes, e.g. 3 or 3,5 (novelty detection)"
     )
+    flip: bool = option(
+        False,
+        help="images: flip each training example left-right with probability 1/2 (augmentation; "
+        "held-out data are never changed)",
+    )
+    shift: int = option(
+        0,
+        low=0,
+        high=64,
+        help="images: translate each training example by up to this many pixels along each axis, "
+        "edges replicated (augmentation)",
+    )
 
 
 class Dataset(torch.utils.data.Dataset):
@@ -127,6 +166,7 @@ class Dataset(torch.utils.data.Dataset):
         extras: dict[str, Any] | None = None,
         source: dict[str, Any] | None = None,
         pair: Tensor | None = None,
+        augment: tuple[bool, int] = (False, 0),
     ) -> None:
         if tuple(x.shape[1:]) != tuple(info.shape):
             raise GenzooError(
@@ -158,6 +198,7 @@ class Dataset(torch.utils.data.Dataset):
         self.y = None if y is None else y.long()
         self.pair = None if pair is None else pair.float().contiguous()
         self.info = info
+        self.augment = (bool(augment[0]), int(augment[1]))  # (flip, shift) of the training batches
         self.log_density = log_density
         self.extras = extras or {}
         # {"name": ..., "options": {...}} when made by genzoo.datasets.load: enough to load it again
@@ -188,15 +229,18 @@ class Dataset(torch.utils.data.Dataset):
 
     def batch(self, index: Tensor, generator: torch.Generator | None = None) -> dict[str, Tensor]:
         """The examples at `index` as {"x": ..., "y": ..., "pair": ...} (the keys the data has);
-        with dynamic binarisation each call draws fresh Bernoulli values from `generator`."""
+        with data.flip / data.shift each call flips and translates them afresh (:func:`augment`), and
+        with dynamic binarisation draws fresh Bernoulli values, from `generator`."""
         x = self.x[index]
+        pair = None if self.pair is None else self.pair[index]
+        if self.augment != (False, 0):
+            x, pair = augment(x, pair, *self.augment, generator=generator)
         if self.info.binarize == "dynamic":
             x = torch.bernoulli(x, generator=generator)
         out = {"x": x}
         if self.y is not None:
             out["y"] = self.y[index]
-        if self.pair is not None:
-            pair = self.pair[index]
+        if pair is not None:
             out["pair"] = (
                 torch.bernoulli(pair, generator=generator) if self.info.binarize == "dynamic" else pair
             )
@@ -235,6 +279,7 @@ class Dataset(torch.utils.data.Dataset):
             extras=self.extras,
             source=self.source,
             pair=pair,
+            augment=self.augment,
         )
         out._fixed = {k: v[index] for k, v in self._fixed.items()}  # the same draw for the same examples
         return out

@@ -152,7 +152,17 @@ def _apply_common(ds: Dataset, opts: DataOptions) -> Dataset:
     if not opts.labels and y is not None:
         y = None
         info = replace(info, num_classes=0)
-    return Dataset(x, info, y, log_density=ds.log_density, extras=ds.extras, pair=pair)
+    if opts.flip or opts.shift:
+        what = f"data.{'flip' if opts.flip else 'shift'}"
+        if info.kind != "image" or len(info.shape) != 3:
+            raise GenzooError(f"{what}: augmentation is for images ({info.name} is {info.kind} data)")
+        h, w = info.shape[1:]
+        if opts.shift >= min(h, w):
+            raise GenzooError(f"data.shift={opts.shift}: more than the {h}×{w} images allow")
+        if pair is not None and tuple(pair.shape[2:]) != (h, w):
+            raise GenzooError(f"{what}: the pairs of {info.name} differ in size from its images")
+    augment = (opts.flip, opts.shift)
+    return Dataset(x, info, y, log_density=ds.log_density, extras=ds.extras, pair=pair, augment=augment)
 
 
 def info_for(ds: Dataset | DataInfo) -> DataInfo:
