@@ -33,6 +33,7 @@ LAYERS: dict[str, int] = {
     # 3: what trains and what scores them
     "training": 3,
     "metrics": 3,
+    "hub": 3,  # run and model folders: the model card, save_pretrained / from_pretrained
     # 4: pictures and pages of runs; the catalog of models, datasets and metrics
     "viz": 4,
     "catalog": 4,
@@ -40,6 +41,7 @@ LAYERS: dict[str, int] = {
     "tour": 5,
     "lab": 5,
     "cli": 5,
+    "sklearn": 5,  # scikit-learn estimators over models and training
     # 6: the package's public API (`import genzoo`), which no module of it imports
     "__init__": 6,
     "__main__": 6,

@@ -29,6 +29,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "TrainConfig": ("genzoo.training.trainer", "TrainConfig"),
     "train": ("genzoo.training.trainer", "train"),
     "set_threads": ("genzoo.threads", "set_threads"),
+    "save_pretrained": ("genzoo.hub", "save_pretrained"),
+    "from_pretrained": ("genzoo.hub", "from_pretrained"),
 }
 
 __all__ = [
@@ -38,8 +40,10 @@ __all__ = [
     "__version__",
     "datasets",
     "evaluate",
+    "from_pretrained",
     "load",
     "models",
+    "save_pretrained",
     "set_threads",
     "train",
 ]
@@ -48,6 +52,7 @@ if TYPE_CHECKING:
     from genzoo import data as datasets
     from genzoo import models
     from genzoo.errors import GenzooError
+    from genzoo.hub import from_pretrained, save_pretrained
     from genzoo.metrics import evaluate
     from genzoo.threads import set_threads
     from genzoo.training.checkpoint import load

@@ -2,10 +2,10 @@
 card (README.md) beside them — the model, its data, its training budget, its metrics and its
 sample grid. Nothing here touches a network.
 
-`model.save_pretrained(folder)` writes such a folder from any model (trained in Python, loaded,
-conditioned); `GenzooModel.from_pretrained(folder)` (any family's class, or
-`genzoo.models.GenerativeModel`) and `genzoo.load(folder)` read it back. Every run the trainer
-writes gets its card at each checkpoint, and `genzoo evaluate` refreshes it with the metrics.
+`genzoo.save_pretrained(model, folder)` writes such a folder from any model (trained in Python,
+loaded, conditioned); `genzoo.from_pretrained(folder)` (with `family=` to insist on one) and
+`genzoo.load(folder)` read it back. Every run the trainer writes gets its card at each checkpoint,
+and `genzoo evaluate` refreshes it with the metrics.
 """
 
 from __future__ import annotations
@@ -62,13 +62,12 @@ def save_pretrained(model: Any, folder: str | Path, *, samples: bool = True) -> 
     return folder
 
 
-def from_pretrained(cls: type, folder: str | Path, *, device: str = "cpu") -> Any:
-    """The model saved in `folder`, in eval mode; refused in one line when it is not a `cls`."""
+def from_pretrained(folder: str | Path, *, family: str | None = None, device: str = "cpu") -> Any:
+    """The model saved in `folder`, in eval mode; with `family`, a folder holding another family
+    is refused in one line."""
     model = ckpt.load(folder, device=device)
-    if not isinstance(model, cls):
-        raise GenzooError(
-            f"{folder} holds a {model.name!r} model, not a {getattr(cls, 'name', cls.__name__)!r}"
-        )
+    if family is not None and model.name != family:
+        raise GenzooError(f"{folder} holds a {model.name!r} model, not a {family!r}")
     return model
 
 

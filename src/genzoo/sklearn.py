@@ -65,7 +65,8 @@ class _GenzooEstimator(BaseEstimator):
     # --- scikit-learn's API ----------------------------------------------------------------------
     def fit(self, X: Any, y: Any = None) -> _GenzooEstimator:
         """Train the model on X (y is ignored: these are density estimators)."""
-        import genzoo
+        from genzoo.models import create
+        from genzoo.training.trainer import train
 
         x = np.asarray(X)
         if x.ndim < 2 or len(x) == 0:
@@ -74,8 +75,8 @@ class _GenzooEstimator(BaseEstimator):
             )
         data = self._dataset(x)
         seed = _seed(getattr(self, "random_state", 0))
-        model = genzoo.models.create(self._family, data, seed=seed, **self._model_params())
-        run = genzoo.train(
+        model = create(self._family, data, seed=seed, **self._model_params())
+        run = train(
             model, data, progress=False, sample_grid=False, seed=seed, threads=None, **self._train_params()
         )
         self.model_ = run.model.eval()

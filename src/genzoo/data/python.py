@@ -33,12 +33,18 @@ def as_dataset(data: Any, *, name: str | None = None, say: bool = True) -> Datas
     if _LAST is not None and _LAST[0] is data:
         return _LAST[1]
     x, y, what = _arrays(data)
-    from genzoo.data.files import _num_classes, array_dataset, check_y
+    from genzoo.data.files import array_dataset, check_y
 
     label = name or what
     t, kind, value_range = array_dataset(x, label)
     labels = None if y is None else check_y(y, len(t), label)
-    info = DataInfo(label, kind, tuple(t.shape[1:]), value_range, num_classes=_num_classes(labels))
+    info = DataInfo(
+        label,
+        kind,
+        tuple(t.shape[1:]),
+        value_range,
+        num_classes=0 if labels is None else int(labels.max()) + 1,
+    )
     ds = Dataset(t, info, labels, source={"name": label, "options": None, "python": describe(info, len(t))})
     if say:
         print(f"genzoo: {what}: {describe(info, len(t))}", file=sys.stderr)
