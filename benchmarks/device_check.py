@@ -4,7 +4,7 @@
     python benchmarks/device_check.py --device cpu --quick # a dry run of the script on the CPU
 
 1. The CUDA-only tests (`pytest -k cuda` over the files that hold them), pass/fail counted.
-2. Every tour entry's family (its tour data and options, seed 0, batch 16 or its own smaller one):
+2. Every tour entry's trained family (its tour data and options, seed 0, batch 16 or its own smaller one):
    the loss terms of its first training step on the device — fp32, bf16 autocast, and
    torch.compile (inductor) — against the same step on the CPU, and steps per second of each.
    A family whose step draws random numbers (noise, time steps, Gibbs chains) draws them from
@@ -89,6 +89,9 @@ def check_families(device: str, deadline: float, steps: int, compile_too: bool) 
     rows = []
     for name, entry in plan(quick=True):
         row: dict[str, Any] = {"family": name, "data": entry.data}
+        if not genzoo.models.MODELS.get(name).trainable:
+            rows.append({**row, "skipped": "fitted once, no training step"})
+            continue
         if time.perf_counter() > deadline:
             rows.append({**row, "skipped": "time"})
             continue
