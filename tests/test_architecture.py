@@ -30,10 +30,11 @@ LAYERS: dict[str, int] = {
     "pictures": 1,
     # 2: the model families
     "models": 2,
+    "runfiles": 2,  # a run's or model folder's files: config, weights and checksums, lock, log
+    "hub": 2,  # model folders: the model card, save_pretrained / from_pretrained
     # 3: what trains and what scores them
     "training": 3,
     "metrics": 3,
-    "hub": 3,  # run and model folders: the model card, save_pretrained / from_pretrained
     # 4: pictures and pages of runs; the catalog of models, datasets and metrics
     "viz": 4,
     "catalog": 4,

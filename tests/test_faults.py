@@ -532,7 +532,9 @@ def test_a_checkpoint_landing_while_a_reader_checks_it_is_no_false_alarm(trained
     path = trained / ckpt.WEIGHTS
     old = ckpt.read_weights(path)
     new = {k: v + 1 if v.is_floating_point() else v for k, v in old.items()}
-    original, landed = ckpt._read_checksums, []
+    from genzoo import runfiles  # where the reader's manifest is read (re-exported by checkpoint)
+
+    original, landed = runfiles._read_checksums, []
 
     def manifest_then_a_checkpoint_lands(run_dir):
         sums = original(run_dir)
@@ -541,9 +543,9 @@ def test_a_checkpoint_landing_while_a_reader_checks_it_is_no_false_alarm(trained
             ckpt.save_weights(path, new)  # the trainer's next checkpoint, between the reader's two reads
         return sums
 
-    monkeypatch.setattr(ckpt, "_read_checksums", manifest_then_a_checkpoint_lands)
+    monkeypatch.setattr(runfiles, "_read_checksums", manifest_then_a_checkpoint_lands)
     got = ckpt.read_weights(path)
     assert landed  # the checkpoint did land in between (on the old code: "its checksum does not match")
     assert all(torch.equal(got[k], old[k]) for k in old) or all(torch.equal(got[k], new[k]) for k in new)
-    monkeypatch.setattr(ckpt, "_read_checksums", original)
+    monkeypatch.setattr(runfiles, "_read_checksums", original)
     assert all(torch.equal(ckpt.read_weights(path)[k], new[k]) for k in new)

@@ -1,7 +1,7 @@
 """Hub-style folders: every run gets a model card (README.md: the model, the data, the training
-budget, the metrics after `genzoo evaluate`, the sample grid); genzoo.save_pretrained /
-from_pretrained write and read config.json + model.safetensors for any model; huggingface_hub's
-own PyTorchModelHubMixin loads the same weights from such a folder (no network)."""
+budget, the metrics after `genzoo evaluate`, the sample grid); save_pretrained / from_pretrained on
+every model (and as genzoo functions) write and read config.json + model.safetensors;
+huggingface_hub's own PyTorchModelHubMixin loads the same weights from such a folder (no network)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import torch
 import genzoo
 from genzoo.cli import main
 from genzoo.errors import GenzooError
+from genzoo.models import GenerativeModel
 
 
 def _state(model) -> dict[str, torch.Tensor]:
@@ -39,15 +40,13 @@ def test_save_pretrained_and_from_pretrained(tmp_path):
     data = genzoo.datasets.load("ring8", split="train")
     model = genzoo.models.create("vae", data, seed=0, hidden=(32,))
     genzoo.train(model, data, steps=30, progress=False, sample_grid=False)
-    folder = genzoo.save_pretrained(model, tmp_path / "ring-vae")
+    folder = model.save_pretrained(tmp_path / "ring-vae")
     written = {p.name for p in folder.iterdir()}
     assert written >= {"config.json", "model.safetensors", "samples.png", "README.md"}
     vae = type(model)
-    for loaded in (
-        genzoo.load(folder),
-        genzoo.from_pretrained(folder),
-        genzoo.from_pretrained(folder, family="vae"),
-    ):
+    also = genzoo.save_pretrained(model, tmp_path / "again", samples=False)
+    loaders = (genzoo.load, genzoo.from_pretrained, vae.from_pretrained, GenerativeModel.from_pretrained)
+    for loaded in [load(folder) for load in loaders] + [genzoo.from_pretrained(also, family="vae")]:
         assert isinstance(loaded, vae) and not loaded.training
         want = _state(model)
         got = _state(loaded)
@@ -55,9 +54,13 @@ def test_save_pretrained_and_from_pretrained(tmp_path):
         a = loaded.sample(5, generator=torch.Generator().manual_seed(3))
         b = model.eval().sample(5, generator=torch.Generator().manual_seed(3))
         assert torch.equal(a, b)
-    with pytest.raises(GenzooError, match=r"holds a 'vae' model, not a 'gan'") as err:
-        genzoo.from_pretrained(folder, family="gan")
-    assert "\n" not in str(err.value)
+    for refuse in (
+        genzoo.models.MODELS.get("gan").from_pretrained,
+        lambda f: genzoo.from_pretrained(f, family="gan"),
+    ):
+        with pytest.raises(GenzooError, match=r"holds a 'vae' model, not a 'gan'") as err:
+            refuse(folder)
+        assert "\n" not in str(err.value)
     assert "# vae on ring8" in (folder / "README.md").read_text()
 
 
@@ -68,10 +71,10 @@ def test_huggingface_hubs_mixin_loads_the_same_weights(tmp_path):
     data = genzoo.datasets.load("digits", split="train")
     model = genzoo.models.create("ae", data, seed=0, hidden=(16,))
     genzoo.train(model, data, steps=10, progress=False, sample_grid=False)
-    folder = genzoo.save_pretrained(model, tmp_path / "ae", samples=False)
+    folder = model.save_pretrained(tmp_path / "ae", samples=False)
     family = type(model)
 
-    class HubAE(family, hub.PyTorchModelHubMixin):
+    class HubAE(hub.PyTorchModelHubMixin, family):  # the mixin's from_pretrained, not genzoo's
         """The family's class built from config.json's keys by the mixin, as a Hub user would."""
 
         def __init__(self, **config):

@@ -2,10 +2,11 @@
 card (README.md) beside them — the model, its data, its training budget, its metrics and its
 sample grid. Nothing here touches a network.
 
-`genzoo.save_pretrained(model, folder)` writes such a folder from any model (trained in Python,
-loaded, conditioned); `genzoo.from_pretrained(folder)` (with `family=` to insist on one) and
-`genzoo.load(folder)` read it back. Every run the trainer writes gets its card at each checkpoint,
-and `genzoo evaluate` refreshes it with the metrics.
+`model.save_pretrained(folder)` (or `genzoo.save_pretrained(model, folder)`) writes such a folder
+from any model (trained in Python, loaded, conditioned); `Family.from_pretrained(folder)` (any
+family's class, or `genzoo.models.GenerativeModel` for any family), `genzoo.from_pretrained(folder,
+family=)` and `genzoo.load(folder)` read it back. Every run the trainer writes gets its card at
+each checkpoint, and `genzoo evaluate` refreshes it with the metrics.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+from genzoo import runfiles as ckpt
+from genzoo.atomic import atomic_write, write_json
 from genzoo.errors import GenzooError
-from genzoo.training import checkpoint as ckpt
 
 CARD = ckpt.CARD
 
@@ -43,7 +45,7 @@ def save_pretrained(model: Any, folder: str | Path, *, samples: bool = True) -> 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     with ckpt.run_lock(folder):
-        ckpt.write_json(folder / ckpt.CONFIG, model_config(model))
+        write_json(folder / ckpt.CONFIG, model_config(model))
         meta = {"genzoo_version": model_config(model)["genzoo_version"], "saved_by": "save_pretrained"}
         ckpt.save_weights(folder / ckpt.WEIGHTS, model.state_dict(), meta)
         if samples:
@@ -57,7 +59,7 @@ def save_pretrained(model: Any, folder: str | Path, *, samples: bool = True) -> 
             finally:
                 model.train(was)
             png = samples_png(x.float().cpu(), model.info)
-            ckpt.atomic_write(folder / ckpt.SAMPLES, lambda p: p.write_bytes(png))
+            atomic_write(folder / ckpt.SAMPLES, lambda p: p.write_bytes(png))
         write_card(folder)
     return folder
 
@@ -154,4 +156,4 @@ def card(folder: str | Path) -> str:
 def write_card(folder: str | Path) -> None:
     """README.md (the model card) of `folder`, written to a temporary name and renamed."""
     text = card(folder)
-    ckpt.atomic_write(Path(folder) / CARD, lambda p: p.write_text(text, encoding="utf-8"))
+    atomic_write(Path(folder) / CARD, lambda p: p.write_text(text, encoding="utf-8"))

@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from numbers import Integral
+from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import torch
@@ -327,6 +328,21 @@ class GenerativeModel(nn.Module):
         )
 
     # --- weights ---------------------------------------------------------------------------
+    def save_pretrained(self, folder: str | Path, *, samples: bool = True) -> Path:
+        """This model as a Hub-style folder — config.json, model.safetensors, samples.png and a
+        model card README.md (:mod:`genzoo.hub`) — that `genzoo.load` and `from_pretrained` read."""
+        from genzoo.hub import save_pretrained
+
+        return save_pretrained(self, folder, samples=samples)
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, *, device: str = "cpu") -> GenerativeModel:
+        """The model saved in `folder` (a run directory or a `save_pretrained` folder), in eval mode;
+        a folder holding another family is refused in one line (`GenerativeModel` takes any)."""
+        from genzoo.hub import from_pretrained
+
+        return from_pretrained(folder, family=cls.name or None, device=device)
+
     def load_weights(self, state: dict[str, Tensor]) -> None:
         """Load a state dict saved by this model class; a mismatch is a user error."""
         try:
