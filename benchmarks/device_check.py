@@ -33,6 +33,7 @@ from typing import Any
 import torch
 
 import genzoo
+from genzoo.atomic import atomic_write, write_json
 from genzoo.training.trainer import TrainConfig, Trainer
 
 CUDA_TEST_FILES = [
@@ -208,9 +209,10 @@ def main(argv: list[str] | None = None) -> int:
     result["seconds"] = time.perf_counter() - t0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "device.json").write_text(json.dumps(result, indent=1))
-    (out / "device.md").write_text(markdown(result))
-    print(markdown(result))
+    text = markdown(result)
+    write_json(out / "device.json", result)  # a temporary name, then renamed: never half-written
+    atomic_write(out / "device.md", lambda p: p.write_text(text))
+    print(text)
     failed = not result["tests"].get("ok", True) or any(
         "error" in r or any(isinstance(v, dict) and v.get("ok") is False for v in r.values())
         for r in result["families"]

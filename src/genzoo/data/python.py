@@ -21,17 +21,18 @@ from torch import Tensor
 from genzoo.data.base import DataInfo, Dataset
 from genzoo.errors import GenzooError
 
-_LAST: tuple[Any, Dataset] | None = None  # the last object converted: create() then train() say it once
+# (id of the object, the line said) of the last line: create(x) then train(model, x) say it once.
+# Only the id is kept: no reference holds the user's data, and every call converts afresh (an array
+# changed in place between the two calls is trained on as it is then)
+_SAID: tuple[int, str] | None = None
 
 
 def as_dataset(data: Any, *, name: str | None = None, say: bool = True) -> Dataset:
     """`data` as a :class:`Dataset` (a `Dataset` is returned as it is); with `say`, one line on
     stderr says what was inferred (kind, count, shape, range, classes)."""
-    global _LAST
+    global _SAID
     if isinstance(data, Dataset):
         return data
-    if _LAST is not None and _LAST[0] is data:
-        return _LAST[1]
     x, y, what = _arrays(data)
     from genzoo.data.files import array_dataset, check_y
 
@@ -46,9 +47,10 @@ def as_dataset(data: Any, *, name: str | None = None, say: bool = True) -> Datas
         num_classes=0 if labels is None else int(labels.max()) + 1,
     )
     ds = Dataset(t, info, labels, source={"name": label, "options": None, "python": describe(info, len(t))})
-    if say:
-        print(f"genzoo: {what}: {describe(info, len(t))}", file=sys.stderr)
-    _LAST = (data, ds)
+    line = f"genzoo: {what}: {describe(info, len(t))}"
+    if say and _SAID != (id(data), line):
+        print(line, file=sys.stderr)
+        _SAID = (id(data), line)
     return ds
 
 
