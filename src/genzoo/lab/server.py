@@ -39,8 +39,9 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class Broadcast:
-    """The latest snapshot, the session's latest description and its count, and a counter of
-    snapshots; streams wait for the counter to move."""
+    """The latest snapshot, the session's latest description and its count, the chart up to that
+    snapshot, and a counter of snapshots; streams wait for the counter to move. The four are
+    published and read together, so a page that opens gets a chart that ends at its first picture."""
 
     def __init__(self) -> None:
         self.cond = threading.Condition()
@@ -48,17 +49,18 @@ class Broadcast:
         self.data = ""
         self.described = -1
         self.session = ""
+        self.history = ""
 
-    def publish(self, data: str, described: int, session: str) -> None:
+    def publish(self, data: str, described: int, session: str, history: str) -> None:
         with self.cond:
             self.seq += 1
-            self.data, self.described, self.session = data, described, session
+            self.data, self.described, self.session, self.history = data, described, session, history
             self.cond.notify_all()
 
-    def wait(self, seq: int, timeout: float) -> tuple[int, str, int, str]:
+    def wait(self, seq: int, timeout: float) -> tuple[int, str, int, str, str]:
         with self.cond:
             self.cond.wait_for(lambda: self.seq != seq, timeout=timeout)
-            return self.seq, self.data, self.described, self.session
+            return self.seq, self.data, self.described, self.session, self.history
 
 
 class Lab:
@@ -238,7 +240,9 @@ class Lab:
             if not points or points[-1]["step"] != head["step"]:  # replaced whole: streams read it as it is
                 point = {"step": head["step"], "losses": head["losses"]}
                 self.history = (run, (*points[-(HISTORY - 1) :], point))
-        self.broadcast.publish(text, self.described, self.session_json[2])
+        run, points = self.history
+        history = json.dumps({"run": run, "points": points})
+        self.broadcast.publish(text, self.described, self.session_json[2], history)
 
     def _unused(self, suffix: str) -> Path:
         """save_dir/lab-FAMILY-DATA-STAMP[-k]SUFFIX, a name not yet taken (two saves in a second)."""
@@ -366,15 +370,13 @@ def _handler(lab: Lab) -> type[BaseHTTPRequestHandler]:
             seq, described = 0, None  # 0: nothing published yet
             try:
                 while not lab.stopping.is_set():
-                    new, data, count, session = lab.broadcast.wait(seq, KEEPALIVE)
+                    new, data, count, session, history = lab.broadcast.wait(seq, KEEPALIVE)
                     if new == seq:
                         self.wfile.write(b": keep-alive\n\n")
                     else:
                         if count != described:  # the session's description changed (or the stream is new)
                             self.wfile.write(f"event: session\ndata: {session}\n\n".encode())
                             if described is None:  # a page that opens (or reloads): the chart so far
-                                run, points = lab.history
-                                history = json.dumps({"run": run, "points": points})
                                 self.wfile.write(f"event: history\ndata: {history}\n\n".encode())
                             described = count
                         self.wfile.write(f"event: snapshot\ndata: {data}\n\n".encode())
