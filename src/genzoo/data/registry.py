@@ -77,7 +77,7 @@ def load(name: str, split: str = "train", **options: Any) -> Dataset:
     opts = build(spec.options, options, section="data")
     raw = spec.loader(split, opts)
     ds = _apply_common(raw, opts)
-    if opts.binarize == "dynamic" and split == "test":
+    if opts.binarize == "dynamic" and split == "test" and not ds.streamed:
         # held-out data are scored, not trained on: they are the one fixed stochastic binarisation
         # that a dynamically binarised model is evaluated on, so test.x is binary in Python as in the CLI
         ds = Dataset(
@@ -109,8 +109,10 @@ def resolved_options(name: str, **options: Any) -> dict[str, Any]:
 
 def _apply_common(ds: Dataset, opts: DataOptions) -> Dataset:
     """Apply the shared options; a translation set's `pair` images get the same selection,
-    binarisation and rescaling as `x`."""
-    info, x, y, pair = ds.info, ds.x, ds.y, ds.pair
+    binarisation and rescaling as `x`. Data held as codes (8-bit images, a memory-mapped file, a
+    folder on disk) are binarised and rescaled per batch by their :class:`Coding`, in memory at
+    once otherwise: the same values either way."""
+    info, y = ds.info, ds.y
     if opts.exclude:
         if y is None:
             raise GenzooError(f"data.exclude: {info.name} has no class labels")
@@ -123,8 +125,10 @@ def _apply_common(ds: Dataset, opts: DataOptions) -> Dataset:
         keep = ~torch.isin(y, torch.tensor(opts.exclude, dtype=y.dtype))
         if not bool(keep.any()):
             raise GenzooError("data.exclude: no examples are left")
-        x, y = x[keep], y[keep]
-        pair = None if pair is None else pair[keep]
+        ds = ds.subset(keep.nonzero().squeeze(1))
+        y = ds.y
+    eager = torch.is_tensor(ds.store) and ds.rows is None and ds.coding.trivial
+    x, coding, pair = ds.store, ds.coding, ds.pair
     if opts.binarize != "none":
         if info.kind != "image" or info.value_range != (0.0, 1.0):
             raise GenzooError(
@@ -134,7 +138,10 @@ def _apply_common(ds: Dataset, opts: DataOptions) -> Dataset:
         if opts.range is not None:
             raise GenzooError("data.range cannot be combined with data.binarize")
         if opts.binarize == "static":
-            x = (x > 0.5).float()
+            if eager:
+                x = (x > 0.5).float()
+            else:
+                coding = replace(coding, threshold=True)
             pair = None if pair is None else (pair > 0.5).float()
         info = replace(info, binarize=opts.binarize)
     if opts.range is not None:
@@ -146,7 +153,10 @@ def _apply_common(ds: Dataset, opts: DataOptions) -> Dataset:
                 f"data.range: only image data can be rescaled ({info.name} is {info.kind} data)"
             )
         a, b = info.value_range
-        x = lo + (x - a) * (hi - lo) / (b - a)
+        if eager:
+            x = lo + (x - a) * (hi - lo) / (b - a)
+        else:
+            coding = replace(coding, rescale=(a, b, lo, hi))
         pair = None if pair is None else lo + (pair - a) * (hi - lo) / (b - a)
         info = replace(info, value_range=(float(lo), float(hi)))
     if not opts.labels and y is not None:
@@ -162,7 +172,17 @@ def _apply_common(ds: Dataset, opts: DataOptions) -> Dataset:
         if pair is not None and tuple(pair.shape[2:]) != (h, w):
             raise GenzooError(f"{what}: the pairs of {info.name} differ in size from its images")
     augment = (opts.flip, opts.shift)
-    return Dataset(x, info, y, log_density=ds.log_density, extras=ds.extras, pair=pair, augment=augment)
+    return Dataset(
+        x,
+        info,
+        y,
+        log_density=ds.log_density,
+        extras=ds.extras,
+        pair=pair,
+        augment=augment,
+        coding=coding,
+        rows=ds.rows,
+    )
 
 
 def info_for(ds: Dataset | DataInfo) -> DataInfo:

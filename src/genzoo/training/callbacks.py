@@ -1,15 +1,25 @@
-"""Hooks into training for Python users, and TensorBoard written through them.
+"""Hooks into training for Python users; the progress bar, the sample grid and TensorBoard are
+written through them.
 
 A :class:`Callback` overrides any of its methods; `genzoo.train(model, data, callbacks=[...])`
 calls them in the process that writes the run (rank 0 of a torchrun job):
 
-- `on_step(trainer, step, terms)`: after every step; `terms` the step's loss terms as the model
-  returned them (floats, or device tensors on CUDA — reading one waits for the GPU);
+- `on_start(trainer)`: when the steps start (`trainer.step` is where they start: 0, or the
+  checkpoint's step on a resume or after a rollback);
+- `on_step(trainer, step, terms)`: after every step (after its log record, on a logging step);
+  `terms` the step's loss terms as the model returned them (floats, or device tensors on CUDA —
+  reading one waits for the GPU);
 - `on_log(trainer, record)`: each log record, as log.jsonl gets it (every `log_every` steps);
-- `on_checkpoint(trainer, step)`: after a checkpoint is written (weights, samples.png, the card);
+- `on_checkpoint(trainer, step)`: after a checkpoint's weights and state are written (the model
+  card, README.md, follows the callbacks);
+- `on_stop(trainer)`: when the steps stop — at the end, at a time limit, on Ctrl-C, on an error,
+  or before a rollback (whose steps then start again);
 - `on_evaluate(run_dir, result)`: after `genzoo evaluate` wrote metrics.json;
 - `on_end(trainer, run)`: once, when training returns (also after a stop or a time limit; `run`
   is None when training raised).
+
+The trainer's own callbacks come first (:func:`standard`): :class:`ProgressBar` (`train.progress`)
+and :class:`SampleGrid` (`train.sample_grid`, samples.png at each checkpoint); then the user's.
 
 `train.log_to=tensorboard` (`genzoo train --tensorboard`) adds :class:`TensorBoard`: the logged
 losses, learning rate and speed as scalars, the sample grid at each checkpoint as an image and
@@ -31,6 +41,9 @@ TENSORBOARD_DIR = "tensorboard"
 class Callback:
     """Override what you need; every hook does nothing by default."""
 
+    def on_start(self, trainer: Any) -> None:
+        pass
+
     def on_step(self, trainer: Any, step: int, terms: dict[str, Any]) -> None:
         pass
 
@@ -40,11 +53,73 @@ class Callback:
     def on_checkpoint(self, trainer: Any, step: int) -> None:
         pass
 
+    def on_stop(self, trainer: Any) -> None:
+        pass
+
     def on_evaluate(self, run_dir: Path, result: dict[str, Any]) -> None:
         pass
 
     def on_end(self, trainer: Any, run: Any) -> None:
         pass
+
+
+class ProgressBar(Callback):
+    """The run's progress: a bar on a terminal, in a log file or a pipe a line with the time left
+    every few seconds (:class:`genzoo.progress.Progress`), with the last logged loss."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+
+    def on_start(self, trainer: Any) -> None:
+        from genzoo.progress import Progress
+
+        self.bar = Progress(trainer.total, initial=trainer.step, desc=trainer.model.name, unit="step")
+
+    def on_log(self, trainer: Any, record: dict[str, Any]) -> None:
+        self.bar.set_postfix(loss=f"{record.get('loss', float('nan')):.4g}", refresh=False)
+
+    def on_step(self, trainer: Any, step: int, terms: dict[str, Any]) -> None:
+        self.bar.update(1)
+
+    def on_stop(self, trainer: Any) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class SampleGrid(Callback):
+    """samples.png at each checkpoint: 64 samples of the saved weights (the EMA weights where EMA
+    is on; seed 0, the same noise at every checkpoint), and the same picture kept as this
+    checkpoint's frame of the series the report animates."""
+
+    def on_checkpoint(self, trainer: Any, step: int) -> None:
+        import torch
+
+        from genzoo.pictures import samples_png
+        from genzoo.training import checkpoint as ckpt
+
+        model = trainer.model
+        backup = None
+        if trainer.ema is not None:
+            backup = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            model.load_state_dict(trainer.ema.shadow)
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad(), torch.random.fork_rng(devices=[]):
+                x = model.sample(64, generator=torch.Generator().manual_seed(0))
+            png = samples_png(x.float().cpu(), model.info)
+            ckpt.atomic_write(trainer.out / ckpt.SAMPLES, lambda p: p.write_bytes(png))
+            ckpt.add_frame(trainer.out, step, png)
+        finally:
+            model.train(was_training)
+            if backup is not None:
+                model.load_state_dict(backup)
+
+
+def standard(cfg: Any) -> list[Callback]:
+    """The trainer's own callbacks for a run with TrainConfig `cfg` (in the process that writes it)."""
+    return [ProgressBar()] * bool(cfg.progress) + [SampleGrid()] * bool(cfg.sample_grid)
 
 
 def _summary_writer(log_dir: Path) -> Any:

@@ -34,7 +34,6 @@ from genzoo.config import build, option, to_dict
 from genzoo.data.base import Dataset
 from genzoo.errors import GenzooError, TrainingDiverged
 from genzoo.models.base import GenerativeModel, StepContext
-from genzoo.progress import Progress
 from genzoo.training import checkpoint as ckpt
 from genzoo.version import __version__
 
@@ -209,7 +208,9 @@ class EMA:
 
 class _Batches:
     """Shuffled mini-batches without replacement, drawn from a dedicated generator; its state
-    (generator, current permutation, position) is part of the checkpoint."""
+    (generator, current permutation, position) is part of the checkpoint. Images read from disk
+    are decoded ahead by the folder's worker processes (:class:`genzoo.data.stream.Prefetcher`):
+    the same batches, in the same order."""
 
     def __init__(self, data: Dataset, batch_size: int, seed: int) -> None:
         self.data = data
@@ -217,6 +218,12 @@ class _Batches:
         self.generator = torch.Generator().manual_seed(seed + 1_000_003)
         self.perm = torch.randperm(len(data), generator=self.generator)
         self.pos = 0
+        workers = getattr(data.store, "workers", 0) if data.on_disk else 0
+        self.prefetch = None
+        if workers:
+            from genzoo.data.stream import Prefetcher
+
+            self.prefetch = Prefetcher(data, workers)
 
     @property
     def per_epoch(self) -> int:
@@ -226,9 +233,18 @@ class _Batches:
         if self.pos + self.batch_size > len(self.perm):
             self.perm = torch.randperm(len(self.data), generator=self.generator)
             self.pos = 0
-        idx = self.perm[self.pos : self.pos + self.batch_size]
+            if self.prefetch is not None:
+                self.prefetch.restart()
+        start = self.pos
+        idx = self.perm[start : start + self.batch_size]
         self.pos += self.batch_size
-        return self.data.batch(idx, generator=self.generator)
+        if self.prefetch is None:
+            return self.data.batch(idx, generator=self.generator)
+        return self.data.finish(self.prefetch.next(self.perm, start, idx), idx, generator=self.generator)
+
+    def close(self) -> None:
+        if self.prefetch is not None:
+            self.prefetch.close()
 
     def state(self) -> dict[str, Any]:
         return {"generator": self.generator.get_state(), "perm": self.perm.clone(), "pos": self.pos}
@@ -246,6 +262,8 @@ class _Batches:
             raise ValueError(f"its batch order is not a permutation of the {n} examples")
         self.generator.set_state(state["generator"])
         self.perm, self.pos = perm, pos
+        if self.prefetch is not None:
+            self.prefetch.restart()
 
 
 class _StopFlag:
@@ -580,34 +598,11 @@ class Trainer:
         # train_state.pt first: it is self-contained, so a stop between the two writes resumes cleanly
         ckpt.save_state(self.out / ckpt.STATE, state)
         ckpt.save_weights(self.out / ckpt.WEIGHTS, sampling_state, meta)
-        if self.cfg.sample_grid:
-            self._write_samples(sampling_state)
+        for cb in self.callbacks:  # the sample grid first (callbacks.SampleGrid), then the user's
+            cb.on_checkpoint(self, self.step)
         from genzoo.hub import write_card
 
         write_card(self.out)  # README.md: the model card of the run as it stands
-
-    def _write_samples(self, state: dict[str, torch.Tensor]) -> None:
-        """samples.png: 64 samples of the saved weights (seed 0, the same noise at every checkpoint),
-        and the same picture kept as this checkpoint's frame of the series the report animates."""
-        from genzoo.pictures import samples_png
-
-        model = self.model
-        backup = None
-        if self.ema is not None:
-            backup = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            model.load_state_dict(state)
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.no_grad(), torch.random.fork_rng(devices=[]):
-                x = model.sample(64, generator=torch.Generator().manual_seed(0))
-            png = samples_png(x.float().cpu(), model.info)
-            ckpt.atomic_write(self.out / ckpt.SAMPLES, lambda p: p.write_bytes(png))
-            ckpt.add_frame(self.out, self.step, png)
-        finally:
-            model.train(was_training)
-            if backup is not None:
-                model.load_state_dict(backup)
 
     def _refresh(self, *, final: bool = True) -> None:
         """Let the model recompute its derived state (see GenerativeModel.refresh) for the weights
@@ -631,13 +626,13 @@ class Trainer:
         """Train to the total steps (from the last checkpoint with `resume`), holding the run
         directory's lock (rank 0) so that no other process trains into it meanwhile; torch's thread
         count is restored afterwards."""
-        from genzoo.training.callbacks import for_run
+        from genzoo.training.callbacks import for_run, standard
 
         old_threads = torch.get_num_threads()
         lock = ckpt.run_lock(self.out) if self.out is not None and self.main else contextlib.nullcontext()
         kept = self.callbacks
-        if self.main:
-            self.callbacks = kept + for_run(self.cfg.log_to, self.out)
+        if self.main:  # the progress bar and the sample grid, the user's, then TensorBoard's
+            self.callbacks = standard(self.cfg) + kept + for_run(self.cfg.log_to, self.out)
         else:
             self.callbacks = []  # the process that writes the run calls them
         run = None
@@ -647,6 +642,8 @@ class Trainer:
                 return run
         finally:
             torch.set_num_threads(old_threads)
+            if getattr(self, "batches", None) is not None:
+                self.batches.close()  # a folder's loader workers end
             for cb in self.callbacks:
                 cb.on_end(self, run)
             self.callbacks = kept
@@ -705,15 +702,18 @@ class Trainer:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         cfg = dataclasses.replace(self.cfg, steps=self.step, epochs=None, sample_grid=True)
+        from genzoo.training.callbacks import SampleGrid
+
         with ckpt.run_lock(out):
             ckpt.write_json(out / ckpt.CONFIG, _run_config(self.model, self.data, cfg, self.threads))
-            kept = self.out, self.cfg
+            kept = self.out, self.cfg, self.callbacks
             self.out, self.cfg = out, cfg
+            self.callbacks = [SampleGrid(), *(c for c in kept[2] if not isinstance(c, SampleGrid))]
             try:
                 self._refresh()
                 self.save()
             finally:
-                self.out, self.cfg = kept
+                self.out, self.cfg, self.callbacks = kept
         return out
 
     def set_learning_rate(self, lr: float) -> None:
@@ -762,14 +762,8 @@ class Trainer:
 
     def _loop(self, stop: _StopFlag) -> None:
         cfg = self.cfg
-        # a bar on a terminal; in a log file or a pipe, a line with the time left every few seconds
-        bar = Progress(
-            self.total,
-            initial=self.step,
-            enabled=cfg.progress and self.main,
-            desc=self.model.name,
-            unit="step",
-        )
+        for cb in self.callbacks:
+            cb.on_start(self)
         sums: dict[str, float] = {}
         counts: dict[str, int] = {}  # per term: a staged model logs some terms in some steps only
         count, t_last, t0 = 0, time.perf_counter(), time.perf_counter()
@@ -778,8 +772,6 @@ class Trainer:
                 t_step = time.perf_counter()
                 terms = self._one_step()
                 self.step += 1
-                for cb in self.callbacks:
-                    cb.on_step(self, self.step, terms)
                 if (
                     self.tuner is not None
                     and self.step < self.total
@@ -808,19 +800,18 @@ class Trainer:
                     self._append_log(record)
                     for cb in self.callbacks:
                         cb.on_log(self, record)
-                    bar.set_postfix(loss=f"{record.get('loss', float('nan')):.4g}", refresh=False)
                     sums, counts, count, t_last = {}, {}, 0, now
-                bar.update(1)
+                for cb in self.callbacks:  # after the step's log record (the bar shows its loss)
+                    cb.on_step(self, self.step, terms)
                 if checkpoint:
                     self._check_weights()
                     self._refresh(final=ending)
-                    self.save()
-                    for cb in self.callbacks:
-                        cb.on_checkpoint(self, self.step)
+                    self.save()  # calls on_checkpoint
                 if ending:
                     break
         finally:
-            bar.close()
+            for cb in self.callbacks:
+                cb.on_stop(self)
         if stop.signal is not None:
             where = f"; resume with --resume from {self.out}" if self.out else ""
             raise KeyboardInterrupt(f"stopped at step {self.step}{where}")
