@@ -190,8 +190,12 @@ def test_npy_is_memory_mapped_and_read_per_batch(tmp_path, monkeypatch):
 
 def test_streamed_data_show_an_even_spread_of_their_examples(tmp_path, monkeypatch):
     np.save(tmp_path / "p.npy", np.arange(300, dtype=np.float32).reshape(100, 3))
-    monkeypatch.setattr(base, "memory_bytes", lambda: 4 * 1200 - 1)  # 1,200 bytes as float32 > a quarter
-    monkeypatch.setattr(base, "STATISTICS_EXAMPLES", 11)
+    ds = load(f"npy:{tmp_path / 'p.npy'}", split="all")
+    assert not ds.streamed and len(ds.x) == 100
+    monkeypatch.setattr(base, "STREAMED_BYTES", 1199)  # 1,200 bytes as float32: more
+    monkeypatch.setattr(base, "STATISTICS_BYTES", 11 * 12)  # 11 examples of 12 bytes
+    monkeypatch.setattr(base, "STATISTICS_EXAMPLES", (5, 50))
+    assert not load("ring8").streamed  # float32 in memory: never
     ds = load(f"npy:{tmp_path / 'p.npy'}", split="all")
     assert ds.streamed and len(ds) == 100
     spread = [0, 10, 20, 30, 40, 50, 59, 69, 79, 89, 99]  # round(k · 99/10), the first and the last
@@ -199,6 +203,8 @@ def test_streamed_data_show_an_even_spread_of_their_examples(tmp_path, monkeypat
     assert len(ds.tensors()) == 11 and torch.equal(
         ds.batch(torch.tensor([99]))["x"], torch.tensor([[297.0, 298, 299]])
     )
+    monkeypatch.setattr(base, "STATISTICS_EXAMPLES", (5, 8))  # at most 8
+    assert len(ds.x) == 8 and ds.x[-1, 0] == 297.0
 
 
 def test_coding_is_the_eager_arithmetic():

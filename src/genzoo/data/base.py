@@ -176,7 +176,11 @@ class Coding:
 
 
 BYTES = Coding(divisor=255.0)  # 8-bit images: one byte per value, code / 255 in [0, 1]
-STATISTICS_EXAMPLES = 10_000  # data streamed from disk: what `x` and `tensors()` hold (spread evenly)
+# Data not held as float32 whose float32 copy would exceed STREAMED_BYTES are "streamed": `x` and
+# `tensors()` hold STATISTICS_BYTES of float32 examples spread evenly (within STATISTICS_EXAMPLES)
+STREAMED_BYTES = 1 << 30
+STATISTICS_BYTES = 1 << 28
+STATISTICS_EXAMPLES = (1_000, 10_000)
 
 
 def memory_bytes() -> int | None:
@@ -196,9 +200,10 @@ class Dataset(torch.utils.data.Dataset):
     demand (an object with `read_rows(rows) -> uint8 Tensor`, `shape` and `workers`: a folder
     larger than memory, decoded by the trainer's loader workers). `rows` selects this dataset's
     examples among the stored ones (a split of a memory-mapped file or a folder, without a copy).
-    A store that is not in memory and larger than a quarter of it is `streamed`: `x` and
-    :meth:`tensors` then hold :data:`STATISTICS_EXAMPLES` of its examples spread evenly, which
-    is what a model's preparation and evaluation read.
+    Data on disk, and data not held as float32 whose float32 copy would exceed
+    :data:`STREAMED_BYTES`, are `streamed`: `x` and :meth:`tensors` then hold 256 MiB of float32
+    examples spread evenly through them (1,000 to 10,000 examples), which is what a model's
+    preparation and evaluation read.
 
     `log_density`, where the true distribution is known (the 2-D toy sets), maps (N, D)
     points to their exact log-density under the generating distribution. `pair`, for
@@ -272,11 +277,10 @@ class Dataset(torch.utils.data.Dataset):
 
     @property
     def streamed(self) -> bool:
-        """Not in memory and, as float32, larger than a quarter of this machine's memory."""
-        if torch.is_tensor(self.store):
+        """On disk, or not held as float32 and larger than STREAMED_BYTES as float32."""
+        if torch.is_tensor(self.store) and self.store.dtype == torch.float32:
             return False
-        memory = memory_bytes()
-        return self.on_disk or (memory is not None and 4 * len(self) * self.info.dim > memory // 4)
+        return self.on_disk or 4 * len(self) * self.info.dim > STREAMED_BYTES
 
     def fetch(self, index: Tensor) -> Tensor:
         """The stored values of the examples at `index` (no conversion, no randomness: what a
@@ -297,11 +301,14 @@ class Dataset(torch.utils.data.Dataset):
         return got[inverse]
 
     def _everything(self) -> Tensor:
-        """The indices `x` holds: all, or STATISTICS_EXAMPLES spread evenly for streamed data."""
+        """The indices `x` holds: all, or for streamed data STATISTICS_BYTES of float32 examples
+        (within STATISTICS_EXAMPLES) spread evenly, the first and the last among them."""
         n = len(self)
-        if not self.streamed or n <= STATISTICS_EXAMPLES:
+        low, high = STATISTICS_EXAMPLES
+        k = min(max(STATISTICS_BYTES // (4 * self.info.dim), low), high)
+        if not self.streamed or n <= k:
             return torch.arange(n)
-        return torch.linspace(0, n - 1, STATISTICS_EXAMPLES).round().long().unique()
+        return torch.linspace(0, n - 1, k).round().long().unique()
 
     @property
     def x(self) -> Tensor:
