@@ -231,7 +231,7 @@ def reference_step(model: genzoo.models.GenerativeModel, x: torch.Tensor, batch:
             perm, pos = torch.randperm(len(x)), 0
         real = x[perm[pos : pos + batch]]
         pos += batch
-        fake = torch.sigmoid(g(torch.randn(batch, model.latent_dim)))
+        fake = torch.sigmoid(g(torch.randn(batch, model.latent_dim, device=x.device)))
         d.zero_grad()
         d_loss = F.softplus(-d(real)).mean() + F.softplus(d(fake.detach())).mean()
         d_loss.backward()
@@ -250,6 +250,8 @@ def reference_loop(model: genzoo.models.GenerativeModel, x: torch.Tensor, steps:
     t0 = time.perf_counter()
     for _ in range(steps):
         step()
+    if x.is_cuda:
+        torch.cuda.synchronize()
     return steps / (time.perf_counter() - t0)
 
 

@@ -3,6 +3,7 @@
     python benchmarks/bench_suite.py            # the figures (about 12 minutes on 2 cores)
     python benchmarks/bench_suite.py --quick    # a smoke run of every comparison (tiny sizes; not figures)
     python benchmarks/bench_suite.py --only vae,rbm --repeats 3
+    python benchmarks/bench_suite.py --only vae,dcgan,ddpm,ddim --device cuda   # both sides on a GPU
     make bench                                  # this suite, then every other benchmark
     make bench QUICK=1                          # = --quick (also `make bench-quick`); CI runs it
 
@@ -187,14 +188,28 @@ def quiet():
         logging.disable(logging.NOTSET)
 
 
+DEVICE = "cpu"  # --device: the vae, dcgan, ddpm and ddim rows run both sides there
+
+
+def _sync() -> None:
+    if DEVICE == "cuda":
+        torch.cuda.synchronize()
+
+
 def _elapsed(fn: Callable[[], object]) -> float:
     t0 = time.perf_counter()
     fn()
+    _sync()
     return time.perf_counter() - t0
 
 
 def _train(model, data, **options) -> None:
-    genzoo.train(model, data, progress=False, sample_grid=False, seed=0, **options)
+    genzoo.train(model, data, progress=False, sample_grid=False, seed=0, device=DEVICE, **options)
+
+
+def _on() -> str:
+    """The workload's words for a device other than the CPU."""
+    return "" if DEVICE == "cpu" else f", on {DEVICE}"
 
 
 # --- the comparisons --------------------------------------------------------------------------------
@@ -209,17 +224,17 @@ def row_vae(s: Size) -> Row:
     row = Row(
         "vae",
         f"MLP VAE 784-400-20, batch 128, Adam 1e-3, {len(data)} digits, "
-        f"{s.vae_epochs} epochs ({steps} steps)",
+        f"{s.vae_epochs} epochs ({steps} steps){_on()}",
         f"pythae {importlib.metadata.version('pythae')}",
         "s per step",
     )
 
     def ours() -> float:
-        return 1.0 / bench_vae.genzoo_loop(data, steps)
+        return 1.0 / bench_vae.genzoo_loop(data, steps, device=DEVICE)
 
     def theirs() -> float:
         with quiet():
-            return 1.0 / bench_vae.pythae_loop(data.x.flatten(1), s.vae_epochs)
+            return 1.0 / bench_vae.pythae_loop(data.x.flatten(1), s.vae_epochs, device=DEVICE)
 
     return side_by_side(row, ours, theirs, s.repeats)
 
@@ -232,7 +247,8 @@ def _dcgan(s: Size, channels_last: str) -> Row:
     layout = "" if channels_last == "auto" else " (genzoo with channels_last=off)"
     row = Row(
         name,
-        f"conv GAN 64-128, z 64, non-saturating, batch {s.gan_batch}, Adam 2e-4, {s.gan_steps} steps{layout}",
+        f"conv GAN 64-128, z 64, non-saturating, batch {s.gan_batch}, Adam 2e-4, {s.gan_steps} steps"
+        f"{layout}{_on()}",
         "PyTorch DCGAN example's loop",
         "s per step",
     )
@@ -256,7 +272,7 @@ def _dcgan(s: Size, channels_last: str) -> Row:
 
     def theirs() -> float:
         model = genzoo.models.create("gan", data, seed=0, loss="non-saturating", **CONV_GAN)
-        return 1.0 / bench_gan.reference_loop(model, data.x, s.gan_steps, s.gan_batch)
+        return 1.0 / bench_gan.reference_loop(model.to(DEVICE), data.x.to(DEVICE), s.gan_steps, s.gan_batch)
 
     return side_by_side(row, ours, theirs, s.repeats)
 
@@ -309,7 +325,8 @@ def row_ddpm(s: Size) -> Row:
     n, b = s.ddpm_steps, s.ddpm_batch
     row = Row(
         "ddpm",
-        f"U-Net dim {s.ddpm_dim} (1-2-2, {params:,} parameters), T 1000, ε, batch {b}, Adam 1e-4, {n} steps",
+        f"U-Net dim {s.ddpm_dim} (1-2-2, {params:,} parameters), T 1000, ε, batch {b}, Adam 1e-4, "
+        f"{n} steps{_on()}",
         f"denoising-diffusion-pytorch {importlib.metadata.version('denoising-diffusion-pytorch')}",
         "s per step",
     )
@@ -322,7 +339,8 @@ def row_ddpm(s: Size) -> Row:
         )
 
     def theirs() -> float:
-        d = their_model()
+        d = their_model().to(DEVICE)
+        x = train.x.to(DEVICE)
         opt = torch.optim.Adam(d.parameters(), lr=1e-4)
         g = torch.Generator().manual_seed(0)
         t0 = time.perf_counter()
@@ -330,11 +348,12 @@ def row_ddpm(s: Size) -> Row:
         for _ in range(n):
             if pos + b > len(order):
                 order, pos = torch.randperm(len(train), generator=g), 0
-            loss = d(train.x[order[pos : pos + b]])  # normalises [0, 1] → [−1, 1], draws t and ε, MSE on ε
+            loss = d(x[order[pos : pos + b]])  # normalises [0, 1] → [−1, 1], draws t and ε, MSE on ε
             pos += b
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+        _sync()
         return (time.perf_counter() - t0) / n
 
     return side_by_side(row, ours, theirs, s.repeats)
@@ -345,11 +364,11 @@ def row_ddim(s: Size) -> Row:
     k, n = s.ddim_steps, s.ddim_images
     row = Row(
         "ddim",
-        f"{n} images, DDIM-{k} (η = 0), the U-Net above ({params:,} parameters)",
+        f"{n} images, DDIM-{k} (η = 0), the U-Net above ({params:,} parameters){_on()}",
         f"denoising-diffusion-pytorch {importlib.metadata.version('denoising-diffusion-pytorch')}",
         "s per batch",
     )
-    m, d = ours_model().eval(), their_model(k).eval()
+    m, d = ours_model().to(DEVICE).eval(), their_model(k).to(DEVICE).eval()
     if use_channels_last(
         "auto", m
     ):  # the layout in which genzoo.train returns and genzoo's load gives a conv model
@@ -578,11 +597,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument(
+        "--device",
+        default="cpu",
+        choices=("cpu", "cuda"),
+        help="where the vae, dcgan, ddpm and ddim rows run, genzoo and the peer alike (default cpu)",
+    )
+    ap.add_argument(
         "--out",
         default=None,
         help="folder for suite.md and suite.json (default: none for --quick, benchmarks/figures otherwise)",
     )
     args = ap.parse_args(argv)
+    global DEVICE
+    DEVICE = args.device
     torch.set_num_threads(args.threads)
     size = QUICK if args.quick else FULL
     if args.repeats:
@@ -616,6 +643,7 @@ def main(argv: list[str] | None = None) -> int:
                 {
                     "machine": machine(),
                     "quick": args.quick,
+                    "device": DEVICE,
                     "rows": [r.summary() for r in rows],
                     "peak": peak_result,
                 },

@@ -93,7 +93,7 @@ def bare_loop_genzoo_model(data: genzoo.datasets.Dataset, steps: int, seed: int 
     return steps / (time.perf_counter() - t0)
 
 
-def genzoo_loop(data: genzoo.datasets.Dataset, steps: int, seed: int = 0) -> float:
+def genzoo_loop(data: genzoo.datasets.Dataset, steps: int, seed: int = 0, device: str = "cpu") -> float:
     """Steps/s of genzoo.train (in memory, no checkpoints inside the timed window: a checkpoint
     is written only at the end, and its time is included)."""
     model = genzoo.models.create("vae", data, seed=seed, **VAE_ARGS)
@@ -111,6 +111,7 @@ def genzoo_loop(data: genzoo.datasets.Dataset, steps: int, seed: int = 0) -> flo
             progress=False,
             sample_grid=False,
             log_every=10,
+            device=device,
         )
         return steps / (time.perf_counter() - t0)
     finally:
@@ -145,7 +146,7 @@ def pythae_vae():
     return VAE(cfg, encoder=Enc(), decoder=Dec())
 
 
-def pythae_loop(x: torch.Tensor, epochs: int) -> float:
+def pythae_loop(x: torch.Tensor, epochs: int, device: str = "cpu") -> float:
     """Steps/s of pythae's TrainingPipeline on the same VAE (custom 784-400-20 MLP nets, BCE)."""
     from pythae.pipelines import TrainingPipeline
     from pythae.trainers import BaseTrainerConfig
@@ -158,7 +159,7 @@ def pythae_loop(x: torch.Tensor, epochs: int) -> float:
         per_device_train_batch_size=128,
         learning_rate=1e-3,
         steps_saving=None,
-        no_cuda=True,
+        no_cuda=device != "cuda",
     )
     data = torch.bernoulli(
         x.reshape(-1, 1, 28, 28), generator=torch.Generator().manual_seed(0)

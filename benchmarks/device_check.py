@@ -11,7 +11,11 @@
    another generator on the device, so its losses are compared against the spread of two CPU
    steps with different seeds (the same weights and batch): "ok" when |device − CPU| ≤ 5 × that
    spread + 1e-3 · |CPU|; a deterministic step must agree to 1e-3 relative in fp32 (TF32 off), to
-   5e-2 in bf16.
+   5e-2 in bf16. These steps get their batches from the host, drawn as on the CPU; the steps/s with
+   the training data held on the GPU (train.data_on_device=on: indexing, augmentation and dynamic
+   binarisation there, from a generator on the GPU) are a column of their own.
+3. The comparison suite's vae, dcgan, ddpm and ddim rows (benchmarks/bench_suite.py --device cuda:
+   genzoo and the peer alike on the GPU; a peer that is not installed fails its row, said so).
 
 Every item runs under a deadline (`--minutes`, default 7.5): what would start after it is recorded
 as skipped, so the script always ends and always writes its two files. Exit status 0 unless an
@@ -45,12 +49,23 @@ CUDA_TEST_FILES = [
 BATCH = 16
 
 
-def _losses(name: str, entry: Any, device: str, precision: str, compile_: str, seed: int, steps: int) -> dict:
-    """The first step's loss terms and the steps/s of `steps` more, for one family on one device."""
+def _losses(
+    name: str,
+    entry: Any,
+    device: str,
+    precision: str,
+    compile_: str,
+    seed: int,
+    steps: int,
+    data_on_device: str = "off",
+) -> dict:
+    """The first step's loss terms and the steps/s of `steps` more, for one family on one device
+    (the batches sent from the host, drawn as on the CPU; with data_on_device=on, held there)."""
     data = genzoo.datasets.load(entry.data, split="train", **entry.data_options)
     model = genzoo.models.create(name, data, seed=0, **entry.params)
     opts = {**entry.train_options(quick=True), "steps": steps + 1, "seed": 0, "threads": 1}
     opts.update(device=device, precision=precision, compile=compile_, progress=False, sample_grid=False)
+    opts["data_on_device"] = data_on_device
     opts["batch_size"] = min(BATCH, int(opts.get("batch_size", BATCH)), len(data))
     opts.pop("time_limit", None)
     trainer = Trainer(model, data, TrainConfig(**opts), None)
@@ -114,6 +129,9 @@ def check_families(device: str, deadline: float, steps: int, compile_too: bool) 
                     got = _losses(name, entry, device, precision, comp, 0, steps)
                     ok, worst = _compare(cpu["terms"], got["terms"], spread, tol)
                     row[key] = {"ok": ok, "worst_rel": worst, "steps_per_s": got["steps_per_s"]}
+                    if key == "fp32" and device == "cuda":  # the data held on the GPU: its speed
+                        held = _losses(name, entry, device, precision, comp, 0, steps, data_on_device="on")
+                        row[key]["data_on_device_steps_per_s"] = held["steps_per_s"]
                 except Exception as exc:  # an item's failure is recorded, the others go on
                     row[key] = {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:200]}"}
         except Exception as exc:
@@ -153,8 +171,8 @@ def markdown(result: dict) -> str:
         "",
         f"CUDA-only tests: {result['tests'].get('summary', '—')}",
         "",
-        "| family | data | stochastic | CPU steps/s | fp32 | bf16 | compile |",
-        "|---|---|---|---:|---|---|---|",
+        "| family | data | stochastic | CPU steps/s | fp32 | bf16 | compile | fp32, data held on the GPU |",
+        "|---|---|---|---:|---|---|---|---:|",
     ]
 
     def cell(v: Any) -> str:
@@ -170,14 +188,46 @@ def markdown(result: dict) -> str:
     for r in result["families"]:
         if "skipped" in r or "error" in r:
             what = r.get("error", f"skipped ({r.get('skipped')})")
-            lines.append(f"| {r['family']} | {r['data']} | | | {what} | | |")
+            lines.append(f"| {r['family']} | {r['data']} | | | {what} | | | |")
             continue
+        held = (r.get("fp32") or {}).get("data_on_device_steps_per_s")
         lines.append(
             f"| {r['family']} | {r['data']} | {'yes' if r['stochastic'] else 'no'} | "
             f"{r['cpu_steps_per_s']:.0f} | {cell(r.get('fp32'))} | {cell(r.get('bf16'))} | "
-            f"{cell(r.get('compile'))} |"
+            f"{cell(r.get('compile'))} | {'—' if held is None else f'{held:.0f}/s'} |"
         )
+    suite = result.get("suite")
+    if suite:
+        lines += ["", f"The comparison suite's rows on {result['device']}: {suite.get('summary', '—')}", ""]
+        lines.append(suite.get("markdown", ""))
     return "\n".join(lines) + "\n"
+
+
+def run_suite(device: str, deadline: float, quick: bool, out: Path) -> dict:
+    """bench_suite.py's vae, dcgan, ddpm and ddim rows with both sides on `device`, in a process
+    stopped at the deadline; rows whose peer is not installed say so."""
+    left = deadline - time.perf_counter()
+    if left < 30:
+        return {"summary": "skipped (time)"}
+    cmd = [
+        sys.executable,
+        str(Path(__file__).with_name("bench_suite.py")),
+        "--only",
+        "vae,dcgan,ddpm,ddim",
+        "--device",
+        device,
+        "--out",
+        str(out / "suite"),
+        *(["--quick"] if quick else ["--repeats", "3"]),
+    ]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=left)
+    except subprocess.TimeoutExpired:
+        return {"summary": f"stopped at the deadline ({left:.0f} s)"}
+    table = out / "suite" / "suite.md"
+    text = table.read_text() if table.is_file() else ""
+    tail = (done.stderr.strip().splitlines() or [""])[-1]
+    return {"returncode": done.returncode, "summary": tail[:200], "markdown": text}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -205,10 +255,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     result["tests"] = {"summary": "not run (--quick)"} if args.quick else run_cuda_tests(t0 + 120)
     steps = 2 if args.quick else args.steps
-    result["families"] = check_families(args.device, deadline, steps, compile_too=not args.quick)
-    result["seconds"] = time.perf_counter() - t0
+    result["families"] = check_families(args.device, deadline - 120, steps, compile_too=not args.quick)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    result["suite"] = run_suite(args.device, deadline, args.quick, out)
+    result["seconds"] = time.perf_counter() - t0
     text = markdown(result)
     write_json(out / "device.json", result)  # a temporary name, then renamed: never half-written
     atomic_write(out / "device.md", lambda p: p.write_text(text))

@@ -218,3 +218,44 @@ def test_coding_is_the_eager_arithmetic():
     assert ds.nbytes == 256 and torch.equal(ds.x, v) and len(ds) == 1
     with pytest.raises(IndexError):
         ds[1]
+
+
+def _run(data, out, steps, where, resume=False):
+    model = genzoo.models.create("ae", data, seed=0, hidden=(16,))
+    run = genzoo.train(
+        model,
+        data,
+        steps=steps,
+        batch_size=32,
+        out=out,
+        resume=resume,
+        progress=False,
+        sample_grid=False,
+        threads=1,
+        checkpoint_every=3,
+        data_on_device=where,
+    )
+    return {k: v.detach().clone() for k, v in run.model.named_parameters()}
+
+
+def test_data_held_on_the_device_train_alike_and_resume_exactly(tmp_path):
+    """train.data_on_device=on (here the device is the CPU): batches indexed where the data are held,
+    their draws from that device's own generator, which the checkpoint keeps."""
+    from genzoo.training import checkpoint as ckpt
+
+    plain = load("digits")
+    assert not _differ(_run(plain, None, 6, "on"), _run(plain, None, 6, "off"))  # no draws: the same
+    drawn = load("digits", flip=True, shift=1, binarize="dynamic")
+    a = _run(drawn, tmp_path / "a", 7, "on")
+    assert _differ(a, _run(drawn, None, 7, "off"))  # another generator's draws
+    assert "draws" in ckpt.load_state(tmp_path / "a" / ckpt.STATE)["batches"]
+    _run(drawn, tmp_path / "b", 4, "on")
+    assert not _differ(a, _run(drawn, tmp_path / "b", 7, "on", resume=True))
+
+
+def test_only_data_in_memory_move_to_the_device(tmp_path):
+    write_folder(tmp_path, 10)
+    disk = load(f"folder:{tmp_path}", stream="disk", workers=0)
+    with pytest.raises(GenzooError, match="is read on disk; only data in memory can move to cpu"):
+        _run(disk, None, 1, "on")
+    assert len(_run(disk, None, 1, "auto")) > 0  # auto on the CPU: the data stay where they are

@@ -56,13 +56,13 @@ def augment(
     b, _, h, w = x.shape
     tensors = [x] if pair is None else [x, pair]
     if flip:
-        mask = torch.rand(b, generator=generator) < 0.5
+        mask = torch.rand(b, generator=generator, device=x.device) < 0.5
         tensors = [torch.where(mask[:, None, None, None], t.flip(-1), t) for t in tensors]
     if shift:
-        dy = torch.randint(-shift, shift + 1, (b,), generator=generator)
-        dx = torch.randint(-shift, shift + 1, (b,), generator=generator)
-        rows = (torch.arange(h)[None] + shift + dy[:, None]).to(x.device)  # (B, H) in the padded image
-        cols = (torch.arange(w)[None] + shift + dx[:, None]).to(x.device)
+        dy = torch.randint(-shift, shift + 1, (b,), generator=generator, device=x.device)
+        dx = torch.randint(-shift, shift + 1, (b,), generator=generator, device=x.device)
+        rows = torch.arange(h, device=x.device)[None] + shift + dy[:, None]  # (B, H) in the padded image
+        cols = torch.arange(w, device=x.device)[None] + shift + dx[:, None]
         moved = []
         for t in tensors:
             padded = torch.nn.functional.pad(t, (shift, shift, shift, shift), mode="replicate")
@@ -281,6 +281,30 @@ class Dataset(torch.utils.data.Dataset):
         if torch.is_tensor(self.store) and self.store.dtype == torch.float32:
             return False
         return self.on_disk or 4 * len(self) * self.info.dim > STREAMED_BYTES
+
+    def to(self, device: torch.device | str) -> Dataset:
+        """The same examples held on `device` (a GPU: batches are then indexed, converted, augmented
+        and binarised there, with a generator on that device); only for data held in memory."""
+        if not torch.is_tensor(self.store):
+            where = "on disk" if self.on_disk else "in a memory-mapped file"
+            raise GenzooError(
+                f"dataset {self.info.name} is read {where}; only data in memory can move to {device}"
+            )
+        moved = {k: None if v is None else v.to(device) for k, v in (("y", self.y), ("pair", self.pair))}
+        out = Dataset(
+            self.store.to(device),
+            self.info,
+            moved["y"],
+            log_density=self.log_density,
+            extras=self.extras,
+            source=self.source,
+            pair=moved["pair"],
+            augment=self.augment,
+            coding=self.coding,
+            rows=None if self.rows is None else self.rows.to(device),
+        )
+        out._fixed = self._fixed
+        return out
 
     def fetch(self, index: Tensor) -> Tensor:
         """The stored values of the examples at `index` (no conversion, no randomness: what a

@@ -118,6 +118,13 @@ class TrainConfig:
         "(needs the tensorboard package)",
     )
     progress: bool = option(True, help="show a progress bar")
+    data_on_device: str = option(
+        "auto",
+        choices=("auto", "on", "off"),
+        help="hold the training data on the run's device and draw their batches there (augmentation and "
+        "dynamic binarisation from a generator on that device, saved in the checkpoint); auto: on CUDA, "
+        "for data in memory taking at most a quarter of the GPU's memory",
+    )
     threads: int | None = option(
         None,
         low=1,
@@ -212,12 +219,17 @@ class _Batches:
     are decoded ahead by the folder's worker processes (:class:`genzoo.data.stream.Prefetcher`):
     the same batches, in the same order."""
 
-    def __init__(self, data: Dataset, batch_size: int, seed: int) -> None:
-        self.data = data
+    def __init__(self, data: Dataset, batch_size: int, seed: int, device: torch.device | None = None) -> None:
+        self.data = data if device is None else data.to(device)
         self.batch_size = min(batch_size, len(data))
         self.generator = torch.Generator().manual_seed(seed + 1_000_003)
         self.perm = torch.randperm(len(data), generator=self.generator)
         self.pos = 0
+        # data held on `device`: the batches' draws (augmentation, dynamic binarisation) come from a
+        # generator there; else from the batch order's own
+        self.draws = (
+            self.generator if device is None else torch.Generator(device).manual_seed(seed + 2_000_003)
+        )
         workers = getattr(data.store, "workers", 0) if data.on_disk else 0
         self.prefetch = None
         if workers:
@@ -239,15 +251,18 @@ class _Batches:
         idx = self.perm[start : start + self.batch_size]
         self.pos += self.batch_size
         if self.prefetch is None:
-            return self.data.batch(idx, generator=self.generator)
-        return self.data.finish(self.prefetch.next(self.perm, start, idx), idx, generator=self.generator)
+            return self.data.batch(idx.to(self.draws.device), generator=self.draws)
+        return self.data.finish(self.prefetch.next(self.perm, start, idx), idx, generator=self.draws)
 
     def close(self) -> None:
         if self.prefetch is not None:
             self.prefetch.close()
 
     def state(self) -> dict[str, Any]:
-        return {"generator": self.generator.get_state(), "perm": self.perm.clone(), "pos": self.pos}
+        out = {"generator": self.generator.get_state(), "perm": self.perm.clone(), "pos": self.pos}
+        if self.draws is not self.generator:
+            out["draws"] = self.draws.get_state()
+        return out
 
     def load(self, state: dict[str, Any]) -> None:
         perm, pos = state["perm"], int(state["pos"])
@@ -261,6 +276,8 @@ class _Batches:
         ):
             raise ValueError(f"its batch order is not a permutation of the {n} examples")
         self.generator.set_state(state["generator"])
+        if self.draws is not self.generator and state.get("draws") is not None:
+            self.draws.set_state(state["draws"])
         self.perm, self.pos = perm, pos
         if self.prefetch is not None:
             self.prefetch.restart()
@@ -361,11 +378,24 @@ class Trainer:
         self.rollbacks = 0
 
     # --- set-up -------------------------------------------------------------------------------
+    def _data_device(self) -> torch.device | None:
+        """Where the training data are held when not on the CPU (train.data_on_device)."""
+        choice, data = self.cfg.data_on_device, self.data
+        if choice == "off" or (choice == "auto" and self.device.type != "cuda"):
+            return None
+        in_memory = torch.is_tensor(data.store)
+        if choice == "on":
+            if not in_memory:
+                data.to(self.device)  # the one-line refusal
+            return self.device
+        budget = torch.cuda.get_device_properties(self.device).total_memory // 4
+        return self.device if in_memory and data.nbytes <= budget else None
+
     def _setup(self, resume: bool) -> None:
         cfg, model = self.cfg, self.model
         torch.manual_seed(cfg.seed)
         # every rank draws the same global batch and takes its own part of it
-        self.batches = _Batches(self.data, cfg.batch_size * self.world, cfg.seed)
+        self.batches = _Batches(self.data, cfg.batch_size * self.world, cfg.seed, self._data_device())
         state = ckpt.load_state(self.out / ckpt.STATE) if resume else None
         if state is None:
             model.prepare(self.data)
