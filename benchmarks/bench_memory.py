@@ -1,16 +1,16 @@
 """Peak memory and training speed on image folders of 1 GB and 10 GB (generated on disk).
 
-    python benchmarks/bench_memory.py                           # 1 and 10 GB under /tmp/genzoo-folders
+    python benchmarks/bench_memory.py                       # 1 and 10 GB under /tmp/genzoo-folders
     python benchmarks/bench_memory.py --before ../old/src   # adds the code at ../old/src, at 1 GB
 
 Each folder holds 128×128 RGB PNGs (49,152 bytes of pixels each; noise, which PNG barely
 compresses, so the files take about what their pixels do) in two class subfolders, generated once
 and reused. Each row trains `vae` (conv) on the folder's train split in a fresh process: the time
 to load the data, then `--steps` steps of batch 32; the step time is the median over the steps after
-the first 5. Memory is the peak, sampled every 0.2 s, of the proportional set size (PSS: shared
-pages divided among the processes sharing them) summed over the process and its loader workers;
-the page cache the kernel keeps of the files is not counted (it is not the process's, and the
-kernel gives it back under pressure).
+the first 5, at a fixed thread count (`--threads`, default 2). Memory is the peak, sampled every
+0.2 s, of the proportional set size (PSS: shared pages divided among the processes sharing them)
+summed over the process and its loader workers; the page cache the kernel keeps of the files is
+not counted (it is not the process's, and the kernel gives it back under pressure).
 
 `--before SRC` runs the same rows with the genzoo source at SRC (e.g. a worktree of an earlier
 commit: `git worktree add ../old COMMIT`), whose folders may lack `data.stream`.
@@ -39,7 +39,7 @@ CHILD = textwrap.dedent(
     import genzoo
     from genzoo.data import load
     from genzoo.training.callbacks import Callback
-    path, stream, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    path, stream, steps, threads = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     opts = {} if stream == "-" else {"stream": stream}
     data = load(f"folder:{path}", split="train", **opts)
     loaded = time.perf_counter() - t0
@@ -51,7 +51,7 @@ CHILD = textwrap.dedent(
             times.append(time.perf_counter())
 
     genzoo.train(model, data, steps=steps, batch_size=32, progress=False, sample_grid=False,
-                 callbacks=[Clock()])
+                 threads=threads, callbacks=[Clock()])
     gaps = [b - a for a, b in zip(times[5:], times[6:])]
     print(json.dumps({"examples": len(data), "load_s": loaded, "step_s": statistics.median(gaps),
                       "held_bytes": getattr(data, "nbytes", None)}))
@@ -92,8 +92,10 @@ def _write_chunk(args: tuple[str, int, int]) -> int:
         rng = np.random.default_rng(i)
         a = rng.integers(0, 256, (SIDE, SIDE, 3), dtype=np.uint8)
         out = root / f"class{i % 2}" / f"{i:07d}.png"
-        if not out.exists():
-            Image.fromarray(a, "RGB").save(out, compress_level=1)
+        if not out.is_file() or out.stat().st_size == 0:  # a temporary name, then renamed: never half-written
+            tmp = out.with_name(f".{out.name}.tmp")
+            Image.fromarray(a, "RGB").save(tmp, format="PNG", compress_level=1)
+            tmp.replace(out)
     return stop - start
 
 
@@ -103,6 +105,7 @@ def make_folder(root: Path, gigabytes: float, jobs: int) -> int:
     marker = root / ".complete"
     if marker.is_file() and marker.read_text() == str(n):
         return n
+    marker.unlink(missing_ok=True)
     for c in (0, 1):
         (root / f"class{c}").mkdir(parents=True, exist_ok=True)
     chunks = [(str(root), s, min(n, s + 2000)) for s in range(0, n, 2000)]
@@ -120,12 +123,12 @@ def make_folder(root: Path, gigabytes: float, jobs: int) -> int:
     return n
 
 
-def run_row(folder: Path, stream: str, steps: int, src: str | None) -> dict:
+def run_row(folder: Path, stream: str, steps: int, threads: int, src: str | None) -> dict:
     env = dict(os.environ)
     if src:
         env["PYTHONPATH"] = src
     proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(folder), stream, str(steps)],
+        [sys.executable, "-c", CHILD, str(folder), stream, str(steps), str(threads)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -148,6 +151,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="1,10", help="folder sizes in GB of pixels (default 1,10)")
     ap.add_argument("--root", default="/tmp/genzoo-folders", help="where the folders are generated")
     ap.add_argument("--steps", type=int, default=25, help="training steps per row (default 25)")
+    ap.add_argument("--threads", type=int, default=2, help="the training's intra-op threads (default 2)")
     ap.add_argument("--before", help="also run the rows with the genzoo source at this path")
     ap.add_argument(
         "--before-sizes",
@@ -164,7 +168,7 @@ def main() -> None:
         if args.before and f"{size:g}" in args.before_sizes.split(","):
             plans.insert(0, ("before", "-"))
         for code, stream in plans:
-            row = run_row(folder, stream, args.steps, args.before if code == "before" else None)
+            row = run_row(folder, stream, args.steps, args.threads, args.before if code == "before" else None)
             row.update({"size_gb": size, "images": n, "code": code, "stream": stream})
             rows.append(row)
             print(json.dumps(row), file=sys.stderr)

@@ -348,6 +348,7 @@ def folder(split: str, opts: FolderOptions) -> Dataset:
     slot[idx] = torch.arange(len(idx))
     x: np.ndarray | None = None
     first: tuple[Path, np.ndarray] | None = None
+    mismatch: GenzooError | None = None  # said after the unreadable files, as they matter first
     for i, (f, head) in enumerate(zip(files, headers)):
         if head is None:  # refused from its header: never decoded
             continue
@@ -360,16 +361,19 @@ def folder(split: str, opts: FolderOptions) -> Dataset:
             first = (f, img)
             x = np.empty((len(idx), *img.shape), img.dtype)
         elif img.shape != first[1].shape:
-            raise GenzooError(
+            mismatch = mismatch or GenzooError(
                 f"{shown(f)}: image is {img.shape[2]}×{img.shape[1]} but {shown(first[0].name)} is "
                 f"{first[1].shape[2]}×{first[1].shape[1]}; set data.size=N to resize all to N×N"
             )
+            continue
         if slot[i] >= 0 and not bad:
             x[int(slot[i])] = img
     if bad:
         order = {f: i for i, f in enumerate(files)}
         bad.sort(key=lambda b: order[b[0]])  # the folder's order, whichever pass found each
         raise _refuse(bad, len(files), root)
+    if mismatch is not None:
+        raise mismatch
     assert x is not None and first is not None
     info = DataInfo(name, "image", tuple(x.shape[1:]), (0.0, 1.0), num_classes=_num_classes(labels))
     return Dataset(torch.from_numpy(x), info, None if labels is None else labels[idx], coding=coding)
