@@ -2,6 +2,7 @@
 
     python benchmarks/bench_memory.py                       # 1 and 10 GB under /tmp/genzoo-folders
     python benchmarks/bench_memory.py --before ../old/src   # adds the code at ../old/src, at 1 GB
+    python benchmarks/bench_memory.py --sizes 1 --repeats 3 --before ../old/src   # 3 alternating rounds
 
 Each folder holds 128×128 RGB PNGs (49,152 bytes of pixels each; noise, which PNG barely
 compresses, so the files take about what their pixels do) in two class subfolders, generated once
@@ -22,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import textwrap
@@ -158,6 +160,13 @@ def main() -> None:
         default="1",
         help="the sizes --before runs at (default 1: at 10 GB, float32 needs 40 GB of memory)",
     )
+    ap.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="rounds of a size's rows, each round in the reverse order of the last (the step time's "
+        "drift across processes hits every row alike); a row reports its medians and the step time's range",
+    )
     ap.add_argument("--out", default="runs/bench-memory.json")
     args = ap.parse_args()
     rows = []
@@ -167,11 +176,25 @@ def main() -> None:
         plans = [("after", "memory"), ("after", "disk")]
         if args.before and f"{size:g}" in args.before_sizes.split(","):
             plans.insert(0, ("before", "-"))
-        for code, stream in plans:
-            row = run_row(folder, stream, args.steps, args.threads, args.before if code == "before" else None)
-            row.update({"size_gb": size, "images": n, "code": code, "stream": stream})
+        got: dict[tuple[str, str], list[dict]] = {p: [] for p in plans}
+        for r in range(args.repeats):
+            for code, stream in plans[:: 1 if r % 2 == 0 else -1]:
+                src = args.before if code == "before" else None
+                row = run_row(folder, stream, args.steps, args.threads, src)
+                print(json.dumps({**row, "size_gb": size, "code": code, "stream": stream}), file=sys.stderr)
+                got[(code, stream)].append(row)
+        for (code, stream), runs in got.items():
+            row = {"size_gb": size, "images": n, "code": code, "stream": stream, "runs": runs}
+            ok = [x for x in runs if "error" not in x]
+            if not ok:
+                row["error"] = runs[0]["error"]
+            else:
+                for key in ("examples", "held_bytes"):
+                    row[key] = ok[0][key]
+                for key in ("load_s", "step_s", "peak_gib"):
+                    row[key] = statistics.median(x[key] for x in ok)
+                row["step_range"] = (min(x["step_s"] for x in ok), max(x["step_s"] for x in ok))
             rows.append(row)
-            print(json.dumps(row), file=sys.stderr)
     meta = {
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "cpus": os.cpu_count(),
@@ -184,7 +207,7 @@ def main() -> None:
     tmp.replace(args.out)
     print(
         "| folder | code | data held | train examples | load s | peak memory GiB "
-        "| step s (median) | steps/s |"
+        "| step s (median) [range] | steps/s |"
     )
     print("|---|---|---|---:|---:|---:|---:|---:|")
     for r in rows:
@@ -194,7 +217,8 @@ def main() -> None:
             continue
         print(
             f"| {r['size_gb']:g} GB ({r['images']:,} images) | {r['code']} | {held} | {r['examples']:,} | "
-            f"{r['load_s']:.0f} | {r['peak_gib']:.2f} | {r['step_s']:.3f} | {1 / r['step_s']:.2f} |"
+            f"{r['load_s']:.0f} | {r['peak_gib']:.2f} | {r['step_s']:.3f} "
+            f"[{r['step_range'][0]:.3f}, {r['step_range'][1]:.3f}] | {1 / r['step_s']:.2f} |"
         )
 
 
