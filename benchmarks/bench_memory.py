@@ -3,6 +3,7 @@
     python benchmarks/bench_memory.py                       # 1 and 10 GB under /tmp/genzoo-folders
     python benchmarks/bench_memory.py --before ../old/src   # adds the code at ../old/src, at 1 GB
     python benchmarks/bench_memory.py --sizes 1 --repeats 3 --before ../old/src   # 3 alternating rounds
+    python benchmarks/bench_memory.py --sizes 1 --repeats 3 --before ../old/src --keep-freed
 
 Each folder holds 128×128 RGB PNGs (49,152 bytes of pixels each; noise, which PNG barely
 compresses, so the files take about what their pixels do) in two class subfolders, generated once
@@ -125,10 +126,20 @@ def make_folder(root: Path, gigabytes: float, jobs: int) -> int:
     return n
 
 
-def run_row(folder: Path, stream: str, steps: int, threads: int, src: str | None) -> dict:
+# glibc's malloc told to serve large blocks from its heap and keep what is freed there (rather than
+# mapping each large block afresh and unmapping it when freed, which faults its pages in again at
+# every training step): the `--keep-freed` rows
+KEEP_FREED = {"MALLOC_MMAP_THRESHOLD_": "4000000000", "MALLOC_TRIM_THRESHOLD_": "40000000000"}
+
+
+def run_row(
+    folder: Path, stream: str, steps: int, threads: int, src: str | None, keep_freed: bool = False
+) -> dict:
     env = dict(os.environ)
     if src:
         env["PYTHONPATH"] = src
+    if keep_freed:
+        env.update(KEEP_FREED)
     proc = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(folder), stream, str(steps), str(threads)],
         stdout=subprocess.PIPE,
@@ -167,6 +178,11 @@ def main() -> None:
         help="rounds of a size's rows, each round in the reverse order of the last (the step time's "
         "drift across processes hits every row alike); a row reports its medians and the step time's range",
     )
+    ap.add_argument(
+        "--keep-freed",
+        action="store_true",
+        help="also the rows with glibc's malloc keeping freed memory in its heap (KEEP_FREED)",
+    )
     ap.add_argument("--out", default="runs/bench-memory.json")
     args = ap.parse_args()
     rows = []
@@ -176,11 +192,13 @@ def main() -> None:
         plans = [("after", "memory"), ("after", "disk")]
         if args.before and f"{size:g}" in args.before_sizes.split(","):
             plans.insert(0, ("before", "-"))
+        if args.keep_freed:
+            plans += [(code + " keep-freed", stream) for code, stream in plans]
         got: dict[tuple[str, str], list[dict]] = {p: [] for p in plans}
         for r in range(args.repeats):
             for code, stream in plans[:: 1 if r % 2 == 0 else -1]:
-                src = args.before if code == "before" else None
-                row = run_row(folder, stream, args.steps, args.threads, src)
+                src = args.before if code.startswith("before") else None
+                row = run_row(folder, stream, args.steps, args.threads, src, code.endswith("keep-freed"))
                 print(json.dumps({**row, "size_gb": size, "code": code, "stream": stream}), file=sys.stderr)
                 got[(code, stream)].append(row)
         for (code, stream), runs in got.items():
