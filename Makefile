@@ -71,6 +71,7 @@ bench-quick: $(VENV)/.bench
 	$(BIN)/python benchmarks/bench_startup.py --repeats 1
 	$(BIN)/python benchmarks/bench_lab.py --quick
 	$(BIN)/python benchmarks/bench_tour_eta.py --quick-smoke
+	$(BIN)/python benchmarks/bench_memory.py --sizes 0.01 --steps 8 --root $${TMPDIR:-/tmp}/genzoo-folders-quick --out runs/bench-memory-quick.json
 
 # atheris fuzzing of genzoo's file readers (config, --set, run config, .npy/.npz, images, --points CSV,
 # --mask, model.safetensors, train_state.pt, metrics.json/log.jsonl for compare and report); any error

@@ -28,6 +28,7 @@ SCRIPTS = [
     "bench_rbm_sampling.py",
     "bench_pixelcnn_paradox.py",
     "bench_geostat.py",
+    "bench_memory.py",  # writes 11 GB of images under /tmp/genzoo-folders (kept for the next run)
 ]  # bench_suite.py runs bench_peak.py's measurement
 
 
