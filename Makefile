@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  ?= 2.13.0
 
-.PHONY: demo test lint catalog bench bench-quick bench-deps fuzz clean
+.PHONY: demo test lint catalog notebooks bench bench-quick bench-deps fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ test: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+
+# the tutorial notebooks (docs/tutorials), each run top to bottom at full size in a fresh kernel, with
+# its time; the test suite runs them smaller (GENZOO_TUTORIAL_QUICK=1)
+notebooks: $(VENV)/.installed
+	$(BIN)/python docs/tutorials/run.py
 
 # what `genzoo list` prints, rendered from the registries (tests/test_catalog.py checks it is current)
 catalog: $(VENV)/.installed
