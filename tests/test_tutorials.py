@@ -19,7 +19,9 @@ NOTEBOOKS = run.notebooks()
 
 
 def test_the_tutorials_are_there():
-    assert {"01-density-estimation.ipynb", "04-gans.ipynb"} <= {p.name for p in NOTEBOOKS}
+    assert {"01-density-estimation.ipynb", "02-autoencoders.ipynb", "04-gans.ipynb"} <= {
+        p.name for p in NOTEBOOKS
+    }
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -222,6 +222,10 @@ class CodeDistribution(nn.Module):
         k = int((self.weights > 0).sum())
         return "gaussian (full covariance)" if k == 1 else f"gmm, {k} full-covariance components"
 
+    def extra_repr(self) -> str:
+        """`print(model.code_distribution)` says what was fitted (:meth:`describe`)."""
+        return self.describe()
+
 
 def fit_subset(x: Tensor, n: int) -> Tensor:
     """The examples a model's code distribution is fitted to: the first `n` of a seed-0 permutation
