@@ -40,7 +40,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check src tests benchmarks
 
 # the tutorial notebooks (docs/tutorials), each run top to bottom at full size in a fresh kernel, with
-# its time; the test suite runs them smaller (GENZOO_TUTORIAL_QUICK=1)
+# its time (about 3 minutes; CI runs it after the tests)
 notebooks: $(VENV)/.installed
 	$(BIN)/python docs/tutorials/run.py
 
