@@ -84,3 +84,18 @@ def test_huggingface_hubs_mixin_loads_the_same_weights(tmp_path):
     loaded = HubAE.from_pretrained(str(folder))  # a local folder: huggingface_hub reads it, no request
     want, got = _state(model), _state(loaded)
     assert want.keys() == got.keys() and all(torch.equal(want[k], got[k]) for k in want)
+
+
+def test_a_checkpoint_written_outside_a_run_directory_has_no_card(tmp_path):
+    """Trainer.save() where no config.json was written (as benchmarks/bench_checkpoint.py times it):
+    the weights and the state, and no model card rather than an error."""
+    from genzoo.training.trainer import TrainConfig, Trainer
+
+    data = genzoo.datasets.load("ring8", split="train")
+    model = genzoo.models.create("vae", data, seed=0, hidden=(8,))
+    trainer = Trainer(model, data, TrainConfig(steps=2, progress=False, sample_grid=False), tmp_path)
+    trainer.begin()
+    trainer.advance()
+    trainer.save()
+    assert (tmp_path / "model.safetensors").is_file() and (tmp_path / "train_state.pt").is_file()
+    assert not (tmp_path / "README.md").exists()

@@ -630,9 +630,10 @@ class Trainer:
         ckpt.save_weights(self.out / ckpt.WEIGHTS, sampling_state, meta)
         for cb in self.callbacks:  # the sample grid first (callbacks.SampleGrid), then the user's
             cb.on_checkpoint(self, self.step)
-        from genzoo.hub import write_card
+        if (self.out / ckpt.CONFIG).is_file():  # a run directory (fit and save_to write config.json first)
+            from genzoo.hub import write_card
 
-        write_card(self.out)  # README.md: the model card of the run as it stands
+            write_card(self.out)  # README.md: the model card of the run as it stands
 
     def _refresh(self, *, final: bool = True) -> None:
         """Let the model recompute its derived state (see GenerativeModel.refresh) for the weights
