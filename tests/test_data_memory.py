@@ -95,20 +95,21 @@ def test_a_folder_larger_than_half_the_memory_is_read_from_disk(tmp_path, monkey
     assert not load(f"folder:{tmp_path}", stream="memory").on_disk
 
 
-def _train(data, out, steps, resume=False):
+def _train(data, out, steps, resume=False, batch_size=6, where="auto"):
     """The trained weights (the networks' parameters: the batches decide them)."""
     model = genzoo.models.create("ae", data, seed=0, hidden=(16,))
     run = genzoo.train(
         model,
         data,
         steps=steps,
-        batch_size=6,
+        batch_size=batch_size,
         out=out,
         resume=resume,
         progress=False,
         sample_grid=False,
         threads=1,
         checkpoint_every=3,
+        data_on_device=where,
     )
     return {k: v.detach().clone() for k, v in run.model.named_parameters()}
 
@@ -221,21 +222,7 @@ def test_coding_is_the_eager_arithmetic():
 
 
 def _run(data, out, steps, where, resume=False):
-    model = genzoo.models.create("ae", data, seed=0, hidden=(16,))
-    run = genzoo.train(
-        model,
-        data,
-        steps=steps,
-        batch_size=32,
-        out=out,
-        resume=resume,
-        progress=False,
-        sample_grid=False,
-        threads=1,
-        checkpoint_every=3,
-        data_on_device=where,
-    )
-    return {k: v.detach().clone() for k, v in run.model.named_parameters()}
+    return _train(data, out, steps, resume, batch_size=32, where=where)
 
 
 def test_data_held_on_the_device_train_alike_and_resume_exactly(tmp_path):
