@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  ?= 2.13.0
 
-.PHONY: demo test lint catalog notebooks bench bench-quick bench-deps fuzz clean
+.PHONY: demo test lint catalog notebooks docs bench bench-quick bench-deps fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,13 +36,22 @@ test: $(VENV)/.installed
 
 # the linter's rules (line length 110 included) and the formatter's layout, as CI checks them
 lint: $(VENV)/.installed
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks docs
+	$(BIN)/ruff format --check src tests benchmarks docs
 
 # the tutorial notebooks (docs/tutorials), each run top to bottom at full size in a fresh kernel, with
-# its time (about 3 minutes; CI runs it after the tests)
+# its time (about 5 minutes; CI runs it after the tests); the executed copies go to build/notebooks,
+# from which the site shows their outputs
 notebooks: $(VENV)/.installed
-	$(BIN)/python docs/tutorials/run.py
+	$(BIN)/python docs/tutorials/run.py --out build/notebooks
+
+# the documentation site in build/site (open build/site/index.html), strict: a broken link, a missing
+# reference or a warning fails it; offline. The tutorials show the outputs of the last `make notebooks`,
+# else of a quick run made here (about 1.5 minutes).
+docs: $(VENV)/.installed
+	@test -f build/notebooks/.complete || $(BIN)/python docs/tutorials/run.py --quick --out build/notebooks
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+	@echo "the site: build/site/index.html"
 
 # what `genzoo list` prints, rendered from the registries (tests/test_catalog.py checks it is current)
 catalog: $(VENV)/.installed

@@ -1,7 +1,7 @@
 """Typed configuration: keyword defaults in a dataclass, overridden from a TOML file and
 `--set key=value` strings, every value type-checked and range-checked once, here.
 
-A field declares its constraints with :func:`option`::
+A field declares its constraints with `option`::
 
     @dataclass
     class Config:
@@ -34,7 +34,7 @@ def option(
     help: str = "",
     missing: str = "",
 ) -> Any:
-    """A dataclass field with a range (inclusive) or a set of choices, checked by :func:`coerce`;
+    """A dataclass field with a range (inclusive) or a set of choices, checked by `coerce`;
     `aliases` name values in words (``{"auto": None}``: the string "auto" stands for None). A
     model's sampling option says in `missing` what a model that does not take it lacks ("reverse
     sampler to set"), for the command line's error."""

@@ -24,7 +24,7 @@ results equal one process's.
 
 Under SLURM, `srun -n N genzoo train ...` (one task per process) works without torchrun: where
 torchrun's variables are absent, SLURM's task id, task count and local id give RANK, WORLD_SIZE
-and LOCAL_RANK, the first host of the job's node list MASTER_ADDR (see :func:`from_slurm`).
+and LOCAL_RANK, the first host of the job's node list MASTER_ADDR (see `from_slurm`).
 
 This is what DistributedDataParallel does, without its bucketing and its overlap of
 communication with the backward pass, and without wrapping a model whose training step calls

@@ -3,7 +3,7 @@
 them, and viz, which lays them out.
 
 Values are mapped linearly from the data's value range to 0..255 — the range in
-:class:`DataInfo` when it is finite, otherwise the batch's own min/max (unbounded fields),
+`DataInfo` when it is finite, otherwise the batch's own min/max (unbounded fields),
 so a grid is comparable across runs on bounded data and always uses full contrast on fields.
 """
 
@@ -69,7 +69,7 @@ def image_grid(
     scale: int | None = None,
 ) -> Image.Image:
     """Tile `x` (N, C, H, W) into one picture: grey for C = 1, RGB for C = 3; 3-D blocks
-    (N, C, D, H, W) are tiled as their sections (see :func:`block_cards`).
+    (N, C, D, H, W) are tiled as their sections (see `block_cards`).
 
     `nrow` is the number of images per row (torchvision's meaning), ceil(√N) by default.
     `scale` is an integer nearest-neighbour upscaling factor; by default the smallest one

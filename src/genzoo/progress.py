@@ -1,12 +1,12 @@
 """Progress of long work, with an estimate of the time left, on a terminal or not.
 
-On a terminal a :class:`Progress` is a tqdm bar. Elsewhere — a pipe, a log file, CI, ``make demo |
+On a terminal a `Progress` is a tqdm bar. Elsewhere — a pipe, a log file, CI, ``make demo |
 tee`` — a bar is invisible or a mess of carriage returns, so it writes one plain line every
 `interval` seconds (10 s; ``GENZOO_PROGRESS_INTERVAL`` overrides it) and a final line::
 
     vae: step 1200/5000 (24 %), 41 steps/s, about 1 min 33 s left
 
-Work that counts no steps (an evaluation) gets the same from :func:`waiting`: the time spent
+Work that counts no steps (an evaluation) gets the same from `waiting`: the time spent
 and the time left by an expected duration.
 
 Work that runs other work (the tour) adds its own words without the inner work knowing it:

@@ -7,8 +7,8 @@ thread that shares its core with a busy process holds every step back (measured 
 process 27 with 2 and 57 with 1). And for small networks one thread often beats two even alone.
 
 So genzoo chooses. Training times a few steps at each count on a copy of the model
-(:class:`Tuner`, the trainer's "auto"), and again when the rate changes; every other command
-takes the cores that other processes leave free (:func:`by_load`). ``--threads N`` fixes N.
+(`Tuner`, the trainer's "auto"), and again when the rate changes; every other command
+takes the cores that other processes leave free (`by_load`). ``--threads N`` fixes N.
 
 The count can change the bits of a result: operators that split a sum over threads (convolutions,
 large reductions) add in another order. A seeded run is bit-identical for a given thread count.

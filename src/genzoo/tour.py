@@ -6,7 +6,7 @@ families register. A family that fails is reported in the page and the tour goes
 
 A tour takes minutes to an hour, so it says where it is and keeps what it has done:
 
-- every progress line (or bar) of an entry carries the time left for the whole tour (:class:`Clock`);
+- every progress line (or bar) of an entry carries the time left for the whole tour (`Clock`);
 - OUT/index.html and OUT/board.md are rewritten after each entry: the finished ones, and those
   still to run;
 - OUT/tour.json records what each entry was run with and how it ended, so the same command run
@@ -215,7 +215,7 @@ def _typical(table: dict[str, dict[str, float]]) -> dict[str, float]:
 def reference(
     key: str, steps: int, *, quick: bool, eval_n: int | None, table: dict[str, dict[str, float]]
 ) -> Reference:
-    """An entry's :class:`Reference`: its measured seconds, training scaled by steps and evaluation
+    """An entry's `Reference`: its measured seconds, training scaled by steps and evaluation
     by the number of examples scored; an entry the table lacks gets the median of the others."""
     t = table.get(key) or _typical(table)
     n_ref = t.get("n")
@@ -228,7 +228,7 @@ def reference(
 class Clock:
     """The tour's estimate of the time left.
 
-    Each entry has reference seconds R (:func:`reference`). This machine's speed is
+    Each entry has reference seconds R (`reference`). This machine's speed is
     ρ = Σ w·observed / Σ w·expected over what this session has run — the finished entries, and the
     current entry's training so far (its steps timed against the reference seconds per step) — with
     weights w = 2^(−a / HALF_LIFE), a the reference seconds of work done since: the speed now counts
@@ -333,7 +333,7 @@ def measured_times(out: str | Path) -> dict[str, dict[str, float]]:
 def make_clock(
     todo: list[tuple[str, TourEntry]], *, quick: bool, steps: int | None, eval_n: int | None
 ) -> Clock:
-    """The :class:`Clock` of a tour: each entry's reference for the steps and examples it runs now."""
+    """The `Clock` of a tour: each entry's reference for the steps and examples it runs now."""
     table = reference_times()
     refs = {
         run_key(name, entry): reference(
@@ -512,7 +512,7 @@ def _say(text: str) -> None:
 
 
 def mode_figure(runs: list[tuple[str, Any, Any]]) -> bytes | None:
-    """The 2-D mode-coverage figure: one panel per family run on a mixture (see :func:`draw_modes`)."""
+    """The 2-D mode-coverage figure: one panel per family run on a mixture (see `draw_modes`)."""
     if not runs:
         return None
     from matplotlib.lines import Line2D
@@ -613,7 +613,7 @@ def _intro(
 class Pages:
     """OUT/index.html and OUT/board.md (each written atomically) for the entries finished so far, in
     plan order, with a list of those still to run: the gallery of each dataset's held-out examples
-    and the runs' samples, how to read it, one table per dataset (:mod:`genzoo.viz.board`). The
+    and the runs' samples, how to read it, one table per dataset (`genzoo.viz.board`). The
     mode figure is redrawn only when a mixture entry has been added, since the pages are
     rewritten after every entry."""
 

@@ -85,12 +85,19 @@ def add_threads(parser: argparse.ArgumentParser) -> None:
 
 def add_device(parser: argparse.ArgumentParser, default: str | None = "cpu") -> None:
     """--device auto|cpu|cuda (train: no default, the trainer's own; every other command: cpu)."""
-    parser.add_argument("--device", default=default, choices=("auto", "cpu", "cuda"))
+    where = "default train.device, auto" if default is None else f"default {default}"
+    parser.add_argument(
+        "--device",
+        default=default,
+        choices=("auto", "cpu", "cuda"),
+        help=f"where the model runs; auto: CUDA when present ({where})",
+    )
 
 
 def add_seed(parser: argparse.ArgumentParser, default: int | None = 0) -> None:
     """--seed, an integer >= 0 (train: no default, the run's own)."""
-    parser.add_argument("--seed", type=SEED, default=default)
+    what = "seed of the run's random numbers (default train.seed, 0)" if default is None else "random seed"
+    parser.add_argument("--seed", type=SEED, default=default, help=what)
 
 
 def at_least_one(flag: str, value: int) -> None:

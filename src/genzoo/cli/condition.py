@@ -227,7 +227,7 @@ def register_condition(sub: argparse._SubParsersAction) -> None:
         "condition",
         help="fill the masked part of examples given the rest, or draw realisations that honour point data",
     )
-    s.add_argument("run")
+    s.add_argument("run", help="a run or model directory")
     s.add_argument(
         "--mask",
         help="FILE.npy/.npz/.png, shape (H, W), (C, H, W) or one per example, non-zero = known, 0 = fill; "

@@ -119,7 +119,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 # --- the commands' arguments ------------------------------------------------------------
 def register_evaluate(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("evaluate", help="score a run on its held-out data; writes RUN/metrics.json")
-    s.add_argument("run")
+    s.add_argument("run", help="a run or model directory")
     s.add_argument("--metrics", help="comma-separated names (default: every metric that applies)")
     s.add_argument(
         "-n",
@@ -144,14 +144,16 @@ def register_evaluate(sub: argparse._SubParsersAction) -> None:
 
 def register_compare(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("compare", help="one leaderboard over evaluated runs")
-    s.add_argument("runs", nargs="+", metavar="RUN")
+    s.add_argument(
+        "runs", nargs="+", metavar="RUN", help="run directories (evaluated where they are not yet)"
+    )
     s.add_argument("--out", required=True, help="board.html or board.md")
     s.set_defaults(fn=cmd_compare)
 
 
 def register_report(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("report", help="write a self-contained RUN/report.html")
-    s.add_argument("run")
+    s.add_argument("run", help="a run or model directory")
     s.add_argument("--out", help="where to write the page (default RUN/report.html)")
     add_threads(s)
     s.set_defaults(fn=cmd_report)

@@ -68,11 +68,11 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 # --- the commands' arguments ------------------------------------------------------------
 def register_sample(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("sample", help="draw samples from a trained run")
-    s.add_argument("run")
-    s.add_argument("-n", type=COUNT, default=64)
+    s.add_argument("run", help="a run or model directory")
+    s.add_argument("-n", type=COUNT, default=64, help="samples")
     s.add_argument("--out", required=True, help="FILE.png, FILE.npy or FILE.npz")
     add_seed(s)
-    s.add_argument("--label", type=INT)
+    s.add_argument("--label", type=INT, help="a conditional model: the class of every sample")
     add_model_options(s, "sample")
     add_device(s)
     add_threads(s)
@@ -81,9 +81,9 @@ def register_sample(sub: argparse._SubParsersAction) -> None:
 
 def register_interpolate(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("interpolate", help="decode a path between latent codes")
-    s.add_argument("run")
-    s.add_argument("--out", required=True)
-    s.add_argument("--steps", type=COUNT, default=10)
+    s.add_argument("run", help="a run or model directory of a model with a latent space")
+    s.add_argument("--out", required=True, help="FILE.png: rows of decoded paths between codes")
+    s.add_argument("--steps", type=COUNT, default=10, help="pictures along each path")
     add_seed(s)
     add_device(s)
     add_threads(s)

@@ -164,9 +164,12 @@ def register_simulate(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser(
         "simulate", help="Gaussian random fields by a classical simulator (cholesky, spectral, fft, spde)"
     )
-    s.add_argument("method", choices=("cholesky", "spectral", "fft", "spde"))
+    s.add_argument("method", choices=("cholesky", "spectral", "fft", "spde"), help="the simulator")
     s.add_argument(
-        "--cov", default="matern", choices=("matern", "exponential", "gaussian", "spherical", "cubic")
+        "--cov",
+        default="matern",
+        choices=("matern", "exponential", "gaussian", "spherical", "cubic"),
+        help="the covariance model",
     )
     s.add_argument(
         "--range", type=FLOAT, help="range parameter a in cells (exp(-h/a), exp(-(h/a)^2), the Matérn scale)"
@@ -183,7 +186,7 @@ def register_simulate(sub: argparse._SubParsersAction) -> None:
     s.add_argument(
         "--ratio3", type=FLOAT, default=1.0, help="3-D anisotropy: third axis' range / major range"
     )
-    s.add_argument("--mean", type=FLOAT, default=0.0)
+    s.add_argument("--mean", type=FLOAT, default=0.0, help="the fields' mean μ")
     s.add_argument(
         "--shape",
         type=SIDE,

@@ -45,8 +45,8 @@ def cmd_lab(args: argparse.Namespace) -> int:
 # --- the command's arguments -------------------------------------------------------------
 def register_lab(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("lab", help="a playground in the browser: models training live on 2-D data")
-    s.add_argument("--model", default=FAMILIES[0], choices=FAMILIES)
-    s.add_argument("--data", default=DATASETS[0], choices=DATASETS)
+    s.add_argument("--model", default=FAMILIES[0], choices=FAMILIES, help="the family the page opens with")
+    s.add_argument("--data", default=DATASETS[0], choices=DATASETS, help="the 2-D data the page opens with")
     s.add_argument("--port", type=PORT, default=0, help="default: a free port")
     s.add_argument(
         "--host",

@@ -158,10 +158,12 @@ def cmd_translate(args: argparse.Namespace) -> int:
 # --- the commands' arguments ------------------------------------------------------------
 def register_encode(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("encode", help="codes of a latent model (dimension reduction); writes FILE.npz")
-    s.add_argument("run")
+    s.add_argument("run", help="a run or model directory")
     s.add_argument("--out", required=True, help="FILE.npz with codes (and labels y)")
     s.add_argument("--input", help="FILE.npy/.npz of examples (default: the run's dataset)")
-    s.add_argument("--split", default="test", choices=("train", "test", "all"))
+    s.add_argument(
+        "--split", default="test", choices=("train", "test", "all"), help="which of the run's data to encode"
+    )
     add_device(s)
     add_threads(s)
     s.set_defaults(fn=cmd_encode)
@@ -171,7 +173,7 @@ def register_score(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser(
         "score", help="anomaly score per example (negative log-likelihood or reconstruction error)"
     )
-    s.add_argument("run")
+    s.add_argument("run", help="a run or model directory")
     s.add_argument("--input", required=True, help="FILE.npy/.npz of examples")
     s.add_argument("--out", help="FILE.npz for the scores")
     add_seed(s)
@@ -184,7 +186,7 @@ def register_denoise(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser(
         "denoise", help="clean noisy examples with an autoencoder (best one trained to denoise)"
     )
-    s.add_argument("run")
+    s.add_argument("run", help="a run or model directory")
     s.add_argument("--input", required=True, help="FILE.npy/.npz of noisy examples")
     s.add_argument("--out", required=True, help="FILE.npz, FILE.npy or FILE.png")
     add_device(s)
@@ -194,7 +196,7 @@ def register_denoise(sub: argparse._SubParsersAction) -> None:
 
 def register_edit(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("edit", help="redraw examples as another class, keeping their style: G(E(x), label)")
-    s.add_argument("run")
+    s.add_argument("run", help="a run or model directory")
     s.add_argument("--input", required=True, help="FILE.npy/.npz of examples")
     s.add_argument("--label", required=True, type=INT, help="the class to redraw them as")
     s.add_argument("--out", required=True, help="FILE.png, FILE.npz (edited x and their label y) or FILE.npy")
@@ -205,7 +207,7 @@ def register_edit(sub: argparse._SubParsersAction) -> None:
 
 def register_translate(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("translate", help="map images of one domain to another with a translation model")
-    s.add_argument("run")
+    s.add_argument("run", help="a run or model directory")
     s.add_argument(
         "--input", required=True, help="FILE.npy/.npz of input images (domain A, or B with --direction b2a)"
     )

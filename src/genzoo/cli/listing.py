@@ -21,6 +21,8 @@ def register_list(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser(
         "list", help="list models, datasets or metrics; `list models NAME`: every option of a model"
     )
-    s.add_argument("what", nargs="?", choices=("models", "datasets", "metrics"))
+    s.add_argument(
+        "what", nargs="?", choices=("models", "datasets", "metrics"), help="what to list (default all)"
+    )
     s.add_argument("name", nargs="?", help="a model or dataset: its options, defaults, ranges and help")
     s.set_defaults(fn=cmd_list)

@@ -172,18 +172,27 @@ def cmd_tour(args: argparse.Namespace) -> int:
 # --- the commands' arguments ------------------------------------------------------------
 def register_train(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("train", help="train a model; writes a run directory")
-    s.add_argument("model")
+    s.add_argument("model", help="a family: genzoo list models")
     s.add_argument("--data", help="dataset name (default mnist)")
     s.add_argument("--out", help="run directory (default runs/MODEL-DATA)")
     g = s.add_mutually_exclusive_group()
-    g.add_argument("--steps", type=COUNT)
-    g.add_argument("--epochs", type=COUNT)
-    s.add_argument("--batch-size", dest="batch_size", type=COUNT)
-    s.add_argument("--lr", type=FLOAT)
+    g.add_argument(
+        "--steps", type=COUNT, help="optimisation steps (train.steps; default the family's budget)"
+    )
+    g.add_argument(
+        "--epochs", type=COUNT, help="passes over the training data instead of --steps (train.epochs)"
+    )
+    s.add_argument("--batch-size", dest="batch_size", type=COUNT, help="examples per step (train.batch_size)")
+    s.add_argument("--lr", type=FLOAT, help="learning rate (train.lr)")
     add_seed(s, default=None)
     add_device(s, default=None)
     add_threads(s)
-    s.add_argument("--checkpoint-every", dest="checkpoint_every", type=COUNT)
+    s.add_argument(
+        "--checkpoint-every",
+        dest="checkpoint_every",
+        type=COUNT,
+        help="steps between checkpoints, from which an interrupted run resumes (train.checkpoint_every)",
+    )
     s.add_argument(
         "--precision",
         choices=("auto", "fp32", "bf16", "fp16"),
@@ -217,7 +226,9 @@ def register_train(sub: argparse._SubParsersAction) -> None:
 def register_tour(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("tour", help="the main job: every family on its bundled data, one comparison report")
     s.add_argument("--quick", action="store_true", help="laptop budget: under 10 minutes on 2 CPU cores")
-    s.add_argument("--out", default="runs/tour")
+    s.add_argument(
+        "--out", default="runs/tour", help="the tour's folder: index.html, board.md, one run per entry"
+    )
     s.add_argument("--only", help="comma-separated families to run (default all)")
     s.add_argument("--steps", type=COUNT, help="train every family for this many steps instead of its budget")
     add_seed(s)

@@ -1,15 +1,15 @@
 """The dataset type every model is built from: tensors plus what they are.
 
-A :class:`Dataset` holds all examples in memory (every bundled set is small) as
-`x: (N, *shape)` float32 and optional labels `y: (N,)` int64, with a :class:`DataInfo`
+A `Dataset` holds all examples in memory (every bundled set is small) as
+`x: (N, *shape)` float32 and optional labels `y: (N,)` int64, with a `DataInfo`
 saying its kind, shape, value range and classes, so that a model can be built from it
 without the user repeating shapes.
 
 Translation data carry a second tensor per example, `pair: (N, *pair_shape)`, and say in
 `DataInfo.pairing` what it is: "paired" — `pair[i]` is the input whose target is `x[i]`
 (pix2pix); "unpaired" — `pair` holds examples of a second domain B, `x` those of domain A,
-in independent orders (CycleGAN). Either way a translator reads :meth:`Dataset.inputs` and
-produces examples like :meth:`Dataset.tensors` (the targets, or domain B), which is what
+in independent orders (CycleGAN). Either way a translator reads `Dataset.inputs` and
+produces examples like `Dataset.tensors` (the targets, or domain B), which is what
 evaluation compares its samples with.
 """
 
@@ -191,24 +191,24 @@ def memory_bytes() -> int | None:
 
 
 class Dataset(torch.utils.data.Dataset):
-    """Examples with their :class:`DataInfo`; a map-style PyTorch dataset (`len(ds)`, `ds[i]`),
+    """Examples with their `DataInfo`; a map-style PyTorch dataset (`len(ds)`, `ds[i]`),
     so a `DataLoader` takes it.
 
-    The examples are stored as they came and converted per batch by a :class:`Coding`: float32
-    in memory (points, fields), 8-bit codes in memory (`x` uint8 with :data:`BYTES`: a quarter of
+    The examples are stored as they came and converted per batch by a `Coding`: float32
+    in memory (points, fields), 8-bit codes in memory (`x` uint8 with `BYTES`: a quarter of
     float32's memory), a memory-mapped array (`npy:`; NumPy's memmap), or image files read on
     demand (an object with `read_rows(rows) -> uint8 Tensor`, `shape` and `workers`: a folder
     larger than memory, decoded by the trainer's loader workers). `rows` selects this dataset's
     examples among the stored ones (a split of a memory-mapped file or a folder, without a copy).
     Data on disk, and data not held as float32 whose float32 copy would exceed
-    :data:`STREAMED_BYTES`, are `streamed`: `x` and :meth:`tensors` then hold 256 MiB of float32
+    `STREAMED_BYTES`, are `streamed`: `x` and `tensors` then hold 256 MiB of float32
     examples spread evenly through them (1,000 to 10,000 examples), which is what a model's
     preparation and evaluation read.
 
     `log_density`, where the true distribution is known (the 2-D toy sets), maps (N, D)
     points to their exact log-density under the generating distribution. `pair`, for
     translation data, is the second tensor of each example (see the module docstring); it
-    is kept aligned with `x` by :meth:`batch` and :meth:`subset`.
+    is kept aligned with `x` by `batch` and `subset`.
     """
 
     def __init__(
@@ -367,14 +367,14 @@ class Dataset(torch.utils.data.Dataset):
 
     def batch(self, index: Tensor, generator: torch.Generator | None = None) -> dict[str, Tensor]:
         """The examples at `index` as {"x": ..., "y": ..., "pair": ...} (the keys the data has);
-        with data.flip / data.shift each call flips and translates them afresh (:func:`augment`), and
+        with data.flip / data.shift each call flips and translates them afresh (`augment`), and
         with dynamic binarisation draws fresh Bernoulli values, from `generator`."""
         return self.finish(self.fetch(index), index, generator)
 
     def finish(
         self, raw: Tensor, index: Tensor, generator: torch.Generator | None = None
     ) -> dict[str, Tensor]:
-        """:meth:`batch` from the stored values `raw` of the examples at `index` (:meth:`fetch`'s)."""
+        """`batch` from the stored values `raw` of the examples at `index` (`fetch`'s)."""
         x = self.coding(raw)
         pair = None if self.pair is None else self.pair[index]
         if self.augment != (False, 0):
@@ -401,7 +401,7 @@ class Dataset(torch.utils.data.Dataset):
     def tensors(self) -> Tensor:
         """All examples as evaluation sees them: `x`, except for unpaired two-domain data, where it
         is domain B (`pair`) — always the space a model's samples live in (a translator's outputs).
-        Dynamically binarised data are seen as one fixed stochastic binarisation (:func:`binarize`):
+        Dynamically binarised data are seen as one fixed stochastic binarisation (`binarize`):
         the data such a model models (a threshold at 0.5 would be another, sharper distribution)."""
         return self._seen("pair" if self.info.pairing == "unpaired" else "x")
 

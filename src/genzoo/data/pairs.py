@@ -1,5 +1,5 @@
 """Image-to-image translation sets: each example carries a second image, `Dataset.pair`
-(see :mod:`genzoo.data.base`).
+(see `genzoo.data.base`).
 
 - `mnist-sr` (paired, super-resolution): x = a 28×28 MNIST digit (the target), pair = the same
   digit average-pooled by `factor` (4: to 7×7) and upsampled back to 28×28 by repeating each

@@ -1,7 +1,7 @@
 """Data handed over from Python: a tensor, a NumPy array, an `(x, y)` pair or any map-style
-PyTorch dataset, made a :class:`Dataset` with what genzoo infers from it said in one line.
+PyTorch dataset, made a `Dataset` with what genzoo infers from it said in one line.
 
-The inference is the one `npy:` files get (:func:`genzoo.data.files.array_dataset`): (N, D) →
+The inference is the one `npy:` files get (`genzoo.data.files.array_dataset`): (N, D) →
 points; (N, H, W) or (N, C, H, W) → images in [0, 1] when the values are integers 0..255 (divided
 by 255), booleans or floats within [0, 1], else a field of raw values. Labels are non-negative
 integers, one per example; the classes are 0..max(y). A map-style dataset (`len(ds)` and `ds[i]`,
@@ -28,7 +28,7 @@ _SAID: tuple[int, str] | None = None
 
 
 def as_dataset(data: Any, *, name: str | None = None, say: bool = True) -> Dataset:
-    """`data` as a :class:`Dataset` (a `Dataset` is returned as it is); with `say`, one line on
+    """`data` as a `Dataset` (a `Dataset` is returned as it is); with `say`, one line on
     stderr says what was inferred (kind, count, shape, range, classes)."""
     global _SAID
     if isinstance(data, Dataset):

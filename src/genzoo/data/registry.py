@@ -21,7 +21,7 @@ class DatasetSpec:
     """A registered dataset: its loader, its options and a one-line description.
 
     `loader(split, options)` returns the raw dataset (images in [0, 1], no binarisation);
-    :func:`load` applies `binarize`, `range` and `labels`."""
+    `load` applies `binarize`, `range` and `labels`."""
 
     name: str
     loader: Callable[[str, Any], Dataset]
@@ -98,7 +98,7 @@ def load(name: str, split: str = "train", **options: Any) -> Dataset:
 
 
 def resolved_options(name: str, **options: Any) -> dict[str, Any]:
-    """The full option dict (defaults filled in) that :func:`load` would use — for config.json."""
+    """The full option dict (defaults filled in) that `load` would use — for config.json."""
     from genzoo.config import to_dict
 
     spec, path = resolve(name)
@@ -110,7 +110,7 @@ def resolved_options(name: str, **options: Any) -> dict[str, Any]:
 def _apply_common(ds: Dataset, opts: DataOptions) -> Dataset:
     """Apply the shared options; a translation set's `pair` images get the same selection,
     binarisation and rescaling as `x`. Data held as codes (8-bit images, a memory-mapped file, a
-    folder on disk) are binarised and rescaled per batch by their :class:`Coding`, in memory at
+    folder on disk) are binarised and rescaled per batch by their `Coding`, in memory at
     once otherwise: the same values either way."""
     info, y = ds.info, ds.y
     if opts.exclude:

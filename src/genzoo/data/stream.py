@@ -1,10 +1,10 @@
 """Reading the next batches of a folder on disk in worker processes while the model trains.
 
 The trainer's batch order (a seeded permutation per epoch, part of every checkpoint) decides
-which examples come next; :class:`Prefetcher` hands that order's remaining batches of the epoch
-to a PyTorch `DataLoader` whose workers decode the files (:meth:`Dataset.fetch`: no randomness
+which examples come next; `Prefetcher` hands that order's remaining batches of the epoch
+to a PyTorch `DataLoader` whose workers decode the files (`Dataset.fetch`: no randomness
 there), and the trainer converts, augments and binarises each batch in its own process from the
-run's generator (:meth:`Dataset.finish`). The batches are therefore the ones the same run reads
+run's generator (`Dataset.finish`). The batches are therefore the ones the same run reads
 from memory, in the same order, and a resumed run reads on from where it stopped.
 """
 

@@ -5,11 +5,11 @@ generator to data.
     import genzoo.geostat as gs
     fields = gs.simulate("fft", gs.Matern(nu=1.5, range=20), (512, 512), n=100, seed=0)   # (100, 1, 512, 512)
 
-Modules: :mod:`~genzoo.geostat.covariance` (models and their range conventions),
-:mod:`~genzoo.geostat.simulators` (cholesky, spectral, fft, spde), :mod:`~genzoo.geostat.kriging`,
-:mod:`~genzoo.geostat.facies` (truncated Gaussian, plurigaussian, anamorphosis),
-:mod:`~genzoo.geostat.stats` (variograms, facies statistics, pattern histograms) and
-:mod:`~genzoo.geostat.latent` (conditioning a trained generator by its latent vector).
+Modules: `genzoo.geostat.covariance` (models and their range conventions),
+`genzoo.geostat.simulators` (cholesky, spectral, fft, spde), `genzoo.geostat.kriging`,
+`genzoo.geostat.facies` (truncated Gaussian, plurigaussian, anamorphosis),
+`genzoo.geostat.stats` (variograms, facies statistics, pattern histograms) and
+`genzoo.geostat.latent` (conditioning a trained generator by its latent vector).
 """
 
 from __future__ import annotations

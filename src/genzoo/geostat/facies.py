@@ -103,7 +103,7 @@ def gaussian_correlation_of_indicator(t: float, cov: Tensor) -> Tensor:
     """Invert the indicator covariance Cov(1[Y(u) < t], 1[Y(u+h) < t]) = P(Y₁<t, Y₂<t) − Φ(t)² for
     the Gaussian correlation ρ ∈ [0, 1] (bisection, 50 halvings: ±1e-15): the truncated-Gaussian
     model's map from the facies' two-point statistics back to its latent field's. P is accurate to
-    ~1e-16 up to ρ = 1 (:func:`bivariate_below`), so ρ = 0.99999 comes back to 1e-15, not 1e-5."""
+    ~1e-16 up to ρ = 1 (`bivariate_below`), so ρ = 0.99999 comes back to 1e-15, not 1e-5."""
     cov = torch.as_tensor(cov, dtype=torch.float64)
     phi = 0.5 * (1 + math.erf(t / math.sqrt(2)))
     target = cov + phi**2

@@ -48,9 +48,9 @@ _NODE_CHUNK = 1 << 16  # grid nodes per block of the node × data covariance
 def as_points(points: Any, shape: tuple[int, ...]) -> tuple[Tensor, ...]:
     """(rows, cols, values) from an (m, 3) array, a (rows, cols, values) triple or the path of a CSV
     or GSLIB point file,
-    checked against the grid `shape` (see :func:`genzoo.geostat.latent.check_points`); for a
+    checked against the grid `shape` (see `genzoo.geostat.latent.check_points`); for a
     3-D block (D, H, W), (layers, rows, cols, values) from an (m, 4) array, a quadruple or a CSV
-    path with a layer column (see :func:`~genzoo.geostat.latent.check_block_points`)."""
+    path with a layer column (see `genzoo.geostat.latent.check_block_points`)."""
     from pathlib import Path
 
     from genzoo.geostat.formats import read_points

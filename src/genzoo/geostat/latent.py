@@ -3,8 +3,8 @@
 Any genzoo model with a latent space (`model.latent`: GANs, VAE decoders, autoencoders) is a
 prior over fields: z ~ N(0, I), x = G(z). Data d (m values) are linked to a field by a
 differentiable forward operator F with Gaussian noise, d = F(x) + ε, ε ~ N(0, σ² I): F picks
-the cells of wells (:func:`points_operator`), averages blocks (:func:`block_average`,
-super-resolution from a coarse image) or measures facies shares (:func:`proportions_operator`).
+the cells of wells (`points_operator`), averages blocks (`block_average`,
+super-resolution from a coarse image) or measures facies shares (`proportions_operator`).
 The posterior over the latent vector is p(z | d) ∝ exp(−U(z)) with the energy
 
     U(z) = ‖F(G(z)) − d‖² / (2σ²) + prior_weight · ½‖z‖² − critic_weight · D(G(z))
@@ -20,7 +20,7 @@ prior_weight, or set it to 0 for a plain least-squares fit.
 
 Two ways to condition:
 
-* :func:`condition_points` / :func:`condition_operator` minimise U with Adam from n starting
+* `condition_points` / `condition_operator` minimise U with Adam from n starting
   points z₀ ~ N(0, I) (`model.sample_latent`), all n restarts in one batch. The loss minimised
   is Σ_b U(z_b): its gradient in z_b is ∇U(z_b) alone and Adam works per coordinate, so each
   restart follows its own trajectory, independent of the others. The step size is cosine-annealed
@@ -30,7 +30,7 @@ Two ways to condition:
   where a restart starts far out; Adam follows a narrow valley slowly, so give ill-conditioned
   problems more steps. Each restart ends in a local minimum, so the n realisations are distinct
   conditioned samples (an optimisation ensemble, not exact posterior samples).
-* :func:`fit_inference` trains once an inference network q_φ(z | d) = N(μ_φ(d), diag σ_φ(d)²),
+* `fit_inference` trains once an inference network q_φ(z | d) = N(μ_φ(d), diag σ_φ(d)²),
   then draws any number of conditioned realisations in one forward pass — in the spirit of Chan
   & Elsheikh 2019 (Comput. Geosci., arXiv:1807.05207), who stack an inference network on the
   generator, here as amortised variational inference (Kingma & Welling 2014): it minimises
@@ -49,7 +49,7 @@ Two ways to condition:
   variances 1/Λ_ii — the mean-field variances, equal to the posterior's Σ_ii = (Λ⁻¹)_ii only
   when Λ is diagonal and smaller otherwise (the fitted q is overconfident where the latent
   coordinates are correlated a posteriori). Trained on a distribution of data sets (a (K, m)
-  batch, or a sampler such as :func:`prior_predictive`) the same network serves any of them.
+  batch, or a sampler such as `prior_predictive`) the same network serves any of them.
 
 Scoring (the same for both): datum j of realisation b is *honoured* if |F(x_b)_j − d_j| ≤ tol;
 `honoured` is the share of data honoured, `misfit` the RMS data misfit √(mean_j (F(x_b)_j − d_j)²),
@@ -227,7 +227,7 @@ def check_block_points(
     layers: Any, rows: Any, cols: Any, values: Any, shape: Sequence[int]
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Validate point data in a D×H×W block (`shape` (D, H, W), or (C, D, H, W)): as
-    :func:`check_points`, with layer indices; returns layers, rows, cols (LongTensors), values.
+    `check_points`, with layer indices; returns layers, rows, cols (LongTensors), values.
     A well is a vertical line of such points: one (row, col) at many layers."""
     sides = tuple(int(s) for s in tuple(shape)[-3:])
     (ll, r, c), v = _check_nodes([layers, rows, cols], values, sides, ("layers", "rows", "cols"), "block")
@@ -295,7 +295,7 @@ def read_points_csv(path: str | Path, layers: bool = False) -> tuple[Tensor, ...
     Returns rows, cols (LongTensors) and values (float64) — with `layers`, a column layer as well
     and layers, rows, cols, values (points in a 3-D block; a well is one row, col at many layers) —,
     unchecked against a grid — pass them to
-    :func:`check_points` or :func:`condition_points`. One-line GenzooErrors: "FILE: missing
+    `check_points` or `condition_points`. One-line GenzooErrors: "FILE: missing
     column(s) value (a points CSV needs row, col, value)"; "FILE, line N: cannot read value 'x' as a
     number"; "FILE, line N: row must be an integer grid index, got '1.5'"; a non-finite value; a
     file with no points."""
@@ -715,7 +715,7 @@ def condition_points(
     s the standard deviation of the values (1 if they are all equal); tol = 0.5 for facies (values
     all 0/1, or all integers with a finite value_range: honoured = the field rounds to the observed
     facies), else 0.1·s. `size` (arch=fcn GANs) conditions a realisation of that size, the grid
-    the points are checked against. The points are validated by :func:`check_points`."""
+    the points are checked against. The points are validated by `check_points`."""
     info = getattr(model, "info", None)
     shape = tuple(getattr(info, "shape", ()))
     if len(shape) == 4:  # blocks (C, D, H, W): wells need layers
@@ -781,10 +781,10 @@ def condition_operator(
 ) -> ConditionResult:
     """n realisations of a latent model with F(G(z)) ≈ data, for a differentiable forward operator F.
 
-    F maps realisations (B, *shape) to (B, ...) with m values each (e.g. :func:`block_average`,
-    :func:`proportions_operator`); `data` holds m values in any shape. Minimises per restart
+    F maps realisations (B, *shape) to (B, ...) with m values each (e.g. `block_average`,
+    `proportions_operator`); `data` holds m values in any shape. Minimises per restart
     U(z) = ‖F(G(z)) − d‖²/(2σ²) + prior_weight·½‖z‖² − critic_weight·score(G(z)), as
-    :func:`condition_points` does, with the same defaults for σ and tol computed from the data values."""
+    `condition_points` does, with the same defaults for σ and tol computed from the data values."""
     return _optimise(
         model,
         forward,
@@ -864,8 +864,8 @@ class InferenceNetwork(nn.Module):
 
 
 class AmortisedPosterior:
-    """A trained :class:`InferenceNetwork` with its generator, forward operator and scoring settings
-    (returned by :func:`fit_inference`): :meth:`sample` gives conditioned realisations in one forward pass."""
+    """A trained `InferenceNetwork` with its generator, forward operator and scoring settings
+    (returned by `fit_inference`): `sample` gives conditioned realisations in one forward pass."""
 
     def __init__(
         self,
@@ -960,15 +960,15 @@ def fit_inference(
     operator F.
 
     Minimises L(φ) = mean over data sets d of E_{z ~ q(·|d)} [U(z; d) + log q(z | d)], the negative
-    ELBO up to a constant (U as in :func:`condition_operator`), estimated with `draws` (even)
+    ELBO up to a constant (U as in `condition_operator`), estimated with `draws` (even)
     reparameterised z = μ + σ⊙ε per data set in antithetic pairs, log q's gradient taken through z
     only (see the module docstring), with Adam (β = 0.9, 0.99) at `lr` cosine-annealed to 0 over
     `steps`. `hidden` sets the MLP's widths (() for an affine map). `data`: one data set (F's
     output shape or m values), a batch (K, m) — each step takes the next `batch_size` of a random
     permutation, cycling — or a sampler (k, generator) → (k, m) called for `batch_size` fresh data sets
-    per step (e.g. :func:`prior_predictive`). σ and tol default as in :func:`condition_points`, from the
+    per step (e.g. `prior_predictive`). σ and tol default as in `condition_points`, from the
     data values (for a sampler, from 256 draws). The network's weights are initialised from `generator`
-    too, so a seeded fit is repeatable. Returns an :class:`AmortisedPosterior`; its `history` is the
+    too, so a seeded fit is repeatable. Returns an `AmortisedPosterior`; its `history` is the
     estimate of L at each step (log q without its constant −(L/2)·log 2π)."""
     _check_model(model, critic_weight)
     _check_settings(1, steps, lr, prior_weight, critic_weight, accept, tol, sigma)

@@ -242,6 +242,6 @@ def direct_sampling(
     **options: Any,
 ) -> Tensor:
     """n direct-sampling realisations (n, 1, *shape) of the training image `ti` (see
-    :class:`DirectSampling` for the options: neighbours, threshold, fraction, radius, categorical)."""
+    `DirectSampling` for the options: neighbours, threshold, fraction, radius, categorical)."""
     gen = torch.Generator().manual_seed(0 if seed is None else int(seed))
     return DirectSampling(torch.as_tensor(ti), **options).sample(n, shape, points=points, generator=gen)

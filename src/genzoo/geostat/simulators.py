@@ -690,7 +690,7 @@ def simulate(
     `points` — conditioning data (rows, cols, values), an (m, 3) array or a CSV path (in a block
     (layers, rows, cols, values), (m, 4) or a CSV with a layer column) — makes
     every realisation honour them exactly: the unconditional field plus the kriged residuals
-    (see :mod:`genzoo.geostat.kriging`; `kriging` simple or ordinary, or universal with `drift` —
+    (see `genzoo.geostat.kriging`; `kriging` simple or ordinary, or universal with `drift` —
     "linear", "quadratic" or external drift fields — `neighbours` for a
     moving neighbourhood). Other keywords go to the simulator (modes=, amplitudes=, tol=, ...)."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:

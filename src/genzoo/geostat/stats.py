@@ -1,6 +1,6 @@
 """Spatial statistics of continuous fields and facies images: variograms, fits, connectivity, patterns.
 
-Conventions (those of :mod:`genzoo.geostat.covariance`):
+Conventions (those of `genzoo.geostat.covariance`):
 
 * A *field* is a tensor (H, W) or a batch of realisations (n, 1, H, W); lags are (Δrow, Δcol) in
   cells. The direction ``"row"`` is the step (1, 0) — the row index changes, i.e. vertically in an
@@ -583,7 +583,7 @@ def fit_field(
     weights: str = "cressie",
 ) -> Covariance:
     """Fit a covariance model to gridded fields: the row and column variograms (lags 1..max_lag)
-    fitted jointly by :func:`fit_variogram` — one range (isotropic) or, with `anisotropic`, a range
+    fitted jointly by `fit_variogram` — one range (isotropic) or, with `anisotropic`, a range
     along each axis (angle 0 or 90, ratio = minor / major). For 3-D blocks (n, 1, D, H, W) the
     layers' variogram joins them (and, anisotropic, gives `ratio3` = the vertical range / range;
     "vertical": one horizontal range and the vertical one).
@@ -628,7 +628,7 @@ def indicator_variogram(
     direction: Direction = "both",
     k: int | None = None,
 ) -> Variogram:
-    """The grid variogram (see :func:`grid_variogram`) of the indicator 1[x = facies]:
+    """The grid variogram (see `grid_variogram`) of the indicator 1[x = facies]:
     γ_I(k) = P(exactly one of u, u + k·e in the facies) / 2; images or 3-D blocks."""
     x, kk = _as_facies(images, k, blocks=True)
     f = _check_facies(facies, kk)
@@ -727,7 +727,7 @@ def pattern_histogram(
 ) -> Patterns:
     """The multiple-point histogram of every size × size (or sh × sw) window lying fully inside an
     image, pooled over the images: the distinct patterns seen and their relative frequencies (see
-    :class:`Patterns` for the base-K code). K = k, or the largest code + 1; K^(sh·sw) < 2^63."""
+    `Patterns` for the base-K code). K = k, or the largest code + 1; K^(sh·sw) < 2^63."""
     x, k = _as_facies(images, k)
     sz = _size(size)
     return _histogram(_pattern_codes(x, k, sz), k, sz)
@@ -796,7 +796,7 @@ def pattern_scores(
     seed: int = 0,
 ) -> dict[str, float]:
     """ANODI-style scores (after Tan, Caers et al. 2014), simplified: single-resolution exact
-    pattern histograms (no pyramid, no clustering) compared by the JS divergence (:func:`js_distance`).
+    pattern histograms (no pyramid, no clustering) compared by the JS divergence (`js_distance`).
 
     * "inconsistency": mean over realisations r of JS(hist(r), hist(training)) — the training
       histogram pooled over all training images; lower is more faithful;

@@ -5,7 +5,7 @@ and B of n/2 each; a model is scored on half A against n/2 of its own samples, a
 metric on A against B — two independent draws of real data of the same size — is reported
 beside it as the *noise floor*: a figure no model can be expected to beat at that N. Below the
 sample size at which a metric means much, its result carries a "note" saying so
-(:func:`small_sample`), and the protocol a "small_sample" line naming those metrics.
+(`small_sample`), and the protocol a "small_sample" line naming those metrics.
 """
 
 from __future__ import annotations

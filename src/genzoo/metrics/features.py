@@ -2,11 +2,11 @@
 distance, 1-NN accuracy, memorisation): real and generated examples are compared as vectors.
 
 - ``"classifier"``: the 128 pre-activations of the penultimate (first dense) layer of a small
-  LeNet that genzoo trains itself (:mod:`genzoo.metrics.train_features`) and ships for `mnist`
+  LeNet that genzoo trains itself (`genzoo.metrics.train_features`) and ships for `mnist`
   and `digits` — the domain analogue of the Inception features of FID (Heusel et al., 2017).
   Taken before the ReLU, so no unit is stuck at zero and their covariance has full rank.
 - ``"pca"``: the projection of the pixels onto the leading principal components of the *real*
-  data; fit once (:meth:`FeatureExtractor.fit`), then apply the same projection to real and
+  data; fit once (`FeatureExtractor.fit`), then apply the same projection to real and
   generated examples.
 - ``"pixels"``: the examples flattened; for points data, the coordinates themselves.
 
@@ -178,7 +178,7 @@ def default_space(info: DataInfo) -> str:
 
 
 def resolve_space(space: str, info: DataInfo) -> str:
-    """`space` checked against :data:`FEATURE_SPACES`, with "auto" → :func:`default_space`."""
+    """`space` checked against `FEATURE_SPACES`, with "auto" → `default_space`."""
     if space == "auto":
         return default_space(info)
     if space not in FEATURE_SPACES:
@@ -320,9 +320,9 @@ def extract(
     reference: ArrayLike | None = None,
     pca_dims: int = 64,
 ) -> np.ndarray:
-    """Features (N, F) float64 of `x` (N, *info.shape) in `space` (see :data:`FEATURE_SPACES`, or
+    """Features (N, F) float64 of `x` (N, *info.shape) in `space` (see `FEATURE_SPACES`, or
     "auto"); "pca" is fit on `reference` first. To project real and generated examples with the
-    same PCA, fit a :class:`FeatureExtractor` once and call it on both."""
+    same PCA, fit a `FeatureExtractor` once and call it on both."""
     fx = FeatureExtractor(info, space, pca_dims=pca_dims)
     if reference is not None:
         fx.fit(reference)

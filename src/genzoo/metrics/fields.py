@@ -10,7 +10,7 @@
   its side (`max_lag` reports the horizontal one).
 - `facies` on categorical images (`facies`): errors of the facies proportions, indicator
   variograms, connectivity functions and 3 × 3 pattern histograms (Jensen–Shannon divergence)
-  of the samples against half A (:func:`genzoo.geostat.stats.facies_errors`), with the samples
+  of the samples against half A (`genzoo.geostat.stats.facies_errors`), with the samples
   rounded to the nearest facies code first.
 """
 

@@ -1,6 +1,6 @@
 """The sample metrics as registered names: each scores the model's samples against half A of the
 held-out data and reports, beside it, the same metric on half B against half A — the noise
-floor of real data at the same N (see :mod:`genzoo.metrics.core`).
+floor of real data at the same N (see `genzoo.metrics.core`).
 
 Below a minimum number of examples per set a metric's result carries a "note" (`small_sample`).
 The minima, and the measurements behind them (disjoint draws A, B of n real examples of mnist's

@@ -3,7 +3,7 @@
     python -m genzoo.metrics.train_features --data mnist     # 20-90 s on 2 CPU cores
     python -m genzoo.metrics.train_features --data digits    # 5 s
 
-Trains a :class:`~genzoo.metrics.features.LeNet` on the dataset's train split and reports its
+Trains a `genzoo.metrics.features.LeNet` on the dataset's train split and reports its
 accuracy on the test split, grey and thresholded at 0.5. Generated samples may be grey or binary
 (genzoo evaluates binarised runs on 0.5-thresholded images), so every batch mixes the two: each
 example is, independently, left grey (1/2), thresholded at 0.5 (1/4) or Bernoulli-sampled (1/4),

@@ -14,7 +14,7 @@ optimiser and touching only its own networks:
 
 ℓ is the squared error Σ_i (x̂_i − x_i)² for a linear output, or the Bernoulli cross-entropy
 −Σ_i [x_i log x̂_i + (1 − x_i) log(1 − x̂_i)] for a sigmoid output (images in [0, 1], chosen as in
-:func:`genzoo.models.autoencoders.output_kind`), summed over dimensions, averaged over the batch.
+`genzoo.models.autoencoders.output_kind`), summed over dimensions, averaged over the batch.
 Because every phase has its own Adam (which normalises step sizes), the relative scale of the
 reconstruction and adversarial losses does not need a weight.
 

@@ -14,7 +14,7 @@ variants add a corruption of the input or a penalty on the code:
 An autoencoder is **not a generative model by itself**: it maps data to codes and back, but
 says nothing about which codes are likely, and a decoder fed a code from outside the region the
 training codes occupy produces garbage. To sample, genzoo fits a density to the codes of training
-data and decodes its draws (:class:`~genzoo.models.codes.CodeDistribution`; "ex-post density
+data and decodes its draws (`genzoo.models.codes.CodeDistribution`; "ex-post density
 estimation", Ghosh et al. 2020). By default (`code_distribution=auto`) that density is the one of
 a full-covariance Gaussian, Gaussian mixtures of 2–40 components and kernel densities with the
 highest likelihood of held-out codes: on mnist a 20-component mixture, whose samples score FD
@@ -27,7 +27,7 @@ that sampling works at step 0), in `refresh`, which the trainer calls before eve
 (refitting the kind last chosen) and at the end of training — a stop by `train.time_limit` or
 Ctrl-C included — where the choice is made again, with the EMA weights in place where EMA is
 used. The fit never feeds back into training, so resumed runs stay exact. Call
-:meth:`Autoencoder.fit_codes` to refit on other data.
+`Autoencoder.fit_codes` to refit on other data.
 """
 
 from __future__ import annotations
@@ -207,7 +207,7 @@ def _uniform(x: Tensor, generator: torch.Generator | None) -> Tensor:
 
 
 def _normal(x: Tensor, generator: torch.Generator | None) -> Tensor:
-    """N(0, 1) like x, drawn as :func:`_uniform`."""
+    """N(0, 1) like x, drawn as `_uniform`."""
     dev = generator.device if generator is not None else x.device
     return torch.randn(x.shape, generator=generator, device=dev, dtype=x.dtype).to(x.device)
 
@@ -289,7 +289,7 @@ class Autoencoder(GenerativeModel):
     the principal subspace**, but they are not the principal axes themselves (any invertible mix
     W A, A⁻¹V is as good), nor orthonormal. Its training defaults (`LINEAR_TRAIN`: full batch, Adam
     at 1e-2) reach that subspace within the trainer's default 1,000 steps. The variants subclass this
-    one and change only its :meth:`corrupt` or :meth:`penalty` hook."""
+    one and change only its `corrupt` or `penalty` hook."""
 
     Config = AEConfig
     latent = True
@@ -363,7 +363,7 @@ class Autoencoder(GenerativeModel):
     def prepare(self, data: Dataset) -> None:
         """Centre (and scale) the data for arch=linear, else start the output bias at the data mean
         (as logits for a sigmoid output; per channel for conv); fit the code distribution to the
-        untrained codes (a Gaussian; see :meth:`refresh`)."""
+        untrained codes (a Gaussian; see `refresh`)."""
         x = data.tensors().flatten(1)  # (N, D), as evaluation sees the data
         mean = data.x.flatten(1).mean(0)  # (D,): also the mean of dynamically binarised batches
         with torch.no_grad():
@@ -517,7 +517,7 @@ class ContractiveAutoencoder(Autoencoder):
     + λ ‖J_f(x)‖²_F, the squared Frobenius norm of the encoder's Jacobian, averaged over the batch,
     which makes the code insensitive to directions off the data manifold. Exact in every case: in
     closed form for the default arch=sigmoid (h = σ(Wx + b): Σ_j (h_j(1 − h_j))² Σ_i W_ji²) and for
-    an mlp with one hidden layer (:func:`mlp_jacobian_norm2`), by autograd (each example's full
+    an mlp with one hidden layer (`mlp_jacobian_norm2`), by autograd (each example's full
     Jacobian, d vector-Jacobian products) for the other archs — not a stochastic estimate. May be
     overcomplete (code_dim > D)."""
 

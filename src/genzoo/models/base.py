@@ -1,11 +1,11 @@
 """The small protocol every generative model implements.
 
-A model is an `nn.Module` built from a typed config dataclass and the :class:`DataInfo` of
+A model is an `nn.Module` built from a typed config dataclass and the `DataInfo` of
 its data. It owns its loss (or, where it needs several optimisers or no gradient loss,
-its :meth:`training_step`); the trainer owns everything else. Every model samples; models
-with a tractable or bounded likelihood implement :meth:`log_prob` and say in
+its `training_step`); the trainer owns everything else. Every model samples; models
+with a tractable or bounded likelihood implement `log_prob` and say in
 `likelihood` whether it is "exact", a "bound" or an "estimate"; latent models implement
-:meth:`encode` / :meth:`decode`.
+`encode` / `decode`.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from genzoo.errors import GenzooError
 
 
 class StepContext:
-    """What a model's :meth:`GenerativeModel.training_step` may use: the optimisers and
-    :meth:`optimize`, which applies loss scaling (mixed precision) and gradient clipping."""
+    """What a model's `GenerativeModel.training_step` may use: the optimisers and
+    `optimize`, which applies loss scaling (mixed precision) and gradient clipping."""
 
     def __init__(
         self,
@@ -279,7 +279,7 @@ class GenerativeModel(nn.Module):
         raise NotImplementedError(f"{type(self).__name__} defines no loss")
 
     def training_step(self, batch: dict[str, Tensor], ctx: StepContext) -> dict[str, Tensor]:
-        """One optimisation step; the default minimises :meth:`loss` with the first optimiser."""
+        """One optimisation step; the default minimises `loss` with the first optimiser."""
         terms = self.loss(batch)
         ctx.optimize(terms["loss"])
         return terms
@@ -330,7 +330,7 @@ class GenerativeModel(nn.Module):
     # --- weights ---------------------------------------------------------------------------
     def save_pretrained(self, folder: str | Path, *, samples: bool = True) -> Path:
         """This model as a Hub-style folder — config.json, model.safetensors, samples.png and a
-        model card README.md (:mod:`genzoo.hub`) — that `genzoo.load` and `from_pretrained` read."""
+        model card README.md (`genzoo.hub`) — that `genzoo.load` and `from_pretrained` read."""
         from genzoo.hub import save_pretrained
 
         return save_pretrained(self, folder, samples=samples)

@@ -50,7 +50,7 @@ EM_TOL = 1e-2  # EM stops when the mean log-likelihood gains less (scikit-learn'
 
 
 class CodeDistribution(nn.Module):
-    """p(c) over codes c ∈ R^d, fitted by :meth:`fit`; every parameter is a buffer, so it is
+    """p(c) over codes c ∈ R^d, fitted by `fit`; every parameter is a buffer, so it is
     saved with the model's weights. The buffers have fixed sizes (from `components` and
     `points`), unused components weigh 0.
 
@@ -223,7 +223,7 @@ class CodeDistribution(nn.Module):
         return "gaussian (full covariance)" if k == 1 else f"gmm, {k} full-covariance components"
 
     def extra_repr(self) -> str:
-        """`print(model.code_distribution)` says what was fitted (:meth:`describe`)."""
+        """`print(model.code_distribution)` says what was fitted (`describe`)."""
         return self.describe()
 
 

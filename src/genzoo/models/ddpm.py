@@ -1,6 +1,6 @@
 """Denoising diffusion probabilistic model (Ho, Jain & Abbeel 2020, arXiv:2006.11239).
 
-Data x_0 are noised by the fixed chain of :mod:`genzoo.diffusion` (x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε);
+Data x_0 are noised by the fixed chain of `genzoo.diffusion` (x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε);
 a network f(x_t, t) learns to undo it, trained on
 
     E_{t ∼ U{0..T−1}, ε ∼ N(0, I)} ‖f(x_t, t) − target‖²,   target = ε (default), x_0, or
@@ -13,7 +13,7 @@ standardised: points divided by their overall standard deviation, images in [0, 
 to their range. On images each step's x̂_0 is clamped to [−1, 1] (`clip_denoised`, as in Ho et
 al.'s code), which keeps few-step samplers from leaving the data range.
 
-Denoisers: for images and fields a U-Net (:class:`genzoo.nn.unet.UNet`: residual blocks with
+Denoisers: for images and fields a U-Net (`genzoo.nn.unet.UNet`: residual blocks with
 the time embedding added per channel, self-attention at low resolution, skip connections); for
 points an MLP on [x_t, sinusoidal embedding of t]. The trainer's EMA of the weights (default
 0.999 here) is what is saved, so sampling uses the EMA weights.

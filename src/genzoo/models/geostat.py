@@ -4,13 +4,13 @@ like every neural generator.
 
 "Training" fits the model to the training fields once, in `prepare` (no optimisation loop):
 the mean, then the covariance by weighted least squares on the fields' empirical variograms
-along rows and columns (:func:`genzoo.geostat.stats.fit_field`) — every parameter not given in
+along rows and columns (`genzoo.geostat.stats.fit_field`) — every parameter not given in
 the config (`range`, `sill`, `nugget`; `nu` stays as given). `facies` takes the facies
 proportions of the training images and the range of its latent Gaussian field from their
 indicator covariance, inverted through the bivariate normal law (Owen's T function) into the
 latent correlation ρ(h) and fitted by least squares.
 
-Sampling draws white noise z and returns G(z) (see :mod:`genzoo.geostat.simulators`); the
+Sampling draws white noise z and returns G(z) (see `genzoo.geostat.simulators`); the
 Gaussian ones are latent models with decode(z) = G(z) — linear in z — and sample any grid size
 (`sample(n, size=256)`) and honour point data exactly (`sample(n, points=...)`: kriging of the
 residuals). `cholesky` and `fft` simulate the model's law exactly and so have its exact
@@ -487,7 +487,7 @@ class FaciesModel(GenerativeModel):
 def fit_latent_range(codes: Tensor, p: Tensor, cov: str, nu: float, max_lag: int) -> dict[str, float]:
     """The latent Gaussian field's range (and axis anisotropy) of truncated-Gaussian images: the
     facies-0 indicator covariance along rows and columns, C_I(h) = p₀(1 − p₀) − γ_I(h), mapped to
-    the latent correlation ρ(h) (see :func:`genzoo.geostat.facies.gaussian_correlation_of_indicator`),
+    the latent correlation ρ(h) (see `genzoo.geostat.facies.gaussian_correlation_of_indicator`),
     then ρ(h) = ρ_model(h / a) fitted by least squares in log a, per axis. For 3-D blocks
     (n, 1, D, H, W) also along layers: the result then has `ratio3`, the vertical range / range."""
     from scipy.optimize import minimize_scalar

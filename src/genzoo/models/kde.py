@@ -134,7 +134,7 @@ def mean_std(points: Tensor) -> float:
 
 
 def scott_bandwidth(points: Tensor) -> float:
-    """Scott's rule h = σ̂ · n^(−1/(D+4)), σ̂ from :func:`mean_std`.
+    """Scott's rule h = σ̂ · n^(−1/(D+4)), σ̂ from `mean_std`.
 
     In 1-D this equals the kernel standard deviation of scipy's
     `gaussian_kde(bw_method="scott")`. scikit-learn's `KernelDensity(bandwidth="scott")` returns
@@ -144,7 +144,7 @@ def scott_bandwidth(points: Tensor) -> float:
 
 
 def silverman_bandwidth(points: Tensor) -> float:
-    """Silverman's rule h = σ̂ · (n(D+2)/4)^(−1/(D+4)), σ̂ from :func:`mean_std`.
+    """Silverman's rule h = σ̂ · (n(D+2)/4)^(−1/(D+4)), σ̂ from `mean_std`.
 
     As for Scott's rule, scikit-learn's "silverman" omits σ̂ and scipy's equals this in 1-D."""
     n, d = points.shape
@@ -192,8 +192,8 @@ def cv_scores(points: Tensor, grid: Tensor, folds: int) -> Tensor:
 
 
 def cv_bandwidth(points: Tensor, size: int, folds: int, *, extensions: int = 3) -> float:
-    """The grid bandwidth (see :func:`cv_grid`) with the largest K-fold held-out log-likelihood
-    (see :func:`cv_scores`); ties go to the smaller bandwidth. When the best lies at an edge of
+    """The grid bandwidth (see `cv_grid`) with the largest K-fold held-out log-likelihood
+    (see `cv_scores`); ties go to the smaller bandwidth. When the best lies at an edge of
     the grid the search goes on past that edge, a factor `CV_SPAN` at a time (at most
     `extensions` times) — e.g. on tight mixtures such as ring8, whose best bandwidth is far below
     Scott's."""
@@ -316,8 +316,8 @@ def bernoulli_cv_scores(
 def cv_flip(
     queries: Tensor, centres: Tensor, size: int, folds: int, *, scored: Tensor | None = None
 ) -> float:
-    """The flip probability of :func:`flip_grid` with the largest K-fold held-out log-likelihood
-    (:func:`bernoulli_cv_scores`); ties go to the smaller one. Warns when the best is an edge."""
+    """The flip probability of `flip_grid` with the largest K-fold held-out log-likelihood
+    (`bernoulli_cv_scores`); ties go to the smaller one. Warns when the best is an edge."""
     grid = flip_grid(size)
     return _best_of(
         grid, bernoulli_cv_scores(queries, centres, grid, folds, scored=scored), "flip probability"
@@ -331,8 +331,8 @@ class KDE(GenerativeModel):
 
     State: `points` (N, D) float32, the stored examples (the Bernoulli kernel: their pixel
     probabilities), and `bandwidth`, the fitted h (the Bernoulli kernel: the flip probability λ) as
-    a float64 scalar (0 until fitted). N is only known after :meth:`prepare`, so the model
-    starts with N = 0 and :meth:`load_weights` accepts any N."""
+    a float64 scalar (0 until fitted). N is only known after `prepare`, so the model
+    starts with N = 0 and `load_weights` accepts any N."""
 
     Config = KDEConfig
     likelihood = "exact"

@@ -224,7 +224,7 @@ def _descend(
     hidden: tuple[Tensor, Tensor] | None = None,
 ) -> None:
     """Set the layer's gradients to −(the CD estimate) + λW on W, clip them like
-    :meth:`StepContext.optimize` does, and step the first optimiser; every other parameter's
+    `StepContext.optimize` does, and step the first optimiser; every other parameter's
     gradient is None, so that the optimiser leaves it alone."""
     d_w, d_b, d_c = cd_gradient(layer, v_data, v_neg, hidden=hidden)
     opt = ctx.optimizers[0]
@@ -300,7 +300,7 @@ def ais_log_partition(
     layer: RBMLayer, base_bias: Tensor, *, betas: int, runs: int, generator: torch.Generator | None = None
 ) -> dict[str, Any]:
     """AIS estimate of log Z from the base-rate RBM with visible biases `base_bias` (V,) (see the
-    module docstring), over `betas` steps of :func:`ais_schedule`, `runs` independent runs.
+    module docstring), over `betas` steps of `ais_schedule`, `runs` independent runs.
 
     Returns {"log_z", "log_z_low", "log_z_high", "log_z_base", "runs", "betas"}: low and high are
     log(mean(w) ∓ 3·std(w)/√runs) + log Z_A (low is −inf when the interval reaches 0), the spread
@@ -640,7 +640,7 @@ class RBM(GenerativeModel):
     def log_partition_ais(
         self, betas: int | None = None, runs: int | None = None, *, generator: torch.Generator | None = None
     ) -> dict[str, Any]:
-        """The AIS estimate of log Z with its spread (see :func:`ais_log_partition`); `betas` and
+        """The AIS estimate of log Z with its spread (see `ais_log_partition`); `betas` and
         `runs` default to ais_betas and ais_runs."""
         betas = self.config.ais_betas if betas is None else betas
         runs = self.config.ais_runs if runs is None else runs
@@ -678,7 +678,7 @@ class RBM(GenerativeModel):
     @torch.no_grad()
     def pseudo_likelihood(self, x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
         """The stochastic pseudo-likelihood of scikit-learn's BernoulliRBM.score_samples: one pixel
-        per example, chosen uniformly from `generator`, flipped; see :meth:`pseudo_likelihood_at`."""
+        per example, chosen uniformly from `generator`, flipped; see `pseudo_likelihood_at`."""
         dev = generator.device if generator is not None else torch.device("cpu")
         index = torch.randint(0, self.info.dim, (len(x),), generator=generator, device=dev)
         return self.pseudo_likelihood_at(x, index)
@@ -790,7 +790,7 @@ class DBN(GenerativeModel):
             self.register_buffer("chains_ready", torch.zeros((), dtype=torch.bool), persistent=True)
 
     def layer_at(self, step: int, total: int) -> int:
-        """The layer trained at `step` of `total` (see :func:`layer_at`)."""
+        """The layer trained at `step` of `total` (see `layer_at`)."""
         return layer_at(step, total, len(self.layers))
 
     def prepare(self, data: Dataset) -> None:

@@ -15,7 +15,7 @@ MODELS: Registry[type[GenerativeModel]] = Registry("model")
 
 
 def register_model(name: str):
-    """Class decorator: register a :class:`GenerativeModel` subclass under `name`."""
+    """Class decorator: register a `GenerativeModel` subclass under `name`."""
 
     def deco(cls: type[GenerativeModel]) -> type[GenerativeModel]:
         cls.name = name
@@ -28,7 +28,7 @@ def register_model(name: str):
 def create(name: str, data: Any, *, seed: int | None = None, **params: Any) -> GenerativeModel:
     """Build model `name` for `data` (its DataInfo supplies the shapes): a Dataset or DataInfo, or
     a tensor, a NumPy array, an (x, y) pair or a map-style PyTorch dataset (see
-    :func:`genzoo.data.python.as_dataset`, which says what it inferred).
+    `genzoo.data.python.as_dataset`, which says what it inferred).
 
     `params` override the model's config defaults and are type-checked like `--set` values.
     With `seed`, the initial weights are drawn from that seed without touching the global RNG."""

@@ -24,10 +24,10 @@ G = round((1 − finetune_fraction)·T) steps are greedy, stage k taking steps
 [⌊(k−1)G/L⌋, ⌊kG/L⌋); steps G..T−1 fine-tune. A run resumed to a different T follows the split
 of the T now given, like the trainer's other schedules.
 
-Sampling decodes draws from a :class:`CodeDistribution` fitted to the top codes of a fixed
+Sampling decodes draws from a `CodeDistribution` fitted to the top codes of a fixed
 subset of the training set (`fit_examples` examples chosen with seed 0): in `prepare` (a
 Gaussian), in `refresh` before every checkpoint (refitting the kind last chosen) and at the end of
-training, where the density is chosen by held-out likelihood (see :mod:`genzoo.models.codes`).
+training, where the density is chosen by held-out likelihood (see `genzoo.models.codes`).
 """
 
 from __future__ import annotations
@@ -212,7 +212,7 @@ class StackedAE(GenerativeModel):
 
     # --- training -------------------------------------------------------------------------
     def stage_at(self, step: int, total: int) -> int:
-        """1..L for the greedy stages, L + 1 for fine-tuning; see :func:`stage_bounds`."""
+        """1..L for the greedy stages, L + 1 for fine-tuning; see `stage_bounds`."""
         return stage_at(step, total, len(self.stages), self.config.finetune_fraction)
 
     def configure_optimizers(

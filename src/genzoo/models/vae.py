@@ -18,7 +18,7 @@ code occupies ("holes"), and decode to blends of digits. By default (`code_distr
 `sample` on images and fields decodes draws from a density fitted to the posterior means μ(x) of a
 fixed subset of the training set — ex-post density estimation (Ghosh et al. 2020, "From
 variational to deterministic autoencoders", ICLR; the two-stage VAE of Dai & Wipf 2019 fits a
-second VAE there), the same :class:`~genzoo.models.codes.CodeDistribution` the autoencoders sample
+second VAE there), the same `genzoo.models.codes.CodeDistribution` the autoencoders sample
 from, chosen by held-out likelihood among a Gaussian, mixtures and kernel densities. On mnist after
 the tour's 30,000 steps its samples score FD about 110 against 515 from the prior (LeNet features,
 floor 51; BENCHMARKS.md, "VAE"). On points `auto` keeps the prior: there the codes carry which
@@ -123,12 +123,12 @@ def normal_log_density(x: Tensor, mean: Tensor, log_sigma: Tensor) -> Tensor:
 
 
 def _randn(shape: tuple[int, ...], generator: torch.Generator | None, like: Tensor) -> Tensor:
-    """N(0, 1) noise on the device of `like` (:func:`genzoo.nn.noise.draw_noise`)."""
+    """N(0, 1) noise on the device of `like` (`genzoo.nn.noise.draw_noise`)."""
     return draw_noise(torch.randn, shape, generator, like)
 
 
 def _rand(shape: tuple[int, ...], generator: torch.Generator | None, like: Tensor) -> Tensor:
-    """U(0, 1) noise, drawn like :func:`_randn`."""
+    """U(0, 1) noise, drawn like `_randn`."""
     return draw_noise(torch.rand, shape, generator, like)
 
 

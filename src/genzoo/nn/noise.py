@@ -25,5 +25,5 @@ def noise(
 
 
 def draw_noise(fn: Any, shape: tuple[int, ...], generator: torch.Generator | None, like: Tensor) -> Tensor:
-    """:func:`noise` on the device of `like`, in its dtype (at least float32)."""
+    """`noise` on the device of `like`, in its dtype (at least float32)."""
     return noise(fn, shape, generator, like.device, torch.promote_types(like.dtype, torch.float32))

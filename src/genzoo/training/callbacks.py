@@ -1,7 +1,7 @@
 """Hooks into training for Python users; the progress bar, the sample grid and TensorBoard are
 written through them.
 
-A :class:`Callback` overrides any of its methods; `genzoo.train(model, data, callbacks=[...])`
+A `Callback` overrides any of its methods; `genzoo.train(model, data, callbacks=[...])`
 calls them in the process that writes the run (rank 0 of a torchrun job):
 
 - `on_start(trainer)`: when the steps start (`trainer.step` is where they start: 0, or the
@@ -18,10 +18,10 @@ calls them in the process that writes the run (rank 0 of a torchrun job):
 - `on_end(trainer, run)`: once, when training returns (also after a stop or a time limit; `run`
   is None when training raised).
 
-The trainer's own callbacks come first (:func:`standard`): :class:`ProgressBar` (`train.progress`)
-and :class:`SampleGrid` (`train.sample_grid`, samples.png at each checkpoint); then the user's.
+The trainer's own callbacks come first (`standard`): `ProgressBar` (`train.progress`)
+and `SampleGrid` (`train.sample_grid`, samples.png at each checkpoint); then the user's.
 
-`train.log_to=tensorboard` (`genzoo train --tensorboard`) adds :class:`TensorBoard`: the logged
+`train.log_to=tensorboard` (`genzoo train --tensorboard`) adds `TensorBoard`: the logged
 losses, learning rate and speed as scalars, the sample grid at each checkpoint as an image and
 the metrics of `genzoo evaluate`, as TensorBoard event files in RUN/tensorboard — `tensorboard
 --logdir runs` shows every run. TensorBoard is an optional dependency (`pip install tensorboard`).
@@ -65,7 +65,7 @@ class Callback:
 
 class ProgressBar(Callback):
     """The run's progress: a bar on a terminal, in a log file or a pipe a line with the time left
-    every few seconds (:class:`genzoo.progress.Progress`), with the last logged loss."""
+    every few seconds (`genzoo.progress.Progress`), with the last logged loss."""
 
     def __init__(self) -> None:
         self.bar: Any = None

@@ -139,7 +139,7 @@ def spread(steps: Sequence[int], limit: int) -> list[int]:
 
 def add_frame(run_dir: str | Path, step: int, png: bytes, *, limit: int = MAX_FRAMES) -> Path:
     """Keep `png` as the sample grid of the checkpoint at `step` (written atomically), then delete
-    the grids that :func:`spread` leaves out, so a long run keeps at most `limit` of them."""
+    the grids that `spread` leaves out, so a long run keeps at most `limit` of them."""
     path = frame_path(run_dir, step)
     atomic_write(path, lambda p: p.write_bytes(png))
     frames = read_frames(run_dir)

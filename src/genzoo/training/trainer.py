@@ -216,7 +216,7 @@ class EMA:
 class _Batches:
     """Shuffled mini-batches without replacement, drawn from a dedicated generator; its state
     (generator, current permutation, position) is part of the checkpoint. Images read from disk
-    are decoded ahead by the folder's worker processes (:class:`genzoo.data.stream.Prefetcher`):
+    are decoded ahead by the folder's worker processes (`genzoo.data.stream.Prefetcher`):
     the same batches, in the same order."""
 
     def __init__(self, data: Dataset, batch_size: int, seed: int, device: torch.device | None = None) -> None:
@@ -333,7 +333,7 @@ def _run_config(
 
 
 class Trainer:
-    """Trains one model on one dataset; see :func:`train`."""
+    """Trains one model on one dataset; see `train`."""
 
     DEFER_SYNC: bool | None = None  # keep loss terms on the device between logging steps; None: on CUDA only
     # threads=auto takes the free cores without timing them in runs of fewer steps than this (a few
@@ -709,7 +709,7 @@ class Trainer:
 
     # --- a step at a time (genzoo lab) ------------------------------------------------------
     def begin(self) -> None:
-        """Set up a fresh run to be driven one step at a time with :meth:`advance`, as fit() sets
+        """Set up a fresh run to be driven one step at a time with `advance`, as fit() sets
         it up (the model prepared, its optimisers built, the seeded batch order), without a run
         directory; give `threads` in the config to skip timing the thread counts."""
         self._setup(False)
@@ -923,7 +923,7 @@ class Trainer:
     def _watch(self, values: dict[str, torch.Tensor]) -> None:
         """On CUDA the loss terms stay on the device: per term, the first step at which it was not
         finite (and its value) is kept as device tensors, read back only at logging and checkpoint
-        steps by :meth:`_check`, which then names that step exactly."""
+        steps by `_check`, which then names that step exactly."""
         step = torch.tensor(self.step + 1, device=self.device)
         for k, v in values.items():
             first, value = self._bad.get(k, (torch.zeros((), dtype=torch.long, device=self.device), v))
@@ -988,9 +988,9 @@ def train(
     **options: Any,
 ) -> Run:
     """Train `model` on `data` — a Dataset, or a tensor, a NumPy array, an (x, y) pair or a
-    map-style PyTorch dataset (:func:`genzoo.data.python.as_dataset`); options are
-    :class:`TrainConfig` fields (steps, lr, seed, ...); `callbacks`: objects of
-    :class:`genzoo.training.callbacks.Callback` whose hooks the trainer calls (on_step, on_log,
+    map-style PyTorch dataset (`genzoo.data.python.as_dataset`); options are
+    `TrainConfig` fields (steps, lr, seed, ...); `callbacks`: objects of
+    `genzoo.training.callbacks.Callback` whose hooks the trainer calls (on_step, on_log,
     on_checkpoint, on_end).
 
     With `out`, the run directory gets config.json, model.safetensors, train_state.pt,

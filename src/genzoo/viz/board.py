@@ -7,7 +7,7 @@ columns first and the rest behind a "more" toggle (a <details> element: no scrip
 per dataset, and the protocol. The Markdown board has the same tables per dataset.
 
 A metric evaluated on too few examples carries a "note" in metrics.json
-(:func:`genzoo.metrics.core.small_sample`); its cells get a footnote marker [k] and the note is
+(`genzoo.metrics.core.small_sample`); its cells get a footnote marker [k] and the note is
 printed under the tables, so a figure on 20 samples never looks like one on 5,000."""
 
 from __future__ import annotations
@@ -196,7 +196,7 @@ def present(entries: Sequence[Entry], cols: Sequence[Column]) -> list[Column]:
 
 
 def headline(entries: Sequence[Entry]) -> list[Column]:
-    """The figures a dataset's gallery pictures carry (:data:`GALLERY`): the recognisable share on
+    """The figures a dataset's gallery pictures carry (`GALLERY`): the recognisable share on
     digits, modes on 2-D mixtures, W₂ or variogram errors on fields, else FD, else precision/recall."""
     for cols in GALLERY:
         if any(e.value(cols[0].key) is not None for e in entries):
@@ -244,7 +244,7 @@ class Table:
 
 
 def tables(entries: Sequence[Entry]) -> list[Table]:
-    """One :class:`Table` per dataset."""
+    """One `Table` per dataset."""
     return [
         Table(data, group, present(group, HEADLINE), present(group, MORE))
         for data, group in by_dataset(entries)
@@ -297,7 +297,7 @@ def _legend(cols: Sequence[Column]) -> str:
 
 
 def _shown(ts: Sequence[Table]) -> list[Column]:
-    """The metric columns shown anywhere on the board, in :data:`COLUMNS` order."""
+    """The metric columns shown anywhere on the board, in `COLUMNS` order."""
     used = {c for t in ts for c in (*t.head, *t.more)}
     return [c for c in COLUMNS if c in used]
 
@@ -435,7 +435,7 @@ def render_html(
 ) -> str:
     """The board as one self-contained page: the gallery (`real` maps a dataset to (caption,
     picture of its held-out examples, or why there is none) pairs, as
-    :func:`gallery.real_tiles` makes them), how to read it, the tables per dataset,
+    `gallery.real_tiles` makes them), how to read it, the tables per dataset,
     the protocol, the runs' own figures, then `extra_sections`."""
     ts = tables(entries)
     texts, marks = footnotes([b for t in ts for b in ((t.entries, t.head), (t.entries, t.more))])
@@ -507,7 +507,7 @@ def write_board(
     entries: Sequence[Entry], out: str | Path, *, title: str = "genzoo leaderboard", **kw: Any
 ) -> Path:
     """Write the board as Markdown (.md) or HTML (.html), atomically; an HTML board without `real`
-    given draws each dataset's held-out examples itself (:func:`gallery.real_tiles`)."""
+    given draws each dataset's held-out examples itself (`gallery.real_tiles`)."""
     from genzoo.errors import GenzooError
 
     out = Path(out)

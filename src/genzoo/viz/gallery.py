@@ -4,7 +4,7 @@ floor and its training time — and "How to read this", a minute's reading on wh
 mean, which way is better, what the floor is and why a copying model can look good.
 
 The pictures are the runs' own samples.png; the real data are drawn with the same function
-(:func:`genzoo.pictures.samples_png`), so both sit side by side alike."""
+(`genzoo.pictures.samples_png`), so both sit side by side alike."""
 
 from __future__ import annotations
 
@@ -207,7 +207,7 @@ def _sentence(text: str) -> str:
 
 
 def how_to_read_html(cols: Sequence[Column], entries: Sequence[Entry]) -> str:
-    """:func:`how_to_read` as a definition list."""
+    """`how_to_read` as a definition list."""
     items = "".join(
         f"<dt>{escape(term)}</dt><dd>{escape(text)}</dd>" for term, text in how_to_read(cols, entries)
     )

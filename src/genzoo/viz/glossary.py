@@ -3,7 +3,7 @@ key of its noise floor, the group it belongs to, and one line a student can read
 serves the report's grouped metrics, the board's columns and the tour's "How to read this".
 
 The floor of a figure is the same metric between two halves of the held-out data: what a perfect
-model scores at the same number of examples (see :mod:`genzoo.metrics.core`)."""
+model scores at the same number of examples (see `genzoo.metrics.core`)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Figures: point clouds, loss curves, latent interpolations, reconstructions, and writing
 samples to disk.
 
-Matplotlib is used through :class:`matplotlib.figure.Figure` only (the Agg renderer, no
+Matplotlib is used through `matplotlib.figure.Figure` only (the Agg renderer, no
 pyplot, no global state), so these functions are safe in threads and headless runs.
 """
 
@@ -233,7 +233,7 @@ def latent_walk(
     info: DataInfo | None = None,
     reference: torch.Tensor | np.ndarray | None = None,
 ) -> Image.Image:
-    """Decodes `walks` random walks of `steps` codes through the latent space (:func:`walk`),
+    """Decodes `walks` random walks of `steps` codes through the latent space (`walk`),
     one row per walk: the walk starts at a draw of `model.sample_latent`, moves by β = `step`,
     and keeps to the mean and per-dimension spread of the model's latent distribution (estimated
     from 512 of its draws), so that for a Gaussian prior it stays on the prior. For point data

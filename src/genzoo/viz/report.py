@@ -2,8 +2,8 @@
 
 Readable offline and safe to mail: every picture is an embedded PNG data URI, the CSS is
 inline, there is no script and no external resource, and every string taken from the run
-is HTML-escaped. :func:`write_report` reads the run directory and loads the model;
-:func:`render_report` builds the page from objects already in memory.
+is HTML-escaped. `write_report` reads the run directory and loads the model;
+`render_report` builds the page from objects already in memory.
 """
 
 from __future__ import annotations
@@ -651,7 +651,7 @@ def _metrics_section(
     pictures: Mapping[str, bytes] | None = None,
     train_seconds: float | None = None,
 ) -> str:
-    """The run's scores grouped by kind with floor, unit and meaning (:mod:`genzoo.viz.scores`);
+    """The run's scores grouped by kind with floor, unit and meaning (`genzoo.viz.scores`);
     every value of metrics.json in a collapsed table beneath, then what they were evaluated on."""
     if metrics is None:
         return section(

@@ -1,6 +1,6 @@
 """A run's metrics as a student reads them: grouped by kind (likelihood, fidelity, diversity,
 memorisation, ...), each figure with its floor, its unit and a line on what it means (from
-:mod:`genzoo.viz.glossary`), a metric's small-sample note beside its figures, and a value that
+`genzoo.viz.glossary`), a metric's small-sample note beside its figures, and a value that
 names a picture the metric left in the run directory (memorization.png) shown as that picture."""
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def metric_blocks(metric: str, out: Any) -> dict[str, list[Row]]:
 
 def grouped(scores: Mapping[str, Any], timing: Sequence[Row] = ()) -> dict[str, list[Row]]:
     """Every figure of `scores` (metrics.json's "metrics") in its group, groups in
-    :data:`glossary.GROUPS` order, empty groups left out; `timing` rows (training, sampling) open
+    `glossary.GROUPS` order, empty groups left out; `timing` rows (training, sampling) open
     the timing group, followed by the seconds each metric took."""
     groups: dict[str, list[tuple[int, int, list[Row]]]] = {g: [] for g in glossary.GROUPS}
     for order, (metric, out) in enumerate(scores.items()):

@@ -21,7 +21,7 @@ and the game is min_{G,Q} max_D V(D, G) − λ L_I(G, Q). genzoo minimises the i
 averaged over the batch (−info is L_I up to the constants H(c) and the weights).
 
 Each step has two phases, each touching only its own networks (GAN losses from
-:mod:`genzoo.models.gan`: minimax, non-saturating or wgan-gp):
+`genzoo.models.gan`: minimax, non-saturating or wgan-gp):
 
     critic     critic_loss(D(x), D(G(z, c))) [+ λ_gp · GP] + info(Q(G(z, c)), c)
                with G(z, c) detached: updates the critic's body, its score head D and the head Q
@@ -434,7 +434,7 @@ class InfoGAN(GenerativeModel):
         **condition: Any,
     ) -> Tensor:
         """G(z, c) for z ~ N(0, I) and codes from their distributions, or the given `code`
-        (a category) and `continuous` values: (n, *shape). See :meth:`sample_inputs`."""
+        (a category) and `continuous` values: (n, *shape). See `sample_inputs`."""
         if any(v is not None for v in condition.values()):
             raise GenzooError(
                 f"model 'infogan' is unconditional; cannot condition on {', '.join(sorted(condition))}"

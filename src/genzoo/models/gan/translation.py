@@ -1,7 +1,7 @@
 """Image-to-image translation: CycleGAN (Zhu, Park, Isola & Efros 2017, arXiv:1703.10593) for
 unpaired domains and pix2pix (Isola, Zhu, Zhou & Efros 2017, arXiv:1611.07004) for paired
 examples. Both learn a map between two image spaces; the data carry the second image of each
-example in `Dataset.pair` (see :mod:`genzoo.data.base`): the input of each target for paired
+example in `Dataset.pair` (see `genzoo.data.base`): the input of each target for paired
 sets (`mnist-sr`), an example of domain B beside one of domain A for unpaired sets
 (`brick2gravel`).
 
