@@ -439,6 +439,8 @@ def test_augmentation_reaches_the_generator_and_differs_for_real_and_fake(digits
     assert torch.isfinite(terms["g_loss"])
     with pytest.raises(genzoo.errors.GenzooError, match="augmentation needs images"):
         create("gan", genzoo.datasets.load("ring8", n=50), augment="translation")
+    with pytest.raises(genzoo.errors.GenzooError, match="augmentation needs model.arch=conv or fcn"):
+        create("gan", digits, augment="translation")  # the mlp critic sees vectors (was a traceback)
 
 
 def test_r1_is_the_squared_gradient_norm_on_real_data():

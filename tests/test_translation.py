@@ -16,7 +16,7 @@ import genzoo
 import genzoo.models.gan.translation  # noqa: F401  (registers "cyclegan" and "pix2pix")
 from genzoo.cli import main
 from genzoo.data.base import DataInfo, Dataset
-from genzoo.models import create
+from genzoo.models import MODELS, create
 from genzoo.models.base import StepContext
 from genzoo.nn.image2image import PatchDiscriminator, ResnetGenerator
 from genzoo.nn.image2image import TranslationUNet as UNet
@@ -183,6 +183,11 @@ def test_one_domain_errors(b2g):
         create("pix2pix", b2g)
     with pytest.raises(genzoo.GenzooError, match="pix2pix.*paired.*digits"):
         create("pix2pix", digits)
+    ring = genzoo.datasets.load("ring8", n=50)
+    for name in ("cyclegan", "pix2pix"):  # they translate images, and `genzoo list` says so
+        assert MODELS.get(name).kinds == ("image",)
+        with pytest.raises(genzoo.GenzooError, match=f"model '{name}' models image data"):
+            create(name, ring)
 
 
 # ---------------------------------------------------------------- pix2pix

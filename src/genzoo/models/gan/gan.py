@@ -297,6 +297,10 @@ class GAN(GenerativeModel):
             raise GenzooError(
                 f"model.augment: augmentation needs images (C, H, W); {info.name} has shape {info.shape}"
             )
+        if config.augment != "none" and config.arch == "mlp":  # its critic sees flattened vectors
+            raise GenzooError(
+                "model.augment: augmentation needs model.arch=conv or fcn (the mlp critic sees vectors)"
+            )
         low, high = info.value_range
         self.bounded = (
             math.isfinite(low) and math.isfinite(high) and high > low

@@ -32,7 +32,8 @@ updated in that order on each batch (as the authors' code does); `loss=lsgan` sw
 least-squares terms. The paper's dropout noise is left out: G is deterministic.
 
 All networks are fully convolutional (3×3 stride-2 convolutions down, nearest upsampling to the
-exact size of the matching encoder stage up), so they apply to images of any size. A patch
+exact size of the matching encoder stage up), so the networks themselves take images of any size
+(`translate` takes the training size). A patch
 discriminator (stride-2 3×3 convolutions, then a 3×3 convolution to one logit per position)
 scores overlapping patches: with the default two stages each output sees a 15×15 patch. The
 generators end in a sigmoid scaled to the data's value range; instance normalisation is optional
@@ -203,6 +204,7 @@ class CycleGAN(GenerativeModel):
     accumulates = False  # several updates in a step (train.accumulate refused)
 
     Config = CycleGANConfig
+    kinds = ("image",)  # pairs of images (the translation datasets)
     pairing: ClassVar[str] = (
         "unpaired"  # the data it is checked on; paired data work too (correspondence unused)
     )
@@ -365,6 +367,7 @@ class Pix2Pix(GenerativeModel):
     accumulates = False  # several updates in a step (train.accumulate refused)
 
     Config = Pix2PixConfig
+    kinds = ("image",)  # pairs of images (the translation datasets)
     pairing: ClassVar[str] = "paired"
     default_train = {"lr": 2e-4, "betas": (0.5, 0.999), "batch_size": 32}
     terms = {
