@@ -163,6 +163,22 @@ def test_a_resumed_run_continues_the_series_and_a_new_one_starts_its_own(points,
     assert _frame_steps(tmp_path) == [10, 20]
 
 
+def test_training_removes_the_scores_of_the_weights_it_replaces(points, tmp_path):
+    """metrics.json (genzoo evaluate's) scores the weights it was computed from: a new run into the
+    folder (from Python, which replaces it) and a resumed run that trains further remove it; a resume
+    with nothing left to train keeps it."""
+    scores = tmp_path / ckpt.METRICS
+    _train(points, tmp_path, 20, checkpoint_every=10)
+    scores.write_text('{"nll": {"nats": 1.0}}')
+    _train(points, tmp_path, 20, checkpoint_every=10, resume=True)  # at 20 already: the same weights
+    assert scores.exists()
+    _train(points, tmp_path, 30, checkpoint_every=10, resume=True)
+    assert not scores.exists()
+    scores.write_text('{"nll": {"nats": 1.0}}')
+    _train(points, tmp_path, 10)  # a run of its own
+    assert not scores.exists() and (tmp_path / ckpt.WEIGHTS).exists()
+
+
 def test_a_run_killed_between_checkpoints_resumes_its_series_from_the_last_one(points, tmp_path):
     model = create("noisy-mean", points, seed=0, fail_at=46)  # dies during step 46
     with pytest.raises(TrainingDiverged):

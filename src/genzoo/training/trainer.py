@@ -691,6 +691,8 @@ class Trainer:
                 ckpt.write_json(
                     self.out / ckpt.CONFIG, _run_config(self.model, self.data, self.cfg, self.threads)
                 )
+                if not resume or self.step < self.total:  # the weights change: scores of the old ones go
+                    (self.out / ckpt.METRICS).unlink(missing_ok=True)
             self._trim_log()
         if self.step >= self.total:
             if not resume:
@@ -995,7 +997,10 @@ def train(
 
     With `out`, the run directory gets config.json, model.safetensors, train_state.pt,
     log.jsonl and samples.png; `resume=True` continues from its last checkpoint up to the
-    `steps` given now. Model-specific defaults (`model.default_train`) fill options not given."""
+    `steps` given now. Without it, a run already in `out` is replaced, as running a notebook's cell
+    again expects (`genzoo train` refuses that without --overwrite); another process training into
+    `out` meanwhile is refused. Training removes the run's metrics.json (`genzoo evaluate`'s scores
+    of the weights it replaces). Model-specific defaults (`model.default_train`) fill options not given."""
     from genzoo.data.python import as_dataset
 
     data = as_dataset(data)
