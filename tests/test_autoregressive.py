@@ -260,7 +260,8 @@ def test_training_approaches_the_entropy_of_the_data(name, tmp_path):
 
 def test_conditional_gated_pixelcnn_follows_its_labels(tmp_path):
     data = bars()
-    model = create("gated-pixelcnn", data, seed=0, conditional=True)
+    # a third of the default widths: 6-7 s instead of 15, labels followed on seeds 0-5 (> 0.92 each)
+    model = create("gated-pixelcnn", data, seed=0, conditional=True, channels=16, layers=4, skip=16)
     run = genzoo.train(model, data, out=tmp_path, steps=400, batch_size=64, lr=1e-2, progress=False)
     g = torch.Generator().manual_seed(0)
     rows = run.model.sample(64, generator=g, label=0)

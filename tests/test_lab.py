@@ -446,3 +446,42 @@ def test_switching_the_model_while_it_trains_leaves_the_new_one_at_step_0():
             assert lab.session.trainer.step == 0 and lab.trainer.is_alive(), name
     finally:
         lab.stop()
+
+
+def test_ctrl_c_stops_the_lab_even_when_another_thread_receives_it(tmp_path):
+    """The kernel may hand a Ctrl-C to any thread of the process; Python then raises it in the main
+    thread only when that thread next runs. The lab's main thread waits in short sleeps, so a SIGINT
+    delivered to its HTTP thread stops it at once (it waited in one-hour sleeps: the test's
+    browser twin once saw the lab still running 5 s after Ctrl-C)."""
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        f"""
+        import signal, threading, time
+        from genzoo.lab import server
+
+        def poke():  # once the lab serves, a SIGINT to the HTTP thread alone
+            while not any(t.name == "genzoo-lab-http" for t in threading.enumerate()):
+                time.sleep(0.05)
+            time.sleep(0.5)
+            http = next(t for t in threading.enumerate() if t.name == "genzoo-lab-http")
+            signal.pthread_kill(http.ident, signal.SIGINT)
+
+        threading.Thread(target=poke, daemon=True).start()
+        server.serve("gan", "ring8", browser=False, threads=1, save_dir={str(tmp_path)!r})
+        """
+    )
+    t0 = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # not ignored, as in a terminal
+    )
+    assert done.returncode == 0 and "genzoo lab: stopped" in done.stderr, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    assert time.perf_counter() - t0 < 20  # not the hour of the old sleep

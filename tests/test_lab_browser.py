@@ -88,6 +88,12 @@ class LabProcess:
         self.origin, self.port, self.token = m.group(1), int(m.group(2)), m.group(3)
 
 
+def ctrl_c_as_in_a_terminal() -> None:
+    """In the child: SIGINT as a terminal's process has it. A command started in the background of a
+    script (`bash .ci/run &`) inherits SIGINT ignored, and Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     home = tmp_path_factory.mktemp("lab")
@@ -96,7 +102,9 @@ def lab(tmp_path_factory):
     argv += ["--model", "gan", "--data", "ring8", "--seed", "0", "--save-dir", str(save_dir)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     with open(stderr, "w") as err:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True, env=env)
+        proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=err, text=True, env=env, preexec_fn=ctrl_c_as_in_a_terminal
+        )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
     try:
