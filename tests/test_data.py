@@ -140,6 +140,25 @@ def test_disk_cache_reused_and_regenerated(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.npz"]  # no temporary files left
 
 
+def test_digits_from_the_disk_cache_are_scikit_learn_s_arrays(tmp_path, monkeypatch):
+    """The digits are cached as mnist is (no scikit-learn import in later processes): the cached
+    arrays are scikit-learn's, bit for bit, and a cache file that fails the checks is remade."""
+    from sklearn.datasets import load_digits
+
+    monkeypatch.setenv("GENZOO_CACHE", str(tmp_path))
+    d = load_digits()
+    made = images._parse_digits()
+    assert np.array_equal(made["x"], d.images.astype(np.float32) / 16) and np.array_equal(made["y"], d.target)
+    first = images.cached_arrays("digits-sklearn", images._parse_digits, images._digits_ok)
+    again = images.cached_arrays(
+        "digits-sklearn", lambda: pytest.fail("read from the cache"), images._digits_ok
+    )
+    assert all(np.array_equal(first[k], again[k]) and first[k].dtype == again[k].dtype for k in ("x", "y"))
+    np.savez(tmp_path / "digits-sklearn.npz", x=made["x"] * 2, y=made["y"])  # out of [0, 1]: remade
+    remade = images.cached_arrays("digits-sklearn", images._parse_digits, images._digits_ok)
+    assert np.array_equal(remade["x"], made["x"])
+
+
 def test_disk_cache_unwritable_is_not_an_error(tmp_path, monkeypatch):
     blocker = tmp_path / "file"
     blocker.write_text("")

@@ -126,12 +126,36 @@ def mnist(split: str, opts: DataOptions) -> Dataset:
 # ---------------------------------------------------------------- digits
 
 
-@functools.lru_cache(maxsize=1)
-def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import load_digits
+def _parse_digits() -> dict[str, np.ndarray]:
+    from sklearn.datasets import load_digits  # importing scikit-learn's datasets: about 1.5 s
 
     d = load_digits()
-    return d.images.astype(np.float32) / 16, d.target.astype(np.int64)
+    return {"x": d.images.astype(np.float32) / 16, "y": d.target.astype(np.int64)}
+
+
+def _digits_ok(a: dict[str, np.ndarray]) -> bool:
+    x, y = a.get("x"), a.get("y")
+    return (
+        x is not None
+        and y is not None
+        and x.shape == (1797, 8, 8)
+        and x.dtype == np.float32
+        and y.shape == (1797,)
+        and y.dtype == np.int64
+        and bool(np.isfinite(x).all())
+        and float(x.min()) >= 0
+        and float(x.max()) <= 1
+        and int(y.min()) >= 0
+        and int(y.max()) <= 9
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 1,797 digits: x (1797, 8, 8) float32 in [0, 1], y (1797,) int64. Parsed once
+    and cached on disk across processes, as mnist is (the same arrays, saved as they are)."""
+    a = cached_arrays("digits-sklearn", _parse_digits, _digits_ok)
+    return a["x"], a["y"]
 
 
 @register_dataset("digits", summary="1,797 real 8×8 digits (scikit-learn), stratified 80/20 split")
