@@ -242,7 +242,9 @@ def test_training_approaches_the_entropy_of_the_data(name, tmp_path):
     spikes now and then — to 74 nats at step 390 in one run — so where training stops decides the
     outcome; 5e-3 converges without spikes.)"""
     data = bars()
-    model = create(name, data, seed=0)
+    # the gated PixelCNN at a third of its default widths: 5-7 s instead of 15, NLL 2.068-2.073 on seeds 0-4
+    narrow = {"channels": 16, "layers": 4, "skip": 16} if name == "gated-pixelcnn" else {}
+    model = create(name, data, seed=0, **narrow)
     before = -model.log_prob(data.x[:256]).mean().item()
     run = genzoo.train(
         model,
