@@ -39,18 +39,9 @@ def code(text: Any) -> str:
     return f"`{' '.join(str(text).split())}`"
 
 
-def shown_default(default: Any, allowed: str) -> str:
-    """A default as `genzoo list` shows it: auto, none, or its value."""
-    from genzoo.config import shown_value
-
-    if default is None:
-        return "auto" if "auto" in allowed else "none"
-    return shown_value(default)
-
-
 def options_table(cls: type, section: str) -> str:
     """A Markdown table of a config dataclass's options: name, default, values, what it does."""
-    from genzoo.config import describe_fields
+    from genzoo.config import describe_fields, shown_default
 
     rows = ["| option | default | values | what it does |", "|---|---|---|---|"]
     for name, default, allowed, help_text in describe_fields(cls):
@@ -65,17 +56,13 @@ def options_table(cls: type, section: str) -> str:
 def family_options(name: str) -> str:
     """A family's section of its page: what it models, its default data, its abilities, and every
     option with its default (model, sample, condition), as `genzoo list models NAME` says them."""
-    from genzoo.catalog import default_data
+    from genzoo.catalog import ability_names, default_data
     from genzoo.config import shown_value
     from genzoo.models import MODELS
-    from genzoo.models.base import ABILITIES, abilities
 
     cls = MODELS.get(name)
     data, data_options = default_data(name)
-    able = [
-        f"likelihood ({cls.likelihood})" if key == "likelihood" else ABILITIES[key][0]
-        for key in abilities(cls)
-    ]
+    able = ability_names(cls)
     command = f"genzoo train {name}" + "".join(f" --set data.{k}={v}" for k, v in data_options.items())
     out = [
         f"### `{name}`",
@@ -131,15 +118,14 @@ def metric_list() -> str:
 
 def ability_table(link: Callable[[str], str] | None = None) -> str:
     """Model × ability, as `genzoo list models` prints it; `link(name)` gives a model's page."""
+    from genzoo.catalog import ability_marks
     from genzoo.models import MODELS
-    from genzoo.models.base import ABILITIES, abilities
+    from genzoo.models.base import ABILITIES
 
     heads = [label for label, _ in ABILITIES.values()]
     rows = ["| model | " + " | ".join(heads) + " |", "|---|" + "---|" * len(heads)]
     for name in MODELS.names():
-        cls = MODELS.get(name)
-        has = set(abilities(cls))
-        marks = [(cls.likelihood if key == "likelihood" else "✓") if key in has else "·" for key in ABILITIES]
+        marks = ability_marks(MODELS.get(name))
         shown = f"[`{name}`]({link(name)})" if link else f"`{name}`"
         rows.append(f"| {shown} | " + " | ".join(marks) + " |")
     return "\n".join(rows)
@@ -183,7 +169,8 @@ def cli_reference(parser: argparse.ArgumentParser) -> str:
             if isinstance(action, argparse._HelpAction):
                 continue
             default = action.default
-            shown = "—" if default in (None, argparse.SUPPRESS, False) or action.nargs == 0 else code(default)
+            none = default is None or default is argparse.SUPPRESS or default is False  # 0 is a default
+            shown = "—" if none or action.nargs == 0 else code(default)
             if not action.option_strings:
                 shown = "required" if action.nargs not in ("?", "*") else shown
             elif action.required:

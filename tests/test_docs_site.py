@@ -97,7 +97,7 @@ def test_the_cli_reference_has_every_command_and_argument_of_the_parser():
             default, helptext = rows[key]
             if action.required:
                 assert default == "required"
-            elif action.default not in (None, False) and action.nargs != 0:
+            elif action.default is not None and action.default is not False and action.nargs != 0:
                 assert default == f"`{action.default}`"
             assert action.help is None or " ".join(action.help.split())[:40] in helptext
     assert "| `--threads N|auto` |" in text  # a pipe inside a code span is left as it is

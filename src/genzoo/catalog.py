@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from genzoo.config import shown_value
+from genzoo.config import shown_default, shown_value
 
 CATALOG = Path(__file__).with_name("catalog.json")
 LISTS = ("all", "models", "datasets", "metrics")
@@ -66,14 +66,7 @@ def _option_rows(cls: type, section: str) -> list[str]:
 
     rows = []
     for name, default, allowed, help_text in describe_fields(cls):
-        shown = (
-            "auto"
-            if default is None and "auto" in allowed
-            else shown_value(default)
-            if default is not None
-            else "none"
-        )
-        rows.append(f"  {section}.{name}={shown}")
+        rows.append(f"  {section}.{name}={shown_default(default, allowed)}")
         rows.append(f"      {allowed}{'. ' + help_text if help_text else ''}")
     return rows
 
@@ -88,21 +81,33 @@ def _flag_rows(cls: type) -> list[str]:
     ]
 
 
+def ability_marks(cls: type) -> list[str]:
+    """A model's row of the ability table, one mark per ability of genzoo.models.base.ABILITIES: ✓
+    where the model has it, the likelihood's kind in its column, · where it has not."""
+    from genzoo.models.base import ABILITIES, abilities
+
+    has = set(abilities(cls))
+    return [(cls.likelihood if key == "likelihood" else "✓") if key in has else "·" for key in ABILITIES]
+
+
+def ability_names(cls: type) -> list[str]:
+    """What a model can do beyond sampling, in words: "likelihood (exact)", "latent space", ..."""
+    from genzoo.models.base import ABILITIES, abilities
+
+    return [
+        f"likelihood ({cls.likelihood})" if key == "likelihood" else ABILITIES[key][0]
+        for key in abilities(cls)
+    ]
+
+
 def ability_table() -> list[str]:
     """`genzoo list models`' table of model × ability (the declarations of genzoo.models.base.ABILITIES):
     a column per ability, ✓ where the model has it, the likelihood's kind in its column."""
     from genzoo.models import MODELS
-    from genzoo.models.base import ABILITIES, abilities
+    from genzoo.models.base import ABILITIES
 
     heads = [label for label, _ in ABILITIES.values()]
-    rows = []
-    for name in MODELS.names():
-        cls = MODELS.get(name)
-        has = set(abilities(cls))
-        rows.append(
-            [name]
-            + [(cls.likelihood if key == "likelihood" else "✓") if key in has else "·" for key in ABILITIES]
-        )
+    rows = [[name, *ability_marks(MODELS.get(name))] for name in MODELS.names()]
     widths = [max(len(r[i]) for r in [["model", *heads], *rows]) for i in range(len(heads) + 1)]
     fmt = lambda r: "  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
     return ["abilities:", fmt(["model", *heads]), *[fmt(r) for r in rows]]
@@ -111,16 +116,11 @@ def ability_table() -> list[str]:
 def render_model(name: str) -> str:
     """`genzoo list models NAME`: what the family is, its abilities, and every option with its default."""
     from genzoo.models import MODELS
-    from genzoo.models.base import ABILITIES
-    from genzoo.models.base import abilities as model_abilities
     from genzoo.training.trainer import TrainConfig
 
     cls = MODELS.get(name)
     data, options = default_data(name)
-    abilities = [
-        f"likelihood ({cls.likelihood})" if key == "likelihood" else ABILITIES[key][0]
-        for key in model_abilities(cls)
-    ]
+    abilities = ability_names(cls)
     lines = [
         f"{name}: {cls.summary}",
         f"  models {', '.join(cls.kinds)} data; default data: {data}"

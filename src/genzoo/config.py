@@ -58,6 +58,14 @@ def shown_value(value: Any) -> str:
     return ",".join(map(shown_value, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
+def shown_default(default: Any, allowed: str) -> str:
+    """An option's default as `genzoo list` shows it: auto (None where auto is allowed), none, or
+    its value; `allowed` is the option's values as describe_fields says them."""
+    if default is None:
+        return "auto" if "auto" in allowed else "none"
+    return shown_value(default)
+
+
 def _parse_bool(text: str) -> bool:
     low = text.strip().lower()
     if low in ("1", "true", "yes", "on"):
