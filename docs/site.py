@@ -314,7 +314,7 @@ def _output(output: Any, stem: str, pictures: dict[str, bytes], max_lines: int) 
         if "image/png" in data:
             file = f"{stem}.png"
             pictures[file] = base64.b64decode(_text(data["image/png"]))
-            return [f"![output]({posixpath.basename(posixpath.dirname(file))}/{posixpath.basename(file)})"]
+            return [f"![output]({file})"]  # the page sits beside its pictures folder
         if "text/plain" in data:
             return [_text_block(_text(data["text/plain"]), max_lines)]
         return []

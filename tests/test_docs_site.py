@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import base64
 import importlib.util
+import os
 import re
 import shutil
 import subprocess
@@ -257,7 +258,7 @@ def test_the_site_builds_strict_and_offline(tmp_path):
         cwd=ROOT,
         capture_output=True,
         text=True,
-        env={**__import__("os").environ, "NO_MKDOCS_2_WARNING": "1"},
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
     )
     assert done.returncode == 0, done.stderr[-3000:]
     families = sorted(p.stem for p in (ROOT / "docs" / "families").glob("*.md"))
